@@ -1,0 +1,208 @@
+//! The catalog file as the operator writes it (TOML). `compile` turns it into a [`super::Catalog`].
+//!
+//! Every table refuses unknown keys, so that a misspelt key is an error and not a silent default.
+
+use crate::money::{self, Rounding};
+use crate::service::{Direction, Network, Service, Unit, Zone};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CatalogFile {
+    pub catalog: Header,
+    #[serde(default)]
+    pub destinations: Vec<DestinationFile>,
+    #[serde(default)]
+    pub bands: Vec<BandFile>,
+    #[serde(default)]
+    pub rates: Vec<RateFile>,
+    #[serde(default)]
+    pub packages: Vec<PackageFile>,
+    #[serde(default)]
+    pub plans: Vec<PlanFile>,
+    #[serde(default)]
+    pub options: Vec<AddonFile>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Header {
+    /// Name of this catalog, e.g. the operator's region.
+    pub id: String,
+    /// The operator's own version label; the engine also records a content hash.
+    pub version: String,
+    pub currency: String,
+    /// Digits of the currency's minor unit: 2 for RUB (kopecks).
+    pub decimals: u32,
+    /// IANA time zone in which time bands, days and months are read.
+    pub timezone: String,
+    /// Rounding of a rate's final cost where the rate does not name its own.
+    pub rounding: Rounding,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DestinationFile {
+    pub id: String,
+    pub zone: Zone,
+    pub network: Network,
+    pub prefixes: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct BandFile {
+    pub id: String,
+    /// mon..sun; absent means every day.
+    #[serde(default)]
+    pub weekdays: Vec<String>,
+    /// "HH:MM" or "HH:MM:SS"; default 00:00.
+    pub from: Option<String>,
+    /// "HH:MM", exclusive; "24:00" is the end of the day (the default). `to` before `from` wraps
+    /// past midnight (21:00 to 09:00).
+    pub to: Option<String>,
+    /// "YYYY-MM-DD": if given, the band applies only on these dates.
+    #[serde(default)]
+    pub dates: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateFile {
+    pub id: String,
+    pub unit: Unit,
+    #[serde(default, with = "money::opt_amount")]
+    pub connect_fee: Option<Decimal>,
+    /// Cap on the money of one usage item, connect fee included.
+    #[serde(default, with = "money::opt_amount")]
+    pub max_cost: Option<Decimal>,
+    pub rounding: Option<Rounding>,
+    /// Round the price of each increment to this many decimals (CGRateS's global rounding).
+    pub increment_decimals: Option<u32>,
+    pub slots: Vec<SlotFile>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SlotFile {
+    /// Usage elapsed since the item began from which this slot applies (seconds, messages, bytes).
+    pub from: u64,
+    #[serde(with = "money::amount")]
+    pub price: Decimal,
+    /// The price is for this many units (60 for a per-minute price, 1048576 for per MB).
+    pub per: u64,
+    /// Usage in this slot is billed in whole steps of this many units, rounded up.
+    pub increment: u64,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PackageFile {
+    pub id: String,
+    pub unit: Unit,
+    pub amount: u64,
+    pub services: Vec<Service>,
+    /// Default: outgoing only.
+    pub directions: Option<Vec<Direction>>,
+    /// Zones of the destination covered; default all.
+    pub zones: Option<Vec<Zone>>,
+    /// Default both.
+    pub networks: Option<Vec<Network>>,
+    /// Data rating groups covered; default all.
+    pub rating_groups: Option<Vec<u32>>,
+    /// Usage is taken from the bucket in whole steps of this many units (60: per started minute).
+    pub increment: Option<u64>,
+    pub period: PackagePeriod,
+    /// For `period = "once"`: days the bucket lives.
+    pub validity_days: Option<u32>,
+    /// Lower is used first; ties go to the bucket that expires first, then the older bucket.
+    #[serde(default)]
+    pub priority: i32,
+    pub rollover: Option<RolloverFile>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum PackagePeriod {
+    Daily,
+    Monthly,
+    Once,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RolloverFile {
+    /// At most this many units are carried into the next period.
+    pub max: u64,
+    /// Carried units live this many further periods, then expire.
+    pub periods: u32,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum FeePeriod {
+    Daily,
+    Monthly,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct FeeFile {
+    pub period: FeePeriod,
+    #[serde(with = "money::amount")]
+    pub amount: Decimal,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PriceFile {
+    pub service: Service,
+    #[serde(default)]
+    pub direction: Direction,
+    /// Destination ids, or ["*any"] (the default).
+    pub destinations: Option<Vec<String>>,
+    /// Time band id; absent means always.
+    pub band: Option<String>,
+    #[serde(default)]
+    pub weight: i32,
+    pub rate: String,
+    /// Only while the subscriber is in this zone (roaming); absent means anywhere.
+    pub location: Option<Zone>,
+    /// Only for data of this rating group; absent means any.
+    pub rating_group: Option<u32>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlanFile {
+    pub id: String,
+    pub name: Option<String>,
+    /// One-off fee charged when a number joins the plan.
+    #[serde(default, with = "money::opt_amount")]
+    pub connection_fee: Option<Decimal>,
+    #[serde(default)]
+    pub fees: Vec<FeeFile>,
+    #[serde(default)]
+    pub packages: Vec<String>,
+    #[serde(default)]
+    pub prices: Vec<PriceFile>,
+}
+
+/// An option (add-on) to a plan: fees, packages and prices that override the plan's.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AddonFile {
+    pub id: String,
+    pub name: Option<String>,
+    #[serde(default, with = "money::opt_amount")]
+    pub connection_fee: Option<Decimal>,
+    #[serde(default)]
+    pub fees: Vec<FeeFile>,
+    #[serde(default)]
+    pub packages: Vec<String>,
+    #[serde(default)]
+    pub prices: Vec<PriceFile>,
+    /// Plans it may be added to; absent means any.
+    pub plans: Option<Vec<String>>,
+}

@@ -1,0 +1,335 @@
+//! Decisions: what rating concluded about one input event, recorded in the log, and applied to
+//! state by [`apply`]. A decision carries every number needed to apply it, so that applying needs
+//! no catalog and replaying the log needs no rating.
+
+use crate::catalog::{AddonIdx, DestIdx, PlanIdx, RateIdx};
+use crate::event::{AccountId, EventId, Msisdn};
+use crate::money;
+use crate::service::{Direction, Service};
+use crate::state::{Account, Bucket, Number, State};
+use crate::time::Timestamp;
+use compact_str::CompactString;
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use smallvec::SmallVec;
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Decision {
+    pub event: EventId,
+    /// Tag of the catalog that made this decision (first 8 bytes of its SHA-256).
+    pub catalog: u64,
+    pub time: Timestamp,
+    pub account: Option<AccountId>,
+    /// Periodic work that fell due before this event, applied first.
+    pub renewals: Vec<Renewal>,
+    pub outcome: Outcome,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Outcome {
+    Charged(Charge),
+    Paid {
+        #[serde(with = "money::amount")]
+        amount: Decimal,
+        #[serde(with = "money::amount")]
+        balance_after: Decimal,
+    },
+    Opened { account: Account, fees: Vec<FeeCharge> },
+    NumberAdded { number: Number, fees: Vec<FeeCharge> },
+    OptionActivated { msisdn: Msisdn, addon: AddonIdx, fees: Vec<FeeCharge>, granted: Vec<Bucket>, next_bucket: u32, next_due: Timestamp, days: u32, months: u32 },
+    OptionDeactivated { msisdn: Msisdn, addon: AddonIdx, dropped: Vec<Expiry> },
+    CreditLimitSet {
+        #[serde(with = "money::amount")]
+        credit_limit: Decimal,
+    },
+    /// Only periodic work (in `renewals`) happened.
+    Ticked,
+    /// The event id was applied before: nothing changes.
+    Duplicate,
+    Rejected(Rejection),
+}
+
+/// One usage item, rated.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Charge {
+    pub msisdn: Msisdn,
+    pub service: Service,
+    pub direction: Direction,
+    pub other: Option<CompactString>,
+    pub start: Timestamp,
+    /// Usage in the service's unit, as reported.
+    pub quantity: u64,
+    pub destination: Option<DestIdx>,
+    /// The price that was chosen at the start (its rate; spans name theirs).
+    pub rate: RateIdx,
+    /// Units taken from buckets, in the order taken.
+    pub takes: SmallVec<[Take; 2]>,
+    /// The part of the usage paid in money, as billed (rounded up to increments).
+    pub spans: SmallVec<[Span; 1]>,
+    #[serde(with = "money::amount")]
+    pub connect_fee: Decimal,
+    /// Money taken from the balance: connect fee plus spans, capped, rounded.
+    #[serde(with = "money::amount")]
+    pub money: Decimal,
+    #[serde(with = "money::amount")]
+    pub balance_after: Decimal,
+    pub why: Why,
+    /// The balance was below the credit limit after this charge.
+    pub over_limit: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Why {
+    /// The rate is free: nothing taken from packages or money.
+    Free,
+    /// Packages paid for all of it.
+    Packages,
+    /// Packages paid for part; money for the rest.
+    PackagesAndMoney,
+    /// Money paid for all of it.
+    Money,
+    /// Money, capped at the rate's maximum cost.
+    MoneyCapped,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Take {
+    pub bucket: u32,
+    pub units: u64,
+}
+
+/// A stretch of usage billed at one slot of one rate.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Span {
+    pub rate: RateIdx,
+    pub slot: u8,
+    /// Usage elapsed at the span's start.
+    pub from: u64,
+    /// Units billed (a whole number of increments).
+    pub units: u64,
+    #[serde(with = "money::amount")]
+    pub cost: Decimal,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FeeKind {
+    Connection,
+    Daily,
+    Monthly,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FeeSource {
+    Plan(PlanIdx),
+    Addon(AddonIdx),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FeeCharge {
+    pub msisdn: Msisdn,
+    pub source: FeeSource,
+    pub kind: FeeKind,
+    /// Start of the period the fee pays for.
+    pub at: Timestamp,
+    #[serde(with = "money::amount")]
+    pub amount: Decimal,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Expiry {
+    pub bucket: u32,
+    pub at: Timestamp,
+    /// Units that were left and are lost (or carried, if a rollover bucket was granted).
+    pub lost: u64,
+}
+
+/// Periodic work on one number: period counters advanced, fees charged, buckets expired and granted.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Renewal {
+    pub msisdn: Msisdn,
+    pub days: u32,
+    pub months: u32,
+    pub next_due: Timestamp,
+    pub next_bucket: u32,
+    pub fees: Vec<FeeCharge>,
+    pub expired: Vec<Expiry>,
+    pub granted: Vec<Bucket>,
+}
+
+/// Why an input was not rated.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+pub enum Rejection {
+    #[error("malformed: {0}")]
+    Malformed(String),
+    #[error("{field} {value} is above the limit {max}")]
+    QuantityTooLarge { field: CompactString, value: u64, max: u64 },
+    #[error("unknown number {0}")]
+    UnknownNumber(Msisdn),
+    #[error("unknown account {0}")]
+    UnknownAccount(AccountId),
+    #[error("account {0} already exists")]
+    AccountExists(AccountId),
+    #[error("number {0} already belongs to an account")]
+    NumberTaken(Msisdn),
+    #[error("unknown plan {0}")]
+    UnknownPlan(CompactString),
+    #[error("unknown option {0}")]
+    UnknownOption(CompactString),
+    #[error("option {option} cannot be added to plan {plan}")]
+    OptionNotForPlan { option: CompactString, plan: CompactString },
+    #[error("option {0} is already active")]
+    OptionActive(CompactString),
+    #[error("option {0} is not active")]
+    OptionNotActive(CompactString),
+    #[error("other party {0:?} is not a number")]
+    BadOtherParty(CompactString),
+    #[error("no destination for {0}")]
+    UnknownDestination(CompactString),
+    #[error("the plan has no rate for {service} {direction:?} to {destination} at this time")]
+    NoRate { service: Service, direction: Direction, destination: CompactString },
+    #[error("amount {amount} has more decimals than the currency's {decimals}")]
+    AmountDecimals { amount: String, decimals: u32 },
+    #[error("amount must be positive")]
+    AmountNotPositive,
+    #[error("amount out of range")]
+    AmountOutOfRange,
+}
+
+/// Why a decision could not be applied: the log and the state disagree. This is corruption or a
+/// bug, never a property of the input.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ApplyError {
+    #[error("decision {event}: {problem}")]
+    Inconsistent { event: EventId, problem: String },
+}
+
+fn bad(d: &Decision, problem: impl Into<String>) -> ApplyError {
+    ApplyError::Inconsistent { event: d.event.clone(), problem: problem.into() }
+}
+
+/// Applies a decision to the state. Applying is pure bookkeeping: every amount is in the decision.
+pub fn apply(state: &mut State, d: &Decision) -> Result<(), ApplyError> {
+    match &d.outcome {
+        Outcome::Duplicate => return Ok(()),
+        Outcome::Rejected(_) => {
+            state.mark_seen(&d.event);
+            return Ok(());
+        }
+        Outcome::Opened { account, fees } => {
+            if state.account(&account.id).is_some() {
+                return Err(bad(d, format!("account {} exists", account.id)));
+            }
+            let mut a = account.clone();
+            for f in fees {
+                a.balance -= f.amount;
+            }
+            state.insert_account(a);
+            state.mark_seen(&d.event);
+            return Ok(());
+        }
+        _ => {}
+    }
+    let account_id = d.account.as_ref().ok_or_else(|| bad(d, "no account"))?;
+    let acct = state.account_mut(account_id).ok_or_else(|| bad(d, format!("unknown account {account_id}")))?;
+    for r in &d.renewals {
+        apply_renewal(acct, r).map_err(|p| bad(d, p))?;
+    }
+    let mut new_number = None;
+    match &d.outcome {
+        Outcome::Charged(c) => {
+            let n = acct.number_mut(c.msisdn).ok_or_else(|| bad(d, "number not in account"))?;
+            for t in &c.takes {
+                let b = n.buckets.iter_mut().find(|b| b.id == t.bucket).ok_or_else(|| bad(d, format!("no bucket {}", t.bucket)))?;
+                if t.units > b.remaining {
+                    return Err(bad(d, format!("bucket {} has {} units, decision takes {}", b.id, b.remaining, t.units)));
+                }
+                b.remaining -= t.units;
+            }
+            acct.balance -= c.money;
+            if acct.balance != c.balance_after {
+                return Err(bad(d, format!("balance after is {}, decision says {}", acct.balance, c.balance_after)));
+            }
+        }
+        Outcome::Paid { amount, balance_after } => {
+            acct.balance += *amount;
+            if acct.balance != *balance_after {
+                return Err(bad(d, format!("balance after is {}, decision says {balance_after}", acct.balance)));
+            }
+        }
+        Outcome::NumberAdded { number, fees } => {
+            if acct.number(number.msisdn).is_some() {
+                return Err(bad(d, "number already in account"));
+            }
+            acct.numbers.push(number.clone());
+            for f in fees {
+                acct.balance -= f.amount;
+            }
+            new_number = Some(number.msisdn);
+        }
+        Outcome::OptionActivated { msisdn, addon, fees, granted, next_bucket, next_due, days, months } => {
+            let n = acct.number_mut(*msisdn).ok_or_else(|| bad(d, "number not in account"))?;
+            n.days = *days;
+            n.months = *months;
+            n.options.push(*addon);
+            n.buckets.extend(granted.iter().cloned());
+            n.next_bucket = *next_bucket;
+            n.next_due = *next_due;
+            for f in fees {
+                acct.balance -= f.amount;
+            }
+        }
+        Outcome::OptionDeactivated { msisdn, addon, dropped } => {
+            let n = acct.number_mut(*msisdn).ok_or_else(|| bad(d, "number not in account"))?;
+            n.options.retain(|o| o != addon);
+            n.buckets.retain(|b| !dropped.iter().any(|x| x.bucket == b.id));
+        }
+        Outcome::CreditLimitSet { credit_limit } => acct.credit_limit = *credit_limit,
+        Outcome::Ticked => {}
+        Outcome::Opened { .. } | Outcome::Duplicate | Outcome::Rejected(_) => unreachable!("handled above"),
+    }
+    if let Some(m) = new_number {
+        state.index_number(account_id, m);
+    }
+    state.mark_seen(&d.event);
+    Ok(())
+}
+
+pub(crate) fn apply_renewal(acct: &mut Account, r: &Renewal) -> Result<(), String> {
+    let n = acct.number_mut(r.msisdn).ok_or("renewal of a number not in the account")?;
+    for e in &r.expired {
+        let before = n.buckets.len();
+        n.buckets.retain(|b| b.id != e.bucket);
+        if n.buckets.len() == before {
+            return Err(format!("expiry of unknown bucket {}", e.bucket));
+        }
+    }
+    n.buckets.extend(r.granted.iter().cloned());
+    n.days = r.days;
+    n.months = r.months;
+    n.next_due = r.next_due;
+    n.next_bucket = r.next_bucket;
+    for f in &r.fees {
+        acct.balance -= f.amount;
+    }
+    Ok(())
+}
+
+impl Decision {
+    /// Money that left the balance by this decision (fees and charges), and money that came in.
+    pub fn money_flow(&self) -> (Decimal, Decimal) {
+        let mut out: Decimal = self.renewals.iter().flat_map(|r| &r.fees).map(|f| f.amount).sum();
+        let mut inn = Decimal::ZERO;
+        match &self.outcome {
+            Outcome::Charged(c) => out += c.money,
+            Outcome::Paid { amount, .. } => inn += *amount,
+            Outcome::Opened { fees, .. } | Outcome::NumberAdded { fees, .. } | Outcome::OptionActivated { fees, .. } => {
+                out += fees.iter().map(|f| f.amount).sum::<Decimal>()
+            }
+            _ => {}
+        }
+        (out, inn)
+    }
+}

@@ -1,0 +1,279 @@
+//! Input events: usage items (CDRs), payments and account commands, as they arrive from the
+//! operator's systems. Each carries its own id, which is how a redelivery is recognised.
+//!
+//! The JSON form (one object per line, `"type"` names the kind) is documented in docs/events.md.
+
+use crate::money;
+use crate::service::{Direction, Service, Zone};
+use crate::time::Timestamp;
+use compact_str::CompactString;
+use rust_decimal::Decimal;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::fmt;
+
+/// Limits on one input, so that hostile or broken input cannot exhaust anything.
+pub const MAX_ID_BYTES: usize = 128;
+pub const MAX_DURATION_SECONDS: u64 = 7 * 86_400;
+pub const MAX_VOLUME_BYTES: u64 = 1 << 40;
+pub const MAX_MESSAGES: u64 = 1_000;
+pub const MAX_NUMBERS_PER_COMMAND: usize = 1_000;
+
+/// The origin's id of an event (a CDR id with its mediation host, a payment id, a command id).
+pub type EventId = CompactString;
+pub type AccountId = CompactString;
+
+/// A subscriber's number, E.164 digits without '+': at most 15 digits, no leading zero.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Msisdn(pub u64);
+
+impl Msisdn {
+    pub fn parse(text: &str) -> Result<Msisdn, String> {
+        let t = text.strip_prefix('+').unwrap_or(text);
+        if t.is_empty() || t.len() > 15 || !t.bytes().all(|b| b.is_ascii_digit()) || t.starts_with('0') {
+            return Err(format!("{text:?} is not an MSISDN (1 to 15 digits, no leading zero)"));
+        }
+        Ok(Msisdn(t.parse().expect("15 digits fit in u64")))
+    }
+}
+
+impl fmt::Display for Msisdn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+impl Serialize for Msisdn {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if s.is_human_readable() {
+            s.collect_str(self)
+        } else {
+            s.serialize_u64(self.0)
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Msisdn {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        if d.is_human_readable() {
+            let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+            Msisdn::parse(&text).map_err(serde::de::Error::custom)
+        } else {
+            let v = u64::deserialize(d)?;
+            if v == 0 || v >= 1_000_000_000_000_000 {
+                return Err(serde::de::Error::custom("MSISDN out of range"));
+            }
+            Ok(Msisdn(v))
+        }
+    }
+}
+
+/// One usage item from mediation.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Usage {
+    pub id: EventId,
+    pub msisdn: Msisdn,
+    pub service: Service,
+    #[serde(default)]
+    pub direction: Direction,
+    /// The other party's number (dialled or calling); absent for data.
+    #[serde(default)]
+    pub other: Option<CompactString>,
+    pub start: Timestamp,
+    /// Voice: seconds.
+    #[serde(default)]
+    pub duration: Option<u64>,
+    /// Data: bytes.
+    #[serde(default)]
+    pub bytes: Option<u64>,
+    /// SMS and MMS: messages (default 1).
+    #[serde(default)]
+    pub count: Option<u64>,
+    /// Where the subscriber was (roaming); default home.
+    #[serde(default)]
+    pub location: Zone,
+    /// Data: the rating group (e.g. a messenger's traffic).
+    #[serde(default)]
+    pub rating_group: Option<u32>,
+}
+
+impl Usage {
+    /// The quantity to rate, in the service's unit, checked against the service and the limits.
+    pub fn quantity(&self) -> Result<u64, crate::Rejection> {
+        use crate::Rejection as R;
+        let (value, field, max) = match self.service {
+            Service::Voice => (self.duration, "duration", MAX_DURATION_SECONDS),
+            Service::Data => (self.bytes, "bytes", MAX_VOLUME_BYTES),
+            Service::Sms | Service::Mms => (Some(self.count.unwrap_or(1)), "count", MAX_MESSAGES),
+        };
+        let extra = match self.service {
+            Service::Voice => self.bytes.is_some() || self.count.is_some(),
+            Service::Data => self.duration.is_some() || self.count.is_some(),
+            Service::Sms | Service::Mms => self.duration.is_some() || self.bytes.is_some(),
+        };
+        if extra {
+            return Err(R::Malformed(format!("{} usage carries a quantity field of another service", self.service)));
+        }
+        let v = value.ok_or_else(|| R::Malformed(format!("{} usage needs `{field}`", self.service)))?;
+        if v > max {
+            return Err(R::QuantityTooLarge { field: field.into(), value: v, max });
+        }
+        if self.service != Service::Voice && v == 0 {
+            return Err(R::Malformed(format!("{field} is zero")));
+        }
+        Ok(v)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Payment {
+    pub id: EventId,
+    /// The account paid into; or give `msisdn` and the number's account is used.
+    #[serde(default)]
+    pub account: Option<AccountId>,
+    #[serde(default)]
+    pub msisdn: Option<Msisdn>,
+    #[serde(with = "money::amount")]
+    pub amount: Decimal,
+    pub time: Timestamp,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewNumber {
+    pub msisdn: Msisdn,
+    pub plan: CompactString,
+    #[serde(default)]
+    pub options: Vec<CompactString>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OpenAccount {
+    pub id: EventId,
+    pub account: AccountId,
+    pub time: Timestamp,
+    /// How far below zero the balance may go (a positive amount).
+    #[serde(default, with = "money::amount_or_zero")]
+    pub credit_limit: Decimal,
+    pub numbers: Vec<NewNumber>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AddNumber {
+    pub id: EventId,
+    pub account: AccountId,
+    pub time: Timestamp,
+    pub number: NewNumber,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OptionChange {
+    pub id: EventId,
+    pub msisdn: Msisdn,
+    pub option: CompactString,
+    pub time: Timestamp,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SetCreditLimit {
+    pub id: EventId,
+    pub account: AccountId,
+    #[serde(with = "money::amount")]
+    pub credit_limit: Decimal,
+    pub time: Timestamp,
+}
+
+/// Event time has reached `time` for an account that may be idle: periodic fees and renewals.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tick {
+    pub id: EventId,
+    pub account: AccountId,
+    pub time: Timestamp,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Input {
+    Usage(Usage),
+    Payment(Payment),
+    OpenAccount(OpenAccount),
+    AddNumber(AddNumber),
+    ActivateOption(OptionChange),
+    DeactivateOption(OptionChange),
+    SetCreditLimit(SetCreditLimit),
+    Tick(Tick),
+}
+
+impl Input {
+    pub fn id(&self) -> &EventId {
+        match self {
+            Input::Usage(x) => &x.id,
+            Input::Payment(x) => &x.id,
+            Input::OpenAccount(x) => &x.id,
+            Input::AddNumber(x) => &x.id,
+            Input::ActivateOption(x) | Input::DeactivateOption(x) => &x.id,
+            Input::SetCreditLimit(x) => &x.id,
+            Input::Tick(x) => &x.id,
+        }
+    }
+
+    /// Event time.
+    pub fn time(&self) -> Timestamp {
+        match self {
+            Input::Usage(x) => x.start,
+            Input::Payment(x) => x.time,
+            Input::OpenAccount(x) => x.time,
+            Input::AddNumber(x) => x.time,
+            Input::ActivateOption(x) | Input::DeactivateOption(x) => x.time,
+            Input::SetCreditLimit(x) => x.time,
+            Input::Tick(x) => x.time,
+        }
+    }
+
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Input::Usage(_) => "usage",
+            Input::Payment(_) => "payment",
+            Input::OpenAccount(_) => "open_account",
+            Input::AddNumber(_) => "add_number",
+            Input::ActivateOption(_) => "activate_option",
+            Input::DeactivateOption(_) => "deactivate_option",
+            Input::SetCreditLimit(_) => "set_credit_limit",
+            Input::Tick(_) => "tick",
+        }
+    }
+
+    /// The subscriber's number, where the event names one: the key of partitioning for usage.
+    pub fn msisdn(&self) -> Option<Msisdn> {
+        match self {
+            Input::Usage(x) => Some(x.msisdn),
+            Input::Payment(x) => x.msisdn,
+            Input::ActivateOption(x) | Input::DeactivateOption(x) => Some(x.msisdn),
+            _ => None,
+        }
+    }
+
+    /// Checks that do not need state or catalog: ids, sizes.
+    pub fn check(&self) -> Result<(), String> {
+        let id = self.id();
+        if id.is_empty() || id.len() > MAX_ID_BYTES {
+            return Err(format!("id must be 1 to {MAX_ID_BYTES} bytes"));
+        }
+        match self {
+            Input::OpenAccount(o) if o.numbers.len() > MAX_NUMBERS_PER_COMMAND => {
+                Err(format!("more than {MAX_NUMBERS_PER_COMMAND} numbers in one command"))
+            }
+            Input::OpenAccount(o) if o.account.is_empty() || o.account.len() > MAX_ID_BYTES => {
+                Err("account id must be 1 to 128 bytes".into())
+            }
+            Input::Usage(u) if u.other.as_ref().is_some_and(|o| o.len() > 32) => Err("other party longer than 32 characters".into()),
+            _ => Ok(()),
+        }
+    }
+}

@@ -1,0 +1,36 @@
+//! ratel's rating core: the catalog, account state, and the pure function from (state, catalog,
+//! event) to a decision. No I/O, no clock, no randomness: the same inputs always give the same
+//! decision, byte for byte, which is what replay and audits rest on.
+//!
+//! The flow: [`rate`] reads [`State`] and [`Catalog`] and returns a [`Decision`]; [`apply`]
+//! changes the state by exactly what the decision records. The engine logs the decision between
+//! the two.
+
+pub mod catalog;
+pub mod codec;
+pub mod decision;
+pub mod event;
+pub mod money;
+pub mod period;
+pub mod price;
+pub mod quote;
+pub mod rate;
+pub mod service;
+pub mod state;
+pub mod time;
+
+pub use catalog::{Catalog, CatalogError};
+pub use decision::{apply, ApplyError, Charge, Decision, Expiry, FeeCharge, FeeKind, FeeSource, Outcome, Rejection, Renewal, Span, Take, Why};
+pub use event::{AccountId, EventId, Input, Msisdn, Usage};
+pub use quote::{quote, Quote, QuoteRequest};
+pub use rate::rate;
+pub use service::{Direction, Network, Service, Unit, Zone};
+pub use state::{Account, Bucket, Number, Origin, State};
+pub use time::Timestamp;
+
+/// Rates and applies one event: the decision, already applied to `state`.
+pub fn step(state: &mut State, cat: &Catalog, input: &Input) -> Decision {
+    let d = rate(state, cat, input);
+    apply(state, &d).expect("a decision just computed from this state applies to it");
+    d
+}

@@ -1,0 +1,251 @@
+//! Periods by event time: what a number owes and receives when it joins a plan or an option, and
+//! when event time passes a daily or monthly boundary (fees, renewal of packages, rollover of
+//! remainders, expiry). Days and months are the catalog's local calendar, counted from the date
+//! the number joined; a month that starts on the 31st ends on the last day of a shorter month.
+
+use crate::catalog::{AddonIdx, Catalog, FeePeriod, PackageIdx, PackagePeriod};
+use crate::decision::{Expiry, FeeCharge, FeeKind, FeeSource, Renewal};
+use crate::event::Msisdn;
+use crate::state::{Account, Bucket, Number, Origin};
+use crate::time::{self, add_months, start_of_day, Timestamp};
+use chrono::{Datelike, Days};
+
+/// "Nothing due": the last representable event time, so that it survives the binary form.
+pub const NEVER: Timestamp = Timestamp(crate::time::MAX_TIME);
+
+pub(crate) fn day_start(cat: &Catalog, n: &Number, k: u32) -> Timestamp {
+    match n.anchor.checked_add_days(Days::new(k as u64)) {
+        Some(d) => start_of_day(&cat.tz, d),
+        None => NEVER,
+    }
+}
+
+pub(crate) fn month_start(cat: &Catalog, n: &Number, k: u32) -> Timestamp {
+    start_of_day(&cat.tz, add_months(n.anchor, k))
+}
+
+/// Index of the daily and monthly period that holds `t`.
+fn indexes_at(cat: &Catalog, n: &Number, t: Timestamp) -> (u32, u32) {
+    let date = time::local(&cat.tz, t).date;
+    let days = (date - n.anchor).num_days().max(0) as u32;
+    let mut months = ((date.year() as i64 * 12 + date.month0() as i64) - (n.anchor.year() as i64 * 12 + n.anchor.month0() as i64)).max(0) as u32;
+    while months > 0 && add_months(n.anchor, months) > date {
+        months -= 1;
+    }
+    (days, months)
+}
+
+struct Offerings<'a> {
+    plan: (FeeSource, &'a crate::catalog::Offer),
+    addons: Vec<(FeeSource, &'a crate::catalog::Offer)>,
+}
+
+fn offerings<'a>(cat: &'a Catalog, n: &Number) -> Offerings<'a> {
+    Offerings {
+        plan: (FeeSource::Plan(n.plan), &cat.plans[n.plan as usize]),
+        addons: n.options.iter().map(|&a| (FeeSource::Addon(a), &cat.addons[a as usize])).collect(),
+    }
+}
+
+impl<'a> Offerings<'a> {
+    fn all(&self) -> impl Iterator<Item = &(FeeSource, &'a crate::catalog::Offer)> {
+        std::iter::once(&self.plan).chain(self.addons.iter())
+    }
+
+    fn needs(&self, cat: &Catalog, fee: FeePeriod, pkg: PackagePeriod) -> bool {
+        self.all().any(|(_, o)| {
+            o.fees.iter().any(|f| f.period == fee) || o.packages.iter().any(|&p| cat.packages[p as usize].period == pkg)
+        })
+    }
+}
+
+fn origin_of(source: FeeSource) -> Origin {
+    match source {
+        FeeSource::Plan(p) => Origin::Plan(p),
+        FeeSource::Addon(a) => Origin::Addon(a),
+    }
+}
+
+fn grant(cat: &Catalog, n: &mut Number, package: PackageIdx, origin: Origin, from: Timestamp) -> Bucket {
+    let p = &cat.packages[package as usize];
+    let valid_until = match p.period {
+        PackagePeriod::Daily => day_start(cat, n, n.days + 1),
+        PackagePeriod::Monthly => month_start(cat, n, n.months + 1),
+        PackagePeriod::Once => from.plus(p.validity_days as u64 * 86_400),
+    };
+    let id = n.next_bucket;
+    n.next_bucket += 1;
+    Bucket { id, package, origin, total: p.amount, remaining: p.amount, valid_from: from, valid_until }
+}
+
+/// The earliest event time at which this number has periodic work.
+pub(crate) fn next_due(cat: &Catalog, n: &Number) -> Timestamp {
+    let o = offerings(cat, n);
+    let mut due = n.buckets.iter().map(|b| b.valid_until).min().unwrap_or(NEVER);
+    if o.needs(cat, FeePeriod::Daily, PackagePeriod::Daily) {
+        due = due.min(day_start(cat, n, n.days + 1));
+    }
+    if o.needs(cat, FeePeriod::Monthly, PackagePeriod::Monthly) {
+        due = due.min(month_start(cat, n, n.months + 1));
+    }
+    due
+}
+
+/// What joining an offer costs and grants at `t`: connection fee, the first period's fees, and
+/// the packages. `n` receives the buckets; the fees are returned.
+fn join_offer(cat: &Catalog, n: &mut Number, source: FeeSource, t: Timestamp, fees: &mut Vec<FeeCharge>, granted: &mut Vec<Bucket>) {
+    let o = match source {
+        FeeSource::Plan(p) => &cat.plans[p as usize],
+        FeeSource::Addon(a) => &cat.addons[a as usize],
+    };
+    if !o.connection_fee.is_zero() {
+        fees.push(FeeCharge { msisdn: n.msisdn, source, kind: FeeKind::Connection, at: t, amount: o.connection_fee });
+    }
+    for f in &o.fees {
+        let kind = match f.period {
+            FeePeriod::Daily => FeeKind::Daily,
+            FeePeriod::Monthly => FeeKind::Monthly,
+        };
+        if !f.amount.is_zero() {
+            fees.push(FeeCharge { msisdn: n.msisdn, source, kind, at: t, amount: f.amount });
+        }
+    }
+    for &p in &o.packages {
+        let b = grant(cat, n, p, origin_of(source), t);
+        granted.push(b);
+    }
+}
+
+/// A number joining the system at `t` on `plan` with `addons`.
+pub(crate) fn join(cat: &Catalog, msisdn: Msisdn, plan: crate::catalog::PlanIdx, addons: &[AddonIdx], t: Timestamp) -> (Number, Vec<FeeCharge>) {
+    let mut n = Number {
+        msisdn,
+        plan,
+        options: addons.iter().copied().collect(),
+        buckets: Vec::new(),
+        anchor: time::local(&cat.tz, t).date,
+        days: 0,
+        months: 0,
+        next_due: NEVER,
+        next_bucket: 0,
+    };
+    let mut fees = Vec::new();
+    let mut granted = Vec::new();
+    join_offer(cat, &mut n, FeeSource::Plan(plan), t, &mut fees, &mut granted);
+    for &a in addons {
+        join_offer(cat, &mut n, FeeSource::Addon(a), t, &mut fees, &mut granted);
+    }
+    n.buckets = granted;
+    n.next_due = next_due(cat, &n);
+    (n, fees)
+}
+
+/// What activating an option on `n` at `t` charges and grants. Returns the number as it will be.
+pub(crate) fn activate(cat: &Catalog, n: &Number, addon: AddonIdx, t: Timestamp) -> (Number, Vec<FeeCharge>, Vec<Bucket>) {
+    let mut work = n.clone();
+    let (days, months) = indexes_at(cat, &work, t);
+    work.days = work.days.max(days);
+    work.months = work.months.max(months);
+    work.options.push(addon);
+    let mut fees = Vec::new();
+    let mut granted = Vec::new();
+    join_offer(cat, &mut work, FeeSource::Addon(addon), t, &mut fees, &mut granted);
+    work.buckets.extend(granted.iter().cloned());
+    work.next_due = next_due(cat, &work);
+    (work, fees, granted)
+}
+
+fn expire_until(n: &mut Number, cat: &Catalog, at: Timestamp, boundary: Option<(PackagePeriod, Timestamp)>, r: &mut Renewal) {
+    let mut i = 0;
+    while i < n.buckets.len() {
+        let b = &n.buckets[i];
+        if b.valid_until > at {
+            i += 1;
+            continue;
+        }
+        let b = n.buckets.remove(i);
+        let p = &cat.packages[b.package as usize];
+        let mut lost = b.remaining;
+        if let (Some(ro), Some((period, _)), false) = (&p.rollover, boundary, b.origin == Origin::Rollover) {
+            if p.period == period && b.remaining > 0 {
+                let carried = b.remaining.min(ro.max);
+                lost -= carried;
+                let until = match period {
+                    PackagePeriod::Daily => day_start(cat, n, n.days + ro.periods),
+                    _ => month_start(cat, n, n.months + ro.periods),
+                };
+                if carried > 0 {
+                    let id = n.next_bucket;
+                    n.next_bucket += 1;
+                    let nb = Bucket { id, package: b.package, origin: Origin::Rollover, total: carried, remaining: carried, valid_from: b.valid_until, valid_until: until };
+                    r.granted.push(nb.clone());
+                    n.buckets.insert(i, nb);
+                    i += 1;
+                }
+            }
+        }
+        if r.granted.iter().any(|g| g.id == b.id) {
+            // Granted and expired within this renewal: it never reaches the state.
+            r.granted.retain(|g| g.id != b.id);
+        } else {
+            r.expired.push(Expiry { bucket: b.id, at: b.valid_until, lost });
+        }
+    }
+}
+
+/// Periodic work due on the account's numbers up to event time `t`, in time order per number.
+pub(crate) fn renew(cat: &Catalog, acct: &Account, t: Timestamp) -> Vec<Renewal> {
+    let mut out = Vec::new();
+    for n in acct.numbers.iter().filter(|n| n.next_due <= t) {
+        let mut w = n.clone();
+        let o = offerings(cat, n);
+        let need_d = o.needs(cat, FeePeriod::Daily, PackagePeriod::Daily);
+        let need_m = o.needs(cat, FeePeriod::Monthly, PackagePeriod::Monthly);
+        let (target_d, target_m) = indexes_at(cat, n, t);
+        let mut r = Renewal { msisdn: n.msisdn, days: 0, months: 0, next_due: NEVER, next_bucket: 0, fees: vec![], expired: vec![], granted: vec![] };
+        if !need_d {
+            w.days = w.days.max(target_d);
+        }
+        if !need_m {
+            w.months = w.months.max(target_m);
+        }
+        loop {
+            let next_m = (w.months < target_m).then(|| month_start(cat, &w, w.months + 1));
+            let next_d = (w.days < target_d).then(|| day_start(cat, &w, w.days + 1));
+            let (period, at) = match (next_m, next_d) {
+                (None, None) => break,
+                (Some(m), Some(d)) if m <= d => (PackagePeriod::Monthly, m),
+                (Some(m), None) => (PackagePeriod::Monthly, m),
+                (_, Some(d)) => (PackagePeriod::Daily, d),
+            };
+            match period {
+                PackagePeriod::Monthly => w.months += 1,
+                _ => w.days += 1,
+            }
+            expire_until(&mut w, cat, at, Some((period, at)), &mut r);
+            let (fee_period, kind) = match period {
+                PackagePeriod::Monthly => (FeePeriod::Monthly, FeeKind::Monthly),
+                _ => (FeePeriod::Daily, FeeKind::Daily),
+            };
+            let sources: Vec<(FeeSource, &crate::catalog::Offer)> = o.all().cloned().collect();
+            for (source, offer) in sources {
+                for f in offer.fees.iter().filter(|f| f.period == fee_period && !f.amount.is_zero()) {
+                    r.fees.push(FeeCharge { msisdn: n.msisdn, source, kind, at, amount: f.amount });
+                }
+                for &p in offer.packages.iter().filter(|&&p| cat.packages[p as usize].period == period) {
+                    let b = grant(cat, &mut w, p, origin_of(source), at);
+                    r.granted.push(b.clone());
+                    w.buckets.push(b);
+                }
+            }
+        }
+        expire_until(&mut w, cat, t, None, &mut r);
+        r.days = w.days;
+        r.months = w.months;
+        r.next_bucket = w.next_bucket;
+        r.next_due = next_due(cat, &w);
+        debug_assert!(r.next_due > t || r.next_due == NEVER, "renewal must leave nothing due at {t}");
+        out.push(r);
+    }
+    out
+}

@@ -1,0 +1,322 @@
+//! `rate(state, catalog, event)`: the decision for one input event. Pure: it reads the state and
+//! the catalog and returns what should happen; [`crate::apply`] makes it happen.
+
+use crate::catalog::{prefix, Catalog, DestIdx, UsageKind, ANY_DEST};
+use crate::decision::{Charge, Decision, Outcome, Rejection, Take, Why};
+use crate::event::{Input, Msisdn, NewNumber, Usage};
+use crate::period;
+use crate::price::{Item, Offers, Pricer};
+use crate::service::{Direction, Service};
+use crate::state::{Account, State};
+use crate::time::Timestamp;
+use compact_str::CompactString;
+use rust_decimal::Decimal;
+use smallvec::SmallVec;
+use std::borrow::Cow;
+
+fn decided(input: &Input, cat: &Catalog, account: Option<&str>, renewals: Vec<crate::Renewal>, outcome: Outcome) -> Decision {
+    Decision {
+        event: input.id().clone(),
+        catalog: cat.tag(),
+        time: input.time(),
+        account: account.map(CompactString::from),
+        renewals,
+        outcome,
+    }
+}
+
+fn rejected(input: &Input, cat: &Catalog, account: Option<&str>, r: Rejection) -> Decision {
+    decided(input, cat, account, Vec::new(), Outcome::Rejected(r))
+}
+
+/// The account as it stands once periodic work due by `t` is done, and that work.
+fn renewed<'a>(cat: &Catalog, acct: &'a Account, t: Timestamp) -> (Cow<'a, Account>, Vec<crate::Renewal>) {
+    if acct.next_due() > t {
+        return (Cow::Borrowed(acct), Vec::new());
+    }
+    let renewals = period::renew(cat, acct, t);
+    let mut a = acct.clone();
+    for r in &renewals {
+        crate::decision::apply_renewal(&mut a, r).expect("a renewal computed from this account applies to it");
+    }
+    (Cow::Owned(a), renewals)
+}
+
+/// Rates one input event against the state and catalog.
+pub fn rate(state: &State, cat: &Catalog, input: &Input) -> Decision {
+    if state.seen(input.id()) {
+        return decided(input, cat, None, Vec::new(), Outcome::Duplicate);
+    }
+    if let Err(e) = input.check() {
+        return rejected(input, cat, None, Rejection::Malformed(e));
+    }
+    match input {
+        Input::Usage(u) => rate_usage(state, cat, input, u),
+        Input::Payment(p) => {
+            let acct = match (&p.account, p.msisdn) {
+                (Some(a), _) => state.account(a).ok_or_else(|| Rejection::UnknownAccount(a.clone())),
+                (None, Some(m)) => state.account_of(m).ok_or(Rejection::UnknownNumber(m)),
+                (None, None) => Err(Rejection::Malformed("payment names neither account nor msisdn".into())),
+            };
+            let acct = match acct {
+                Ok(a) => a,
+                Err(r) => return rejected(input, cat, None, r),
+            };
+            if let Err(r) = check_amount(cat, p.amount, true) {
+                return rejected(input, cat, Some(&acct.id), r);
+            }
+            let (a, renewals) = renewed(cat, acct, p.time);
+            let balance_after = a.balance + p.amount;
+            decided(input, cat, Some(&acct.id), renewals, Outcome::Paid { amount: p.amount, balance_after })
+        }
+        Input::OpenAccount(o) => {
+            if state.account(&o.account).is_some() {
+                return rejected(input, cat, None, Rejection::AccountExists(o.account.clone()));
+            }
+            if let Err(r) = check_amount(cat, o.credit_limit, false) {
+                return rejected(input, cat, None, r);
+            }
+            let mut numbers = Vec::new();
+            let mut fees = Vec::new();
+            for nn in &o.numbers {
+                if numbers.iter().any(|n: &crate::Number| n.msisdn == nn.msisdn) {
+                    return rejected(input, cat, None, Rejection::NumberTaken(nn.msisdn));
+                }
+                match new_number(state, cat, nn, o.time) {
+                    Ok((n, f)) => {
+                        numbers.push(n);
+                        fees.extend(f);
+                    }
+                    Err(r) => return rejected(input, cat, None, r),
+                }
+            }
+            let account = Account { id: o.account.clone(), balance: Decimal::ZERO, credit_limit: o.credit_limit, numbers };
+            decided(input, cat, Some(&o.account), Vec::new(), Outcome::Opened { account, fees })
+        }
+        Input::AddNumber(x) => {
+            let Some(acct) = state.account(&x.account) else {
+                return rejected(input, cat, None, Rejection::UnknownAccount(x.account.clone()));
+            };
+            let (_, renewals) = renewed(cat, acct, x.time);
+            match new_number(state, cat, &x.number, x.time) {
+                Ok((number, fees)) => decided(input, cat, Some(&acct.id), renewals, Outcome::NumberAdded { number, fees }),
+                Err(r) => rejected(input, cat, Some(&acct.id), r),
+            }
+        }
+        Input::ActivateOption(x) | Input::DeactivateOption(x) => {
+            let activate = matches!(input, Input::ActivateOption(_));
+            let Some(acct) = state.account_of(x.msisdn) else {
+                return rejected(input, cat, None, Rejection::UnknownNumber(x.msisdn));
+            };
+            let Some(addon) = cat.addon(&x.option) else {
+                return rejected(input, cat, Some(&acct.id), Rejection::UnknownOption(x.option.clone()));
+            };
+            let (a, renewals) = renewed(cat, acct, x.time);
+            let n = a.number(x.msisdn).expect("the index points at the account holding the number");
+            let active = n.options.contains(&addon);
+            let outcome = if activate {
+                let allowed = &cat.addons[addon as usize].plans;
+                if active {
+                    return rejected(input, cat, Some(&acct.id), Rejection::OptionActive(x.option.clone()));
+                }
+                if !allowed.is_empty() && !allowed.contains(&n.plan) {
+                    let plan = CompactString::from(cat.plans[n.plan as usize].id.as_str());
+                    return rejected(input, cat, Some(&acct.id), Rejection::OptionNotForPlan { option: x.option.clone(), plan });
+                }
+                let (after, fees, granted) = period::activate(cat, n, addon, x.time);
+                Outcome::OptionActivated {
+                    msisdn: x.msisdn,
+                    addon,
+                    fees,
+                    granted,
+                    next_bucket: after.next_bucket,
+                    next_due: after.next_due,
+                    days: after.days,
+                    months: after.months,
+                }
+            } else {
+                if !active {
+                    return rejected(input, cat, Some(&acct.id), Rejection::OptionNotActive(x.option.clone()));
+                }
+                // The option's own buckets go with it.
+                let dropped = n
+                    .buckets
+                    .iter()
+                    .filter(|b| b.origin == crate::Origin::Addon(addon))
+                    .map(|b| crate::Expiry { bucket: b.id, at: x.time, lost: b.remaining })
+                    .collect();
+                Outcome::OptionDeactivated { msisdn: x.msisdn, addon, dropped }
+            };
+            decided(input, cat, Some(&acct.id), renewals, outcome)
+        }
+        Input::SetCreditLimit(x) => {
+            let Some(acct) = state.account(&x.account) else {
+                return rejected(input, cat, None, Rejection::UnknownAccount(x.account.clone()));
+            };
+            if let Err(r) = check_amount(cat, x.credit_limit, false) {
+                return rejected(input, cat, Some(&acct.id), r);
+            }
+            let (_, renewals) = renewed(cat, acct, x.time);
+            decided(input, cat, Some(&acct.id), renewals, Outcome::CreditLimitSet { credit_limit: x.credit_limit })
+        }
+        Input::Tick(x) => {
+            let Some(acct) = state.account(&x.account) else {
+                return rejected(input, cat, None, Rejection::UnknownAccount(x.account.clone()));
+            };
+            let (_, renewals) = renewed(cat, acct, x.time);
+            decided(input, cat, Some(&acct.id), renewals, Outcome::Ticked)
+        }
+    }
+}
+
+fn check_amount(cat: &Catalog, amount: Decimal, positive: bool) -> Result<(), Rejection> {
+    if positive && amount <= Decimal::ZERO {
+        return Err(Rejection::AmountNotPositive);
+    }
+    if amount.is_sign_negative() && !amount.is_zero() {
+        return Err(Rejection::AmountNotPositive);
+    }
+    if amount > crate::money::MAX_AMOUNT {
+        return Err(Rejection::AmountOutOfRange);
+    }
+    if !cat.fits_currency(amount) {
+        return Err(Rejection::AmountDecimals { amount: amount.to_string(), decimals: cat.decimals });
+    }
+    Ok(())
+}
+
+fn new_number(state: &State, cat: &Catalog, nn: &NewNumber, t: Timestamp) -> Result<(crate::Number, Vec<crate::FeeCharge>), Rejection> {
+    if state.account_of(nn.msisdn).is_some() {
+        return Err(Rejection::NumberTaken(nn.msisdn));
+    }
+    let plan = cat.plan(&nn.plan).ok_or_else(|| Rejection::UnknownPlan(nn.plan.clone()))?;
+    let mut addons: Vec<crate::catalog::AddonIdx> = Vec::new();
+    for o in &nn.options {
+        let a = cat.addon(o).ok_or_else(|| Rejection::UnknownOption(o.clone()))?;
+        let allowed = &cat.addons[a as usize].plans;
+        if !allowed.is_empty() && !allowed.contains(&plan) {
+            return Err(Rejection::OptionNotForPlan { option: o.clone(), plan: nn.plan.clone() });
+        }
+        if addons.contains(&a) {
+            return Err(Rejection::OptionActive(o.clone()));
+        }
+        addons.push(a);
+    }
+    Ok(period::join(cat, nn.msisdn, plan, &addons, t))
+}
+
+/// Resolves the other party of a usage item to a destination (data has none).
+pub(crate) fn destination(cat: &Catalog, service: Service, other: Option<&CompactString>) -> Result<DestIdx, Rejection> {
+    if service == Service::Data {
+        return Ok(ANY_DEST);
+    }
+    let other = other.ok_or_else(|| Rejection::Malformed(format!("{service} usage needs `other`")))?;
+    let digits = prefix::digits(other).ok_or_else(|| Rejection::BadOtherParty(other.clone()))?;
+    cat.destination(digits).ok_or_else(|| Rejection::UnknownDestination(other.clone()))
+}
+
+pub(crate) fn usage_kind(cat: &Catalog, u: &Usage, dest: DestIdx) -> UsageKind {
+    let d = (dest != ANY_DEST).then(|| &cat.destinations[dest as usize]);
+    UsageKind {
+        service: u.service,
+        direction: u.direction,
+        zone: d.map(|d| d.zone),
+        network: d.map(|d| d.network),
+        location: u.location,
+        rating_group: u.rating_group,
+    }
+}
+
+fn rate_usage(state: &State, cat: &Catalog, input: &Input, u: &Usage) -> Decision {
+    let Some(acct0) = state.account_of(u.msisdn) else {
+        return rejected(input, cat, None, Rejection::UnknownNumber(u.msisdn));
+    };
+    match charge(cat, acct0, u) {
+        Ok((renewals, c)) => decided(input, cat, Some(&acct0.id), renewals, Outcome::Charged(c)),
+        Err(r) => rejected(input, cat, Some(&acct0.id), r),
+    }
+}
+
+fn charge(cat: &Catalog, acct0: &Account, u: &Usage) -> Result<(Vec<crate::Renewal>, Charge), Rejection> {
+    let quantity = u.quantity()?;
+    let dest = destination(cat, u.service, u.other.as_ref())?;
+    let (acct, renewals) = renewed(cat, acct0, u.start);
+    let n = acct.number(u.msisdn).expect("the index points at the account holding the number");
+    let kind = usage_kind(cat, u, dest);
+    let item = Item { kind, dest, start: u.start, quantity, offers: Offers { plan: n.plan, addons: &n.options } };
+    let pricer = Pricer::new(cat, &item);
+    let first = pricer.choose(&item, 0).ok_or_else(|| no_rate(cat, u, dest))?;
+    let free = cat.rates[first.rate as usize].free;
+
+    // Packages first, unless the price is free anyway.
+    let mut takes: SmallVec<[Take; 2]> = SmallVec::new();
+    let mut covered = 0u64;
+    if !free && quantity > 0 {
+        let mut eligible: SmallVec<[(i32, Timestamp, u32, usize); 4]> = SmallVec::new();
+        for (i, b) in n.buckets.iter().enumerate() {
+            if b.remaining == 0 || !b.valid_at(u.start) {
+                continue;
+            }
+            let p = &cat.packages[b.package as usize];
+            if p.covers(&kind) {
+                eligible.push((p.priority, b.valid_until, b.id, i));
+            }
+        }
+        eligible.sort_unstable();
+        for &(_, _, _, i) in &eligible {
+            let left = quantity - covered;
+            if left == 0 {
+                break;
+            }
+            let b = &n.buckets[i];
+            let inc = cat.packages[b.package as usize].increment;
+            let want = left.div_ceil(inc) * inc;
+            let units = want.min(b.remaining);
+            covered += units.min(left);
+            takes.push(Take { bucket: b.id, units });
+        }
+    }
+    let priced = pricer.price(&item, first, covered).map_err(|_| no_rate(cat, u, dest))?;
+    let balance_after = acct.balance - priced.money;
+    let why = if free {
+        Why::Free
+    } else if covered >= quantity && quantity > 0 {
+        Why::Packages
+    } else if priced.capped {
+        Why::MoneyCapped
+    } else if covered > 0 {
+        Why::PackagesAndMoney
+    } else {
+        Why::Money
+    };
+    debug_assert!(priced.money >= Decimal::ZERO, "a charge is never negative");
+    let over_limit = u.direction == Direction::Out && !priced.money.is_zero() && balance_after < -acct.credit_limit;
+    let charge = Charge {
+        msisdn: u.msisdn,
+        service: u.service,
+        direction: u.direction,
+        other: u.other.clone(),
+        start: u.start,
+        quantity,
+        destination: (dest != ANY_DEST).then_some(dest),
+        rate: first.rate,
+        takes,
+        spans: priced.spans,
+        connect_fee: priced.connect_fee,
+        money: priced.money,
+        balance_after,
+        why,
+        over_limit,
+    };
+    Ok((renewals, charge))
+}
+
+fn no_rate(cat: &Catalog, u: &Usage, dest: DestIdx) -> Rejection {
+    let destination = if dest == ANY_DEST { "*any".into() } else { cat.destinations[dest as usize].id.as_str().into() };
+    Rejection::NoRate { service: u.service, direction: u.direction, destination }
+}
+
+/// For tests and tools: the account of a number, if any.
+pub fn msisdn_account(state: &State, m: Msisdn) -> Option<&Account> {
+    state.account_of(m)
+}

@@ -1,0 +1,173 @@
+//! Account state: balances, numbers, their plans, options and package buckets, and the ids of
+//! events already applied. State changes only by applying a [`crate::Decision`].
+
+use crate::catalog::{AddonIdx, PackageIdx, PlanIdx};
+use crate::event::{AccountId, EventId, Msisdn};
+use crate::time::Timestamp;
+use chrono::NaiveDate;
+use rust_decimal::Decimal;
+use rustc_hash::{FxHashMap, FxHashSet};
+use serde::{Deserialize, Serialize};
+use smallvec::SmallVec;
+
+/// Where a bucket's units came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Origin {
+    Plan(PlanIdx),
+    Addon(AddonIdx),
+    /// Carried over from an earlier period of the same package.
+    Rollover,
+}
+
+/// An allowance of units of one package, valid for `[valid_from, valid_until)`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Bucket {
+    /// Unique within its number, never reused.
+    pub id: u32,
+    pub package: PackageIdx,
+    pub origin: Origin,
+    pub total: u64,
+    pub remaining: u64,
+    pub valid_from: Timestamp,
+    pub valid_until: Timestamp,
+}
+
+impl Bucket {
+    pub fn valid_at(&self, t: Timestamp) -> bool {
+        self.valid_from <= t && t < self.valid_until
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Number {
+    pub msisdn: Msisdn,
+    pub plan: PlanIdx,
+    pub options: SmallVec<[AddonIdx; 2]>,
+    pub buckets: Vec<Bucket>,
+    /// Local date the number joined: its daily and monthly periods count from here.
+    pub anchor: NaiveDate,
+    /// Index of the current daily and monthly period (0 = the one that began at joining).
+    pub days: u32,
+    pub months: u32,
+    /// The earliest event time at which periodic work (a fee, a renewal, an expiry) is due.
+    pub next_due: Timestamp,
+    pub next_bucket: u32,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Account {
+    pub id: AccountId,
+    #[serde(with = "crate::money::amount")]
+    pub balance: Decimal,
+    /// How far below zero the balance may go.
+    #[serde(with = "crate::money::amount")]
+    pub credit_limit: Decimal,
+    pub numbers: Vec<Number>,
+}
+
+impl Account {
+    pub fn next_due(&self) -> Timestamp {
+        self.numbers.iter().map(|n| n.next_due).min().unwrap_or(crate::period::NEVER)
+    }
+
+    pub fn number(&self, m: Msisdn) -> Option<&Number> {
+        self.numbers.iter().find(|n| n.msisdn == m)
+    }
+
+    pub fn number_mut(&mut self, m: Msisdn) -> Option<&mut Number> {
+        self.numbers.iter_mut().find(|n| n.msisdn == m)
+    }
+
+    /// Below the credit limit: outgoing chargeable usage is flagged.
+    pub fn over_limit(&self) -> bool {
+        self.balance < -self.credit_limit
+    }
+}
+
+/// All accounts of one partition (or of the whole system in memory).
+#[derive(Clone, Debug, Default)]
+pub struct State {
+    accounts: Vec<Account>,
+    by_id: FxHashMap<AccountId, u32>,
+    by_msisdn: FxHashMap<Msisdn, u32>,
+    seen: FxHashSet<EventId>,
+}
+
+impl State {
+    pub fn new() -> State {
+        State::default()
+    }
+
+    pub fn account(&self, id: &str) -> Option<&Account> {
+        self.by_id.get(id).map(|&i| &self.accounts[i as usize])
+    }
+
+    pub fn account_of_number(&self, m: Msisdn) -> Option<&Account> {
+        self.account_of(m)
+    }
+
+    pub(crate) fn account_of(&self, m: Msisdn) -> Option<&Account> {
+        self.by_msisdn.get(&m).map(|&i| &self.accounts[i as usize])
+    }
+
+    pub fn accounts(&self) -> impl Iterator<Item = &Account> {
+        self.accounts.iter()
+    }
+
+    pub fn len(&self) -> usize {
+        self.accounts.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.accounts.is_empty()
+    }
+
+    pub fn seen(&self, id: &str) -> bool {
+        self.seen.contains(id)
+    }
+
+    pub fn seen_count(&self) -> usize {
+        self.seen.len()
+    }
+
+    pub(crate) fn mark_seen(&mut self, id: &EventId) {
+        self.seen.insert(id.clone());
+    }
+
+    pub(crate) fn account_mut(&mut self, id: &str) -> Option<&mut Account> {
+        let i = *self.by_id.get(id)?;
+        Some(&mut self.accounts[i as usize])
+    }
+
+    pub(crate) fn insert_account(&mut self, a: Account) {
+        let i = self.accounts.len() as u32;
+        for n in &a.numbers {
+            self.by_msisdn.insert(n.msisdn, i);
+        }
+        self.by_id.insert(a.id.clone(), i);
+        self.accounts.push(a);
+    }
+
+    pub(crate) fn index_number(&mut self, account: &str, m: Msisdn) {
+        let i = self.by_id[account];
+        self.by_msisdn.insert(m, i);
+    }
+
+    /// Replaces the whole account (used to restore state from a snapshot).
+    pub fn restore(&mut self, a: Account) {
+        match self.by_id.get(a.id.as_str()) {
+            Some(&i) => {
+                for n in &a.numbers {
+                    self.by_msisdn.insert(n.msisdn, i);
+                }
+                self.accounts[i as usize] = a;
+            }
+            None => self.insert_account(a),
+        }
+    }
+
+    pub fn restore_seen(&mut self, id: EventId) {
+        self.seen.insert(id);
+    }
+}

@@ -1,0 +1,147 @@
+//! Event time: seconds since the Unix epoch (UTC), and its view in the catalog's time zone.
+//!
+//! Nothing here reads a clock. Every time comes from an event.
+
+use chrono::{DateTime, Datelike, NaiveDate, NaiveTime, TimeZone, Timelike};
+use chrono_tz::Tz;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::fmt;
+
+/// 1970-01-01T00:00:00Z .. 9999-12-31T23:59:59Z: the range an event time may take.
+pub const MIN_TIME: i64 = 0;
+pub const MAX_TIME: i64 = 253_402_300_799;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Timestamp(pub i64);
+
+impl Timestamp {
+    pub fn parse_rfc3339(text: &str) -> Result<Timestamp, String> {
+        let dt = DateTime::parse_from_rfc3339(text.trim())
+            .map_err(|e| format!("time {text:?} is not RFC 3339: {e}"))?;
+        let ts = dt.timestamp();
+        if !(MIN_TIME..=MAX_TIME).contains(&ts) {
+            return Err(format!("time {text:?} is outside 1970..9999"));
+        }
+        Ok(Timestamp(ts))
+    }
+
+    pub fn to_rfc3339(self) -> String {
+        match DateTime::from_timestamp(self.0, 0) {
+            Some(dt) => dt.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            None => format!("@{}", self.0),
+        }
+    }
+
+    pub fn plus(self, secs: u64) -> Timestamp {
+        Timestamp(self.0.saturating_add(secs.min(MAX_TIME as u64) as i64).min(MAX_TIME))
+    }
+}
+
+impl fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_rfc3339())
+    }
+}
+
+impl Serialize for Timestamp {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if s.is_human_readable() {
+            s.collect_str(self)
+        } else {
+            s.serialize_i64(self.0)
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Timestamp {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        if d.is_human_readable() {
+            let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+            Timestamp::parse_rfc3339(&text).map_err(serde::de::Error::custom)
+        } else {
+            let v = i64::deserialize(d)?;
+            if !(MIN_TIME..=MAX_TIME).contains(&v) {
+                return Err(serde::de::Error::custom("time outside 1970..9999"));
+            }
+            Ok(Timestamp(v))
+        }
+    }
+}
+
+/// A moment as the catalog's wall clock shows it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Local {
+    pub date: NaiveDate,
+    /// 0 = Monday .. 6 = Sunday.
+    pub weekday: u8,
+    /// Seconds since local midnight, 0..86400.
+    pub second_of_day: u32,
+}
+
+pub fn local(tz: &Tz, t: Timestamp) -> Local {
+    let dt = tz.timestamp_opt(t.0, 0).single().expect("a UTC instant maps to exactly one local time");
+    Local {
+        date: dt.date_naive(),
+        weekday: dt.weekday().num_days_from_monday() as u8,
+        second_of_day: dt.num_seconds_from_midnight(),
+    }
+}
+
+/// The instant of local midnight that starts `date` (the first valid instant if a DST gap eats it).
+pub fn start_of_day(tz: &Tz, date: NaiveDate) -> Timestamp {
+    let mut t = NaiveTime::MIN;
+    for _ in 0..4 {
+        if let Some(dt) = tz.from_local_datetime(&date.and_time(t)).earliest() {
+            return Timestamp(dt.timestamp());
+        }
+        t += chrono::Duration::minutes(30);
+    }
+    Timestamp(date.and_time(NaiveTime::MIN).and_utc().timestamp())
+}
+
+/// `anchor` + `months` calendar months; a day past the end of the month becomes its last day
+/// (a period that starts on 31 January ends on the last day of February, then 31 March).
+pub fn add_months(anchor: NaiveDate, months: u32) -> NaiveDate {
+    let total = anchor.year() as i64 * 12 + anchor.month0() as i64 + months as i64;
+    let (year, month0) = ((total / 12) as i32, (total % 12) as u32);
+    let mut day = anchor.day();
+    loop {
+        if let Some(d) = NaiveDate::from_ymd_opt(year, month0 + 1, day) {
+            return d;
+        }
+        day -= 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn month_ends_clamp_without_drifting() {
+        let d = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap();
+        assert_eq!(add_months(d(2026, 1, 31), 1), d(2026, 2, 28));
+        assert_eq!(add_months(d(2026, 1, 31), 2), d(2026, 3, 31));
+        assert_eq!(add_months(d(2028, 1, 31), 1), d(2028, 2, 29));
+        assert_eq!(add_months(d(2026, 3, 31), 1), d(2026, 4, 30));
+        assert_eq!(add_months(d(2026, 12, 15), 1), d(2027, 1, 15));
+    }
+
+    #[test]
+    fn rfc3339_bounds() {
+        assert!(Timestamp::parse_rfc3339("1969-12-31T23:59:59Z").is_err());
+        assert!(Timestamp::parse_rfc3339("2026-11-25T10:00:00+03:00").is_ok());
+        assert_eq!(Timestamp::parse_rfc3339("2026-11-25T10:00:00+03:00").unwrap().to_string(), "2026-11-25T07:00:00Z");
+    }
+
+    #[test]
+    fn local_view_in_moscow() {
+        let tz: Tz = "Europe/Moscow".parse().unwrap();
+        let t = Timestamp::parse_rfc3339("2026-11-25T21:30:00Z").unwrap();
+        let l = local(&tz, t);
+        assert_eq!(l.date, NaiveDate::from_ymd_opt(2026, 11, 26).unwrap());
+        assert_eq!(l.weekday, 3); // Thursday
+        assert_eq!(l.second_of_day, 30 * 60);
+        assert_eq!(start_of_day(&tz, l.date), Timestamp::parse_rfc3339("2026-11-25T21:00:00Z").unwrap());
+    }
+}

@@ -1,0 +1,224 @@
+//! Properties over random sequences of usage, payments and commands on the example catalog:
+//! money is conserved to the kopeck, buckets never go below zero, a repeated id changes nothing,
+//! rating is deterministic, replay equals live, and a quote equals the charge on a fresh account
+//! without packages.
+
+mod common;
+use common::*;
+use proptest::prelude::*;
+use rating::codec::encode_decision;
+use rating::event::*;
+use rating::*;
+use rust_decimal::Decimal;
+
+const NUMBERS: [&str; 5] = ["79000000001", "79000000002", "79000000003", "79000000004", "79000000005"];
+const OTHERS: [&str; 8] = ["79001112233", "74951234567", "78121234567", "441234567890", "375291234567", "77011234567", "86123", "999000"];
+const PLANS: [&str; 3] = ["SMART", "DAILY", "BASIC"];
+const OPTIONS: [&str; 2] = ["MESSENGERS", "TRAVEL"];
+
+#[derive(Clone, Debug)]
+enum Op {
+    Usage { number: usize, service: u8, other: usize, quantity: u64, incoming: bool, rg: bool },
+    Pay { account: usize, kopecks: u64, by_number: bool },
+    Tick { account: usize },
+    Option { number: usize, option: usize, on: bool },
+    Repeat { back: usize },
+    Garbage { number: usize },
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        6 => (0..5usize, 0..4u8, 0..8usize, 0..4000u64, any::<bool>(), any::<bool>())
+            .prop_map(|(number, service, other, quantity, incoming, rg)| Op::Usage { number, service, other, quantity, incoming, rg }),
+        2 => (0..3usize, 1..200_000u64, any::<bool>()).prop_map(|(account, kopecks, by_number)| Op::Pay { account, kopecks, by_number }),
+        1 => (0..3usize).prop_map(|account| Op::Tick { account }),
+        1 => (0..5usize, 0..2usize, any::<bool>()).prop_map(|(number, option, on)| Op::Option { number, option, on }),
+        1 => (0..50usize).prop_map(|back| Op::Repeat { back }),
+        1 => (0..5usize).prop_map(|number| Op::Garbage { number }),
+    ]
+}
+
+/// Three accounts: A0 holds numbers 0 and 1 (a family), A1 number 2, A2 numbers 3 and 4.
+fn script(plans: [usize; 5], ops: &[(Op, u32)]) -> Vec<Input> {
+    let start = t("2026-11-01T00:00:00Z");
+    let owners = [0, 0, 1, 2, 2];
+    let mut out = Vec::new();
+    for a in 0..3 {
+        let numbers = (0..5)
+            .filter(|&n| owners[n] == a)
+            .map(|n| NewNumber { msisdn: msisdn(NUMBERS[n]), plan: PLANS[plans[n]].into(), options: vec![] })
+            .collect();
+        out.push(Input::OpenAccount(OpenAccount { id: format!("open-{a}").into(), account: format!("A{a}").into(), time: start, credit_limit: Decimal::new(10_000, 2), numbers }));
+    }
+    let mut now = start;
+    for (i, (op, gap)) in ops.iter().enumerate() {
+        now = now.plus(*gap as u64);
+        let id: EventId = format!("e{i}").into();
+        let input = match op {
+            Op::Usage { number, service, other, quantity, incoming, rg } => {
+                let service = Service::ALL[*service as usize];
+                let (duration, bytes, count) = match service {
+                    Service::Voice => (Some(*quantity), None, None),
+                    Service::Data => (None, Some(quantity * 997 + 1), None),
+                    _ => (None, None, Some(quantity % 3 + 1)),
+                };
+                Input::Usage(Usage {
+                    id,
+                    msisdn: msisdn(NUMBERS[*number]),
+                    service,
+                    direction: if *incoming { Direction::In } else { Direction::Out },
+                    other: (service != Service::Data).then(|| OTHERS[*other].into()),
+                    start: now,
+                    duration,
+                    bytes,
+                    count,
+                    location: Zone::Home,
+                    rating_group: rg.then_some(10),
+                })
+            }
+            Op::Pay { account, kopecks, by_number } => Input::Payment(Payment {
+                id,
+                account: (!by_number).then(|| format!("A{account}").into()),
+                msisdn: by_number.then(|| msisdn(NUMBERS[[0, 2, 3][*account]])),
+                amount: Decimal::new(*kopecks as i64, 2),
+                time: now,
+            }),
+            Op::Tick { account } => Input::Tick(Tick { id, account: format!("A{account}").into(), time: now }),
+            Op::Option { number, option, on } => {
+                let c = OptionChange { id, msisdn: msisdn(NUMBERS[*number]), option: OPTIONS[*option].into(), time: now };
+                if *on { Input::ActivateOption(c) } else { Input::DeactivateOption(c) }
+            }
+            Op::Repeat { back } => {
+                let k = out.len().saturating_sub(1 + back);
+                out[k].clone()
+            }
+            Op::Garbage { number } => Input::Payment(Payment { id, account: None, msisdn: Some(msisdn(NUMBERS[*number])), amount: Decimal::new(1, 3), time: now }),
+        };
+        out.push(input);
+    }
+    out
+}
+
+fn scripts() -> impl Strategy<Value = Vec<Input>> {
+    (prop::array::uniform5(0..3usize), prop::collection::vec((op(), 0..40_000u32), 1..120)).prop_map(|(p, ops)| script(p, &ops))
+}
+
+fn account_of(d: &Decision) -> Option<String> {
+    match &d.outcome {
+        Outcome::Opened { account, .. } => Some(account.id.to_string()),
+        _ => d.account.as_ref().map(|a| a.to_string()),
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn money_is_conserved_and_buckets_stay_whole(inputs in scripts()) {
+        let cat = example();
+        let mut s = State::new();
+        let mut expected: std::collections::BTreeMap<String, Decimal> = Default::default();
+        for input in &inputs {
+            let before = s.clone();
+            let d = rate(&s, &cat, input);
+            // Deterministic: the same state, catalog and event give the same bytes.
+            let (mut b1, mut b2) = (Vec::new(), Vec::new());
+            encode_decision(&d, &mut b1);
+            encode_decision(&rate(&s, &cat, input), &mut b2);
+            prop_assert_eq!(b1, b2);
+            apply(&mut s, &d).unwrap();
+            let (out, inn) = d.money_flow();
+            if let Some(a) = account_of(&d) {
+                *expected.entry(a.clone()).or_default() += inn - out;
+                prop_assert_eq!(s.account(&a).unwrap().balance, expected[&a], "after {}", d.event);
+            } else {
+                prop_assert_eq!(out, Decimal::ZERO);
+                prop_assert_eq!(inn, Decimal::ZERO);
+            }
+            if matches!(d.outcome, Outcome::Duplicate) {
+                prop_assert!(before.seen(input.id()));
+                for a in before.accounts() {
+                    prop_assert_eq!(Some(a), s.account(&a.id));
+                }
+            }
+            if let Outcome::Charged(c) = &d.outcome {
+                prop_assert!(c.money >= Decimal::ZERO);
+                prop_assert_eq!(c.money, c.money.round_dp(2), "the example catalog rounds every charge to kopecks");
+            }
+        }
+        for a in s.accounts() {
+            for n in &a.numbers {
+                for b in &n.buckets {
+                    prop_assert!(b.remaining <= b.total, "bucket {} of {} holds {} of {}", b.id, n.msisdn, b.remaining, b.total);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn replay_of_the_decisions_equals_live(inputs in scripts()) {
+        let cat = example();
+        let mut live = State::new();
+        let decisions: Vec<Decision> = inputs.iter().map(|i| step(&mut live, &cat, i)).collect();
+        let mut replayed = State::new();
+        for d in &decisions {
+            let mut bytes = Vec::new();
+            encode_decision(d, &mut bytes);
+            apply(&mut replayed, &rating::codec::decode_decision(&bytes).unwrap()).unwrap();
+        }
+        for a in live.accounts() {
+            prop_assert_eq!(Some(a), replayed.account(&a.id));
+        }
+        prop_assert_eq!(live.seen_count(), replayed.seen_count());
+        // Rating the same inputs again from scratch gives the same decisions.
+        let mut again = State::new();
+        for (i, d) in inputs.iter().zip(&decisions) {
+            prop_assert_eq!(&step(&mut again, &cat, i), d);
+        }
+    }
+
+    #[test]
+    fn every_event_twice_equals_every_event_once(inputs in scripts()) {
+        let cat = example();
+        let mut once = State::new();
+        let mut twice = State::new();
+        for i in &inputs {
+            step(&mut once, &cat, i);
+            step(&mut twice, &cat, i);
+            let d = step(&mut twice, &cat, i);
+            prop_assert_eq!(d.outcome, Outcome::Duplicate);
+        }
+        for a in once.accounts() {
+            prop_assert_eq!(Some(a), twice.account(&a.id));
+        }
+    }
+
+    #[test]
+    fn a_quote_equals_the_charge_on_a_fresh_account_without_packages(
+        service in 0..4u8, other in 0..8usize, quantity in 0..20_000u64, gap in 0..(86_400u64 * 60), incoming: bool,
+    ) {
+        let cat = example();
+        let start = t("2026-11-01T00:00:00Z").plus(gap);
+        let service = Service::ALL[service as usize];
+        let quantity = match service { Service::Voice => quantity, Service::Data => quantity * 4099 + 1, _ => quantity % 5 + 1 };
+        let q = QuoteRequest {
+            plan: "BASIC".into(), options: vec![], service,
+            direction: if incoming { Direction::In } else { Direction::Out },
+            other: (service != Service::Data).then(|| OTHERS[other].into()),
+            start, quantity, location: Zone::Home, rating_group: None,
+        };
+        let mut s = State::new();
+        step(&mut s, &cat, &Input::OpenAccount(OpenAccount { id: "o".into(), account: "A".into(), time: start, credit_limit: Decimal::ZERO, numbers: vec![NewNumber { msisdn: msisdn(NUMBERS[0]), plan: "BASIC".into(), options: vec![] }] }));
+        let (duration, bytes, count) = match service { Service::Voice => (Some(quantity), None, None), Service::Data => (None, Some(quantity), None), _ => (None, None, Some(quantity)) };
+        let u = Input::Usage(Usage { id: "u".into(), msisdn: msisdn(NUMBERS[0]), service, direction: q.direction, other: q.other.clone(), start, duration, bytes, count, location: Zone::Home, rating_group: None });
+        let d = step(&mut s, &cat, &u);
+        match (quote(&cat, &q), &d.outcome) {
+            (Ok(qt), Outcome::Charged(c)) => {
+                prop_assert_eq!(qt.money, c.money);
+                prop_assert_eq!(&qt.spans, &c.spans);
+            }
+            (Err(e), Outcome::Rejected(r)) => prop_assert_eq!(&e, r),
+            (a, b) => prop_assert!(false, "quote {:?} but charge {:?}", a, b),
+        }
+    }
+}
