@@ -26,7 +26,7 @@ pub(crate) fn month_start(cat: &Catalog, n: &Number, k: u32) -> Timestamp {
 
 /// Index of the daily and monthly period that holds `t`.
 fn indexes_at(cat: &Catalog, n: &Number, t: Timestamp) -> (u32, u32) {
-    let date = time::local(&cat.tz, t).date;
+    let date = cat.calendar.local(t).date;
     let days = (date - n.anchor).num_days().max(0) as u32;
     let mut months = ((date.year() as i64 * 12 + date.month0() as i64) - (n.anchor.year() as i64 * 12 + n.anchor.month0() as i64)).max(0) as u32;
     while months > 0 && add_months(n.anchor, months) > date {
@@ -123,7 +123,7 @@ pub(crate) fn join(cat: &Catalog, msisdn: Msisdn, plan: crate::catalog::PlanIdx,
         plan,
         options: addons.iter().copied().collect(),
         buckets: Vec::new(),
-        anchor: time::local(&cat.tz, t).date,
+        anchor: cat.calendar.local(t).date,
         days: 0,
         months: 0,
         next_due: NEVER,

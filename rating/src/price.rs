@@ -7,7 +7,7 @@ use crate::catalog::{AddonIdx, Catalog, DestIdx, Offer, PlanIdx, RateIdx, UsageK
 use crate::decision::Span;
 use crate::money::Rounding;
 use crate::service::Service;
-use crate::time::{self, Local, Timestamp};
+use crate::time::{Local, Timestamp};
 use rust_decimal::{Decimal, RoundingStrategy};
 use smallvec::SmallVec;
 
@@ -44,18 +44,13 @@ fn offer_at<'c>(cat: &'c Catalog, offers: Offers, i: u16) -> &'c Offer {
     }
 }
 
-/// Whether any price that could apply depends on the time band (then the local time is needed).
-fn banded(cat: &Catalog, offers: Offers, kind: &UsageKind, dest: DestIdx) -> bool {
-    (0..=offers.addons.len() as u16).any(|oi| {
-        let o = offer_at(cat, offers, oi);
-        [dest, ANY_DEST].iter().any(|&d| o.candidates(kind.service, kind.direction, d).iter().any(|&p| o.prices[p as usize].band.is_some()))
-    })
-}
-
 /// The winning price at a moment: among prices for the exact destination, else for any
 /// destination; the highest weight, then the band that started latest that day, then options
 /// before the plan, then the earlier price in the file. The order is total.
-pub fn select(cat: &Catalog, offers: Offers, kind: &UsageKind, dest: DestIdx, local: Option<&Local>) -> Option<Choice> {
+///
+/// `at` is the instant; its local time is worked out only if a banded price is met.
+pub fn select(cat: &Catalog, offers: Offers, kind: &UsageKind, dest: DestIdx, at: Timestamp) -> Option<Choice> {
+    let mut local: Option<Local> = None;
     for d in [dest, ANY_DEST] {
         let mut best: Option<Ranked> = None;
         // Options come first in `offers` order, then the plan (its index is addons.len()).
@@ -72,7 +67,7 @@ pub fn select(cat: &Catalog, offers: Offers, kind: &UsageKind, dest: DestIdx, lo
                 let band_start = match p.band {
                     None => 0,
                     Some(b) => {
-                        let l = local.expect("local time is computed when a price is banded");
+                        let l = *local.get_or_insert_with(|| cat.calendar.local(at));
                         match cat.bands[b as usize].active(l.date, l.weekday, l.second_of_day) {
                             Some(s) => s,
                             None => continue,
@@ -125,16 +120,13 @@ pub struct Pricer<'c> {
 
 impl<'c> Pricer<'c> {
     pub fn new(cat: &'c Catalog, item: &Item) -> Pricer<'c> {
-        Pricer { cat, banded: banded(cat, item.offers, &item.kind, item.dest) }
-    }
-
-    fn local(&self, t: Timestamp) -> Option<Local> {
-        self.banded.then(|| time::local(&self.cat.tz, t))
+        let banded = item.kind.service == Service::Voice
+            && (cat.plans[item.offers.plan as usize].banded || item.offers.addons.iter().any(|&a| cat.addons[a as usize].banded));
+        Pricer { cat, banded }
     }
 
     pub fn choose(&self, item: &Item, elapsed: u64) -> Option<Choice> {
-        let l = self.local(item.start.plus(elapsed));
-        select(self.cat, item.offers, &item.kind, item.dest, l.as_ref())
+        select(self.cat, item.offers, &item.kind, item.dest, item.start.plus(elapsed))
     }
 
     /// Where, before `end`, the winning price stops being `cur` (voice only: a call is split when
@@ -145,7 +137,7 @@ impl<'c> Pricer<'c> {
         }
         let mut e = from;
         while e < end {
-            let l = time::local(&self.cat.tz, item.start.plus(e));
+            let l = self.cat.calendar.local(item.start.plus(e));
             let edge = self.cat.band_edges.iter().copied().find(|&b| b > l.second_of_day).unwrap_or(86_400);
             e += (edge - l.second_of_day) as u64;
             if e >= end {

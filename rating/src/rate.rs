@@ -262,7 +262,14 @@ fn charge(cat: &Catalog, acct0: &Account, u: &Usage) -> Result<(Vec<crate::Renew
                 eligible.push((p.priority, b.valid_until, b.id, i));
             }
         }
-        eligible.sort_unstable();
+        // Usually one or two: an insertion sort beats the general sort here.
+        for i in 1..eligible.len() {
+            let mut j = i;
+            while j > 0 && eligible[j - 1] > eligible[j] {
+                eligible.swap(j - 1, j);
+                j -= 1;
+            }
+        }
         for &(_, _, _, i) in &eligible {
             let left = quantity - covered;
             if left == 0 {

@@ -145,3 +145,66 @@ mod tests {
         assert_eq!(start_of_day(&tz, l.date), Timestamp::parse_rfc3339("2026-11-25T21:00:00Z").unwrap());
     }
 }
+
+/// The catalog's wall clock, fast: a table of the zone's UTC offset for every day from 2000 to
+/// 2100, so that the hot path turns an instant into local date, weekday and time of day with a
+/// few integer operations. Days on which the offset changes (DST) go to chrono-tz.
+#[derive(Clone, Debug)]
+pub struct Calendar {
+    pub tz: Tz,
+    first_day: i64,
+    /// Offset in seconds east of UTC for the whole UTC day; `i32::MIN` on a day of change.
+    offsets: Vec<i32>,
+}
+
+const TABLE_FIRST_DAY: i64 = 10_957; // 2000-01-01
+const TABLE_DAYS: i64 = 36_890; // to 2100-12-31
+
+impl Calendar {
+    pub fn new(tz: Tz) -> Calendar {
+        use chrono::Offset;
+        let offset_at = |t: i64| tz.offset_from_utc_datetime(&DateTime::from_timestamp(t, 0).expect("in range").naive_utc()).fix().local_minus_utc();
+        let offsets = (0..TABLE_DAYS)
+            .map(|i| {
+                let day = (TABLE_FIRST_DAY + i) * 86_400;
+                let (a, b) = (offset_at(day), offset_at(day + 86_399));
+                if a == b { a } else { i32::MIN }
+            })
+            .collect();
+        Calendar { tz, first_day: TABLE_FIRST_DAY, offsets }
+    }
+
+    pub fn local(&self, t: Timestamp) -> Local {
+        let day = t.0.div_euclid(86_400) - self.first_day;
+        match self.offsets.get(day as usize) {
+            Some(&off) if off != i32::MIN && day >= 0 => {
+                let secs = t.0 + off as i64;
+                let days = secs.div_euclid(86_400);
+                let date = NaiveDate::from_num_days_from_ce_opt((days + 719_163) as i32).expect("within the table's years");
+                Local { date, weekday: (days + 3).rem_euclid(7) as u8, second_of_day: secs.rem_euclid(86_400) as u32 }
+            }
+            _ => local(&self.tz, t),
+        }
+    }
+}
+
+#[cfg(test)]
+mod calendar_tests {
+    use super::*;
+
+    #[test]
+    fn the_table_agrees_with_chrono_tz() {
+        for zone in ["Europe/Moscow", "Europe/Berlin", "America/New_York", "Asia/Kolkata", "UTC"] {
+            let tz: Tz = zone.parse().unwrap();
+            let cal = Calendar::new(tz);
+            // Every 7919 seconds over 30 years, across DST changes.
+            let mut t = 946_684_800i64;
+            while t < 1_900_000_000 {
+                assert_eq!(cal.local(Timestamp(t)), local(&tz, Timestamp(t)), "{zone} at {t}");
+                t += 7_919;
+            }
+            assert_eq!(cal.local(Timestamp(0)), local(&tz, Timestamp(0)));
+            assert_eq!(cal.local(Timestamp(MAX_TIME)), local(&tz, Timestamp(MAX_TIME)));
+        }
+    }
+}

@@ -195,6 +195,10 @@ pub struct Price {
 /// Sentinel destination for prices that apply to any destination (and to data).
 pub const ANY_DEST: DestIdx = DestIdx::MAX;
 
+fn index_key(service: Service, direction: Direction, dest: DestIdx) -> u64 {
+    ((service as u64) << 40) | ((direction as u64) << 32) | dest as u64
+}
+
 /// A plan's or option's fees, packages and prices, indexed for rating.
 #[derive(Debug, Clone)]
 pub struct Offer {
@@ -205,14 +209,16 @@ pub struct Offer {
     pub packages: Vec<PackageIdx>,
     pub prices: Vec<Price>,
     /// (service, direction, destination or ANY_DEST) → indexes into `prices`.
-    index: FxHashMap<(Service, Direction, DestIdx), Vec<u32>>,
+    index: FxHashMap<u64, Vec<u32>>,
+    /// Whether any price depends on the time band.
+    pub banded: bool,
     /// For options: the plans it may join (empty: any).
     pub plans: Vec<PlanIdx>,
 }
 
 impl Offer {
     pub fn candidates(&self, service: Service, direction: Direction, dest: DestIdx) -> &[u32] {
-        self.index.get(&(service, direction, dest)).map_or(&[], Vec::as_slice)
+        self.index.get(&index_key(service, direction, dest)).map_or(&[], Vec::as_slice)
     }
 }
 
@@ -226,6 +232,8 @@ pub struct Catalog {
     pub currency: String,
     pub decimals: u32,
     pub tz: Tz,
+    /// The catalog's wall clock, tabulated for the hot path.
+    pub calendar: crate::time::Calendar,
     pub rounding: Rounding,
     pub destinations: Vec<Destination>,
     prefixes: PrefixTable,
@@ -593,6 +601,7 @@ fn compile(file: &str, f: CatalogFile, fingerprint: [u8; 32]) -> Result<Catalog,
         currency: h.currency.clone(),
         decimals: h.decimals,
         tz,
+        calendar: crate::time::Calendar::new(tz),
         rounding: h.rounding,
         destinations,
         prefixes,
@@ -646,7 +655,7 @@ impl OfferCtx<'_> {
             c.bad(&item, format!("more than {MAX_PRICES_PER_OFFER} prices"));
         }
         let mut out = Vec::new();
-        let mut index: FxHashMap<(Service, Direction, DestIdx), Vec<u32>> = FxHashMap::default();
+        let mut index: FxHashMap<u64, Vec<u32>> = FxHashMap::default();
         for (i, p) in prices.iter().enumerate() {
             let pi = format!("{item}.prices[{i}]");
             let Some(&rate) = self.rate_ix.get(&p.rate) else {
@@ -695,11 +704,13 @@ impl OfferCtx<'_> {
             let idx = out.len() as u32;
             out.push(Price { band, weight: p.weight, rate, location: p.location, rating_group: p.rating_group });
             for d in dests {
-                index.entry((p.service, p.direction, d)).or_default().push(idx);
+                index.entry(index_key(p.service, p.direction, d)).or_default().push(idx);
             }
         }
         let _ = self.packages;
+        let banded = out.iter().any(|p| p.band.is_some());
         Offer {
+            banded,
             id: id.to_string(),
             name: name.clone().unwrap_or_else(|| id.to_string()),
             connection_fee,
