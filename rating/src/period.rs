@@ -7,7 +7,7 @@ use crate::catalog::{AddonIdx, Catalog, FeePeriod, PackageIdx, PackagePeriod};
 use crate::decision::{Expiry, FeeCharge, FeeKind, FeeSource, Renewal};
 use crate::event::Msisdn;
 use crate::state::{Account, Bucket, Number, Origin};
-use crate::time::{self, add_months, start_of_day, Timestamp};
+use crate::time::{add_months, start_of_day, Timestamp};
 use chrono::{Datelike, Days};
 
 /// "Nothing due": the last representable event time, so that it survives the binary form.

@@ -1,0 +1,14 @@
+//! ratel's engine: the shell around the pure rating core. It moves bytes (sources), persists
+//! (the RocksDB event log and state), recovers, replays and re-rates. `rating` decides; this
+//! crate never computes a price itself.
+
+pub mod pipeline;
+pub mod record;
+pub mod replay;
+pub mod report;
+pub mod source;
+pub mod store;
+pub mod workload;
+
+/// The example catalog, shipped inside the binary so that `ratel demo` runs anywhere.
+pub const EXAMPLE_CATALOG: &str = include_str!("../../catalogs/example.toml");

@@ -1,0 +1,350 @@
+//! `ratel`: the command line of the rating engine. See README.md for every command.
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand};
+use engine::pipeline::{recorded_catalog, Config, Engine, DEFAULT_BATCH};
+use engine::report::{account_view, stats};
+use engine::source::FileSource;
+use engine::store::Store;
+use engine::workload::Workload;
+use indicatif::{ProgressBar, ProgressStyle};
+use rating::{Catalog, Msisdn, Timestamp};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+#[derive(Parser)]
+#[command(name = "ratel", version, about = "Event-sourced billing and rating for mobile operators")]
+struct Cli {
+    /// Hide progress bars.
+    #[arg(long, global = true)]
+    quiet: bool,
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Generate a workload, rate it into a local store, and print a summary (no Kafka needed).
+    Demo {
+        #[arg(long, default_value = "./ratel-data")]
+        data: PathBuf,
+        #[arg(long, default_value_t = 2_000)]
+        accounts: u64,
+        #[arg(long, default_value_t = 31)]
+        days: u32,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
+    /// Rate a source into the store at --data, resuming where the last commit ended.
+    Run {
+        #[arg(long)]
+        catalog: PathBuf,
+        #[arg(long)]
+        data: PathBuf,
+        /// `file:PATH` (one JSON event per line).
+        #[arg(long)]
+        source: String,
+        #[arg(long, default_value_t = DEFAULT_BATCH)]
+        batch: usize,
+        /// Do not sync the WAL per batch (experiments only: a crash may lose the last batches).
+        #[arg(long)]
+        no_sync: bool,
+    },
+    /// Write a deterministic synthetic workload (JSON lines).
+    Gen {
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long, default_value_t = 1_000)]
+        accounts: u64,
+        #[arg(long, default_value_t = 30)]
+        days: u32,
+        /// Mean events per account per day.
+        #[arg(long, default_value_t = 8.0)]
+        events_per_day: f64,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Fraction of lines delivered twice.
+        #[arg(long, default_value_t = 0.001)]
+        duplicates: f64,
+        /// Fraction of bad lines.
+        #[arg(long, default_value_t = 0.0005)]
+        bad: f64,
+    },
+    /// Rebuild state from the log and check every decision byte for byte.
+    Replay {
+        #[arg(long)]
+        data: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Rate the recorded inputs again with another catalog; report differences per account and item.
+    Rerate {
+        #[arg(long)]
+        data: PathBuf,
+        #[arg(long)]
+        catalog: PathBuf,
+        /// RFC 3339; usage starting at or after this.
+        #[arg(long)]
+        from: Option<String>,
+        /// RFC 3339; usage starting before this.
+        #[arg(long)]
+        to: Option<String>,
+        /// CSV report.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Price a hypothetical usage item on a plan.
+    Quote {
+        #[arg(long)]
+        catalog: PathBuf,
+        #[arg(long)]
+        plan: String,
+        #[arg(long, value_delimiter = ',')]
+        options: Vec<String>,
+        /// voice, sms, mms or data.
+        #[arg(long)]
+        service: String,
+        #[arg(long, default_value = "out")]
+        direction: String,
+        #[arg(long)]
+        other: Option<String>,
+        /// RFC 3339.
+        #[arg(long)]
+        start: String,
+        /// Seconds, messages or bytes.
+        #[arg(long)]
+        quantity: u64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Balance and packages of an account (by id or by one of its numbers), or of all accounts.
+    Balance {
+        #[arg(long)]
+        data: PathBuf,
+        /// Account id or MSISDN.
+        who: Option<String>,
+        /// Every account, one JSON line each, sorted by id.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Counters of the store: read, rated, rejected, duplicates, dead letters; the log's digest.
+    Stats {
+        #[arg(long)]
+        data: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn bar(quiet: bool, len: u64, what: &str) -> ProgressBar {
+    if quiet {
+        return ProgressBar::hidden();
+    }
+    let b = ProgressBar::new(len);
+    b.set_style(ProgressStyle::with_template("{msg:>10} [{elapsed_precise}] {wide_bar} {percent:>3}% {per_sec}").expect("template"));
+    b.set_message(what.to_string());
+    b
+}
+
+fn load_catalog(path: &Path) -> Result<(Catalog, Vec<u8>)> {
+    let bytes = std::fs::read(path).with_context(|| format!("reading catalog {}", path.display()))?;
+    let cat = Catalog::from_bytes(&path.display().to_string(), &bytes)?;
+    Ok((cat, bytes))
+}
+
+fn time_arg(s: &Option<String>, default: Timestamp) -> Result<Timestamp> {
+    match s {
+        None => Ok(default),
+        Some(s) => Timestamp::parse_rfc3339(s).map_err(anyhow::Error::msg),
+    }
+}
+
+fn run(cat: Catalog, bytes: &[u8], data: &Path, source: &str, cfg: Config, quiet: bool) -> Result<Engine> {
+    let Some(path) = source.strip_prefix("file:") else {
+        bail!("unknown source {source:?}: use file:PATH (kafka: comes with the Kafka pipeline)");
+    };
+    let mut engine = Engine::open(data, cat, bytes, cfg)?;
+    let position = engine.position()?;
+    let mut src = FileSource::open(PathBuf::from(path), position).with_context(|| format!("opening {path}"))?;
+    let pb = bar(quiet, src.len(), "rating");
+    pb.set_position(position);
+    if position > 0 {
+        tracing::info!(position, "resuming after the last commit");
+    }
+    engine.run(&mut src, |_, end| pb.set_position(end))?;
+    pb.finish_and_clear();
+    Ok(engine)
+}
+
+fn print_stats(data: &Path, json: bool) -> Result<()> {
+    let store = Store::open(data)?;
+    let s = stats(&store)?;
+    if json {
+        println!("{}", serde_json::to_string(&s)?);
+    } else {
+        let c = s.counters;
+        println!("read        {}", c.read);
+        println!("rated       {}", c.rated);
+        println!("rejected    {}", c.rejected);
+        println!("duplicates  {}", c.duplicates);
+        println!("dead        {}", c.dead);
+        println!("ticks       {} (generated)", c.ticks);
+        println!("accounts    {}", s.accounts);
+        println!("log entries {}", s.log_entries);
+        println!("log sha256  {}", s.log_sha256);
+        println!("balanced    {} (read = rated + rejected + duplicates + dead)", s.balanced);
+    }
+    if !s.balanced {
+        bail!("counters do not add up");
+    }
+    Ok(())
+}
+
+fn main() -> Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("RATEL_LOG").unwrap_or_else(|_| "warn".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    match cli.cmd {
+        Cmd::Demo { data, accounts, days, seed } => {
+            if data.exists() {
+                if !data.join(".ratel-demo").exists() {
+                    bail!("{} exists and is not a demo directory; choose another --data", data.display());
+                }
+                std::fs::remove_dir_all(&data)?;
+            }
+            std::fs::create_dir_all(&data)?;
+            std::fs::write(data.join(".ratel-demo"), b"created by ratel demo; removed by the next demo\n")?;
+            let workload = data.join("workload.jsonl");
+            let w = Workload { accounts, days, seed, ..Workload::default() };
+            let pb = bar(cli.quiet, days as u64, "generating");
+            let mut f = std::io::BufWriter::new(std::fs::File::create(&workload)?);
+            let lines = w.write(&mut f, |d| pb.set_position(d as u64))?;
+            f.flush()?;
+            pb.finish_and_clear();
+            let cat = Catalog::from_toml("example.toml (built in)", engine::EXAMPLE_CATALOG)?;
+            let started = std::time::Instant::now();
+            let e = run(cat, engine::EXAMPLE_CATALOG.as_bytes(), &data.join("store"), &format!("file:{}", workload.display()), Config::default(), cli.quiet)?;
+            let secs = started.elapsed().as_secs_f64();
+            println!("ratel demo: {accounts} accounts, {days} days, {lines} lines in {}", workload.display());
+            println!("rated in {secs:.1} s ({:.0} lines/s) into {}", lines as f64 / secs, data.join("store").display());
+            demo_summary(&e);
+            drop(e);
+            print_stats(&data.join("store"), false)?;
+            println!("\nnext: ratel balance --data {} ACC7 · ratel replay --data {}", data.join("store").display(), data.join("store").display());
+        }
+        Cmd::Run { catalog, data, source, batch, no_sync } => {
+            let (cat, bytes) = load_catalog(&catalog)?;
+            let e = run(cat, &bytes, &data, &source, Config { batch, sync: !no_sync }, cli.quiet)?;
+            let c = e.counters;
+            println!("read {} · rated {} · rejected {} · duplicates {} · dead {} · ticks {}", c.read, c.rated, c.rejected, c.duplicates, c.dead, c.ticks);
+        }
+        Cmd::Gen { out, accounts, days, events_per_day, seed, duplicates, bad } => {
+            if !(0.0..=1.0).contains(&duplicates) || !(0.0..=1.0).contains(&bad) || !(0.0..=10_000.0).contains(&events_per_day) {
+                bail!("rates must be within 0..1 and events per day within 0..10000");
+            }
+            let w = Workload { accounts, days, events_per_day, seed, duplicates, bad, ..Workload::default() };
+            let pb = bar(cli.quiet, days as u64, "generating");
+            let mut f = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&out).with_context(|| format!("creating {}", out.display()))?);
+            let lines = w.write(&mut f, |d| pb.set_position(d as u64))?;
+            f.flush()?;
+            pb.finish_and_clear();
+            eprintln!("{lines} lines written to {}", out.display());
+        }
+        Cmd::Replay { data, json } => {
+            let store = Store::open(&data)?;
+            let total = store.counters()?;
+            let pb = bar(cli.quiet, total.rated + total.rejected + total.duplicates + total.ticks, "replaying");
+            let started = std::time::Instant::now();
+            let (r, _) = engine::replay::replay(&store, |n| pb.set_position(n))?;
+            pb.finish_and_clear();
+            let secs = started.elapsed().as_secs_f64();
+            if json {
+                println!("{}", serde_json::to_string(&r)?);
+            } else {
+                println!("replayed {} decisions ({} log entries, {} dead letters) in {secs:.2} s: {:.0} decisions/s", r.decisions, r.entries, r.dead, r.decisions as f64 / secs);
+                println!("{} accounts rebuilt", r.accounts);
+                for m in &r.mismatches {
+                    println!("MISMATCH {}/{} event {}\n  recorded: {}\n  replayed: {}", m.partition, m.seq, m.event, m.recorded, m.replayed);
+                }
+                for a in &r.state_differences {
+                    println!("STATE DIFFERS: {a}");
+                }
+                println!("{}", if r.ok() { "every decision reproduced byte for byte; state equal" } else { "REPLAY DIFFERS" });
+            }
+            if !r.ok() {
+                std::process::exit(1);
+            }
+        }
+        Cmd::Rerate { data, catalog, from, to, out } => {
+            let store = Store::open(&data)?;
+            let (cat, _) = load_catalog(&catalog)?;
+            let from = time_arg(&from, Timestamp(0))?;
+            let to = time_arg(&to, Timestamp(rating::time::MAX_TIME))?;
+            let r = engine::replay::rerate(&store, &cat, from, to)?;
+            std::fs::write(&out, r.to_csv())?;
+            let total: rust_decimal::Decimal = r.accounts.values().map(|v| v.2).sum();
+            println!("{} items compared, {} differ, {} accounts affected, net difference {total}; report in {}", r.items_compared, r.items.len(), r.accounts.len(), out.display());
+        }
+        Cmd::Quote { catalog, plan, options, service, direction, other, start, quantity, json } => {
+            let (cat, _) = load_catalog(&catalog)?;
+            let service = serde_json::from_value(serde_json::Value::String(service.clone())).map_err(|_| anyhow::anyhow!("unknown service {service:?}"))?;
+            let direction = serde_json::from_value(serde_json::Value::String(direction.clone())).map_err(|_| anyhow::anyhow!("unknown direction {direction:?}"))?;
+            let q = rating::QuoteRequest {
+                plan: plan.into(),
+                options: options.into_iter().map(Into::into).collect(),
+                service,
+                direction,
+                other: other.map(Into::into),
+                start: Timestamp::parse_rfc3339(&start).map_err(anyhow::Error::msg)?,
+                quantity,
+                location: rating::Zone::Home,
+                rating_group: None,
+            };
+            let quote = rating::quote(&cat, &q).map_err(|e| anyhow::anyhow!("cannot price: {e}"))?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&quote)?);
+            } else {
+                println!("{} {}", quote.money, cat.currency);
+            }
+        }
+        Cmd::Balance { data, who, all } => {
+            let store = Store::open(&data)?;
+            let tag = store.meta_u64("catalog")?.context("the store has no catalog: nothing was run here")?;
+            let cat = recorded_catalog(&store, tag)?;
+            if all {
+                let out = std::io::stdout();
+                let mut out = out.lock();
+                for a in store.accounts() {
+                    writeln!(out, "{}", serde_json::to_string(&account_view(&cat, &a?))?)?;
+                }
+            } else {
+                let who = who.context("give an account id or an MSISDN, or --all")?;
+                let mut found = store.account(&who)?;
+                if found.is_none() {
+                    if let Ok(m) = Msisdn::parse(&who) {
+                        found = store.accounts().filter_map(Result::ok).find(|a| a.number(m).is_some());
+                    }
+                }
+                let a = found.with_context(|| format!("no account or number {who}"))?;
+                println!("{}", serde_json::to_string_pretty(&account_view(&cat, &a))?);
+            }
+        }
+        Cmd::Stats { data, json } => print_stats(&data, json)?,
+    }
+    Ok(())
+}
+
+fn demo_summary(e: &Engine) {
+    use rust_decimal::Decimal;
+    let mut negative = 0;
+    let mut total = Decimal::ZERO;
+    for a in e.state.accounts() {
+        total += a.balance;
+        if a.balance < Decimal::ZERO {
+            negative += 1;
+        }
+    }
+    println!("{} accounts, {} below zero, sum of balances {} {}", e.state.len(), negative, total, e.cat.currency);
+}

@@ -1,0 +1,180 @@
+//! Replay and re-rating: the log's inputs rated again from an empty state.
+//!
+//! Replay uses the catalog each entry was decided with and checks every decision byte for byte,
+//! then checks the rebuilt state against the stored one. Re-rating uses another catalog and
+//! reports, per account and item, what would change.
+
+use crate::pipeline::{recorded_catalog, EngineError};
+use crate::record::Entry;
+use crate::store::Store;
+use rating::codec::{decode_decision, decode_input, encode_decision};
+use rating::{apply, rate, Catalog, Decision, Outcome, State, Timestamp};
+use rust_decimal::Decimal;
+use std::collections::{BTreeMap, HashMap};
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Mismatch {
+    pub partition: u32,
+    pub seq: u64,
+    pub event: String,
+    pub recorded: String,
+    pub replayed: String,
+}
+
+#[derive(Debug, Default, serde::Serialize)]
+pub struct ReplayReport {
+    pub entries: u64,
+    pub decisions: u64,
+    pub dead: u64,
+    pub mismatches: Vec<Mismatch>,
+    /// Accounts whose rebuilt state differs from the stored state.
+    pub state_differences: Vec<String>,
+    pub accounts: usize,
+}
+
+impl ReplayReport {
+    pub fn ok(&self) -> bool {
+        self.mismatches.is_empty() && self.state_differences.is_empty()
+    }
+}
+
+/// Keeps at most this many mismatches in a report (the count goes on).
+const MAX_REPORTED: usize = 100;
+
+pub fn replay(store: &Store, mut progress: impl FnMut(u64)) -> Result<(ReplayReport, State), EngineError> {
+    let mut catalogs: HashMap<u64, Catalog> = HashMap::new();
+    let mut state = State::new();
+    let mut r = ReplayReport::default();
+    let mut buf = Vec::new();
+    let mut mismatched = 0u64;
+    for item in store.log() {
+        let (partition, seq, entry) = item?;
+        r.entries += 1;
+        match entry {
+            Entry::Catalog { tag, .. } => {
+                if let std::collections::hash_map::Entry::Vacant(v) = catalogs.entry(tag) {
+                    v.insert(recorded_catalog(store, tag)?);
+                }
+            }
+            Entry::Dead { .. } => r.dead += 1,
+            Entry::Rated { input, decision, .. } => {
+                r.decisions += 1;
+                let recorded = decode_decision(&decision).map_err(|e| crate::store::StoreError::Corrupt(format!("decision {partition}/{seq}: {e}")))?;
+                let input = decode_input(&input).map_err(|e| crate::store::StoreError::Corrupt(format!("input {partition}/{seq}: {e}")))?;
+                let cat = catalogs.get(&recorded.catalog).ok_or_else(|| EngineError::MissingCatalog(format!("{:016x}", recorded.catalog)))?;
+                let again = rate(&state, cat, &input);
+                buf.clear();
+                encode_decision(&again, &mut buf);
+                if buf != decision {
+                    mismatched += 1;
+                    if r.mismatches.len() < MAX_REPORTED {
+                        r.mismatches.push(Mismatch { partition, seq, event: recorded.event.to_string(), recorded: format!("{recorded:?}"), replayed: format!("{again:?}") });
+                    }
+                }
+                apply(&mut state, &again)?;
+                if r.decisions % 65_536 == 0 {
+                    progress(r.decisions);
+                }
+            }
+        }
+    }
+    progress(r.decisions);
+    let _ = mismatched;
+    let mut stored = 0usize;
+    for a in store.accounts() {
+        let a = a?;
+        stored += 1;
+        if state.account(&a.id) != Some(&a) && r.state_differences.len() < MAX_REPORTED {
+            r.state_differences.push(a.id.to_string());
+        }
+    }
+    if stored != state.len() {
+        r.state_differences.push(format!("{} accounts stored, {} rebuilt", stored, state.len()));
+    }
+    r.accounts = state.len();
+    Ok((r, state))
+}
+
+#[derive(Debug, Clone)]
+pub struct ItemDifference {
+    pub account: String,
+    pub msisdn: String,
+    pub event: String,
+    pub time: String,
+    pub service: String,
+    pub old: Decimal,
+    pub new: Decimal,
+    pub difference: Decimal,
+}
+
+#[derive(Debug, Default)]
+pub struct RerateReport {
+    pub items_compared: u64,
+    pub items: Vec<ItemDifference>,
+    /// Per account: old total, new total, difference (new − old) of the items in the period.
+    pub accounts: BTreeMap<String, (Decimal, Decimal, Decimal)>,
+}
+
+fn money_of(d: &Decision) -> Option<(&rating::Charge, Decimal)> {
+    match &d.outcome {
+        Outcome::Charged(c) => Some((c, c.money)),
+        _ => None,
+    }
+}
+
+/// Rates every recorded input again with `new` from an empty state, and compares the charges of
+/// usage whose start is in `[from, to)` with what was recorded.
+pub fn rerate(store: &Store, new: &Catalog, from: Timestamp, to: Timestamp) -> Result<RerateReport, EngineError> {
+    let mut state = State::new();
+    let mut r = RerateReport::default();
+    for item in store.log() {
+        let (partition, seq, entry) = item?;
+        let Entry::Rated { input, decision, .. } = entry else { continue };
+        let recorded = decode_decision(&decision).map_err(|e| crate::store::StoreError::Corrupt(format!("decision {partition}/{seq}: {e}")))?;
+        let input = decode_input(&input).map_err(|e| crate::store::StoreError::Corrupt(format!("input {partition}/{seq}: {e}")))?;
+        let again = rate(&state, new, &input);
+        apply(&mut state, &again)?;
+        let in_period = matches!(&input, rating::Input::Usage(u) if u.start >= from && u.start < to);
+        if !in_period {
+            continue;
+        }
+        r.items_compared += 1;
+        let old = money_of(&recorded).map(|x| x.1).unwrap_or_default();
+        let new_money = money_of(&again).map(|x| x.1).unwrap_or_default();
+        if let rating::Input::Usage(u) = &input {
+            let account = recorded.account.as_deref().or(again.account.as_deref()).unwrap_or("?").to_string();
+            let e = r.accounts.entry(account.clone()).or_default();
+            e.0 += old;
+            e.1 += new_money;
+            e.2 = e.1 - e.0;
+            if old != new_money {
+                r.items.push(ItemDifference {
+                    account,
+                    msisdn: u.msisdn.to_string(),
+                    event: u.id.to_string(),
+                    time: u.start.to_string(),
+                    service: u.service.to_string(),
+                    old,
+                    new: new_money,
+                    difference: new_money - old,
+                });
+            }
+        }
+    }
+    r.accounts.retain(|_, v| !v.2.is_zero());
+    Ok(r)
+}
+
+impl RerateReport {
+    pub fn to_csv(&self) -> String {
+        let mut s = String::from("account,msisdn,event,time,service,old,new,difference\n");
+        for i in &self.items {
+            s.push_str(&format!("{},{},{},{},{},{},{},{}\n", i.account, i.msisdn, i.event, i.time, i.service, i.old, i.new, i.difference));
+        }
+        s.push_str("\naccount,old_total,new_total,difference\n");
+        for (a, (o, n, d)) in &self.accounts {
+            s.push_str(&format!("{a},{o},{n},{d}\n"));
+        }
+        s
+    }
+}

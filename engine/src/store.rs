@@ -1,0 +1,266 @@
+//! The RocksDB store: the event log, the account state beside it, the ids already seen, and the
+//! source positions, all changed together by one synced WriteBatch per batch of input.
+//!
+//! Column families and keys:
+//! - `log`: `[partition u32 BE][seq u64 BE]` → [`Entry`]: ordered by partition and sequence.
+//! - `by_account`: `[len u8][account id][partition u32 BE][seq u64 BE]` → empty: an account's
+//!   entries are one prefix range.
+//! - `state`: account id → `[version][bincode Account]`.
+//! - `seen`: event id → `[partition][seq]` of the entry that decided it.
+//! - `meta`: `pos/<partition>`, `seq/<partition>`, `watermark`, `stats/<name>`,
+//!   `catalog/<tag hex>` (the catalog file's bytes), `catalog`: the tag in force.
+
+use crate::record::Entry;
+use rating::{Account, State};
+use rocksdb::{ColumnFamilyDescriptor, IteratorMode, Options, WriteBatch, WriteOptions, DB};
+use std::path::Path;
+
+pub const CF_LOG: &str = "log";
+pub const CF_BY_ACCOUNT: &str = "by_account";
+pub const CF_STATE: &str = "state";
+pub const CF_SEEN: &str = "seen";
+pub const CF_META: &str = "meta";
+const CFS: [&str; 5] = [CF_LOG, CF_BY_ACCOUNT, CF_STATE, CF_SEEN, CF_META];
+
+const STATE_VERSION: u8 = 1;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("RocksDB at {path}: {source}")]
+    Db { path: String, source: rocksdb::Error },
+    #[error("corrupt store: {0}")]
+    Corrupt(String),
+}
+
+pub struct Store {
+    db: DB,
+    path: String,
+}
+
+pub fn log_key(partition: u32, seq: u64) -> [u8; 12] {
+    let mut k = [0u8; 12];
+    k[..4].copy_from_slice(&partition.to_be_bytes());
+    k[4..].copy_from_slice(&seq.to_be_bytes());
+    k
+}
+
+pub fn account_key(account: &str, partition: u32, seq: u64) -> Vec<u8> {
+    let id = &account.as_bytes()[..account.len().min(255)];
+    let mut k = Vec::with_capacity(1 + id.len() + 12);
+    k.push(id.len() as u8);
+    k.extend_from_slice(id);
+    k.extend_from_slice(&log_key(partition, seq));
+    k
+}
+
+/// Counters kept with every commit.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Counters {
+    pub read: u64,
+    pub rated: u64,
+    pub rejected: u64,
+    pub duplicates: u64,
+    pub dead: u64,
+    pub ticks: u64,
+}
+
+impl Counters {
+    const NAMES: [&'static str; 6] = ["read", "rated", "rejected", "duplicates", "dead", "ticks"];
+    fn values(&self) -> [u64; 6] {
+        [self.read, self.rated, self.rejected, self.duplicates, self.dead, self.ticks]
+    }
+    fn set(&mut self, i: usize, v: u64) {
+        match i {
+            0 => self.read = v,
+            1 => self.rated = v,
+            2 => self.rejected = v,
+            3 => self.duplicates = v,
+            4 => self.dead = v,
+            _ => self.ticks = v,
+        }
+    }
+}
+
+/// Everything one batch changes, written atomically.
+#[derive(Default)]
+pub struct Commit {
+    pub batch: WriteBatch,
+    pub entries: u64,
+}
+
+impl Store {
+    pub fn open(dir: &Path) -> Result<Store, StoreError> {
+        let path = dir.display().to_string();
+        let mut opts = Options::default();
+        opts.create_if_missing(true);
+        opts.create_missing_column_families(true);
+        opts.set_paranoid_checks(true);
+        opts.increase_parallelism(2);
+        opts.set_max_background_jobs(2);
+        opts.set_write_buffer_size(64 << 20);
+        opts.set_compression_type(rocksdb::DBCompressionType::Lz4);
+        let cfs = CFS.iter().map(|n| {
+            let mut o = Options::default();
+            o.set_compression_type(rocksdb::DBCompressionType::Lz4);
+            if *n == CF_SEEN || *n == CF_STATE {
+                let mut t = rocksdb::BlockBasedOptions::default();
+                t.set_bloom_filter(10.0, false);
+                o.set_block_based_table_factory(&t);
+            }
+            ColumnFamilyDescriptor::new(*n, o)
+        });
+        let db = DB::open_cf_descriptors(&opts, dir, cfs).map_err(|source| StoreError::Db { path: path.clone(), source })?;
+        Ok(Store { db, path })
+    }
+
+    fn cf(&self, name: &str) -> &rocksdb::ColumnFamily {
+        self.db.cf_handle(name).expect("column families are created at open")
+    }
+
+    fn err(&self, source: rocksdb::Error) -> StoreError {
+        StoreError::Db { path: self.path.clone(), source }
+    }
+
+    pub fn meta_u64(&self, key: &str) -> Result<Option<u64>, StoreError> {
+        match self.db.get_cf(self.cf(CF_META), key).map_err(|e| self.err(e))? {
+            None => Ok(None),
+            Some(v) => Ok(Some(u64::from_le_bytes(v.as_slice().try_into().map_err(|_| StoreError::Corrupt(format!("meta {key}")))?))),
+        }
+    }
+
+    pub fn meta_bytes(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.db.get_cf(self.cf(CF_META), key).map_err(|e| self.err(e))
+    }
+
+    pub fn counters(&self) -> Result<Counters, StoreError> {
+        let mut c = Counters::default();
+        for (i, n) in Counters::NAMES.iter().enumerate() {
+            c.set(i, self.meta_u64(&format!("stats/{n}"))?.unwrap_or(0));
+        }
+        Ok(c)
+    }
+
+    /// The state as of the last commit.
+    pub fn load_state(&self) -> Result<State, StoreError> {
+        let mut s = State::new();
+        for kv in self.db.iterator_cf(self.cf(CF_STATE), IteratorMode::Start) {
+            let (_, v) = kv.map_err(|e| self.err(e))?;
+            s.restore(decode_account(&v)?);
+        }
+        for kv in self.db.iterator_cf(self.cf(CF_SEEN), IteratorMode::Start) {
+            let (k, _) = kv.map_err(|e| self.err(e))?;
+            let id = std::str::from_utf8(&k).map_err(|_| StoreError::Corrupt("seen id not UTF-8".into()))?;
+            s.restore_seen(id.into());
+        }
+        Ok(s)
+    }
+
+    pub fn accounts(&self) -> impl Iterator<Item = Result<Account, StoreError>> + '_ {
+        self.db.iterator_cf(self.cf(CF_STATE), IteratorMode::Start).map(move |kv| {
+            let (_, v) = kv.map_err(|e| self.err(e))?;
+            decode_account(&v)
+        })
+    }
+
+    pub fn account(&self, id: &str) -> Result<Option<Account>, StoreError> {
+        match self.db.get_cf(self.cf(CF_STATE), id).map_err(|e| self.err(e))? {
+            None => Ok(None),
+            Some(v) => decode_account(&v).map(Some),
+        }
+    }
+
+    /// The log in order: (partition, seq, entry).
+    pub fn log(&self) -> impl Iterator<Item = Result<(u32, u64, Entry), StoreError>> + '_ {
+        self.db.iterator_cf(self.cf(CF_LOG), IteratorMode::Start).map(move |kv| {
+            let (k, v) = kv.map_err(|e| self.err(e))?;
+            if k.len() != 12 {
+                return Err(StoreError::Corrupt("log key of wrong length".into()));
+            }
+            let partition = u32::from_be_bytes(k[..4].try_into().expect("4"));
+            let seq = u64::from_be_bytes(k[4..].try_into().expect("8"));
+            let e = Entry::decode(&v).map_err(|e| StoreError::Corrupt(format!("log {partition}/{seq}: {e}")))?;
+            Ok((partition, seq, e))
+        })
+    }
+
+    /// Raw log pairs, for digests.
+    pub fn log_raw(&self) -> impl Iterator<Item = Result<(Box<[u8]>, Box<[u8]>), StoreError>> + '_ {
+        self.db.iterator_cf(self.cf(CF_LOG), IteratorMode::Start).map(move |kv| kv.map_err(|e| self.err(e)))
+    }
+
+    /// Sequence numbers of an account's entries.
+    pub fn account_entries(&self, account: &str) -> Result<Vec<(u32, u64)>, StoreError> {
+        let prefix = {
+            let mut p = account_key(account, 0, 0);
+            p.truncate(p.len() - 12);
+            p
+        };
+        let mut out = Vec::new();
+        for kv in self.db.iterator_cf(self.cf(CF_BY_ACCOUNT), IteratorMode::From(&prefix, rocksdb::Direction::Forward)) {
+            let (k, _) = kv.map_err(|e| self.err(e))?;
+            if !k.starts_with(&prefix) || k.len() != prefix.len() + 12 {
+                break;
+            }
+            let tail = &k[prefix.len()..];
+            out.push((u32::from_be_bytes(tail[..4].try_into().expect("4")), u64::from_be_bytes(tail[4..].try_into().expect("8"))));
+        }
+        Ok(out)
+    }
+
+    pub fn put_entry(&self, c: &mut Commit, partition: u32, seq: u64, entry: &Entry, account: Option<&str>, buf: &mut Vec<u8>) {
+        buf.clear();
+        entry.encode(buf);
+        c.batch.put_cf(self.cf(CF_LOG), log_key(partition, seq), &buf[..]);
+        if let Some(a) = account {
+            c.batch.put_cf(self.cf(CF_BY_ACCOUNT), account_key(a, partition, seq), []);
+        }
+        c.entries += 1;
+    }
+
+    pub fn put_seen(&self, c: &mut Commit, id: &str, partition: u32, seq: u64) {
+        c.batch.put_cf(self.cf(CF_SEEN), id, log_key(partition, seq));
+    }
+
+    pub fn put_account(&self, c: &mut Commit, a: &Account, buf: &mut Vec<u8>) {
+        buf.clear();
+        buf.push(STATE_VERSION);
+        bincode::serialize_into(&mut *buf, a).expect("accounts serialise");
+        c.batch.put_cf(self.cf(CF_STATE), a.id.as_bytes(), &buf[..]);
+    }
+
+    pub fn put_meta(&self, c: &mut Commit, key: &str, value: &[u8]) {
+        c.batch.put_cf(self.cf(CF_META), key, value);
+    }
+
+    pub fn put_counters(&self, c: &mut Commit, k: &Counters) {
+        for (n, v) in Counters::NAMES.iter().zip(k.values()) {
+            self.put_meta(c, &format!("stats/{n}"), &v.to_le_bytes());
+        }
+    }
+
+    /// Writes the batch with the WAL synced: when this returns, the batch survives a crash.
+    pub fn commit(&self, c: Commit, sync: bool) -> Result<(), StoreError> {
+        let mut w = WriteOptions::default();
+        w.set_sync(sync);
+        self.db.write_opt(c.batch, &w).map_err(|e| self.err(e))
+    }
+
+    pub fn flush(&self) -> Result<(), StoreError> {
+        for n in CFS {
+            self.db.flush_cf(self.cf(n)).map_err(|e| self.err(e))?;
+        }
+        Ok(())
+    }
+
+    pub fn property(&self, name: &str) -> Option<String> {
+        self.db.property_value(name).ok().flatten()
+    }
+}
+
+fn decode_account(v: &[u8]) -> Result<Account, StoreError> {
+    match v.split_first() {
+        Some((&STATE_VERSION, rest)) => bincode::deserialize(rest).map_err(|e| StoreError::Corrupt(format!("account record: {e}"))),
+        Some((v, _)) => Err(StoreError::Corrupt(format!("account record version {v}"))),
+        None => Err(StoreError::Corrupt("empty account record".into())),
+    }
+}

@@ -1,0 +1,171 @@
+//! A synthetic workload, deterministic for a seed: accounts on several plans open, pay, and use
+//! voice, SMS, MMS and data with skewed activity (a few subscribers do most of it) and a daily
+//! rhythm, over a span of days; with duplicated and bad lines at chosen rates.
+//!
+//! Output is the JSON input form, one event per line, in time order within each day.
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use std::io::Write;
+
+#[derive(Debug, Clone)]
+pub struct Workload {
+    pub accounts: u64,
+    pub days: u32,
+    /// Mean events per account per day.
+    pub events_per_day: f64,
+    pub seed: u64,
+    /// Fraction of lines repeated (a redelivery).
+    pub duplicates: f64,
+    /// Fraction of lines replaced by a bad one.
+    pub bad: f64,
+    /// Unix time of the first day's local midnight (Moscow).
+    pub start: i64,
+}
+
+impl Default for Workload {
+    fn default() -> Self {
+        Workload { accounts: 1_000, days: 30, events_per_day: 8.0, seed: 1, duplicates: 0.001, bad: 0.0005, start: 1_793_480_400 } // 2026-11-01 00:00 MSK
+    }
+}
+
+/// Share of a day's traffic in each local hour.
+const HOURS: [f64; 24] = [0.5, 0.3, 0.2, 0.2, 0.2, 0.4, 1.0, 2.5, 4.0, 5.0, 5.5, 5.5, 5.5, 5.0, 5.0, 5.0, 5.5, 6.0, 7.0, 7.5, 7.0, 5.5, 3.5, 1.5];
+const PLANS: [(&str, f64); 3] = [("SMART", 0.5), ("DAILY", 0.2), ("BASIC", 0.3)];
+const MSK: i64 = 3 * 3600;
+
+pub fn msisdn(i: u64) -> u64 {
+    79_000_000_000 + i
+}
+
+fn other(rng: &mut ChaCha8Rng) -> String {
+    let x: f64 = rng.gen();
+    let n: u64 = rng.gen_range(0..10_000_000);
+    match x {
+        x if x < 0.45 => format!("7900{n:07}"),
+        x if x < 0.70 => format!("7916{n:07}"),
+        x if x < 0.80 => format!("7495{n:07}"),
+        x if x < 0.94 => format!("7812{n:07}"),
+        x if x < 0.97 => format!("37529{n:07}"),
+        _ => format!("44207{n:07}"),
+    }
+}
+
+fn rfc3339(t: i64) -> String {
+    rating::Timestamp(t).to_string()
+}
+
+impl Workload {
+    /// Number of numbers of account `i`: one in ten is a family with two.
+    fn numbers(&self, i: u64) -> u64 {
+        if i % 10 == 7 {
+            2
+        } else {
+            1
+        }
+    }
+
+    /// Writes the workload; returns the number of lines.
+    pub fn write(&self, out: &mut dyn Write, mut progress: impl FnMut(u32)) -> std::io::Result<u64> {
+        let mut rng = ChaCha8Rng::seed_from_u64(self.seed);
+        let mut lines = 0u64;
+        let w = |s: &str, out: &mut dyn Write| -> std::io::Result<()> {
+            out.write_all(s.as_bytes())?;
+            out.write_all(b"\n")
+        };
+        // Activity weights: a Zipf-like skew, assigned by a seeded shuffle of ranks.
+        let n = self.accounts;
+        let weights: Vec<f32> = (0..n).map(|i| (1.0 / ((i * 7919 % n) as f64 + 1.0).powf(0.6)) as f32).collect();
+        let mean = weights.iter().map(|&w| w as f64).sum::<f64>() / n.max(1) as f64;
+        let hours_total: f64 = HOURS.iter().sum();
+        let mut next_number = 0u64;
+        let mut first_number = Vec::with_capacity(n as usize);
+        for i in 0..n {
+            let x: f64 = rng.gen();
+            let mut acc = 0.0;
+            let plan = PLANS.iter().find(|(_, p)| {
+                acc += p;
+                x < acc
+            });
+            let plan = plan.map_or("BASIC", |p| p.0);
+            let k = self.numbers(i);
+            first_number.push(next_number);
+            let nums: Vec<String> = (0..k)
+                .map(|j| {
+                    let opt = if plan == "SMART" && rng.gen_bool(0.3) { r#","options":["MESSENGERS"]"# } else { "" };
+                    format!(r#"{{"msisdn":"{}","plan":"{}"{}}}"#, msisdn(next_number + j), if j == 0 { plan } else { "BASIC" }, opt)
+                })
+                .collect();
+            next_number += k;
+            let t = self.start + 60 + (i % 3600) as i64;
+            w(&format!(r#"{{"type":"open_account","id":"open-{i}","account":"ACC{i}","time":"{}","credit_limit":"50.00","numbers":[{}]}}"#, rfc3339(t), nums.join(",")), out)?;
+            w(&format!(r#"{{"type":"payment","id":"pay-{i}-0","account":"ACC{i}","amount":"{}.00","time":"{}"}}"#, rng.gen_range(3..20) * 100, rfc3339(t + 1)), out)?;
+            lines += 2;
+        }
+        let mut day_lines: Vec<(i64, String)> = Vec::new();
+        let mut seq = 0u64;
+        for day in 0..self.days {
+            day_lines.clear();
+            let day_start = self.start + day as i64 * 86_400;
+            for i in 0..n {
+                let expected = self.events_per_day * weights[i as usize] as f64 / mean;
+                let mut count = expected.floor() as u64;
+                if rng.gen::<f64>() < expected.fract() {
+                    count += 1;
+                }
+                for _ in 0..count {
+                    let mut h = rng.gen::<f64>() * hours_total;
+                    let mut hour = 0;
+                    while hour < 23 && h >= HOURS[hour] {
+                        h -= HOURS[hour];
+                        hour += 1;
+                    }
+                    let t = day_start + hour as i64 * 3600 + rng.gen_range(0..3600);
+                    let num = msisdn(first_number[i as usize] + rng.gen_range(0..self.numbers(i)));
+                    seq += 1;
+                    let x: f64 = rng.gen();
+                    let line = if x < 0.44 {
+                        let dur = ((-(1.0 - rng.gen::<f64>()).ln()) * 110.0) as u64 + 1;
+                        let dir = if rng.gen_bool(0.35) { "in" } else { "out" };
+                        format!(r#"{{"type":"usage","id":"msc:{seq}","msisdn":"{num}","service":"voice","direction":"{dir}","other":"{}","start":"{}","duration":{}}}"#, other(&mut rng), rfc3339(t), dur.min(7200))
+                    } else if x < 0.60 {
+                        format!(r#"{{"type":"usage","id":"smsc:{seq}","msisdn":"{num}","service":"sms","other":"{}","start":"{}"}}"#, other(&mut rng), rfc3339(t))
+                    } else if x < 0.62 {
+                        format!(r#"{{"type":"usage","id":"mmsc:{seq}","msisdn":"{num}","service":"mms","other":"{}","start":"{}"}}"#, other(&mut rng), rfc3339(t))
+                    } else if x < 0.98 {
+                        let bytes = (10f64.powf(rng.gen_range(3.0..7.7))) as u64;
+                        let rg = if rng.gen_bool(0.3) { ",\"rating_group\":10" } else { "" };
+                        format!(r#"{{"type":"usage","id":"pgw:{seq}","msisdn":"{num}","service":"data","start":"{}","bytes":{bytes}{rg}}}"#, rfc3339(t))
+                    } else {
+                        format!(r#"{{"type":"payment","id":"pay:{seq}","msisdn":"{num}","amount":"{}.00","time":"{}"}}"#, rng.gen_range(1..10) * 100, rfc3339(t))
+                    };
+                    let line = if rng.gen::<f64>() < self.bad { bad_line(&mut rng, seq, num, t) } else { line };
+                    if rng.gen::<f64>() < self.duplicates {
+                        day_lines.push((t + rng.gen_range(0..600), line.clone()));
+                    }
+                    day_lines.push((t, line));
+                }
+            }
+            day_lines.sort_by(|a, b| a.0.cmp(&b.0));
+            for (_, l) in &day_lines {
+                w(l, out)?;
+            }
+            lines += day_lines.len() as u64;
+            progress(day + 1);
+        }
+        let _ = MSK;
+        Ok(lines)
+    }
+}
+
+/// One of the kinds of bad input a mediation system really sends.
+fn bad_line(rng: &mut ChaCha8Rng, seq: u64, num: u64, t: i64) -> String {
+    match rng.gen_range(0..6) {
+        0 => format!(r#"{{"type":"usage","id":"bad:{seq}","msisdn":"{num}","service":"voice","oth"#),
+        1 => format!(r#"{{"type":"usage","id":"bad:{seq}","msisdn":"{num}","service":"voice","other":"79001234567","start":"{}","duration":-30}}"#, rfc3339(t)),
+        2 => format!(r#"{{"type":"usage","id":"bad:{seq}","msisdn":"79999999999","service":"sms","other":"79001234567","start":"{}"}}"#, rfc3339(t)),
+        3 => format!(r#"{{"type":"payment","id":"bad:{seq}","msisdn":"{num}","amount":"10.005","time":"{}"}}"#, rfc3339(t)),
+        4 => format!(r#"{{"type":"usage","id":"bad:{seq}","msisdn":"{num}","service":"sms","other":"79001234567","start":"1990-01-01T00:00:00Z"}}"#),
+        _ => "not json at all".to_string(),
+    }
+}

@@ -1,0 +1,84 @@
+//! The engine is killed (SIGKILL) at random points while it rates a generated workload, and
+//! restarted, many times; the end state and the log must equal those of one uninterrupted run.
+
+use engine::workload::Workload;
+use rand::{Rng, SeedableRng};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const RATEL: &str = env!("CARGO_BIN_EXE_ratel");
+
+fn catalog(dir: &Path) -> std::path::PathBuf {
+    let p = dir.join("catalog.toml");
+    std::fs::write(&p, engine::EXAMPLE_CATALOG).unwrap();
+    p
+}
+
+fn ratel(args: &[&str]) -> String {
+    let out = Command::new(RATEL).arg("--quiet").args(args).output().unwrap();
+    assert!(out.status.success(), "ratel {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn run_args<'a>(cat: &'a str, data: &'a str, source: &'a str) -> Vec<&'a str> {
+    vec!["run", "--catalog", cat, "--data", data, "--source", source, "--batch", "256"]
+}
+
+#[test]
+fn sigkill_at_random_points_loses_nothing_and_counts_nothing_twice() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let cat = catalog(dir);
+    let work = dir.join("work.jsonl");
+    let w = Workload { accounts: 400, days: 20, events_per_day: 5.0, seed: 7, duplicates: 0.01, bad: 0.005, ..Workload::default() };
+    let lines = w.write(&mut std::fs::File::create(&work).unwrap(), |_| {}).unwrap();
+    assert!(lines > 30_000);
+    let (cat, source) = (cat.to_str().unwrap(), format!("file:{}", work.display()));
+
+    // One uninterrupted run.
+    let clean = dir.join("clean");
+    let started = Instant::now();
+    ratel(&run_args(cat, clean.to_str().unwrap(), &source));
+    let full = started.elapsed();
+
+    // The same, killed again and again.
+    let crashed = dir.join("crashed");
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(42);
+    let mut kills = 0;
+    for _ in 0..60 {
+        let mut child = Command::new(RATEL)
+            .arg("--quiet")
+            .args(run_args(cat, crashed.to_str().unwrap(), &source))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let wait = Duration::from_micros(rng.gen_range(0..(full.as_micros() as u64 / 4).max(1000)));
+        std::thread::sleep(wait);
+        match child.try_wait().unwrap() {
+            Some(status) => {
+                assert!(status.success());
+                break;
+            }
+            None => {
+                child.kill().unwrap(); // SIGKILL
+                child.wait().unwrap();
+                kills += 1;
+            }
+        }
+    }
+    // Finish whatever is left.
+    ratel(&run_args(cat, crashed.to_str().unwrap(), &source));
+    assert!(kills >= 10, "only {kills} kills landed mid-run");
+
+    let a = ratel(&["balance", "--data", clean.to_str().unwrap(), "--all"]);
+    let b = ratel(&["balance", "--data", crashed.to_str().unwrap(), "--all"]);
+    assert_eq!(a.lines().count(), 400);
+    assert!(a == b, "balances and buckets differ after {kills} kills");
+    let sa: serde_json::Value = serde_json::from_str(&ratel(&["stats", "--data", clean.to_str().unwrap(), "--json"])).unwrap();
+    let sb: serde_json::Value = serde_json::from_str(&ratel(&["stats", "--data", crashed.to_str().unwrap(), "--json"])).unwrap();
+    assert_eq!(sa, sb, "log and counters differ after {kills} kills");
+    assert_eq!(sa["counters"]["read"].as_u64(), Some(lines));
+    eprintln!("{kills} kills; {lines} lines; log {}", sa["log_sha256"]);
+}
