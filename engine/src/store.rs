@@ -99,9 +99,17 @@ impl Store {
         opts.set_max_background_jobs(2);
         opts.set_write_buffer_size(64 << 20);
         opts.set_compression_type(rocksdb::DBCompressionType::Lz4);
+        // The log, index, seen and state families are written in bulk and read by iteration
+        // (at start, in replay), never by point lookups on the write path: a vector memtable
+        // appends in O(1) and sorts once at flush, where a skip list pays a search per key.
+        opts.set_allow_concurrent_memtable_write(false);
         let cfs = CFS.iter().map(|n| {
             let mut o = Options::default();
             o.set_compression_type(rocksdb::DBCompressionType::Lz4);
+            o.set_write_buffer_size(64 << 20);
+            if *n != CF_META {
+                o.set_memtable_factory(rocksdb::MemtableFactory::Vector);
+            }
             if *n == CF_SEEN || *n == CF_STATE {
                 let mut t = rocksdb::BlockBasedOptions::default();
                 t.set_bloom_filter(10.0, false);
