@@ -13,7 +13,10 @@ use rocksdb::{Options, WriteBatch, WriteOptions, DB};
 use std::time::Instant;
 
 fn env(name: &str, default: u64) -> u64 {
-    std::env::var(name).ok().and_then(|v| v.replace('_', "").parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.replace('_', "").parse().ok())
+        .unwrap_or(default)
 }
 
 fn main() {
@@ -30,15 +33,32 @@ fn main() {
     let per_day = 8.0;
     let accounts = ((events as f64) / (days as f64 * per_day)).ceil() as u64;
     let work = dir.join("work.jsonl");
-    let w = Workload { accounts, days, events_per_day: per_day, seed: 1, ..Workload::default() };
-    let lines = w.write(&mut std::io::BufWriter::new(std::fs::File::create(&work).unwrap()), |_| {}).unwrap();
+    let w = Workload {
+        accounts,
+        days,
+        events_per_day: per_day,
+        seed: 1,
+        ..Workload::default()
+    };
+    let lines = w
+        .write(
+            &mut std::io::BufWriter::new(std::fs::File::create(&work).unwrap()),
+            |_| {},
+        )
+        .unwrap();
     let bytes_in = std::fs::metadata(&work).unwrap().len();
 
     // (1) ratel run: file → rate → RocksDB, WAL synced per batch.
     let cat = Catalog::from_toml("example", engine::EXAMPLE_CATALOG).unwrap();
     let data = dir.join("store");
     let started = Instant::now();
-    let mut e = Engine::open(&data, cat, engine::EXAMPLE_CATALOG.as_bytes(), Config { batch, sync: true }).unwrap();
+    let mut e = Engine::open(
+        &data,
+        cat,
+        engine::EXAMPLE_CATALOG.as_bytes(),
+        Config { batch, sync: true },
+    )
+    .unwrap();
     let mut src = FileSource::open(work.clone(), 0).unwrap();
     e.run(&mut src, |_, _| {}).unwrap();
     let run_secs = started.elapsed().as_secs_f64();
@@ -47,7 +67,13 @@ fn main() {
 
     // (2) The same bytes, written raw: every key and value the run left in the store, in batches
     // of the same number of log entries, WAL synced per batch.
-    let src_db = DB::open_cf_for_read_only(&Options::default(), &data, ["log", "by_account", "state", "seen", "meta"], false).unwrap();
+    let src_db = DB::open_cf_for_read_only(
+        &Options::default(),
+        &data,
+        ["log", "by_account", "state", "seen", "meta"],
+        false,
+    )
+    .unwrap();
     let mut pairs: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
     for cf in ["log", "by_account", "seen", "state"] {
         let h = src_db.cf_handle(cf).unwrap();

@@ -13,7 +13,11 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 #[derive(Parser)]
-#[command(name = "ratel", version, about = "Event-sourced billing and rating for mobile operators")]
+#[command(
+    name = "ratel",
+    version,
+    about = "Event-sourced billing and rating for mobile operators"
+)]
 struct Cli {
     /// Hide progress bars.
     #[arg(long, global = true)]
@@ -141,13 +145,19 @@ fn bar(quiet: bool, len: u64, what: &str) -> ProgressBar {
         return ProgressBar::hidden();
     }
     let b = ProgressBar::new(len);
-    b.set_style(ProgressStyle::with_template("{msg:>10} [{elapsed_precise}] {wide_bar} {percent:>3}% {per_sec}").expect("template"));
+    b.set_style(
+        ProgressStyle::with_template(
+            "{msg:>10} [{elapsed_precise}] {wide_bar} {percent:>3}% {per_sec}",
+        )
+        .expect("template"),
+    );
     b.set_message(what.to_string());
     b
 }
 
 fn load_catalog(path: &Path) -> Result<(Catalog, Vec<u8>)> {
-    let bytes = std::fs::read(path).with_context(|| format!("reading catalog {}", path.display()))?;
+    let bytes =
+        std::fs::read(path).with_context(|| format!("reading catalog {}", path.display()))?;
     let cat = Catalog::from_bytes(&path.display().to_string(), &bytes)?;
     Ok((cat, bytes))
 }
@@ -159,13 +169,21 @@ fn time_arg(s: &Option<String>, default: Timestamp) -> Result<Timestamp> {
     }
 }
 
-fn run(cat: Catalog, bytes: &[u8], data: &Path, source: &str, cfg: Config, quiet: bool) -> Result<Engine> {
+fn run(
+    cat: Catalog,
+    bytes: &[u8],
+    data: &Path,
+    source: &str,
+    cfg: Config,
+    quiet: bool,
+) -> Result<Engine> {
     let Some(path) = source.strip_prefix("file:") else {
         bail!("unknown source {source:?}: use file:PATH (kafka: comes with the Kafka pipeline)");
     };
     let mut engine = Engine::open(data, cat, bytes, cfg)?;
     let position = engine.position()?;
-    let mut src = FileSource::open(PathBuf::from(path), position).with_context(|| format!("opening {path}"))?;
+    let mut src = FileSource::open(PathBuf::from(path), position)
+        .with_context(|| format!("opening {path}"))?;
     let pb = bar(quiet, src.len(), "rating");
     pb.set_position(position);
     if position > 0 {
@@ -192,7 +210,10 @@ fn print_stats(data: &Path, json: bool) -> Result<()> {
         println!("accounts    {}", s.accounts);
         println!("log entries {}", s.log_entries);
         println!("log sha256  {}", s.log_sha256);
-        println!("balanced    {} (read = rated + rejected + duplicates + dead)", s.balanced);
+        println!(
+            "balanced    {} (read = rated + rejected + duplicates + dead)",
+            s.balanced
+        );
     }
     if !s.balanced {
         bail!("counters do not add up");
@@ -202,22 +223,41 @@ fn print_stats(data: &Path, json: bool) -> Result<()> {
 
 fn main() -> Result<()> {
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("RATEL_LOG").unwrap_or_else(|_| "warn".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("RATEL_LOG")
+                .unwrap_or_else(|_| "warn".into()),
+        )
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
     match cli.cmd {
-        Cmd::Demo { data, accounts, days, seed } => {
+        Cmd::Demo {
+            data,
+            accounts,
+            days,
+            seed,
+        } => {
             if data.exists() {
                 if !data.join(".ratel-demo").exists() {
-                    bail!("{} exists and is not a demo directory; choose another --data", data.display());
+                    bail!(
+                        "{} exists and is not a demo directory; choose another --data",
+                        data.display()
+                    );
                 }
                 std::fs::remove_dir_all(&data)?;
             }
             std::fs::create_dir_all(&data)?;
-            std::fs::write(data.join(".ratel-demo"), b"created by ratel demo; removed by the next demo\n")?;
+            std::fs::write(
+                data.join(".ratel-demo"),
+                b"created by ratel demo; removed by the next demo\n",
+            )?;
             let workload = data.join("workload.jsonl");
-            let w = Workload { accounts, days, seed, ..Workload::default() };
+            let w = Workload {
+                accounts,
+                days,
+                seed,
+                ..Workload::default()
+            };
             let pb = bar(cli.quiet, days as u64, "generating");
             let mut f = std::io::BufWriter::new(std::fs::File::create(&workload)?);
             let lines = w.write(&mut f, |d| pb.set_position(d as u64))?;
@@ -225,28 +265,88 @@ fn main() -> Result<()> {
             pb.finish_and_clear();
             let cat = Catalog::from_toml("example.toml (built in)", engine::EXAMPLE_CATALOG)?;
             let started = std::time::Instant::now();
-            let e = run(cat, engine::EXAMPLE_CATALOG.as_bytes(), &data.join("store"), &format!("file:{}", workload.display()), Config::default(), cli.quiet)?;
+            let e = run(
+                cat,
+                engine::EXAMPLE_CATALOG.as_bytes(),
+                &data.join("store"),
+                &format!("file:{}", workload.display()),
+                Config::default(),
+                cli.quiet,
+            )?;
             let secs = started.elapsed().as_secs_f64();
-            println!("ratel demo: {accounts} accounts, {days} days, {lines} lines in {}", workload.display());
-            println!("rated in {secs:.1} s ({:.0} lines/s) into {}", lines as f64 / secs, data.join("store").display());
+            println!(
+                "ratel demo: {accounts} accounts, {days} days, {lines} lines in {}",
+                workload.display()
+            );
+            println!(
+                "rated in {secs:.1} s ({:.0} lines/s) into {}",
+                lines as f64 / secs,
+                data.join("store").display()
+            );
             demo_summary(&e);
             drop(e);
             print_stats(&data.join("store"), false)?;
-            println!("\nnext: ratel balance --data {} ACC7 · ratel replay --data {}", data.join("store").display(), data.join("store").display());
+            println!(
+                "\nnext: ratel balance --data {} ACC7 · ratel replay --data {}",
+                data.join("store").display(),
+                data.join("store").display()
+            );
         }
-        Cmd::Run { catalog, data, source, batch, no_sync } => {
+        Cmd::Run {
+            catalog,
+            data,
+            source,
+            batch,
+            no_sync,
+        } => {
             let (cat, bytes) = load_catalog(&catalog)?;
-            let e = run(cat, &bytes, &data, &source, Config { batch, sync: !no_sync }, cli.quiet)?;
+            let e = run(
+                cat,
+                &bytes,
+                &data,
+                &source,
+                Config {
+                    batch,
+                    sync: !no_sync,
+                },
+                cli.quiet,
+            )?;
             let c = e.counters;
-            println!("read {} · rated {} · rejected {} · duplicates {} · dead {} · ticks {}", c.read, c.rated, c.rejected, c.duplicates, c.dead, c.ticks);
+            println!(
+                "read {} · rated {} · rejected {} · duplicates {} · dead {} · ticks {}",
+                c.read, c.rated, c.rejected, c.duplicates, c.dead, c.ticks
+            );
         }
-        Cmd::Gen { out, accounts, days, events_per_day, seed, duplicates, bad } => {
-            if !(0.0..=1.0).contains(&duplicates) || !(0.0..=1.0).contains(&bad) || !(0.0..=10_000.0).contains(&events_per_day) {
+        Cmd::Gen {
+            out,
+            accounts,
+            days,
+            events_per_day,
+            seed,
+            duplicates,
+            bad,
+        } => {
+            if !(0.0..=1.0).contains(&duplicates)
+                || !(0.0..=1.0).contains(&bad)
+                || !(0.0..=10_000.0).contains(&events_per_day)
+            {
                 bail!("rates must be within 0..1 and events per day within 0..10000");
             }
-            let w = Workload { accounts, days, events_per_day, seed, duplicates, bad, ..Workload::default() };
+            let w = Workload {
+                accounts,
+                days,
+                events_per_day,
+                seed,
+                duplicates,
+                bad,
+                ..Workload::default()
+            };
             let pb = bar(cli.quiet, days as u64, "generating");
-            let mut f = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&out).with_context(|| format!("creating {}", out.display()))?);
+            let mut f = std::io::BufWriter::with_capacity(
+                1 << 20,
+                std::fs::File::create(&out)
+                    .with_context(|| format!("creating {}", out.display()))?,
+            );
             let lines = w.write(&mut f, |d| pb.set_position(d as u64))?;
             f.flush()?;
             pb.finish_and_clear();
@@ -255,7 +355,11 @@ fn main() -> Result<()> {
         Cmd::Replay { data, json } => {
             let store = Store::open(&data)?;
             let total = store.counters()?;
-            let pb = bar(cli.quiet, total.rated + total.rejected + total.duplicates + total.ticks, "replaying");
+            let pb = bar(
+                cli.quiet,
+                total.rated + total.rejected + total.duplicates + total.ticks,
+                "replaying",
+            );
             let started = std::time::Instant::now();
             let (r, _) = engine::replay::replay(&store, |n| pb.set_position(n))?;
             pb.finish_and_clear();
@@ -266,18 +370,34 @@ fn main() -> Result<()> {
                 println!("replayed {} decisions ({} log entries, {} dead letters) in {secs:.2} s: {:.0} decisions/s", r.decisions, r.entries, r.dead, r.decisions as f64 / secs);
                 println!("{} accounts rebuilt", r.accounts);
                 for m in &r.mismatches {
-                    println!("MISMATCH {}/{} event {}\n  recorded: {}\n  replayed: {}", m.partition, m.seq, m.event, m.recorded, m.replayed);
+                    println!(
+                        "MISMATCH {}/{} event {}\n  recorded: {}\n  replayed: {}",
+                        m.partition, m.seq, m.event, m.recorded, m.replayed
+                    );
                 }
                 for a in &r.state_differences {
                     println!("STATE DIFFERS: {a}");
                 }
-                println!("{}", if r.ok() { "every decision reproduced byte for byte; state equal" } else { "REPLAY DIFFERS" });
+                println!(
+                    "{}",
+                    if r.ok() {
+                        "every decision reproduced byte for byte; state equal"
+                    } else {
+                        "REPLAY DIFFERS"
+                    }
+                );
             }
             if !r.ok() {
                 std::process::exit(1);
             }
         }
-        Cmd::Rerate { data, catalog, from, to, out } => {
+        Cmd::Rerate {
+            data,
+            catalog,
+            from,
+            to,
+            out,
+        } => {
             let store = Store::open(&data)?;
             let (cat, _) = load_catalog(&catalog)?;
             let from = time_arg(&from, Timestamp(0))?;
@@ -287,10 +407,22 @@ fn main() -> Result<()> {
             let total: rust_decimal::Decimal = r.accounts.values().map(|v| v.2).sum();
             println!("{} items compared, {} differ, {} accounts affected, net difference {total}; report in {}", r.items_compared, r.items.len(), r.accounts.len(), out.display());
         }
-        Cmd::Quote { catalog, plan, options, service, direction, other, start, quantity, json } => {
+        Cmd::Quote {
+            catalog,
+            plan,
+            options,
+            service,
+            direction,
+            other,
+            start,
+            quantity,
+            json,
+        } => {
             let (cat, _) = load_catalog(&catalog)?;
-            let service = serde_json::from_value(serde_json::Value::String(service.clone())).map_err(|_| anyhow::anyhow!("unknown service {service:?}"))?;
-            let direction = serde_json::from_value(serde_json::Value::String(direction.clone())).map_err(|_| anyhow::anyhow!("unknown direction {direction:?}"))?;
+            let service = serde_json::from_value(serde_json::Value::String(service.clone()))
+                .map_err(|_| anyhow::anyhow!("unknown service {service:?}"))?;
+            let direction = serde_json::from_value(serde_json::Value::String(direction.clone()))
+                .map_err(|_| anyhow::anyhow!("unknown direction {direction:?}"))?;
             let q = rating::QuoteRequest {
                 plan: plan.into(),
                 options: options.into_iter().map(Into::into).collect(),
@@ -302,7 +434,8 @@ fn main() -> Result<()> {
                 location: rating::Zone::Home,
                 rating_group: None,
             };
-            let quote = rating::quote(&cat, &q).map_err(|e| anyhow::anyhow!("cannot price: {e}"))?;
+            let quote =
+                rating::quote(&cat, &q).map_err(|e| anyhow::anyhow!("cannot price: {e}"))?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&quote)?);
             } else {
@@ -311,7 +444,9 @@ fn main() -> Result<()> {
         }
         Cmd::Balance { data, who, all } => {
             let store = Store::open(&data)?;
-            let tag = store.meta_u64("catalog")?.context("the store has no catalog: nothing was run here")?;
+            let tag = store
+                .meta_u64("catalog")?
+                .context("the store has no catalog: nothing was run here")?;
             let cat = recorded_catalog(&store, tag)?;
             if all {
                 let out = std::io::stdout();
@@ -324,7 +459,10 @@ fn main() -> Result<()> {
                 let mut found = store.account(&who)?;
                 if found.is_none() {
                     if let Ok(m) = Msisdn::parse(&who) {
-                        found = store.accounts().filter_map(Result::ok).find(|a| a.number(m).is_some());
+                        found = store
+                            .accounts()
+                            .filter_map(Result::ok)
+                            .find(|a| a.number(m).is_some());
                     }
                 }
                 let a = found.with_context(|| format!("no account or number {who}"))?;
@@ -346,5 +484,11 @@ fn demo_summary(e: &Engine) {
             negative += 1;
         }
     }
-    println!("{} accounts, {} below zero, sum of balances {} {}", e.state.len(), negative, total, e.cat.currency);
+    println!(
+        "{} accounts, {} below zero, sum of balances {} {}",
+        e.state.len(),
+        negative,
+        total,
+        e.cat.currency
+    );
 }

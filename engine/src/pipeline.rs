@@ -44,7 +44,10 @@ pub struct Config {
 
 impl Default for Config {
     fn default() -> Self {
-        Config { batch: DEFAULT_BATCH, sync: true }
+        Config {
+            batch: DEFAULT_BATCH,
+            sync: true,
+        }
     }
 }
 
@@ -69,24 +72,59 @@ fn tag_hex(tag: u64) -> String {
 impl Engine {
     /// Opens the store at `dir` and makes `catalog` (read from `catalog_bytes`) the one in force,
     /// recording it in the log if it differs from the last one.
-    pub fn open(dir: &Path, cat: Catalog, catalog_bytes: &[u8], cfg: Config) -> Result<Engine, EngineError> {
+    pub fn open(
+        dir: &Path,
+        cat: Catalog,
+        catalog_bytes: &[u8],
+        cfg: Config,
+    ) -> Result<Engine, EngineError> {
         let store = Store::open(dir)?;
         let state = store.load_state()?;
         let partition = 0;
         let seq = store.meta_u64(&format!("seq/{partition}"))?.unwrap_or(0);
         let watermark = Timestamp(store.meta_u64("watermark")?.unwrap_or(0) as i64);
         let counters = store.counters()?;
-        let cfg = Config { batch: cfg.batch.clamp(1, MAX_BATCH), ..cfg };
-        let mut e = Engine { store, cat, state, cfg, partition, seq, watermark, counters, buf: Vec::new(), dbuf: Vec::new(), ebuf: Vec::new() };
+        let cfg = Config {
+            batch: cfg.batch.clamp(1, MAX_BATCH),
+            ..cfg
+        };
+        let mut e = Engine {
+            store,
+            cat,
+            state,
+            cfg,
+            partition,
+            seq,
+            watermark,
+            counters,
+            buf: Vec::new(),
+            dbuf: Vec::new(),
+            ebuf: Vec::new(),
+        };
         let current = e.store.meta_u64("catalog")?;
         if current != Some(e.cat.tag()) {
             let mut c = Commit::default();
-            let entry = Entry::Catalog { tag: e.cat.tag(), fingerprint: e.cat.fingerprint, effective: e.watermark, label: format!("{} {}", e.cat.id, e.cat.version) };
-            e.store.put_entry(&mut c, e.partition, e.seq, &entry, None, &mut e.ebuf);
+            let entry = Entry::Catalog {
+                tag: e.cat.tag(),
+                fingerprint: e.cat.fingerprint,
+                effective: e.watermark,
+                label: format!("{} {}", e.cat.id, e.cat.version),
+            };
+            e.store
+                .put_entry(&mut c, e.partition, e.seq, &entry, None, &mut e.ebuf);
             e.seq += 1;
-            e.store.put_meta(&mut c, &format!("catalog/{}", tag_hex(e.cat.tag())), catalog_bytes);
-            e.store.put_meta(&mut c, "catalog", &e.cat.tag().to_le_bytes());
-            e.store.put_meta(&mut c, &format!("seq/{}", e.partition), &e.seq.to_le_bytes());
+            e.store.put_meta(
+                &mut c,
+                &format!("catalog/{}", tag_hex(e.cat.tag())),
+                catalog_bytes,
+            );
+            e.store
+                .put_meta(&mut c, "catalog", &e.cat.tag().to_le_bytes());
+            e.store.put_meta(
+                &mut c,
+                &format!("seq/{}", e.partition),
+                &e.seq.to_le_bytes(),
+            );
             e.store.commit(c, true)?;
             tracing::info!(catalog = %e.cat, "catalog recorded in the log");
         }
@@ -95,11 +133,18 @@ impl Engine {
 
     /// Position the source must resume from.
     pub fn position(&self) -> Result<u64, EngineError> {
-        Ok(self.store.meta_u64(&format!("pos/{}", self.partition))?.unwrap_or(0))
+        Ok(self
+            .store
+            .meta_u64(&format!("pos/{}", self.partition))?
+            .unwrap_or(0))
     }
 
     /// Rates everything the source yields, committing batch by batch. `on_batch` sees progress.
-    pub fn run(&mut self, source: &mut dyn Source, mut on_batch: impl FnMut(&Engine, u64)) -> Result<(), EngineError> {
+    pub fn run(
+        &mut self,
+        source: &mut dyn Source,
+        mut on_batch: impl FnMut(&Engine, u64),
+    ) -> Result<(), EngineError> {
         let mut lines = Vec::with_capacity(self.cfg.batch);
         loop {
             lines.clear();
@@ -119,7 +164,10 @@ impl Engine {
         for line in lines {
             self.counters.read += 1;
             let input = if line.oversized {
-                Err(format!("line longer than {} bytes", crate::source::MAX_LINE_BYTES))
+                Err(format!(
+                    "line longer than {} bytes",
+                    crate::source::MAX_LINE_BYTES
+                ))
             } else {
                 parse_json(&line.bytes).map_err(|e| e.to_string())
             };
@@ -134,8 +182,19 @@ impl Engine {
             match input {
                 Err(reason) => {
                     self.counters.dead += 1;
-                    let entry = Entry::Dead { position: line.at, raw: line.bytes.clone(), reason };
-                    self.store.put_entry(&mut c, line.partition, self.seq, &entry, None, &mut self.ebuf);
+                    let entry = Entry::Dead {
+                        position: line.at,
+                        raw: line.bytes.clone(),
+                        reason,
+                    };
+                    self.store.put_entry(
+                        &mut c,
+                        line.partition,
+                        self.seq,
+                        &entry,
+                        None,
+                        &mut self.ebuf,
+                    );
                     self.seq += 1;
                 }
                 Ok(input) => {
@@ -156,16 +215,29 @@ impl Engine {
         }
         let p = self.partition;
         if let Some(last) = lines.last() {
-            self.store.put_meta(&mut c, &format!("pos/{p}"), &last.position.to_le_bytes());
+            self.store
+                .put_meta(&mut c, &format!("pos/{p}"), &last.position.to_le_bytes());
         }
-        self.store.put_meta(&mut c, &format!("seq/{p}"), &self.seq.to_le_bytes());
-        self.store.put_meta(&mut c, "watermark", &(self.watermark.0 as u64).to_le_bytes());
+        self.store
+            .put_meta(&mut c, &format!("seq/{p}"), &self.seq.to_le_bytes());
+        self.store.put_meta(
+            &mut c,
+            "watermark",
+            &(self.watermark.0 as u64).to_le_bytes(),
+        );
         self.store.put_counters(&mut c, &self.counters);
         self.store.commit(c, self.cfg.sync)?;
         Ok(())
     }
 
-    fn record(&mut self, input: &Input, d: &Decision, position: u64, c: &mut Commit, dirty: &mut FxHashSet<CompactString>) -> Result<(), EngineError> {
+    fn record(
+        &mut self,
+        input: &Input,
+        d: &Decision,
+        position: u64,
+        c: &mut Commit,
+        dirty: &mut FxHashSet<CompactString>,
+    ) -> Result<(), EngineError> {
         apply(&mut self.state, d)?;
         self.buf.clear();
         encode_input(input, &mut self.buf);
@@ -175,9 +247,23 @@ impl Engine {
             Outcome::Opened { account, .. } => Some(account.id.clone()),
             _ => d.account.clone(),
         };
-        let entry = Entry::Rated { position, input: std::mem::take(&mut self.buf), decision: std::mem::take(&mut self.dbuf) };
-        self.store.put_entry(c, self.partition, self.seq, &entry, account.as_deref(), &mut self.ebuf);
-        if let Entry::Rated { input, decision, .. } = entry {
+        let entry = Entry::Rated {
+            position,
+            input: std::mem::take(&mut self.buf),
+            decision: std::mem::take(&mut self.dbuf),
+        };
+        self.store.put_entry(
+            c,
+            self.partition,
+            self.seq,
+            &entry,
+            account.as_deref(),
+            &mut self.ebuf,
+        );
+        if let Entry::Rated {
+            input, decision, ..
+        } = entry
+        {
             self.buf = input;
             self.dbuf = decision;
         }
@@ -194,7 +280,13 @@ impl Engine {
     /// When event time enters a new local day, accounts with periodic work due get a tick, so
     /// that idle accounts pay their fees and renew their packages too. Ticks are inputs like any
     /// other: logged, and with ids derived from the account and day, so a repeat is a duplicate.
-    fn ticks_before(&mut self, t: Timestamp, at: u64, c: &mut Commit, dirty: &mut FxHashSet<CompactString>) -> Result<(), EngineError> {
+    fn ticks_before(
+        &mut self,
+        t: Timestamp,
+        at: u64,
+        c: &mut Commit,
+        dirty: &mut FxHashSet<CompactString>,
+    ) -> Result<(), EngineError> {
         if t <= self.watermark {
             return Ok(());
         }
@@ -205,11 +297,20 @@ impl Engine {
             return Ok(());
         }
         let boundary = rating::time::start_of_day(&self.cat.tz, day);
-        let mut due: Vec<CompactString> = self.state.accounts().filter(|a| a.next_due() <= boundary).map(|a| a.id.clone()).collect();
+        let mut due: Vec<CompactString> = self
+            .state
+            .accounts()
+            .filter(|a| a.next_due() <= boundary)
+            .map(|a| a.id.clone())
+            .collect();
         due.sort_unstable();
         let stamp = day.format("%Y%m%d").to_string();
         for account in due {
-            let input = Input::Tick(Tick { id: format!("tick:{account}:{stamp}").into(), account, time: boundary });
+            let input = Input::Tick(Tick {
+                id: format!("tick:{account}:{stamp}").into(),
+                account,
+                time: boundary,
+            });
             let d = rate(&self.state, &self.cat, &input);
             self.counters.ticks += 1;
             self.record(&input, &d, at, c, dirty)?;
@@ -220,6 +321,11 @@ impl Engine {
 
 /// Loads a catalog recorded in the store by its tag.
 pub fn recorded_catalog(store: &Store, tag: u64) -> Result<Catalog, EngineError> {
-    let bytes = store.meta_bytes(&format!("catalog/{}", tag_hex(tag)))?.ok_or_else(|| EngineError::MissingCatalog(tag_hex(tag)))?;
-    Ok(Catalog::from_bytes(&format!("catalog {}", tag_hex(tag)), &bytes)?)
+    let bytes = store
+        .meta_bytes(&format!("catalog/{}", tag_hex(tag)))?
+        .ok_or_else(|| EngineError::MissingCatalog(tag_hex(tag)))?;
+    Ok(Catalog::from_bytes(
+        &format!("catalog {}", tag_hex(tag)),
+        &bytes,
+    )?)
 }

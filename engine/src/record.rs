@@ -10,11 +10,24 @@ pub const VERSION: u8 = 1;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Entry {
     /// An input was decided (rated, rejected, a duplicate, or a tick the engine generated).
-    Rated { position: u64, input: Vec<u8>, decision: Vec<u8> },
+    Rated {
+        position: u64,
+        input: Vec<u8>,
+        decision: Vec<u8>,
+    },
     /// A line that could not be read as an input: its bytes, where it was and why.
-    Dead { position: u64, raw: Vec<u8>, reason: String },
+    Dead {
+        position: u64,
+        raw: Vec<u8>,
+        reason: String,
+    },
     /// From here on, decisions are made with this catalog.
-    Catalog { tag: u64, fingerprint: [u8; 32], effective: Timestamp, label: String },
+    Catalog {
+        tag: u64,
+        fingerprint: [u8; 32],
+        effective: Timestamp,
+        label: String,
+    },
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -46,7 +59,9 @@ impl<'a> Reader<'a> {
         Ok(a)
     }
     fn u64(&mut self) -> Result<u64, EntryError> {
-        Ok(u64::from_le_bytes(self.take(8)?.try_into().expect("8 bytes")))
+        Ok(u64::from_le_bytes(
+            self.take(8)?.try_into().expect("8 bytes"),
+        ))
     }
     fn bytes(&mut self) -> Result<&'a [u8], EntryError> {
         let n = u32::from_le_bytes(self.take(4)?.try_into().expect("4 bytes")) as usize;
@@ -58,19 +73,32 @@ impl Entry {
     pub fn encode(&self, out: &mut Vec<u8>) {
         out.push(VERSION);
         match self {
-            Entry::Rated { position, input, decision } => {
+            Entry::Rated {
+                position,
+                input,
+                decision,
+            } => {
                 out.push(1);
                 out.extend_from_slice(&position.to_le_bytes());
                 put_bytes(out, input);
                 out.extend_from_slice(decision);
             }
-            Entry::Dead { position, raw, reason } => {
+            Entry::Dead {
+                position,
+                raw,
+                reason,
+            } => {
                 out.push(2);
                 out.extend_from_slice(&position.to_le_bytes());
                 put_bytes(out, raw);
                 out.extend_from_slice(reason.as_bytes());
             }
-            Entry::Catalog { tag, fingerprint, effective, label } => {
+            Entry::Catalog {
+                tag,
+                fingerprint,
+                effective,
+                label,
+            } => {
                 out.push(3);
                 out.extend_from_slice(&tag.to_le_bytes());
                 out.extend_from_slice(fingerprint);
@@ -90,20 +118,33 @@ impl Entry {
             1 => {
                 let position = r.u64()?;
                 let input = r.bytes()?.to_vec();
-                Ok(Entry::Rated { position, input, decision: r.0.to_vec() })
+                Ok(Entry::Rated {
+                    position,
+                    input,
+                    decision: r.0.to_vec(),
+                })
             }
             2 => {
                 let position = r.u64()?;
                 let raw = r.bytes()?.to_vec();
                 let reason = String::from_utf8(r.0.to_vec()).map_err(|_| EntryError::Utf8)?;
-                Ok(Entry::Dead { position, raw, reason })
+                Ok(Entry::Dead {
+                    position,
+                    raw,
+                    reason,
+                })
             }
             3 => {
                 let tag = r.u64()?;
                 let fingerprint: [u8; 32] = r.take(32)?.try_into().expect("32 bytes");
                 let effective = Timestamp(r.u64()? as i64);
                 let label = String::from_utf8(r.0.to_vec()).map_err(|_| EntryError::Utf8)?;
-                Ok(Entry::Catalog { tag, fingerprint, effective, label })
+                Ok(Entry::Catalog {
+                    tag,
+                    fingerprint,
+                    effective,
+                    label,
+                })
             }
             k => Err(EntryError::Kind(k)),
         }
@@ -117,9 +158,22 @@ mod tests {
     #[test]
     fn entries_round_trip_and_truncation_is_an_error() {
         let cases = [
-            Entry::Rated { position: 42, input: vec![1, 2, 3], decision: vec![9; 20] },
-            Entry::Dead { position: 7, raw: b"{not json".to_vec(), reason: "invalid input: EOF".into() },
-            Entry::Catalog { tag: 5, fingerprint: [3; 32], effective: Timestamp(1_700_000_000), label: "x 1".into() },
+            Entry::Rated {
+                position: 42,
+                input: vec![1, 2, 3],
+                decision: vec![9; 20],
+            },
+            Entry::Dead {
+                position: 7,
+                raw: b"{not json".to_vec(),
+                reason: "invalid input: EOF".into(),
+            },
+            Entry::Catalog {
+                tag: 5,
+                fingerprint: [3; 32],
+                effective: Timestamp(1_700_000_000),
+                label: "x 1".into(),
+            },
         ];
         for e in cases {
             let mut b = Vec::new();

@@ -41,7 +41,10 @@ impl ReplayReport {
 /// Keeps at most this many mismatches in a report (the count goes on).
 const MAX_REPORTED: usize = 100;
 
-pub fn replay(store: &Store, mut progress: impl FnMut(u64)) -> Result<(ReplayReport, State), EngineError> {
+pub fn replay(
+    store: &Store,
+    mut progress: impl FnMut(u64),
+) -> Result<(ReplayReport, State), EngineError> {
     let mut catalogs: HashMap<u64, Catalog> = HashMap::new();
     let mut state = State::new();
     let mut r = ReplayReport::default();
@@ -57,18 +60,32 @@ pub fn replay(store: &Store, mut progress: impl FnMut(u64)) -> Result<(ReplayRep
                 }
             }
             Entry::Dead { .. } => r.dead += 1,
-            Entry::Rated { input, decision, .. } => {
+            Entry::Rated {
+                input, decision, ..
+            } => {
                 r.decisions += 1;
-                let recorded = decode_decision(&decision).map_err(|e| crate::store::StoreError::Corrupt(format!("decision {partition}/{seq}: {e}")))?;
-                let input = decode_input(&input).map_err(|e| crate::store::StoreError::Corrupt(format!("input {partition}/{seq}: {e}")))?;
-                let cat = catalogs.get(&recorded.catalog).ok_or_else(|| EngineError::MissingCatalog(format!("{:016x}", recorded.catalog)))?;
+                let recorded = decode_decision(&decision).map_err(|e| {
+                    crate::store::StoreError::Corrupt(format!("decision {partition}/{seq}: {e}"))
+                })?;
+                let input = decode_input(&input).map_err(|e| {
+                    crate::store::StoreError::Corrupt(format!("input {partition}/{seq}: {e}"))
+                })?;
+                let cat = catalogs.get(&recorded.catalog).ok_or_else(|| {
+                    EngineError::MissingCatalog(format!("{:016x}", recorded.catalog))
+                })?;
                 let again = rate(&state, cat, &input);
                 buf.clear();
                 encode_decision(&again, &mut buf);
                 if buf != decision {
                     mismatched += 1;
                     if r.mismatches.len() < MAX_REPORTED {
-                        r.mismatches.push(Mismatch { partition, seq, event: recorded.event.to_string(), recorded: format!("{recorded:?}"), replayed: format!("{again:?}") });
+                        r.mismatches.push(Mismatch {
+                            partition,
+                            seq,
+                            event: recorded.event.to_string(),
+                            recorded: format!("{recorded:?}"),
+                            replayed: format!("{again:?}"),
+                        });
                     }
                 }
                 apply(&mut state, &again)?;
@@ -89,7 +106,11 @@ pub fn replay(store: &Store, mut progress: impl FnMut(u64)) -> Result<(ReplayRep
         }
     }
     if stored != state.len() {
-        r.state_differences.push(format!("{} accounts stored, {} rebuilt", stored, state.len()));
+        r.state_differences.push(format!(
+            "{} accounts stored, {} rebuilt",
+            stored,
+            state.len()
+        ));
     }
     r.accounts = state.len();
     Ok((r, state))
@@ -124,17 +145,32 @@ fn money_of(d: &Decision) -> Option<(&rating::Charge, Decimal)> {
 
 /// Rates every recorded input again with `new` from an empty state, and compares the charges of
 /// usage whose start is in `[from, to)` with what was recorded.
-pub fn rerate(store: &Store, new: &Catalog, from: Timestamp, to: Timestamp) -> Result<RerateReport, EngineError> {
+pub fn rerate(
+    store: &Store,
+    new: &Catalog,
+    from: Timestamp,
+    to: Timestamp,
+) -> Result<RerateReport, EngineError> {
     let mut state = State::new();
     let mut r = RerateReport::default();
     for item in store.log() {
         let (partition, seq, entry) = item?;
-        let Entry::Rated { input, decision, .. } = entry else { continue };
-        let recorded = decode_decision(&decision).map_err(|e| crate::store::StoreError::Corrupt(format!("decision {partition}/{seq}: {e}")))?;
-        let input = decode_input(&input).map_err(|e| crate::store::StoreError::Corrupt(format!("input {partition}/{seq}: {e}")))?;
+        let Entry::Rated {
+            input, decision, ..
+        } = entry
+        else {
+            continue;
+        };
+        let recorded = decode_decision(&decision).map_err(|e| {
+            crate::store::StoreError::Corrupt(format!("decision {partition}/{seq}: {e}"))
+        })?;
+        let input = decode_input(&input).map_err(|e| {
+            crate::store::StoreError::Corrupt(format!("input {partition}/{seq}: {e}"))
+        })?;
         let again = rate(&state, new, &input);
         apply(&mut state, &again)?;
-        let in_period = matches!(&input, rating::Input::Usage(u) if u.start >= from && u.start < to);
+        let in_period =
+            matches!(&input, rating::Input::Usage(u) if u.start >= from && u.start < to);
         if !in_period {
             continue;
         }
@@ -142,7 +178,12 @@ pub fn rerate(store: &Store, new: &Catalog, from: Timestamp, to: Timestamp) -> R
         let old = money_of(&recorded).map(|x| x.1).unwrap_or_default();
         let new_money = money_of(&again).map(|x| x.1).unwrap_or_default();
         if let rating::Input::Usage(u) = &input {
-            let account = recorded.account.as_deref().or(again.account.as_deref()).unwrap_or("?").to_string();
+            let account = recorded
+                .account
+                .as_deref()
+                .or(again.account.as_deref())
+                .unwrap_or("?")
+                .to_string();
             let e = r.accounts.entry(account.clone()).or_default();
             e.0 += old;
             e.1 += new_money;
@@ -169,7 +210,10 @@ impl RerateReport {
     pub fn to_csv(&self) -> String {
         let mut s = String::from("account,msisdn,event,time,service,old,new,difference\n");
         for i in &self.items {
-            s.push_str(&format!("{},{},{},{},{},{},{},{}\n", i.account, i.msisdn, i.event, i.time, i.service, i.old, i.new, i.difference));
+            s.push_str(&format!(
+                "{},{},{},{},{},{},{},{}\n",
+                i.account, i.msisdn, i.event, i.time, i.service, i.old, i.new, i.difference
+            ));
         }
         s.push_str("\naccount,old_total,new_total,difference\n");
         for (a, (o, n, d)) in &self.accounts {

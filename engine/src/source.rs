@@ -45,7 +45,12 @@ impl FileSource {
             )));
         }
         f.seek(SeekFrom::Start(position))?;
-        Ok(FileSource { path, reader: BufReader::with_capacity(1 << 20, f), position, len })
+        Ok(FileSource {
+            path,
+            reader: BufReader::with_capacity(1 << 20, f),
+            position,
+            len,
+        })
     }
 
     pub fn len(&self) -> u64 {
@@ -101,7 +106,13 @@ impl Source for FileSource {
                 // Blank lines carry nothing; their bytes still count in the position.
                 continue;
             }
-            out.push(Line { partition: 0, position: self.position, at, bytes, oversized });
+            out.push(Line {
+                partition: 0,
+                position: self.position,
+                at,
+                bytes,
+                oversized,
+            });
         }
         Ok(())
     }

@@ -27,7 +27,10 @@ const STATE_VERSION: u8 = 1;
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("RocksDB at {path}: {source}")]
-    Db { path: String, source: rocksdb::Error },
+    Db {
+        path: String,
+        source: rocksdb::Error,
+    },
     #[error("corrupt store: {0}")]
     Corrupt(String),
 }
@@ -67,7 +70,14 @@ pub struct Counters {
 impl Counters {
     const NAMES: [&'static str; 6] = ["read", "rated", "rejected", "duplicates", "dead", "ticks"];
     fn values(&self) -> [u64; 6] {
-        [self.read, self.rated, self.rejected, self.duplicates, self.dead, self.ticks]
+        [
+            self.read,
+            self.rated,
+            self.rejected,
+            self.duplicates,
+            self.dead,
+            self.ticks,
+        ]
     }
     fn set(&mut self, i: usize, v: u64) {
         match i {
@@ -117,27 +127,45 @@ impl Store {
             }
             ColumnFamilyDescriptor::new(*n, o)
         });
-        let db = DB::open_cf_descriptors(&opts, dir, cfs).map_err(|source| StoreError::Db { path: path.clone(), source })?;
+        let db = DB::open_cf_descriptors(&opts, dir, cfs).map_err(|source| StoreError::Db {
+            path: path.clone(),
+            source,
+        })?;
         Ok(Store { db, path })
     }
 
     fn cf(&self, name: &str) -> &rocksdb::ColumnFamily {
-        self.db.cf_handle(name).expect("column families are created at open")
+        self.db
+            .cf_handle(name)
+            .expect("column families are created at open")
     }
 
     fn err(&self, source: rocksdb::Error) -> StoreError {
-        StoreError::Db { path: self.path.clone(), source }
+        StoreError::Db {
+            path: self.path.clone(),
+            source,
+        }
     }
 
     pub fn meta_u64(&self, key: &str) -> Result<Option<u64>, StoreError> {
-        match self.db.get_cf(self.cf(CF_META), key).map_err(|e| self.err(e))? {
+        match self
+            .db
+            .get_cf(self.cf(CF_META), key)
+            .map_err(|e| self.err(e))?
+        {
             None => Ok(None),
-            Some(v) => Ok(Some(u64::from_le_bytes(v.as_slice().try_into().map_err(|_| StoreError::Corrupt(format!("meta {key}")))?))),
+            Some(v) => {
+                Ok(Some(u64::from_le_bytes(v.as_slice().try_into().map_err(
+                    |_| StoreError::Corrupt(format!("meta {key}")),
+                )?)))
+            }
         }
     }
 
     pub fn meta_bytes(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        self.db.get_cf(self.cf(CF_META), key).map_err(|e| self.err(e))
+        self.db
+            .get_cf(self.cf(CF_META), key)
+            .map_err(|e| self.err(e))
     }
 
     pub fn counters(&self) -> Result<Counters, StoreError> {
@@ -157,21 +185,28 @@ impl Store {
         }
         for kv in self.db.iterator_cf(self.cf(CF_SEEN), IteratorMode::Start) {
             let (k, _) = kv.map_err(|e| self.err(e))?;
-            let id = std::str::from_utf8(&k).map_err(|_| StoreError::Corrupt("seen id not UTF-8".into()))?;
+            let id = std::str::from_utf8(&k)
+                .map_err(|_| StoreError::Corrupt("seen id not UTF-8".into()))?;
             s.restore_seen(id.into());
         }
         Ok(s)
     }
 
     pub fn accounts(&self) -> impl Iterator<Item = Result<Account, StoreError>> + '_ {
-        self.db.iterator_cf(self.cf(CF_STATE), IteratorMode::Start).map(move |kv| {
-            let (_, v) = kv.map_err(|e| self.err(e))?;
-            decode_account(&v)
-        })
+        self.db
+            .iterator_cf(self.cf(CF_STATE), IteratorMode::Start)
+            .map(move |kv| {
+                let (_, v) = kv.map_err(|e| self.err(e))?;
+                decode_account(&v)
+            })
     }
 
     pub fn account(&self, id: &str) -> Result<Option<Account>, StoreError> {
-        match self.db.get_cf(self.cf(CF_STATE), id).map_err(|e| self.err(e))? {
+        match self
+            .db
+            .get_cf(self.cf(CF_STATE), id)
+            .map_err(|e| self.err(e))?
+        {
             None => Ok(None),
             Some(v) => decode_account(&v).map(Some),
         }
@@ -179,21 +214,26 @@ impl Store {
 
     /// The log in order: (partition, seq, entry).
     pub fn log(&self) -> impl Iterator<Item = Result<(u32, u64, Entry), StoreError>> + '_ {
-        self.db.iterator_cf(self.cf(CF_LOG), IteratorMode::Start).map(move |kv| {
-            let (k, v) = kv.map_err(|e| self.err(e))?;
-            if k.len() != 12 {
-                return Err(StoreError::Corrupt("log key of wrong length".into()));
-            }
-            let partition = u32::from_be_bytes(k[..4].try_into().expect("4"));
-            let seq = u64::from_be_bytes(k[4..].try_into().expect("8"));
-            let e = Entry::decode(&v).map_err(|e| StoreError::Corrupt(format!("log {partition}/{seq}: {e}")))?;
-            Ok((partition, seq, e))
-        })
+        self.db
+            .iterator_cf(self.cf(CF_LOG), IteratorMode::Start)
+            .map(move |kv| {
+                let (k, v) = kv.map_err(|e| self.err(e))?;
+                if k.len() != 12 {
+                    return Err(StoreError::Corrupt("log key of wrong length".into()));
+                }
+                let partition = u32::from_be_bytes(k[..4].try_into().expect("4"));
+                let seq = u64::from_be_bytes(k[4..].try_into().expect("8"));
+                let e = Entry::decode(&v)
+                    .map_err(|e| StoreError::Corrupt(format!("log {partition}/{seq}: {e}")))?;
+                Ok((partition, seq, e))
+            })
     }
 
     /// Raw log pairs, for digests.
     pub fn log_raw(&self) -> impl Iterator<Item = Result<(Box<[u8]>, Box<[u8]>), StoreError>> + '_ {
-        self.db.iterator_cf(self.cf(CF_LOG), IteratorMode::Start).map(move |kv| kv.map_err(|e| self.err(e)))
+        self.db
+            .iterator_cf(self.cf(CF_LOG), IteratorMode::Start)
+            .map(move |kv| kv.map_err(|e| self.err(e)))
     }
 
     /// Sequence numbers of an account's entries.
@@ -204,29 +244,46 @@ impl Store {
             p
         };
         let mut out = Vec::new();
-        for kv in self.db.iterator_cf(self.cf(CF_BY_ACCOUNT), IteratorMode::From(&prefix, rocksdb::Direction::Forward)) {
+        for kv in self.db.iterator_cf(
+            self.cf(CF_BY_ACCOUNT),
+            IteratorMode::From(&prefix, rocksdb::Direction::Forward),
+        ) {
             let (k, _) = kv.map_err(|e| self.err(e))?;
             if !k.starts_with(&prefix) || k.len() != prefix.len() + 12 {
                 break;
             }
             let tail = &k[prefix.len()..];
-            out.push((u32::from_be_bytes(tail[..4].try_into().expect("4")), u64::from_be_bytes(tail[4..].try_into().expect("8"))));
+            out.push((
+                u32::from_be_bytes(tail[..4].try_into().expect("4")),
+                u64::from_be_bytes(tail[4..].try_into().expect("8")),
+            ));
         }
         Ok(out)
     }
 
-    pub fn put_entry(&self, c: &mut Commit, partition: u32, seq: u64, entry: &Entry, account: Option<&str>, buf: &mut Vec<u8>) {
+    pub fn put_entry(
+        &self,
+        c: &mut Commit,
+        partition: u32,
+        seq: u64,
+        entry: &Entry,
+        account: Option<&str>,
+        buf: &mut Vec<u8>,
+    ) {
         buf.clear();
         entry.encode(buf);
-        c.batch.put_cf(self.cf(CF_LOG), log_key(partition, seq), &buf[..]);
+        c.batch
+            .put_cf(self.cf(CF_LOG), log_key(partition, seq), &buf[..]);
         if let Some(a) = account {
-            c.batch.put_cf(self.cf(CF_BY_ACCOUNT), account_key(a, partition, seq), []);
+            c.batch
+                .put_cf(self.cf(CF_BY_ACCOUNT), account_key(a, partition, seq), []);
         }
         c.entries += 1;
     }
 
     pub fn put_seen(&self, c: &mut Commit, id: &str, partition: u32, seq: u64) {
-        c.batch.put_cf(self.cf(CF_SEEN), id, log_key(partition, seq));
+        c.batch
+            .put_cf(self.cf(CF_SEEN), id, log_key(partition, seq));
     }
 
     pub fn put_account(&self, c: &mut Commit, a: &Account, buf: &mut Vec<u8>) {
@@ -267,7 +324,8 @@ impl Store {
 
 fn decode_account(v: &[u8]) -> Result<Account, StoreError> {
     match v.split_first() {
-        Some((&STATE_VERSION, rest)) => bincode::deserialize(rest).map_err(|e| StoreError::Corrupt(format!("account record: {e}"))),
+        Some((&STATE_VERSION, rest)) => bincode::deserialize(rest)
+            .map_err(|e| StoreError::Corrupt(format!("account record: {e}"))),
         Some((v, _)) => Err(StoreError::Corrupt(format!("account record version {v}"))),
         None => Err(StoreError::Corrupt("empty account record".into())),
     }

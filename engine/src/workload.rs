@@ -25,12 +25,23 @@ pub struct Workload {
 
 impl Default for Workload {
     fn default() -> Self {
-        Workload { accounts: 1_000, days: 30, events_per_day: 8.0, seed: 1, duplicates: 0.001, bad: 0.0005, start: 1_793_480_400 } // 2026-11-01 00:00 MSK
+        Workload {
+            accounts: 1_000,
+            days: 30,
+            events_per_day: 8.0,
+            seed: 1,
+            duplicates: 0.001,
+            bad: 0.0005,
+            start: 1_793_480_400,
+        } // 2026-11-01 00:00 MSK
     }
 }
 
 /// Share of a day's traffic in each local hour.
-const HOURS: [f64; 24] = [0.5, 0.3, 0.2, 0.2, 0.2, 0.4, 1.0, 2.5, 4.0, 5.0, 5.5, 5.5, 5.5, 5.0, 5.0, 5.0, 5.5, 6.0, 7.0, 7.5, 7.0, 5.5, 3.5, 1.5];
+const HOURS: [f64; 24] = [
+    0.5, 0.3, 0.2, 0.2, 0.2, 0.4, 1.0, 2.5, 4.0, 5.0, 5.5, 5.5, 5.5, 5.0, 5.0, 5.0, 5.5, 6.0, 7.0,
+    7.5, 7.0, 5.5, 3.5, 1.5,
+];
 const PLANS: [(&str, f64); 3] = [("SMART", 0.5), ("DAILY", 0.2), ("BASIC", 0.3)];
 const MSK: i64 = 3 * 3600;
 
@@ -66,7 +77,11 @@ impl Workload {
     }
 
     /// Writes the workload; returns the number of lines.
-    pub fn write(&self, out: &mut dyn Write, mut progress: impl FnMut(u32)) -> std::io::Result<u64> {
+    pub fn write(
+        &self,
+        out: &mut dyn Write,
+        mut progress: impl FnMut(u32),
+    ) -> std::io::Result<u64> {
         let mut rng = ChaCha8Rng::seed_from_u64(self.seed);
         let mut lines = 0u64;
         let w = |s: &str, out: &mut dyn Write| -> std::io::Result<()> {
@@ -75,7 +90,9 @@ impl Workload {
         };
         // Activity weights: a Zipf-like skew, assigned by a seeded shuffle of ranks.
         let n = self.accounts;
-        let weights: Vec<f32> = (0..n).map(|i| (1.0 / ((i * 7919 % n) as f64 + 1.0).powf(0.6)) as f32).collect();
+        let weights: Vec<f32> = (0..n)
+            .map(|i| (1.0 / ((i * 7919 % n) as f64 + 1.0).powf(0.6)) as f32)
+            .collect();
         let mean = weights.iter().map(|&w| w as f64).sum::<f64>() / n.max(1) as f64;
         let hours_total: f64 = HOURS.iter().sum();
         let mut next_number = 0u64;
@@ -92,14 +109,37 @@ impl Workload {
             first_number.push(next_number);
             let nums: Vec<String> = (0..k)
                 .map(|j| {
-                    let opt = if plan == "SMART" && rng.gen_bool(0.3) { r#","options":["MESSENGERS"]"# } else { "" };
-                    format!(r#"{{"msisdn":"{}","plan":"{}"{}}}"#, msisdn(next_number + j), if j == 0 { plan } else { "BASIC" }, opt)
+                    let opt = if plan == "SMART" && rng.gen_bool(0.3) {
+                        r#","options":["MESSENGERS"]"#
+                    } else {
+                        ""
+                    };
+                    format!(
+                        r#"{{"msisdn":"{}","plan":"{}"{}}}"#,
+                        msisdn(next_number + j),
+                        if j == 0 { plan } else { "BASIC" },
+                        opt
+                    )
                 })
                 .collect();
             next_number += k;
             let t = self.start + 60 + (i % 3600) as i64;
-            w(&format!(r#"{{"type":"open_account","id":"open-{i}","account":"ACC{i}","time":"{}","credit_limit":"50.00","numbers":[{}]}}"#, rfc3339(t), nums.join(",")), out)?;
-            w(&format!(r#"{{"type":"payment","id":"pay-{i}-0","account":"ACC{i}","amount":"{}.00","time":"{}"}}"#, rng.gen_range(3..20) * 100, rfc3339(t + 1)), out)?;
+            w(
+                &format!(
+                    r#"{{"type":"open_account","id":"open-{i}","account":"ACC{i}","time":"{}","credit_limit":"50.00","numbers":[{}]}}"#,
+                    rfc3339(t),
+                    nums.join(",")
+                ),
+                out,
+            )?;
+            w(
+                &format!(
+                    r#"{{"type":"payment","id":"pay-{i}-0","account":"ACC{i}","amount":"{}.00","time":"{}"}}"#,
+                    rng.gen_range(3..20) * 100,
+                    rfc3339(t + 1)
+                ),
+                out,
+            )?;
             lines += 2;
         }
         let mut day_lines: Vec<(i64, String)> = Vec::new();
@@ -127,19 +167,47 @@ impl Workload {
                     let line = if x < 0.44 {
                         let dur = ((-(1.0 - rng.gen::<f64>()).ln()) * 110.0) as u64 + 1;
                         let dir = if rng.gen_bool(0.35) { "in" } else { "out" };
-                        format!(r#"{{"type":"usage","id":"msc:{seq}","msisdn":"{num}","service":"voice","direction":"{dir}","other":"{}","start":"{}","duration":{}}}"#, other(&mut rng), rfc3339(t), dur.min(7200))
+                        format!(
+                            r#"{{"type":"usage","id":"msc:{seq}","msisdn":"{num}","service":"voice","direction":"{dir}","other":"{}","start":"{}","duration":{}}}"#,
+                            other(&mut rng),
+                            rfc3339(t),
+                            dur.min(7200)
+                        )
                     } else if x < 0.60 {
-                        format!(r#"{{"type":"usage","id":"smsc:{seq}","msisdn":"{num}","service":"sms","other":"{}","start":"{}"}}"#, other(&mut rng), rfc3339(t))
+                        format!(
+                            r#"{{"type":"usage","id":"smsc:{seq}","msisdn":"{num}","service":"sms","other":"{}","start":"{}"}}"#,
+                            other(&mut rng),
+                            rfc3339(t)
+                        )
                     } else if x < 0.62 {
-                        format!(r#"{{"type":"usage","id":"mmsc:{seq}","msisdn":"{num}","service":"mms","other":"{}","start":"{}"}}"#, other(&mut rng), rfc3339(t))
+                        format!(
+                            r#"{{"type":"usage","id":"mmsc:{seq}","msisdn":"{num}","service":"mms","other":"{}","start":"{}"}}"#,
+                            other(&mut rng),
+                            rfc3339(t)
+                        )
                     } else if x < 0.98 {
                         let bytes = (10f64.powf(rng.gen_range(3.0..7.7))) as u64;
-                        let rg = if rng.gen_bool(0.3) { ",\"rating_group\":10" } else { "" };
-                        format!(r#"{{"type":"usage","id":"pgw:{seq}","msisdn":"{num}","service":"data","start":"{}","bytes":{bytes}{rg}}}"#, rfc3339(t))
+                        let rg = if rng.gen_bool(0.3) {
+                            ",\"rating_group\":10"
+                        } else {
+                            ""
+                        };
+                        format!(
+                            r#"{{"type":"usage","id":"pgw:{seq}","msisdn":"{num}","service":"data","start":"{}","bytes":{bytes}{rg}}}"#,
+                            rfc3339(t)
+                        )
                     } else {
-                        format!(r#"{{"type":"payment","id":"pay:{seq}","msisdn":"{num}","amount":"{}.00","time":"{}"}}"#, rng.gen_range(1..10) * 100, rfc3339(t))
+                        format!(
+                            r#"{{"type":"payment","id":"pay:{seq}","msisdn":"{num}","amount":"{}.00","time":"{}"}}"#,
+                            rng.gen_range(1..10) * 100,
+                            rfc3339(t)
+                        )
                     };
-                    let line = if rng.gen::<f64>() < self.bad { bad_line(&mut rng, seq, num, t) } else { line };
+                    let line = if rng.gen::<f64>() < self.bad {
+                        bad_line(&mut rng, seq, num, t)
+                    } else {
+                        line
+                    };
                     if rng.gen::<f64>() < self.duplicates {
                         day_lines.push((t + rng.gen_range(0..600), line.clone()));
                     }
@@ -161,11 +229,24 @@ impl Workload {
 /// One of the kinds of bad input a mediation system really sends.
 fn bad_line(rng: &mut ChaCha8Rng, seq: u64, num: u64, t: i64) -> String {
     match rng.gen_range(0..6) {
-        0 => format!(r#"{{"type":"usage","id":"bad:{seq}","msisdn":"{num}","service":"voice","oth"#),
-        1 => format!(r#"{{"type":"usage","id":"bad:{seq}","msisdn":"{num}","service":"voice","other":"79001234567","start":"{}","duration":-30}}"#, rfc3339(t)),
-        2 => format!(r#"{{"type":"usage","id":"bad:{seq}","msisdn":"79999999999","service":"sms","other":"79001234567","start":"{}"}}"#, rfc3339(t)),
-        3 => format!(r#"{{"type":"payment","id":"bad:{seq}","msisdn":"{num}","amount":"10.005","time":"{}"}}"#, rfc3339(t)),
-        4 => format!(r#"{{"type":"usage","id":"bad:{seq}","msisdn":"{num}","service":"sms","other":"79001234567","start":"1990-01-01T00:00:00Z"}}"#),
+        0 => {
+            format!(r#"{{"type":"usage","id":"bad:{seq}","msisdn":"{num}","service":"voice","oth"#)
+        }
+        1 => format!(
+            r#"{{"type":"usage","id":"bad:{seq}","msisdn":"{num}","service":"voice","other":"79001234567","start":"{}","duration":-30}}"#,
+            rfc3339(t)
+        ),
+        2 => format!(
+            r#"{{"type":"usage","id":"bad:{seq}","msisdn":"79999999999","service":"sms","other":"79001234567","start":"{}"}}"#,
+            rfc3339(t)
+        ),
+        3 => format!(
+            r#"{{"type":"payment","id":"bad:{seq}","msisdn":"{num}","amount":"10.005","time":"{}"}}"#,
+            rfc3339(t)
+        ),
+        4 => format!(
+            r#"{{"type":"usage","id":"bad:{seq}","msisdn":"{num}","service":"sms","other":"79001234567","start":"1990-01-01T00:00:00Z"}}"#
+        ),
         _ => "not json at all".to_string(),
     }
 }

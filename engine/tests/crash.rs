@@ -16,13 +16,31 @@ fn catalog(dir: &Path) -> std::path::PathBuf {
 }
 
 fn ratel(args: &[&str]) -> String {
-    let out = Command::new(RATEL).arg("--quiet").args(args).output().unwrap();
-    assert!(out.status.success(), "ratel {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new(RATEL)
+        .arg("--quiet")
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "ratel {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).unwrap()
 }
 
 fn run_args<'a>(cat: &'a str, data: &'a str, source: &'a str) -> Vec<&'a str> {
-    vec!["run", "--catalog", cat, "--data", data, "--source", source, "--batch", "256"]
+    vec![
+        "run",
+        "--catalog",
+        cat,
+        "--data",
+        data,
+        "--source",
+        source,
+        "--batch",
+        "256",
+    ]
 }
 
 #[test]
@@ -31,8 +49,18 @@ fn sigkill_at_random_points_loses_nothing_and_counts_nothing_twice() {
     let dir = tmp.path();
     let cat = catalog(dir);
     let work = dir.join("work.jsonl");
-    let w = Workload { accounts: 400, days: 20, events_per_day: 5.0, seed: 7, duplicates: 0.01, bad: 0.005, ..Workload::default() };
-    let lines = w.write(&mut std::fs::File::create(&work).unwrap(), |_| {}).unwrap();
+    let w = Workload {
+        accounts: 400,
+        days: 20,
+        events_per_day: 5.0,
+        seed: 7,
+        duplicates: 0.01,
+        bad: 0.005,
+        ..Workload::default()
+    };
+    let lines = w
+        .write(&mut std::fs::File::create(&work).unwrap(), |_| {})
+        .unwrap();
     assert!(lines > 30_000);
     let (cat, source) = (cat.to_str().unwrap(), format!("file:{}", work.display()));
 
@@ -76,8 +104,20 @@ fn sigkill_at_random_points_loses_nothing_and_counts_nothing_twice() {
     let b = ratel(&["balance", "--data", crashed.to_str().unwrap(), "--all"]);
     assert_eq!(a.lines().count(), 400);
     assert!(a == b, "balances and buckets differ after {kills} kills");
-    let sa: serde_json::Value = serde_json::from_str(&ratel(&["stats", "--data", clean.to_str().unwrap(), "--json"])).unwrap();
-    let sb: serde_json::Value = serde_json::from_str(&ratel(&["stats", "--data", crashed.to_str().unwrap(), "--json"])).unwrap();
+    let sa: serde_json::Value = serde_json::from_str(&ratel(&[
+        "stats",
+        "--data",
+        clean.to_str().unwrap(),
+        "--json",
+    ]))
+    .unwrap();
+    let sb: serde_json::Value = serde_json::from_str(&ratel(&[
+        "stats",
+        "--data",
+        crashed.to_str().unwrap(),
+        "--json",
+    ]))
+    .unwrap();
     assert_eq!(sa, sb, "log and counters differ after {kills} kills");
     assert_eq!(sa["counters"]["read"].as_u64(), Some(lines));
     eprintln!("{kills} kills; {lines} lines; log {}", sa["log_sha256"]);

@@ -23,22 +23,40 @@ fn rate_file(data: &Path, cat_text: &str, file: &Path, batch: usize) -> Engine {
 
 fn workload(dir: &Path, w: Workload) -> (std::path::PathBuf, u64) {
     let p = dir.join("w.jsonl");
-    let n = w.write(&mut std::fs::File::create(&p).unwrap(), |_| {}).unwrap();
+    let n = w
+        .write(&mut std::fs::File::create(&p).unwrap(), |_| {})
+        .unwrap();
     (p, n)
 }
 
 fn balances(data: &Path) -> Vec<String> {
     let store = Store::open(data).unwrap();
     let cat = example();
-    store.accounts().map(|a| serde_json::to_string(&engine::report::account_view(&cat, &a.unwrap())).unwrap()).collect()
+    store
+        .accounts()
+        .map(|a| serde_json::to_string(&engine::report::account_view(&cat, &a.unwrap())).unwrap())
+        .collect()
 }
 
 #[test]
 fn every_line_is_rated_rejected_or_dead_lettered_with_a_reason() {
     let tmp = tempfile::tempdir().unwrap();
-    let (file, lines) = workload(tmp.path(), Workload { accounts: 200, days: 5, seed: 3, duplicates: 0.02, bad: 0.02, ..Workload::default() });
+    let (file, lines) = workload(
+        tmp.path(),
+        Workload {
+            accounts: 200,
+            days: 5,
+            seed: 3,
+            duplicates: 0.02,
+            bad: 0.02,
+            ..Workload::default()
+        },
+    );
     // Add the hostile lines of the engine issue by hand, too.
-    let mut f = std::fs::OpenOptions::new().append(true).open(&file).unwrap();
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&file)
+        .unwrap();
     let extra = [
         "{\"type\":\"usage\",\"id\":\"x1\",\"msisdn\":\"79000000001\",\"service\":\"voice\",\"other\":\"79001234567\",\"start\":\"2026-11-06T10:00:00Z\",\"duration\":-1}",
         "{\"type\":\"usage\",\"id\":\"x2\",\"msisdn\":\"79900000001\",\"service\":\"voice\",\"other\":\"79001234567\",\"start\":\"2026-11-06T10:00:00Z\",\"duration\":10}",
@@ -55,22 +73,48 @@ fn every_line_is_rated_rejected_or_dead_lettered_with_a_reason() {
     let e = rate_file(&tmp.path().join("db"), engine::EXAMPLE_CATALOG, &file, 1000);
     let c = e.counters;
     assert_eq!(c.read, lines + extra.len() as u64 + 1);
-    assert_eq!(c.read, c.rated + c.rejected + c.duplicates + c.dead, "{c:?}");
+    assert_eq!(
+        c.read,
+        c.rated + c.rejected + c.duplicates + c.dead,
+        "{c:?}"
+    );
     assert!(c.dead >= 5 && c.rejected >= 2 && c.duplicates > 0, "{c:?}");
     // Every dead letter carries its reason and where it was.
     let store = &e.store;
     let mut dead = Vec::new();
     for item in store.log() {
-        if let (_, _, engine::record::Entry::Dead { position, reason, raw }) = item.unwrap() {
+        if let (
+            _,
+            _,
+            engine::record::Entry::Dead {
+                position,
+                reason,
+                raw,
+            },
+        ) = item.unwrap()
+        {
             assert!(!reason.is_empty());
             dead.push((position, reason, raw.len()));
         }
     }
     assert_eq!(dead.len() as u64, c.dead);
     let reasons: Vec<&str> = dead.iter().map(|d| d.1.as_str()).collect();
-    assert!(reasons.iter().any(|r| r.contains("invalid value: integer `-1`")), "{reasons:?}");
-    assert!(reasons.iter().any(|r| r.contains("outside 2000-01-01")), "{reasons:?}");
-    assert!(reasons.iter().any(|r| r.contains("longer than 65536 bytes")), "{reasons:?}");
+    assert!(
+        reasons
+            .iter()
+            .any(|r| r.contains("invalid value: integer `-1`")),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons.iter().any(|r| r.contains("outside 2000-01-01")),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons
+            .iter()
+            .any(|r| r.contains("longer than 65536 bytes")),
+        "{reasons:?}"
+    );
     // The dead letter's position points at its line.
     let text = std::fs::read(&file).unwrap();
     for (position, _, _) in &dead {
@@ -81,7 +125,17 @@ fn every_line_is_rated_rejected_or_dead_lettered_with_a_reason() {
 #[test]
 fn every_line_twice_gives_the_balances_of_every_line_once() {
     let tmp = tempfile::tempdir().unwrap();
-    let (file, _) = workload(tmp.path(), Workload { accounts: 150, days: 10, seed: 5, duplicates: 0.0, bad: 0.0, ..Workload::default() });
+    let (file, _) = workload(
+        tmp.path(),
+        Workload {
+            accounts: 150,
+            days: 10,
+            seed: 5,
+            duplicates: 0.0,
+            bad: 0.0,
+            ..Workload::default()
+        },
+    );
     let twice = tmp.path().join("twice.jsonl");
     let mut out = std::io::BufWriter::new(std::fs::File::create(&twice).unwrap());
     for line in std::io::BufReader::new(std::fs::File::open(&file).unwrap()).lines() {
@@ -89,28 +143,68 @@ fn every_line_twice_gives_the_balances_of_every_line_once() {
         writeln!(out, "{line}\n{line}").unwrap();
     }
     drop(out);
-    let once = rate_file(&tmp.path().join("once"), engine::EXAMPLE_CATALOG, &file, 700);
-    let doubled = rate_file(&tmp.path().join("twice"), engine::EXAMPLE_CATALOG, &twice, 700);
+    let once = rate_file(
+        &tmp.path().join("once"),
+        engine::EXAMPLE_CATALOG,
+        &file,
+        700,
+    );
+    let doubled = rate_file(
+        &tmp.path().join("twice"),
+        engine::EXAMPLE_CATALOG,
+        &twice,
+        700,
+    );
     assert_eq!(doubled.counters.duplicates, once.counters.read);
     drop((once, doubled));
-    assert_eq!(balances(&tmp.path().join("once")), balances(&tmp.path().join("twice")));
+    assert_eq!(
+        balances(&tmp.path().join("once")),
+        balances(&tmp.path().join("twice"))
+    );
 }
 
 #[test]
 fn replay_reproduces_every_decision_and_the_state() {
     let tmp = tempfile::tempdir().unwrap();
-    let (file, _) = workload(tmp.path(), Workload { accounts: 300, days: 35, seed: 9, ..Workload::default() });
+    let (file, _) = workload(
+        tmp.path(),
+        Workload {
+            accounts: 300,
+            days: 35,
+            seed: 9,
+            ..Workload::default()
+        },
+    );
     let e = rate_file(&tmp.path().join("db"), engine::EXAMPLE_CATALOG, &file, 4096);
     let (report, _) = engine::replay::replay(&e.store, |_| {}).unwrap();
-    assert!(report.ok(), "{:?} {:?}", report.mismatches.first(), report.state_differences);
-    assert_eq!(report.decisions, e.counters.rated + e.counters.rejected + e.counters.duplicates + e.counters.ticks);
-    assert!(e.counters.ticks > 0, "35 days with daily plans need ticks for idle accounts");
+    assert!(
+        report.ok(),
+        "{:?} {:?}",
+        report.mismatches.first(),
+        report.state_differences
+    );
+    assert_eq!(
+        report.decisions,
+        e.counters.rated + e.counters.rejected + e.counters.duplicates + e.counters.ticks
+    );
+    assert!(
+        e.counters.ticks > 0,
+        "35 days with daily plans need ticks for idle accounts"
+    );
 }
 
 #[test]
 fn a_new_catalog_mid_stream_is_recorded_and_replay_uses_each_in_turn() {
     let tmp = tempfile::tempdir().unwrap();
-    let (file, _) = workload(tmp.path(), Workload { accounts: 100, days: 4, seed: 11, ..Workload::default() });
+    let (file, _) = workload(
+        tmp.path(),
+        Workload {
+            accounts: 100,
+            days: 4,
+            seed: 11,
+            ..Workload::default()
+        },
+    );
     let text = std::fs::read_to_string(&file).unwrap();
     let half = text.len() / 2;
     let cut = half + text[half..].find('\n').unwrap() + 1;
@@ -121,7 +215,11 @@ fn a_new_catalog_mid_stream_is_recorded_and_replay_uses_each_in_turn() {
     drop(rate_file(&data, engine::EXAMPLE_CATALOG, &first, 1000));
     let dearer = engine::EXAMPLE_CATALOG.replace(r#"price = "3.00""#, r#"price = "4.00""#);
     let e = rate_file(&data, &dearer, &second, 1000);
-    let catalogs = e.store.log().filter(|i| matches!(i.as_ref().unwrap().2, engine::record::Entry::Catalog { .. })).count();
+    let catalogs = e
+        .store
+        .log()
+        .filter(|i| matches!(i.as_ref().unwrap().2, engine::record::Entry::Catalog { .. }))
+        .count();
     assert_eq!(catalogs, 2);
     let (report, _) = engine::replay::replay(&e.store, |_| {}).unwrap();
     assert!(report.ok(), "{:?}", report.mismatches.first());
@@ -130,22 +228,48 @@ fn a_new_catalog_mid_stream_is_recorded_and_replay_uses_each_in_turn() {
 #[test]
 fn rerating_with_a_corrected_price_reports_each_changed_item() {
     let tmp = tempfile::tempdir().unwrap();
-    let (file, _) = workload(tmp.path(), Workload { accounts: 200, days: 6, seed: 13, duplicates: 0.0, bad: 0.0, ..Workload::default() });
+    let (file, _) = workload(
+        tmp.path(),
+        Workload {
+            accounts: 200,
+            days: 6,
+            seed: 13,
+            duplicates: 0.0,
+            bad: 0.0,
+            ..Workload::default()
+        },
+    );
     let e = rate_file(&tmp.path().join("db"), engine::EXAMPLE_CATALOG, &file, 2048);
     // National calls cost 3.00 a minute; the corrected catalog says 3.60.
-    let corrected = Catalog::from_toml("corrected", &engine::EXAMPLE_CATALOG.replace(r#"price = "3.00""#, r#"price = "3.60""#)).unwrap();
+    let corrected = Catalog::from_toml(
+        "corrected",
+        &engine::EXAMPLE_CATALOG.replace(r#"price = "3.00""#, r#"price = "3.60""#),
+    )
+    .unwrap();
     let from = rating::Timestamp::parse_rfc3339("2026-11-03T00:00:00Z").unwrap();
     let to = rating::Timestamp::parse_rfc3339("2026-11-05T00:00:00Z").unwrap();
     let r = engine::replay::rerate(&e.store, &corrected, from, to).unwrap();
     assert!(!r.items.is_empty());
     for i in &r.items {
         assert_eq!(i.service, "voice");
-        assert!(i.time.as_str() >= "2026-11-03" && i.time.as_str() < "2026-11-05", "{}", i.time);
+        assert!(
+            i.time.as_str() >= "2026-11-03" && i.time.as_str() < "2026-11-05",
+            "{}",
+            i.time
+        );
         // Money-paid national minutes go up by 0.60 each: the difference is a multiple of 0.60.
-        assert!(i.difference > rust_decimal::Decimal::ZERO && (i.difference / rust_decimal::Decimal::new(60, 2)).fract().is_zero(), "{i:?}");
+        assert!(
+            i.difference > rust_decimal::Decimal::ZERO
+                && (i.difference / rust_decimal::Decimal::new(60, 2))
+                    .fract()
+                    .is_zero(),
+            "{i:?}"
+        );
     }
     let total: rust_decimal::Decimal = r.items.iter().map(|i| i.difference).sum();
     let by_account: rust_decimal::Decimal = r.accounts.values().map(|v| v.2).sum();
     assert_eq!(total, by_account);
-    assert!(r.to_csv().starts_with("account,msisdn,event,time,service,old,new,difference\n"));
+    assert!(r
+        .to_csv()
+        .starts_with("account,msisdn,event,time,service,old,new,difference\n"));
 }

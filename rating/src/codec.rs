@@ -56,11 +56,15 @@ pub fn to_json(input: &Input) -> String {
 fn put<T: Serialize>(out: &mut Vec<u8>, kind: u8, body: &T) {
     out.push(VERSION);
     out.push(kind);
-    opts().serialize_into(&mut *out, body).expect("records serialise into memory");
+    opts()
+        .serialize_into(&mut *out, body)
+        .expect("records serialise into memory");
 }
 
 fn body<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, DecodeError> {
-    opts().deserialize(bytes).map_err(|e| DecodeError::Corrupt(e.to_string()))
+    opts()
+        .deserialize(bytes)
+        .map_err(|e| DecodeError::Corrupt(e.to_string()))
 }
 
 fn header(bytes: &[u8]) -> Result<(u8, &[u8]), DecodeError> {

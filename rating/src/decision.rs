@@ -34,10 +34,29 @@ pub enum Outcome {
         #[serde(with = "money::amount")]
         balance_after: Decimal,
     },
-    Opened { account: Account, fees: Vec<FeeCharge> },
-    NumberAdded { number: Number, fees: Vec<FeeCharge> },
-    OptionActivated { msisdn: Msisdn, addon: AddonIdx, fees: Vec<FeeCharge>, granted: Vec<Bucket>, next_bucket: u32, next_due: Timestamp, days: u32, months: u32 },
-    OptionDeactivated { msisdn: Msisdn, addon: AddonIdx, dropped: Vec<Expiry> },
+    Opened {
+        account: Account,
+        fees: Vec<FeeCharge>,
+    },
+    NumberAdded {
+        number: Number,
+        fees: Vec<FeeCharge>,
+    },
+    OptionActivated {
+        msisdn: Msisdn,
+        addon: AddonIdx,
+        fees: Vec<FeeCharge>,
+        granted: Vec<Bucket>,
+        next_bucket: u32,
+        next_due: Timestamp,
+        days: u32,
+        months: u32,
+    },
+    OptionDeactivated {
+        msisdn: Msisdn,
+        addon: AddonIdx,
+        dropped: Vec<Expiry>,
+    },
     CreditLimitSet {
         #[serde(with = "money::amount")]
         credit_limit: Decimal,
@@ -165,7 +184,11 @@ pub enum Rejection {
     #[error("malformed: {0}")]
     Malformed(String),
     #[error("{field} {value} is above the limit {max}")]
-    QuantityTooLarge { field: CompactString, value: u64, max: u64 },
+    QuantityTooLarge {
+        field: CompactString,
+        value: u64,
+        max: u64,
+    },
     #[error("unknown number {0}")]
     UnknownNumber(Msisdn),
     #[error("unknown account {0}")]
@@ -179,7 +202,10 @@ pub enum Rejection {
     #[error("unknown option {0}")]
     UnknownOption(CompactString),
     #[error("option {option} cannot be added to plan {plan}")]
-    OptionNotForPlan { option: CompactString, plan: CompactString },
+    OptionNotForPlan {
+        option: CompactString,
+        plan: CompactString,
+    },
     #[error("option {0} is already active")]
     OptionActive(CompactString),
     #[error("option {0} is not active")]
@@ -189,7 +215,11 @@ pub enum Rejection {
     #[error("no destination for {0}")]
     UnknownDestination(CompactString),
     #[error("the plan has no rate for {service} {direction:?} to {destination} at this time")]
-    NoRate { service: Service, direction: Direction, destination: CompactString },
+    NoRate {
+        service: Service,
+        direction: Direction,
+        destination: CompactString,
+    },
     #[error("amount {amount} has more decimals than the currency's {decimals}")]
     AmountDecimals { amount: String, decimals: u32 },
     #[error("amount must be positive")]
@@ -207,7 +237,10 @@ pub enum ApplyError {
 }
 
 fn bad(d: &Decision, problem: impl Into<String>) -> ApplyError {
-    ApplyError::Inconsistent { event: d.event.clone(), problem: problem.into() }
+    ApplyError::Inconsistent {
+        event: d.event.clone(),
+        problem: problem.into(),
+    }
 }
 
 /// Applies a decision to the state. Applying is pure bookkeeping: every amount is in the decision.
@@ -233,30 +266,59 @@ pub fn apply(state: &mut State, d: &Decision) -> Result<(), ApplyError> {
         _ => {}
     }
     let account_id = d.account.as_ref().ok_or_else(|| bad(d, "no account"))?;
-    let acct = state.account_mut(account_id).ok_or_else(|| bad(d, format!("unknown account {account_id}")))?;
+    let acct = state
+        .account_mut(account_id)
+        .ok_or_else(|| bad(d, format!("unknown account {account_id}")))?;
     for r in &d.renewals {
         apply_renewal(acct, r).map_err(|p| bad(d, p))?;
     }
     let mut new_number = None;
     match &d.outcome {
         Outcome::Charged(c) => {
-            let n = acct.number_mut(c.msisdn).ok_or_else(|| bad(d, "number not in account"))?;
+            let n = acct
+                .number_mut(c.msisdn)
+                .ok_or_else(|| bad(d, "number not in account"))?;
             for t in &c.takes {
-                let b = n.buckets.iter_mut().find(|b| b.id == t.bucket).ok_or_else(|| bad(d, format!("no bucket {}", t.bucket)))?;
+                let b = n
+                    .buckets
+                    .iter_mut()
+                    .find(|b| b.id == t.bucket)
+                    .ok_or_else(|| bad(d, format!("no bucket {}", t.bucket)))?;
                 if t.units > b.remaining {
-                    return Err(bad(d, format!("bucket {} has {} units, decision takes {}", b.id, b.remaining, t.units)));
+                    return Err(bad(
+                        d,
+                        format!(
+                            "bucket {} has {} units, decision takes {}",
+                            b.id, b.remaining, t.units
+                        ),
+                    ));
                 }
                 b.remaining -= t.units;
             }
             acct.balance -= c.money;
             if acct.balance != c.balance_after {
-                return Err(bad(d, format!("balance after is {}, decision says {}", acct.balance, c.balance_after)));
+                return Err(bad(
+                    d,
+                    format!(
+                        "balance after is {}, decision says {}",
+                        acct.balance, c.balance_after
+                    ),
+                ));
             }
         }
-        Outcome::Paid { amount, balance_after } => {
+        Outcome::Paid {
+            amount,
+            balance_after,
+        } => {
             acct.balance += *amount;
             if acct.balance != *balance_after {
-                return Err(bad(d, format!("balance after is {}, decision says {balance_after}", acct.balance)));
+                return Err(bad(
+                    d,
+                    format!(
+                        "balance after is {}, decision says {balance_after}",
+                        acct.balance
+                    ),
+                ));
             }
         }
         Outcome::NumberAdded { number, fees } => {
@@ -269,8 +331,19 @@ pub fn apply(state: &mut State, d: &Decision) -> Result<(), ApplyError> {
             }
             new_number = Some(number.msisdn);
         }
-        Outcome::OptionActivated { msisdn, addon, fees, granted, next_bucket, next_due, days, months } => {
-            let n = acct.number_mut(*msisdn).ok_or_else(|| bad(d, "number not in account"))?;
+        Outcome::OptionActivated {
+            msisdn,
+            addon,
+            fees,
+            granted,
+            next_bucket,
+            next_due,
+            days,
+            months,
+        } => {
+            let n = acct
+                .number_mut(*msisdn)
+                .ok_or_else(|| bad(d, "number not in account"))?;
             n.days = *days;
             n.months = *months;
             n.options.push(*addon);
@@ -281,14 +354,23 @@ pub fn apply(state: &mut State, d: &Decision) -> Result<(), ApplyError> {
                 acct.balance -= f.amount;
             }
         }
-        Outcome::OptionDeactivated { msisdn, addon, dropped } => {
-            let n = acct.number_mut(*msisdn).ok_or_else(|| bad(d, "number not in account"))?;
+        Outcome::OptionDeactivated {
+            msisdn,
+            addon,
+            dropped,
+        } => {
+            let n = acct
+                .number_mut(*msisdn)
+                .ok_or_else(|| bad(d, "number not in account"))?;
             n.options.retain(|o| o != addon);
-            n.buckets.retain(|b| !dropped.iter().any(|x| x.bucket == b.id));
+            n.buckets
+                .retain(|b| !dropped.iter().any(|x| x.bucket == b.id));
         }
         Outcome::CreditLimitSet { credit_limit } => acct.credit_limit = *credit_limit,
         Outcome::Ticked => {}
-        Outcome::Opened { .. } | Outcome::Duplicate | Outcome::Rejected(_) => unreachable!("handled above"),
+        Outcome::Opened { .. } | Outcome::Duplicate | Outcome::Rejected(_) => {
+            unreachable!("handled above")
+        }
     }
     if let Some(m) = new_number {
         state.index_number(account_id, m);
@@ -298,7 +380,9 @@ pub fn apply(state: &mut State, d: &Decision) -> Result<(), ApplyError> {
 }
 
 pub(crate) fn apply_renewal(acct: &mut Account, r: &Renewal) -> Result<(), String> {
-    let n = acct.number_mut(r.msisdn).ok_or("renewal of a number not in the account")?;
+    let n = acct
+        .number_mut(r.msisdn)
+        .ok_or("renewal of a number not in the account")?;
     for e in &r.expired {
         let before = n.buckets.len();
         n.buckets.retain(|b| b.id != e.bucket);
@@ -320,12 +404,19 @@ pub(crate) fn apply_renewal(acct: &mut Account, r: &Renewal) -> Result<(), Strin
 impl Decision {
     /// Money that left the balance by this decision (fees and charges), and money that came in.
     pub fn money_flow(&self) -> (Decimal, Decimal) {
-        let mut out: Decimal = self.renewals.iter().flat_map(|r| &r.fees).map(|f| f.amount).sum();
+        let mut out: Decimal = self
+            .renewals
+            .iter()
+            .flat_map(|r| &r.fees)
+            .map(|f| f.amount)
+            .sum();
         let mut inn = Decimal::ZERO;
         match &self.outcome {
             Outcome::Charged(c) => out += c.money,
             Outcome::Paid { amount, .. } => inn += *amount,
-            Outcome::Opened { fees, .. } | Outcome::NumberAdded { fees, .. } | Outcome::OptionActivated { fees, .. } => {
+            Outcome::Opened { fees, .. }
+            | Outcome::NumberAdded { fees, .. }
+            | Outcome::OptionActivated { fees, .. } => {
                 out += fees.iter().map(|f| f.amount).sum::<Decimal>()
             }
             _ => {}

@@ -29,8 +29,14 @@ pub struct Msisdn(pub u64);
 impl Msisdn {
     pub fn parse(text: &str) -> Result<Msisdn, String> {
         let t = text.strip_prefix('+').unwrap_or(text);
-        if t.is_empty() || t.len() > 15 || !t.bytes().all(|b| b.is_ascii_digit()) || t.starts_with('0') {
-            return Err(format!("{text:?} is not an MSISDN (1 to 15 digits, no leading zero)"));
+        if t.is_empty()
+            || t.len() > 15
+            || !t.bytes().all(|b| b.is_ascii_digit())
+            || t.starts_with('0')
+        {
+            return Err(format!(
+                "{text:?} is not an MSISDN (1 to 15 digits, no leading zero)"
+            ));
         }
         Ok(Msisdn(t.parse().expect("15 digits fit in u64")))
     }
@@ -112,11 +118,19 @@ impl Usage {
             Service::Sms | Service::Mms => self.duration.is_some() || self.bytes.is_some(),
         };
         if extra {
-            return Err(R::Malformed(format!("{} usage carries a quantity field of another service", self.service)));
+            return Err(R::Malformed(format!(
+                "{} usage carries a quantity field of another service",
+                self.service
+            )));
         }
-        let v = value.ok_or_else(|| R::Malformed(format!("{} usage needs `{field}`", self.service)))?;
+        let v =
+            value.ok_or_else(|| R::Malformed(format!("{} usage needs `{field}`", self.service)))?;
         if v > max {
-            return Err(R::QuantityTooLarge { field: field.into(), value: v, max });
+            return Err(R::QuantityTooLarge {
+                field: field.into(),
+                value: v,
+                max,
+            });
         }
         if self.service != Service::Voice && v == 0 {
             return Err(R::Malformed(format!("{field} is zero")));
@@ -266,13 +280,15 @@ impl Input {
             return Err(format!("id must be 1 to {MAX_ID_BYTES} bytes"));
         }
         match self {
-            Input::OpenAccount(o) if o.numbers.len() > MAX_NUMBERS_PER_COMMAND => {
-                Err(format!("more than {MAX_NUMBERS_PER_COMMAND} numbers in one command"))
-            }
+            Input::OpenAccount(o) if o.numbers.len() > MAX_NUMBERS_PER_COMMAND => Err(format!(
+                "more than {MAX_NUMBERS_PER_COMMAND} numbers in one command"
+            )),
             Input::OpenAccount(o) if o.account.is_empty() || o.account.len() > MAX_ID_BYTES => {
                 Err("account id must be 1 to 128 bytes".into())
             }
-            Input::Usage(u) if u.other.as_ref().is_some_and(|o| o.len() > 32) => Err("other party longer than 32 characters".into()),
+            Input::Usage(u) if u.other.as_ref().is_some_and(|o| o.len() > 32) => {
+                Err("other party longer than 32 characters".into())
+            }
             _ => Ok(()),
         }
     }

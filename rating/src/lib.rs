@@ -20,7 +20,10 @@ pub mod state;
 pub mod time;
 
 pub use catalog::{Catalog, CatalogError};
-pub use decision::{apply, ApplyError, Charge, Decision, Expiry, FeeCharge, FeeKind, FeeSource, Outcome, Rejection, Renewal, Span, Take, Why};
+pub use decision::{
+    apply, ApplyError, Charge, Decision, Expiry, FeeCharge, FeeKind, FeeSource, Outcome, Rejection,
+    Renewal, Span, Take, Why,
+};
 pub use event::{AccountId, EventId, Input, Msisdn, Usage};
 pub use quote::{quote, Quote, QuoteRequest};
 pub use rate::rate;

@@ -52,7 +52,10 @@ pub fn parse_amount(text: &str) -> Result<Decimal, String> {
     if t.is_empty() || t.len() > 40 {
         return Err(format!("amount {text:?} is empty or too long"));
     }
-    if !t.bytes().all(|b| b.is_ascii_digit() || b == b'.' || b == b'-' || b == b'+') {
+    if !t
+        .bytes()
+        .all(|b| b.is_ascii_digit() || b == b'.' || b == b'-' || b == b'+')
+    {
         return Err(format!("amount {text:?} is not a plain decimal number"));
     }
     let d: Decimal = t.parse().map_err(|e| format!("amount {text:?}: {e}"))?;

@@ -28,7 +28,9 @@ pub(crate) fn month_start(cat: &Catalog, n: &Number, k: u32) -> Timestamp {
 fn indexes_at(cat: &Catalog, n: &Number, t: Timestamp) -> (u32, u32) {
     let date = cat.calendar.local(t).date;
     let days = (date - n.anchor).num_days().max(0) as u32;
-    let mut months = ((date.year() as i64 * 12 + date.month0() as i64) - (n.anchor.year() as i64 * 12 + n.anchor.month0() as i64)).max(0) as u32;
+    let mut months = ((date.year() as i64 * 12 + date.month0() as i64)
+        - (n.anchor.year() as i64 * 12 + n.anchor.month0() as i64))
+        .max(0) as u32;
     while months > 0 && add_months(n.anchor, months) > date {
         months -= 1;
     }
@@ -43,7 +45,11 @@ struct Offerings<'a> {
 fn offerings<'a>(cat: &'a Catalog, n: &Number) -> Offerings<'a> {
     Offerings {
         plan: (FeeSource::Plan(n.plan), &cat.plans[n.plan as usize]),
-        addons: n.options.iter().map(|&a| (FeeSource::Addon(a), &cat.addons[a as usize])).collect(),
+        addons: n
+            .options
+            .iter()
+            .map(|&a| (FeeSource::Addon(a), &cat.addons[a as usize]))
+            .collect(),
     }
 }
 
@@ -54,7 +60,10 @@ impl<'a> Offerings<'a> {
 
     fn needs(&self, cat: &Catalog, fee: FeePeriod, pkg: PackagePeriod) -> bool {
         self.all().any(|(_, o)| {
-            o.fees.iter().any(|f| f.period == fee) || o.packages.iter().any(|&p| cat.packages[p as usize].period == pkg)
+            o.fees.iter().any(|f| f.period == fee)
+                || o.packages
+                    .iter()
+                    .any(|&p| cat.packages[p as usize].period == pkg)
         })
     }
 }
@@ -66,7 +75,13 @@ fn origin_of(source: FeeSource) -> Origin {
     }
 }
 
-fn grant(cat: &Catalog, n: &mut Number, package: PackageIdx, origin: Origin, from: Timestamp) -> Bucket {
+fn grant(
+    cat: &Catalog,
+    n: &mut Number,
+    package: PackageIdx,
+    origin: Origin,
+    from: Timestamp,
+) -> Bucket {
     let p = &cat.packages[package as usize];
     let valid_until = match p.period {
         PackagePeriod::Daily => day_start(cat, n, n.days + 1),
@@ -75,13 +90,26 @@ fn grant(cat: &Catalog, n: &mut Number, package: PackageIdx, origin: Origin, fro
     };
     let id = n.next_bucket;
     n.next_bucket += 1;
-    Bucket { id, package, origin, total: p.amount, remaining: p.amount, valid_from: from, valid_until }
+    Bucket {
+        id,
+        package,
+        origin,
+        total: p.amount,
+        remaining: p.amount,
+        valid_from: from,
+        valid_until,
+    }
 }
 
 /// The earliest event time at which this number has periodic work.
 pub(crate) fn next_due(cat: &Catalog, n: &Number) -> Timestamp {
     let o = offerings(cat, n);
-    let mut due = n.buckets.iter().map(|b| b.valid_until).min().unwrap_or(NEVER);
+    let mut due = n
+        .buckets
+        .iter()
+        .map(|b| b.valid_until)
+        .min()
+        .unwrap_or(NEVER);
     if o.needs(cat, FeePeriod::Daily, PackagePeriod::Daily) {
         due = due.min(day_start(cat, n, n.days + 1));
     }
@@ -93,13 +121,26 @@ pub(crate) fn next_due(cat: &Catalog, n: &Number) -> Timestamp {
 
 /// What joining an offer costs and grants at `t`: connection fee, the first period's fees, and
 /// the packages. `n` receives the buckets; the fees are returned.
-fn join_offer(cat: &Catalog, n: &mut Number, source: FeeSource, t: Timestamp, fees: &mut Vec<FeeCharge>, granted: &mut Vec<Bucket>) {
+fn join_offer(
+    cat: &Catalog,
+    n: &mut Number,
+    source: FeeSource,
+    t: Timestamp,
+    fees: &mut Vec<FeeCharge>,
+    granted: &mut Vec<Bucket>,
+) {
     let o = match source {
         FeeSource::Plan(p) => &cat.plans[p as usize],
         FeeSource::Addon(a) => &cat.addons[a as usize],
     };
     if !o.connection_fee.is_zero() {
-        fees.push(FeeCharge { msisdn: n.msisdn, source, kind: FeeKind::Connection, at: t, amount: o.connection_fee });
+        fees.push(FeeCharge {
+            msisdn: n.msisdn,
+            source,
+            kind: FeeKind::Connection,
+            at: t,
+            amount: o.connection_fee,
+        });
     }
     for f in &o.fees {
         let kind = match f.period {
@@ -107,7 +148,13 @@ fn join_offer(cat: &Catalog, n: &mut Number, source: FeeSource, t: Timestamp, fe
             FeePeriod::Monthly => FeeKind::Monthly,
         };
         if !f.amount.is_zero() {
-            fees.push(FeeCharge { msisdn: n.msisdn, source, kind, at: t, amount: f.amount });
+            fees.push(FeeCharge {
+                msisdn: n.msisdn,
+                source,
+                kind,
+                at: t,
+                amount: f.amount,
+            });
         }
     }
     for &p in &o.packages {
@@ -117,7 +164,13 @@ fn join_offer(cat: &Catalog, n: &mut Number, source: FeeSource, t: Timestamp, fe
 }
 
 /// A number joining the system at `t` on `plan` with `addons`.
-pub(crate) fn join(cat: &Catalog, msisdn: Msisdn, plan: crate::catalog::PlanIdx, addons: &[AddonIdx], t: Timestamp) -> (Number, Vec<FeeCharge>) {
+pub(crate) fn join(
+    cat: &Catalog,
+    msisdn: Msisdn,
+    plan: crate::catalog::PlanIdx,
+    addons: &[AddonIdx],
+    t: Timestamp,
+) -> (Number, Vec<FeeCharge>) {
     let mut n = Number {
         msisdn,
         plan,
@@ -131,7 +184,14 @@ pub(crate) fn join(cat: &Catalog, msisdn: Msisdn, plan: crate::catalog::PlanIdx,
     };
     let mut fees = Vec::new();
     let mut granted = Vec::new();
-    join_offer(cat, &mut n, FeeSource::Plan(plan), t, &mut fees, &mut granted);
+    join_offer(
+        cat,
+        &mut n,
+        FeeSource::Plan(plan),
+        t,
+        &mut fees,
+        &mut granted,
+    );
     for &a in addons {
         join_offer(cat, &mut n, FeeSource::Addon(a), t, &mut fees, &mut granted);
     }
@@ -141,7 +201,12 @@ pub(crate) fn join(cat: &Catalog, msisdn: Msisdn, plan: crate::catalog::PlanIdx,
 }
 
 /// What activating an option on `n` at `t` charges and grants. Returns the number as it will be.
-pub(crate) fn activate(cat: &Catalog, n: &Number, addon: AddonIdx, t: Timestamp) -> (Number, Vec<FeeCharge>, Vec<Bucket>) {
+pub(crate) fn activate(
+    cat: &Catalog,
+    n: &Number,
+    addon: AddonIdx,
+    t: Timestamp,
+) -> (Number, Vec<FeeCharge>, Vec<Bucket>) {
     let mut work = n.clone();
     let (days, months) = indexes_at(cat, &work, t);
     work.days = work.days.max(days);
@@ -149,13 +214,26 @@ pub(crate) fn activate(cat: &Catalog, n: &Number, addon: AddonIdx, t: Timestamp)
     work.options.push(addon);
     let mut fees = Vec::new();
     let mut granted = Vec::new();
-    join_offer(cat, &mut work, FeeSource::Addon(addon), t, &mut fees, &mut granted);
+    join_offer(
+        cat,
+        &mut work,
+        FeeSource::Addon(addon),
+        t,
+        &mut fees,
+        &mut granted,
+    );
     work.buckets.extend(granted.iter().cloned());
     work.next_due = next_due(cat, &work);
     (work, fees, granted)
 }
 
-fn expire_until(n: &mut Number, cat: &Catalog, at: Timestamp, boundary: Option<(PackagePeriod, Timestamp)>, r: &mut Renewal) {
+fn expire_until(
+    n: &mut Number,
+    cat: &Catalog,
+    at: Timestamp,
+    boundary: Option<(PackagePeriod, Timestamp)>,
+    r: &mut Renewal,
+) {
     let mut i = 0;
     while i < n.buckets.len() {
         let b = &n.buckets[i];
@@ -166,7 +244,9 @@ fn expire_until(n: &mut Number, cat: &Catalog, at: Timestamp, boundary: Option<(
         let b = n.buckets.remove(i);
         let p = &cat.packages[b.package as usize];
         let mut lost = b.remaining;
-        if let (Some(ro), Some((period, _)), false) = (&p.rollover, boundary, b.origin == Origin::Rollover) {
+        if let (Some(ro), Some((period, _)), false) =
+            (&p.rollover, boundary, b.origin == Origin::Rollover)
+        {
             if p.period == period && b.remaining > 0 {
                 let carried = b.remaining.min(ro.max);
                 lost -= carried;
@@ -177,7 +257,15 @@ fn expire_until(n: &mut Number, cat: &Catalog, at: Timestamp, boundary: Option<(
                 if carried > 0 {
                     let id = n.next_bucket;
                     n.next_bucket += 1;
-                    let nb = Bucket { id, package: b.package, origin: Origin::Rollover, total: carried, remaining: carried, valid_from: b.valid_until, valid_until: until };
+                    let nb = Bucket {
+                        id,
+                        package: b.package,
+                        origin: Origin::Rollover,
+                        total: carried,
+                        remaining: carried,
+                        valid_from: b.valid_until,
+                        valid_until: until,
+                    };
                     r.granted.push(nb.clone());
                     n.buckets.insert(i, nb);
                     i += 1;
@@ -188,7 +276,11 @@ fn expire_until(n: &mut Number, cat: &Catalog, at: Timestamp, boundary: Option<(
             // Granted and expired within this renewal: it never reaches the state.
             r.granted.retain(|g| g.id != b.id);
         } else {
-            r.expired.push(Expiry { bucket: b.id, at: b.valid_until, lost });
+            r.expired.push(Expiry {
+                bucket: b.id,
+                at: b.valid_until,
+                lost,
+            });
         }
     }
 }
@@ -202,7 +294,16 @@ pub(crate) fn renew(cat: &Catalog, acct: &Account, t: Timestamp) -> Vec<Renewal>
         let need_d = o.needs(cat, FeePeriod::Daily, PackagePeriod::Daily);
         let need_m = o.needs(cat, FeePeriod::Monthly, PackagePeriod::Monthly);
         let (target_d, target_m) = indexes_at(cat, n, t);
-        let mut r = Renewal { msisdn: n.msisdn, days: 0, months: 0, next_due: NEVER, next_bucket: 0, fees: vec![], expired: vec![], granted: vec![] };
+        let mut r = Renewal {
+            msisdn: n.msisdn,
+            days: 0,
+            months: 0,
+            next_due: NEVER,
+            next_bucket: 0,
+            fees: vec![],
+            expired: vec![],
+            granted: vec![],
+        };
         if !need_d {
             w.days = w.days.max(target_d);
         }
@@ -229,10 +330,24 @@ pub(crate) fn renew(cat: &Catalog, acct: &Account, t: Timestamp) -> Vec<Renewal>
             };
             let sources: Vec<(FeeSource, &crate::catalog::Offer)> = o.all().cloned().collect();
             for (source, offer) in sources {
-                for f in offer.fees.iter().filter(|f| f.period == fee_period && !f.amount.is_zero()) {
-                    r.fees.push(FeeCharge { msisdn: n.msisdn, source, kind, at, amount: f.amount });
+                for f in offer
+                    .fees
+                    .iter()
+                    .filter(|f| f.period == fee_period && !f.amount.is_zero())
+                {
+                    r.fees.push(FeeCharge {
+                        msisdn: n.msisdn,
+                        source,
+                        kind,
+                        at,
+                        amount: f.amount,
+                    });
                 }
-                for &p in offer.packages.iter().filter(|&&p| cat.packages[p as usize].period == period) {
+                for &p in offer
+                    .packages
+                    .iter()
+                    .filter(|&&p| cat.packages[p as usize].period == period)
+                {
                     let b = grant(cat, &mut w, p, origin_of(source), at);
                     r.granted.push(b.clone());
                     w.buckets.push(b);
@@ -244,7 +359,10 @@ pub(crate) fn renew(cat: &Catalog, acct: &Account, t: Timestamp) -> Vec<Renewal>
         r.months = w.months;
         r.next_bucket = w.next_bucket;
         r.next_due = next_due(cat, &w);
-        debug_assert!(r.next_due > t || r.next_due == NEVER, "renewal must leave nothing due at {t}");
+        debug_assert!(
+            r.next_due > t || r.next_due == NEVER,
+            "renewal must leave nothing due at {t}"
+        );
         out.push(r);
     }
     out

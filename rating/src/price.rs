@@ -49,7 +49,13 @@ fn offer_at<'c>(cat: &'c Catalog, offers: Offers, i: u16) -> &'c Offer {
 /// before the plan, then the earlier price in the file. The order is total.
 ///
 /// `at` is the instant; its local time is worked out only if a banded price is met.
-pub fn select(cat: &Catalog, offers: Offers, kind: &UsageKind, dest: DestIdx, at: Timestamp) -> Option<Choice> {
+pub fn select(
+    cat: &Catalog,
+    offers: Offers,
+    kind: &UsageKind,
+    dest: DestIdx,
+    at: Timestamp,
+) -> Option<Choice> {
     let mut local: Option<Local> = None;
     for d in [dest, ANY_DEST] {
         let mut best: Option<Ranked> = None;
@@ -79,7 +85,15 @@ pub fn select(cat: &Catalog, offers: Offers, kind: &UsageKind, dest: DestIdx, at
                     Some(b) => (p.weight, band_start) > (b.weight, b.band_start),
                 };
                 if better {
-                    best = Some(Ranked { choice: Choice { offer: oi, price: pi, rate: p.rate }, weight: p.weight, band_start });
+                    best = Some(Ranked {
+                        choice: Choice {
+                            offer: oi,
+                            price: pi,
+                            rate: p.rate,
+                        },
+                        weight: p.weight,
+                        band_start,
+                    });
                 }
             }
         }
@@ -121,12 +135,23 @@ pub struct Pricer<'c> {
 impl<'c> Pricer<'c> {
     pub fn new(cat: &'c Catalog, item: &Item) -> Pricer<'c> {
         let banded = item.kind.service == Service::Voice
-            && (cat.plans[item.offers.plan as usize].banded || item.offers.addons.iter().any(|&a| cat.addons[a as usize].banded));
+            && (cat.plans[item.offers.plan as usize].banded
+                || item
+                    .offers
+                    .addons
+                    .iter()
+                    .any(|&a| cat.addons[a as usize].banded));
         Pricer { cat, banded }
     }
 
     pub fn choose(&self, item: &Item, elapsed: u64) -> Option<Choice> {
-        select(self.cat, item.offers, &item.kind, item.dest, item.start.plus(elapsed))
+        select(
+            self.cat,
+            item.offers,
+            &item.kind,
+            item.dest,
+            item.start.plus(elapsed),
+        )
     }
 
     /// Where, before `end`, the winning price stops being `cur` (voice only: a call is split when
@@ -138,7 +163,13 @@ impl<'c> Pricer<'c> {
         let mut e = from;
         while e < end {
             let l = self.cat.calendar.local(item.start.plus(e));
-            let edge = self.cat.band_edges.iter().copied().find(|&b| b > l.second_of_day).unwrap_or(86_400);
+            let edge = self
+                .cat
+                .band_edges
+                .iter()
+                .copied()
+                .find(|&b| b > l.second_of_day)
+                .unwrap_or(86_400);
             e += (edge - l.second_of_day) as u64;
             if e >= end {
                 break;
@@ -160,9 +191,19 @@ impl<'c> Pricer<'c> {
         let mut spans: SmallVec<[Span; 1]> = SmallVec::new();
         let first_rate = &cat.rates[first.rate as usize];
         if from >= item.quantity {
-            return Ok(Priced { first, spans, connect_fee: Decimal::ZERO, money: Decimal::ZERO, capped: false });
+            return Ok(Priced {
+                first,
+                spans,
+                connect_fee: Decimal::ZERO,
+                money: Decimal::ZERO,
+                capped: false,
+            });
         }
-        let mut cur = if from == 0 { first } else { self.choose(item, from).ok_or(())? };
+        let mut cur = if from == 0 {
+            first
+        } else {
+            self.choose(item, from).ok_or(())?
+        };
         let mut e = from;
         let mut total = Decimal::ZERO;
         let mut rounding: Rounding = cat.rates[cur.rate as usize].rounding;
@@ -179,16 +220,26 @@ impl<'c> Pricer<'c> {
             let n = len.div_ceil(slot.increment);
             let units = n * slot.increment;
             let cost = match rate.increment_decimals {
-                None => slot.price * Decimal::from(units) / Decimal::from(slot.per),
+                None => match slot.increment_price {
+                    Some(p) => p * Decimal::from(n),
+                    None => slot.price * Decimal::from(units) / Decimal::from(slot.per),
+                },
                 Some(g) => {
                     let half = RoundingStrategy::MidpointAwayFromZero;
-                    let raw = (slot.price * Decimal::from(units) / Decimal::from(slot.per)).round_dp_with_strategy(g, half);
+                    let raw = (slot.price * Decimal::from(units) / Decimal::from(slot.per))
+                        .round_dp_with_strategy(g, half);
                     let inc = (raw / Decimal::from(n)).round_dp_with_strategy(g, half);
                     (inc * Decimal::from(n)).round_dp_with_strategy(g, half)
                 }
             };
             total += cost;
-            spans.push(Span { rate: cur.rate, slot: si as u8, from: e, units, cost });
+            spans.push(Span {
+                rate: cur.rate,
+                slot: si as u8,
+                from: e,
+                units,
+                cost,
+            });
             e += units;
             if e < item.quantity && self.splits(item) {
                 // The band may change where this span ended; with no price there, the call goes
@@ -205,7 +256,15 @@ impl<'c> Pricer<'c> {
                 capped = true;
             }
         }
-        let money = rounding.apply(total.round_dp_with_strategy(NOISE_DECIMALS, RoundingStrategy::MidpointAwayFromZero));
-        Ok(Priced { first, spans, connect_fee, money, capped })
+        let money = rounding.apply(
+            total.round_dp_with_strategy(NOISE_DECIMALS, RoundingStrategy::MidpointAwayFromZero),
+        );
+        Ok(Priced {
+            first,
+            spans,
+            connect_fee,
+            money,
+            capped,
+        })
     }
 }

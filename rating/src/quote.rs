@@ -46,11 +46,16 @@ pub struct Quote {
 }
 
 pub fn quote(cat: &Catalog, q: &QuoteRequest) -> Result<Quote, Rejection> {
-    let plan = cat.plan(&q.plan).ok_or_else(|| Rejection::UnknownPlan(q.plan.clone()))?;
+    let plan = cat
+        .plan(&q.plan)
+        .ok_or_else(|| Rejection::UnknownPlan(q.plan.clone()))?;
     let addons = q
         .options
         .iter()
-        .map(|o| cat.addon(o).ok_or_else(|| Rejection::UnknownOption(o.clone())))
+        .map(|o| {
+            cat.addon(o)
+                .ok_or_else(|| Rejection::UnknownOption(o.clone()))
+        })
         .collect::<Result<Vec<_>, _>>()?;
     let (duration, bytes, count) = match q.service {
         Service::Voice => (Some(q.quantity), None, None),
@@ -72,12 +77,24 @@ pub fn quote(cat: &Catalog, q: &QuoteRequest) -> Result<Quote, Rejection> {
     };
     let quantity = u.quantity()?;
     let dest = destination(cat, q.service, q.other.as_ref())?;
-    let item = Item { kind: usage_kind(cat, &u, dest), dest, start: q.start, quantity, offers: Offers { plan, addons: &addons } };
+    let item = Item {
+        kind: usage_kind(cat, &u, dest),
+        dest,
+        start: q.start,
+        quantity,
+        offers: Offers {
+            plan,
+            addons: &addons,
+        },
+    };
     let pricer = Pricer::new(cat, &item);
     let no_rate = || Rejection::NoRate {
         service: q.service,
         direction: q.direction,
-        destination: cat.destinations.get(dest as usize).map_or("*any".into(), |d| d.id.as_str().into()),
+        destination: cat
+            .destinations
+            .get(dest as usize)
+            .map_or("*any".into(), |d| d.id.as_str().into()),
     };
     let first = pricer.choose(&item, 0).ok_or_else(no_rate)?;
     let p = pricer.price(&item, first, 0).map_err(|_| no_rate())?;

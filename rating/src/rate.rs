@@ -14,7 +14,13 @@ use rust_decimal::Decimal;
 use smallvec::SmallVec;
 use std::borrow::Cow;
 
-fn decided(input: &Input, cat: &Catalog, account: Option<&str>, renewals: Vec<crate::Renewal>, outcome: Outcome) -> Decision {
+fn decided(
+    input: &Input,
+    cat: &Catalog,
+    account: Option<&str>,
+    renewals: Vec<crate::Renewal>,
+    outcome: Outcome,
+) -> Decision {
     Decision {
         event: input.id().clone(),
         catalog: cat.tag(),
@@ -30,14 +36,19 @@ fn rejected(input: &Input, cat: &Catalog, account: Option<&str>, r: Rejection) -
 }
 
 /// The account as it stands once periodic work due by `t` is done, and that work.
-fn renewed<'a>(cat: &Catalog, acct: &'a Account, t: Timestamp) -> (Cow<'a, Account>, Vec<crate::Renewal>) {
+fn renewed<'a>(
+    cat: &Catalog,
+    acct: &'a Account,
+    t: Timestamp,
+) -> (Cow<'a, Account>, Vec<crate::Renewal>) {
     if acct.next_due() > t {
         return (Cow::Borrowed(acct), Vec::new());
     }
     let renewals = period::renew(cat, acct, t);
     let mut a = acct.clone();
     for r in &renewals {
-        crate::decision::apply_renewal(&mut a, r).expect("a renewal computed from this account applies to it");
+        crate::decision::apply_renewal(&mut a, r)
+            .expect("a renewal computed from this account applies to it");
     }
     (Cow::Owned(a), renewals)
 }
@@ -54,9 +65,13 @@ pub fn rate(state: &State, cat: &Catalog, input: &Input) -> Decision {
         Input::Usage(u) => rate_usage(state, cat, input, u),
         Input::Payment(p) => {
             let acct = match (&p.account, p.msisdn) {
-                (Some(a), _) => state.account(a).ok_or_else(|| Rejection::UnknownAccount(a.clone())),
+                (Some(a), _) => state
+                    .account(a)
+                    .ok_or_else(|| Rejection::UnknownAccount(a.clone())),
                 (None, Some(m)) => state.account_of(m).ok_or(Rejection::UnknownNumber(m)),
-                (None, None) => Err(Rejection::Malformed("payment names neither account nor msisdn".into())),
+                (None, None) => Err(Rejection::Malformed(
+                    "payment names neither account nor msisdn".into(),
+                )),
             };
             let acct = match acct {
                 Ok(a) => a,
@@ -67,11 +82,25 @@ pub fn rate(state: &State, cat: &Catalog, input: &Input) -> Decision {
             }
             let (a, renewals) = renewed(cat, acct, p.time);
             let balance_after = a.balance + p.amount;
-            decided(input, cat, Some(&acct.id), renewals, Outcome::Paid { amount: p.amount, balance_after })
+            decided(
+                input,
+                cat,
+                Some(&acct.id),
+                renewals,
+                Outcome::Paid {
+                    amount: p.amount,
+                    balance_after,
+                },
+            )
         }
         Input::OpenAccount(o) => {
             if state.account(&o.account).is_some() {
-                return rejected(input, cat, None, Rejection::AccountExists(o.account.clone()));
+                return rejected(
+                    input,
+                    cat,
+                    None,
+                    Rejection::AccountExists(o.account.clone()),
+                );
             }
             if let Err(r) = check_amount(cat, o.credit_limit, false) {
                 return rejected(input, cat, None, r);
@@ -79,7 +108,10 @@ pub fn rate(state: &State, cat: &Catalog, input: &Input) -> Decision {
             let mut numbers = Vec::new();
             let mut fees = Vec::new();
             for nn in &o.numbers {
-                if numbers.iter().any(|n: &crate::Number| n.msisdn == nn.msisdn) {
+                if numbers
+                    .iter()
+                    .any(|n: &crate::Number| n.msisdn == nn.msisdn)
+                {
                     return rejected(input, cat, None, Rejection::NumberTaken(nn.msisdn));
                 }
                 match new_number(state, cat, nn, o.time) {
@@ -90,16 +122,38 @@ pub fn rate(state: &State, cat: &Catalog, input: &Input) -> Decision {
                     Err(r) => return rejected(input, cat, None, r),
                 }
             }
-            let account = Account { id: o.account.clone(), balance: Decimal::ZERO, credit_limit: o.credit_limit, numbers };
-            decided(input, cat, Some(&o.account), Vec::new(), Outcome::Opened { account, fees })
+            let account = Account {
+                id: o.account.clone(),
+                balance: Decimal::ZERO,
+                credit_limit: o.credit_limit,
+                numbers,
+            };
+            decided(
+                input,
+                cat,
+                Some(&o.account),
+                Vec::new(),
+                Outcome::Opened { account, fees },
+            )
         }
         Input::AddNumber(x) => {
             let Some(acct) = state.account(&x.account) else {
-                return rejected(input, cat, None, Rejection::UnknownAccount(x.account.clone()));
+                return rejected(
+                    input,
+                    cat,
+                    None,
+                    Rejection::UnknownAccount(x.account.clone()),
+                );
             };
             let (_, renewals) = renewed(cat, acct, x.time);
             match new_number(state, cat, &x.number, x.time) {
-                Ok((number, fees)) => decided(input, cat, Some(&acct.id), renewals, Outcome::NumberAdded { number, fees }),
+                Ok((number, fees)) => decided(
+                    input,
+                    cat,
+                    Some(&acct.id),
+                    renewals,
+                    Outcome::NumberAdded { number, fees },
+                ),
                 Err(r) => rejected(input, cat, Some(&acct.id), r),
             }
         }
@@ -109,19 +163,39 @@ pub fn rate(state: &State, cat: &Catalog, input: &Input) -> Decision {
                 return rejected(input, cat, None, Rejection::UnknownNumber(x.msisdn));
             };
             let Some(addon) = cat.addon(&x.option) else {
-                return rejected(input, cat, Some(&acct.id), Rejection::UnknownOption(x.option.clone()));
+                return rejected(
+                    input,
+                    cat,
+                    Some(&acct.id),
+                    Rejection::UnknownOption(x.option.clone()),
+                );
             };
             let (a, renewals) = renewed(cat, acct, x.time);
-            let n = a.number(x.msisdn).expect("the index points at the account holding the number");
+            let n = a
+                .number(x.msisdn)
+                .expect("the index points at the account holding the number");
             let active = n.options.contains(&addon);
             let outcome = if activate {
                 let allowed = &cat.addons[addon as usize].plans;
                 if active {
-                    return rejected(input, cat, Some(&acct.id), Rejection::OptionActive(x.option.clone()));
+                    return rejected(
+                        input,
+                        cat,
+                        Some(&acct.id),
+                        Rejection::OptionActive(x.option.clone()),
+                    );
                 }
                 if !allowed.is_empty() && !allowed.contains(&n.plan) {
                     let plan = CompactString::from(cat.plans[n.plan as usize].id.as_str());
-                    return rejected(input, cat, Some(&acct.id), Rejection::OptionNotForPlan { option: x.option.clone(), plan });
+                    return rejected(
+                        input,
+                        cat,
+                        Some(&acct.id),
+                        Rejection::OptionNotForPlan {
+                            option: x.option.clone(),
+                            plan,
+                        },
+                    );
                 }
                 let (after, fees, granted) = period::activate(cat, n, addon, x.time);
                 Outcome::OptionActivated {
@@ -136,32 +210,63 @@ pub fn rate(state: &State, cat: &Catalog, input: &Input) -> Decision {
                 }
             } else {
                 if !active {
-                    return rejected(input, cat, Some(&acct.id), Rejection::OptionNotActive(x.option.clone()));
+                    return rejected(
+                        input,
+                        cat,
+                        Some(&acct.id),
+                        Rejection::OptionNotActive(x.option.clone()),
+                    );
                 }
                 // The option's own buckets go with it.
                 let dropped = n
                     .buckets
                     .iter()
                     .filter(|b| b.origin == crate::Origin::Addon(addon))
-                    .map(|b| crate::Expiry { bucket: b.id, at: x.time, lost: b.remaining })
+                    .map(|b| crate::Expiry {
+                        bucket: b.id,
+                        at: x.time,
+                        lost: b.remaining,
+                    })
                     .collect();
-                Outcome::OptionDeactivated { msisdn: x.msisdn, addon, dropped }
+                Outcome::OptionDeactivated {
+                    msisdn: x.msisdn,
+                    addon,
+                    dropped,
+                }
             };
             decided(input, cat, Some(&acct.id), renewals, outcome)
         }
         Input::SetCreditLimit(x) => {
             let Some(acct) = state.account(&x.account) else {
-                return rejected(input, cat, None, Rejection::UnknownAccount(x.account.clone()));
+                return rejected(
+                    input,
+                    cat,
+                    None,
+                    Rejection::UnknownAccount(x.account.clone()),
+                );
             };
             if let Err(r) = check_amount(cat, x.credit_limit, false) {
                 return rejected(input, cat, Some(&acct.id), r);
             }
             let (_, renewals) = renewed(cat, acct, x.time);
-            decided(input, cat, Some(&acct.id), renewals, Outcome::CreditLimitSet { credit_limit: x.credit_limit })
+            decided(
+                input,
+                cat,
+                Some(&acct.id),
+                renewals,
+                Outcome::CreditLimitSet {
+                    credit_limit: x.credit_limit,
+                },
+            )
         }
         Input::Tick(x) => {
             let Some(acct) = state.account(&x.account) else {
-                return rejected(input, cat, None, Rejection::UnknownAccount(x.account.clone()));
+                return rejected(
+                    input,
+                    cat,
+                    None,
+                    Rejection::UnknownAccount(x.account.clone()),
+                );
             };
             let (_, renewals) = renewed(cat, acct, x.time);
             decided(input, cat, Some(&acct.id), renewals, Outcome::Ticked)
@@ -180,22 +285,37 @@ fn check_amount(cat: &Catalog, amount: Decimal, positive: bool) -> Result<(), Re
         return Err(Rejection::AmountOutOfRange);
     }
     if !cat.fits_currency(amount) {
-        return Err(Rejection::AmountDecimals { amount: amount.to_string(), decimals: cat.decimals });
+        return Err(Rejection::AmountDecimals {
+            amount: amount.to_string(),
+            decimals: cat.decimals,
+        });
     }
     Ok(())
 }
 
-fn new_number(state: &State, cat: &Catalog, nn: &NewNumber, t: Timestamp) -> Result<(crate::Number, Vec<crate::FeeCharge>), Rejection> {
+fn new_number(
+    state: &State,
+    cat: &Catalog,
+    nn: &NewNumber,
+    t: Timestamp,
+) -> Result<(crate::Number, Vec<crate::FeeCharge>), Rejection> {
     if state.account_of(nn.msisdn).is_some() {
         return Err(Rejection::NumberTaken(nn.msisdn));
     }
-    let plan = cat.plan(&nn.plan).ok_or_else(|| Rejection::UnknownPlan(nn.plan.clone()))?;
+    let plan = cat
+        .plan(&nn.plan)
+        .ok_or_else(|| Rejection::UnknownPlan(nn.plan.clone()))?;
     let mut addons: Vec<crate::catalog::AddonIdx> = Vec::new();
     for o in &nn.options {
-        let a = cat.addon(o).ok_or_else(|| Rejection::UnknownOption(o.clone()))?;
+        let a = cat
+            .addon(o)
+            .ok_or_else(|| Rejection::UnknownOption(o.clone()))?;
         let allowed = &cat.addons[a as usize].plans;
         if !allowed.is_empty() && !allowed.contains(&plan) {
-            return Err(Rejection::OptionNotForPlan { option: o.clone(), plan: nn.plan.clone() });
+            return Err(Rejection::OptionNotForPlan {
+                option: o.clone(),
+                plan: nn.plan.clone(),
+            });
         }
         if addons.contains(&a) {
             return Err(Rejection::OptionActive(o.clone()));
@@ -206,13 +326,19 @@ fn new_number(state: &State, cat: &Catalog, nn: &NewNumber, t: Timestamp) -> Res
 }
 
 /// Resolves the other party of a usage item to a destination (data has none).
-pub(crate) fn destination(cat: &Catalog, service: Service, other: Option<&CompactString>) -> Result<DestIdx, Rejection> {
+pub(crate) fn destination(
+    cat: &Catalog,
+    service: Service,
+    other: Option<&CompactString>,
+) -> Result<DestIdx, Rejection> {
     if service == Service::Data {
         return Ok(ANY_DEST);
     }
-    let other = other.ok_or_else(|| Rejection::Malformed(format!("{service} usage needs `other`")))?;
+    let other =
+        other.ok_or_else(|| Rejection::Malformed(format!("{service} usage needs `other`")))?;
     let digits = prefix::digits(other).ok_or_else(|| Rejection::BadOtherParty(other.clone()))?;
-    cat.destination(digits).ok_or_else(|| Rejection::UnknownDestination(other.clone()))
+    cat.destination(digits)
+        .ok_or_else(|| Rejection::UnknownDestination(other.clone()))
 }
 
 pub(crate) fn usage_kind(cat: &Catalog, u: &Usage, dest: DestIdx) -> UsageKind {
@@ -231,21 +357,40 @@ fn rate_usage(state: &State, cat: &Catalog, input: &Input, u: &Usage) -> Decisio
     let Some(acct0) = state.account_of(u.msisdn) else {
         return rejected(input, cat, None, Rejection::UnknownNumber(u.msisdn));
     };
-    match charge(cat, acct0, u) {
-        Ok((renewals, c)) => decided(input, cat, Some(&acct0.id), renewals, Outcome::Charged(c)),
-        Err(r) => rejected(input, cat, Some(&acct0.id), r),
-    }
+    charge(cat, input, acct0, u)
 }
 
-fn charge(cat: &Catalog, acct0: &Account, u: &Usage) -> Result<(Vec<crate::Renewal>, Charge), Rejection> {
-    let quantity = u.quantity()?;
-    let dest = destination(cat, u.service, u.other.as_ref())?;
+/// The decision for a usage item, built in place: a decision is a few hundred bytes, and the
+/// hot path should not move it from frame to frame.
+fn charge(cat: &Catalog, input: &Input, acct0: &Account, u: &Usage) -> Decision {
+    let reject = |r| rejected(input, cat, Some(&acct0.id), r);
+    let quantity = match u.quantity() {
+        Ok(q) => q,
+        Err(r) => return reject(r),
+    };
+    let dest = match destination(cat, u.service, u.other.as_ref()) {
+        Ok(d) => d,
+        Err(r) => return reject(r),
+    };
     let (acct, renewals) = renewed(cat, acct0, u.start);
-    let n = acct.number(u.msisdn).expect("the index points at the account holding the number");
+    let n = acct
+        .number(u.msisdn)
+        .expect("the index points at the account holding the number");
     let kind = usage_kind(cat, u, dest);
-    let item = Item { kind, dest, start: u.start, quantity, offers: Offers { plan: n.plan, addons: &n.options } };
+    let item = Item {
+        kind,
+        dest,
+        start: u.start,
+        quantity,
+        offers: Offers {
+            plan: n.plan,
+            addons: &n.options,
+        },
+    };
     let pricer = Pricer::new(cat, &item);
-    let first = pricer.choose(&item, 0).ok_or_else(|| no_rate(cat, u, dest))?;
+    let Some(first) = pricer.choose(&item, 0) else {
+        return reject(no_rate(cat, u, dest));
+    };
     let free = cat.rates[first.rate as usize].free;
 
     // Packages first, unless the price is free anyway.
@@ -280,10 +425,15 @@ fn charge(cat: &Catalog, acct0: &Account, u: &Usage) -> Result<(Vec<crate::Renew
             let want = left.div_ceil(inc) * inc;
             let units = want.min(b.remaining);
             covered += units.min(left);
-            takes.push(Take { bucket: b.id, units });
+            takes.push(Take {
+                bucket: b.id,
+                units,
+            });
         }
     }
-    let priced = pricer.price(&item, first, covered).map_err(|_| no_rate(cat, u, dest))?;
+    let Ok(priced) = pricer.price(&item, first, covered) else {
+        return reject(no_rate(cat, u, dest));
+    };
     let balance_after = acct.balance - priced.money;
     let why = if free {
         Why::Free
@@ -297,30 +447,46 @@ fn charge(cat: &Catalog, acct0: &Account, u: &Usage) -> Result<(Vec<crate::Renew
         Why::Money
     };
     debug_assert!(priced.money >= Decimal::ZERO, "a charge is never negative");
-    let over_limit = u.direction == Direction::Out && !priced.money.is_zero() && balance_after < -acct.credit_limit;
-    let charge = Charge {
-        msisdn: u.msisdn,
-        service: u.service,
-        direction: u.direction,
-        other: u.other.clone(),
-        start: u.start,
-        quantity,
-        destination: (dest != ANY_DEST).then_some(dest),
-        rate: first.rate,
-        takes,
-        spans: priced.spans,
-        connect_fee: priced.connect_fee,
-        money: priced.money,
-        balance_after,
-        why,
-        over_limit,
-    };
-    Ok((renewals, charge))
+    let over_limit = u.direction == Direction::Out
+        && !priced.money.is_zero()
+        && balance_after < -acct.credit_limit;
+    Decision {
+        event: u.id.clone(),
+        catalog: cat.tag(),
+        time: u.start,
+        account: Some(acct0.id.clone()),
+        renewals,
+        outcome: Outcome::Charged(Charge {
+            msisdn: u.msisdn,
+            service: u.service,
+            direction: u.direction,
+            other: u.other.clone(),
+            start: u.start,
+            quantity,
+            destination: (dest != ANY_DEST).then_some(dest),
+            rate: first.rate,
+            takes,
+            spans: priced.spans,
+            connect_fee: priced.connect_fee,
+            money: priced.money,
+            balance_after,
+            why,
+            over_limit,
+        }),
+    }
 }
 
 fn no_rate(cat: &Catalog, u: &Usage, dest: DestIdx) -> Rejection {
-    let destination = if dest == ANY_DEST { "*any".into() } else { cat.destinations[dest as usize].id.as_str().into() };
-    Rejection::NoRate { service: u.service, direction: u.direction, destination }
+    let destination = if dest == ANY_DEST {
+        "*any".into()
+    } else {
+        cat.destinations[dest as usize].id.as_str().into()
+    };
+    Rejection::NoRate {
+        service: u.service,
+        direction: u.direction,
+        destination,
+    }
 }
 
 /// For tests and tools: the account of a number, if any.

@@ -68,7 +68,11 @@ pub struct Account {
 
 impl Account {
     pub fn next_due(&self) -> Timestamp {
-        self.numbers.iter().map(|n| n.next_due).min().unwrap_or(crate::period::NEVER)
+        self.numbers
+            .iter()
+            .map(|n| n.next_due)
+            .min()
+            .unwrap_or(crate::period::NEVER)
     }
 
     pub fn number(&self, m: Msisdn) -> Option<&Number> {

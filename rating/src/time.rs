@@ -33,7 +33,11 @@ impl Timestamp {
     }
 
     pub fn plus(self, secs: u64) -> Timestamp {
-        Timestamp(self.0.saturating_add(secs.min(MAX_TIME as u64) as i64).min(MAX_TIME))
+        Timestamp(
+            self.0
+                .saturating_add(secs.min(MAX_TIME as u64) as i64)
+                .min(MAX_TIME),
+        )
     }
 }
 
@@ -79,7 +83,10 @@ pub struct Local {
 }
 
 pub fn local(tz: &Tz, t: Timestamp) -> Local {
-    let dt = tz.timestamp_opt(t.0, 0).single().expect("a UTC instant maps to exactly one local time");
+    let dt = tz
+        .timestamp_opt(t.0, 0)
+        .single()
+        .expect("a UTC instant maps to exactly one local time");
     Local {
         date: dt.date_naive(),
         weekday: dt.weekday().num_days_from_monday() as u8,
@@ -131,7 +138,12 @@ mod tests {
     fn rfc3339_bounds() {
         assert!(Timestamp::parse_rfc3339("1969-12-31T23:59:59Z").is_err());
         assert!(Timestamp::parse_rfc3339("2026-11-25T10:00:00+03:00").is_ok());
-        assert_eq!(Timestamp::parse_rfc3339("2026-11-25T10:00:00+03:00").unwrap().to_string(), "2026-11-25T07:00:00Z");
+        assert_eq!(
+            Timestamp::parse_rfc3339("2026-11-25T10:00:00+03:00")
+                .unwrap()
+                .to_string(),
+            "2026-11-25T07:00:00Z"
+        );
     }
 
     #[test]
@@ -142,7 +154,10 @@ mod tests {
         assert_eq!(l.date, NaiveDate::from_ymd_opt(2026, 11, 26).unwrap());
         assert_eq!(l.weekday, 3); // Thursday
         assert_eq!(l.second_of_day, 30 * 60);
-        assert_eq!(start_of_day(&tz, l.date), Timestamp::parse_rfc3339("2026-11-25T21:00:00Z").unwrap());
+        assert_eq!(
+            start_of_day(&tz, l.date),
+            Timestamp::parse_rfc3339("2026-11-25T21:00:00Z").unwrap()
+        );
     }
 }
 
@@ -163,15 +178,31 @@ const TABLE_DAYS: i64 = 36_890; // to 2100-12-31
 impl Calendar {
     pub fn new(tz: Tz) -> Calendar {
         use chrono::Offset;
-        let offset_at = |t: i64| tz.offset_from_utc_datetime(&DateTime::from_timestamp(t, 0).expect("in range").naive_utc()).fix().local_minus_utc();
+        let offset_at = |t: i64| {
+            tz.offset_from_utc_datetime(
+                &DateTime::from_timestamp(t, 0)
+                    .expect("in range")
+                    .naive_utc(),
+            )
+            .fix()
+            .local_minus_utc()
+        };
         let offsets = (0..TABLE_DAYS)
             .map(|i| {
                 let day = (TABLE_FIRST_DAY + i) * 86_400;
                 let (a, b) = (offset_at(day), offset_at(day + 86_399));
-                if a == b { a } else { i32::MIN }
+                if a == b {
+                    a
+                } else {
+                    i32::MIN
+                }
             })
             .collect();
-        Calendar { tz, first_day: TABLE_FIRST_DAY, offsets }
+        Calendar {
+            tz,
+            first_day: TABLE_FIRST_DAY,
+            offsets,
+        }
     }
 
     pub fn local(&self, t: Timestamp) -> Local {
@@ -180,8 +211,13 @@ impl Calendar {
             Some(&off) if off != i32::MIN && day >= 0 => {
                 let secs = t.0 + off as i64;
                 let days = secs.div_euclid(86_400);
-                let date = NaiveDate::from_num_days_from_ce_opt((days + 719_163) as i32).expect("within the table's years");
-                Local { date, weekday: (days + 3).rem_euclid(7) as u8, second_of_day: secs.rem_euclid(86_400) as u32 }
+                let date = NaiveDate::from_num_days_from_ce_opt((days + 719_163) as i32)
+                    .expect("within the table's years");
+                Local {
+                    date,
+                    weekday: (days + 3).rem_euclid(7) as u8,
+                    second_of_day: secs.rem_euclid(86_400) as u32,
+                }
             }
             _ => local(&self.tz, t),
         }
@@ -194,17 +230,30 @@ mod calendar_tests {
 
     #[test]
     fn the_table_agrees_with_chrono_tz() {
-        for zone in ["Europe/Moscow", "Europe/Berlin", "America/New_York", "Asia/Kolkata", "UTC"] {
+        for zone in [
+            "Europe/Moscow",
+            "Europe/Berlin",
+            "America/New_York",
+            "Asia/Kolkata",
+            "UTC",
+        ] {
             let tz: Tz = zone.parse().unwrap();
             let cal = Calendar::new(tz);
             // Every 7919 seconds over 30 years, across DST changes.
             let mut t = 946_684_800i64;
             while t < 1_900_000_000 {
-                assert_eq!(cal.local(Timestamp(t)), local(&tz, Timestamp(t)), "{zone} at {t}");
+                assert_eq!(
+                    cal.local(Timestamp(t)),
+                    local(&tz, Timestamp(t)),
+                    "{zone} at {t}"
+                );
                 t += 7_919;
             }
             assert_eq!(cal.local(Timestamp(0)), local(&tz, Timestamp(0)));
-            assert_eq!(cal.local(Timestamp(MAX_TIME)), local(&tz, Timestamp(MAX_TIME)));
+            assert_eq!(
+                cal.local(Timestamp(MAX_TIME)),
+                local(&tz, Timestamp(MAX_TIME))
+            );
         }
     }
 }

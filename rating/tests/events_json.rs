@@ -32,7 +32,11 @@ fn the_documented_examples_parse_round_trip_and_rate() {
         encode_input(&input, &mut bin);
         assert_eq!(decode_input(&bin).unwrap(), input, "binary round trip");
         let d = step(&mut state, &cat, &input);
-        assert!(!matches!(d.outcome, Outcome::Rejected(_) | Outcome::Duplicate), "{line} → {:?}", d.outcome);
+        assert!(
+            !matches!(d.outcome, Outcome::Rejected(_) | Outcome::Duplicate),
+            "{line} → {:?}",
+            d.outcome
+        );
         let mut db = Vec::new();
         encode_decision(&d, &mut db);
         assert_eq!(decode_decision(&db).unwrap(), d);
@@ -43,7 +47,10 @@ fn the_documented_examples_parse_round_trip_and_rate() {
 fn the_docs_hold_the_same_examples() {
     let doc = include_str!("../../docs/events.md");
     for line in EXAMPLES {
-        assert!(doc.contains(line), "docs/events.md lacks the example {line}");
+        assert!(
+            doc.contains(line),
+            "docs/events.md lacks the example {line}"
+        );
     }
 }
 
@@ -68,9 +75,16 @@ fn bad_input_is_an_error_not_a_panic() {
     ];
     for (bytes, words) in cases {
         let err = parse_json(bytes).expect_err(&String::from_utf8_lossy(bytes));
-        assert!(err.to_string().contains(words), "{}: expected …{words}…, got {err}", String::from_utf8_lossy(bytes));
+        assert!(
+            err.to_string().contains(words),
+            "{}: expected …{words}…, got {err}",
+            String::from_utf8_lossy(bytes)
+        );
     }
-    assert!(matches!(parse_json(&vec![b' '; MAX_INPUT_BYTES + 1]), Err(DecodeError::TooLarge(_))));
+    assert!(matches!(
+        parse_json(&vec![b' '; MAX_INPUT_BYTES + 1]),
+        Err(DecodeError::TooLarge(_))
+    ));
 }
 
 #[test]
@@ -81,7 +95,13 @@ fn binary_records_carry_their_version() {
     assert_eq!(bin[0], VERSION);
     let mut future = bin.clone();
     future[0] = VERSION + 1;
-    assert_eq!(decode_input(&future), Err(DecodeError::UnknownVersion(VERSION + 1)));
-    assert!(matches!(decode_input(&bin[..bin.len() - 1]), Err(DecodeError::Corrupt(_))));
+    assert_eq!(
+        decode_input(&future),
+        Err(DecodeError::UnknownVersion(VERSION + 1))
+    );
+    assert!(matches!(
+        decode_input(&bin[..bin.len() - 1]),
+        Err(DecodeError::Corrupt(_))
+    ));
     assert_eq!(decode_input(&[]), Err(DecodeError::Empty));
 }

@@ -11,19 +11,55 @@ use rating::event::*;
 use rating::*;
 use rust_decimal::Decimal;
 
-const NUMBERS: [&str; 5] = ["79000000001", "79000000002", "79000000003", "79000000004", "79000000005"];
-const OTHERS: [&str; 8] = ["79001112233", "74951234567", "78121234567", "441234567890", "375291234567", "77011234567", "86123", "999000"];
+const NUMBERS: [&str; 5] = [
+    "79000000001",
+    "79000000002",
+    "79000000003",
+    "79000000004",
+    "79000000005",
+];
+const OTHERS: [&str; 8] = [
+    "79001112233",
+    "74951234567",
+    "78121234567",
+    "441234567890",
+    "375291234567",
+    "77011234567",
+    "86123",
+    "999000",
+];
 const PLANS: [&str; 3] = ["SMART", "DAILY", "BASIC"];
 const OPTIONS: [&str; 2] = ["MESSENGERS", "TRAVEL"];
 
 #[derive(Clone, Debug)]
 enum Op {
-    Usage { number: usize, service: u8, other: usize, quantity: u64, incoming: bool, rg: bool },
-    Pay { account: usize, kopecks: u64, by_number: bool },
-    Tick { account: usize },
-    Option { number: usize, option: usize, on: bool },
-    Repeat { back: usize },
-    Garbage { number: usize },
+    Usage {
+        number: usize,
+        service: u8,
+        other: usize,
+        quantity: u64,
+        incoming: bool,
+        rg: bool,
+    },
+    Pay {
+        account: usize,
+        kopecks: u64,
+        by_number: bool,
+    },
+    Tick {
+        account: usize,
+    },
+    Option {
+        number: usize,
+        option: usize,
+        on: bool,
+    },
+    Repeat {
+        back: usize,
+    },
+    Garbage {
+        number: usize,
+    },
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -46,16 +82,33 @@ fn script(plans: [usize; 5], ops: &[(Op, u32)]) -> Vec<Input> {
     for a in 0..3 {
         let numbers = (0..5)
             .filter(|&n| owners[n] == a)
-            .map(|n| NewNumber { msisdn: msisdn(NUMBERS[n]), plan: PLANS[plans[n]].into(), options: vec![] })
+            .map(|n| NewNumber {
+                msisdn: msisdn(NUMBERS[n]),
+                plan: PLANS[plans[n]].into(),
+                options: vec![],
+            })
             .collect();
-        out.push(Input::OpenAccount(OpenAccount { id: format!("open-{a}").into(), account: format!("A{a}").into(), time: start, credit_limit: Decimal::new(10_000, 2), numbers }));
+        out.push(Input::OpenAccount(OpenAccount {
+            id: format!("open-{a}").into(),
+            account: format!("A{a}").into(),
+            time: start,
+            credit_limit: Decimal::new(10_000, 2),
+            numbers,
+        }));
     }
     let mut now = start;
     for (i, (op, gap)) in ops.iter().enumerate() {
         now = now.plus(*gap as u64);
         let id: EventId = format!("e{i}").into();
         let input = match op {
-            Op::Usage { number, service, other, quantity, incoming, rg } => {
+            Op::Usage {
+                number,
+                service,
+                other,
+                quantity,
+                incoming,
+                rg,
+            } => {
                 let service = Service::ALL[*service as usize];
                 let (duration, bytes, count) = match service {
                     Service::Voice => (Some(*quantity), None, None),
@@ -66,7 +119,11 @@ fn script(plans: [usize; 5], ops: &[(Op, u32)]) -> Vec<Input> {
                     id,
                     msisdn: msisdn(NUMBERS[*number]),
                     service,
-                    direction: if *incoming { Direction::In } else { Direction::Out },
+                    direction: if *incoming {
+                        Direction::In
+                    } else {
+                        Direction::Out
+                    },
                     other: (service != Service::Data).then(|| OTHERS[*other].into()),
                     start: now,
                     duration,
@@ -76,23 +133,46 @@ fn script(plans: [usize; 5], ops: &[(Op, u32)]) -> Vec<Input> {
                     rating_group: rg.then_some(10),
                 })
             }
-            Op::Pay { account, kopecks, by_number } => Input::Payment(Payment {
+            Op::Pay {
+                account,
+                kopecks,
+                by_number,
+            } => Input::Payment(Payment {
                 id,
                 account: (!by_number).then(|| format!("A{account}").into()),
                 msisdn: by_number.then(|| msisdn(NUMBERS[[0, 2, 3][*account]])),
                 amount: Decimal::new(*kopecks as i64, 2),
                 time: now,
             }),
-            Op::Tick { account } => Input::Tick(Tick { id, account: format!("A{account}").into(), time: now }),
+            Op::Tick { account } => Input::Tick(Tick {
+                id,
+                account: format!("A{account}").into(),
+                time: now,
+            }),
             Op::Option { number, option, on } => {
-                let c = OptionChange { id, msisdn: msisdn(NUMBERS[*number]), option: OPTIONS[*option].into(), time: now };
-                if *on { Input::ActivateOption(c) } else { Input::DeactivateOption(c) }
+                let c = OptionChange {
+                    id,
+                    msisdn: msisdn(NUMBERS[*number]),
+                    option: OPTIONS[*option].into(),
+                    time: now,
+                };
+                if *on {
+                    Input::ActivateOption(c)
+                } else {
+                    Input::DeactivateOption(c)
+                }
             }
             Op::Repeat { back } => {
                 let k = out.len().saturating_sub(1 + back);
                 out[k].clone()
             }
-            Op::Garbage { number } => Input::Payment(Payment { id, account: None, msisdn: Some(msisdn(NUMBERS[*number])), amount: Decimal::new(1, 3), time: now }),
+            Op::Garbage { number } => Input::Payment(Payment {
+                id,
+                account: None,
+                msisdn: Some(msisdn(NUMBERS[*number])),
+                amount: Decimal::new(1, 3),
+                time: now,
+            }),
         };
         out.push(input);
     }
@@ -100,7 +180,11 @@ fn script(plans: [usize; 5], ops: &[(Op, u32)]) -> Vec<Input> {
 }
 
 fn scripts() -> impl Strategy<Value = Vec<Input>> {
-    (prop::array::uniform5(0..3usize), prop::collection::vec((op(), 0..40_000u32), 1..120)).prop_map(|(p, ops)| script(p, &ops))
+    (
+        prop::array::uniform5(0..3usize),
+        prop::collection::vec((op(), 0..40_000u32), 1..120),
+    )
+        .prop_map(|(p, ops)| script(p, &ops))
 }
 
 fn account_of(d: &Decision) -> Option<String> {

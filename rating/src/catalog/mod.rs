@@ -48,7 +48,10 @@ pub enum CatalogError {
     #[error("{file}: not a valid catalog: {reason}")]
     Syntax { file: String, reason: String },
     #[error("{file}: {} problem(s):\n{}", problems.len(), problems.iter().map(|p| format!("  {}: {}", p.item, p.problem)).collect::<Vec<_>>().join("\n"))]
-    Invalid { file: String, problems: Vec<Problem> },
+    Invalid {
+        file: String,
+        problems: Vec<Problem>,
+    },
 }
 
 impl CatalogError {
@@ -104,8 +107,9 @@ pub struct Slot {
     pub price: Decimal,
     pub per: u64,
     pub increment: u64,
-    /// The exact price of one increment: price × increment / per.
-    pub increment_price: Decimal,
+    /// The price of one increment, price × increment / per, if that is exact in decimal
+    /// (then a span costs one multiplication); otherwise spans divide at the end.
+    pub increment_price: Option<Decimal>,
 }
 
 #[derive(Debug, Clone)]
@@ -158,10 +162,13 @@ impl Package {
     pub fn covers(&self, u: &UsageKind) -> bool {
         self.services & u.service.bit() != 0
             && self.directions & u.direction.bit() != 0
-            && u.zone.map_or(self.zones == 0b111, |z| self.zones & z.bit() != 0)
-            && u.network.map_or(self.networks == 0b11, |n| self.networks & n.bit() != 0)
+            && u.zone
+                .map_or(self.zones == 0b111, |z| self.zones & z.bit() != 0)
+            && u.network
+                .map_or(self.networks == 0b11, |n| self.networks & n.bit() != 0)
             && (self.rating_groups.is_empty()
-                || u.rating_group.is_some_and(|g| self.rating_groups.contains(&g)))
+                || u.rating_group
+                    .is_some_and(|g| self.rating_groups.contains(&g)))
     }
 }
 
@@ -212,13 +219,22 @@ pub struct Offer {
     index: FxHashMap<u64, Vec<u32>>,
     /// Whether any price depends on the time band.
     pub banded: bool,
+    /// Bit `service * 2 + direction` is set if the offer has any price for that pair: most
+    /// options price one service only, and the others need no lookup.
+    priced: u8,
     /// For options: the plans it may join (empty: any).
     pub plans: Vec<PlanIdx>,
 }
 
 impl Offer {
+    #[inline]
     pub fn candidates(&self, service: Service, direction: Direction, dest: DestIdx) -> &[u32] {
-        self.index.get(&index_key(service, direction, dest)).map_or(&[], Vec::as_slice)
+        if self.priced & (1 << (service as u8 * 2 + direction as u8)) == 0 {
+            return &[];
+        }
+        self.index
+            .get(&index_key(service, direction, dest))
+            .map_or(&[], Vec::as_slice)
     }
 }
 
@@ -257,22 +273,38 @@ impl fmt::Display for Catalog {
 impl Catalog {
     pub fn from_path(path: &std::path::Path) -> Result<Catalog, CatalogError> {
         let file = path.display().to_string();
-        let meta = std::fs::metadata(path).map_err(|e| CatalogError::Read { file: file.clone(), reason: e.to_string() })?;
+        let meta = std::fs::metadata(path).map_err(|e| CatalogError::Read {
+            file: file.clone(),
+            reason: e.to_string(),
+        })?;
         if meta.len() as usize > MAX_CATALOG_BYTES {
-            return Err(CatalogError::Read { file, reason: format!("larger than {MAX_CATALOG_BYTES} bytes") });
+            return Err(CatalogError::Read {
+                file,
+                reason: format!("larger than {MAX_CATALOG_BYTES} bytes"),
+            });
         }
-        let bytes = std::fs::read(path).map_err(|e| CatalogError::Read { file: file.clone(), reason: e.to_string() })?;
+        let bytes = std::fs::read(path).map_err(|e| CatalogError::Read {
+            file: file.clone(),
+            reason: e.to_string(),
+        })?;
         Catalog::from_bytes(&file, &bytes)
     }
 
     pub fn from_bytes(file: &str, bytes: &[u8]) -> Result<Catalog, CatalogError> {
         if bytes.len() > MAX_CATALOG_BYTES {
-            return Err(CatalogError::Read { file: file.into(), reason: format!("larger than {MAX_CATALOG_BYTES} bytes") });
+            return Err(CatalogError::Read {
+                file: file.into(),
+                reason: format!("larger than {MAX_CATALOG_BYTES} bytes"),
+            });
         }
-        let text = std::str::from_utf8(bytes)
-            .map_err(|e| CatalogError::Syntax { file: file.into(), reason: format!("not UTF-8: {e}") })?;
-        let parsed: CatalogFile =
-            toml::from_str(text).map_err(|e| CatalogError::Syntax { file: file.into(), reason: e.to_string() })?;
+        let text = std::str::from_utf8(bytes).map_err(|e| CatalogError::Syntax {
+            file: file.into(),
+            reason: format!("not UTF-8: {e}"),
+        })?;
+        let parsed: CatalogFile = toml::from_str(text).map_err(|e| CatalogError::Syntax {
+            file: file.into(),
+            reason: e.to_string(),
+        })?;
         let fingerprint: [u8; 32] = Sha256::digest(bytes).into();
         compile(file, parsed, fingerprint)
     }
@@ -283,12 +315,25 @@ impl Catalog {
 
     /// First 16 hex digits of the fingerprint.
     pub fn short_hash(&self) -> String {
-        self.fingerprint[..8].iter().map(|b| format!("{b:02x}")).collect()
+        self.fingerprint[..8]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
     }
 
     /// The fingerprint's first 8 bytes as a number: what every decision records.
+    #[inline]
     pub fn tag(&self) -> u64 {
-        u64::from_be_bytes(self.fingerprint[..8].try_into().expect("8 bytes"))
+        u64::from_be_bytes([
+            self.fingerprint[0],
+            self.fingerprint[1],
+            self.fingerprint[2],
+            self.fingerprint[3],
+            self.fingerprint[4],
+            self.fingerprint[5],
+            self.fingerprint[6],
+            self.fingerprint[7],
+        ])
     }
 
     pub fn plan(&self, id: &str) -> Option<PlanIdx> {
@@ -316,7 +361,10 @@ struct Checker {
 
 impl Checker {
     fn bad(&mut self, item: impl Into<String>, problem: impl Into<String>) {
-        self.problems.push(Problem { item: item.into(), problem: problem.into() });
+        self.problems.push(Problem {
+            item: item.into(),
+            problem: problem.into(),
+        });
     }
 
     fn money(&mut self, item: &str, what: &str, v: Decimal) {
@@ -328,7 +376,11 @@ impl Checker {
         }
     }
 
-    fn unique<'a>(&mut self, kind: &str, ids: impl Iterator<Item = &'a str>) -> HashMap<String, u32> {
+    fn unique<'a>(
+        &mut self,
+        kind: &str,
+        ids: impl Iterator<Item = &'a str>,
+    ) -> HashMap<String, u32> {
         let mut m = HashMap::new();
         for (i, id) in ids.enumerate() {
             if id.trim().is_empty() {
@@ -346,7 +398,10 @@ fn parse_time_of_day(s: &str) -> Option<u32> {
     if !(2..=3).contains(&parts.len()) {
         return None;
     }
-    let n: Vec<u32> = parts.iter().map(|p| if p.len() == 2 { p.parse().ok() } else { None }).collect::<Option<_>>()?;
+    let n: Vec<u32> = parts
+        .iter()
+        .map(|p| if p.len() == 2 { p.parse().ok() } else { None })
+        .collect::<Option<_>>()?;
     let (h, m, sec) = (n[0], n[1], n.get(2).copied().unwrap_or(0));
     if h == 24 && m == 0 && sec == 0 {
         return Some(86_400);
@@ -362,10 +417,15 @@ fn mask<T: Copy>(items: &Option<Vec<T>>, all: u8, bit: impl Fn(T) -> u8) -> u8 {
 }
 
 fn compile(file: &str, f: CatalogFile, fingerprint: [u8; 32]) -> Result<Catalog, CatalogError> {
-    let mut c = Checker { problems: Vec::new() };
+    let mut c = Checker {
+        problems: Vec::new(),
+    };
     let h = &f.catalog;
     let tz: Tz = h.timezone.parse().unwrap_or_else(|_| {
-        c.bad("catalog.timezone", format!("unknown time zone {:?}", h.timezone));
+        c.bad(
+            "catalog.timezone",
+            format!("unknown time zone {:?}", h.timezone),
+        );
         Tz::UTC
     });
     if h.decimals > 6 {
@@ -373,7 +433,10 @@ fn compile(file: &str, f: CatalogFile, fingerprint: [u8; 32]) -> Result<Catalog,
     }
     let check_rounding = |c: &mut Checker, item: &str, r: &Rounding| {
         if r.decimals > 12 {
-            c.bad(item, format!("rounding to {} decimals; at most 12", r.decimals));
+            c.bad(
+                item,
+                format!("rounding to {} decimals; at most 12", r.decimals),
+            );
         }
     };
     check_rounding(&mut c, "catalog.rounding", &h.rounding);
@@ -388,17 +451,31 @@ fn compile(file: &str, f: CatalogFile, fingerprint: [u8; 32]) -> Result<Catalog,
         }
         for p in &d.prefixes {
             match prefix::digits(p) {
-                None => c.bad(format!("destinations.{}", d.id), format!("prefix {p:?} is not digits")),
+                None => c.bad(
+                    format!("destinations.{}", d.id),
+                    format!("prefix {p:?} is not digits"),
+                ),
                 Some(digits) => {
                     if let Some(other) = owner.insert(p.trim_start_matches('+'), &d.id) {
-                        c.bad(format!("destinations.{}", d.id), format!("prefix {p} also belongs to {other}"));
+                        c.bad(
+                            format!("destinations.{}", d.id),
+                            format!("prefix {p} also belongs to {other}"),
+                        );
                     }
                     prefixes.insert(digits, i as u32);
                 }
             }
         }
     }
-    let destinations = f.destinations.iter().map(|d| Destination { id: d.id.clone(), zone: d.zone, network: d.network }).collect();
+    let destinations = f
+        .destinations
+        .iter()
+        .map(|d| Destination {
+            id: d.id.clone(),
+            zone: d.zone,
+            network: d.network,
+        })
+        .collect();
 
     // Time bands.
     let band_ix = c.unique("bands", f.bands.iter().map(|b| b.id.as_str()));
@@ -421,7 +498,13 @@ fn compile(file: &str, f: CatalogFile, fingerprint: [u8; 32]) -> Result<Catalog,
             None => 0,
             Some(Some(v)) if v < 86_400 => v,
             Some(_) => {
-                c.bad(&item, format!("from {:?} is not a time of day HH:MM", b.from.as_deref().unwrap_or("")));
+                c.bad(
+                    &item,
+                    format!(
+                        "from {:?} is not a time of day HH:MM",
+                        b.from.as_deref().unwrap_or("")
+                    ),
+                );
                 0
             }
         };
@@ -429,7 +512,13 @@ fn compile(file: &str, f: CatalogFile, fingerprint: [u8; 32]) -> Result<Catalog,
             None => 86_400,
             Some(Some(v)) => v,
             Some(None) => {
-                c.bad(&item, format!("to {:?} is not a time of day HH:MM", b.to.as_deref().unwrap_or("")));
+                c.bad(
+                    &item,
+                    format!(
+                        "to {:?} is not a time of day HH:MM",
+                        b.to.as_deref().unwrap_or("")
+                    ),
+                );
                 86_400
             }
         };
@@ -446,7 +535,13 @@ fn compile(file: &str, f: CatalogFile, fingerprint: [u8; 32]) -> Result<Catalog,
         dates.sort();
         dates.dedup();
         edges.extend([from, to.min(86_400)]);
-        bands.push(Band { id: b.id.clone(), weekdays, from, to, dates });
+        bands.push(Band {
+            id: b.id.clone(),
+            weekdays,
+            from,
+            to,
+            dates,
+        });
     }
     edges.sort();
     edges.dedup();
@@ -486,14 +581,30 @@ fn compile(file: &str, f: CatalogFile, fingerprint: [u8; 32]) -> Result<Catalog,
                 c.bad(&si, "the first slot must start at 0");
             }
             if i > 0 && s.from <= r.slots[i - 1].from {
-                c.bad(&si, format!("overlapping slots: starts at {} which is not after the previous slot's {}", s.from, r.slots[i - 1].from));
+                c.bad(
+                    &si,
+                    format!(
+                        "overlapping slots: starts at {} which is not after the previous slot's {}",
+                        s.from,
+                        r.slots[i - 1].from
+                    ),
+                );
             }
             let increment_price = if s.per == 0 {
-                Decimal::ZERO
+                None
             } else {
-                s.price * Decimal::from(s.increment) / Decimal::from(s.per)
+                let whole = s.price * Decimal::from(s.increment);
+                let p = whole / Decimal::from(s.per);
+                // Exact only if multiplying back gives the numerator (1.00/60 does not).
+                (p * Decimal::from(s.per) == whole).then_some(p)
             };
-            slots.push(Slot { from: s.from, price: s.price, per: s.per.max(1), increment: s.increment.max(1), increment_price });
+            slots.push(Slot {
+                from: s.from,
+                price: s.price,
+                per: s.per.max(1),
+                increment: s.increment.max(1),
+                increment_price,
+            });
         }
         let free = connect_fee.is_zero() && slots.iter().all(|s| s.price.is_zero());
         rates.push(Rate {
@@ -518,7 +629,14 @@ fn compile(file: &str, f: CatalogFile, fingerprint: [u8; 32]) -> Result<Catalog,
         }
         for s in &p.services {
             if s.unit() != p.unit {
-                c.bad(&item, format!("unit {} cannot pay for {s}, which is counted in {}", p.unit, s.unit()));
+                c.bad(
+                    &item,
+                    format!(
+                        "unit {} cannot pay for {s}, which is counted in {}",
+                        p.unit,
+                        s.unit()
+                    ),
+                );
             }
         }
         if p.amount == 0 {
@@ -560,22 +678,52 @@ fn compile(file: &str, f: CatalogFile, fingerprint: [u8; 32]) -> Result<Catalog,
             period: p.period,
             validity_days,
             priority: p.priority,
-            rollover: p.rollover.as_ref().map(|r| Rollover { max: r.max, periods: r.periods.max(1) }),
+            rollover: p.rollover.as_ref().map(|r| Rollover {
+                max: r.max,
+                periods: r.periods.max(1),
+            }),
         });
     }
 
     // Plans and options.
     let plan_ix = c.unique("plans", f.plans.iter().map(|p| p.id.as_str()));
     let addon_ix = c.unique("options", f.options.iter().map(|p| p.id.as_str()));
-    let ctx = OfferCtx { dest_ix: &dest_ix, band_ix: &band_ix, rate_ix: &rate_ix, pkg_ix: &pkg_ix, rates: &rates, packages: &packages };
+    let ctx = OfferCtx {
+        dest_ix: &dest_ix,
+        band_ix: &band_ix,
+        rate_ix: &rate_ix,
+        pkg_ix: &pkg_ix,
+        rates: &rates,
+        packages: &packages,
+    };
     let plans: Vec<Offer> = f
         .plans
         .iter()
-        .map(|p| ctx.offer(&mut c, "plans", &p.id, &p.name, p.connection_fee, &p.fees, &p.packages, &p.prices))
+        .map(|p| {
+            ctx.offer(
+                &mut c,
+                "plans",
+                &p.id,
+                &p.name,
+                p.connection_fee,
+                &p.fees,
+                &p.packages,
+                &p.prices,
+            )
+        })
         .collect();
     let mut addons = Vec::new();
     for a in &f.options {
-        let mut o = ctx.offer(&mut c, "options", &a.id, &a.name, a.connection_fee, &a.fees, &a.packages, &a.prices);
+        let mut o = ctx.offer(
+            &mut c,
+            "options",
+            &a.id,
+            &a.name,
+            a.connection_fee,
+            &a.fees,
+            &a.packages,
+            &a.prices,
+        );
         for pid in a.plans.iter().flatten() {
             match plan_ix.get(pid) {
                 Some(&i) => o.plans.push(i as PlanIdx),
@@ -587,12 +735,18 @@ fn compile(file: &str, f: CatalogFile, fingerprint: [u8; 32]) -> Result<Catalog,
     if plans.is_empty() {
         c.bad("plans", "the catalog has no plan");
     }
-    if plans.len() > PlanIdx::MAX as usize || addons.len() > AddonIdx::MAX as usize || bands.len() > BandIdx::MAX as usize {
+    if plans.len() > PlanIdx::MAX as usize
+        || addons.len() > AddonIdx::MAX as usize
+        || bands.len() > BandIdx::MAX as usize
+    {
         c.bad("catalog", "too many plans, options or bands");
     }
 
     if !c.problems.is_empty() {
-        return Err(CatalogError::Invalid { file: file.into(), problems: c.problems });
+        return Err(CatalogError::Invalid {
+            file: file.into(),
+            problems: c.problems,
+        });
     }
     Ok(Catalog {
         id: h.id.clone(),
@@ -611,8 +765,14 @@ fn compile(file: &str, f: CatalogFile, fingerprint: [u8; 32]) -> Result<Catalog,
         packages,
         plans,
         addons,
-        plan_ix: plan_ix.into_iter().map(|(k, v)| (k, v as PlanIdx)).collect(),
-        addon_ix: addon_ix.into_iter().map(|(k, v)| (k, v as AddonIdx)).collect(),
+        plan_ix: plan_ix
+            .into_iter()
+            .map(|(k, v)| (k, v as PlanIdx))
+            .collect(),
+        addon_ix: addon_ix
+            .into_iter()
+            .map(|(k, v)| (k, v as AddonIdx))
+            .collect(),
     })
 }
 
@@ -664,7 +824,15 @@ impl OfferCtx<'_> {
             };
             let unit = self.rates[rate as usize].unit;
             if unit != p.service.unit() {
-                c.bad(&pi, format!("rate {} is per {unit} but {} is counted in {}", p.rate, p.service, p.service.unit()));
+                c.bad(
+                    &pi,
+                    format!(
+                        "rate {} is per {unit} but {} is counted in {}",
+                        p.rate,
+                        p.service,
+                        p.service.unit()
+                    ),
+                );
             }
             let band = match &p.band {
                 None => None,
@@ -702,19 +870,36 @@ impl OfferCtx<'_> {
                 c.bad(&pi, "data has no destination; leave destinations out");
             }
             let idx = out.len() as u32;
-            out.push(Price { band, weight: p.weight, rate, location: p.location, rating_group: p.rating_group });
+            out.push(Price {
+                band,
+                weight: p.weight,
+                rate,
+                location: p.location,
+                rating_group: p.rating_group,
+            });
             for d in dests {
-                index.entry(index_key(p.service, p.direction, d)).or_default().push(idx);
+                index
+                    .entry(index_key(p.service, p.direction, d))
+                    .or_default()
+                    .push(idx);
             }
         }
         let _ = self.packages;
         let banded = out.iter().any(|p| p.band.is_some());
+        let priced = prices.iter().fold(0u8, |m, p| m | 1 << (p.service as u8 * 2 + p.direction as u8));
         Offer {
             banded,
+            priced,
             id: id.to_string(),
             name: name.clone().unwrap_or_else(|| id.to_string()),
             connection_fee,
-            fees: fees.iter().map(|f| Fee { period: f.period, amount: f.amount }).collect(),
+            fees: fees
+                .iter()
+                .map(|f| Fee {
+                    period: f.period,
+                    amount: f.amount,
+                })
+                .collect(),
             packages: pk,
             prices: out,
             index,

@@ -10,7 +10,10 @@ struct Node {
     value: u32,
 }
 
-const EMPTY: Node = Node { child: [NONE; 10], value: NONE };
+const EMPTY: Node = Node {
+    child: [NONE; 10],
+    value: NONE,
+};
 
 #[derive(Clone)]
 pub struct PrefixTable {

@@ -31,16 +31,33 @@ pub fn open(id: &str, account: &str, time: &str, numbers: &[(&str, &str, &[&str]
         credit_limit: Decimal::ZERO,
         numbers: numbers
             .iter()
-            .map(|(n, p, o)| NewNumber { msisdn: msisdn(n), plan: (*p).into(), options: o.iter().map(|x| (*x).into()).collect() })
+            .map(|(n, p, o)| NewNumber {
+                msisdn: msisdn(n),
+                plan: (*p).into(),
+                options: o.iter().map(|x| (*x).into()).collect(),
+            })
             .collect(),
     })
 }
 
 pub fn pay(id: &str, account: &str, time: &str, amount: &str) -> Input {
-    Input::Payment(Payment { id: id.into(), account: Some(account.into()), msisdn: None, amount: m(amount), time: t(time) })
+    Input::Payment(Payment {
+        id: id.into(),
+        account: Some(account.into()),
+        msisdn: None,
+        amount: m(amount),
+        time: t(time),
+    })
 }
 
-pub fn usage(id: &str, number: &str, service: Service, other: Option<&str>, start: &str, qty: u64) -> Input {
+pub fn usage(
+    id: &str,
+    number: &str,
+    service: Service,
+    other: Option<&str>,
+    start: &str,
+    qty: u64,
+) -> Input {
     let (duration, bytes, count) = match service {
         Service::Voice => (Some(qty), None, None),
         Service::Data => (None, Some(qty), None),

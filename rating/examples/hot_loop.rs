@@ -1,0 +1,47 @@
+//! Rates one CDR a million times: a fixed workload for instruction counting
+//! (`valgrind --tool=callgrind target/release/examples/hot_loop`), which, unlike wall time on a
+//! shared machine, gives the same number every run.
+
+use rating::event::*;
+use rating::*;
+use rust_decimal::Decimal;
+use std::hint::black_box;
+
+fn main() {
+    let n: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(1_000_000);
+    let cat = Catalog::from_toml("example.toml", include_str!("../../catalogs/example.toml")).unwrap();
+    let t = |s: &str| Timestamp::parse_rfc3339(s).unwrap();
+    let mut s = State::new();
+    step(
+        &mut s,
+        &cat,
+        &Input::OpenAccount(OpenAccount {
+            id: "o".into(),
+            account: "A1".into(),
+            time: t("2026-11-01T07:00:00Z"),
+            credit_limit: Decimal::ZERO,
+            numbers: vec![NewNumber { msisdn: Msisdn(79001234567), plan: "SMART".into(), options: vec!["MESSENGERS".into()] }],
+        }),
+    );
+    let cdr = Input::Usage(Usage {
+        id: "msc1:00000001".into(),
+        msisdn: Msisdn(79001234567),
+        service: Service::Voice,
+        direction: Direction::Out,
+        other: Some("79161234567".into()),
+        start: t("2026-11-25T10:00:00Z"),
+        duration: Some(95),
+        bytes: None,
+        count: None,
+        location: Zone::Home,
+        rating_group: None,
+    });
+    let mut money = Decimal::ZERO;
+    for _ in 0..n {
+        let d = rate(black_box(&s), black_box(&cat), black_box(&cdr));
+        if let Outcome::Charged(c) = &d.outcome {
+            money += c.money;
+        }
+    }
+    println!("{n} CDRs rated, {money} charged");
+}
