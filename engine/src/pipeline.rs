@@ -33,6 +33,8 @@ pub enum EngineError {
     Catalog(#[from] rating::CatalogError),
     #[error("the log and the state disagree: {0}")]
     Inconsistent(#[from] rating::ApplyError),
+    #[error("the new catalog {0}: the state refers to plans, options and packages by position, so a new catalog must keep the old ones in place and only add after them")]
+    IncompatibleCatalog(String),
 }
 
 #[derive(Debug, Clone)]
@@ -102,6 +104,9 @@ impl Engine {
             ebuf: Vec::new(),
         };
         let current = e.store.meta_u64("catalog")?;
+        if let Some(old) = current.filter(|&t| t != e.cat.tag()) {
+            compatible(&recorded_catalog(&e.store, old)?, &e.cat)?;
+        }
         if current != Some(e.cat.tag()) {
             let mut c = Commit::default();
             let entry = Entry::Catalog {
@@ -328,4 +333,21 @@ pub fn recorded_catalog(store: &Store, tag: u64) -> Result<Catalog, EngineError>
         &format!("catalog {}", tag_hex(tag)),
         &bytes,
     )?)
+}
+
+/// A catalog may replace another only if every plan, option and package keeps its position.
+fn compatible(old: &Catalog, new: &Catalog) -> Result<(), EngineError> {
+    let same = |a: &[String], b: &[String]| a.len() <= b.len() && a.iter().zip(b).all(|(x, y)| x == y);
+    let ids = |v: &[rating::catalog::Offer]| v.iter().map(|o| o.id.clone()).collect::<Vec<_>>();
+    let pk = |c: &Catalog| c.packages.iter().map(|p| p.id.clone()).collect::<Vec<_>>();
+    for (what, a, b) in [
+        ("plans", ids(&old.plans), ids(&new.plans)),
+        ("options", ids(&old.addons), ids(&new.addons)),
+        ("packages", pk(old), pk(new)),
+    ] {
+        if !same(&a, &b) {
+            return Err(EngineError::IncompatibleCatalog(format!("{} changes the order of, or removes, {what} ({} before, {} now)", new, a.join(","), b.join(","))));
+        }
+    }
+    Ok(())
 }
