@@ -87,7 +87,14 @@ fn hot_path(c: &mut Criterion) {
     }
     // Rate and apply: the decision is computed and the state changed (a fresh id each time).
     let inputs: Vec<Input> = (0..1_000_000)
-        .map(|i| usage(&format!("msc1:{i:08}"), Service::Voice, Some("79161234567"), 30))
+        .map(|i| {
+            usage(
+                &format!("msc1:{i:08}"),
+                Service::Voice,
+                Some("79161234567"),
+                30,
+            )
+        })
         .collect();
     g.bench_function("voice_rate_and_apply", |b| {
         b.iter_custom(|iters| {

@@ -155,6 +155,18 @@ fn bar(quiet: bool, len: u64, what: &str) -> ProgressBar {
     b
 }
 
+/// Writes the workload to `path` with a progress bar by day; returns the number of lines.
+fn generate(w: &Workload, path: &Path, quiet: bool) -> Result<u64> {
+    let pb = bar(quiet, w.days as u64, "generating");
+    let file =
+        std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
+    let mut f = std::io::BufWriter::with_capacity(1 << 20, file);
+    let lines = w.write(&mut f, |d| pb.set_position(d as u64))?;
+    f.flush()?;
+    pb.finish_and_clear();
+    Ok(lines)
+}
+
 fn load_catalog(path: &Path) -> Result<(Catalog, Vec<u8>)> {
     let bytes =
         std::fs::read(path).with_context(|| format!("reading catalog {}", path.display()))?;
@@ -258,11 +270,7 @@ fn main() -> Result<()> {
                 seed,
                 ..Workload::default()
             };
-            let pb = bar(cli.quiet, days as u64, "generating");
-            let mut f = std::io::BufWriter::new(std::fs::File::create(&workload)?);
-            let lines = w.write(&mut f, |d| pb.set_position(d as u64))?;
-            f.flush()?;
-            pb.finish_and_clear();
+            let lines = generate(&w, &workload, cli.quiet)?;
             let cat = Catalog::from_toml("example.toml (built in)", engine::EXAMPLE_CATALOG)?;
             let started = std::time::Instant::now();
             let e = run(
@@ -341,15 +349,7 @@ fn main() -> Result<()> {
                 bad,
                 ..Workload::default()
             };
-            let pb = bar(cli.quiet, days as u64, "generating");
-            let mut f = std::io::BufWriter::with_capacity(
-                1 << 20,
-                std::fs::File::create(&out)
-                    .with_context(|| format!("creating {}", out.display()))?,
-            );
-            let lines = w.write(&mut f, |d| pb.set_position(d as u64))?;
-            f.flush()?;
-            pb.finish_and_clear();
+            let lines = generate(&w, &out, cli.quiet)?;
             eprintln!("{lines} lines written to {}", out.display());
         }
         Cmd::Replay { data, json } => {

@@ -337,7 +337,8 @@ pub fn recorded_catalog(store: &Store, tag: u64) -> Result<Catalog, EngineError>
 
 /// A catalog may replace another only if every plan, option and package keeps its position.
 fn compatible(old: &Catalog, new: &Catalog) -> Result<(), EngineError> {
-    let same = |a: &[String], b: &[String]| a.len() <= b.len() && a.iter().zip(b).all(|(x, y)| x == y);
+    let same =
+        |a: &[String], b: &[String]| a.len() <= b.len() && a.iter().zip(b).all(|(x, y)| x == y);
     let ids = |v: &[rating::catalog::Offer]| v.iter().map(|o| o.id.clone()).collect::<Vec<_>>();
     let pk = |c: &Catalog| c.packages.iter().map(|p| p.id.clone()).collect::<Vec<_>>();
     for (what, a, b) in [
@@ -346,7 +347,12 @@ fn compatible(old: &Catalog, new: &Catalog) -> Result<(), EngineError> {
         ("packages", pk(old), pk(new)),
     ] {
         if !same(&a, &b) {
-            return Err(EngineError::IncompatibleCatalog(format!("{} changes the order of, or removes, {what} ({} before, {} now)", new, a.join(","), b.join(","))));
+            return Err(EngineError::IncompatibleCatalog(format!(
+                "{} changes the order of, or removes, {what} ({} before, {} now)",
+                new,
+                a.join(","),
+                b.join(",")
+            )));
         }
     }
     Ok(())

@@ -6,9 +6,9 @@
 
 use crate::pipeline::{recorded_catalog, EngineError};
 use crate::record::Entry;
-use crate::store::Store;
+use crate::store::{Store, StoreError};
 use rating::codec::{decode_decision, decode_input, encode_decision};
-use rating::{apply, rate, Catalog, Decision, Outcome, State, Timestamp};
+use rating::{apply, rate, Catalog, Decision, Input, Outcome, State, Timestamp};
 use rust_decimal::Decimal;
 use std::collections::{BTreeMap, HashMap};
 
@@ -38,6 +38,22 @@ impl ReplayReport {
     }
 }
 
+/// The input and the recorded decision of a rated entry; a record that does not decode is
+/// corruption of the store, named by its place in the log.
+fn decode_rated(
+    partition: u32,
+    seq: u64,
+    input: &[u8],
+    decision: &[u8],
+) -> Result<(Input, Decision), StoreError> {
+    let corrupt = |what: &str, e: rating::codec::DecodeError| {
+        StoreError::Corrupt(format!("{what} {partition}/{seq}: {e}"))
+    };
+    let d = decode_decision(decision).map_err(|e| corrupt("decision", e))?;
+    let i = decode_input(input).map_err(|e| corrupt("input", e))?;
+    Ok((i, d))
+}
+
 /// Keeps at most this many mismatches in a report (the count goes on).
 const MAX_REPORTED: usize = 100;
 
@@ -49,7 +65,6 @@ pub fn replay(
     let mut state = State::new();
     let mut r = ReplayReport::default();
     let mut buf = Vec::new();
-    let mut mismatched = 0u64;
     for item in store.log() {
         let (partition, seq, entry) = item?;
         r.entries += 1;
@@ -64,12 +79,7 @@ pub fn replay(
                 input, decision, ..
             } => {
                 r.decisions += 1;
-                let recorded = decode_decision(&decision).map_err(|e| {
-                    crate::store::StoreError::Corrupt(format!("decision {partition}/{seq}: {e}"))
-                })?;
-                let input = decode_input(&input).map_err(|e| {
-                    crate::store::StoreError::Corrupt(format!("input {partition}/{seq}: {e}"))
-                })?;
+                let (input, recorded) = decode_rated(partition, seq, &input, &decision)?;
                 let cat = catalogs.get(&recorded.catalog).ok_or_else(|| {
                     EngineError::MissingCatalog(format!("{:016x}", recorded.catalog))
                 })?;
@@ -77,7 +87,6 @@ pub fn replay(
                 buf.clear();
                 encode_decision(&again, &mut buf);
                 if buf != decision {
-                    mismatched += 1;
                     if r.mismatches.len() < MAX_REPORTED {
                         r.mismatches.push(Mismatch {
                             partition,
@@ -96,7 +105,6 @@ pub fn replay(
         }
     }
     progress(r.decisions);
-    let _ = mismatched;
     let mut stored = 0usize;
     for a in store.accounts() {
         let a = a?;
@@ -136,10 +144,11 @@ pub struct RerateReport {
     pub accounts: BTreeMap<String, (Decimal, Decimal, Decimal)>,
 }
 
-fn money_of(d: &Decision) -> Option<(&rating::Charge, Decimal)> {
+/// Money a decision charged for usage (zero for anything else).
+fn money_of(d: &Decision) -> Decimal {
     match &d.outcome {
-        Outcome::Charged(c) => Some((c, c.money)),
-        _ => None,
+        Outcome::Charged(c) => c.money,
+        _ => Decimal::ZERO,
     }
 }
 
@@ -161,12 +170,7 @@ pub fn rerate(
         else {
             continue;
         };
-        let recorded = decode_decision(&decision).map_err(|e| {
-            crate::store::StoreError::Corrupt(format!("decision {partition}/{seq}: {e}"))
-        })?;
-        let input = decode_input(&input).map_err(|e| {
-            crate::store::StoreError::Corrupt(format!("input {partition}/{seq}: {e}"))
-        })?;
+        let (input, recorded) = decode_rated(partition, seq, &input, &decision)?;
         let again = rate(&state, new, &input);
         apply(&mut state, &again)?;
         let in_period =
@@ -175,8 +179,8 @@ pub fn rerate(
             continue;
         }
         r.items_compared += 1;
-        let old = money_of(&recorded).map(|x| x.1).unwrap_or_default();
-        let new_money = money_of(&again).map(|x| x.1).unwrap_or_default();
+        let old = money_of(&recorded);
+        let new_money = money_of(&again);
         if let rating::Input::Usage(u) = &input {
             let account = recorded
                 .account

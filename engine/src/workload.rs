@@ -43,7 +43,6 @@ const HOURS: [f64; 24] = [
     7.5, 7.0, 5.5, 3.5, 1.5,
 ];
 const PLANS: [(&str, f64); 3] = [("SMART", 0.5), ("DAILY", 0.2), ("BASIC", 0.3)];
-const MSK: i64 = 3 * 3600;
 
 pub fn msisdn(i: u64) -> u64 {
     79_000_000_000 + i
@@ -221,7 +220,6 @@ impl Workload {
             lines += day_lines.len() as u64;
             progress(day + 1);
         }
-        let _ = MSK;
         Ok(lines)
     }
 }

@@ -277,15 +277,34 @@ fn rerating_with_a_corrected_price_reports_each_changed_item() {
 #[test]
 fn a_catalog_that_reorders_plans_is_refused() {
     let tmp = tempfile::tempdir().unwrap();
-    let (file, _) = workload(tmp.path(), Workload { accounts: 20, days: 1, seed: 1, ..Workload::default() });
+    let (file, _) = workload(
+        tmp.path(),
+        Workload {
+            accounts: 20,
+            days: 1,
+            seed: 1,
+            ..Workload::default()
+        },
+    );
     let data = tmp.path().join("db");
     drop(rate_file(&data, engine::EXAMPLE_CATALOG, &file, 1000));
     // Move the first plan (SMART) to the end.
     let text = engine::EXAMPLE_CATALOG;
-    let (start, end) = (text.find("[[plans]]\nid = \"SMART\"").unwrap(), text.find("[[plans]]\nid = \"DAILY\"").unwrap());
+    let (start, end) = (
+        text.find("[[plans]]\nid = \"SMART\"").unwrap(),
+        text.find("[[plans]]\nid = \"DAILY\"").unwrap(),
+    );
     let options = text.find("# ---- Options").unwrap();
-    let reordered = format!("{}{}{}{}", &text[..start], &text[end..options], &text[start..end], &text[options..]);
+    let reordered = format!(
+        "{}{}{}{}",
+        &text[..start],
+        &text[end..options],
+        &text[start..end],
+        &text[options..]
+    );
     let cat = Catalog::from_toml("reordered", &reordered).unwrap();
-    let err = Engine::open(&data, cat, reordered.as_bytes(), Config::default()).err().expect("refused");
+    let err = Engine::open(&data, cat, reordered.as_bytes(), Config::default())
+        .err()
+        .expect("refused");
     assert!(err.to_string().contains("plans"), "{err}");
 }

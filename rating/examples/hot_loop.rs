@@ -8,8 +8,12 @@ use rust_decimal::Decimal;
 use std::hint::black_box;
 
 fn main() {
-    let n: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(1_000_000);
-    let cat = Catalog::from_toml("example.toml", include_str!("../../catalogs/example.toml")).unwrap();
+    let n: usize = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(1_000_000);
+    let cat =
+        Catalog::from_toml("example.toml", include_str!("../../catalogs/example.toml")).unwrap();
     let t = |s: &str| Timestamp::parse_rfc3339(s).unwrap();
     let mut s = State::new();
     step(
@@ -20,7 +24,11 @@ fn main() {
             account: "A1".into(),
             time: t("2026-11-01T07:00:00Z"),
             credit_limit: Decimal::ZERO,
-            numbers: vec![NewNumber { msisdn: Msisdn(79001234567), plan: "SMART".into(), options: vec!["MESSENGERS".into()] }],
+            numbers: vec![NewNumber {
+                msisdn: Msisdn(79001234567),
+                plan: "SMART".into(),
+                options: vec!["MESSENGERS".into()],
+            }],
         }),
     );
     let cdr = Input::Usage(Usage {

@@ -3,7 +3,7 @@
 
 use crate::catalog::{prefix, Catalog, DestIdx, UsageKind, ANY_DEST};
 use crate::decision::{Charge, Decision, Outcome, Rejection, Take, Why};
-use crate::event::{Input, Msisdn, NewNumber, Usage};
+use crate::event::{Input, NewNumber, Usage};
 use crate::period;
 use crate::price::{Item, Offers, Pricer};
 use crate::service::{Direction, Service};
@@ -487,9 +487,4 @@ fn no_rate(cat: &Catalog, u: &Usage, dest: DestIdx) -> Rejection {
         direction: u.direction,
         destination,
     }
-}
-
-/// For tests and tools: the account of a number, if any.
-pub fn msisdn_account(state: &State, m: Msisdn) -> Option<&Account> {
-    state.account_of(m)
 }

@@ -694,7 +694,6 @@ fn compile(file: &str, f: CatalogFile, fingerprint: [u8; 32]) -> Result<Catalog,
         rate_ix: &rate_ix,
         pkg_ix: &pkg_ix,
         rates: &rates,
-        packages: &packages,
     };
     let plans: Vec<Offer> = f
         .plans
@@ -782,7 +781,6 @@ struct OfferCtx<'a> {
     rate_ix: &'a HashMap<String, u32>,
     pkg_ix: &'a HashMap<String, u32>,
     rates: &'a [Rate],
-    packages: &'a [Package],
 }
 
 impl OfferCtx<'_> {
@@ -884,9 +882,10 @@ impl OfferCtx<'_> {
                     .push(idx);
             }
         }
-        let _ = self.packages;
         let banded = out.iter().any(|p| p.band.is_some());
-        let priced = prices.iter().fold(0u8, |m, p| m | 1 << (p.service as u8 * 2 + p.direction as u8));
+        let priced = prices.iter().fold(0u8, |m, p| {
+            m | 1 << (p.service as u8 * 2 + p.direction as u8)
+        });
         Offer {
             banded,
             priced,
