@@ -27,6 +27,33 @@ struct Cli {
 }
 
 #[derive(Subcommand)]
+enum CgratesCmd {
+    /// Read a CGRateS tariff-plan folder and write a ratel catalog that prices the same way.
+    Import {
+        /// The folder with Destinations.csv, Timings.csv, Rates.csv, DestinationRates.csv,
+        /// RatingPlans.csv and RatingProfiles.csv (missing files are empty).
+        #[arg(long)]
+        dir: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+        /// CGRateS's global rounding decimals (general.rounding_decimals; 5 by default there).
+        #[arg(long, default_value_t = 5)]
+        rounding_decimals: u32,
+        /// Catalog id; default the folder's name.
+        #[arg(long)]
+        id: Option<String>,
+        /// CGRateS plans name no currency; ratel's catalog does.
+        #[arg(long, default_value = "XXX")]
+        currency: String,
+        #[arg(long, default_value_t = 4)]
+        currency_decimals: u32,
+        /// Time zone in which account usage is priced (IANA name).
+        #[arg(long, default_value = "UTC")]
+        timezone: String,
+    },
+}
+
+#[derive(Subcommand)]
 enum Cmd {
     /// Generate a workload, rate it into a local store, and print a summary (no Kafka needed).
     Demo {
@@ -97,12 +124,13 @@ enum Cmd {
         #[arg(long)]
         out: PathBuf,
     },
-    /// Price a hypothetical usage item on a plan.
+    /// Price a hypothetical usage item: on a plan (--plan), or CGRateS-style (--tenant, with a
+    /// catalog imported by `ratel cgrates import`).
     Quote {
         #[arg(long)]
         catalog: PathBuf,
-        #[arg(long)]
-        plan: String,
+        #[arg(long, conflicts_with = "tenant", required_unless_present = "tenant")]
+        plan: Option<String>,
         #[arg(long, value_delimiter = ',')]
         options: Vec<String>,
         /// voice, sms, mms or data.
@@ -112,14 +140,35 @@ enum Cmd {
         direction: String,
         #[arg(long)]
         other: Option<String>,
-        /// RFC 3339.
+        /// RFC 3339; for a CGRateS quote its offset is the call's own time zone.
         #[arg(long)]
         start: String,
-        /// Seconds, messages or bytes.
+        /// Seconds, messages or bytes (with --plan).
+        #[arg(long, required_unless_present = "tenant")]
+        quantity: Option<u64>,
+        /// CGRateS tenant.
+        #[arg(long, requires_all = ["subject", "destination", "usage"])]
+        tenant: Option<String>,
+        /// CGRateS category.
+        #[arg(long, default_value = "call")]
+        category: String,
+        /// CGRateS subject (the account or the calling number).
         #[arg(long)]
-        quantity: u64,
+        subject: Option<String>,
+        /// Dialled number, matched literally against CGRateS destination prefixes.
+        #[arg(long)]
+        destination: Option<String>,
+        /// CGRateS usage: a duration for voice (120s, 2m30s), a count for SMS/MMS, bytes for data.
+        #[arg(long)]
+        usage: Option<String>,
+        /// Print the breakdown (spans, increments, connect fee, rounding) as JSON.
         #[arg(long)]
         json: bool,
+    },
+    /// CGRateS compatibility.
+    Cgrates {
+        #[command(subcommand)]
+        cmd: CgratesCmd,
     },
     /// Balance and packages of an account (by id or by one of its numbers), or of all accounts.
     Balance {
@@ -416,21 +465,56 @@ fn main() -> Result<()> {
             other,
             start,
             quantity,
+            tenant,
+            category,
+            subject,
+            destination,
+            usage,
             json,
         } => {
             let (cat, _) = load_catalog(&catalog)?;
+            if let Some(tenant) = tenant {
+                let tariff = cat.cgrates.as_ref().with_context(|| {
+                    format!(
+                        "{} holds no CGRateS tariff plan: import one with `ratel cgrates import`",
+                        catalog.display()
+                    )
+                })?;
+                let (voice, usage) =
+                    engine::cgrates::usage(&service, usage.as_deref().unwrap_or_default())?;
+                let start = chrono::DateTime::parse_from_rfc3339(start.trim())
+                    .with_context(|| format!("start {start:?} is not RFC 3339"))?;
+                let req = rating::cgrates::CgrRequest {
+                    tenant: &tenant,
+                    category: &category,
+                    subject: subject.as_deref().unwrap_or_default(),
+                    destination: destination.as_deref().unwrap_or_default(),
+                    start,
+                    usage,
+                    voice,
+                };
+                let q = tariff
+                    .price(&req)
+                    .map_err(|e| anyhow::anyhow!("cannot price: {e}"))?;
+                if json {
+                    println!("{}", serde_json::to_string_pretty(&q)?);
+                } else {
+                    println!("{}", q.cost);
+                }
+                return Ok(());
+            }
             let service = serde_json::from_value(serde_json::Value::String(service.clone()))
                 .map_err(|_| anyhow::anyhow!("unknown service {service:?}"))?;
             let direction = serde_json::from_value(serde_json::Value::String(direction.clone()))
                 .map_err(|_| anyhow::anyhow!("unknown direction {direction:?}"))?;
             let q = rating::QuoteRequest {
-                plan: plan.into(),
+                plan: plan.context("--plan is required")?.into(),
                 options: options.into_iter().map(Into::into).collect(),
                 service,
                 direction,
                 other: other.map(Into::into),
                 start: Timestamp::parse_rfc3339(&start).map_err(anyhow::Error::msg)?,
-                quantity,
+                quantity: quantity.context("--quantity is required")?,
                 location: rating::Zone::Home,
                 rating_group: None,
             };
@@ -441,6 +525,44 @@ fn main() -> Result<()> {
             } else {
                 println!("{} {}", quote.money, cat.currency);
             }
+        }
+        Cmd::Cgrates {
+            cmd:
+                CgratesCmd::Import {
+                    dir,
+                    out,
+                    rounding_decimals,
+                    id,
+                    currency,
+                    currency_decimals,
+                    timezone,
+                },
+        } => {
+            let id = id.unwrap_or_else(|| {
+                dir.file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_else(|| "cgrates".into())
+            });
+            let opt = engine::cgrates::ImportOptions {
+                rounding_decimals,
+                id,
+                currency,
+                currency_decimals,
+                timezone,
+            };
+            let (text, warnings) = engine::cgrates::import_folder(&dir, &opt)?;
+            // The written catalog must load as any other: check before writing it.
+            Catalog::from_bytes(&out.display().to_string(), text.as_bytes())?;
+            std::fs::write(&out, &text).with_context(|| format!("writing {}", out.display()))?;
+            for w in &warnings {
+                eprintln!("warning: {}", w);
+            }
+            eprintln!(
+                "imported {} into {} with {} warning(s)",
+                dir.display(),
+                out.display(),
+                warnings.len()
+            );
         }
         Cmd::Balance { data, who, all } => {
             let store = Store::open(&data)?;

@@ -7,6 +7,7 @@
 //! the two.
 
 pub mod catalog;
+pub mod cgrates;
 pub mod codec;
 pub mod decision;
 pub mod event;

@@ -368,6 +368,13 @@ fn charge(cat: &Catalog, input: &Input, acct0: &Account, u: &Usage) -> Decision 
         Ok(q) => q,
         Err(r) => return reject(r),
     };
+    let plan = acct0
+        .number(u.msisdn)
+        .expect("the index points at the account holding the number")
+        .plan;
+    if let Some(cg) = &cat.plans[plan as usize].cgrates {
+        return charge_cgrates(cat, input, acct0, u, quantity, cg);
+    }
     let dest = match destination(cat, u.service, u.other.as_ref()) {
         Ok(d) => d,
         Err(r) => return reject(r),
@@ -434,7 +441,6 @@ fn charge(cat: &Catalog, input: &Input, acct0: &Account, u: &Usage) -> Decision 
     let Ok(priced) = pricer.price(&item, first, covered) else {
         return reject(no_rate(cat, u, dest));
     };
-    let balance_after = acct.balance - priced.money;
     let why = if free {
         Why::Free
     } else if covered >= quantity && quantity > 0 {
@@ -446,10 +452,52 @@ fn charge(cat: &Catalog, input: &Input, acct0: &Account, u: &Usage) -> Decision 
     } else {
         Why::Money
     };
-    debug_assert!(priced.money >= Decimal::ZERO, "a charge is never negative");
-    let over_limit = u.direction == Direction::Out
-        && !priced.money.is_zero()
-        && balance_after < -acct.credit_limit;
+    charged(
+        cat,
+        u,
+        acct0,
+        &acct,
+        renewals,
+        Paid {
+            quantity,
+            destination: (dest != ANY_DEST).then_some(dest),
+            rate: first.rate,
+            takes,
+            spans: priced.spans,
+            connect_fee: priced.connect_fee,
+            money: priced.money,
+            why,
+        },
+    )
+}
+
+/// What a usage item was paid with.
+struct Paid {
+    quantity: u64,
+    destination: Option<DestIdx>,
+    rate: crate::catalog::RateIdx,
+    takes: SmallVec<[Take; 2]>,
+    spans: SmallVec<[crate::decision::Span; 1]>,
+    connect_fee: Decimal,
+    money: Decimal,
+    why: Why,
+}
+
+/// The decision of a charge, for whichever pricing paid it. `acct` is the account after the
+/// renewals the decision carries.
+#[inline(always)]
+fn charged(
+    cat: &Catalog,
+    u: &Usage,
+    acct0: &Account,
+    acct: &Account,
+    renewals: Vec<crate::Renewal>,
+    p: Paid,
+) -> Decision {
+    debug_assert!(p.money >= Decimal::ZERO, "a charge is never negative");
+    let balance_after = acct.balance - p.money;
+    let over_limit =
+        u.direction == Direction::Out && !p.money.is_zero() && balance_after < -acct.credit_limit;
     Decision {
         event: u.id.clone(),
         catalog: cat.tag(),
@@ -462,17 +510,102 @@ fn charge(cat: &Catalog, input: &Input, acct0: &Account, u: &Usage) -> Decision 
             direction: u.direction,
             other: u.other.clone(),
             start: u.start,
-            quantity,
-            destination: (dest != ANY_DEST).then_some(dest),
-            rate: first.rate,
-            takes,
-            spans: priced.spans,
-            connect_fee: priced.connect_fee,
-            money: priced.money,
+            quantity: p.quantity,
+            destination: p.destination,
+            rate: p.rate,
+            takes: p.takes,
+            spans: p.spans,
+            connect_fee: p.connect_fee,
+            money: p.money,
             balance_after,
-            why,
+            why: p.why,
             over_limit,
         }),
+    }
+}
+
+/// `Charge::rate` of a charge priced by the catalog's CGRateS tariff plan, which has no ratel rate.
+pub const CGRATES_RATE: crate::catalog::RateIdx = crate::catalog::RateIdx::MAX;
+
+/// A usage item of a number whose plan CGRateS prices: the tariff plan's price of the whole item
+/// (its MSISDN as the subject, the catalog's time zone as the call's), paid in money; incoming
+/// usage is free, as CGRateS plans price the calling side. The breakdown is not logged: `ratel
+/// quote --tenant` reproduces it from the same catalog.
+#[cold]
+fn charge_cgrates(
+    cat: &Catalog,
+    input: &Input,
+    acct0: &Account,
+    u: &Usage,
+    quantity: u64,
+    cg: &crate::cgrates::file::PricingFile,
+) -> Decision {
+    use chrono::TimeZone;
+    let reject = |r| rejected(input, cat, Some(&acct0.id), r);
+    let tariff = cat
+        .cgrates
+        .as_ref()
+        .expect("the catalog refuses a CGRateS-priced plan without a tariff plan");
+    let (money, connect_fee, why) = if u.direction == Direction::In {
+        (Decimal::ZERO, Decimal::ZERO, Why::Free)
+    } else {
+        let voice = u.service == Service::Voice;
+        let usage = if voice {
+            quantity.saturating_mul(crate::cgrates::SECOND)
+        } else {
+            quantity
+        };
+        let Some(start) = cat.tz.timestamp_opt(u.start.0, 0).single() else {
+            return reject(no_cgrates_rate(u));
+        };
+        let subject = u.msisdn.to_string();
+        let req = crate::cgrates::CgrRequest {
+            tenant: &cg.tenant,
+            category: cg.categories.of(u.service),
+            subject: &subject,
+            destination: u.other.as_deref().unwrap_or(""),
+            start: start.fixed_offset(),
+            usage,
+            voice,
+        };
+        match tariff.price(&req) {
+            Ok(q) if q.cost.is_sign_negative() => return reject(no_cgrates_rate(u)),
+            Ok(q) => {
+                let why = if q.max_cost.is_some() {
+                    Why::MoneyCapped
+                } else {
+                    Why::Money
+                };
+                (q.cost, q.connect_fee, why)
+            }
+            Err(_) => return reject(no_cgrates_rate(u)),
+        }
+    };
+    let (acct, renewals) = renewed(cat, acct0, u.start);
+    charged(
+        cat,
+        u,
+        acct0,
+        &acct,
+        renewals,
+        Paid {
+            quantity,
+            destination: None,
+            rate: CGRATES_RATE,
+            takes: SmallVec::new(),
+            spans: SmallVec::new(),
+            connect_fee,
+            money,
+            why,
+        },
+    )
+}
+
+fn no_cgrates_rate(u: &Usage) -> Rejection {
+    Rejection::NoRate {
+        service: u.service,
+        direction: u.direction,
+        destination: u.other.clone().unwrap_or_else(|| "*any".into()),
     }
 }
 

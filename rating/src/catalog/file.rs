@@ -11,18 +11,21 @@ use serde::{Deserialize, Serialize};
 #[serde(deny_unknown_fields)]
 pub struct CatalogFile {
     pub catalog: Header,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub destinations: Vec<DestinationFile>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub bands: Vec<BandFile>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rates: Vec<RateFile>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub packages: Vec<PackageFile>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub plans: Vec<PlanFile>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub options: Vec<AddonFile>,
+    /// A CGRateS tariff plan, priced the way CGRateS prices it (`ratel cgrates import` writes it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cgrates: Option<crate::cgrates::TariffFile>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -183,10 +186,13 @@ pub struct PlanFile {
     pub connection_fee: Option<Decimal>,
     #[serde(default)]
     pub fees: Vec<FeeFile>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub packages: Vec<String>,
     #[serde(default)]
     pub prices: Vec<PriceFile>,
+    /// Price this plan's usage with the catalog's CGRateS tariff plan instead of `prices`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cgrates: Option<crate::cgrates::file::PricingFile>,
 }
 
 /// An option (add-on) to a plan: fees, packages and prices that override the plan's.
@@ -199,7 +205,7 @@ pub struct AddonFile {
     pub connection_fee: Option<Decimal>,
     #[serde(default)]
     pub fees: Vec<FeeFile>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub packages: Vec<String>,
     #[serde(default)]
     pub prices: Vec<PriceFile>,

@@ -224,6 +224,8 @@ pub struct Offer {
     priced: u8,
     /// For options: the plans it may join (empty: any).
     pub plans: Vec<PlanIdx>,
+    /// For plans priced by the catalog's CGRateS tariff plan.
+    pub cgrates: Option<Box<crate::cgrates::file::PricingFile>>,
 }
 
 impl Offer {
@@ -262,6 +264,8 @@ pub struct Catalog {
     pub addons: Vec<Offer>,
     plan_ix: HashMap<String, PlanIdx>,
     addon_ix: HashMap<String, AddonIdx>,
+    /// A CGRateS tariff plan, when the catalog holds one: `ratel quote --tenant …` prices with it.
+    pub cgrates: Option<crate::cgrates::Tariff>,
 }
 
 impl fmt::Display for Catalog {
@@ -699,7 +703,7 @@ fn compile(file: &str, f: CatalogFile, fingerprint: [u8; 32]) -> Result<Catalog,
         .plans
         .iter()
         .map(|p| {
-            ctx.offer(
+            let mut o = ctx.offer(
                 &mut c,
                 "plans",
                 &p.id,
@@ -708,7 +712,35 @@ fn compile(file: &str, f: CatalogFile, fingerprint: [u8; 32]) -> Result<Catalog,
                 &p.fees,
                 &p.packages,
                 &p.prices,
-            )
+            );
+            if let Some(cg) = &p.cgrates {
+                let item = format!("plans.{}", p.id);
+                if f.cgrates.is_none() {
+                    c.bad(
+                        &item,
+                        "priced by CGRateS, but the catalog has no [cgrates] tariff plan",
+                    );
+                }
+                if !p.prices.is_empty() || !p.packages.is_empty() {
+                    // CGRateS balances are not imported, and two price lists would be two truths.
+                    c.bad(
+                        &item,
+                        "a plan priced by CGRateS has no prices or packages of its own",
+                    );
+                }
+                if !f
+                    .cgrates
+                    .as_ref()
+                    .is_some_and(|t| t.rating_profiles.iter().any(|r| r.tenant == cg.tenant))
+                {
+                    c.bad(
+                        &item,
+                        format!("no CGRateS rating profile of tenant {:?}", cg.tenant),
+                    );
+                }
+                o.cgrates = Some(Box::new(cg.clone()));
+            }
+            o
         })
         .collect();
     let mut addons = Vec::new();
@@ -729,10 +761,37 @@ fn compile(file: &str, f: CatalogFile, fingerprint: [u8; 32]) -> Result<Catalog,
                 None => c.bad(format!("options.{}", a.id), format!("unknown plan {pid:?}")),
             }
         }
+        // An option's prices would be silently ignored on a plan that CGRateS prices.
+        let joins_cgrates = |pi: usize| plans.get(pi).is_some_and(|p: &Offer| p.cgrates.is_some());
+        if !a.prices.is_empty()
+            && (if o.plans.is_empty() {
+                (0..plans.len()).any(joins_cgrates)
+            } else {
+                o.plans.iter().any(|&p| joins_cgrates(p as usize))
+            })
+        {
+            c.bad(
+                format!("options.{}", a.id),
+                "has prices and may join a plan priced by CGRateS; list the plans it may join",
+            );
+        }
         addons.push(o);
     }
-    if plans.is_empty() {
-        c.bad("plans", "the catalog has no plan");
+    let cgrates = f
+        .cgrates
+        .as_ref()
+        .and_then(|t| match crate::cgrates::Tariff::compile(t) {
+            Ok(t) => Some(t),
+            Err(problems) => {
+                c.problems.extend(problems);
+                None
+            }
+        });
+    if plans.is_empty() && f.cgrates.is_none() {
+        c.bad(
+            "plans",
+            "the catalog has no plan (nor a CGRateS tariff plan)",
+        );
     }
     if plans.len() > PlanIdx::MAX as usize
         || addons.len() > AddonIdx::MAX as usize
@@ -772,6 +831,7 @@ fn compile(file: &str, f: CatalogFile, fingerprint: [u8; 32]) -> Result<Catalog,
             .into_iter()
             .map(|(k, v)| (k, v as AddonIdx))
             .collect(),
+        cgrates,
     })
 }
 
@@ -903,6 +963,7 @@ impl OfferCtx<'_> {
             prices: out,
             index,
             plans: Vec::new(),
+            cgrates: None,
         }
     }
 }

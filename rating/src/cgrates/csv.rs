@@ -1,0 +1,526 @@
+//! Reads a CGRateS tariff-plan folder (Destinations, Timings, Rates, DestinationRates,
+//! RatingPlans, RatingProfiles CSV) into a [`TariffFile`]. Pure: the caller reads the files.
+//!
+//! A row ratel cannot take as it is becomes a [`Warning`] naming the file and line, and is left
+//! out or taken with the difference stated; nothing is dropped silently.
+
+use super::file::*;
+use super::{parse_duration, Method, Tariff};
+use rust_decimal::Decimal;
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+/// The files of a folder, by CGRateS's names.
+pub const FILES: [&str; 6] = [
+    "Destinations.csv",
+    "Timings.csv",
+    "Rates.csv",
+    "DestinationRates.csv",
+    "RatingPlans.csv",
+    "RatingProfiles.csv",
+];
+
+/// A CSV file larger than this is refused (a tariff plan of a big carrier is a few MB).
+pub const MAX_FILE_BYTES: usize = 256 << 20;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Warning {
+    pub file: String,
+    pub line: u64,
+    pub message: String,
+}
+
+impl std::fmt::Display for Warning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}: {}", self.file, self.line, self.message)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    #[error("{file}: {reason}")]
+    File { file: String, reason: String },
+    #[error("the imported plan does not compile:\n{}", .0.iter().map(|p| format!("  {}: {}", p.item, p.problem)).collect::<Vec<_>>().join("\n"))]
+    Invalid(Vec<crate::catalog::Problem>),
+}
+
+#[derive(Debug)]
+pub struct Import {
+    pub tariff: TariffFile,
+    pub warnings: Vec<Warning>,
+}
+
+struct Reader<'a> {
+    file: &'static str,
+    warnings: &'a mut Vec<Warning>,
+}
+
+impl Reader<'_> {
+    fn warn(&mut self, line: u64, message: impl Into<String>) {
+        self.warnings.push(Warning {
+            file: self.file.into(),
+            line,
+            message: message.into(),
+        });
+    }
+
+    /// Rows of the file as (line, fields), each with exactly `cols` fields: a short row is padded
+    /// with empty fields (CGRateS reads them as empty), a long one is cut with a warning.
+    fn rows(&mut self, text: &str, cols: usize) -> Result<Vec<(u64, Vec<String>)>, ImportError> {
+        let mut r = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .comment(Some(b'#'))
+            .flexible(true)
+            .trim(csv::Trim::All)
+            .from_reader(text.as_bytes());
+        let mut out = Vec::new();
+        for rec in r.records() {
+            let rec = rec.map_err(|e| ImportError::File {
+                file: self.file.into(),
+                reason: e.to_string(),
+            })?;
+            let line = rec.position().map_or(0, |p| p.line());
+            if rec.iter().all(|f| f.is_empty()) {
+                continue;
+            }
+            let mut fields: Vec<String> = rec.iter().map(str::to_string).collect();
+            if fields.len() > cols {
+                if fields[cols..].iter().any(|f| !f.is_empty()) {
+                    self.warn(
+                        line,
+                        format!(
+                            "{} columns, ratel reads the first {cols}; the rest is ignored",
+                            fields.len()
+                        ),
+                    );
+                }
+                fields.truncate(cols);
+            }
+            fields.resize(cols, String::new());
+            out.push((line, fields));
+        }
+        Ok(out)
+    }
+}
+
+fn amount(text: &str) -> Result<Decimal, String> {
+    if text.is_empty() {
+        return Ok(Decimal::ZERO);
+    }
+    crate::money::parse_amount(text)
+}
+
+fn list<T: std::str::FromStr>(text: &str) -> Result<Vec<T>, String> {
+    if text.is_empty() || text == "*any" {
+        return Ok(Vec::new());
+    }
+    text.split(';')
+        .map(|x| {
+            x.trim()
+                .parse()
+                .map_err(|_| format!("{x:?} in {text:?} is not a number"))
+        })
+        .collect()
+}
+
+/// Imports a folder given as (file name → contents). `rounding_decimals` is CGRateS's global
+/// setting (`--rounding-decimals`). The result compiles: a row that would break it is a warning.
+pub fn import(
+    files: &BTreeMap<String, String>,
+    rounding_decimals: u32,
+) -> Result<Import, ImportError> {
+    for (name, text) in files {
+        if text.len() > MAX_FILE_BYTES {
+            return Err(ImportError::File {
+                file: name.clone(),
+                reason: format!("larger than {MAX_FILE_BYTES} bytes"),
+            });
+        }
+    }
+    let mut warnings = Vec::new();
+    let text = |n: &str| files.get(n).map(String::as_str).unwrap_or("");
+    let mut t = TariffFile {
+        rounding_decimals,
+        ..TariffFile::default()
+    };
+
+    // Destinations.
+    let mut rd = Reader {
+        file: "Destinations.csv",
+        warnings: &mut warnings,
+    };
+    let mut dests: Vec<DestinationFile> = Vec::new();
+    let mut dest_ix: HashMap<String, usize> = HashMap::new();
+    for (line, f) in rd.rows(text("Destinations.csv"), 2)? {
+        if f[0].is_empty() || f[0] == "*any" || f[1].is_empty() {
+            rd.warn(
+                line,
+                "a destination needs an id (not *any) and a prefix; row skipped",
+            );
+            continue;
+        }
+        let i = *dest_ix.entry(f[0].clone()).or_insert_with(|| {
+            dests.push(DestinationFile {
+                id: f[0].clone(),
+                prefixes: vec![],
+            });
+            dests.len() - 1
+        });
+        if dests[i].prefixes.contains(&f[1]) {
+            rd.warn(line, format!("prefix {} repeated in {}", f[1], f[0]));
+        } else {
+            dests[i].prefixes.push(f[1].clone());
+        }
+    }
+    t.destinations = dests;
+
+    // Timings.
+    let mut rd = Reader {
+        file: "Timings.csv",
+        warnings: &mut warnings,
+    };
+    let mut timing_ids: HashSet<String> = HashSet::from(["*any".to_string()]);
+    for (line, f) in rd.rows(text("Timings.csv"), 6)? {
+        if f[5] == "*asap" {
+            rd.warn(
+                line,
+                format!(
+                    "timing {} is *asap, which schedules actions and never rates; skipped",
+                    f[0]
+                ),
+            );
+            continue;
+        }
+        let parsed = (|| -> Result<TimingFile, String> {
+            let (start, end) = match f[5].split_once(';') {
+                Some((s, e)) => (s.to_string(), Some(e.to_string())),
+                None if f[5].is_empty() => ("00:00:00".to_string(), None),
+                None => (f[5].clone(), None),
+            };
+            Ok(TimingFile {
+                id: f[0].clone(),
+                years: list(&f[1])?,
+                months: list(&f[2])?,
+                month_days: list(&f[3])?,
+                week_days: list(&f[4])?,
+                start,
+                end,
+            })
+        })();
+        match parsed {
+            Ok(tm) if !timing_ids.contains(&tm.id) && !tm.id.is_empty() => {
+                timing_ids.insert(tm.id.clone());
+                t.timings.push(tm);
+            }
+            Ok(tm) => rd.warn(
+                line,
+                format!("timing {:?} is empty or defined twice; row skipped", tm.id),
+            ),
+            Err(e) => rd.warn(line, format!("timing {}: {e}; row skipped", f[0])),
+        }
+    }
+
+    // Rates.
+    let mut rd = Reader {
+        file: "Rates.csv",
+        warnings: &mut warnings,
+    };
+    let mut rates: Vec<RateFile> = Vec::new();
+    let mut rate_ix: HashMap<String, usize> = HashMap::new();
+    for (line, f) in rd.rows(text("Rates.csv"), 6)? {
+        let slot = (|| -> Result<RateSlotFile, String> {
+            for (name, v) in [
+                ("RateUnit", &f[3]),
+                ("RateIncrement", &f[4]),
+                ("GroupIntervalStart", &f[5]),
+            ] {
+                parse_duration(v).map_err(|e| format!("{name}: {e}"))?;
+            }
+            Ok(RateSlotFile {
+                connect_fee: amount(&f[1]).map_err(|e| format!("ConnectFee: {e}"))?,
+                rate: amount(&f[2]).map_err(|e| format!("Rate: {e}"))?,
+                rate_unit: f[3].clone(),
+                rate_increment: f[4].clone(),
+                group_interval_start: f[5].clone(),
+            })
+        })();
+        let slot = match slot {
+            Ok(s) if !f[0].is_empty() => s,
+            Ok(_) => {
+                rd.warn(line, "a rate row without an id; skipped");
+                continue;
+            }
+            Err(e) => {
+                rd.warn(line, format!("rate {}: {e}; row skipped", f[0]));
+                continue;
+            }
+        };
+        let i = *rate_ix.entry(f[0].clone()).or_insert_with(|| {
+            rates.push(RateFile {
+                id: f[0].clone(),
+                slots: vec![],
+            });
+            rates.len() - 1
+        });
+        let start = parse_duration(&slot.group_interval_start).unwrap_or(0);
+        if rates[i]
+            .slots
+            .iter()
+            .any(|s| parse_duration(&s.group_interval_start).unwrap_or(0) == start)
+        {
+            rd.warn(
+                line,
+                format!(
+                    "rate {} has two slots starting at {}; the later is skipped",
+                    f[0], slot.group_interval_start
+                ),
+            );
+            continue;
+        }
+        if !rates[i].slots.is_empty() && !slot.connect_fee.is_zero() {
+            rd.warn(line, format!("rate {}: a connect fee on a slot that does not come first is never charged (as in CGRateS)", f[0]));
+        }
+        rates[i].slots.push(slot);
+    }
+    for r in &mut rates {
+        if !r
+            .slots
+            .iter()
+            .any(|s| parse_duration(&s.group_interval_start) == Ok(0))
+        {
+            // Compile refuses it; say so with the file's name rather than the catalog's.
+            warnings.push(Warning {
+                file: "Rates.csv".into(),
+                line: 0,
+                message: format!("rate {} has no slot starting at 0; it is left out", r.id),
+            });
+        }
+    }
+    rates.retain(|r| {
+        r.slots
+            .iter()
+            .any(|s| parse_duration(&s.group_interval_start) == Ok(0))
+    });
+    t.rates = rates;
+    let rate_ids: HashSet<&str> = t.rates.iter().map(|r| r.id.as_str()).collect();
+
+    // DestinationRates.
+    let mut rd = Reader {
+        file: "DestinationRates.csv",
+        warnings: &mut warnings,
+    };
+    let mut drs: Vec<DestinationRatesFile> = Vec::new();
+    let mut dr_ix: HashMap<String, usize> = HashMap::new();
+    let dest_ids: HashSet<&str> = t.destinations.iter().map(|d| d.id.as_str()).collect();
+    for (line, f) in rd.rows(text("DestinationRates.csv"), 7)? {
+        let dest = if f[1].is_empty() {
+            "*any".to_string()
+        } else {
+            f[1].clone()
+        };
+        if dest != "*any" && !dest_ids.contains(dest.as_str()) {
+            rd.warn(
+                line,
+                format!("{}: unknown destination {dest}; row skipped", f[0]),
+            );
+            continue;
+        }
+        if !rate_ids.contains(f[2].as_str()) {
+            rd.warn(
+                line,
+                format!("{}: unknown rate {}; row skipped", f[0], f[2]),
+            );
+            continue;
+        }
+        let method = if f[3].is_empty() {
+            "*middle".to_string()
+        } else {
+            f[3].clone()
+        };
+        if Method::parse(&method).is_none() {
+            rd.warn(
+                line,
+                format!(
+                    "{}: rounding method {method} is not *up, *down or *middle; row skipped",
+                    f[0]
+                ),
+            );
+            continue;
+        }
+        let decimals: u32 = match f[4].parse() {
+            Ok(d) if d <= super::MAX_DECIMALS => d,
+            _ if f[4].is_empty() => 0,
+            _ => {
+                rd.warn(
+                    line,
+                    format!(
+                        "{}: rounding decimals {:?} is not 0..{}; row skipped",
+                        f[0],
+                        f[4],
+                        super::MAX_DECIMALS
+                    ),
+                );
+                continue;
+            }
+        };
+        let max_cost = match amount(&f[5]) {
+            Ok(m) if !m.is_sign_negative() => m,
+            _ => {
+                rd.warn(
+                    line,
+                    format!(
+                        "{}: max cost {:?} is not an amount; row skipped",
+                        f[0], f[5]
+                    ),
+                );
+                continue;
+            }
+        };
+        let strategy = f[6].clone();
+        match strategy.as_str() {
+            "" | "*free" => {}
+            "*disconnect" => rd.warn(
+                line,
+                format!("{}: *disconnect cuts live calls at the max cost; ratel prices the whole item, as a CGRateS quote does", f[0]),
+            ),
+            s => {
+                rd.warn(line, format!("{}: max cost strategy {s} is unknown; row skipped", f[0]));
+                continue;
+            }
+        }
+        let i = *dr_ix.entry(f[0].clone()).or_insert_with(|| {
+            drs.push(DestinationRatesFile {
+                id: f[0].clone(),
+                rates: vec![],
+            });
+            drs.len() - 1
+        });
+        drs[i].rates.push(DestinationRateFile {
+            destination: dest,
+            rate: f[2].clone(),
+            rounding_method: method,
+            rounding_decimals: decimals,
+            max_cost,
+            max_cost_strategy: strategy,
+        });
+    }
+    t.destination_rates = drs;
+
+    // RatingPlans.
+    let mut rd = Reader {
+        file: "RatingPlans.csv",
+        warnings: &mut warnings,
+    };
+    let mut plans: Vec<RatingPlanFile> = Vec::new();
+    let mut plan_ix: HashMap<String, usize> = HashMap::new();
+    for (line, f) in rd.rows(text("RatingPlans.csv"), 4)? {
+        if !dr_ix.contains_key(&f[1]) {
+            rd.warn(
+                line,
+                format!("{}: unknown destination rates {}; row skipped", f[0], f[1]),
+            );
+            continue;
+        }
+        let timing = if f[2].is_empty() {
+            "*any".to_string()
+        } else {
+            f[2].clone()
+        };
+        if !timing_ids.contains(&timing) {
+            rd.warn(
+                line,
+                format!("{}: unknown timing {timing}; row skipped", f[0]),
+            );
+            continue;
+        }
+        let weight = match amount(&f[3]) {
+            Ok(w) => w,
+            Err(e) => {
+                rd.warn(line, format!("{}: weight: {e}; row skipped", f[0]));
+                continue;
+            }
+        };
+        let i = *plan_ix.entry(f[0].clone()).or_insert_with(|| {
+            plans.push(RatingPlanFile {
+                id: f[0].clone(),
+                bindings: vec![],
+            });
+            plans.len() - 1
+        });
+        plans[i].bindings.push(BindingFile {
+            destination_rates: f[1].clone(),
+            timing,
+            weight,
+        });
+    }
+    t.rating_plans = plans;
+
+    // RatingProfiles.
+    let mut rd = Reader {
+        file: "RatingProfiles.csv",
+        warnings: &mut warnings,
+    };
+    let mut profiles: Vec<RatingProfileFile> = Vec::new();
+    let mut prof_ix: HashMap<(String, String, String), usize> = HashMap::new();
+    for (line, f) in rd.rows(text("RatingProfiles.csv"), 6)? {
+        if !plan_ix.contains_key(&f[4]) {
+            rd.warn(
+                line,
+                format!(
+                    "{}:{}:{}: unknown rating plan {}; row skipped",
+                    f[0], f[1], f[2], f[4]
+                ),
+            );
+            continue;
+        }
+        if chrono::DateTime::parse_from_rfc3339(&f[3]).is_err() {
+            rd.warn(
+                line,
+                format!(
+                    "{}:{}:{}: activation time {:?} is not RFC 3339; row skipped",
+                    f[0], f[1], f[2], f[3]
+                ),
+            );
+            continue;
+        }
+        let key = (f[0].clone(), f[1].clone(), f[2].clone());
+        let i = *prof_ix.entry(key).or_insert_with(|| {
+            profiles.push(RatingProfileFile {
+                tenant: f[0].clone(),
+                category: f[1].clone(),
+                subject: f[2].clone(),
+                activations: vec![],
+            });
+            profiles.len() - 1
+        });
+        let fallback: Vec<String> = f[5]
+            .split(';')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(String::from)
+            .collect();
+        if profiles[i].activations.iter().any(|a| a.at == f[3]) {
+            rd.warn(
+                line,
+                format!(
+                    "{}:{}:{}: a second activation at {}; the later row wins",
+                    f[0], f[1], f[2], f[3]
+                ),
+            );
+            profiles[i].activations.retain(|a| a.at != f[3]);
+        }
+        profiles[i].activations.push(ActivationFile {
+            at: f[3].clone(),
+            rating_plan: f[4].clone(),
+            fallback_subjects: fallback,
+        });
+    }
+    t.rating_profiles = profiles;
+
+    Tariff::compile(&t).map_err(ImportError::Invalid)?;
+    // In the order of the files and of their lines, as an operator reads them.
+    warnings.sort_by_key(|w| (FILES.iter().position(|f| *f == w.file), w.line));
+    Ok(Import {
+        tariff: t,
+        warnings,
+    })
+}
