@@ -368,21 +368,17 @@ fn charge(cat: &Catalog, input: &Input, acct0: &Account, u: &Usage) -> Decision 
         Ok(q) => q,
         Err(r) => return reject(r),
     };
-    let plan = acct0
+    let (acct, renewals) = renewed(cat, acct0, u.start);
+    let n = acct
         .number(u.msisdn)
-        .expect("the index points at the account holding the number")
-        .plan;
-    if let Some(cg) = &cat.plans[plan as usize].cgrates {
-        return charge_cgrates(cat, input, acct0, u, quantity, cg);
+        .expect("the index points at the account holding the number");
+    if let Some(cg) = &cat.plans[n.plan as usize].cgrates {
+        return charge_cgrates(cat, input, acct0, &acct, renewals, u, quantity, cg);
     }
     let dest = match destination(cat, u.service, u.other.as_ref()) {
         Ok(d) => d,
         Err(r) => return reject(r),
     };
-    let (acct, renewals) = renewed(cat, acct0, u.start);
-    let n = acct
-        .number(u.msisdn)
-        .expect("the index points at the account holding the number");
     let kind = usage_kind(cat, u, dest);
     let item = Item {
         kind,
@@ -532,10 +528,13 @@ pub const CGRATES_RATE: crate::catalog::RateIdx = crate::catalog::RateIdx::MAX;
 /// usage is free, as CGRateS plans price the calling side. The breakdown is not logged: `ratel
 /// quote --tenant` reproduces it from the same catalog.
 #[cold]
+#[allow(clippy::too_many_arguments)]
 fn charge_cgrates(
     cat: &Catalog,
     input: &Input,
     acct0: &Account,
+    acct: &Account,
+    renewals: Vec<crate::Renewal>,
     u: &Usage,
     quantity: u64,
     cg: &crate::cgrates::file::PricingFile,
@@ -581,12 +580,11 @@ fn charge_cgrates(
             Err(_) => return reject(no_cgrates_rate(u)),
         }
     };
-    let (acct, renewals) = renewed(cat, acct0, u.start);
     charged(
         cat,
         u,
         acct0,
-        &acct,
+        acct,
         renewals,
         Paid {
             quantity,
