@@ -82,8 +82,10 @@ pub struct Charge {
     /// The price that was chosen at the start (its rate; spans name theirs).
     pub rate: RateIdx,
     /// Units taken from buckets, in the order taken.
+    #[serde(with = "crate::codec::small_vec")]
     pub takes: SmallVec<[Take; 2]>,
     /// The part of the usage paid in money, as billed (rounded up to increments).
+    #[serde(with = "crate::codec::small_vec")]
     pub spans: SmallVec<[Span; 1]>,
     #[serde(with = "money::amount")]
     pub connect_fee: Decimal,

@@ -43,6 +43,7 @@ impl Bucket {
 pub struct Number {
     pub msisdn: Msisdn,
     pub plan: PlanIdx,
+    #[serde(with = "crate::codec::small_vec")]
     pub options: SmallVec<[AddonIdx; 2]>,
     pub buckets: Vec<Bucket>,
     /// Local date the number joined: its daily and monthly periods count from here.

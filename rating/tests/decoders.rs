@@ -70,3 +70,15 @@ proptest! {
         let _ = Catalog::from_bytes("fuzz.toml", &mutate(common::EXAMPLE.as_bytes().to_vec(), &edits, usize::MAX));
     }
 }
+
+/// Found by `fuzz/` (target `records`): an opened account whose number claims 2^34 options.
+/// smallvec reserved what the bytes claimed and asked for 32 GiB; now the record is refused.
+#[test]
+fn a_corrupt_length_is_refused_without_allocating_it() {
+    let hex = "016405636d642d31fd7562ecd45ad518d1fce0c6cdd5010543412d43310002054143432d310000fb204e0201fdffffffffd602020000fd0000008002000000fd0000008002000000fce0c6cdd5fca0c71bd60a323032362d31312d30310000fca0c71bd60303fd872cd76412000000000000fce0c6cdd5fb204e02fd872cd76412000000000100000000000000905f010002fd872cd76412000000120000000001000300000000fb5046fb5046010002fce0c6cdd5fce0c6cdd5fca0c71bd6010100ffffff31006464fce0c6cdd5fb584dfca0c71bd6020002fd872cd7641200000002010002fce0c6cdd5fb584d8a";
+    let bytes: Vec<u8> = (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+        .collect();
+    assert!(decode_decision(&bytes).is_err());
+}
