@@ -2,6 +2,7 @@
 //! (the RocksDB event log and state), recovers, replays and re-rates. `rating` decides; this
 //! crate never computes a price itself.
 
+pub mod audit;
 pub mod cgrates;
 pub mod pipeline;
 pub mod record;

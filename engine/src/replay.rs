@@ -40,7 +40,7 @@ impl ReplayReport {
 
 /// The input and the recorded decision of a rated entry; a record that does not decode is
 /// corruption of the store, named by its place in the log.
-fn decode_rated(
+pub(crate) fn decode_rated(
     partition: u32,
     seq: u64,
     input: &[u8],

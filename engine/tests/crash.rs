@@ -120,5 +120,10 @@ fn sigkill_at_random_points_loses_nothing_and_counts_nothing_twice() {
     .unwrap();
     assert_eq!(sa, sb, "log and counters differ after {kills} kills");
     assert_eq!(sa["counters"]["read"].as_u64(), Some(lines));
+    let audit = ratel(&["audit", "--data", crashed.to_str().unwrap()]);
+    assert!(
+        audit.contains("every balance, bucket, id and line accounted for"),
+        "{audit}"
+    );
     eprintln!("{kills} kills; {lines} lines; log {}", sa["log_sha256"]);
 }

@@ -18,6 +18,9 @@ fn rate_file(data: &Path, cat_text: &str, file: &Path, batch: usize) -> Engine {
     let mut e = Engine::open(data, cat, cat_text.as_bytes(), Config { batch, sync: true }).unwrap();
     let mut src = FileSource::open(file.to_path_buf(), e.position().unwrap()).unwrap();
     e.run(&mut src, |_, _| {}).unwrap();
+    // Whatever a test does next, the store it got passes the independent audit.
+    let audit = engine::audit::audit(&e.store).unwrap();
+    assert!(audit.ok(), "{:#?}", audit.listed);
     e
 }
 

@@ -1,0 +1,401 @@
+//! `ratel audit`: an independent check of a store. It reads the log and recomputes, without the
+//! rating core's `apply`, every account's balance from its payments, charges and fees, every
+//! bucket from its grants, takes and expiries; it checks that no input id took effect twice, that
+//! the log accounts for every line read (and for nothing else), and that the stored state is what
+//! the log says. Any discrepancy is listed; `ok()` is false if there is one.
+
+use crate::pipeline::EngineError;
+use crate::record::Entry;
+use crate::replay::decode_rated;
+use crate::store::Store;
+use rating::{Decision, Input, Msisdn, Outcome};
+use rust_decimal::Decimal;
+use serde::Serialize;
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+/// Keeps at most this many discrepancies in a report (the count goes on).
+const MAX_LISTED: usize = 200;
+
+#[derive(Debug, Default, Serialize)]
+pub struct AuditReport {
+    pub entries: u64,
+    pub decisions: u64,
+    pub dead: u64,
+    pub ticks: u64,
+    pub accounts: usize,
+    #[serde(with = "rating::money::amount")]
+    pub payments: Decimal,
+    #[serde(with = "rating::money::amount")]
+    pub charges: Decimal,
+    #[serde(with = "rating::money::amount")]
+    pub fees: Decimal,
+    pub discrepancies: u64,
+    pub listed: Vec<String>,
+}
+
+impl AuditReport {
+    pub fn ok(&self) -> bool {
+        self.discrepancies == 0
+    }
+
+    fn bad(&mut self, what: String) {
+        self.discrepancies += 1;
+        if self.listed.len() < MAX_LISTED {
+            self.listed.push(what);
+        }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+struct Units {
+    total: u64,
+    remaining: u64,
+}
+
+#[derive(Default)]
+struct Ledger {
+    balance: BTreeMap<String, Decimal>,
+    buckets: HashMap<(Msisdn, u32), Units>,
+    owner: HashMap<Msisdn, String>,
+}
+
+impl Ledger {
+    fn grant(&mut self, r: &mut AuditReport, at: &str, m: Msisdn, b: &rating::Bucket) {
+        if b.remaining > b.total {
+            r.bad(format!(
+                "{at}: bucket {m}/{} granted with {} of {}",
+                b.id, b.remaining, b.total
+            ));
+        }
+        let u = Units {
+            total: b.total,
+            remaining: b.remaining,
+        };
+        if self.buckets.insert((m, b.id), u).is_some() {
+            r.bad(format!("{at}: bucket {m}/{} granted twice", b.id));
+        }
+    }
+
+    /// Removes a bucket; the units it still held.
+    fn expire(&mut self, r: &mut AuditReport, at: &str, m: Msisdn, bucket: u32) -> u64 {
+        match self.buckets.remove(&(m, bucket)) {
+            None => {
+                r.bad(format!(
+                    "{at}: bucket {m}/{bucket} expires but was never granted"
+                ));
+                0
+            }
+            Some(u) => u.remaining,
+        }
+    }
+}
+
+/// Audits the store. Errors are for a store that cannot be read at all; everything the log or
+/// the state gets wrong is a discrepancy in the report.
+pub fn audit(store: &Store) -> Result<AuditReport, EngineError> {
+    let mut r = AuditReport::default();
+    let mut l = Ledger::default();
+    // Ids that took effect, and ids that were rejected (a repeat of either is a duplicate).
+    let mut effective: HashSet<String> = HashSet::new();
+    let mut refused: HashSet<String> = HashSet::new();
+    let mut last_position: HashMap<u32, u64> = HashMap::new();
+    let (mut rated, mut rejected, mut duplicates) = (0u64, 0u64, 0u64);
+    for item in store.log() {
+        let (partition, seq, entry) = item?;
+        r.entries += 1;
+        let at = format!("{partition}/{seq}");
+        let position = match &entry {
+            Entry::Catalog { .. } => continue,
+            Entry::Dead { position, .. } => {
+                r.dead += 1;
+                *position
+            }
+            Entry::Rated {
+                position,
+                input,
+                decision,
+            } => {
+                let (input, d) = match decode_rated(partition, seq, input, decision) {
+                    Ok(x) => x,
+                    Err(e) => {
+                        r.bad(format!("{at}: {e}"));
+                        continue;
+                    }
+                };
+                r.decisions += 1;
+                if input.id() != d.event.as_str() {
+                    r.bad(format!(
+                        "{at}: decision for {} recorded with input {}",
+                        d.event,
+                        input.id()
+                    ));
+                }
+                match (&input, &d.outcome) {
+                    (Input::Tick(_), _) => r.ticks += 1,
+                    (_, Outcome::Rejected(_)) => rejected += 1,
+                    (_, Outcome::Duplicate) => duplicates += 1,
+                    _ => rated += 1,
+                }
+                match &d.outcome {
+                    Outcome::Duplicate => {
+                        if !effective.contains(d.event.as_str())
+                            && !refused.contains(d.event.as_str())
+                        {
+                            r.bad(format!(
+                                "{at}: {} called a duplicate of nothing earlier",
+                                d.event
+                            ));
+                        }
+                    }
+                    Outcome::Rejected(_) => {
+                        refused.insert(d.event.to_string());
+                    }
+                    _ => {
+                        if !effective.insert(d.event.to_string()) {
+                            r.bad(format!("{at}: {} took effect twice", d.event));
+                        }
+                        book(&mut r, &mut l, &at, &d);
+                    }
+                }
+                *position
+            }
+        };
+        let last = last_position.entry(partition).or_insert(0);
+        if position < *last {
+            r.bad(format!("{at}: source position {position} after {last}"));
+        }
+        *last = position;
+    }
+
+    // Every line read is in the log once: rated, rejected, a duplicate or a dead letter.
+    let c = store.counters()?;
+    let logged = (rated, rejected, duplicates, r.dead, r.ticks);
+    if logged != (c.rated, c.rejected, c.duplicates, c.dead, c.ticks) {
+        r.bad(format!(
+            "the log holds {rated} rated, {rejected} rejected, {duplicates} duplicates, {} dead, {} ticks; the counters say {} {} {} {} {}",
+            r.dead, r.ticks, c.rated, c.rejected, c.duplicates, c.dead, c.ticks
+        ));
+    }
+    if c.read != c.rated + c.rejected + c.duplicates + c.dead {
+        r.bad(format!(
+            "{} lines read, {} accounted for",
+            c.read,
+            c.rated + c.rejected + c.duplicates + c.dead
+        ));
+    }
+    for (p, last) in &last_position {
+        let stored = store.meta_u64(&format!("pos/{p}"))?.unwrap_or(0);
+        if *last > stored {
+            r.bad(format!(
+                "partition {p}: the log reaches position {last}, the store resumes at {stored}"
+            ));
+        }
+    }
+
+    // The stored state is what the log says.
+    let mut seen_accounts = HashSet::new();
+    for a in store.accounts() {
+        let a = a?;
+        seen_accounts.insert(a.id.to_string());
+        match l.balance.get(a.id.as_str()) {
+            None => r.bad(format!(
+                "account {} is stored but never opened in the log",
+                a.id
+            )),
+            Some(b) if *b != a.balance => r.bad(format!(
+                "account {}: the log gives balance {b}, the state holds {}",
+                a.id, a.balance
+            )),
+            Some(_) => {}
+        }
+        for n in &a.numbers {
+            if l.owner.get(&n.msisdn).map(String::as_str) != Some(a.id.as_str()) {
+                r.bad(format!(
+                    "number {} is stored in {} but the log puts it elsewhere",
+                    n.msisdn, a.id
+                ));
+            }
+            for b in &n.buckets {
+                match l.buckets.remove(&(n.msisdn, b.id)) {
+                    None => r.bad(format!(
+                        "bucket {}/{} is stored but was never granted",
+                        n.msisdn, b.id
+                    )),
+                    Some(u)
+                        if u != (Units {
+                            total: b.total,
+                            remaining: b.remaining,
+                        }) =>
+                    {
+                        r.bad(format!(
+                            "bucket {}/{}: the log gives {} of {}, the state holds {} of {}",
+                            n.msisdn, b.id, u.remaining, u.total, b.remaining, b.total
+                        ))
+                    }
+                    Some(_) => {}
+                }
+            }
+        }
+    }
+    let mut missing: Vec<_> = l
+        .buckets
+        .keys()
+        .filter(|(m, _)| l.owner.get(m).is_some_and(|a| seen_accounts.contains(a)))
+        .collect();
+    missing.sort();
+    for (m, b) in missing {
+        r.bad(format!(
+            "bucket {m}/{b} is live in the log but not in the state"
+        ));
+    }
+    for a in l.balance.keys() {
+        if !seen_accounts.contains(a) {
+            r.bad(format!(
+                "account {a} was opened in the log but is not stored"
+            ));
+        }
+    }
+    r.accounts = l.balance.len();
+    Ok(r)
+}
+
+/// One effective decision into the ledger: money by kind, buckets by grant, take and expiry.
+fn book(r: &mut AuditReport, l: &mut Ledger, at: &str, d: &Decision) {
+    let account = match &d.outcome {
+        Outcome::Opened { account, .. } => {
+            if l.balance
+                .insert(account.id.to_string(), account.balance)
+                .is_some()
+            {
+                r.bad(format!("{at}: account {} opened twice", account.id));
+            }
+            for n in &account.numbers {
+                l.owner.insert(n.msisdn, account.id.to_string());
+                for b in &n.buckets {
+                    l.grant(r, at, n.msisdn, b);
+                }
+            }
+            account.id.to_string()
+        }
+        _ => match &d.account {
+            Some(a) if l.balance.contains_key(a.as_str()) => a.to_string(),
+            _ => {
+                r.bad(format!(
+                    "{at}: {} changes an account the log never opened",
+                    d.event
+                ));
+                return;
+            }
+        },
+    };
+    let mut fees = Decimal::ZERO;
+    for rn in &d.renewals {
+        // What expiring buckets held is either lost or carried into a rollover bucket.
+        let held: u64 = rn
+            .expired
+            .iter()
+            .map(|e| l.expire(r, at, rn.msisdn, e.bucket))
+            .sum();
+        let lost: u64 = rn.expired.iter().map(|e| e.lost).sum();
+        let carried: u64 = rn
+            .granted
+            .iter()
+            .filter(|b| b.origin == rating::Origin::Rollover)
+            .map(|b| b.total)
+            .sum();
+        if held != lost + carried {
+            r.bad(format!(
+                "{at}: renewal of {} expires {held} units but loses {lost} and carries {carried}",
+                rn.msisdn
+            ));
+        }
+        for b in &rn.granted {
+            l.grant(r, at, rn.msisdn, b);
+        }
+        fees += rn.fees.iter().map(|f| f.amount).sum::<Decimal>();
+    }
+    let bal = l.balance.get_mut(&account).expect("booked above");
+    match &d.outcome {
+        Outcome::Charged(c) => {
+            *bal -= fees;
+            for t in &c.takes {
+                match l.buckets.get_mut(&(c.msisdn, t.bucket)) {
+                    Some(u) if u.remaining >= t.units => u.remaining -= t.units,
+                    Some(u) => r.bad(format!(
+                        "{at}: takes {} units of bucket {}/{} holding {}",
+                        t.units, c.msisdn, t.bucket, u.remaining
+                    )),
+                    None => r.bad(format!(
+                        "{at}: takes from bucket {}/{} that is not live",
+                        c.msisdn, t.bucket
+                    )),
+                }
+            }
+            if c.money.is_sign_negative() {
+                r.bad(format!("{at}: a negative charge {}", c.money));
+            }
+            *bal -= c.money;
+            r.charges += c.money;
+            if *bal != c.balance_after {
+                r.bad(format!(
+                    "{at}: balance after {} is recorded as {}, the log sums to {bal}",
+                    d.event, c.balance_after
+                ));
+            }
+        }
+        Outcome::Paid {
+            amount,
+            balance_after,
+        } => {
+            *bal -= fees;
+            *bal += *amount;
+            r.payments += *amount;
+            if *bal != *balance_after {
+                r.bad(format!(
+                    "{at}: balance after {} is recorded as {balance_after}, the log sums to {bal}",
+                    d.event
+                ));
+            }
+        }
+        Outcome::Opened { fees: f, .. } => fees += f.iter().map(|f| f.amount).sum::<Decimal>(),
+        Outcome::NumberAdded { number, fees: f } => {
+            fees += f.iter().map(|f| f.amount).sum::<Decimal>();
+            if l.owner.insert(number.msisdn, account.clone()).is_some() {
+                r.bad(format!("{at}: number {} added twice", number.msisdn));
+            }
+            for b in &number.buckets {
+                l.grant(r, at, number.msisdn, b);
+            }
+        }
+        Outcome::OptionActivated {
+            msisdn,
+            fees: f,
+            granted,
+            ..
+        } => {
+            fees += f.iter().map(|f| f.amount).sum::<Decimal>();
+            for b in granted {
+                l.grant(r, at, *msisdn, b);
+            }
+        }
+        Outcome::OptionDeactivated {
+            msisdn, dropped, ..
+        } => {
+            for e in dropped {
+                let held = l.expire(r, at, *msisdn, e.bucket);
+                if held != e.lost {
+                    r.bad(format!(
+                        "{at}: bucket {msisdn}/{} dropped losing {} but holds {held}",
+                        e.bucket, e.lost
+                    ));
+                }
+            }
+        }
+        Outcome::CreditLimitSet { .. } | Outcome::Ticked => {}
+        Outcome::Duplicate | Outcome::Rejected(_) => unreachable!("not booked"),
+    }
+    if !matches!(d.outcome, Outcome::Charged(_) | Outcome::Paid { .. }) {
+        *l.balance.get_mut(&account).expect("booked above") -= fees;
+    }
+    r.fees += fees;
+}

@@ -1,0 +1,160 @@
+//! `ratel audit` passes on what the engine writes and fails on a log that someone tampered with:
+//! a charge changed, a charge copied, an entry removed.
+
+use engine::audit::audit;
+use engine::pipeline::{Config, Engine};
+use engine::record::Entry;
+use engine::source::FileSource;
+use engine::store::{log_key, Store};
+use engine::workload::Workload;
+use rating::codec::{decode_decision, encode_decision};
+use rating::{Catalog, Outcome};
+use std::path::Path;
+
+/// Rates a month of a small generated workload, with duplicates and bad lines, into `data`.
+fn rated_store(data: &Path, dir: &Path) {
+    let file = dir.join("w.jsonl");
+    Workload {
+        accounts: 120,
+        days: 31,
+        seed: 11,
+        duplicates: 0.02,
+        bad: 0.01,
+        ..Workload::default()
+    }
+    .write(&mut std::fs::File::create(&file).unwrap(), |_| {})
+    .unwrap();
+    let cat = Catalog::from_toml("example", engine::EXAMPLE_CATALOG).unwrap();
+    let mut e = Engine::open(
+        data,
+        cat,
+        engine::EXAMPLE_CATALOG.as_bytes(),
+        Config {
+            batch: 500,
+            sync: false,
+        },
+    )
+    .unwrap();
+    let mut src = FileSource::open(file, e.position().unwrap()).unwrap();
+    e.run(&mut src, |_, _| {}).unwrap();
+}
+
+/// Opens the store's RocksDB directly, as an intruder would, with every column family.
+fn raw(data: &Path) -> rocksdb::DB {
+    let cfs = rocksdb::DB::list_cf(&rocksdb::Options::default(), data).unwrap();
+    rocksdb::DB::open_cf(&rocksdb::Options::default(), data, cfs).unwrap()
+}
+
+/// The partition, sequence and entry of the first charge that moved money.
+fn first_paid_charge(data: &Path) -> (u32, u64, Entry) {
+    let store = Store::open(data).unwrap();
+    let found = store
+        .log()
+        .map(Result::unwrap)
+        .find(|(_, _, e)| match e {
+            Entry::Rated { decision, .. } => matches!(&decode_decision(decision).unwrap().outcome, Outcome::Charged(c) if !c.money.is_zero()),
+            _ => false,
+        })
+        .expect("a month of traffic has a paid charge");
+    found
+}
+
+fn audit_of(data: &Path) -> engine::audit::AuditReport {
+    audit(&Store::open(data).unwrap()).unwrap()
+}
+
+#[test]
+fn the_engine_s_own_store_passes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    rated_store(&data, tmp.path());
+    let r = audit_of(&data);
+    assert!(r.ok(), "{:#?}", r.listed);
+    assert!(r.decisions > 10_000 && r.dead > 0 && r.ticks > 0, "{r:?}");
+    assert!(!r.payments.is_zero() && !r.charges.is_zero() && !r.fees.is_zero());
+}
+
+#[test]
+fn a_changed_charge_is_found() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    rated_store(&data, tmp.path());
+    let (p, seq, entry) = first_paid_charge(&data);
+    let Entry::Rated {
+        position,
+        input,
+        decision,
+    } = entry
+    else {
+        unreachable!()
+    };
+    let mut d = decode_decision(&decision).unwrap();
+    let Outcome::Charged(c) = &mut d.outcome else {
+        unreachable!()
+    };
+    c.money -= rust_decimal::Decimal::new(1, 2); // a kopeck less, and nothing else changed
+    let mut bytes = Vec::new();
+    encode_decision(&d, &mut bytes);
+    let mut out = Vec::new();
+    Entry::Rated {
+        position,
+        input,
+        decision: bytes,
+    }
+    .encode(&mut out);
+    {
+        let db = raw(&data);
+        db.put_cf(db.cf_handle("log").unwrap(), log_key(p, seq), out)
+            .unwrap();
+    }
+    let r = audit_of(&data);
+    assert!(!r.ok());
+    assert!(
+        r.listed
+            .iter()
+            .any(|l| l.starts_with(&format!("{p}/{seq}: balance after"))),
+        "{:#?}",
+        r.listed
+    );
+}
+
+#[test]
+fn a_copied_charge_is_found() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    rated_store(&data, tmp.path());
+    let (p, _, entry) = first_paid_charge(&data);
+    let mut out = Vec::new();
+    entry.encode(&mut out);
+    {
+        let db = raw(&data);
+        db.put_cf(db.cf_handle("log").unwrap(), log_key(p, u64::MAX - 1), out)
+            .unwrap();
+    }
+    let r = audit_of(&data);
+    assert!(
+        r.listed.iter().any(|l| l.contains("took effect twice")),
+        "{:#?}",
+        r.listed
+    );
+}
+
+#[test]
+fn a_removed_entry_is_found() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    rated_store(&data, tmp.path());
+    let (p, seq, _) = first_paid_charge(&data);
+    {
+        let db = raw(&data);
+        db.delete_cf(db.cf_handle("log").unwrap(), log_key(p, seq))
+            .unwrap();
+    }
+    let r = audit_of(&data);
+    assert!(!r.ok());
+    assert!(
+        r.listed.iter().any(|l| l.contains("the counters say")),
+        "{:#?}",
+        r.listed
+    );
+}
