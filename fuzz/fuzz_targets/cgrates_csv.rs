@@ -7,7 +7,9 @@ use rating::cgrates::{CgrRequest, Tariff};
 use std::collections::BTreeMap;
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(text) = std::str::from_utf8(data) else { return };
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
     let mut parts = text.split('\u{c}');
     let files: BTreeMap<String, String> = FILES
         .iter()

@@ -8,8 +8,14 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(input) = parse_json(data) {
         let mut bytes = Vec::new();
         encode_input(&input, &mut bytes);
-        assert_eq!(decode_input(&bytes).expect("an encoded input decodes"), input);
+        assert_eq!(
+            decode_input(&bytes).expect("an encoded input decodes"),
+            input
+        );
         let json = to_json(&input);
-        assert_eq!(parse_json(json.as_bytes()).expect("its JSON form parses"), input);
+        assert_eq!(
+            parse_json(json.as_bytes()).expect("its JSON form parses"),
+            input
+        );
     }
 });

@@ -10,18 +10,46 @@ use rust_decimal::Decimal;
 
 const CATALOG: &str = include_str!("../../catalogs/example.toml");
 const NUMBERS: [u64; 4] = [79000000001, 79000000002, 79000000003, 79000000004];
-const OTHERS: [&str; 6] = ["79001112233", "74951234567", "441234567890", "375291234567", "86123", "999"];
+const OTHERS: [&str; 6] = [
+    "79001112233",
+    "74951234567",
+    "441234567890",
+    "375291234567",
+    "86123",
+    "999",
+];
 const PLANS: [&str; 3] = ["SMART", "DAILY", "BASIC"];
 const OPTIONS: [&str; 2] = ["MESSENGERS", "TRAVEL"];
 
 #[derive(Arbitrary, Debug)]
 enum Op {
-    Usage { number: u8, service: u8, other: u8, quantity: u32, incoming: bool, group: bool },
-    Pay { account: u8, kopecks: u32 },
-    Tick { account: u8 },
-    Option { number: u8, option: u8, on: bool },
-    Limit { account: u8, rubles: u16 },
-    Repeat { back: u8 },
+    Usage {
+        number: u8,
+        service: u8,
+        other: u8,
+        quantity: u32,
+        incoming: bool,
+        group: bool,
+    },
+    Pay {
+        account: u8,
+        kopecks: u32,
+    },
+    Tick {
+        account: u8,
+    },
+    Option {
+        number: u8,
+        option: u8,
+        on: bool,
+    },
+    Limit {
+        account: u8,
+        rubles: u16,
+    },
+    Repeat {
+        back: u8,
+    },
 }
 
 #[derive(Arbitrary, Debug)]
@@ -60,7 +88,14 @@ fuzz_target!(|s: Script| {
         now += *gap as i64 * 37;
         let id: EventId = format!("e{i}").into();
         let input = match op {
-            Op::Usage { number, service, other, quantity, incoming, group } => {
+            Op::Usage {
+                number,
+                service,
+                other,
+                quantity,
+                incoming,
+                group,
+            } => {
                 let service = Service::ALL[*service as usize % 4];
                 let q = *quantity as u64;
                 let (duration, bytes, count) = match service {
@@ -72,7 +107,11 @@ fuzz_target!(|s: Script| {
                     id,
                     msisdn: Msisdn(NUMBERS[*number as usize % 4]),
                     service,
-                    direction: if *incoming { Direction::In } else { Direction::Out },
+                    direction: if *incoming {
+                        Direction::In
+                    } else {
+                        Direction::Out
+                    },
                     other: (service != Service::Data).then(|| OTHERS[*other as usize % 6].into()),
                     start: ts(now),
                     duration,
@@ -89,7 +128,11 @@ fuzz_target!(|s: Script| {
                 amount: Decimal::new(*kopecks as i64 % 10_000_000, 2),
                 time: ts(now),
             }),
-            Op::Tick { account } => Input::Tick(Tick { id, account: format!("A{}", account % 2).into(), time: ts(now) }),
+            Op::Tick { account } => Input::Tick(Tick {
+                id,
+                account: format!("A{}", account % 2).into(),
+                time: ts(now),
+            }),
             Op::Option { number, option, on } => {
                 let c = OptionChange {
                     id,
@@ -97,7 +140,11 @@ fuzz_target!(|s: Script| {
                     option: OPTIONS[*option as usize % 2].into(),
                     time: ts(now),
                 };
-                if *on { Input::ActivateOption(c) } else { Input::DeactivateOption(c) }
+                if *on {
+                    Input::ActivateOption(c)
+                } else {
+                    Input::DeactivateOption(c)
+                }
             }
             Op::Limit { account, rubles } => Input::SetCreditLimit(SetCreditLimit {
                 id,
@@ -120,10 +167,18 @@ fuzz_target!(|s: Script| {
         let (out, inn) = d.money_flow();
         let moved: Decimal = state.accounts().map(|a| a.balance).sum::<Decimal>()
             - before.accounts().map(|a| a.balance).sum::<Decimal>();
-        assert_eq!(moved, inn - out, "money moves only as the decision says ({})", d.event);
+        assert_eq!(
+            moved,
+            inn - out,
+            "money moves only as the decision says ({})",
+            d.event
+        );
         if matches!(d.outcome, Outcome::Duplicate) {
             assert!(before.seen(input.id()));
-            assert!(before.accounts().eq(state.accounts()), "a repeated id changes nothing");
+            assert!(
+                before.accounts().eq(state.accounts()),
+                "a repeated id changes nothing"
+            );
         }
         for a in state.accounts() {
             for n in &a.numbers {
