@@ -170,6 +170,9 @@ pub struct Calendar {
     first_day: i64,
     /// Offset in seconds east of UTC for the whole UTC day; `i32::MIN` on a day of change.
     offsets: Vec<i32>,
+    /// The local date of local day `first_day - 1 + i` (a local day may start a day before or
+    /// end a day after the UTC table): a load instead of a calendar computation per event.
+    dates: Vec<NaiveDate>,
 }
 
 const TABLE_FIRST_DAY: i64 = 10_957; // 2000-01-01
@@ -198,29 +201,37 @@ impl Calendar {
                 }
             })
             .collect();
+        let dates = (0..TABLE_DAYS + 2)
+            .map(|i| {
+                NaiveDate::from_num_days_from_ce_opt((TABLE_FIRST_DAY - 1 + i + 719_163) as i32)
+                    .expect("within the table's years")
+            })
+            .collect();
         Calendar {
             tz,
             first_day: TABLE_FIRST_DAY,
             offsets,
+            dates,
         }
     }
 
     pub fn local(&self, t: Timestamp) -> Local {
-        let day = t.0.div_euclid(86_400) - self.first_day;
-        match self.offsets.get(day as usize) {
-            Some(&off) if off != i32::MIN && day >= 0 => {
-                let secs = t.0 + off as i64;
-                let days = secs.div_euclid(86_400);
-                let date = NaiveDate::from_num_days_from_ce_opt((days + 719_163) as i32)
-                    .expect("within the table's years");
-                Local {
-                    date,
-                    weekday: (days + 3).rem_euclid(7) as u8,
-                    second_of_day: secs.rem_euclid(86_400) as u32,
+        // Inside the table every time is after 2000, so unsigned division is exact.
+        if t.0 >= 0 {
+            let day = (t.0 as u64 / 86_400) as i64 - self.first_day;
+            if let Some(&off) = self.offsets.get(day as usize) {
+                if off != i32::MIN {
+                    let secs = (t.0 + off as i64) as u64;
+                    let days = secs / 86_400;
+                    return Local {
+                        date: self.dates[(days as i64 - self.first_day + 1) as usize],
+                        weekday: ((days + 3) % 7) as u8,
+                        second_of_day: (secs % 86_400) as u32,
+                    };
                 }
             }
-            _ => local(&self.tz, t),
         }
+        local(&self.tz, t)
     }
 }
 
