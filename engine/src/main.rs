@@ -264,6 +264,16 @@ fn run(
     Ok(engine)
 }
 
+/// The last line of a check's report (not in JSON); a failed check exits 1.
+fn verdict(ok: bool, json: bool, good: &str, bad: &str) {
+    if !json {
+        println!("{}", if ok { good } else { bad });
+    }
+    if !ok {
+        std::process::exit(1);
+    }
+}
+
 fn print_stats(data: &Path, json: bool) -> Result<()> {
     let store = Store::open(data)?;
     let s = stats(&store)?;
@@ -430,18 +440,13 @@ fn main() -> Result<()> {
                 if r.discrepancies as usize > r.listed.len() {
                     println!("… and {} more", r.discrepancies as usize - r.listed.len());
                 }
-                println!(
-                    "{}",
-                    if r.ok() {
-                        "every balance, bucket, id and line accounted for"
-                    } else {
-                        "AUDIT FAILED"
-                    }
-                );
             }
-            if !r.ok() {
-                std::process::exit(1);
-            }
+            verdict(
+                r.ok(),
+                json,
+                "every balance, bucket, id and line accounted for",
+                "AUDIT FAILED",
+            );
         }
         Cmd::Replay { data, json } => {
             let store = Store::open(&data)?;
@@ -469,18 +474,13 @@ fn main() -> Result<()> {
                 for a in &r.state_differences {
                     println!("STATE DIFFERS: {a}");
                 }
-                println!(
-                    "{}",
-                    if r.ok() {
-                        "every decision reproduced byte for byte; state equal"
-                    } else {
-                        "REPLAY DIFFERS"
-                    }
-                );
             }
-            if !r.ok() {
-                std::process::exit(1);
-            }
+            verdict(
+                r.ok(),
+                json,
+                "every decision reproduced byte for byte; state equal",
+                "REPLAY DIFFERS",
+            );
         }
         Cmd::Rerate {
             data,

@@ -144,6 +144,12 @@ impl Engine {
             .unwrap_or(0))
     }
 
+    /// Rates a file of JSON lines from where the last commit ended to its end.
+    pub fn run_file(&mut self, path: &std::path::Path) -> Result<(), EngineError> {
+        let mut src = crate::source::FileSource::open(path.to_path_buf(), self.position()?)?;
+        self.run(&mut src, |_, _| {})
+    }
+
     /// Rates everything the source yields, committing batch by batch. `on_batch` sees progress.
     pub fn run(
         &mut self,

@@ -4,7 +4,6 @@
 use engine::audit::audit;
 use engine::pipeline::{Config, Engine};
 use engine::record::Entry;
-use engine::source::FileSource;
 use engine::store::{log_key, Store};
 use engine::workload::Workload;
 use rating::codec::{decode_decision, encode_decision};
@@ -35,8 +34,7 @@ fn rated_store(data: &Path, dir: &Path) {
         },
     )
     .unwrap();
-    let mut src = FileSource::open(file, e.position().unwrap()).unwrap();
-    e.run(&mut src, |_, _| {}).unwrap();
+    e.run_file(&file).unwrap();
 }
 
 /// Opens the store's RocksDB directly, as an intruder would, with every column family.

@@ -19,21 +19,28 @@ fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
+/// `ratel cgrates import` of the project's fixture into `out`; its stderr (the warnings).
+fn import_fixture(out: &Path) -> String {
+    let dir = fixture();
+    let args = [
+        "cgrates",
+        "import",
+        "--dir",
+        dir.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    let done = ratel(&args);
+    assert!(done.status.success(), "{}", text(&done.stderr));
+    text(&done.stderr)
+}
+
 #[test]
 fn import_then_quote() {
     let dir = tempfile::tempdir().unwrap();
     let cat = dir.path().join("op.toml");
     let cat_s = cat.to_str().unwrap();
-    let out = ratel(&[
-        "cgrates",
-        "import",
-        "--dir",
-        fixture().to_str().unwrap(),
-        "--out",
-        cat_s,
-    ]);
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    let err = text(&out.stderr);
+    let err = import_fixture(&cat);
     assert!(
         err.contains("warning: Timings.csv:8: timing ASAP is *asap"),
         "{err}"
@@ -159,15 +166,7 @@ fn import_refuses_what_is_not_a_plan() {
 fn an_imported_catalog_rates_accounts() {
     let dir = tempfile::tempdir().unwrap();
     let cat = dir.path().join("op.toml");
-    let out = ratel(&[
-        "cgrates",
-        "import",
-        "--dir",
-        fixture().to_str().unwrap(),
-        "--out",
-        cat.to_str().unwrap(),
-    ]);
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    import_fixture(&cat);
     let work = dir.path().join("w.jsonl");
     let u1 = r#"{"type":"usage","id":"u1","msisdn":"4912345","service":"voice","direction":"out","other":"4989123","start":"2026-11-25T18:59:30Z","duration":90}"#;
     let lines = [

@@ -3,7 +3,6 @@
 //! error that names the corruption.
 
 use engine::pipeline::{Config, Engine};
-use engine::source::FileSource;
 use engine::workload::Workload;
 use rating::Catalog;
 use std::process::Command;
@@ -33,8 +32,7 @@ fn flipped_bytes_in_a_table_file_are_reported() {
             },
         )
         .unwrap();
-        let mut src = FileSource::open(file, 0).unwrap();
-        e.run(&mut src, |_, _| {}).unwrap();
+        e.run_file(&file).unwrap();
         // Everything into table files, so that the damage is where a disk would do it.
         e.store.flush().unwrap();
     }

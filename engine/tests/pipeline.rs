@@ -2,7 +2,6 @@
 //! replay reproduces every decision, re-rating reports exactly what a price change moves.
 
 use engine::pipeline::{Config, Engine};
-use engine::source::FileSource;
 use engine::store::Store;
 use engine::workload::Workload;
 use rating::Catalog;
@@ -16,8 +15,7 @@ fn example() -> Catalog {
 fn rate_file(data: &Path, cat_text: &str, file: &Path, batch: usize) -> Engine {
     let cat = Catalog::from_toml("catalog", cat_text).unwrap();
     let mut e = Engine::open(data, cat, cat_text.as_bytes(), Config { batch, sync: true }).unwrap();
-    let mut src = FileSource::open(file.to_path_buf(), e.position().unwrap()).unwrap();
-    e.run(&mut src, |_, _| {}).unwrap();
+    e.run_file(file).unwrap();
     // Whatever a test does next, the store it got passes the independent audit.
     let audit = engine::audit::audit(&e.store).unwrap();
     assert!(audit.ok(), "{:#?}", audit.listed);

@@ -4,7 +4,6 @@
 
 use engine::pipeline::{Config, Engine};
 use engine::record::Entry;
-use engine::source::FileSource;
 use rating::codec::decode_decision;
 use rating::{Catalog, Outcome};
 
@@ -102,8 +101,7 @@ fn every_bad_line_gets_its_outcome_and_nothing_is_lost() {
         },
     )
     .unwrap();
-    let mut src = FileSource::open(file, e.position().unwrap()).unwrap();
-    e.run(&mut src, |_, _| {}).unwrap();
+    e.run_file(&file).unwrap();
 
     // The log, in order, without the catalog record and the engine's own ticks.
     let mut got = Vec::new();

@@ -102,6 +102,20 @@ impl Reader<'_> {
     }
 }
 
+/// The index of the item with this key, appended (made by `new`) the first time the key is
+/// seen: a CSV file lists an id's rows one by one, the catalog groups them under the id.
+fn group<K: Eq + std::hash::Hash, T>(
+    items: &mut Vec<T>,
+    ix: &mut HashMap<K, usize>,
+    key: K,
+    new: impl FnOnce() -> T,
+) -> usize {
+    *ix.entry(key).or_insert_with(|| {
+        items.push(new());
+        items.len() - 1
+    })
+}
+
 fn amount(text: &str) -> Result<Decimal, String> {
     if text.is_empty() {
         return Ok(Decimal::ZERO);
@@ -158,12 +172,9 @@ pub fn import(
             );
             continue;
         }
-        let i = *dest_ix.entry(f[0].clone()).or_insert_with(|| {
-            dests.push(DestinationFile {
-                id: f[0].clone(),
-                prefixes: vec![],
-            });
-            dests.len() - 1
+        let i = group(&mut dests, &mut dest_ix, f[0].clone(), || DestinationFile {
+            id: f[0].clone(),
+            prefixes: vec![],
         });
         if dests[i].prefixes.contains(&f[1]) {
             rd.warn(line, format!("prefix {} repeated in {}", f[1], f[0]));
@@ -226,6 +237,8 @@ pub fn import(
     };
     let mut rates: Vec<RateFile> = Vec::new();
     let mut rate_ix: HashMap<String, usize> = HashMap::new();
+    // The line of each rate's first row.
+    let mut rate_lines: Vec<u64> = Vec::new();
     for (line, f) in rd.rows(text("Rates.csv"), 6)? {
         let slot = (|| -> Result<RateSlotFile, String> {
             for (name, v) in [
@@ -254,12 +267,12 @@ pub fn import(
                 continue;
             }
         };
-        let i = *rate_ix.entry(f[0].clone()).or_insert_with(|| {
-            rates.push(RateFile {
-                id: f[0].clone(),
-                slots: vec![],
-            });
-            rates.len() - 1
+        if !rate_ix.contains_key(&f[0]) {
+            rate_lines.push(line);
+        }
+        let i = group(&mut rates, &mut rate_ix, f[0].clone(), || RateFile {
+            id: f[0].clone(),
+            slots: vec![],
         });
         let start = parse_duration(&slot.group_interval_start).unwrap_or(0);
         if rates[i]
@@ -281,16 +294,16 @@ pub fn import(
         }
         rates[i].slots.push(slot);
     }
-    for r in &mut rates {
+    for (r, &line) in rates.iter().zip(&rate_lines) {
         if !r
             .slots
             .iter()
             .any(|s| parse_duration(&s.group_interval_start) == Ok(0))
         {
-            // Compile refuses it; say so with the file's name rather than the catalog's.
+            // Compile refuses it; say so where the rate begins in the file.
             warnings.push(Warning {
                 file: "Rates.csv".into(),
-                line: 0,
+                line,
                 message: format!("rate {} has no slot starting at 0; it is left out", r.id),
             });
         }
@@ -387,12 +400,11 @@ pub fn import(
                 continue;
             }
         }
-        let i = *dr_ix.entry(f[0].clone()).or_insert_with(|| {
-            drs.push(DestinationRatesFile {
+        let i = group(&mut drs, &mut dr_ix, f[0].clone(), || {
+            DestinationRatesFile {
                 id: f[0].clone(),
                 rates: vec![],
-            });
-            drs.len() - 1
+            }
         });
         drs[i].rates.push(DestinationRateFile {
             destination: dest,
@@ -439,12 +451,9 @@ pub fn import(
                 continue;
             }
         };
-        let i = *plan_ix.entry(f[0].clone()).or_insert_with(|| {
-            plans.push(RatingPlanFile {
-                id: f[0].clone(),
-                bindings: vec![],
-            });
-            plans.len() - 1
+        let i = group(&mut plans, &mut plan_ix, f[0].clone(), || RatingPlanFile {
+            id: f[0].clone(),
+            bindings: vec![],
         });
         plans[i].bindings.push(BindingFile {
             destination_rates: f[1].clone(),
@@ -483,14 +492,11 @@ pub fn import(
             continue;
         }
         let key = (f[0].clone(), f[1].clone(), f[2].clone());
-        let i = *prof_ix.entry(key).or_insert_with(|| {
-            profiles.push(RatingProfileFile {
-                tenant: f[0].clone(),
-                category: f[1].clone(),
-                subject: f[2].clone(),
-                activations: vec![],
-            });
-            profiles.len() - 1
+        let i = group(&mut profiles, &mut prof_ix, key, || RatingProfileFile {
+            tenant: f[0].clone(),
+            category: f[1].clone(),
+            subject: f[2].clone(),
+            activations: vec![],
         });
         let fallback: Vec<String> = f[5]
             .split(';')
