@@ -57,6 +57,7 @@ struct Ledger {
     balance: BTreeMap<String, Decimal>,
     buckets: HashMap<(Msisdn, u32), Units>,
     owner: HashMap<Msisdn, String>,
+    free_reports: std::collections::HashSet<(Msisdn, rating::Month)>,
 }
 
 impl Ledger {
@@ -391,10 +392,43 @@ fn book(r: &mut AuditReport, l: &mut Ledger, at: &str, d: &Decision) {
                 }
             }
         }
+        Outcome::DetalizationOrdered {
+            msisdn,
+            month,
+            free,
+            fee,
+            balance_after,
+            ..
+        } => {
+            if *free && !fee.is_zero() {
+                r.bad(format!("{at}: a free report that costs {fee}"));
+            }
+            if *free {
+                match month {
+                    Some(m) if !l.free_reports.insert((*msisdn, *m)) => {
+                        r.bad(format!("{at}: a second free report of {m} for {msisdn}"))
+                    }
+                    Some(_) => {}
+                    None => r.bad(format!("{at}: a free report of no whole month")),
+                }
+            }
+            let bal = l.balance.get_mut(&account).expect("booked above");
+            *bal -= fees + *fee;
+            fees += *fee;
+            if *bal != *balance_after {
+                r.bad(format!(
+                    "{at}: balance after {} is recorded as {balance_after}, the log sums to {bal}",
+                    d.event
+                ));
+            }
+        }
         Outcome::CreditLimitSet { .. } | Outcome::Ticked => {}
         Outcome::Duplicate | Outcome::Rejected(_) => unreachable!("not booked"),
     }
-    if !matches!(d.outcome, Outcome::Charged(_) | Outcome::Paid { .. }) {
+    if !matches!(
+        d.outcome,
+        Outcome::Charged(_) | Outcome::Paid { .. } | Outcome::DetalizationOrdered { .. }
+    ) {
         *l.balance.get_mut(&account).expect("booked above") -= fees;
     }
     r.fees += fees;

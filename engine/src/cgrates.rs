@@ -106,6 +106,7 @@ pub fn import_folder(
             decimals: opt.currency_decimals,
             timezone: opt.timezone.clone(),
             rounding: Rounding::new(RoundingMethod::HalfUp, opt.currency_decimals),
+            detalization_fee: None,
         },
         destinations: vec![],
         bands: vec![],

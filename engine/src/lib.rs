@@ -4,10 +4,13 @@
 
 pub mod audit;
 pub mod cgrates;
+pub mod models;
 pub mod pipeline;
+pub mod query;
 pub mod record;
 pub mod replay;
 pub mod report;
+pub mod serve;
 pub mod source;
 pub mod store;
 pub mod workload;

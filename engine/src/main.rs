@@ -3,12 +3,13 @@
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 use engine::pipeline::{recorded_catalog, Config, Engine, DEFAULT_BATCH};
+use engine::query;
 use engine::report::{account_view, stats};
 use engine::source::FileSource;
 use engine::store::Store;
 use engine::workload::Workload;
 use indicatif::{ProgressBar, ProgressStyle};
-use rating::{Catalog, Msisdn, Timestamp};
+use rating::{Catalog, Timestamp};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -50,6 +51,15 @@ enum CgratesCmd {
         /// Time zone in which account usage is priced (IANA name).
         #[arg(long, default_value = "UTC")]
         timezone: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum ProjectionsCmd {
+    /// Delete every read model and project the whole log again.
+    Rebuild {
+        #[arg(long)]
+        data: PathBuf,
     },
 }
 
@@ -179,15 +189,75 @@ enum Cmd {
         #[command(subcommand)]
         cmd: CgratesCmd,
     },
-    /// Balance and packages of an account (by id or by one of its numbers), or of all accounts.
+    /// Balance of an account (by id or by one of its numbers): balance, credit limit, status,
+    /// this month's spending per number. `--all`: the state of every account, a JSON line each.
     Balance {
         #[arg(long)]
         data: PathBuf,
         /// Account id or MSISDN.
         who: Option<String>,
-        /// Every account, one JSON line each, sorted by id.
+        /// Every account's state (numbers, plans, buckets), one JSON line each, sorted by id.
         #[arg(long)]
         all: bool,
+    },
+    /// Remaining packages of a number: each bucket's total, used, remaining, validity and origin.
+    Packages {
+        #[arg(long)]
+        data: PathBuf,
+        msisdn: String,
+    },
+    /// Itemised usage and fees of a number in a period, as CSV, JSON or PDF.
+    Detalization {
+        #[arg(long)]
+        data: PathBuf,
+        msisdn: String,
+        /// A calendar month, YYYY-MM (default: the month of the latest event).
+        #[arg(long, conflicts_with_all = ["from", "to"])]
+        month: Option<String>,
+        /// RFC 3339, inclusive.
+        #[arg(long, requires = "to")]
+        from: Option<String>,
+        /// RFC 3339, exclusive.
+        #[arg(long, requires = "from")]
+        to: Option<String>,
+        /// Only these services: voice, sms, mms, data, fee, report.
+        #[arg(long, value_delimiter = ',')]
+        service: Vec<String>,
+        #[arg(long, default_value = "json", value_parser = ["csv", "json", "pdf"])]
+        format: String,
+        /// Default: standard output (not for PDF).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Spending by month and category of an account (with its payments) or of a number.
+    Spending {
+        #[arg(long)]
+        data: PathBuf,
+        /// Account id or MSISDN.
+        who: String,
+        /// First month, YYYY-MM (default: eleven months before --to).
+        #[arg(long)]
+        from: Option<String>,
+        /// Last month, YYYY-MM (default: the month of the latest event).
+        #[arg(long)]
+        to: Option<String>,
+    },
+    /// The read models.
+    Projections {
+        #[command(subcommand)]
+        cmd: ProjectionsCmd,
+    },
+    /// Serve the read models over HTTP (JSON API, OpenAPI at /openapi.json, the self-care page
+    /// at /self-care), following the store while `ratel run` writes it.
+    Serve {
+        #[arg(long)]
+        data: PathBuf,
+        /// Loopback unless told otherwise.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: std::net::SocketAddr,
+        /// TOML: [[tokens]] with token and role = "operator", or token and account = "ID".
+        #[arg(long)]
+        tokens: PathBuf,
     },
     /// Counters of the store: read, rated, rejected, duplicates, dead letters; the log's digest.
     Stats {
@@ -620,18 +690,102 @@ fn main() -> Result<()> {
                 }
             } else {
                 let who = who.context("give an account id or an MSISDN, or --all")?;
-                let mut found = store.account(&who)?;
-                if found.is_none() {
-                    if let Ok(m) = Msisdn::parse(&who) {
-                        found = store
-                            .accounts()
-                            .filter_map(Result::ok)
-                            .find(|a| a.number(m).is_some());
-                    }
-                }
-                let a = found.with_context(|| format!("no account or number {who}"))?;
-                println!("{}", serde_json::to_string_pretty(&account_view(&cat, &a))?);
+                drop(store);
+                let store = Store::open_follower(&data)?;
+                let ctx = query::Context::load(&store)?;
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&query::balance(&store, &ctx, &who)?)?
+                );
             }
+        }
+        Cmd::Packages { data, msisdn } => {
+            let store = Store::open_follower(&data)?;
+            let ctx = query::Context::load(&store)?;
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&query::packages(&store, &ctx, &msisdn)?)?
+            );
+        }
+        Cmd::Detalization {
+            data,
+            msisdn,
+            month,
+            from,
+            to,
+            service,
+            format,
+            out,
+        } => {
+            let store = Store::open_follower(&data)?;
+            let ctx = query::Context::load(&store)?;
+            let period = query::period(&ctx, month.as_deref(), from.as_deref(), to.as_deref())?;
+            let r = query::detalization(&store, &ctx, &msisdn, period, &service)?;
+            let bytes = match format.as_str() {
+                "csv" => projections::export::csv(&r),
+                "pdf" => projections::pdf::render(&r)?,
+                _ => projections::export::json(&r),
+            };
+            match out {
+                Some(path) => {
+                    std::fs::write(&path, &bytes)
+                        .with_context(|| format!("writing {}", path.display()))?;
+                    eprintln!(
+                        "{} items, {} {} charged; written to {}",
+                        r.rows.len(),
+                        r.total_money,
+                        r.currency,
+                        path.display()
+                    );
+                }
+                None if format == "pdf" => bail!("a PDF needs --out FILE"),
+                None => std::io::stdout().write_all(&bytes)?,
+            }
+        }
+        Cmd::Spending {
+            data,
+            who,
+            from,
+            to,
+        } => {
+            let store = Store::open_follower(&data)?;
+            let ctx = query::Context::load(&store)?;
+            let v = query::spending(&store, &ctx, &who, from.as_deref(), to.as_deref())?;
+            println!("{}", serde_json::to_string_pretty(&v)?);
+        }
+        Cmd::Projections {
+            cmd: ProjectionsCmd::Rebuild { data },
+        } => {
+            let store = Store::open(&data)?;
+            let total = store.meta_u64("seq/0")?.unwrap_or(0);
+            let pb = bar(cli.quiet, total, "projecting");
+            let started = std::time::Instant::now();
+            let r = engine::models::rebuild(&store, |n| pb.set_position(n))?;
+            pb.finish_and_clear();
+            println!(
+                "rebuilt the read models from {} log entries ({} decisions, {} rows) in {:.1} s",
+                r.entries,
+                r.decisions,
+                r.rows,
+                started.elapsed().as_secs_f64()
+            );
+        }
+        Cmd::Serve {
+            data,
+            listen,
+            tokens,
+        } => {
+            let text = std::fs::read_to_string(&tokens)
+                .with_context(|| format!("reading tokens {}", tokens.display()))?;
+            let tokens = engine::serve::Tokens::parse(&text)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", tokens.display()))?;
+            let store = Store::open_follower(&data)?;
+            let app = std::sync::Arc::new(engine::serve::App::new(store, tokens)?);
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()?
+                .block_on(engine::serve::serve(app, listen))?;
         }
         Cmd::Stats { data, json } => print_stats(&data, json)?,
     }

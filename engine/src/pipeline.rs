@@ -31,6 +31,8 @@ pub enum EngineError {
     MissingCatalog(String),
     #[error("catalog: {0}")]
     Catalog(#[from] rating::CatalogError),
+    #[error("{0}")]
+    Models(String),
     #[error("the log and the state disagree: {0}")]
     Inconsistent(#[from] rating::ApplyError),
     #[error("the new catalog {0}: the state refers to plans, options and packages by position, so a new catalog must keep the old ones in place and only add after them")]
@@ -65,6 +67,7 @@ pub struct Engine {
     buf: Vec<u8>,
     dbuf: Vec<u8>,
     ebuf: Vec<u8>,
+    updates: projections::Updates,
 }
 
 fn tag_hex(tag: u64) -> String {
@@ -102,6 +105,7 @@ impl Engine {
             buf: Vec::new(),
             dbuf: Vec::new(),
             ebuf: Vec::new(),
+            updates: projections::Updates::default(),
         };
         let current = e.store.meta_u64("catalog")?;
         if let Some(old) = current.filter(|&t| t != e.cat.tag()) {
@@ -278,6 +282,22 @@ impl Engine {
             self.buf = input;
             self.dbuf = decision;
         }
+        if let Outcome::DetalizationOrdered {
+            msisdn,
+            month: Some(month),
+            free: true,
+            ..
+        } = &d.outcome
+        {
+            self.store.put_free_report(c, *msisdn, *month);
+        }
+        self.updates.clear();
+        let at = projections::project::LogPos {
+            partition: self.partition,
+            seq: self.seq,
+        };
+        projections::project(&self.cat, &self.state, d, at, &mut self.updates);
+        projections::models::stage(self.store.db(), &mut c.batch, &self.updates);
         if d.outcome != Outcome::Duplicate {
             self.store.put_seen(c, &d.event, self.partition, self.seq);
             if let Some(a) = account {

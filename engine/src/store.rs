@@ -7,6 +7,8 @@
 //!   entries are one prefix range.
 //! - `state`: account id → `[version][bincode Account]`.
 //! - `seen`: event id → `[partition][seq]` of the entry that decided it.
+//! - `reports`: `[msisdn u64 BE][month u32 BE]` → empty: the free monthly reports taken.
+//! - the read models' families (`projections::models`), written in the same batches.
 //! - `meta`: `pos/<partition>`, `seq/<partition>`, `watermark`, `stats/<name>`,
 //!   `catalog/<tag hex>` (the catalog file's bytes), `catalog`: the tag in force.
 
@@ -20,7 +22,15 @@ pub const CF_BY_ACCOUNT: &str = "by_account";
 pub const CF_STATE: &str = "state";
 pub const CF_SEEN: &str = "seen";
 pub const CF_META: &str = "meta";
-const CFS: [&str; 5] = [CF_LOG, CF_BY_ACCOUNT, CF_STATE, CF_SEEN, CF_META];
+pub const CF_REPORTS: &str = "reports";
+const CFS: [&str; 6] = [
+    CF_LOG,
+    CF_BY_ACCOUNT,
+    CF_STATE,
+    CF_SEEN,
+    CF_META,
+    CF_REPORTS,
+];
 
 const STATE_VERSION: u8 = 1;
 
@@ -33,11 +43,15 @@ pub enum StoreError {
     },
     #[error("corrupt store: {0}")]
     Corrupt(String),
+    #[error("{0}")]
+    Io(String),
 }
 
 pub struct Store {
     db: DB,
     path: String,
+    /// A follower's own log folder, removed after the database closes (fields drop in order).
+    _scratch: Option<tempfile::TempDir>,
 }
 
 pub fn log_key(partition: u32, seq: u64) -> [u8; 12] {
@@ -100,6 +114,32 @@ pub struct Commit {
 
 impl Store {
     pub fn open(dir: &Path) -> Result<Store, StoreError> {
+        Store::open_as(dir, None)
+    }
+
+    /// Opens a store that another process (`ratel run`) may be writing, to read it: a RocksDB
+    /// secondary instance that reads the primary's files and follows it by [`Store::catch_up`].
+    pub fn open_follower(dir: &Path) -> Result<Store, StoreError> {
+        let scratch = tempfile::Builder::new()
+            .prefix("ratel-follower-")
+            .tempdir()
+            .map_err(|e| StoreError::Io(format!("creating a follower's folder: {e}")))?;
+        let mut s = Store::open_as(dir, Some(scratch.path()))?;
+        s._scratch = Some(scratch);
+        Ok(s)
+    }
+
+    /// Reads what the primary committed since the last call (a follower only).
+    pub fn catch_up(&self) -> Result<(), StoreError> {
+        self.db.try_catch_up_with_primary().map_err(|e| self.err(e))
+    }
+
+    /// The database, for the read models' queries and staging.
+    pub fn db(&self) -> &DB {
+        &self.db
+    }
+
+    fn open_as(dir: &Path, follower: Option<&Path>) -> Result<Store, StoreError> {
         let path = dir.display().to_string();
         let mut opts = Options::default();
         opts.create_if_missing(true);
@@ -127,11 +167,24 @@ impl Store {
             }
             ColumnFamilyDescriptor::new(*n, o)
         });
-        let db = DB::open_cf_descriptors(&opts, dir, cfs).map_err(|source| StoreError::Db {
+        let cfs: Vec<_> = cfs.chain(projections::models::descriptors()).collect();
+        let db = match follower {
+            None => DB::open_cf_descriptors(&opts, dir, cfs),
+            Some(scratch) => {
+                opts.create_if_missing(false);
+                opts.set_max_open_files(-1);
+                DB::open_cf_descriptors_as_secondary(&opts, dir, scratch, cfs)
+            }
+        }
+        .map_err(|source| StoreError::Db {
             path: path.clone(),
             source,
         })?;
-        Ok(Store { db, path })
+        Ok(Store {
+            db,
+            path,
+            _scratch: None,
+        })
     }
 
     fn cf(&self, name: &str) -> &rocksdb::ColumnFamily {
@@ -188,6 +241,18 @@ impl Store {
             let id = std::str::from_utf8(&k)
                 .map_err(|_| StoreError::Corrupt("seen id not UTF-8".into()))?;
             s.restore_seen(id.into());
+        }
+        for kv in self
+            .db
+            .iterator_cf(self.cf(CF_REPORTS), IteratorMode::Start)
+        {
+            let (k, _) = kv.map_err(|e| self.err(e))?;
+            let k: [u8; 12] = k[..]
+                .try_into()
+                .map_err(|_| StoreError::Corrupt("report key of wrong length".into()))?;
+            let m = u64::from_be_bytes(k[..8].try_into().expect("8"));
+            let month = u32::from_be_bytes(k[8..].try_into().expect("4"));
+            s.restore_free_report(rating::Msisdn(m), rating::Month(month));
         }
         Ok(s)
     }
@@ -286,6 +351,13 @@ impl Store {
             .put_cf(self.cf(CF_SEEN), id, log_key(partition, seq));
     }
 
+    pub fn put_free_report(&self, c: &mut Commit, m: rating::Msisdn, month: rating::Month) {
+        let mut k = [0u8; 12];
+        k[..8].copy_from_slice(&m.0.to_be_bytes());
+        k[8..].copy_from_slice(&month.0.to_be_bytes());
+        c.batch.put_cf(self.cf(CF_REPORTS), k, []);
+    }
+
     pub fn put_account(&self, c: &mut Commit, a: &Account, buf: &mut Vec<u8>) {
         buf.clear();
         buf.push(STATE_VERSION);
@@ -311,7 +383,7 @@ impl Store {
     }
 
     pub fn flush(&self) -> Result<(), StoreError> {
-        for n in CFS {
+        for n in CFS.iter().chain(&projections::models::FAMILIES) {
             self.db.flush_cf(self.cf(n)).map_err(|e| self.err(e))?;
         }
         Ok(())

@@ -195,6 +195,26 @@ impl Workload {
                             r#"{{"type":"usage","id":"pgw:{seq}","msisdn":"{num}","service":"data","start":"{}","bytes":{bytes}{rg}}}"#,
                             rfc3339(t)
                         )
+                    } else if x > 0.9985 {
+                        // A subscriber orders a report: of a whole month (the first of each
+                        // month is free), or of the last few days (charged).
+                        if rng.gen_bool(0.7) {
+                            let moscow =
+                                chrono::DateTime::from_timestamp(t - 20 * 86_400 + 3 * 3600, 0)
+                                    .expect("workload times are in range");
+                            format!(
+                                r#"{{"type":"order_detalization","id":"rep:{seq}","msisdn":"{num}","month":"{}","time":"{}"}}"#,
+                                moscow.format("%Y-%m"),
+                                rfc3339(t)
+                            )
+                        } else {
+                            format!(
+                                r#"{{"type":"order_detalization","id":"rep:{seq}","msisdn":"{num}","from":"{}","to":"{}","time":"{}"}}"#,
+                                rfc3339(t - 3 * 86_400),
+                                rfc3339(t),
+                                rfc3339(t)
+                            )
+                        }
                     } else {
                         format!(
                             r#"{{"type":"payment","id":"pay:{seq}","msisdn":"{num}","amount":"{}.00","time":"{}"}}"#,

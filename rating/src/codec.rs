@@ -85,6 +85,7 @@ pub fn encode_input(input: &Input, out: &mut Vec<u8>) {
         Input::DeactivateOption(x) => put(out, 6, x),
         Input::SetCreditLimit(x) => put(out, 7, x),
         Input::Tick(x) => put(out, 8, x),
+        Input::OrderDetalization(x) => put(out, 9, x),
     }
 }
 
@@ -99,6 +100,7 @@ pub fn decode_input(bytes: &[u8]) -> Result<Input, DecodeError> {
         6 => Input::DeactivateOption(body(rest)?),
         7 => Input::SetCreditLimit(body(rest)?),
         8 => Input::Tick(body(rest)?),
+        9 => Input::OrderDetalization(body(rest)?),
         k => return Err(DecodeError::UnknownKind(k)),
     })
 }

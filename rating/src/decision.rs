@@ -3,7 +3,7 @@
 //! no catalog and replaying the log needs no rating.
 
 use crate::catalog::{AddonIdx, DestIdx, PlanIdx, RateIdx};
-use crate::event::{AccountId, EventId, Msisdn};
+use crate::event::{AccountId, EventId, Month, Msisdn};
 use crate::money;
 use crate::service::{Direction, Service};
 use crate::state::{Account, Bucket, Number, State};
@@ -63,6 +63,19 @@ pub enum Outcome {
     },
     /// Only periodic work (in `renewals`) happened.
     Ticked,
+    /// An itemised report was ordered: free (the month's first whole-month report) or paid.
+    DetalizationOrdered {
+        msisdn: Msisdn,
+        /// The whole month reported, or `None` for another period.
+        month: Option<Month>,
+        from: Timestamp,
+        to: Timestamp,
+        free: bool,
+        #[serde(with = "money::amount")]
+        fee: Decimal,
+        #[serde(with = "money::amount")]
+        balance_after: Decimal,
+    },
     /// The event id was applied before: nothing changes.
     Duplicate,
     Rejected(Rejection),
@@ -275,6 +288,7 @@ pub fn apply(state: &mut State, d: &Decision) -> Result<(), ApplyError> {
         apply_renewal(acct, r).map_err(|p| bad(d, p))?;
     }
     let mut new_number = None;
+    let mut free_report = None;
     match &d.outcome {
         Outcome::Charged(c) => {
             let n = acct
@@ -370,12 +384,43 @@ pub fn apply(state: &mut State, d: &Decision) -> Result<(), ApplyError> {
         }
         Outcome::CreditLimitSet { credit_limit } => acct.credit_limit = *credit_limit,
         Outcome::Ticked => {}
+        Outcome::DetalizationOrdered {
+            msisdn,
+            month,
+            free,
+            fee,
+            balance_after,
+            ..
+        } => {
+            if acct.number(*msisdn).is_none() {
+                return Err(bad(d, "number not in account"));
+            }
+            acct.balance -= *fee;
+            if acct.balance != *balance_after {
+                return Err(bad(
+                    d,
+                    format!(
+                        "balance after is {}, decision says {balance_after}",
+                        acct.balance
+                    ),
+                ));
+            }
+            if *free {
+                free_report = Some((
+                    *msisdn,
+                    month.ok_or_else(|| bad(d, "a free report of no month"))?,
+                ));
+            }
+        }
         Outcome::Opened { .. } | Outcome::Duplicate | Outcome::Rejected(_) => {
             unreachable!("handled above")
         }
     }
     if let Some(m) = new_number {
         state.index_number(account_id, m);
+    }
+    if let Some((m, month)) = free_report {
+        state.restore_free_report(m, month);
     }
     state.mark_seen(&d.event);
     Ok(())
@@ -415,6 +460,7 @@ impl Decision {
         let mut inn = Decimal::ZERO;
         match &self.outcome {
             Outcome::Charged(c) => out += c.money,
+            Outcome::DetalizationOrdered { fee, .. } => out += *fee,
             Outcome::Paid { amount, .. } => inn += *amount,
             Outcome::Opened { fees, .. }
             | Outcome::NumberAdded { fees, .. }

@@ -202,6 +202,90 @@ pub struct SetCreditLimit {
     pub time: Timestamp,
 }
 
+/// The subscriber orders an itemised report (detalization) of a number: of a whole calendar month
+/// (`month`, "YYYY-MM" in the catalog's time zone), or of any period (`from`, `to`). The first
+/// whole-month report of each month is free; the others cost the catalog's `detalization_fee`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OrderDetalization {
+    pub id: EventId,
+    pub msisdn: Msisdn,
+    #[serde(default)]
+    pub month: Option<Month>,
+    #[serde(default)]
+    pub from: Option<Timestamp>,
+    #[serde(default)]
+    pub to: Option<Timestamp>,
+    pub time: Timestamp,
+}
+
+/// A calendar month, `YYYY-MM`; stored as `year * 12 + month - 1`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Month(pub u32);
+
+impl Month {
+    pub fn new(year: i32, month: u32) -> Option<Month> {
+        ((1..=9999).contains(&year) && (1..=12).contains(&month))
+            .then(|| Month(year as u32 * 12 + month - 1))
+    }
+    /// The month of a date; dates outside years 1..=9999 clamp to the ends.
+    pub fn of(date: chrono::NaiveDate) -> Month {
+        use chrono::Datelike;
+        Month::new(date.year().clamp(1, 9999), date.month()).expect("a clamped year is valid")
+    }
+    pub fn year(self) -> i32 {
+        (self.0 / 12) as i32
+    }
+    pub fn month(self) -> u32 {
+        self.0 % 12 + 1
+    }
+    pub fn first_day(self) -> chrono::NaiveDate {
+        chrono::NaiveDate::from_ymd_opt(self.year(), self.month(), 1).expect("a valid month")
+    }
+    pub fn next(self) -> Month {
+        Month(self.0 + 1)
+    }
+    pub fn parse(text: &str) -> Result<Month, String> {
+        let bad = || format!("{text:?} is not a month (YYYY-MM)");
+        let (y, m) = text.split_once('-').ok_or_else(bad)?;
+        if y.len() != 4 || m.len() != 2 {
+            return Err(bad());
+        }
+        Month::new(y.parse().map_err(|_| bad())?, m.parse().map_err(|_| bad())?).ok_or_else(bad)
+    }
+}
+
+impl fmt::Display for Month {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:04}-{:02}", self.year(), self.month())
+    }
+}
+
+impl Serialize for Month {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if s.is_human_readable() {
+            s.collect_str(self)
+        } else {
+            s.serialize_u32(self.0)
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Month {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        if d.is_human_readable() {
+            let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+            Month::parse(&text).map_err(serde::de::Error::custom)
+        } else {
+            let v = u32::deserialize(d)?;
+            if v >= 12 * 10_000 {
+                return Err(serde::de::Error::custom("month out of range"));
+            }
+            Ok(Month(v))
+        }
+    }
+}
+
 /// Event time has reached `time` for an account that may be idle: periodic fees and renewals.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -222,6 +306,7 @@ pub enum Input {
     DeactivateOption(OptionChange),
     SetCreditLimit(SetCreditLimit),
     Tick(Tick),
+    OrderDetalization(OrderDetalization),
 }
 
 impl Input {
@@ -234,6 +319,7 @@ impl Input {
             Input::ActivateOption(x) | Input::DeactivateOption(x) => &x.id,
             Input::SetCreditLimit(x) => &x.id,
             Input::Tick(x) => &x.id,
+            Input::OrderDetalization(x) => &x.id,
         }
     }
 
@@ -247,6 +333,7 @@ impl Input {
             Input::ActivateOption(x) | Input::DeactivateOption(x) => x.time,
             Input::SetCreditLimit(x) => x.time,
             Input::Tick(x) => x.time,
+            Input::OrderDetalization(x) => x.time,
         }
     }
 
@@ -260,6 +347,7 @@ impl Input {
             Input::DeactivateOption(_) => "deactivate_option",
             Input::SetCreditLimit(_) => "set_credit_limit",
             Input::Tick(_) => "tick",
+            Input::OrderDetalization(_) => "order_detalization",
         }
     }
 
@@ -269,6 +357,7 @@ impl Input {
             Input::Usage(x) => Some(x.msisdn),
             Input::Payment(x) => x.msisdn,
             Input::ActivateOption(x) | Input::DeactivateOption(x) => Some(x.msisdn),
+            Input::OrderDetalization(x) => Some(x.msisdn),
             _ => None,
         }
     }
@@ -289,6 +378,15 @@ impl Input {
             Input::Usage(u) if u.other.as_ref().is_some_and(|o| o.len() > 32) => {
                 Err("other party longer than 32 characters".into())
             }
+            Input::OrderDetalization(o) => match (o.month, o.from, o.to) {
+                (Some(m), None, None) if !(1970..=2200).contains(&m.year()) => {
+                    Err("report month outside 1970 .. 2200".into())
+                }
+                (Some(_), None, None) => Ok(()),
+                (None, Some(f), Some(t)) if f < t => Ok(()),
+                (None, Some(_), Some(_)) => Err("report period: `from` must be before `to`".into()),
+                _ => Err("a report names either `month` or both `from` and `to`".into()),
+            },
             _ => Ok(()),
         }
     }

@@ -25,7 +25,7 @@ pub use decision::{
     apply, ApplyError, Charge, Decision, Expiry, FeeCharge, FeeKind, FeeSource, Outcome, Rejection,
     Renewal, Span, Take, Why,
 };
-pub use event::{AccountId, EventId, Input, Msisdn, Usage};
+pub use event::{AccountId, EventId, Input, Month, Msisdn, Usage};
 pub use quote::{quote, Quote, QuoteRequest};
 pub use rate::rate;
 pub use service::{Direction, Network, Service, Unit, Zone};

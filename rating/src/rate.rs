@@ -271,6 +271,44 @@ pub fn rate(state: &State, cat: &Catalog, input: &Input) -> Decision {
             let (_, renewals) = renewed(cat, acct, x.time);
             decided(input, cat, Some(&acct.id), renewals, Outcome::Ticked)
         }
+        Input::OrderDetalization(x) => {
+            let Some(acct) = state.account_of(x.msisdn) else {
+                return rejected(input, cat, None, Rejection::UnknownNumber(x.msisdn));
+            };
+            let (from, to) = match (x.month, x.from, x.to) {
+                (Some(m), _, _) => (
+                    crate::time::start_of_day(&cat.tz, m.first_day()),
+                    crate::time::start_of_day(&cat.tz, m.next().first_day()),
+                ),
+                (None, Some(f), Some(t)) => (f, t),
+                _ => unreachable!("Input::check admits a month or a period"),
+            };
+            let free = x
+                .month
+                .is_some_and(|m| !state.free_report_used(x.msisdn, m));
+            let fee = if free {
+                Decimal::ZERO
+            } else {
+                cat.detalization_fee
+            };
+            let (a, renewals) = renewed(cat, acct, x.time);
+            let balance_after = a.balance - fee;
+            decided(
+                input,
+                cat,
+                Some(&acct.id),
+                renewals,
+                Outcome::DetalizationOrdered {
+                    msisdn: x.msisdn,
+                    month: x.month,
+                    from,
+                    to,
+                    free,
+                    fee,
+                    balance_after,
+                },
+            )
+        }
     }
 }
 

@@ -2,7 +2,7 @@
 //! events already applied. State changes only by applying a [`crate::Decision`].
 
 use crate::catalog::{AddonIdx, PackageIdx, PlanIdx};
-use crate::event::{AccountId, EventId, Msisdn};
+use crate::event::{AccountId, EventId, Month, Msisdn};
 use crate::time::Timestamp;
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
@@ -97,6 +97,8 @@ pub struct State {
     by_id: FxHashMap<AccountId, u32>,
     by_msisdn: FxHashMap<Msisdn, u32>,
     seen: FxHashSet<EventId>,
+    /// Months whose free whole-month detalization each number has had.
+    free_reports: FxHashSet<(Msisdn, Month)>,
 }
 
 impl State {
@@ -170,6 +172,19 @@ impl State {
             }
             None => self.insert_account(a),
         }
+    }
+
+    pub fn free_report_used(&self, m: Msisdn, month: Month) -> bool {
+        self.free_reports.contains(&(m, month))
+    }
+
+    pub fn free_reports(&self) -> impl Iterator<Item = (Msisdn, Month)> + '_ {
+        self.free_reports.iter().copied()
+    }
+
+    /// Records a free report (from [`crate::apply`], or when restoring a snapshot).
+    pub fn restore_free_report(&mut self, m: Msisdn, month: Month) {
+        self.free_reports.insert((m, month));
     }
 
     pub fn restore_seen(&mut self, id: EventId) {

@@ -60,6 +60,11 @@ enum Op {
     Garbage {
         number: usize,
     },
+    Report {
+        number: usize,
+        /// A whole month (November or December), or `None` for the last three days.
+        month: Option<bool>,
+    },
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -71,6 +76,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (0..5usize, 0..2usize, any::<bool>()).prop_map(|(number, option, on)| Op::Option { number, option, on }),
         1 => (0..50usize).prop_map(|back| Op::Repeat { back }),
         1 => (0..5usize).prop_map(|number| Op::Garbage { number }),
+        1 => (0..5usize, prop::option::of(any::<bool>())).prop_map(|(number, month)| Op::Report { number, month }),
     ]
 }
 
@@ -173,6 +179,14 @@ fn script(plans: [usize; 5], ops: &[(Op, u32)]) -> Vec<Input> {
                 amount: Decimal::new(1, 3),
                 time: now,
             }),
+            Op::Report { number, month } => Input::OrderDetalization(OrderDetalization {
+                id,
+                msisdn: msisdn(NUMBERS[*number]),
+                month: month.map(|dec| Month::new(2026, if dec { 12 } else { 11 }).unwrap()),
+                from: month.is_none().then(|| Timestamp(now.0 - 3 * 86_400)),
+                to: month.is_none().then_some(now),
+                time: now,
+            }),
         };
         out.push(input);
     }
@@ -225,6 +239,12 @@ proptest! {
                     prop_assert_eq!(Some(a), s.account(&a.id));
                 }
             }
+            if let Outcome::DetalizationOrdered { msisdn, month, free, fee, .. } = &d.outcome {
+                // One free report per number and month; every other report costs the fee.
+                let used = month.is_some_and(|m| before.free_report_used(*msisdn, m));
+                prop_assert_eq!(*free, month.is_some() && !used);
+                prop_assert_eq!(*fee, if *free { Decimal::ZERO } else { cat.detalization_fee });
+            }
             if let Outcome::Charged(c) = &d.outcome {
                 prop_assert!(c.money >= Decimal::ZERO);
                 prop_assert_eq!(c.money, c.money.round_dp(2), "the example catalog rounds every charge to kopecks");
@@ -254,6 +274,8 @@ proptest! {
             prop_assert_eq!(Some(a), replayed.account(&a.id));
         }
         prop_assert_eq!(live.seen_count(), replayed.seen_count());
+        let sorted = |s: &State| { let mut v: Vec<_> = s.free_reports().collect(); v.sort(); v };
+        prop_assert_eq!(sorted(&live), sorted(&replayed));
         // Rating the same inputs again from scratch gives the same decisions.
         let mut again = State::new();
         for (i, d) in inputs.iter().zip(&decisions) {

@@ -42,6 +42,13 @@ pub struct Header {
     pub timezone: String,
     /// Rounding of a rate's final cost where the rate does not name its own.
     pub rounding: Rounding,
+    /// Price of an itemised report beyond the first whole-month report of each month (free).
+    #[serde(
+        default,
+        with = "money::opt_amount",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub detalization_fee: Option<Decimal>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

@@ -253,6 +253,8 @@ pub struct Catalog {
     /// The catalog's wall clock, tabulated for the hot path.
     pub calendar: crate::time::Calendar,
     pub rounding: Rounding,
+    /// Price of an itemised report beyond the first whole-month report of each month.
+    pub detalization_fee: Decimal,
     pub destinations: Vec<Destination>,
     prefixes: PrefixTable,
     pub bands: Vec<Band>,
@@ -444,6 +446,8 @@ fn compile(file: &str, f: CatalogFile, fingerprint: [u8; 32]) -> Result<Catalog,
         }
     };
     check_rounding(&mut c, "catalog.rounding", &h.rounding);
+    let detalization_fee = h.detalization_fee.unwrap_or_default();
+    c.money("catalog", "detalization_fee", detalization_fee);
 
     // Destinations and their prefixes.
     let dest_ix = c.unique("destinations", f.destinations.iter().map(|d| d.id.as_str()));
@@ -815,6 +819,7 @@ fn compile(file: &str, f: CatalogFile, fingerprint: [u8; 32]) -> Result<Catalog,
         tz,
         calendar: crate::time::Calendar::new(tz),
         rounding: h.rounding,
+        detalization_fee,
         destinations,
         prefixes,
         bands,

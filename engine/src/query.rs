@@ -1,0 +1,244 @@
+//! The queries of the read models that the CLI and the HTTP API answer alike: balance, packages,
+//! detalization and spending of an account or a number, with the catalog in force for names.
+
+use crate::pipeline::{recorded_catalog, EngineError};
+use crate::store::Store;
+use projections::export::{self, Report};
+use projections::models::{self, Whose};
+use projections::view::{self, BalanceView, PackagesView};
+use projections::{Category, PaymentRow};
+use rating::{Account, Catalog, Month, Msisdn, Timestamp};
+use serde::Serialize;
+
+#[derive(Debug, thiserror::Error)]
+pub enum QueryError {
+    #[error("no account or number {0:?}")]
+    NotFound(String),
+    #[error("{0}")]
+    Bad(String),
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+}
+
+impl From<crate::store::StoreError> for QueryError {
+    fn from(e: crate::store::StoreError) -> Self {
+        QueryError::Engine(e.into())
+    }
+}
+
+impl From<projections::ModelError> for QueryError {
+    fn from(e: projections::ModelError) -> Self {
+        match e {
+            projections::ModelError::TooMany => QueryError::Bad(e.to_string()),
+            e => QueryError::Engine(crate::models::model_error(e)),
+        }
+    }
+}
+
+/// The catalog in force and the latest event time: what the queries name and count by.
+pub struct Context {
+    pub cat: Catalog,
+    pub now: Timestamp,
+}
+
+impl Context {
+    pub fn load(store: &Store) -> Result<Context, QueryError> {
+        let tag = store
+            .meta_u64("catalog")?
+            .ok_or_else(|| QueryError::Bad("the store holds no catalog yet".into()))?;
+        Ok(Context {
+            cat: recorded_catalog(store, tag)?,
+            now: Timestamp(store.meta_u64("watermark")?.unwrap_or(0) as i64),
+        })
+    }
+}
+
+/// An account by its id, or the account of a number.
+pub fn account(store: &Store, who: &str) -> Result<Account, QueryError> {
+    if let Ok(m) = Msisdn::parse(who) {
+        if let Some(id) = models::account_of(store.db(), m)? {
+            return store
+                .account(&id)?
+                .ok_or_else(|| QueryError::NotFound(who.into()));
+        }
+    }
+    store
+        .account(who)?
+        .ok_or_else(|| QueryError::NotFound(who.into()))
+}
+
+pub fn number(store: &Store, msisdn: &str) -> Result<(Msisdn, Account), QueryError> {
+    let m = Msisdn::parse(msisdn).map_err(QueryError::Bad)?;
+    let id =
+        models::account_of(store.db(), m)?.ok_or_else(|| QueryError::NotFound(msisdn.into()))?;
+    let a = store
+        .account(&id)?
+        .ok_or_else(|| QueryError::NotFound(msisdn.into()))?;
+    Ok((m, a))
+}
+
+pub fn balance(store: &Store, ctx: &Context, who: &str) -> Result<BalanceView, QueryError> {
+    let a = account(store, who)?;
+    Ok(view::balance(
+        store.db(),
+        &ctx.cat,
+        &a,
+        view::month_of(&ctx.cat, ctx.now),
+    )?)
+}
+
+pub fn packages(store: &Store, ctx: &Context, msisdn: &str) -> Result<PackagesView, QueryError> {
+    let (m, a) = number(store, msisdn)?;
+    Ok(view::packages(&ctx.cat, &a, m).expect("the number's account holds it"))
+}
+
+/// A period: a month (`YYYY-MM`), or RFC 3339 bounds; by default the month of the latest event.
+pub fn period(
+    ctx: &Context,
+    month: Option<&str>,
+    from: Option<&str>,
+    to: Option<&str>,
+) -> Result<(Timestamp, Timestamp), QueryError> {
+    let ts = |t: &str| Timestamp::parse_rfc3339(t).map_err(QueryError::Bad);
+    match (month, from, to) {
+        (Some(_), Some(_), _) | (Some(_), _, Some(_)) => {
+            Err(QueryError::Bad("give a month or from/to, not both".into()))
+        }
+        (None, Some(f), Some(t)) => {
+            let (f, t) = (ts(f)?, ts(t)?);
+            if f >= t {
+                return Err(QueryError::Bad("`from` must be before `to`".into()));
+            }
+            Ok((f, t))
+        }
+        (None, Some(_), None) | (None, None, Some(_)) => {
+            Err(QueryError::Bad("give both `from` and `to`".into()))
+        }
+        (m, None, None) => {
+            let month = match m {
+                Some(m) => Month::parse(m).map_err(QueryError::Bad)?,
+                None => view::month_of(&ctx.cat, ctx.now),
+            };
+            Ok(month_bounds(&ctx.cat, month))
+        }
+    }
+}
+
+pub fn month_bounds(cat: &Catalog, m: Month) -> (Timestamp, Timestamp) {
+    (
+        rating::time::start_of_day(&cat.tz, m.first_day()),
+        rating::time::start_of_day(&cat.tz, m.next().first_day()),
+    )
+}
+
+pub const SERVICES: [&str; 6] = ["voice", "sms", "mms", "data", "fee", "report"];
+
+pub fn detalization(
+    store: &Store,
+    ctx: &Context,
+    msisdn: &str,
+    (from, to): (Timestamp, Timestamp),
+    services: &[String],
+) -> Result<Report, QueryError> {
+    if let Some(s) = services.iter().find(|s| !SERVICES.contains(&s.as_str())) {
+        return Err(QueryError::Bad(format!(
+            "unknown service {s:?} (one of {})",
+            SERVICES.join(", ")
+        )));
+    }
+    let (m, _) = number(store, msisdn)?;
+    let d = models::detalization(store.db(), m, from, to, services)?;
+    Ok(export::report(&ctx.cat, m, from, to, &d))
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq, Eq)]
+pub struct MonthSpending {
+    pub month: String,
+    /// Category name → money.
+    pub categories: std::collections::BTreeMap<&'static str, String>,
+    pub total: String,
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq, Eq)]
+pub struct SpendingView {
+    /// The account, or the number.
+    pub of: String,
+    pub currency: String,
+    pub months: Vec<MonthSpending>,
+    /// Payments into the account in these months (an account's view only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub payments: Option<Vec<PaymentView>>,
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq, Eq)]
+pub struct PaymentView {
+    pub time: String,
+    pub amount: String,
+    pub balance_after: String,
+    pub event: String,
+}
+
+/// Spending by month and category of an account (with its payments) or of one number, over the
+/// months `from ..= to` (default: the last twelve months up to the latest event's).
+pub fn spending(
+    store: &Store,
+    ctx: &Context,
+    who: &str,
+    from: Option<&str>,
+    to: Option<&str>,
+) -> Result<SpendingView, QueryError> {
+    let month = |m: Option<&str>| m.map(Month::parse).transpose().map_err(QueryError::Bad);
+    let to = month(to)?.unwrap_or_else(|| view::month_of(&ctx.cat, ctx.now));
+    let from = month(from)?.unwrap_or(Month(to.0.saturating_sub(11)));
+    if from > to {
+        return Err(QueryError::Bad("the first month is after the last".into()));
+    }
+    let as_number = Msisdn::parse(who)
+        .ok()
+        .filter(|m| models::account_of(store.db(), *m).ok().flatten().is_some());
+    let (of, s, payments) = match as_number {
+        Some(m) => (
+            m.to_string(),
+            models::spending(store.db(), Whose::Number(m), from, to)?,
+            None,
+        ),
+        None => {
+            let a = account(store, who)?;
+            let (t0, _) = month_bounds(&ctx.cat, from);
+            let (_, t1) = month_bounds(&ctx.cat, to);
+            let p: Vec<PaymentRow> = models::payments(store.db(), &a.id, t0, t1)?;
+            (
+                a.id.to_string(),
+                models::spending(store.db(), Whose::Account(&a.id), from, to)?,
+                Some(
+                    p.iter()
+                        .map(|p| PaymentView {
+                            time: export::local_time(&ctx.cat, p.time),
+                            amount: export::money(&ctx.cat, p.amount),
+                            balance_after: export::money(&ctx.cat, p.balance_after),
+                            event: p.event.to_string(),
+                        })
+                        .collect(),
+                ),
+            )
+        }
+    };
+    let months = s
+        .months
+        .iter()
+        .map(|(m, sums)| MonthSpending {
+            month: m.to_string(),
+            categories: Category::ALL
+                .iter()
+                .map(|c| (c.name(), export::money(&ctx.cat, sums[*c as usize])))
+                .collect(),
+            total: export::money(&ctx.cat, s.total(*m)),
+        })
+        .collect();
+    Ok(SpendingView {
+        of,
+        currency: ctx.cat.currency.clone(),
+        months,
+        payments,
+    })
+}

@@ -1,0 +1,438 @@
+//! `ratel serve`: the read models over HTTP (JSON, CSV, PDF), an OpenAPI description, and the
+//! self-care page. It follows the store as a RocksDB secondary instance, so it runs beside the
+//! `ratel run` that writes it, and never writes itself.
+//!
+//! Access: every API request carries `Authorization: Bearer TOKEN`. An operator's token reads
+//! everything; a subscriber's token reads only its own account and that account's numbers.
+//! No token or an unknown one is 401; a subscriber asking for another account or number is 403,
+//! whether or not it exists, so that a token cannot probe for numbers.
+
+use crate::query::{self, Context, QueryError};
+use crate::store::Store;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+/// Requests served at once; more get 503 rather than a queue that grows without bound.
+pub const MAX_IN_FLIGHT: usize = 256;
+/// How stale the follower may be: it catches up with the writer at most this often.
+const CATCH_UP_EVERY: Duration = Duration::from_millis(100);
+const PAGE: &str = include_str!("../assets/self-care.html");
+const OPENAPI: &str = include_str!("../assets/openapi.json");
+
+/// Who a token belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Role {
+    Operator,
+    Subscriber { account: String },
+}
+
+/// The tokens file (TOML): `[[tokens]]` with `token` and either `role = "operator"` or
+/// `account = "ID"`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TokensFile {
+    tokens: Vec<TokenEntry>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TokenEntry {
+    token: String,
+    #[serde(default)]
+    role: Option<String>,
+    #[serde(default)]
+    account: Option<String>,
+}
+
+/// Tokens by their SHA-256: a lookup compares digests, never the secret itself.
+#[derive(Default)]
+pub struct Tokens(HashMap<[u8; 32], Role>);
+
+fn digest(token: &str) -> [u8; 32] {
+    Sha256::digest(token.as_bytes()).into()
+}
+
+impl Tokens {
+    pub fn parse(text: &str) -> Result<Tokens, String> {
+        let f: TokensFile = toml::from_str(text).map_err(|e| e.to_string())?;
+        let mut t = Tokens::default();
+        for (i, e) in f.tokens.into_iter().enumerate() {
+            if e.token.len() < 16 {
+                return Err(format!("token {}: shorter than 16 characters", i + 1));
+            }
+            let role = match (e.role.as_deref(), e.account) {
+                (Some("operator"), None) => Role::Operator,
+                (None | Some("subscriber"), Some(account)) => Role::Subscriber { account },
+                _ => {
+                    return Err(format!(
+                        "token {}: give role = \"operator\" or an account",
+                        i + 1
+                    ))
+                }
+            };
+            if t.0.insert(digest(&e.token), role).is_some() {
+                return Err(format!("token {}: the same token twice", i + 1));
+            }
+        }
+        Ok(t)
+    }
+
+    pub fn insert(&mut self, token: &str, role: Role) {
+        self.0.insert(digest(token), role);
+    }
+
+    fn role(&self, headers: &HeaderMap) -> Option<&Role> {
+        let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+        let token = v.strip_prefix("Bearer ")?.trim();
+        self.0.get(&digest(token))
+    }
+}
+
+pub struct App {
+    store: Store,
+    tokens: Tokens,
+    ctx: RwLock<Arc<Context>>,
+    caught_up: Mutex<Instant>,
+    slots: tokio::sync::Semaphore,
+}
+
+impl App {
+    pub fn new(store: Store, tokens: Tokens) -> Result<App, QueryError> {
+        let ctx = Context::load(&store)?;
+        Ok(App {
+            store,
+            tokens,
+            ctx: RwLock::new(Arc::new(ctx)),
+            caught_up: Mutex::new(Instant::now()),
+            slots: tokio::sync::Semaphore::new(MAX_IN_FLIGHT),
+        })
+    }
+
+    /// Follows the writer, and reloads the catalog when another came into force.
+    fn fresh(&self) -> Result<Arc<Context>, QueryError> {
+        {
+            let mut last = self.caught_up.lock().expect("not poisoned");
+            if last.elapsed() >= CATCH_UP_EVERY {
+                let _ = self.store.catch_up();
+                *last = Instant::now();
+            }
+        }
+        let tag = self.store.meta_u64("catalog")?;
+        let now = rating::Timestamp(self.store.meta_u64("watermark")?.unwrap_or(0) as i64);
+        let cur = self.ctx.read().expect("not poisoned").clone();
+        if tag == Some(cur.cat.tag()) {
+            if cur.now == now {
+                return Ok(cur);
+            }
+            let next = Arc::new(Context {
+                cat: cur.cat.clone(),
+                now,
+            });
+            *self.ctx.write().expect("not poisoned") = next.clone();
+            return Ok(next);
+        }
+        let next = Arc::new(Context::load(&self.store)?);
+        *self.ctx.write().expect("not poisoned") = next.clone();
+        Ok(next)
+    }
+}
+
+/// An API failure as the client sees it: a status and `{"error": "..."}`.
+struct Failure(StatusCode, String);
+
+impl IntoResponse for Failure {
+    fn into_response(self) -> Response {
+        (self.0, Json(serde_json::json!({ "error": self.1 }))).into_response()
+    }
+}
+
+impl From<QueryError> for Failure {
+    fn from(e: QueryError) -> Self {
+        match e {
+            QueryError::NotFound(_) => Failure(StatusCode::NOT_FOUND, e.to_string()),
+            QueryError::Bad(_) => Failure(StatusCode::BAD_REQUEST, e.to_string()),
+            QueryError::Engine(e) => {
+                tracing::error!(error = %e, "query failed");
+                Failure(StatusCode::INTERNAL_SERVER_ERROR, "internal error".into())
+            }
+        }
+    }
+}
+
+fn unauthorized() -> Failure {
+    Failure(
+        StatusCode::UNAUTHORIZED,
+        "a valid bearer token is required".into(),
+    )
+}
+
+fn forbidden() -> Failure {
+    Failure(StatusCode::FORBIDDEN, "not yours to read".into())
+}
+
+/// What a request asks to read.
+enum Subject<'a> {
+    Account(&'a str),
+    Number(&'a str),
+}
+
+/// Authorises a request, then runs `f` on a blocking thread with a fresh context.
+async fn guarded<T: Send + 'static>(
+    app: Arc<App>,
+    headers: &HeaderMap,
+    subject: Subject<'_>,
+    f: impl FnOnce(&App, &Context) -> Result<T, QueryError> + Send + 'static,
+) -> Result<T, Failure> {
+    let role = app.tokens.role(headers).cloned().ok_or_else(unauthorized)?;
+    let Ok(_slot) = app.slots.try_acquire() else {
+        return Err(Failure(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "too many requests in flight".into(),
+        ));
+    };
+    let subject = match subject {
+        Subject::Account(a) => (true, a.to_string()),
+        Subject::Number(m) => (false, m.to_string()),
+    };
+    let app2 = app.clone();
+    tokio::task::spawn_blocking(move || -> Result<Result<T, Failure>, QueryError> {
+        let ctx = app2.fresh()?;
+        if let Role::Subscriber { account } = &role {
+            let owner = if subject.0 {
+                Some(subject.1.clone())
+            } else {
+                match rating::Msisdn::parse(&subject.1) {
+                    Ok(m) => projections::models::account_of(app2.store.db(), m)?,
+                    Err(_) => None,
+                }
+            };
+            if owner.as_deref() != Some(account.as_str()) {
+                return Ok(Err(forbidden()));
+            }
+        }
+        Ok(Ok(f(&app2, &ctx)?))
+    })
+    .await
+    .map_err(|e| Failure(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+    .map_err(Failure::from)?
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct PeriodParams {
+    month: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+    /// Comma-separated services.
+    service: Option<String>,
+    /// json (default), csv or pdf.
+    format: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct MonthsParams {
+    from: Option<String>,
+    to: Option<String>,
+}
+
+async fn account_balance(
+    State(app): State<Arc<App>>,
+    Path(account): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, Failure> {
+    let a = account.clone();
+    let v = guarded(
+        app,
+        &headers,
+        Subject::Account(&account),
+        move |app, ctx| {
+            if app.store.account(&a)?.is_none() {
+                return Err(QueryError::NotFound(a));
+            }
+            query::balance(&app.store, ctx, &a)
+        },
+    )
+    .await?;
+    Ok(Json(v).into_response())
+}
+
+async fn number_balance(
+    State(app): State<Arc<App>>,
+    Path(msisdn): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, Failure> {
+    let m = msisdn.clone();
+    let v = guarded(app, &headers, Subject::Number(&msisdn), move |app, ctx| {
+        query::number(&app.store, &m)?;
+        query::balance(&app.store, ctx, &m)
+    })
+    .await?;
+    Ok(Json(v).into_response())
+}
+
+async fn packages(
+    State(app): State<Arc<App>>,
+    Path(msisdn): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, Failure> {
+    let m = msisdn.clone();
+    let v = guarded(app, &headers, Subject::Number(&msisdn), move |app, ctx| {
+        query::packages(&app.store, ctx, &m)
+    })
+    .await?;
+    Ok(Json(v).into_response())
+}
+
+async fn detalization(
+    State(app): State<Arc<App>>,
+    Path(msisdn): Path<String>,
+    Query(p): Query<PeriodParams>,
+    headers: HeaderMap,
+) -> Result<Response, Failure> {
+    let format = p.format.clone().unwrap_or_else(|| "json".into());
+    if !["json", "csv", "pdf"].contains(&format.as_str()) {
+        return Err(Failure(
+            StatusCode::BAD_REQUEST,
+            "format is json, csv or pdf".into(),
+        ));
+    }
+    let m = msisdn.clone();
+    let f2 = format.clone();
+    let (bytes, name) = guarded(app, &headers, Subject::Number(&msisdn), move |app, ctx| {
+        let period = query::period(ctx, p.month.as_deref(), p.from.as_deref(), p.to.as_deref())?;
+        let services: Vec<String> = p
+            .service
+            .as_deref()
+            .map(|s| s.split(',').map(|x| x.trim().to_string()).collect())
+            .unwrap_or_default();
+        let r = query::detalization(&app.store, ctx, &m, period, &services)?;
+        let bytes = match f2.as_str() {
+            "csv" => projections::export::csv(&r),
+            "pdf" => projections::pdf::render(&r).map_err(|e| QueryError::Bad(e.to_string()))?,
+            _ => projections::export::json(&r),
+        };
+        Ok((bytes, format!("detalization-{m}.{f2}")))
+    })
+    .await?;
+    let ctype = match format.as_str() {
+        "csv" => "text/csv; charset=utf-8",
+        "pdf" => "application/pdf",
+        _ => "application/json",
+    };
+    Ok((
+        [
+            (header::CONTENT_TYPE, ctype.to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("inline; filename=\"{name}\""),
+            ),
+        ],
+        bytes,
+    )
+        .into_response())
+}
+
+async fn number_spending(
+    State(app): State<Arc<App>>,
+    Path(msisdn): Path<String>,
+    Query(p): Query<MonthsParams>,
+    headers: HeaderMap,
+) -> Result<Response, Failure> {
+    let m = msisdn.clone();
+    let v = guarded(app, &headers, Subject::Number(&msisdn), move |app, ctx| {
+        query::number(&app.store, &m)?;
+        query::spending(&app.store, ctx, &m, p.from.as_deref(), p.to.as_deref())
+    })
+    .await?;
+    Ok(Json(v).into_response())
+}
+
+async fn account_spending(
+    State(app): State<Arc<App>>,
+    Path(account): Path<String>,
+    Query(p): Query<MonthsParams>,
+    headers: HeaderMap,
+) -> Result<Response, Failure> {
+    let a = account.clone();
+    let v = guarded(
+        app,
+        &headers,
+        Subject::Account(&account),
+        move |app, ctx| {
+            if app.store.account(&a)?.is_none() {
+                return Err(QueryError::NotFound(a));
+            }
+            query::spending(&app.store, ctx, &a, p.from.as_deref(), p.to.as_deref())
+        },
+    )
+    .await?;
+    Ok(Json(v).into_response())
+}
+
+/// The API's routes, each described in assets/openapi.json (a test holds the two together).
+pub const ROUTES: [&str; 6] = [
+    "/api/v1/accounts/{account}/balance",
+    "/api/v1/accounts/{account}/spending",
+    "/api/v1/numbers/{msisdn}/balance",
+    "/api/v1/numbers/{msisdn}/packages",
+    "/api/v1/numbers/{msisdn}/detalization",
+    "/api/v1/numbers/{msisdn}/spending",
+];
+
+pub fn router(app: Arc<App>) -> Router {
+    Router::new()
+        .route(ROUTES[0], get(account_balance))
+        .route(ROUTES[1], get(account_spending))
+        .route(ROUTES[2], get(number_balance))
+        .route(ROUTES[3], get(packages))
+        .route(ROUTES[4], get(detalization))
+        .route(ROUTES[5], get(number_spending))
+        .route(
+            "/openapi.json",
+            get(|| async { ([(header::CONTENT_TYPE, "application/json")], OPENAPI) }),
+        )
+        .route("/self-care", get(|| async { Html(PAGE) }))
+        .route("/healthz", get(|| async { "ok" }))
+        .with_state(app)
+}
+
+pub fn openapi() -> &'static str {
+    OPENAPI
+}
+
+/// Serves until Ctrl-C or SIGTERM.
+pub async fn serve(app: Arc<App>, listen: std::net::SocketAddr) -> std::io::Result<()> {
+    let listener = tokio::net::TcpListener::bind(listen).await?;
+    tracing::info!(%listen, "serving");
+    eprintln!(
+        "ratel serve: listening on http://{}",
+        listener.local_addr()?
+    );
+    axum::serve(listener, router(app))
+        .with_graceful_shutdown(async {
+            let term = async {
+                #[cfg(unix)]
+                if let Ok(mut s) =
+                    tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                {
+                    s.recv().await;
+                    return;
+                }
+                std::future::pending::<()>().await
+            };
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {},
+                _ = term => {},
+            }
+        })
+        .await
+}

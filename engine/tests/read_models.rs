@@ -1,0 +1,523 @@
+//! Read models against hand-checked expectations: balance, packages (with a renewal and its
+//! rollover), detalization across a month boundary, spending and payments, and the fee for
+//! detalization reports. Example catalog (Europe/Moscow, UTC+3; SMART and BASIC plans).
+
+use engine::pipeline::{Config, Engine};
+use engine::query::{self, Context};
+use std::io::Write;
+use std::path::Path;
+
+const CATALOG: &str = engine::EXAMPLE_CATALOG;
+
+/// Part 1: October, and the first days of November.
+const PART1: &[&str] = &[
+    // Opened on 15 October, 12:00 MSK: SMART pays 100 connection + 450 monthly.
+    r#"{"type":"open_account","id":"open-1","account":"A1","time":"2026-10-15T09:00:00Z","numbers":[{"msisdn":"79001000001","plan":"SMART"},{"msisdn":"79001000002","plan":"BASIC"}]}"#,
+    r#"{"type":"payment","id":"pay-1","account":"A1","amount":"1000.00","time":"2026-10-15T09:01:00Z"}"#,
+    // 31 Oct 23:59 MSK, SMART, 90 s to Moscow: from the minutes package, 120 s (whole minutes).
+    r#"{"type":"usage","id":"c-1","msisdn":"79001000001","service":"voice","other":"74951234567","start":"2026-10-31T20:59:00Z","duration":90}"#,
+    // 31 Oct 23:59:30 MSK, BASIC, 90 s: first minute 1.50, then 30 s at 1.50/min = 0.75.
+    r#"{"type":"usage","id":"c-2","msisdn":"79001000002","service":"voice","other":"74951234567","start":"2026-10-31T20:59:30Z","duration":90}"#,
+    // 1 Nov 00:00 MSK: November's first item, 60 s = 1.50.
+    r#"{"type":"usage","id":"c-3","msisdn":"79001000002","service":"voice","other":"74951234567","start":"2026-10-31T21:00:00Z","duration":60}"#,
+    r#"{"type":"usage","id":"s-1","msisdn":"79001000002","service":"sms","other":"79161234567","start":"2026-11-02T09:00:00Z"}"#,
+    // 1 MB on BASIC: 1024 KB at 0.01 = 10.24.
+    r#"{"type":"usage","id":"d-1","msisdn":"79001000002","service":"data","start":"2026-11-02T10:00:00Z","bytes":1048576}"#,
+    // Incoming at home: free, but listed.
+    r#"{"type":"usage","id":"in-1","msisdn":"79001000001","service":"voice","direction":"in","other":"74957654321","start":"2026-11-03T09:00:00Z","duration":300}"#,
+];
+
+/// Part 2: past the SMART number's monthly renewal (15 Nov), and reports ordered.
+const PART2: &[&str] = &[
+    r#"{"type":"payment","id":"pay-2","account":"A1","amount":"500.00","time":"2026-11-16T09:00:00Z"}"#,
+    r#"{"type":"order_detalization","id":"r-1","msisdn":"79001000002","month":"2026-10","time":"2026-11-16T10:00:00Z"}"#,
+    r#"{"type":"order_detalization","id":"r-2","msisdn":"79001000002","month":"2026-10","time":"2026-11-16T10:01:00Z"}"#,
+    r#"{"type":"order_detalization","id":"r-3","msisdn":"79001000002","from":"2026-11-01T00:00:00Z","to":"2026-11-10T00:00:00Z","time":"2026-11-16T10:02:00Z"}"#,
+    // A redelivery of a report order charges nothing.
+    r#"{"type":"order_detalization","id":"r-2","msisdn":"79001000002","month":"2026-10","time":"2026-11-16T10:01:00Z"}"#,
+];
+
+fn append(path: &Path, lines: &[&str]) {
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .unwrap();
+    for l in lines {
+        writeln!(f, "{l}").unwrap();
+    }
+}
+
+fn engine(dir: &Path) -> Engine {
+    let cat = rating::Catalog::from_toml("example.toml", CATALOG).unwrap();
+    Engine::open(
+        &dir.join("store"),
+        cat,
+        CATALOG.as_bytes(),
+        Config::default(),
+    )
+    .unwrap()
+}
+
+fn rows(e: &Engine, msisdn: &str, month: &str, services: &[&str]) -> Vec<[String; 5]> {
+    let ctx = Context::load(&e.store).unwrap();
+    let period = query::period(&ctx, Some(month), None, None).unwrap();
+    let services: Vec<String> = services.iter().map(|s| s.to_string()).collect();
+    query::detalization(&e.store, &ctx, msisdn, period, &services)
+        .unwrap()
+        .rows
+        .into_iter()
+        .map(|r| [r.time, r.service, r.quantity, r.money, r.balance_after])
+        .collect()
+}
+
+fn row(t: &str, s: &str, q: &str, m: &str, b: &str) -> [String; 5] {
+    [t, s, q, m, b].map(String::from)
+}
+
+fn packages(e: &Engine, msisdn: &str) -> Vec<(String, u64, u64, u64, String, String)> {
+    let ctx = Context::load(&e.store).unwrap();
+    query::packages(&e.store, &ctx, msisdn)
+        .unwrap()
+        .buckets
+        .into_iter()
+        .map(|b| {
+            (
+                b.package,
+                b.total,
+                b.used,
+                b.remaining,
+                b.origin,
+                b.valid_until,
+            )
+        })
+        .collect()
+}
+
+fn bucket(
+    p: &str,
+    total: u64,
+    used: u64,
+    origin: &str,
+    until: &str,
+) -> (String, u64, u64, u64, String, String) {
+    (
+        p.into(),
+        total,
+        used,
+        total - used,
+        origin.into(),
+        until.into(),
+    )
+}
+
+#[test]
+fn read_models_follow_the_log_across_a_month_boundary_and_a_renewal() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.jsonl");
+    append(&input, PART1);
+    let mut e = engine(dir.path());
+    e.run_file(&input).unwrap();
+    let ctx = Context::load(&e.store).unwrap();
+
+    // 1000 − 550 fees − 2.25 − 1.50 − 2.00 − 10.24.
+    let b = query::balance(&e.store, &ctx, "79001000002").unwrap();
+    assert_eq!(
+        (
+            b.account.as_str(),
+            b.balance.as_str(),
+            b.available.as_str(),
+            b.status
+        ),
+        ("A1", "434.01", "434.01", "active")
+    );
+    // November so far (the latest event is 3 Nov): 1.50 + 2.00 + 10.24, all on BASIC.
+    assert_eq!(
+        (b.month.as_str(), b.month_to_date.as_str()),
+        ("2026-11", "13.74")
+    );
+    let per: Vec<(&str, &str)> = b
+        .numbers
+        .iter()
+        .map(|n| (n.msisdn.as_str(), n.month_to_date.as_str()))
+        .collect();
+    assert_eq!(per, [("79001000001", "0.00"), ("79001000002", "13.74")]);
+
+    // The 90 s call took two whole minutes of the package, valid until the renewal on 15 Nov.
+    let until = "2026-11-14T21:00:00Z";
+    assert_eq!(
+        packages(&e, "79001000001"),
+        [
+            bucket("SMART_MINUTES", 18_000, 120, "plan SMART", until),
+            bucket("SMART_SMS", 100, 0, "plan SMART", until),
+            bucket("SMART_DATA", 10_737_418_240, 0, "plan SMART", until),
+        ]
+    );
+
+    // The month boundary is local midnight: 23:59:30 MSK on 31 Oct is October, 00:00 November.
+    assert_eq!(
+        rows(&e, "79001000002", "2026-10", &[]),
+        [row(
+            "2026-10-31 23:59:30",
+            "voice",
+            "1:30",
+            "2.25",
+            "447.75"
+        )]
+    );
+    assert_eq!(
+        rows(&e, "79001000001", "2026-10", &[]),
+        [
+            row(
+                "2026-10-15 12:00:00",
+                "fee",
+                "connection",
+                "100.00",
+                "-100.00"
+            ),
+            row("2026-10-15 12:00:00", "fee", "monthly", "450.00", "-550.00"),
+            row("2026-10-31 23:59:00", "voice", "1:30", "0.00", "450.00"),
+        ]
+    );
+    drop(e);
+
+    append(&input, PART2);
+    let mut e = engine(dir.path());
+    e.run_file(&input).unwrap();
+    let ctx = Context::load(&e.store).unwrap();
+
+    // The tick at 16 Nov 00:00 renewed the SMART number (its period began 15 Nov): 450 charged
+    // before the 12:00 payment; 6 000 s of the 17 880 left roll over (the catalog's maximum),
+    // and 5 GB of data; SMS do not roll over.
+    let until = "2026-12-14T21:00:00Z";
+    assert_eq!(
+        packages(&e, "79001000001"),
+        [
+            bucket("SMART_MINUTES", 6_000, 0, "rollover", until),
+            bucket("SMART_DATA", 5_368_709_120, 0, "rollover", until),
+            bucket("SMART_MINUTES", 18_000, 0, "plan SMART", until),
+            bucket("SMART_SMS", 100, 0, "plan SMART", until),
+            bucket("SMART_DATA", 10_737_418_240, 0, "plan SMART", until),
+        ]
+    );
+    // Incoming calls are listed, free; the renewal's fee is an item at its period's start.
+    assert_eq!(
+        rows(&e, "79001000001", "2026-11", &[]),
+        [
+            row("2026-11-03 12:00:00", "voice", "5:00", "0.00", "434.01"),
+            row("2026-11-15 00:00:00", "fee", "monthly", "450.00", "-15.99"),
+        ]
+    );
+    // Reports: October's first whole-month report is free, the second and a partial one cost
+    // the catalog's 30.00 each; the redelivered order charged nothing.
+    assert_eq!(
+        rows(&e, "79001000002", "2026-11", &["report", "sms"]),
+        [
+            row("2026-11-02 12:00:00", "sms", "1", "2.00", "444.25"),
+            row("2026-11-16 13:00:00", "report", "", "0.00", "484.01"),
+            row("2026-11-16 13:01:00", "report", "", "30.00", "454.01"),
+            row("2026-11-16 13:02:00", "report", "", "30.00", "424.01"),
+        ]
+    );
+
+    let b = query::balance(&e.store, &ctx, "A1").unwrap();
+    assert_eq!(
+        (b.balance.as_str(), b.month_to_date.as_str()),
+        ("424.01", "523.74")
+    );
+    let per: Vec<(&str, &str)> = b
+        .numbers
+        .iter()
+        .map(|n| (n.msisdn.as_str(), n.month_to_date.as_str()))
+        .collect();
+    assert_eq!(per, [("79001000001", "450.00"), ("79001000002", "73.74")]);
+
+    let s = query::spending(&e.store, &ctx, "A1", None, None).unwrap();
+    let months: Vec<(String, Vec<(&str, String)>, String)> = s
+        .months
+        .iter()
+        .map(|m| {
+            (
+                m.month.clone(),
+                m.categories.iter().map(|(k, v)| (*k, v.clone())).collect(),
+                m.total.clone(),
+            )
+        })
+        .collect();
+    let cats = |v: [&str; 6]| -> Vec<(&str, String)> {
+        [
+            "calls",
+            "data",
+            "mms",
+            "other",
+            "sms",
+            "subscriptions_and_fees",
+        ]
+        .into_iter()
+        .zip(v.map(String::from))
+        .collect()
+    };
+    assert_eq!(
+        months,
+        [
+            (
+                "2026-10".into(),
+                cats(["2.25", "0.00", "0.00", "0.00", "0.00", "550.00"]),
+                "552.25".into()
+            ),
+            (
+                "2026-11".into(),
+                cats(["1.50", "10.24", "0.00", "60.00", "2.00", "450.00"]),
+                "523.74".into()
+            ),
+        ]
+    );
+    let pays: Vec<(&str, &str, &str)> = s
+        .payments
+        .as_ref()
+        .unwrap()
+        .iter()
+        .map(|p| (p.time.as_str(), p.amount.as_str(), p.balance_after.as_str()))
+        .collect();
+    assert_eq!(
+        pays,
+        [
+            ("2026-10-15 12:01:00", "1000.00", "450.00"),
+            ("2026-11-16 12:00:00", "500.00", "484.01"),
+        ]
+    );
+    // A number's spending is its own part of the account's.
+    let s = query::spending(
+        &e.store,
+        &ctx,
+        "79001000001",
+        Some("2026-11"),
+        Some("2026-11"),
+    )
+    .unwrap();
+    assert_eq!(s.months.len(), 1);
+    assert_eq!(s.months[0].total, "450.00");
+    assert!(s.payments.is_none());
+
+    // A period query: from/to bounds, the end exclusive.
+    let period = query::period(
+        &ctx,
+        None,
+        Some("2026-10-31T21:00:00Z"),
+        Some("2026-11-02T10:00:00Z"),
+    )
+    .unwrap();
+    let r = query::detalization(&e.store, &ctx, "79001000002", period, &[]).unwrap();
+    assert_eq!(
+        r.rows.len(),
+        2,
+        "00:00 on 1 Nov and the SMS; the data session at 10:00 is out"
+    );
+    assert_eq!(r.total_money, "3.50");
+
+    // Audit and replay agree with the new outcome.
+    let audit = engine::audit::audit(&e.store).unwrap();
+    assert!(audit.ok(), "{:?}", audit.listed);
+    let (replay, _) = engine::replay::replay(&e.store, |_| {}).unwrap();
+    assert!(replay.ok());
+}
+
+#[test]
+fn queries_refuse_what_they_cannot_answer() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.jsonl");
+    append(&input, PART1);
+    let mut e = engine(dir.path());
+    e.run_file(&input).unwrap();
+    let ctx = Context::load(&e.store).unwrap();
+    use engine::query::QueryError::{Bad, NotFound};
+    assert!(matches!(
+        query::balance(&e.store, &ctx, "NOPE"),
+        Err(NotFound(_))
+    ));
+    assert!(matches!(
+        query::packages(&e.store, &ctx, "79009999999"),
+        Err(NotFound(_))
+    ));
+    assert!(matches!(
+        query::packages(&e.store, &ctx, "not-a-number"),
+        Err(Bad(_))
+    ));
+    assert!(matches!(
+        query::period(&ctx, Some("2026-13"), None, None),
+        Err(Bad(_))
+    ));
+    assert!(matches!(
+        query::period(
+            &ctx,
+            None,
+            Some("2026-11-02T00:00:00Z"),
+            Some("2026-11-01T00:00:00Z")
+        ),
+        Err(Bad(_))
+    ));
+    assert!(matches!(
+        query::period(&ctx, Some("2026-11"), Some("2026-11-02T00:00:00Z"), None),
+        Err(Bad(_))
+    ));
+    let p = query::period(&ctx, None, None, None).unwrap();
+    assert!(matches!(
+        query::detalization(&e.store, &ctx, "79001000001", p, &["telepathy".into()]),
+        Err(Bad(_))
+    ));
+    assert!(matches!(
+        query::spending(&e.store, &ctx, "A1", Some("2026-12"), Some("2026-11")),
+        Err(Bad(_))
+    ));
+}
+
+fn workload_engine(dir: &Path, accounts: u64, days: u32) -> Engine {
+    let w = engine::workload::Workload {
+        accounts,
+        days,
+        seed: 7,
+        ..Default::default()
+    };
+    let input = dir.join("workload.jsonl");
+    let mut f = std::io::BufWriter::new(std::fs::File::create(&input).unwrap());
+    w.write(&mut f, |_| {}).unwrap();
+    f.flush().unwrap();
+    drop(f);
+    let mut e = engine(dir);
+    e.run_file(&input).unwrap();
+    e
+}
+
+#[test]
+fn a_rebuild_gives_the_live_read_models_row_for_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = workload_engine(dir.path(), 300, 45);
+    let live = projections::models::dump(e.store.db()).unwrap();
+    let count = |f: &str| live.iter().filter(|(n, _, _)| *n == f).count();
+    assert!(count("detail") > 20_000, "{} items", count("detail"));
+    assert!(count("payments") > 300 && count("spending") > 1_000 && count("numbers") >= 300);
+    let reports = live
+        .iter()
+        .filter(|(n, _, v)| {
+            *n == "detail"
+                && bincode::deserialize::<projections::Item>(&v[1..])
+                    .unwrap()
+                    .what
+                    == projections::What::Report
+        })
+        .count();
+    assert!(reports > 0, "the workload orders reports");
+
+    let r = engine::models::rebuild(&e.store, |_| {}).unwrap();
+    assert_eq!(
+        r.decisions,
+        e.counters.rated + e.counters.rejected + e.counters.duplicates + e.counters.ticks
+    );
+    let rebuilt = projections::models::dump(e.store.db()).unwrap();
+    assert_eq!(live.len(), rebuilt.len());
+    if let Some(i) = (0..live.len()).find(|&i| live[i] != rebuilt[i]) {
+        panic!(
+            "row {i} differs: live {:?}, rebuilt {:?}",
+            live[i], rebuilt[i]
+        );
+    }
+}
+
+/// A tool the test needs from Debian's packages: CI installs it (RATEL_REQUIRE_TOOLS=1 there);
+/// elsewhere a missing tool skips the test with a note.
+fn tool(name: &str) -> bool {
+    let found = std::process::Command::new("which")
+        .arg(name)
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !found {
+        assert!(
+            std::env::var_os("RATEL_REQUIRE_TOOLS").is_none(),
+            "{name} is required (apt-get install poppler-utils tesseract-ocr chromium)"
+        );
+        eprintln!("SKIPPED: {name} is not installed");
+    }
+    found
+}
+
+#[test]
+fn the_pdf_report_renders_with_its_totals() {
+    if !tool("pdftoppm") || !tool("tesseract") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let e = workload_engine(dir.path(), 40, 35);
+    let ctx = Context::load(&e.store).unwrap();
+    // The busiest number of the workload, its whole first month.
+    let period = query::period(&ctx, Some("2026-11"), None, None).unwrap();
+    let (report, msisdn) = (0..60)
+        .map(|i| format!("790000000{i:02}"))
+        .filter_map(|m| {
+            query::detalization(&e.store, &ctx, &m, period, &[])
+                .ok()
+                .map(|r| (r, m))
+        })
+        .max_by_key(|(r, _)| r.rows.len())
+        .unwrap();
+    let per_page = projections::pdf::ROWS_PER_PAGE;
+    assert!(
+        report.rows.len() > per_page,
+        "{} rows fit one page",
+        report.rows.len()
+    );
+    let pdf = projections::pdf::render(&report).unwrap();
+    let path = dir.path().join("report.pdf");
+    std::fs::write(&path, &pdf).unwrap();
+
+    let out = std::process::Command::new("pdftoppm")
+        .args(["-r", "200", "-gray", "-png"])
+        .arg(&path)
+        .arg(dir.path().join("page"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut pages: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "png"))
+        .collect();
+    pages.sort();
+    let expected = (report.rows.len() + report.totals.len() + 4).div_ceil(per_page);
+    assert_eq!(pages.len(), expected, "pages of {} rows", report.rows.len());
+
+    // Read the last page's image back as text and find the totals on it.
+    let ocr = std::process::Command::new("tesseract")
+        .arg(pages.last().unwrap())
+        .arg("stdout")
+        .args(["--psm", "6"])
+        .output()
+        .unwrap();
+    assert!(
+        ocr.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ocr.stderr)
+    );
+    let text = String::from_utf8_lossy(&ocr.stdout);
+    let text: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        text.contains(&format!("Page {expected} of {expected}")),
+        "{text}"
+    );
+    assert!(text.contains("Totals"), "{text}");
+    assert!(
+        text.contains(&format!("Total charged {} RUB", report.total_money)),
+        "total {} not found on the last page of +{msisdn}: {text}",
+        report.total_money
+    );
+    for t in &report.totals {
+        assert!(
+            text.contains(&format!("{}: {} items {}", t.service, t.items, t.money)),
+            "{} total not found: {text}",
+            t.service
+        );
+    }
+}

@@ -1,0 +1,461 @@
+//! `ratel serve` over real HTTP: every query, the access rules, the OpenAPI description, a
+//! follower that sees what the writer commits later, and the self-care page in a real headless
+//! Chromium.
+
+use engine::pipeline::{Config, Engine};
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+const RATEL: &str = env!("CARGO_BIN_EXE_ratel");
+const CATALOG: &str = engine::EXAMPLE_CATALOG;
+const OPERATOR: &str = "operator-token-0123456789";
+const ALICE: &str = "alice-token-0123456789abc";
+const BOB: &str = "bob-token-0123456789abcde";
+
+const EVENTS: &[&str] = &[
+    r#"{"type":"open_account","id":"o-a","account":"ALICE","time":"2026-11-02T09:00:00Z","numbers":[{"msisdn":"79001000001","plan":"SMART"}]}"#,
+    r#"{"type":"open_account","id":"o-b","account":"BOB","time":"2026-11-02T09:00:00Z","numbers":[{"msisdn":"79002000002","plan":"BASIC"}]}"#,
+    r#"{"type":"payment","id":"p-a","account":"ALICE","amount":"1000.00","time":"2026-11-02T09:01:00Z"}"#,
+    r#"{"type":"payment","id":"p-b","account":"BOB","amount":"200.00","time":"2026-11-02T09:01:00Z"}"#,
+    r#"{"type":"usage","id":"c-1","msisdn":"79001000001","service":"voice","other":"74951234567","start":"2026-11-03T09:00:00Z","duration":90}"#,
+    r#"{"type":"usage","id":"c-2","msisdn":"79001000001","service":"voice","other":"375291234567","start":"2026-11-03T10:00:00Z","duration":30}"#,
+    r#"{"type":"usage","id":"s-1","msisdn":"79001000001","service":"sms","other":"79161234567","start":"2026-11-03T11:00:00Z"}"#,
+    r#"{"type":"usage","id":"d-1","msisdn":"79001000001","service":"data","start":"2026-11-03T12:00:00Z","bytes":52428800}"#,
+    r#"{"type":"usage","id":"b-1","msisdn":"79002000002","service":"voice","other":"74951234567","start":"2026-11-03T09:00:00Z","duration":60}"#,
+];
+
+fn append(path: &Path, lines: &[&str]) {
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .unwrap();
+    for l in lines {
+        writeln!(f, "{l}").unwrap();
+    }
+}
+
+fn rate(dir: &Path, input: &Path) {
+    let cat = rating::Catalog::from_toml("example.toml", CATALOG).unwrap();
+    let mut e = Engine::open(
+        &dir.join("store"),
+        cat,
+        CATALOG.as_bytes(),
+        Config::default(),
+    )
+    .unwrap();
+    e.run_file(input).unwrap();
+}
+
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn serve(dir: &Path) -> Server {
+    let tokens = dir.join("tokens.toml");
+    std::fs::write(
+        &tokens,
+        format!(
+            "[[tokens]]\ntoken = \"{OPERATOR}\"\nrole = \"operator\"\n\n\
+             [[tokens]]\ntoken = \"{ALICE}\"\naccount = \"ALICE\"\n\n\
+             [[tokens]]\ntoken = \"{BOB}\"\naccount = \"BOB\"\n"
+        ),
+    )
+    .unwrap();
+    let mut child = Command::new(RATEL)
+        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+        .arg(dir.join("store"))
+        .arg("--tokens")
+        .arg(&tokens)
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut err = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    err.read_line(&mut line).unwrap();
+    let base = line
+        .trim()
+        .strip_prefix("ratel serve: listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+        .to_string();
+    // Keep draining stderr so that the server never blocks on a full pipe.
+    std::thread::spawn(move || for _ in err.lines() {});
+    Server { child, base }
+}
+
+fn setup() -> (tempfile::TempDir, PathBuf, Server) {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.jsonl");
+    append(&input, EVENTS);
+    rate(dir.path(), &input);
+    let s = serve(dir.path());
+    (dir, input, s)
+}
+
+/// Status and body of a GET with an optional token.
+fn get(s: &Server, path: &str, token: Option<&str>) -> (u16, String, String) {
+    let mut r = ureq::get(&format!("{}{path}", s.base));
+    if let Some(t) = token {
+        r = r.set("Authorization", &format!("Bearer {t}"));
+    }
+    let resp = match r.call() {
+        Ok(resp) => resp,
+        Err(ureq::Error::Status(_, resp)) => resp,
+        Err(e) => panic!("GET {path}: {e}"),
+    };
+    let status = resp.status();
+    let ctype = resp.content_type().to_string();
+    let mut body = Vec::new();
+    std::io::Read::read_to_end(&mut resp.into_reader(), &mut body).unwrap();
+    (status, ctype, String::from_utf8_lossy(&body).into_owned())
+}
+
+fn json(s: &Server, path: &str, token: &str) -> serde_json::Value {
+    let (status, ctype, body) = get(s, path, Some(token));
+    assert_eq!(status, 200, "GET {path}: {body}");
+    assert_eq!(ctype, "application/json");
+    serde_json::from_str(&body).unwrap()
+}
+
+#[test]
+fn every_query_answers_over_http() {
+    let (_dir, _input, s) = setup();
+    // ALICE: 1000 − 100 connection − 450 monthly − 5.00 − 25.00 (the CIS call: connect fee and a
+    // started minute); the 90 s call, the SMS and the 50 MB come from SMART's packages.
+    let b = json(&s, "/api/v1/accounts/ALICE/balance", OPERATOR);
+    assert_eq!(b["balance"], "420.00");
+    assert_eq!(b["month_to_date"], "580.00");
+    assert_eq!(b, json(&s, "/api/v1/numbers/79001000001/balance", OPERATOR));
+
+    let p = json(&s, "/api/v1/numbers/79001000001/packages", OPERATOR);
+    let used: Vec<(String, u64)> = p["buckets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| {
+            (
+                b["package"].as_str().unwrap().to_string(),
+                b["used"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        used,
+        [
+            ("SMART_MINUTES".to_string(), 120),
+            ("SMART_SMS".to_string(), 1),
+            ("SMART_DATA".to_string(), 52_428_800)
+        ]
+    );
+
+    let d = json(
+        &s,
+        "/api/v1/numbers/79001000001/detalization?month=2026-11",
+        OPERATOR,
+    );
+    let services: Vec<&str> = d["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["service"].as_str().unwrap())
+        .collect();
+    assert_eq!(services, ["fee", "fee", "voice", "voice", "sms", "data"]);
+    assert_eq!(d["total_money"], "580.00");
+    let d = json(
+        &s,
+        "/api/v1/numbers/79001000001/detalization?service=voice,sms",
+        OPERATOR,
+    );
+    assert_eq!(
+        d["rows"].as_array().unwrap().len(),
+        3,
+        "the default period is the latest event's month"
+    );
+    let d = json(
+        &s,
+        "/api/v1/numbers/79001000001/detalization?from=2026-11-03T09:30:00Z&to=2026-11-03T11:00:00Z",
+        OPERATOR,
+    );
+    assert_eq!(d["rows"].as_array().unwrap().len(), 1);
+
+    let (status, ctype, body) = get(
+        &s,
+        "/api/v1/numbers/79001000001/detalization?format=csv",
+        Some(OPERATOR),
+    );
+    assert_eq!((status, ctype.as_str()), (200, "text/csv"));
+    assert_eq!(body.lines().count(), 7, "a header and six items: {body}");
+    let (status, ctype, body) = get(
+        &s,
+        "/api/v1/numbers/79001000001/detalization?format=pdf",
+        Some(OPERATOR),
+    );
+    assert_eq!((status, ctype.as_str()), (200, "application/pdf"));
+    assert!(body.starts_with("%PDF-"));
+
+    let sp = json(&s, "/api/v1/accounts/ALICE/spending", OPERATOR);
+    assert_eq!(sp["months"][0]["month"], "2026-11");
+    assert_eq!(sp["months"][0]["categories"]["calls"], "30.00");
+    assert_eq!(
+        sp["months"][0]["categories"]["subscriptions_and_fees"],
+        "550.00"
+    );
+    assert_eq!(sp["payments"][0]["amount"], "1000.00");
+    let sp = json(
+        &s,
+        "/api/v1/numbers/79001000001/spending?from=2026-11&to=2026-11",
+        OPERATOR,
+    );
+    assert_eq!(sp["months"][0]["total"], "580.00");
+    assert!(sp.get("payments").is_none());
+}
+
+#[test]
+fn access_is_by_token_and_only_to_ones_own() {
+    let (_dir, _input, s) = setup();
+    let code = |path: &str, token: Option<&str>| get(&s, path, token).0;
+    let alice_number = "/api/v1/numbers/79001000001/balance";
+    let bob_number = "/api/v1/numbers/79002000002/packages";
+    // No token, an unknown one, a malformed header: 401, with no data.
+    assert_eq!(code(alice_number, None), 401);
+    assert_eq!(code(alice_number, Some("operator-token-0123456788")), 401);
+    let (status, _, body) = get(&s, alice_number, Some(""));
+    assert_eq!(status, 401);
+    assert!(!body.contains("balance"), "{body}");
+    // A subscriber reads its own account and numbers, nobody else's: 403 whether or not the
+    // other number exists, so that a token cannot probe for numbers.
+    assert_eq!(code(alice_number, Some(ALICE)), 200);
+    assert_eq!(code("/api/v1/accounts/ALICE/spending", Some(ALICE)), 200);
+    assert_eq!(code(bob_number, Some(ALICE)), 403);
+    assert_eq!(code("/api/v1/accounts/BOB/balance", Some(ALICE)), 403);
+    assert_eq!(
+        code(
+            "/api/v1/numbers/79002000002/detalization?format=pdf",
+            Some(ALICE)
+        ),
+        403
+    );
+    assert_eq!(
+        code("/api/v1/numbers/79009999999/balance", Some(ALICE)),
+        403
+    );
+    assert_eq!(code("/api/v1/numbers/garbage/balance", Some(ALICE)), 403);
+    assert_eq!(code(bob_number, Some(BOB)), 200);
+    // The operator reads everything; what does not exist is 404, what is malformed 400.
+    assert_eq!(code(bob_number, Some(OPERATOR)), 200);
+    assert_eq!(
+        code("/api/v1/numbers/79009999999/balance", Some(OPERATOR)),
+        404
+    );
+    assert_eq!(code("/api/v1/accounts/NOBODY/balance", Some(OPERATOR)), 404);
+    assert_eq!(
+        code("/api/v1/numbers/garbage/packages", Some(OPERATOR)),
+        400
+    );
+    assert_eq!(
+        code(
+            "/api/v1/numbers/79001000001/detalization?month=2026-13",
+            Some(OPERATOR)
+        ),
+        400
+    );
+    assert_eq!(
+        code(
+            "/api/v1/numbers/79001000001/detalization?format=docx",
+            Some(OPERATOR)
+        ),
+        400
+    );
+    assert_eq!(
+        code(
+            "/api/v1/numbers/79001000001/detalization?service=telepathy",
+            Some(OPERATOR)
+        ),
+        400
+    );
+    assert_eq!(
+        code(
+            "/api/v1/numbers/79001000001/detalization?month=2026-11&from=x",
+            Some(OPERATOR)
+        ),
+        400
+    );
+    assert_eq!(
+        code(
+            "/api/v1/numbers/79001000001/detalization?sneaky=1",
+            Some(OPERATOR)
+        ),
+        400
+    );
+    assert_eq!(
+        code(
+            "/api/v1/accounts/ALICE/spending?from=2026-12&to=2026-11",
+            Some(OPERATOR)
+        ),
+        400
+    );
+    assert_eq!(code("/api/v1/nothing", Some(OPERATOR)), 404);
+    // Without a token: the page, the description and the health check only.
+    assert_eq!(code("/self-care", None), 200);
+    assert_eq!(code("/openapi.json", None), 200);
+    assert_eq!(code("/healthz", None), 200);
+}
+
+#[test]
+fn the_openapi_description_covers_every_route() {
+    let (_dir, _input, s) = setup();
+    let (status, _, body) = get(&s, "/openapi.json", None);
+    assert_eq!(status, 200);
+    let doc: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(doc["openapi"], "3.0.3");
+    let paths: Vec<&String> = doc["paths"].as_object().unwrap().keys().collect();
+    let mut routes: Vec<&str> = engine::serve::ROUTES.to_vec();
+    routes.sort();
+    let mut described: Vec<&str> = paths.iter().map(|p| p.as_str()).collect();
+    described.sort();
+    assert_eq!(routes, described);
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        let op = &item["get"];
+        for code in ["200", "401", "403"] {
+            assert!(
+                op["responses"][code].is_object(),
+                "{path} does not describe {code}"
+            );
+        }
+        let params: Vec<&str> = op["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|p| p["in"] == "path")
+            .map(|p| p["name"].as_str().unwrap())
+            .collect();
+        for p in params {
+            assert!(path.contains(&format!("{{{p}}}")), "{path} has no {p}");
+        }
+    }
+}
+
+#[test]
+fn the_server_follows_the_writer() {
+    let (dir, input, s) = setup();
+    let before = json(&s, "/api/v1/accounts/BOB/balance", OPERATOR);
+    assert_eq!(before["balance"], "198.50");
+    append(
+        &input,
+        &[
+            r#"{"type":"payment","id":"p-b2","account":"BOB","amount":"50.00","time":"2026-11-04T09:00:00Z"}"#,
+        ],
+    );
+    // The writer commits while the server runs; the server catches up within its interval.
+    rate(dir.path(), &input);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let b = json(&s, "/api/v1/accounts/BOB/balance", OPERATOR);
+        if b["balance"] == "248.50" {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still {}",
+            b["balance"]
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+fn chromium() -> Option<&'static str> {
+    let path = "/usr/bin/chromium";
+    if Path::new(path).exists() {
+        return Some(path);
+    }
+    assert!(
+        std::env::var_os("RATEL_REQUIRE_TOOLS").is_none(),
+        "chromium is required (apt-get install chromium)"
+    );
+    eprintln!("SKIPPED: chromium is not installed");
+    None
+}
+
+/// The page's DOM after its scripts ran, in headless Chromium.
+fn render(url: &str, profile: &Path) -> String {
+    let out = Command::new(chromium().unwrap())
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--virtual-time-budget=10000",
+            "--dump-dom",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .arg(url)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn the_self_care_page_shows_a_number_in_a_real_browser() {
+    if chromium().is_none() {
+        return;
+    }
+    let (dir, _input, s) = setup();
+    let url = format!(
+        "{}/self-care#msisdn=79001000001&token={ALICE}&download=pdf",
+        s.base
+    );
+    let dom = render(&url, &dir.path().join("profile"));
+    assert!(dom.contains(r#"data-loaded="yes""#), "{dom}");
+    assert!(
+        dom.contains(r#"<div class="amount" id="balance">420.00 RUB</div>"#),
+        "{dom}"
+    );
+    // Packages as bars: one per bucket, with what remains.
+    assert_eq!(dom.matches(r#"class="bucket""#).count(), 3, "{dom}");
+    assert!(
+        dom.contains(r#"data-package="SMART_MINUTES" data-remaining="17880" data-total="18000""#)
+    );
+    assert!(
+        dom.contains(r#"style="width:99%""#),
+        "17 880 of 18 000 left"
+    );
+    // This month's spending as a chart: a bar per category.
+    assert_eq!(dom.matches("<rect").count(), 6, "{dom}");
+    assert!(dom.contains(r#"data-category="calls" data-amount="30.00""#));
+    // The detalization table, with its total, and the PDF downloaded through the button's code.
+    assert_eq!(dom.matches(r#"<tr class="item">"#).count(), 6);
+    assert!(dom.contains(r#"<th class="num" id="total">580.00 RUB</th>"#));
+    let bytes: usize = dom
+        .split(r#"data-pdf-bytes=""#)
+        .nth(1)
+        .and_then(|t| t.split('"').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no PDF downloaded: {dom}"));
+    assert!(bytes > 1000, "{bytes} bytes");
+
+    // Another subscriber's number: the page says it cannot, and shows no data.
+    let url = format!("{}/self-care#msisdn=79002000002&token={ALICE}", s.base);
+    let dom = render(&url, &dir.path().join("profile2"));
+    assert!(dom.contains(r#"data-loaded="error""#), "{dom}");
+    assert!(dom.contains("Cannot load: 403"), "{dom}");
+    assert!(!dom.contains("198.50"));
+}

@@ -1,0 +1,194 @@
+//! A detalization as the subscriber receives it: rows in local time with human quantities, and
+//! totals per service. CSV and JSON here; the PDF in [`crate::pdf`] lays out the same rows.
+
+use crate::item::{Item, What};
+use crate::models::Detalization;
+use rating::{Catalog, Direction, FeeKind, Timestamp};
+use rust_decimal::Decimal;
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// The report: whose, which period, the rows and the totals.
+#[derive(Serialize, Debug, Clone)]
+pub struct Report {
+    pub msisdn: String,
+    pub currency: String,
+    pub time_zone: String,
+    pub from: String,
+    pub to: String,
+    pub rows: Vec<Row>,
+    pub totals: Vec<Total>,
+    pub total_money: String,
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq, Eq)]
+pub struct Row {
+    /// Local date and time, `YYYY-MM-DD HH:MM:SS`.
+    pub time: String,
+    pub service: String,
+    /// `out`, `in`, or empty for fees and reports.
+    pub direction: String,
+    pub other: String,
+    /// Duration (`m:ss`), volume (`12.5 MB`), messages, or the fee's period.
+    pub quantity: String,
+    pub from_packages: String,
+    pub money: String,
+    pub balance_after: String,
+    pub event: String,
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq, Eq)]
+pub struct Total {
+    pub service: String,
+    pub items: u64,
+    pub money: String,
+}
+
+/// An amount with at least the currency's decimals: `0` reads `0.00` in RUB. Never rounds.
+pub fn money(cat: &Catalog, amount: Decimal) -> String {
+    let mut x = amount;
+    if x.scale() < cat.decimals {
+        x.rescale(cat.decimals);
+    }
+    x.to_string()
+}
+
+pub fn local_time(cat: &Catalog, t: Timestamp) -> String {
+    use chrono::TimeZone;
+    match cat.tz.timestamp_opt(t.0, 0).single() {
+        Some(dt) => dt.format("%Y-%m-%d %H:%M:%S").to_string(),
+        None => t.to_rfc3339(),
+    }
+}
+
+fn duration(s: u64) -> String {
+    if s >= 3600 {
+        format!("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
+    } else {
+        format!("{}:{:02}", s / 60, s % 60)
+    }
+}
+
+fn volume(b: u64) -> String {
+    const KB: u64 = 1024;
+    const MB: u64 = 1024 * 1024;
+    if b >= MB {
+        let tenths = (b * 10 + MB / 2) / MB;
+        format!("{}.{} MB", tenths / 10, tenths % 10)
+    } else if b >= KB {
+        format!("{} KB", b.div_ceil(KB))
+    } else {
+        format!("{b} B")
+    }
+}
+
+fn quantity(what: &What, units: u64) -> String {
+    match what {
+        What::Usage { service, .. } => match service {
+            rating::Service::Voice => duration(units),
+            rating::Service::Data => volume(units),
+            rating::Service::Sms | rating::Service::Mms => units.to_string(),
+        },
+        _ => String::new(),
+    }
+}
+
+pub fn row(cat: &Catalog, i: &Item) -> Row {
+    let (service, direction, other, qty) = match &i.what {
+        What::Usage {
+            service,
+            direction,
+            other,
+            quantity: q,
+        } => (
+            service.name().to_string(),
+            match direction {
+                Direction::Out => "out",
+                Direction::In => "in",
+            }
+            .to_string(),
+            other.as_deref().unwrap_or("").to_string(),
+            quantity(&i.what, *q),
+        ),
+        What::Fee { fee, source } => {
+            let name = match source {
+                rating::FeeSource::Plan(p) => cat.plans.get(*p as usize).map(|o| o.id.as_str()),
+                rating::FeeSource::Addon(a) => cat.addons.get(*a as usize).map(|o| o.id.as_str()),
+            };
+            (
+                "fee".into(),
+                String::new(),
+                name.unwrap_or("?").to_string(),
+                match fee {
+                    FeeKind::Connection => "connection",
+                    FeeKind::Daily => "daily",
+                    FeeKind::Monthly => "monthly",
+                }
+                .into(),
+            )
+        }
+        What::Report => ("report".into(), String::new(), String::new(), String::new()),
+    };
+    Row {
+        time: local_time(cat, i.time),
+        service,
+        direction,
+        other,
+        quantity: qty,
+        from_packages: if i.from_packages == 0 {
+            String::new()
+        } else {
+            quantity(&i.what, i.from_packages)
+        },
+        money: money(cat, i.money),
+        balance_after: money(cat, i.balance_after),
+        event: i.event.to_string(),
+    }
+}
+
+pub fn report(
+    cat: &Catalog,
+    msisdn: rating::Msisdn,
+    from: Timestamp,
+    to: Timestamp,
+    d: &Detalization,
+) -> Report {
+    let mut totals: BTreeMap<&'static str, (u64, Decimal)> = BTreeMap::new();
+    for i in &d.items {
+        let t = totals.entry(i.service_name()).or_default();
+        t.0 += 1;
+        t.1 += i.money;
+    }
+    let order = ["voice", "sms", "mms", "data", "fee", "report"];
+    Report {
+        msisdn: msisdn.to_string(),
+        currency: cat.currency.clone(),
+        time_zone: cat.tz.name().to_string(),
+        from: local_time(cat, from),
+        to: local_time(cat, to),
+        rows: d.items.iter().map(|i| row(cat, i)).collect(),
+        totals: order
+            .iter()
+            .filter_map(|s| {
+                totals.get(s).map(|(n, m)| Total {
+                    service: s.to_string(),
+                    items: *n,
+                    money: money(cat, *m),
+                })
+            })
+            .collect(),
+        total_money: money(cat, d.items.iter().map(|i| i.money).sum::<Decimal>()),
+    }
+}
+
+pub fn csv(r: &Report) -> Vec<u8> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    for row in &r.rows {
+        w.serialize(row).expect("rows serialise into memory");
+    }
+    w.into_inner().expect("a Vec never fails to flush")
+}
+
+pub fn json(r: &Report) -> Vec<u8> {
+    serde_json::to_vec_pretty(r).expect("reports serialise")
+}

@@ -1,0 +1,136 @@
+//! The rows of the read models: one item of a number's detalization, one payment of an account,
+//! and the categories spending is summed by. Rows are stored as `[version][bincode]`.
+
+use compact_str::CompactString;
+use rating::{Direction, EventId, FeeKind, FeeSource, Msisdn, Service, Timestamp};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+pub const ROW_VERSION: u8 = 1;
+
+/// What an item of a detalization is.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum What {
+    /// A call, message or data session, in the service's unit.
+    Usage {
+        service: Service,
+        direction: Direction,
+        other: Option<CompactString>,
+        quantity: u64,
+    },
+    /// A connection, daily or monthly fee of the plan or an option.
+    Fee { fee: FeeKind, source: FeeSource },
+    /// An itemised report the subscriber ordered.
+    Report,
+}
+
+/// One line of a number's detalization.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Item {
+    pub event: EventId,
+    pub msisdn: Msisdn,
+    pub time: Timestamp,
+    pub what: What,
+    /// Units taken from packages (seconds, messages or bytes).
+    pub from_packages: u64,
+    #[serde(with = "rating::money::amount")]
+    pub money: Decimal,
+    #[serde(with = "rating::money::amount")]
+    pub balance_after: Decimal,
+}
+
+impl Item {
+    pub fn category(&self) -> Category {
+        match &self.what {
+            What::Usage { service, .. } => match service {
+                Service::Voice => Category::Calls,
+                Service::Sms => Category::Sms,
+                Service::Mms => Category::Mms,
+                Service::Data => Category::Data,
+            },
+            What::Fee { .. } => Category::Fees,
+            What::Report => Category::Other,
+        }
+    }
+
+    /// The service filter's name of this item: a usage's service, or `fee` / `report`.
+    pub fn service_name(&self) -> &'static str {
+        match &self.what {
+            What::Usage { service, .. } => service.name(),
+            What::Fee { .. } => "fee",
+            What::Report => "report",
+        }
+    }
+}
+
+/// One payment into an account.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaymentRow {
+    pub event: EventId,
+    pub time: Timestamp,
+    #[serde(with = "rating::money::amount")]
+    pub amount: Decimal,
+    #[serde(with = "rating::money::amount")]
+    pub balance_after: Decimal,
+}
+
+/// What money was spent on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Category {
+    Calls = 0,
+    Sms = 1,
+    Mms = 2,
+    Data = 3,
+    /// Subscriptions and fees: the plan's and options' periodic and connection fees.
+    Fees = 4,
+    Other = 5,
+}
+
+impl Category {
+    pub const ALL: [Category; 6] = [
+        Category::Calls,
+        Category::Sms,
+        Category::Mms,
+        Category::Data,
+        Category::Fees,
+        Category::Other,
+    ];
+
+    pub fn from_u8(v: u8) -> Option<Category> {
+        Category::ALL.get(v as usize).copied()
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Category::Calls => "calls",
+            Category::Sms => "sms",
+            Category::Mms => "mms",
+            Category::Data => "data",
+            Category::Fees => "subscriptions_and_fees",
+            Category::Other => "other",
+        }
+    }
+}
+
+pub(crate) fn encode_row<T: Serialize>(row: &T, out: &mut Vec<u8>) {
+    out.clear();
+    out.push(ROW_VERSION);
+    bincode::serialize_into(&mut *out, row).expect("rows serialise into memory");
+}
+
+pub(crate) fn decode_row<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
+    match bytes.split_first() {
+        Some((&ROW_VERSION, rest)) => bincode::DefaultOptions::new()
+            .with_fixint_encoding()
+            .allow_trailing_bytes()
+            .with_limit(1 << 20)
+            .deserialize(rest)
+            .map_err(|e| e.to_string()),
+        Some((v, _)) => Err(format!("row version {v} is unknown")),
+        None => Err("empty row".into()),
+    }
+}
+
+use bincode::Options as _;

@@ -1,0 +1,301 @@
+//! The read models in RocksDB: their column families, keys and the queries over them.
+//!
+//! - `detail`: `[msisdn u64 BE][time i64 BE, sign flipped][partition u32 BE][seq u64 BE][n u16 BE]`
+//!   → [`Item`]: a number's items are one range, in time order.
+//! - `payments`: `[len u8][account][time][partition][seq]` → [`PaymentRow`].
+//! - `spending`: `n[msisdn][month u32 BE][category u8]` or `a[len u8][account][month][category]`
+//!   → the sum, a 16-byte `Decimal`, added to by a merge operator so that a batch never reads.
+//! - `numbers`: `[msisdn u64 BE]` → account id.
+
+use crate::item::{decode_row, Category, Item, PaymentRow};
+use crate::project::{LogPos, Sums};
+use rating::{Month, Msisdn, Timestamp};
+use rocksdb::{ColumnFamilyDescriptor, Direction, IteratorMode, MergeOperands, Options, DB};
+use rust_decimal::Decimal;
+use std::collections::BTreeMap;
+
+pub const CF_DETAIL: &str = "detail";
+pub const CF_PAYMENTS: &str = "payments";
+pub const CF_SPENDING: &str = "spending";
+pub const CF_NUMBERS: &str = "numbers";
+pub const FAMILIES: [&str; 4] = [CF_DETAIL, CF_PAYMENTS, CF_SPENDING, CF_NUMBERS];
+
+/// The most items one detalization query returns: a month of a very busy number is a few
+/// thousand; a query over years must page.
+pub const MAX_ITEMS: usize = 100_000;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Family {
+    Detail,
+    Payments,
+    Numbers,
+}
+
+impl Family {
+    pub fn name(self) -> &'static str {
+        match self {
+            Family::Detail => CF_DETAIL,
+            Family::Payments => CF_PAYMENTS,
+            Family::Numbers => CF_NUMBERS,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    #[error("read models: {0}")]
+    Db(#[from] rocksdb::Error),
+    #[error("read models are corrupt: {0}")]
+    Corrupt(String),
+    #[error("a query of more than {MAX_ITEMS} items: narrow the period")]
+    TooMany,
+}
+
+/// Descriptors of the read models' column families, for the store to open with its own.
+pub fn descriptors() -> Vec<ColumnFamilyDescriptor> {
+    FAMILIES
+        .iter()
+        .map(|name| {
+            let mut o = Options::default();
+            o.set_compression_type(rocksdb::DBCompressionType::Lz4);
+            if *name == CF_SPENDING {
+                o.set_merge_operator_associative("ratel.add_decimal", add_decimal);
+            }
+            ColumnFamilyDescriptor::new(*name, o)
+        })
+        .collect()
+}
+
+fn decimal(bytes: &[u8]) -> Option<Decimal> {
+    Some(Decimal::deserialize(bytes.try_into().ok()?))
+}
+
+/// Sums 16-byte decimals. A value that is not one, or a sum that overflows, fails the merge:
+/// RocksDB then reports corruption instead of a wrong sum.
+fn add_decimal(_key: &[u8], existing: Option<&[u8]>, ops: &MergeOperands) -> Option<Vec<u8>> {
+    let mut sum = existing.map_or(Some(Decimal::ZERO), decimal)?;
+    for op in ops {
+        sum = sum.checked_add(decimal(op)?)?;
+    }
+    Some(sum.serialize().to_vec())
+}
+
+fn time_bytes(t: Timestamp) -> [u8; 8] {
+    ((t.0 as u64) ^ (1 << 63)).to_be_bytes()
+}
+
+pub fn detail_key(m: Msisdn, t: Timestamp, at: LogPos, n: u16) -> [u8; 30] {
+    let mut k = [0u8; 30];
+    k[..8].copy_from_slice(&m.0.to_be_bytes());
+    k[8..16].copy_from_slice(&time_bytes(t));
+    k[16..20].copy_from_slice(&at.partition.to_be_bytes());
+    k[20..28].copy_from_slice(&at.seq.to_be_bytes());
+    k[28..].copy_from_slice(&n.to_be_bytes());
+    k
+}
+
+fn account_prefix(tag: Option<u8>, account: &str) -> Vec<u8> {
+    let id = &account.as_bytes()[..account.len().min(255)];
+    let mut k = Vec::with_capacity(2 + id.len() + 24);
+    k.extend(tag);
+    k.push(id.len() as u8);
+    k.extend_from_slice(id);
+    k
+}
+
+pub fn payment_key(account: &str, t: Timestamp, at: LogPos) -> Vec<u8> {
+    let mut k = account_prefix(None, account);
+    k.extend_from_slice(&time_bytes(t));
+    k.extend_from_slice(&at.partition.to_be_bytes());
+    k.extend_from_slice(&at.seq.to_be_bytes());
+    k
+}
+
+pub fn spending_key_number(m: Msisdn, month: Month, c: Category) -> Vec<u8> {
+    let mut k = Vec::with_capacity(14);
+    k.push(b'n');
+    k.extend_from_slice(&m.0.to_be_bytes());
+    k.extend_from_slice(&month.0.to_be_bytes());
+    k.push(c as u8);
+    k
+}
+
+pub fn spending_key_account(account: &str, month: Month, c: Category) -> Vec<u8> {
+    let mut k = account_prefix(Some(b'a'), account);
+    k.extend_from_slice(&month.0.to_be_bytes());
+    k.push(c as u8);
+    k
+}
+
+fn cf<'a>(db: &'a DB, name: &str) -> &'a rocksdb::ColumnFamily {
+    db.cf_handle(name)
+        .expect("the store opens the read models' families")
+}
+
+/// Stages updates into the batch that logs their decision.
+pub fn stage(db: &DB, batch: &mut rocksdb::WriteBatch, u: &crate::Updates) {
+    for (family, k, v) in &u.puts {
+        batch.put_cf(cf(db, family.name()), k, v);
+    }
+    let spending = cf(db, CF_SPENDING);
+    for (k, amount) in &u.adds {
+        batch.merge_cf(spending, k, amount.serialize());
+    }
+}
+
+/// Deletes every row of every read model (before a rebuild).
+pub fn clear(db: &DB) -> Result<(), ModelError> {
+    for name in FAMILIES {
+        let h = cf(db, name);
+        let first = db.iterator_cf(h, IteratorMode::Start).next().transpose()?;
+        let last = db.iterator_cf(h, IteratorMode::End).next().transpose()?;
+        if let (Some((a, _)), Some((b, _))) = (first, last) {
+            let mut end = b.to_vec();
+            end.push(0);
+            db.delete_range_cf(h, &a[..], &end[..])?;
+        }
+    }
+    Ok(())
+}
+
+/// The account a number belongs to.
+pub fn account_of(db: &DB, m: Msisdn) -> Result<Option<String>, ModelError> {
+    Ok(db
+        .get_cf(cf(db, CF_NUMBERS), m.0.to_be_bytes())?
+        .map(|v| String::from_utf8_lossy(&v).into_owned()))
+}
+
+/// A stored row: its family, key and value.
+pub type RawRow = (&'static str, Box<[u8]>, Box<[u8]>);
+
+/// Every row of every model, in key order: what a rebuild must reproduce.
+pub fn dump(db: &DB) -> Result<Vec<RawRow>, ModelError> {
+    let mut out = Vec::new();
+    for name in FAMILIES {
+        for kv in db.iterator_cf(cf(db, name), IteratorMode::Start) {
+            let (k, v) = kv?;
+            out.push((name, k, v));
+        }
+    }
+    Ok(out)
+}
+
+/// A number's items in `[from, to)`, in time order, optionally of some services only
+/// (`voice`, `sms`, `mms`, `data`, `fee`, `report`).
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct Detalization {
+    pub items: Vec<Item>,
+}
+
+pub fn detalization(
+    db: &DB,
+    m: Msisdn,
+    from: Timestamp,
+    to: Timestamp,
+    services: &[String],
+) -> Result<Detalization, ModelError> {
+    let mut start = [0u8; 16];
+    start[..8].copy_from_slice(&m.0.to_be_bytes());
+    start[8..].copy_from_slice(&time_bytes(from));
+    let mut items = Vec::new();
+    for kv in db.iterator_cf(
+        cf(db, CF_DETAIL),
+        IteratorMode::From(&start, Direction::Forward),
+    ) {
+        let (k, v) = kv?;
+        if k.len() != 30 || k[..8] != start[..8] || k[8..16] >= time_bytes(to)[..] {
+            break;
+        }
+        let item: Item = decode_row(&v).map_err(ModelError::Corrupt)?;
+        if services.is_empty() || services.iter().any(|s| s == item.service_name()) {
+            if items.len() == MAX_ITEMS {
+                return Err(ModelError::TooMany);
+            }
+            items.push(item);
+        }
+    }
+    Ok(Detalization { items })
+}
+
+/// Payments into an account in `[from, to)`, in time order.
+pub fn payments(
+    db: &DB,
+    account: &str,
+    from: Timestamp,
+    to: Timestamp,
+) -> Result<Vec<PaymentRow>, ModelError> {
+    let prefix = account_prefix(None, account);
+    let mut start = prefix.clone();
+    start.extend_from_slice(&time_bytes(from));
+    let mut out = Vec::new();
+    for kv in db.iterator_cf(
+        cf(db, CF_PAYMENTS),
+        IteratorMode::From(&start, Direction::Forward),
+    ) {
+        let (k, v) = kv?;
+        if !k.starts_with(&prefix) || k.len() != prefix.len() + 20 {
+            break;
+        }
+        if k[prefix.len()..prefix.len() + 8] >= time_bytes(to)[..] {
+            break;
+        }
+        if out.len() == MAX_ITEMS {
+            return Err(ModelError::TooMany);
+        }
+        out.push(decode_row(&v).map_err(ModelError::Corrupt)?);
+    }
+    Ok(out)
+}
+
+/// Spending by month and category, of a number or of an account.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Spending {
+    pub months: BTreeMap<Month, Sums>,
+}
+
+impl Spending {
+    pub fn total(&self, month: Month) -> Decimal {
+        self.months
+            .get(&month)
+            .map_or(Decimal::ZERO, |s| s.iter().sum())
+    }
+}
+
+pub enum Whose<'a> {
+    Number(Msisdn),
+    Account(&'a str),
+}
+
+pub fn spending(db: &DB, whose: Whose, from: Month, to: Month) -> Result<Spending, ModelError> {
+    let prefix = match whose {
+        Whose::Number(m) => {
+            let mut p = spending_key_number(m, from, Category::Calls);
+            p.truncate(9);
+            p
+        }
+        Whose::Account(a) => account_prefix(Some(b'a'), a),
+    };
+    let mut start = prefix.clone();
+    start.extend_from_slice(&from.0.to_be_bytes());
+    let mut out = Spending::default();
+    for kv in db.iterator_cf(
+        cf(db, CF_SPENDING),
+        IteratorMode::From(&start, Direction::Forward),
+    ) {
+        let (k, v) = kv?;
+        if !k.starts_with(&prefix) || k.len() != prefix.len() + 5 {
+            break;
+        }
+        let tail = &k[prefix.len()..];
+        let month = Month(u32::from_be_bytes(tail[..4].try_into().expect("4 bytes")));
+        if month > to {
+            break;
+        }
+        let c = Category::from_u8(tail[4])
+            .ok_or_else(|| ModelError::Corrupt(format!("spending category {}", tail[4])))?;
+        let amount =
+            decimal(&v).ok_or_else(|| ModelError::Corrupt("spending sum of wrong size".into()))?;
+        out.months.entry(month).or_default()[c as usize] = amount;
+    }
+    Ok(out)
+}

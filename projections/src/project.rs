@@ -1,0 +1,206 @@
+//! One logged decision → the updates of the read models. Pure: the same decision, catalog and
+//! state give the same updates, live and in a rebuild.
+
+use crate::item::{encode_row, Category, Item, PaymentRow, What};
+use crate::models::{self, Family};
+use rating::{Catalog, Decision, FeeCharge, Month, Outcome, State, Timestamp};
+use rust_decimal::Decimal;
+
+/// Writes for the models, staged for the batch that logs their decision.
+#[derive(Default, Debug)]
+pub struct Updates {
+    pub puts: Vec<(Family, Vec<u8>, Vec<u8>)>,
+    /// Spending: amounts added to the sums under these keys.
+    pub adds: Vec<(Vec<u8>, Decimal)>,
+}
+
+impl Updates {
+    pub fn clear(&mut self) {
+        self.puts.clear();
+        self.adds.clear();
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.puts.is_empty() && self.adds.is_empty()
+    }
+}
+
+/// Where the decision is in the log; it orders items that share a second.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LogPos {
+    pub partition: u32,
+    pub seq: u64,
+}
+
+struct Projector<'a> {
+    cat: &'a Catalog,
+    d: &'a Decision,
+    account: &'a str,
+    at: LogPos,
+    /// Items of this decision so far: the third part of their key.
+    n: u16,
+    balance: Decimal,
+    out: &'a mut Updates,
+}
+
+impl Projector<'_> {
+    fn month(&self, t: Timestamp) -> Month {
+        Month::of(self.cat.calendar.local(t).date)
+    }
+
+    fn item(&mut self, item: Item) {
+        let month = self.month(item.time);
+        let cat = item.category();
+        if !item.money.is_zero() {
+            self.out.adds.push((
+                models::spending_key_number(item.msisdn, month, cat),
+                item.money,
+            ));
+            self.out.adds.push((
+                models::spending_key_account(self.account, month, cat),
+                item.money,
+            ));
+        }
+        let key = models::detail_key(item.msisdn, item.time, self.at, self.n);
+        self.n += 1;
+        let mut v = Vec::with_capacity(96);
+        encode_row(&item, &mut v);
+        self.out.puts.push((Family::Detail, key.to_vec(), v));
+    }
+
+    fn fee(&mut self, f: &FeeCharge) {
+        self.balance -= f.amount;
+        self.item(Item {
+            event: self.d.event.clone(),
+            msisdn: f.msisdn,
+            time: f.at,
+            what: What::Fee {
+                fee: f.kind,
+                source: f.source,
+            },
+            from_packages: 0,
+            money: f.amount,
+            balance_after: self.balance,
+        });
+    }
+
+    fn number(&mut self, m: rating::Msisdn) {
+        self.out.puts.push((
+            Family::Numbers,
+            m.0.to_be_bytes().to_vec(),
+            self.account.as_bytes().to_vec(),
+        ));
+    }
+}
+
+/// The updates one decision makes, given the state *after* it was applied.
+pub fn project(cat: &Catalog, state: &State, d: &Decision, at: LogPos, out: &mut Updates) {
+    let account = match &d.outcome {
+        Outcome::Duplicate | Outcome::Rejected(_) => return,
+        Outcome::Opened { account, .. } => &account.id,
+        _ => match &d.account {
+            Some(a) => a,
+            None => return,
+        },
+    };
+    let after = state
+        .account(account)
+        .expect("a decision that was applied names an existing account")
+        .balance;
+    let (spent, paid) = d.money_flow();
+    let mut p = Projector {
+        cat,
+        d,
+        account,
+        at,
+        n: 0,
+        balance: after + spent - paid,
+        out,
+    };
+    for r in &d.renewals {
+        for f in &r.fees {
+            p.fee(f);
+        }
+    }
+    match &d.outcome {
+        Outcome::Charged(c) => {
+            p.balance -= c.money;
+            p.item(Item {
+                event: d.event.clone(),
+                msisdn: c.msisdn,
+                time: c.start,
+                what: What::Usage {
+                    service: c.service,
+                    direction: c.direction,
+                    other: c.other.clone(),
+                    quantity: c.quantity,
+                },
+                from_packages: c.takes.iter().map(|t| t.units).sum(),
+                money: c.money,
+                balance_after: c.balance_after,
+            });
+        }
+        Outcome::Paid {
+            amount,
+            balance_after,
+        } => {
+            p.balance += *amount;
+            let row = PaymentRow {
+                event: d.event.clone(),
+                time: d.time,
+                amount: *amount,
+                balance_after: *balance_after,
+            };
+            let mut v = Vec::with_capacity(64);
+            encode_row(&row, &mut v);
+            let key = models::payment_key(account, d.time, at);
+            p.out.puts.push((Family::Payments, key, v));
+        }
+        Outcome::Opened { account: a, fees } => {
+            for n in &a.numbers {
+                p.number(n.msisdn);
+            }
+            for f in fees {
+                p.fee(f);
+            }
+        }
+        Outcome::NumberAdded { number, fees } => {
+            p.number(number.msisdn);
+            for f in fees {
+                p.fee(f);
+            }
+        }
+        Outcome::OptionActivated { fees, .. } => {
+            for f in fees {
+                p.fee(f);
+            }
+        }
+        Outcome::DetalizationOrdered {
+            msisdn,
+            fee,
+            balance_after,
+            ..
+        } => {
+            p.balance -= *fee;
+            p.item(Item {
+                event: d.event.clone(),
+                msisdn: *msisdn,
+                time: d.time,
+                what: What::Report,
+                from_packages: 0,
+                money: *fee,
+                balance_after: *balance_after,
+            });
+        }
+        Outcome::OptionDeactivated { .. } | Outcome::CreditLimitSet { .. } | Outcome::Ticked => {}
+        Outcome::Duplicate | Outcome::Rejected(_) => unreachable!("returned above"),
+    }
+    assert_eq!(
+        p.balance, after,
+        "decision {}: the items' balances must end at the account's balance",
+        d.event
+    );
+}
+
+/// Money of the spending categories, in [`Category`] order.
+pub type Sums = [Decimal; Category::ALL.len()];

@@ -1,0 +1,135 @@
+//! Balance and remaining packages of an account, as the portal shows them: from the account's
+//! state (kept by the engine beside the log) and the spending model.
+
+use crate::export::money;
+use crate::models::{self, ModelError, Whose};
+use rating::{Account, Catalog, Month, Msisdn, Origin, Timestamp};
+use rocksdb::DB;
+use serde::Serialize;
+
+#[derive(Serialize, Debug, Clone, PartialEq, Eq)]
+pub struct NumberBalance {
+    pub msisdn: String,
+    pub plan: String,
+    pub options: Vec<String>,
+    /// Money spent by this number in `month` (its calendar month, in the catalog's time zone).
+    pub month_to_date: String,
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq, Eq)]
+pub struct BalanceView {
+    pub account: String,
+    pub currency: String,
+    pub balance: String,
+    pub credit_limit: String,
+    /// What may still be spent: balance plus credit limit.
+    pub available: String,
+    /// `active`, or `over_credit_limit` (outgoing chargeable usage is flagged).
+    pub status: &'static str,
+    /// The month of `month_to_date`: the month of the latest event time the engine has seen.
+    pub month: String,
+    pub month_to_date: String,
+    pub numbers: Vec<NumberBalance>,
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq, Eq)]
+pub struct BucketView {
+    pub id: u32,
+    pub package: String,
+    /// `seconds`, `messages` or `bytes`.
+    pub unit: String,
+    pub total: u64,
+    pub used: u64,
+    pub remaining: u64,
+    pub valid_from: String,
+    pub valid_until: String,
+    /// `plan X`, `option Y` or `rollover`.
+    pub origin: String,
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq, Eq)]
+pub struct PackagesView {
+    pub msisdn: String,
+    pub plan: String,
+    pub buckets: Vec<BucketView>,
+}
+
+fn offer_name(v: &[rating::catalog::Offer], i: usize) -> String {
+    v.get(i).map_or_else(|| format!("#{i}"), |o| o.id.clone())
+}
+
+/// The month event time `now` falls in, in the catalog's time zone.
+pub fn month_of(cat: &Catalog, now: Timestamp) -> Month {
+    Month::of(cat.calendar.local(now).date)
+}
+
+pub fn balance(
+    db: &DB,
+    cat: &Catalog,
+    a: &Account,
+    month: Month,
+) -> Result<BalanceView, ModelError> {
+    let mut numbers = Vec::with_capacity(a.numbers.len());
+    for n in &a.numbers {
+        let s = models::spending(db, Whose::Number(n.msisdn), month, month)?;
+        numbers.push(NumberBalance {
+            msisdn: n.msisdn.to_string(),
+            plan: offer_name(&cat.plans, n.plan as usize),
+            options: n
+                .options
+                .iter()
+                .map(|&o| offer_name(&cat.addons, o as usize))
+                .collect(),
+            month_to_date: money(cat, s.total(month)),
+        });
+    }
+    let total = models::spending(db, Whose::Account(&a.id), month, month)?.total(month);
+    Ok(BalanceView {
+        account: a.id.to_string(),
+        currency: cat.currency.clone(),
+        balance: money(cat, a.balance),
+        credit_limit: money(cat, a.credit_limit),
+        available: money(cat, a.balance + a.credit_limit),
+        status: if a.over_limit() {
+            "over_credit_limit"
+        } else {
+            "active"
+        },
+        month: month.to_string(),
+        month_to_date: money(cat, total),
+        numbers,
+    })
+}
+
+/// The buckets of a number that are valid at `now` or later (expired ones are gone from state).
+pub fn packages(cat: &Catalog, a: &Account, m: Msisdn) -> Option<PackagesView> {
+    let n = a.number(m)?;
+    let mut buckets: Vec<BucketView> = n
+        .buckets
+        .iter()
+        .map(|b| {
+            let p = cat.packages.get(b.package as usize);
+            BucketView {
+                id: b.id,
+                package: p.map_or_else(|| format!("#{}", b.package), |p| p.id.clone()),
+                unit: p.map_or_else(String::new, |p| p.unit.to_string()),
+                total: b.total,
+                used: b.total - b.remaining,
+                remaining: b.remaining,
+                valid_from: b.valid_from.to_rfc3339(),
+                valid_until: b.valid_until.to_rfc3339(),
+                origin: match b.origin {
+                    Origin::Plan(p) => format!("plan {}", offer_name(&cat.plans, p as usize)),
+                    Origin::Addon(o) => format!("option {}", offer_name(&cat.addons, o as usize)),
+                    Origin::Rollover => "rollover".into(),
+                },
+            }
+        })
+        .collect();
+    buckets.sort_by(|x, y| (&x.valid_until, x.id).cmp(&(&y.valid_until, y.id)));
+    Some(PackagesView {
+        msisdn: m.to_string(),
+        plan: offer_name(&cat.plans, n.plan as usize),
+        buckets,
+    })
+}
