@@ -360,6 +360,8 @@ fn print_stats(data: &Path, json: bool) -> Result<()> {
         println!("accounts    {}", s.accounts);
         println!("log entries {}", s.log_entries);
         println!("log sha256  {}", s.log_sha256);
+        println!("model rows  {}", s.model_rows);
+        println!("models sha256 {}", s.models_sha256);
         println!(
             "balanced    {} (read = rated + rejected + duplicates + dead)",
             s.balanced

@@ -86,6 +86,9 @@ pub struct Stats {
     pub counters: Counters,
     pub log_entries: u64,
     pub log_sha256: String,
+    /// Rows of the read models, and a digest of them in key order (equal stores, equal digests).
+    pub model_rows: u64,
+    pub models_sha256: String,
     pub accounts: u64,
     /// read = rated + rejected + duplicates + dead.
     pub balanced: bool,
@@ -103,12 +106,24 @@ pub fn stats(store: &Store) -> Result<Stats, StoreError> {
         h.update(&v);
         n += 1;
     }
+    let mut m = Sha256::new();
+    let rows = projections::models::dump(store.db())
+        .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    for (family, k, v) in &rows {
+        m.update(family.as_bytes());
+        m.update((k.len() as u32).to_le_bytes());
+        m.update(k);
+        m.update((v.len() as u32).to_le_bytes());
+        m.update(v);
+    }
     let accounts = store.accounts().count() as u64;
     let c = counters;
     Ok(Stats {
         counters,
         log_entries: n,
         log_sha256: h.finalize().iter().map(|b| format!("{b:02x}")).collect(),
+        model_rows: rows.len() as u64,
+        models_sha256: m.finalize().iter().map(|b| format!("{b:02x}")).collect(),
         accounts,
         balanced: c.read == c.rated + c.rejected + c.duplicates + c.dead,
     })

@@ -167,7 +167,9 @@ impl Store {
             }
             ColumnFamilyDescriptor::new(*n, o)
         });
-        let cfs: Vec<_> = cfs.chain(projections::models::descriptors()).collect();
+        let cfs: Vec<_> = cfs
+            .chain(projections::models::descriptors(follower.is_none()))
+            .collect();
         let db = match follower {
             None => DB::open_cf_descriptors(&opts, dir, cfs),
             Some(scratch) => {

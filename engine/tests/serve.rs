@@ -459,3 +459,41 @@ fn the_self_care_page_shows_a_number_in_a_real_browser() {
     assert!(dom.contains("Cannot load: 403"), "{dom}");
     assert!(!dom.contains("198.50"));
 }
+
+#[test]
+fn a_tokens_file_is_checked_before_the_server_starts() {
+    use engine::serve::Tokens;
+    let ok = "[[tokens]]\ntoken = \"0123456789abcdef\"\nrole = \"operator\"\n[[tokens]]\ntoken = \"fedcba9876543210\"\naccount = \"A\"\n";
+    assert!(Tokens::parse(ok).is_ok());
+    for (text, problem) in [
+        ("[[tokens]]\ntoken = \"short\"\nrole = \"operator\"\n", "shorter than 16"),
+        ("[[tokens]]\ntoken = \"0123456789abcdef\"\n", "give role"),
+        ("[[tokens]]\ntoken = \"0123456789abcdef\"\nrole = \"admin\"\n", "give role"),
+        ("[[tokens]]\ntoken = \"0123456789abcdef\"\nrole = \"operator\"\naccount = \"A\"\n", "give role"),
+        ("[[tokens]]\ntoken = \"0123456789abcdef\"\nrole = \"operator\"\n[[tokens]]\ntoken = \"0123456789abcdef\"\naccount = \"A\"\n", "twice"),
+        ("[[tokens]]\ntoken = \"0123456789abcdef\"\nrole = \"operator\"\nextra = 1\n", "unknown field"),
+        ("tokens = 3", "invalid type"),
+    ] {
+        let e = Tokens::parse(text).err().unwrap_or_else(|| panic!("accepted {text:?}"));
+        assert!(e.contains(problem), "{e:?} does not say {problem:?}");
+    }
+    // A server does not start on a bad file, and says why.
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.jsonl");
+    append(&input, EVENTS);
+    rate(dir.path(), &input);
+    std::fs::write(
+        dir.path().join("bad.toml"),
+        "[[tokens]]\ntoken = \"short\"\nrole = \"operator\"\n",
+    )
+    .unwrap();
+    let out = Command::new(RATEL)
+        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+        .arg(dir.path().join("store"))
+        .arg("--tokens")
+        .arg(dir.path().join("bad.toml"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("shorter than 16"));
+}

@@ -52,12 +52,22 @@ pub enum ModelError {
 }
 
 /// Descriptors of the read models' column families, for the store to open with its own.
-pub fn descriptors() -> Vec<ColumnFamilyDescriptor> {
+///
+/// The writer (`for_writer`) only appends to them and never reads them on its path, so it gets
+/// vector memtables (append, sort once at flush): a skip list would search per key, and these
+/// keys arrive in no useful order. A follower answers queries from its memtables, so it keeps
+/// the skip lists that make reads cheap. RocksDB does not persist the memtable's kind: the two
+/// opens of one database may choose differently.
+pub fn descriptors(for_writer: bool) -> Vec<ColumnFamilyDescriptor> {
     FAMILIES
         .iter()
         .map(|name| {
             let mut o = Options::default();
             o.set_compression_type(rocksdb::DBCompressionType::Lz4);
+            o.set_write_buffer_size(64 << 20);
+            if for_writer {
+                o.set_memtable_factory(rocksdb::MemtableFactory::Vector);
+            }
             if *name == CF_SPENDING {
                 o.set_merge_operator_associative("ratel.add_decimal", add_decimal);
             }

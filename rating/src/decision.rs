@@ -63,6 +63,11 @@ pub enum Outcome {
     },
     /// Only periodic work (in `renewals`) happened.
     Ticked,
+    /// The event id was applied before: nothing changes.
+    Duplicate,
+    Rejected(Rejection),
+    // New variants go last: bincode numbers variants by position, and logs of this layout
+    // version already hold the ones above.
     /// An itemised report was ordered: free (the month's first whole-month report) or paid.
     DetalizationOrdered {
         msisdn: Msisdn,
@@ -76,9 +81,6 @@ pub enum Outcome {
         #[serde(with = "money::amount")]
         balance_after: Decimal,
     },
-    /// The event id was applied before: nothing changes.
-    Duplicate,
-    Rejected(Rejection),
 }
 
 /// One usage item, rated.
