@@ -29,6 +29,13 @@ pub struct AuditReport {
     pub charges: Decimal,
     #[serde(with = "rating::money::amount")]
     pub fees: Decimal,
+    /// Promised payments credited, repaid from payments, and written off at expiry.
+    #[serde(with = "rating::money::amount")]
+    pub promised: Decimal,
+    #[serde(with = "rating::money::amount")]
+    pub repaid: Decimal,
+    #[serde(with = "rating::money::amount")]
+    pub written_off: Decimal,
     pub discrepancies: u64,
     pub listed: Vec<String>,
 }
@@ -58,6 +65,8 @@ struct Ledger {
     buckets: HashMap<(Msisdn, u32), Units>,
     owner: HashMap<Msisdn, String>,
     free_reports: std::collections::HashSet<(Msisdn, rating::Month)>,
+    /// Outstanding promised payment of each account: the granting event and what is owed.
+    promises: HashMap<String, (String, Decimal)>,
 }
 
 impl Ledger {
@@ -289,6 +298,17 @@ fn book(r: &mut AuditReport, l: &mut Ledger, at: &str, d: &Decision) {
             }
         },
     };
+    if let Some(w) = &d.written_off {
+        match l.promises.remove(&account) {
+            Some((event, owed)) if event == w.promise.as_str() && owed == w.amount => {}
+            other => r.bad(format!(
+                "{at}: writes off {} of promise {} but the log owes {other:?}",
+                w.amount, w.promise
+            )),
+        }
+        *l.balance.get_mut(&account).expect("booked above") -= w.amount;
+        r.written_off += w.amount;
+    }
     let mut fees = Decimal::ZERO;
     for rn in &d.renewals {
         // What expiring buckets held is either lost or carried into a rollover bucket.
@@ -346,11 +366,30 @@ fn book(r: &mut AuditReport, l: &mut Ledger, at: &str, d: &Decision) {
         }
         Outcome::Paid {
             amount,
+            repaid,
             balance_after,
+            ..
         } => {
+            if !repaid.is_zero() {
+                match l.promises.get_mut(&account) {
+                    Some((_, owed)) if *repaid <= *owed && *repaid <= *amount => {
+                        *owed -= *repaid;
+                        if owed.is_zero() {
+                            l.promises.remove(&account);
+                        }
+                    }
+                    other => r.bad(format!("{at}: repays {repaid} but the log owes {other:?}")),
+                }
+            } else if let Some((event, owed)) = l.promises.get(&account) {
+                r.bad(format!(
+                    "{at}: a payment repays nothing of promise {event} owing {owed}"
+                ));
+            }
+            let bal = l.balance.get_mut(&account).expect("booked above");
             *bal -= fees;
-            *bal += *amount;
+            *bal += *amount - *repaid;
             r.payments += *amount;
+            r.repaid += *repaid;
             if *bal != *balance_after {
                 r.bad(format!(
                     "{at}: balance after {} is recorded as {balance_after}, the log sums to {bal}",
@@ -422,12 +461,38 @@ fn book(r: &mut AuditReport, l: &mut Ledger, at: &str, d: &Decision) {
                 ));
             }
         }
+        Outcome::PromiseGranted {
+            amount,
+            fee,
+            balance_after,
+            ..
+        } => {
+            if let Some((event, owed)) = l.promises.get(&account) {
+                r.bad(format!("{at}: a second promise while {event} owes {owed}"));
+            }
+            l.promises
+                .insert(account.clone(), (d.event.to_string(), *amount));
+            let bal = l.balance.get_mut(&account).expect("booked above");
+            *bal -= fees + *fee;
+            *bal += *amount;
+            fees += *fee;
+            r.promised += *amount;
+            if *bal != *balance_after {
+                r.bad(format!(
+                    "{at}: balance after {} is recorded as {balance_after}, the log sums to {bal}",
+                    d.event
+                ));
+            }
+        }
         Outcome::CreditLimitSet { .. } | Outcome::Ticked => {}
         Outcome::Duplicate | Outcome::Rejected(_) => unreachable!("not booked"),
     }
     if !matches!(
         d.outcome,
-        Outcome::Charged(_) | Outcome::Paid { .. } | Outcome::DetalizationOrdered { .. }
+        Outcome::Charged(_)
+            | Outcome::Paid { .. }
+            | Outcome::DetalizationOrdered { .. }
+            | Outcome::PromiseGranted { .. }
     ) {
         *l.balance.get_mut(&account).expect("booked above") -= fees;
     }

@@ -99,6 +99,7 @@ pub fn import_folder(
         })
         .collect();
     let file = CatalogFile {
+        promised_payment: None,
         catalog: Header {
             id: opt.id.clone(),
             version: "cgrates-import".into(),

@@ -173,7 +173,12 @@ pub struct SpendingView {
 #[derive(Serialize, Debug, Clone, PartialEq, Eq)]
 pub struct PaymentView {
     pub time: String,
+    /// `payment`, `promised_payment` or `promise_written_off`.
+    pub kind: projections::PaymentKind,
+    /// Negative for a write-off.
     pub amount: String,
+    /// Of a payment, the part that repaid a promised payment.
+    pub repaid: String,
     pub balance_after: String,
     pub event: String,
 }
@@ -214,7 +219,9 @@ pub fn spending(
                     p.iter()
                         .map(|p| PaymentView {
                             time: export::local_time(&ctx.cat, p.time),
+                            kind: p.kind,
                             amount: export::money(&ctx.cat, p.amount),
+                            repaid: export::money(&ctx.cat, p.repaid),
                             balance_after: export::money(&ctx.cat, p.balance_after),
                             event: p.event.to_string(),
                         })

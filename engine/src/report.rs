@@ -107,8 +107,8 @@ pub fn stats(store: &Store) -> Result<Stats, StoreError> {
         n += 1;
     }
     let mut m = Sha256::new();
-    let rows = projections::models::dump(store.db())
-        .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let rows =
+        projections::models::dump(store.db()).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     for (family, k, v) in &rows {
         m.update(family.as_bytes());
         m.update((k.len() as u32).to_le_bytes());

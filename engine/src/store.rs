@@ -32,7 +32,9 @@ const CFS: [&str; 6] = [
     CF_REPORTS,
 ];
 
-const STATE_VERSION: u8 = 1;
+/// Layout of an account record: 2 since accounts hold a promised payment and payment history;
+/// a version-1 record is read through `rating::codec::v1`.
+const STATE_VERSION: u8 = 2;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -400,6 +402,9 @@ fn decode_account(v: &[u8]) -> Result<Account, StoreError> {
     match v.split_first() {
         Some((&STATE_VERSION, rest)) => bincode::deserialize(rest)
             .map_err(|e| StoreError::Corrupt(format!("account record: {e}"))),
+        Some((1, rest)) => bincode::deserialize::<rating::codec::v1::Account>(rest)
+            .map(Account::from)
+            .map_err(|e| StoreError::Corrupt(format!("account record (version 1): {e}"))),
         Some((v, _)) => Err(StoreError::Corrupt(format!("account record version {v}"))),
         None => Err(StoreError::Corrupt("empty account record".into())),
     }

@@ -195,6 +195,13 @@ impl Workload {
                             r#"{{"type":"usage","id":"pgw:{seq}","msisdn":"{num}","service":"data","start":"{}","bytes":{bytes}{rg}}}"#,
                             rfc3339(t)
                         )
+                    } else if x > 0.9995 {
+                        // A subscriber short of money asks for a promised payment.
+                        format!(
+                            r#"{{"type":"request_promise","id":"prom:{seq}","msisdn":"{num}","amount":"{}.00","time":"{}"}}"#,
+                            rng.gen_range(1..6) * 50,
+                            rfc3339(t)
+                        )
                     } else if x > 0.9985 {
                         // A subscriber orders a report: of a whole month (the first of each
                         // month is free), or of the last few days (charged).

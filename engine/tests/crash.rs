@@ -119,7 +119,10 @@ fn sigkill_at_random_points_loses_nothing_and_counts_nothing_twice() {
     ]))
     .unwrap();
     // The log, the counters and the read models (their digest) are those of the clean run.
-    assert_eq!(sa, sb, "log, counters or read models differ after {kills} kills");
+    assert_eq!(
+        sa, sb,
+        "log, counters or read models differ after {kills} kills"
+    );
     assert!(sa["model_rows"].as_u64().unwrap() > 1_000);
     assert_eq!(sa["counters"]["read"].as_u64(), Some(lines));
     let audit = ratel(&["audit", "--data", crashed.to_str().unwrap()]);

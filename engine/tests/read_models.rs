@@ -521,3 +521,79 @@ fn the_pdf_report_renders_with_its_totals() {
         );
     }
 }
+
+#[test]
+fn a_promised_payment_shows_in_the_balance_and_the_payment_history() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.jsonl");
+    append(
+        &input,
+        &[
+            r#"{"type":"open_account","id":"o","account":"B","time":"2026-11-01T09:00:00Z","numbers":[{"msisdn":"79002000001","plan":"BASIC"}]}"#,
+            r#"{"type":"payment","id":"p1","account":"B","amount":"400.00","time":"2026-11-01T09:01:00Z"}"#,
+            r#"{"type":"request_promise","id":"pp","msisdn":"79002000001","amount":"150.00","time":"2026-11-05T10:00:00Z"}"#,
+            r#"{"type":"payment","id":"p2","account":"B","amount":"100.00","time":"2026-11-06T10:00:00Z"}"#,
+        ],
+    );
+    let mut e = engine(dir.path());
+    e.run_file(&input).unwrap();
+    let ctx = Context::load(&e.store).unwrap();
+    // 400 + 150 − 10 fee; then 100 paid, all of it repaying the promise.
+    let b = query::balance(&e.store, &ctx, "B").unwrap();
+    assert_eq!(b.balance, "540.00");
+    let p = b.promised_payment.expect("50 still outstanding");
+    assert_eq!(
+        (
+            p.amount.as_str(),
+            p.outstanding.as_str(),
+            p.expires.as_str()
+        ),
+        ("150.00", "50.00", "2026-11-08 13:00:00")
+    );
+    drop(e);
+    // Past the expiry the rest is written off; the history shows all four movements.
+    append(
+        &input,
+        &[
+            r#"{"type":"payment","id":"p3","account":"B","amount":"10.00","time":"2026-11-09T10:00:00Z"}"#,
+        ],
+    );
+    let mut e = engine(dir.path());
+    e.run_file(&input).unwrap();
+    let ctx = Context::load(&e.store).unwrap();
+    let b = query::balance(&e.store, &ctx, "B").unwrap();
+    assert_eq!((b.balance.as_str(), b.promised_payment), ("500.00", None));
+    let s = query::spending(&e.store, &ctx, "B", None, None).unwrap();
+    let history: Vec<(String, &str, &str, &str)> = s
+        .payments
+        .as_ref()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                serde_json::to_value(p.kind)
+                    .unwrap()
+                    .as_str()
+                    .unwrap()
+                    .to_string(),
+                p.amount.as_str(),
+                p.repaid.as_str(),
+                p.balance_after.as_str(),
+            )
+        })
+        .collect();
+    let row = |k: &str, a: &'static str, r: &'static str, b: &'static str| (k.to_string(), a, r, b);
+    assert_eq!(
+        history,
+        [
+            row("payment", "400.00", "0.00", "400.00"),
+            row("promised_payment", "150.00", "0.00", "540.00"),
+            row("payment", "100.00", "100.00", "540.00"),
+            row("promise_written_off", "-50.00", "0.00", "490.00"),
+            row("payment", "10.00", "0.00", "500.00"),
+        ]
+    );
+    // The promise's fee is the account's spending on "other".
+    assert_eq!(s.months[0].categories["other"], "10.00");
+    assert!(engine::audit::audit(&e.store).unwrap().ok());
+}

@@ -64,13 +64,28 @@ impl Item {
     }
 }
 
-/// One payment into an account.
+/// What moved money into (or, for a write-off, out of) an account's payment history.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PaymentKind {
+    /// A payment; `repaid` of it went to a promised payment.
+    Payment,
+    /// A promised payment credited.
+    PromisedPayment,
+    /// What was still outstanding of a promised payment at its expiry, taken off the balance.
+    PromiseWrittenOff,
+}
+
+/// One line of an account's payment history.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PaymentRow {
     pub event: EventId,
     pub time: Timestamp,
+    pub kind: PaymentKind,
     #[serde(with = "rating::money::amount")]
     pub amount: Decimal,
+    #[serde(with = "rating::money::amount")]
+    pub repaid: Decimal,
     #[serde(with = "rating::money::amount")]
     pub balance_after: Decimal,
 }

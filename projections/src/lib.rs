@@ -17,6 +17,6 @@ pub mod pdf;
 pub mod project;
 pub mod view;
 
-pub use item::{Category, Item, PaymentRow, What};
+pub use item::{Category, Item, PaymentKind, PaymentRow, What};
 pub use models::{Detalization, ModelError, Spending};
 pub use project::{project, Updates};

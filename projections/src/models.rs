@@ -2,7 +2,7 @@
 //!
 //! - `detail`: `[msisdn u64 BE][time i64 BE, sign flipped][partition u32 BE][seq u64 BE][n u16 BE]`
 //!   → [`Item`]: a number's items are one range, in time order.
-//! - `payments`: `[len u8][account][time][partition][seq]` → [`PaymentRow`].
+//! - `payments`: `[len u8][account][time][partition][seq][n u16]` → [`PaymentRow`].
 //! - `spending`: `n[msisdn][month u32 BE][category u8]` or `a[len u8][account][month][category]`
 //!   → the sum, a 16-byte `Decimal`, added to by a merge operator so that a batch never reads.
 //! - `numbers`: `[msisdn u64 BE]` → account id.
@@ -243,7 +243,7 @@ pub fn payments(
         IteratorMode::From(&start, Direction::Forward),
     ) {
         let (k, v) = kv?;
-        if !k.starts_with(&prefix) || k.len() != prefix.len() + 20 {
+        if !k.starts_with(&prefix) || k.len() != prefix.len() + 22 {
             break;
         }
         if k[prefix.len()..prefix.len() + 8] >= time_bytes(to)[..] {

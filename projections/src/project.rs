@@ -1,7 +1,7 @@
 //! One logged decision → the updates of the read models. Pure: the same decision, catalog and
 //! state give the same updates, live and in a rebuild.
 
-use crate::item::{encode_row, Category, Item, PaymentRow, What};
+use crate::item::{encode_row, Category, Item, PaymentKind, PaymentRow, What};
 use crate::models::{self, Family};
 use rating::{Catalog, Decision, FeeCharge, Month, Outcome, State, Timestamp};
 use rust_decimal::Decimal;
@@ -84,6 +84,34 @@ impl Projector<'_> {
         });
     }
 
+    fn payment(&mut self, kind: PaymentKind, time: Timestamp, amount: Decimal, repaid: Decimal) {
+        let row = PaymentRow {
+            event: self.d.event.clone(),
+            time,
+            kind,
+            amount,
+            repaid,
+            balance_after: self.balance,
+        };
+        let mut v = Vec::with_capacity(72);
+        encode_row(&row, &mut v);
+        // The write-off and the decision's own row share the decision's place in the log.
+        let mut key = models::payment_key(self.account, time, self.at);
+        key.extend_from_slice(&self.n.to_be_bytes());
+        self.n += 1;
+        self.out.puts.push((Family::Payments, key, v));
+    }
+
+    /// Account-level spending (a promised payment's fee): no number to book it on.
+    fn account_spending(&mut self, t: Timestamp, c: Category, amount: Decimal) {
+        if !amount.is_zero() {
+            let month = self.month(t);
+            self.out
+                .adds
+                .push((models::spending_key_account(self.account, month, c), amount));
+        }
+    }
+
     fn number(&mut self, m: rating::Msisdn) {
         self.out.puts.push((
             Family::Numbers,
@@ -117,6 +145,15 @@ pub fn project(cat: &Catalog, state: &State, d: &Decision, at: LogPos, out: &mut
         balance: after + spent - paid,
         out,
     };
+    if let Some(w) = &d.written_off {
+        p.balance -= w.amount;
+        p.payment(
+            PaymentKind::PromiseWrittenOff,
+            w.at,
+            -w.amount,
+            Decimal::ZERO,
+        );
+    }
     for r in &d.renewals {
         for f in &r.fees {
             p.fee(f);
@@ -142,19 +179,24 @@ pub fn project(cat: &Catalog, state: &State, d: &Decision, at: LogPos, out: &mut
         }
         Outcome::Paid {
             amount,
+            repaid,
             balance_after,
+            ..
         } => {
-            p.balance += *amount;
-            let row = PaymentRow {
-                event: d.event.clone(),
-                time: d.time,
-                amount: *amount,
-                balance_after: *balance_after,
-            };
-            let mut v = Vec::with_capacity(64);
-            encode_row(&row, &mut v);
-            let key = models::payment_key(account, d.time, at);
-            p.out.puts.push((Family::Payments, key, v));
+            p.balance += *amount - *repaid;
+            debug_assert_eq!(p.balance, *balance_after);
+            p.payment(PaymentKind::Payment, d.time, *amount, *repaid);
+        }
+        Outcome::PromiseGranted {
+            amount,
+            fee,
+            balance_after,
+            ..
+        } => {
+            p.balance += *amount - *fee;
+            debug_assert_eq!(p.balance, *balance_after);
+            p.payment(PaymentKind::PromisedPayment, d.time, *amount, Decimal::ZERO);
+            p.account_spending(d.time, Category::Other, *fee);
         }
         Outcome::Opened { account: a, fees } => {
             for n in &a.numbers {

@@ -26,10 +26,21 @@ pub struct BalanceView {
     pub available: String,
     /// `active`, or `over_credit_limit` (outgoing chargeable usage is flagged).
     pub status: &'static str,
+    /// The promised payment not yet repaid, if any.
+    pub promised_payment: Option<PromiseView>,
     /// The month of `month_to_date`: the month of the latest event time the engine has seen.
     pub month: String,
     pub month_to_date: String,
     pub numbers: Vec<NumberBalance>,
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq, Eq)]
+pub struct PromiseView {
+    pub amount: String,
+    /// What the next payments will repay first, or the expiry will write off.
+    pub outstanding: String,
+    pub granted: String,
+    pub expires: String,
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq, Eq)]
@@ -95,6 +106,12 @@ pub fn balance(
         } else {
             "active"
         },
+        promised_payment: a.promise.as_ref().map(|p| PromiseView {
+            amount: money(cat, p.amount),
+            outstanding: money(cat, p.outstanding),
+            granted: crate::export::local_time(cat, p.granted),
+            expires: crate::export::local_time(cat, p.expires),
+        }),
         month: month.to_string(),
         month_to_date: money(cat, total),
         numbers,

@@ -13,8 +13,10 @@ use serde::{de::DeserializeOwned, Serialize};
 pub const MAX_INPUT_BYTES: usize = 64 * 1024;
 pub const MAX_RECORD_BYTES: u64 = 16 << 20;
 
-/// The current layout version of input and decision records.
-pub const VERSION: u8 = 1;
+/// The current layout version of input and decision records. Version 2 added the promised
+/// payment to accounts, the repayment and month to payments and the write-off to decisions;
+/// records of version 1 are read through [`v1`].
+pub const VERSION: u8 = 2;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum DecodeError {
@@ -67,11 +69,12 @@ fn body<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, DecodeError> {
         .map_err(|e| DecodeError::Corrupt(e.to_string()))
 }
 
-fn header(bytes: &[u8]) -> Result<(u8, &[u8]), DecodeError> {
+/// `(version, kind, body)` of a record of a version this build reads.
+fn header(bytes: &[u8]) -> Result<(u8, u8, &[u8]), DecodeError> {
     match bytes {
         [] | [_] => Err(DecodeError::Empty),
-        [v, ..] if *v != VERSION => Err(DecodeError::UnknownVersion(*v)),
-        [_, kind, rest @ ..] => Ok((*kind, rest)),
+        [v, ..] if *v == 0 || *v > VERSION => Err(DecodeError::UnknownVersion(*v)),
+        [v, kind, rest @ ..] => Ok((*v, *kind, rest)),
     }
 }
 
@@ -86,11 +89,13 @@ pub fn encode_input(input: &Input, out: &mut Vec<u8>) {
         Input::SetCreditLimit(x) => put(out, 7, x),
         Input::Tick(x) => put(out, 8, x),
         Input::OrderDetalization(x) => put(out, 9, x),
+        Input::RequestPromise(x) => put(out, 10, x),
     }
 }
 
 pub fn decode_input(bytes: &[u8]) -> Result<Input, DecodeError> {
-    let (kind, rest) = header(bytes)?;
+    // Inputs kept their layout in version 2; kinds added since only exist in later versions.
+    let (version, kind, rest) = header(bytes)?;
     Ok(match kind {
         1 => Input::Usage(body(rest)?),
         2 => Input::Payment(body(rest)?),
@@ -101,6 +106,7 @@ pub fn decode_input(bytes: &[u8]) -> Result<Input, DecodeError> {
         7 => Input::SetCreditLimit(body(rest)?),
         8 => Input::Tick(body(rest)?),
         9 => Input::OrderDetalization(body(rest)?),
+        10 if version >= 2 => Input::RequestPromise(body(rest)?),
         k => return Err(DecodeError::UnknownKind(k)),
     })
 }
@@ -113,8 +119,187 @@ pub fn encode_decision(d: &Decision, out: &mut Vec<u8>) {
 
 pub fn decode_decision(bytes: &[u8]) -> Result<Decision, DecodeError> {
     match header(bytes)? {
-        (DECISION, rest) => body(rest),
-        (k, _) => Err(DecodeError::UnknownKind(k)),
+        (1, DECISION, rest) => Ok(body::<v1::Decision>(rest)?.into()),
+        (_, DECISION, rest) => body(rest),
+        (_, k, _) => Err(DecodeError::UnknownKind(k)),
+    }
+}
+
+/// Layout version 1: the types as they were, read into today's. New fields get their defaults
+/// (no promise, no payment history, nothing repaid, nothing written off); a version-1 payment
+/// counts in its month in UTC, as version 1 did not record the catalog's month.
+pub mod v1 {
+    use crate::catalog::AddonIdx;
+    use crate::decision::{self as d, Charge, Expiry, FeeCharge, Rejection, Renewal};
+    use crate::event::{AccountId, EventId, Month, Msisdn};
+    use crate::money;
+    use crate::state::{Bucket, Number};
+    use crate::time::Timestamp;
+    use rust_decimal::Decimal;
+    use serde::Deserialize;
+
+    #[derive(Deserialize)]
+    pub struct Account {
+        pub id: AccountId,
+        #[serde(with = "money::amount")]
+        pub balance: Decimal,
+        #[serde(with = "money::amount")]
+        pub credit_limit: Decimal,
+        pub numbers: Vec<Number>,
+    }
+
+    impl From<Account> for crate::state::Account {
+        fn from(a: Account) -> Self {
+            let mut n = crate::state::Account::new(a.id, a.credit_limit, a.numbers);
+            n.balance = a.balance;
+            n
+        }
+    }
+
+    #[derive(Deserialize)]
+    pub enum Outcome {
+        Charged(Charge),
+        Paid {
+            #[serde(with = "money::amount")]
+            amount: Decimal,
+            #[serde(with = "money::amount")]
+            balance_after: Decimal,
+        },
+        Opened {
+            account: Account,
+            fees: Vec<FeeCharge>,
+        },
+        NumberAdded {
+            number: Number,
+            fees: Vec<FeeCharge>,
+        },
+        OptionActivated {
+            msisdn: Msisdn,
+            addon: AddonIdx,
+            fees: Vec<FeeCharge>,
+            granted: Vec<Bucket>,
+            next_bucket: u32,
+            next_due: Timestamp,
+            days: u32,
+            months: u32,
+        },
+        OptionDeactivated {
+            msisdn: Msisdn,
+            addon: AddonIdx,
+            dropped: Vec<Expiry>,
+        },
+        CreditLimitSet {
+            #[serde(with = "money::amount")]
+            credit_limit: Decimal,
+        },
+        Ticked,
+        Duplicate,
+        Rejected(Rejection),
+        DetalizationOrdered {
+            msisdn: Msisdn,
+            month: Option<Month>,
+            from: Timestamp,
+            to: Timestamp,
+            free: bool,
+            #[serde(with = "money::amount")]
+            fee: Decimal,
+            #[serde(with = "money::amount")]
+            balance_after: Decimal,
+        },
+    }
+
+    #[derive(Deserialize)]
+    pub struct Decision {
+        pub event: EventId,
+        pub catalog: u64,
+        pub time: Timestamp,
+        pub account: Option<AccountId>,
+        pub renewals: Vec<Renewal>,
+        pub outcome: Outcome,
+    }
+
+    impl From<Decision> for d::Decision {
+        fn from(v: Decision) -> Self {
+            use d::Outcome as O;
+            let outcome = match v.outcome {
+                Outcome::Charged(c) => O::Charged(c),
+                Outcome::Paid {
+                    amount,
+                    balance_after,
+                } => O::Paid {
+                    amount,
+                    repaid: Decimal::ZERO,
+                    month: Month::of(
+                        chrono::DateTime::from_timestamp(v.time.0, 0)
+                            .map_or(chrono::NaiveDate::MIN, |t| t.date_naive()),
+                    ),
+                    balance_after,
+                },
+                Outcome::Opened { account, fees } => O::Opened {
+                    account: account.into(),
+                    fees,
+                },
+                Outcome::NumberAdded { number, fees } => O::NumberAdded { number, fees },
+                Outcome::OptionActivated {
+                    msisdn,
+                    addon,
+                    fees,
+                    granted,
+                    next_bucket,
+                    next_due,
+                    days,
+                    months,
+                } => O::OptionActivated {
+                    msisdn,
+                    addon,
+                    fees,
+                    granted,
+                    next_bucket,
+                    next_due,
+                    days,
+                    months,
+                },
+                Outcome::OptionDeactivated {
+                    msisdn,
+                    addon,
+                    dropped,
+                } => O::OptionDeactivated {
+                    msisdn,
+                    addon,
+                    dropped,
+                },
+                Outcome::CreditLimitSet { credit_limit } => O::CreditLimitSet { credit_limit },
+                Outcome::Ticked => O::Ticked,
+                Outcome::Duplicate => O::Duplicate,
+                Outcome::Rejected(r) => O::Rejected(r),
+                Outcome::DetalizationOrdered {
+                    msisdn,
+                    month,
+                    from,
+                    to,
+                    free,
+                    fee,
+                    balance_after,
+                } => O::DetalizationOrdered {
+                    msisdn,
+                    month,
+                    from,
+                    to,
+                    free,
+                    fee,
+                    balance_after,
+                },
+            };
+            d::Decision {
+                event: v.event,
+                catalog: v.catalog,
+                time: v.time,
+                account: v.account,
+                written_off: None,
+                renewals: v.renewals,
+                outcome,
+            }
+        }
     }
 }
 

@@ -20,9 +20,21 @@ pub struct Decision {
     pub catalog: u64,
     pub time: Timestamp,
     pub account: Option<AccountId>,
-    /// Periodic work that fell due before this event, applied first.
+    /// Periodic work that fell due before this event, applied first: a promised payment's
+    /// write-off, then the numbers' renewals.
+    pub written_off: Option<WriteOff>,
     pub renewals: Vec<Renewal>,
     pub outcome: Outcome,
+}
+
+/// What was still outstanding of a promised payment when it expired, taken off the balance.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WriteOff {
+    /// The event that granted the promise.
+    pub promise: EventId,
+    #[serde(with = "money::amount")]
+    pub amount: Decimal,
+    pub at: Timestamp,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -31,6 +43,11 @@ pub enum Outcome {
     Paid {
         #[serde(with = "money::amount")]
         amount: Decimal,
+        /// The part that repaid a promised payment (it came in earlier, as the promise).
+        #[serde(with = "money::amount")]
+        repaid: Decimal,
+        /// The month the payment counts in, for the promised-payment policy.
+        month: Month,
         #[serde(with = "money::amount")]
         balance_after: Decimal,
     },
@@ -78,6 +95,16 @@ pub enum Outcome {
         free: bool,
         #[serde(with = "money::amount")]
         fee: Decimal,
+        #[serde(with = "money::amount")]
+        balance_after: Decimal,
+    },
+    /// A promised payment: `amount` credited now, `fee` charged, until `expires`.
+    PromiseGranted {
+        #[serde(with = "money::amount")]
+        amount: Decimal,
+        #[serde(with = "money::amount")]
+        fee: Decimal,
+        expires: Timestamp,
         #[serde(with = "money::amount")]
         balance_after: Decimal,
     },
@@ -243,6 +270,8 @@ pub enum Rejection {
     AmountNotPositive,
     #[error("amount out of range")]
     AmountOutOfRange,
+    #[error("promised payment refused: {0}")]
+    PromiseRefused(CompactString),
 }
 
 /// Why a decision could not be applied: the log and the state disagree. This is corruption or a
@@ -286,6 +315,9 @@ pub fn apply(state: &mut State, d: &Decision) -> Result<(), ApplyError> {
     let acct = state
         .account_mut(account_id)
         .ok_or_else(|| bad(d, format!("unknown account {account_id}")))?;
+    if let Some(w) = &d.written_off {
+        apply_write_off(acct, w).map_err(|p| bad(d, p))?;
+    }
     for r in &d.renewals {
         apply_renewal(acct, r).map_err(|p| bad(d, p))?;
     }
@@ -326,9 +358,28 @@ pub fn apply(state: &mut State, d: &Decision) -> Result<(), ApplyError> {
         }
         Outcome::Paid {
             amount,
+            repaid,
+            month,
             balance_after,
         } => {
-            acct.balance += *amount;
+            if !repaid.is_zero() {
+                let p = acct
+                    .promise
+                    .as_mut()
+                    .ok_or_else(|| bad(d, "a repayment without a promise"))?;
+                if *repaid > p.outstanding || *repaid > *amount || repaid.is_sign_negative() {
+                    return Err(bad(
+                        d,
+                        format!("repays {repaid} of {} outstanding", p.outstanding),
+                    ));
+                }
+                p.outstanding -= *repaid;
+                if p.outstanding.is_zero() {
+                    acct.promise = None;
+                }
+            }
+            acct.book_payment(*month, *amount);
+            acct.balance += *amount - *repaid;
             if acct.balance != *balance_after {
                 return Err(bad(
                     d,
@@ -386,6 +437,33 @@ pub fn apply(state: &mut State, d: &Decision) -> Result<(), ApplyError> {
         }
         Outcome::CreditLimitSet { credit_limit } => acct.credit_limit = *credit_limit,
         Outcome::Ticked => {}
+        Outcome::PromiseGranted {
+            amount,
+            fee,
+            expires,
+            balance_after,
+        } => {
+            if acct.promise.is_some() {
+                return Err(bad(d, "a second promise while one is outstanding"));
+            }
+            acct.promise = Some(crate::state::Promise {
+                event: d.event.clone(),
+                amount: *amount,
+                outstanding: *amount,
+                granted: d.time,
+                expires: *expires,
+            });
+            acct.balance += *amount - *fee;
+            if acct.balance != *balance_after {
+                return Err(bad(
+                    d,
+                    format!(
+                        "balance after is {}, decision says {balance_after}",
+                        acct.balance
+                    ),
+                ));
+            }
+        }
         Outcome::DetalizationOrdered {
             msisdn,
             month,
@@ -428,6 +506,24 @@ pub fn apply(state: &mut State, d: &Decision) -> Result<(), ApplyError> {
     Ok(())
 }
 
+pub(crate) fn apply_write_off(acct: &mut Account, w: &WriteOff) -> Result<(), String> {
+    match &acct.promise {
+        Some(p) if p.event == w.promise && p.outstanding == w.amount => {
+            acct.balance -= w.amount;
+            acct.promise = None;
+            Ok(())
+        }
+        Some(p) => Err(format!(
+            "write-off of {} for promise {} but {} of {} is outstanding",
+            w.amount, w.promise, p.outstanding, p.event
+        )),
+        None => Err(format!(
+            "write-off of promise {} that is not outstanding",
+            w.promise
+        )),
+    }
+}
+
 pub(crate) fn apply_renewal(acct: &mut Account, r: &Renewal) -> Result<(), String> {
     let n = acct
         .number_mut(r.msisdn)
@@ -459,11 +555,21 @@ impl Decision {
             .flat_map(|r| &r.fees)
             .map(|f| f.amount)
             .sum();
+        if let Some(w) = &self.written_off {
+            out += w.amount;
+        }
         let mut inn = Decimal::ZERO;
         match &self.outcome {
             Outcome::Charged(c) => out += c.money,
             Outcome::DetalizationOrdered { fee, .. } => out += *fee,
-            Outcome::Paid { amount, .. } => inn += *amount,
+            Outcome::PromiseGranted { amount, fee, .. } => {
+                inn += *amount;
+                out += *fee;
+            }
+            Outcome::Paid { amount, repaid, .. } => {
+                inn += *amount;
+                out += *repaid;
+            }
             Outcome::Opened { fees, .. }
             | Outcome::NumberAdded { fees, .. }
             | Outcome::OptionActivated { fees, .. } => {

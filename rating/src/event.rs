@@ -153,6 +153,22 @@ pub struct Payment {
     pub time: Timestamp,
 }
 
+/// The subscriber asks for a promised payment: `amount` credited now, repaid from the next
+/// payments, written off when it expires.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RequestPromise {
+    pub id: EventId,
+    /// The account; or give `msisdn` and the number's account is used.
+    #[serde(default)]
+    pub account: Option<AccountId>,
+    #[serde(default)]
+    pub msisdn: Option<Msisdn>,
+    #[serde(with = "money::amount")]
+    pub amount: Decimal,
+    pub time: Timestamp,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NewNumber {
@@ -307,6 +323,7 @@ pub enum Input {
     SetCreditLimit(SetCreditLimit),
     Tick(Tick),
     OrderDetalization(OrderDetalization),
+    RequestPromise(RequestPromise),
 }
 
 impl Input {
@@ -320,6 +337,7 @@ impl Input {
             Input::SetCreditLimit(x) => &x.id,
             Input::Tick(x) => &x.id,
             Input::OrderDetalization(x) => &x.id,
+            Input::RequestPromise(x) => &x.id,
         }
     }
 
@@ -334,6 +352,7 @@ impl Input {
             Input::SetCreditLimit(x) => x.time,
             Input::Tick(x) => x.time,
             Input::OrderDetalization(x) => x.time,
+            Input::RequestPromise(x) => x.time,
         }
     }
 
@@ -348,6 +367,7 @@ impl Input {
             Input::SetCreditLimit(_) => "set_credit_limit",
             Input::Tick(_) => "tick",
             Input::OrderDetalization(_) => "order_detalization",
+            Input::RequestPromise(_) => "request_promise",
         }
     }
 
@@ -358,6 +378,7 @@ impl Input {
             Input::Payment(x) => x.msisdn,
             Input::ActivateOption(x) | Input::DeactivateOption(x) => Some(x.msisdn),
             Input::OrderDetalization(x) => Some(x.msisdn),
+            Input::RequestPromise(x) => x.msisdn,
             _ => None,
         }
     }

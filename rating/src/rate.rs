@@ -2,7 +2,7 @@
 //! the catalog and returns what should happen; [`crate::apply`] makes it happen.
 
 use crate::catalog::{prefix, Catalog, DestIdx, UsageKind, ANY_DEST};
-use crate::decision::{Charge, Decision, Outcome, Rejection, Take, Why};
+use crate::decision::{Charge, Decision, Outcome, Rejection, Take, Why, WriteOff};
 use crate::event::{Input, NewNumber, Usage};
 use crate::period;
 use crate::price::{Item, Offers, Pricer};
@@ -14,11 +14,18 @@ use rust_decimal::Decimal;
 use smallvec::SmallVec;
 use std::borrow::Cow;
 
+/// Periodic work due before an event: a promised payment's write-off and the renewals.
+#[derive(Default)]
+pub(crate) struct Due {
+    written_off: Option<WriteOff>,
+    renewals: Vec<crate::Renewal>,
+}
+
 fn decided(
     input: &Input,
     cat: &Catalog,
     account: Option<&str>,
-    renewals: Vec<crate::Renewal>,
+    due: Due,
     outcome: Outcome,
 ) -> Decision {
     Decision {
@@ -26,37 +33,53 @@ fn decided(
         catalog: cat.tag(),
         time: input.time(),
         account: account.map(CompactString::from),
-        renewals,
+        written_off: due.written_off,
+        renewals: due.renewals,
         outcome,
     }
 }
 
 fn rejected(input: &Input, cat: &Catalog, account: Option<&str>, r: Rejection) -> Decision {
-    decided(input, cat, account, Vec::new(), Outcome::Rejected(r))
+    decided(input, cat, account, Due::default(), Outcome::Rejected(r))
 }
 
 /// The account as it stands once periodic work due by `t` is done, and that work.
-fn renewed<'a>(
-    cat: &Catalog,
-    acct: &'a Account,
-    t: Timestamp,
-) -> (Cow<'a, Account>, Vec<crate::Renewal>) {
+fn renewed<'a>(cat: &Catalog, acct: &'a Account, t: Timestamp) -> (Cow<'a, Account>, Due) {
     if acct.next_due() > t {
-        return (Cow::Borrowed(acct), Vec::new());
+        return (Cow::Borrowed(acct), Due::default());
     }
-    let renewals = period::renew(cat, acct, t);
     let mut a = acct.clone();
+    let written_off = match &acct.promise {
+        Some(p) if p.expires <= t => {
+            let w = WriteOff {
+                promise: p.event.clone(),
+                amount: p.outstanding,
+                at: p.expires,
+            };
+            crate::decision::apply_write_off(&mut a, &w)
+                .expect("a write-off computed from this account applies to it");
+            Some(w)
+        }
+        _ => None,
+    };
+    let renewals = period::renew(cat, &a, t);
     for r in &renewals {
         crate::decision::apply_renewal(&mut a, r)
             .expect("a renewal computed from this account applies to it");
     }
-    (Cow::Owned(a), renewals)
+    (
+        Cow::Owned(a),
+        Due {
+            written_off,
+            renewals,
+        },
+    )
 }
 
 /// Rates one input event against the state and catalog.
 pub fn rate(state: &State, cat: &Catalog, input: &Input) -> Decision {
     if state.seen(input.id()) {
-        return decided(input, cat, None, Vec::new(), Outcome::Duplicate);
+        return decided(input, cat, None, Due::default(), Outcome::Duplicate);
     }
     if let Err(e) = input.check() {
         return rejected(input, cat, None, Rejection::Malformed(e));
@@ -80,15 +103,22 @@ pub fn rate(state: &State, cat: &Catalog, input: &Input) -> Decision {
             if let Err(r) = check_amount(cat, p.amount, true) {
                 return rejected(input, cat, Some(&acct.id), r);
             }
-            let (a, renewals) = renewed(cat, acct, p.time);
-            let balance_after = a.balance + p.amount;
+            let (a, due) = renewed(cat, acct, p.time);
+            // A payment repays what is outstanding of a promised payment first.
+            let repaid = a
+                .promise
+                .as_ref()
+                .map_or(Decimal::ZERO, |pr| pr.outstanding.min(p.amount));
+            let balance_after = a.balance + p.amount - repaid;
             decided(
                 input,
                 cat,
                 Some(&acct.id),
-                renewals,
+                due,
                 Outcome::Paid {
                     amount: p.amount,
+                    repaid,
+                    month: crate::event::Month::of(cat.calendar.local(p.time).date),
                     balance_after,
                 },
             )
@@ -122,17 +152,12 @@ pub fn rate(state: &State, cat: &Catalog, input: &Input) -> Decision {
                     Err(r) => return rejected(input, cat, None, r),
                 }
             }
-            let account = Account {
-                id: o.account.clone(),
-                balance: Decimal::ZERO,
-                credit_limit: o.credit_limit,
-                numbers,
-            };
+            let account = Account::new(o.account.clone(), o.credit_limit, numbers);
             decided(
                 input,
                 cat,
                 Some(&o.account),
-                Vec::new(),
+                Due::default(),
                 Outcome::Opened { account, fees },
             )
         }
@@ -145,13 +170,13 @@ pub fn rate(state: &State, cat: &Catalog, input: &Input) -> Decision {
                     Rejection::UnknownAccount(x.account.clone()),
                 );
             };
-            let (_, renewals) = renewed(cat, acct, x.time);
+            let (_, due) = renewed(cat, acct, x.time);
             match new_number(state, cat, &x.number, x.time) {
                 Ok((number, fees)) => decided(
                     input,
                     cat,
                     Some(&acct.id),
-                    renewals,
+                    due,
                     Outcome::NumberAdded { number, fees },
                 ),
                 Err(r) => rejected(input, cat, Some(&acct.id), r),
@@ -170,7 +195,7 @@ pub fn rate(state: &State, cat: &Catalog, input: &Input) -> Decision {
                     Rejection::UnknownOption(x.option.clone()),
                 );
             };
-            let (a, renewals) = renewed(cat, acct, x.time);
+            let (a, due) = renewed(cat, acct, x.time);
             let n = a
                 .number(x.msisdn)
                 .expect("the index points at the account holding the number");
@@ -234,7 +259,7 @@ pub fn rate(state: &State, cat: &Catalog, input: &Input) -> Decision {
                     dropped,
                 }
             };
-            decided(input, cat, Some(&acct.id), renewals, outcome)
+            decided(input, cat, Some(&acct.id), due, outcome)
         }
         Input::SetCreditLimit(x) => {
             let Some(acct) = state.account(&x.account) else {
@@ -248,12 +273,12 @@ pub fn rate(state: &State, cat: &Catalog, input: &Input) -> Decision {
             if let Err(r) = check_amount(cat, x.credit_limit, false) {
                 return rejected(input, cat, Some(&acct.id), r);
             }
-            let (_, renewals) = renewed(cat, acct, x.time);
+            let (_, due) = renewed(cat, acct, x.time);
             decided(
                 input,
                 cat,
                 Some(&acct.id),
-                renewals,
+                due,
                 Outcome::CreditLimitSet {
                     credit_limit: x.credit_limit,
                 },
@@ -268,9 +293,10 @@ pub fn rate(state: &State, cat: &Catalog, input: &Input) -> Decision {
                     Rejection::UnknownAccount(x.account.clone()),
                 );
             };
-            let (_, renewals) = renewed(cat, acct, x.time);
-            decided(input, cat, Some(&acct.id), renewals, Outcome::Ticked)
+            let (_, due) = renewed(cat, acct, x.time);
+            decided(input, cat, Some(&acct.id), due, Outcome::Ticked)
         }
+        Input::RequestPromise(x) => promise(state, cat, input, x),
         Input::OrderDetalization(x) => {
             let Some(acct) = state.account_of(x.msisdn) else {
                 return rejected(input, cat, None, Rejection::UnknownNumber(x.msisdn));
@@ -291,13 +317,13 @@ pub fn rate(state: &State, cat: &Catalog, input: &Input) -> Decision {
             } else {
                 cat.detalization_fee
             };
-            let (a, renewals) = renewed(cat, acct, x.time);
+            let (a, due) = renewed(cat, acct, x.time);
             let balance_after = a.balance - fee;
             decided(
                 input,
                 cat,
                 Some(&acct.id),
-                renewals,
+                due,
                 Outcome::DetalizationOrdered {
                     msisdn: x.msisdn,
                     month: x.month,
@@ -310,6 +336,77 @@ pub fn rate(state: &State, cat: &Catalog, input: &Input) -> Decision {
             )
         }
     }
+}
+
+/// A promised payment: granted within the catalog's policy, one at a time, at any balance.
+fn promise(
+    state: &State,
+    cat: &Catalog,
+    input: &Input,
+    x: &crate::event::RequestPromise,
+) -> Decision {
+    let acct = match (&x.account, x.msisdn) {
+        (Some(a), _) => state
+            .account(a)
+            .ok_or_else(|| Rejection::UnknownAccount(a.clone())),
+        (None, Some(m)) => state.account_of(m).ok_or(Rejection::UnknownNumber(m)),
+        (None, None) => Err(Rejection::Malformed(
+            "a promised payment names neither account nor msisdn".into(),
+        )),
+    };
+    let acct = match acct {
+        Ok(a) => a,
+        Err(r) => return rejected(input, cat, None, r),
+    };
+    let refuse = |why: String| {
+        rejected(
+            input,
+            cat,
+            Some(&acct.id),
+            Rejection::PromiseRefused(why.into()),
+        )
+    };
+    let Some(policy) = &cat.promise else {
+        return refuse("the catalog offers no promised payments".into());
+    };
+    if let Err(r) = check_amount(cat, x.amount, true) {
+        return rejected(input, cat, Some(&acct.id), r);
+    }
+    let (a, due) = renewed(cat, acct, x.time);
+    if let Some(p) = &a.promise {
+        return refuse(format!(
+            "{} of the promised payment {} is still outstanding",
+            p.outstanding, p.event
+        ));
+    }
+    let month = crate::event::Month::of(cat.calendar.local(x.time).date);
+    let recent = a.paid_since(crate::event::Month(month.0.saturating_sub(2)));
+    let allowed = policy.max_amount.min(
+        (recent * policy.share_of_recent_payments)
+            .round_dp_with_strategy(cat.decimals, rust_decimal::RoundingStrategy::ToZero),
+    );
+    if x.amount > allowed {
+        let mut allowed = allowed;
+        allowed.rescale(cat.decimals);
+        return refuse(format!(
+            "at most {allowed}: the lesser of {} and {} of the {recent} paid in this and the two previous months",
+            policy.max_amount, policy.share_of_recent_payments
+        ));
+    }
+    let expires = x.time.plus(policy.validity_days as u64 * 86_400);
+    let balance_after = a.balance + x.amount - policy.fee;
+    decided(
+        input,
+        cat,
+        Some(&acct.id),
+        due,
+        Outcome::PromiseGranted {
+            amount: x.amount,
+            fee: policy.fee,
+            expires,
+            balance_after,
+        },
+    )
 }
 
 fn check_amount(cat: &Catalog, amount: Decimal, positive: bool) -> Result<(), Rejection> {
@@ -406,12 +503,12 @@ fn charge(cat: &Catalog, input: &Input, acct0: &Account, u: &Usage) -> Decision 
         Ok(q) => q,
         Err(r) => return reject(r),
     };
-    let (acct, renewals) = renewed(cat, acct0, u.start);
+    let (acct, due) = renewed(cat, acct0, u.start);
     let n = acct
         .number(u.msisdn)
         .expect("the index points at the account holding the number");
     if let Some(cg) = &cat.plans[n.plan as usize].cgrates {
-        return charge_cgrates(cat, input, acct0, &acct, renewals, u, quantity, cg);
+        return charge_cgrates(cat, input, acct0, &acct, due, u, quantity, cg);
     }
     let dest = match destination(cat, u.service, u.other.as_ref()) {
         Ok(d) => d,
@@ -491,7 +588,7 @@ fn charge(cat: &Catalog, input: &Input, acct0: &Account, u: &Usage) -> Decision 
         u,
         acct0,
         &acct,
-        renewals,
+        due,
         Paid {
             quantity,
             destination: (dest != ANY_DEST).then_some(dest),
@@ -525,7 +622,7 @@ fn charged(
     u: &Usage,
     acct0: &Account,
     acct: &Account,
-    renewals: Vec<crate::Renewal>,
+    due: Due,
     p: Paid,
 ) -> Decision {
     debug_assert!(p.money >= Decimal::ZERO, "a charge is never negative");
@@ -537,7 +634,8 @@ fn charged(
         catalog: cat.tag(),
         time: u.start,
         account: Some(acct0.id.clone()),
-        renewals,
+        written_off: due.written_off,
+        renewals: due.renewals,
         outcome: Outcome::Charged(Charge {
             msisdn: u.msisdn,
             service: u.service,
@@ -572,7 +670,7 @@ fn charge_cgrates(
     input: &Input,
     acct0: &Account,
     acct: &Account,
-    renewals: Vec<crate::Renewal>,
+    due: Due,
     u: &Usage,
     quantity: u64,
     cg: &crate::cgrates::file::PricingFile,
@@ -623,7 +721,7 @@ fn charge_cgrates(
         u,
         acct0,
         acct,
-        renewals,
+        due,
         Paid {
             quantity,
             destination: None,

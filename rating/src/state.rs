@@ -56,6 +56,30 @@ pub struct Number {
     pub next_bucket: u32,
 }
 
+/// A promised payment: money credited now against payments to come. Payments repay what is
+/// outstanding first; what is still outstanding when it expires is written off the balance.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Promise {
+    pub event: EventId,
+    #[serde(with = "crate::money::amount")]
+    pub amount: Decimal,
+    #[serde(with = "crate::money::amount")]
+    pub outstanding: Decimal,
+    pub granted: Timestamp,
+    pub expires: Timestamp,
+}
+
+/// Money paid into an account in one calendar month (the catalog's time zone).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MonthPaid {
+    pub month: Month,
+    #[serde(with = "crate::money::amount")]
+    pub amount: Decimal,
+}
+
+/// Months of payments an account keeps: the promised-payment policy looks at three.
+pub const PAID_MONTHS: usize = 3;
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Account {
     pub id: AccountId,
@@ -65,15 +89,59 @@ pub struct Account {
     #[serde(with = "crate::money::amount")]
     pub credit_limit: Decimal,
     pub numbers: Vec<Number>,
+    /// The promised payment not yet repaid or written off, if any.
+    pub promise: Option<Promise>,
+    /// Payments of the latest months, oldest first, at most [`PAID_MONTHS`].
+    #[serde(with = "crate::codec::small_vec")]
+    pub paid: SmallVec<[MonthPaid; PAID_MONTHS]>,
 }
 
 impl Account {
+    pub fn new(id: AccountId, credit_limit: Decimal, numbers: Vec<Number>) -> Account {
+        Account {
+            id,
+            balance: Decimal::ZERO,
+            credit_limit,
+            numbers,
+            promise: None,
+            paid: SmallVec::new(),
+        }
+    }
+
     pub fn next_due(&self) -> Timestamp {
-        self.numbers
+        let numbers = self
+            .numbers
             .iter()
             .map(|n| n.next_due)
             .min()
-            .unwrap_or(crate::period::NEVER)
+            .unwrap_or(crate::period::NEVER);
+        match &self.promise {
+            Some(p) => numbers.min(p.expires),
+            None => numbers,
+        }
+    }
+
+    /// Money paid in `month` and the months before it that the account remembers.
+    pub fn paid_since(&self, first: Month) -> Decimal {
+        self.paid
+            .iter()
+            .filter(|p| p.month >= first)
+            .map(|p| p.amount)
+            .sum()
+    }
+
+    /// Books a payment in its month, forgetting months beyond [`PAID_MONTHS`].
+    pub(crate) fn book_payment(&mut self, month: Month, amount: Decimal) {
+        match self.paid.iter_mut().find(|p| p.month == month) {
+            Some(p) => p.amount += amount,
+            None => {
+                self.paid.push(MonthPaid { month, amount });
+                self.paid.sort_by_key(|p| p.month);
+                if self.paid.len() > PAID_MONTHS {
+                    self.paid.remove(0);
+                }
+            }
+        }
     }
 
     pub fn number(&self, m: Msisdn) -> Option<&Number> {

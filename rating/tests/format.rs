@@ -1,8 +1,11 @@
-//! The binary log format holds still: records written by earlier builds of layout version 1
-//! decode, re-encode to the same bytes, and the same inputs rate to the same decision bytes.
-//! `fixtures/records-v1.txt` was written by the build that introduced each record; a line is
-//! `kind input-hex decision-hex`. New kinds are appended (RATEL_BLESS=1 rewrites the file:
-//! only ever to add lines at its end).
+//! The binary log format holds: records written by earlier builds still decode and mean what
+//! they meant, and records of the current layout are pinned byte for byte.
+//!
+//! `fixtures/records-vN.txt` holds, a line per scripted input, `kind input-hex decision-hex` as
+//! the build of layout version N wrote them (v1: before promised payments). Each is decoded
+//! (older versions through `codec::v1`) and must equal what rating the same input gives today.
+//! The current version's file must also match today's bytes exactly; `RATEL_BLESS=1` rewrites
+//! it, and only ever to add lines at its end or to start a new version's file.
 
 use rating::codec::{decode_decision, decode_input, encode_decision, encode_input, parse_json};
 use rating::*;
@@ -19,6 +22,10 @@ const SCRIPT: &[&str] = &[
     r#"{"type":"payment","id":"p1","account":"A1","amount":"1000.00","time":"2026-11-01T09:01:00Z"}"#,
     r#"{"type":"usage","id":"u2","msisdn":"79009999999","service":"sms","other":"79001000001","start":"2026-12-02T09:00:00Z"}"#,
     r#"{"type":"order_detalization","id":"r1","msisdn":"79001000002","month":"2026-11","time":"2026-12-02T10:00:00Z"}"#,
+    // Layout version 2.
+    r#"{"type":"request_promise","id":"pp1","account":"A1","amount":"200.00","time":"2026-12-02T11:00:00Z"}"#,
+    r#"{"type":"payment","id":"p2","account":"A1","amount":"150.00","time":"2026-12-03T11:00:00Z"}"#,
+    r#"{"type":"tick","id":"t2","account":"A1","time":"2026-12-06T00:00:00Z"}"#,
 ];
 
 fn hex(b: &[u8]) -> String {
@@ -32,62 +39,108 @@ fn unhex(s: &str) -> Vec<u8> {
         .collect()
 }
 
-fn lines() -> Vec<String> {
-    // The catalog as it was when the fixture was written (the example catalog moves on).
-    let cat = Catalog::from_toml(
-        "format-catalog.toml",
-        include_str!("fixtures/format-catalog.toml"),
-    )
-    .unwrap();
+/// Today's inputs and decisions for the script, with the catalog as it was when the fixtures
+/// were first written (the example catalog moves on), plus the promised-payment policy.
+fn today() -> Vec<(Input, Decision)> {
+    let text = format!(
+        "{}\n[promised_payment]\nmax_amount = \"300.00\"\nshare_of_recent_payments = \"0.5\"\nvalidity_days = 3\nfee = \"10.00\"\n",
+        include_str!("fixtures/format-catalog.toml")
+    );
+    let cat = Catalog::from_toml("format-catalog.toml", &text).unwrap();
     let mut s = State::new();
     SCRIPT
         .iter()
         .map(|l| {
             let input = parse_json(l.as_bytes()).unwrap();
             let d = step(&mut s, &cat, &input);
-            let (mut i, mut o) = (Vec::new(), Vec::new());
-            encode_input(&input, &mut i);
-            encode_decision(&d, &mut o);
-            format!("{} {} {}", input.kind(), hex(&i), hex(&o))
+            (input, d)
         })
         .collect()
 }
 
+fn line(input: &Input, d: &Decision) -> String {
+    let (mut i, mut o) = (Vec::new(), Vec::new());
+    encode_input(input, &mut i);
+    encode_decision(d, &mut o);
+    format!("{} {} {}", input.kind(), hex(&i), hex(&o))
+}
+
+fn fixture(version: u8) -> String {
+    format!(
+        "{}/tests/fixtures/records-v{version}.txt",
+        env!("CARGO_MANIFEST_DIR")
+    )
+}
+
 #[test]
-fn records_of_layout_version_1_still_read_and_rate_the_same() {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/records-v1.txt");
-    let now = lines();
+fn records_of_every_layout_version_still_read_and_mean_the_same() {
+    let now = today();
+    let current = fixture(rating::codec::VERSION);
     if std::env::var_os("RATEL_BLESS").is_some() {
-        std::fs::write(path, now.join("\n") + "\n").unwrap();
+        let text: Vec<String> = now.iter().map(|(i, d)| line(i, d)).collect();
+        std::fs::write(&current, text.join("\n") + "\n").unwrap();
     }
-    let recorded = std::fs::read_to_string(path).unwrap();
-    let recorded: Vec<&str> = recorded.lines().collect();
-    assert_eq!(recorded.len(), SCRIPT.len(), "one line per scripted input");
-    for (old, new) in recorded.iter().zip(&now) {
-        let mut parts = old.split(' ');
-        let (kind, i, d) = (
-            parts.next().unwrap(),
-            parts.next().unwrap(),
-            parts.next().unwrap(),
-        );
-        let input = decode_input(&unhex(i)).unwrap();
-        let decision = decode_decision(&unhex(d)).unwrap();
-        let (mut i2, mut d2) = (Vec::new(), Vec::new());
-        encode_input(&input, &mut i2);
-        encode_decision(&decision, &mut d2);
-        assert_eq!(
-            (hex(&i2), hex(&d2)),
-            (i.to_string(), d.to_string()),
-            "{kind} re-encodes differently"
-        );
-        assert_eq!(
-            old, new,
-            "{kind} rates to other bytes than the recorded ones"
-        );
+    for version in 1..=rating::codec::VERSION {
+        let text = std::fs::read_to_string(fixture(version)).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(lines.len() >= 10, "v{version}: {} lines", lines.len());
+        for (k, old) in lines.iter().enumerate() {
+            let mut parts = old.split(' ');
+            let (kind, i, d) = (
+                parts.next().unwrap(),
+                parts.next().unwrap(),
+                parts.next().unwrap(),
+            );
+            let (i, d) = (unhex(i), unhex(d));
+            assert_eq!(i[0], version, "v{version} {kind}: version byte");
+            let input = decode_input(&i).unwrap();
+            let mut decision = decode_decision(&d).unwrap();
+            if version == 1 {
+                // Written with the catalog before it offered promised payments.
+                let then = Catalog::from_toml(
+                    "format-catalog.toml",
+                    include_str!("fixtures/format-catalog.toml"),
+                )
+                .unwrap();
+                assert_eq!(decision.catalog, then.tag());
+                decision.catalog = now[k].1.catalog;
+            }
+            assert_eq!(
+                input, now[k].0,
+                "v{version} {kind}: the input reads differently"
+            );
+            assert_eq!(
+                decision, now[k].1,
+                "v{version} {kind}: rates to another decision today"
+            );
+            if version == rating::codec::VERSION {
+                assert_eq!(*old, line(&now[k].0, &now[k].1), "{kind}: bytes changed");
+            }
+        }
     }
-    let kinds: Vec<&str> = recorded
-        .iter()
-        .map(|l| l.split(' ').next().unwrap())
-        .collect();
-    assert_eq!(kinds.len(), 11);
+    assert_eq!(
+        std::fs::read_to_string(current).unwrap().lines().count(),
+        SCRIPT.len(),
+        "the current version's file covers the whole script"
+    );
+}
+
+#[test]
+fn the_promise_in_the_script_is_granted_repaid_and_written_off() {
+    let now = today();
+    let outcome = |id: &str| &now.iter().find(|(i, _)| i.id() == id).unwrap().1;
+    assert!(
+        matches!(outcome("pp1").outcome, Outcome::PromiseGranted { .. }),
+        "{:?}",
+        outcome("pp1")
+    );
+    match &outcome("p2").outcome {
+        Outcome::Paid { repaid, .. } => assert_eq!(repaid.to_string(), "150.00"),
+        o => panic!("{o:?}"),
+    }
+    let w = outcome("t2")
+        .written_off
+        .as_ref()
+        .expect("the rest written off at expiry");
+    assert_eq!(w.amount.to_string(), "50.00");
 }

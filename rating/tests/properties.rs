@@ -60,6 +60,10 @@ enum Op {
     Garbage {
         number: usize,
     },
+    Promise {
+        account: usize,
+        rubles: u64,
+    },
     Report {
         number: usize,
         /// A whole month (November or December), or `None` for the last three days.
@@ -77,6 +81,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (0..50usize).prop_map(|back| Op::Repeat { back }),
         1 => (0..5usize).prop_map(|number| Op::Garbage { number }),
         1 => (0..5usize, prop::option::of(any::<bool>())).prop_map(|(number, month)| Op::Report { number, month }),
+        1 => (0..3usize, 1..400u64).prop_map(|(account, rubles)| Op::Promise { account, rubles }),
     ]
 }
 
@@ -179,6 +184,13 @@ fn script(plans: [usize; 5], ops: &[(Op, u32)]) -> Vec<Input> {
                 amount: Decimal::new(1, 3),
                 time: now,
             }),
+            Op::Promise { account, rubles } => Input::RequestPromise(RequestPromise {
+                id,
+                account: Some(format!("A{account}").into()),
+                msisdn: None,
+                amount: Decimal::from(*rubles),
+                time: now,
+            }),
             Op::Report { number, month } => Input::OrderDetalization(OrderDetalization {
                 id,
                 msisdn: msisdn(NUMBERS[*number]),
@@ -215,6 +227,8 @@ proptest! {
     fn money_is_conserved_and_buckets_stay_whole(inputs in scripts()) {
         let cat = example();
         let mut s = State::new();
+        // Each promise: (granted, repaid so far, written off).
+        let mut promises: std::collections::BTreeMap<String, (Decimal, Decimal, Decimal)> = Default::default();
         let mut expected: std::collections::BTreeMap<String, Decimal> = Default::default();
         for input in &inputs {
             let before = s.clone();
@@ -237,6 +251,38 @@ proptest! {
                 prop_assert!(before.seen(input.id()));
                 for a in before.accounts() {
                     prop_assert_eq!(Some(a), s.account(&a.id));
+                }
+            }
+            // A promise is repaid from payments and written off at expiry, together never more
+            // than was granted, and only one is outstanding at a time.
+            let owner = account_of(&d);
+            let open_promise = owner.as_ref().and_then(|a| before.account(a)).and_then(|a| a.promise.clone());
+            if let Some(w) = &d.written_off {
+                let p = promises.get_mut(w.promise.as_str()).expect("a written-off promise was granted");
+                p.2 += w.amount;
+                prop_assert_eq!(p.0, p.1 + p.2, "a write-off settles exactly what is owed");
+            }
+            match &d.outcome {
+                Outcome::PromiseGranted { amount, .. } => {
+                    prop_assert!(open_promise.as_ref().is_none_or(|p| p.expires <= input.time()), "one at a time");
+                    promises.insert(d.event.to_string(), (*amount, Decimal::ZERO, Decimal::ZERO));
+                }
+                Outcome::Paid { amount, repaid, .. } if !repaid.is_zero() => {
+                    let id = s.account(owner.as_deref().unwrap()).unwrap().promise.as_ref().map(|p| p.event.to_string())
+                        .or_else(|| open_promise.as_ref().map(|p| p.event.to_string()))
+                        .expect("a repayment has a promise");
+                    let p = promises.get_mut(&id).unwrap();
+                    p.1 += *repaid;
+                    prop_assert!(*repaid <= *amount);
+                    prop_assert!(p.1 + p.2 <= p.0, "repaid {} of {}", p.1, p.0);
+                }
+                _ => {}
+            }
+            if let Some(a) = owner.as_ref().and_then(|a| s.account(a)) {
+                if let Some(p) = &a.promise {
+                    let (g, r, w) = promises[p.event.as_str()];
+                    prop_assert_eq!(p.outstanding, g - r - w);
+                    prop_assert!(p.outstanding > Decimal::ZERO);
                 }
             }
             if let Outcome::DetalizationOrdered { msisdn, month, free, fee, .. } = &d.outcome {

@@ -23,6 +23,10 @@ pub struct CatalogFile {
     pub plans: Vec<PlanFile>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub options: Vec<AddonFile>,
+    /// Promised payments: whether and how much an account may be credited against payments to
+    /// come. Absent: no promised payments.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub promised_payment: Option<PromisePolicyFile>,
     /// A CGRateS tariff plan, priced the way CGRateS prices it (`ratel cgrates import` writes it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cgrates: Option<crate::cgrates::TariffFile>,
@@ -49,6 +53,22 @@ pub struct Header {
         skip_serializing_if = "Option::is_none"
     )]
     pub detalization_fee: Option<Decimal>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PromisePolicyFile {
+    /// The most one promised payment may be.
+    #[serde(with = "money::amount")]
+    pub max_amount: Decimal,
+    /// And at most this share of what the account paid in this and the two previous months.
+    #[serde(with = "money::amount")]
+    pub share_of_recent_payments: Decimal,
+    /// Days until what is not repaid is written off the balance.
+    pub validity_days: u32,
+    /// Charged when it is granted.
+    #[serde(default, with = "money::opt_amount")]
+    pub fee: Option<Decimal>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

@@ -240,6 +240,18 @@ impl Offer {
     }
 }
 
+/// The promised-payment policy (see [`file::PromisePolicyFile`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PromisePolicy {
+    pub max_amount: Decimal,
+    pub share_of_recent_payments: Decimal,
+    pub validity_days: u32,
+    pub fee: Decimal,
+}
+
+/// Longest validity of a promised payment.
+pub const MAX_PROMISE_DAYS: u32 = 90;
+
 /// A compiled catalog. Immutable once built; rating borrows it.
 #[derive(Debug, Clone)]
 pub struct Catalog {
@@ -255,6 +267,8 @@ pub struct Catalog {
     pub rounding: Rounding,
     /// Price of an itemised report beyond the first whole-month report of each month.
     pub detalization_fee: Decimal,
+    /// Promised payments, if the operator offers them.
+    pub promise: Option<PromisePolicy>,
     pub destinations: Vec<Destination>,
     prefixes: PrefixTable,
     pub bands: Vec<Band>,
@@ -448,6 +462,26 @@ fn compile(file: &str, f: CatalogFile, fingerprint: [u8; 32]) -> Result<Catalog,
     check_rounding(&mut c, "catalog.rounding", &h.rounding);
     let detalization_fee = h.detalization_fee.unwrap_or_default();
     c.money("catalog", "detalization_fee", detalization_fee);
+    let promise = f.promised_payment.as_ref().map(|p| {
+        let item = "promised_payment";
+        c.money(item, "max_amount", p.max_amount);
+        let fee = p.fee.unwrap_or_default();
+        c.money(item, "fee", fee);
+        if p.share_of_recent_payments.is_sign_negative()
+            || p.share_of_recent_payments > Decimal::ONE
+        {
+            c.bad(item, "share_of_recent_payments is a share, 0 to 1");
+        }
+        if !(1..=MAX_PROMISE_DAYS).contains(&p.validity_days) {
+            c.bad(item, format!("validity_days is 1 to {MAX_PROMISE_DAYS}"));
+        }
+        PromisePolicy {
+            max_amount: p.max_amount,
+            share_of_recent_payments: p.share_of_recent_payments,
+            validity_days: p.validity_days,
+            fee,
+        }
+    });
 
     // Destinations and their prefixes.
     let dest_ix = c.unique("destinations", f.destinations.iter().map(|d| d.id.as_str()));
@@ -820,6 +854,7 @@ fn compile(file: &str, f: CatalogFile, fingerprint: [u8; 32]) -> Result<Catalog,
         calendar: crate::time::Calendar::new(tz),
         rounding: h.rounding,
         detalization_fee,
+        promise,
         destinations,
         prefixes,
         bands,
