@@ -233,7 +233,8 @@ fn read_models_follow_the_log_across_a_month_boundary_and_a_renewal() {
     assert_eq!(per, [("79001000001", "450.00"), ("79001000002", "73.74")]);
 
     let s = query::spending(&e.store, &ctx, "A1", None, None).unwrap();
-    let months: Vec<(String, Vec<(&str, String)>, String)> = s
+    type MonthRow<'a> = (String, Vec<(&'a str, String)>, String);
+    let months: Vec<MonthRow> = s
         .months
         .iter()
         .map(|m| {
