@@ -269,6 +269,16 @@ pub fn audit(store: &Store) -> Result<AuditReport, EngineError> {
     Ok(r)
 }
 
+/// The balance the log sums to is the one the decision records.
+fn balance_is(r: &mut AuditReport, at: &str, d: &Decision, sums: Decimal, recorded: Decimal) {
+    if sums != recorded {
+        r.bad(format!(
+            "{at}: balance after {} is recorded as {recorded}, the log sums to {sums}",
+            d.event
+        ));
+    }
+}
+
 /// One effective decision into the ledger: money by kind, buckets by grant, take and expiry.
 fn book(r: &mut AuditReport, l: &mut Ledger, at: &str, d: &Decision) {
     let account = match &d.outcome {
@@ -357,12 +367,7 @@ fn book(r: &mut AuditReport, l: &mut Ledger, at: &str, d: &Decision) {
             }
             *bal -= c.money;
             r.charges += c.money;
-            if *bal != c.balance_after {
-                r.bad(format!(
-                    "{at}: balance after {} is recorded as {}, the log sums to {bal}",
-                    d.event, c.balance_after
-                ));
-            }
+            balance_is(r, at, d, *bal, c.balance_after);
         }
         Outcome::Paid {
             amount,
@@ -390,12 +395,7 @@ fn book(r: &mut AuditReport, l: &mut Ledger, at: &str, d: &Decision) {
             *bal += *amount - *repaid;
             r.payments += *amount;
             r.repaid += *repaid;
-            if *bal != *balance_after {
-                r.bad(format!(
-                    "{at}: balance after {} is recorded as {balance_after}, the log sums to {bal}",
-                    d.event
-                ));
-            }
+            balance_is(r, at, d, *bal, *balance_after);
         }
         Outcome::Opened { fees: f, .. } => fees += f.iter().map(|f| f.amount).sum::<Decimal>(),
         Outcome::NumberAdded { number, fees: f } => {
@@ -454,12 +454,7 @@ fn book(r: &mut AuditReport, l: &mut Ledger, at: &str, d: &Decision) {
             let bal = l.balance.get_mut(&account).expect("booked above");
             *bal -= fees + *fee;
             fees += *fee;
-            if *bal != *balance_after {
-                r.bad(format!(
-                    "{at}: balance after {} is recorded as {balance_after}, the log sums to {bal}",
-                    d.event
-                ));
-            }
+            balance_is(r, at, d, *bal, *balance_after);
         }
         Outcome::PromiseGranted {
             amount,
@@ -477,12 +472,7 @@ fn book(r: &mut AuditReport, l: &mut Ledger, at: &str, d: &Decision) {
             *bal += *amount;
             fees += *fee;
             r.promised += *amount;
-            if *bal != *balance_after {
-                r.bad(format!(
-                    "{at}: balance after {} is recorded as {balance_after}, the log sums to {bal}",
-                    d.event
-                ));
-            }
+            balance_is(r, at, d, *bal, *balance_after);
         }
         Outcome::CreditLimitSet { .. } | Outcome::Ticked => {}
         Outcome::Duplicate | Outcome::Rejected(_) => unreachable!("not booked"),

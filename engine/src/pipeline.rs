@@ -361,6 +361,20 @@ pub fn recorded_catalog(store: &Store, tag: u64) -> Result<Catalog, EngineError>
     )?)
 }
 
+/// The catalogs a log was decided with, each read from the store once, for the passes over the
+/// log (replay, re-projection).
+#[derive(Default)]
+pub struct Catalogs(std::collections::HashMap<u64, Catalog>);
+
+impl Catalogs {
+    pub fn get(&mut self, store: &Store, tag: u64) -> Result<&Catalog, EngineError> {
+        Ok(match self.0.entry(tag) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(e) => e.insert(recorded_catalog(store, tag)?),
+        })
+    }
+}
+
 /// A catalog may replace another only if every plan, option and package keeps its position.
 fn compatible(old: &Catalog, new: &Catalog) -> Result<(), EngineError> {
     let same =

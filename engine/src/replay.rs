@@ -4,13 +4,13 @@
 //! then checks the rebuilt state against the stored one. Re-rating uses another catalog and
 //! reports, per account and item, what would change.
 
-use crate::pipeline::{recorded_catalog, EngineError};
+use crate::pipeline::{Catalogs, EngineError};
 use crate::record::Entry;
 use crate::store::{Store, StoreError};
 use rating::codec::{decode_decision, decode_input, encode_decision};
 use rating::{apply, rate, Catalog, Decision, Input, Outcome, State, Timestamp};
 use rust_decimal::Decimal;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Mismatch {
@@ -46,12 +46,20 @@ pub(crate) fn decode_rated(
     input: &[u8],
     decision: &[u8],
 ) -> Result<(Input, Decision), StoreError> {
-    let corrupt = |what: &str, e: rating::codec::DecodeError| {
-        StoreError::Corrupt(format!("{what} {partition}/{seq}: {e}"))
-    };
-    let d = decode_decision(decision).map_err(|e| corrupt("decision", e))?;
-    let i = decode_input(input).map_err(|e| corrupt("input", e))?;
+    let d = decode_decision_at(partition, seq, decision)?;
+    let i = decode_input(input)
+        .map_err(|e| StoreError::Corrupt(format!("input {partition}/{seq}: {e}")))?;
     Ok((i, d))
+}
+
+/// The recorded decision of a rated entry, for passes that need no input.
+pub(crate) fn decode_decision_at(
+    partition: u32,
+    seq: u64,
+    decision: &[u8],
+) -> Result<Decision, StoreError> {
+    decode_decision(decision)
+        .map_err(|e| StoreError::Corrupt(format!("decision {partition}/{seq}: {e}")))
 }
 
 /// Keeps at most this many mismatches in a report (the count goes on).
@@ -61,7 +69,7 @@ pub fn replay(
     store: &Store,
     mut progress: impl FnMut(u64),
 ) -> Result<(ReplayReport, State), EngineError> {
-    let mut catalogs: HashMap<u64, Catalog> = HashMap::new();
+    let mut catalogs = Catalogs::default();
     let mut state = State::new();
     let mut r = ReplayReport::default();
     let mut buf = Vec::new();
@@ -70,9 +78,7 @@ pub fn replay(
         r.entries += 1;
         match entry {
             Entry::Catalog { tag, .. } => {
-                if let std::collections::hash_map::Entry::Vacant(v) = catalogs.entry(tag) {
-                    v.insert(recorded_catalog(store, tag)?);
-                }
+                catalogs.get(store, tag)?;
             }
             Entry::Dead { .. } => r.dead += 1,
             Entry::Rated {
@@ -80,9 +86,7 @@ pub fn replay(
             } => {
                 r.decisions += 1;
                 let (input, recorded) = decode_rated(partition, seq, &input, &decision)?;
-                let cat = catalogs.get(&recorded.catalog).ok_or_else(|| {
-                    EngineError::MissingCatalog(format!("{:016x}", recorded.catalog))
-                })?;
+                let cat = catalogs.get(store, recorded.catalog)?;
                 let again = rate(&state, cat, &input);
                 buf.clear();
                 encode_decision(&again, &mut buf);
@@ -95,16 +99,14 @@ pub fn replay(
                     encode_decision(&recorded, &mut now);
                     buf == now
                 };
-                if !same {
-                    if r.mismatches.len() < MAX_REPORTED {
-                        r.mismatches.push(Mismatch {
-                            partition,
-                            seq,
-                            event: recorded.event.to_string(),
-                            recorded: format!("{recorded:?}"),
-                            replayed: format!("{again:?}"),
-                        });
-                    }
+                if !same && r.mismatches.len() < MAX_REPORTED {
+                    r.mismatches.push(Mismatch {
+                        partition,
+                        seq,
+                        event: recorded.event.to_string(),
+                        recorded: format!("{recorded:?}"),
+                        replayed: format!("{again:?}"),
+                    });
                 }
                 apply(&mut state, &again)?;
                 if r.decisions % 65_536 == 0 {

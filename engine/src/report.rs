@@ -34,9 +34,7 @@ pub struct AccountView {
 }
 
 pub fn account_view(cat: &Catalog, a: &Account) -> AccountView {
-    let name = |v: &[rating::catalog::Offer], i: usize| {
-        v.get(i).map_or_else(|| format!("#{i}"), |o| o.id.clone())
-    };
+    use projections::view::{offer_name, origin, package_name};
     AccountView {
         account: a.id.to_string(),
         balance: a.balance.to_string(),
@@ -46,30 +44,19 @@ pub fn account_view(cat: &Catalog, a: &Account) -> AccountView {
             .iter()
             .map(|n| NumberView {
                 msisdn: n.msisdn.to_string(),
-                plan: name(&cat.plans, n.plan as usize),
+                plan: offer_name(&cat.plans, n.plan as usize),
                 options: n
                     .options
                     .iter()
-                    .map(|&o| name(&cat.addons, o as usize))
+                    .map(|&o| offer_name(&cat.addons, o as usize))
                     .collect(),
                 buckets: n
                     .buckets
                     .iter()
                     .map(|b| BucketView {
                         id: b.id,
-                        package: cat
-                            .packages
-                            .get(b.package as usize)
-                            .map_or_else(|| format!("#{}", b.package), |p| p.id.clone()),
-                        origin: match b.origin {
-                            rating::Origin::Plan(p) => {
-                                format!("plan {}", name(&cat.plans, p as usize))
-                            }
-                            rating::Origin::Addon(o) => {
-                                format!("option {}", name(&cat.addons, o as usize))
-                            }
-                            rating::Origin::Rollover => "rollover".into(),
-                        },
+                        package: package_name(cat, b.package),
+                        origin: origin(cat, b.origin),
                         total: b.total,
                         remaining: b.remaining,
                         valid_from: b.valid_from.to_string(),

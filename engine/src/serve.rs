@@ -179,17 +179,18 @@ fn forbidden() -> Failure {
 }
 
 /// What a request asks to read.
-enum Subject<'a> {
-    Account(&'a str),
-    Number(&'a str),
+enum Subject {
+    Account(String),
+    Number(String),
 }
 
-/// Authorises a request, then runs `f` on a blocking thread with a fresh context.
+/// Authorises a request, checks that what it names exists (for the operator: a subscriber has
+/// had its 403 by then), then runs `f` with the id on a blocking thread with a fresh context.
 async fn guarded<T: Send + 'static>(
     app: Arc<App>,
     headers: &HeaderMap,
-    subject: Subject<'_>,
-    f: impl FnOnce(&App, &Context) -> Result<T, QueryError> + Send + 'static,
+    subject: Subject,
+    f: impl FnOnce(&App, &Context, &str) -> Result<T, QueryError> + Send + 'static,
 ) -> Result<T, Failure> {
     let role = app.tokens.role(headers).cloned().ok_or_else(unauthorized)?;
     let Ok(_slot) = app.slots.try_acquire() else {
@@ -198,31 +199,49 @@ async fn guarded<T: Send + 'static>(
             "too many requests in flight".into(),
         ));
     };
-    let subject = match subject {
-        Subject::Account(a) => (true, a.to_string()),
-        Subject::Number(m) => (false, m.to_string()),
-    };
-    let app2 = app.clone();
+    let app = app.clone(); // the slot above borrows the caller's handle
     tokio::task::spawn_blocking(move || -> Result<Result<T, Failure>, QueryError> {
-        let ctx = app2.fresh()?;
+        let ctx = app.fresh()?;
+        let store = &app.store;
         if let Role::Subscriber { account } = &role {
-            let owner = if subject.0 {
-                Some(subject.1.clone())
-            } else {
-                match rating::Msisdn::parse(&subject.1) {
-                    Ok(m) => projections::models::account_of(app2.store.db(), m)?,
+            let owner = match &subject {
+                Subject::Account(a) => Some(a.clone()),
+                Subject::Number(m) => match rating::Msisdn::parse(m) {
+                    Ok(m) => projections::models::account_of(store.db(), m)?,
                     Err(_) => None,
-                }
+                },
             };
             if owner.as_deref() != Some(account.as_str()) {
                 return Ok(Err(forbidden()));
             }
         }
-        Ok(Ok(f(&app2, &ctx)?))
+        let id = match &subject {
+            Subject::Account(a) => {
+                if store.account(a)?.is_none() {
+                    return Err(QueryError::NotFound(a.clone()));
+                }
+                a
+            }
+            Subject::Number(m) => {
+                query::number(store, m)?;
+                m
+            }
+        };
+        Ok(Ok(f(&app, &ctx, id)?))
     })
     .await
     .map_err(|e| Failure(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
     .map_err(Failure::from)?
+}
+
+/// A guarded query answered as JSON.
+async fn json<T: serde::Serialize + Send + 'static>(
+    app: Arc<App>,
+    headers: &HeaderMap,
+    subject: Subject,
+    f: impl FnOnce(&App, &Context, &str) -> Result<T, QueryError> + Send + 'static,
+) -> Result<Response, Failure> {
+    Ok(Json(guarded(app, headers, subject, f).await?).into_response())
 }
 
 #[derive(Deserialize, Default)]
@@ -249,20 +268,10 @@ async fn account_balance(
     Path(account): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, Failure> {
-    let a = account.clone();
-    let v = guarded(
-        app,
-        &headers,
-        Subject::Account(&account),
-        move |app, ctx| {
-            if app.store.account(&a)?.is_none() {
-                return Err(QueryError::NotFound(a));
-            }
-            query::balance(&app.store, ctx, &a)
-        },
-    )
-    .await?;
-    Ok(Json(v).into_response())
+    json(app, &headers, Subject::Account(account), |app, ctx, a| {
+        query::balance(&app.store, ctx, a)
+    })
+    .await
 }
 
 async fn number_balance(
@@ -270,13 +279,10 @@ async fn number_balance(
     Path(msisdn): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, Failure> {
-    let m = msisdn.clone();
-    let v = guarded(app, &headers, Subject::Number(&msisdn), move |app, ctx| {
-        query::number(&app.store, &m)?;
-        query::balance(&app.store, ctx, &m)
+    json(app, &headers, Subject::Number(msisdn), |app, ctx, m| {
+        query::balance(&app.store, ctx, m)
     })
-    .await?;
-    Ok(Json(v).into_response())
+    .await
 }
 
 async fn packages(
@@ -284,12 +290,40 @@ async fn packages(
     Path(msisdn): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, Failure> {
-    let m = msisdn.clone();
-    let v = guarded(app, &headers, Subject::Number(&msisdn), move |app, ctx| {
-        query::packages(&app.store, ctx, &m)
+    json(app, &headers, Subject::Number(msisdn), |app, ctx, m| {
+        query::packages(&app.store, ctx, m)
     })
-    .await?;
-    Ok(Json(v).into_response())
+    .await
+}
+
+async fn account_spending(
+    State(app): State<Arc<App>>,
+    Path(account): Path<String>,
+    Query(p): Query<MonthsParams>,
+    headers: HeaderMap,
+) -> Result<Response, Failure> {
+    json(
+        app,
+        &headers,
+        Subject::Account(account),
+        move |app, ctx, a| query::spending(&app.store, ctx, a, p.from.as_deref(), p.to.as_deref()),
+    )
+    .await
+}
+
+async fn number_spending(
+    State(app): State<Arc<App>>,
+    Path(msisdn): Path<String>,
+    Query(p): Query<MonthsParams>,
+    headers: HeaderMap,
+) -> Result<Response, Failure> {
+    json(
+        app,
+        &headers,
+        Subject::Number(msisdn),
+        move |app, ctx, m| query::spending(&app.store, ctx, m, p.from.as_deref(), p.to.as_deref()),
+    )
+    .await
 }
 
 async fn detalization(
@@ -299,35 +333,41 @@ async fn detalization(
     headers: HeaderMap,
 ) -> Result<Response, Failure> {
     let format = p.format.clone().unwrap_or_else(|| "json".into());
-    if !["json", "csv", "pdf"].contains(&format.as_str()) {
-        return Err(Failure(
-            StatusCode::BAD_REQUEST,
-            "format is json, csv or pdf".into(),
-        ));
-    }
-    let m = msisdn.clone();
-    let f2 = format.clone();
-    let (bytes, name) = guarded(app, &headers, Subject::Number(&msisdn), move |app, ctx| {
-        let period = query::period(ctx, p.month.as_deref(), p.from.as_deref(), p.to.as_deref())?;
-        let services: Vec<String> = p
-            .service
-            .as_deref()
-            .map(|s| s.split(',').map(|x| x.trim().to_string()).collect())
-            .unwrap_or_default();
-        let r = query::detalization(&app.store, ctx, &m, period, &services)?;
-        let bytes = match f2.as_str() {
-            "csv" => projections::export::csv(&r),
-            "pdf" => projections::pdf::render(&r).map_err(|e| QueryError::Bad(e.to_string()))?,
-            _ => projections::export::json(&r),
-        };
-        Ok((bytes, format!("detalization-{m}.{f2}")))
-    })
-    .await?;
     let ctype = match format.as_str() {
+        "json" => "application/json",
         "csv" => "text/csv; charset=utf-8",
         "pdf" => "application/pdf",
-        _ => "application/json",
+        _ => {
+            return Err(Failure(
+                StatusCode::BAD_REQUEST,
+                "format is json, csv or pdf".into(),
+            ))
+        }
     };
+    let name = format!("detalization-{msisdn}.{format}");
+    let bytes = guarded(
+        app,
+        &headers,
+        Subject::Number(msisdn),
+        move |app, ctx, m| {
+            let period =
+                query::period(ctx, p.month.as_deref(), p.from.as_deref(), p.to.as_deref())?;
+            let services: Vec<String> = p
+                .service
+                .as_deref()
+                .map(|s| s.split(',').map(|x| x.trim().to_string()).collect())
+                .unwrap_or_default();
+            let r = query::detalization(&app.store, ctx, m, period, &services)?;
+            Ok(match format.as_str() {
+                "csv" => projections::export::csv(&r),
+                "pdf" => {
+                    projections::pdf::render(&r).map_err(|e| QueryError::Bad(e.to_string()))?
+                }
+                _ => projections::export::json(&r),
+            })
+        },
+    )
+    .await?;
     Ok((
         [
             (header::CONTENT_TYPE, ctype.to_string()),
@@ -339,43 +379,6 @@ async fn detalization(
         bytes,
     )
         .into_response())
-}
-
-async fn number_spending(
-    State(app): State<Arc<App>>,
-    Path(msisdn): Path<String>,
-    Query(p): Query<MonthsParams>,
-    headers: HeaderMap,
-) -> Result<Response, Failure> {
-    let m = msisdn.clone();
-    let v = guarded(app, &headers, Subject::Number(&msisdn), move |app, ctx| {
-        query::number(&app.store, &m)?;
-        query::spending(&app.store, ctx, &m, p.from.as_deref(), p.to.as_deref())
-    })
-    .await?;
-    Ok(Json(v).into_response())
-}
-
-async fn account_spending(
-    State(app): State<Arc<App>>,
-    Path(account): Path<String>,
-    Query(p): Query<MonthsParams>,
-    headers: HeaderMap,
-) -> Result<Response, Failure> {
-    let a = account.clone();
-    let v = guarded(
-        app,
-        &headers,
-        Subject::Account(&account),
-        move |app, ctx| {
-            if app.store.account(&a)?.is_none() {
-                return Err(QueryError::NotFound(a));
-            }
-            query::spending(&app.store, ctx, &a, p.from.as_deref(), p.to.as_deref())
-        },
-    )
-    .await?;
-    Ok(Json(v).into_response())
 }
 
 /// The API's routes, each described in assets/openapi.json (a test holds the two together).

@@ -2,12 +2,12 @@
 //! rollover), detalization across a month boundary, spending and payments, and the fee for
 //! detalization reports. Example catalog (Europe/Moscow, UTC+3; SMART and BASIC plans).
 
-use engine::pipeline::{Config, Engine};
+mod common;
+use common::{append, example_engine, tool};
+use engine::pipeline::Engine;
 use engine::query::{self, Context};
 use std::io::Write;
 use std::path::Path;
-
-const CATALOG: &str = engine::EXAMPLE_CATALOG;
 
 /// Part 1: October, and the first days of November.
 const PART1: &[&str] = &[
@@ -37,26 +37,16 @@ const PART2: &[&str] = &[
     r#"{"type":"order_detalization","id":"r-2","msisdn":"79001000002","month":"2026-10","time":"2026-11-16T10:01:00Z"}"#,
 ];
 
-fn append(path: &Path, lines: &[&str]) {
-    let mut f = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .unwrap();
-    for l in lines {
-        writeln!(f, "{l}").unwrap();
-    }
+fn engine(dir: &Path) -> Engine {
+    example_engine(dir)
 }
 
-fn engine(dir: &Path) -> Engine {
-    let cat = rating::Catalog::from_toml("example.toml", CATALOG).unwrap();
-    Engine::open(
-        &dir.join("store"),
-        cat,
-        CATALOG.as_bytes(),
-        Config::default(),
-    )
-    .unwrap()
+/// Each number's month-to-date spending in a balance.
+fn month_to_date(b: &projections::view::BalanceView) -> Vec<(&str, &str)> {
+    b.numbers
+        .iter()
+        .map(|n| (n.msisdn.as_str(), n.month_to_date.as_str()))
+        .collect()
 }
 
 fn rows(e: &Engine, msisdn: &str, month: &str, services: &[&str]) -> Vec<[String; 5]> {
@@ -136,12 +126,10 @@ fn read_models_follow_the_log_across_a_month_boundary_and_a_renewal() {
         (b.month.as_str(), b.month_to_date.as_str()),
         ("2026-11", "13.74")
     );
-    let per: Vec<(&str, &str)> = b
-        .numbers
-        .iter()
-        .map(|n| (n.msisdn.as_str(), n.month_to_date.as_str()))
-        .collect();
-    assert_eq!(per, [("79001000001", "0.00"), ("79001000002", "13.74")]);
+    assert_eq!(
+        month_to_date(&b),
+        [("79001000001", "0.00"), ("79001000002", "13.74")]
+    );
 
     // The 90 s call took two whole minutes of the package, valid until the renewal on 15 Nov.
     let until = "2026-11-14T21:00:00Z";
@@ -225,12 +213,10 @@ fn read_models_follow_the_log_across_a_month_boundary_and_a_renewal() {
         (b.balance.as_str(), b.month_to_date.as_str()),
         ("424.01", "523.74")
     );
-    let per: Vec<(&str, &str)> = b
-        .numbers
-        .iter()
-        .map(|n| (n.msisdn.as_str(), n.month_to_date.as_str()))
-        .collect();
-    assert_eq!(per, [("79001000001", "450.00"), ("79001000002", "73.74")]);
+    assert_eq!(
+        month_to_date(&b),
+        [("79001000001", "450.00"), ("79001000002", "73.74")]
+    );
 
     let s = query::spending(&e.store, &ctx, "A1", None, None).unwrap();
     type MonthRow<'a> = (String, Vec<(&'a str, String)>, String);
@@ -424,26 +410,9 @@ fn a_rebuild_gives_the_live_read_models_row_for_row() {
     }
 }
 
-/// A tool the test needs from Debian's packages: CI installs it (RATEL_REQUIRE_TOOLS=1 there);
-/// elsewhere a missing tool skips the test with a note.
-fn tool(name: &str) -> bool {
-    let found = std::process::Command::new("which")
-        .arg(name)
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !found {
-        assert!(
-            std::env::var_os("RATEL_REQUIRE_TOOLS").is_none(),
-            "{name} is required (apt-get install poppler-utils tesseract-ocr chromium)"
-        );
-        eprintln!("SKIPPED: {name} is not installed");
-    }
-    found
-}
-
 #[test]
 fn the_pdf_report_renders_with_its_totals() {
-    if !tool("pdftoppm") || !tool("tesseract") {
+    if tool("pdftoppm").is_none() || tool("tesseract").is_none() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();

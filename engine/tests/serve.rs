@@ -2,13 +2,13 @@
 //! follower that sees what the writer commits later, and the self-care page in a real headless
 //! Chromium.
 
-use engine::pipeline::{Config, Engine};
-use std::io::{BufRead, BufReader, Write};
+mod common;
+use common::{append, example_engine, tool};
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
 const RATEL: &str = env!("CARGO_BIN_EXE_ratel");
-const CATALOG: &str = engine::EXAMPLE_CATALOG;
 const OPERATOR: &str = "operator-token-0123456789";
 const ALICE: &str = "alice-token-0123456789abc";
 const BOB: &str = "bob-token-0123456789abcde";
@@ -25,27 +25,8 @@ const EVENTS: &[&str] = &[
     r#"{"type":"usage","id":"b-1","msisdn":"79002000002","service":"voice","other":"74951234567","start":"2026-11-03T09:00:00Z","duration":60}"#,
 ];
 
-fn append(path: &Path, lines: &[&str]) {
-    let mut f = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .unwrap();
-    for l in lines {
-        writeln!(f, "{l}").unwrap();
-    }
-}
-
 fn rate(dir: &Path, input: &Path) {
-    let cat = rating::Catalog::from_toml("example.toml", CATALOG).unwrap();
-    let mut e = Engine::open(
-        &dir.join("store"),
-        cat,
-        CATALOG.as_bytes(),
-        Config::default(),
-    )
-    .unwrap();
-    e.run_file(input).unwrap();
+    example_engine(dir).run_file(input).unwrap();
 }
 
 struct Server {
@@ -373,22 +354,9 @@ fn the_server_follows_the_writer() {
     }
 }
 
-fn chromium() -> Option<&'static str> {
-    let path = "/usr/bin/chromium";
-    if Path::new(path).exists() {
-        return Some(path);
-    }
-    assert!(
-        std::env::var_os("RATEL_REQUIRE_TOOLS").is_none(),
-        "chromium is required (apt-get install chromium)"
-    );
-    eprintln!("SKIPPED: chromium is not installed");
-    None
-}
-
 /// The page's DOM after its scripts ran, in headless Chromium.
 fn render(url: &str, profile: &Path) -> String {
-    let out = Command::new(chromium().unwrap())
+    let out = Command::new(tool("chromium").unwrap())
         .args([
             "--headless",
             "--no-sandbox",
@@ -415,7 +383,7 @@ fn render(url: &str, profile: &Path) -> String {
 
 #[test]
 fn the_self_care_page_shows_a_number_in_a_real_browser() {
-    if chromium().is_none() {
+    if tool("chromium").is_none() {
         return;
     }
     let (dir, _input, s) = setup();

@@ -65,8 +65,25 @@ pub struct PackagesView {
     pub buckets: Vec<BucketView>,
 }
 
-fn offer_name(v: &[rating::catalog::Offer], i: usize) -> String {
+/// A plan's or option's id by its position (`#i` if the catalog has no such position).
+pub fn offer_name(v: &[rating::catalog::Offer], i: usize) -> String {
     v.get(i).map_or_else(|| format!("#{i}"), |o| o.id.clone())
+}
+
+/// Where a bucket came from: `plan X`, `option Y` or `rollover`.
+pub fn origin(cat: &Catalog, o: Origin) -> String {
+    match o {
+        Origin::Plan(p) => format!("plan {}", offer_name(&cat.plans, p as usize)),
+        Origin::Addon(a) => format!("option {}", offer_name(&cat.addons, a as usize)),
+        Origin::Rollover => "rollover".into(),
+    }
+}
+
+/// A package's id by its position.
+pub fn package_name(cat: &Catalog, i: rating::catalog::PackageIdx) -> String {
+    cat.packages
+        .get(i as usize)
+        .map_or_else(|| format!("#{i}"), |p| p.id.clone())
 }
 
 /// The month event time `now` falls in, in the catalog's time zone.
@@ -128,18 +145,14 @@ pub fn packages(cat: &Catalog, a: &Account, m: Msisdn) -> Option<PackagesView> {
             let p = cat.packages.get(b.package as usize);
             BucketView {
                 id: b.id,
-                package: p.map_or_else(|| format!("#{}", b.package), |p| p.id.clone()),
+                package: package_name(cat, b.package),
                 unit: p.map_or_else(String::new, |p| p.unit.to_string()),
                 total: b.total,
                 used: b.total - b.remaining,
                 remaining: b.remaining,
                 valid_from: b.valid_from.to_rfc3339(),
                 valid_until: b.valid_until.to_rfc3339(),
-                origin: match b.origin {
-                    Origin::Plan(p) => format!("plan {}", offer_name(&cat.plans, p as usize)),
-                    Origin::Addon(o) => format!("option {}", offer_name(&cat.addons, o as usize)),
-                    Origin::Rollover => "rollover".into(),
-                },
+                origin: origin(cat, b.origin),
             }
         })
         .collect();

@@ -346,15 +346,7 @@ pub fn apply(state: &mut State, d: &Decision) -> Result<(), ApplyError> {
                 b.remaining -= t.units;
             }
             acct.balance -= c.money;
-            if acct.balance != c.balance_after {
-                return Err(bad(
-                    d,
-                    format!(
-                        "balance after is {}, decision says {}",
-                        acct.balance, c.balance_after
-                    ),
-                ));
-            }
+            balance_is(d, acct.balance, c.balance_after)?;
         }
         Outcome::Paid {
             amount,
@@ -380,15 +372,7 @@ pub fn apply(state: &mut State, d: &Decision) -> Result<(), ApplyError> {
             }
             acct.book_payment(*month, *amount);
             acct.balance += *amount - *repaid;
-            if acct.balance != *balance_after {
-                return Err(bad(
-                    d,
-                    format!(
-                        "balance after is {}, decision says {balance_after}",
-                        acct.balance
-                    ),
-                ));
-            }
+            balance_is(d, acct.balance, *balance_after)?;
         }
         Outcome::NumberAdded { number, fees } => {
             if acct.number(number.msisdn).is_some() {
@@ -454,15 +438,7 @@ pub fn apply(state: &mut State, d: &Decision) -> Result<(), ApplyError> {
                 expires: *expires,
             });
             acct.balance += *amount - *fee;
-            if acct.balance != *balance_after {
-                return Err(bad(
-                    d,
-                    format!(
-                        "balance after is {}, decision says {balance_after}",
-                        acct.balance
-                    ),
-                ));
-            }
+            balance_is(d, acct.balance, *balance_after)?;
         }
         Outcome::DetalizationOrdered {
             msisdn,
@@ -476,15 +452,7 @@ pub fn apply(state: &mut State, d: &Decision) -> Result<(), ApplyError> {
                 return Err(bad(d, "number not in account"));
             }
             acct.balance -= *fee;
-            if acct.balance != *balance_after {
-                return Err(bad(
-                    d,
-                    format!(
-                        "balance after is {}, decision says {balance_after}",
-                        acct.balance
-                    ),
-                ));
-            }
+            balance_is(d, acct.balance, *balance_after)?;
             if *free {
                 free_report = Some((
                     *msisdn,
@@ -504,6 +472,18 @@ pub fn apply(state: &mut State, d: &Decision) -> Result<(), ApplyError> {
     }
     state.mark_seen(&d.event);
     Ok(())
+}
+
+/// The balance an outcome reached is the one its decision records.
+fn balance_is(d: &Decision, reached: Decimal, recorded: Decimal) -> Result<(), ApplyError> {
+    if reached == recorded {
+        Ok(())
+    } else {
+        Err(bad(
+            d,
+            format!("balance after is {reached}, decision says {recorded}"),
+        ))
+    }
 }
 
 pub(crate) fn apply_write_off(acct: &mut Account, w: &WriteOff) -> Result<(), String> {

@@ -1,0 +1,44 @@
+//! Helpers shared by the engine's integration tests.
+#![allow(dead_code)]
+
+use engine::pipeline::{Config, Engine};
+use std::io::Write;
+use std::path::Path;
+
+/// Appends JSON lines to a source file (a later run resumes after what it already rated).
+pub fn append(path: &Path, lines: &[&str]) {
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .unwrap();
+    for l in lines {
+        writeln!(f, "{l}").unwrap();
+    }
+}
+
+/// An engine on the example catalog with its store in `dir/store`.
+pub fn example_engine(dir: &Path) -> Engine {
+    let text = engine::EXAMPLE_CATALOG;
+    let cat = rating::Catalog::from_toml("example.toml", text).unwrap();
+    Engine::open(&dir.join("store"), cat, text.as_bytes(), Config::default()).unwrap()
+}
+
+/// A tool the test needs from Debian's packages: CI installs it (RATEL_REQUIRE_TOOLS=1 there);
+/// elsewhere a missing tool skips the test with a note.
+pub fn tool(name: &str) -> Option<std::path::PathBuf> {
+    let found = std::process::Command::new("which")
+        .arg(name)
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().into());
+    if found.is_none() {
+        assert!(
+            std::env::var_os("RATEL_REQUIRE_TOOLS").is_none(),
+            "{name} is required (apt-get install poppler-utils tesseract-ocr chromium)"
+        );
+        eprintln!("SKIPPED: {name} is not installed");
+    }
+    found
+}
