@@ -56,7 +56,11 @@ fn main() {
         &data,
         cat,
         engine::EXAMPLE_CATALOG.as_bytes(),
-        Config { batch, sync: true },
+        Config {
+            batch,
+            sync: true,
+            ..Config::default()
+        },
     )
     .unwrap();
     let mut src = FileSource::open(work.clone(), 0).unwrap();

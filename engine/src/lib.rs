@@ -4,7 +4,10 @@
 
 pub mod audit;
 pub mod cgrates;
+pub mod kafka;
 pub mod models;
+pub mod outbox;
+pub mod partition;
 pub mod pipeline;
 pub mod query;
 pub mod record;

@@ -82,7 +82,7 @@ enum Cmd {
         catalog: PathBuf,
         #[arg(long)]
         data: PathBuf,
-        /// `file:PATH` (one JSON event per line).
+        /// `file:PATH` (one JSON event per line) or `kafka:BROKERS` (the input topics).
         #[arg(long)]
         source: String,
         #[arg(long, default_value_t = DEFAULT_BATCH)]
@@ -90,6 +90,36 @@ enum Cmd {
         /// Do not sync the WAL per batch (experiments only: a crash may lose the last batches).
         #[arg(long)]
         no_sync: bool,
+        /// Spread a file's accounts over this many partitions, as `ratel produce` spreads them
+        /// over the input topics' (a Kafka source takes the topics' count). Fixed for a store.
+        #[arg(long, default_value_t = 1)]
+        partitions: u32,
+        /// Kafka consumer group.
+        #[arg(long, default_value = "ratel")]
+        group: String,
+        /// Kafka: stop once every assigned partition has been at its end this many seconds
+        /// (batch jobs and tests); by default run until killed.
+        #[arg(long)]
+        exit_when_idle: Option<f64>,
+        /// Kafka: do not publish decisions, notifications and dead letters.
+        #[arg(long)]
+        no_publish: bool,
+        #[command(flatten)]
+        topics: engine::kafka::Topics,
+    },
+    /// Publish a workload file to the Kafka input topics, keyed by account and timestamped with
+    /// event time, as ratel expects them.
+    Produce {
+        #[arg(long)]
+        brokers: String,
+        /// `file:PATH`.
+        #[arg(long)]
+        source: String,
+        /// Create the input and output topics that are missing, with this many partitions.
+        #[arg(long)]
+        create: Option<u32>,
+        #[command(flatten)]
+        topics: engine::kafka::Topics,
     },
     /// Write a deterministic synthetic workload (JSON lines).
     Gen {
@@ -309,6 +339,73 @@ fn time_arg(s: &Option<String>, default: Timestamp) -> Result<Timestamp> {
     }
 }
 
+/// How `ratel run` reads Kafka.
+struct KafkaRun {
+    group: String,
+    exit_when_idle: Option<f64>,
+    publish: bool,
+    topics: engine::kafka::Topics,
+}
+
+fn run_kafka(
+    cat: Catalog,
+    bytes: &[u8],
+    data: &Path,
+    brokers: &str,
+    cfg: Config,
+    k: KafkaRun,
+    quiet: bool,
+) -> Result<Engine> {
+    use engine::kafka::KafkaSource;
+    // The topics' partition count is the store's; the source is opened with the offsets the
+    // store holds, so the engine is opened first with the count the topics give.
+    let probe = KafkaSource::open(brokers, &k.group, &k.topics, |_, _| None)
+        .with_context(|| format!("connecting to {brokers}"))?;
+    let partitions = probe.partitions();
+    drop(probe);
+    let mut engine = Engine::open(data, cat, bytes, Config { partitions, ..cfg })?;
+    let mut src = KafkaSource::open(brokers, &k.group, &k.topics, |t, p| {
+        engine.offset(t, p).ok().flatten()
+    })?;
+    src.exit_when_idle = k.exit_when_idle.map(std::time::Duration::from_secs_f64);
+    let mut outbox = if k.publish {
+        Some(engine::outbox::Outbox::open(
+            brokers,
+            &k.topics,
+            &engine.store,
+            partitions,
+        )?)
+    } else {
+        None
+    };
+    let publish = |e: &Engine, o: &mut Option<engine::outbox::Outbox>| -> Result<()> {
+        if let Some(o) = o {
+            o.publish(&e.store, |p| e.seq(p))?;
+        }
+        Ok(())
+    };
+    // What a crash left unpublished goes out before anything new is read.
+    publish(&engine, &mut outbox)?;
+    let pb = if quiet {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new_spinner()
+    };
+    let mut failed = None;
+    engine.run(&mut src, |e, _| {
+        if failed.is_none() {
+            failed = publish(e, &mut outbox).err();
+        }
+        pb.set_message(format!("{} read", e.counters.read));
+        pb.tick();
+    })?;
+    if let Some(e) = failed {
+        return Err(e.context("publishing to the output topics"));
+    }
+    pb.finish_and_clear();
+    Ok(engine)
+}
+
 fn run(
     cat: Catalog,
     bytes: &[u8],
@@ -318,7 +415,7 @@ fn run(
     quiet: bool,
 ) -> Result<Engine> {
     let Some(path) = source.strip_prefix("file:") else {
-        bail!("unknown source {source:?}: use file:PATH (kafka: comes with the Kafka pipeline)");
+        bail!("unknown source {source:?}: use file:PATH or kafka:BROKERS");
     };
     let mut engine = Engine::open(data, cat, bytes, cfg)?;
     let position = engine.position()?;
@@ -446,23 +543,68 @@ fn main() -> Result<()> {
             source,
             batch,
             no_sync,
+            partitions,
+            group,
+            exit_when_idle,
+            no_publish,
+            topics,
         } => {
             let (cat, bytes) = load_catalog(&catalog)?;
-            let e = run(
-                cat,
-                &bytes,
-                &data,
-                &source,
-                Config {
-                    batch,
-                    sync: !no_sync,
-                },
-                cli.quiet,
-            )?;
+            let cfg = Config {
+                batch,
+                sync: !no_sync,
+                partitions,
+            };
+            let e = match source.strip_prefix("kafka:") {
+                Some(brokers) => run_kafka(
+                    cat,
+                    &bytes,
+                    &data,
+                    brokers,
+                    cfg,
+                    KafkaRun {
+                        group,
+                        exit_when_idle,
+                        publish: !no_publish,
+                        topics,
+                    },
+                    cli.quiet,
+                )?,
+                None => run(cat, &bytes, &data, &source, cfg, cli.quiet)?,
+            };
             let c = e.counters;
             println!(
                 "read {} · rated {} · rejected {} · duplicates {} · dead {} · ticks {}",
                 c.read, c.rated, c.rejected, c.duplicates, c.dead, c.ticks
+            );
+        }
+        Cmd::Produce {
+            brokers,
+            source,
+            create,
+            topics,
+        } => {
+            let Some(path) = source.strip_prefix("file:") else {
+                bail!("unknown source {source:?}: use file:PATH");
+            };
+            if let Some(n) = create {
+                let mut names = topics.inputs().to_vec();
+                names.extend(topics.outputs());
+                engine::kafka::create_topics(&brokers, &names, n)?;
+            }
+            let len = std::fs::metadata(path)
+                .with_context(|| path.to_string())?
+                .len();
+            let pb = bar(cli.quiet, len, "producing");
+            let p = engine::kafka::produce(&brokers, &topics, Path::new(path), |at| {
+                pb.set_position(at)
+            })?;
+            pb.finish_and_clear();
+            println!(
+                "produced {} lines ({} not inputs, sent to be dead-lettered) to {}",
+                p.lines,
+                p.unreadable,
+                topics.inputs().join(", ")
             );
         }
         Cmd::Gen {

@@ -35,6 +35,8 @@ pub enum EngineError {
     Models(String),
     #[error("the log and the state disagree: {0}")]
     Inconsistent(#[from] rating::ApplyError),
+    #[error("partitions: {0}")]
+    Partitions(String),
     #[error("the new catalog {0}: the state refers to plans, options and packages by position, so a new catalog must keep the old ones in place and only add after them")]
     IncompatibleCatalog(String),
 }
@@ -44,6 +46,9 @@ pub struct Config {
     pub batch: usize,
     /// Sync the WAL at every commit (production). Off only for experiments.
     pub sync: bool,
+    /// How many partitions the accounts are spread over (crate::partition). A file's inputs are
+    /// split by their keys; a Kafka source's come partitioned and are checked. Fixed for a store.
+    pub partitions: u32,
 }
 
 impl Default for Config {
@@ -51,8 +56,16 @@ impl Default for Config {
         Config {
             batch: DEFAULT_BATCH,
             sync: true,
+            partitions: 1,
         }
     }
+}
+
+/// What the engine keeps of each partition's log: the next sequence number and its event time.
+#[derive(Debug, Clone, Copy)]
+struct Part {
+    seq: u64,
+    watermark: Timestamp,
 }
 
 pub struct Engine {
@@ -60,8 +73,8 @@ pub struct Engine {
     pub cat: Catalog,
     pub state: State,
     cfg: Config,
-    partition: u32,
-    seq: u64,
+    parts: Vec<Part>,
+    /// The latest event time of all partitions: "now" for the read models.
     watermark: Timestamp,
     pub counters: Counters,
     buf: Vec<u8>,
@@ -74,9 +87,17 @@ fn tag_hex(tag: u64) -> String {
     format!("{tag:016x}")
 }
 
+/// The meta key of a source position: a file's (`pos/0`) or a topic partition's.
+pub fn position_key(topic: Option<&str>, partition: u32) -> String {
+    match topic {
+        None => format!("pos/{partition}"),
+        Some(t) => format!("pos/{t}/{partition}"),
+    }
+}
+
 impl Engine {
     /// Opens the store at `dir` and makes `catalog` (read from `catalog_bytes`) the one in force,
-    /// recording it in the log if it differs from the last one.
+    /// recording it in the log of every partition if it differs from the last one.
     pub fn open(
         dir: &Path,
         cat: Catalog,
@@ -85,22 +106,46 @@ impl Engine {
     ) -> Result<Engine, EngineError> {
         let store = Store::open(dir)?;
         let state = store.load_state()?;
-        let partition = 0;
-        let seq = store.meta_u64(&format!("seq/{partition}"))?.unwrap_or(0);
-        let watermark = Timestamp(store.meta_u64("watermark")?.unwrap_or(0) as i64);
-        let counters = store.counters()?;
         let cfg = Config {
             batch: cfg.batch.clamp(1, MAX_BATCH),
             ..cfg
         };
+        if !(1..=crate::partition::MAX_PARTITIONS).contains(&cfg.partitions) {
+            return Err(EngineError::Partitions(format!(
+                "{} partitions: a store has 1 to {}",
+                cfg.partitions,
+                crate::partition::MAX_PARTITIONS
+            )));
+        }
+        // A store made before partitions existed has one.
+        let recorded = store.meta_u64("partitions")?.unwrap_or(1);
+        let fresh = store.meta_u64("seq/0")?.is_none();
+        if !fresh && recorded != cfg.partitions as u64 {
+            return Err(EngineError::Partitions(format!(
+                "the store holds {recorded} partitions, {} asked: accounts are placed by partition, so a store keeps its count (re-partitioning is a replay into a new store)",
+                cfg.partitions
+            )));
+        }
+        let global = Timestamp(store.meta_u64("watermark")?.unwrap_or(0) as i64);
+        let mut parts = Vec::with_capacity(cfg.partitions as usize);
+        for p in 0..cfg.partitions {
+            let seq = store.meta_u64(&format!("seq/{p}"))?.unwrap_or(0);
+            let watermark = match store.meta_u64(&format!("watermark/{p}"))? {
+                Some(w) => Timestamp(w as i64),
+                // One partition's watermark was the store's before partitions had their own.
+                None if cfg.partitions == 1 => global,
+                None => Timestamp(0),
+            };
+            parts.push(Part { seq, watermark });
+        }
+        let counters = store.counters()?;
         let mut e = Engine {
             store,
             cat,
             state,
             cfg,
-            partition,
-            seq,
-            watermark,
+            parts,
+            watermark: global,
             counters,
             buf: Vec::new(),
             dbuf: Vec::new(),
@@ -111,17 +156,22 @@ impl Engine {
         if let Some(old) = current.filter(|&t| t != e.cat.tag()) {
             compatible(&recorded_catalog(&e.store, old)?, &e.cat)?;
         }
-        if current != Some(e.cat.tag()) {
+        if current != Some(e.cat.tag()) || fresh {
             let mut c = Commit::default();
-            let entry = Entry::Catalog {
-                tag: e.cat.tag(),
-                fingerprint: e.cat.fingerprint,
-                effective: e.watermark,
-                label: format!("{} {}", e.cat.id, e.cat.version),
-            };
-            e.store
-                .put_entry(&mut c, e.partition, e.seq, &entry, None, &mut e.ebuf);
-            e.seq += 1;
+            for p in 0..e.cfg.partitions {
+                let part = &mut e.parts[p as usize];
+                let entry = Entry::Catalog {
+                    tag: e.cat.tag(),
+                    fingerprint: e.cat.fingerprint,
+                    effective: part.watermark,
+                    label: format!("{} {}", e.cat.id, e.cat.version),
+                };
+                e.store
+                    .put_entry(&mut c, p, part.seq, &entry, None, &mut e.ebuf);
+                part.seq += 1;
+                e.store
+                    .put_meta(&mut c, &format!("seq/{p}"), &part.seq.to_le_bytes());
+            }
             e.store.put_meta(
                 &mut c,
                 &format!("catalog/{}", tag_hex(e.cat.tag())),
@@ -131,8 +181,8 @@ impl Engine {
                 .put_meta(&mut c, "catalog", &e.cat.tag().to_le_bytes());
             e.store.put_meta(
                 &mut c,
-                &format!("seq/{}", e.partition),
-                &e.seq.to_le_bytes(),
+                "partitions",
+                &(e.cfg.partitions as u64).to_le_bytes(),
             );
             e.store.commit(c, true)?;
             tracing::info!(catalog = %e.cat, "catalog recorded in the log");
@@ -140,12 +190,23 @@ impl Engine {
         Ok(e)
     }
 
-    /// Position the source must resume from.
+    pub fn partitions(&self) -> u32 {
+        self.cfg.partitions
+    }
+
+    /// Position a file source must resume from.
     pub fn position(&self) -> Result<u64, EngineError> {
-        Ok(self
-            .store
-            .meta_u64(&format!("pos/{}", self.partition))?
-            .unwrap_or(0))
+        Ok(self.store.meta_u64(&position_key(None, 0))?.unwrap_or(0))
+    }
+
+    /// The next offset to read of a topic partition, if any was committed.
+    pub fn offset(&self, topic: &str, partition: u32) -> Result<Option<u64>, EngineError> {
+        Ok(self.store.meta_u64(&position_key(Some(topic), partition))?)
+    }
+
+    /// The next sequence number of a partition's log.
+    pub fn seq(&self, partition: u32) -> u64 {
+        self.parts[partition as usize].seq
     }
 
     /// Rates a file of JSON lines from where the last commit ended to its end.
@@ -167,15 +228,47 @@ impl Engine {
             let Some(last) = lines.last() else { break };
             let end = last.position;
             self.process(&lines)?;
+            source.committed(&lines);
             on_batch(self, end);
         }
         Ok(())
+    }
+
+    /// The partition an input of `line` belongs to, or why it cannot be rated here.
+    fn partition_of(&self, line: &Line, input: &Input) -> Result<u32, String> {
+        let n = self.cfg.partitions;
+        let key = crate::partition::key(input, |m| {
+            self.state.account_of_number(m).map(|a| a.id.as_str())
+        });
+        if line.topic.is_none() {
+            return Ok(if n == 1 { 0 } else { key.partition(n) });
+        }
+        // From Kafka: the producer placed it. An input of a known account must be in that
+        // account's partition, or its partition's log would decide about another's account.
+        if line.partition >= n {
+            return Err(format!(
+                "partition {} of {}, but the store has {n} partitions",
+                line.partition,
+                line.topic.as_deref().unwrap_or_default()
+            ));
+        }
+        if let crate::partition::Key::Account(a) = &key {
+            let expected = key.partition(n);
+            if expected != line.partition && self.state.account(a).is_some() {
+                return Err(format!(
+                    "mis-keyed: account {a} belongs to partition {expected}, the message came on {}",
+                    line.partition
+                ));
+            }
+        }
+        Ok(line.partition)
     }
 
     /// Rates one batch of lines and commits it.
     pub fn process(&mut self, lines: &[Line]) -> Result<(), EngineError> {
         let mut c = Commit::default();
         let mut dirty: FxHashSet<CompactString> = FxHashSet::default();
+        let mut touched = vec![false; self.parts.len()];
         for line in lines {
             self.counters.read += 1;
             let input = if line.oversized {
@@ -191,36 +284,37 @@ impl Engine {
                 if t < EARLIEST || t >= LATEST {
                     Err(format!("event time {t} is outside {EARLIEST} .. {LATEST}"))
                 } else {
-                    Ok(i)
+                    let p = self.partition_of(line, &i)?;
+                    Ok((i, p))
                 }
             });
             match input {
                 Err(reason) => {
                     self.counters.dead += 1;
+                    // A line that names no partition is logged in its source's.
+                    let p = line.partition.min(self.cfg.partitions - 1);
                     let entry = Entry::Dead {
+                        topic: line.topic.as_deref().unwrap_or_default().to_string(),
                         position: line.at,
                         raw: line.bytes.clone(),
                         reason,
                     };
-                    self.store.put_entry(
-                        &mut c,
-                        line.partition,
-                        self.seq,
-                        &entry,
-                        None,
-                        &mut self.ebuf,
-                    );
-                    self.seq += 1;
+                    let part = &mut self.parts[p as usize];
+                    self.store
+                        .put_entry(&mut c, p, part.seq, &entry, None, &mut self.ebuf);
+                    part.seq += 1;
+                    touched[p as usize] = true;
                 }
-                Ok(input) => {
-                    self.ticks_before(input.time(), line.at, &mut c, &mut dirty)?;
+                Ok((input, p)) => {
+                    touched[p as usize] = true;
+                    self.ticks_before(p, input.time(), line.at, &mut c, &mut dirty)?;
                     let d = rate(&self.state, &self.cat, &input);
                     match d.outcome {
                         Outcome::Rejected(_) => self.counters.rejected += 1,
                         Outcome::Duplicate => self.counters.duplicates += 1,
                         _ => self.counters.rated += 1,
                     }
-                    self.record(&input, &d, line.position, &mut c, &mut dirty)?;
+                    self.record(p, &input, &d, line.position, &mut c, &mut dirty)?;
                 }
             }
         }
@@ -228,13 +322,33 @@ impl Engine {
             let acct = self.state.account(a).expect("a dirty account exists");
             self.store.put_account(&mut c, acct, &mut self.buf);
         }
-        let p = self.partition;
-        if let Some(last) = lines.last() {
-            self.store
-                .put_meta(&mut c, &format!("pos/{p}"), &last.position.to_le_bytes());
+        // The last position of each source partition in the batch.
+        let mut ends: Vec<(Option<&str>, u32, u64)> = Vec::new();
+        for line in lines.iter().rev() {
+            let t = line.topic.as_deref();
+            if !ends.iter().any(|&(a, b, _)| a == t && b == line.partition) {
+                ends.push((t, line.partition, line.position));
+            }
         }
-        self.store
-            .put_meta(&mut c, &format!("seq/{p}"), &self.seq.to_le_bytes());
+        if let Some(l) = lines.first() {
+            let kind: &[u8] = if l.topic.is_some() { b"kafka" } else { b"file" };
+            self.store.put_meta(&mut c, "source", kind);
+        }
+        for (topic, partition, end) in ends {
+            self.store
+                .put_meta(&mut c, &position_key(topic, partition), &end.to_le_bytes());
+        }
+        for (p, part) in self.parts.iter().enumerate() {
+            if touched[p] {
+                self.store
+                    .put_meta(&mut c, &format!("seq/{p}"), &part.seq.to_le_bytes());
+                self.store.put_meta(
+                    &mut c,
+                    &format!("watermark/{p}"),
+                    &(part.watermark.0 as u64).to_le_bytes(),
+                );
+            }
+        }
         self.store.put_meta(
             &mut c,
             "watermark",
@@ -247,6 +361,7 @@ impl Engine {
 
     fn record(
         &mut self,
+        p: u32,
         input: &Input,
         d: &Decision,
         position: u64,
@@ -254,6 +369,7 @@ impl Engine {
         dirty: &mut FxHashSet<CompactString>,
     ) -> Result<(), EngineError> {
         apply(&mut self.state, d)?;
+        let seq = self.parts[p as usize].seq;
         self.buf.clear();
         encode_input(input, &mut self.buf);
         self.dbuf.clear();
@@ -267,14 +383,8 @@ impl Engine {
             input: std::mem::take(&mut self.buf),
             decision: std::mem::take(&mut self.dbuf),
         };
-        self.store.put_entry(
-            c,
-            self.partition,
-            self.seq,
-            &entry,
-            account.as_deref(),
-            &mut self.ebuf,
-        );
+        self.store
+            .put_entry(c, p, seq, &entry, account.as_deref(), &mut self.ebuf);
         if let Entry::Rated {
             input, decision, ..
         } = entry
@@ -292,46 +402,49 @@ impl Engine {
             self.store.put_free_report(c, *msisdn, *month);
         }
         self.updates.clear();
-        let at = projections::project::LogPos {
-            partition: self.partition,
-            seq: self.seq,
-        };
+        let at = projections::project::LogPos { partition: p, seq };
         projections::project(&self.cat, &self.state, d, at, &mut self.updates);
         projections::models::stage(self.store.db(), &mut c.batch, &self.updates);
         if d.outcome != Outcome::Duplicate {
-            self.store.put_seen(c, &d.event, self.partition, self.seq);
+            self.store.put_seen(c, &d.event, p, seq);
             if let Some(a) = account {
                 dirty.insert(a);
             }
         }
-        self.seq += 1;
+        self.parts[p as usize].seq += 1;
         Ok(())
     }
 
-    /// When event time enters a new local day, accounts with periodic work due get a tick, so
-    /// that idle accounts pay their fees and renew their packages too. Ticks are inputs like any
-    /// other: logged, and with ids derived from the account and day, so a repeat is a duplicate.
+    /// When a partition's event time enters a new local day, its accounts with periodic work
+    /// due get a tick, so that idle accounts pay their fees and renew their packages too. Ticks
+    /// are inputs like any other: logged, and with ids derived from the account and day, so a
+    /// repeat is a duplicate.
     fn ticks_before(
         &mut self,
+        p: u32,
         t: Timestamp,
         at: u64,
         c: &mut Commit,
         dirty: &mut FxHashSet<CompactString>,
     ) -> Result<(), EngineError> {
-        if t <= self.watermark {
+        self.watermark = self.watermark.max(t);
+        let part = &mut self.parts[p as usize];
+        if t <= part.watermark {
             return Ok(());
         }
-        let old_day = self.cat.calendar.local(self.watermark).date;
-        self.watermark = t;
+        let old_day = self.cat.calendar.local(part.watermark).date;
+        part.watermark = t;
         let day = self.cat.calendar.local(t).date;
         if day <= old_day || self.state.is_empty() {
             return Ok(());
         }
         let boundary = rating::time::start_of_day(&self.cat.tz, day);
+        let n = self.cfg.partitions;
         let mut due: Vec<CompactString> = self
             .state
             .accounts()
             .filter(|a| a.next_due() <= boundary)
+            .filter(|a| n == 1 || crate::partition::of_bytes(a.id.as_bytes(), n) == p)
             .map(|a| a.id.clone())
             .collect();
         due.sort_unstable();
@@ -344,7 +457,7 @@ impl Engine {
             });
             let d = rate(&self.state, &self.cat, &input);
             self.counters.ticks += 1;
-            self.record(&input, &d, at, c, dirty)?;
+            self.record(p, &input, &d, at, c, dirty)?;
         }
         Ok(())
     }

@@ -15,8 +15,10 @@ pub enum Entry {
         input: Vec<u8>,
         decision: Vec<u8>,
     },
-    /// A line that could not be read as an input: its bytes, where it was and why.
+    /// A line that could not be read as an input: its bytes, where it was and why. `topic` names
+    /// the Kafka topic it came from (the log's partition is its partition); empty for a file.
     Dead {
+        topic: String,
         position: u64,
         raw: Vec<u8>,
         reason: String,
@@ -84,11 +86,19 @@ impl Entry {
                 out.extend_from_slice(decision);
             }
             Entry::Dead {
+                topic,
                 position,
                 raw,
                 reason,
             } => {
-                out.push(2);
+                // Kind 2 is a file's line; kind 4 (added later, so kind 2 keeps its layout)
+                // also names the topic.
+                if topic.is_empty() {
+                    out.push(2);
+                } else {
+                    out.push(4);
+                    put_bytes(out, topic.as_bytes());
+                }
                 out.extend_from_slice(&position.to_le_bytes());
                 put_bytes(out, raw);
                 out.extend_from_slice(reason.as_bytes());
@@ -124,11 +134,17 @@ impl Entry {
                     decision: r.0.to_vec(),
                 })
             }
-            2 => {
+            kind @ (2 | 4) => {
+                let topic = if kind == 4 {
+                    String::from_utf8(r.bytes()?.to_vec()).map_err(|_| EntryError::Utf8)?
+                } else {
+                    String::new()
+                };
                 let position = r.u64()?;
                 let raw = r.bytes()?.to_vec();
                 let reason = String::from_utf8(r.0.to_vec()).map_err(|_| EntryError::Utf8)?;
                 Ok(Entry::Dead {
+                    topic,
                     position,
                     raw,
                     reason,
@@ -164,9 +180,16 @@ mod tests {
                 decision: vec![9; 20],
             },
             Entry::Dead {
+                topic: String::new(),
                 position: 7,
                 raw: b"{not json".to_vec(),
                 reason: "invalid input: EOF".into(),
+            },
+            Entry::Dead {
+                topic: "ratel.usage".into(),
+                position: 12,
+                raw: b"\xff".to_vec(),
+                reason: "not UTF-8".into(),
             },
             Entry::Catalog {
                 tag: 5,

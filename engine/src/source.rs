@@ -10,6 +10,8 @@ use std::path::PathBuf;
 pub const MAX_LINE_BYTES: usize = rating::codec::MAX_INPUT_BYTES;
 
 pub struct Line {
+    /// The Kafka topic it came from; None for a file.
+    pub topic: Option<std::sync::Arc<str>>,
     /// Partition (0 for a file) and the position after this line.
     pub partition: u32,
     pub position: u64,
@@ -25,6 +27,8 @@ pub trait Source {
     fn next_batch(&mut self, max: usize, out: &mut Vec<Line>) -> std::io::Result<()>;
     /// A name for positions stored in the log.
     fn describe(&self) -> String;
+    /// The engine has committed these lines (the last batch): a source may acknowledge them.
+    fn committed(&mut self, _lines: &[Line]) {}
 }
 
 pub struct FileSource {
@@ -107,6 +111,7 @@ impl Source for FileSource {
                 continue;
             }
             out.push(Line {
+                topic: None,
                 partition: 0,
                 position: self.position,
                 at,

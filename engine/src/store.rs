@@ -9,8 +9,11 @@
 //! - `seen`: event id → `[partition][seq]` of the entry that decided it.
 //! - `reports`: `[msisdn u64 BE][month u32 BE]` → empty: the free monthly reports taken.
 //! - the read models' families (`projections::models`), written in the same batches.
-//! - `meta`: `pos/<partition>`, `seq/<partition>`, `watermark`, `stats/<name>`,
-//!   `catalog/<tag hex>` (the catalog file's bytes), `catalog`: the tag in force.
+//! - `meta`: `pos/<partition>` (a file's position), `pos/<topic>/<partition>` (the next Kafka
+//!   offset), `seq/<partition>`, `watermark/<partition>`, `watermark` (the latest of all),
+//!   `partitions` (their count, fixed for a store), `source` (`file` or `kafka`), `published/<partition>` (the log's entries
+//!   before this seq are on the output topics), `stats/<name>`, `catalog/<tag hex>` (the catalog
+//!   file's bytes), `catalog`: the tag in force.
 
 use crate::record::Entry;
 use rating::{Account, State};
@@ -295,6 +298,35 @@ impl Store {
                 let e = Entry::decode(&v)
                     .map_err(|e| StoreError::Corrupt(format!("log {partition}/{seq}: {e}")))?;
                 Ok((partition, seq, e))
+            })
+    }
+
+    /// One partition's entries from `from` (a seq) on, in order.
+    pub fn log_from(
+        &self,
+        partition: u32,
+        from: u64,
+    ) -> impl Iterator<Item = Result<(u64, Entry), StoreError>> + '_ {
+        let start = log_key(partition, from);
+        self.db
+            .iterator_cf(
+                self.cf(CF_LOG),
+                IteratorMode::From(&start, rocksdb::Direction::Forward),
+            )
+            .map_while(move |kv| {
+                let (k, v) = match kv {
+                    Ok(kv) => kv,
+                    Err(e) => return Some(Err(self.err(e))),
+                };
+                if k.len() != 12 || k[..4] != partition.to_be_bytes() {
+                    return None;
+                }
+                let seq = u64::from_be_bytes(k[4..].try_into().expect("8"));
+                Some(
+                    Entry::decode(&v)
+                        .map(|e| (seq, e))
+                        .map_err(|e| StoreError::Corrupt(format!("log {partition}/{seq}: {e}"))),
+                )
             })
     }
 

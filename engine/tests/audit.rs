@@ -31,6 +31,7 @@ fn rated_store(data: &Path, dir: &Path) {
         Config {
             batch: 500,
             sync: false,
+            ..Config::default()
         },
     )
     .unwrap();

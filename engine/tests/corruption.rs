@@ -29,6 +29,7 @@ fn flipped_bytes_in_a_table_file_are_reported() {
             Config {
                 batch: 1000,
                 sync: true,
+                ..Config::default()
             },
         )
         .unwrap();

@@ -14,7 +14,17 @@ fn example() -> Catalog {
 
 fn rate_file(data: &Path, cat_text: &str, file: &Path, batch: usize) -> Engine {
     let cat = Catalog::from_toml("catalog", cat_text).unwrap();
-    let mut e = Engine::open(data, cat, cat_text.as_bytes(), Config { batch, sync: true }).unwrap();
+    let mut e = Engine::open(
+        data,
+        cat,
+        cat_text.as_bytes(),
+        Config {
+            batch,
+            sync: true,
+            ..Config::default()
+        },
+    )
+    .unwrap();
     e.run_file(file).unwrap();
     // Whatever a test does next, the store it got passes the independent audit.
     let audit = engine::audit::audit(&e.store).unwrap();
@@ -91,6 +101,7 @@ fn every_line_is_rated_rejected_or_dead_lettered_with_a_reason() {
                 position,
                 reason,
                 raw,
+                ..
             },
         ) = item.unwrap()
         {

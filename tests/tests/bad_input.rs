@@ -98,6 +98,7 @@ fn every_bad_line_gets_its_outcome_and_nothing_is_lost() {
         Config {
             batch: 7,
             sync: true,
+            ..Config::default()
         },
     )
     .unwrap();

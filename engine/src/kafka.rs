@@ -1,0 +1,736 @@
+//! Kafka: the input topics as a [`Source`], and `ratel produce`, which publishes a workload file
+//! to them keyed and partitioned as ratel expects.
+//!
+//! Ownership of progress: the offsets consumed are committed in the same RocksDB WriteBatch as the
+//! log entries and state they produced (`pos/<topic>/<partition>`, by the pipeline). On every
+//! assignment the consumer starts each partition at the offset stored there, never at the group's
+//! committed offset, which is committed too (asynchronously, after RocksDB) only so that lag
+//! monitoring works. A crash anywhere therefore re-reads exactly the messages whose effects were
+//! not committed.
+//!
+//! Order: one partition number of every input topic is one partition of accounts (the topics are
+//! co-partitioned). Within it, messages of the three topics are taken in event-time order (the
+//! message timestamp, which producers set to the event's time; ties: commands, then payments,
+//! then usage), and a topic partition with nothing buffered holds the others back until the
+//! broker says it is at its end. Given the same messages, the order is the same however the
+//! fetches fall, which is what makes a Kafka run reproducible.
+
+use crate::partition::Numbers;
+use crate::source::{Line, Source, MAX_LINE_BYTES};
+use rdkafka::client::ClientContext;
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext};
+use rdkafka::error::KafkaError;
+use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::producer::{BaseRecord, Producer, ProducerContext, ThreadedProducer};
+use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
+use rdkafka::types::RDKafkaRespErr;
+use rdkafka::Message;
+use rustc_hash::FxHashMap;
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// The most messages buffered per topic partition before the consumer waits for the engine.
+pub const MAX_BUFFERED: usize = 65_536;
+
+#[derive(Debug, thiserror::Error)]
+pub enum KafkaSourceError {
+    #[error("kafka: {0}")]
+    Kafka(#[from] KafkaError),
+    #[error("{0}")]
+    Topology(String),
+}
+
+/// Topic names. Inputs in the order that breaks event-time ties.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Topics {
+    /// Account commands: open_account, add_number, options, credit limits, report orders.
+    #[arg(long, default_value = "ratel.commands")]
+    pub commands_topic: String,
+    /// Payments and promised-payment requests.
+    #[arg(long, default_value = "ratel.payments")]
+    pub payments_topic: String,
+    /// Usage records (CDRs) from mediation.
+    #[arg(long, default_value = "ratel.usage")]
+    pub usage_topic: String,
+    /// Every decision, keyed by account (output).
+    #[arg(long, default_value = "ratel.charges")]
+    pub charges_topic: String,
+    /// Notifications to the subscriber (output).
+    #[arg(long, default_value = "ratel.notifications")]
+    pub notifications_topic: String,
+    /// Input that could not be read, with its origin and reason (output).
+    #[arg(long, default_value = "ratel.dead-letters")]
+    pub dead_topic: String,
+}
+
+impl Default for Topics {
+    fn default() -> Self {
+        Topics {
+            commands_topic: "ratel.commands".into(),
+            payments_topic: "ratel.payments".into(),
+            usage_topic: "ratel.usage".into(),
+            charges_topic: "ratel.charges".into(),
+            notifications_topic: "ratel.notifications".into(),
+            dead_topic: "ratel.dead-letters".into(),
+        }
+    }
+}
+
+impl Topics {
+    pub fn inputs(&self) -> [&str; 3] {
+        [
+            &self.commands_topic,
+            &self.payments_topic,
+            &self.usage_topic,
+        ]
+    }
+    pub fn outputs(&self) -> [&str; 3] {
+        [
+            &self.charges_topic,
+            &self.notifications_topic,
+            &self.dead_topic,
+        ]
+    }
+    /// The input topic (its rank in `inputs`) an input belongs on.
+    pub fn rank_of(input: &rating::Input) -> usize {
+        match input {
+            rating::Input::Usage(_) => 2,
+            rating::Input::Payment(_) | rating::Input::RequestPromise(_) => 1,
+            _ => 0,
+        }
+    }
+}
+
+/// Settings shared by every client of a run.
+pub fn client_config(brokers: &str) -> ClientConfig {
+    let mut c = ClientConfig::new();
+    c.set("bootstrap.servers", brokers)
+        // The engine's own limit, so that a larger message arrives and is dead-lettered rather
+        // than stalling its partition.
+        .set("message.max.bytes", "1000000")
+        .set("socket.keepalive.enable", "true");
+    c
+}
+
+/// What the rebalance callback and the source share: where each partition starts.
+#[derive(Default)]
+struct Shared {
+    /// Next offset to read, as committed in RocksDB.
+    positions: FxHashMap<(String, i32), i64>,
+    /// Assigned by the last rebalance.
+    assigned: Vec<(String, i32)>,
+    /// Set by a rebalance: buffered messages of partitions no longer (or newly) ours are stale.
+    changed: bool,
+}
+
+pub struct Assignor {
+    shared: Arc<Mutex<Shared>>,
+}
+
+impl ClientContext for Assignor {}
+
+impl ConsumerContext for Assignor {
+    fn rebalance(
+        &self,
+        consumer: &BaseConsumer<Self>,
+        err: RDKafkaRespErr,
+        tpl: &mut TopicPartitionList,
+    ) {
+        let mut shared = self.shared.lock().expect("no thread panics holding it");
+        shared.changed = true;
+        match err {
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => {
+                let mut assigned = Vec::new();
+                for e in tpl.elements() {
+                    assigned.push((e.topic().to_string(), e.partition()));
+                }
+                for (t, p) in &assigned {
+                    let start = match shared.positions.get(&(t.clone(), *p)) {
+                        Some(&o) => Offset::Offset(o),
+                        None => Offset::Beginning,
+                    };
+                    if let Err(e) = tpl.set_partition_offset(t, *p, start) {
+                        tracing::error!(topic = %t, partition = p, error = %e, "cannot set the start offset");
+                    }
+                }
+                tracing::info!(
+                    partitions = assigned.len(),
+                    "assigned; starting at the offsets in RocksDB"
+                );
+                shared.assigned = assigned;
+                if let Err(e) = consumer.assign(tpl) {
+                    tracing::error!(error = %e, "assign failed");
+                }
+            }
+            _ => {
+                if err != RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS {
+                    tracing::warn!(?err, "rebalance error; dropping the assignment");
+                }
+                shared.assigned.clear();
+                if let Err(e) = consumer.unassign() {
+                    tracing::error!(error = %e, "unassign failed");
+                }
+            }
+        }
+    }
+}
+
+struct Msg {
+    offset: i64,
+    time: i64,
+    bytes: Vec<u8>,
+    oversized: bool,
+}
+
+/// The input topics of a consumer group, merged per partition in event-time order.
+pub struct KafkaSource {
+    consumer: BaseConsumer<Assignor>,
+    shared: Arc<Mutex<Shared>>,
+    topics: Vec<Arc<str>>,
+    partitions: u32,
+    /// Buffered messages by (partition, topic rank).
+    queues: FxHashMap<(i32, usize), VecDeque<Msg>>,
+    /// Next offset expected by (partition, topic rank), for telling "at the end" from "not
+    /// fetched yet".
+    next: FxHashMap<(i32, usize), i64>,
+    assigned: Vec<i32>,
+    /// Stop when every assigned partition has been at its end this long (tests, batch jobs).
+    pub exit_when_idle: Option<Duration>,
+    idle_since: Option<Instant>,
+    paused: bool,
+    /// A rebalance happened since the batch began: the batch is dropped, unrated.
+    rebalanced: bool,
+}
+
+impl KafkaSource {
+    /// Subscribes to the input topics as a member of `group`; `positions(topic, partition)` gives
+    /// the next offset committed in RocksDB.
+    pub fn open(
+        brokers: &str,
+        group: &str,
+        topics: &Topics,
+        positions: impl Fn(&str, u32) -> Option<u64>,
+    ) -> Result<KafkaSource, KafkaSourceError> {
+        let shared = Arc::new(Mutex::new(Shared::default()));
+        let consumer: BaseConsumer<Assignor> = client_config(brokers)
+            .set("group.id", group)
+            .set("enable.auto.commit", "false")
+            .set("enable.auto.offset.store", "false")
+            .set("auto.offset.reset", "earliest")
+            .set("partition.assignment.strategy", "range")
+            .set("fetch.max.bytes", "52428800")
+            .set("max.partition.fetch.bytes", "1048576")
+            .set("session.timeout.ms", "10000")
+            .set("heartbeat.interval.ms", "1000")
+            .create_with_context(Assignor {
+                shared: shared.clone(),
+            })?;
+        let names = topics.inputs();
+        let partitions = co_partitioned(&consumer, &names)?;
+        {
+            let mut s = shared.lock().expect("not poisoned");
+            for t in names {
+                for p in 0..partitions {
+                    if let Some(o) = positions(t, p) {
+                        s.positions.insert((t.to_string(), p as i32), o as i64);
+                    }
+                }
+            }
+        }
+        consumer.subscribe(&names)?;
+        Ok(KafkaSource {
+            consumer,
+            shared,
+            topics: names.iter().map(|t| Arc::from(*t)).collect(),
+            partitions,
+            queues: FxHashMap::default(),
+            next: FxHashMap::default(),
+            assigned: Vec::new(),
+            exit_when_idle: None,
+            idle_since: None,
+            paused: false,
+            rebalanced: false,
+        })
+    }
+
+    /// The partition count the input topics share.
+    pub fn partitions(&self) -> u32 {
+        self.partitions
+    }
+
+    fn rank(&self, topic: &str) -> Option<usize> {
+        self.topics.iter().position(|t| &**t == topic)
+    }
+
+    /// librdkafka's cached high watermark of a topic partition (no request).
+    fn high_watermark(&self, topic: &str, partition: i32) -> Option<i64> {
+        let t = std::ffi::CString::new(topic).ok()?;
+        let (mut low, mut high) = (-1i64, -1i64);
+        // SAFETY: the client pointer lives as long as the consumer; the call only reads
+        // librdkafka's cached values into the two out-parameters.
+        let err = unsafe {
+            rdkafka::bindings::rd_kafka_get_watermark_offsets(
+                self.consumer.client().native_ptr(),
+                t.as_ptr(),
+                partition,
+                &mut low,
+                &mut high,
+            )
+        };
+        (err == RDKafkaRespErr::RD_KAFKA_RESP_ERR_NO_ERROR && high >= 0).then_some(high)
+    }
+
+    /// A rebalance happened: buffered messages are dropped (they were not rated) and each
+    /// assigned partition is read again from its committed offset.
+    fn take_rebalance(&mut self) {
+        let mut s = self.shared.lock().expect("not poisoned");
+        if !s.changed {
+            return;
+        }
+        s.changed = false;
+        self.rebalanced = true;
+        self.queues.clear();
+        self.next.clear();
+        let mut parts: Vec<i32> = Vec::new();
+        for (t, p) in &s.assigned {
+            let Some(r) = self.topics.iter().position(|x| &**x == t.as_str()) else {
+                continue;
+            };
+            let start = s.positions.get(&(t.clone(), *p)).copied().unwrap_or(0);
+            self.next.insert((*p, r), start);
+            if !parts.contains(p) {
+                parts.push(*p);
+            }
+        }
+        parts.sort_unstable();
+        self.assigned = parts;
+        self.paused = false;
+    }
+
+    fn at_end(&self, partition: i32, rank: usize) -> bool {
+        let next = self.next.get(&(partition, rank)).copied().unwrap_or(0);
+        match self.high_watermark(&self.topics[rank], partition) {
+            Some(high) => next >= high,
+            None => false,
+        }
+    }
+
+    /// Moves messages that are ready, in merged order, into `out`.
+    fn merge(&mut self, max: usize, out: &mut Vec<Line>) {
+        let ranks = self.topics.len();
+        for i in 0..self.assigned.len() {
+            let p = self.assigned[i];
+            while out.len() < max {
+                let mut best: Option<(i64, usize)> = None;
+                let mut blocked = false;
+                for r in 0..ranks {
+                    match self.queues.get(&(p, r)).and_then(|q| q.front()) {
+                        Some(m) => {
+                            if best.is_none_or(|(t, _)| m.time < t) {
+                                best = Some((m.time, r));
+                            }
+                        }
+                        None => {
+                            if !self.at_end(p, r) {
+                                blocked = true;
+                            }
+                        }
+                    }
+                }
+                let Some((_, r)) = best.filter(|_| !blocked) else {
+                    break;
+                };
+                let m = self
+                    .queues
+                    .get_mut(&(p, r))
+                    .and_then(|q| q.pop_front())
+                    .expect("the head just seen");
+                out.push(Line {
+                    topic: Some(self.topics[r].clone()),
+                    partition: p as u32,
+                    position: m.offset as u64 + 1,
+                    at: m.offset as u64,
+                    bytes: m.bytes,
+                    oversized: m.oversized,
+                });
+            }
+        }
+    }
+
+    fn buffered(&self) -> usize {
+        self.queues.values().map(VecDeque::len).sum()
+    }
+
+    /// Stops fetching while the buffers are full, and starts again when they drain.
+    fn flow_control(&mut self) -> Result<(), KafkaError> {
+        let full = self.queues.values().any(|q| q.len() >= MAX_BUFFERED);
+        if full != self.paused {
+            let tpl = self.consumer.assignment()?;
+            if full {
+                self.consumer.pause(&tpl)?;
+            } else {
+                self.consumer.resume(&tpl)?;
+            }
+            self.paused = full;
+        }
+        Ok(())
+    }
+
+    /// Polls for up to `wait`; false if nothing came.
+    fn poll(&mut self, wait: Duration) -> Result<bool, KafkaError> {
+        let Some(r) = self.consumer.poll(wait) else {
+            self.take_rebalance();
+            return Ok(false);
+        };
+        let m = match r {
+            Ok(m) => m,
+            Err(KafkaError::PartitionEOF(_)) => return Ok(false),
+            Err(e) => {
+                // Transient broker errors are retried by librdkafka; they are reported here.
+                tracing::warn!(error = %e, "consumer");
+                return Ok(false);
+            }
+        };
+        let (p, offset) = (m.partition(), m.offset());
+        let rank = self.rank(m.topic());
+        let payload = m.payload().unwrap_or_default();
+        let oversized = payload.len() > MAX_LINE_BYTES;
+        let bytes = payload[..payload.len().min(MAX_LINE_BYTES + 1)].to_vec();
+        let time = m.timestamp().to_millis().unwrap_or(0);
+        drop(m);
+        // A rebalance inside this poll makes what came before it stale.
+        self.take_rebalance();
+        if let Some(rank) = rank {
+            if self.assigned.contains(&p) {
+                self.next.insert((p, rank), offset + 1);
+                self.queues.entry((p, rank)).or_default().push_back(Msg {
+                    offset,
+                    time,
+                    bytes,
+                    oversized,
+                });
+            }
+        }
+        Ok(true)
+    }
+}
+
+/// The partition count of the input topics, which must be the same for all (co-partitioned).
+fn co_partitioned<C: ConsumerContext>(
+    consumer: &BaseConsumer<C>,
+    topics: &[&str],
+) -> Result<u32, KafkaSourceError> {
+    let mut counts = Vec::new();
+    for t in topics {
+        let md = consumer.fetch_metadata(Some(t), Duration::from_secs(30))?;
+        let n = md
+            .topics()
+            .iter()
+            .find(|x| x.name() == *t)
+            .map(|x| x.partitions().len())
+            .unwrap_or(0);
+        if n == 0 {
+            return Err(KafkaSourceError::Topology(format!(
+                "input topic {t} does not exist (create it, or run `ratel produce --create N`)"
+            )));
+        }
+        counts.push((t.to_string(), n as u32));
+    }
+    let n = counts[0].1;
+    if counts.iter().any(|c| c.1 != n) || n > crate::partition::MAX_PARTITIONS {
+        return Err(KafkaSourceError::Topology(format!(
+            "the input topics must have the same number of partitions (at most {}): {counts:?}",
+            crate::partition::MAX_PARTITIONS
+        )));
+    }
+    Ok(n)
+}
+
+impl Source for KafkaSource {
+    fn next_batch(&mut self, max: usize, out: &mut Vec<Line>) -> std::io::Result<()> {
+        loop {
+            self.fill(max, out)?;
+            if !std::mem::take(&mut self.rebalanced) {
+                return Ok(());
+            }
+            out.clear();
+        }
+    }
+
+    fn describe(&self) -> String {
+        format!("kafka:{}", self.topics.join(","))
+    }
+
+    fn committed(&mut self, lines: &[Line]) {
+        let mut ends: FxHashMap<(Arc<str>, i32), i64> = FxHashMap::default();
+        for l in lines {
+            if let Some(t) = &l.topic {
+                ends.insert((t.clone(), l.partition as i32), l.position as i64);
+            }
+        }
+        let mut tpl = TopicPartitionList::new();
+        {
+            let mut s = self.shared.lock().expect("not poisoned");
+            for ((t, p), o) in &ends {
+                s.positions.insert((t.to_string(), *p), *o);
+                if tpl.add_partition_offset(t, *p, Offset::Offset(*o)).is_err() {
+                    continue;
+                }
+            }
+        }
+        // For lag monitoring only: RocksDB holds the offsets ratel resumes from.
+        if tpl.count() > 0 {
+            if let Err(e) = self.consumer.commit(&tpl, CommitMode::Async) {
+                tracing::debug!(error = %e, "group offset commit");
+            }
+        }
+    }
+}
+
+impl KafkaSource {
+    /// Fills a batch; a rebalance meanwhile sets `rebalanced` and the caller starts over.
+    fn fill(&mut self, max: usize, out: &mut Vec<Line>) -> std::io::Result<()> {
+        let io = |e: KafkaError| std::io::Error::other(e.to_string());
+        let started = Instant::now();
+        loop {
+            if self.rebalanced {
+                // Nothing in the batch is rated yet; every assigned partition is read again
+                // from the offset RocksDB holds, so none of it is lost or read twice.
+                return Ok(());
+            }
+            self.merge(max, out);
+            if out.len() >= max {
+                break;
+            }
+            // Drain what librdkafka has fetched, without waiting.
+            let mut got = false;
+            while self.buffered() < MAX_BUFFERED && self.poll(Duration::ZERO).map_err(io)? {
+                got = true;
+            }
+            if got {
+                self.idle_since = None;
+                continue;
+            }
+            self.flow_control().map_err(io)?;
+            if !out.is_empty() && started.elapsed() > Duration::from_millis(20) {
+                break;
+            }
+            if self.poll(Duration::from_millis(50)).map_err(io)? {
+                self.idle_since = None;
+                continue;
+            }
+            if !out.is_empty() {
+                break;
+            }
+            if let Some(idle) = self.exit_when_idle {
+                let quiet = !self.assigned.is_empty()
+                    && self.buffered() == 0
+                    && self
+                        .assigned
+                        .iter()
+                        .all(|&p| (0..self.topics.len()).all(|r| self.at_end(p, r)));
+                if quiet {
+                    let since = *self.idle_since.get_or_insert_with(Instant::now);
+                    if since.elapsed() >= idle {
+                        break;
+                    }
+                } else {
+                    self.idle_since = None;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Counts deliveries and keeps the first failure.
+#[derive(Default)]
+pub struct Deliveries {
+    pub delivered: AtomicU64,
+    pub failed: AtomicU64,
+    pub first_error: Mutex<Option<String>>,
+}
+
+pub struct DeliveryContext(pub Arc<Deliveries>);
+
+impl ClientContext for DeliveryContext {}
+
+impl ProducerContext for DeliveryContext {
+    type DeliveryOpaque = ();
+    fn delivery(&self, result: &rdkafka::message::DeliveryResult<'_>, _: ()) {
+        match result {
+            Ok(_) => {
+                self.0.delivered.fetch_add(1, Ordering::Relaxed);
+            }
+            Err((e, _)) => {
+                self.0.failed.fetch_add(1, Ordering::Relaxed);
+                let mut first = self.0.first_error.lock().expect("not poisoned");
+                first.get_or_insert_with(|| e.to_string());
+            }
+        }
+    }
+}
+
+/// An idempotent producer: a retry after a lost acknowledgement is not written twice.
+pub fn idempotent_producer(
+    brokers: &str,
+) -> Result<(ThreadedProducer<DeliveryContext>, Arc<Deliveries>), KafkaError> {
+    let d = Arc::new(Deliveries::default());
+    let p = client_config(brokers)
+        .set("enable.idempotence", "true")
+        .set("acks", "all")
+        .set("partitioner", "murmur2_random")
+        .set("linger.ms", "5")
+        .set("batch.num.messages", "10000")
+        .set("queue.buffering.max.messages", "1000000")
+        .set("compression.type", "lz4")
+        .create_with_context(DeliveryContext(d.clone()))?;
+    Ok((p, d))
+}
+
+/// Sends a record, waiting while the producer's queue is full.
+pub fn send(
+    producer: &ThreadedProducer<DeliveryContext>,
+    mut record: BaseRecord<'_, [u8], [u8]>,
+) -> Result<(), KafkaError> {
+    loop {
+        match producer.send(record) {
+            Ok(()) => return Ok(()),
+            Err((
+                KafkaError::MessageProduction(rdkafka::types::RDKafkaErrorCode::QueueFull),
+                r,
+            )) => {
+                record = r;
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            Err((e, _)) => return Err(e),
+        }
+    }
+}
+
+/// Waits for every message sent to be acknowledged; an error if any was refused.
+pub fn flush(
+    producer: &ThreadedProducer<DeliveryContext>,
+    d: &Deliveries,
+) -> Result<(), KafkaError> {
+    producer.flush(Duration::from_secs(60))?;
+    if d.failed.load(Ordering::Relaxed) > 0 {
+        let why = d.first_error.lock().expect("not poisoned").clone();
+        return Err(KafkaError::MessageProduction(
+            rdkafka::types::RDKafkaErrorCode::Fail,
+        ))
+        .inspect_err(|_| tracing::error!(reason = ?why, "a message was not delivered"));
+    }
+    Ok(())
+}
+
+/// Creates the topics that are missing, with `partitions` partitions each.
+pub fn create_topics(
+    brokers: &str,
+    names: &[&str],
+    partitions: u32,
+) -> Result<(), KafkaSourceError> {
+    use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+    let admin: AdminClient<rdkafka::client::DefaultClientContext> =
+        client_config(brokers).create()?;
+    let new: Vec<NewTopic<'_>> = names
+        .iter()
+        .map(|n| NewTopic::new(n, partitions as i32, TopicReplication::Fixed(1)))
+        .collect();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| KafkaSourceError::Topology(e.to_string()))?;
+    let results = rt.block_on(admin.create_topics(&new, &AdminOptions::new()))?;
+    for r in results {
+        match r {
+            Ok(_) => {}
+            Err((_, rdkafka::types::RDKafkaErrorCode::TopicAlreadyExists)) => {}
+            Err((t, e)) => return Err(KafkaSourceError::Topology(format!("creating {t}: {e}"))),
+        }
+    }
+    Ok(())
+}
+
+/// What `ratel produce` did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Produced {
+    pub lines: u64,
+    /// Lines that are not inputs: sent to partition 0 of the usage topic, for the engine to
+    /// dead-letter with the rest.
+    pub unreadable: u64,
+}
+
+/// Publishes a workload file to the input topics: each line on its kind's topic, keyed by its
+/// account (or number), timestamped with its event time, by the idempotent producer.
+pub fn produce(
+    brokers: &str,
+    topics: &Topics,
+    path: &std::path::Path,
+    mut progress: impl FnMut(u64),
+) -> Result<Produced, KafkaSourceError> {
+    use std::io::BufRead;
+    let (producer, deliveries) = idempotent_producer(brokers)?;
+    let f = std::fs::File::open(path)
+        .map_err(|e| KafkaSourceError::Topology(format!("{}: {e}", path.display())))?;
+    let mut reader = std::io::BufReader::with_capacity(1 << 20, f);
+    let mut numbers = Numbers::default();
+    let mut out = Produced::default();
+    let mut last_time = 0i64;
+    let mut line = Vec::new();
+    let mut position = 0u64;
+    loop {
+        line.clear();
+        let n = reader
+            .read_until(b'\n', &mut line)
+            .map_err(|e| KafkaSourceError::Topology(format!("{}: {e}", path.display())))?;
+        if n == 0 {
+            break;
+        }
+        position += n as u64;
+        while matches!(line.last(), Some(b'\n' | b'\r')) {
+            line.pop();
+        }
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        out.lines += 1;
+        let headers = OwnedHeaders::new().insert(Header {
+            key: "ratel-source-position",
+            value: Some(&position.to_string()),
+        });
+        match rating::codec::parse_json(&line) {
+            Ok(input) => {
+                numbers.learn(&input);
+                let key = numbers.key(&input);
+                let key_bytes = key.bytes();
+                last_time = input.time().0.saturating_mul(1000);
+                let topic = topics.inputs()[Topics::rank_of(&input)];
+                let record = BaseRecord::to(topic)
+                    .key(&*key_bytes)
+                    .payload(&line[..])
+                    .timestamp(last_time)
+                    .headers(headers);
+                send(&producer, record)?;
+            }
+            Err(_) => {
+                out.unreadable += 1;
+                let record = BaseRecord::to(&topics.usage_topic)
+                    .partition(0)
+                    .payload(&line[..])
+                    .timestamp(last_time)
+                    .headers(headers);
+                send(&producer, record)?;
+            }
+        }
+        if out.lines % 65_536 == 0 {
+            progress(position);
+        }
+    }
+    flush(&producer, &deliveries)?;
+    progress(position);
+    Ok(out)
+}
