@@ -112,7 +112,25 @@ pub fn client_config(brokers: &str) -> ClientConfig {
         // than stalling its partition.
         .set("message.max.bytes", "1000000")
         .set("socket.keepalive.enable", "true");
+    // librdkafka's own debug contexts (e.g. `cgrp,fetch`), for diagnosing a cluster.
+    if let Ok(d) = std::env::var("RATEL_KAFKA_DEBUG") {
+        c.set("debug", d);
+    }
     c
+}
+
+/// The consumer group an instance joins.
+#[derive(Debug, Clone)]
+pub struct Group {
+    pub id: String,
+    /// A stable name of this instance (`group.instance.id`), e.g. the host's.
+    pub instance: Option<String>,
+}
+
+/// The partition count the input topics share, asked of the brokers without joining a group.
+pub fn input_partitions(brokers: &str, topics: &Topics) -> Result<u32, KafkaSourceError> {
+    let c: BaseConsumer = client_config(brokers).create()?;
+    co_partitioned(&c, &topics.inputs())
 }
 
 /// What the rebalance callback and the source share: where each partition starts.
@@ -210,13 +228,18 @@ impl KafkaSource {
     /// the next offset committed in RocksDB.
     pub fn open(
         brokers: &str,
-        group: &str,
+        group: &Group,
         topics: &Topics,
         positions: impl Fn(&str, u32) -> Option<u64>,
     ) -> Result<KafkaSource, KafkaSourceError> {
         let shared = Arc::new(Mutex::new(Shared::default()));
-        let consumer: BaseConsumer<Assignor> = client_config(brokers)
-            .set("group.id", group)
+        let mut config = client_config(brokers);
+        if let Some(id) = &group.instance {
+            // Static membership: a restarted instance takes its place back without a rebalance.
+            config.set("group.instance.id", id);
+        }
+        let consumer: BaseConsumer<Assignor> = config
+            .set("group.id", &group.id)
             .set("enable.auto.commit", "false")
             .set("enable.auto.offset.store", "false")
             .set("auto.offset.reset", "earliest")
@@ -574,16 +597,22 @@ impl ProducerContext for DeliveryContext {
     }
 }
 
-/// An idempotent producer: a retry after a lost acknowledgement is not written twice.
-pub fn idempotent_producer(
+/// A producer that waits for every replica; idempotent unless told (then a retry after a lost
+/// acknowledgement may write a message twice, which consumers drop by its event id anyway).
+pub fn producer(
     brokers: &str,
+    idempotent: bool,
 ) -> Result<(ThreadedProducer<DeliveryContext>, Arc<Deliveries>), KafkaError> {
     let d = Arc::new(Deliveries::default());
     let p = client_config(brokers)
-        .set("enable.idempotence", "true")
+        .set(
+            "enable.idempotence",
+            if idempotent { "true" } else { "false" },
+        )
         .set("acks", "all")
         .set("partitioner", "murmur2_random")
         .set("linger.ms", "5")
+        .set("max.in.flight.requests.per.connection", "1")
         .set("batch.num.messages", "10000")
         .set("queue.buffering.max.messages", "1000000")
         .set("compression.type", "lz4")
@@ -673,7 +702,7 @@ pub fn produce(
     mut progress: impl FnMut(u64),
 ) -> Result<Produced, KafkaSourceError> {
     use std::io::BufRead;
-    let (producer, deliveries) = idempotent_producer(brokers)?;
+    let (producer, deliveries) = producer(brokers, true)?;
     let f = std::fs::File::open(path)
         .map_err(|e| KafkaSourceError::Topology(format!("{}: {e}", path.display())))?;
     let mut reader = std::io::BufReader::with_capacity(1 << 20, f);

@@ -97,6 +97,10 @@ enum Cmd {
         /// Kafka consumer group.
         #[arg(long, default_value = "ratel")]
         group: String,
+        /// Kafka: this instance's stable name in the group (static membership), so that a
+        /// restart takes its partitions back at once.
+        #[arg(long)]
+        instance: Option<String>,
         /// Kafka: stop once every assigned partition has been at its end this many seconds
         /// (batch jobs and tests); by default run until killed.
         #[arg(long)]
@@ -104,6 +108,9 @@ enum Cmd {
         /// Kafka: do not publish decisions, notifications and dead letters.
         #[arg(long)]
         no_publish: bool,
+        /// Kafka: publish without the idempotent producer (for brokers without it).
+        #[arg(long)]
+        no_idempotence: bool,
         #[command(flatten)]
         topics: engine::kafka::Topics,
     },
@@ -341,9 +348,10 @@ fn time_arg(s: &Option<String>, default: Timestamp) -> Result<Timestamp> {
 
 /// How `ratel run` reads Kafka.
 struct KafkaRun {
-    group: String,
+    group: engine::kafka::Group,
     exit_when_idle: Option<f64>,
     publish: bool,
+    idempotent: bool,
     topics: engine::kafka::Topics,
 }
 
@@ -359,10 +367,8 @@ fn run_kafka(
     use engine::kafka::KafkaSource;
     // The topics' partition count is the store's; the source is opened with the offsets the
     // store holds, so the engine is opened first with the count the topics give.
-    let probe = KafkaSource::open(brokers, &k.group, &k.topics, |_, _| None)
-        .with_context(|| format!("connecting to {brokers}"))?;
-    let partitions = probe.partitions();
-    drop(probe);
+    let partitions = engine::kafka::input_partitions(brokers, &k.topics)
+        .with_context(|| format!("asking {brokers} for the input topics"))?;
     let mut engine = Engine::open(data, cat, bytes, Config { partitions, ..cfg })?;
     let mut src = KafkaSource::open(brokers, &k.group, &k.topics, |t, p| {
         engine.offset(t, p).ok().flatten()
@@ -374,6 +380,7 @@ fn run_kafka(
             &k.topics,
             &engine.store,
             partitions,
+            k.idempotent,
         )?)
     } else {
         None
@@ -545,8 +552,10 @@ fn main() -> Result<()> {
             no_sync,
             partitions,
             group,
+            instance,
             exit_when_idle,
             no_publish,
+            no_idempotence,
             topics,
         } => {
             let (cat, bytes) = load_catalog(&catalog)?;
@@ -563,9 +572,13 @@ fn main() -> Result<()> {
                     brokers,
                     cfg,
                     KafkaRun {
-                        group,
+                        group: engine::kafka::Group {
+                            id: group,
+                            instance,
+                        },
                         exit_when_idle,
                         publish: !no_publish,
+                        idempotent: !no_idempotence,
                         topics,
                     },
                     cli.quiet,

@@ -73,8 +73,9 @@ impl Outbox {
         topics: &Topics,
         store: &Store,
         partitions: u32,
+        idempotent: bool,
     ) -> Result<Outbox, OutboxError> {
-        let (producer, deliveries) = kafka::idempotent_producer(brokers)?;
+        let (producer, deliveries) = kafka::producer(brokers, idempotent)?;
         let mut published = Vec::with_capacity(partitions as usize);
         for p in 0..partitions {
             published.push(store.meta_u64(&format!("published/{p}"))?.unwrap_or(0));

@@ -1,0 +1,355 @@
+//! The Kafka pipeline against a real Kafka-protocol broker (tansu) in its own process: a workload
+//! produced to the input topics and rated from them, with an instance killed midway, decides
+//! exactly what the same workload rated from a file decides; the output topics carry every
+//! decision and dead letter.
+
+mod common;
+
+use engine::record::Entry;
+use engine::store::Store;
+use engine::workload::Workload;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::Headers;
+use rdkafka::{Message, Offset, TopicPartitionList};
+use std::collections::{BTreeMap, HashMap};
+use std::io::{BufRead, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A tansu broker on a loopback port, killed when dropped.
+struct Broker {
+    child: Child,
+    addr: String,
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn tansu() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("RATEL_TANSU") {
+        return Some(p.into());
+    }
+    common::tool("tansu")
+}
+
+impl Broker {
+    fn start(log: &Path) -> Option<Broker> {
+        let bin = tansu()?;
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let url = format!("tcp://127.0.0.1:{port}");
+        let out = std::fs::File::create(log).unwrap();
+        let child = Command::new(bin)
+            .args([
+                "broker",
+                "--listener-url",
+                &url,
+                "--advertised-listener-url",
+                &url,
+                "--storage-engine",
+                "memory://tansu/",
+            ])
+            .stdout(out.try_clone().unwrap())
+            .stderr(out)
+            .spawn()
+            .expect("tansu starts");
+        let addr = format!("127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while std::net::TcpStream::connect(&addr).is_err() {
+            assert!(Instant::now() < deadline, "tansu did not listen on {addr}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Some(Broker { child, addr })
+    }
+}
+
+fn ratel(args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_ratel"))
+        .args(args)
+        .arg("--quiet")
+        .env("RATEL_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "ratel {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn catalog() -> String {
+    format!("{}/../catalogs/example.toml", env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Orders a workload by event time, kinds in the topics' tie order (commands, payments, usage),
+/// keeping the file's order otherwise; a line that is not an input keeps the time of the line
+/// before it and goes with usage. This is the order a partition's merged topics give.
+fn time_sorted(input: &Path, output: &Path) {
+    let mut keyed = Vec::new();
+    let mut last = 0i64;
+    for line in std::io::BufReader::new(std::fs::File::open(input).unwrap()).lines() {
+        let line = line.unwrap();
+        let key = match rating::codec::parse_json(line.as_bytes()) {
+            Ok(i) => {
+                last = i.time().0;
+                (last, engine::kafka::Topics::rank_of(&i))
+            }
+            Err(_) => (last, 2),
+        };
+        keyed.push((key, line));
+    }
+    keyed.sort_by_key(|(k, _)| *k);
+    let mut f = std::io::BufWriter::new(std::fs::File::create(output).unwrap());
+    for (_, l) in keyed {
+        writeln!(f, "{l}").unwrap();
+    }
+}
+
+/// What a store decided, partition by partition: inputs and decisions as logged, and dead lines.
+type Decided = BTreeMap<u32, Vec<(Vec<u8>, Vec<u8>)>>;
+
+fn decided(dir: &Path) -> (Decided, Vec<Vec<u8>>, Vec<rating::Account>) {
+    let store = Store::open(dir).unwrap();
+    let mut log: Decided = BTreeMap::new();
+    let mut dead = Vec::new();
+    for item in store.log() {
+        let (p, _, e) = item.unwrap();
+        match e {
+            Entry::Rated {
+                input, decision, ..
+            } => log.entry(p).or_default().push((input, decision)),
+            Entry::Dead { raw, .. } => dead.push(raw),
+            Entry::Catalog { .. } => {}
+        }
+    }
+    dead.sort();
+    let mut accounts: Vec<_> = store.accounts().map(|a| a.unwrap()).collect();
+    accounts.sort_by(|a, b| a.id.cmp(&b.id));
+    (log, dead, accounts)
+}
+
+/// Every message of a topic, from the beginning, with its headers.
+fn read_topic(brokers: &str, topic: &str) -> Vec<(HashMap<String, String>, Vec<u8>)> {
+    let c: BaseConsumer = engine::kafka::client_config(brokers)
+        .set("group.id", "ratel-test-reader")
+        .set("enable.auto.commit", "false")
+        .create()
+        .unwrap();
+    let md = c
+        .fetch_metadata(Some(topic), Duration::from_secs(10))
+        .unwrap();
+    let parts = md.topics()[0].partitions().len() as i32;
+    let mut tpl = TopicPartitionList::new();
+    let mut ends = HashMap::new();
+    for p in 0..parts {
+        tpl.add_partition_offset(topic, p, Offset::Beginning)
+            .unwrap();
+        let (_, high) = c
+            .fetch_watermarks(topic, p, Duration::from_secs(10))
+            .unwrap();
+        ends.insert(p, high);
+    }
+    c.assign(&tpl).unwrap();
+    // Read each partition up to its high watermark, by offset (a fetch may overlap).
+    let mut next: HashMap<i32, i64> = (0..parts).map(|p| (p, 0)).collect();
+    let mut out = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while next.iter().any(|(p, n)| n < &ends[p]) {
+        assert!(
+            Instant::now() < deadline,
+            "{topic}: read {next:?} of {ends:?}"
+        );
+        let Some(m) = c.poll(Duration::from_millis(200)) else {
+            continue;
+        };
+        let m = m.unwrap();
+        let n = next.get_mut(&m.partition()).unwrap();
+        if m.offset() < *n {
+            continue;
+        }
+        *n = m.offset() + 1;
+        let mut h = HashMap::new();
+        if let Some(hs) = m.headers() {
+            for x in hs.iter() {
+                h.insert(
+                    x.key.to_string(),
+                    String::from_utf8_lossy(x.value.unwrap_or_default()).into_owned(),
+                );
+            }
+        }
+        out.push((h, m.payload().unwrap_or_default().to_vec()));
+    }
+    out
+}
+
+#[test]
+fn a_workload_from_kafka_is_decided_as_from_a_file_even_with_a_kill() {
+    let tmp = tempfile::tempdir().unwrap();
+    let Some(broker) = Broker::start(&tmp.path().join("tansu.log")) else {
+        return;
+    };
+    let raw = tmp.path().join("raw.jsonl");
+    let file = tmp.path().join("workload.jsonl");
+    let w = Workload {
+        accounts: 150,
+        days: 12,
+        seed: 5,
+        bad: 0.003,
+        ..Workload::default()
+    };
+    w.write(&mut std::fs::File::create(&raw).unwrap(), |_| {})
+        .unwrap();
+    time_sorted(&raw, &file);
+    let cat = catalog();
+    let source = format!("file:{}", file.display());
+
+    // From the file, over the topics' partitions.
+    let by_file = tmp.path().join("by-file");
+    ratel(&[
+        "run",
+        "--catalog",
+        &cat,
+        "--data",
+        by_file.to_str().unwrap(),
+        "--source",
+        &source,
+        "--partitions",
+        "3",
+    ]);
+
+    // Through the broker: produce, then rate with small batches, killed midway, then resumed.
+    let produced = ratel(&[
+        "produce",
+        "--brokers",
+        &broker.addr,
+        "--source",
+        &source,
+        "--create",
+        "3",
+    ]);
+    assert!(produced.contains("produced"), "{produced}");
+    let by_kafka = tmp.path().join("by-kafka");
+    let kafka = format!("kafka:{}", broker.addr);
+    let args = [
+        "run",
+        "--catalog",
+        &cat,
+        "--data",
+        by_kafka.to_str().unwrap(),
+        "--source",
+        &kafka,
+        "--batch",
+        "97",
+        "--instance",
+        "ratel-1",
+    ];
+    let mut first = Command::new(env!("CARGO_BIN_EXE_ratel"))
+        .args(args)
+        .arg("--quiet")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(6));
+    first.kill().unwrap(); // SIGKILL
+    first.wait().unwrap();
+    let mut resumed = args.to_vec();
+    resumed.extend(["--exit-when-idle", "3"]);
+    let summary = ratel(&resumed);
+    assert!(summary.contains("read "), "{summary}");
+
+    let (file_log, file_dead, file_accounts) = decided(&by_file);
+    let (kafka_log, kafka_dead, kafka_accounts) = decided(&by_kafka);
+    assert_eq!(file_accounts.len(), 150);
+    assert!(file_dead.len() > 5, "the workload has bad lines");
+    assert_eq!(
+        file_accounts, kafka_accounts,
+        "balances, buckets, everything"
+    );
+    assert_eq!(file_dead, kafka_dead);
+    for p in 0..3 {
+        let (a, b) = (&file_log[&p], &kafka_log[&p]);
+        assert_eq!(a.len(), b.len(), "partition {p}");
+        for (i, (x, y)) in a.iter().zip(b).enumerate() {
+            assert!(x == y, "partition {p}, entry {i}: the decisions differ");
+        }
+    }
+
+    // The output topics: every decision but the duplicates, under its event id; a repeat (after
+    // the kill) carries the same bytes; dead letters with their origin and reason.
+    let mut want = HashMap::new();
+    for entries in kafka_log.values() {
+        for (_, d) in entries {
+            let d = rating::codec::decode_decision(d).unwrap();
+            if d.outcome != rating::Outcome::Duplicate {
+                want.insert(d.event.to_string(), ());
+            }
+        }
+    }
+    let mut seen: HashMap<String, Vec<u8>> = HashMap::new();
+    for (h, body) in read_topic(&broker.addr, "ratel.charges") {
+        let id = h
+            .get("ratel-event")
+            .expect("every message names its event")
+            .clone();
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(v["event"], id.as_str());
+        if let Some(before) = seen.insert(id.clone(), body.clone()) {
+            assert_eq!(before, body, "a repeat of {id} differs");
+        }
+    }
+    let missing: Vec<_> = want
+        .keys()
+        .filter(|k| !seen.contains_key(*k))
+        .take(10)
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "{} of {} decisions not on the charges topic, e.g. {missing:?}",
+        want.len() - seen.len(),
+        want.len()
+    );
+    assert_eq!(seen.len(), want.len());
+    assert!(want.keys().all(|k| seen.contains_key(k)));
+
+    let dead = read_topic(&broker.addr, "ratel.dead-letters");
+    let mut bodies: Vec<Vec<u8>> = Vec::new();
+    let mut origins = std::collections::HashSet::new();
+    for (h, body) in dead {
+        assert!(!h["ratel-reason"].is_empty());
+        assert!(h["ratel-topic"].starts_with("ratel."), "{h:?}");
+        h["ratel-offset"].parse::<u64>().unwrap();
+        if origins.insert(h["ratel-event"].clone()) {
+            bodies.push(body);
+        }
+    }
+    bodies.sort();
+    assert_eq!(bodies, file_dead);
+
+    let notes = read_topic(&broker.addr, "ratel.notifications");
+    assert!(
+        notes
+            .iter()
+            .any(|(_, b)| String::from_utf8_lossy(b).contains("payment_received")),
+        "payments are notified"
+    );
+
+    // The store audits clean and replays byte for byte.
+    let store = Store::open(&by_kafka).unwrap();
+    let audit = engine::audit::audit(&store).unwrap();
+    assert_eq!(audit.discrepancies, 0, "{:?}", audit.listed);
+    let (r, _) = engine::replay::replay(&store, |_| {}).unwrap();
+    assert!(
+        r.mismatches.is_empty() && r.state_differences.is_empty(),
+        "{r:?}"
+    );
+}
