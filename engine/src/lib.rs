@@ -16,6 +16,7 @@ pub mod report;
 pub mod serve;
 pub mod source;
 pub mod store;
+pub mod stream;
 pub mod workload;
 
 /// The example catalog, shipped inside the binary so that `ratel demo` runs anywhere.

@@ -346,73 +346,6 @@ fn time_arg(s: &Option<String>, default: Timestamp) -> Result<Timestamp> {
     }
 }
 
-/// How `ratel run` reads Kafka.
-struct KafkaRun {
-    group: engine::kafka::Group,
-    exit_when_idle: Option<f64>,
-    publish: bool,
-    idempotent: bool,
-    topics: engine::kafka::Topics,
-}
-
-fn run_kafka(
-    cat: Catalog,
-    bytes: &[u8],
-    data: &Path,
-    brokers: &str,
-    cfg: Config,
-    k: KafkaRun,
-    quiet: bool,
-) -> Result<Engine> {
-    use engine::kafka::KafkaSource;
-    // The topics' partition count is the store's; the source is opened with the offsets the
-    // store holds, so the engine is opened first with the count the topics give.
-    let partitions = engine::kafka::input_partitions(brokers, &k.topics)
-        .with_context(|| format!("asking {brokers} for the input topics"))?;
-    let mut engine = Engine::open(data, cat, bytes, Config { partitions, ..cfg })?;
-    let mut src = KafkaSource::open(brokers, &k.group, &k.topics, |t, p| {
-        engine.offset(t, p).ok().flatten()
-    })?;
-    src.exit_when_idle = k.exit_when_idle.map(std::time::Duration::from_secs_f64);
-    let mut outbox = if k.publish {
-        Some(engine::outbox::Outbox::open(
-            brokers,
-            &k.topics,
-            &engine.store,
-            partitions,
-            k.idempotent,
-        )?)
-    } else {
-        None
-    };
-    let publish = |e: &Engine, o: &mut Option<engine::outbox::Outbox>| -> Result<()> {
-        if let Some(o) = o {
-            o.publish(&e.store, |p| e.seq(p))?;
-        }
-        Ok(())
-    };
-    // What a crash left unpublished goes out before anything new is read.
-    publish(&engine, &mut outbox)?;
-    let pb = if quiet {
-        ProgressBar::hidden()
-    } else {
-        ProgressBar::new_spinner()
-    };
-    let mut failed = None;
-    engine.run(&mut src, |e, _| {
-        if failed.is_none() {
-            failed = publish(e, &mut outbox).err();
-        }
-        pb.set_message(format!("{} read", e.counters.read));
-        pb.tick();
-    })?;
-    if let Some(e) = failed {
-        return Err(e.context("publishing to the output topics"));
-    }
-    pb.finish_and_clear();
-    Ok(engine)
-}
-
 fn run(
     cat: Catalog,
     bytes: &[u8],
@@ -565,24 +498,30 @@ fn main() -> Result<()> {
                 partitions,
             };
             let e = match source.strip_prefix("kafka:") {
-                Some(brokers) => run_kafka(
-                    cat,
-                    &bytes,
-                    &data,
-                    brokers,
-                    cfg,
-                    KafkaRun {
+                Some(brokers) => {
+                    let o = engine::stream::Options {
                         group: engine::kafka::Group {
                             id: group,
                             instance,
                         },
-                        exit_when_idle,
+                        topics,
+                        exit_when_idle: exit_when_idle.map(std::time::Duration::from_secs_f64),
                         publish: !no_publish,
                         idempotent: !no_idempotence,
-                        topics,
-                    },
-                    cli.quiet,
-                )?,
+                    };
+                    let pb = if cli.quiet {
+                        ProgressBar::hidden()
+                    } else {
+                        ProgressBar::new_spinner()
+                    };
+                    let e = engine::stream::run(&data, cat, &bytes, brokers, cfg, &o, |e| {
+                        pb.set_message(format!("{} read", e.counters.read));
+                        pb.tick();
+                    })
+                    .with_context(|| format!("rating from {brokers}"))?;
+                    pb.finish_and_clear();
+                    e
+                }
                 None => run(cat, &bytes, &data, &source, cfg, cli.quiet)?,
             };
             let c = e.counters;
