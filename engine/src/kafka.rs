@@ -32,8 +32,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// The most messages buffered per topic partition before the consumer waits for the engine.
-pub const MAX_BUFFERED: usize = 65_536;
+/// The most messages ratel buffers while it merges a partition's topics. Messages are drained
+/// from librdkafka as they come (pausing a partition lost messages on resume in testing), so
+/// the buffers hold what one topic runs ahead of another in event time; past this the merge is
+/// stuck on a topic that the broker says has data but does not deliver, and the run stops.
+pub const MAX_BUFFERED: usize = 2_000_000;
+
+/// The longest a batch waits for more messages once it has some (latency under a trickle).
+pub const MAX_BATCH_WAIT: Duration = Duration::from_millis(500);
 
 #[derive(Debug, thiserror::Error)]
 pub enum KafkaSourceError {
@@ -218,7 +224,6 @@ pub struct KafkaSource {
     /// Stop when every assigned partition has been at its end this long (tests, batch jobs).
     pub exit_when_idle: Option<Duration>,
     idle_since: Option<Instant>,
-    paused: bool,
     /// A rebalance happened since the batch began: the batch is dropped, unrated.
     rebalanced: bool,
 }
@@ -246,6 +251,7 @@ impl KafkaSource {
             .set("partition.assignment.strategy", "range")
             .set("fetch.max.bytes", "52428800")
             .set("max.partition.fetch.bytes", "1048576")
+            .set("queued.max.messages.kbytes", "65536")
             .set("session.timeout.ms", "10000")
             .set("heartbeat.interval.ms", "1000")
             .create_with_context(Assignor {
@@ -274,7 +280,6 @@ impl KafkaSource {
             assigned: Vec::new(),
             exit_when_idle: None,
             idle_since: None,
-            paused: false,
             rebalanced: false,
         })
     }
@@ -330,7 +335,6 @@ impl KafkaSource {
         }
         parts.sort_unstable();
         self.assigned = parts;
-        self.paused = false;
     }
 
     fn at_end(&self, partition: i32, rank: usize) -> bool {
@@ -387,17 +391,14 @@ impl KafkaSource {
         self.queues.values().map(VecDeque::len).sum()
     }
 
-    /// Stops fetching while the buffers are full, and starts again when they drain.
-    fn flow_control(&mut self) -> Result<(), KafkaError> {
-        let full = self.queues.values().any(|q| q.len() >= MAX_BUFFERED);
-        if full != self.paused {
-            let tpl = self.consumer.assignment()?;
-            if full {
-                self.consumer.pause(&tpl)?;
-            } else {
-                self.consumer.resume(&tpl)?;
-            }
-            self.paused = full;
+    /// Refuses to buffer without end (see MAX_BUFFERED).
+    fn check_buffers(&self) -> Result<(), KafkaError> {
+        let n = self.buffered();
+        if n > MAX_BUFFERED {
+            tracing::error!(buffered = n, "the merge of the input topics is stuck");
+            return Err(KafkaError::MessageConsumption(
+                rdkafka::types::RDKafkaErrorCode::QueueFull,
+            ));
         }
         Ok(())
     }
@@ -528,20 +529,28 @@ impl KafkaSource {
             if out.len() >= max {
                 break;
             }
-            // Drain what librdkafka has fetched, without waiting.
+            // Drain what librdkafka has fetched, without waiting (bounded per round; memory is
+            // bounded by pausing full partitions and by librdkafka's own prefetch limit).
             let mut got = false;
-            while self.buffered() < MAX_BUFFERED && self.poll(Duration::ZERO).map_err(io)? {
+            for _ in 0..65_536 {
+                if !self.poll(Duration::ZERO).map_err(io)? {
+                    break;
+                }
                 got = true;
+            }
+            if got {
+                self.check_buffers().map_err(io)?;
             }
             if got {
                 self.idle_since = None;
                 continue;
             }
-            self.flow_control().map_err(io)?;
-            if !out.is_empty() && started.elapsed() > Duration::from_millis(20) {
+            // A batch fills while messages keep coming, but waits no longer than this for them.
+            if !out.is_empty() && started.elapsed() > MAX_BATCH_WAIT {
                 break;
             }
-            if self.poll(Duration::from_millis(50)).map_err(io)? {
+            let wait = if out.is_empty() { 50 } else { 5 };
+            if self.poll(Duration::from_millis(wait)).map_err(io)? {
                 self.idle_since = None;
                 continue;
             }
@@ -699,10 +708,11 @@ pub fn produce(
     brokers: &str,
     topics: &Topics,
     path: &std::path::Path,
+    idempotent: bool,
     mut progress: impl FnMut(u64),
 ) -> Result<Produced, KafkaSourceError> {
     use std::io::BufRead;
-    let (producer, deliveries) = producer(brokers, true)?;
+    let (producer, deliveries) = producer(brokers, idempotent)?;
     let f = std::fs::File::open(path)
         .map_err(|e| KafkaSourceError::Topology(format!("{}: {e}", path.display())))?;
     let mut reader = std::io::BufReader::with_capacity(1 << 20, f);

@@ -125,6 +125,9 @@ enum Cmd {
         /// Create the input and output topics that are missing, with this many partitions.
         #[arg(long)]
         create: Option<u32>,
+        /// Publish without the idempotent producer (for brokers without it).
+        #[arg(long)]
+        no_idempotence: bool,
         #[command(flatten)]
         topics: engine::kafka::Topics,
     },
@@ -534,6 +537,7 @@ fn main() -> Result<()> {
             brokers,
             source,
             create,
+            no_idempotence,
             topics,
         } => {
             let Some(path) = source.strip_prefix("file:") else {
@@ -548,9 +552,13 @@ fn main() -> Result<()> {
                 .with_context(|| path.to_string())?
                 .len();
             let pb = bar(cli.quiet, len, "producing");
-            let p = engine::kafka::produce(&brokers, &topics, Path::new(path), |at| {
-                pb.set_position(at)
-            })?;
+            let p = engine::kafka::produce(
+                &brokers,
+                &topics,
+                Path::new(path),
+                !no_idempotence,
+                |at| pb.set_position(at),
+            )?;
             pb.finish_and_clear();
             println!(
                 "produced {} lines ({} not inputs, sent to be dead-lettered) to {}",

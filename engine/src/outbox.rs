@@ -6,6 +6,7 @@
 //! `ratel-event` header (the input event id; for a dead letter, its topic/partition/offset).
 
 use crate::kafka::{self, Deliveries, DeliveryContext, KafkaSourceError, Topics};
+use crate::pipeline::Appended;
 use crate::record::Entry;
 use crate::store::{Commit, Store, StoreError};
 use rating::codec::{decode_decision, decode_input};
@@ -90,23 +91,61 @@ impl Outbox {
     }
 
     /// Publishes every entry not yet published, up to `seq(p)` in each partition, waits for the
-    /// broker to acknowledge them, and records how far it got.
-    pub fn publish(&mut self, store: &Store, seq: impl Fn(u32) -> u64) -> Result<u64, OutboxError> {
+    /// broker to acknowledge them, and records how far it got. `appended` is what the last batch
+    /// appended (Engine::appended), taken from memory; anything older is read from the log.
+    pub fn publish(
+        &mut self,
+        store: &Store,
+        seq: impl Fn(u32) -> u64,
+        appended: &[Appended],
+    ) -> Result<u64, OutboxError> {
         let mut sent = 0u64;
         let mut moved = Vec::new();
+        // The first seq the batch appended in each partition: below it, the log.
+        let mut first: rustc_hash::FxHashMap<u32, u64> = Default::default();
+        for a in appended {
+            let (p, s) = match a {
+                Appended::Decided { partition, seq, .. }
+                | Appended::Dead { partition, seq, .. } => (*partition, *seq),
+            };
+            first.entry(p).or_insert(s);
+        }
         for p in 0..self.published.len() as u32 {
             let (from, to) = (self.published[p as usize], seq(p));
             if from >= to {
                 continue;
             }
-            for item in store.log_from(p, from) {
-                let (s, entry) = item?;
-                if s >= to {
-                    break;
+            let from_log_to = first.get(&p).copied().unwrap_or(to).min(to);
+            if from < from_log_to {
+                for item in store.log_from(p, from) {
+                    let (s, entry) = item?;
+                    if s >= from_log_to {
+                        break;
+                    }
+                    sent += self.entry(p, s, &entry)?;
                 }
-                sent += self.entry(p, s, &entry)?;
             }
             moved.push((p, to));
+        }
+        for a in appended {
+            match a {
+                Appended::Decided {
+                    partition,
+                    seq,
+                    input,
+                    decision,
+                } if *seq >= self.published[*partition as usize] => {
+                    sent += self.decided(*partition, *seq, input, decision)?;
+                }
+                Appended::Dead {
+                    partition,
+                    seq,
+                    entry,
+                } if *seq >= self.published[*partition as usize] => {
+                    sent += self.entry(*partition, *seq, entry)?;
+                }
+                _ => {}
+            }
         }
         if moved.is_empty() {
             return Ok(0);
@@ -174,33 +213,42 @@ impl Outbox {
                     return Ok(0);
                 }
                 let kind = decode_input(input).map_err(corrupt)?.kind();
-                let key = d.account.as_deref().unwrap_or(&d.event).to_string();
-                let headers = || {
-                    OwnedHeaders::new().insert(Header {
-                        key: "ratel-event",
-                        value: Some(d.event.as_str()),
-                    })
-                };
-                let body = json!({"event": d.event, "partition": p, "seq": seq, "input": kind, "decision": d});
-                let bytes = serde_json::to_vec(&body).expect("a decision serializes");
-                let rec = BaseRecord::to(&self.topics.charges_topic)
-                    .key(key.as_bytes())
-                    .payload(&bytes[..])
-                    .headers(headers());
-                kafka::send(&self.producer, rec)?;
-                let mut n = 1;
-                for (what, details) in notifications(&d) {
-                    let body = json!({"event": d.event, "account": d.account, "time": d.time.to_string(), "notification": what, "details": details});
-                    let bytes = serde_json::to_vec(&body).expect("json");
-                    let rec = BaseRecord::to(&self.topics.notifications_topic)
-                        .key(key.as_bytes())
-                        .payload(&bytes[..])
-                        .headers(headers());
-                    kafka::send(&self.producer, rec)?;
-                    n += 1;
-                }
-                Ok(n)
+                self.decided(p, seq, kind, &d)
             }
         }
+    }
+
+    /// Publishes a decision and the notifications it implies.
+    fn decided(&self, p: u32, seq: u64, kind: &str, d: &Decision) -> Result<u64, OutboxError> {
+        if d.outcome == Outcome::Duplicate {
+            return Ok(0);
+        }
+        let key = d.account.as_deref().unwrap_or(&d.event).to_string();
+        let headers = || {
+            OwnedHeaders::new().insert(Header {
+                key: "ratel-event",
+                value: Some(d.event.as_str()),
+            })
+        };
+        let body =
+            json!({"event": d.event, "partition": p, "seq": seq, "input": kind, "decision": d});
+        let bytes = serde_json::to_vec(&body).expect("a decision serializes");
+        let rec = BaseRecord::to(&self.topics.charges_topic)
+            .key(key.as_bytes())
+            .payload(&bytes[..])
+            .headers(headers());
+        kafka::send(&self.producer, rec)?;
+        let mut n = 1;
+        for (what, details) in notifications(d) {
+            let body = json!({"event": d.event, "account": d.account, "time": d.time.to_string(), "notification": what, "details": details});
+            let bytes = serde_json::to_vec(&body).expect("json");
+            let rec = BaseRecord::to(&self.topics.notifications_topic)
+                .key(key.as_bytes())
+                .payload(&bytes[..])
+                .headers(headers());
+            kafka::send(&self.producer, rec)?;
+            n += 1;
+        }
+        Ok(n)
     }
 }

@@ -61,6 +61,23 @@ impl Default for Config {
     }
 }
 
+/// An entry the last batch appended, kept for the outbox (`Engine::keep_appended`) so that it
+/// need not read the batch back from RocksDB.
+#[derive(Debug, Clone)]
+pub enum Appended {
+    Decided {
+        partition: u32,
+        seq: u64,
+        input: &'static str,
+        decision: Decision,
+    },
+    Dead {
+        partition: u32,
+        seq: u64,
+        entry: Entry,
+    },
+}
+
 /// What the engine keeps of each partition's log: the next sequence number and its event time.
 #[derive(Debug, Clone, Copy)]
 struct Part {
@@ -81,6 +98,7 @@ pub struct Engine {
     dbuf: Vec<u8>,
     ebuf: Vec<u8>,
     updates: projections::Updates,
+    appended: Option<Vec<Appended>>,
 }
 
 fn tag_hex(tag: u64) -> String {
@@ -151,6 +169,7 @@ impl Engine {
             dbuf: Vec::new(),
             ebuf: Vec::new(),
             updates: projections::Updates::default(),
+            appended: None,
         };
         let current = e.store.meta_u64("catalog")?;
         if let Some(old) = current.filter(|&t| t != e.cat.tag()) {
@@ -188,6 +207,16 @@ impl Engine {
             tracing::info!(catalog = %e.cat, "catalog recorded in the log");
         }
         Ok(e)
+    }
+
+    /// Keep what each batch appends (see `appended`).
+    pub fn keep_appended(&mut self) {
+        self.appended.get_or_insert_with(Vec::new);
+    }
+
+    /// What the last batch appended, in order, if kept.
+    pub fn appended(&self) -> &[Appended] {
+        self.appended.as_deref().unwrap_or_default()
     }
 
     pub fn partitions(&self) -> u32 {
@@ -266,6 +295,9 @@ impl Engine {
 
     /// Rates one batch of lines and commits it.
     pub fn process(&mut self, lines: &[Line]) -> Result<(), EngineError> {
+        if let Some(a) = &mut self.appended {
+            a.clear();
+        }
         let mut c = Commit::default();
         let mut dirty: FxHashSet<CompactString> = FxHashSet::default();
         let mut touched = vec![false; self.parts.len()];
@@ -302,6 +334,13 @@ impl Engine {
                     let part = &mut self.parts[p as usize];
                     self.store
                         .put_entry(&mut c, p, part.seq, &entry, None, &mut self.ebuf);
+                    if let Some(a) = &mut self.appended {
+                        a.push(Appended::Dead {
+                            partition: p,
+                            seq: part.seq,
+                            entry,
+                        });
+                    }
                     part.seq += 1;
                     touched[p as usize] = true;
                 }
@@ -385,6 +424,14 @@ impl Engine {
         };
         self.store
             .put_entry(c, p, seq, &entry, account.as_deref(), &mut self.ebuf);
+        if let Some(a) = &mut self.appended {
+            a.push(Appended::Decided {
+                partition: p,
+                seq,
+                input: input.kind(),
+                decision: d.clone(),
+            });
+        }
         if let Entry::Rated {
             input, decision, ..
         } = entry

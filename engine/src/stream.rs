@@ -60,7 +60,8 @@ pub fn run(
     };
     // What a crash left unpublished goes out before anything new is read.
     if let Some(out) = &mut outbox {
-        out.publish(&engine.store, |p| engine.seq(p))?;
+        out.publish(&engine.store, |p| engine.seq(p), &[])?;
+        engine.keep_appended();
     }
     let mut lines = Vec::with_capacity(cfg.batch);
     loop {
@@ -73,7 +74,7 @@ pub fn run(
         engine.process(&lines)?;
         src.committed(&lines);
         if let Some(out) = &mut outbox {
-            out.publish(&engine.store, |p| engine.seq(p))?;
+            out.publish(&engine.store, |p| engine.seq(p), engine.appended())?;
         }
         on_batch(&engine);
     }
