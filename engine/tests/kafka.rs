@@ -4,6 +4,7 @@
 //! decision and dead letter.
 
 mod common;
+use common::{bounded, timed_out};
 
 use engine::record::Entry;
 use engine::store::Store;
@@ -72,12 +73,13 @@ impl Broker {
 }
 
 fn ratel(args: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_ratel"))
+    let out = bounded(env!("CARGO_BIN_EXE_ratel"), 300)
         .args(args)
         .arg("--quiet")
         .env("RATEL_LOG", "warn")
         .output()
         .unwrap();
+    assert!(!timed_out(out.status), "ratel {args:?} ran for 300 s");
     assert!(
         out.status.success(),
         "ratel {args:?}: {}",

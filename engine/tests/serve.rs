@@ -3,7 +3,7 @@
 //! Chromium.
 
 mod common;
-use common::{append, example_engine, tool};
+use common::{append, bounded, example_engine, timed_out, tool};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -355,8 +355,9 @@ fn the_server_follows_the_writer() {
 }
 
 /// The page's DOM after its scripts ran, in headless Chromium.
+/// Chromium's DOM of the page once its scripts are done.
 fn render(url: &str, profile: &Path) -> String {
-    let out = Command::new(tool("chromium").unwrap())
+    let out = bounded(tool("chromium").unwrap(), 120)
         .args([
             "--headless",
             "--no-sandbox",
@@ -373,6 +374,11 @@ fn render(url: &str, profile: &Path) -> String {
         .arg(url)
         .output()
         .unwrap();
+    assert!(
+        !timed_out(out.status),
+        "chromium did not render {url} within 120 s: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(
         out.status.success(),
         "{}",

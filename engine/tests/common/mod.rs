@@ -24,6 +24,19 @@ pub fn example_engine(dir: &Path) -> Engine {
     Engine::open(&dir.join("store"), cat, text.as_bytes(), Config::default()).unwrap()
 }
 
+/// A command for `program` that is killed, and fails its test, after `seconds`: a child that hangs
+/// (a browser once did on a CI machine) must not hold the whole run until CI's time limit.
+pub fn bounded(program: impl AsRef<std::ffi::OsStr>, seconds: u32) -> std::process::Command {
+    let mut c = std::process::Command::new("timeout");
+    c.args(["--kill-after=5", &seconds.to_string()]).arg(program);
+    c
+}
+
+/// Whether `status` is that of a command `bounded` killed for running out of time.
+pub fn timed_out(status: std::process::ExitStatus) -> bool {
+    status.code() == Some(124) || status.code() == Some(137)
+}
+
 /// A tool the test needs from Debian's packages: CI installs it (RATEL_REQUIRE_TOOLS=1 there);
 /// elsewhere a missing tool skips the test with a note.
 pub fn tool(name: &str) -> Option<std::path::PathBuf> {
