@@ -83,7 +83,14 @@ fn main() {
     names.extend(topics.outputs());
     engine::kafka::create_topics(&brokers, &names, partitions).unwrap();
     let started = Instant::now();
-    engine::kafka::produce(&brokers, &topics, &work, idempotent, |_| {}).unwrap();
+    engine::kafka::produce(
+        &brokers,
+        &topics,
+        &work,
+        idempotent,
+        engine::kafka::BATCH_MESSAGES,
+        |_| {},
+    ).unwrap();
     let produce_secs = started.elapsed().as_secs_f64();
 
     // (1) rdkafka alone: every message of the input topics, from the beginning.

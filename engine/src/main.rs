@@ -128,6 +128,10 @@ enum Cmd {
         /// Publish without the idempotent producer (for brokers without it).
         #[arg(long)]
         no_idempotence: bool,
+        /// At most this many messages in one record batch (1 to 1 000 000).
+        #[arg(long, default_value_t = engine::kafka::BATCH_MESSAGES,
+              value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+        batch_messages: u32,
         #[command(flatten)]
         topics: engine::kafka::Topics,
     },
@@ -538,6 +542,7 @@ fn main() -> Result<()> {
             source,
             create,
             no_idempotence,
+            batch_messages,
             topics,
         } => {
             let Some(path) = source.strip_prefix("file:") else {
@@ -557,6 +562,7 @@ fn main() -> Result<()> {
                 &topics,
                 Path::new(path),
                 !no_idempotence,
+                batch_messages,
                 |at| pb.set_position(at),
             )?;
             pb.finish_and_clear();

@@ -76,7 +76,7 @@ impl Outbox {
         partitions: u32,
         idempotent: bool,
     ) -> Result<Outbox, OutboxError> {
-        let (producer, deliveries) = kafka::producer(brokers, idempotent)?;
+        let (producer, deliveries) = kafka::producer(brokers, idempotent, kafka::BATCH_MESSAGES)?;
         let mut published = Vec::with_capacity(partitions as usize);
         for p in 0..partitions {
             published.push(store.meta_u64(&format!("published/{p}"))?.unwrap_or(0));

@@ -7,7 +7,8 @@ use projections::export::{self, Report};
 use projections::models::{self, Whose};
 use projections::view::{self, BalanceView, PackagesView};
 use projections::{Category, PaymentRow};
-use rating::{Account, Catalog, Month, Msisdn, Timestamp};
+use rating::request;
+use rating::{Account, Catalog, Msisdn, Timestamp};
 use serde::Serialize;
 
 #[derive(Debug, thiserror::Error)]
@@ -83,7 +84,7 @@ pub fn balance(store: &Store, ctx: &Context, who: &str) -> Result<BalanceView, Q
         store.db(),
         &ctx.cat,
         &a,
-        view::month_of(&ctx.cat, ctx.now),
+        request::month_of(&ctx.cat, ctx.now),
     )?)
 }
 
@@ -93,45 +94,15 @@ pub fn packages(store: &Store, ctx: &Context, msisdn: &str) -> Result<PackagesVi
 }
 
 /// A period: a month (`YYYY-MM`), or RFC 3339 bounds; by default the month of the latest event.
+/// The period of a detalization (see [`rating::request::period`]).
 pub fn period(
     ctx: &Context,
     month: Option<&str>,
     from: Option<&str>,
     to: Option<&str>,
 ) -> Result<(Timestamp, Timestamp), QueryError> {
-    let ts = |t: &str| Timestamp::parse_rfc3339(t).map_err(QueryError::Bad);
-    match (month, from, to) {
-        (Some(_), Some(_), _) | (Some(_), _, Some(_)) => {
-            Err(QueryError::Bad("give a month or from/to, not both".into()))
-        }
-        (None, Some(f), Some(t)) => {
-            let (f, t) = (ts(f)?, ts(t)?);
-            if f >= t {
-                return Err(QueryError::Bad("`from` must be before `to`".into()));
-            }
-            Ok((f, t))
-        }
-        (None, Some(_), None) | (None, None, Some(_)) => {
-            Err(QueryError::Bad("give both `from` and `to`".into()))
-        }
-        (m, None, None) => {
-            let month = match m {
-                Some(m) => Month::parse(m).map_err(QueryError::Bad)?,
-                None => view::month_of(&ctx.cat, ctx.now),
-            };
-            Ok(month_bounds(&ctx.cat, month))
-        }
-    }
+    request::period(&ctx.cat, ctx.now, month, from, to).map_err(QueryError::Bad)
 }
-
-pub fn month_bounds(cat: &Catalog, m: Month) -> (Timestamp, Timestamp) {
-    (
-        rating::time::start_of_day(&cat.tz, m.first_day()),
-        rating::time::start_of_day(&cat.tz, m.next().first_day()),
-    )
-}
-
-pub const SERVICES: [&str; 6] = ["voice", "sms", "mms", "data", "fee", "report"];
 
 pub fn detalization(
     store: &Store,
@@ -140,11 +111,8 @@ pub fn detalization(
     (from, to): (Timestamp, Timestamp),
     services: &[String],
 ) -> Result<Report, QueryError> {
-    if let Some(s) = services.iter().find(|s| !SERVICES.contains(&s.as_str())) {
-        return Err(QueryError::Bad(format!(
-            "unknown service {s:?} (one of {})",
-            SERVICES.join(", ")
-        )));
+    for s in services {
+        request::service(s).map_err(QueryError::Bad)?;
     }
     let (m, _) = number(store, msisdn)?;
     let d = models::detalization(store.db(), m, from, to, services)?;
@@ -192,12 +160,7 @@ pub fn spending(
     from: Option<&str>,
     to: Option<&str>,
 ) -> Result<SpendingView, QueryError> {
-    let month = |m: Option<&str>| m.map(Month::parse).transpose().map_err(QueryError::Bad);
-    let to = month(to)?.unwrap_or_else(|| view::month_of(&ctx.cat, ctx.now));
-    let from = month(from)?.unwrap_or(Month(to.0.saturating_sub(11)));
-    if from > to {
-        return Err(QueryError::Bad("the first month is after the last".into()));
-    }
+    let (from, to) = request::months(&ctx.cat, ctx.now, from, to).map_err(QueryError::Bad)?;
     let as_number = Msisdn::parse(who)
         .ok()
         .filter(|m| models::account_of(store.db(), *m).ok().flatten().is_some());
@@ -209,8 +172,8 @@ pub fn spending(
         ),
         None => {
             let a = account(store, who)?;
-            let (t0, _) = month_bounds(&ctx.cat, from);
-            let (_, t1) = month_bounds(&ctx.cat, to);
+            let (t0, _) = request::month_bounds(&ctx.cat, from);
+            let (_, t1) = request::month_bounds(&ctx.cat, to);
             let p: Vec<PaymentRow> = models::payments(store.db(), &a.id, t0, t1)?;
             (
                 a.id.to_string(),

@@ -9,7 +9,8 @@
 
 use crate::query::{self, Context, QueryError};
 use crate::store::Store;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, RawQuery, State};
+use rating::request::{self, Format, MonthsParams, PeriodParams};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
@@ -244,23 +245,10 @@ async fn json<T: serde::Serialize + Send + 'static>(
     Ok(Json(guarded(app, headers, subject, f).await?).into_response())
 }
 
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-pub struct PeriodParams {
-    month: Option<String>,
-    from: Option<String>,
-    to: Option<String>,
-    /// Comma-separated services.
-    service: Option<String>,
-    /// json (default), csv or pdf.
-    format: Option<String>,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-pub struct MonthsParams {
-    from: Option<String>,
-    to: Option<String>,
+/// A request's query string decoded with [`request::decode`] (bounded, unknown parameters
+/// refused): a bad one is a 400 that says what is wrong.
+fn params<T: serde::de::DeserializeOwned>(raw: Option<String>) -> Result<T, Failure> {
+    request::decode(raw.as_deref().unwrap_or("")).map_err(|e| Failure(StatusCode::BAD_REQUEST, e))
 }
 
 async fn account_balance(
@@ -299,9 +287,10 @@ async fn packages(
 async fn account_spending(
     State(app): State<Arc<App>>,
     Path(account): Path<String>,
-    Query(p): Query<MonthsParams>,
+    RawQuery(raw): RawQuery,
     headers: HeaderMap,
 ) -> Result<Response, Failure> {
+    let p: MonthsParams = params(raw)?;
     json(
         app,
         &headers,
@@ -314,9 +303,10 @@ async fn account_spending(
 async fn number_spending(
     State(app): State<Arc<App>>,
     Path(msisdn): Path<String>,
-    Query(p): Query<MonthsParams>,
+    RawQuery(raw): RawQuery,
     headers: HeaderMap,
 ) -> Result<Response, Failure> {
+    let p: MonthsParams = params(raw)?;
     json(
         app,
         &headers,
@@ -329,48 +319,34 @@ async fn number_spending(
 async fn detalization(
     State(app): State<Arc<App>>,
     Path(msisdn): Path<String>,
-    Query(p): Query<PeriodParams>,
+    RawQuery(raw): RawQuery,
     headers: HeaderMap,
 ) -> Result<Response, Failure> {
-    let format = p.format.clone().unwrap_or_else(|| "json".into());
-    let ctype = match format.as_str() {
-        "json" => "application/json",
-        "csv" => "text/csv; charset=utf-8",
-        "pdf" => "application/pdf",
-        _ => {
-            return Err(Failure(
-                StatusCode::BAD_REQUEST,
-                "format is json, csv or pdf".into(),
-            ))
-        }
-    };
-    let name = format!("detalization-{msisdn}.{format}");
+    let p: PeriodParams = params(raw)?;
+    let bad = |e| Failure(StatusCode::BAD_REQUEST, e);
+    let format = p.format().map_err(bad)?;
+    let services = p.services().map_err(bad)?;
+    let name = format!("detalization-{msisdn}.{}", format.extension());
     let bytes = guarded(
         app,
         &headers,
         Subject::Number(msisdn),
         move |app, ctx, m| {
-            let period =
-                query::period(ctx, p.month.as_deref(), p.from.as_deref(), p.to.as_deref())?;
-            let services: Vec<String> = p
-                .service
-                .as_deref()
-                .map(|s| s.split(',').map(|x| x.trim().to_string()).collect())
-                .unwrap_or_default();
+            let period = p.period(&ctx.cat, ctx.now).map_err(QueryError::Bad)?;
             let r = query::detalization(&app.store, ctx, m, period, &services)?;
-            Ok(match format.as_str() {
-                "csv" => projections::export::csv(&r),
-                "pdf" => {
+            Ok(match format {
+                Format::Csv => projections::export::csv(&r),
+                Format::Pdf => {
                     projections::pdf::render(&r).map_err(|e| QueryError::Bad(e.to_string()))?
                 }
-                _ => projections::export::json(&r),
+                Format::Json => projections::export::json(&r),
             })
         },
     )
     .await?;
     Ok((
         [
-            (header::CONTENT_TYPE, ctype.to_string()),
+            (header::CONTENT_TYPE, format.content_type().to_string()),
             (
                 header::CONTENT_DISPOSITION,
                 format!("inline; filename=\"{name}\""),

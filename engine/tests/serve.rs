@@ -292,6 +292,93 @@ fn access_is_by_token_and_only_to_ones_own() {
     assert_eq!(code("/healthz", None), 200);
 }
 
+/// The server's resident and peak memory, in KiB, from /proc.
+fn memory_kib(s: &Server) -> (u64, u64) {
+    let status = std::fs::read_to_string(format!("/proc/{}/status", s.child.id())).unwrap();
+    let field = |name: &str| -> u64 {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("no {name} in {status}"))
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+#[test]
+fn hostile_clients_get_nothing_that_is_not_theirs_and_the_server_stays_up_in_bounded_memory() {
+    let (_dir, _input, s) = setup();
+    let huge = format!("month={}", "9".repeat(16 * 1024));
+    let huger = format!("month={}", "9".repeat(1024 * 1024));
+    // Each case: a path, a token, the statuses it may get (503 where the in-flight bound may
+    // turn it away) and whether its body may carry data.
+    let cases: Vec<(String, Option<&str>, &[u16], bool)> = vec![
+        ("/api/v1/numbers/79001000001/balance".into(), Some(ALICE), &[200, 503], true),
+        ("/api/v1/numbers/79002000002/packages".into(), Some(ALICE), &[403, 503], false),
+        ("/api/v1/accounts/BOB/spending".into(), Some(ALICE), &[403, 503], false),
+        ("/api/v1/numbers/79002000002/balance".into(), None, &[401], false),
+        ("/api/v1/numbers/79002000002/balance".into(), Some("bob-token-0123456789abcdX"), &[401], false),
+        (format!("/api/v1/numbers/79001000001/detalization?{huge}"), Some(ALICE), &[400], false),
+        ("/api/v1/numbers/79001000001/detalization?month=%ZZ&month=%00".into(), Some(OPERATOR), &[400], false),
+        ("/api/v1/numbers/79001000001/detalization?format=pdf".into(), Some(OPERATOR), &[200, 503], true),
+        ("/api/v1/numbers/%2e%2e%2f79002000002/balance".into(), Some(ALICE), &[403, 503], false),
+    ];
+    let agent = ureq::AgentBuilder::new()
+        .timeout(std::time::Duration::from_secs(60))
+        .build();
+    let before = memory_kib(&s);
+    std::thread::scope(|scope| {
+        for t in 0..32 {
+            let (cases, agent, s) = (&cases, &agent, &s);
+            scope.spawn(move || {
+                for i in 0..30 {
+                    let (path, token, allowed, data) = &cases[(t + i) % cases.len()];
+                    let mut r = agent.get(&format!("{}{path}", s.base));
+                    if let Some(tok) = token {
+                        r = r.set("Authorization", &format!("Bearer {tok}"));
+                    }
+                    let (status, body) = match r.call() {
+                        Ok(resp) => (resp.status(), resp.into_string().unwrap_or_default()),
+                        Err(ureq::Error::Status(code, resp)) => {
+                            (code, resp.into_string().unwrap_or_default())
+                        }
+                        Err(e) => panic!("GET {}: {e}", &path[..path.len().min(80)]),
+                    };
+                    let shown = &path[..path.len().min(80)];
+                    assert!(allowed.contains(&status), "GET {shown}: {status} {body}");
+                    if !*data || status != 200 {
+                        for secret in ["79002000002", "BASIC", "balance_after", "\"items\""] {
+                            assert!(!body.contains(secret), "GET {shown}: {status} leaks {body}");
+                        }
+                    }
+                }
+            });
+        }
+    });
+    // A request line of a megabyte: refused (by hyper's header limit or by the query's), or the
+    // connection closed; never served.
+    let big = ureq::get(&format!(
+        "{}/api/v1/numbers/79001000001/detalization?{huger}",
+        s.base
+    ))
+    .set("Authorization", &format!("Bearer {OPERATOR}"))
+    .call();
+    match big {
+        Ok(r) => panic!("a megabyte query was served: {}", r.status()),
+        Err(ureq::Error::Status(code, _)) => assert!((400..500).contains(&code), "{code}"),
+        Err(ureq::Error::Transport(_)) => {}
+    }
+    assert_eq!(get(&s, "/healthz", None).0, 200, "the server is still up");
+    assert_eq!(get(&s, "/api/v1/numbers/79001000001/balance", Some(ALICE)).0, 200);
+    let after = memory_kib(&s);
+    eprintln!("server memory before/after (RSS, peak KiB): {before:?} {after:?}");
+    assert!(
+        after.1 < before.0 + 256 * 1024,
+        "960 requests grew the server from {before:?} to {after:?} KiB"
+    );
+}
+
 #[test]
 fn the_openapi_description_covers_every_route() {
     let (_dir, _input, s) = setup();
@@ -354,37 +441,43 @@ fn the_server_follows_the_writer() {
     }
 }
 
-/// The page's DOM after its scripts ran, in headless Chromium.
-/// Chromium's DOM of the page once its scripts are done.
+/// The page's DOM after its scripts ran, in headless Chromium. Chromium has hung now and then
+/// on a loaded machine (once holding a CI run to its time limit): an attempt that has not ended
+/// after a minute is killed, reported, and made again with a fresh profile, three times at most.
 fn render(url: &str, profile: &Path) -> String {
-    let out = bounded(tool("chromium").unwrap(), 120)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--virtual-time-budget=10000",
-            "--dump-dom",
-        ])
-        .arg(format!("--user-data-dir={}", profile.display()))
-        .arg(url)
-        .output()
-        .unwrap();
-    assert!(
-        !timed_out(out.status),
-        "chromium did not render {url} within 120 s: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
+    for attempt in 1..=3 {
+        let out = bounded(tool("chromium").unwrap(), 60)
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--virtual-time-budget=10000",
+                "--dump-dom",
+            ])
+            .arg(format!("--user-data-dir={}-{attempt}", profile.display()))
+            .arg(url)
+            .output()
+            .unwrap();
+        if timed_out(out.status) {
+            eprintln!(
+                "chromium attempt {attempt} did not render {url} within 60 s: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            continue;
+        }
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        return String::from_utf8(out.stdout).unwrap();
+    }
+    panic!("chromium did not render {url} in three attempts");
 }
 
 #[test]

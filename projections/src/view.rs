@@ -3,7 +3,7 @@
 
 use crate::export::money;
 use crate::models::{self, ModelError, Whose};
-use rating::{Account, Catalog, Month, Msisdn, Origin, Timestamp};
+use rating::{Account, Catalog, Month, Msisdn, Origin};
 use rocksdb::DB;
 use serde::Serialize;
 
@@ -84,11 +84,6 @@ pub fn package_name(cat: &Catalog, i: rating::catalog::PackageIdx) -> String {
     cat.packages
         .get(i as usize)
         .map_or_else(|| format!("#{i}"), |p| p.id.clone())
-}
-
-/// The month event time `now` falls in, in the catalog's time zone.
-pub fn month_of(cat: &Catalog, now: Timestamp) -> Month {
-    Month::of(cat.calendar.local(now).date)
 }
 
 pub fn balance(

@@ -16,6 +16,7 @@ pub mod period;
 pub mod price;
 pub mod quote;
 pub mod rate;
+pub mod request;
 pub mod service;
 pub mod state;
 pub mod time;
