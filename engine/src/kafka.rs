@@ -617,6 +617,9 @@ impl ProducerContext for DeliveryContext {
     }
 }
 
+/// How long a flush waits without any acknowledgement before it gives up.
+pub const FLUSH_STALL: Duration = Duration::from_secs(60);
+
 /// Messages in one produce batch unless told otherwise (librdkafka allows 1 to 1 000 000).
 pub const BATCH_MESSAGES: u32 = 10_000;
 
@@ -669,11 +672,31 @@ pub fn send(
 }
 
 /// Waits for every message sent to be acknowledged; an error if any was refused.
+/// Waits until every queued message is delivered or has failed: for as long as the broker keeps
+/// acknowledging (a long queue to a slow broker is not an error), but no longer than
+/// `FLUSH_STALL` without a single acknowledgement.
 pub fn flush(
     producer: &ThreadedProducer<DeliveryContext>,
     d: &Deliveries,
 ) -> Result<(), KafkaError> {
-    producer.flush(Duration::from_secs(60))?;
+    let acknowledged = || d.delivered.load(Ordering::Relaxed) + d.failed.load(Ordering::Relaxed);
+    let (mut seen, mut since) = (acknowledged(), Instant::now());
+    loop {
+        match producer.flush(Duration::from_secs(5)) {
+            Ok(()) => break,
+            Err(KafkaError::Flush(rdkafka::types::RDKafkaErrorCode::OperationTimedOut)) => {
+                let now = acknowledged();
+                if now != seen {
+                    (seen, since) = (now, Instant::now());
+                } else if since.elapsed() >= FLUSH_STALL {
+                    return Err(KafkaError::Flush(
+                        rdkafka::types::RDKafkaErrorCode::OperationTimedOut,
+                    ));
+                }
+            }
+            Err(e) => return Err(e),
+        }
+    }
     if d.failed.load(Ordering::Relaxed) > 0 {
         let why = d.first_error.lock().expect("not poisoned").clone();
         return Err(KafkaError::MessageProduction(

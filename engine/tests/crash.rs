@@ -1,7 +1,9 @@
 //! The engine is killed (SIGKILL) at random points while it rates a generated workload, and
 //! restarted, many times; the end state and the log must equal those of one uninterrupted run.
 
-use engine::workload::Workload;
+mod common;
+use common::{fault_workload, ratel};
+
 use rand::{Rng, SeedableRng};
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -13,20 +15,6 @@ fn catalog(dir: &Path) -> std::path::PathBuf {
     let p = dir.join("catalog.toml");
     std::fs::write(&p, engine::EXAMPLE_CATALOG).unwrap();
     p
-}
-
-fn ratel(args: &[&str]) -> String {
-    let out = Command::new(RATEL)
-        .arg("--quiet")
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "ratel {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
 }
 
 fn run_args<'a>(cat: &'a str, data: &'a str, source: &'a str) -> Vec<&'a str> {
@@ -49,18 +37,7 @@ fn sigkill_at_random_points_loses_nothing_and_counts_nothing_twice() {
     let dir = tmp.path();
     let cat = catalog(dir);
     let work = dir.join("work.jsonl");
-    let w = Workload {
-        accounts: 400,
-        days: 20,
-        events_per_day: 5.0,
-        seed: 7,
-        duplicates: 0.01,
-        bad: 0.005,
-        ..Workload::default()
-    };
-    let lines = w
-        .write(&mut std::fs::File::create(&work).unwrap(), |_| {})
-        .unwrap();
+    let lines = fault_workload(&work, 7);
     assert!(lines > 30_000);
     let (cat, source) = (cat.to_str().unwrap(), format!("file:{}", work.display()));
 

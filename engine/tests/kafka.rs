@@ -4,7 +4,7 @@
 //! decision and dead letter.
 
 mod common;
-use common::{bounded, timed_out};
+use common::ratel;
 
 use engine::record::Entry;
 use engine::store::Store;
@@ -71,22 +71,6 @@ impl Broker {
         }
         Some(Broker { child, addr })
     }
-}
-
-fn ratel(args: &[&str]) -> String {
-    let out = bounded(env!("CARGO_BIN_EXE_ratel"), 300)
-        .args(args)
-        .arg("--quiet")
-        .env("RATEL_LOG", "warn")
-        .output()
-        .unwrap();
-    assert!(!timed_out(out.status), "ratel {args:?} ran for 300 s");
-    assert!(
-        out.status.success(),
-        "ratel {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
 }
 
 fn catalog() -> String {

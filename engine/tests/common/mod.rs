@@ -37,6 +37,40 @@ pub fn timed_out(status: std::process::ExitStatus) -> bool {
     status.code() == Some(124) || status.code() == Some(137)
 }
 
+/// Runs the `ratel` binary quietly and returns what it printed; an error exit, or five minutes
+/// without one, fails the test.
+pub fn ratel(args: &[&str]) -> String {
+    let out = bounded(env!("CARGO_BIN_EXE_ratel"), 300)
+        .arg("--quiet")
+        .args(args)
+        .env("RATEL_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(!timed_out(out.status), "ratel {args:?} ran for 300 s");
+    assert!(
+        out.status.success(),
+        "ratel {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Writes the workload the fault tests rate to `path`: 400 accounts over 20 days (some 40 000
+/// lines) with duplicated and bad lines. Returns its line count.
+pub fn fault_workload(path: &Path, seed: u64) -> u64 {
+    let w = engine::workload::Workload {
+        accounts: 400,
+        days: 20,
+        events_per_day: 5.0,
+        seed,
+        duplicates: 0.01,
+        bad: 0.005,
+        ..engine::workload::Workload::default()
+    };
+    w.write(&mut std::fs::File::create(path).unwrap(), |_| {})
+        .unwrap()
+}
+
 /// A tool the test needs from Debian's packages: CI installs it (RATEL_REQUIRE_TOOLS=1 there);
 /// elsewhere a missing tool skips the test with a note.
 pub fn tool(name: &str) -> Option<std::path::PathBuf> {
