@@ -90,7 +90,8 @@ fn main() {
         idempotent,
         engine::kafka::BATCH_MESSAGES,
         |_| {},
-    ).unwrap();
+    )
+    .unwrap();
     let produce_secs = started.elapsed().as_secs_f64();
 
     // (1) rdkafka alone: every message of the input topics, from the beginning.

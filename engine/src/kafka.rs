@@ -671,10 +671,9 @@ pub fn send(
     }
 }
 
-/// Waits for every message sent to be acknowledged; an error if any was refused.
 /// Waits until every queued message is delivered or has failed: for as long as the broker keeps
 /// acknowledging (a long queue to a slow broker is not an error), but no longer than
-/// `FLUSH_STALL` without a single acknowledgement.
+/// `FLUSH_STALL` without a single acknowledgement. An error if any message was refused.
 pub fn flush(
     producer: &ThreadedProducer<DeliveryContext>,
     d: &Deliveries,

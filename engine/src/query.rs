@@ -93,8 +93,8 @@ pub fn packages(store: &Store, ctx: &Context, msisdn: &str) -> Result<PackagesVi
     Ok(view::packages(&ctx.cat, &a, m).expect("the number's account holds it"))
 }
 
-/// A period: a month (`YYYY-MM`), or RFC 3339 bounds; by default the month of the latest event.
-/// The period of a detalization (see [`rating::request::period`]).
+/// A period: a month (`YYYY-MM`), or RFC 3339 bounds; by default the month of the latest event
+/// (see [`rating::request::period`]).
 pub fn period(
     ctx: &Context,
     month: Option<&str>,

@@ -10,11 +10,11 @@
 use crate::query::{self, Context, QueryError};
 use crate::store::Store;
 use axum::extract::{Path, RawQuery, State};
-use rating::request::{self, Format, MonthsParams, PeriodParams};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
+use rating::request::{self, Format, MonthsParams, PeriodParams};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;

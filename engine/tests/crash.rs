@@ -2,7 +2,7 @@
 //! restarted, many times; the end state and the log must equal those of one uninterrupted run.
 
 mod common;
-use common::{fault_workload, ratel};
+use common::{fault_workload, ratel, stats};
 
 use rand::{Rng, SeedableRng};
 use std::path::Path;
@@ -81,20 +81,8 @@ fn sigkill_at_random_points_loses_nothing_and_counts_nothing_twice() {
     let b = ratel(&["balance", "--data", crashed.to_str().unwrap(), "--all"]);
     assert_eq!(a.lines().count(), 400);
     assert!(a == b, "balances and buckets differ after {kills} kills");
-    let sa: serde_json::Value = serde_json::from_str(&ratel(&[
-        "stats",
-        "--data",
-        clean.to_str().unwrap(),
-        "--json",
-    ]))
-    .unwrap();
-    let sb: serde_json::Value = serde_json::from_str(&ratel(&[
-        "stats",
-        "--data",
-        crashed.to_str().unwrap(),
-        "--json",
-    ]))
-    .unwrap();
+    let sa = stats(&clean);
+    let sb = stats(&crashed);
     // The log, the counters and the read models (their digest) are those of the clean run.
     assert_eq!(
         sa, sb,

@@ -4,7 +4,7 @@
 //! log, state and read models of a run that never ran short, with the audit passing.
 
 mod common;
-use common::{bounded, fault_workload, ratel};
+use common::{bounded, fault_workload, ratel, stats};
 
 use std::path::Path;
 use std::process::Command;
@@ -84,13 +84,7 @@ fn a_full_disk_stops_the_engine_with_a_clear_error_and_it_resumes_when_space_ret
         "256",
     ]);
     let want_balances = ratel(&["balance", "--all", "--data", clean.to_str().unwrap()]);
-    let want_stats: serde_json::Value = serde_json::from_str(&ratel(&[
-        "stats",
-        "--json",
-        "--data",
-        clean.to_str().unwrap(),
-    ]))
-    .unwrap();
+    let want_stats = stats(&clean);
     assert_eq!(want_stats["counters"]["read"].as_u64(), Some(lines));
 
     for small in ["8m", "64k"] {
@@ -126,15 +120,20 @@ fn a_full_disk_stops_the_engine_with_a_clear_error_and_it_resumes_when_space_ret
         // Space back: it resumes, and ends where the clean run ended.
         let second = read(&out, "second.err");
         assert_eq!(read(&out, "second.status").trim(), "0", "{small}: {second}");
-        assert_eq!(read(&out, "audit.status").trim(), "0", "{}", read(&out, "audit"));
+        assert_eq!(
+            read(&out, "audit.status").trim(),
+            "0",
+            "{}",
+            read(&out, "audit")
+        );
         assert!(read(&out, "audit").contains("every balance, bucket, id and line accounted for"));
         assert!(
             read(&out, "balances") == want_balances,
             "{small}: balances or buckets differ from the run that had space"
         );
-        let stats: serde_json::Value = serde_json::from_str(&read(&out, "stats")).unwrap();
+        let got: serde_json::Value = serde_json::from_str(&read(&out, "stats")).unwrap();
         assert_eq!(
-            stats, want_stats,
+            got, want_stats,
             "{small}: the log, counters or read models differ"
         );
     }

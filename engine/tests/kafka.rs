@@ -9,6 +9,7 @@ use common::ratel;
 use engine::record::Entry;
 use engine::store::Store;
 use engine::workload::Workload;
+use rand::{Rng, SeedableRng};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Headers;
 use rdkafka::{Message, Offset, TopicPartitionList};
@@ -16,7 +17,6 @@ use std::collections::{BTreeMap, HashMap};
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use rand::{Rng, SeedableRng};
 use std::time::{Duration, Instant};
 
 /// A tansu broker on a loopback port, killed when dropped.
@@ -268,14 +268,9 @@ fn a_workload_from_kafka_is_decided_as_from_a_file_even_with_kills_at_random_poi
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
         kills += 1;
-        let stats: serde_json::Value = serde_json::from_str(&ratel(&[
-            "stats",
-            "--json",
-            "--data",
-            by_kafka.to_str().unwrap(),
-        ]))
-        .unwrap();
-        let read = stats["counters"]["read"].as_u64().unwrap();
+        let read = common::stats(&by_kafka)["counters"]["read"]
+            .as_u64()
+            .unwrap();
         progress.push(read);
         if read == total {
             break;
@@ -285,7 +280,10 @@ fn a_workload_from_kafka_is_decided_as_from_a_file_even_with_kills_at_random_poi
         }
     }
     eprintln!("{kills} kills, lines read after each: {progress:?} of {total}");
-    assert!(mid_run >= 2, "only {mid_run} kills landed mid-run: {progress:?} of {total}");
+    assert!(
+        mid_run >= 2,
+        "only {mid_run} kills landed mid-run: {progress:?} of {total}"
+    );
     let mut resumed = args.to_vec();
     resumed.extend(["--exit-when-idle", "3"]);
     let summary = ratel(&resumed);

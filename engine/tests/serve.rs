@@ -314,15 +314,60 @@ fn hostile_clients_get_nothing_that_is_not_theirs_and_the_server_stays_up_in_bou
     // Each case: a path, a token, the statuses it may get (503 where the in-flight bound may
     // turn it away) and whether its body may carry data.
     let cases: Vec<(String, Option<&str>, &[u16], bool)> = vec![
-        ("/api/v1/numbers/79001000001/balance".into(), Some(ALICE), &[200, 503], true),
-        ("/api/v1/numbers/79002000002/packages".into(), Some(ALICE), &[403, 503], false),
-        ("/api/v1/accounts/BOB/spending".into(), Some(ALICE), &[403, 503], false),
-        ("/api/v1/numbers/79002000002/balance".into(), None, &[401], false),
-        ("/api/v1/numbers/79002000002/balance".into(), Some("bob-token-0123456789abcdX"), &[401], false),
-        (format!("/api/v1/numbers/79001000001/detalization?{huge}"), Some(ALICE), &[400], false),
-        ("/api/v1/numbers/79001000001/detalization?month=%ZZ&month=%00".into(), Some(OPERATOR), &[400], false),
-        ("/api/v1/numbers/79001000001/detalization?format=pdf".into(), Some(OPERATOR), &[200, 503], true),
-        ("/api/v1/numbers/%2e%2e%2f79002000002/balance".into(), Some(ALICE), &[403, 503], false),
+        (
+            "/api/v1/numbers/79001000001/balance".into(),
+            Some(ALICE),
+            &[200, 503],
+            true,
+        ),
+        (
+            "/api/v1/numbers/79002000002/packages".into(),
+            Some(ALICE),
+            &[403, 503],
+            false,
+        ),
+        (
+            "/api/v1/accounts/BOB/spending".into(),
+            Some(ALICE),
+            &[403, 503],
+            false,
+        ),
+        (
+            "/api/v1/numbers/79002000002/balance".into(),
+            None,
+            &[401],
+            false,
+        ),
+        (
+            "/api/v1/numbers/79002000002/balance".into(),
+            Some("bob-token-0123456789abcdX"),
+            &[401],
+            false,
+        ),
+        (
+            format!("/api/v1/numbers/79001000001/detalization?{huge}"),
+            Some(ALICE),
+            &[400],
+            false,
+        ),
+        (
+            "/api/v1/numbers/79001000001/detalization?month=%ZZ&month=%00".into(),
+            Some(OPERATOR),
+            &[400],
+            false,
+        ),
+        (
+            "/api/v1/numbers/79001000001/detalization?format=pdf".into(),
+            Some(OPERATOR),
+            &[200, 503],
+            true,
+        ),
+        (
+            "/api/v1/numbers/%2e%2e%2f79002000002/balance".into(),
+            Some(ALICE),
+            &[403, 503],
+            false,
+        ),
     ];
     let agent = ureq::AgentBuilder::new()
         .timeout(std::time::Duration::from_secs(60))
@@ -370,7 +415,10 @@ fn hostile_clients_get_nothing_that_is_not_theirs_and_the_server_stays_up_in_bou
         Err(ureq::Error::Transport(_)) => {}
     }
     assert_eq!(get(&s, "/healthz", None).0, 200, "the server is still up");
-    assert_eq!(get(&s, "/api/v1/numbers/79001000001/balance", Some(ALICE)).0, 200);
+    assert_eq!(
+        get(&s, "/api/v1/numbers/79001000001/balance", Some(ALICE)).0,
+        200
+    );
     let after = memory_kib(&s);
     eprintln!("server memory before/after (RSS, peak KiB): {before:?} {after:?}");
     assert!(

@@ -191,11 +191,7 @@ mod tests {
     use super::*;
 
     fn cat() -> Catalog {
-        Catalog::from_toml(
-            "example.toml",
-            include_str!("../../catalogs/example.toml"),
-        )
-        .unwrap()
+        Catalog::from_toml("example.toml", include_str!("../../catalogs/example.toml")).unwrap()
     }
 
     #[test]
@@ -213,8 +209,14 @@ mod tests {
             ("month=2026-13", "not a month"),
             ("month=2026-02&from=2026-02-01T00:00:00Z", "not both"),
             ("from=2026-02-01T00:00:00Z", "both `from` and `to`"),
-            ("from=2026-02-02T00:00:00Z&to=2026-02-01T00:00:00Z", "before `to`"),
-            ("from=1969-12-31T00:00:00Z&to=2026-02-01T00:00:00Z", "outside"),
+            (
+                "from=2026-02-02T00:00:00Z&to=2026-02-01T00:00:00Z",
+                "before `to`",
+            ),
+            (
+                "from=1969-12-31T00:00:00Z&to=2026-02-01T00:00:00Z",
+                "outside",
+            ),
             ("month=2026-02&month=2026-03", "bad query"),
             ("mon=2026-02", "bad query"),
         ] {
@@ -223,13 +225,18 @@ mod tests {
                 .unwrap_err();
             assert!(e.contains(problem), "{query}: {e}");
         }
-        assert!(services(Some("voice,calls")).unwrap_err().contains("unknown service"));
+        assert!(services(Some("voice,calls"))
+            .unwrap_err()
+            .contains("unknown service"));
         assert!(Format::parse(Some("xml")).is_err());
         assert!(decode::<PeriodParams>(&"a".repeat(MAX_QUERY + 1)).is_err());
 
         let m: MonthsParams = decode("from=2025-12").unwrap();
         let (a, b) = m.months(&cat, now).unwrap();
-        assert_eq!((a.to_string(), b.to_string()), ("2025-12".into(), "2026-03".into()));
+        assert_eq!(
+            (a.to_string(), b.to_string()),
+            ("2025-12".into(), "2026-03".into())
+        );
         let (a, _) = MonthsParams::default().months(&cat, now).unwrap();
         assert_eq!(a.to_string(), "2025-04");
         let m: MonthsParams = decode("from=2026-04&to=2026-03").unwrap();

@@ -28,7 +28,8 @@ pub fn example_engine(dir: &Path) -> Engine {
 /// (a browser once did on a CI machine) must not hold the whole run until CI's time limit.
 pub fn bounded(program: impl AsRef<std::ffi::OsStr>, seconds: u32) -> std::process::Command {
     let mut c = std::process::Command::new("timeout");
-    c.args(["--kill-after=5", &seconds.to_string()]).arg(program);
+    c.args(["--kill-after=5", &seconds.to_string()])
+        .arg(program);
     c
 }
 
@@ -53,6 +54,17 @@ pub fn ratel(args: &[&str]) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8(out.stdout).unwrap()
+}
+
+/// `ratel stats --json` of the store at `data`: counters, the log's and read models' digests.
+pub fn stats(data: &Path) -> serde_json::Value {
+    serde_json::from_str(&ratel(&[
+        "stats",
+        "--json",
+        "--data",
+        data.to_str().unwrap(),
+    ]))
+    .unwrap()
 }
 
 /// Writes the workload the fault tests rate to `path`: 400 accounts over 20 days (some 40 000
