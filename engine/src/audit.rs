@@ -352,6 +352,9 @@ fn book(r: &mut AuditReport, l: &mut Ledger, at: &str, d: &Decision) {
         }
         fees += rn.fees.iter().map(|f| f.amount).sum::<Decimal>();
     }
+    if let Some(w) = &d.inactivity {
+        fees += w.fees.iter().map(|f| f.amount).sum::<Decimal>();
+    }
     let bal = l.balance.get_mut(&account).expect("booked above");
     match &d.outcome {
         Outcome::Charged(c) => {
@@ -481,7 +484,44 @@ fn book(r: &mut AuditReport, l: &mut Ledger, at: &str, d: &Decision) {
             r.promised += *amount;
             balance_is(r, at, d, *bal, *balance_after);
         }
-        Outcome::CreditLimitSet { .. } | Outcome::Ticked => {}
+        Outcome::PlanChanged {
+            msisdn,
+            fees: f,
+            dropped,
+            granted,
+            balance_after,
+            ..
+        } => {
+            for e in dropped {
+                let held = l.expire(r, at, *msisdn, e.bucket);
+                if held != e.lost {
+                    r.bad(format!(
+                        "{at}: bucket {msisdn}/{} dropped losing {} but holds {held}",
+                        e.bucket, e.lost
+                    ));
+                }
+            }
+            for b in granted {
+                l.grant(r, at, *msisdn, b);
+            }
+            let own: Decimal = f.iter().map(|f| f.amount).sum();
+            fees += own;
+            let bal = l.balance.get_mut(&account).expect("booked above");
+            *bal -= fees;
+            balance_is(r, at, d, *bal, *balance_after);
+        }
+        Outcome::StatusChanged {
+            msisdn,
+            fees: f,
+            granted,
+            ..
+        } => {
+            fees += f.iter().map(|f| f.amount).sum::<Decimal>();
+            for b in granted {
+                l.grant(r, at, *msisdn, b);
+            }
+        }
+        Outcome::CreditLimitSet { .. } | Outcome::BalanceAlertsSet { .. } | Outcome::Ticked => {}
         Outcome::Duplicate | Outcome::Rejected(_) => unreachable!("not booked"),
     }
     if !matches!(
@@ -490,6 +530,7 @@ fn book(r: &mut AuditReport, l: &mut Ledger, at: &str, d: &Decision) {
             | Outcome::Paid { .. }
             | Outcome::DetalizationOrdered { .. }
             | Outcome::PromiseGranted { .. }
+            | Outcome::PlanChanged { .. }
     ) {
         *l.balance.get_mut(&account).expect("booked above") -= fees;
     }

@@ -96,10 +96,15 @@ pub fn import_folder(
                 tenant: t.to_string(),
                 categories: Default::default(),
             }),
+            switch_fee: None,
         })
         .collect();
     let file = CatalogFile {
         promised_payment: None,
+        plan_change: None,
+        suspension: None,
+        lost_sim: None,
+        inactivity: None,
         catalog: Header {
             id: opt.id.clone(),
             version: "cgrates-import".into(),

@@ -63,6 +63,9 @@ pub fn key<'a>(input: &'a Input, account_of: impl Fn(Msisdn) -> Option<&'a str>)
         Input::Usage(x) => by_number(x.msisdn),
         Input::ActivateOption(x) | Input::DeactivateOption(x) => by_number(x.msisdn),
         Input::OrderDetalization(x) => by_number(x.msisdn),
+        Input::ChangePlan(x) => by_number(x.msisdn),
+        Input::Suspend(x) | Input::ReportLost(x) | Input::Resume(x) => by_number(x.msisdn),
+        Input::SetBalanceAlerts(x) => Key::Account(x.account.clone()),
     }
 }
 

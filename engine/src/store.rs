@@ -37,7 +37,7 @@ const CFS: [&str; 6] = [
 
 /// Layout of an account record: 2 since accounts hold a promised payment and payment history;
 /// a version-1 record is read through `rating::codec::v1`.
-const STATE_VERSION: u8 = 2;
+const STATE_VERSION: u8 = 3;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -434,6 +434,9 @@ fn decode_account(v: &[u8]) -> Result<Account, StoreError> {
     match v.split_first() {
         Some((&STATE_VERSION, rest)) => bincode::deserialize(rest)
             .map_err(|e| StoreError::Corrupt(format!("account record: {e}"))),
+        Some((2, rest)) => bincode::deserialize::<rating::codec::v2::Account>(rest)
+            .map(Account::from)
+            .map_err(|e| StoreError::Corrupt(format!("account record (version 2): {e}"))),
         Some((1, rest)) => bincode::deserialize::<rating::codec::v1::Account>(rest)
             .map(Account::from)
             .map_err(|e| StoreError::Corrupt(format!("account record (version 1): {e}"))),

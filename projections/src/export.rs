@@ -114,6 +114,9 @@ pub fn row(cat: &Catalog, i: &Item) -> Row {
             let name = match source {
                 rating::FeeSource::Plan(p) => cat.plans.get(*p as usize).map(|o| o.id.as_str()),
                 rating::FeeSource::Addon(a) => cat.addons.get(*a as usize).map(|o| o.id.as_str()),
+                rating::FeeSource::Suspension => Some("suspension"),
+                rating::FeeSource::LostSim => Some("lost_sim"),
+                rating::FeeSource::Inactivity => Some("inactivity"),
             };
             (
                 "fee".into(),
@@ -123,6 +126,7 @@ pub fn row(cat: &Catalog, i: &Item) -> Row {
                     FeeKind::Connection => "connection",
                     FeeKind::Daily => "daily",
                     FeeKind::Monthly => "monthly",
+                    FeeKind::Switch => "plan_change",
                 }
                 .into(),
             )

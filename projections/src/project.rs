@@ -159,6 +159,9 @@ pub fn project(cat: &Catalog, state: &State, d: &Decision, at: LogPos, out: &mut
             p.fee(f);
         }
     }
+    for f in d.inactivity.iter().flat_map(|w| &w.fees) {
+        p.fee(f);
+    }
     match &d.outcome {
         Outcome::Charged(c) => {
             p.balance -= c.money;
@@ -212,7 +215,9 @@ pub fn project(cat: &Catalog, state: &State, d: &Decision, at: LogPos, out: &mut
                 p.fee(f);
             }
         }
-        Outcome::OptionActivated { fees, .. } => {
+        Outcome::OptionActivated { fees, .. }
+        | Outcome::PlanChanged { fees, .. }
+        | Outcome::StatusChanged { fees, .. } => {
             for f in fees {
                 p.fee(f);
             }
@@ -234,7 +239,10 @@ pub fn project(cat: &Catalog, state: &State, d: &Decision, at: LogPos, out: &mut
                 balance_after: *balance_after,
             });
         }
-        Outcome::OptionDeactivated { .. } | Outcome::CreditLimitSet { .. } | Outcome::Ticked => {}
+        Outcome::OptionDeactivated { .. }
+        | Outcome::CreditLimitSet { .. }
+        | Outcome::BalanceAlertsSet { .. }
+        | Outcome::Ticked => {}
         Outcome::Duplicate | Outcome::Rejected(_) => unreachable!("returned above"),
     }
     assert_eq!(

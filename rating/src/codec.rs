@@ -15,8 +15,10 @@ pub const MAX_RECORD_BYTES: u64 = 16 << 20;
 
 /// The current layout version of input and decision records. Version 2 added the promised
 /// payment to accounts, the repayment and month to payments and the write-off to decisions;
-/// records of version 1 are read through [`v1`].
-pub const VERSION: u8 = 2;
+/// version 3 the account lifecycle (a number's status; an account's autopay, low-balance
+/// threshold and activity; a decision's inactivity work and alerts). Older records are read
+/// through [`v2`] and [`v1`].
+pub const VERSION: u8 = 3;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum DecodeError {
@@ -90,6 +92,11 @@ pub fn encode_input(input: &Input, out: &mut Vec<u8>) {
         Input::Tick(x) => put(out, 8, x),
         Input::OrderDetalization(x) => put(out, 9, x),
         Input::RequestPromise(x) => put(out, 10, x),
+        Input::ChangePlan(x) => put(out, 11, x),
+        Input::Suspend(x) => put(out, 12, x),
+        Input::ReportLost(x) => put(out, 13, x),
+        Input::Resume(x) => put(out, 14, x),
+        Input::SetBalanceAlerts(x) => put(out, 15, x),
     }
 }
 
@@ -107,6 +114,11 @@ pub fn decode_input(bytes: &[u8]) -> Result<Input, DecodeError> {
         8 => Input::Tick(body(rest)?),
         9 => Input::OrderDetalization(body(rest)?),
         10 if version >= 2 => Input::RequestPromise(body(rest)?),
+        11 if version >= 3 => Input::ChangePlan(body(rest)?),
+        12 if version >= 3 => Input::Suspend(body(rest)?),
+        13 if version >= 3 => Input::ReportLost(body(rest)?),
+        14 if version >= 3 => Input::Resume(body(rest)?),
+        15 if version >= 3 => Input::SetBalanceAlerts(body(rest)?),
         k => return Err(DecodeError::UnknownKind(k)),
     })
 }
@@ -119,21 +131,23 @@ pub fn encode_decision(d: &Decision, out: &mut Vec<u8>) {
 
 pub fn decode_decision(bytes: &[u8]) -> Result<Decision, DecodeError> {
     match header(bytes)? {
-        (1, DECISION, rest) => Ok(body::<v1::Decision>(rest)?.into()),
+        (1, DECISION, rest) => Ok(v2::Decision::from(body::<v1::Decision>(rest)?).into()),
+        (2, DECISION, rest) => Ok(body::<v2::Decision>(rest)?.into()),
         (_, DECISION, rest) => body(rest),
         (_, k, _) => Err(DecodeError::UnknownKind(k)),
     }
 }
 
-/// Layout version 1: the types as they were, read into today's. New fields get their defaults
-/// (no promise, no payment history, nothing repaid, nothing written off); a version-1 payment
-/// counts in its month in UTC, as version 1 did not record the catalog's month.
+/// Layout version 1: the types as they were, read into version 2's. New fields get their
+/// defaults (no promise, no payment history, nothing repaid, nothing written off); a version-1
+/// payment counts in its month in UTC, as version 1 did not record the catalog's month.
 pub mod v1 {
+    use super::v2::{self as d, Number};
     use crate::catalog::AddonIdx;
-    use crate::decision::{self as d, Charge, Expiry, FeeCharge, Rejection, Renewal};
+    use crate::decision::{Charge, Expiry, FeeCharge, Rejection, Renewal};
     use crate::event::{AccountId, EventId, Month, Msisdn};
     use crate::money;
-    use crate::state::{Bucket, Number};
+    use crate::state::Bucket;
     use crate::time::Timestamp;
     use rust_decimal::Decimal;
     use serde::Deserialize;
@@ -148,11 +162,22 @@ pub mod v1 {
         pub numbers: Vec<Number>,
     }
 
+    impl From<Account> for d::Account {
+        fn from(a: Account) -> Self {
+            d::Account {
+                id: a.id,
+                balance: a.balance,
+                credit_limit: a.credit_limit,
+                numbers: a.numbers,
+                promise: None,
+                paid: Default::default(),
+            }
+        }
+    }
+
     impl From<Account> for crate::state::Account {
         fn from(a: Account) -> Self {
-            let mut n = crate::state::Account::new(a.id, a.credit_limit, a.numbers);
-            n.balance = a.balance;
-            n
+            d::Account::from(a).into()
         }
     }
 
@@ -298,6 +323,279 @@ pub mod v1 {
                 written_off: None,
                 renewals: v.renewals,
                 outcome,
+            }
+        }
+    }
+}
+
+/// Layout version 2: before the account lifecycle, read into today's types. Numbers are active;
+/// accounts have no autopay or low-balance threshold, and their activity counts from the time
+/// of the decision that carried them (the opening), or for a stored account from the latest
+/// date it records (a number joining, a month paid in): the inactivity rules never reach back
+/// before what the record shows.
+pub mod v2 {
+    use crate::catalog::{AddonIdx, PlanIdx};
+    use crate::decision::{self as d, Charge, Expiry, FeeCharge, Rejection, Renewal, WriteOff};
+    use crate::event::{AccountId, EventId, Month, Msisdn};
+    use crate::money;
+    use crate::state::{Bucket, MonthPaid, Promise, PAID_MONTHS};
+    use crate::time::Timestamp;
+    use chrono::NaiveDate;
+    use rust_decimal::Decimal;
+    use serde::Deserialize;
+    use smallvec::SmallVec;
+
+    #[derive(Deserialize)]
+    pub struct Number {
+        pub msisdn: Msisdn,
+        pub plan: PlanIdx,
+        #[serde(with = "crate::codec::small_vec")]
+        pub options: SmallVec<[AddonIdx; 2]>,
+        pub buckets: Vec<Bucket>,
+        pub anchor: NaiveDate,
+        pub days: u32,
+        pub months: u32,
+        pub next_due: Timestamp,
+        pub next_bucket: u32,
+    }
+
+    impl From<Number> for crate::state::Number {
+        fn from(n: Number) -> Self {
+            crate::state::Number {
+                msisdn: n.msisdn,
+                plan: n.plan,
+                options: n.options,
+                buckets: n.buckets,
+                anchor: n.anchor,
+                days: n.days,
+                months: n.months,
+                next_due: n.next_due,
+                next_bucket: n.next_bucket,
+                status: crate::state::NumberStatus::Active,
+            }
+        }
+    }
+
+    #[derive(Deserialize)]
+    pub struct Account {
+        pub id: AccountId,
+        #[serde(with = "money::amount")]
+        pub balance: Decimal,
+        #[serde(with = "money::amount")]
+        pub credit_limit: Decimal,
+        pub numbers: Vec<Number>,
+        pub promise: Option<Promise>,
+        #[serde(with = "crate::codec::small_vec")]
+        pub paid: SmallVec<[MonthPaid; PAID_MONTHS]>,
+    }
+
+    impl Account {
+        /// Today's account, its activity counted from `since`.
+        pub fn at(self, since: Timestamp) -> crate::state::Account {
+            let mut a = crate::state::Account::new(
+                self.id,
+                self.credit_limit,
+                self.numbers.into_iter().map(Into::into).collect(),
+                since,
+            );
+            a.balance = self.balance;
+            a.promise = self.promise;
+            a.paid = self.paid;
+            a.activity.note_balance(a.balance, since);
+            a
+        }
+    }
+
+    impl From<Account> for crate::state::Account {
+        fn from(a: Account) -> Self {
+            let latest = a
+                .numbers
+                .iter()
+                .map(|n| n.anchor)
+                .chain(a.paid.iter().map(|p| p.month.first_day()))
+                .max()
+                .unwrap_or(NaiveDate::MIN);
+            let since = Timestamp(
+                latest
+                    .and_time(chrono::NaiveTime::MIN)
+                    .and_utc()
+                    .timestamp()
+                    .max(0),
+            );
+            a.at(since)
+        }
+    }
+
+    #[derive(Deserialize)]
+    pub enum Outcome {
+        Charged(Charge),
+        Paid {
+            #[serde(with = "money::amount")]
+            amount: Decimal,
+            #[serde(with = "money::amount")]
+            repaid: Decimal,
+            month: Month,
+            #[serde(with = "money::amount")]
+            balance_after: Decimal,
+        },
+        Opened {
+            account: Account,
+            fees: Vec<FeeCharge>,
+        },
+        NumberAdded {
+            number: Number,
+            fees: Vec<FeeCharge>,
+        },
+        OptionActivated {
+            msisdn: Msisdn,
+            addon: AddonIdx,
+            fees: Vec<FeeCharge>,
+            granted: Vec<Bucket>,
+            next_bucket: u32,
+            next_due: Timestamp,
+            days: u32,
+            months: u32,
+        },
+        OptionDeactivated {
+            msisdn: Msisdn,
+            addon: AddonIdx,
+            dropped: Vec<Expiry>,
+        },
+        CreditLimitSet {
+            #[serde(with = "money::amount")]
+            credit_limit: Decimal,
+        },
+        Ticked,
+        Duplicate,
+        Rejected(Rejection),
+        DetalizationOrdered {
+            msisdn: Msisdn,
+            month: Option<Month>,
+            from: Timestamp,
+            to: Timestamp,
+            free: bool,
+            #[serde(with = "money::amount")]
+            fee: Decimal,
+            #[serde(with = "money::amount")]
+            balance_after: Decimal,
+        },
+        PromiseGranted {
+            #[serde(with = "money::amount")]
+            amount: Decimal,
+            #[serde(with = "money::amount")]
+            fee: Decimal,
+            expires: Timestamp,
+            #[serde(with = "money::amount")]
+            balance_after: Decimal,
+        },
+    }
+
+    #[derive(Deserialize)]
+    pub struct Decision {
+        pub event: EventId,
+        pub catalog: u64,
+        pub time: Timestamp,
+        pub account: Option<AccountId>,
+        pub written_off: Option<WriteOff>,
+        pub renewals: Vec<Renewal>,
+        pub outcome: Outcome,
+    }
+
+    impl From<Decision> for d::Decision {
+        fn from(v: Decision) -> Self {
+            use d::Outcome as O;
+            let outcome = match v.outcome {
+                Outcome::Charged(c) => O::Charged(c),
+                Outcome::Paid {
+                    amount,
+                    repaid,
+                    month,
+                    balance_after,
+                } => O::Paid {
+                    amount,
+                    repaid,
+                    month,
+                    balance_after,
+                },
+                Outcome::Opened { account, fees } => O::Opened {
+                    account: account.at(v.time),
+                    fees,
+                },
+                Outcome::NumberAdded { number, fees } => O::NumberAdded {
+                    number: number.into(),
+                    fees,
+                },
+                Outcome::OptionActivated {
+                    msisdn,
+                    addon,
+                    fees,
+                    granted,
+                    next_bucket,
+                    next_due,
+                    days,
+                    months,
+                } => O::OptionActivated {
+                    msisdn,
+                    addon,
+                    fees,
+                    granted,
+                    next_bucket,
+                    next_due,
+                    days,
+                    months,
+                },
+                Outcome::OptionDeactivated {
+                    msisdn,
+                    addon,
+                    dropped,
+                } => O::OptionDeactivated {
+                    msisdn,
+                    addon,
+                    dropped,
+                },
+                Outcome::CreditLimitSet { credit_limit } => O::CreditLimitSet { credit_limit },
+                Outcome::Ticked => O::Ticked,
+                Outcome::Duplicate => O::Duplicate,
+                Outcome::Rejected(r) => O::Rejected(r),
+                Outcome::DetalizationOrdered {
+                    msisdn,
+                    month,
+                    from,
+                    to,
+                    free,
+                    fee,
+                    balance_after,
+                } => O::DetalizationOrdered {
+                    msisdn,
+                    month,
+                    from,
+                    to,
+                    free,
+                    fee,
+                    balance_after,
+                },
+                Outcome::PromiseGranted {
+                    amount,
+                    fee,
+                    expires,
+                    balance_after,
+                } => O::PromiseGranted {
+                    amount,
+                    fee,
+                    expires,
+                    balance_after,
+                },
+            };
+            d::Decision {
+                event: v.event,
+                catalog: v.catalog,
+                time: v.time,
+                account: v.account,
+                written_off: v.written_off,
+                renewals: v.renewals,
+                outcome,
+                inactivity: None,
+                alerts: Vec::new(),
             }
         }
     }

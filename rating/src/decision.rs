@@ -6,7 +6,7 @@ use crate::catalog::{AddonIdx, DestIdx, PlanIdx, RateIdx};
 use crate::event::{AccountId, EventId, Month, Msisdn};
 use crate::money;
 use crate::service::{Direction, Service};
-use crate::state::{Account, Bucket, Number, State};
+use crate::state::{Account, Autopay, Bucket, Number, NumberStatus, State};
 use crate::time::Timestamp;
 use compact_str::CompactString;
 use rust_decimal::Decimal;
@@ -25,6 +25,61 @@ pub struct Decision {
     pub written_off: Option<WriteOff>,
     pub renewals: Vec<Renewal>,
     pub outcome: Outcome,
+    /// The account's inactivity rules at work before this event (layout version 3).
+    pub inactivity: Option<InactivityWork>,
+    /// What the subscriber is told because of this decision: thresholds the balance crossed,
+    /// usage of a number that should have made none (layout version 3).
+    pub alerts: Vec<Alert>,
+}
+
+/// Inactivity rules applied before an event: daily fees, and the account blocked or released.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InactivityWork {
+    pub fees: Vec<FeeCharge>,
+    /// Inactivity fee days charged since the last payment, after these.
+    pub fee_days: u32,
+    pub blocked: Option<Timestamp>,
+    pub released: Option<Timestamp>,
+}
+
+/// Something the subscriber (or the operator) is told because of a decision.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Alert {
+    /// The balance went below the credit limit: outgoing chargeable usage is flagged from here.
+    Blocked {
+        #[serde(with = "money::amount")]
+        balance: Decimal,
+        #[serde(with = "money::amount")]
+        credit_limit: Decimal,
+    },
+    /// The balance is back at or above the credit limit.
+    Unblocked {
+        #[serde(with = "money::amount")]
+        balance: Decimal,
+    },
+    /// The balance fell below the account's low-balance threshold.
+    LowBalance {
+        #[serde(with = "money::amount")]
+        threshold: Decimal,
+        #[serde(with = "money::amount")]
+        balance: Decimal,
+    },
+    /// The balance fell below the autopay threshold: top up `amount` from the linked card.
+    Autopay {
+        #[serde(with = "money::amount")]
+        threshold: Decimal,
+        #[serde(with = "money::amount")]
+        amount: Decimal,
+        #[serde(with = "money::amount")]
+        balance: Decimal,
+    },
+    /// Usage of a number that is suspended, reported lost or blocked for inactivity: charged,
+    /// because it happened, and flagged.
+    UsageWhileBarred {
+        msisdn: Msisdn,
+        status: CompactString,
+    },
 }
 
 /// What was still outstanding of a promised payment when it expired, taken off the balance.
@@ -108,6 +163,41 @@ pub enum Outcome {
         #[serde(with = "money::amount")]
         balance_after: Decimal,
     },
+    /// A number moved to another plan (layout version 3).
+    PlanChanged {
+        msisdn: Msisdn,
+        from: PlanIdx,
+        to: PlanIdx,
+        /// The switch fee and the new plan's fees for the rest of the period.
+        fees: Vec<FeeCharge>,
+        /// The old plan's buckets, if the catalog drops them.
+        dropped: Vec<Expiry>,
+        granted: Vec<Bucket>,
+        next_bucket: u32,
+        next_due: Timestamp,
+        days: u32,
+        months: u32,
+        #[serde(with = "money::amount")]
+        balance_after: Decimal,
+    },
+    /// A number was suspended, blocked for a lost SIM or resumed (layout version 3). On
+    /// resuming, the periods it missed while barred are paid and granted from now.
+    StatusChanged {
+        msisdn: Msisdn,
+        status: NumberStatus,
+        fees: Vec<FeeCharge>,
+        granted: Vec<Bucket>,
+        next_bucket: u32,
+        next_due: Timestamp,
+        days: u32,
+        months: u32,
+    },
+    /// The account's autopay and low-balance thresholds (layout version 3).
+    BalanceAlertsSet {
+        autopay: Option<Autopay>,
+        #[serde(with = "money::opt_amount")]
+        low_balance: Option<Decimal>,
+    },
 }
 
 /// One usage item, rated.
@@ -181,6 +271,8 @@ pub enum FeeKind {
     Connection,
     Daily,
     Monthly,
+    /// Changing to a plan.
+    Switch,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -188,6 +280,12 @@ pub enum FeeKind {
 pub enum FeeSource {
     Plan(PlanIdx),
     Addon(AddonIdx),
+    /// The catalog's daily fee of a suspended number.
+    Suspension,
+    /// The catalog's daily fee of a number blocked for a lost SIM.
+    LostSim,
+    /// The catalog's daily fee of an account that has paid nothing in for too long.
+    Inactivity,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -272,6 +370,18 @@ pub enum Rejection {
     AmountOutOfRange,
     #[error("promised payment refused: {0}")]
     PromiseRefused(CompactString),
+    #[error("number {0} is already on plan {1}")]
+    SamePlan(Msisdn, CompactString),
+    #[error("number {msisdn} is {status}; {command} does not apply")]
+    WrongStatus {
+        msisdn: Msisdn,
+        status: CompactString,
+        command: CompactString,
+    },
+    #[error("the catalog offers no voluntary suspension")]
+    NoSuspension,
+    #[error("account {0} was released for inactivity")]
+    Released(AccountId),
 }
 
 /// Why a decision could not be applied: the log and the state disagree. This is corruption or a
@@ -320,6 +430,9 @@ pub fn apply(state: &mut State, d: &Decision) -> Result<(), ApplyError> {
     }
     for r in &d.renewals {
         apply_renewal(acct, r).map_err(|p| bad(d, p))?;
+    }
+    if let Some(w) = &d.inactivity {
+        apply_inactivity(acct, w);
     }
     let mut new_number = None;
     let mut free_report = None;
@@ -373,6 +486,8 @@ pub fn apply(state: &mut State, d: &Decision) -> Result<(), ApplyError> {
             acct.book_payment(*month, *amount);
             acct.balance += *amount - *repaid;
             balance_is(d, acct.balance, *balance_after)?;
+            acct.activity.last_topup = d.time;
+            acct.activity.fee_days = 0;
         }
         Outcome::NumberAdded { number, fees } => {
             if acct.number(number.msisdn).is_some() {
@@ -460,10 +575,72 @@ pub fn apply(state: &mut State, d: &Decision) -> Result<(), ApplyError> {
                 ));
             }
         }
+        Outcome::PlanChanged {
+            msisdn,
+            from,
+            to,
+            fees,
+            dropped,
+            granted,
+            next_bucket,
+            next_due,
+            days,
+            months,
+            balance_after,
+        } => {
+            let n = acct
+                .number_mut(*msisdn)
+                .ok_or_else(|| bad(d, "number not in account"))?;
+            if n.plan != *from {
+                return Err(bad(d, format!("number is on plan {}, not {from}", n.plan)));
+            }
+            drop_buckets(n, dropped).map_err(|p| bad(d, p))?;
+            n.plan = *to;
+            n.buckets.extend(granted.iter().cloned());
+            n.next_bucket = *next_bucket;
+            n.next_due = *next_due;
+            n.days = *days;
+            n.months = *months;
+            for f in fees {
+                acct.balance -= f.amount;
+            }
+            balance_is(d, acct.balance, *balance_after)?;
+        }
+        Outcome::StatusChanged {
+            msisdn,
+            status,
+            fees,
+            granted,
+            next_bucket,
+            next_due,
+            days,
+            months,
+        } => {
+            let n = acct
+                .number_mut(*msisdn)
+                .ok_or_else(|| bad(d, "number not in account"))?;
+            n.status = *status;
+            n.days = *days;
+            n.months = *months;
+            n.buckets.extend(granted.iter().cloned());
+            n.next_bucket = *next_bucket;
+            n.next_due = *next_due;
+            for f in fees {
+                acct.balance -= f.amount;
+            }
+        }
+        Outcome::BalanceAlertsSet {
+            autopay,
+            low_balance,
+        } => {
+            acct.autopay = *autopay;
+            acct.low_balance = *low_balance;
+        }
         Outcome::Opened { .. } | Outcome::Duplicate | Outcome::Rejected(_) => {
             unreachable!("handled above")
         }
     }
+    acct.activity.note_balance(acct.balance, d.time);
     if let Some(m) = new_number {
         state.index_number(account_id, m);
     }
@@ -504,6 +681,32 @@ pub(crate) fn apply_write_off(acct: &mut Account, w: &WriteOff) -> Result<(), St
     }
 }
 
+/// Inactivity work: its fees, and the account blocked or released.
+pub(crate) fn apply_inactivity(acct: &mut Account, w: &InactivityWork) {
+    for f in &w.fees {
+        acct.balance -= f.amount;
+        acct.activity.note_balance(acct.balance, f.at);
+    }
+    acct.activity.fee_days = w.fee_days;
+    if w.blocked.is_some() {
+        acct.activity.blocked = w.blocked;
+    }
+    if w.released.is_some() {
+        acct.activity.released = w.released;
+    }
+}
+
+fn drop_buckets(n: &mut Number, dropped: &[Expiry]) -> Result<(), String> {
+    for e in dropped {
+        let before = n.buckets.len();
+        n.buckets.retain(|b| b.id != e.bucket);
+        if n.buckets.len() == before {
+            return Err(format!("drop of unknown bucket {}", e.bucket));
+        }
+    }
+    Ok(())
+}
+
 pub(crate) fn apply_renewal(acct: &mut Account, r: &Renewal) -> Result<(), String> {
     let n = acct
         .number_mut(r.msisdn)
@@ -538,6 +741,9 @@ impl Decision {
         if let Some(w) = &self.written_off {
             out += w.amount;
         }
+        if let Some(w) = &self.inactivity {
+            out += w.fees.iter().map(|f| f.amount).sum::<Decimal>();
+        }
         let mut inn = Decimal::ZERO;
         match &self.outcome {
             Outcome::Charged(c) => out += c.money,
@@ -552,7 +758,9 @@ impl Decision {
             }
             Outcome::Opened { fees, .. }
             | Outcome::NumberAdded { fees, .. }
-            | Outcome::OptionActivated { fees, .. } => {
+            | Outcome::OptionActivated { fees, .. }
+            | Outcome::PlanChanged { fees, .. }
+            | Outcome::StatusChanged { fees, .. } => {
                 out += fees.iter().map(|f| f.amount).sum::<Decimal>()
             }
             _ => {}

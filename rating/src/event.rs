@@ -302,6 +302,41 @@ impl<'de> Deserialize<'de> for Month {
     }
 }
 
+/// A number moves to another plan from `time`: the plan's switch fee, the new plan's fees and
+/// packages for the rest of the current period (prorated per the catalog), the old plan's
+/// buckets kept or dropped per the catalog.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChangePlan {
+    pub id: EventId,
+    pub msisdn: Msisdn,
+    pub plan: CompactString,
+    pub time: Timestamp,
+}
+
+/// A command about one number's status: suspend it, block it for a lost SIM, or resume it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NumberCommand {
+    pub id: EventId,
+    pub msisdn: Msisdn,
+    pub time: Timestamp,
+}
+
+/// The account's balance thresholds: autopay (top up `amount` when the balance falls below
+/// `threshold`) and a low-balance notification. An absent one is switched off.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SetBalanceAlerts {
+    pub id: EventId,
+    pub account: AccountId,
+    pub time: Timestamp,
+    #[serde(default)]
+    pub autopay: Option<crate::state::Autopay>,
+    #[serde(default, with = "money::opt_amount")]
+    pub low_balance: Option<Decimal>,
+}
+
 /// Event time has reached `time` for an account that may be idle: periodic fees and renewals.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -324,6 +359,11 @@ pub enum Input {
     Tick(Tick),
     OrderDetalization(OrderDetalization),
     RequestPromise(RequestPromise),
+    ChangePlan(ChangePlan),
+    Suspend(NumberCommand),
+    ReportLost(NumberCommand),
+    Resume(NumberCommand),
+    SetBalanceAlerts(SetBalanceAlerts),
 }
 
 impl Input {
@@ -338,6 +378,9 @@ impl Input {
             Input::Tick(x) => &x.id,
             Input::OrderDetalization(x) => &x.id,
             Input::RequestPromise(x) => &x.id,
+            Input::ChangePlan(x) => &x.id,
+            Input::Suspend(x) | Input::ReportLost(x) | Input::Resume(x) => &x.id,
+            Input::SetBalanceAlerts(x) => &x.id,
         }
     }
 
@@ -353,6 +396,9 @@ impl Input {
             Input::Tick(x) => x.time,
             Input::OrderDetalization(x) => x.time,
             Input::RequestPromise(x) => x.time,
+            Input::ChangePlan(x) => x.time,
+            Input::Suspend(x) | Input::ReportLost(x) | Input::Resume(x) => x.time,
+            Input::SetBalanceAlerts(x) => x.time,
         }
     }
 
@@ -368,6 +414,11 @@ impl Input {
             Input::Tick(_) => "tick",
             Input::OrderDetalization(_) => "order_detalization",
             Input::RequestPromise(_) => "request_promise",
+            Input::ChangePlan(_) => "change_plan",
+            Input::Suspend(_) => "suspend",
+            Input::ReportLost(_) => "report_lost",
+            Input::Resume(_) => "resume",
+            Input::SetBalanceAlerts(_) => "set_balance_alerts",
         }
     }
 
@@ -379,6 +430,8 @@ impl Input {
             Input::ActivateOption(x) | Input::DeactivateOption(x) => Some(x.msisdn),
             Input::OrderDetalization(x) => Some(x.msisdn),
             Input::RequestPromise(x) => x.msisdn,
+            Input::ChangePlan(x) => Some(x.msisdn),
+            Input::Suspend(x) | Input::ReportLost(x) | Input::Resume(x) => Some(x.msisdn),
             _ => None,
         }
     }

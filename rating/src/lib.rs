@@ -11,6 +11,7 @@ pub mod cgrates;
 pub mod codec;
 pub mod decision;
 pub mod event;
+mod lifecycle;
 pub mod money;
 pub mod period;
 pub mod price;

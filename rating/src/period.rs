@@ -6,9 +6,11 @@
 use crate::catalog::{AddonIdx, Catalog, FeePeriod, PackageIdx, PackagePeriod};
 use crate::decision::{Expiry, FeeCharge, FeeKind, FeeSource, Renewal};
 use crate::event::Msisdn;
+use crate::state::NumberStatus;
 use crate::state::{Account, Bucket, Number, Origin};
 use crate::time::{add_months, start_of_day, Timestamp};
 use chrono::{Datelike, Days};
+use rust_decimal::Decimal;
 
 /// "Nothing due": the last representable event time, so that it survives the binary form.
 pub const NEVER: Timestamp = Timestamp(crate::time::MAX_TIME);
@@ -25,6 +27,10 @@ pub(crate) fn month_start(cat: &Catalog, n: &Number, k: u32) -> Timestamp {
 }
 
 /// Index of the daily and monthly period that holds `t`.
+pub(crate) fn indexes(cat: &Catalog, n: &Number, t: Timestamp) -> (u32, u32) {
+    indexes_at(cat, n, t)
+}
+
 fn indexes_at(cat: &Catalog, n: &Number, t: Timestamp) -> (u32, u32) {
     let date = cat.calendar.local(t).date;
     let days = (date - n.anchor).num_days().max(0) as u32;
@@ -72,6 +78,16 @@ fn origin_of(source: FeeSource) -> Origin {
     match source {
         FeeSource::Plan(p) => Origin::Plan(p),
         FeeSource::Addon(a) => Origin::Addon(a),
+        _ => unreachable!("only offers grant packages"),
+    }
+}
+
+/// The plan or option behind a fee source that is an offer.
+fn offer_of(cat: &Catalog, source: FeeSource) -> &crate::catalog::Offer {
+    match source {
+        FeeSource::Plan(p) => &cat.plans[p as usize],
+        FeeSource::Addon(a) => &cat.addons[a as usize],
+        _ => unreachable!("only offers are joined or taken up"),
     }
 }
 
@@ -103,20 +119,54 @@ fn grant(
 
 /// The earliest event time at which this number has periodic work.
 pub(crate) fn next_due(cat: &Catalog, n: &Number) -> Timestamp {
-    let o = offerings(cat, n);
     let mut due = n
         .buckets
         .iter()
         .map(|b| b.valid_until)
         .min()
         .unwrap_or(NEVER);
-    if o.needs(cat, FeePeriod::Daily, PackagePeriod::Daily) {
+    let (need_d, need_m) = needs(cat, n);
+    if need_d {
         due = due.min(day_start(cat, n, n.days + 1));
     }
-    if o.needs(cat, FeePeriod::Monthly, PackagePeriod::Monthly) {
+    if need_m {
         due = due.min(month_start(cat, n, n.months + 1));
     }
     due
+}
+
+/// The daily fee a number pays instead of its offers' while it is not active, if it is not.
+pub(crate) fn barred_fee(cat: &Catalog, n: &Number) -> Option<(FeeSource, Decimal)> {
+    match n.status {
+        NumberStatus::Active => None,
+        NumberStatus::Suspended { .. } => Some((
+            FeeSource::Suspension,
+            cat.lifecycle.suspension_fee.unwrap_or_default(),
+        )),
+        NumberStatus::Lost { .. } => Some((FeeSource::LostSim, cat.lifecycle.lost_sim_fee)),
+    }
+}
+
+/// Whether the number has work at each daily and each monthly boundary.
+fn needs(cat: &Catalog, n: &Number) -> (bool, bool) {
+    match barred_fee(cat, n) {
+        Some((_, fee)) => (!fee.is_zero(), false),
+        None => {
+            let o = offerings(cat, n);
+            (
+                o.needs(cat, FeePeriod::Daily, PackagePeriod::Daily),
+                o.needs(cat, FeePeriod::Monthly, PackagePeriod::Monthly),
+            )
+        }
+    }
+}
+
+/// Whether `package` is still offered to the number by its plan or an option.
+fn offered(cat: &Catalog, n: &Number, package: PackageIdx) -> bool {
+    cat.plans[n.plan as usize].packages.contains(&package)
+        || n.options
+            .iter()
+            .any(|&a| cat.addons[a as usize].packages.contains(&package))
 }
 
 /// What joining an offer costs and grants at `t`: connection fee, the first period's fees, and
@@ -129,10 +179,7 @@ fn join_offer(
     fees: &mut Vec<FeeCharge>,
     granted: &mut Vec<Bucket>,
 ) {
-    let o = match source {
-        FeeSource::Plan(p) => &cat.plans[p as usize],
-        FeeSource::Addon(a) => &cat.addons[a as usize],
-    };
+    let o = offer_of(cat, source);
     if !o.connection_fee.is_zero() {
         fees.push(FeeCharge {
             msisdn: n.msisdn,
@@ -181,6 +228,7 @@ pub(crate) fn join(
         months: 0,
         next_due: NEVER,
         next_bucket: 0,
+        status: NumberStatus::Active,
     };
     let mut fees = Vec::new();
     let mut granted = Vec::new();
@@ -244,9 +292,13 @@ fn expire_until(
         let b = n.buckets.remove(i);
         let p = &cat.packages[b.package as usize];
         let mut lost = b.remaining;
-        if let (Some(ro), Some((period, _)), false) =
-            (&p.rollover, boundary, b.origin == Origin::Rollover)
-        {
+        // A kept bucket of a plan the number left does not roll over.
+        if let (Some(ro), Some((period, _)), false, true) = (
+            &p.rollover,
+            boundary,
+            b.origin == Origin::Rollover,
+            offered(cat, n, b.package),
+        ) {
             if p.period == period && b.remaining > 0 {
                 let carried = b.remaining.min(ro.max);
                 lost -= carried;
@@ -291,8 +343,8 @@ pub(crate) fn renew(cat: &Catalog, acct: &Account, t: Timestamp) -> Vec<Renewal>
     for n in acct.numbers.iter().filter(|n| n.next_due <= t) {
         let mut w = n.clone();
         let o = offerings(cat, n);
-        let need_d = o.needs(cat, FeePeriod::Daily, PackagePeriod::Daily);
-        let need_m = o.needs(cat, FeePeriod::Monthly, PackagePeriod::Monthly);
+        let barred = barred_fee(cat, n);
+        let (need_d, need_m) = needs(cat, n);
         let (target_d, target_m) = indexes_at(cat, n, t);
         let mut r = Renewal {
             msisdn: n.msisdn,
@@ -328,6 +380,19 @@ pub(crate) fn renew(cat: &Catalog, acct: &Account, t: Timestamp) -> Vec<Renewal>
                 PackagePeriod::Monthly => (FeePeriod::Monthly, FeeKind::Monthly),
                 _ => (FeePeriod::Daily, FeeKind::Daily),
             };
+            if let Some((source, amount)) = barred {
+                // Barred: the status's own daily fee, no offers' fees, no new packages.
+                if period == PackagePeriod::Daily && !amount.is_zero() {
+                    r.fees.push(FeeCharge {
+                        msisdn: n.msisdn,
+                        source,
+                        kind,
+                        at,
+                        amount,
+                    });
+                }
+                continue;
+            }
             let sources: Vec<(FeeSource, &crate::catalog::Offer)> = o.all().cloned().collect();
             for (source, offer) in sources {
                 for f in offer
@@ -366,4 +431,68 @@ pub(crate) fn renew(cat: &Catalog, acct: &Account, t: Timestamp) -> Vec<Renewal>
         out.push(r);
     }
     out
+}
+
+/// The part of the number's current monthly period left at `t`, as (days left, days in it),
+/// both counting local days; `t`'s day is left.
+fn period_left(cat: &Catalog, n: &Number, t: Timestamp) -> (u32, u32) {
+    let today = cat.calendar.local(t).date;
+    let start = add_months(n.anchor, n.months);
+    let end = add_months(n.anchor, n.months + 1);
+    let total = (end - start).num_days().max(1) as u32;
+    let left = (end - today).num_days().clamp(0, total as i64) as u32;
+    (left, total)
+}
+
+/// What a number owes and receives from `t` to the end of its current periods when it takes up
+/// `plan` (a change of plan) or comes back to it (resuming): the plan's and options' monthly
+/// fees and monthly packages for the rest of the month (prorated by days if the catalog says
+/// so), its daily and one-off packages whole. Daily fees start at the next day. `n` is the
+/// number as it will be (plan, status); it receives the buckets and its counters move to `t`.
+pub(crate) fn take_up(
+    cat: &Catalog,
+    n: &mut Number,
+    sources: &[FeeSource],
+    t: Timestamp,
+) -> (Vec<FeeCharge>, Vec<Bucket>) {
+    let (days, months) = indexes_at(cat, n, t);
+    n.days = n.days.max(days);
+    n.months = n.months.max(months);
+    let (left, total) = if cat.lifecycle.prorate {
+        period_left(cat, n, t)
+    } else {
+        (1, 1)
+    };
+    let mut fees = Vec::new();
+    let mut granted = Vec::new();
+    for &source in sources {
+        let o = offer_of(cat, source);
+        for f in o.fees.iter().filter(|f| f.period == FeePeriod::Monthly) {
+            let amount = crate::money::Rounding::new(cat.rounding.method, cat.decimals)
+                .apply(f.amount * Decimal::from(left) / Decimal::from(total));
+            if !amount.is_zero() {
+                fees.push(FeeCharge {
+                    msisdn: n.msisdn,
+                    source,
+                    kind: FeeKind::Monthly,
+                    at: t,
+                    amount,
+                });
+            }
+        }
+        for &p in &o.packages {
+            let mut b = grant(cat, n, p, origin_of(source), t);
+            if cat.packages[p as usize].period == PackagePeriod::Monthly {
+                let units = (b.total as u128 * left as u128 / total as u128) as u64;
+                b.total = units;
+                b.remaining = units;
+            }
+            if b.total > 0 {
+                granted.push(b);
+            }
+        }
+    }
+    n.buckets.extend(granted.iter().cloned());
+    n.next_due = next_due(cat, n);
+    (fees, granted)
 }

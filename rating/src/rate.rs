@@ -19,9 +19,10 @@ use std::borrow::Cow;
 pub(crate) struct Due {
     written_off: Option<WriteOff>,
     renewals: Vec<crate::Renewal>,
+    inactivity: Option<crate::decision::InactivityWork>,
 }
 
-fn decided(
+pub(crate) fn decided(
     input: &Input,
     cat: &Catalog,
     account: Option<&str>,
@@ -36,16 +37,27 @@ fn decided(
         written_off: due.written_off,
         renewals: due.renewals,
         outcome,
+        inactivity: due.inactivity,
+        alerts: Vec::new(),
     }
 }
 
-fn rejected(input: &Input, cat: &Catalog, account: Option<&str>, r: Rejection) -> Decision {
+pub(crate) fn rejected(
+    input: &Input,
+    cat: &Catalog,
+    account: Option<&str>,
+    r: Rejection,
+) -> Decision {
     decided(input, cat, account, Due::default(), Outcome::Rejected(r))
 }
 
 /// The account as it stands once periodic work due by `t` is done, and that work.
-fn renewed<'a>(cat: &Catalog, acct: &'a Account, t: Timestamp) -> (Cow<'a, Account>, Due) {
-    if acct.next_due() > t {
+pub(crate) fn renewed<'a>(
+    cat: &Catalog,
+    acct: &'a Account,
+    t: Timestamp,
+) -> (Cow<'a, Account>, Due) {
+    if acct.next_due() > t && !crate::lifecycle::inactivity_may_be_due(cat, acct, t) {
         return (Cow::Borrowed(acct), Due::default());
     }
     let mut a = acct.clone();
@@ -67,17 +79,28 @@ fn renewed<'a>(cat: &Catalog, acct: &'a Account, t: Timestamp) -> (Cow<'a, Accou
         crate::decision::apply_renewal(&mut a, r)
             .expect("a renewal computed from this account applies to it");
     }
+    let inactivity = crate::lifecycle::inactivity(cat, &a, t);
+    if let Some(w) = &inactivity {
+        crate::decision::apply_inactivity(&mut a, w);
+    }
     (
         Cow::Owned(a),
         Due {
             written_off,
             renewals,
+            inactivity,
         },
     )
 }
 
 /// Rates one input event against the state and catalog.
 pub fn rate(state: &State, cat: &Catalog, input: &Input) -> Decision {
+    let mut d = decide(state, cat, input);
+    crate::lifecycle::alert(state, &mut d);
+    d
+}
+
+fn decide(state: &State, cat: &Catalog, input: &Input) -> Decision {
     if state.seen(input.id()) {
         return decided(input, cat, None, Due::default(), Outcome::Duplicate);
     }
@@ -102,6 +125,14 @@ pub fn rate(state: &State, cat: &Catalog, input: &Input) -> Decision {
             };
             if let Err(r) = check_amount(cat, p.amount, true) {
                 return rejected(input, cat, Some(&acct.id), r);
+            }
+            if acct.activity.released.is_some() {
+                return rejected(
+                    input,
+                    cat,
+                    Some(&acct.id),
+                    Rejection::Released(acct.id.clone()),
+                );
             }
             let (a, due) = renewed(cat, acct, p.time);
             // A payment repays what is outstanding of a promised payment first.
@@ -152,7 +183,7 @@ pub fn rate(state: &State, cat: &Catalog, input: &Input) -> Decision {
                     Err(r) => return rejected(input, cat, None, r),
                 }
             }
-            let account = Account::new(o.account.clone(), o.credit_limit, numbers);
+            let account = Account::new(o.account.clone(), o.credit_limit, numbers, o.time);
             decided(
                 input,
                 cat,
@@ -297,6 +328,11 @@ pub fn rate(state: &State, cat: &Catalog, input: &Input) -> Decision {
             decided(input, cat, Some(&acct.id), due, Outcome::Ticked)
         }
         Input::RequestPromise(x) => promise(state, cat, input, x),
+        Input::ChangePlan(x) => crate::lifecycle::change_plan(state, cat, input, x),
+        Input::Suspend(x) | Input::ReportLost(x) | Input::Resume(x) => {
+            crate::lifecycle::change_status(state, cat, input, x)
+        }
+        Input::SetBalanceAlerts(x) => crate::lifecycle::set_balance_alerts(state, cat, input, x),
         Input::OrderDetalization(x) => {
             let Some(acct) = state.account_of(x.msisdn) else {
                 return rejected(input, cat, None, Rejection::UnknownNumber(x.msisdn));
@@ -409,7 +445,11 @@ fn promise(
     )
 }
 
-fn check_amount(cat: &Catalog, amount: Decimal, positive: bool) -> Result<(), Rejection> {
+pub(crate) fn check_amount(
+    cat: &Catalog,
+    amount: Decimal,
+    positive: bool,
+) -> Result<(), Rejection> {
     if positive && amount <= Decimal::ZERO {
         return Err(Rejection::AmountNotPositive);
     }
@@ -492,6 +532,14 @@ fn rate_usage(state: &State, cat: &Catalog, input: &Input, u: &Usage) -> Decisio
     let Some(acct0) = state.account_of(u.msisdn) else {
         return rejected(input, cat, None, Rejection::UnknownNumber(u.msisdn));
     };
+    if acct0.activity.released.is_some() {
+        return rejected(
+            input,
+            cat,
+            Some(&acct0.id),
+            Rejection::Released(acct0.id.clone()),
+        );
+    }
     charge(cat, input, acct0, u)
 }
 
@@ -629,7 +677,14 @@ fn charged(
     let balance_after = acct.balance - p.money;
     let over_limit =
         u.direction == Direction::Out && !p.money.is_zero() && balance_after < -acct.credit_limit;
-    Decision {
+    let mut alerts = Vec::new();
+    if let Some(status) = crate::lifecycle::barred(acct, u.msisdn) {
+        alerts.push(crate::decision::Alert::UsageWhileBarred {
+            msisdn: u.msisdn,
+            status: status.into(),
+        });
+    }
+    let mut d = Decision {
         event: u.id.clone(),
         catalog: cat.tag(),
         time: u.start,
@@ -653,7 +708,11 @@ fn charged(
             why: p.why,
             over_limit,
         }),
-    }
+        inactivity: due.inactivity,
+        alerts,
+    };
+    crate::lifecycle::alert_balance(acct0, &mut d);
+    d
 }
 
 /// `Charge::rate` of a charge priced by the catalog's CGRateS tariff plan, which has no ratel rate.

@@ -54,6 +54,34 @@ pub struct Number {
     /// The earliest event time at which periodic work (a fee, a renewal, an expiry) is due.
     pub next_due: Timestamp,
     pub next_bucket: u32,
+    /// Whether the number may be used, and since when it may not.
+    pub status: NumberStatus,
+}
+
+/// A number's status. Usage of a number that is not active is still charged (CDRs arrive after
+/// the fact) but flagged, so that the operator can see traffic that should not have happened.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NumberStatus {
+    #[default]
+    Active,
+    /// Voluntarily suspended by the subscriber: the catalog's reduced fee instead of the plan's.
+    Suspended { since: Timestamp },
+    /// Blocked because the SIM was reported lost: the catalog's lost-SIM fee, if any.
+    Lost { since: Timestamp },
+}
+
+impl NumberStatus {
+    pub fn is_active(&self) -> bool {
+        matches!(self, NumberStatus::Active)
+    }
+    pub fn name(&self) -> &'static str {
+        match self {
+            NumberStatus::Active => "active",
+            NumberStatus::Suspended { .. } => "suspended",
+            NumberStatus::Lost { .. } => "lost",
+        }
+    }
 }
 
 /// A promised payment: money credited now against payments to come. Payments repay what is
@@ -77,6 +105,57 @@ pub struct MonthPaid {
     pub amount: Decimal,
 }
 
+/// Autopay: when the balance falls below `threshold`, the operator's payment system is asked to
+/// top up `amount` from the subscriber's card. The money arrives later as a payment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Autopay {
+    #[serde(with = "crate::money::amount")]
+    pub threshold: Decimal,
+    #[serde(with = "crate::money::amount")]
+    pub amount: Decimal,
+}
+
+/// Where an account stands under the catalog's inactivity rules (all by event time).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Activity {
+    /// The last payment in (or the opening): inactivity days count from its local date.
+    pub last_topup: Timestamp,
+    /// Daily inactivity fees charged since that payment.
+    pub fee_days: u32,
+    /// Since when the balance has been zero or below (the first event that left it there).
+    pub nonpositive_since: Option<Timestamp>,
+    /// Blocked for inactivity: restorable by a payment until it is released.
+    pub blocked: Option<Timestamp>,
+    /// Released: the numbers went back to the operator; the account takes no more usage.
+    pub released: Option<Timestamp>,
+}
+
+impl Activity {
+    /// Notes the balance an event left: the clock of "zero or below" starts at the first such
+    /// event and stops at the first one above zero, which also restores a blocked account.
+    pub(crate) fn note_balance(&mut self, balance: Decimal, at: Timestamp) {
+        if balance > Decimal::ZERO {
+            self.nonpositive_since = None;
+            if self.released.is_none() {
+                self.blocked = None;
+            }
+        } else if self.nonpositive_since.is_none() {
+            self.nonpositive_since = Some(at);
+        }
+    }
+
+    pub fn new(opened: Timestamp) -> Activity {
+        Activity {
+            last_topup: opened,
+            fee_days: 0,
+            nonpositive_since: Some(opened),
+            blocked: None,
+            released: None,
+        }
+    }
+}
+
 /// Months of payments an account keeps: the promised-payment policy looks at three.
 pub const PAID_MONTHS: usize = 3;
 
@@ -94,10 +173,20 @@ pub struct Account {
     /// Payments of the latest months, oldest first, at most [`PAID_MONTHS`].
     #[serde(with = "crate::codec::small_vec")]
     pub paid: SmallVec<[MonthPaid; PAID_MONTHS]>,
+    pub autopay: Option<Autopay>,
+    /// Notify the subscriber when the balance falls below this.
+    #[serde(with = "crate::money::opt_amount")]
+    pub low_balance: Option<Decimal>,
+    pub activity: Activity,
 }
 
 impl Account {
-    pub fn new(id: AccountId, credit_limit: Decimal, numbers: Vec<Number>) -> Account {
+    pub fn new(
+        id: AccountId,
+        credit_limit: Decimal,
+        numbers: Vec<Number>,
+        opened: Timestamp,
+    ) -> Account {
         Account {
             id,
             balance: Decimal::ZERO,
@@ -105,6 +194,9 @@ impl Account {
             numbers,
             promise: None,
             paid: SmallVec::new(),
+            autopay: None,
+            low_balance: None,
+            activity: Activity::new(opened),
         }
     }
 

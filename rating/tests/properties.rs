@@ -69,6 +69,24 @@ enum Op {
         /// A whole month (November or December), or `None` for the last three days.
         month: Option<bool>,
     },
+    ChangePlan {
+        number: usize,
+        plan: usize,
+    },
+    /// 0 suspend, 1 report lost, 2 resume.
+    Status {
+        number: usize,
+        kind: u8,
+    },
+    Alerts {
+        account: usize,
+        autopay_rubles: Option<u64>,
+        low_rubles: Option<u64>,
+    },
+    /// Event time jumps this many days: long enough for the inactivity rules.
+    Sleep {
+        days: u32,
+    },
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -82,6 +100,11 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (0..5usize).prop_map(|number| Op::Garbage { number }),
         1 => (0..5usize, prop::option::of(any::<bool>())).prop_map(|(number, month)| Op::Report { number, month }),
         1 => (0..3usize, 1..400u64).prop_map(|(account, rubles)| Op::Promise { account, rubles }),
+        1 => (0..5usize, 0..3usize).prop_map(|(number, plan)| Op::ChangePlan { number, plan }),
+        1 => (0..5usize, 0..3u8).prop_map(|(number, kind)| Op::Status { number, kind }),
+        1 => (0..3usize, prop::option::of(0..300u64), prop::option::of(0..300u64))
+            .prop_map(|(account, autopay_rubles, low_rubles)| Op::Alerts { account, autopay_rubles, low_rubles }),
+        1 => (20..130u32).prop_map(|days| Op::Sleep { days }),
     ]
 }
 
@@ -199,6 +222,46 @@ fn script(plans: [usize; 5], ops: &[(Op, u32)]) -> Vec<Input> {
                 to: month.is_none().then_some(now),
                 time: now,
             }),
+            Op::ChangePlan { number, plan } => Input::ChangePlan(ChangePlan {
+                id,
+                msisdn: msisdn(NUMBERS[*number]),
+                plan: PLANS[*plan].into(),
+                time: now,
+            }),
+            Op::Status { number, kind } => {
+                let c = NumberCommand {
+                    id,
+                    msisdn: msisdn(NUMBERS[*number]),
+                    time: now,
+                };
+                match kind {
+                    0 => Input::Suspend(c),
+                    1 => Input::ReportLost(c),
+                    _ => Input::Resume(c),
+                }
+            }
+            Op::Alerts {
+                account,
+                autopay_rubles,
+                low_rubles,
+            } => Input::SetBalanceAlerts(SetBalanceAlerts {
+                id,
+                account: format!("A{account}").into(),
+                time: now,
+                autopay: autopay_rubles.map(|r| rating::state::Autopay {
+                    threshold: Decimal::from(r as i64 - 50),
+                    amount: Decimal::from(300),
+                }),
+                low_balance: low_rubles.map(Decimal::from),
+            }),
+            Op::Sleep { days } => {
+                now = now.plus(*days as u64 * 86_400);
+                Input::Tick(Tick {
+                    id,
+                    account: "A0".into(),
+                    time: now,
+                })
+            }
         };
         out.push(input);
     }
@@ -291,6 +354,43 @@ proptest! {
                 prop_assert_eq!(*free, month.is_some() && !used);
                 prop_assert_eq!(*fee, if *free { Decimal::ZERO } else { cat.detalization_fee });
             }
+            // Alerts: the credit limit crossed either way, exactly when it was.
+            if let (Some(a0), Some(a1)) = (owner.as_ref().and_then(|a| before.account(a)), owner.as_ref().and_then(|a| s.account(a))) {
+                let was = a0.balance < -a0.credit_limit;
+                let is = a1.balance < -a1.credit_limit;
+                let effective = !matches!(d.outcome, Outcome::Rejected(_) | Outcome::Duplicate | Outcome::Opened { .. });
+                let blocked = d.alerts.iter().any(|x| matches!(x, rating::decision::Alert::Blocked { .. }));
+                let unblocked = d.alerts.iter().any(|x| matches!(x, rating::decision::Alert::Unblocked { .. }));
+                prop_assert_eq!(blocked, effective && !was && is, "blocked alert of {}", d.event);
+                prop_assert_eq!(unblocked, effective && was && !is, "unblocked alert of {}", d.event);
+                // A barred number pays only its status's fee.
+                for r in &d.renewals {
+                    if let Some(n) = a0.number(r.msisdn) {
+                        if !n.status.is_active() {
+                            prop_assert!(r.fees.iter().all(|f| matches!(f.source, rating::FeeSource::Suspension | rating::FeeSource::LostSim)), "{:?}", r.fees);
+                            prop_assert!(r.granted.iter().all(|b| b.origin == rating::Origin::Rollover));
+                        }
+                    }
+                }
+                if a0.activity.released.is_some() {
+                    prop_assert!(!matches!(d.outcome, Outcome::Charged(_) | Outcome::Paid { .. }), "a released account takes nothing");
+                }
+            }
+            for a in s.accounts() {
+                // The inactivity clock: "zero or below since" is set exactly while it is.
+                prop_assert_eq!(a.activity.nonpositive_since.is_some(), a.balance <= Decimal::ZERO, "account {}", a.id);
+                if a.activity.blocked.is_some() && a.activity.released.is_none() {
+                    prop_assert!(a.balance <= Decimal::ZERO, "blocked for inactivity with money");
+                }
+                if let Some(r) = a.activity.released {
+                    prop_assert!(a.activity.blocked.is_some_and(|b| b < r));
+                }
+            }
+            if matches!(d.outcome, Outcome::Paid { .. }) {
+                let a = s.account(owner.as_deref().unwrap()).unwrap();
+                prop_assert_eq!(a.activity.fee_days, 0);
+                prop_assert_eq!(a.activity.last_topup, d.time);
+            }
             if let Outcome::Charged(c) = &d.outcome {
                 prop_assert!(c.money >= Decimal::ZERO);
                 prop_assert_eq!(c.money, c.money.round_dp(2), "the example catalog rounds every charge to kopecks");
@@ -373,4 +473,78 @@ proptest! {
             (a, b) => prop_assert!(false, "quote {:?} but charge {:?}", a, b),
         }
     }
+}
+
+/// The random scripts do reach the lifecycle: over a fixed set of them every kind of lifecycle
+/// decision and alert happens, so the properties above are not vacuous about it.
+#[test]
+fn the_scripts_reach_every_part_of_the_lifecycle() {
+    use proptest::strategy::ValueTree;
+    use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
+    let cat = example();
+    let mut runner = TestRunner::new_with_rng(
+        Config::default(),
+        TestRng::from_seed(RngAlgorithm::ChaCha, &[7; 32]),
+    );
+    let mut seen: std::collections::BTreeSet<&'static str> = Default::default();
+    for _ in 0..256 {
+        let inputs = scripts().new_tree(&mut runner).unwrap().current();
+        let mut s = State::new();
+        for i in &inputs {
+            let d = step(&mut s, &cat, i);
+            match &d.outcome {
+                Outcome::PlanChanged { .. } => {
+                    seen.insert("plan changed");
+                }
+                Outcome::StatusChanged { status, .. } => {
+                    seen.insert(status.name());
+                }
+                Outcome::BalanceAlertsSet { .. } => {
+                    seen.insert("alerts set");
+                }
+                Outcome::Rejected(Rejection::Released(_)) => {
+                    seen.insert("refused: released");
+                }
+                _ => {}
+            }
+            if let Some(w) = &d.inactivity {
+                if !w.fees.is_empty() {
+                    seen.insert("inactivity fee");
+                }
+                if w.blocked.is_some() {
+                    seen.insert("blocked for inactivity");
+                }
+                if w.released.is_some() {
+                    seen.insert("released");
+                }
+            }
+            for a in &d.alerts {
+                seen.insert(match a {
+                    rating::decision::Alert::Blocked { .. } => "alert: blocked",
+                    rating::decision::Alert::Unblocked { .. } => "alert: unblocked",
+                    rating::decision::Alert::LowBalance { .. } => "alert: low balance",
+                    rating::decision::Alert::Autopay { .. } => "alert: autopay",
+                    rating::decision::Alert::UsageWhileBarred { .. } => "alert: barred usage",
+                });
+            }
+        }
+    }
+    let all = [
+        "plan changed",
+        "suspended",
+        "lost",
+        "active",
+        "alerts set",
+        "inactivity fee",
+        "blocked for inactivity",
+        "released",
+        "refused: released",
+        "alert: blocked",
+        "alert: unblocked",
+        "alert: low balance",
+        "alert: autopay",
+        "alert: barred usage",
+    ];
+    let missing: Vec<_> = all.iter().filter(|k| !seen.contains(*k)).collect();
+    assert!(missing.is_empty(), "never happened: {missing:?}");
 }

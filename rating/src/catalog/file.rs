@@ -30,6 +30,65 @@ pub struct CatalogFile {
     /// A CGRateS tariff plan, priced the way CGRateS prices it (`ratel cgrates import` writes it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cgrates: Option<crate::cgrates::TariffFile>,
+    /// What a change of plan does to fees and the old plan's packages. Absent: the defaults of
+    /// [`PlanChangeFile`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan_change: Option<PlanChangeFile>,
+    /// Voluntary suspension of a number. Absent: numbers cannot be suspended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suspension: Option<StatusFeeFile>,
+    /// Blocking of a number whose SIM was lost. Absent: blocked free of charge.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lost_sim: Option<StatusFeeFile>,
+    /// Fees and blocking of accounts that pay nothing in. Absent: no inactivity rules.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inactivity: Option<InactivityFile>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum OldPackages {
+    /// The old plan's buckets stay until they expire (and do not renew or roll over).
+    #[default]
+    Keep,
+    /// The old plan's buckets are dropped at the change.
+    Drop,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlanChangeFile {
+    #[serde(default)]
+    pub old_packages: OldPackages,
+    /// The new plan's monthly fees and monthly packages are prorated by the days left in the
+    /// number's current monthly period (default); otherwise charged and granted whole.
+    #[serde(default = "yes")]
+    pub prorate: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct StatusFeeFile {
+    /// Charged each local day in this status instead of the plan's and options' fees.
+    #[serde(default, with = "money::opt_amount")]
+    pub daily_fee: Option<Decimal>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct InactivityFile {
+    /// Days without a payment after which the daily fee starts (120: the fee from day 121).
+    pub fee_after_days: u32,
+    #[serde(with = "money::amount")]
+    pub daily_fee: Decimal,
+    /// Days with a zero or negative balance after which the account's numbers are blocked.
+    pub block_after_days: u32,
+    /// Days a blocked account may still be restored by a payment; then it is released.
+    pub restore_days: u32,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -220,6 +279,13 @@ pub struct PlanFile {
     /// Price this plan's usage with the catalog's CGRateS tariff plan instead of `prices`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cgrates: Option<crate::cgrates::file::PricingFile>,
+    /// Charged when a number changes to this plan.
+    #[serde(
+        default,
+        with = "money::opt_amount",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub switch_fee: Option<Decimal>,
 }
 
 /// An option (add-on) to a plan: fees, packages and prices that override the plan's.

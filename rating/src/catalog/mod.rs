@@ -226,6 +226,8 @@ pub struct Offer {
     pub plans: Vec<PlanIdx>,
     /// For plans priced by the catalog's CGRateS tariff plan.
     pub cgrates: Option<Box<crate::cgrates::file::PricingFile>>,
+    /// For plans: charged when a number changes to this plan.
+    pub switch_fee: Decimal,
 }
 
 impl Offer {
@@ -249,6 +251,30 @@ pub struct PromisePolicy {
     pub fee: Decimal,
 }
 
+/// The account lifecycle's rules (see the file's [`file::PlanChangeFile`], [`file::StatusFeeFile`]
+/// and [`file::InactivityFile`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lifecycle {
+    pub old_packages: file::OldPackages,
+    pub prorate: bool,
+    /// Daily fee of a voluntarily suspended number; `None`: suspension is not offered.
+    pub suspension_fee: Option<Decimal>,
+    /// Daily fee of a number blocked for a lost SIM.
+    pub lost_sim_fee: Decimal,
+    pub inactivity: Option<Inactivity>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Inactivity {
+    pub fee_after_days: u32,
+    pub daily_fee: Decimal,
+    pub block_after_days: u32,
+    pub restore_days: u32,
+}
+
+/// Longest period any inactivity rule may name.
+pub const MAX_INACTIVITY_DAYS: u32 = 3650;
+
 /// Longest validity of a promised payment.
 pub const MAX_PROMISE_DAYS: u32 = 90;
 
@@ -269,6 +295,7 @@ pub struct Catalog {
     pub detalization_fee: Decimal,
     /// Promised payments, if the operator offers them.
     pub promise: Option<PromisePolicy>,
+    pub lifecycle: Lifecycle,
     pub destinations: Vec<Destination>,
     prefixes: PrefixTable,
     pub bands: Vec<Band>,
@@ -482,6 +509,51 @@ fn compile(file: &str, f: CatalogFile, fingerprint: [u8; 32]) -> Result<Catalog,
             fee,
         }
     });
+    let lifecycle = {
+        let change = f.plan_change.clone().unwrap_or(file::PlanChangeFile {
+            old_packages: file::OldPackages::Keep,
+            prorate: true,
+        });
+        let suspension_fee = f
+            .suspension
+            .as_ref()
+            .map(|s| s.daily_fee.unwrap_or_default());
+        if let Some(fee) = suspension_fee {
+            c.money("suspension", "daily_fee", fee);
+        }
+        let lost_sim_fee = f
+            .lost_sim
+            .as_ref()
+            .and_then(|s| s.daily_fee)
+            .unwrap_or_default();
+        c.money("lost_sim", "daily_fee", lost_sim_fee);
+        let inactivity = f.inactivity.as_ref().map(|i| {
+            let item = "inactivity";
+            c.money(item, "daily_fee", i.daily_fee);
+            for (what, days) in [
+                ("fee_after_days", i.fee_after_days),
+                ("block_after_days", i.block_after_days),
+                ("restore_days", i.restore_days),
+            ] {
+                if !(1..=MAX_INACTIVITY_DAYS).contains(&days) {
+                    c.bad(item, format!("{what} is 1 to {MAX_INACTIVITY_DAYS}"));
+                }
+            }
+            Inactivity {
+                fee_after_days: i.fee_after_days,
+                daily_fee: i.daily_fee,
+                block_after_days: i.block_after_days,
+                restore_days: i.restore_days,
+            }
+        });
+        Lifecycle {
+            old_packages: change.old_packages,
+            prorate: change.prorate,
+            suspension_fee,
+            lost_sim_fee,
+            inactivity,
+        }
+    };
 
     // Destinations and their prefixes.
     let dest_ix = c.unique("destinations", f.destinations.iter().map(|d| d.id.as_str()));
@@ -751,6 +823,8 @@ fn compile(file: &str, f: CatalogFile, fingerprint: [u8; 32]) -> Result<Catalog,
                 &p.packages,
                 &p.prices,
             );
+            o.switch_fee = p.switch_fee.unwrap_or_default();
+            c.money(&format!("plans.{}", p.id), "switch_fee", o.switch_fee);
             if let Some(cg) = &p.cgrates {
                 let item = format!("plans.{}", p.id);
                 if f.cgrates.is_none() {
@@ -855,6 +929,7 @@ fn compile(file: &str, f: CatalogFile, fingerprint: [u8; 32]) -> Result<Catalog,
         rounding: h.rounding,
         detalization_fee,
         promise,
+        lifecycle,
         destinations,
         prefixes,
         bands,
@@ -1004,6 +1079,7 @@ impl OfferCtx<'_> {
             index,
             plans: Vec::new(),
             cgrates: None,
+            switch_fee: Decimal::ZERO,
         }
     }
 }

@@ -1,0 +1,388 @@
+//! The account lifecycle beyond usage and payments: a change of plan, a number's status
+//! (suspended, lost SIM, resumed), the inactivity rules, and the alerts a decision raises when
+//! the balance crosses a threshold. All by event time and the catalog, like the rest of rating.
+
+use crate::catalog::{Catalog, Inactivity};
+use crate::decision::{
+    Alert, Decision, Expiry, FeeCharge, FeeKind, FeeSource, InactivityWork, Outcome, Rejection,
+};
+use crate::event::{ChangePlan, Input, NumberCommand, SetBalanceAlerts};
+use crate::period;
+use crate::rate::{check_amount, decided, rejected, renewed};
+use crate::state::{Account, NumberStatus, Origin, State};
+use crate::time::{start_of_day, Timestamp};
+use chrono::Days;
+use rust_decimal::Decimal;
+
+const DAY: i64 = 86_400;
+
+/// Why a number should not be making usage, if it should not: its own status, or its account
+/// blocked for inactivity.
+pub(crate) fn barred(acct: &Account, msisdn: crate::Msisdn) -> Option<&'static str> {
+    if acct.activity.blocked.is_some() {
+        return Some("blocked for inactivity");
+    }
+    match acct.number(msisdn).map(|n| n.status) {
+        Some(NumberStatus::Active) | None => None,
+        Some(s) => Some(s.name()),
+    }
+}
+
+/// A cheap test, for the hot path: whether inactivity work could be due at `t`. False means
+/// certainly not; true means [`inactivity`] must look.
+pub(crate) fn inactivity_may_be_due(cat: &Catalog, acct: &Account, t: Timestamp) -> bool {
+    let Some(rules) = &cat.lifecycle.inactivity else {
+        return false;
+    };
+    let a = &acct.activity;
+    if a.released.is_some() {
+        return false;
+    }
+    // A local day starts at most a day before the same UTC date's midnight.
+    let fee_from = a.last_topup.0 + (rules.fee_after_days as i64 - 1) * DAY;
+    let block_from = a
+        .nonpositive_since
+        .map_or(i64::MAX, |s| s.0 + rules.block_after_days as i64 * DAY);
+    t.0 >= fee_from || t.0 >= block_from || a.blocked.is_some()
+}
+
+/// The inactivity rules' work due on `a` by `t`: a daily fee for each local day from day
+/// `fee_after_days + 1` after the last payment (taken while there is money, at most what there
+/// is), the account blocked after `block_after_days` at zero or below, and released
+/// `restore_days` later. `None` if nothing changes.
+pub(crate) fn inactivity(cat: &Catalog, a: &Account, t: Timestamp) -> Option<InactivityWork> {
+    let rules: &Inactivity = cat.lifecycle.inactivity.as_ref()?;
+    let act = &a.activity;
+    let first_number = a.numbers.first()?.msisdn;
+    if act.released.is_some() {
+        return None;
+    }
+    let today = cat.calendar.local(t).date;
+    let first_fee_day = cat
+        .calendar
+        .local(act.last_topup)
+        .date
+        .checked_add_days(Days::new(rules.fee_after_days as u64))?;
+    let days_due = ((today - first_fee_day).num_days() + 1).max(0) as u32;
+    let mut w = InactivityWork {
+        fees: Vec::new(),
+        fee_days: act.fee_days.max(days_due),
+        blocked: None,
+        released: None,
+    };
+    let mut balance = a.balance;
+    let mut nonpositive = act.nonpositive_since;
+    for k in act.fee_days..days_due {
+        if balance <= Decimal::ZERO {
+            break;
+        }
+        let day = first_fee_day.checked_add_days(Days::new(k as u64))?;
+        let at = start_of_day(&cat.tz, day);
+        let amount = rules.daily_fee.min(balance);
+        balance -= amount;
+        if balance <= Decimal::ZERO && nonpositive.is_none() {
+            nonpositive = Some(at);
+        }
+        w.fees.push(FeeCharge {
+            msisdn: first_number,
+            source: FeeSource::Inactivity,
+            kind: FeeKind::Daily,
+            at,
+            amount,
+        });
+    }
+    let mut blocked = act.blocked;
+    if let Some(since) = nonpositive {
+        let at = since.plus(rules.block_after_days as u64 * DAY as u64);
+        if blocked.is_none() && at <= t {
+            blocked = Some(at);
+            w.blocked = blocked;
+        }
+    }
+    if let Some(b) = blocked {
+        let at = b.plus(rules.restore_days as u64 * DAY as u64);
+        if at <= t {
+            w.released = Some(at);
+        }
+    }
+    let changed = !w.fees.is_empty()
+        || w.fee_days != act.fee_days
+        || w.blocked.is_some()
+        || w.released.is_some();
+    changed.then_some(w)
+}
+
+/// The alerts of a decision about `before` (the account as it was): the balance crossing the
+/// credit limit either way, the low-balance and autopay thresholds downwards.
+pub(crate) fn alert_balance(before: &Account, d: &mut Decision) {
+    if matches!(
+        d.outcome,
+        Outcome::Rejected(_) | Outcome::Duplicate | Outcome::Opened { .. }
+    ) {
+        return;
+    }
+    let (out, inn) = d.money_flow();
+    let from = before.balance;
+    let to = from - out + inn;
+    let limit_after = match &d.outcome {
+        Outcome::CreditLimitSet { credit_limit } => *credit_limit,
+        _ => before.credit_limit,
+    };
+    let was_over = from < -before.credit_limit;
+    let is_over = to < -limit_after;
+    if !was_over && is_over {
+        d.alerts.push(Alert::Blocked {
+            balance: to,
+            credit_limit: limit_after,
+        });
+    } else if was_over && !is_over {
+        d.alerts.push(Alert::Unblocked { balance: to });
+    }
+    if let Some(threshold) = before.low_balance {
+        if from >= threshold && to < threshold {
+            d.alerts.push(Alert::LowBalance {
+                threshold,
+                balance: to,
+            });
+        }
+    }
+    if let Some(ap) = before.autopay {
+        if from >= ap.threshold && to < ap.threshold {
+            d.alerts.push(Alert::Autopay {
+                threshold: ap.threshold,
+                amount: ap.amount,
+                balance: to,
+            });
+        }
+    }
+}
+
+/// Alerts of a decision that did not come from the hot path (which raises its own).
+pub(crate) fn alert(state: &State, d: &mut Decision) {
+    if matches!(d.outcome, Outcome::Charged(_)) {
+        return;
+    }
+    if let Some(a) = d.account.as_deref().and_then(|id| state.account(id)) {
+        alert_balance(a, d);
+    }
+}
+
+pub(crate) fn change_plan(state: &State, cat: &Catalog, input: &Input, x: &ChangePlan) -> Decision {
+    let Some(acct) = state.account_of(x.msisdn) else {
+        return rejected(input, cat, None, Rejection::UnknownNumber(x.msisdn));
+    };
+    let reject = |r| rejected(input, cat, Some(&acct.id), r);
+    if acct.activity.released.is_some() {
+        return reject(Rejection::Released(acct.id.clone()));
+    }
+    let Some(to) = cat.plan(&x.plan) else {
+        return reject(Rejection::UnknownPlan(x.plan.clone()));
+    };
+    let (a, due) = renewed(cat, acct, x.time);
+    let n = a
+        .number(x.msisdn)
+        .expect("the index points at the account holding the number");
+    if n.plan == to {
+        return reject(Rejection::SamePlan(x.msisdn, x.plan.clone()));
+    }
+    if !n.status.is_active() {
+        return reject(Rejection::WrongStatus {
+            msisdn: x.msisdn,
+            status: n.status.name().into(),
+            command: "change_plan".into(),
+        });
+    }
+    for &o in &n.options {
+        let allowed = &cat.addons[o as usize].plans;
+        if !allowed.is_empty() && !allowed.contains(&to) {
+            return reject(Rejection::OptionNotForPlan {
+                option: cat.addons[o as usize].id.as_str().into(),
+                plan: x.plan.clone(),
+            });
+        }
+    }
+    let from = n.plan;
+    let mut work = n.clone();
+    let dropped: Vec<Expiry> = match cat.lifecycle.old_packages {
+        crate::catalog::file::OldPackages::Keep => Vec::new(),
+        crate::catalog::file::OldPackages::Drop => n
+            .buckets
+            .iter()
+            .filter(|b| {
+                b.origin == Origin::Plan(from)
+                    || (b.origin == Origin::Rollover
+                        && cat.plans[from as usize].packages.contains(&b.package))
+            })
+            .map(|b| Expiry {
+                bucket: b.id,
+                at: x.time,
+                lost: b.remaining,
+            })
+            .collect(),
+    };
+    work.buckets
+        .retain(|b| !dropped.iter().any(|e| e.bucket == b.id));
+    work.plan = to;
+    let mut fees = Vec::new();
+    let switch_fee = cat.plans[to as usize].switch_fee;
+    if !switch_fee.is_zero() {
+        fees.push(FeeCharge {
+            msisdn: x.msisdn,
+            source: FeeSource::Plan(to),
+            kind: FeeKind::Switch,
+            at: x.time,
+            amount: switch_fee,
+        });
+    }
+    let (monthly, granted) = period::take_up(cat, &mut work, &[FeeSource::Plan(to)], x.time);
+    fees.extend(monthly);
+    let balance_after = a.balance - fees.iter().map(|f| f.amount).sum::<Decimal>();
+    decided(
+        input,
+        cat,
+        Some(&acct.id),
+        due,
+        Outcome::PlanChanged {
+            msisdn: x.msisdn,
+            from,
+            to,
+            fees,
+            dropped,
+            granted,
+            next_bucket: work.next_bucket,
+            next_due: work.next_due,
+            days: work.days,
+            months: work.months,
+            balance_after,
+        },
+    )
+}
+
+pub(crate) fn change_status(
+    state: &State,
+    cat: &Catalog,
+    input: &Input,
+    x: &NumberCommand,
+) -> Decision {
+    let Some(acct) = state.account_of(x.msisdn) else {
+        return rejected(input, cat, None, Rejection::UnknownNumber(x.msisdn));
+    };
+    let reject = |r| rejected(input, cat, Some(&acct.id), r);
+    if acct.activity.released.is_some() {
+        return reject(Rejection::Released(acct.id.clone()));
+    }
+    let (a, due) = renewed(cat, acct, x.time);
+    let n = a
+        .number(x.msisdn)
+        .expect("the index points at the account holding the number");
+    let wrong = || {
+        reject(Rejection::WrongStatus {
+            msisdn: x.msisdn,
+            status: n.status.name().into(),
+            command: input.kind().into(),
+        })
+    };
+    let mut work = n.clone();
+    let mut fees = Vec::new();
+    let mut granted = Vec::new();
+    let status = match (input, n.status) {
+        (Input::Suspend(_), _) if cat.lifecycle.suspension_fee.is_none() => {
+            return reject(Rejection::NoSuspension)
+        }
+        (Input::Suspend(_), NumberStatus::Active) => NumberStatus::Suspended { since: x.time },
+        (Input::ReportLost(_), NumberStatus::Active | NumberStatus::Suspended { .. }) => {
+            NumberStatus::Lost { since: x.time }
+        }
+        (Input::Resume(_), NumberStatus::Suspended { since } | NumberStatus::Lost { since }) => {
+            // A monthly period that began while barred was neither paid nor granted: it is
+            // from now, for the rest of it.
+            work.status = NumberStatus::Active;
+            let (_, months_then) = period::indexes(cat, n, since);
+            let (days, months_now) = period::indexes(cat, n, x.time);
+            if months_now > months_then {
+                let sources: Vec<FeeSource> = std::iter::once(FeeSource::Plan(n.plan))
+                    .chain(n.options.iter().map(|&o| FeeSource::Addon(o)))
+                    .collect();
+                (fees, granted) = period::take_up(cat, &mut work, &sources, x.time);
+            } else {
+                work.days = work.days.max(days);
+                work.months = work.months.max(months_now);
+                work.next_due = period::next_due(cat, &work);
+            }
+            NumberStatus::Active
+        }
+        _ => return wrong(),
+    };
+    work.status = status;
+    let next_due = if status.is_active() {
+        work.next_due
+    } else {
+        // Barred from now: the daily periods go on from today, under the status's fee.
+        let (days, months) = period::indexes(cat, &work, x.time);
+        work.days = work.days.max(days);
+        work.months = work.months.max(months);
+        period::next_due(cat, &work)
+    };
+    decided(
+        input,
+        cat,
+        Some(&acct.id),
+        due,
+        Outcome::StatusChanged {
+            msisdn: x.msisdn,
+            status,
+            fees,
+            granted,
+            next_bucket: work.next_bucket,
+            next_due,
+            days: work.days,
+            months: work.months,
+        },
+    )
+}
+
+pub(crate) fn set_balance_alerts(
+    state: &State,
+    cat: &Catalog,
+    input: &Input,
+    x: &SetBalanceAlerts,
+) -> Decision {
+    let Some(acct) = state.account(&x.account) else {
+        return rejected(
+            input,
+            cat,
+            None,
+            Rejection::UnknownAccount(x.account.clone()),
+        );
+    };
+    for amount in x
+        .autopay
+        .iter()
+        .flat_map(|a| [a.amount])
+        .chain(x.low_balance)
+    {
+        if let Err(r) = check_amount(cat, amount, false) {
+            return rejected(input, cat, Some(&acct.id), r);
+        }
+    }
+    if let Some(ap) = &x.autopay {
+        if ap.amount <= Decimal::ZERO {
+            return rejected(input, cat, Some(&acct.id), Rejection::AmountNotPositive);
+        }
+        // A threshold may be below zero (within the credit limit), not beyond the limits.
+        if ap.threshold.abs() > crate::money::MAX_AMOUNT || !cat.fits_currency(ap.threshold) {
+            return rejected(input, cat, Some(&acct.id), Rejection::AmountOutOfRange);
+        }
+    }
+    let (_, due) = renewed(cat, acct, x.time);
+    decided(
+        input,
+        cat,
+        Some(&acct.id),
+        due,
+        Outcome::BalanceAlertsSet {
+            autopay: x.autopay,
+            low_balance: x.low_balance,
+        },
+    )
+}
