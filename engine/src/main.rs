@@ -919,4 +919,27 @@ fn demo_summary(e: &Engine) {
         total,
         e.cat.currency
     );
+    match engine::report::happenings(&e.store, e.partitions()) {
+        Ok(h) => {
+            let fees: Vec<String> = h.fees.iter().map(|(k, v)| format!("{k} {v}")).collect();
+            println!("fees: {}", fees.join(", "));
+            println!(
+                "promised payments: {} granted, {} repayments, {} written off",
+                h.promises_granted, h.promise_repayments, h.promises_written_off
+            );
+            println!(
+                "lifecycle: {} plan changes, {} suspended, {} SIMs lost, {} resumed, {} usage items while barred",
+                h.plan_changes, h.suspended, h.lost, h.resumed, h.usage_while_barred
+            );
+            println!(
+                "alerts: {} blocked at the credit limit, {} unblocked, {} low balance, {} autopay requests",
+                h.blocked, h.unblocked, h.low_balance_alerts, h.autopay_requests
+            );
+            println!(
+                "inactivity: {} blocked, {} released",
+                h.blocked_for_inactivity, h.released
+            );
+        }
+        Err(e) => println!("(the log could not be summarised: {e})"),
+    }
 }

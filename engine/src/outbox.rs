@@ -10,6 +10,7 @@ use crate::pipeline::Appended;
 use crate::record::Entry;
 use crate::store::{Commit, Store, StoreError};
 use rating::codec::{decode_decision, decode_input};
+use rating::decision::Alert;
 use rating::{Decision, Outcome};
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{BaseRecord, ThreadedProducer};
@@ -63,7 +64,60 @@ pub fn notifications(d: &Decision) -> Vec<(&'static str, serde_json::Value)> {
             json!({"amount": amount.to_string(), "expires": expires.to_string(), "balance": balance_after.to_string()}),
         )),
         Outcome::Rejected(r) => out.push(("rejected", json!({"reason": r.to_string()}))),
+        Outcome::PlanChanged {
+            msisdn,
+            fees,
+            balance_after,
+            ..
+        } => out.push((
+            "plan_changed",
+            json!({"msisdn": msisdn.to_string(), "charged": fees.iter().map(|f| f.amount).sum::<rust_decimal::Decimal>().to_string(), "balance": balance_after.to_string()}),
+        )),
+        Outcome::StatusChanged { msisdn, status, .. } => out.push((
+            "number_status",
+            json!({"msisdn": msisdn.to_string(), "status": status.name()}),
+        )),
         _ => {}
+    }
+    if let Some(w) = &d.inactivity {
+        if let Some(at) = w.blocked {
+            out.push(("blocked_for_inactivity", json!({"at": at.to_string()})));
+        }
+        if let Some(at) = w.released {
+            out.push(("released", json!({"at": at.to_string()})));
+        }
+    }
+    for a in &d.alerts {
+        out.push(match a {
+            Alert::Blocked {
+                balance,
+                credit_limit,
+            } => (
+                "blocked",
+                json!({"balance": balance.to_string(), "credit_limit": credit_limit.to_string()}),
+            ),
+            Alert::Unblocked { balance } => {
+                ("unblocked", json!({"balance": balance.to_string()}))
+            }
+            Alert::LowBalance { threshold, balance } => (
+                "low_balance",
+                json!({"threshold": threshold.to_string(), "balance": balance.to_string()}),
+            ),
+            // The request to the payment system: it tops up and the money comes back as a
+            // payment event.
+            Alert::Autopay {
+                threshold,
+                amount,
+                balance,
+            } => (
+                "autopay_request",
+                json!({"amount": amount.to_string(), "threshold": threshold.to_string(), "balance": balance.to_string()}),
+            ),
+            Alert::UsageWhileBarred { msisdn, status } => (
+                "usage_while_barred",
+                json!({"msisdn": msisdn.to_string(), "status": status.as_str()}),
+            ),
+        });
     }
     out
 }
@@ -250,5 +304,73 @@ impl Outbox {
             n += 1;
         }
         Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::notifications;
+    use rating::codec::parse_json;
+    use rating::{step, Catalog, State};
+
+    /// The notifications the subscriber gets, event by event, for a script on the example
+    /// catalog: the credit limit crossed both ways, the low-balance and autopay thresholds,
+    /// a change of plan, a suspension and usage while suspended.
+    #[test]
+    fn decisions_tell_the_subscriber_what_happened() {
+        let cat = Catalog::from_toml("example", crate::EXAMPLE_CATALOG).unwrap();
+        let mut s = State::new();
+        let script = [
+            (
+                r#"{"type":"open_account","id":"o","account":"A","time":"2026-11-01T09:00:00Z","credit_limit":"10.00","numbers":[{"msisdn":"79001000001","plan":"BASIC"}]}"#,
+                vec![],
+            ),
+            (
+                r#"{"type":"set_balance_alerts","id":"b","account":"A","time":"2026-11-01T09:00:01Z","autopay":{"threshold":"4.00","amount":"300.00"},"low_balance":"8.00"}"#,
+                vec![],
+            ),
+            (
+                r#"{"type":"payment","id":"p","account":"A","amount":"9.00","time":"2026-11-01T09:01:00Z"}"#,
+                vec!["payment_received"],
+            ),
+            // SMS at 2.00: 7.00 (low balance), 5.00, 3.00 (autopay), …, -11.00 (blocked).
+            (
+                r#"{"type":"usage","id":"u1","msisdn":"79001000001","service":"sms","other":"79161234567","start":"2026-11-02T09:00:00Z"}"#,
+                vec!["low_balance"],
+            ),
+            (
+                r#"{"type":"usage","id":"u2","msisdn":"79001000001","service":"sms","other":"79161234567","start":"2026-11-02T09:01:00Z","count":2}"#,
+                vec!["autopay_request"],
+            ),
+            (
+                r#"{"type":"usage","id":"u3","msisdn":"79001000001","service":"sms","other":"79161234567","start":"2026-11-02T09:02:00Z","count":7}"#,
+                vec!["blocked"],
+            ),
+            (
+                r#"{"type":"payment","id":"p2","account":"A","amount":"300.00","time":"2026-11-02T10:00:00Z"}"#,
+                vec!["payment_received", "unblocked"],
+            ),
+            (
+                r#"{"type":"change_plan","id":"c","msisdn":"79001000001","plan":"DAILY","time":"2026-11-03T10:00:00Z"}"#,
+                vec!["plan_changed"],
+            ),
+            (
+                r#"{"type":"suspend","id":"s","msisdn":"79001000001","time":"2026-11-04T10:00:00Z"}"#,
+                vec!["number_status"],
+            ),
+            (
+                r#"{"type":"usage","id":"u4","msisdn":"79001000001","service":"sms","other":"79161234567","start":"2026-11-04T11:00:00Z"}"#,
+                vec!["usage_while_barred"],
+            ),
+            (
+                r#"{"type":"resume","id":"r","msisdn":"79001000001","time":"2026-11-05T10:00:00Z"}"#,
+                vec!["number_status"],
+            ),
+        ];
+        for (line, expected) in script {
+            let d = step(&mut s, &cat, &parse_json(line.as_bytes()).unwrap());
+            let kinds: Vec<&str> = notifications(&d).iter().map(|(k, _)| *k).collect();
+            assert_eq!(kinds, expected, "{line}");
+        }
     }
 }

@@ -22,6 +22,8 @@ pub struct NumberView {
     pub msisdn: String,
     pub plan: String,
     pub options: Vec<String>,
+    /// active, suspended or lost.
+    pub status: &'static str,
     pub buckets: Vec<BucketView>,
 }
 
@@ -30,7 +32,24 @@ pub struct AccountView {
     pub account: String,
     pub balance: String,
     pub credit_limit: String,
+    /// The balance is below the credit limit: outgoing chargeable usage is flagged.
+    pub over_credit_limit: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub autopay: Option<AutopayView>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub low_balance: Option<String>,
+    /// Blocked under the inactivity rules since, if it is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub blocked_for_inactivity: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub released: Option<String>,
     pub numbers: Vec<NumberView>,
+}
+
+#[derive(Serialize)]
+pub struct AutopayView {
+    pub threshold: String,
+    pub amount: String,
 }
 
 pub fn account_view(cat: &Catalog, a: &Account) -> AccountView {
@@ -39,6 +58,14 @@ pub fn account_view(cat: &Catalog, a: &Account) -> AccountView {
         account: a.id.to_string(),
         balance: a.balance.to_string(),
         credit_limit: a.credit_limit.to_string(),
+        over_credit_limit: a.over_limit(),
+        autopay: a.autopay.map(|p| AutopayView {
+            threshold: p.threshold.to_string(),
+            amount: p.amount.to_string(),
+        }),
+        low_balance: a.low_balance.map(|x| x.to_string()),
+        blocked_for_inactivity: a.activity.blocked.map(|t| t.to_string()),
+        released: a.activity.released.map(|t| t.to_string()),
         numbers: a
             .numbers
             .iter()
@@ -50,6 +77,7 @@ pub fn account_view(cat: &Catalog, a: &Account) -> AccountView {
                     .iter()
                     .map(|&o| offer_name(&cat.addons, o as usize))
                     .collect(),
+                status: n.status.name(),
                 buckets: n
                     .buckets
                     .iter()
@@ -114,4 +142,105 @@ pub fn stats(store: &Store) -> Result<Stats, StoreError> {
         accounts,
         balanced: c.read == c.rated + c.rejected + c.duplicates + c.dead,
     })
+}
+
+/// What happened in a log, counted for people (`ratel demo`'s summary): the money the catalog's
+/// fees took, by kind, and the account lifecycle's events.
+#[derive(Debug, Default)]
+pub struct Happenings {
+    /// Fees by kind (connection, daily, monthly, plan change, suspension, inactivity, …).
+    pub fees: std::collections::BTreeMap<&'static str, rust_decimal::Decimal>,
+    pub promises_granted: u64,
+    /// Payments that repaid (part of) a promised payment.
+    pub promise_repayments: u64,
+    pub promises_written_off: u64,
+    pub plan_changes: u64,
+    pub suspended: u64,
+    pub lost: u64,
+    pub resumed: u64,
+    pub blocked: u64,
+    pub unblocked: u64,
+    pub low_balance_alerts: u64,
+    pub autopay_requests: u64,
+    pub usage_while_barred: u64,
+    pub blocked_for_inactivity: u64,
+    pub released: u64,
+}
+
+impl Happenings {
+    fn fee(&mut self, f: &rating::FeeCharge) {
+        use rating::{FeeKind, FeeSource};
+        let kind = match (f.source, f.kind) {
+            (FeeSource::Suspension, _) => "suspension",
+            (FeeSource::LostSim, _) => "lost_sim",
+            (FeeSource::Inactivity, _) => "inactivity",
+            (_, FeeKind::Connection) => "connection",
+            (_, FeeKind::Daily) => "daily",
+            (_, FeeKind::Monthly) => "monthly",
+            (_, FeeKind::Switch) => "plan_change",
+        };
+        *self.fees.entry(kind).or_default() += f.amount;
+    }
+
+    /// Counts one decision.
+    pub fn add(&mut self, d: &rating::Decision) {
+        use rating::decision::Alert;
+        use rating::state::NumberStatus;
+        use rating::Outcome;
+        for r in &d.renewals {
+            r.fees.iter().for_each(|f| self.fee(f));
+        }
+        if d.written_off.is_some() {
+            self.promises_written_off += 1;
+        }
+        if let Some(w) = &d.inactivity {
+            w.fees.iter().for_each(|f| self.fee(f));
+            self.blocked_for_inactivity += w.blocked.is_some() as u64;
+            self.released += w.released.is_some() as u64;
+        }
+        match &d.outcome {
+            Outcome::Opened { fees, .. }
+            | Outcome::NumberAdded { fees, .. }
+            | Outcome::OptionActivated { fees, .. } => fees.iter().for_each(|f| self.fee(f)),
+            Outcome::PlanChanged { fees, .. } => {
+                self.plan_changes += 1;
+                fees.iter().for_each(|f| self.fee(f));
+            }
+            Outcome::StatusChanged { status, fees, .. } => {
+                match status {
+                    NumberStatus::Active => self.resumed += 1,
+                    NumberStatus::Suspended { .. } => self.suspended += 1,
+                    NumberStatus::Lost { .. } => self.lost += 1,
+                }
+                fees.iter().for_each(|f| self.fee(f));
+            }
+            Outcome::PromiseGranted { .. } => self.promises_granted += 1,
+            Outcome::Paid { repaid, .. } if !repaid.is_zero() => self.promise_repayments += 1,
+            _ => {}
+        }
+        for a in &d.alerts {
+            match a {
+                Alert::Blocked { .. } => self.blocked += 1,
+                Alert::Unblocked { .. } => self.unblocked += 1,
+                Alert::LowBalance { .. } => self.low_balance_alerts += 1,
+                Alert::Autopay { .. } => self.autopay_requests += 1,
+                Alert::UsageWhileBarred { .. } => self.usage_while_barred += 1,
+            }
+        }
+    }
+}
+
+/// Counts what happened in every partition's log.
+pub fn happenings(store: &Store, partitions: u32) -> Result<Happenings, StoreError> {
+    let mut h = Happenings::default();
+    for p in 0..partitions {
+        for item in store.log_from(p, 0) {
+            if let (_, crate::record::Entry::Rated { decision, .. }) = item? {
+                let d = rating::codec::decode_decision(&decision)
+                    .map_err(|e| StoreError::Corrupt(format!("partition {p}: {e}")))?;
+                h.add(&d);
+            }
+        }
+    }
+    Ok(h)
 }

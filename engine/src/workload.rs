@@ -140,8 +140,21 @@ impl Workload {
                 out,
             )?;
             lines += 2;
+            // One in five links a card: autopay of 300.00 below 100.00, told below 150.00.
+            if i % 5 == 2 {
+                w(
+                    &format!(
+                        r#"{{"type":"set_balance_alerts","id":"alerts-{i}","account":"ACC{i}","time":"{}","autopay":{{"threshold":"100.00","amount":"300.00"}},"low_balance":"150.00"}}"#,
+                        rfc3339(t + 2)
+                    ),
+                    out,
+                )?;
+                lines += 1;
+            }
         }
         let mut day_lines: Vec<(i64, String)> = Vec::new();
+        // Numbers suspended or reported lost, until their subscriber resumes them.
+        let mut barred: std::collections::BTreeMap<u64, u32> = Default::default();
         let mut seq = 0u64;
         for day in 0..self.days {
             day_lines.clear();
@@ -162,6 +175,23 @@ impl Workload {
                     let t = day_start + hour as i64 * 3600 + rng.gen_range(0..3600);
                     let num = msisdn(first_number[i as usize] + rng.gen_range(0..self.numbers(i)));
                     seq += 1;
+                    if let Some(&since) = barred.get(&num) {
+                        // A barred number makes no usage; now and then, on a later day, its
+                        // subscriber resumes it (first thing in the morning).
+                        if since == day || rng.gen_bool(0.9) {
+                            continue;
+                        }
+                        barred.remove(&num);
+                        let t = day_start + 6 * 3600;
+                        day_lines.push((
+                            t,
+                            format!(
+                                r#"{{"type":"resume","id":"cmd:{seq}","msisdn":"{num}","time":"{}"}}"#,
+                                rfc3339(t)
+                            ),
+                        ));
+                        continue;
+                    }
                     let x: f64 = rng.gen();
                     let line = if x < 0.44 {
                         let dur = ((-(1.0 - rng.gen::<f64>()).ln()) * 110.0) as u64 + 1;
@@ -200,6 +230,29 @@ impl Workload {
                         format!(
                             r#"{{"type":"request_promise","id":"prom:{seq}","msisdn":"{num}","amount":"{}.00","time":"{}"}}"#,
                             rng.gen_range(1..6) * 50,
+                            rfc3339(t)
+                        )
+                    } else if x > 0.9980 && x <= 0.9985 {
+                        // A subscriber changes plan, suspends the number or reports the SIM
+                        // lost (late in the evening, after the day's usage).
+                        let y: f64 = rng.gen();
+                        let t = if y < 0.5 {
+                            t
+                        } else {
+                            day_start + 23 * 3600 + 3000
+                        };
+                        let (kind, extra) = if y < 0.5 {
+                            let plan = PLANS[rng.gen_range(0..PLANS.len())].0;
+                            ("change_plan", format!(r#","plan":"{plan}""#))
+                        } else if y < 0.95 {
+                            barred.insert(num, day);
+                            ("suspend", String::new())
+                        } else {
+                            barred.insert(num, day);
+                            ("report_lost", String::new())
+                        };
+                        format!(
+                            r#"{{"type":"{kind}","id":"cmd:{seq}","msisdn":"{num}"{extra},"time":"{}"}}"#,
                             rfc3339(t)
                         )
                     } else if x > 0.9985 {

@@ -12,6 +12,8 @@ pub struct NumberBalance {
     pub msisdn: String,
     pub plan: String,
     pub options: Vec<String>,
+    /// `active`, `suspended` (by the subscriber) or `lost` (the SIM blocked).
+    pub status: &'static str,
     /// Money spent by this number in `month` (its calendar month, in the catalog's time zone).
     pub month_to_date: String,
 }
@@ -24,14 +26,25 @@ pub struct BalanceView {
     pub credit_limit: String,
     /// What may still be spent: balance plus credit limit.
     pub available: String,
-    /// `active`, or `over_credit_limit` (outgoing chargeable usage is flagged).
+    /// `active`; `over_credit_limit` (outgoing chargeable usage is flagged); `blocked` under
+    /// the inactivity rules (a payment restores it); `released` (the numbers went back to the
+    /// operator).
     pub status: &'static str,
+    /// Autopay: below `threshold`, `amount` is requested from the linked card.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub autopay: Option<AutopayView>,
     /// The promised payment not yet repaid, if any.
     pub promised_payment: Option<PromiseView>,
     /// The month of `month_to_date`: the month of the latest event time the engine has seen.
     pub month: String,
     pub month_to_date: String,
     pub numbers: Vec<NumberBalance>,
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq, Eq)]
+pub struct AutopayView {
+    pub threshold: String,
+    pub amount: String,
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq, Eq)]
@@ -103,6 +116,7 @@ pub fn balance(
                 .iter()
                 .map(|&o| offer_name(&cat.addons, o as usize))
                 .collect(),
+            status: n.status.name(),
             month_to_date: money(cat, s.total(month)),
         });
     }
@@ -113,11 +127,19 @@ pub fn balance(
         balance: money(cat, a.balance),
         credit_limit: money(cat, a.credit_limit),
         available: money(cat, a.balance + a.credit_limit),
-        status: if a.over_limit() {
+        status: if a.activity.released.is_some() {
+            "released"
+        } else if a.activity.blocked.is_some() {
+            "blocked"
+        } else if a.over_limit() {
             "over_credit_limit"
         } else {
             "active"
         },
+        autopay: a.autopay.map(|p| AutopayView {
+            threshold: money(cat, p.threshold),
+            amount: money(cat, p.amount),
+        }),
         promised_payment: a.promise.as_ref().map(|p| PromiseView {
             amount: money(cat, p.amount),
             outstanding: money(cat, p.outstanding),

@@ -115,10 +115,7 @@ pub(crate) fn inactivity(cat: &Catalog, a: &Account, t: Timestamp) -> Option<Ina
 /// The alerts of a decision about `before` (the account as it was): the balance crossing the
 /// credit limit either way, the low-balance and autopay thresholds downwards.
 pub(crate) fn alert_balance(before: &Account, d: &mut Decision) {
-    if matches!(
-        d.outcome,
-        Outcome::Rejected(_) | Outcome::Duplicate | Outcome::Opened { .. }
-    ) {
+    if matches!(d.outcome, Outcome::Rejected(_) | Outcome::Duplicate) {
         return;
     }
     let (out, inn) = d.money_flow();
@@ -157,13 +154,20 @@ pub(crate) fn alert_balance(before: &Account, d: &mut Decision) {
     }
 }
 
-/// Alerts of a decision that did not come from the hot path (which raises its own).
+/// Alerts of a decision that did not come from the hot path (which raises its own). An
+/// opening is about an account that was at zero, with its credit limit and no thresholds.
 pub(crate) fn alert(state: &State, d: &mut Decision) {
-    if matches!(d.outcome, Outcome::Charged(_)) {
-        return;
-    }
-    if let Some(a) = d.account.as_deref().and_then(|id| state.account(id)) {
-        alert_balance(a, d);
+    match &d.outcome {
+        Outcome::Charged(_) => {}
+        Outcome::Opened { account, .. } => {
+            let empty = Account::new(account.id.clone(), account.credit_limit, Vec::new(), d.time);
+            alert_balance(&empty, d);
+        }
+        _ => {
+            if let Some(a) = d.account.as_deref().and_then(|id| state.account(id)) {
+                alert_balance(a, d);
+            }
+        }
     }
 }
 

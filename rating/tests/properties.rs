@@ -354,11 +354,17 @@ proptest! {
                 prop_assert_eq!(*free, month.is_some() && !used);
                 prop_assert_eq!(*fee, if *free { Decimal::ZERO } else { cat.detalization_fee });
             }
-            // Alerts: the credit limit crossed either way, exactly when it was.
+            // Alerts: the credit limit crossed either way, exactly when it was (an account opens
+            // at zero).
+            if let Outcome::Opened { account, .. } = &d.outcome {
+                let a1 = s.account(&account.id).unwrap();
+                let blocked = d.alerts.iter().any(|x| matches!(x, rating::decision::Alert::Blocked { .. }));
+                prop_assert_eq!(blocked, a1.balance < -a1.credit_limit);
+            }
             if let (Some(a0), Some(a1)) = (owner.as_ref().and_then(|a| before.account(a)), owner.as_ref().and_then(|a| s.account(a))) {
                 let was = a0.balance < -a0.credit_limit;
                 let is = a1.balance < -a1.credit_limit;
-                let effective = !matches!(d.outcome, Outcome::Rejected(_) | Outcome::Duplicate | Outcome::Opened { .. });
+                let effective = !matches!(d.outcome, Outcome::Rejected(_) | Outcome::Duplicate);
                 let blocked = d.alerts.iter().any(|x| matches!(x, rating::decision::Alert::Blocked { .. }));
                 let unblocked = d.alerts.iter().any(|x| matches!(x, rating::decision::Alert::Unblocked { .. }));
                 prop_assert_eq!(blocked, effective && !was && is, "blocked alert of {}", d.event);
