@@ -36,6 +36,10 @@ pub struct AuditReport {
     pub repaid: Decimal,
     #[serde(with = "rating::money::amount")]
     pub written_off: Decimal,
+    /// Money sent by transfers, and transfers whose credit or refund the log does not hold yet.
+    #[serde(with = "rating::money::amount")]
+    pub transfers: Decimal,
+    pub transfers_in_flight: u64,
     pub discrepancies: u64,
     pub listed: Vec<String>,
 }
@@ -50,6 +54,14 @@ impl AuditReport {
         if self.listed.len() < MAX_LISTED {
             self.listed.push(what);
         }
+    }
+
+    /// A finding about the whole store (the counters, the positions): listed first, whatever
+    /// the entry-by-entry findings filled the list with.
+    fn bad_overall(&mut self, what: String) {
+        self.discrepancies += 1;
+        self.listed.insert(0, what);
+        self.listed.truncate(MAX_LISTED.max(1));
     }
 }
 
@@ -67,6 +79,29 @@ struct Ledger {
     free_reports: std::collections::HashSet<(Msisdn, rating::Month)>,
     /// Outstanding promised payment of each account: the granting event and what is owed.
     promises: HashMap<String, (String, Decimal)>,
+    /// Each transfer's steps, wherever they were logged: the partitions' logs are read one
+    /// after another, so a credit may be read before its debit.
+    transfers: HashMap<String, TransferSteps>,
+}
+
+/// The amounts of a transfer's steps: `[sent, received, bounced, refunded]`.
+#[derive(Default, Debug)]
+struct TransferSteps([Option<Decimal>; 4]);
+
+impl Ledger {
+    fn transfer_step(
+        &mut self,
+        r: &mut AuditReport,
+        at: &str,
+        id: &str,
+        step: usize,
+        amount: Decimal,
+    ) {
+        let t = self.transfers.entry(id.to_string()).or_default();
+        if t.0[step].replace(amount).is_some() {
+            r.bad(format!("{at}: transfer {id} takes the same step twice"));
+        }
+    }
 }
 
 impl Ledger {
@@ -110,7 +145,7 @@ pub fn audit(store: &Store) -> Result<AuditReport, EngineError> {
     let mut refused: HashSet<String> = HashSet::new();
     let mut last_position: HashMap<u32, u64> = HashMap::new();
     let kafka = store.meta_bytes("source")?.as_deref() == Some(b"kafka".as_slice());
-    let (mut rated, mut rejected, mut duplicates) = (0u64, 0u64, 0u64);
+    let (mut rated, mut rejected, mut duplicates, mut derived) = (0u64, 0u64, 0u64, 0u64);
     for item in store.log() {
         let (partition, seq, entry) = item?;
         r.entries += 1;
@@ -143,6 +178,7 @@ pub fn audit(store: &Store) -> Result<AuditReport, EngineError> {
                 }
                 match (&input, &d.outcome) {
                     (Input::Tick(_), _) => r.ticks += 1,
+                    (i, _) if i.is_derived() => derived += 1,
                     (_, Outcome::Rejected(_)) => rejected += 1,
                     (_, Outcome::Duplicate) => duplicates += 1,
                     _ => rated += 1,
@@ -160,6 +196,14 @@ pub fn audit(store: &Store) -> Result<AuditReport, EngineError> {
                     }
                     Outcome::Rejected(_) => {
                         refused.insert(d.event.to_string());
+                    }
+                    Outcome::TransferBounced {
+                        transfer, amount, ..
+                    } => {
+                        if !effective.insert(d.event.to_string()) {
+                            r.bad(format!("{at}: {} took effect twice", d.event));
+                        }
+                        l.transfer_step(&mut r, &at, transfer, 2, *amount);
                     }
                     _ => {
                         if !effective.insert(d.event.to_string()) {
@@ -185,15 +229,39 @@ pub fn audit(store: &Store) -> Result<AuditReport, EngineError> {
 
     // Every line read is in the log once: rated, rejected, a duplicate or a dead letter.
     let c = store.counters()?;
-    let logged = (rated, rejected, duplicates, r.dead, r.ticks);
-    if logged != (c.rated, c.rejected, c.duplicates, c.dead, c.ticks) {
-        r.bad(format!(
-            "the log holds {rated} rated, {rejected} rejected, {duplicates} duplicates, {} dead, {} ticks; the counters say {} {} {} {} {}",
-            r.dead, r.ticks, c.rated, c.rejected, c.duplicates, c.dead, c.ticks
+    let logged = (rated, rejected, duplicates, r.dead, r.ticks, derived);
+    if logged
+        != (
+            c.rated,
+            c.rejected,
+            c.duplicates,
+            c.dead,
+            c.ticks,
+            c.derived,
+        )
+    {
+        r.bad_overall(format!(
+            "the log holds {rated} rated, {rejected} rejected, {duplicates} duplicates, {} dead, {} ticks, {derived} derived; the counters say {} {} {} {} {} {}",
+            r.dead, r.ticks, c.rated, c.rejected, c.duplicates, c.dead, c.ticks, c.derived
         ));
     }
+    // Each transfer sent is received, or bounced and refunded, for the amount sent; a step
+    // without its debit is money from nowhere.
+    let mut ids: Vec<_> = l.transfers.keys().cloned().collect();
+    ids.sort();
+    for id in ids {
+        let TransferSteps([sent, received, bounced, refunded]) = &l.transfers[&id];
+        match (sent, received, bounced, refunded) {
+            (Some(_), None, None, None) | (Some(_), None, Some(_), None) => {
+                r.transfers_in_flight += 1
+            }
+            (Some(s), Some(x), None, None) if s == x => {}
+            (Some(s), None, Some(b), Some(x)) if s == b && s == x => {}
+            other => r.bad(format!("transfer {id}: steps {other:?} do not settle it")),
+        }
+    }
     if c.read != c.rated + c.rejected + c.duplicates + c.dead {
-        r.bad(format!(
+        r.bad_overall(format!(
             "{} lines read, {} accounted for",
             c.read,
             c.rated + c.rejected + c.duplicates + c.dead
@@ -521,6 +589,42 @@ fn book(r: &mut AuditReport, l: &mut Ledger, at: &str, d: &Decision) {
                 l.grant(r, at, *msisdn, b);
             }
         }
+        Outcome::TransferSent {
+            amount,
+            fee,
+            balance_after,
+            ..
+        } => {
+            r.transfers += *amount;
+            fees += *fee;
+            l.transfer_step(r, at, &d.event, 0, *amount);
+            let bal = l.balance.get_mut(&account).expect("booked above");
+            *bal -= fees + *amount;
+            balance_is(r, at, d, *bal, *balance_after);
+        }
+        Outcome::TransferReceived {
+            transfer,
+            amount,
+            balance_after,
+            ..
+        }
+        | Outcome::TransferRefunded {
+            transfer,
+            amount,
+            balance_after,
+        } => {
+            let step = if matches!(d.outcome, Outcome::TransferRefunded { .. }) {
+                3
+            } else {
+                1
+            };
+            l.transfer_step(r, at, transfer, step, *amount);
+            let bal = l.balance.get_mut(&account).expect("booked above");
+            *bal += *amount;
+            *bal -= fees;
+            balance_is(r, at, d, *bal, *balance_after);
+        }
+        Outcome::TransferBounced { .. } => unreachable!("booked by the caller"),
         Outcome::CreditLimitSet { .. } | Outcome::BalanceAlertsSet { .. } | Outcome::Ticked => {}
         Outcome::Duplicate | Outcome::Rejected(_) => unreachable!("not booked"),
     }
@@ -531,6 +635,9 @@ fn book(r: &mut AuditReport, l: &mut Ledger, at: &str, d: &Decision) {
             | Outcome::DetalizationOrdered { .. }
             | Outcome::PromiseGranted { .. }
             | Outcome::PlanChanged { .. }
+            | Outcome::TransferSent { .. }
+            | Outcome::TransferReceived { .. }
+            | Outcome::TransferRefunded { .. }
     ) {
         *l.balance.get_mut(&account).expect("booked above") -= fees;
     }

@@ -105,6 +105,7 @@ pub fn import_folder(
         suspension: None,
         lost_sim: None,
         inactivity: None,
+        transfers: None,
         catalog: Header {
             id: opt.id.clone(),
             version: "cgrates-import".into(),

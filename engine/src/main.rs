@@ -154,6 +154,10 @@ enum Cmd {
         /// Fraction of bad lines.
         #[arg(long, default_value_t = 0.0005)]
         bad: f64,
+        /// No money transfers between accounts (for comparing a file run with a Kafka run: a
+        /// transfer's credit lands where the receiver's partition is when it arrives).
+        #[arg(long)]
+        no_transfers: bool,
     },
     /// Rebuild state from the log and check every decision byte for byte.
     Replay {
@@ -401,6 +405,7 @@ fn print_stats(data: &Path, json: bool) -> Result<()> {
         println!("duplicates  {}", c.duplicates);
         println!("dead        {}", c.dead);
         println!("ticks       {} (generated)", c.ticks);
+        println!("derived     {} (transfer credits and refunds)", c.derived);
         println!("accounts    {}", s.accounts);
         println!("log entries {}", s.log_entries);
         println!("log sha256  {}", s.log_sha256);
@@ -581,6 +586,7 @@ fn main() -> Result<()> {
             seed,
             duplicates,
             bad,
+            no_transfers,
         } => {
             if !(0.0..=1.0).contains(&duplicates)
                 || !(0.0..=1.0).contains(&bad)
@@ -595,6 +601,7 @@ fn main() -> Result<()> {
                 seed,
                 duplicates,
                 bad,
+                transfers: !no_transfers,
                 ..Workload::default()
             };
             let lines = generate(&w, &out, cli.quiet)?;
@@ -611,8 +618,8 @@ fn main() -> Result<()> {
                     r.entries, r.decisions, r.dead, r.ticks, r.accounts
                 );
                 println!(
-                    "payments {} · charges {} · fees {}",
-                    r.payments, r.charges, r.fees
+                    "payments {} · charges {} · fees {} · transfers {} ({} in flight)",
+                    r.payments, r.charges, r.fees, r.transfers, r.transfers_in_flight
                 );
                 for d in &r.listed {
                     println!("DISCREPANCY {d}");
@@ -633,7 +640,7 @@ fn main() -> Result<()> {
             let total = store.counters()?;
             let pb = bar(
                 cli.quiet,
-                total.rated + total.rejected + total.duplicates + total.ticks,
+                total.rated + total.rejected + total.duplicates + total.ticks + total.derived,
                 "replaying",
             );
             let started = std::time::Instant::now();
@@ -934,6 +941,10 @@ fn demo_summary(e: &Engine) {
             println!(
                 "alerts: {} blocked at the credit limit, {} unblocked, {} low balance, {} autopay requests",
                 h.blocked, h.unblocked, h.low_balance_alerts, h.autopay_requests
+            );
+            println!(
+                "transfers: {} sent, {} received, {} refunded",
+                h.transfers_sent, h.transfers_received, h.transfers_refunded
             );
             println!(
                 "inactivity: {} blocked, {} released",

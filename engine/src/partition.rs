@@ -66,6 +66,9 @@ pub fn key<'a>(input: &'a Input, account_of: impl Fn(Msisdn) -> Option<&'a str>)
         Input::ChangePlan(x) => by_number(x.msisdn),
         Input::Suspend(x) | Input::ReportLost(x) | Input::Resume(x) => by_number(x.msisdn),
         Input::SetBalanceAlerts(x) => Key::Account(x.account.clone()),
+        Input::Transfer(x) => by_number(x.from),
+        Input::TransferCredit(x) => by_number(x.to),
+        Input::TransferRefund(x) => Key::Account(x.account.clone()),
     }
 }
 

@@ -317,7 +317,12 @@ impl Engine {
             };
             let input = input.and_then(|i| {
                 let t = i.time();
-                if t < EARLIEST || t >= LATEST {
+                if i.is_derived() {
+                    Err(format!(
+                        "{} is made by the engine from its own log, never read from a source",
+                        i.kind()
+                    ))
+                } else if t < EARLIEST || t >= LATEST {
                     Err(format!("event time {t} is outside {EARLIEST} .. {LATEST}"))
                 } else {
                     let p = self.partition_of(line, &i)?;
@@ -358,6 +363,7 @@ impl Engine {
                         _ => self.counters.rated += 1,
                     }
                     self.record(p, &input, &d, line.position, &mut c, &mut dirty)?;
+                    self.deliver(&d, line.position, &mut c, &mut dirty)?;
                 }
             }
         }
@@ -399,6 +405,37 @@ impl Engine {
         );
         self.store.put_counters(&mut c, &self.counters);
         self.store.commit(c, self.cfg.sync)?;
+        Ok(())
+    }
+
+    /// Rates what a decision obliges the engine to deliver (a transfer's credit, a bounced
+    /// credit's refund) in its own partition, in the same batch: the debit and its credit (or
+    /// refund) commit together or not at all. A chain is at most credit then refund.
+    fn deliver(
+        &mut self,
+        d: &Decision,
+        position: u64,
+        c: &mut Commit,
+        dirty: &mut FxHashSet<CompactString>,
+    ) -> Result<(), EngineError> {
+        let mut next = rating::transfer::derived(d);
+        let mut hops = 0;
+        while let Some(input) = next.take() {
+            hops += 1;
+            assert!(
+                hops <= 2,
+                "a transfer derives a credit and at most a refund"
+            );
+            let key = crate::partition::key(&input, |m| {
+                self.state.account_of_number(m).map(|a| a.id.as_str())
+            });
+            let p = key.partition(self.cfg.partitions);
+            self.ticks_before(p, input.time(), position, c, dirty)?;
+            let d = rate(&self.state, &self.cat, &input);
+            self.counters.derived += 1;
+            self.record(p, &input, &d, position, c, dirty)?;
+            next = rating::transfer::derived(&d);
+        }
         Ok(())
     }
 

@@ -141,9 +141,10 @@ pub struct SpendingView {
 #[derive(Serialize, Debug, Clone, PartialEq, Eq)]
 pub struct PaymentView {
     pub time: String,
-    /// `payment`, `promised_payment` or `promise_written_off`.
+    /// `payment`, `promised_payment`, `promise_written_off`, `transfer_sent`,
+    /// `transfer_received` or `transfer_refunded`.
     pub kind: projections::PaymentKind,
-    /// Negative for a write-off.
+    /// Negative for a write-off and a transfer sent.
     pub amount: String,
     /// Of a payment, the part that repaid a promised payment.
     pub repaid: String,

@@ -165,6 +165,9 @@ pub struct Happenings {
     pub usage_while_barred: u64,
     pub blocked_for_inactivity: u64,
     pub released: u64,
+    pub transfers_sent: u64,
+    pub transfers_received: u64,
+    pub transfers_refunded: u64,
 }
 
 impl Happenings {
@@ -215,6 +218,12 @@ impl Happenings {
                 fees.iter().for_each(|f| self.fee(f));
             }
             Outcome::PromiseGranted { .. } => self.promises_granted += 1,
+            Outcome::TransferSent { fee, .. } => {
+                self.transfers_sent += 1;
+                *self.fees.entry("transfer").or_default() += *fee;
+            }
+            Outcome::TransferReceived { .. } => self.transfers_received += 1,
+            Outcome::TransferRefunded { .. } => self.transfers_refunded += 1,
             Outcome::Paid { repaid, .. } if !repaid.is_zero() => self.promise_repayments += 1,
             _ => {}
         }

@@ -84,11 +84,22 @@ pub struct Counters {
     pub duplicates: u64,
     pub dead: u64,
     pub ticks: u64,
+    /// Inputs the engine made from its own decisions (a transfer's credit or refund): logged,
+    /// not read, and counted apart from `rated`, `rejected` and `duplicates`.
+    pub derived: u64,
 }
 
 impl Counters {
-    const NAMES: [&'static str; 6] = ["read", "rated", "rejected", "duplicates", "dead", "ticks"];
-    fn values(&self) -> [u64; 6] {
+    const NAMES: [&'static str; 7] = [
+        "read",
+        "rated",
+        "rejected",
+        "duplicates",
+        "dead",
+        "ticks",
+        "derived",
+    ];
+    fn values(&self) -> [u64; 7] {
         [
             self.read,
             self.rated,
@@ -96,6 +107,7 @@ impl Counters {
             self.duplicates,
             self.dead,
             self.ticks,
+            self.derived,
         ]
     }
     fn set(&mut self, i: usize, v: u64) {
@@ -105,7 +117,8 @@ impl Counters {
             2 => self.rejected = v,
             3 => self.duplicates = v,
             4 => self.dead = v,
-            _ => self.ticks = v,
+            5 => self.ticks = v,
+            _ => self.derived = v,
         }
     }
 }

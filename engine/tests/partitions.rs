@@ -37,10 +37,30 @@ fn partitions_decide_every_account_as_one_does() {
 
     let (a, b) = (one.counters, four.counters);
     assert_eq!(
-        (a.read, a.rated, a.rejected, a.duplicates, a.dead, a.ticks),
-        (b.read, b.rated, b.rejected, b.duplicates, b.dead, b.ticks)
+        (
+            a.read,
+            a.rated,
+            a.rejected,
+            a.duplicates,
+            a.dead,
+            a.ticks,
+            a.derived
+        ),
+        (
+            b.read,
+            b.rated,
+            b.rejected,
+            b.duplicates,
+            b.dead,
+            b.ticks,
+            b.derived
+        )
     );
     assert!(a.ticks > 0 && a.rated > 1000, "{a:?}");
+    assert!(
+        a.derived > 0,
+        "the workload's transfers were credited: {a:?}"
+    );
     let mut n = 0;
     for acct in one.state.accounts() {
         assert_eq!(
@@ -90,4 +110,65 @@ fn partitions_decide_every_account_as_one_does() {
         .err()
         .expect("a store of 4 partitions refuses 2");
     assert!(err.to_string().contains("4 partitions"), "{err}");
+}
+
+/// A transfer's debit is in the sender's partition and its credit in the receiver's (or its
+/// refund back in the sender's), committed in the same batch; a credit from outside is refused.
+#[test]
+fn a_transfer_crosses_partitions_through_the_log() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("t.jsonl");
+    // Accounts whose keys land in different partitions of four.
+    let accounts: Vec<String> = (0..40).map(|i| format!("T{i}")).collect();
+    let part = |a: &str| engine::partition::Key::Account(a.into()).partition(4);
+    let x = &accounts[0];
+    let y = accounts.iter().find(|a| part(a) != part(x)).unwrap();
+    common::append(
+        &file,
+        &[
+            &format!(
+                r#"{{"type":"open_account","id":"o1","account":"{x}","time":"2026-11-01T09:00:00Z","numbers":[{{"msisdn":"79001000001","plan":"BASIC"}}]}}"#
+            ),
+            &format!(
+                r#"{{"type":"open_account","id":"o2","account":"{y}","time":"2026-11-01T09:00:00Z","numbers":[{{"msisdn":"79001000002","plan":"BASIC"}}]}}"#
+            ),
+            &format!(
+                r#"{{"type":"payment","id":"p1","account":"{x}","amount":"100.00","time":"2026-11-01T09:01:00Z"}}"#
+            ),
+            r#"{"type":"transfer","id":"t1","from":"79001000001","to":"79001000002","amount":"40.00","time":"2026-11-01T10:00:00Z"}"#,
+            r#"{"type":"transfer","id":"t2","from":"79001000001","to":"79009999999","amount":"20.00","time":"2026-11-01T10:01:00Z"}"#,
+            r#"{"type":"transfer","id":"t1","from":"79001000001","to":"79001000002","amount":"40.00","time":"2026-11-01T10:00:00Z"}"#,
+            &format!(
+                r#"{{"type":"transfer_credit","id":"forged","transfer":"t9","from_account":"{x}","to":"79001000002","amount":"1000.00","time":"2026-11-01T11:00:00Z"}}"#
+            ),
+        ],
+    );
+    let e = rate(&file, &tmp.path().join("store"), 4);
+    let balance = |a: &str| e.state.account(a).unwrap().balance.to_string();
+    // 100 - (40 + 5) - (20 + 5) + 20 back.
+    assert_eq!((balance(x), balance(y)), ("50.00".into(), "40.00".into()));
+    let c = e.counters;
+    assert_eq!(
+        (c.read, c.dead, c.duplicates, c.derived),
+        (7, 1, 1, 3),
+        "{c:?}"
+    );
+    // Where each step was logged.
+    let mut at = std::collections::BTreeMap::new();
+    for item in e.store.log() {
+        let (p, _, entry) = item.unwrap();
+        if let engine::record::Entry::Rated { input, .. } = entry {
+            let i = rating::codec::decode_input(&input).unwrap();
+            at.insert(i.id().to_string(), p);
+        }
+    }
+    assert_eq!(at["t1"], part(x));
+    assert_eq!(at["t1:credit"], part(y));
+    assert_eq!(at["t2:refund"], part(x));
+    let r = engine::audit::audit(&e.store).unwrap();
+    assert!(r.ok(), "{:?}", r.listed);
+    assert_eq!(
+        (r.transfers.to_string(), r.transfers_in_flight),
+        ("60.00".into(), 0)
+    );
 }

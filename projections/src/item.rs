@@ -74,6 +74,12 @@ pub enum PaymentKind {
     PromisedPayment,
     /// What was still outstanding of a promised payment at its expiry, taken off the balance.
     PromiseWrittenOff,
+    /// Money sent to another number (negative; its fee is spending, category other).
+    TransferSent,
+    /// Money received from another number.
+    TransferReceived,
+    /// A transfer the receiver could not take, back.
+    TransferRefunded,
 }
 
 /// One line of an account's payment history.

@@ -239,7 +239,37 @@ pub fn project(cat: &Catalog, state: &State, d: &Decision, at: LogPos, out: &mut
                 balance_after: *balance_after,
             });
         }
+        Outcome::TransferSent {
+            amount,
+            fee,
+            balance_after,
+            ..
+        } => {
+            p.balance -= *amount + *fee;
+            debug_assert_eq!(p.balance, *balance_after);
+            p.payment(PaymentKind::TransferSent, d.time, -*amount, Decimal::ZERO);
+            p.account_spending(d.time, Category::Other, *fee);
+        }
+        Outcome::TransferReceived { amount, .. } => {
+            p.balance += *amount;
+            p.payment(
+                PaymentKind::TransferReceived,
+                d.time,
+                *amount,
+                Decimal::ZERO,
+            );
+        }
+        Outcome::TransferRefunded { amount, .. } => {
+            p.balance += *amount;
+            p.payment(
+                PaymentKind::TransferRefunded,
+                d.time,
+                *amount,
+                Decimal::ZERO,
+            );
+        }
         Outcome::OptionDeactivated { .. }
+        | Outcome::TransferBounced { .. }
         | Outcome::CreditLimitSet { .. }
         | Outcome::BalanceAlertsSet { .. }
         | Outcome::Ticked => {}

@@ -97,6 +97,9 @@ pub fn encode_input(input: &Input, out: &mut Vec<u8>) {
         Input::ReportLost(x) => put(out, 13, x),
         Input::Resume(x) => put(out, 14, x),
         Input::SetBalanceAlerts(x) => put(out, 15, x),
+        Input::Transfer(x) => put(out, 16, x),
+        Input::TransferCredit(x) => put(out, 17, x),
+        Input::TransferRefund(x) => put(out, 18, x),
     }
 }
 
@@ -119,6 +122,9 @@ pub fn decode_input(bytes: &[u8]) -> Result<Input, DecodeError> {
         13 if version >= 3 => Input::ReportLost(body(rest)?),
         14 if version >= 3 => Input::Resume(body(rest)?),
         15 if version >= 3 => Input::SetBalanceAlerts(body(rest)?),
+        16 if version >= 3 => Input::Transfer(body(rest)?),
+        17 if version >= 3 => Input::TransferCredit(body(rest)?),
+        18 if version >= 3 => Input::TransferRefund(body(rest)?),
         k => return Err(DecodeError::UnknownKind(k)),
     })
 }

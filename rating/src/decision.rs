@@ -198,6 +198,43 @@ pub enum Outcome {
         #[serde(with = "money::opt_amount")]
         low_balance: Option<Decimal>,
     },
+    /// A transfer's debit: `amount` (and the fee) left; the credit is on its way to `to`
+    /// (layout version 3).
+    TransferSent {
+        to: Msisdn,
+        #[serde(with = "money::amount")]
+        amount: Decimal,
+        #[serde(with = "money::amount")]
+        fee: Decimal,
+        #[serde(with = "money::amount")]
+        balance_after: Decimal,
+    },
+    /// A transfer's credit, taken by the receiver (layout version 3).
+    TransferReceived {
+        transfer: EventId,
+        from_account: AccountId,
+        #[serde(with = "money::amount")]
+        amount: Decimal,
+        #[serde(with = "money::amount")]
+        balance_after: Decimal,
+    },
+    /// A transfer's credit the receiver could not take: the refund goes back to the sender
+    /// (layout version 3). No money moves here.
+    TransferBounced {
+        transfer: EventId,
+        from_account: AccountId,
+        #[serde(with = "money::amount")]
+        amount: Decimal,
+        reason: Rejection,
+    },
+    /// A bounced transfer's money, back with the sender (layout version 3).
+    TransferRefunded {
+        transfer: EventId,
+        #[serde(with = "money::amount")]
+        amount: Decimal,
+        #[serde(with = "money::amount")]
+        balance_after: Decimal,
+    },
 }
 
 /// One usage item, rated.
@@ -382,6 +419,8 @@ pub enum Rejection {
     NoSuspension,
     #[error("account {0} was released for inactivity")]
     Released(AccountId),
+    #[error("transfer refused: {0}")]
+    TransferRefused(CompactString),
 }
 
 /// Why a decision could not be applied: the log and the state disagree. This is corruption or a
@@ -403,7 +442,8 @@ fn bad(d: &Decision, problem: impl Into<String>) -> ApplyError {
 pub fn apply(state: &mut State, d: &Decision) -> Result<(), ApplyError> {
     match &d.outcome {
         Outcome::Duplicate => return Ok(()),
-        Outcome::Rejected(_) => {
+        // A bounced transfer credit moves no money: the refund is its own event.
+        Outcome::Rejected(_) | Outcome::TransferBounced { .. } => {
             state.mark_seen(&d.event);
             return Ok(());
         }
@@ -636,6 +676,29 @@ pub fn apply(state: &mut State, d: &Decision) -> Result<(), ApplyError> {
             acct.autopay = *autopay;
             acct.low_balance = *low_balance;
         }
+        Outcome::TransferSent {
+            amount,
+            fee,
+            balance_after,
+            ..
+        } => {
+            acct.balance -= *amount + *fee;
+            balance_is(d, acct.balance, *balance_after)?;
+        }
+        Outcome::TransferReceived {
+            amount,
+            balance_after,
+            ..
+        }
+        | Outcome::TransferRefunded {
+            amount,
+            balance_after,
+            ..
+        } => {
+            acct.balance += *amount;
+            balance_is(d, acct.balance, *balance_after)?;
+        }
+        Outcome::TransferBounced { .. } => unreachable!("handled above"),
         Outcome::Opened { .. } | Outcome::Duplicate | Outcome::Rejected(_) => {
             unreachable!("handled above")
         }
@@ -755,6 +818,10 @@ impl Decision {
             Outcome::Paid { amount, repaid, .. } => {
                 inn += *amount;
                 out += *repaid;
+            }
+            Outcome::TransferSent { amount, fee, .. } => out += *amount + *fee,
+            Outcome::TransferReceived { amount, .. } | Outcome::TransferRefunded { amount, .. } => {
+                inn += *amount
             }
             Outcome::Opened { fees, .. }
             | Outcome::NumberAdded { fees, .. }

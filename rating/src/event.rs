@@ -337,6 +337,51 @@ pub struct SetBalanceAlerts {
     pub low_balance: Option<Decimal>,
 }
 
+/// A subscriber sends money from their number's account to another number. The debit happens
+/// here; the credit is a [`TransferCredit`] the engine delivers to the receiver's partition (and
+/// a [`TransferRefund`] back if the receiver cannot take it): see ARCHITECTURE.md, "Transfers".
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Transfer {
+    pub id: EventId,
+    pub from: Msisdn,
+    pub to: Msisdn,
+    #[serde(with = "money::amount")]
+    pub amount: Decimal,
+    pub time: Timestamp,
+}
+
+/// The credit side of a transfer, made by the engine from the debit's decision (never by an
+/// outside producer: the engine dead-letters one that comes from a source).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TransferCredit {
+    pub id: EventId,
+    /// The transfer's id.
+    pub transfer: EventId,
+    pub from_account: AccountId,
+    pub to: Msisdn,
+    #[serde(with = "money::amount")]
+    pub amount: Decimal,
+    pub time: Timestamp,
+}
+
+/// The money of a transfer the receiver could not take, back to the sender (made by the engine
+/// from the bounced credit's decision).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TransferRefund {
+    pub id: EventId,
+    pub transfer: EventId,
+    pub account: AccountId,
+    #[serde(with = "money::amount")]
+    pub amount: Decimal,
+    pub time: Timestamp,
+}
+
+/// Bytes an event id may take for a transfer: its credit and refund ids add a suffix.
+pub const MAX_TRANSFER_ID_BYTES: usize = MAX_ID_BYTES - 8;
+
 /// Event time has reached `time` for an account that may be idle: periodic fees and renewals.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -364,6 +409,9 @@ pub enum Input {
     ReportLost(NumberCommand),
     Resume(NumberCommand),
     SetBalanceAlerts(SetBalanceAlerts),
+    Transfer(Transfer),
+    TransferCredit(TransferCredit),
+    TransferRefund(TransferRefund),
 }
 
 impl Input {
@@ -381,6 +429,9 @@ impl Input {
             Input::ChangePlan(x) => &x.id,
             Input::Suspend(x) | Input::ReportLost(x) | Input::Resume(x) => &x.id,
             Input::SetBalanceAlerts(x) => &x.id,
+            Input::Transfer(x) => &x.id,
+            Input::TransferCredit(x) => &x.id,
+            Input::TransferRefund(x) => &x.id,
         }
     }
 
@@ -399,6 +450,9 @@ impl Input {
             Input::ChangePlan(x) => x.time,
             Input::Suspend(x) | Input::ReportLost(x) | Input::Resume(x) => x.time,
             Input::SetBalanceAlerts(x) => x.time,
+            Input::Transfer(x) => x.time,
+            Input::TransferCredit(x) => x.time,
+            Input::TransferRefund(x) => x.time,
         }
     }
 
@@ -419,6 +473,9 @@ impl Input {
             Input::ReportLost(_) => "report_lost",
             Input::Resume(_) => "resume",
             Input::SetBalanceAlerts(_) => "set_balance_alerts",
+            Input::Transfer(_) => "transfer",
+            Input::TransferCredit(_) => "transfer_credit",
+            Input::TransferRefund(_) => "transfer_refund",
         }
     }
 
@@ -432,8 +489,15 @@ impl Input {
             Input::RequestPromise(x) => x.msisdn,
             Input::ChangePlan(x) => Some(x.msisdn),
             Input::Suspend(x) | Input::ReportLost(x) | Input::Resume(x) => Some(x.msisdn),
+            Input::Transfer(x) => Some(x.from),
+            Input::TransferCredit(x) => Some(x.to),
             _ => None,
         }
+    }
+
+    /// Inputs only the engine makes (from decisions in its own log), never a source.
+    pub fn is_derived(&self) -> bool {
+        matches!(self, Input::TransferCredit(_) | Input::TransferRefund(_))
     }
 
     /// Checks that do not need state or catalog: ids, sizes.
@@ -449,6 +513,9 @@ impl Input {
             Input::OpenAccount(o) if o.account.is_empty() || o.account.len() > MAX_ID_BYTES => {
                 Err("account id must be 1 to 128 bytes".into())
             }
+            Input::Transfer(t) if t.id.len() > MAX_TRANSFER_ID_BYTES => Err(format!(
+                "a transfer's id is at most {MAX_TRANSFER_ID_BYTES} bytes"
+            )),
             Input::Usage(u) if u.other.as_ref().is_some_and(|o| o.len() > 32) => {
                 Err("other party longer than 32 characters".into())
             }

@@ -21,6 +21,7 @@ pub mod request;
 pub mod service;
 pub mod state;
 pub mod time;
+pub mod transfer;
 
 pub use catalog::{Catalog, CatalogError};
 pub use decision::{

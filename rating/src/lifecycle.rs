@@ -115,7 +115,10 @@ pub(crate) fn inactivity(cat: &Catalog, a: &Account, t: Timestamp) -> Option<Ina
 /// The alerts of a decision about `before` (the account as it was): the balance crossing the
 /// credit limit either way, the low-balance and autopay thresholds downwards.
 pub(crate) fn alert_balance(before: &Account, d: &mut Decision) {
-    if matches!(d.outcome, Outcome::Rejected(_) | Outcome::Duplicate) {
+    if matches!(
+        d.outcome,
+        Outcome::Rejected(_) | Outcome::Duplicate | Outcome::TransferBounced { .. }
+    ) {
         return;
     }
     let (out, inn) = d.money_flow();

@@ -333,6 +333,9 @@ fn decide(state: &State, cat: &Catalog, input: &Input) -> Decision {
             crate::lifecycle::change_status(state, cat, input, x)
         }
         Input::SetBalanceAlerts(x) => crate::lifecycle::set_balance_alerts(state, cat, input, x),
+        Input::Transfer(x) => crate::transfer::send(state, cat, input, x),
+        Input::TransferCredit(x) => crate::transfer::credit(state, cat, input, x),
+        Input::TransferRefund(x) => crate::transfer::refund(state, cat, input, x),
         Input::OrderDetalization(x) => {
             let Some(acct) = state.account_of(x.msisdn) else {
                 return rejected(input, cat, None, Rejection::UnknownNumber(x.msisdn));

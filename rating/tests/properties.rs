@@ -87,6 +87,12 @@ enum Op {
     Sleep {
         days: u32,
     },
+    /// To one of the numbers, or (5) to a number nobody has.
+    Transfer {
+        from: usize,
+        to: usize,
+        rubles: u64,
+    },
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -105,6 +111,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (0..3usize, prop::option::of(0..300u64), prop::option::of(0..300u64))
             .prop_map(|(account, autopay_rubles, low_rubles)| Op::Alerts { account, autopay_rubles, low_rubles }),
         1 => (20..130u32).prop_map(|days| Op::Sleep { days }),
+        1 => (0..5usize, 0..6usize, 1..300u64).prop_map(|(from, to, rubles)| Op::Transfer { from, to, rubles }),
     ]
 }
 
@@ -254,6 +261,13 @@ fn script(plans: [usize; 5], ops: &[(Op, u32)]) -> Vec<Input> {
                 }),
                 low_balance: low_rubles.map(Decimal::from),
             }),
+            Op::Transfer { from, to, rubles } => Input::Transfer(Transfer {
+                id,
+                from: msisdn(NUMBERS[*from]),
+                to: msisdn(NUMBERS.get(*to).copied().unwrap_or("79009999999")),
+                amount: Decimal::from(*rubles),
+                time: now,
+            }),
             Op::Sleep { days } => {
                 now = now.plus(*days as u64 * 86_400);
                 Input::Tick(Tick {
@@ -276,6 +290,19 @@ fn scripts() -> impl Strategy<Value = Vec<Input>> {
         .prop_map(|(p, ops)| script(p, &ops))
 }
 
+/// Steps an input and what its decisions derive (a transfer's credit, a bounce's refund), the
+/// way the engine delivers them: the inputs and decisions in order.
+fn step_delivering(s: &mut State, cat: &Catalog, input: &Input) -> Vec<(Input, Decision)> {
+    let mut out = Vec::new();
+    let mut next = Some(input.clone());
+    while let Some(i) = next {
+        let d = step(s, cat, &i);
+        next = rating::transfer::derived(&d);
+        out.push((i, d));
+    }
+    out
+}
+
 fn account_of(d: &Decision) -> Option<String> {
     match &d.outcome {
         Outcome::Opened { account, .. } => Some(account.id.to_string()),
@@ -293,7 +320,11 @@ proptest! {
         // Each promise: (granted, repaid so far, written off).
         let mut promises: std::collections::BTreeMap<String, (Decimal, Decimal, Decimal)> = Default::default();
         let mut expected: std::collections::BTreeMap<String, Decimal> = Default::default();
-        for input in &inputs {
+        // Transfers: sent, received and refunded.
+        let (mut sent, mut received, mut refunded) = (Decimal::ZERO, Decimal::ZERO, Decimal::ZERO);
+        let mut queue: std::collections::VecDeque<Input> = inputs.iter().cloned().collect();
+        while let Some(input) = queue.pop_front() {
+            let input = &input;
             let before = s.clone();
             let d = rate(&s, &cat, input);
             // Deterministic: the same state, catalog and event give the same bytes.
@@ -302,6 +333,15 @@ proptest! {
             encode_decision(&rate(&s, &cat, input), &mut b2);
             prop_assert_eq!(b1, b2);
             apply(&mut s, &d).unwrap();
+            if let Some(next) = rating::transfer::derived(&d) {
+                queue.push_front(next);
+            }
+            match &d.outcome {
+                Outcome::TransferSent { amount, .. } => sent += *amount,
+                Outcome::TransferReceived { amount, .. } => received += *amount,
+                Outcome::TransferRefunded { amount, .. } => refunded += *amount,
+                _ => {}
+            }
             let (out, inn) = d.money_flow();
             if let Some(a) = account_of(&d) {
                 *expected.entry(a.clone()).or_default() += inn - out;
@@ -402,6 +442,8 @@ proptest! {
                 prop_assert_eq!(c.money, c.money.round_dp(2), "the example catalog rounds every charge to kopecks");
             }
         }
+        // Every transfer's money arrived once: with the receiver, or back with the sender.
+        prop_assert_eq!(sent, received + refunded);
         for a in s.accounts() {
             for n in &a.numbers {
                 for b in &n.buckets {
@@ -415,7 +457,8 @@ proptest! {
     fn replay_of_the_decisions_equals_live(inputs in scripts()) {
         let cat = example();
         let mut live = State::new();
-        let decisions: Vec<Decision> = inputs.iter().map(|i| step(&mut live, &cat, i)).collect();
+        let steps: Vec<(Input, Decision)> = inputs.iter().flat_map(|i| step_delivering(&mut live, &cat, i)).collect();
+        let decisions: Vec<Decision> = steps.iter().map(|(_, d)| d.clone()).collect();
         let mut replayed = State::new();
         for d in &decisions {
             let mut bytes = Vec::new();
@@ -430,7 +473,7 @@ proptest! {
         prop_assert_eq!(sorted(&live), sorted(&replayed));
         // Rating the same inputs again from scratch gives the same decisions.
         let mut again = State::new();
-        for (i, d) in inputs.iter().zip(&decisions) {
+        for (i, d) in &steps {
             prop_assert_eq!(&step(&mut again, &cat, i), d);
         }
     }
@@ -441,10 +484,12 @@ proptest! {
         let mut once = State::new();
         let mut twice = State::new();
         for i in &inputs {
-            step(&mut once, &cat, i);
-            step(&mut twice, &cat, i);
-            let d = step(&mut twice, &cat, i);
-            prop_assert_eq!(d.outcome, Outcome::Duplicate);
+            step_delivering(&mut once, &cat, i);
+            // Each step, and each step it derives, delivered twice.
+            for (i, _) in step_delivering(&mut twice, &cat, i) {
+                let d = step(&mut twice, &cat, &i);
+                prop_assert_eq!(d.outcome, Outcome::Duplicate);
+            }
         }
         for a in once.accounts() {
             prop_assert_eq!(Some(a), twice.account(&a.id));
@@ -496,9 +541,18 @@ fn the_scripts_reach_every_part_of_the_lifecycle() {
     for _ in 0..256 {
         let inputs = scripts().new_tree(&mut runner).unwrap().current();
         let mut s = State::new();
-        for i in &inputs {
-            let d = step(&mut s, &cat, i);
+        for d in inputs
+            .iter()
+            .flat_map(|i| step_delivering(&mut s, &cat, i))
+            .map(|(_, d)| d)
+        {
             match &d.outcome {
+                Outcome::TransferReceived { .. } => {
+                    seen.insert("transfer received");
+                }
+                Outcome::TransferRefunded { .. } => {
+                    seen.insert("transfer refunded");
+                }
                 Outcome::PlanChanged { .. } => {
                     seen.insert("plan changed");
                 }
@@ -550,6 +604,8 @@ fn the_scripts_reach_every_part_of_the_lifecycle() {
         "alert: low balance",
         "alert: autopay",
         "alert: barred usage",
+        "transfer received",
+        "transfer refunded",
     ];
     let missing: Vec<_> = all.iter().filter(|k| !seen.contains(*k)).collect();
     assert!(missing.is_empty(), "never happened: {missing:?}");

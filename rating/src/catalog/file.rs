@@ -43,6 +43,20 @@ pub struct CatalogFile {
     /// Fees and blocking of accounts that pay nothing in. Absent: no inactivity rules.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub inactivity: Option<InactivityFile>,
+    /// Money transfers between numbers. Absent: not offered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transfers: Option<TransfersFile>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TransfersFile {
+    /// The most one transfer may move.
+    #[serde(with = "money::amount")]
+    pub max_amount: Decimal,
+    /// Charged to the sender on top of the amount.
+    #[serde(default, with = "money::opt_amount")]
+    pub fee: Option<Decimal>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]

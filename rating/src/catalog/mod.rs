@@ -262,6 +262,8 @@ pub struct Lifecycle {
     /// Daily fee of a number blocked for a lost SIM.
     pub lost_sim_fee: Decimal,
     pub inactivity: Option<Inactivity>,
+    /// Money transfers between numbers: (most per transfer, fee); `None`: not offered.
+    pub transfers: Option<(Decimal, Decimal)>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -546,7 +548,14 @@ fn compile(file: &str, f: CatalogFile, fingerprint: [u8; 32]) -> Result<Catalog,
                 restore_days: i.restore_days,
             }
         });
+        let transfers = f.transfers.as_ref().map(|t| {
+            let fee = t.fee.unwrap_or_default();
+            c.money("transfers", "max_amount", t.max_amount);
+            c.money("transfers", "fee", fee);
+            (t.max_amount, fee)
+        });
         Lifecycle {
+            transfers,
             old_packages: change.old_packages,
             prorate: change.prorate,
             suspension_fee,

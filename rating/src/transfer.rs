@@ -1,0 +1,169 @@
+//! Money transfers between numbers, through the log. The sender's partition decides the debit
+//! ([`Outcome::TransferSent`]); the engine turns that decision into a [`TransferCredit`] input
+//! for the receiver's partition ([`derived`]), whose decision is the credit
+//! ([`Outcome::TransferReceived`]) or a bounce ([`Outcome::TransferBounced`]) that the engine
+//! turns into a [`TransferRefund`] for the sender. Every step is an input with a deterministic
+//! id, so a redelivered step is a duplicate and the money moves once: debit and credit (or
+//! debit and refund) both happen, whatever crashes between them.
+
+use crate::catalog::Catalog;
+use crate::decision::{Decision, Outcome, Rejection};
+use crate::event::{Input, Transfer, TransferCredit, TransferRefund};
+use crate::rate::{check_amount, decided, rejected, renewed};
+use crate::state::State;
+use compact_str::format_compact;
+use rust_decimal::Decimal;
+
+pub(crate) fn send(state: &State, cat: &Catalog, input: &Input, x: &Transfer) -> Decision {
+    let Some(acct) = state.account_of(x.from) else {
+        return rejected(input, cat, None, Rejection::UnknownNumber(x.from));
+    };
+    let refuse = |why: &str| {
+        rejected(
+            input,
+            cat,
+            Some(&acct.id),
+            Rejection::TransferRefused(why.into()),
+        )
+    };
+    let Some((max, fee)) = cat.lifecycle.transfers else {
+        return refuse("the catalog offers no transfers");
+    };
+    if let Err(r) = check_amount(cat, x.amount, true) {
+        return rejected(input, cat, Some(&acct.id), r);
+    }
+    if x.amount > max {
+        return refuse(&format!("at most {max} per transfer"));
+    }
+    if acct.activity.released.is_some() {
+        return rejected(
+            input,
+            cat,
+            Some(&acct.id),
+            Rejection::Released(acct.id.clone()),
+        );
+    }
+    if acct.number(x.to).is_some() {
+        return refuse("the receiver shares the sender's balance");
+    }
+    let (a, due) = renewed(cat, acct, x.time);
+    let n = a
+        .number(x.from)
+        .expect("the index points at the account holding the number");
+    if !n.status.is_active() || a.activity.blocked.is_some() {
+        return refuse("the sender's number is not active");
+    }
+    // Only money that is there: not the credit limit, not a promised payment.
+    let owed = a.promise.as_ref().map_or(Decimal::ZERO, |p| p.outstanding);
+    if a.balance - owed < x.amount + fee {
+        return refuse(&format!(
+            "{} and the fee {fee} are more than the {} available",
+            x.amount,
+            a.balance - owed
+        ));
+    }
+    let balance_after = a.balance - x.amount - fee;
+    decided(
+        input,
+        cat,
+        Some(&acct.id),
+        due,
+        Outcome::TransferSent {
+            to: x.to,
+            amount: x.amount,
+            fee,
+            balance_after,
+        },
+    )
+}
+
+pub(crate) fn credit(state: &State, cat: &Catalog, input: &Input, x: &TransferCredit) -> Decision {
+    let bounce = |account: Option<&str>, reason| {
+        decided(
+            input,
+            cat,
+            account,
+            Default::default(),
+            Outcome::TransferBounced {
+                transfer: x.transfer.clone(),
+                from_account: x.from_account.clone(),
+                amount: x.amount,
+                reason,
+            },
+        )
+    };
+    let Some(acct) = state.account_of(x.to) else {
+        return bounce(None, Rejection::UnknownNumber(x.to));
+    };
+    if acct.activity.released.is_some() {
+        return bounce(Some(&acct.id), Rejection::Released(acct.id.clone()));
+    }
+    let (a, due) = renewed(cat, acct, x.time);
+    let balance_after = a.balance + x.amount;
+    decided(
+        input,
+        cat,
+        Some(&acct.id),
+        due,
+        Outcome::TransferReceived {
+            transfer: x.transfer.clone(),
+            from_account: x.from_account.clone(),
+            amount: x.amount,
+            balance_after,
+        },
+    )
+}
+
+pub(crate) fn refund(state: &State, cat: &Catalog, input: &Input, x: &TransferRefund) -> Decision {
+    let Some(acct) = state.account(&x.account) else {
+        // The sender's account decided the debit, so it exists: this is a forged refund.
+        return rejected(
+            input,
+            cat,
+            None,
+            Rejection::UnknownAccount(x.account.clone()),
+        );
+    };
+    // A refund is owed even to a released account: the money was the sender's.
+    let (a, due) = renewed(cat, acct, x.time);
+    let balance_after = a.balance + x.amount;
+    decided(
+        input,
+        cat,
+        Some(&acct.id),
+        due,
+        Outcome::TransferRefunded {
+            transfer: x.transfer.clone(),
+            amount: x.amount,
+            balance_after,
+        },
+    )
+}
+
+/// The input a decision obliges the engine to deliver next, if any: a sent transfer's credit,
+/// or a bounced credit's refund.
+pub fn derived(d: &Decision) -> Option<Input> {
+    match &d.outcome {
+        Outcome::TransferSent { to, amount, .. } => Some(Input::TransferCredit(TransferCredit {
+            id: format_compact!("{}:credit", d.event),
+            transfer: d.event.clone(),
+            from_account: d.account.clone().expect("a debit names its account"),
+            to: *to,
+            amount: *amount,
+            time: d.time,
+        })),
+        Outcome::TransferBounced {
+            transfer,
+            from_account,
+            amount,
+            ..
+        } => Some(Input::TransferRefund(TransferRefund {
+            id: format_compact!("{transfer}:refund"),
+            transfer: transfer.clone(),
+            account: from_account.clone(),
+            amount: *amount,
+            time: d.time,
+        })),
+        _ => None,
+    }
+}
