@@ -625,7 +625,10 @@ fn book(r: &mut AuditReport, l: &mut Ledger, at: &str, d: &Decision) {
             balance_is(r, at, d, *bal, *balance_after);
         }
         Outcome::TransferBounced { .. } => unreachable!("booked by the caller"),
-        Outcome::CreditLimitSet { .. } | Outcome::BalanceAlertsSet { .. } | Outcome::Ticked => {}
+        Outcome::CreditLimitSet { .. }
+        | Outcome::BalanceAlertsSet { .. }
+        | Outcome::SpendingLimitSet { .. }
+        | Outcome::Ticked => {}
         Outcome::Duplicate | Outcome::Rejected(_) => unreachable!("not booked"),
     }
     if !matches!(

@@ -106,6 +106,7 @@ pub fn import_folder(
         lost_sim: None,
         inactivity: None,
         transfers: None,
+        loyalty: None,
         catalog: Header {
             id: opt.id.clone(),
             version: "cgrates-import".into(),

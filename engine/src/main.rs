@@ -947,6 +947,10 @@ fn demo_summary(e: &Engine) {
                 h.transfers_sent, h.transfers_received, h.transfers_refunded
             );
             println!(
+                "family limits: {} reached, {} usage items over; loyalty: {} points earned",
+                h.spending_limits_reached, h.over_spending_limit, h.loyalty_points
+            );
+            println!(
                 "inactivity: {} blocked, {} released",
                 h.blocked_for_inactivity, h.released
             );

@@ -117,6 +117,17 @@ pub fn notifications(d: &Decision) -> Vec<(&'static str, serde_json::Value)> {
                 "usage_while_barred",
                 json!({"msisdn": msisdn.to_string(), "status": status.as_str()}),
             ),
+            // Told once, on the item that crossed it; the rest are flagged in the log only.
+            Alert::OverSpendingLimit { first: false, .. } => continue,
+            Alert::OverSpendingLimit {
+                msisdn,
+                limit,
+                spent,
+                first: true,
+            } => (
+                "spending_limit_reached",
+                json!({"msisdn": msisdn.to_string(), "limit": limit.to_string(), "spent": spent.to_string()}),
+            ),
         });
     }
     out

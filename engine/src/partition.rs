@@ -69,6 +69,7 @@ pub fn key<'a>(input: &'a Input, account_of: impl Fn(Msisdn) -> Option<&'a str>)
         Input::Transfer(x) => by_number(x.from),
         Input::TransferCredit(x) => by_number(x.to),
         Input::TransferRefund(x) => Key::Account(x.account.clone()),
+        Input::SetSpendingLimit(x) => by_number(x.msisdn),
     }
 }
 

@@ -168,6 +168,10 @@ pub struct Happenings {
     pub transfers_sent: u64,
     pub transfers_received: u64,
     pub transfers_refunded: u64,
+    pub loyalty_points: u64,
+    /// Usage items over their number's monthly spending limit, and limits crossed.
+    pub over_spending_limit: u64,
+    pub spending_limits_reached: u64,
 }
 
 impl Happenings {
@@ -195,6 +199,9 @@ impl Happenings {
         }
         if d.written_off.is_some() {
             self.promises_written_off += 1;
+        }
+        if let Some(l) = &d.loyalty {
+            self.loyalty_points += l.points;
         }
         if let Some(w) = &d.inactivity {
             w.fees.iter().for_each(|f| self.fee(f));
@@ -234,6 +241,10 @@ impl Happenings {
                 Alert::LowBalance { .. } => self.low_balance_alerts += 1,
                 Alert::Autopay { .. } => self.autopay_requests += 1,
                 Alert::UsageWhileBarred { .. } => self.usage_while_barred += 1,
+                Alert::OverSpendingLimit { first, .. } => {
+                    self.over_spending_limit += 1;
+                    self.spending_limits_reached += *first as u64;
+                }
             }
         }
     }

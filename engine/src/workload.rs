@@ -146,6 +146,18 @@ impl Workload {
                 out,
             )?;
             lines += 2;
+            // A family's second number (a child's) gets a monthly spending limit.
+            if k == 2 {
+                w(
+                    &format!(
+                        r#"{{"type":"set_spending_limit","id":"limit-{i}","msisdn":"{}","limit":"100.00","time":"{}"}}"#,
+                        msisdn(first_number[i as usize] + 1),
+                        rfc3339(t + 2)
+                    ),
+                    out,
+                )?;
+                lines += 1;
+            }
             // One in five links a card: autopay of 300.00 below 100.00, told below 150.00.
             if i % 5 == 2 {
                 w(

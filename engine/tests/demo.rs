@@ -74,6 +74,10 @@ fn the_demo_summary_shows_fees_promises_blocking_and_the_lifecycle() {
     assert!(count(&out, "alerts:", "low balance") > 0.0, "{out}");
     assert!(count(&out, "transfers:", "sent") > 0.0, "{out}");
     assert!(count(&out, "transfers:", "received") > 0.0, "{out}");
+    assert!(
+        count(&out, "family limits:", "points earned") > 0.0,
+        "{out}"
+    );
     assert!(out.contains("balanced    true"), "{out}");
     // The store it leaves replays to the same bytes and passes the money audit.
     let store = data.join("store");

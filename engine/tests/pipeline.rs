@@ -197,7 +197,11 @@ fn replay_reproduces_every_decision_and_the_state() {
     );
     assert_eq!(
         report.decisions,
-        e.counters.rated + e.counters.rejected + e.counters.duplicates + e.counters.ticks
+        e.counters.rated
+            + e.counters.rejected
+            + e.counters.duplicates
+            + e.counters.ticks
+            + e.counters.derived
     );
     assert!(
         e.counters.ticks > 0,

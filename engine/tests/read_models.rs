@@ -398,7 +398,11 @@ fn a_rebuild_gives_the_live_read_models_row_for_row() {
     let r = engine::models::rebuild(&e.store, |_| {}).unwrap();
     assert_eq!(
         r.decisions,
-        e.counters.rated + e.counters.rejected + e.counters.duplicates + e.counters.ticks
+        e.counters.rated
+            + e.counters.rejected
+            + e.counters.duplicates
+            + e.counters.ticks
+            + e.counters.derived
     );
     let rebuilt = projections::models::dump(e.store.db()).unwrap();
     assert_eq!(live.len(), rebuilt.len());

@@ -1,6 +1,7 @@
 //! The rating core driven by arbitrary sequences of usage, payments and commands on the example
-//! catalog. After every event: the balance moved by exactly the decision's money, no bucket is
-//! over-drawn, a repeated id changes nothing, and the decision is the same when computed twice.
+//! catalog, with the account lifecycle (changes of plan, suspension, transfers, months of
+//! inactivity). After every event: the balance moved by exactly the decision's money, no bucket
+//! is over-drawn, a repeated id changes nothing, and the decision is the same when computed twice.
 #![no_main]
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
@@ -49,6 +50,22 @@ enum Op {
     },
     Repeat {
         back: u8,
+    },
+    Plan {
+        number: u8,
+        plan: u8,
+    },
+    Status {
+        number: u8,
+        kind: u8,
+    },
+    Transfer {
+        from: u8,
+        to: u8,
+        rubles: u16,
+    },
+    Sleep {
+        days: u8,
     },
 }
 
@@ -156,14 +173,55 @@ fuzz_target!(|s: Script| {
                 let k = inputs.len().saturating_sub(1 + *back as usize);
                 inputs[k].clone()
             }
+            Op::Plan { number, plan } => Input::ChangePlan(ChangePlan {
+                id,
+                msisdn: Msisdn(NUMBERS[*number as usize % 4]),
+                plan: PLANS[*plan as usize % 3].into(),
+                time: ts(now),
+            }),
+            Op::Status { number, kind } => {
+                let c = NumberCommand {
+                    id,
+                    msisdn: Msisdn(NUMBERS[*number as usize % 4]),
+                    time: ts(now),
+                };
+                match kind % 3 {
+                    0 => Input::Suspend(c),
+                    1 => Input::ReportLost(c),
+                    _ => Input::Resume(c),
+                }
+            }
+            Op::Transfer { from, to, rubles } => Input::Transfer(Transfer {
+                id,
+                from: Msisdn(NUMBERS[*from as usize % 4]),
+                // One in five to a number nobody has: the credit bounces and is refunded.
+                to: Msisdn(*NUMBERS.get(*to as usize % 5).unwrap_or(&79009999999)),
+                amount: Decimal::from(*rubles),
+                time: ts(now),
+            }),
+            Op::Sleep { days } => {
+                now += *days as i64 * 86_400;
+                Input::Tick(Tick {
+                    id,
+                    account: "A0".into(),
+                    time: ts(now),
+                })
+            }
         };
         inputs.push(input);
     }
-    for input in &inputs {
+    // Each input, then what its decisions oblige (a transfer's credit, a bounce's refund), the
+    // way the engine delivers them.
+    let mut queue: std::collections::VecDeque<Input> = inputs.into();
+    while let Some(input) = queue.pop_front() {
+        let input = &input;
         let before = state.clone();
         let d = rate(&state, cat, input);
         assert_eq!(d, rate(&state, cat, input), "rating is deterministic");
         apply(&mut state, &d).expect("a decision applies to the state it was computed from");
+        if let Some(next) = rating::transfer::derived(&d) {
+            queue.push_front(next);
+        }
         let (out, inn) = d.money_flow();
         let moved: Decimal = state.accounts().map(|a| a.balance).sum::<Decimal>()
             - before.accounts().map(|a| a.balance).sum::<Decimal>();

@@ -100,6 +100,7 @@ pub fn encode_input(input: &Input, out: &mut Vec<u8>) {
         Input::Transfer(x) => put(out, 16, x),
         Input::TransferCredit(x) => put(out, 17, x),
         Input::TransferRefund(x) => put(out, 18, x),
+        Input::SetSpendingLimit(x) => put(out, 19, x),
     }
 }
 
@@ -125,6 +126,7 @@ pub fn decode_input(bytes: &[u8]) -> Result<Input, DecodeError> {
         16 if version >= 3 => Input::Transfer(body(rest)?),
         17 if version >= 3 => Input::TransferCredit(body(rest)?),
         18 if version >= 3 => Input::TransferRefund(body(rest)?),
+        19 if version >= 3 => Input::SetSpendingLimit(body(rest)?),
         k => return Err(DecodeError::UnknownKind(k)),
     })
 }
@@ -378,6 +380,7 @@ pub mod v2 {
                 next_due: n.next_due,
                 next_bucket: n.next_bucket,
                 status: crate::state::NumberStatus::Active,
+                limit: None,
             }
         }
     }
@@ -602,6 +605,8 @@ pub mod v2 {
                 outcome,
                 inactivity: None,
                 alerts: Vec::new(),
+                loyalty: None,
+                spent: None,
             }
         }
     }

@@ -30,6 +30,27 @@ pub struct Decision {
     /// What the subscriber is told because of this decision: thresholds the balance crossed,
     /// usage of a number that should have made none (layout version 3).
     pub alerts: Vec<Alert>,
+    /// Loyalty points this decision's spending earned (layout version 3).
+    pub loyalty: Option<Accrual>,
+    /// The month's usage spending of a number with a spending limit, after this charge
+    /// (layout version 3).
+    pub spent: Option<NumberSpent>,
+}
+
+/// Points earned, and what is left towards the next one afterwards.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Accrual {
+    pub points: u64,
+    #[serde(with = "money::amount")]
+    pub towards_next: Decimal,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NumberSpent {
+    pub msisdn: Msisdn,
+    pub month: Month,
+    #[serde(with = "money::amount")]
+    pub spent: Decimal,
 }
 
 /// Inactivity rules applied before an event: daily fees, and the account blocked or released.
@@ -79,6 +100,16 @@ pub enum Alert {
     UsageWhileBarred {
         msisdn: Msisdn,
         status: CompactString,
+    },
+    /// The number's usage this month is over its spending limit: charged and flagged; `first`
+    /// on the item that crossed it (the one the subscriber is told of).
+    OverSpendingLimit {
+        msisdn: Msisdn,
+        #[serde(with = "money::amount")]
+        limit: Decimal,
+        #[serde(with = "money::amount")]
+        spent: Decimal,
+        first: bool,
     },
 }
 
@@ -226,6 +257,11 @@ pub enum Outcome {
         #[serde(with = "money::amount")]
         amount: Decimal,
         reason: Rejection,
+    },
+    /// A number's monthly spending limit set or removed (layout version 3).
+    SpendingLimitSet {
+        msisdn: Msisdn,
+        limit: Option<crate::state::SpendingLimit>,
     },
     /// A bounced transfer's money, back with the sender (layout version 3).
     TransferRefunded {
@@ -454,6 +490,10 @@ pub fn apply(state: &mut State, d: &Decision) -> Result<(), ApplyError> {
             let mut a = account.clone();
             for f in fees {
                 a.balance -= f.amount;
+            }
+            if let Some(l) = &d.loyalty {
+                a.loyalty.points += l.points;
+                a.loyalty.towards_next = l.towards_next;
             }
             state.insert_account(a);
             state.mark_seen(&d.event);
@@ -699,11 +739,29 @@ pub fn apply(state: &mut State, d: &Decision) -> Result<(), ApplyError> {
             balance_is(d, acct.balance, *balance_after)?;
         }
         Outcome::TransferBounced { .. } => unreachable!("handled above"),
+        Outcome::SpendingLimitSet { msisdn, limit } => {
+            let n = acct
+                .number_mut(*msisdn)
+                .ok_or_else(|| bad(d, "number not in account"))?;
+            n.limit = *limit;
+        }
         Outcome::Opened { .. } | Outcome::Duplicate | Outcome::Rejected(_) => {
             unreachable!("handled above")
         }
     }
     acct.activity.note_balance(acct.balance, d.time);
+    if let Some(l) = &d.loyalty {
+        acct.loyalty.points += l.points;
+        acct.loyalty.towards_next = l.towards_next;
+    }
+    if let Some(x) = &d.spent {
+        let limit = acct
+            .number_mut(x.msisdn)
+            .and_then(|n| n.limit.as_mut())
+            .ok_or_else(|| bad(d, "spending of a number without a limit"))?;
+        limit.month = x.month;
+        limit.spent = x.spent;
+    }
     if let Some(m) = new_number {
         state.index_number(account_id, m);
     }
@@ -793,6 +851,28 @@ pub(crate) fn apply_renewal(acct: &mut Account, r: &Renewal) -> Result<(), Strin
 }
 
 impl Decision {
+    /// What the subscriber spent by this decision: charges and fees, not money that only moved
+    /// (a write-off, a repayment, a transfer's amount).
+    pub fn spending(&self) -> Decimal {
+        let fees = |f: &[FeeCharge]| f.iter().map(|f| f.amount).sum::<Decimal>();
+        let mut s: Decimal = self.renewals.iter().map(|r| fees(&r.fees)).sum();
+        if let Some(w) = &self.inactivity {
+            s += fees(&w.fees);
+        }
+        s + match &self.outcome {
+            Outcome::Charged(c) => c.money,
+            Outcome::DetalizationOrdered { fee, .. }
+            | Outcome::PromiseGranted { fee, .. }
+            | Outcome::TransferSent { fee, .. } => *fee,
+            Outcome::Opened { fees: f, .. }
+            | Outcome::NumberAdded { fees: f, .. }
+            | Outcome::OptionActivated { fees: f, .. }
+            | Outcome::PlanChanged { fees: f, .. }
+            | Outcome::StatusChanged { fees: f, .. } => fees(f),
+            _ => Decimal::ZERO,
+        }
+    }
+
     /// Money that left the balance by this decision (fees and charges), and money that came in.
     pub fn money_flow(&self) -> (Decimal, Decimal) {
         let mut out: Decimal = self

@@ -379,6 +379,17 @@ pub struct TransferRefund {
     pub time: Timestamp,
 }
 
+/// A monthly spending limit on one number's usage (absent `limit`: none).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SetSpendingLimit {
+    pub id: EventId,
+    pub msisdn: Msisdn,
+    #[serde(default, with = "money::opt_amount")]
+    pub limit: Option<Decimal>,
+    pub time: Timestamp,
+}
+
 /// Bytes an event id may take for a transfer: its credit and refund ids add a suffix.
 pub const MAX_TRANSFER_ID_BYTES: usize = MAX_ID_BYTES - 8;
 
@@ -412,6 +423,7 @@ pub enum Input {
     Transfer(Transfer),
     TransferCredit(TransferCredit),
     TransferRefund(TransferRefund),
+    SetSpendingLimit(SetSpendingLimit),
 }
 
 impl Input {
@@ -432,6 +444,7 @@ impl Input {
             Input::Transfer(x) => &x.id,
             Input::TransferCredit(x) => &x.id,
             Input::TransferRefund(x) => &x.id,
+            Input::SetSpendingLimit(x) => &x.id,
         }
     }
 
@@ -453,6 +466,7 @@ impl Input {
             Input::Transfer(x) => x.time,
             Input::TransferCredit(x) => x.time,
             Input::TransferRefund(x) => x.time,
+            Input::SetSpendingLimit(x) => x.time,
         }
     }
 
@@ -476,6 +490,7 @@ impl Input {
             Input::Transfer(_) => "transfer",
             Input::TransferCredit(_) => "transfer_credit",
             Input::TransferRefund(_) => "transfer_refund",
+            Input::SetSpendingLimit(_) => "set_spending_limit",
         }
     }
 
@@ -491,6 +506,7 @@ impl Input {
             Input::Suspend(x) | Input::ReportLost(x) | Input::Resume(x) => Some(x.msisdn),
             Input::Transfer(x) => Some(x.from),
             Input::TransferCredit(x) => Some(x.to),
+            Input::SetSpendingLimit(x) => Some(x.msisdn),
             _ => None,
         }
     }

@@ -157,21 +157,125 @@ pub(crate) fn alert_balance(before: &Account, d: &mut Decision) {
     }
 }
 
-/// Alerts of a decision that did not come from the hot path (which raises its own). An
-/// opening is about an account that was at zero, with its credit limit and no thresholds.
-pub(crate) fn alert(state: &State, d: &mut Decision) {
+/// Alerts and loyalty of a decision that did not come from the hot path (which does its own).
+/// An opening is about an account that was at zero, with its credit limit and no thresholds.
+pub(crate) fn alert(state: &State, cat: &Catalog, d: &mut Decision) {
     match &d.outcome {
         Outcome::Charged(_) => {}
         Outcome::Opened { account, .. } => {
             let empty = Account::new(account.id.clone(), account.credit_limit, Vec::new(), d.time);
             alert_balance(&empty, d);
+            accrue(cat, &empty, d);
         }
         _ => {
             if let Some(a) = d.account.as_deref().and_then(|id| state.account(id)) {
                 alert_balance(a, d);
+                accrue(cat, a, d);
             }
         }
     }
+}
+
+/// Loyalty points for what the decision spent, carrying the remainder towards the next point.
+pub(crate) fn accrue(cat: &Catalog, before: &Account, d: &mut Decision) {
+    let Some(per) = cat.lifecycle.spend_per_point else {
+        return;
+    };
+    if matches!(
+        d.outcome,
+        Outcome::Rejected(_) | Outcome::Duplicate | Outcome::TransferBounced { .. }
+    ) {
+        return;
+    }
+    let spent = d.spending();
+    if spent <= Decimal::ZERO {
+        return;
+    }
+    let total = before.loyalty.towards_next + spent;
+    if total < per {
+        // Most charges: no point yet, and no division on the hot path.
+        d.loyalty = Some(crate::decision::Accrual {
+            points: 0,
+            towards_next: total,
+        });
+        return;
+    }
+    let points = (total / per).floor();
+    d.loyalty = Some(crate::decision::Accrual {
+        points: points.try_into().unwrap_or(u64::MAX),
+        towards_next: total - points * per,
+    });
+}
+
+/// A charge of a number with a spending limit: the month's spending after it, and the flag
+/// (and, on the crossing, the notice) when it is over.
+pub(crate) fn count_spending(cat: &Catalog, acct: &Account, u: &crate::Usage, d: &mut Decision) {
+    let Outcome::Charged(c) = &d.outcome else {
+        return;
+    };
+    let Some(limit) = acct.number(u.msisdn).and_then(|n| n.limit) else {
+        return;
+    };
+    let month = crate::Month::of(cat.calendar.local(u.start).date);
+    let before = if month == limit.month {
+        limit.spent
+    } else {
+        Decimal::ZERO
+    };
+    let spent = before + c.money;
+    if spent > limit.amount && !c.money.is_zero() {
+        d.alerts.push(Alert::OverSpendingLimit {
+            msisdn: u.msisdn,
+            limit: limit.amount,
+            spent,
+            first: before <= limit.amount,
+        });
+    }
+    d.spent = Some(crate::decision::NumberSpent {
+        msisdn: u.msisdn,
+        month,
+        spent,
+    });
+}
+
+pub(crate) fn set_spending_limit(
+    state: &State,
+    cat: &Catalog,
+    input: &Input,
+    x: &crate::event::SetSpendingLimit,
+) -> Decision {
+    let Some(acct) = state.account_of(x.msisdn) else {
+        return rejected(input, cat, None, Rejection::UnknownNumber(x.msisdn));
+    };
+    if let Some(amount) = x.limit {
+        if let Err(r) = check_amount(cat, amount, true) {
+            return rejected(input, cat, Some(&acct.id), r);
+        }
+    }
+    let (a, due) = renewed(cat, acct, x.time);
+    let n = a
+        .number(x.msisdn)
+        .expect("the index points at the account holding the number");
+    let month = crate::Month::of(cat.calendar.local(x.time).date);
+    // A new limit counts this month's spending so far, if an earlier limit was counting it.
+    let spent = n
+        .limit
+        .filter(|l| l.month == month)
+        .map_or(Decimal::ZERO, |l| l.spent);
+    decided(
+        input,
+        cat,
+        Some(&acct.id),
+        due,
+        Outcome::SpendingLimitSet {
+            msisdn: x.msisdn,
+            limit: x.limit.map(|amount| crate::state::SpendingLimit {
+                amount,
+                month,
+                spent,
+            }),
+        },
+    )
 }
 
 pub(crate) fn change_plan(state: &State, cat: &Catalog, input: &Input, x: &ChangePlan) -> Decision {

@@ -229,6 +229,7 @@ pub(crate) fn join(
         next_due: NEVER,
         next_bucket: 0,
         status: NumberStatus::Active,
+        limit: None,
     };
     let mut fees = Vec::new();
     let mut granted = Vec::new();

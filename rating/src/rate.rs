@@ -39,6 +39,8 @@ pub(crate) fn decided(
         outcome,
         inactivity: due.inactivity,
         alerts: Vec::new(),
+        loyalty: None,
+        spent: None,
     }
 }
 
@@ -96,7 +98,7 @@ pub(crate) fn renewed<'a>(
 /// Rates one input event against the state and catalog.
 pub fn rate(state: &State, cat: &Catalog, input: &Input) -> Decision {
     let mut d = decide(state, cat, input);
-    crate::lifecycle::alert(state, &mut d);
+    crate::lifecycle::alert(state, cat, &mut d);
     d
 }
 
@@ -336,6 +338,7 @@ fn decide(state: &State, cat: &Catalog, input: &Input) -> Decision {
         Input::Transfer(x) => crate::transfer::send(state, cat, input, x),
         Input::TransferCredit(x) => crate::transfer::credit(state, cat, input, x),
         Input::TransferRefund(x) => crate::transfer::refund(state, cat, input, x),
+        Input::SetSpendingLimit(x) => crate::lifecycle::set_spending_limit(state, cat, input, x),
         Input::OrderDetalization(x) => {
             let Some(acct) = state.account_of(x.msisdn) else {
                 return rejected(input, cat, None, Rejection::UnknownNumber(x.msisdn));
@@ -713,8 +716,12 @@ fn charged(
         }),
         inactivity: due.inactivity,
         alerts,
+        loyalty: None,
+        spent: None,
     };
     crate::lifecycle::alert_balance(acct0, &mut d);
+    crate::lifecycle::accrue(cat, acct0, &mut d);
+    crate::lifecycle::count_spending(cat, acct, u, &mut d);
     d
 }
 

@@ -56,6 +56,19 @@ pub struct Number {
     pub next_bucket: u32,
     /// Whether the number may be used, and since when it may not.
     pub status: NumberStatus,
+    /// A monthly spending limit on the number's usage (family and corporate accounts).
+    pub limit: Option<SpendingLimit>,
+}
+
+/// A number's monthly spending limit, and what its usage spent in the month last charged.
+/// Usage over it is still charged (it happened) but flagged, and the crossing is notified.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SpendingLimit {
+    #[serde(with = "crate::money::amount")]
+    pub amount: Decimal,
+    pub month: Month,
+    #[serde(with = "crate::money::amount")]
+    pub spent: Decimal,
 }
 
 /// A number's status. Usage of a number that is not active is still charged (CDRs arrive after
@@ -178,6 +191,15 @@ pub struct Account {
     #[serde(with = "crate::money::opt_amount")]
     pub low_balance: Option<Decimal>,
     pub activity: Activity,
+    pub loyalty: Loyalty,
+}
+
+/// Loyalty points earned, and spending that counts towards the next one.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Loyalty {
+    pub points: u64,
+    #[serde(with = "crate::money::amount")]
+    pub towards_next: Decimal,
 }
 
 impl Account {
@@ -197,6 +219,7 @@ impl Account {
             autopay: None,
             low_balance: None,
             activity: Activity::new(opened),
+            loyalty: Loyalty::default(),
         }
     }
 

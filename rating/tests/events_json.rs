@@ -18,13 +18,26 @@ const EXAMPLES: &[&str] = &[
     r#"{"type":"deactivate_option","id":"cmd-4","msisdn":"79001234567","option":"TRAVEL","time":"2026-11-05T10:00:00Z"}"#,
     r#"{"type":"set_credit_limit","id":"cmd-5","account":"ACC-1","credit_limit":"300.00","time":"2026-11-05T10:00:00Z"}"#,
     r#"{"type":"tick","id":"tick-ACC-1-20261201","account":"ACC-1","time":"2026-12-01T00:00:00Z"}"#,
+    r#"{"type":"set_balance_alerts","id":"cmd-6","account":"ACC-1","time":"2026-12-02T10:00:00Z","autopay":{"threshold":"100.00","amount":"300.00"},"low_balance":"150.00"}"#,
+    r#"{"type":"set_spending_limit","id":"cmd-7","msisdn":"79001234568","limit":"300.00","time":"2026-12-02T10:01:00Z"}"#,
+    r#"{"type":"change_plan","id":"cmd-8","msisdn":"79001234568","plan":"SMART","time":"2026-12-03T10:00:00Z"}"#,
+    r#"{"type":"suspend","id":"cmd-9","msisdn":"79001234568","time":"2026-12-04T10:00:00Z"}"#,
+    r#"{"type":"resume","id":"cmd-10","msisdn":"79001234568","time":"2026-12-10T10:00:00Z"}"#,
+    r#"{"type":"report_lost","id":"cmd-11","msisdn":"79001234568","time":"2026-12-11T10:00:00Z"}"#,
+];
+
+/// A second account for the transfer example, and the transfer (to a number of another account).
+const TRANSFER: &[&str] = &[
+    r#"{"type":"open_account","id":"cmd-20","account":"ACC-2","time":"2026-11-01T10:00:00Z","numbers":[{"msisdn":"79161112233","plan":"BASIC"}]}"#,
+    r#"{"type":"payment","id":"pay-20","account":"ACC-1","amount":"3000.00","time":"2026-12-12T09:00:00Z"}"#,
+    r#"{"type":"transfer","id":"tr-1","from":"79001234567","to":"79161112233","amount":"50.00","time":"2026-12-12T10:00:00Z"}"#,
 ];
 
 #[test]
 fn the_documented_examples_parse_round_trip_and_rate() {
     let cat = common::example();
     let mut state = State::new();
-    for line in EXAMPLES {
+    for line in EXAMPLES.iter().chain(TRANSFER) {
         let input = parse_json(line.as_bytes()).unwrap_or_else(|e| panic!("{line}: {e}"));
         let again = parse_json(to_json(&input).as_bytes()).unwrap();
         assert_eq!(input, again, "JSON round trip");
@@ -46,7 +59,7 @@ fn the_documented_examples_parse_round_trip_and_rate() {
 #[test]
 fn the_docs_hold_the_same_examples() {
     let doc = include_str!("../../docs/events.md");
-    for line in EXAMPLES {
+    for line in EXAMPLES.iter().chain(&TRANSFER[2..]) {
         assert!(
             doc.contains(line),
             "docs/events.md lacks the example {line}"

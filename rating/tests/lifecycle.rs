@@ -427,6 +427,7 @@ fn balance_alerts_are_raised_when_a_threshold_is_crossed() {
                 Alert::LowBalance { .. } => "low_balance",
                 Alert::Autopay { .. } => "autopay",
                 Alert::UsageWhileBarred { .. } => "barred",
+                Alert::OverSpendingLimit { .. } => "over_limit",
             })
             .collect()
     };
@@ -570,5 +571,111 @@ fn an_account_blocked_for_inactivity_is_released_after_the_restore_window() {
     assert!(
         matches!(d.outcome, Outcome::Rejected(Rejection::Released(_))),
         "{d:?}"
+    );
+}
+
+fn limit(id: &str, number: &str, amount: Option<&str>, time: &str) -> Input {
+    Input::SetSpendingLimit(SetSpendingLimit {
+        id: id.into(),
+        msisdn: msisdn(number),
+        limit: amount.map(m),
+        time: t(time),
+    })
+}
+
+#[test]
+fn a_family_numbers_usage_over_its_monthly_limit_is_charged_and_flagged() {
+    // A parent's account with a child's number (N2) limited to 5.00 a month; SMS at 2.00.
+    const N2: &str = "79001000002";
+    let cat = example();
+    let mut s = State::new();
+    run(
+        &mut s,
+        &cat,
+        &[
+            open(
+                "o",
+                "A",
+                "2026-11-01T09:00:00Z",
+                &[(N1, "BASIC", &[]), (N2, "BASIC", &[])],
+            ),
+            pay("p", "A", "2026-11-01T09:01:00Z", "100.00"),
+            limit("l", N2, Some("5.00"), "2026-11-01T10:00:00Z"),
+        ],
+    );
+    let sms =
+        |id: &str, n: &str, time: &str| usage(id, n, Service::Sms, Some("79161234567"), time, 1);
+    let over = |d: &Decision| -> Option<(String, bool)> {
+        d.alerts.iter().find_map(|a| match a {
+            Alert::OverSpendingLimit { spent, first, .. } => Some((spent.to_string(), *first)),
+            _ => None,
+        })
+    };
+    // (event, over the limit: (month's spending, the crossing))
+    let cases: Vec<(Input, Option<(&str, bool)>)> = vec![
+        (sms("u1", N2, "2026-11-02T10:00:00Z"), None),
+        (sms("u2", N2, "2026-11-03T10:00:00Z"), None),
+        (sms("u3", N2, "2026-11-04T10:00:00Z"), Some(("6.00", true))),
+        (sms("u4", N2, "2026-11-05T10:00:00Z"), Some(("8.00", false))),
+        // The parent's number has no limit.
+        (sms("u5", N1, "2026-11-05T10:00:00Z"), None),
+        // A new month (Moscow) starts from nothing.
+        (sms("u6", N2, "2026-11-30T21:00:00Z"), None),
+    ];
+    for (input, expected) in cases {
+        let d = step(&mut s, &cat, &input);
+        assert!(matches!(d.outcome, Outcome::Charged(_)), "{d:?}");
+        let expected = expected.map(|(a, b)| (a.to_string(), b));
+        assert_eq!(over(&d), expected, "{}", input.id());
+    }
+    assert_eq!(balance(&s), "88.00", "every SMS was charged");
+    // Lifting the limit stops the flags.
+    step(&mut s, &cat, &limit("l2", N2, None, "2026-12-02T10:00:00Z"));
+    let d = step(&mut s, &cat, &sms("u7", N2, "2026-12-02T11:00:00Z"));
+    assert_eq!(over(&d), None);
+}
+
+#[test]
+fn loyalty_points_accrue_on_spending_carrying_the_remainder() {
+    // One point per 10.00 spent (example catalog). SMART's connection and first month:
+    // 550.00 → 55 points.
+    let (cat, mut s) = account("SMART", "1000.00");
+    let l = |s: &State| {
+        let a = s.account("A").unwrap();
+        (a.loyalty.points, a.loyalty.towards_next.to_string())
+    };
+    assert_eq!(l(&s), (55, "0.00".to_string()));
+    // Payments earn nothing; SMS over the packages do: 100 free, then 2.00 each… SMART's
+    // package covers them, so a voice call abroad it is (no package for it).
+    step(
+        &mut s,
+        &cat,
+        &pay("p1", "A", "2026-11-02T09:00:00Z", "500.00"),
+    );
+    assert_eq!(l(&s).0, 55);
+    let d = step(
+        &mut s,
+        &cat,
+        &usage(
+            "u",
+            N1,
+            Service::Voice,
+            Some("441234567890"),
+            "2026-11-02T10:00:00Z",
+            125,
+        ),
+    );
+    let money = match &d.outcome {
+        Outcome::Charged(c) => c.money,
+        o => panic!("{o:?}"),
+    };
+    assert!(money > Decimal::ZERO);
+    let points = (money / m("10.00")).floor();
+    assert_eq!(
+        l(&s),
+        (
+            55 + u64::try_from(points).unwrap(),
+            (money - points * m("10.00")).to_string()
+        )
     );
 }

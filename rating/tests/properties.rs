@@ -87,6 +87,10 @@ enum Op {
     Sleep {
         days: u32,
     },
+    Limit {
+        number: usize,
+        rubles: Option<u64>,
+    },
     /// To one of the numbers, or (5) to a number nobody has.
     Transfer {
         from: usize,
@@ -112,6 +116,7 @@ fn op() -> impl Strategy<Value = Op> {
             .prop_map(|(account, autopay_rubles, low_rubles)| Op::Alerts { account, autopay_rubles, low_rubles }),
         1 => (20..130u32).prop_map(|days| Op::Sleep { days }),
         1 => (0..5usize, 0..6usize, 1..300u64).prop_map(|(from, to, rubles)| Op::Transfer { from, to, rubles }),
+        1 => (0..5usize, prop::option::of(1..100u64)).prop_map(|(number, rubles)| Op::Limit { number, rubles }),
     ]
 }
 
@@ -261,6 +266,12 @@ fn script(plans: [usize; 5], ops: &[(Op, u32)]) -> Vec<Input> {
                 }),
                 low_balance: low_rubles.map(Decimal::from),
             }),
+            Op::Limit { number, rubles } => Input::SetSpendingLimit(SetSpendingLimit {
+                id,
+                msisdn: msisdn(NUMBERS[*number]),
+                limit: rubles.map(Decimal::from),
+                time: now,
+            }),
             Op::Transfer { from, to, rubles } => Input::Transfer(Transfer {
                 id,
                 from: msisdn(NUMBERS[*from]),
@@ -320,6 +331,8 @@ proptest! {
         // Each promise: (granted, repaid so far, written off).
         let mut promises: std::collections::BTreeMap<String, (Decimal, Decimal, Decimal)> = Default::default();
         let mut expected: std::collections::BTreeMap<String, Decimal> = Default::default();
+        // Each account's spending so far, which its loyalty points and remainder add up to.
+        let mut spent: std::collections::BTreeMap<String, Decimal> = Default::default();
         // Transfers: sent, received and refunded.
         let (mut sent, mut received, mut refunded) = (Decimal::ZERO, Decimal::ZERO, Decimal::ZERO);
         let mut queue: std::collections::VecDeque<Input> = inputs.iter().cloned().collect();
@@ -335,6 +348,12 @@ proptest! {
             apply(&mut s, &d).unwrap();
             if let Some(next) = rating::transfer::derived(&d) {
                 queue.push_front(next);
+            }
+            if let Some(a) = account_of(&d).filter(|_| !matches!(d.outcome, Outcome::Rejected(_) | Outcome::Duplicate | Outcome::TransferBounced { .. })) {
+                *spent.entry(a.clone()).or_default() += d.spending();
+                let acct = s.account(&a).unwrap();
+                prop_assert_eq!(Decimal::from(acct.loyalty.points) * Decimal::from(10) + acct.loyalty.towards_next, spent[&a], "loyalty of {}", a);
+                prop_assert!(acct.loyalty.towards_next < Decimal::from(10));
             }
             match &d.outcome {
                 Outcome::TransferSent { amount, .. } => sent += *amount,
@@ -567,6 +586,9 @@ fn the_scripts_reach_every_part_of_the_lifecycle() {
                 }
                 _ => {}
             }
+            if d.loyalty.is_some_and(|l| l.points > 0) {
+                seen.insert("loyalty");
+            }
             if let Some(w) = &d.inactivity {
                 if !w.fees.is_empty() {
                     seen.insert("inactivity fee");
@@ -585,6 +607,7 @@ fn the_scripts_reach_every_part_of_the_lifecycle() {
                     rating::decision::Alert::LowBalance { .. } => "alert: low balance",
                     rating::decision::Alert::Autopay { .. } => "alert: autopay",
                     rating::decision::Alert::UsageWhileBarred { .. } => "alert: barred usage",
+                    rating::decision::Alert::OverSpendingLimit { .. } => "alert: over limit",
                 });
             }
         }
@@ -606,6 +629,8 @@ fn the_scripts_reach_every_part_of_the_lifecycle() {
         "alert: barred usage",
         "transfer received",
         "transfer refunded",
+        "alert: over limit",
+        "loyalty",
     ];
     let missing: Vec<_> = all.iter().filter(|k| !seen.contains(*k)).collect();
     assert!(missing.is_empty(), "never happened: {missing:?}");

@@ -65,8 +65,9 @@ fn balances(s: &State) -> (String, String) {
 
 #[test]
 fn a_transfer_debits_the_sender_and_credits_the_receiver_or_comes_back() {
-    // (to, amount, outcomes in order, balances of X and Y after)
-    let cases: &[(&str, &str, &[&str], (&str, &str))] = &[
+    /// (to, amount, outcomes in order, balances of X and Y after)
+    type Case<'a> = (&'a str, &'a str, &'a [&'a str], (&'a str, &'a str));
+    let cases: &[Case] = &[
         (B, "50.00", &["TransferSent", "TransferReceived"], ("45.00", "60.00")),
         // All there is: 95.00 and the fee.
         (B, "95.00", &["TransferSent", "TransferReceived"], ("0.00", "105.00")),

@@ -46,6 +46,18 @@ pub struct CatalogFile {
     /// Money transfers between numbers. Absent: not offered.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transfers: Option<TransfersFile>,
+    /// Loyalty points on spending. Absent: no loyalty programme.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub loyalty: Option<LoyaltyFile>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoyaltyFile {
+    /// One point for each this much spent (charges and fees; not payments, transfers or
+    /// promised payments' repayments). What is left over counts towards the next point.
+    #[serde(with = "money::amount")]
+    pub spend_per_point: Decimal,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

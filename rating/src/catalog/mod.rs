@@ -264,6 +264,8 @@ pub struct Lifecycle {
     pub inactivity: Option<Inactivity>,
     /// Money transfers between numbers: (most per transfer, fee); `None`: not offered.
     pub transfers: Option<(Decimal, Decimal)>,
+    /// Loyalty: the spending that earns one point; `None`: no programme.
+    pub spend_per_point: Option<Decimal>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -554,7 +556,15 @@ fn compile(file: &str, f: CatalogFile, fingerprint: [u8; 32]) -> Result<Catalog,
             c.money("transfers", "fee", fee);
             (t.max_amount, fee)
         });
+        let spend_per_point = f.loyalty.as_ref().map(|l| {
+            c.money("loyalty", "spend_per_point", l.spend_per_point);
+            if l.spend_per_point <= Decimal::ZERO {
+                c.bad("loyalty", "spend_per_point must be positive");
+            }
+            l.spend_per_point
+        });
         Lifecycle {
+            spend_per_point,
             transfers,
             old_packages: change.old_packages,
             prorate: change.prorate,
