@@ -628,6 +628,7 @@ fn book(r: &mut AuditReport, l: &mut Ledger, at: &str, d: &Decision) {
         Outcome::CreditLimitSet { .. }
         | Outcome::BalanceAlertsSet { .. }
         | Outcome::SpendingLimitSet { .. }
+        | Outcome::GroupSet { .. }
         | Outcome::Ticked => {}
         Outcome::Duplicate | Outcome::Rejected(_) => unreachable!("not booked"),
     }

@@ -281,7 +281,7 @@ enum Cmd {
     Spending {
         #[arg(long)]
         data: PathBuf,
-        /// Account id or MSISDN.
+        /// Account id, MSISDN, or ACCOUNT/GROUP (the sum of a group's numbers).
         who: String,
         /// First month, YYYY-MM (default: eleven months before --to).
         #[arg(long)]

@@ -70,6 +70,7 @@ pub fn key<'a>(input: &'a Input, account_of: impl Fn(Msisdn) -> Option<&'a str>)
         Input::TransferCredit(x) => by_number(x.to),
         Input::TransferRefund(x) => Key::Account(x.account.clone()),
         Input::SetSpendingLimit(x) => by_number(x.msisdn),
+        Input::SetGroup(x) => by_number(x.msisdn),
     }
 }
 

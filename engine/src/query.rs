@@ -165,6 +165,33 @@ pub fn spending(
     let as_number = Msisdn::parse(who)
         .ok()
         .filter(|m| models::account_of(store.db(), *m).ok().flatten().is_some());
+    // `ACCOUNT/GROUP`: the sum of the group's numbers (its members now).
+    if let Some((acct, group)) = who.split_once('/') {
+        let a = account(store, acct)?;
+        let mut s = models::Spending::default();
+        for n in a
+            .numbers
+            .iter()
+            .filter(|n| n.group.as_deref() == Some(group))
+        {
+            let one = models::spending(store.db(), Whose::Number(n.msisdn), from, to)?;
+            for (m, sums) in one.months {
+                let into = s
+                    .months
+                    .entry(m)
+                    .or_insert([rust_decimal::Decimal::ZERO; Category::ALL.len()]);
+                for (x, y) in into.iter_mut().zip(sums) {
+                    *x += y;
+                }
+            }
+        }
+        if !a.numbers.iter().any(|n| n.group.as_deref() == Some(group)) {
+            return Err(QueryError::NotFound(format!(
+                "no group {group} in account {acct}"
+            )));
+        }
+        return Ok(spending_view(ctx, format!("{}/{group}", a.id), &s, None));
+    }
     let (of, s, payments) = match as_number {
         Some(m) => (
             m.to_string(),
@@ -194,6 +221,15 @@ pub fn spending(
             )
         }
     };
+    Ok(spending_view(ctx, of, &s, payments))
+}
+
+fn spending_view(
+    ctx: &Context,
+    of: String,
+    s: &models::Spending,
+    payments: Option<Vec<PaymentView>>,
+) -> SpendingView {
     let months = s
         .months
         .iter()
@@ -206,10 +242,10 @@ pub fn spending(
             total: export::money(&ctx.cat, s.total(*m)),
         })
         .collect();
-    Ok(SpendingView {
+    SpendingView {
         of,
         currency: ctx.cat.currency.clone(),
         months,
         payments,
-    })
+    }
 }

@@ -24,6 +24,8 @@ pub struct NumberView {
     pub options: Vec<String>,
     /// active, suspended or lost.
     pub status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
     pub buckets: Vec<BucketView>,
 }
 
@@ -78,6 +80,7 @@ pub fn account_view(cat: &Catalog, a: &Account) -> AccountView {
                     .map(|&o| offer_name(&cat.addons, o as usize))
                     .collect(),
                 status: n.status.name(),
+                group: n.group.as_ref().map(|g| g.to_string()),
                 buckets: n
                     .buckets
                     .iter()

@@ -300,6 +300,30 @@ async fn account_spending(
     .await
 }
 
+async fn group_spending(
+    State(app): State<Arc<App>>,
+    Path((account, group)): Path<(String, String)>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+) -> Result<Response, Failure> {
+    let p: MonthsParams = params(raw)?;
+    json(
+        app,
+        &headers,
+        Subject::Account(account),
+        move |app, ctx, a| {
+            query::spending(
+                &app.store,
+                ctx,
+                &format!("{a}/{group}"),
+                p.from.as_deref(),
+                p.to.as_deref(),
+            )
+        },
+    )
+    .await
+}
+
 async fn number_spending(
     State(app): State<Arc<App>>,
     Path(msisdn): Path<String>,
@@ -358,9 +382,10 @@ async fn detalization(
 }
 
 /// The API's routes, each described in assets/openapi.json (a test holds the two together).
-pub const ROUTES: [&str; 6] = [
+pub const ROUTES: [&str; 7] = [
     "/api/v1/accounts/{account}/balance",
     "/api/v1/accounts/{account}/spending",
+    "/api/v1/accounts/{account}/groups/{group}/spending",
     "/api/v1/numbers/{msisdn}/balance",
     "/api/v1/numbers/{msisdn}/packages",
     "/api/v1/numbers/{msisdn}/detalization",
@@ -371,10 +396,11 @@ pub fn router(app: Arc<App>) -> Router {
     Router::new()
         .route(ROUTES[0], get(account_balance))
         .route(ROUTES[1], get(account_spending))
-        .route(ROUTES[2], get(number_balance))
-        .route(ROUTES[3], get(packages))
-        .route(ROUTES[4], get(detalization))
-        .route(ROUTES[5], get(number_spending))
+        .route(ROUTES[2], get(group_spending))
+        .route(ROUTES[3], get(number_balance))
+        .route(ROUTES[4], get(packages))
+        .route(ROUTES[5], get(detalization))
+        .route(ROUTES[6], get(number_spending))
         .route(
             "/openapi.json",
             get(|| async { ([(header::CONTENT_TYPE, "application/json")], OPENAPI) }),

@@ -571,3 +571,86 @@ fn a_promised_payment_shows_in_the_balance_and_the_payment_history() {
     assert_eq!(s.months[0].categories["other"], "10.00");
     assert!(engine::audit::audit(&e.store).unwrap().ok());
 }
+
+/// A corporate account's numbers in groups: a group's spending is its numbers' sum, the
+/// balance shows each number's group, status and the account's autopay; transfers show in the
+/// payment history.
+#[test]
+fn groups_statuses_and_transfers_show_in_the_read_models() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.jsonl");
+    append(
+        &input,
+        &[
+            r#"{"type":"open_account","id":"o","account":"CORP","time":"2026-11-01T09:00:00Z","numbers":[{"msisdn":"79003000001","plan":"BASIC"},{"msisdn":"79003000002","plan":"BASIC"},{"msisdn":"79003000003","plan":"BASIC"}]}"#,
+            r#"{"type":"open_account","id":"o2","account":"OTHER","time":"2026-11-01T09:00:00Z","numbers":[{"msisdn":"79003000009","plan":"BASIC"}]}"#,
+            r#"{"type":"payment","id":"p","account":"CORP","amount":"1000.00","time":"2026-11-01T09:01:00Z"}"#,
+            r#"{"type":"set_group","id":"g1","msisdn":"79003000001","group":"sales","time":"2026-11-01T09:02:00Z"}"#,
+            r#"{"type":"set_group","id":"g2","msisdn":"79003000002","group":"sales","time":"2026-11-01T09:02:00Z"}"#,
+            r#"{"type":"set_group","id":"g3","msisdn":"79003000003","group":"it","time":"2026-11-01T09:02:00Z"}"#,
+            r#"{"type":"set_group","id":"g4","msisdn":"79003000003","group":"a/b","time":"2026-11-01T09:02:00Z"}"#,
+            r#"{"type":"set_balance_alerts","id":"al","account":"CORP","time":"2026-11-01T09:03:00Z","autopay":{"threshold":"100.00","amount":"500.00"}}"#,
+            // SMS at 2.00 each: sales 2 + 1, it 1.
+            r#"{"type":"usage","id":"s1","msisdn":"79003000001","service":"sms","other":"79161234567","start":"2026-11-02T09:00:00Z","count":2}"#,
+            r#"{"type":"usage","id":"s2","msisdn":"79003000002","service":"sms","other":"79161234567","start":"2026-11-02T09:00:00Z"}"#,
+            r#"{"type":"usage","id":"s3","msisdn":"79003000003","service":"sms","other":"79161234567","start":"2026-11-02T09:00:00Z"}"#,
+            r#"{"type":"suspend","id":"sus","msisdn":"79003000003","time":"2026-11-03T09:00:00Z"}"#,
+            r#"{"type":"transfer","id":"t","from":"79003000001","to":"79003000009","amount":"100.00","time":"2026-11-04T09:00:00Z"}"#,
+        ],
+    );
+    let mut e = engine(dir.path());
+    e.run_file(&input).unwrap();
+    let c = e.counters;
+    assert_eq!(
+        (c.dead, c.rejected, c.derived),
+        (1, 0, 1),
+        "the bad group name is not an input; the transfer's credit is derived"
+    );
+    let ctx = Context::load(&e.store).unwrap();
+    let total = |who: &str| {
+        let s = query::spending(&e.store, &ctx, who, None, None).unwrap();
+        let m = s.months.iter().find(|m| m.month == "2026-11").unwrap();
+        m.total.clone()
+    };
+    assert_eq!(total("CORP/sales"), "6.00");
+    assert_eq!(
+        total("CORP/it"),
+        "4.00",
+        "its SMS and a day suspended (2.00)"
+    );
+    assert!(query::spending(&e.store, &ctx, "CORP/nobody", None, None).is_err());
+    let b = query::balance(&e.store, &ctx, "CORP").unwrap();
+    let groups: Vec<(Option<&str>, &str)> = b
+        .numbers
+        .iter()
+        .map(|n| (n.group.as_deref(), n.status))
+        .collect();
+    assert_eq!(
+        groups,
+        vec![
+            (Some("sales"), "active"),
+            (Some("sales"), "active"),
+            (Some("it"), "suspended")
+        ]
+    );
+    assert_eq!(
+        b.autopay.as_ref().map(|a| a.amount.as_str()),
+        Some("500.00")
+    );
+    let s = query::spending(&e.store, &ctx, "CORP", None, None).unwrap();
+    let kinds: Vec<String> = s
+        .payments
+        .unwrap()
+        .iter()
+        .map(|p| {
+            format!(
+                "{} {}",
+                serde_json::to_value(p.kind).unwrap().as_str().unwrap(),
+                p.amount
+            )
+        })
+        .collect();
+    assert_eq!(kinds, vec!["payment 1000.00", "transfer_sent -100.00"]);
+    let s = query::spending(&e.store, &ctx, "OTHER", None, None).unwrap();
+    assert_eq!(s.payments.unwrap()[0].amount, "100.00");
+}

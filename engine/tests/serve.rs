@@ -23,6 +23,7 @@ const EVENTS: &[&str] = &[
     r#"{"type":"usage","id":"s-1","msisdn":"79001000001","service":"sms","other":"79161234567","start":"2026-11-03T11:00:00Z"}"#,
     r#"{"type":"usage","id":"d-1","msisdn":"79001000001","service":"data","start":"2026-11-03T12:00:00Z","bytes":52428800}"#,
     r#"{"type":"usage","id":"b-1","msisdn":"79002000002","service":"voice","other":"74951234567","start":"2026-11-03T09:00:00Z","duration":60}"#,
+    r#"{"type":"set_group","id":"g-1","msisdn":"79001000001","group":"family","time":"2026-11-03T13:00:00Z"}"#,
 ];
 
 fn rate(dir: &Path, input: &Path) {
@@ -199,6 +200,25 @@ fn every_query_answers_over_http() {
     );
     assert_eq!(sp["months"][0]["total"], "580.00");
     assert!(sp.get("payments").is_none());
+    // A group of the account's numbers: its numbers' sum.
+    let sp = json(
+        &s,
+        "/api/v1/accounts/ALICE/groups/family/spending",
+        OPERATOR,
+    );
+    assert_eq!(
+        (sp["of"].as_str(), sp["months"][0]["total"].as_str()),
+        (Some("ALICE/family"), Some("580.00"))
+    );
+    assert_eq!(
+        get(
+            &s,
+            "/api/v1/accounts/ALICE/groups/nobody/spending",
+            Some(OPERATOR)
+        )
+        .0,
+        404
+    );
 }
 
 #[test]
@@ -217,6 +237,14 @@ fn access_is_by_token_and_only_to_ones_own() {
     // other number exists, so that a token cannot probe for numbers.
     assert_eq!(code(alice_number, Some(ALICE)), 200);
     assert_eq!(code("/api/v1/accounts/ALICE/spending", Some(ALICE)), 200);
+    assert_eq!(
+        code("/api/v1/accounts/ALICE/groups/family/spending", Some(ALICE)),
+        200
+    );
+    assert_eq!(
+        code("/api/v1/accounts/ALICE/groups/family/spending", Some(BOB)),
+        403
+    );
     assert_eq!(code(bob_number, Some(ALICE)), 403);
     assert_eq!(code("/api/v1/accounts/BOB/balance", Some(ALICE)), 403);
     assert_eq!(

@@ -271,6 +271,7 @@ pub fn project(cat: &Catalog, state: &State, d: &Decision, at: LogPos, out: &mut
         Outcome::OptionDeactivated { .. }
         | Outcome::TransferBounced { .. }
         | Outcome::SpendingLimitSet { .. }
+        | Outcome::GroupSet { .. }
         | Outcome::CreditLimitSet { .. }
         | Outcome::BalanceAlertsSet { .. }
         | Outcome::Ticked => {}

@@ -14,6 +14,9 @@ pub struct NumberBalance {
     pub options: Vec<String>,
     /// `active`, `suspended` (by the subscriber) or `lost` (the SIM blocked).
     pub status: &'static str,
+    /// The group of the account's numbers it is in, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
     /// Money spent by this number in `month` (its calendar month, in the catalog's time zone).
     pub month_to_date: String,
 }
@@ -117,6 +120,7 @@ pub fn balance(
                 .map(|&o| offer_name(&cat.addons, o as usize))
                 .collect(),
             status: n.status.name(),
+            group: n.group.as_ref().map(|g| g.to_string()),
             month_to_date: money(cat, s.total(month)),
         });
     }

@@ -101,6 +101,7 @@ pub fn encode_input(input: &Input, out: &mut Vec<u8>) {
         Input::TransferCredit(x) => put(out, 17, x),
         Input::TransferRefund(x) => put(out, 18, x),
         Input::SetSpendingLimit(x) => put(out, 19, x),
+        Input::SetGroup(x) => put(out, 20, x),
     }
 }
 
@@ -127,6 +128,7 @@ pub fn decode_input(bytes: &[u8]) -> Result<Input, DecodeError> {
         17 if version >= 3 => Input::TransferCredit(body(rest)?),
         18 if version >= 3 => Input::TransferRefund(body(rest)?),
         19 if version >= 3 => Input::SetSpendingLimit(body(rest)?),
+        20 if version >= 3 => Input::SetGroup(body(rest)?),
         k => return Err(DecodeError::UnknownKind(k)),
     })
 }
@@ -381,6 +383,7 @@ pub mod v2 {
                 next_bucket: n.next_bucket,
                 status: crate::state::NumberStatus::Active,
                 limit: None,
+                group: None,
             }
         }
     }

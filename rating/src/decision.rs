@@ -271,6 +271,11 @@ pub enum Outcome {
         #[serde(with = "money::amount")]
         balance_after: Decimal,
     },
+    /// A number put in a group of its account's numbers, or taken out (layout version 3).
+    GroupSet {
+        msisdn: Msisdn,
+        group: Option<CompactString>,
+    },
 }
 
 /// One usage item, rated.
@@ -739,6 +744,12 @@ pub fn apply(state: &mut State, d: &Decision) -> Result<(), ApplyError> {
             balance_is(d, acct.balance, *balance_after)?;
         }
         Outcome::TransferBounced { .. } => unreachable!("handled above"),
+        Outcome::GroupSet { msisdn, group } => {
+            let n = acct
+                .number_mut(*msisdn)
+                .ok_or_else(|| bad(d, "number not in account"))?;
+            n.group = group.clone();
+        }
         Outcome::SpendingLimitSet { msisdn, limit } => {
             let n = acct
                 .number_mut(*msisdn)

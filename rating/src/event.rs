@@ -390,6 +390,21 @@ pub struct SetSpendingLimit {
     pub time: Timestamp,
 }
 
+/// Puts a number in a group of its account's numbers (a corporate client's department), or
+/// takes it out (absent `group`). Spending can be asked for by group (`ACCOUNT/GROUP`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SetGroup {
+    pub id: EventId,
+    pub msisdn: Msisdn,
+    #[serde(default)]
+    pub group: Option<CompactString>,
+    pub time: Timestamp,
+}
+
+/// Longest group name.
+pub const MAX_GROUP_BYTES: usize = 64;
+
 /// Bytes an event id may take for a transfer: its credit and refund ids add a suffix.
 pub const MAX_TRANSFER_ID_BYTES: usize = MAX_ID_BYTES - 8;
 
@@ -424,6 +439,7 @@ pub enum Input {
     TransferCredit(TransferCredit),
     TransferRefund(TransferRefund),
     SetSpendingLimit(SetSpendingLimit),
+    SetGroup(SetGroup),
 }
 
 impl Input {
@@ -445,6 +461,7 @@ impl Input {
             Input::TransferCredit(x) => &x.id,
             Input::TransferRefund(x) => &x.id,
             Input::SetSpendingLimit(x) => &x.id,
+            Input::SetGroup(x) => &x.id,
         }
     }
 
@@ -467,6 +484,7 @@ impl Input {
             Input::TransferCredit(x) => x.time,
             Input::TransferRefund(x) => x.time,
             Input::SetSpendingLimit(x) => x.time,
+            Input::SetGroup(x) => x.time,
         }
     }
 
@@ -491,6 +509,7 @@ impl Input {
             Input::TransferCredit(_) => "transfer_credit",
             Input::TransferRefund(_) => "transfer_refund",
             Input::SetSpendingLimit(_) => "set_spending_limit",
+            Input::SetGroup(_) => "set_group",
         }
     }
 
@@ -507,6 +526,7 @@ impl Input {
             Input::Transfer(x) => Some(x.from),
             Input::TransferCredit(x) => Some(x.to),
             Input::SetSpendingLimit(x) => Some(x.msisdn),
+            Input::SetGroup(x) => Some(x.msisdn),
             _ => None,
         }
     }
@@ -528,6 +548,15 @@ impl Input {
             )),
             Input::OpenAccount(o) if o.account.is_empty() || o.account.len() > MAX_ID_BYTES => {
                 Err("account id must be 1 to 128 bytes".into())
+            }
+            Input::SetGroup(g)
+                if g.group.as_ref().is_some_and(|n| {
+                    n.is_empty() || n.len() > MAX_GROUP_BYTES || n.contains('/')
+                }) =>
+            {
+                Err(format!(
+                    "a group name is 1 to {MAX_GROUP_BYTES} bytes without '/'"
+                ))
             }
             Input::Transfer(t) if t.id.len() > MAX_TRANSFER_ID_BYTES => Err(format!(
                 "a transfer's id is at most {MAX_TRANSFER_ID_BYTES} bytes"

@@ -230,6 +230,7 @@ pub(crate) fn join(
         next_bucket: 0,
         status: NumberStatus::Active,
         limit: None,
+        group: None,
     };
     let mut fees = Vec::new();
     let mut granted = Vec::new();

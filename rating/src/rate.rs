@@ -339,6 +339,22 @@ fn decide(state: &State, cat: &Catalog, input: &Input) -> Decision {
         Input::TransferCredit(x) => crate::transfer::credit(state, cat, input, x),
         Input::TransferRefund(x) => crate::transfer::refund(state, cat, input, x),
         Input::SetSpendingLimit(x) => crate::lifecycle::set_spending_limit(state, cat, input, x),
+        Input::SetGroup(x) => match state.account_of(x.msisdn) {
+            None => rejected(input, cat, None, Rejection::UnknownNumber(x.msisdn)),
+            Some(acct) => {
+                let (_, due) = renewed(cat, acct, x.time);
+                decided(
+                    input,
+                    cat,
+                    Some(&acct.id),
+                    due,
+                    Outcome::GroupSet {
+                        msisdn: x.msisdn,
+                        group: x.group.clone(),
+                    },
+                )
+            }
+        },
         Input::OrderDetalization(x) => {
             let Some(acct) = state.account_of(x.msisdn) else {
                 return rejected(input, cat, None, Rejection::UnknownNumber(x.msisdn));

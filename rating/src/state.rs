@@ -5,6 +5,7 @@ use crate::catalog::{AddonIdx, PackageIdx, PlanIdx};
 use crate::event::{AccountId, EventId, Month, Msisdn};
 use crate::time::Timestamp;
 use chrono::NaiveDate;
+use compact_str::CompactString;
 use rust_decimal::Decimal;
 use rustc_hash::{FxHashMap, FxHashSet};
 use serde::{Deserialize, Serialize};
@@ -58,6 +59,8 @@ pub struct Number {
     pub status: NumberStatus,
     /// A monthly spending limit on the number's usage (family and corporate accounts).
     pub limit: Option<SpendingLimit>,
+    /// The group of the account's numbers it belongs to (a corporate client's department).
+    pub group: Option<CompactString>,
 }
 
 /// A number's monthly spending limit, and what its usage spent in the month last charged.

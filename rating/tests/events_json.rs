@@ -20,6 +20,7 @@ const EXAMPLES: &[&str] = &[
     r#"{"type":"tick","id":"tick-ACC-1-20261201","account":"ACC-1","time":"2026-12-01T00:00:00Z"}"#,
     r#"{"type":"set_balance_alerts","id":"cmd-6","account":"ACC-1","time":"2026-12-02T10:00:00Z","autopay":{"threshold":"100.00","amount":"300.00"},"low_balance":"150.00"}"#,
     r#"{"type":"set_spending_limit","id":"cmd-7","msisdn":"79001234568","limit":"300.00","time":"2026-12-02T10:01:00Z"}"#,
+    r#"{"type":"set_group","id":"cmd-12","msisdn":"79001234568","group":"sales","time":"2026-12-02T10:02:00Z"}"#,
     r#"{"type":"change_plan","id":"cmd-8","msisdn":"79001234568","plan":"SMART","time":"2026-12-03T10:00:00Z"}"#,
     r#"{"type":"suspend","id":"cmd-9","msisdn":"79001234568","time":"2026-12-04T10:00:00Z"}"#,
     r#"{"type":"resume","id":"cmd-10","msisdn":"79001234568","time":"2026-12-10T10:00:00Z"}"#,
