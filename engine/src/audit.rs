@@ -490,6 +490,12 @@ fn book(r: &mut AuditReport, l: &mut Ledger, at: &str, d: &Decision) {
             fees: f,
             granted,
             ..
+        }
+        | Outcome::StatusChanged {
+            msisdn,
+            fees: f,
+            granted,
+            ..
         } => {
             fees += f.iter().map(|f| f.amount).sum::<Decimal>();
             for b in granted {
@@ -577,17 +583,6 @@ fn book(r: &mut AuditReport, l: &mut Ledger, at: &str, d: &Decision) {
             let bal = l.balance.get_mut(&account).expect("booked above");
             *bal -= fees;
             balance_is(r, at, d, *bal, *balance_after);
-        }
-        Outcome::StatusChanged {
-            msisdn,
-            fees: f,
-            granted,
-            ..
-        } => {
-            fees += f.iter().map(|f| f.amount).sum::<Decimal>();
-            for b in granted {
-                l.grant(r, at, *msisdn, b);
-            }
         }
         Outcome::TransferSent {
             amount,

@@ -597,12 +597,8 @@ pub fn apply(state: &mut State, d: &Decision) -> Result<(), ApplyError> {
             let n = acct
                 .number_mut(*msisdn)
                 .ok_or_else(|| bad(d, "number not in account"))?;
-            n.days = *days;
-            n.months = *months;
             n.options.push(*addon);
-            n.buckets.extend(granted.iter().cloned());
-            n.next_bucket = *next_bucket;
-            n.next_due = *next_due;
+            take_up(n, granted, *next_bucket, *next_due, *days, *months);
             for f in fees {
                 acct.balance -= f.amount;
             }
@@ -681,11 +677,7 @@ pub fn apply(state: &mut State, d: &Decision) -> Result<(), ApplyError> {
             }
             drop_buckets(n, dropped).map_err(|p| bad(d, p))?;
             n.plan = *to;
-            n.buckets.extend(granted.iter().cloned());
-            n.next_bucket = *next_bucket;
-            n.next_due = *next_due;
-            n.days = *days;
-            n.months = *months;
+            take_up(n, granted, *next_bucket, *next_due, *days, *months);
             for f in fees {
                 acct.balance -= f.amount;
             }
@@ -705,11 +697,7 @@ pub fn apply(state: &mut State, d: &Decision) -> Result<(), ApplyError> {
                 .number_mut(*msisdn)
                 .ok_or_else(|| bad(d, "number not in account"))?;
             n.status = *status;
-            n.days = *days;
-            n.months = *months;
-            n.buckets.extend(granted.iter().cloned());
-            n.next_bucket = *next_bucket;
-            n.next_due = *next_due;
+            take_up(n, granted, *next_bucket, *next_due, *days, *months);
             for f in fees {
                 acct.balance -= f.amount;
             }
@@ -826,6 +814,23 @@ pub(crate) fn apply_inactivity(acct: &mut Account, w: &InactivityWork) {
     if w.released.is_some() {
         acct.activity.released = w.released;
     }
+}
+
+/// A number takes up an offer (an option, a new plan, its own plan again on resuming): the
+/// buckets granted and the period counters as the decision computed them.
+fn take_up(
+    n: &mut Number,
+    granted: &[Bucket],
+    next_bucket: u32,
+    next_due: Timestamp,
+    days: u32,
+    months: u32,
+) {
+    n.buckets.extend(granted.iter().cloned());
+    n.next_bucket = next_bucket;
+    n.next_due = next_due;
+    n.days = days;
+    n.months = months;
 }
 
 fn drop_buckets(n: &mut Number, dropped: &[Expiry]) -> Result<(), String> {
