@@ -293,7 +293,8 @@ pub fn audit(store: &Store) -> Result<AuditReport, EngineError> {
             )),
             Some(_) => {}
         }
-        for n in &a.numbers {
+        // A released account keeps its numbers' last state as history; they are not its own.
+        for n in a.numbers.iter().filter(|_| a.activity.released.is_none()) {
             if l.owner.get(&n.msisdn).map(String::as_str) != Some(a.id.as_str()) {
                 r.bad(format!(
                     "number {} is stored in {} but the log puts it elsewhere",
@@ -422,6 +423,18 @@ fn book(r: &mut AuditReport, l: &mut Ledger, at: &str, d: &Decision) {
     }
     if let Some(w) = &d.inactivity {
         fees += w.fees.iter().map(|f| f.amount).sum::<Decimal>();
+        if w.released.is_some() {
+            // Its numbers go back to the operator, with their buckets; another account may
+            // take them.
+            let numbers: HashSet<Msisdn> = l
+                .owner
+                .iter()
+                .filter(|(_, a)| **a == account)
+                .map(|(m, _)| *m)
+                .collect();
+            l.owner.retain(|m, _| !numbers.contains(m));
+            l.buckets.retain(|(m, _), _| !numbers.contains(m));
+        }
     }
     let bal = l.balance.get_mut(&account).expect("booked above");
     match &d.outcome {

@@ -531,7 +531,7 @@ impl Engine {
         let mut due: Vec<CompactString> = self
             .state
             .accounts()
-            .filter(|a| a.next_due() <= boundary)
+            .filter(|a| rating::work_due(&self.cat, a, boundary))
             .filter(|a| n == 1 || crate::partition::of_bytes(a.id.as_bytes(), n) == p)
             .map(|a| a.id.clone())
             .collect();

@@ -764,6 +764,9 @@ pub fn apply(state: &mut State, d: &Decision) -> Result<(), ApplyError> {
     if let Some(m) = new_number {
         state.index_number(account_id, m);
     }
+    if d.inactivity.as_ref().is_some_and(|w| w.released.is_some()) {
+        state.release_numbers(account_id);
+    }
     if let Some((m, month)) = free_report {
         state.restore_free_report(m, month);
     }

@@ -29,6 +29,7 @@ pub use decision::{
     Renewal, Span, Take, Why,
 };
 pub use event::{AccountId, EventId, Input, Month, Msisdn, Usage};
+pub use lifecycle::work_due;
 pub use quote::{quote, Quote, QuoteRequest};
 pub use rate::rate;
 pub use service::{Direction, Network, Service, Unit, Zone};

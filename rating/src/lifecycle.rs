@@ -46,6 +46,19 @@ pub(crate) fn inactivity_may_be_due(cat: &Catalog, acct: &Account, t: Timestamp)
     t.0 >= fee_from || t.0 >= block_from || a.blocked.is_some()
 }
 
+/// Whether the account has periodic work by event time `t` (a fee, a renewal, an expiry, a
+/// promised payment's write-off, an inactivity fee, block or release): the engine's day ticks
+/// rate exactly these accounts. A released account has none.
+pub fn work_due(cat: &Catalog, acct: &Account, t: Timestamp) -> bool {
+    if acct.activity.released.is_some() {
+        return false;
+    }
+    acct.next_due() <= t
+        || (inactivity_may_be_due(cat, acct, t)
+            && inactivity(cat, acct, t)
+                .is_some_and(|w| !w.fees.is_empty() || w.blocked.is_some() || w.released.is_some()))
+}
+
 /// The inactivity rules' work due on `a` by `t`: a daily fee for each local day from day
 /// `fee_after_days + 1` after the last payment (taken while there is money, at most what there
 /// is), the account blocked after `block_after_days` at zero or below, and released

@@ -59,7 +59,10 @@ pub(crate) fn renewed<'a>(
     acct: &'a Account,
     t: Timestamp,
 ) -> (Cow<'a, Account>, Due) {
-    if acct.next_due() > t && !crate::lifecycle::inactivity_may_be_due(cat, acct, t) {
+    // A released account has no periodic work: its numbers went back to the operator.
+    if acct.activity.released.is_some()
+        || (acct.next_due() > t && !crate::lifecycle::inactivity_may_be_due(cat, acct, t))
+    {
         return (Cow::Borrowed(acct), Due::default());
     }
     let mut a = acct.clone();
@@ -98,6 +101,26 @@ pub(crate) fn renewed<'a>(
 /// Rates one input event against the state and catalog.
 pub fn rate(state: &State, cat: &Catalog, input: &Input) -> Decision {
     let mut d = decide(state, cat, input);
+    // The account was released before this event: nothing of it is decided. The release
+    // itself is recorded by the account's next tick (a refund is owed regardless; a credit
+    // bounces, see `transfer::credit`).
+    if d.inactivity.as_ref().is_some_and(|w| w.released.is_some())
+        && !matches!(
+            input,
+            Input::Tick(_) | Input::TransferRefund(_) | Input::TransferCredit(_)
+        )
+    {
+        let account = d
+            .account
+            .clone()
+            .expect("inactivity work names its account");
+        return rejected(
+            input,
+            cat,
+            Some(&account),
+            Rejection::Released(account.clone()),
+        );
+    }
     crate::lifecycle::alert(state, cat, &mut d);
     d
 }

@@ -335,11 +335,25 @@ impl State {
 
     pub(crate) fn insert_account(&mut self, a: Account) {
         let i = self.accounts.len() as u32;
-        for n in &a.numbers {
+        // A released account's numbers went back to the operator (another account may hold
+        // them now): they do not point at it.
+        for n in a.numbers.iter().filter(|_| a.activity.released.is_none()) {
             self.by_msisdn.insert(n.msisdn, i);
         }
         self.by_id.insert(a.id.clone(), i);
         self.accounts.push(a);
+    }
+
+    /// The numbers of a released account go back to the operator: they no longer lead to it.
+    pub(crate) fn release_numbers(&mut self, account: &str) {
+        let Some(&i) = self.by_id.get(account) else {
+            return;
+        };
+        for n in &self.accounts[i as usize].numbers {
+            if self.by_msisdn.get(&n.msisdn) == Some(&i) {
+                self.by_msisdn.remove(&n.msisdn);
+            }
+        }
     }
 
     pub(crate) fn index_number(&mut self, account: &str, m: Msisdn) {
@@ -351,7 +365,7 @@ impl State {
     pub fn restore(&mut self, a: Account) {
         match self.by_id.get(a.id.as_str()) {
             Some(&i) => {
-                for n in &a.numbers {
+                for n in a.numbers.iter().filter(|_| a.activity.released.is_none()) {
                     self.by_msisdn.insert(n.msisdn, i);
                 }
                 self.accounts[i as usize] = a;

@@ -99,6 +99,10 @@ pub(crate) fn credit(state: &State, cat: &Catalog, input: &Input, x: &TransferCr
         return bounce(Some(&acct.id), Rejection::Released(acct.id.clone()));
     }
     let (a, due) = renewed(cat, acct, x.time);
+    if a.activity.released.is_some() {
+        // Released before the credit: it bounces; the account's tick records the release.
+        return bounce(Some(&acct.id), Rejection::Released(acct.id.clone()));
+    }
     let balance_after = a.balance + x.amount;
     decided(
         input,

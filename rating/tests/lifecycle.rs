@@ -544,23 +544,31 @@ fn an_account_blocked_for_inactivity_is_released_after_the_restore_window() {
     );
     let blocked = t("2026-11-01T09:00:00Z").plus(180 * 86_400);
     let released = blocked.plus(60 * 86_400);
+    let a = s.account("A").unwrap().clone();
+    // The engine ticks an account when its work is due: not before the block, then at it.
+    assert!(!rating::work_due(&cat, &a, Timestamp(blocked.0 - 1)));
+    assert!(rating::work_due(&cat, &a, blocked));
+    let sms = |id: &str, time: &str| usage(id, N1, Service::Sms, Some("79161234567"), time, 1);
+    // Usage after the release, before anything recorded it: refused, and nothing recorded.
+    let d = step(&mut s, &cat, &sms("u0", "2027-07-14T12:00:00Z"));
+    assert!(
+        matches!(d.outcome, Outcome::Rejected(Rejection::Released(_))),
+        "{d:?}"
+    );
+    assert!(s.account("A").unwrap().activity.released.is_none());
+    // The account's tick records both.
     let d = step(&mut s, &cat, &tick("t1", "A", "2027-07-15T00:00:00Z"));
     let w = d.inactivity.expect("both due by then");
     assert_eq!((w.blocked, w.released), (Some(blocked), Some(released)));
-    let d = step(
-        &mut s,
+    assert!(!rating::work_due(
         &cat,
-        &usage(
-            "u",
-            N1,
-            Service::Sms,
-            Some("79161234567"),
-            "2027-07-16T12:00:00Z",
-            1,
-        ),
-    );
+        s.account("A").unwrap(),
+        t("2030-01-01T00:00:00Z")
+    ));
+    // Its number went back to the operator: unknown now, and another account may take it.
+    let d = step(&mut s, &cat, &sms("u", "2027-07-16T12:00:00Z"));
     assert!(
-        matches!(d.outcome, Outcome::Rejected(Rejection::Released(_))),
+        matches!(d.outcome, Outcome::Rejected(Rejection::UnknownNumber(_))),
         "{d:?}"
     );
     let d = step(
@@ -572,6 +580,20 @@ fn an_account_blocked_for_inactivity_is_released_after_the_restore_window() {
         matches!(d.outcome, Outcome::Rejected(Rejection::Released(_))),
         "{d:?}"
     );
+    let d = step(
+        &mut s,
+        &cat,
+        &open("o2", "B", "2027-08-01T09:00:00Z", &[(N1, "BASIC", &[])]),
+    );
+    assert!(matches!(d.outcome, Outcome::Opened { .. }), "{d:?}");
+    assert_eq!(s.account_of_number(msisdn(N1)).unwrap().id, "B");
+    // And a state restored from the stored accounts agrees (the released one does not
+    // claim the number back).
+    let mut restored = State::new();
+    for a in s.accounts() {
+        restored.restore(a.clone());
+    }
+    assert_eq!(restored.account_of_number(msisdn(N1)).unwrap().id, "B");
 }
 
 fn limit(id: &str, number: &str, amount: Option<&str>, time: &str) -> Input {
