@@ -296,9 +296,6 @@ pub(crate) fn change_plan(state: &State, cat: &Catalog, input: &Input, x: &Chang
         return rejected(input, cat, None, Rejection::UnknownNumber(x.msisdn));
     };
     let reject = |r| rejected(input, cat, Some(&acct.id), r);
-    if acct.activity.released.is_some() {
-        return reject(Rejection::Released(acct.id.clone()));
-    }
     let Some(to) = cat.plan(&x.plan) else {
         return reject(Rejection::UnknownPlan(x.plan.clone()));
     };
@@ -392,9 +389,6 @@ pub(crate) fn change_status(
         return rejected(input, cat, None, Rejection::UnknownNumber(x.msisdn));
     };
     let reject = |r| rejected(input, cat, Some(&acct.id), r);
-    if acct.activity.released.is_some() {
-        return reject(Rejection::Released(acct.id.clone()));
-    }
     let (a, due) = renewed(cat, acct, x.time);
     let n = a
         .number(x.msisdn)

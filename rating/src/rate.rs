@@ -132,6 +132,11 @@ fn decide(state: &State, cat: &Catalog, input: &Input) -> Decision {
     if let Err(e) = input.check() {
         return rejected(input, cat, None, Rejection::Malformed(e));
     }
+    // A released account takes nothing more. Inputs that name it by a number cannot reach it
+    // (its numbers are out of the index); these name it by its id. A refund is still owed.
+    if let Some(a) = named_account(state, input).filter(|a| a.activity.released.is_some()) {
+        return rejected(input, cat, Some(&a.id), Rejection::Released(a.id.clone()));
+    }
     match input {
         Input::Usage(u) => rate_usage(state, cat, input, u),
         Input::Payment(p) => {
@@ -150,14 +155,6 @@ fn decide(state: &State, cat: &Catalog, input: &Input) -> Decision {
             };
             if let Err(r) = check_amount(cat, p.amount, true) {
                 return rejected(input, cat, Some(&acct.id), r);
-            }
-            if acct.activity.released.is_some() {
-                return rejected(
-                    input,
-                    cat,
-                    Some(&acct.id),
-                    Rejection::Released(acct.id.clone()),
-                );
             }
             let (a, due) = renewed(cat, acct, p.time);
             // A payment repays what is outstanding of a promised payment first.
@@ -573,18 +570,23 @@ pub(crate) fn usage_kind(cat: &Catalog, u: &Usage, dest: DestIdx) -> UsageKind {
     }
 }
 
+/// The account an input names by its id, for the inputs that change it.
+fn named_account<'a>(state: &'a State, input: &Input) -> Option<&'a Account> {
+    let id = match input {
+        Input::Payment(x) => x.account.as_deref()?,
+        Input::RequestPromise(x) => x.account.as_deref()?,
+        Input::AddNumber(x) => &x.account,
+        Input::SetCreditLimit(x) => &x.account,
+        Input::SetBalanceAlerts(x) => &x.account,
+        _ => return None,
+    };
+    state.account(id)
+}
+
 fn rate_usage(state: &State, cat: &Catalog, input: &Input, u: &Usage) -> Decision {
     let Some(acct0) = state.account_of(u.msisdn) else {
         return rejected(input, cat, None, Rejection::UnknownNumber(u.msisdn));
     };
-    if acct0.activity.released.is_some() {
-        return rejected(
-            input,
-            cat,
-            Some(&acct0.id),
-            Rejection::Released(acct0.id.clone()),
-        );
-    }
     charge(cat, input, acct0, u)
 }
 

@@ -301,7 +301,12 @@ impl State {
     }
 
     pub(crate) fn account_of(&self, m: Msisdn) -> Option<&Account> {
-        self.by_msisdn.get(&m).map(|&i| &self.accounts[i as usize])
+        let a = self.by_msisdn.get(&m).map(|&i| &self.accounts[i as usize]);
+        debug_assert!(
+            a.is_none_or(|a| a.activity.released.is_none()),
+            "a released account's numbers are out of the index"
+        );
+        a
     }
 
     pub fn accounts(&self) -> impl Iterator<Item = &Account> {

@@ -35,14 +35,6 @@ pub(crate) fn send(state: &State, cat: &Catalog, input: &Input, x: &Transfer) ->
     if x.amount > max {
         return refuse(&format!("at most {max} per transfer"));
     }
-    if acct.activity.released.is_some() {
-        return rejected(
-            input,
-            cat,
-            Some(&acct.id),
-            Rejection::Released(acct.id.clone()),
-        );
-    }
     if acct.number(x.to).is_some() {
         return refuse("the receiver shares the sender's balance");
     }
@@ -95,9 +87,6 @@ pub(crate) fn credit(state: &State, cat: &Catalog, input: &Input, x: &TransferCr
     let Some(acct) = state.account_of(x.to) else {
         return bounce(None, Rejection::UnknownNumber(x.to));
     };
-    if acct.activity.released.is_some() {
-        return bounce(Some(&acct.id), Rejection::Released(acct.id.clone()));
-    }
     let (a, due) = renewed(cat, acct, x.time);
     if a.activity.released.is_some() {
         // Released before the credit: it bounces; the account's tick records the release.

@@ -271,7 +271,10 @@ fn a_suspended_number_pays_the_reduced_fee_and_resumes_for_the_rest_of_the_month
         &cat,
         &command("resume", "s2", N1, "2026-12-05T09:00:00Z"),
     );
-    assert_eq!(fees_of(&d), vec![(FeeKind::Monthly, "391.94".to_string())]);
+    assert_eq!(
+        crate::fees(&d),
+        vec![(FeeKind::Monthly, "391.94".to_string())]
+    );
     // 5 Dec began suspended: its 2.00 is due first.
     let due: Vec<_> = d.renewals.iter().flat_map(|r| &r.fees).collect();
     assert_eq!(due.len(), 1);
@@ -292,10 +295,6 @@ fn a_suspended_number_pays_the_reduced_fee_and_resumes_for_the_rest_of_the_month
         (fees[0].kind, fees[0].amount),
         (FeeKind::Monthly, m("450.00"))
     );
-}
-
-fn fees_of(d: &Decision) -> Vec<(FeeKind, String)> {
-    fees(d)
 }
 
 #[test]
@@ -576,6 +575,22 @@ fn an_account_blocked_for_inactivity_is_released_after_the_restore_window() {
         &cat,
         &pay("p", "A", "2027-07-16T12:00:00Z", "100.00"),
     );
+    assert!(
+        matches!(d.outcome, Outcome::Rejected(Rejection::Released(_))),
+        "{d:?}"
+    );
+    // Nor anything else that names the account: a new number.
+    let add = Input::AddNumber(AddNumber {
+        id: "n".into(),
+        account: "A".into(),
+        time: t("2027-07-16T12:00:00Z"),
+        number: NewNumber {
+            msisdn: msisdn("79001000005"),
+            plan: "BASIC".into(),
+            options: vec![],
+        },
+    });
+    let d = step(&mut s, &cat, &add);
     assert!(
         matches!(d.outcome, Outcome::Rejected(Rejection::Released(_))),
         "{d:?}"
