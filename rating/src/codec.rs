@@ -530,7 +530,7 @@ pub mod v2 {
                     balance_after,
                 },
                 Outcome::Opened { account, fees } => O::Opened {
-                    account: account.at(v.time),
+                    account: Box::new(account.at(v.time)),
                     fees,
                 },
                 Outcome::NumberAdded { number, fees } => O::NumberAdded {
@@ -603,7 +603,7 @@ pub mod v2 {
                 catalog: v.catalog,
                 time: v.time,
                 account: v.account,
-                written_off: v.written_off,
+                written_off: v.written_off.map(Box::new),
                 renewals: v.renewals,
                 outcome,
                 inactivity: None,

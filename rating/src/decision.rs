@@ -22,11 +22,11 @@ pub struct Decision {
     pub account: Option<AccountId>,
     /// Periodic work that fell due before this event, applied first: a promised payment's
     /// write-off, then the numbers' renewals.
-    pub written_off: Option<WriteOff>,
+    pub written_off: Option<Box<WriteOff>>,
     pub renewals: Vec<Renewal>,
     pub outcome: Outcome,
     /// The account's inactivity rules at work before this event (layout version 3).
-    pub inactivity: Option<InactivityWork>,
+    pub inactivity: Option<Box<InactivityWork>>,
     /// What the subscriber is told because of this decision: thresholds the balance crossed,
     /// usage of a number that should have made none (layout version 3).
     pub alerts: Vec<Alert>,
@@ -138,7 +138,9 @@ pub enum Outcome {
         balance_after: Decimal,
     },
     Opened {
-        account: Account,
+        // Boxed: an account is the largest payload of any outcome, and every decision on the
+        // hot path would otherwise carry (and copy) its size.
+        account: Box<Account>,
         fees: Vec<FeeCharge>,
     },
     NumberAdded {
@@ -492,7 +494,7 @@ pub fn apply(state: &mut State, d: &Decision) -> Result<(), ApplyError> {
             if state.account(&account.id).is_some() {
                 return Err(bad(d, format!("account {} exists", account.id)));
             }
-            let mut a = account.clone();
+            let mut a = Account::clone(account);
             for f in fees {
                 a.balance -= f.amount;
             }
