@@ -86,7 +86,8 @@ struct Part {
 }
 
 pub struct Engine {
-    pub store: Store,
+    /// Shared with the outbox's thread, which reads the log and moves its own pointer.
+    pub store: std::sync::Arc<Store>,
     pub cat: Catalog,
     pub state: State,
     cfg: Config,
@@ -122,7 +123,7 @@ impl Engine {
         catalog_bytes: &[u8],
         cfg: Config,
     ) -> Result<Engine, EngineError> {
-        let store = Store::open(dir)?;
+        let store = std::sync::Arc::new(Store::open(dir)?);
         let state = store.load_state()?;
         let cfg = Config {
             batch: cfg.batch.clamp(1, MAX_BATCH),
@@ -217,6 +218,11 @@ impl Engine {
     /// What the last batch appended, in order, if kept.
     pub fn appended(&self) -> &[Appended] {
         self.appended.as_deref().unwrap_or_default()
+    }
+
+    /// What the last batch appended, in order, if kept, handed over (to the outbox's thread).
+    pub fn take_appended(&mut self) -> Vec<Appended> {
+        self.appended.as_mut().map_or_else(Vec::new, std::mem::take)
     }
 
     pub fn partitions(&self) -> u32 {
