@@ -359,3 +359,39 @@ fn bad_line(rng: &mut ChaCha8Rng, seq: u64, num: u64, t: i64) -> String {
         _ => "not json at all".to_string(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Workload;
+    use rating::codec::{parse_json, parse_json_tagged};
+
+    /// Every line of a generated workload (bad lines and duplicates included) decodes the same
+    /// the fast way (usage and payments with their type first) and the general way, and most
+    /// of them take the fast way.
+    #[test]
+    fn workload_lines_decode_alike_both_ways() {
+        let w = Workload {
+            accounts: 200,
+            days: 3,
+            bad: 0.02,
+            duplicates: 0.02,
+            ..Workload::default()
+        };
+        let mut out = Vec::new();
+        let n = w.write(&mut out, |_| {}).unwrap();
+        let mut fast = 0;
+        for line in out.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+            assert_eq!(
+                parse_json(line),
+                parse_json_tagged(line),
+                "{}",
+                String::from_utf8_lossy(line)
+            );
+            fast += usize::from(
+                line.starts_with(br#"{"type":"usage","#)
+                    || line.starts_with(br#"{"type":"payment","#),
+            );
+        }
+        assert!(fast as u64 > n * 9 / 10, "{fast} of {n} lines");
+    }
+}

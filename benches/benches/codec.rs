@@ -1,0 +1,60 @@
+//! Encoding and decoding of events: a JSON input line (the fast way for a usage line and the
+//! general way of serde's tagged enum), and the binary records of the log (input and decision).
+//! `cargo bench -p ratel-benches --bench codec`
+
+use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
+use rating::codec::*;
+use rating::*;
+
+const CATALOG: &str = include_str!("../../catalogs/example.toml");
+const OPEN: &str = r#"{"type":"open_account","id":"o","account":"A1","time":"2026-11-01T07:00:00Z","credit_limit":"0.00","numbers":[{"msisdn":"79001234567","plan":"SMART","options":["MESSENGERS"]}]}"#;
+const USAGE: &str = r#"{"type":"usage","id":"msc1:00000001","msisdn":"79001234567","service":"voice","direction":"out","other":"441234567890","start":"2026-11-25T10:00:00Z","duration":95}"#;
+const PAYMENT: &str = r#"{"type":"payment","id":"pay:00000001","account":"A1","amount":"500.00","time":"2026-11-25T10:05:00Z"}"#;
+
+fn codec(c: &mut Criterion) {
+    let mut g = c.benchmark_group("codec");
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("parse_usage_line", |b| {
+        b.iter(|| parse_json(black_box(USAGE.as_bytes())))
+    });
+    g.bench_function("parse_usage_line_tagged_enum", |b| {
+        b.iter(|| parse_json_tagged(black_box(USAGE.as_bytes())))
+    });
+    g.bench_function("parse_payment_line", |b| {
+        b.iter(|| parse_json(black_box(PAYMENT.as_bytes())))
+    });
+
+    let cat = Catalog::from_toml("example.toml", CATALOG).unwrap();
+    let mut state = State::new();
+    step(&mut state, &cat, &parse_json(OPEN.as_bytes()).unwrap());
+    let input = parse_json(USAGE.as_bytes()).unwrap();
+    // An international call paid in money: a charge with a price span.
+    let decision = rate(&state, &cat, &input);
+    let mut buf = Vec::with_capacity(512);
+    g.bench_function("encode_input", |b| {
+        b.iter(|| {
+            buf.clear();
+            encode_input(black_box(&input), &mut buf);
+        })
+    });
+    let mut record = Vec::new();
+    encode_input(&input, &mut record);
+    g.bench_function("decode_input", |b| {
+        b.iter(|| decode_input(black_box(&record)).unwrap())
+    });
+    g.bench_function("encode_decision", |b| {
+        b.iter(|| {
+            buf.clear();
+            encode_decision(black_box(&decision), &mut buf);
+        })
+    });
+    let mut record = Vec::new();
+    encode_decision(&decision, &mut record);
+    g.bench_function("decode_decision", |b| {
+        b.iter(|| decode_decision(black_box(&record)).unwrap())
+    });
+    g.finish();
+}
+
+criterion_group!(benches, codec);
+criterion_main!(benches);
