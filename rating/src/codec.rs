@@ -103,9 +103,14 @@ pub fn to_json(input: &Input) -> String {
 fn put<T: Serialize>(out: &mut Vec<u8>, kind: u8, body: &T) {
     out.push(VERSION);
     out.push(kind);
-    opts()
+    let start = out.len();
+    // The same encoding as `opts()` without its limit: with a limit, bincode serializes every
+    // record twice (a first pass only counts the bytes). The limit guards decoding; what this
+    // build encodes is bounded by its inputs' limits.
+    bincode::DefaultOptions::new()
         .serialize_into(&mut *out, body)
         .expect("records serialise into memory");
+    debug_assert!((out.len() - start) as u64 <= MAX_RECORD_BYTES);
 }
 
 fn body<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, DecodeError> {
