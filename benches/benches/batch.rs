@@ -67,7 +67,11 @@ fn batch(c: &mut Criterion) {
             input: ib,
             decision: db,
         };
-        rows.push((input.id().to_string(), d.account.map(|a| a.to_string()), entry));
+        rows.push((
+            input.id().to_string(),
+            d.account.map(|a| a.to_string()),
+            entry,
+        ));
     }
     let accounts: Vec<_> = s.accounts().cloned().collect();
     let tmp = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
