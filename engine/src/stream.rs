@@ -127,28 +127,22 @@ impl Publisher {
             .as_ref()
             .expect("a running publisher has its sender");
         if tx.send(Batch { seqs, appended }).is_err() {
-            // The thread stopped: it failed, and says why.
-            self.tx = None;
-            return Err(self.join());
+            // The thread ends while its sender lives only when it fails: say why.
+            self.finish_mut()?;
+            unreachable!("the outbox thread ended without an error");
         }
         Ok(())
     }
 
     /// Publishes what is queued and stops.
     fn finish(mut self) -> Result<(), StreamError> {
+        self.finish_mut()
+    }
+
+    fn finish_mut(&mut self) -> Result<(), StreamError> {
         self.tx = None;
         match self.thread.take().expect("joined once").join() {
             Ok(r) => r.map_err(StreamError::Outbox),
-            Err(panic) => std::panic::resume_unwind(panic),
-        }
-    }
-
-    fn join(&mut self) -> StreamError {
-        match self.thread.take().expect("joined once").join() {
-            Ok(Err(e)) => StreamError::Outbox(e),
-            Ok(Ok(())) => {
-                unreachable!("the outbox thread ends only when its sender is dropped or it fails")
-            }
             Err(panic) => std::panic::resume_unwind(panic),
         }
     }

@@ -492,12 +492,11 @@ pub(crate) fn set_balance_alerts(
             return rejected(input, cat, Some(&acct.id), Rejection::AmountOutOfRange);
         }
     }
-    let (_, due) = renewed(cat, acct, x.time);
-    decided(
+    crate::rate::after_due(
         input,
         cat,
-        Some(&acct.id),
-        due,
+        acct,
+        x.time,
         Outcome::BalanceAlertsSet {
             autopay: x.autopay,
             low_balance: x.low_balance,

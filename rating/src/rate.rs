@@ -141,6 +141,19 @@ pub fn rate(state: &State, cat: &Catalog, input: &Input) -> Decision {
     d
 }
 
+/// The decision of an input about `acct` at `t` whose outcome does not depend on the periodic
+/// work due before it: that work, then `outcome`.
+pub(crate) fn after_due(
+    input: &Input,
+    cat: &Catalog,
+    acct: &Account,
+    t: Timestamp,
+    outcome: Outcome,
+) -> Decision {
+    let (_, due) = renewed(cat, acct, t);
+    decided(input, cat, Some(&acct.id), due, outcome)
+}
+
 fn decide(state: &State, cat: &Catalog, input: &Input) -> Decision {
     if state.seen(input.id()) {
         return decided(input, cat, None, Due::default(), Outcome::Duplicate);
@@ -345,12 +358,11 @@ fn decide(state: &State, cat: &Catalog, input: &Input) -> Decision {
             if let Err(r) = check_amount(cat, x.credit_limit, false) {
                 return rejected(input, cat, Some(&acct.id), r);
             }
-            let (_, due) = renewed(cat, acct, x.time);
-            decided(
+            after_due(
                 input,
                 cat,
-                Some(&acct.id),
-                due,
+                acct,
+                x.time,
                 Outcome::CreditLimitSet {
                     credit_limit: x.credit_limit,
                 },
@@ -365,8 +377,7 @@ fn decide(state: &State, cat: &Catalog, input: &Input) -> Decision {
                     Rejection::UnknownAccount(x.account.clone()),
                 );
             };
-            let (_, due) = renewed(cat, acct, x.time);
-            decided(input, cat, Some(&acct.id), due, Outcome::Ticked)
+            after_due(input, cat, acct, x.time, Outcome::Ticked)
         }
         Input::RequestPromise(x) => promise(state, cat, input, x),
         Input::ChangePlan(x) => crate::lifecycle::change_plan(state, cat, input, x),
@@ -380,19 +391,16 @@ fn decide(state: &State, cat: &Catalog, input: &Input) -> Decision {
         Input::SetSpendingLimit(x) => crate::lifecycle::set_spending_limit(state, cat, input, x),
         Input::SetGroup(x) => match state.account_of(x.msisdn) {
             None => rejected(input, cat, None, Rejection::UnknownNumber(x.msisdn)),
-            Some(acct) => {
-                let (_, due) = renewed(cat, acct, x.time);
-                decided(
-                    input,
-                    cat,
-                    Some(&acct.id),
-                    due,
-                    Outcome::GroupSet {
-                        msisdn: x.msisdn,
-                        group: x.group.clone(),
-                    },
-                )
-            }
+            Some(acct) => after_due(
+                input,
+                cat,
+                acct,
+                x.time,
+                Outcome::GroupSet {
+                    msisdn: x.msisdn,
+                    group: x.group.clone(),
+                },
+            ),
         },
         Input::OrderDetalization(x) => {
             let Some(acct) = state.account_of(x.msisdn) else {
