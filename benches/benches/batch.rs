@@ -67,9 +67,12 @@ fn batch(c: &mut Criterion) {
             input: ib,
             decision: db,
         };
+        let owner = rating::state::remembered_by(&d).map(|(a, _)| a.to_string());
         rows.push((
             input.id().to_string(),
             d.account.map(|a| a.to_string()),
+            owner,
+            d.time,
             entry,
         ));
     }
@@ -82,11 +85,13 @@ fn batch(c: &mut Criterion) {
     g.bench_function("rocksdb_commit_of_a_batch", |b| {
         b.iter(|| {
             let mut c = Commit::default();
-            for (id, account, entry) in &rows {
+            for (id, account, owner, t, entry) in &rows {
                 seq += 1;
                 store.put_entry(&mut c, 0, seq, entry, account.as_deref(), &mut buf);
                 // Ids differ from batch to batch, as a stream's do.
-                store.put_seen(&mut c, &format!("{id}/{seq}"), 0, seq);
+                if let Some(owner) = owner {
+                    store.put_seen(&mut c, owner, &format!("{id}/{seq}"), *t, true, (0, seq));
+                }
             }
             for a in &accounts {
                 store.put_account(&mut c, a, &mut buf);

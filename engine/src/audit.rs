@@ -137,11 +137,28 @@ impl Ledger {
 
 /// Audits the store. Errors are for a store that cannot be read at all; everything the log or
 /// the state gets wrong is a discrepancy in the report.
+/// Records that `d`'s input took effect in its account; a second time is a fault.
+fn took_effect(
+    r: &mut AuditReport,
+    at: &str,
+    d: &Decision,
+    effective: &mut HashSet<(String, String)>,
+    ids: &mut HashSet<String>,
+) {
+    let owner = rating::state::remembered_by(d).map_or("", |(a, _)| a.as_str());
+    if !effective.insert((owner.to_string(), d.event.to_string())) {
+        r.bad(format!("{at}: {} took effect twice", d.event));
+    }
+    ids.insert(d.event.to_string());
+}
+
 pub fn audit(store: &Store) -> Result<AuditReport, EngineError> {
     let mut r = AuditReport::default();
     let mut l = Ledger::default();
-    // Ids that took effect, and ids that were rejected (a repeat of either is a duplicate).
-    let mut effective: HashSet<String> = HashSet::new();
+    // Ids that took effect (an id is unique per account, `rating::recent`), and ids that were
+    // rejected (a repeat of either is a duplicate).
+    let mut effective: HashSet<(String, String)> = HashSet::new();
+    let mut effective_ids: HashSet<String> = HashSet::new();
     let mut refused: HashSet<String> = HashSet::new();
     let mut last_position: HashMap<u32, u64> = HashMap::new();
     let kafka = store.meta_bytes("source")?.as_deref() == Some(b"kafka".as_slice());
@@ -185,7 +202,7 @@ pub fn audit(store: &Store) -> Result<AuditReport, EngineError> {
                 }
                 match &d.outcome {
                     Outcome::Duplicate => {
-                        if !effective.contains(d.event.as_str())
+                        if !effective_ids.contains(d.event.as_str())
                             && !refused.contains(d.event.as_str())
                         {
                             r.bad(format!(
@@ -200,15 +217,11 @@ pub fn audit(store: &Store) -> Result<AuditReport, EngineError> {
                     Outcome::TransferBounced {
                         transfer, amount, ..
                     } => {
-                        if !effective.insert(d.event.to_string()) {
-                            r.bad(format!("{at}: {} took effect twice", d.event));
-                        }
+                        took_effect(&mut r, &at, &d, &mut effective, &mut effective_ids);
                         l.transfer_step(&mut r, &at, transfer, 2, *amount);
                     }
                     _ => {
-                        if !effective.insert(d.event.to_string()) {
-                            r.bad(format!("{at}: {} took effect twice", d.event));
-                        }
+                        took_effect(&mut r, &at, &d, &mut effective, &mut effective_ids);
                         book(&mut r, &mut l, &at, &d);
                     }
                 }

@@ -94,6 +94,11 @@ enum Cmd {
         /// over the input topics' (a Kafka source takes the topics' count). Fixed for a store.
         #[arg(long, default_value_t = 1)]
         partitions: u32,
+        /// How many hours of event time an account remembers its inputs' ids: a repeat within
+        /// them is a duplicate, an input older than its account's latest by more is refused as
+        /// too late. Fixed when the store is made (default 72).
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=9600))]
+        window_hours: Option<u32>,
         /// Kafka consumer group.
         #[arg(long, default_value = "ratel")]
         group: String,
@@ -496,6 +501,7 @@ fn main() -> Result<()> {
             batch,
             no_sync,
             partitions,
+            window_hours,
             group,
             instance,
             exit_when_idle,
@@ -508,6 +514,7 @@ fn main() -> Result<()> {
                 batch,
                 sync: !no_sync,
                 partitions,
+                window: window_hours.map(|h| i64::from(h) * 3600),
             };
             let e = match source.strip_prefix("kafka:") {
                 Some(brokers) => {

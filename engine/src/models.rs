@@ -6,7 +6,7 @@ use crate::record::Entry;
 use crate::replay::decode_decision_at;
 use crate::store::{Commit, Store};
 use projections::project::LogPos;
-use rating::{apply, State};
+use rating::apply;
 
 /// Entries projected per committed batch.
 const BATCH: u64 = 8_192;
@@ -22,7 +22,7 @@ pub struct Rebuilt {
 pub fn rebuild(store: &Store, mut progress: impl FnMut(u64)) -> Result<Rebuilt, EngineError> {
     projections::models::clear(store.db()).map_err(model_error)?;
     let mut catalogs = Catalogs::default();
-    let mut state = State::new();
+    let mut state = store.empty_state()?;
     let mut r = Rebuilt::default();
     let mut updates = projections::Updates::default();
     let mut c = Commit::default();

@@ -37,6 +37,8 @@ pub enum EngineError {
     Inconsistent(#[from] rating::ApplyError),
     #[error("partitions: {0}")]
     Partitions(String),
+    #[error("window: {0}")]
+    Window(String),
     #[error("the new catalog {0}: the state refers to plans, options and packages by position, so a new catalog must keep the old ones in place and only add after them")]
     IncompatibleCatalog(String),
 }
@@ -49,6 +51,9 @@ pub struct Config {
     /// How many partitions the accounts are spread over (crate::partition). A file's inputs are
     /// split by their keys; a Kafka source's come partitioned and are checked. Fixed for a store.
     pub partitions: u32,
+    /// How long an account remembers its inputs' ids, in seconds of event time
+    /// (`rating::recent`): fixed when a store is made; `None` takes the store's, or the default.
+    pub window: Option<i64>,
 }
 
 impl Default for Config {
@@ -57,6 +62,7 @@ impl Default for Config {
             batch: DEFAULT_BATCH,
             sync: true,
             partitions: 1,
+            window: None,
         }
     }
 }
@@ -124,6 +130,28 @@ impl Engine {
         cfg: Config,
     ) -> Result<Engine, EngineError> {
         let store = std::sync::Arc::new(Store::open(dir)?);
+        let recorded = store.window()?;
+        let window = match (recorded, cfg.window) {
+            (Some(r), Some(w)) if r != w => {
+                return Err(EngineError::Window(format!(
+                    "the store's accounts remember ids for {r} s, {w} s asked: the window is fixed when a store is made (it decides which inputs are repeats and which come too late)"
+                )))
+            }
+            (Some(r), _) => r,
+            (None, w) => w.unwrap_or(rating::recent::DEFAULT_WINDOW),
+        };
+        if !(rating::recent::MIN_WINDOW..=rating::recent::MAX_WINDOW).contains(&window) {
+            return Err(EngineError::Window(format!(
+                "{window} s: a window is {} to {} s",
+                rating::recent::MIN_WINDOW,
+                rating::recent::MAX_WINDOW
+            )));
+        }
+        if store.meta_u64("window")?.is_none() {
+            let mut c = Commit::default();
+            store.put_meta(&mut c, "window", &(window as u64).to_le_bytes());
+            store.commit(c, true)?;
+        }
         let state = store.load_state()?;
         let cfg = Config {
             batch: cfg.batch.clamp(1, MAX_BATCH),
@@ -373,6 +401,9 @@ impl Engine {
                 }
             }
         }
+        for (account, id) in self.state.take_forgotten() {
+            self.store.forget_seen(&mut c, &account, &id);
+        }
         for a in &dirty {
             let acct = self.state.account(a).expect("a dirty account exists");
             self.store.put_account(&mut c, acct, &mut self.buf);
@@ -499,8 +530,11 @@ impl Engine {
         let at = projections::project::LogPos { partition: p, seq };
         projections::project(&self.cat, &self.state, d, at, &mut self.updates);
         projections::models::stage(self.store.db(), &mut c.batch, &self.updates);
+        if let Some((owner, rated)) = rating::state::remembered_by(d) {
+            self.store
+                .put_seen(c, owner, &d.event, d.time, rated, (p, seq));
+        }
         if d.outcome != Outcome::Duplicate {
-            self.store.put_seen(c, &d.event, p, seq);
             if let Some(a) = account {
                 dirty.insert(a);
             }

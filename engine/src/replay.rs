@@ -70,7 +70,7 @@ pub fn replay(
     mut progress: impl FnMut(u64),
 ) -> Result<(ReplayReport, State), EngineError> {
     let mut catalogs = Catalogs::default();
-    let mut state = State::new();
+    let mut state = store.empty_state()?;
     let mut r = ReplayReport::default();
     let mut buf = Vec::new();
     for item in store.log() {
@@ -171,7 +171,7 @@ pub fn rerate(
     from: Timestamp,
     to: Timestamp,
 ) -> Result<RerateReport, EngineError> {
-    let mut state = State::new();
+    let mut state = store.empty_state()?;
     let mut r = RerateReport::default();
     for item in store.log() {
         let (partition, seq, entry) = item?;

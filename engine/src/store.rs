@@ -6,12 +6,16 @@
 //! - `by_account`: `[len u8][account id][partition u32 BE][seq u64 BE]` → empty: an account's
 //!   entries are one prefix range.
 //! - `state`: account id → `[version][bincode Account]`.
-//! - `seen`: event id → `[partition][seq]` of the entry that decided it.
+//! - `seen`: `[len u8][account id][event id]` → `[partition u32 BE][seq u64 BE][time i64 BE]
+//!   [rated u8]`: the ids each account remembers (`rating::recent`), with the entry that decided
+//!   each; deleted when the account forgets them. (Stores made before the window keyed it by the event
+//!   id alone, with only `[partition][seq]`: `load_state` rewrites those.)
 //! - `reports`: `[msisdn u64 BE][month u32 BE]` → empty: the free monthly reports taken.
 //! - the read models' families (`projections::models`), written in the same batches.
 //! - `meta`: `pos/<partition>` (a file's position), `pos/<topic>/<partition>` (the next Kafka
 //!   offset), `seq/<partition>`, `watermark/<partition>`, `watermark` (the latest of all),
-//!   `partitions` (their count, fixed for a store), `source` (`file` or `kafka`), `published/<partition>` (the log's entries
+//!   `partitions` (their count, fixed for a store), `window` (seconds an account remembers its
+//!   inputs' ids, fixed for a store), `source` (`file` or `kafka`), `published/<partition>` (the log's entries
 //!   before this seq are on the output topics), `stats/<name>`, `catalog/<tag hex>` (the catalog
 //!   file's bytes), `catalog`: the tag in force.
 
@@ -64,6 +68,26 @@ pub fn log_key(partition: u32, seq: u64) -> [u8; 12] {
     k[..4].copy_from_slice(&partition.to_be_bytes());
     k[4..].copy_from_slice(&seq.to_be_bytes());
     k
+}
+
+/// The key of an id an account remembers.
+pub fn seen_key(account: &str, id: &str) -> Vec<u8> {
+    let a = &account.as_bytes()[..account.len().min(255)];
+    let mut k = Vec::with_capacity(1 + a.len() + id.len());
+    k.push(a.len() as u8);
+    k.extend_from_slice(a);
+    k.extend_from_slice(id.as_bytes());
+    k
+}
+
+const SEEN_VALUE: usize = 21;
+
+fn seen_value(partition: u32, seq: u64, t: rating::Timestamp, rated: bool) -> [u8; SEEN_VALUE] {
+    let mut v = [0u8; SEEN_VALUE];
+    v[..12].copy_from_slice(&log_key(partition, seq));
+    v[12..20].copy_from_slice(&t.0.to_be_bytes());
+    v[20] = rated as u8;
+    v
 }
 
 pub fn account_key(account: &str, partition: u32, seq: u64) -> Vec<u8> {
@@ -249,18 +273,84 @@ impl Store {
         Ok(c)
     }
 
+    /// How long this store's accounts remember their inputs' ids (`meta window`, seconds; see
+    /// `rating::recent`): fixed when the store is made. A store made before ids had a window
+    /// gets the longest one; a store not made yet has none.
+    pub fn window(&self) -> Result<Option<i64>, StoreError> {
+        Ok(match self.meta_u64("window")? {
+            Some(w) => Some(w as i64),
+            None if self.meta_u64("seq/0")?.is_some() => Some(rating::recent::MAX_WINDOW),
+            None => None,
+        })
+    }
+
+    /// A state with this store's window, empty (for passes that rebuild it from the log).
+    pub fn empty_state(&self) -> Result<State, StoreError> {
+        let w = self.window()?.unwrap_or(rating::recent::DEFAULT_WINDOW);
+        if !(rating::recent::MIN_WINDOW..=rating::recent::MAX_WINDOW).contains(&w) {
+            return Err(StoreError::Corrupt(format!("window of {w} s")));
+        }
+        Ok(State::with_window(w))
+    }
+
     /// The state as of the last commit.
     pub fn load_state(&self) -> Result<State, StoreError> {
-        let mut s = State::new();
+        let mut s = self.empty_state()?;
         for kv in self.db.iterator_cf(self.cf(CF_STATE), IteratorMode::Start) {
             let (_, v) = kv.map_err(|e| self.err(e))?;
             s.restore(decode_account(&v)?);
         }
+        // Ids an account has forgotten since they were written (the window moved on while the
+        // engine was down, or a crash came between) are deleted now; ids written before the window
+        // are rewritten with their account and time, read from the entry that decided them.
+        s.collect_forgotten();
+        let mut rewrite = WriteBatch::default();
         for kv in self.db.iterator_cf(self.cf(CF_SEEN), IteratorMode::Start) {
-            let (k, _) = kv.map_err(|e| self.err(e))?;
-            let id = std::str::from_utf8(&k)
-                .map_err(|_| StoreError::Corrupt("seen id not UTF-8".into()))?;
-            s.restore_seen(id.into());
+            let (k, v) = kv.map_err(|e| self.err(e))?;
+            let corrupt = || StoreError::Corrupt(format!("seen {}", String::from_utf8_lossy(&k)));
+            if v.len() == SEEN_VALUE {
+                let n = *k.first().ok_or_else(corrupt)? as usize;
+                let account = k.get(1..1 + n).ok_or_else(corrupt)?;
+                let account = std::str::from_utf8(account).map_err(|_| corrupt())?;
+                let id = std::str::from_utf8(&k[1 + n..]).map_err(|_| corrupt())?;
+                let t = rating::Timestamp(i64::from_be_bytes(v[12..20].try_into().expect("8")));
+                s.restore_seen(account, &id.into(), t, v[20] != 0);
+                continue;
+            }
+            let at: [u8; 12] = v[..].try_into().map_err(|_| corrupt())?;
+            let (partition, seq) = (
+                u32::from_be_bytes(at[..4].try_into().expect("4")),
+                u64::from_be_bytes(at[4..].try_into().expect("8")),
+            );
+            let entry = self
+                .db
+                .get_cf(self.cf(CF_LOG), at)
+                .map_err(|e| self.err(e))?
+                .ok_or_else(corrupt)?;
+            let Entry::Rated { decision, .. } = Entry::decode(&entry)
+                .map_err(|e| StoreError::Corrupt(format!("log {partition}/{seq}: {e}")))?
+            else {
+                return Err(corrupt());
+            };
+            let d = rating::codec::decode_decision(&decision)
+                .map_err(|e| StoreError::Corrupt(format!("decision {partition}/{seq}: {e}")))?;
+            rewrite.delete_cf(self.cf(CF_SEEN), &k);
+            if let Some((account, rated)) = rating::state::remembered_by(&d) {
+                s.restore_seen(account, &d.event, d.time, rated);
+                rewrite.put_cf(
+                    self.cf(CF_SEEN),
+                    seen_key(account, &d.event),
+                    seen_value(partition, seq, d.time, rated),
+                );
+            }
+        }
+        for (account, id) in s.take_forgotten() {
+            rewrite.delete_cf(self.cf(CF_SEEN), seen_key(&account, &id));
+        }
+        if !rewrite.is_empty() {
+            let mut w = WriteOptions::default();
+            w.set_sync(true);
+            self.db.write_opt(rewrite, &w).map_err(|e| self.err(e))?;
         }
         for kv in self
             .db
@@ -395,9 +485,27 @@ impl Store {
         c.entries += 1;
     }
 
-    pub fn put_seen(&self, c: &mut Commit, id: &str, partition: u32, seq: u64) {
-        c.batch
-            .put_cf(self.cf(CF_SEEN), id, log_key(partition, seq));
+    /// Records that `account` remembers the input `id` of time `t` (`rated` or rejected),
+    /// decided at `at` (partition, seq).
+    pub fn put_seen(
+        &self,
+        c: &mut Commit,
+        account: &str,
+        id: &str,
+        t: rating::Timestamp,
+        rated: bool,
+        at: (u32, u64),
+    ) {
+        c.batch.put_cf(
+            self.cf(CF_SEEN),
+            seen_key(account, id),
+            seen_value(at.0, at.1, t, rated),
+        );
+    }
+
+    /// Deletes an id its account no longer remembers.
+    pub fn forget_seen(&self, c: &mut Commit, account: &str, id: &str) {
+        c.batch.delete_cf(self.cf(CF_SEEN), seen_key(account, id));
     }
 
     pub fn put_free_report(&self, c: &mut Commit, m: rating::Msisdn, month: rating::Month) {

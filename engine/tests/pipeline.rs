@@ -324,3 +324,101 @@ fn a_catalog_that_reorders_plans_is_refused() {
         .expect("refused");
     assert!(err.to_string().contains("plans"), "{err}");
 }
+
+/// The `seen` family's entries, in key order.
+fn seen_entries(e: &Engine) -> Vec<(Vec<u8>, Vec<u8>)> {
+    let db = e.store.db();
+    let cf = db.cf_handle(engine::store::CF_SEEN).unwrap();
+    db.iterator_cf(cf, rocksdb::IteratorMode::Start)
+        .map(|kv| {
+            let (k, v) = kv.unwrap();
+            (k.to_vec(), v.to_vec())
+        })
+        .collect()
+}
+
+#[test]
+fn ids_past_their_accounts_window_are_forgotten_in_memory_and_on_disk_and_an_older_store_is_rewritten()
+{
+    let tmp = tempfile::tempdir().unwrap();
+    let (file, _) = workload(
+        tmp.path(),
+        Workload {
+            accounts: 60,
+            days: 12,
+            seed: 11,
+            duplicates: 0.05,
+            ..Workload::default()
+        },
+    );
+    let data = tmp.path().join("data");
+    let cat = example();
+    let mut e = Engine::open(
+        &data,
+        cat.clone(),
+        engine::EXAMPLE_CATALOG.as_bytes(),
+        Config {
+            window: Some(86_400),
+            ..Config::default()
+        },
+    )
+    .unwrap();
+    e.run_file(&file).unwrap();
+    let c = e.counters;
+    let decided = c.rated + c.rejected + c.ticks + c.derived;
+    let held = e.state.seen_count();
+    let on_disk = seen_entries(&e);
+    // A day's window over twelve days: most ids are gone, from memory and from disk alike.
+    assert!(
+        (held as u64) < decided / 4,
+        "{held} ids held of {decided} decided"
+    );
+    assert_eq!(on_disk.len(), held, "memory and disk hold the same ids");
+    // Every id held is within a window and a quarter of its account's latest rated event.
+    for a in e.state.accounts() {
+        let r = e.state.recent(&a.id).unwrap();
+        if let Some(h) = r.horizon(86_400) {
+            assert!(r.ids().all(|(_, t)| t.0 >= h.0 - 86_400 / 4));
+        }
+    }
+    // Replay decides everything again with the store's window, byte for byte.
+    let (report, _) = engine::replay::replay(&e.store, |_| {}).unwrap();
+    assert!(report.ok(), "{report:?}");
+    let audit = engine::audit::audit(&e.store).unwrap();
+    assert!(audit.ok(), "{:#?}", audit.listed);
+    // The same store as a build before the window wrote it (ids keyed alone, with their
+    // entry's place only) is rewritten at start into exactly what this build writes.
+    let db = e.store.db();
+    let cf = db.cf_handle(engine::store::CF_SEEN).unwrap();
+    let mut old = rocksdb::WriteBatch::default();
+    for (k, v) in &on_disk {
+        let id = &k[1 + k[0] as usize..];
+        old.delete_cf(cf, k);
+        old.put_cf(cf, id, &v[..12]);
+    }
+    db.write(old).unwrap();
+    drop(e);
+    let e = Engine::open(
+        &data,
+        cat,
+        engine::EXAMPLE_CATALOG.as_bytes(),
+        Config::default(),
+    )
+    .unwrap();
+    assert_eq!(seen_entries(&e), on_disk);
+    assert_eq!(e.state.seen_count(), held);
+    // The window is the store's: another one is refused with a clear error.
+    drop(e);
+    let err = Engine::open(
+        &data,
+        example(),
+        engine::EXAMPLE_CATALOG.as_bytes(),
+        Config {
+            window: Some(7_200),
+            ..Config::default()
+        },
+    )
+    .err()
+    .unwrap();
+    assert!(err.to_string().contains("fixed when a store is made"), "{err}");
+}

@@ -232,7 +232,9 @@ fuzz_target!(|s: Script| {
             d.event
         );
         if matches!(d.outcome, Outcome::Duplicate) {
-            assert!(before.seen(input.id()));
+            assert!(before
+                .accounts()
+                .any(|a| before.seen(&a.id, input) == rating::recent::Seen::Repeat));
             assert!(
                 before.accounts().eq(state.accounts()),
                 "a repeated id changes nothing"

@@ -464,6 +464,10 @@ pub enum Rejection {
     Released(AccountId),
     #[error("transfer refused: {0}")]
     TransferRefused(CompactString),
+    /// Its event time is before its account's horizon (`crate::recent`): too late to be told
+    /// from a repeat, so it is not charged.
+    #[error("too late: before its account's horizon {horizon} (ids are remembered for {window} s)")]
+    TooLate { horizon: Timestamp, window: i64 },
 }
 
 /// Why a decision could not be applied: the log and the state disagree. This is corruption or a
@@ -487,7 +491,7 @@ pub fn apply(state: &mut State, d: &Decision) -> Result<(), ApplyError> {
         Outcome::Duplicate => return Ok(()),
         // A bounced transfer credit moves no money: the refund is its own event.
         Outcome::Rejected(_) | Outcome::TransferBounced { .. } => {
-            state.mark_seen(&d.event);
+            state.remember(d);
             return Ok(());
         }
         Outcome::Opened { account, fees } => {
@@ -503,7 +507,7 @@ pub fn apply(state: &mut State, d: &Decision) -> Result<(), ApplyError> {
                 a.loyalty.towards_next = l.towards_next;
             }
             state.insert_account(a);
-            state.mark_seen(&d.event);
+            state.remember(d);
             return Ok(());
         }
         _ => {}
@@ -772,7 +776,7 @@ pub fn apply(state: &mut State, d: &Decision) -> Result<(), ApplyError> {
     if let Some((m, month)) = free_report {
         state.restore_free_report(m, month);
     }
-    state.mark_seen(&d.event);
+    state.remember(d);
     Ok(())
 }
 

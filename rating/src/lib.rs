@@ -17,6 +17,7 @@ pub mod period;
 pub mod price;
 pub mod quote;
 pub mod rate;
+pub mod recent;
 pub mod request;
 pub mod service;
 pub mod state;

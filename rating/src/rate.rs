@@ -7,6 +7,7 @@ use crate::event::{Input, NewNumber, Usage};
 use crate::period;
 use crate::price::{Item, Offers, Pricer};
 use crate::service::{Direction, Service};
+use crate::recent::Seen;
 use crate::state::{Account, State};
 use crate::time::Timestamp;
 use compact_str::CompactString;
@@ -114,6 +115,34 @@ pub(crate) fn renewed<'a>(cat: &Catalog, acct: &'a Account, t: Timestamp) -> (Cu
 /// Rates one input event against the state and catalog.
 pub fn rate(state: &State, cat: &Catalog, input: &Input) -> Decision {
     let mut d = decide(state, cat, input);
+    // Repeats and late inputs are told by the account the input concerns (`crate::recent`),
+    // which the decision names: found after deciding, which costs nothing but for repeats.
+    let owner = match input {
+        Input::OpenAccount(x) => Some(&x.account),
+        _ => crate::state::concerned(&d),
+    };
+    if let Some(owner) = owner {
+        match state.seen(owner, input) {
+            Seen::Fresh => {}
+            Seen::Repeat => {
+                d = decided(input, cat, None, Due::default(), Outcome::Duplicate);
+                return d;
+            }
+            Seen::TooLate { horizon } => {
+                let owner = owner.clone();
+                d = rejected(
+                    input,
+                    cat,
+                    Some(&owner),
+                    Rejection::TooLate {
+                        horizon,
+                        window: state.window(),
+                    },
+                );
+                return d;
+            }
+        }
+    }
     // The account was released before this event: nothing of it is decided. The release
     // itself is recorded by the account's next tick (a refund is owed regardless; a credit
     // bounces, see `transfer::credit`).
@@ -155,9 +184,6 @@ pub(crate) fn after_due(
 }
 
 fn decide(state: &State, cat: &Catalog, input: &Input) -> Decision {
-    if state.seen(input.id()) {
-        return decided(input, cat, None, Due::default(), Outcome::Duplicate);
-    }
     if let Err(e) = input.check() {
         return rejected(input, cat, None, Rejection::Malformed(e));
     }

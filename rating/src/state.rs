@@ -2,7 +2,9 @@
 //! events already applied. State changes only by applying a [`crate::Decision`].
 
 use crate::catalog::{AddonIdx, PackageIdx, PlanIdx};
+use crate::decision::{Decision, Outcome, Rejection};
 use crate::event::{AccountId, EventId, Month, Msisdn};
+use crate::recent::{Recent, Seen, DEFAULT_WINDOW, MAX_WINDOW, MIN_WINDOW};
 use crate::time::Timestamp;
 use chrono::NaiveDate;
 use compact_str::CompactString;
@@ -277,19 +279,64 @@ impl Account {
 }
 
 /// All accounts of one partition (or of the whole system in memory).
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct State {
     accounts: Vec<Account>,
+    /// Beside `accounts`, index for index: the ids each account decided lately.
+    recent: Vec<Recent>,
     by_id: FxHashMap<AccountId, u32>,
     by_msisdn: FxHashMap<Msisdn, u32>,
-    seen: FxHashSet<EventId>,
+    /// How long an account remembers its inputs' ids (seconds of event time; `crate::recent`).
+    window: i64,
+    /// Ids dropped from memory since the last `take_forgotten`, with their accounts, when the
+    /// owner asked for them; and a scratch list for one account's.
+    forgotten: Option<Vec<(AccountId, EventId)>>,
+    dropped: Vec<EventId>,
     /// Months whose free whole-month detalization each number has had.
     free_reports: FxHashSet<(Msisdn, Month)>,
+}
+
+impl Default for State {
+    fn default() -> Self {
+        State::with_window(DEFAULT_WINDOW)
+    }
 }
 
 impl State {
     pub fn new() -> State {
         State::default()
+    }
+
+    /// A state whose accounts remember their inputs' ids for `window` seconds of event time.
+    pub fn with_window(window: i64) -> State {
+        assert!(
+            (MIN_WINDOW..=MAX_WINDOW).contains(&window),
+            "window {window} s out of bounds"
+        );
+        State {
+            accounts: Vec::new(),
+            recent: Vec::new(),
+            by_id: FxHashMap::default(),
+            by_msisdn: FxHashMap::default(),
+            window,
+            forgotten: None,
+            dropped: Vec::new(),
+            free_reports: FxHashSet::default(),
+        }
+    }
+
+    pub fn window(&self) -> i64 {
+        self.window
+    }
+
+    /// From now on, ids dropped from memory are kept for [`State::take_forgotten`] (the engine
+    /// deletes them from its store).
+    pub fn collect_forgotten(&mut self) {
+        self.forgotten.get_or_insert_with(Vec::new);
+    }
+
+    pub fn take_forgotten(&mut self) -> Vec<(AccountId, EventId)> {
+        self.forgotten.as_mut().map(std::mem::take).unwrap_or_default()
     }
 
     pub fn account(&self, id: &str) -> Option<&Account> {
@@ -321,16 +368,37 @@ impl State {
         self.accounts.is_empty()
     }
 
-    pub fn seen(&self, id: &str) -> bool {
-        self.seen.contains(id)
+    /// What `account` remembers of `input` (`crate::recent`). What the engine derives from its
+    /// own log is owed whenever it comes: never too late.
+    pub fn seen(&self, account: &str, input: &crate::Input) -> Seen {
+        let owed = input.is_derived() || matches!(input, crate::Input::Tick(_));
+        match self.by_id.get(account) {
+            Some(&i) => self.recent[i as usize].check(input.id(), input.time(), owed, self.window),
+            None => Seen::Fresh,
+        }
     }
 
+    /// The ids held in memory, over all accounts.
     pub fn seen_count(&self) -> usize {
-        self.seen.len()
+        self.recent.iter().map(Recent::len).sum()
     }
 
-    pub(crate) fn mark_seen(&mut self, id: &EventId) {
-        self.seen.insert(id.clone());
+    /// The ids `account` holds, with their event times.
+    pub fn recent(&self, account: &str) -> Option<&Recent> {
+        self.by_id.get(account).map(|&i| &self.recent[i as usize])
+    }
+
+    /// Remembers a decision's input with the account it concerned (`crate::recent`): every
+    /// decision but a duplicate and a too-late input, which change nothing.
+    pub(crate) fn remember(&mut self, d: &Decision) {
+        let Some((account, rated)) = remembered_by(d) else {
+            return;
+        };
+        assert!(
+            self.by_id.contains_key(account.as_str()),
+            "a decision's account exists once applied"
+        );
+        self.restore_seen(account, &d.event, d.time, rated);
     }
 
     pub(crate) fn account_mut(&mut self, id: &str) -> Option<&mut Account> {
@@ -347,6 +415,7 @@ impl State {
         }
         self.by_id.insert(a.id.clone(), i);
         self.accounts.push(a);
+        self.recent.push(Recent::default());
     }
 
     /// The numbers of a released account go back to the operator: they no longer lead to it.
@@ -392,7 +461,41 @@ impl State {
         self.free_reports.insert((m, month));
     }
 
-    pub fn restore_seen(&mut self, id: EventId) {
-        self.seen.insert(id);
+    /// Restores an id `account` decided at `t` (from a snapshot); `rated` as in
+    /// [`Recent::remember`]. An id of an unknown account is ignored: it can never be asked for.
+    pub fn restore_seen(&mut self, account: &str, id: &EventId, t: Timestamp, rated: bool) {
+        let Some(&i) = self.by_id.get(account) else {
+            return;
+        };
+        let recent = &mut self.recent[i as usize];
+        match &mut self.forgotten {
+            None => recent.remember(id, t, rated, self.window, None),
+            Some(all) => {
+                recent.remember(id, t, rated, self.window, Some(&mut self.dropped));
+                let a = &self.accounts[i as usize].id;
+                all.extend(self.dropped.drain(..).map(|id| (a.clone(), id)));
+            }
+        }
+    }
+}
+
+/// The account that remembers a decision's input, if any (`crate::recent`): the one it opened,
+/// or the one it concerned; none for a duplicate, a too-late input, or one that named no account.
+/// With it, whether the input was rated (a rejection does not move the account's horizon).
+pub fn remembered_by(d: &Decision) -> Option<(&AccountId, bool)> {
+    let rated = !matches!(d.outcome, Outcome::Rejected(_));
+    match &d.outcome {
+        Outcome::Duplicate | Outcome::Rejected(Rejection::TooLate { .. }) => None,
+        Outcome::Opened { account, .. } => Some((&account.id, rated)),
+        _ => concerned(d).map(|a| (a, rated)),
+    }
+}
+
+/// The account a decision concerns: the one it names, or for a transfer's credit that found no
+/// account, the sender's (whose refund it derives).
+pub fn concerned(d: &Decision) -> Option<&AccountId> {
+    match &d.outcome {
+        Outcome::TransferBounced { from_account, .. } if d.account.is_none() => Some(from_account),
+        _ => d.account.as_ref(),
     }
 }

@@ -341,12 +341,21 @@ fn the_same_event_id_twice_charges_once() {
     let d = step(&mut s, &cat, &c);
     assert_eq!(d.outcome, Outcome::Duplicate);
     assert_eq!(balance(&s, A), after_once);
-    let p = pay("p1", A, "2026-11-25T10:00:00Z", "999.00");
-    assert_eq!(
+    // The payment that opened the account, delivered again three weeks later: its time is
+    // before the account's horizon (its latest rated event less the window), too late to be
+    // told from a repeat, so it is refused and moves nothing.
+    let p = pay("p1", A, "2026-11-01T07:00:01Z", "999.00");
+    assert!(matches!(
         step(&mut s, &cat, &p).outcome,
-        Outcome::Duplicate,
-        "payment p1 was applied when the account opened"
-    );
+        Outcome::Rejected(Rejection::TooLate { .. })
+    ));
+    assert_eq!(balance(&s, A), after_once);
+    // Within the window, late or not, a repeat is a duplicate.
+    let late = call("late", N, "441234567890", "2026-11-23T10:00:00Z", 60);
+    assert!(matches!(step(&mut s, &cat, &late).outcome, Outcome::Charged(_)));
+    let after_late = balance(&s, A);
+    assert_eq!(step(&mut s, &cat, &late).outcome, Outcome::Duplicate);
+    assert_eq!(balance(&s, A), after_late);
 }
 
 #[test]

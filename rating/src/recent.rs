@@ -1,0 +1,217 @@
+//! What an account remembers of its own inputs: the ids it decided within a window of event
+//! time, so that a repeat is recognised as one, and the horizon before which an input comes too
+//! late to be told from a repeat.
+//!
+//! Why a window and not every id ever seen: at ten million subscribers the ids of a month take
+//! more memory than the accounts (52 bytes an id, some 400 bytes per account and day), and they
+//! would grow for as long as the engine runs. An account's inputs are ordered in its partition,
+//! so its latest event time is deterministic, and so is everything here: the same log gives the
+//! same decisions live, in replay and after a restart.
+//!
+//! The rules, for an input `y` of an account whose latest rated event time is `latest`:
+//! - the horizon is `latest - window`;
+//! - `y` is a **repeat** (a duplicate) if the account decided an input with `y`'s id when its
+//!   latest was not before the horizon (an id is held as of the account's clock when decided);
+//! - otherwise `y` is **too late** (rejected) if its time is before the horizon, unless the
+//!   engine owes it (a transfer's credit or refund, a tick: derived from the log, refusing one
+//!   would lose money).
+//!
+//! An id older than the horizon can never matter again, whether or not it is still held: that is
+//! what lets pruning be lazy (only when the oldest id is a quarter window behind) without
+//! changing any decision. Ids are unique per account: an input that names no account (an unknown
+//! number) is rejected again if repeated, which moves nothing either time.
+
+use crate::event::EventId;
+use crate::time::Timestamp;
+use rustc_hash::FxHashMap;
+
+/// How long an account remembers an input's id, in seconds of event time: three days. A CDR
+/// later than this after its account's latest rated event is rejected as too late.
+pub const DEFAULT_WINDOW: i64 = 3 * 86_400;
+/// The shortest and the longest window a store may be made with.
+pub const MIN_WINDOW: i64 = 3_600;
+pub const MAX_WINDOW: i64 = 400 * 86_400;
+
+/// The ids one account decided lately.
+#[derive(Clone, Debug, Default)]
+pub struct Recent {
+    ids: FxHashMap<EventId, Timestamp>,
+    /// The latest event time of an input the account rated (rejections do not move it: a wrong
+    /// clock on a refused CDR must not make the next ones late).
+    latest: Option<Timestamp>,
+    /// No id held is older than this.
+    oldest: Timestamp,
+}
+
+/// What the account's memory says of an input.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Seen {
+    Fresh,
+    Repeat,
+    TooLate { horizon: Timestamp },
+}
+
+impl Recent {
+    pub fn horizon(&self, window: i64) -> Option<Timestamp> {
+        self.latest.map(|t| Timestamp(t.0.saturating_sub(window)))
+    }
+
+    /// `owed`: the input is owed whenever it comes (what the engine derives from its own log),
+    /// so it is never too late, only a repeat or not.
+    pub fn check(&self, id: &str, t: Timestamp, owed: bool, window: i64) -> Seen {
+        let horizon = self.horizon(window);
+        if let Some(&at) = self.ids.get(id) {
+            if horizon.is_none_or(|h| at >= h) {
+                return Seen::Repeat;
+            }
+        }
+        match horizon {
+            Some(h) if t < h && !owed => Seen::TooLate { horizon: h },
+            _ => Seen::Fresh,
+        }
+    }
+
+    /// Records a decided input; `rated` moves the latest event time. Ids that fell behind the
+    /// horizon are dropped when the oldest is a quarter window behind it, and handed to
+    /// `forgotten` (the engine deletes them from its store).
+    pub fn remember(
+        &mut self,
+        id: &EventId,
+        t: Timestamp,
+        rated: bool,
+        window: i64,
+        forgotten: Option<&mut Vec<EventId>>,
+    ) {
+        if rated {
+            self.latest = Some(self.latest.map_or(t, |l| l.max(t)));
+        }
+        // Held as of the account's clock when it was decided, not its own time: a late input
+        // (or an owed one, older than the horizon) is still known as a repeat for a window.
+        let t = self.latest.map_or(t, |l| l.max(t));
+        if self.ids.is_empty() || t < self.oldest {
+            self.oldest = t;
+        }
+        let held = self.ids.entry(id.clone()).or_insert(t);
+        *held = (*held).max(t);
+        self.prune(window, forgotten);
+    }
+
+    fn prune(&mut self, window: i64, forgotten: Option<&mut Vec<EventId>>) {
+        let Some(h) = self.horizon(window) else {
+            return;
+        };
+        if self.oldest.0 >= h.0.saturating_sub(window / 4) {
+            return;
+        }
+        let mut oldest = None::<Timestamp>;
+        match forgotten {
+            Some(out) => self.ids.retain(|id, t| {
+                let keep = *t >= h;
+                if !keep {
+                    out.push(id.clone());
+                }
+                keep
+            }),
+            None => self.ids.retain(|_, t| *t >= h),
+        }
+        for &t in self.ids.values() {
+            oldest = Some(oldest.map_or(t, |o| o.min(t)));
+        }
+        self.oldest = oldest.unwrap_or(h);
+        if self.ids.capacity() > 4 * self.ids.len().max(8) {
+            self.ids.shrink_to_fit();
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+
+    pub fn ids(&self) -> impl Iterator<Item = (&EventId, Timestamp)> {
+        self.ids.iter().map(|(id, &t)| (id, t))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const W: i64 = 1_000;
+
+    fn at(t: i64) -> Timestamp {
+        Timestamp(t)
+    }
+
+    #[test]
+    fn a_repeat_within_the_window_is_seen_and_a_late_input_is_refused() {
+        let mut r = Recent::default();
+        assert_eq!(r.check("a", at(10_000), false, W), Seen::Fresh);
+        r.remember(&"a".into(), at(10_000), true, W, None);
+        assert_eq!(r.check("a", at(10_000), false, W), Seen::Repeat);
+        assert_eq!(r.check("b", at(9_500), false, W), Seen::Fresh, "late but within the window");
+        r.remember(&"b".into(), at(9_500), true, W, None);
+        assert_eq!(r.horizon(W), Some(at(9_000)), "a late input does not move latest back");
+        assert_eq!(
+            r.check("c", at(8_999), false, W),
+            Seen::TooLate { horizon: at(9_000) }
+        );
+        // Time moves on: a's time falls behind the horizon. Whether it is still held or not,
+        // it is no longer a repeat, and an input at its time is too late.
+        r.remember(&"d".into(), at(11_100), true, W, None);
+        assert_eq!(r.check("a", at(10_100), false, W), Seen::Fresh);
+        assert_eq!(
+            r.check("a", at(10_000), false, W),
+            Seen::TooLate { horizon: at(10_100) }
+        );
+    }
+
+    #[test]
+    fn an_owed_input_is_never_too_late_and_its_repeat_is_known_for_a_window() {
+        let mut r = Recent::default();
+        r.remember(&"now".into(), at(100_000), true, W, None);
+        assert_eq!(r.check("credit", at(5_000), true, W), Seen::Fresh);
+        assert_eq!(
+            r.check("credit", at(5_000), false, W),
+            Seen::TooLate { horizon: at(99_000) }
+        );
+        r.remember(&"credit".into(), at(5_000), true, W, None);
+        assert_eq!(r.check("credit", at(5_000), true, W), Seen::Repeat);
+        assert_eq!(r.check("credit", at(5_000), false, W), Seen::Repeat);
+        assert_eq!(r.horizon(W), Some(at(99_000)), "an old input does not move latest back");
+    }
+
+    #[test]
+    fn rejections_are_remembered_but_do_not_move_the_horizon() {
+        let mut r = Recent::default();
+        r.remember(&"x".into(), at(50_000), false, W, None);
+        assert_eq!(r.horizon(W), None);
+        assert_eq!(r.check("x", at(50_000), false, W), Seen::Repeat);
+        assert_eq!(r.check("y", at(1), false, W), Seen::Fresh);
+    }
+
+    #[test]
+    fn pruning_is_lazy_and_hands_over_what_it_drops() {
+        let mut r = Recent::default();
+        let mut gone = Vec::new();
+        for t in 0..100 {
+            r.remember(
+                &format!("e{t}").into(),
+                at(t * 100),
+                true,
+                W,
+                Some(&mut gone),
+            );
+        }
+        // latest 9 900, horizon 8 900: held ids are never older than a quarter window behind it.
+        assert!(r.ids().all(|(_, t)| t.0 >= 8_900 - W / 4), "{:?}", r.oldest);
+        assert_eq!(gone.len() + r.len(), 100);
+        assert!(gone.iter().all(|id| r.check(id, at(9_000), false, W) == Seen::Fresh));
+        for t in 89..100 {
+            assert_eq!(r.check(&format!("e{t}"), at(9_900), false, W), Seen::Repeat);
+        }
+    }
+}
