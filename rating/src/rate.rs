@@ -115,30 +115,17 @@ pub(crate) fn renewed<'a>(cat: &Catalog, acct: &'a Account, t: Timestamp) -> (Cu
 /// Rates one input event against the state and catalog.
 pub fn rate(state: &State, cat: &Catalog, input: &Input) -> Decision {
     let mut d = decide(state, cat, input);
-    // Repeats and late inputs are told by the account the input concerns (`crate::recent`),
-    // which the decision names: found after deciding, which costs nothing but for repeats.
-    let owner = match input {
-        Input::OpenAccount(x) => Some(&x.account),
-        _ => crate::state::concerned(&d),
-    };
-    if let Some(owner) = owner {
-        match state.seen(owner, input) {
-            Seen::Fresh => {}
-            Seen::Repeat => {
-                d = decided(input, cat, None, Due::default(), Outcome::Duplicate);
-                return d;
-            }
-            Seen::TooLate { horizon } => {
-                let owner = owner.clone();
-                d = rejected(
-                    input,
-                    cat,
-                    Some(&owner),
-                    Rejection::TooLate {
-                        horizon,
-                        window: state.window(),
-                    },
-                );
+    // Usage was told from repeats and late inputs before it was charged (the hot path);
+    // other inputs are told by the account their decision names (`crate::recent`), found
+    // after deciding, which costs nothing but for repeats.
+    if !matches!(input, Input::Usage(_)) {
+        let owner = match input {
+            Input::OpenAccount(x) => Some(&x.account),
+            _ => crate::state::concerned(&d),
+        };
+        if let Some(owner) = owner {
+            if let Some(seen) = unless_new(state, cat, input, owner, state.seen(owner, input)) {
+                d = seen;
                 return d;
             }
         }
@@ -637,10 +624,44 @@ fn named_account<'a>(state: &'a State, input: &Input) -> Option<&'a Account> {
 }
 
 fn rate_usage(state: &State, cat: &Catalog, input: &Input, u: &Usage) -> Decision {
-    let Some(acct0) = state.account_of(u.msisdn) else {
+    let Some(i) = state.index_of_number(u.msisdn) else {
         return rejected(input, cat, None, Rejection::UnknownNumber(u.msisdn));
     };
+    let acct0 = state.account_at(i);
+    if let Some(seen) = unless_new(state, cat, input, &acct0.id, state.seen_at(i, input)) {
+        return seen;
+    }
     charge(cat, input, acct0, u)
+}
+
+/// The decision for an input its account has seen or that comes too late (`crate::recent`);
+/// none for a new one.
+fn unless_new(
+    state: &State,
+    cat: &Catalog,
+    input: &Input,
+    owner: &str,
+    seen: Seen,
+) -> Option<Decision> {
+    match seen {
+        Seen::Fresh => None,
+        Seen::Repeat => Some(decided(
+            input,
+            cat,
+            None,
+            Due::default(),
+            Outcome::Duplicate,
+        )),
+        Seen::TooLate { horizon } => Some(rejected(
+            input,
+            cat,
+            Some(owner),
+            Rejection::TooLate {
+                horizon,
+                window: state.window(),
+            },
+        )),
+    }
 }
 
 /// The decision for a usage item, built in place: a decision is a few hundred bytes, and the

@@ -348,12 +348,7 @@ impl State {
     }
 
     pub(crate) fn account_of(&self, m: Msisdn) -> Option<&Account> {
-        let a = self.by_msisdn.get(&m).map(|&i| &self.accounts[i as usize]);
-        debug_assert!(
-            a.is_none_or(|a| a.activity.released.is_none()),
-            "a released account's numbers are out of the index"
-        );
-        a
+        self.index_of_number(m).map(|i| self.account_at(i))
     }
 
     pub fn accounts(&self) -> impl Iterator<Item = &Account> {
@@ -371,11 +366,31 @@ impl State {
     /// What `account` remembers of `input` (`crate::recent`). What the engine derives from its
     /// own log is owed whenever it comes: never too late.
     pub fn seen(&self, account: &str, input: &crate::Input) -> Seen {
-        let owed = input.is_derived() || matches!(input, crate::Input::Tick(_));
         match self.by_id.get(account) {
-            Some(&i) => self.recent[i as usize].check(input.id(), input.time(), owed, self.window),
+            Some(&i) => self.seen_at(i, input),
             None => Seen::Fresh,
         }
+    }
+
+    /// [`State::seen`] for the account at index `i` (from [`State::index_of_number`]).
+    pub(crate) fn seen_at(&self, i: u32, input: &crate::Input) -> Seen {
+        let owed = input.is_derived() || matches!(input, crate::Input::Tick(_));
+        self.recent[i as usize].check(input.id(), input.time(), owed, self.window)
+    }
+
+    /// Where the account holding a number is kept: one look-up serves the account and what it
+    /// remembers.
+    pub(crate) fn index_of_number(&self, m: Msisdn) -> Option<u32> {
+        self.by_msisdn.get(&m).copied()
+    }
+
+    pub(crate) fn account_at(&self, i: u32) -> &Account {
+        let a = &self.accounts[i as usize];
+        debug_assert!(
+            a.activity.released.is_none(),
+            "a released account's numbers are out of the index"
+        );
+        a
     }
 
     /// The ids held in memory, over all accounts.
