@@ -1,1 +1,398 @@
-//! Benchmarks live in `benches/`; this crate has no library code of its own.
+//! The measurements the throughput benchmarks and the harness share: each runs one step of
+//! ratel over a generated workload and the raw limit it is set beside, in the same process, and
+//! returns seconds, events and the peak memory of the step.
+
+use engine::pipeline::{Config, Engine};
+use engine::source::FileSource;
+use engine::workload::Workload;
+use rating::Catalog;
+use rocksdb::{Options, WriteBatch, WriteOptions, DB};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// A number from the environment (underscores allowed), or `default`.
+pub fn env(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.replace('_', "").parse().ok())
+        .unwrap_or(default)
+}
+
+/// One timed step: events per second, and the resident memory it peaked at.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Measure {
+    pub events: u64,
+    pub secs: f64,
+    /// Peak resident set of the process during the step, in bytes (Linux: VmHWM, reset before
+    /// the step), or 0 where it cannot be read.
+    pub peak: u64,
+}
+
+impl Measure {
+    pub fn rate(&self) -> f64 {
+        self.events as f64 / self.secs.max(1e-9)
+    }
+}
+
+/// Resets the process's peak resident set, so that the next [`peak`] is the step's own.
+pub fn reset_peak() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+/// The process's peak resident set since the last [`reset_peak`], in bytes.
+pub fn peak() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        })
+        .map_or(0, |kb| kb * 1024)
+}
+
+/// Runs `f` as a step: timed, its peak memory read.
+pub fn step<T>(events: impl FnOnce(&T) -> u64, f: impl FnOnce() -> T) -> (T, Measure) {
+    reset_peak();
+    let started = Instant::now();
+    let out = f();
+    let secs = started.elapsed().as_secs_f64();
+    let m = Measure {
+        events: events(&out),
+        secs,
+        peak: peak(),
+    };
+    (out, m)
+}
+
+/// A generated workload written to a file.
+pub struct Work {
+    pub path: PathBuf,
+    pub lines: u64,
+    pub bytes: u64,
+    pub accounts: u64,
+    pub days: u32,
+}
+
+/// Writes a generated workload of `accounts` over `days` at `per_day` events per account and
+/// day (seed 1, the generator's duplicates and bad lines).
+pub fn workload(dir: &Path, accounts: u64, days: u32, per_day: f64) -> Work {
+    let path = dir.join("work.jsonl");
+    let w = Workload {
+        accounts,
+        days,
+        events_per_day: per_day,
+        seed: 1,
+        ..Workload::default()
+    };
+    let lines = w
+        .write(
+            &mut std::io::BufWriter::new(std::fs::File::create(&path).unwrap()),
+            |_| {},
+        )
+        .unwrap();
+    let bytes = std::fs::metadata(&path).unwrap().len();
+    Work {
+        path,
+        lines,
+        bytes,
+        accounts,
+        days,
+    }
+}
+
+pub fn example() -> Catalog {
+    Catalog::from_toml("example", engine::EXAMPLE_CATALOG).unwrap()
+}
+
+/// Rating in memory: every line decoded, rated and applied, nothing written; beside it, its raw
+/// limit: decoding the same lines alone.
+pub fn in_memory(work: &Work) -> (Measure, Measure, rating::State) {
+    let text = std::fs::read(&work.path).unwrap();
+    let (_, decode) = step(
+        |n: &u64| *n,
+        || {
+            let mut n = 0;
+            for l in text.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+                std::hint::black_box(rating::codec::parse_json(l).ok());
+                n += 1;
+            }
+            n
+        },
+    );
+    let cat = example();
+    let (state, rated) = step(
+        |_: &rating::State| decode.events,
+        || {
+            let mut s = rating::State::new();
+            for l in text.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+                if let Ok(i) = rating::codec::parse_json(l) {
+                    std::hint::black_box(rating::step(&mut s, &cat, &i));
+                }
+            }
+            s
+        },
+    );
+    (rated, decode, state)
+}
+
+/// `ratel run` from the file into a RocksDB store at `data`, WAL synced per batch.
+pub fn file_run(work: &Work, data: &Path, batch: usize) -> (Measure, u64) {
+    let (e, m) = step(
+        |_: &Engine| work.lines,
+        || {
+            let mut e = Engine::open(
+                data,
+                example(),
+                engine::EXAMPLE_CATALOG.as_bytes(),
+                Config {
+                    batch,
+                    sync: true,
+                    ..Config::default()
+                },
+            )
+            .unwrap();
+            let mut src = FileSource::open(work.path.clone(), 0).unwrap();
+            e.run(&mut src, |_, _| {}).unwrap();
+            e
+        },
+    );
+    // Untimed: everything into table files, so that a read-only reader sees it all.
+    e.store.flush().unwrap();
+    let entries = e.store.log().count() as u64;
+    (m, entries)
+}
+
+/// The raw limit of a run: every key and value the run left in the store's log, index, seen,
+/// state and read-model families, written to a fresh RocksDB in as many batches as the run
+/// committed, WAL synced per batch. Returns the measure (events: the run's lines) and the bytes.
+pub fn raw_write(work: &Work, data: &Path, dir: &Path, batch: usize) -> (Measure, u64) {
+    let mut names = vec!["log", "by_account", "state", "seen", "meta", "reports"];
+    names.extend(projections::models::FAMILIES);
+    // Opened as the engine opens it: the spending family needs its merge operator to be read.
+    let store = engine::store::Store::open(data).unwrap();
+    let src_db = store.db();
+    let mut pairs: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
+    for cf in names.iter().filter(|n| **n != "meta") {
+        let h = src_db.cf_handle(cf).unwrap();
+        for kv in src_db.iterator_cf(h, rocksdb::IteratorMode::Start) {
+            let (k, v) = kv.unwrap();
+            let mut key = cf.as_bytes().to_vec();
+            key.extend_from_slice(&k);
+            pairs.push((key, v.to_vec()));
+        }
+    }
+    drop(store);
+    let bytes: usize = pairs.iter().map(|(k, v)| k.len() + v.len()).sum();
+    let mut opts = Options::default();
+    opts.create_if_missing(true);
+    opts.set_compression_type(rocksdb::DBCompressionType::Lz4);
+    opts.set_write_buffer_size(64 << 20);
+    let raw = DB::open(&opts, dir.join("raw")).unwrap();
+    let batches = (work.lines as f64 / batch as f64).ceil().max(1.0);
+    let per_batch = ((pairs.len() as f64 / batches).ceil() as usize).max(1);
+    let mut wo = WriteOptions::default();
+    wo.set_sync(true);
+    let (_, m) = step(
+        |_: &()| work.lines,
+        || {
+            for chunk in pairs.chunks(per_batch) {
+                let mut b = WriteBatch::default();
+                for (k, v) in chunk {
+                    b.put(k, v);
+                }
+                raw.write_opt(b, &wo).unwrap();
+            }
+        },
+    );
+    (m, bytes as u64)
+}
+
+/// `ratel replay` of the store: every decision rated again and compared byte for byte (events:
+/// log entries); beside it, its raw limit: reading and decoding every entry of the log.
+pub fn replay(data: &Path) -> (Measure, Measure) {
+    let store = engine::store::Store::open(data).unwrap();
+    let (n, read) = step(
+        |n: &u64| *n,
+        || store.log().map(|e| e.unwrap()).count() as u64,
+    );
+    let (report, m) = step(
+        |_: &engine::replay::ReplayReport| n,
+        || engine::replay::replay(&store, |_| {}).unwrap().0,
+    );
+    assert!(report.ok(), "replay found differences: {report:?}");
+    (m, read)
+}
+
+/// A tansu broker on a loopback port, killed when dropped.
+pub struct Broker {
+    child: std::process::Child,
+    pub addr: String,
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Broker {
+    /// Starts `tansu` (RATEL_TANSU, else on PATH) with memory storage; `None` if it cannot run.
+    pub fn start() -> Option<Broker> {
+        let tansu = std::env::var("RATEL_TANSU").unwrap_or_else(|_| "tansu".into());
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .ok()?
+            .local_addr()
+            .ok()?
+            .port();
+        let url = format!("tcp://127.0.0.1:{port}");
+        let child = std::process::Command::new(&tansu)
+            .args(["broker", "--listener-url", &url])
+            .args(["--advertised-listener-url", &url])
+            .args(["--storage-engine", "memory://tansu/"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .ok()?;
+        let b = Broker {
+            child,
+            addr: format!("127.0.0.1:{port}"),
+        };
+        let started = Instant::now();
+        while std::net::TcpStream::connect(&b.addr).is_err() {
+            if started.elapsed() > Duration::from_secs(20) {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Some(b)
+    }
+}
+
+/// What a Kafka measurement found.
+pub struct FromKafka {
+    pub raw: Measure,
+    pub run: Measure,
+    pub produce_secs: f64,
+    pub join_secs: f64,
+    pub bytes: u64,
+}
+
+/// The workload produced to the broker's input topics (`partitions` each), then (1) consumed
+/// by rdkafka alone from the beginning, (2) consumed, rated, committed (WAL synced per batch)
+/// and, with `publish`, published by ratel, timed from its first batch to the one that
+/// completes the input (joining the group is not throughput).
+pub fn kafka(
+    broker: &Broker,
+    work: &Work,
+    dir: &Path,
+    partitions: u32,
+    batch: usize,
+    publish: bool,
+    idempotent: bool,
+) -> FromKafka {
+    use engine::kafka::{Group, Topics};
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    use rdkafka::{Message, Offset, TopicPartitionList};
+    let brokers = &broker.addr;
+    let lines = work.lines;
+    let topics = Topics::default();
+    let mut names = topics.inputs().to_vec();
+    names.extend(topics.outputs());
+    engine::kafka::create_topics(brokers, &names, partitions).unwrap();
+    let started = Instant::now();
+    engine::kafka::produce(
+        brokers,
+        &topics,
+        &work.path,
+        idempotent,
+        engine::kafka::BATCH_MESSAGES,
+        |_| {},
+    )
+    .unwrap();
+    let produce_secs = started.elapsed().as_secs_f64();
+
+    let c: BaseConsumer = engine::kafka::client_config(brokers)
+        .set("group.id", "raw-reader")
+        .set("fetch.max.bytes", "52428800")
+        .set("max.partition.fetch.bytes", "1048576")
+        .create()
+        .unwrap();
+    let mut tpl = TopicPartitionList::new();
+    for t in topics.inputs() {
+        for p in 0..partitions as i32 {
+            tpl.add_partition_offset(t, p, Offset::Beginning).unwrap();
+        }
+    }
+    c.assign(&tpl).unwrap();
+    reset_peak();
+    // Timed from the first message, as ratel is from its first batch: connecting and the
+    // first fetch's round trips are not throughput.
+    let (mut n, mut bytes) = (0u64, 0usize);
+    let mut first: Option<Instant> = None;
+    let mut last = Instant::now();
+    while last.elapsed() < Duration::from_secs(if first.is_some() { 2 } else { 30 }) {
+        if let Some(m) = c.poll(Duration::from_millis(100)) {
+            bytes += m.unwrap().payload().map_or(0, <[u8]>::len);
+            n += 1;
+            last = Instant::now();
+            first.get_or_insert(last);
+        }
+    }
+    let raw = Measure {
+        events: n,
+        secs: last.duration_since(first.unwrap_or(last)).as_secs_f64(),
+        peak: peak(),
+    };
+    assert_eq!(n, lines, "the broker holds every message produced");
+    drop(c);
+
+    let o = engine::stream::Options {
+        group: Group {
+            id: "ratel-bench".into(),
+            instance: None,
+        },
+        topics,
+        exit_when_idle: Some(Duration::from_secs(3)),
+        publish,
+        idempotent,
+    };
+    reset_peak();
+    let started = Instant::now();
+    let mut first: Option<Instant> = None;
+    let mut done: Option<Instant> = None;
+    let e = engine::stream::run(
+        &dir.join("kafka-store"),
+        example(),
+        engine::EXAMPLE_CATALOG.as_bytes(),
+        brokers,
+        Config {
+            batch,
+            sync: true,
+            ..Config::default()
+        },
+        &o,
+        |e| {
+            first.get_or_insert_with(Instant::now);
+            if e.counters.read >= lines && done.is_none() {
+                done = Some(Instant::now());
+            }
+        },
+    )
+    .unwrap();
+    assert_eq!(e.counters.read, lines, "ratel read every message");
+    let first = first.expect("a batch");
+    let run = Measure {
+        events: lines,
+        secs: done.unwrap().duration_since(first).as_secs_f64(),
+        peak: peak(),
+    };
+    FromKafka {
+        raw,
+        run,
+        produce_secs,
+        join_secs: first.duration_since(started).as_secs_f64(),
+        bytes: bytes as u64,
+    }
+}

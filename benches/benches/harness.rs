@@ -1,0 +1,268 @@
+//! The throughput harness: one command that measures, on generated workloads of several sizes,
+//! every step of ratel beside its raw limit, in one run, and writes a report with a plot.
+//!
+//! `cargo bench -p ratel-benches --bench harness`
+//! - RATEL_BENCH_ACCOUNTS: the sizes, accounts, comma-separated (default `10000,100000`; the
+//!   issue's `10000,1000000,10000000` needs about 25 GB of memory and hours at 10 million);
+//! - RATEL_BENCH_DAYS (default 3) at 8 events per account and day, so that events grow with
+//!   accounts and rates compare across sizes;
+//! - RATEL_BENCH_BATCH (default 16384); RATEL_TANSU: the broker (else `tansu` on PATH; without
+//!   one the Kafka step is left out and the report says so).
+//!
+//! Steps, each as events per second and as a ratio to its raw limit:
+//! 1. rating in memory (decode, rate, apply) / decoding the same lines alone;
+//! 2. `ratel run` from the file into RocksDB, WAL synced per batch / (3) RocksDB writing the
+//!    same keys and values in as many synced batches;
+//! 4. `ratel replay` (every decision again, compared byte for byte) / reading the log;
+//! 5. ratel from the broker (consume, rate, commit, publish) / rdkafka consuming the same topics.
+//!
+//! With each, the peak resident memory of the process during the step; per size, the bytes of
+//! state per account in memory (counted by the allocator) and on disk. Writes
+//! `target/ratel-bench/report.md` and `target/ratel-bench/throughput.svg`.
+
+use plotters::prelude::*;
+use ratel_benches::*;
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicIsize, Ordering};
+
+/// The system allocator, counting the bytes live: the state's size in memory.
+struct Counting;
+static LIVE: AtomicIsize = AtomicIsize::new(0);
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
+        LIVE.fetch_add(l.size() as isize, Ordering::Relaxed);
+        unsafe { System.alloc(l) }
+    }
+    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
+        LIVE.fetch_sub(l.size() as isize, Ordering::Relaxed);
+        unsafe { System.dealloc(p, l) }
+    }
+    unsafe fn realloc(&self, p: *mut u8, l: Layout, new: usize) -> *mut u8 {
+        LIVE.fetch_add(new as isize - l.size() as isize, Ordering::Relaxed);
+        unsafe { System.realloc(p, l, new) }
+    }
+}
+#[global_allocator]
+static A: Counting = Counting;
+
+/// One size's results.
+struct Size {
+    accounts: u64,
+    events: u64,
+    /// (step, ratel, raw)
+    steps: Vec<(&'static str, Measure, Measure)>,
+    state_bytes: u64,
+    ids: u64,
+    disk_state: u64,
+    disk_all: u64,
+}
+
+fn dir_size(p: &std::path::Path) -> u64 {
+    std::fs::read_dir(p).map_or(0, |d| {
+        d.filter_map(Result::ok)
+            .map(|e| match e.metadata() {
+                Ok(m) if m.is_dir() => dir_size(&e.path()),
+                Ok(m) => m.len(),
+                Err(_) => 0,
+            })
+            .sum()
+    })
+}
+
+/// The logical bytes (keys and values) of the account state and the remembered ids.
+fn state_on_disk(data: &std::path::Path) -> u64 {
+    let store = engine::store::Store::open(data).unwrap();
+    let db = store.db();
+    ["state", "seen"]
+        .iter()
+        .map(|cf| {
+            let h = db.cf_handle(cf).unwrap();
+            db.iterator_cf(h, rocksdb::IteratorMode::Start)
+                .map(|kv| kv.map_or(0, |(k, v)| (k.len() + v.len()) as u64))
+                .sum::<u64>()
+        })
+        .sum()
+}
+
+fn main() {
+    if std::env::args().any(|a| a == "--list") {
+        return;
+    }
+    let sizes: Vec<u64> = std::env::var("RATEL_BENCH_ACCOUNTS")
+        .unwrap_or_else(|_| "10000,100000".into())
+        .split(',')
+        .filter_map(|s| s.trim().replace('_', "").parse().ok())
+        .collect();
+    let days = env("RATEL_BENCH_DAYS", 3) as u32;
+    let batch = env("RATEL_BENCH_BATCH", 16_384) as usize;
+    let out = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("../ratel-bench");
+    std::fs::create_dir_all(&out).unwrap();
+    let mut results = Vec::new();
+    let mut kafka_found = false;
+    for &accounts in &sizes {
+        let tmp = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+        let dir = tmp.path();
+        eprintln!("{accounts} accounts: generating");
+        let work = workload(dir, accounts, days, 8.0);
+        eprintln!("{accounts} accounts: {} events; rating in memory", work.lines);
+        let before = LIVE.load(Ordering::Relaxed);
+        let (memory, decode, state) = in_memory(&work);
+        let state_bytes = (LIVE.load(Ordering::Relaxed) - before).max(0) as u64;
+        let ids = state.seen_count() as u64;
+        drop(state);
+        eprintln!("{accounts} accounts: ratel run");
+        let data = dir.join("store");
+        let (run, _) = file_run(&work, &data, batch);
+        eprintln!("{accounts} accounts: raw write");
+        let (raw, _) = raw_write(&work, &data, dir, batch);
+        eprintln!("{accounts} accounts: replay");
+        let (replay, read) = replay(&data);
+        let mut steps = vec![
+            ("rating in memory / decoding alone", memory, decode),
+            ("ratel run, file → RocksDB / raw RocksDB write", run, raw),
+            ("replay / reading the log", replay, read),
+        ];
+        // A broker of its own per size: its topics hold this size's workload alone.
+        if let Some(b) = Broker::start() {
+            kafka_found = true;
+            eprintln!("{accounts} accounts: Kafka");
+            let k = kafka(&b, &work, dir, 3, batch, true, true);
+            steps.push(("ratel from Kafka / rdkafka consuming", k.run, k.raw));
+        }
+        results.push(Size {
+            accounts,
+            events: work.lines,
+            steps,
+            state_bytes,
+            ids,
+            disk_state: state_on_disk(&data),
+            disk_all: dir_size(&data),
+        });
+    }
+    let report = report(&results, days, batch, kafka_found);
+    println!("{report}");
+    std::fs::write(out.join("report.md"), &report).unwrap();
+    plot(&results, &out.join("throughput.svg"));
+    eprintln!("wrote {}", out.join("report.md").display());
+}
+
+fn report(results: &[Size], days: u32, batch: usize, kafka: bool) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "# ratel throughput harness\n\nGenerated workloads of {days} days at 8 events per account and day \
+         (with the generator's duplicates and bad lines), batch {batch}, WAL synced per batch, on \
+         this machine ({} cores). Each step beside its raw limit, in the same run.{}\n",
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        if kafka { "" } else { " No broker was found (RATEL_TANSU): the Kafka step is left out." }
+    );
+    let _ = writeln!(
+        s,
+        "| accounts | events | step | ratel events/s | raw events/s | ratio | peak memory (ratel) |\n|---|---|---|---|---|---|---|"
+    );
+    for r in results {
+        for (name, m, raw) in &r.steps {
+            let _ = writeln!(
+                s,
+                "| {} | {} | {name} | {:.0} | {:.0} | {:.0} % | {:.0} MB |",
+                r.accounts,
+                r.events,
+                m.rate(),
+                raw.rate(),
+                100.0 * m.rate() / raw.rate(),
+                m.peak as f64 / 1e6
+            );
+        }
+    }
+    let _ = writeln!(
+        s,
+        "\n| accounts | state in memory per account | ids held | state and ids on disk per account | whole store per account |\n|---|---|---|---|---|"
+    );
+    for r in results {
+        let _ = writeln!(
+            s,
+            "| {} | {} B | {} | {} B | {} B |",
+            r.accounts,
+            r.state_bytes / r.accounts.max(1),
+            r.ids,
+            r.disk_state / r.accounts.max(1),
+            r.disk_all / r.accounts.max(1)
+        );
+    }
+    if let (Some(first), Some(last)) = (results.first(), results.last()) {
+        if results.len() > 1 {
+            let _ = writeln!(
+                s,
+                "\nFrom {} to {} accounts, `ratel run` went from {:.0} to {:.0} events/s ({:.2}×).",
+                first.accounts,
+                last.accounts,
+                first.steps[1].1.rate(),
+                last.steps[1].1.rate(),
+                last.steps[1].1.rate() / first.steps[1].1.rate()
+            );
+        }
+    }
+    let _ = writeln!(s, "\n![throughput](throughput.svg)");
+    s
+}
+
+fn plot(results: &[Size], path: &std::path::Path) {
+    let root = SVGBackend::new(path, (900, 560)).into_drawing_area();
+    root.fill(&WHITE).unwrap();
+    let xs: Vec<f64> = results.iter().map(|r| r.accounts as f64).collect();
+    let (x0, x1) = (
+        xs.iter().cloned().fold(f64::MAX, f64::min) / 2.0,
+        xs.iter().cloned().fold(0.0, f64::max) * 2.0,
+    );
+    let ymax = results
+        .iter()
+        .flat_map(|r| r.steps.iter().flat_map(|(_, m, raw)| [m.rate(), raw.rate()]))
+        .fold(1.0, f64::max)
+        * 2.0;
+    let mut chart = ChartBuilder::on(&root)
+        .caption("ratel: events per second by step and size (solid: ratel, dashed: raw limit)", ("sans-serif", 18))
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(70)
+        .build_cartesian_2d((x0..x1).log_scale(), (1_000.0..ymax).log_scale())
+        .unwrap();
+    chart
+        .configure_mesh()
+        .x_desc("accounts")
+        .y_desc("events per second")
+        .draw()
+        .unwrap();
+    let steps = results.first().map_or(0, |r| r.steps.len());
+    for i in 0..steps {
+        let color = Palette99::pick(i).to_rgba();
+        let name = results[0].steps[i].0;
+        let ours: Vec<(f64, f64)> = results
+            .iter()
+            .filter_map(|r| r.steps.get(i).map(|s| (r.accounts as f64, s.1.rate())))
+            .collect();
+        let raw: Vec<(f64, f64)> = results
+            .iter()
+            .filter_map(|r| r.steps.get(i).map(|s| (r.accounts as f64, s.2.rate())))
+            .collect();
+        chart
+            .draw_series(LineSeries::new(ours.clone(), color.stroke_width(2)))
+            .unwrap()
+            .label(name)
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color));
+        chart
+            .draw_series(ours.iter().map(|&p| Circle::new(p, 4, color.filled())))
+            .unwrap();
+        chart
+            .draw_series(DashedLineSeries::new(raw, 6, 4, color.stroke_width(1)))
+            .unwrap();
+    }
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .position(SeriesLabelPosition::LowerLeft)
+        .draw()
+        .unwrap();
+    root.present().unwrap();
+}
