@@ -139,11 +139,15 @@ fn main() {
             disk_state: state_on_disk(&data),
             disk_all: dir_size(&data),
         });
+        // After every size: a long run that stops early still leaves what it measured.
+        std::fs::write(
+            out.join("report.md"),
+            report(&results, days, batch, kafka_found),
+        )
+        .unwrap();
+        plot(&results, &out.join("throughput.svg"));
     }
-    let report = report(&results, days, batch, kafka_found);
-    println!("{report}");
-    std::fs::write(out.join("report.md"), &report).unwrap();
-    plot(&results, &out.join("throughput.svg"));
+    println!("{}", report(&results, days, batch, kafka_found));
     eprintln!("wrote {}", out.join("report.md").display());
 }
 

@@ -163,19 +163,37 @@ pub fn file_run(work: &Work, data: &Path, batch: usize) -> (Measure, u64) {
     (m, entries)
 }
 
-/// The raw limit of a run: every key and value the run left in the store's log, index, seen,
-/// state and read-model families, written to a fresh RocksDB in as many batches as the run
-/// committed, WAL synced per batch. Returns the measure (events: the run's lines) and the bytes.
+/// At most this many bytes of keys and values are copied for the raw write: a large store's
+/// whole contents would not fit in memory beside it.
+pub const RAW_SAMPLE_BYTES: usize = 1 << 30;
+
+/// The raw limit of a run: the keys and values the run left in the store's log, index, seen,
+/// state and read-model families, written to a fresh RocksDB in batches of as many bytes as
+/// the run's batches held, WAL synced per batch. A store larger than [`RAW_SAMPLE_BYTES`] is
+/// sampled (every k-th key of each family) and the rate scaled by the share written. Returns
+/// the measure (events: the run's lines, in proportion) and the store's bytes.
 pub fn raw_write(work: &Work, data: &Path, dir: &Path, batch: usize) -> (Measure, u64) {
-    let mut names = vec!["log", "by_account", "state", "seen", "meta", "reports"];
+    let mut names = vec!["log", "by_account", "state", "seen", "reports"];
     names.extend(projections::models::FAMILIES);
     // Opened as the engine opens it: the spending family needs its merge operator to be read.
     let store = engine::store::Store::open(data).unwrap();
-    let src_db = store.db();
+    let db = store.db();
+    let mut total = 0usize;
+    for cf in &names {
+        let h = db.cf_handle(cf).unwrap();
+        for kv in db.iterator_cf(h, rocksdb::IteratorMode::Start) {
+            let (k, v) = kv.unwrap();
+            total += cf.len() + k.len() + v.len();
+        }
+    }
+    let every = total.div_ceil(RAW_SAMPLE_BYTES).max(1);
     let mut pairs: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
-    for cf in names.iter().filter(|n| **n != "meta") {
-        let h = src_db.cf_handle(cf).unwrap();
-        for kv in src_db.iterator_cf(h, rocksdb::IteratorMode::Start) {
+    for cf in &names {
+        let h = db.cf_handle(cf).unwrap();
+        for (i, kv) in db.iterator_cf(h, rocksdb::IteratorMode::Start).enumerate() {
+            if i % every != 0 {
+                continue;
+            }
             let (k, v) = kv.unwrap();
             let mut key = cf.as_bytes().to_vec();
             key.extend_from_slice(&k);
@@ -183,29 +201,36 @@ pub fn raw_write(work: &Work, data: &Path, dir: &Path, batch: usize) -> (Measure
         }
     }
     drop(store);
-    let bytes: usize = pairs.iter().map(|(k, v)| k.len() + v.len()).sum();
+    let sampled: usize = pairs.iter().map(|(k, v)| k.len() + v.len()).sum();
     let mut opts = Options::default();
     opts.create_if_missing(true);
     opts.set_compression_type(rocksdb::DBCompressionType::Lz4);
     opts.set_write_buffer_size(64 << 20);
     let raw = DB::open(&opts, dir.join("raw")).unwrap();
     let batches = (work.lines as f64 / batch as f64).ceil().max(1.0);
-    let per_batch = ((pairs.len() as f64 / batches).ceil() as usize).max(1);
+    let per_batch = ((total as f64 / batches).ceil() as usize).max(1);
     let mut wo = WriteOptions::default();
     wo.set_sync(true);
+    let share = sampled as f64 / total.max(1) as f64;
     let (_, m) = step(
-        |_: &()| work.lines,
+        |_: &()| (work.lines as f64 * share).round() as u64,
         || {
-            for chunk in pairs.chunks(per_batch) {
-                let mut b = WriteBatch::default();
-                for (k, v) in chunk {
-                    b.put(k, v);
+            let mut b = WriteBatch::default();
+            let mut size = 0;
+            for (k, v) in &pairs {
+                b.put(k, v);
+                size += k.len() + v.len();
+                if size >= per_batch {
+                    raw.write_opt(std::mem::take(&mut b), &wo).unwrap();
+                    size = 0;
                 }
+            }
+            if !b.is_empty() {
                 raw.write_opt(b, &wo).unwrap();
             }
         },
     );
-    (m, bytes as u64)
+    (m, total as u64)
 }
 
 /// `ratel replay` of the store: every decision rated again and compared byte for byte (events:

@@ -278,23 +278,83 @@ impl Engine {
         self.run(&mut src, |_, _| {})
     }
 
-    /// Rates everything the source yields, committing batch by batch. `on_batch` sees progress.
+    /// Rates everything the source yields, committing batch by batch. `on_batch` sees progress
+    /// after each commit.
+    ///
+    /// A batch is written by a thread of its own while the next one is rated: the WAL's sync
+    /// and the memtables' inserts overlap with rating instead of following it. At most one
+    /// batch is in flight, and the source hears of a batch only once it is durable. The state
+    /// in memory runs one batch ahead of the store; a failed write ends the run with its error
+    /// (the state in memory is then dropped, and a restart resumes from what was committed, as
+    /// after a crash).
     pub fn run(
         &mut self,
         source: &mut dyn Source,
         mut on_batch: impl FnMut(&Engine, u64),
     ) -> Result<(), EngineError> {
-        let mut lines = Vec::with_capacity(self.cfg.batch);
-        loop {
-            lines.clear();
-            source.next_batch(self.cfg.batch, &mut lines)?;
-            let Some(last) = lines.last() else { break };
-            let end = last.position;
-            self.process(&lines)?;
-            source.committed(&lines);
-            on_batch(self, end);
-        }
-        Ok(())
+        let store = self.store.clone();
+        let sync = self.cfg.sync;
+        std::thread::scope(|scope| {
+            // A rendezvous: the writer takes a batch only when it is done with the last.
+            let (to_writer, batches) = std::sync::mpsc::sync_channel::<Commit>(0);
+            let (written, results) = std::sync::mpsc::sync_channel::<Result<(), StoreError>>(1);
+            let writer = std::thread::Builder::new()
+                .name("ratel-commit".into())
+                .spawn_scoped(scope, move || {
+                    for c in batches {
+                        let r = store.commit(c, sync);
+                        let failed = r.is_err();
+                        if written.send(r).is_err() || failed {
+                            break;
+                        }
+                    }
+                })
+                .map_err(EngineError::Source)?;
+            let mut lines = Vec::with_capacity(self.cfg.batch);
+            let mut in_flight: Vec<Line> = Vec::with_capacity(self.cfg.batch);
+            let mut landed = |e: &mut Engine, lines: &[Line], source: &mut dyn Source| {
+                let r = results.recv().unwrap_or_else(|_| {
+                    Err(StoreError::Io("the commit thread ended".into()))
+                });
+                r?;
+                source.committed(lines);
+                if let Some(last) = lines.last() {
+                    on_batch(e, last.position);
+                }
+                Ok::<(), EngineError>(())
+            };
+            let outcome = loop {
+                lines.clear();
+                if let Err(e) = source.next_batch(self.cfg.batch, &mut lines) {
+                    break Err(e.into());
+                }
+                if lines.is_empty() {
+                    break Ok(());
+                }
+                let c = match self.prepare(&lines) {
+                    Ok(c) => c,
+                    Err(e) => break Err(e),
+                };
+                if !in_flight.is_empty() {
+                    if let Err(e) = landed(self, &in_flight, source) {
+                        break Err(e);
+                    }
+                }
+                if to_writer.send(c).is_err() {
+                    break Err(StoreError::Io("the commit thread ended".into()).into());
+                }
+                std::mem::swap(&mut lines, &mut in_flight);
+            };
+            drop(to_writer);
+            // What is in flight lands (or fails) before the run returns, whatever ended it.
+            let last = if in_flight.is_empty() {
+                Ok(())
+            } else {
+                landed(self, &in_flight, source)
+            };
+            writer.join().expect("the commit thread does not panic");
+            outcome.and(last)
+        })
     }
 
     /// The partition an input of `line` belongs to, or why it cannot be rated here.
@@ -333,6 +393,14 @@ impl Engine {
 
     /// Rates one batch of lines and commits it.
     pub fn process(&mut self, lines: &[Line]) -> Result<(), EngineError> {
+        let c = self.prepare(lines)?;
+        self.store.commit(c, self.cfg.sync)?;
+        Ok(())
+    }
+
+    /// Rates one batch of lines into the state and the write that makes it durable (its log
+    /// entries, state, ids, read models, positions and counters), not yet written.
+    fn prepare(&mut self, lines: &[Line]) -> Result<Commit, EngineError> {
         if let Some(a) = &mut self.appended {
             a.clear();
         }
@@ -441,8 +509,7 @@ impl Engine {
             &(self.watermark.0 as u64).to_le_bytes(),
         );
         self.store.put_counters(&mut c, &self.counters);
-        self.store.commit(c, self.cfg.sync)?;
-        Ok(())
+        Ok(c)
     }
 
     /// Rates what a decision obliges the engine to deliver (a transfer's credit, a bounced
