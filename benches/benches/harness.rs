@@ -22,29 +22,10 @@
 
 use plotters::prelude::*;
 use ratel_benches::*;
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::fmt::Write as _;
-use std::sync::atomic::{AtomicIsize, Ordering};
 
-/// The system allocator, counting the bytes live: the state's size in memory.
-struct Counting;
-static LIVE: AtomicIsize = AtomicIsize::new(0);
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-        LIVE.fetch_add(l.size() as isize, Ordering::Relaxed);
-        unsafe { System.alloc(l) }
-    }
-    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
-        LIVE.fetch_sub(l.size() as isize, Ordering::Relaxed);
-        unsafe { System.dealloc(p, l) }
-    }
-    unsafe fn realloc(&self, p: *mut u8, l: Layout, new: usize) -> *mut u8 {
-        LIVE.fetch_add(new as isize - l.size() as isize, Ordering::Relaxed);
-        unsafe { System.realloc(p, l, new) }
-    }
-}
 #[global_allocator]
-static A: Counting = Counting;
+static A: ratel_benches::Counting = ratel_benches::Counting;
 
 /// One size's results.
 struct Size {
@@ -106,9 +87,9 @@ fn main() {
         eprintln!("{accounts} accounts: generating");
         let work = workload(dir, accounts, days, 8.0);
         eprintln!("{accounts} accounts: {} events; rating in memory", work.lines);
-        let before = LIVE.load(Ordering::Relaxed);
+        let before = ratel_benches::live();
         let (memory, decode, state) = in_memory(&work);
-        let state_bytes = (LIVE.load(Ordering::Relaxed) - before).max(0) as u64;
+        let state_bytes = (ratel_benches::live() - before).max(0) as u64;
         let ids = state.seen_count() as u64;
         drop(state);
         eprintln!("{accounts} accounts: ratel run");

@@ -2,28 +2,9 @@
 //! engine drives it (`perf record target/release/examples/mixed 1000000`), and reports the
 //! memory the state holds: per account, and per remembered event id.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicIsize, Ordering};
 
-/// The system allocator, counting the bytes live.
-struct Counting;
-static LIVE: AtomicIsize = AtomicIsize::new(0);
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-        LIVE.fetch_add(l.size() as isize, Ordering::Relaxed);
-        unsafe { System.alloc(l) }
-    }
-    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
-        LIVE.fetch_sub(l.size() as isize, Ordering::Relaxed);
-        unsafe { System.dealloc(p, l) }
-    }
-    unsafe fn realloc(&self, p: *mut u8, l: Layout, new: usize) -> *mut u8 {
-        LIVE.fetch_add(new as isize - l.size() as isize, Ordering::Relaxed);
-        unsafe { System.realloc(p, l, new) }
-    }
-}
 #[global_allocator]
-static A: Counting = Counting;
+static A: ratel_benches::Counting = ratel_benches::Counting;
 
 use engine::workload::Workload;
 use rating::codec::parse_json;
@@ -59,7 +40,7 @@ fn main() {
         .filter(|i| matches!(i, rating::Input::OpenAccount(_)))
         .cloned()
         .collect();
-    let live = || LIVE.load(Ordering::Relaxed);
+    let live = || ratel_benches::live();
     let before = live();
     let s = rate_all(&cat, &opened);
     let accounts_only = live() - before;

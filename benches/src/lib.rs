@@ -7,7 +7,9 @@ use engine::source::FileSource;
 use engine::workload::Workload;
 use rating::Catalog;
 use rocksdb::{Options, WriteBatch, WriteOptions, DB};
+use std::alloc::{GlobalAlloc, Layout, System};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicIsize, Ordering};
 use std::time::{Duration, Instant};
 
 /// A number from the environment (underscores allowed), or `default`.
@@ -419,5 +421,30 @@ pub fn kafka(
         produce_secs,
         join_secs: first.duration_since(started).as_secs_f64(),
         bytes: bytes as u64,
+    }
+}
+
+/// The system allocator, counting the bytes live, for a binary to install as its global
+/// allocator (`#[global_allocator] static A: Counting = Counting;`): the state's size in memory.
+pub struct Counting;
+static LIVE: AtomicIsize = AtomicIsize::new(0);
+
+/// The bytes live under [`Counting`].
+pub fn live() -> isize {
+    LIVE.load(Ordering::Relaxed)
+}
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
+        LIVE.fetch_add(l.size() as isize, Ordering::Relaxed);
+        unsafe { System.alloc(l) }
+    }
+    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
+        LIVE.fetch_sub(l.size() as isize, Ordering::Relaxed);
+        unsafe { System.dealloc(p, l) }
+    }
+    unsafe fn realloc(&self, p: *mut u8, l: Layout, new: usize) -> *mut u8 {
+        LIVE.fetch_add(new as isize - l.size() as isize, Ordering::Relaxed);
+        unsafe { System.realloc(p, l, new) }
     }
 }

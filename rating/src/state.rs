@@ -409,11 +409,11 @@ impl State {
         let Some((account, rated)) = remembered_by(d) else {
             return;
         };
-        assert!(
-            self.by_id.contains_key(account.as_str()),
-            "a decision's account exists once applied"
-        );
-        self.restore_seen(account, &d.event, d.time, rated);
+        let i = *self
+            .by_id
+            .get(account.as_str())
+            .expect("a decision's account exists once applied");
+        self.remember_at(i, &d.event, d.time, rated);
     }
 
     pub(crate) fn account_mut(&mut self, id: &str) -> Option<&mut Account> {
@@ -479,9 +479,12 @@ impl State {
     /// Restores an id `account` decided at `t` (from a snapshot); `rated` as in
     /// [`Recent::remember`]. An id of an unknown account is ignored: it can never be asked for.
     pub fn restore_seen(&mut self, account: &str, id: &EventId, t: Timestamp, rated: bool) {
-        let Some(&i) = self.by_id.get(account) else {
-            return;
-        };
+        if let Some(&i) = self.by_id.get(account) {
+            self.remember_at(i, id, t, rated);
+        }
+    }
+
+    fn remember_at(&mut self, i: u32, id: &EventId, t: Timestamp, rated: bool) {
         let recent = &mut self.recent[i as usize];
         match &mut self.forgotten {
             None => recent.remember(id, t, rated, self.window, None),
