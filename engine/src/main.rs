@@ -137,6 +137,13 @@ enum Cmd {
         #[arg(long, default_value_t = engine::kafka::BATCH_MESSAGES,
               value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
         batch_messages: u32,
+        /// Publish from the line after the first N (blank lines not counted); the lines skipped
+        /// are still read, so that a number is keyed by the account that opened it there.
+        #[arg(long, default_value_t = 0)]
+        skip: u64,
+        /// Publish at most N lines.
+        #[arg(long)]
+        take: Option<u64>,
         #[command(flatten)]
         topics: engine::kafka::Topics,
     },
@@ -555,6 +562,8 @@ fn main() -> Result<()> {
             create,
             no_idempotence,
             batch_messages,
+            skip,
+            take,
             topics,
         } => {
             let Some(path) = source.strip_prefix("file:") else {
@@ -569,10 +578,15 @@ fn main() -> Result<()> {
                 .with_context(|| path.to_string())?
                 .len();
             let pb = bar(cli.quiet, len, "producing");
-            let p = engine::kafka::produce(
+            let lines = engine::kafka::Lines {
+                skip,
+                take: take.unwrap_or(u64::MAX),
+            };
+            let p = engine::kafka::produce_lines(
                 &brokers,
                 &topics,
                 Path::new(path),
+                lines,
                 !no_idempotence,
                 batch_messages,
                 |at| pb.set_position(at),

@@ -495,3 +495,251 @@ fn broker_down_and_request_errors_on_a_mock_cluster_lose_nothing_and_charge_noth
         .count();
     assert_eq!(ids.len(), want, "every decision is on the charges topic");
 }
+
+/// The next offset of every input topic partition: where a store that rated all of it stands.
+fn input_ends(brokers: &str, partitions: u32) -> BTreeMap<(String, u32), u64> {
+    let c: BaseConsumer = engine::kafka::client_config(brokers).create().unwrap();
+    let mut ends = BTreeMap::new();
+    for t in engine::kafka::Topics::default().inputs() {
+        for p in 0..partitions {
+            let (_, high) = c
+                .fetch_watermarks(t, p as i32, Duration::from_secs(10))
+                .unwrap();
+            ends.insert((t.to_string(), p), high as u64);
+        }
+    }
+    ends
+}
+
+/// The number of lines of a time-sorted workload before the first where event time moves on,
+/// about `share` of the way in: no event after it sorts before one before it.
+fn time_split(file: &Path, share: f64) -> (usize, usize) {
+    let text = std::fs::read_to_string(file).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let time = |l: &str| {
+        rating::codec::parse_json(l.as_bytes())
+            .ok()
+            .map(|i| i.time())
+    };
+    let mut at = (lines.len() as f64 * share) as usize;
+    while at < lines.len() && (time(lines[at]).is_none() || time(lines[at]) <= time(lines[at - 1]))
+    {
+        at += 1;
+    }
+    (at, lines.len() - at)
+}
+
+#[test]
+fn instances_killed_and_added_while_events_flow_end_with_the_decisions_of_one_instance() {
+    const PARTITIONS: u32 = 4;
+    let tmp = tempfile::tempdir().unwrap();
+    let Some(broker) = Broker::start(&tmp.path().join("tansu.log")) else {
+        return;
+    };
+    let raw = tmp.path().join("raw.jsonl");
+    let file = tmp.path().join("workload.jsonl");
+    let w = Workload {
+        accounts: 120,
+        days: 8,
+        seed: 13,
+        bad: 0.003,
+        transfers: false, // as above
+        ..Workload::default()
+    };
+    w.write(&mut std::fs::File::create(&raw).unwrap(), |_| {})
+        .unwrap();
+    time_sorted(&raw, &file);
+    // One uninterrupted instance: the file over the topics' partitions (the first test shows
+    // that this is what one instance rating the topics decides).
+    let reference = tmp.path().join("one");
+    by_file(&file, &reference, PARTITIONS);
+    let (n1, n2) = time_split(&file, 0.5);
+    assert!(n1 > 1000 && n2 > 1000, "{n1} + {n2} lines");
+    // Published in two parts: the second is keyed by the accounts the first opened.
+    let source = format!("file:{}", file.display());
+    let produce = |skip: usize, take: usize| {
+        let out = ratel(&[
+            "produce",
+            "--brokers",
+            &broker.addr,
+            "--source",
+            &source,
+            "--create",
+            &PARTITIONS.to_string(),
+            "--batch-messages",
+            "1", // see the first test
+            "--skip",
+            &skip.to_string(),
+            "--take",
+            &take.to_string(),
+        ]);
+        assert!(out.contains(&format!("produced {take} lines")), "{out}");
+    };
+    produce(0, n1);
+
+    let cat = catalog();
+    let kafka = format!("kafka:{}", broker.addr);
+    let dirs: Vec<PathBuf> = ["a", "b", "c"].iter().map(|n| tmp.path().join(n)).collect();
+    let start = |dir: &Path, idle: bool| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_ratel"));
+        c.args([
+            "--quiet",
+            "run",
+            "--catalog",
+            &cat,
+            "--data",
+            dir.to_str().unwrap(),
+            "--source",
+            &kafka,
+            "--batch",
+            "61",
+            "--group",
+            "shared",
+        ]);
+        if idle {
+            // Longer than a killed member's session (10 s), so that its partitions are
+            // taken over before the others call it a day.
+            c.args(["--exit-when-idle", "20"]);
+        }
+        c.env("RATEL_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::from(
+                std::fs::File::create(dir.with_extension("log")).unwrap(),
+            ))
+            .spawn()
+            .unwrap()
+    };
+    let read = |dir: &Path| -> u64 {
+        Store::open_follower(dir)
+            .ok()
+            .and_then(|s| s.counters().ok())
+            .map_or(0, |c| c.read)
+    };
+    let mut a = start(&dirs[0], false);
+    let mut b = start(&dirs[1], true);
+    // A is killed (SIGKILL) once it has committed some of its share, part way through.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while read(&dirs[0]) == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "instance a never committed a batch"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_millis(700));
+    a.kill().unwrap();
+    a.wait().unwrap();
+    let a_read = read(&dirs[0]);
+    // C joins, and the second half of the traffic arrives while B and C share the partitions
+    // (and A's, once its session ends).
+    let mut c = start(&dirs[2], true);
+    produce(n1, n2);
+    for (name, child) in [("b", &mut b), ("c", &mut c)] {
+        let deadline = Instant::now() + Duration::from_secs(300);
+        let status = loop {
+            if let Some(s) = child.try_wait().unwrap() {
+                break s;
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                panic!("instance {name} did not finish in 300 s");
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        };
+        assert!(status.success(), "instance {name}: {status}");
+    }
+    let c_read = read(&dirs[2]);
+    eprintln!("a read {a_read} of {n1} lines before it was killed; c, added, read {c_read}");
+    assert!(a_read > 0 && a_read < (n1 + n2) as u64);
+    assert!(c_read > 0, "the instance added took a share");
+
+    // Each partition, in every store that rated it to its end, decided what the single
+    // instance decided: the same log, the same accounts. Stores that lost a partition part way
+    // hold an older prefix of it, which a new assignment continues from.
+    let ends = input_ends(&broker.addr, PARTITIONS);
+    let (one_log, _, one_accounts) = decided(&reference);
+    let of = |id: &str| engine::partition::of_bytes(id.as_bytes(), PARTITIONS);
+    let mut owners = vec![0; PARTITIONS as usize];
+    for dir in &dirs {
+        let store = Store::open(dir).unwrap();
+        let current: Vec<u32> = (0..PARTITIONS)
+            .filter(|&p| {
+                engine::kafka::Topics::default().inputs().iter().all(|t| {
+                    let key = engine::pipeline::position_key(Some(t), p);
+                    let at = store.meta_u64(&key).unwrap().unwrap_or(0);
+                    assert!(
+                        at <= ends[&(t.to_string(), p)],
+                        "{dir:?} {key} past the end"
+                    );
+                    at == ends[&(t.to_string(), p)]
+                })
+            })
+            .collect();
+        drop(store);
+        let (log, _, accounts) = decided(dir);
+        for p in current {
+            owners[p as usize] += 1;
+            let (got, want) = (&log[&p], &one_log[&p]);
+            if let Some(i) = (0..got.len().max(want.len())).find(|&i| got.get(i) != want.get(i)) {
+                let show = |e: Option<&(Vec<u8>, Vec<u8>)>| {
+                    e.map(|(input, d)| {
+                        format!(
+                            "{:?}\n => {:?}",
+                            rating::codec::decode_input(input).unwrap(),
+                            rating::codec::decode_decision(d).unwrap()
+                        )
+                    })
+                };
+                panic!(
+                    "{dir:?}: partition {p}'s decisions differ at {i} of {} (one instance: {}):\n{:?}\nvs one instance's\n{:?}",
+                    got.len(),
+                    want.len(),
+                    show(got.get(i)),
+                    show(want.get(i))
+                );
+            }
+            let mine: Vec<_> = accounts.iter().filter(|a| of(&a.id) == p).collect();
+            let want: Vec<_> = one_accounts.iter().filter(|a| of(&a.id) == p).collect();
+            assert!(!want.is_empty());
+            assert!(mine == want, "{dir:?}: partition {p}'s accounts differ");
+        }
+        let store = Store::open(dir).unwrap();
+        let (r, _) = engine::replay::replay(&store, |_| {}).unwrap();
+        assert!(
+            r.mismatches.is_empty() && r.state_differences.is_empty(),
+            "{dir:?}: {r:?}"
+        );
+    }
+    eprintln!("stores holding each partition to its end: {owners:?}");
+    assert!(owners.iter().all(|&n| n >= 1), "{owners:?}");
+
+    // The charges topic holds every charge of the single instance; a repeat (a partition rated
+    // again where it moved) carries the same event id and the same bytes.
+    let mut seen: HashMap<String, Vec<u8>> = HashMap::new();
+    for (h, body) in read_topic(&broker.addr, "ratel.charges") {
+        let id = h["ratel-event"].clone();
+        if let Some(before) = seen.insert(id.clone(), body.clone()) {
+            assert_eq!(before, body, "a repeat of {id} differs");
+        }
+    }
+    let want: Vec<String> = one_log
+        .values()
+        .flatten()
+        .map(|(_, d)| rating::codec::decode_decision(d).unwrap())
+        .filter(|d| d.outcome != rating::Outcome::Duplicate)
+        .map(|d| d.event.to_string())
+        .collect();
+    let missing: Vec<_> = want.iter().filter(|k| !seen.contains_key(*k)).collect();
+    assert!(
+        missing.is_empty(),
+        "{} of {} charges missing, e.g. {:?}",
+        missing.len(),
+        want.len(),
+        &missing[..missing.len().min(5)]
+    );
+    assert_eq!(
+        seen.len(),
+        want.len(),
+        "no charge the single instance did not make"
+    );
+}
