@@ -101,6 +101,15 @@ fn time_sorted(input: &Path, output: &Path) {
     }
 }
 
+/// Writes `w` into `dir`, sorted as a partition's merged topics give it (`time_sorted`).
+fn sorted_workload(dir: &Path, w: &Workload) -> PathBuf {
+    let (raw, file) = (dir.join("raw.jsonl"), dir.join("workload.jsonl"));
+    w.write(&mut std::fs::File::create(&raw).unwrap(), |_| {})
+        .unwrap();
+    time_sorted(&raw, &file);
+    file
+}
+
 /// What a store decided, partition by partition: inputs and decisions as logged, and dead lines.
 type Decided = BTreeMap<u32, Vec<(Vec<u8>, Vec<u8>)>>;
 
@@ -187,21 +196,19 @@ fn a_workload_from_kafka_is_decided_as_from_a_file_even_with_kills_at_random_poi
     let Some(broker) = Broker::start(&tmp.path().join("tansu.log")) else {
         return;
     };
-    let raw = tmp.path().join("raw.jsonl");
-    let file = tmp.path().join("workload.jsonl");
-    let w = Workload {
-        accounts: 150,
-        days: 12,
-        seed: 5,
-        bad: 0.003,
-        // A transfer's credit lands where the receiver's partition is when it arrives: Kafka
-        // interleaves partitions unlike a file (ARCHITECTURE.md, "Transfers").
-        transfers: false,
-        ..Workload::default()
-    };
-    w.write(&mut std::fs::File::create(&raw).unwrap(), |_| {})
-        .unwrap();
-    time_sorted(&raw, &file);
+    let file = sorted_workload(
+        tmp.path(),
+        &Workload {
+            accounts: 150,
+            days: 12,
+            seed: 5,
+            bad: 0.003,
+            // A transfer's credit lands where the receiver's partition is when it arrives: Kafka
+            // interleaves partitions unlike a file (ARCHITECTURE.md, "Transfers").
+            transfers: false,
+            ..Workload::default()
+        },
+    );
     let cat = catalog();
     let source = format!("file:{}", file.display());
 
@@ -396,19 +403,17 @@ fn broker_down_and_request_errors_on_a_mock_cluster_lose_nothing_and_charge_noth
     use rdkafka::mocking::MockCluster;
     use rdkafka::types::{RDKafkaApiKey, RDKafkaRespErr};
     let tmp = tempfile::tempdir().unwrap();
-    let raw = tmp.path().join("raw.jsonl");
-    let file = tmp.path().join("workload.jsonl");
-    let w = Workload {
-        accounts: 80,
-        days: 8,
-        seed: 9,
-        bad: 0.003,
-        transfers: false, // as above
-        ..Workload::default()
-    };
-    w.write(&mut std::fs::File::create(&raw).unwrap(), |_| {})
-        .unwrap();
-    time_sorted(&raw, &file);
+    let file = sorted_workload(
+        tmp.path(),
+        &Workload {
+            accounts: 80,
+            days: 8,
+            seed: 9,
+            bad: 0.003,
+            transfers: false, // as above
+            ..Workload::default()
+        },
+    );
     by_file(&file, &tmp.path().join("by-file"), 2);
 
     let cluster = MockCluster::new(1).unwrap();
@@ -536,19 +541,17 @@ fn instances_killed_and_added_while_events_flow_end_with_the_decisions_of_one_in
     let Some(broker) = Broker::start(&tmp.path().join("tansu.log")) else {
         return;
     };
-    let raw = tmp.path().join("raw.jsonl");
-    let file = tmp.path().join("workload.jsonl");
-    let w = Workload {
-        accounts: 120,
-        days: 8,
-        seed: 13,
-        bad: 0.003,
-        transfers: false, // as above
-        ..Workload::default()
-    };
-    w.write(&mut std::fs::File::create(&raw).unwrap(), |_| {})
-        .unwrap();
-    time_sorted(&raw, &file);
+    let file = sorted_workload(
+        tmp.path(),
+        &Workload {
+            accounts: 120,
+            days: 8,
+            seed: 13,
+            bad: 0.003,
+            transfers: false, // as above
+            ..Workload::default()
+        },
+    );
     // One uninterrupted instance: the file over the topics' partitions (the first test shows
     // that this is what one instance rating the topics decides).
     let reference = tmp.path().join("one");
