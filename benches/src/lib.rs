@@ -384,6 +384,9 @@ pub fn kafka(
         exit_when_idle: Some(Duration::from_secs(3)),
         publish,
         idempotent,
+        // The production default; RATEL_BENCH_CHANGELOG=0 measures without it.
+        changelog: (std::env::var("RATEL_BENCH_CHANGELOG").as_deref() != Ok("0"))
+            .then(|| engine::changelog::DEFAULT_TOPIC.to_string()),
     };
     reset_peak();
     let started = Instant::now();

@@ -155,7 +155,15 @@ struct Shared {
     assigned: Vec<(String, i32)>,
     /// Set by a rebalance: buffered messages of partitions no longer (or newly) ours are stale.
     changed: bool,
+    /// Brings an assigned partition's state up to the changelog before it is read; the next
+    /// offsets of its topics if it changed the store.
+    restore: Option<Restore>,
+    /// A restore changed the store: the engine reloads its state before it rates anything.
+    restored: bool,
 }
+
+/// See `KafkaSource::restore_with`.
+pub type Restore = Box<dyn FnMut(u32) -> Option<Vec<(String, i64)>> + Send>;
 
 pub struct Assignor {
     shared: Arc<Mutex<Shared>>,
@@ -177,6 +185,21 @@ impl ConsumerContext for Assignor {
                 let mut assigned = Vec::new();
                 for e in tpl.elements() {
                     assigned.push((e.topic().to_string(), e.partition()));
+                }
+                let mut parts: Vec<i32> = assigned.iter().map(|(_, p)| *p).collect();
+                parts.sort_unstable();
+                parts.dedup();
+                let s = &mut *shared;
+                if let Some(restore) = s.restore.as_mut() {
+                    // Before the partition is read: its state and offsets may move ahead.
+                    for p in parts {
+                        if let Some(positions) = restore(p as u32) {
+                            for (t, o) in positions {
+                                s.positions.insert((t, p), o);
+                            }
+                            s.restored = true;
+                        }
+                    }
                 }
                 for (t, p) in &assigned {
                     let start = match shared.positions.get(&(t.clone(), *p)) {
@@ -291,6 +314,17 @@ impl KafkaSource {
             idle_since: None,
             rebalanced: false,
         })
+    }
+
+    /// On every assignment, before a partition is read, `restore(p)` may bring its state in
+    /// the store up to the changelog; it returns the partition's next offsets if it did.
+    pub fn restore_with(&mut self, restore: Restore) {
+        self.shared.lock().expect("not poisoned").restore = Some(restore);
+    }
+
+    /// A restore changed the store since the last call: the state in memory is stale.
+    pub fn take_restored(&mut self) -> bool {
+        std::mem::take(&mut self.shared.lock().expect("not poisoned").restored)
     }
 
     /// The partition count the input topics share.
@@ -666,8 +700,8 @@ pub fn producer(
 }
 
 /// Sends a record, waiting while the producer's queue is full.
-pub fn send(
-    producer: &ThreadedProducer<DeliveryContext>,
+pub fn send<C: ProducerContext<DeliveryOpaque = ()>>(
+    producer: &ThreadedProducer<C>,
     mut record: BaseRecord<'_, [u8], [u8]>,
 ) -> Result<(), KafkaError> {
     loop {
@@ -688,8 +722,8 @@ pub fn send(
 /// Waits until every queued message is delivered or has failed: for as long as the broker keeps
 /// acknowledging (a long queue to a slow broker is not an error), but no longer than
 /// `FLUSH_STALL` without a single acknowledgement. An error if any message was refused.
-pub fn flush(
-    producer: &ThreadedProducer<DeliveryContext>,
+pub fn flush<C: ProducerContext>(
+    producer: &ThreadedProducer<C>,
     d: &Deliveries,
 ) -> Result<(), KafkaError> {
     let acknowledged = || d.delivered.load(Ordering::Relaxed) + d.failed.load(Ordering::Relaxed);
@@ -726,12 +760,27 @@ pub fn create_topics(
     names: &[&str],
     partitions: u32,
 ) -> Result<(), KafkaSourceError> {
+    create_topics_with(brokers, names, partitions, &[])
+}
+
+/// Creates the topics that are missing, with `partitions` partitions each and `config`.
+pub fn create_topics_with(
+    brokers: &str,
+    names: &[&str],
+    partitions: u32,
+    config: &[(&str, &str)],
+) -> Result<(), KafkaSourceError> {
     use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
     let admin: AdminClient<rdkafka::client::DefaultClientContext> =
         client_config(brokers).create()?;
     let new: Vec<NewTopic<'_>> = names
         .iter()
-        .map(|n| NewTopic::new(n, partitions as i32, TopicReplication::Fixed(1)))
+        .map(|n| {
+            config.iter().fold(
+                NewTopic::new(n, partitions as i32, TopicReplication::Fixed(1)),
+                |t, (k, v)| t.set(k, v),
+            )
+        })
         .collect();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()

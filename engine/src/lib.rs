@@ -4,6 +4,7 @@
 
 pub mod audit;
 pub mod cgrates;
+pub mod changelog;
 pub mod kafka;
 pub mod models;
 pub mod outbox;

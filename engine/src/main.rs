@@ -116,6 +116,14 @@ enum Cmd {
         /// Kafka: publish without the idempotent producer (for brokers without it).
         #[arg(long)]
         no_idempotence: bool,
+        /// Kafka: the changelog topic (created with the input topics' partition count): each
+        /// batch's writes per partition go there before they are committed, and an instance
+        /// given a partition restores its state from there before it reads the inputs.
+        #[arg(long, default_value = engine::changelog::DEFAULT_TOPIC)]
+        changelog_topic: String,
+        /// Kafka: keep no changelog (a partition that moves is rated again from its inputs).
+        #[arg(long)]
+        no_changelog: bool,
         #[command(flatten)]
         topics: engine::kafka::Topics,
     },
@@ -514,6 +522,8 @@ fn main() -> Result<()> {
             exit_when_idle,
             no_publish,
             no_idempotence,
+            changelog_topic,
+            no_changelog,
             topics,
         } => {
             let (cat, bytes) = load_catalog(&catalog)?;
@@ -534,6 +544,7 @@ fn main() -> Result<()> {
                         exit_when_idle: exit_when_idle.map(std::time::Duration::from_secs_f64),
                         publish: !no_publish,
                         idempotent: !no_idempotence,
+                        changelog: (!no_changelog).then_some(changelog_topic),
                     };
                     let pb = if cli.quiet {
                         ProgressBar::hidden()

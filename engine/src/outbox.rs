@@ -165,6 +165,13 @@ impl Outbox {
         })
     }
 
+    /// Takes the partition's log as published up to `to` (its last owner published it; the
+    /// changelog told how far).
+    pub fn skip_to(&mut self, partition: u32, to: u64) {
+        let p = &mut self.published[partition as usize];
+        *p = (*p).max(to);
+    }
+
     /// Publishes every entry not yet published, up to `seq(p)` in each partition, waits for the
     /// broker to acknowledge them, and records how far it got. `appended` is what the last batch
     /// appended (Engine::appended), taken from memory; anything older is read from the log.

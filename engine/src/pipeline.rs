@@ -4,7 +4,7 @@
 
 use crate::record::Entry;
 use crate::source::{Line, Source};
-use crate::store::{Commit, Counters, Store, StoreError};
+use crate::store::{Commit, Counters, Store, StoreError, GLOBAL};
 use compact_str::CompactString;
 use rating::codec::{encode_decision, encode_input, parse_json};
 use rating::event::Tick;
@@ -100,12 +100,17 @@ pub struct Engine {
     parts: Vec<Part>,
     /// The latest event time of all partitions: "now" for the read models.
     watermark: Timestamp,
+    /// The store's counters: `legacy` and every partition's added up after each batch.
     pub counters: Counters,
+    part_counters: Vec<Counters>,
+    legacy: Counters,
     buf: Vec<u8>,
     dbuf: Vec<u8>,
     ebuf: Vec<u8>,
     updates: projections::Updates,
     appended: Option<Vec<Appended>>,
+    /// Mark each batch's writes by partition (`Commit::shares`), for the changelog.
+    marked: bool,
 }
 
 fn tag_hex(tag: u64) -> String {
@@ -174,18 +179,11 @@ impl Engine {
             )));
         }
         let global = Timestamp(store.meta_u64("watermark")?.unwrap_or(0) as i64);
-        let mut parts = Vec::with_capacity(cfg.partitions as usize);
-        for p in 0..cfg.partitions {
-            let seq = store.meta_u64(&format!("seq/{p}"))?.unwrap_or(0);
-            let watermark = match store.meta_u64(&format!("watermark/{p}"))? {
-                Some(w) => Timestamp(w as i64),
-                // One partition's watermark was the store's before partitions had their own.
-                None if cfg.partitions == 1 => global,
-                None => Timestamp(0),
-            };
-            parts.push(Part { seq, watermark });
-        }
-        let counters = store.counters()?;
+        let parts = load_parts(&store, cfg.partitions, global)?;
+        let legacy = store.legacy_counters()?;
+        let part_counters = (0..cfg.partitions)
+            .map(|p| store.partition_counters(p))
+            .collect::<Result<Vec<_>, _>>()?;
         let mut e = Engine {
             store,
             cat,
@@ -193,13 +191,17 @@ impl Engine {
             cfg,
             parts,
             watermark: global,
-            counters,
+            counters: Counters::default(),
+            part_counters,
+            legacy,
             buf: Vec::new(),
             dbuf: Vec::new(),
             ebuf: Vec::new(),
             updates: projections::Updates::default(),
             appended: None,
+            marked: false,
         };
+        e.add_up();
         let current = e.store.meta_u64("catalog")?;
         if let Some(old) = current.filter(|&t| t != e.cat.tag()) {
             compatible(&recorded_catalog(&e.store, old)?, &e.cat)?;
@@ -241,6 +243,39 @@ impl Engine {
     /// Keep what each batch appends (see `appended`).
     pub fn keep_appended(&mut self) {
         self.appended.get_or_insert_with(Vec::new);
+    }
+
+    /// Reads the state and the partitions' logs' ends from the store again, after something
+    /// other than this engine wrote it (a restore from the changelog). Nothing may be in flight.
+    pub fn reload(&mut self) -> Result<(), EngineError> {
+        self.state = self.store.load_state()?;
+        self.parts = load_parts(&self.store, self.cfg.partitions, self.watermark)?;
+        for p in &self.parts {
+            self.watermark = self.watermark.max(p.watermark);
+        }
+        for (p, c) in self.part_counters.iter_mut().enumerate() {
+            *c = self.store.partition_counters(p as u32)?;
+        }
+        self.add_up();
+        Ok(())
+    }
+
+    fn add_up(&mut self) {
+        let mut total = self.legacy;
+        for c in &self.part_counters {
+            total.add(c);
+        }
+        self.counters = total;
+    }
+
+    /// Commits a prepared batch with the engine's sync policy.
+    pub fn commit(&self, c: Commit) -> Result<(), EngineError> {
+        Ok(self.store.commit(c, self.cfg.sync)?)
+    }
+
+    /// Tell each batch's writes apart by partition (`Commit::shares`), for the changelog.
+    pub fn mark_partitions(&mut self) {
+        self.marked = true;
     }
 
     /// What the last batch appended, in order, if kept.
@@ -400,15 +435,21 @@ impl Engine {
 
     /// Rates one batch of lines into the state and the write that makes it durable (its log
     /// entries, state, ids, read models, positions and counters), not yet written.
-    fn prepare(&mut self, lines: &[Line]) -> Result<Commit, EngineError> {
+    pub fn prepare(&mut self, lines: &[Line]) -> Result<Commit, EngineError> {
         if let Some(a) = &mut self.appended {
             a.clear();
         }
-        let mut c = Commit::default();
+        let mut c = if self.marked {
+            Commit::marked()
+        } else {
+            Commit::default()
+        };
         let mut dirty: FxHashSet<CompactString> = FxHashSet::default();
-        let mut touched = vec![false; self.parts.len()];
+        // A partition is touched by a line of its own, and also by a transfer's credit or a
+        // tick that another partition's line brought about: what changed is what is stored.
+        let before: Vec<Part> = self.parts.clone();
+        let counted: Vec<Counters> = self.part_counters.clone();
         for line in lines {
-            self.counters.read += 1;
             let input = if line.oversized {
                 Err(format!(
                     "line longer than {} bytes",
@@ -433,9 +474,10 @@ impl Engine {
             });
             match input {
                 Err(reason) => {
-                    self.counters.dead += 1;
                     // A line that names no partition is logged in its source's.
                     let p = line.partition.min(self.cfg.partitions - 1);
+                    self.part_counters[p as usize].read += 1;
+                    self.part_counters[p as usize].dead += 1;
                     let entry = Entry::Dead {
                         topic: line.topic.as_deref().unwrap_or_default().to_string(),
                         position: line.at,
@@ -445,6 +487,7 @@ impl Engine {
                     let part = &mut self.parts[p as usize];
                     self.store
                         .put_entry(&mut c, p, part.seq, &entry, None, &mut self.ebuf);
+                    c.mark(p);
                     if let Some(a) = &mut self.appended {
                         a.push(Appended::Dead {
                             partition: p,
@@ -453,28 +496,30 @@ impl Engine {
                         });
                     }
                     part.seq += 1;
-                    touched[p as usize] = true;
                 }
                 Ok((input, p)) => {
-                    touched[p as usize] = true;
+                    self.part_counters[p as usize].read += 1;
                     self.ticks_before(p, input.time(), line.at, &mut c, &mut dirty)?;
                     let d = rate(&self.state, &self.cat, &input);
                     match d.outcome {
-                        Outcome::Rejected(_) => self.counters.rejected += 1,
-                        Outcome::Duplicate => self.counters.duplicates += 1,
-                        _ => self.counters.rated += 1,
+                        Outcome::Rejected(_) => self.part_counters[p as usize].rejected += 1,
+                        Outcome::Duplicate => self.part_counters[p as usize].duplicates += 1,
+                        _ => self.part_counters[p as usize].rated += 1,
                     }
                     self.record(p, &input, &d, line.position, &mut c, &mut dirty)?;
                     self.deliver(&d, line.position, &mut c, &mut dirty)?;
                 }
             }
         }
+        let n = self.cfg.partitions;
         for (account, id) in self.state.take_forgotten() {
             self.store.forget_seen(&mut c, &account, &id);
+            c.mark(crate::partition::of_bytes(account.as_bytes(), n));
         }
         for a in &dirty {
             let acct = self.state.account(a).expect("a dirty account exists");
             self.store.put_account(&mut c, acct, &mut self.buf);
+            c.mark(crate::partition::of_bytes(a.as_bytes(), n));
         }
         // The last position of each source partition in the batch.
         let mut ends: Vec<(Option<&str>, u32, u64)> = Vec::new();
@@ -487,13 +532,15 @@ impl Engine {
         if let Some(l) = lines.first() {
             let kind: &[u8] = if l.topic.is_some() { b"kafka" } else { b"file" };
             self.store.put_meta(&mut c, "source", kind);
+            c.mark(GLOBAL);
         }
         for (topic, partition, end) in ends {
             self.store
                 .put_meta(&mut c, &position_key(topic, partition), &end.to_le_bytes());
+            c.mark(partition);
         }
-        for (p, part) in self.parts.iter().enumerate() {
-            if touched[p] {
+        for (p, (part, was)) in self.parts.iter().zip(&before).enumerate() {
+            if part.seq != was.seq || part.watermark != was.watermark {
                 self.store
                     .put_meta(&mut c, &format!("seq/{p}"), &part.seq.to_le_bytes());
                 self.store.put_meta(
@@ -501,6 +548,8 @@ impl Engine {
                     &format!("watermark/{p}"),
                     &(part.watermark.0 as u64).to_le_bytes(),
                 );
+                c.mark(p as u32);
+                c.ranges.push((p as u32, was.seq, part.seq));
             }
         }
         self.store.put_meta(
@@ -508,7 +557,14 @@ impl Engine {
             "watermark",
             &(self.watermark.0 as u64).to_le_bytes(),
         );
-        self.store.put_counters(&mut c, &self.counters);
+        c.mark(GLOBAL);
+        for (p, (now, was)) in self.part_counters.iter().zip(&counted).enumerate() {
+            if now != was {
+                self.store.put_counters(&mut c, p as u32, now);
+                c.mark(p as u32);
+            }
+        }
+        self.add_up();
         Ok(c)
     }
 
@@ -536,7 +592,7 @@ impl Engine {
             let p = key.partition(self.cfg.partitions);
             self.ticks_before(p, input.time(), position, c, dirty)?;
             let d = rate(&self.state, &self.cat, &input);
-            self.counters.derived += 1;
+            self.part_counters[p as usize].derived += 1;
             self.record(p, &input, &d, position, c, dirty)?;
             next = rating::transfer::derived(&d);
         }
@@ -607,6 +663,7 @@ impl Engine {
             }
         }
         self.parts[p as usize].seq += 1;
+        c.mark(p);
         Ok(())
     }
 
@@ -651,11 +708,27 @@ impl Engine {
                 time: boundary,
             });
             let d = rate(&self.state, &self.cat, &input);
-            self.counters.ticks += 1;
+            self.part_counters[p as usize].ticks += 1;
             self.record(p, &input, &d, at, c, dirty)?;
         }
         Ok(())
     }
+}
+
+/// Each partition's next sequence number and event time, as stored.
+fn load_parts(store: &Store, partitions: u32, global: Timestamp) -> Result<Vec<Part>, EngineError> {
+    let mut parts = Vec::with_capacity(partitions as usize);
+    for p in 0..partitions {
+        let seq = store.meta_u64(&format!("seq/{p}"))?.unwrap_or(0);
+        let watermark = match store.meta_u64(&format!("watermark/{p}"))? {
+            Some(w) => Timestamp(w as i64),
+            // One partition's watermark was the store's before partitions had their own.
+            None if partitions == 1 => global,
+            None => Timestamp(0),
+        };
+        parts.push(Part { seq, watermark });
+    }
+    Ok(parts)
 }
 
 /// Loads a catalog recorded in the store by its tag.

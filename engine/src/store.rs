@@ -16,7 +16,9 @@
 //!   offset), `seq/<partition>`, `watermark/<partition>`, `watermark` (the latest of all),
 //!   `partitions` (their count, fixed for a store), `window` (seconds an account remembers its
 //!   inputs' ids, fixed for a store), `source` (`file` or `kafka`), `published/<partition>` (the log's entries
-//!   before this seq are on the output topics), `stats/<name>`, `catalog/<tag hex>` (the catalog
+//!   before this seq are on the output topics), `changelog/<partition>` (the changelog offset the
+//!   store has written or restored up to), `stats/<partition>/<name>` (counters; `stats/<name>`
+//!   in stores made before partitions counted apart), `catalog/<tag hex>` (the catalog
 //!   file's bytes), `catalog`: the tag in force.
 
 use crate::record::Entry;
@@ -134,6 +136,14 @@ impl Counters {
             self.derived,
         ]
     }
+    /// Adds `o`'s counts to these.
+    pub fn add(&mut self, o: &Counters) {
+        for (i, v) in o.values().into_iter().enumerate() {
+            let sum = self.values()[i] + v;
+            self.set(i, sum);
+        }
+    }
+
     fn set(&mut self, i: usize, v: u64) {
         match i {
             0 => self.read = v,
@@ -152,6 +162,90 @@ impl Counters {
 pub struct Commit {
     pub batch: WriteBatch,
     pub entries: u64,
+    /// Which partition each run of the batch's writes belongs to, when asked for (the
+    /// changelog publishes each partition's share of a batch): the writes up to a mark's end
+    /// and after the mark before it are that mark's partition's.
+    marks: Option<Vec<Mark>>,
+    /// Each partition whose log the batch extended: its sequence numbers before and after.
+    pub ranges: Vec<(u32, u64, u64)>,
+}
+
+/// The partition of the store's own bookkeeping (counters, the global watermark): in no
+/// partition's share.
+pub const GLOBAL: u32 = u32::MAX;
+
+#[derive(Debug, Clone, Copy)]
+struct Mark {
+    partition: u32,
+    /// `WriteBatch::data().len()` and `len()` at the mark.
+    end: usize,
+    count: usize,
+}
+
+/// The header of a WriteBatch's bytes: a sequence number (8 bytes) and a count (4, LE).
+const BATCH_HEADER: usize = 12;
+
+impl Commit {
+    /// A commit that keeps track of which partition each write belongs to.
+    pub fn marked() -> Commit {
+        Commit {
+            marks: Some(Vec::new()),
+            ..Commit::default()
+        }
+    }
+
+    /// The writes since the last mark belong to `partition` (or [`GLOBAL`]).
+    pub fn mark(&mut self, partition: u32) {
+        if let Some(m) = &mut self.marks {
+            let end = self.batch.data().len();
+            let count = self.batch.len();
+            if m.last().is_some_and(|l| l.end == end) {
+                return;
+            }
+            m.push(Mark {
+                partition,
+                end,
+                count,
+            });
+        }
+    }
+
+    /// Each partition's share of the batch, as the bytes of a WriteBatch of its own (empty
+    /// when the commit was not marked).
+    pub fn shares(&self) -> Vec<(u32, Vec<u8>)> {
+        let Some(marks) = &self.marks else {
+            return Vec::new();
+        };
+        let data = self.batch.data();
+        assert_eq!(
+            marks.last().map_or(BATCH_HEADER, |m| m.end),
+            data.len().max(BATCH_HEADER),
+            "every write of a marked commit is marked"
+        );
+        let mut out: Vec<(u32, Vec<u8>, u32)> = Vec::new();
+        let (mut start, mut before) = (BATCH_HEADER, 0usize);
+        for m in marks {
+            if m.partition != GLOBAL {
+                let i = match out.iter().position(|(p, ..)| *p == m.partition) {
+                    Some(i) => i,
+                    None => {
+                        out.push((m.partition, vec![0u8; BATCH_HEADER], 0));
+                        out.len() - 1
+                    }
+                };
+                out[i].1.extend_from_slice(&data[start..m.end]);
+                out[i].2 += (m.count - before) as u32;
+            }
+            start = m.end;
+            before = m.count;
+        }
+        out.into_iter()
+            .map(|(p, mut bytes, count)| {
+                bytes[8..12].copy_from_slice(&count.to_le_bytes());
+                (p, bytes)
+            })
+            .collect()
+    }
 }
 
 impl Store {
@@ -231,6 +325,105 @@ impl Store {
         })
     }
 
+    /// The column families' names by the ids RocksDB gave them in this store (the ids a
+    /// WriteBatch's bytes carry; another store may have given other ids).
+    pub fn families(&self) -> Vec<(u32, String)> {
+        struct Ids(Vec<u32>);
+        impl rocksdb::WriteBatchIteratorCf for Ids {
+            fn put_cf(&mut self, id: u32, _: &[u8], _: &[u8]) {
+                self.0.push(id);
+            }
+            fn delete_cf(&mut self, _: u32, _: &[u8]) {}
+            fn merge_cf(&mut self, _: u32, _: &[u8], _: &[u8]) {}
+        }
+        let names: Vec<&str> = CFS
+            .iter()
+            .chain(&projections::models::FAMILIES)
+            .copied()
+            .collect();
+        let mut b = WriteBatch::default();
+        for n in &names {
+            b.put_cf(self.cf(n), b"", b"");
+        }
+        let mut ids = Ids(Vec::new());
+        b.iterate_cf(&mut ids);
+        ids.0
+            .into_iter()
+            .zip(names)
+            .map(|(i, n)| (i, n.to_string()))
+            .collect()
+    }
+
+    /// Translates a WriteBatch written by a store whose families had the ids `families` into
+    /// this store's ids.
+    pub fn translate(&self, families: &[(u32, String)], data: &[u8]) -> Result<WriteBatch, StoreError> {
+        struct Into<'a> {
+            store: &'a Store,
+            ids: &'a [(u32, String)],
+            out: WriteBatch,
+            unknown: Option<u32>,
+        }
+        impl<'a> Into<'a> {
+            fn cf(&mut self, id: u32) -> Option<&'a rocksdb::ColumnFamily> {
+                let (store, ids) = (self.store, self.ids);
+                let name = ids.iter().find(|(i, _)| *i == id).map(|(_, n)| n.as_str());
+                let cf = name.and_then(|n| store.db.cf_handle(n));
+                if cf.is_none() {
+                    self.unknown.get_or_insert(id);
+                }
+                cf
+            }
+        }
+        impl rocksdb::WriteBatchIteratorCf for Into<'_> {
+            fn put_cf(&mut self, id: u32, k: &[u8], v: &[u8]) {
+                if let Some(cf) = self.cf(id) {
+                    self.out.put_cf(cf, k, v);
+                }
+            }
+            fn delete_cf(&mut self, id: u32, k: &[u8]) {
+                if let Some(cf) = self.cf(id) {
+                    self.out.delete_cf(cf, k);
+                }
+            }
+            fn merge_cf(&mut self, id: u32, k: &[u8], v: &[u8]) {
+                if let Some(cf) = self.cf(id) {
+                    self.out.merge_cf(cf, k, v);
+                }
+            }
+        }
+        if data.len() < BATCH_HEADER {
+            return Err(StoreError::Corrupt("a write batch shorter than its header".into()));
+        }
+        let count = u32::from_le_bytes(data[8..12].try_into().expect("4 bytes"));
+        let src = WriteBatch::from_data(data);
+        let mut t = Into {
+            store: self,
+            ids: families,
+            out: WriteBatch::default(),
+            unknown: None,
+        };
+        src.iterate_cf(&mut t);
+        if let Some(id) = t.unknown {
+            return Err(StoreError::Corrupt(format!(
+                "a write batch names column family {id}, which this store does not have"
+            )));
+        }
+        if t.out.len() != count as usize {
+            return Err(StoreError::Corrupt(format!(
+                "a write batch says it holds {count} writes, {} read",
+                t.out.len()
+            )));
+        }
+        Ok(t.out)
+    }
+
+    /// Writes a batch as it is (a restored one), synced.
+    pub fn write(&self, b: WriteBatch) -> Result<(), StoreError> {
+        let mut w = WriteOptions::default();
+        w.set_sync(true);
+        self.db.write_opt(b, &w).map_err(|e| self.err(e))
+    }
+
     fn cf(&self, name: &str) -> &rocksdb::ColumnFamily {
         self.db
             .cf_handle(name)
@@ -265,10 +458,30 @@ impl Store {
             .map_err(|e| self.err(e))
     }
 
+    /// The store's counters: every partition's (`stats/<p>/<name>`), and what a store made
+    /// before partitions kept their own counted (`stats/<name>`, no longer written).
     pub fn counters(&self) -> Result<Counters, StoreError> {
+        let mut c = self.legacy_counters()?;
+        for p in 0..self.meta_u64("partitions")?.unwrap_or(1) as u32 {
+            c.add(&self.partition_counters(p)?);
+        }
+        Ok(c)
+    }
+
+    /// What a store made before partitions kept their own counters counted.
+    pub fn legacy_counters(&self) -> Result<Counters, StoreError> {
         let mut c = Counters::default();
         for (i, n) in Counters::NAMES.iter().enumerate() {
             c.set(i, self.meta_u64(&format!("stats/{n}"))?.unwrap_or(0));
+        }
+        Ok(c)
+    }
+
+    /// A partition's counters: they move with its log (the changelog carries them).
+    pub fn partition_counters(&self, p: u32) -> Result<Counters, StoreError> {
+        let mut c = Counters::default();
+        for (i, n) in Counters::NAMES.iter().enumerate() {
+            c.set(i, self.meta_u64(&format!("stats/{p}/{n}"))?.unwrap_or(0));
         }
         Ok(c)
     }
@@ -526,9 +739,9 @@ impl Store {
         c.batch.put_cf(self.cf(CF_META), key, value);
     }
 
-    pub fn put_counters(&self, c: &mut Commit, k: &Counters) {
+    pub fn put_counters(&self, c: &mut Commit, partition: u32, k: &Counters) {
         for (n, v) in Counters::NAMES.iter().zip(k.values()) {
-            self.put_meta(c, &format!("stats/{n}"), &v.to_le_bytes());
+            self.put_meta(c, &format!("stats/{partition}/{n}"), &v.to_le_bytes());
         }
     }
 

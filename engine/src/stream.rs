@@ -4,6 +4,7 @@
 //! crash repeats at most those batches' messages (the outbox's pointer moves only after the
 //! broker acknowledged them).
 
+use crate::changelog::{Changelog, ChangelogError, Restored};
 use crate::kafka::{Group, KafkaSource, KafkaSourceError, Topics};
 use crate::outbox::{Outbox, OutboxError};
 use crate::pipeline::{Appended, Config, Engine, EngineError};
@@ -23,6 +24,8 @@ pub enum StreamError {
     Kafka(#[from] KafkaSourceError),
     #[error("publishing to the output topics: {0}")]
     Outbox(#[from] OutboxError),
+    #[error(transparent)]
+    Changelog(#[from] ChangelogError),
 }
 
 /// How a run reads and writes Kafka.
@@ -35,6 +38,10 @@ pub struct Options {
     /// Publish decisions, notifications and dead letters.
     pub publish: bool,
     pub idempotent: bool,
+    /// The changelog topic each partition's writes go to before they are committed, and from
+    /// which an instance that is given a partition restores it; `None`: no changelog (a
+    /// partition moves by being rated again from its inputs).
+    pub changelog: Option<String>,
 }
 
 /// Opens the store for the input topics (their partition count is the store's) and rates what
@@ -54,6 +61,55 @@ pub fn run(
         engine.offset(t, p).ok().flatten()
     })?;
     src.exit_when_idle = o.exit_when_idle;
+    let mut changelog = match &o.changelog {
+        Some(topic) => {
+            crate::changelog::ensure_topic(brokers, topic, partitions)?;
+            let (b, t, store, tag) = (
+                brokers.to_string(),
+                topic.clone(),
+                engine.store.clone(),
+                engine.cat.tag(),
+            );
+            let inputs: Vec<String> = o.topics.inputs().iter().map(|t| t.to_string()).collect();
+            src.restore_with(Box::new(move |p| {
+                let r = crate::changelog::restore(&b, &t, &store, tag, p);
+                match &r {
+                    Ok(r) if r.batches > 0 => tracing::info!(
+                        partition = p,
+                        batches = r.batches,
+                        from = r.from,
+                        to = r.to,
+                        "restored from the changelog"
+                    ),
+                    Ok(_) => {}
+                    Err(e) => {
+                        tracing::error!(partition = p, error = %e, "restoring from the changelog")
+                    }
+                }
+                if let Ok(Restored {
+                    stopped: Some(why), ..
+                }) = &r
+                {
+                    tracing::warn!(partition = p, why, "the changelog restore stopped early; the rest is rated from the inputs");
+                }
+                if matches!(r, Ok(Restored { batches: 0, .. })) {
+                    return None;
+                }
+                // What was applied is committed with its offsets, whatever stopped it.
+                let mut positions = Vec::new();
+                for t in &inputs {
+                    let key = crate::pipeline::position_key(Some(t), p);
+                    if let Ok(Some(o)) = store.meta_u64(&key) {
+                        positions.push((t.clone(), o as i64));
+                    }
+                }
+                Some(positions)
+            }));
+            engine.mark_partitions();
+            Some(Changelog::open(brokers, topic, &engine.store, engine.cat.tag())?)
+        }
+        None => None,
+    };
     let mut publisher = match o.publish {
         true => {
             let mut out =
@@ -66,18 +122,40 @@ pub fn run(
         false => None,
     };
     let mut lines = Vec::with_capacity(cfg.batch);
+    let mut restored = false;
     loop {
         lines.clear();
         src.next_batch(cfg.batch, &mut lines)
             .map_err(EngineError::Source)?;
+        if src.take_restored() {
+            engine.reload()?;
+            restored = true;
+        }
         if lines.is_empty() {
             break;
         }
-        engine.process(&lines)?;
+        let mut c = engine.prepare(&lines)?;
+        if let Some(log) = &mut changelog {
+            // Before the commit: the changelog is never behind the store, so a crash between
+            // the two leaves a batch a restore applies, never a gap in the history.
+            log.publish(&engine.store, &mut c, |p| engine.seq(p))?;
+        }
+        engine.commit(c)?;
         src.committed(&lines);
         if let Some(p) = &mut publisher {
             let seqs = (0..partitions).map(|p| engine.seq(p)).collect();
-            p.hand_over(seqs, engine.take_appended())?;
+            // A restored partition's entries that its last owner published are not sent again.
+            let skip = match std::mem::take(&mut restored) {
+                true => (0..partitions)
+                    .map(|p| engine.store.meta_u64(&format!("published/{p}")))
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(EngineError::from)?
+                    .into_iter()
+                    .map(|v| v.unwrap_or(0))
+                    .collect(),
+                false => Vec::new(),
+            };
+            p.hand_over(seqs, skip, engine.take_appended())?;
         }
         on_batch(&engine);
     }
@@ -91,6 +169,8 @@ pub fn run(
 /// appended (so that it is published from memory, not read back).
 struct Batch {
     seqs: Vec<u64>,
+    /// Each partition's log is published up to here already (after a restore), if not empty.
+    skip: Vec<u64>,
     appended: Vec<Appended>,
 }
 
@@ -109,6 +189,9 @@ impl Publisher {
             .name("ratel-outbox".into())
             .spawn(move || {
                 for b in rx {
+                    for (p, &to) in b.skip.iter().enumerate() {
+                        out.skip_to(p as u32, to);
+                    }
                     out.publish(&store, |p| b.seqs[p as usize], &b.appended)?;
                 }
                 Ok(())
@@ -121,12 +204,24 @@ impl Publisher {
     }
 
     /// Queues a batch, waiting while the one before it is still queued.
-    fn hand_over(&mut self, seqs: Vec<u64>, appended: Vec<Appended>) -> Result<(), StreamError> {
+    fn hand_over(
+        &mut self,
+        seqs: Vec<u64>,
+        skip: Vec<u64>,
+        appended: Vec<Appended>,
+    ) -> Result<(), StreamError> {
         let tx = self
             .tx
             .as_ref()
             .expect("a running publisher has its sender");
-        if tx.send(Batch { seqs, appended }).is_err() {
+        if tx
+            .send(Batch {
+                seqs,
+                skip,
+                appended,
+            })
+            .is_err()
+        {
             // The thread ends while its sender lives only when it fails: say why.
             self.finish_mut()?;
             unreachable!("the outbox thread ended without an error");

@@ -422,6 +422,9 @@ fn broker_down_and_request_errors_on_a_mock_cluster_lose_nothing_and_charge_noth
     for t in topics.inputs().into_iter().chain(topics.outputs()) {
         cluster.create_topic(t, 2, 1).unwrap();
     }
+    cluster
+        .create_topic(engine::changelog::DEFAULT_TOPIC, 2, 1)
+        .unwrap();
     engine::kafka::produce(
         &brokers,
         &topics,
@@ -447,6 +450,7 @@ fn broker_down_and_request_errors_on_a_mock_cluster_lose_nothing_and_charge_noth
                 exit_when_idle: Some(Duration::from_secs(4)),
                 publish: true,
                 idempotent: true,
+                changelog: Some(engine::changelog::DEFAULT_TOPIC.into()),
             };
             let cfg = engine::pipeline::Config {
                 batch: 50,
@@ -745,4 +749,122 @@ fn instances_killed_and_added_while_events_flow_end_with_the_decisions_of_one_in
         want.len(),
         "no charge the single instance did not make"
     );
+}
+
+/// `text` without terminal colour sequences (`ESC [ … m`).
+fn plain(text: &str) -> String {
+    let mut out = String::new();
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c == 'm' {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[test]
+fn an_instance_given_partitions_restores_them_from_the_changelog_without_reading_the_inputs() {
+    const PARTITIONS: u32 = 3;
+    let tmp = tempfile::tempdir().unwrap();
+    let Some(broker) = Broker::start(&tmp.path().join("tansu.log")) else {
+        return;
+    };
+    let file = sorted_workload(
+        tmp.path(),
+        &Workload {
+            accounts: 60,
+            days: 5,
+            seed: 21,
+            bad: 0.003,
+            transfers: false, // as above
+            ..Workload::default()
+        },
+    );
+    let source = format!("file:{}", file.display());
+    let out = ratel(&[
+        "produce",
+        "--brokers",
+        &broker.addr,
+        "--source",
+        &source,
+        "--create",
+        &PARTITIONS.to_string(),
+        "--batch-messages",
+        "1", // see the first test
+    ]);
+    assert!(out.contains("produced"), "{out}");
+    let cat = catalog();
+    let kafka = format!("kafka:{}", broker.addr);
+    // Runs an instance to the end of the inputs; returns what it logged about restores.
+    let run = |dir: &Path, group: &str| -> String {
+        let out = common::bounded(env!("CARGO_BIN_EXE_ratel"), 300)
+            .args(["--quiet", "run", "--catalog", &cat, "--data"])
+            .arg(dir)
+            .args(["--source", &kafka, "--batch", "97", "--group", group])
+            .args(["--exit-when-idle", "3"])
+            .env("RATEL_LOG", "warn,engine::stream=info")
+            .output()
+            .unwrap();
+        let log = plain(&String::from_utf8_lossy(&out.stderr));
+        assert!(out.status.success(), "{log}");
+        log
+    };
+    // A rates every partition from the inputs and keeps the changelog.
+    let a = tmp.path().join("a");
+    let a_log = run(&a, "first");
+    assert!(!a_log.contains("restored from the changelog"), "{a_log}");
+    let charges_after_a = read_topic(&broker.addr, "ratel.charges").len();
+    // B, with an empty store, is given every partition (a group of its own): it restores them
+    // from the changelog and finds nothing left to read.
+    let b = tmp.path().join("b");
+    let b_log = run(&b, "second");
+    let (sa, sb) = (common::stats(&a), common::stats(&b));
+    assert!(sa["counters"]["read"].as_u64().unwrap() > 1000, "{sa}");
+    for k in ["log_sha256", "models_sha256", "counters", "accounts"] {
+        assert_eq!(sb[k], sa[k], "{k} of the restored store");
+    }
+    assert!(decided(&b) == decided(&a), "restored accounts or log differ");
+    // Each partition was restored whole, from the first entry after the catalog to the end of
+    // A's log: B rated nothing itself (anything rated would follow what was restored).
+    let (sa, sb) = (Store::open(&a).unwrap(), Store::open(&b).unwrap());
+    for p in 0..PARTITIONS {
+        let end = sa.meta_u64(&format!("seq/{p}")).unwrap().unwrap();
+        let said = format!("partition={p} ");
+        let line = b_log
+            .lines()
+            .find(|l| l.contains("restored from the changelog") && l.contains(&said))
+            .unwrap_or_else(|| panic!("no restore of partition {p}: {b_log}"));
+        assert!(line.contains(&format!("from=1 to={end}")), "{line}");
+        for t in engine::kafka::Topics::default().inputs() {
+            let key = engine::pipeline::position_key(Some(t), p);
+            assert_eq!(sb.meta_u64(&key).unwrap(), sa.meta_u64(&key).unwrap(), "{key}");
+        }
+    }
+    drop((sa, sb));
+    let store = Store::open(&b).unwrap();
+    let (r, _) = engine::replay::replay(&store, |_| {}).unwrap();
+    assert!(
+        r.mismatches.is_empty() && r.state_differences.is_empty(),
+        "{r:?}"
+    );
+    drop(store);
+    // B sends again only what A's outbox had not yet confirmed when A wrote its last pieces:
+    // at most the last two batches of each partition, each repeat byte for byte.
+    let charges = read_topic(&broker.addr, "ratel.charges");
+    let repeats = charges.len() - charges_after_a;
+    eprintln!("{charges_after_a} charges from a; b repeated {repeats}");
+    assert!(repeats <= 2 * 97 * PARTITIONS as usize, "{repeats} repeats");
+    let mut seen: HashMap<String, Vec<u8>> = HashMap::new();
+    for (h, body) in charges {
+        if let Some(before) = seen.insert(h["ratel-event"].clone(), body.clone()) {
+            assert_eq!(before, body, "a repeat differs");
+        }
+    }
 }

@@ -1,0 +1,463 @@
+//! The changelog: each batch's writes to one partition, published to a Kafka topic before the
+//! batch is committed to RocksDB, so that an instance given the partition by a rebalance can
+//! restore its state (log, accounts, ids, read models, positions) from the topic instead of
+//! rating its inputs again (Kafka Streams restores its state stores the same way).
+//!
+//! A *piece* is one partition's share of one batch (`Commit::shares`), cut into chunks of at most
+//! [`CHUNK`] bytes: the bytes of a RocksDB WriteBatch, with the ids of the writer's column
+//! families (another store may number them otherwise), the partition's log sequence numbers
+//! before and after the batch, and the catalog in force. A restore applies whole pieces only,
+//! and only a piece that starts where the store's log of the partition ends: a store holds a
+//! prefix of the partition's history, never a mix (see ARCHITECTURE.md, "The changelog").
+
+use crate::kafka::{self, Deliveries};
+use crate::store::{Commit, Store, StoreError};
+use rdkafka::client::ClientContext;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::KafkaError;
+use rdkafka::producer::{BaseRecord, Producer, ProducerContext, ThreadedProducer};
+use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
+use rdkafka::Message;
+use rustc_hash::FxHashMap;
+
+mod piece;
+pub use piece::{Piece, PieceError, CHUNK, MAX_CHUNKS, MAX_FAMILIES, VERSION};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// The default topic name.
+pub const DEFAULT_TOPIC: &str = "ratel.changelog";
+/// How long a restore waits for the topic without receiving anything before it gives up.
+pub const RESTORE_STALL: Duration = Duration::from_secs(30);
+
+#[derive(Debug, thiserror::Error)]
+pub enum ChangelogError {
+    #[error("kafka: {0}")]
+    Kafka(#[from] KafkaError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("changelog piece: {0}")]
+    Piece(#[from] PieceError),
+    #[error("changelog: {0}")]
+    Stalled(String),
+}
+
+/// Counts deliveries and remembers the highest offset acknowledged in each partition.
+struct Acks {
+    deliveries: Arc<Deliveries>,
+    last: Mutex<FxHashMap<i32, i64>>,
+}
+
+impl ClientContext for Acks {}
+
+impl ProducerContext for Acks {
+    type DeliveryOpaque = ();
+    fn delivery(&self, result: &rdkafka::message::DeliveryResult<'_>, _: ()) {
+        match result {
+            Ok(m) => {
+                self.deliveries.delivered.fetch_add(1, Ordering::Relaxed);
+                let mut last = self.last.lock().expect("not poisoned");
+                let o = last.entry(m.partition()).or_insert(-1);
+                *o = (*o).max(m.offset());
+            }
+            Err((e, _)) => {
+                self.deliveries.failed.fetch_add(1, Ordering::Relaxed);
+                let mut first = self.deliveries.first_error.lock().expect("not poisoned");
+                first.get_or_insert_with(|| e.to_string());
+            }
+        }
+    }
+}
+
+/// Publishes each batch's pieces and waits for the broker to acknowledge them.
+pub struct Changelog {
+    producer: ThreadedProducer<Acks>,
+    topic: String,
+    writer: u64,
+    catalog: u64,
+    families: Vec<(u32, String)>,
+    pub pieces: u64,
+    pub bytes: u64,
+}
+
+/// The meta key of the changelog offset a store has read or written up to, per partition.
+pub fn offset_key(partition: u32) -> String {
+    format!("changelog/{partition}")
+}
+
+impl Changelog {
+    pub fn open(
+        brokers: &str,
+        topic: &str,
+        store: &Store,
+        catalog: u64,
+    ) -> Result<Changelog, ChangelogError> {
+        let acks = Acks {
+            deliveries: Arc::new(Deliveries::default()),
+            last: Mutex::new(FxHashMap::default()),
+        };
+        let producer = kafka::client_config(brokers)
+            .set("enable.idempotence", "true")
+            .set("acks", "all")
+            .set("linger.ms", "1")
+            .set("max.in.flight.requests.per.connection", "1")
+            .set("message.max.bytes", "2000000")
+            .set("queue.buffering.max.kbytes", "1048576")
+            .set("compression.type", "lz4")
+            .create_with_context(acks)?;
+        // Tells this run's pieces from another's: the process and the moment it started.
+        let started = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
+        Ok(Changelog {
+            producer,
+            topic: topic.to_string(),
+            writer: started ^ (u64::from(std::process::id()) << 40),
+            catalog,
+            families: store.families(),
+            pieces: 0,
+            bytes: 0,
+        })
+    }
+
+    /// Publishes each partition's share of `c` and waits for the broker; then records in `c`
+    /// how far the changelog of each partition reaches, so that a restore starts there.
+    /// `seq(p)` is the partition's next sequence number (for shares that logged nothing).
+    pub fn publish(
+        &mut self,
+        store: &Store,
+        c: &mut Commit,
+        seq: impl Fn(u32) -> u64,
+    ) -> Result<(), ChangelogError> {
+        let shares = c.shares();
+        if shares.is_empty() {
+            return Ok(());
+        }
+        let d = self.producer.context().deliveries.clone();
+        for (p, bytes) in &shares {
+            let (from, to) = c
+                .ranges
+                .iter()
+                .find(|r| r.0 == *p)
+                .map_or((seq(*p), seq(*p)), |r| (r.1, r.2));
+            let published = store.meta_u64(&format!("published/{p}"))?.unwrap_or(0);
+            let chunks: Vec<&[u8]> = bytes.chunks(CHUNK).collect();
+            assert!(
+                chunks.len() as u32 <= MAX_CHUNKS,
+                "a batch's share fits a piece"
+            );
+            for (i, chunk) in chunks.iter().enumerate() {
+                let piece = Piece {
+                    writer: self.writer,
+                    partition: *p,
+                    catalog: self.catalog,
+                    from,
+                    to,
+                    published,
+                    chunk: i as u32,
+                    chunks: chunks.len() as u32,
+                    families: self.families.clone(),
+                    data: chunk.to_vec(),
+                };
+                let payload = piece.encode();
+                let key = format!("{p}/{from}/{i}");
+                self.bytes += payload.len() as u64;
+                self.pieces += 1;
+                let record = BaseRecord::to(&self.topic)
+                    .partition(*p as i32)
+                    .key(key.as_bytes())
+                    .payload(&payload[..]);
+                kafka::send(&self.producer, record)?;
+            }
+        }
+        kafka::flush(&self.producer, &d)?;
+        let last = self.producer.context().last.lock().expect("not poisoned");
+        for (p, _) in &shares {
+            if let Some(&o) = last.get(&(*p as i32)) {
+                store.put_meta(c, &offset_key(*p), &((o + 1) as u64).to_le_bytes());
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Creates the changelog topic if it is missing (compacted: never deleted by age; see
+/// ARCHITECTURE.md), and checks that it has the input topics' partition count.
+pub fn ensure_topic(
+    brokers: &str,
+    topic: &str,
+    partitions: u32,
+) -> Result<(), crate::kafka::KafkaSourceError> {
+    use crate::kafka::KafkaSourceError;
+    let c: BaseConsumer = kafka::client_config(brokers).create()?;
+    let md = c.fetch_metadata(Some(topic), Duration::from_secs(10))?;
+    let have = md
+        .topics()
+        .iter()
+        .find(|t| t.name() == topic && t.error().is_none())
+        .map(|t| t.partitions().len() as u32)
+        .filter(|&n| n > 0);
+    match have {
+        Some(n) if n == partitions => Ok(()),
+        Some(n) => Err(KafkaSourceError::Topology(format!(
+            "the changelog topic {topic} has {n} partitions, the input topics {partitions}: a partition's changelog is the partition of the same number"
+        ))),
+        None => kafka::create_topics_with(
+            brokers,
+            &[topic],
+            partitions,
+            &[("cleanup.policy", "compact")],
+        ),
+    }
+}
+
+/// What a restore of one partition did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Restored {
+    /// Pieces (whole batches) applied.
+    pub batches: u64,
+    /// The partition's log: next sequence number before and after.
+    pub from: u64,
+    pub to: u64,
+    /// Messages read, and why the restore stopped before the end of the topic, if it did.
+    pub read: u64,
+    pub stopped: Option<&'static str>,
+}
+
+/// Brings a partition of a store up to the changelog: reads the topic partition from where
+/// the store last was in it to its end, and applies each whole batch that continues the store's
+/// log. Stops at the first batch that does not continue it (its writer's catalog differs, or
+/// the history has a gap); what is applied is committed batch by batch, each with its offset.
+pub fn restore(
+    brokers: &str,
+    topic: &str,
+    store: &Store,
+    catalog: u64,
+    partition: u32,
+) -> Result<Restored, ChangelogError> {
+    let p = partition;
+    let local = store.meta_u64(&format!("seq/{p}"))?.unwrap_or(0);
+    let mut r = Restored {
+        from: local,
+        to: local,
+        ..Restored::default()
+    };
+    let consumer: BaseConsumer = kafka::client_config(brokers)
+        .set("group.id", "ratel-changelog-restore")
+        .set("enable.auto.commit", "false")
+        .set("enable.auto.offset.store", "false")
+        .set("fetch.max.bytes", "52428800")
+        .set("max.partition.fetch.bytes", "4194304")
+        .create()?;
+    let (low, high) = consumer.fetch_watermarks(topic, p as i32, Duration::from_secs(10))?;
+    let start = match store.meta_u64(&offset_key(p))? {
+        Some(o) => (o as i64).max(low),
+        None => low,
+    };
+    if start >= high {
+        return Ok(r);
+    }
+    let mut tpl = TopicPartitionList::new();
+    tpl.add_partition_offset(topic, p as i32, Offset::Offset(start))?;
+    consumer.assign(&tpl)?;
+    // Chunks of the batch being put together: (writer, from) and the bytes so far.
+    let mut pending: Option<(Piece, Vec<u8>, u32)> = None;
+    let mut last_message = Instant::now();
+    let mut next = start;
+    while next < high {
+        let Some(m) = consumer.poll(Duration::from_millis(200)) else {
+            if last_message.elapsed() > RESTORE_STALL {
+                return Err(ChangelogError::Stalled(format!(
+                    "{topic} partition {p}: nothing received for {} s at offset {next} of {high}",
+                    RESTORE_STALL.as_secs()
+                )));
+            }
+            continue;
+        };
+        let m = m?;
+        last_message = Instant::now();
+        next = m.offset() + 1;
+        r.read += 1;
+        let piece = match Piece::decode(m.payload().unwrap_or_default()) {
+            Ok(x) if x.partition == p => x,
+            Ok(_) => {
+                r.stopped = Some("a piece of another partition");
+                break;
+            }
+            Err(e) => {
+                tracing::warn!(partition = p, offset = m.offset(), error = %e, "unreadable changelog message");
+                r.stopped = Some("an unreadable piece");
+                break;
+            }
+        };
+        let continues = pending.as_ref().is_some_and(|(first, _, got)| {
+            first.writer == piece.writer && first.from == piece.from && piece.chunk == *got
+        });
+        if piece.chunk == 0 {
+            let data = piece.data.clone();
+            pending = Some((piece, data, 1));
+        } else if continues {
+            let (_, bytes, got) = pending.as_mut().expect("continues a pending batch");
+            bytes.extend_from_slice(&piece.data);
+            *got += 1;
+        } else {
+            // A chunk of a batch whose start was not read (a run that stopped mid-batch).
+            pending = None;
+            continue;
+        }
+        if pending
+            .as_ref()
+            .is_some_and(|(first, _, got)| *got < first.chunks)
+        {
+            continue;
+        }
+        let (first, bytes, _) = pending.take().expect("set above");
+        let offset_only = |store: &Store| -> Result<(), ChangelogError> {
+            let mut c = Commit::default();
+            store.put_meta(&mut c, &offset_key(p), &(next as u64).to_le_bytes());
+            store.commit(c, true)?;
+            Ok(())
+        };
+        if first.to <= r.to && first.from < r.to {
+            // Already in the store (this store wrote it, or restored it before).
+            offset_only(store)?;
+            continue;
+        }
+        if first.from != r.to {
+            r.stopped = Some("a gap in the partition's history");
+            break;
+        }
+        if first.catalog != catalog {
+            r.stopped = Some("a batch rated with another catalog");
+            break;
+        }
+        let published = store.meta_u64(&format!("published/{p}"))?.unwrap_or(0);
+        let mut c = Commit::default();
+        c.batch = store.translate(&first.families, &bytes)?;
+        store.put_meta(&mut c, &offset_key(p), &(next as u64).to_le_bytes());
+        if first.published > published {
+            store.put_meta(
+                &mut c,
+                &format!("published/{p}"),
+                &first.published.to_le_bytes(),
+            );
+        }
+        store.commit(c, true)?;
+        r.batches += 1;
+        r.to = first.to;
+    }
+    Ok(r)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::GLOBAL;
+
+    fn piece(data: Vec<u8>) -> Piece {
+        Piece {
+            writer: 7,
+            partition: 2,
+            catalog: 99,
+            from: 10,
+            to: 20,
+            published: 5,
+            chunk: 0,
+            chunks: 1,
+            families: vec![(1, "log".into()), (3, "meta".into())],
+            data,
+        }
+    }
+
+    #[test]
+    fn a_piece_reads_back_as_written_and_malformed_ones_are_refused() {
+        let p = piece(vec![1, 2, 3]);
+        assert_eq!(Piece::decode(&p.encode()).unwrap(), p);
+        let bad = |p: Piece| Piece::decode(&p.encode()).unwrap_err().to_string();
+        assert!(bad(Piece {
+            chunk: 1,
+            ..piece(vec![])
+        })
+        .contains("chunk 1 of 1"));
+        assert!(bad(Piece {
+            chunks: 0,
+            ..piece(vec![])
+        })
+        .contains("chunk 0 of 0"));
+        assert!(bad(Piece {
+            to: 9,
+            ..piece(vec![])
+        })
+        .contains("sequence 10 .. 9"));
+        let mut bytes = p.encode();
+        bytes[0] = 9;
+        assert!(Piece::decode(&bytes)
+            .unwrap_err()
+            .to_string()
+            .contains("version 9"));
+        assert!(Piece::decode(&[]).is_err());
+        assert!(Piece::decode(&p.encode()[..20]).is_err());
+    }
+
+    /// A partition's share of a batch, translated into another store, writes exactly that
+    /// partition's keys: nothing of another partition and nothing of the store's own.
+    #[test]
+    fn a_share_carries_its_partition_s_writes_and_nothing_else() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = Store::open(&dir.path().join("a")).unwrap();
+        let b = Store::open(&dir.path().join("b")).unwrap();
+        let mut c = Commit::marked();
+        a.put_meta(&mut c, "seq/0", b"zero");
+        c.mark(0);
+        a.put_meta(&mut c, "seq/1", b"one");
+        a.put_meta(&mut c, "watermark/1", b"one too");
+        c.mark(1);
+        a.put_meta(&mut c, "stats/read", b"nobody's");
+        c.mark(GLOBAL);
+        a.put_meta(&mut c, "pos/0", b"zero again");
+        c.mark(0);
+        a.forget_seen(&mut c, "acct", "id-1");
+        c.mark(1);
+        let shares = c.shares();
+        assert_eq!(shares.iter().map(|s| s.0).collect::<Vec<_>>(), [0, 1]);
+        let families = a.families();
+        assert!(families.iter().any(|(_, n)| n == "meta"));
+        let one = b.translate(&families, &shares[1].1).unwrap();
+        assert_eq!(one.len(), 3);
+        b.write(one).unwrap();
+        assert_eq!(b.meta_bytes("seq/1").unwrap().as_deref(), Some(&b"one"[..]));
+        assert_eq!(
+            b.meta_bytes("watermark/1").unwrap().as_deref(),
+            Some(&b"one too"[..])
+        );
+        for k in ["seq/0", "pos/0", "stats/read"] {
+            assert_eq!(b.meta_bytes(k).unwrap(), None, "{k}");
+        }
+        let zero = b.translate(&families, &shares[0].1).unwrap();
+        assert_eq!(zero.len(), 2);
+        // The same bytes with the family ids of a store that has no such family are refused.
+        let wrong: Vec<(u32, String)> = families
+            .iter()
+            .map(|(i, n)| (*i, format!("{n}-elsewhere")))
+            .collect();
+        assert!(b.translate(&wrong, &shares[0].1).is_err());
+        assert!(b.translate(&families, &shares[0].1[..5]).is_err());
+        // An unmarked commit has no shares.
+        let mut plain = Commit::default();
+        a.put_meta(&mut plain, "seq/0", b"x");
+        assert!(plain.shares().is_empty());
+    }
+
+    #[test]
+    #[should_panic(expected = "every write of a marked commit is marked")]
+    fn a_write_left_unmarked_is_a_bug() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = Store::open(dir.path()).unwrap();
+        let mut c = Commit::marked();
+        a.put_meta(&mut c, "seq/0", b"zero");
+        c.mark(0);
+        a.put_meta(&mut c, "seq/1", b"one");
+        c.shares();
+    }
+}
