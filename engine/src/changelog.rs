@@ -336,6 +336,8 @@ pub fn restore(
         let mut c = Commit::default();
         c.batch = store.translate(&first.families, &bytes)?;
         store.put_meta(&mut c, &offset_key(p), &(next as u64).to_le_bytes());
+        // The store's own (not in any partition's share): what its positions are offsets of.
+        store.put_meta(&mut c, "source", b"kafka");
         if first.published > published {
             store.put_meta(
                 &mut c,

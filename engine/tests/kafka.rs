@@ -228,21 +228,7 @@ fn a_workload_from_kafka_is_decided_as_from_a_file_even_with_kills_at_random_poi
 
     // Through the broker: produce, then rate with small batches, killed again and again, then
     // resumed.
-    let produced = ratel(&[
-        "produce",
-        "--brokers",
-        &broker.addr,
-        "--source",
-        &source,
-        "--create",
-        "3",
-        // One message per record batch: tansu 0.6's in-memory store answers a fetch from an
-        // offset inside a batch with the batches after it (Kafka answers with the batch that
-        // holds it), so a restart part way through a batch would wait for ever at the end of
-        // a partition, or skip the rest of that batch. Kafka itself needs no such thing.
-        "--batch-messages",
-        "1",
-    ]);
+    let produced = produce(&broker.addr, &source, 3, &[]);
     assert!(produced.contains("produced"), "{produced}");
     let by_kafka = tmp.path().join("by-kafka");
     let kafka = format!("kafka:{}", broker.addr);
@@ -375,15 +361,41 @@ fn a_workload_from_kafka_is_decided_as_from_a_file_even_with_kills_at_random_poi
         "payments are notified"
     );
 
-    // The store audits clean and replays byte for byte.
-    let store = Store::open(&by_kafka).unwrap();
+    audits_and_replays_clean(&by_kafka);
+}
+
+/// The store's second bookkeeping (`ratel audit`) agrees with its state and counters, and a
+/// replay reproduces every decision and the state byte for byte.
+fn audits_and_replays_clean(dir: &Path) {
+    let store = Store::open(dir).unwrap();
     let audit = engine::audit::audit(&store).unwrap();
-    assert_eq!(audit.discrepancies, 0, "{:?}", audit.listed);
+    assert_eq!(audit.discrepancies, 0, "{dir:?}: {:?}", audit.listed);
     let (r, _) = engine::replay::replay(&store, |_| {}).unwrap();
     assert!(
         r.mismatches.is_empty() && r.state_differences.is_empty(),
-        "{r:?}"
+        "{dir:?}: {r:?}"
     );
+}
+
+/// `ratel produce` of `source` to input topics created with `partitions` partitions, one
+/// message per record batch: tansu 0.6's in-memory store answers a fetch from an offset inside
+/// a batch with the batches after it (Kafka answers with the batch that holds it), so a restart
+/// part way through a batch would wait for ever at the end of a partition, or skip the rest of
+/// that batch. Kafka itself needs no such thing.
+fn produce(brokers: &str, source: &str, partitions: u32, more: &[&str]) -> String {
+    let n = partitions.to_string();
+    let mut args = vec![
+        "produce",
+        "--brokers",
+        brokers,
+        "--source",
+        source,
+        "--create",
+        &n,
+    ];
+    args.extend(["--batch-messages", "1"]);
+    args.extend(more);
+    ratel(&args)
 }
 
 /// Rates `file` over `partitions` partitions from a file, for comparison.
@@ -564,25 +576,17 @@ fn instances_killed_and_added_while_events_flow_end_with_the_decisions_of_one_in
     assert!(n1 > 1000 && n2 > 1000, "{n1} + {n2} lines");
     // Published in two parts: the second is keyed by the accounts the first opened.
     let source = format!("file:{}", file.display());
-    let produce = |skip: usize, take: usize| {
-        let out = ratel(&[
-            "produce",
-            "--brokers",
+    let produce_part = |skip: usize, take: usize| {
+        let (s, t) = (skip.to_string(), take.to_string());
+        let out = produce(
             &broker.addr,
-            "--source",
             &source,
-            "--create",
-            &PARTITIONS.to_string(),
-            "--batch-messages",
-            "1", // see the first test
-            "--skip",
-            &skip.to_string(),
-            "--take",
-            &take.to_string(),
-        ]);
+            PARTITIONS,
+            &["--skip", &s, "--take", &t],
+        );
         assert!(out.contains(&format!("produced {take} lines")), "{out}");
     };
-    produce(0, n1);
+    produce_part(0, n1);
 
     let cat = catalog();
     let kafka = format!("kafka:{}", broker.addr);
@@ -640,7 +644,7 @@ fn instances_killed_and_added_while_events_flow_end_with_the_decisions_of_one_in
     // C joins, and the second half of the traffic arrives while B and C share the partitions
     // (and A's, once its session ends).
     let mut c = start(&dirs[2], true);
-    produce(n1, n2);
+    produce_part(n1, n2);
     for (name, child) in [("b", &mut b), ("c", &mut c)] {
         let deadline = Instant::now() + Duration::from_secs(300);
         let status = loop {
@@ -710,12 +714,7 @@ fn instances_killed_and_added_while_events_flow_end_with_the_decisions_of_one_in
             assert!(!want.is_empty());
             assert!(mine == want, "{dir:?}: partition {p}'s accounts differ");
         }
-        let store = Store::open(dir).unwrap();
-        let (r, _) = engine::replay::replay(&store, |_| {}).unwrap();
-        assert!(
-            r.mismatches.is_empty() && r.state_differences.is_empty(),
-            "{dir:?}: {r:?}"
-        );
+        audits_and_replays_clean(dir);
     }
     eprintln!("stores holding each partition to its end: {owners:?}");
     assert!(owners.iter().all(|&n| n >= 1), "{owners:?}");
@@ -788,17 +787,7 @@ fn an_instance_given_partitions_restores_them_from_the_changelog_without_reading
         },
     );
     let source = format!("file:{}", file.display());
-    let out = ratel(&[
-        "produce",
-        "--brokers",
-        &broker.addr,
-        "--source",
-        &source,
-        "--create",
-        &PARTITIONS.to_string(),
-        "--batch-messages",
-        "1", // see the first test
-    ]);
+    let out = produce(&broker.addr, &source, PARTITIONS, &[]);
     assert!(out.contains("produced"), "{out}");
     let cat = catalog();
     let kafka = format!("kafka:{}", broker.addr);
@@ -830,7 +819,10 @@ fn an_instance_given_partitions_restores_them_from_the_changelog_without_reading
     for k in ["log_sha256", "models_sha256", "counters", "accounts"] {
         assert_eq!(sb[k], sa[k], "{k} of the restored store");
     }
-    assert!(decided(&b) == decided(&a), "restored accounts or log differ");
+    assert!(
+        decided(&b) == decided(&a),
+        "restored accounts or log differ"
+    );
     // Each partition was restored whole, from the first entry after the catalog to the end of
     // A's log: B rated nothing itself (anything rated would follow what was restored).
     let (sa, sb) = (Store::open(&a).unwrap(), Store::open(&b).unwrap());
@@ -844,17 +836,15 @@ fn an_instance_given_partitions_restores_them_from_the_changelog_without_reading
         assert!(line.contains(&format!("from=1 to={end}")), "{line}");
         for t in engine::kafka::Topics::default().inputs() {
             let key = engine::pipeline::position_key(Some(t), p);
-            assert_eq!(sb.meta_u64(&key).unwrap(), sa.meta_u64(&key).unwrap(), "{key}");
+            assert_eq!(
+                sb.meta_u64(&key).unwrap(),
+                sa.meta_u64(&key).unwrap(),
+                "{key}"
+            );
         }
     }
     drop((sa, sb));
-    let store = Store::open(&b).unwrap();
-    let (r, _) = engine::replay::replay(&store, |_| {}).unwrap();
-    assert!(
-        r.mismatches.is_empty() && r.state_differences.is_empty(),
-        "{r:?}"
-    );
-    drop(store);
+    audits_and_replays_clean(&b);
     // B sends again only what A's outbox had not yet confirmed when A wrote its last pieces:
     // at most the last two batches of each partition, each repeat byte for byte.
     let charges = read_topic(&broker.addr, "ratel.charges");
