@@ -110,6 +110,9 @@ fn main() {
             eprintln!("{accounts} accounts: Kafka");
             let k = kafka(&b, &work, dir, 3, batch, true, true);
             steps.push(("ratel from Kafka / rdkafka consuming", k.run, k.raw));
+            if let Some(r) = k.restore {
+                steps.push(("restore from the changelog / rdkafka consuming", r, k.raw));
+            }
         }
         results.push(Size {
             accounts,

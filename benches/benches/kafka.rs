@@ -5,7 +5,9 @@
 //!
 //! `cargo bench -p ratel-benches --bench kafka` (RATEL_TANSU: the broker binary, else `tansu` on
 //! PATH; RATEL_BENCH_EVENTS, default 300 000; RATEL_BENCH_PARTITIONS, default 3;
-//! RATEL_BENCH_BATCH, default 16384; RATEL_BENCH_PUBLISH=0 to rate without publishing).
+//! RATEL_BENCH_BATCH, default 16384; RATEL_BENCH_PUBLISH=0 to rate without publishing;
+//! RATEL_BENCH_CHANGELOG=0 to keep no changelog; with one, a fresh store is then restored from
+//! it and timed).
 //! Writes target/kafka-throughput.md.
 
 use ratel_benches::{env, kafka, workload, Broker};
@@ -32,7 +34,7 @@ fn main() {
          | what | seconds | events/s |\n|---|---|---|\n\
          | rdkafka alone: consume the input topics | {:.2} | {:.0} |\n\
          | ratel: consume, merge, rate, RocksDB (WAL synced per batch){} | {:.2} | {:.0} |\n\n\
-         ratio ratel/raw: {:.0} % (group join before the first batch: {:.1} s, not counted)\n",
+         ratio ratel/raw: {:.0} % (group join before the first batch: {:.1} s, not counted)\n{}",
         work.lines,
         k.bytes as f64 / 1e6,
         k.produce_secs,
@@ -43,6 +45,15 @@ fn main() {
         k.run.rate(),
         100.0 * k.run.rate() / k.raw.rate(),
         k.join_secs,
+        match &k.restore {
+            Some(r) => format!(
+                "\nrestore of a fresh store from the changelog: {} log entries in {:.2} s, {:.0} entries/s\n",
+                r.events,
+                r.secs,
+                r.rate()
+            ),
+            None => "\n(no changelog: RATEL_BENCH_CHANGELOG=0)\n".into(),
+        },
     );
     println!("{report}");
     let out = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("../kafka-throughput.md");

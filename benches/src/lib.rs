@@ -304,6 +304,9 @@ pub struct FromKafka {
     pub produce_secs: f64,
     pub join_secs: f64,
     pub bytes: u64,
+    /// A fresh store restored from the changelog ratel kept (log entries a second), when it
+    /// kept one.
+    pub restore: Option<Measure>,
 }
 
 /// The workload produced to the broker's input topics (`partitions` each), then (1) consumed
@@ -375,6 +378,8 @@ pub fn kafka(
     assert_eq!(n, lines, "the broker holds every message produced");
     drop(c);
 
+    let changelog = (std::env::var("RATEL_BENCH_CHANGELOG").as_deref() != Ok("0"))
+        .then(|| engine::changelog::DEFAULT_TOPIC.to_string());
     let o = engine::stream::Options {
         group: Group {
             id: "ratel-bench".into(),
@@ -385,8 +390,7 @@ pub fn kafka(
         publish,
         idempotent,
         // The production default; RATEL_BENCH_CHANGELOG=0 measures without it.
-        changelog: (std::env::var("RATEL_BENCH_CHANGELOG").as_deref() != Ok("0"))
-            .then(|| engine::changelog::DEFAULT_TOPIC.to_string()),
+        changelog: changelog.clone(),
     };
     reset_peak();
     let started = Instant::now();
@@ -418,12 +422,42 @@ pub fn kafka(
         secs: done.unwrap().duration_since(first).as_secs_f64(),
         peak: peak(),
     };
+    drop(e);
+    // What a new owner of every partition does first: a fresh store brought up to the
+    // changelog, partition by partition.
+    let restore = changelog.map(|topic| {
+        let fresh = Engine::open(
+            &dir.join("restored-store"),
+            example(),
+            engine::EXAMPLE_CATALOG.as_bytes(),
+            Config {
+                partitions,
+                ..Config::default()
+            },
+        )
+        .unwrap();
+        let tag = fresh.cat.tag();
+        reset_peak();
+        let started = Instant::now();
+        let mut entries = 0;
+        for p in 0..partitions {
+            let r = engine::changelog::restore(brokers, &topic, &fresh.store, tag, p).unwrap();
+            assert_eq!(r.stopped, None, "partition {p} restored to the end");
+            entries += r.to - r.from;
+        }
+        Measure {
+            events: entries,
+            secs: started.elapsed().as_secs_f64(),
+            peak: peak(),
+        }
+    });
     FromKafka {
         raw,
         run,
         produce_secs,
         join_secs: first.duration_since(started).as_secs_f64(),
         bytes: bytes as u64,
+        restore,
     }
 }
 
