@@ -407,9 +407,9 @@ pub fn kafka(
             ..Config::default()
         },
         &o,
-        |e| {
+        |_, c| {
             first.get_or_insert_with(Instant::now);
-            if e.counters.read >= lines && done.is_none() {
+            if c.read >= lines && done.is_none() {
                 done = Some(Instant::now());
             }
         },

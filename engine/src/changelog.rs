@@ -123,13 +123,7 @@ impl Changelog {
 
     /// Publishes each partition's share of `c` and waits for the broker; then records in `c`
     /// how far the changelog of each partition reaches, so that a restore starts there.
-    /// `seq(p)` is the partition's next sequence number (for shares that logged nothing).
-    pub fn publish(
-        &mut self,
-        store: &Store,
-        c: &mut Commit,
-        seq: impl Fn(u32) -> u64,
-    ) -> Result<(), ChangelogError> {
+    pub fn publish(&mut self, store: &Store, c: &mut Commit) -> Result<(), ChangelogError> {
         let shares = c.shares();
         if shares.is_empty() {
             return Ok(());
@@ -140,7 +134,8 @@ impl Changelog {
                 .ranges
                 .iter()
                 .find(|r| r.0 == *p)
-                .map_or((seq(*p), seq(*p)), |r| (r.1, r.2));
+                .map(|r| (r.1, r.2))
+                .expect("every partition with a share has its range (Commit::complete_ranges)");
             let published = store.meta_u64(&format!("published/{p}"))?.unwrap_or(0);
             let chunks: Vec<&[u8]> = bytes.chunks(CHUNK).collect();
             assert!(

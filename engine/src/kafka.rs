@@ -158,6 +158,8 @@ struct Shared {
     /// Brings an assigned partition's state up to the changelog before it is read; the next
     /// offsets of its topics if it changed the store.
     restore: Option<Restore>,
+    /// Waits, at the start of every rebalance, until the batch being written is durable.
+    quiesce: Option<Box<dyn Fn() + Send>>,
     /// A restore changed the store: the engine reloads its state before it rates anything.
     restored: bool,
 }
@@ -179,6 +181,11 @@ impl ConsumerContext for Assignor {
         tpl: &mut TopicPartitionList,
     ) {
         let mut shared = self.shared.lock().expect("no thread panics holding it");
+        if let Some(q) = &shared.quiesce {
+            // A batch in flight lands before its partitions are given up or their offsets
+            // read: its offsets are in `positions` already, its changelog pieces published.
+            q();
+        }
         shared.changed = true;
         match err {
             RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => {
@@ -256,6 +263,10 @@ pub struct KafkaSource {
     /// Stop when every assigned partition has been at its end this long (tests, batch jobs).
     pub exit_when_idle: Option<Duration>,
     idle_since: Option<Instant>,
+    /// Return an empty batch as soon as nothing arrives (the caller has a batch to finish),
+    /// rather than wait for input; `ended` tells that apart from the end.
+    pub yield_when_idle: bool,
+    ended: bool,
     /// A rebalance happened since the batch began: the batch is dropped, unrated.
     rebalanced: bool,
 }
@@ -312,6 +323,8 @@ impl KafkaSource {
             assigned: Vec::new(),
             exit_when_idle: None,
             idle_since: None,
+            yield_when_idle: false,
+            ended: false,
             rebalanced: false,
         })
     }
@@ -320,6 +333,27 @@ impl KafkaSource {
     /// the store up to the changelog; it returns the partition's next offsets if it did.
     pub fn restore_with(&mut self, restore: Restore) {
         self.shared.lock().expect("not poisoned").restore = Some(restore);
+    }
+
+    /// At the start of every rebalance, `quiesce()` waits until the batch being written (if
+    /// any) is durable.
+    pub fn quiesce_with(&mut self, quiesce: Box<dyn Fn() + Send>) {
+        self.shared.lock().expect("not poisoned").quiesce = Some(quiesce);
+    }
+
+    /// These lines are being written: a rebalance (which waits for the write, see
+    /// `quiesce_with`) starts their partitions after them.
+    pub fn advance(&mut self, lines: &[Line]) {
+        let ends = ends_of(lines);
+        let mut s = self.shared.lock().expect("not poisoned");
+        for ((t, p), o) in ends {
+            s.positions.insert((t.to_string(), p), o);
+        }
+    }
+
+    /// The source stopped for good (`exit_when_idle`): an empty batch is the end, not a pause.
+    pub fn ended(&self) -> bool {
+        self.ended
     }
 
     /// A restore changed the store since the last call: the state in memory is stale.
@@ -532,6 +566,17 @@ fn co_partitioned<C: ConsumerContext>(
     Ok(n)
 }
 
+/// The next offset of each topic partition after `lines`.
+fn ends_of(lines: &[Line]) -> FxHashMap<(Arc<str>, i32), i64> {
+    let mut ends: FxHashMap<(Arc<str>, i32), i64> = FxHashMap::default();
+    for l in lines {
+        if let Some(t) = &l.topic {
+            ends.insert((t.clone(), l.partition as i32), l.position as i64);
+        }
+    }
+    ends
+}
+
 impl Source for KafkaSource {
     fn next_batch(&mut self, max: usize, out: &mut Vec<Line>) -> std::io::Result<()> {
         loop {
@@ -548,20 +593,11 @@ impl Source for KafkaSource {
     }
 
     fn committed(&mut self, lines: &[Line]) {
-        let mut ends: FxHashMap<(Arc<str>, i32), i64> = FxHashMap::default();
-        for l in lines {
-            if let Some(t) = &l.topic {
-                ends.insert((t.clone(), l.partition as i32), l.position as i64);
-            }
-        }
+        // `advance` moved the start offsets when the lines went to be written.
         let mut tpl = TopicPartitionList::new();
-        {
-            let mut s = self.shared.lock().expect("not poisoned");
-            for ((t, p), o) in &ends {
-                s.positions.insert((t.to_string(), *p), *o);
-                if tpl.add_partition_offset(t, *p, Offset::Offset(*o)).is_err() {
-                    continue;
-                }
+        for ((t, p), o) in ends_of(lines) {
+            if tpl.add_partition_offset(&t, p, Offset::Offset(o)).is_err() {
+                continue;
             }
         }
         // For lag monitoring only: RocksDB holds the offsets ratel resumes from.
@@ -613,7 +649,7 @@ impl KafkaSource {
                 self.idle_since = None;
                 continue;
             }
-            if !out.is_empty() {
+            if !out.is_empty() || self.yield_when_idle {
                 break;
             }
             if let Some(idle) = self.exit_when_idle {
@@ -626,6 +662,7 @@ impl KafkaSource {
                 if quiet {
                     let since = *self.idle_since.get_or_insert_with(Instant::now);
                     if since.elapsed() >= idle {
+                        self.ended = true;
                         break;
                     }
                 } else {

@@ -551,8 +551,8 @@ fn main() -> Result<()> {
                     } else {
                         ProgressBar::new_spinner()
                     };
-                    let e = engine::stream::run(&data, cat, &bytes, brokers, cfg, &o, |e| {
-                        pb.set_message(format!("{} read", e.counters.read));
+                    let e = engine::stream::run(&data, cat, &bytes, brokers, cfg, &o, |_, c| {
+                        pb.set_message(format!("{} read", c.read));
                         pb.tick();
                     })
                     .with_context(|| format!("rating from {brokers}"))?;

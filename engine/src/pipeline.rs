@@ -565,6 +565,7 @@ impl Engine {
             }
         }
         self.add_up();
+        c.complete_ranges(|p| self.parts[p as usize].seq);
         Ok(c)
     }
 

@@ -210,6 +210,20 @@ impl Commit {
         }
     }
 
+    /// Gives every partition with marked writes but no range (it logged nothing: only an
+    /// account record or a forgotten id) the empty range at its log's end `seq(p)`.
+    pub fn complete_ranges(&mut self, seq: impl Fn(u32) -> u64) {
+        let Some(marks) = &self.marks else {
+            return;
+        };
+        for m in marks {
+            if m.partition != GLOBAL && !self.ranges.iter().any(|r| r.0 == m.partition) {
+                let s = seq(m.partition);
+                self.ranges.push((m.partition, s, s));
+            }
+        }
+    }
+
     /// Each partition's share of the batch, as the bytes of a WriteBatch of its own (empty
     /// when the commit was not marked).
     pub fn shares(&self) -> Vec<(u32, Vec<u8>)> {

@@ -1,19 +1,22 @@
-//! `ratel run --source kafka:…`: the engine on the input topics, publishing what each committed
-//! batch decided (crate::outbox) on a second thread while the next batch is read and rated. The
-//! hand-over holds one batch, so the output topics lag the log by at most two batches, and a
-//! crash repeats at most those batches' messages (the outbox's pointer moves only after the
-//! broker acknowledged them).
+//! `ratel run --source kafka:…`: the engine on the input topics. Three threads share a batch's
+//! life: the engine's reads and rates batch N+1 while a commit thread publishes batch N's
+//! changelog pieces and writes it to RocksDB, and the outbox's thread publishes what batch N-1
+//! decided (crate::outbox). At most one batch is in flight to RocksDB and one waits for the
+//! outbox, so the output topics lag the log by at most two batches, and a crash repeats at most
+//! those batches' messages (the outbox's pointer moves only after the broker acknowledged them).
+//! A rebalance waits until the batch in flight is durable before it gives up or restores a
+//! partition, and starts each partition after the lines already sent to be written.
 
 use crate::changelog::{Changelog, ChangelogError, Restored};
 use crate::kafka::{Group, KafkaSource, KafkaSourceError, Topics};
 use crate::outbox::{Outbox, OutboxError};
 use crate::pipeline::{Appended, Config, Engine, EngineError};
 use crate::source::Source;
-use crate::store::Store;
+use crate::store::{Commit, Counters, Store, StoreError};
 use rating::Catalog;
 use std::path::Path;
 use std::sync::mpsc::{sync_channel, SyncSender};
-use std::sync::Arc;
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 
 #[derive(Debug, thiserror::Error)]
@@ -45,7 +48,8 @@ pub struct Options {
 }
 
 /// Opens the store for the input topics (their partition count is the store's) and rates what
-/// they carry until told to stop; `on_batch` sees the engine after each committed batch.
+/// they carry until told to stop; `on_batch` sees the engine and the counters as of each
+/// committed batch (the engine may have rated the next one already).
 pub fn run(
     data: &Path,
     cat: Catalog,
@@ -53,7 +57,7 @@ pub fn run(
     brokers: &str,
     cfg: Config,
     o: &Options,
-    mut on_batch: impl FnMut(&Engine),
+    mut on_batch: impl FnMut(&Engine, &Counters),
 ) -> Result<Engine, StreamError> {
     let partitions = crate::kafka::input_partitions(brokers, &o.topics)?;
     let mut engine = Engine::open(data, cat, catalog_bytes, Config { partitions, ..cfg })?;
@@ -61,6 +65,9 @@ pub fn run(
         engine.offset(t, p).ok().flatten()
     })?;
     src.exit_when_idle = o.exit_when_idle;
+    let busy = Arc::new(Busy::default());
+    let quiet = busy.clone();
+    src.quiesce_with(Box::new(move || quiet.wait()));
     let mut changelog = match &o.changelog {
         Some(topic) => {
             crate::changelog::ensure_topic(brokers, topic, partitions)?;
@@ -122,47 +129,169 @@ pub fn run(
         false => None,
     };
     let mut lines = Vec::with_capacity(cfg.batch);
+    // A restore found a partition ahead in the changelog: the next hand-over tells the outbox.
     let mut restored = false;
-    loop {
-        lines.clear();
-        src.next_batch(cfg.batch, &mut lines)
-            .map_err(EngineError::Source)?;
-        if src.take_restored() {
-            engine.reload()?;
-            restored = true;
-        }
-        if lines.is_empty() {
-            break;
-        }
-        let mut c = engine.prepare(&lines)?;
-        if let Some(log) = &mut changelog {
-            // Before the commit: the changelog is never behind the store, so a crash between
-            // the two leaves a batch a restore applies, never a gap in the history.
-            log.publish(&engine.store, &mut c, |p| engine.seq(p))?;
-        }
-        engine.commit(c)?;
-        src.committed(&lines);
-        if let Some(p) = &mut publisher {
-            let seqs = (0..partitions).map(|p| engine.seq(p)).collect();
-            // A restored partition's entries that its last owner published are not sent again.
-            let skip = match std::mem::take(&mut restored) {
-                true => (0..partitions)
-                    .map(|p| engine.store.meta_u64(&format!("published/{p}")))
-                    .collect::<Result<Vec<_>, _>>()
-                    .map_err(EngineError::from)?
-                    .into_iter()
-                    .map(|v| v.unwrap_or(0))
-                    .collect(),
-                false => Vec::new(),
+    let store = engine.store.clone();
+    let outcome = std::thread::scope(|scope| -> Result<(), StreamError> {
+        // As in `Engine::run`: a batch is published to the changelog and written by a thread
+        // of its own while the next one is read and rated; at most one is in flight.
+        let (to_writer, batches) = sync_channel::<Commit>(0);
+        let (written, results) = sync_channel::<Result<(), StreamError>>(1);
+        let writer_busy = busy.clone();
+        let writer = std::thread::Builder::new()
+            .name("ratel-commit".into())
+            .spawn_scoped(scope, move || {
+                for mut c in batches {
+                    let r = (|| -> Result<(), StreamError> {
+                        if let Some(log) = &mut changelog {
+                            // Before the commit: the changelog is never behind the store, so a
+                            // crash between the two leaves a batch a restore applies, never a
+                            // gap in the history.
+                            log.publish(&store, &mut c)?;
+                        }
+                        store.commit(c, cfg.sync).map_err(EngineError::from)?;
+                        Ok(())
+                    })();
+                    writer_busy.set(false);
+                    let failed = r.is_err();
+                    if written.send(r).is_err() || failed {
+                        break;
+                    }
+                }
+            })
+            .map_err(|e| StreamError::Engine(EngineError::Source(e)))?;
+        let mut in_flight: Option<InFlight> = None;
+        // The batch in flight is durable: the source, the outbox and the caller hear of it.
+        let mut land = |engine: &Engine,
+                        f: InFlight,
+                        src: &mut KafkaSource,
+                        restored: &mut bool|
+         -> Result<(), StreamError> {
+            results.recv().unwrap_or_else(|_| {
+                Err(EngineError::Store(StoreError::Io("the commit thread ended".into())).into())
+            })?;
+            src.committed(&f.lines);
+            if let Some(p) = &mut publisher {
+                // A restored partition's entries that its last owner published are not sent
+                // again.
+                let skip = match std::mem::take(restored) {
+                    true => (0..partitions)
+                        .map(|p| engine.store.meta_u64(&format!("published/{p}")))
+                        .collect::<Result<Vec<_>, _>>()
+                        .map_err(EngineError::from)?
+                        .into_iter()
+                        .map(|v| v.unwrap_or(0))
+                        .collect(),
+                    false => Vec::new(),
+                };
+                p.hand_over(f.seqs, skip, f.appended)?;
+            }
+            on_batch(engine, &f.counters);
+            Ok(())
+        };
+        let outcome = loop {
+            lines.clear();
+            // With a batch in flight, an empty poll lands it rather than waits for input: the
+            // tail's decisions go out without waiting for more traffic.
+            src.yield_when_idle = in_flight.is_some();
+            if let Err(e) = src.next_batch(cfg.batch, &mut lines) {
+                break Err(EngineError::Source(e).into());
+            }
+            if src.take_restored() {
+                // The restore waited for the batch in flight to land; the state is read again
+                // from the store, which now holds both.
+                if let Some(f) = in_flight.take() {
+                    if let Err(e) = land(&engine, f, &mut src, &mut restored) {
+                        break Err(e);
+                    }
+                }
+                if let Err(e) = engine.reload() {
+                    break Err(e.into());
+                }
+                restored = true;
+            }
+            if lines.is_empty() {
+                if src.ended() || in_flight.is_none() {
+                    break Ok(());
+                }
+                if let Some(f) = in_flight.take() {
+                    if let Err(e) = land(&engine, f, &mut src, &mut restored) {
+                        break Err(e);
+                    }
+                }
+                continue;
+            }
+            let c = match engine.prepare(&lines) {
+                Ok(c) => c,
+                Err(e) => break Err(e.into()),
             };
-            p.hand_over(seqs, skip, engine.take_appended())?;
-        }
-        on_batch(&engine);
-    }
+            let next = InFlight {
+                lines: std::mem::take(&mut lines),
+                seqs: (0..partitions).map(|p| engine.seq(p)).collect(),
+                appended: engine.take_appended(),
+                counters: engine.counters,
+            };
+            if let Some(f) = in_flight.take() {
+                if let Err(e) = land(&engine, f, &mut src, &mut restored) {
+                    break Err(e);
+                }
+            }
+            busy.set(true);
+            src.advance(&next.lines);
+            if to_writer.send(c).is_err() {
+                busy.set(false);
+                break Err(EngineError::Store(StoreError::Io("the commit thread ended".into())).into());
+            }
+            lines = Vec::with_capacity(cfg.batch);
+            in_flight = Some(next);
+        };
+        drop(to_writer);
+        // What is in flight lands (or fails) before the run returns, whatever ended it.
+        let last = match in_flight.take() {
+            Some(f) => land(&engine, f, &mut src, &mut restored),
+            None => Ok(()),
+        };
+        writer.join().expect("the commit thread does not panic");
+        outcome.and(last)
+    });
+    outcome?;
     if let Some(p) = publisher {
         p.finish()?;
     }
     Ok(engine)
+}
+
+/// A batch being written: what the source, the outbox and the caller hear once it is durable.
+struct InFlight {
+    lines: Vec<crate::source::Line>,
+    /// Each partition's log's end, and the counters, as of this batch.
+    seqs: Vec<u64>,
+    appended: Vec<Appended>,
+    counters: Counters,
+}
+
+/// Whether a batch is being written; a restore waits until it is not (it reads the store's
+/// log end and must not apply, from the changelog, a batch the writer is about to commit).
+#[derive(Default)]
+struct Busy {
+    flag: Mutex<bool>,
+    done: Condvar,
+}
+
+impl Busy {
+    fn set(&self, v: bool) {
+        *self.flag.lock().expect("not poisoned") = v;
+        if !v {
+            self.done.notify_all();
+        }
+    }
+
+    fn wait(&self) {
+        let mut g = self.flag.lock().expect("not poisoned");
+        while *g {
+            g = self.done.wait(g).expect("not poisoned");
+        }
+    }
 }
 
 /// A committed batch for the outbox: how far each partition's log reaches, and what the batch

@@ -468,7 +468,7 @@ fn broker_down_and_request_errors_on_a_mock_cluster_lose_nothing_and_charge_noth
                 batch: 50,
                 ..Default::default()
             };
-            engine::stream::run(&data, cat, text.as_bytes(), &brokers, cfg, &o, |_| {
+            engine::stream::run(&data, cat, text.as_bytes(), &brokers, cfg, &o, |_, _| {
                 // Slowed, so that the faults fall in the middle of the run.
                 std::thread::sleep(Duration::from_millis(60));
             })
