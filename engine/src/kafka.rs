@@ -45,8 +45,15 @@ pub const MAX_BATCH_WAIT: Duration = Duration::from_millis(500);
 /// for that topic's earlier messages to arrive (Kafka Streams' `max.task.idle.ms`). A producer
 /// sends in event-time order, but its topics reach the broker, and come back in fetches,
 /// independently: an empty topic at its cached high watermark may only not have been fetched
-/// yet. Waiting costs latency at the live tail, not throughput.
-pub const TOPIC_GRACE: Duration = Duration::from_millis(300);
+/// yet. Waiting costs latency at the live tail, not throughput. It must exceed
+/// `FETCH_WAIT` (a fetch parked at the broker answers only after it) with room for a loaded
+/// machine: the multi-instance test once saw a CDR arrive after a later payment had waited out
+/// 300 ms, while fetches could be parked for librdkafka's default 500 ms.
+pub const TOPIC_GRACE: Duration = Duration::from_millis(1000);
+
+/// The longest the broker holds a fetch that has nothing new (librdkafka's `fetch.wait.max.ms`,
+/// 500 by default): what arrives at the broker is fetched within about this much.
+pub const FETCH_WAIT: Duration = Duration::from_millis(100);
 
 #[derive(Debug, thiserror::Error)]
 pub enum KafkaSourceError {
@@ -293,6 +300,7 @@ impl KafkaSource {
             .set("auto.offset.reset", "earliest")
             .set("partition.assignment.strategy", "range")
             .set("fetch.max.bytes", "52428800")
+            .set("fetch.wait.max.ms", FETCH_WAIT.as_millis().to_string())
             .set("max.partition.fetch.bytes", "1048576")
             .set("queued.max.messages.kbytes", "65536")
             .set("session.timeout.ms", "10000")
