@@ -99,6 +99,12 @@ enum Cmd {
         /// too late. Fixed when the store is made (default 72).
         #[arg(long, value_parser = clap::value_parser!(u32).range(1..=9600))]
         window_hours: Option<u32>,
+        /// Write the changed accounts' records once this many log entries follow the last
+        /// checkpoint (a start, and a reader of the store, apply the entries after it again); 1
+        /// writes them with every batch.
+        #[arg(long, default_value_t = engine::pipeline::DEFAULT_CHECKPOINT,
+              value_parser = clap::value_parser!(u64).range(1..=1 << 24))]
+        checkpoint_every: u64,
         /// Kafka consumer group.
         #[arg(long, default_value = "ratel")]
         group: String,
@@ -517,6 +523,7 @@ fn main() -> Result<()> {
             no_sync,
             partitions,
             window_hours,
+            checkpoint_every,
             group,
             instance,
             exit_when_idle,
@@ -532,6 +539,7 @@ fn main() -> Result<()> {
                 sync: !no_sync,
                 partitions,
                 window: window_hours.map(|h| i64::from(h) * 3600),
+                checkpoint: checkpoint_every,
             };
             let e = match source.strip_prefix("kafka:") {
                 Some(brokers) => {

@@ -15,6 +15,12 @@ use std::path::Path;
 /// Limits of a batch: the most lines rated and committed together.
 pub const DEFAULT_BATCH: usize = 16_384;
 pub const MAX_BATCH: usize = 1 << 20;
+/// How many log entries may follow the last checkpoint before the next one writes the changed
+/// accounts' records: what a start (or a reader of the state) applies again at most.
+pub const DEFAULT_CHECKPOINT: u64 = 1 << 20;
+/// The most accounts changed since the last checkpoint: a checkpoint is made at the batch that
+/// reaches it, whatever the tail's length (bounds the memory of the set and the checkpoint's size).
+pub const MAX_CHANGED: usize = 1 << 20;
 
 /// Event times outside this window are dead-lettered: a clock that is decades off is an error
 /// upstream, not usage (2000-01-01 .. 2100-01-01).
@@ -54,6 +60,9 @@ pub struct Config {
     /// How long an account remembers its inputs' ids, in seconds of event time
     /// (`rating::recent`): fixed when a store is made; `None` takes the store's, or the default.
     pub window: Option<i64>,
+    /// Log entries between checkpoints of the account records (see `Store::load_state`); 1
+    /// writes every changed account with every batch.
+    pub checkpoint: u64,
 }
 
 impl Default for Config {
@@ -63,6 +72,7 @@ impl Default for Config {
             sync: true,
             partitions: 1,
             window: None,
+            checkpoint: DEFAULT_CHECKPOINT,
         }
     }
 }
@@ -111,6 +121,10 @@ pub struct Engine {
     appended: Option<Vec<Appended>>,
     /// Mark each batch's writes by partition (`Commit::shares`), for the changelog.
     marked: bool,
+    /// The accounts changed since the last checkpoint (their records in the store are older
+    /// than the state), and each partition's seq at its checkpoint.
+    changed: FxHashSet<CompactString>,
+    checkpointed: Vec<u64>,
 }
 
 fn tag_hex(tag: u64) -> String {
@@ -157,9 +171,10 @@ impl Engine {
             store.put_meta(&mut c, "window", &(window as u64).to_le_bytes());
             store.commit(c, true)?;
         }
-        let state = store.load_state()?;
+        let (state, changed) = store.load_state()?;
         let cfg = Config {
             batch: cfg.batch.clamp(1, MAX_BATCH),
+            checkpoint: cfg.checkpoint.max(1),
             ..cfg
         };
         if !(1..=crate::partition::MAX_PARTITIONS).contains(&cfg.partitions) {
@@ -200,6 +215,8 @@ impl Engine {
             updates: projections::Updates::default(),
             appended: None,
             marked: false,
+            changed,
+            checkpointed: Vec::new(),
         };
         e.add_up();
         let current = e.store.meta_u64("catalog")?;
@@ -237,6 +254,19 @@ impl Engine {
             e.store.commit(c, true)?;
             tracing::info!(catalog = %e.cat, "catalog recorded in the log");
         }
+        e.checkpointed = e.store.checkpoints(e.cfg.partitions)?;
+        // A store made before checkpoints holds current records: say so before any batch
+        // leaves its records behind.
+        let mut c = Commit::default();
+        for (p, &at) in e.checkpointed.iter().enumerate() {
+            let key = crate::store::checkpoint_key(p as u32);
+            if e.store.meta_u64(&key)?.is_none() {
+                e.store.put_meta(&mut c, &key, &at.to_le_bytes());
+            }
+        }
+        if !c.batch.is_empty() {
+            e.store.commit(c, true)?;
+        }
         Ok(e)
     }
 
@@ -248,8 +278,9 @@ impl Engine {
     /// Reads the state and the partitions' logs' ends from the store again, after something
     /// other than this engine wrote it (a restore from the changelog). Nothing may be in flight.
     pub fn reload(&mut self) -> Result<(), EngineError> {
-        self.state = self.store.load_state()?;
+        (self.state, self.changed) = self.store.load_state()?;
         self.parts = load_parts(&self.store, self.cfg.partitions, self.watermark)?;
+        self.checkpointed = self.store.checkpoints(self.cfg.partitions)?;
         for p in &self.parts {
             self.watermark = self.watermark.max(p.watermark);
         }
@@ -348,9 +379,9 @@ impl Engine {
             let mut lines = Vec::with_capacity(self.cfg.batch);
             let mut in_flight: Vec<Line> = Vec::with_capacity(self.cfg.batch);
             let mut landed = |e: &mut Engine, lines: &[Line], source: &mut dyn Source| {
-                let r = results.recv().unwrap_or_else(|_| {
-                    Err(StoreError::Io("the commit thread ended".into()))
-                });
+                let r = results
+                    .recv()
+                    .unwrap_or_else(|_| Err(StoreError::Io("the commit thread ended".into())));
                 r?;
                 source.committed(lines);
                 if let Some(last) = lines.last() {
@@ -444,7 +475,7 @@ impl Engine {
         } else {
             Commit::default()
         };
-        let mut dirty: FxHashSet<CompactString> = FxHashSet::default();
+        let mut dirty = std::mem::take(&mut self.changed);
         // A partition is touched by a line of its own, and also by a transfer's credit or a
         // tick that another partition's line brought about: what changed is what is stored.
         let before: Vec<Part> = self.parts.clone();
@@ -516,11 +547,29 @@ impl Engine {
             self.store.forget_seen(&mut c, &account, &id);
             c.mark(crate::partition::of_bytes(account.as_bytes(), n));
         }
-        for a in &dirty {
-            let acct = self.state.account(a).expect("a dirty account exists");
-            self.store.put_account(&mut c, acct, &mut self.buf);
-            c.mark(crate::partition::of_bytes(a.as_bytes(), n));
+        let tail: u64 = (self.parts.iter().zip(&self.checkpointed))
+            .map(|(part, &at)| {
+                assert!(at <= part.seq, "a checkpoint {at} past its log's end {}", part.seq);
+                part.seq - at
+            })
+            .sum();
+        if tail >= self.cfg.checkpoint || dirty.len() >= MAX_CHANGED {
+            for a in &dirty {
+                let acct = self.state.account(a).expect("a changed account exists");
+                self.store.put_account(&mut c, acct, &mut self.buf);
+                c.mark(crate::partition::of_bytes(a.as_bytes(), n));
+            }
+            dirty.clear();
+            for (p, part) in self.parts.iter().enumerate() {
+                if part.seq != self.checkpointed[p] {
+                    let key = crate::store::checkpoint_key(p as u32);
+                    self.store.put_meta(&mut c, &key, &part.seq.to_le_bytes());
+                    c.mark(p as u32);
+                    self.checkpointed[p] = part.seq;
+                }
+            }
         }
+        self.changed = dirty;
         // The last position of each source partition in the batch.
         let mut ends: Vec<(Option<&str>, u32, u64)> = Vec::new();
         for line in lines.iter().rev() {
@@ -658,10 +707,8 @@ impl Engine {
             self.store
                 .put_seen(c, owner, &d.event, d.time, rated, (p, seq));
         }
-        if d.outcome != Outcome::Duplicate {
-            if let Some(a) = account {
-                dirty.insert(a);
-            }
+        if let Some(a) = rating::state::changed_by(d) {
+            dirty.insert(a.clone());
         }
         self.parts[p as usize].seq += 1;
         c.mark(p);

@@ -13,7 +13,11 @@
 //! - `reports`: `[msisdn u64 BE][month u32 BE]` → empty: the free monthly reports taken.
 //! - the read models' families (`projections::models`), written in the same batches.
 //! - `meta`: `pos/<partition>` (a file's position), `pos/<topic>/<partition>` (the next Kafka
-//!   offset), `seq/<partition>`, `watermark/<partition>`, `watermark` (the latest of all),
+//!   offset), `seq/<partition>`, `checkpoint/<partition>` (the partition's accounts' records in
+//!   `state` are current as of this seq of its log: the entries from it on are its tail, which
+//!   every reader of the state applies; a store made before checkpoints has none and wrote
+//!   every changed account with every batch, so its tail begins at `seq/<partition>`),
+//!   `watermark/<partition>`, `watermark` (the latest of all),
 //!   `partitions` (their count, fixed for a store), `window` (seconds an account remembers its
 //!   inputs' ids, fixed for a store), `source` (`file` or `kafka`), `published/<partition>` (the log's entries
 //!   before this seq are on the output topics), `changelog/<partition>` (the changelog offset the
@@ -24,6 +28,7 @@
 use crate::record::Entry;
 use rating::{Account, State};
 use rocksdb::{ColumnFamilyDescriptor, IteratorMode, Options, WriteBatch, WriteOptions, DB};
+use rustc_hash::FxHashSet;
 use std::path::Path;
 
 pub const CF_LOG: &str = "log";
@@ -374,7 +379,11 @@ impl Store {
 
     /// Translates a WriteBatch written by a store whose families had the ids `families` into
     /// this store's ids.
-    pub fn translate(&self, families: &[(u32, String)], data: &[u8]) -> Result<WriteBatch, StoreError> {
+    pub fn translate(
+        &self,
+        families: &[(u32, String)],
+        data: &[u8],
+    ) -> Result<WriteBatch, StoreError> {
         struct Into<'a> {
             store: &'a Store,
             ids: &'a [(u32, String)],
@@ -410,7 +419,9 @@ impl Store {
             }
         }
         if data.len() < BATCH_HEADER {
-            return Err(StoreError::Corrupt("a write batch shorter than its header".into()));
+            return Err(StoreError::Corrupt(
+                "a write batch shorter than its header".into(),
+            ));
         }
         let count = u32::from_le_bytes(data[8..12].try_into().expect("4 bytes"));
         let src = WriteBatch::from_data(data);
@@ -524,13 +535,65 @@ impl Store {
         Ok(State::with_window(w))
     }
 
-    /// The state as of the last commit.
-    pub fn load_state(&self) -> Result<State, StoreError> {
+    /// Where each of `partitions` partitions' tail begins: its checkpoint, or in a store made
+    /// before checkpoints, its log's end.
+    pub fn checkpoints(&self, partitions: u32) -> Result<Vec<u64>, StoreError> {
+        (0..partitions)
+            .map(|p| match self.meta_u64(&checkpoint_key(p))? {
+                Some(c) => Ok(c),
+                None => Ok(self.meta_u64(&format!("seq/{p}"))?.unwrap_or(0)),
+            })
+            .collect()
+    }
+
+    fn partitions(&self) -> Result<u32, StoreError> {
+        let n = self.meta_u64("partitions")?.unwrap_or(1);
+        u32::try_from(n)
+            .ok()
+            .filter(|&n| (1..=crate::partition::MAX_PARTITIONS).contains(&n))
+            .ok_or_else(|| StoreError::Corrupt(format!("{n} partitions")))
+    }
+
+    /// The account records as stored, without their tails.
+    fn records(&self) -> Result<State, StoreError> {
         let mut s = self.empty_state()?;
         for kv in self.db.iterator_cf(self.cf(CF_STATE), IteratorMode::Start) {
             let (_, v) = kv.map_err(|e| self.err(e))?;
             s.restore(decode_account(&v)?);
         }
+        Ok(s)
+    }
+
+    /// Applies every partition's tail (its entries from its checkpoint on) to `s`, in log order;
+    /// returns the accounts whose records it changed.
+    fn apply_tails(&self, s: &mut State) -> Result<FxHashSet<rating::AccountId>, StoreError> {
+        let mut changed = FxHashSet::default();
+        let n = self.partitions()?;
+        for (p, from) in (0..n).zip(self.checkpoints(n)?) {
+            let start = log_key(p, from);
+            let it = self.db.iterator_cf(
+                self.cf(CF_LOG),
+                IteratorMode::From(&start, rocksdb::Direction::Forward),
+            );
+            for kv in it {
+                let (k, v) = kv.map_err(|e| self.err(e))?;
+                if k.len() != 12 || k[..4] != p.to_be_bytes() {
+                    break;
+                }
+                let seq = u64::from_be_bytes(k[4..].try_into().expect("8"));
+                if let Some(a) = apply_entry(s, p, seq, &v)? {
+                    changed.insert(a);
+                }
+            }
+        }
+        Ok(changed)
+    }
+
+    /// The state as of the last commit: the account records, the ids they remember, the free
+    /// reports taken, then the log's tails applied. With it, the accounts the tails changed,
+    /// whose records the next checkpoint must write.
+    pub fn load_state(&self) -> Result<(State, FxHashSet<rating::AccountId>), StoreError> {
+        let mut s = self.records()?;
         // Ids an account has forgotten since they were written (the window moved on while the
         // engine was down, or a crash came between) are deleted now; ids written before the window
         // are rewritten with their account and time, read from the entry that decided them.
@@ -595,27 +658,62 @@ impl Store {
             let month = u32::from_be_bytes(k[8..].try_into().expect("4"));
             s.restore_free_report(rating::Msisdn(m), rating::Month(month));
         }
-        Ok(s)
+        let changed = self.apply_tails(&mut s)?;
+        Ok((s, changed))
     }
 
+    /// Every account as of the last commit (records and tails), ordered by id.
     pub fn accounts(&self) -> impl Iterator<Item = Result<Account, StoreError>> + '_ {
-        self.db
-            .iterator_cf(self.cf(CF_STATE), IteratorMode::Start)
-            .map(move |kv| {
-                let (_, v) = kv.map_err(|e| self.err(e))?;
-                decode_account(&v)
-            })
+        let all = self.records().and_then(|mut s| {
+            self.apply_tails(&mut s)?;
+            let mut all: Vec<Account> = s.accounts().cloned().collect();
+            all.sort_unstable_by(|a, b| a.id.as_bytes().cmp(b.id.as_bytes()));
+            Ok(all)
+        });
+        let items: Vec<Result<Account, StoreError>> = match all {
+            Ok(all) => all.into_iter().map(Ok).collect(),
+            Err(e) => vec![Err(e)],
+        };
+        items.into_iter()
     }
 
+    /// One account as of the last commit: its record, and the entries of its partition's tail
+    /// that concern it (found through `by_account`).
     pub fn account(&self, id: &str) -> Result<Option<Account>, StoreError> {
-        match self
+        let mut s = self.empty_state()?;
+        if let Some(v) = self
             .db
             .get_cf(self.cf(CF_STATE), id)
             .map_err(|e| self.err(e))?
         {
-            None => Ok(None),
-            Some(v) => decode_account(&v).map(Some),
+            s.restore(decode_account(&v)?);
         }
+        let n = self.partitions()?;
+        let checkpoints = self.checkpoints(n)?;
+        let prefix = account_key(id, 0, 0);
+        let prefix = &prefix[..prefix.len() - 12];
+        let it = self.db.iterator_cf(
+            self.cf(CF_BY_ACCOUNT),
+            IteratorMode::From(prefix, rocksdb::Direction::Forward),
+        );
+        for kv in it {
+            let (k, _) = kv.map_err(|e| self.err(e))?;
+            let Some(at) = k.strip_prefix(prefix).filter(|at| at.len() == 12) else {
+                break;
+            };
+            let p = u32::from_be_bytes(at[..4].try_into().expect("4"));
+            let seq = u64::from_be_bytes(at[4..].try_into().expect("8"));
+            if checkpoints.get(p as usize).is_none_or(|&c| seq < c) {
+                continue;
+            }
+            let entry = self
+                .db
+                .get_cf(self.cf(CF_LOG), at)
+                .map_err(|e| self.err(e))?
+                .ok_or_else(|| StoreError::Corrupt(format!("index of {id} names {p}/{seq}")))?;
+            apply_entry(&mut s, p, seq, &entry)?;
+        }
+        Ok(s.account(id).cloned())
     }
 
     /// The log in order: (partition, seq, entry).
@@ -780,6 +878,29 @@ impl Store {
     pub fn property(&self, name: &str) -> Option<String> {
         self.db.property_value(name).ok().flatten()
     }
+}
+
+/// The meta key of a partition's checkpoint (see the module's head).
+pub fn checkpoint_key(partition: u32) -> String {
+    format!("checkpoint/{partition}")
+}
+
+/// Applies a log entry's decision to `s` (a catalog or dead entry changes nothing); returns the
+/// account whose record it changed.
+fn apply_entry(
+    s: &mut State,
+    p: u32,
+    seq: u64,
+    bytes: &[u8],
+) -> Result<Option<rating::AccountId>, StoreError> {
+    let corrupt = |e: String| StoreError::Corrupt(format!("log {p}/{seq}: {e}"));
+    let Entry::Rated { decision, .. } = Entry::decode(bytes).map_err(|e| corrupt(e.to_string()))?
+    else {
+        return Ok(None);
+    };
+    let d = rating::codec::decode_decision(&decision).map_err(|e| corrupt(e.to_string()))?;
+    rating::decision::apply(s, &d).map_err(|e| corrupt(e.to_string()))?;
+    Ok(rating::state::changed_by(&d).cloned())
 }
 
 fn decode_account(v: &[u8]) -> Result<Account, StoreError> {

@@ -17,7 +17,8 @@ fn catalog(dir: &Path) -> std::path::PathBuf {
     p
 }
 
-fn run_args<'a>(cat: &'a str, data: &'a str, source: &'a str) -> Vec<&'a str> {
+/// `checkpoint`: log entries between two checkpoints of the account records.
+fn run_args<'a>(cat: &'a str, data: &'a str, source: &'a str, checkpoint: &'a str) -> Vec<&'a str> {
     vec![
         "run",
         "--catalog",
@@ -28,8 +29,14 @@ fn run_args<'a>(cat: &'a str, data: &'a str, source: &'a str) -> Vec<&'a str> {
         source,
         "--batch",
         "256",
+        "--checkpoint-every",
+        checkpoint,
     ]
 }
+
+/// The clean run's checkpoint spacing (the default) and the crashed run's.
+const CLEAN: &str = "1048576";
+const CRASHED: &str = "2000";
 
 #[test]
 fn sigkill_at_random_points_loses_nothing_and_counts_nothing_twice() {
@@ -44,17 +51,18 @@ fn sigkill_at_random_points_loses_nothing_and_counts_nothing_twice() {
     // One uninterrupted run.
     let clean = dir.join("clean");
     let started = Instant::now();
-    ratel(&run_args(cat, clean.to_str().unwrap(), &source));
+    ratel(&run_args(cat, clean.to_str().unwrap(), &source, CLEAN));
     let full = started.elapsed();
 
-    // The same, killed again and again.
+    // The same, killed again and again, with the account records written at checkpoints a few
+    // batches apart (the clean run makes none in this workload: its state is one long tail).
     let crashed = dir.join("crashed");
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(42);
     let mut kills = 0;
     for _ in 0..60 {
         let mut child = Command::new(RATEL)
             .arg("--quiet")
-            .args(run_args(cat, crashed.to_str().unwrap(), &source))
+            .args(run_args(cat, crashed.to_str().unwrap(), &source, CRASHED))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -74,7 +82,7 @@ fn sigkill_at_random_points_loses_nothing_and_counts_nothing_twice() {
         }
     }
     // Finish whatever is left.
-    ratel(&run_args(cat, crashed.to_str().unwrap(), &source));
+    ratel(&run_args(cat, crashed.to_str().unwrap(), &source, CRASHED));
     assert!(kills >= 10, "only {kills} kills landed mid-run");
 
     let a = ratel(&["balance", "--data", clean.to_str().unwrap(), "--all"]);

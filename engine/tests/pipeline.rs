@@ -338,8 +338,8 @@ fn seen_entries(e: &Engine) -> Vec<(Vec<u8>, Vec<u8>)> {
 }
 
 #[test]
-fn ids_past_their_accounts_window_are_forgotten_in_memory_and_on_disk_and_an_older_store_is_rewritten()
-{
+fn ids_past_their_accounts_window_are_forgotten_in_memory_and_on_disk_and_an_older_store_is_rewritten(
+) {
     let tmp = tempfile::tempdir().unwrap();
     let (file, _) = workload(
         tmp.path(),
@@ -420,5 +420,76 @@ fn ids_past_their_accounts_window_are_forgotten_in_memory_and_on_disk_and_an_old
     )
     .err()
     .unwrap();
-    assert!(err.to_string().contains("fixed when a store is made"), "{err}");
+    assert!(
+        err.to_string().contains("fixed when a store is made"),
+        "{err}"
+    );
+}
+
+/// Account records are written at checkpoints, not with every batch: a start, and every reader
+/// of the store, apply the log's tail after the last checkpoint. Whatever the spacing, and with
+/// a restart between checkpoints, the state is the one of a store that writes every changed
+/// account with every batch; replay and the audit agree.
+#[test]
+fn checkpoints_and_the_log_s_tail_give_the_state_of_every_batch_written_out() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (file, _) = workload(
+        tmp.path(),
+        Workload {
+            accounts: 150,
+            days: 8,
+            seed: 21,
+            ..Workload::default()
+        },
+    );
+    let text = std::fs::read_to_string(&file).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let half = tmp.path().join("half.jsonl");
+    std::fs::write(&half, lines[..lines.len() / 2].join("\n") + "\n").unwrap();
+    let run = |data: &Path, checkpoint: u64, file: &Path| {
+        let mut e = Engine::open(
+            data,
+            example(),
+            engine::EXAMPLE_CATALOG.as_bytes(),
+            Config {
+                batch: 300,
+                sync: false,
+                checkpoint,
+                ..Config::default()
+            },
+        )
+        .unwrap();
+        e.run_file(file).unwrap();
+    };
+    let every = tmp.path().join("every");
+    run(&every, 1, &file);
+    let sparse = tmp.path().join("sparse");
+    run(&sparse, 2_500, &half); // the process ends between two checkpoints
+    run(&sparse, 2_500, &file); // and a new one resumes from the record and the tail
+
+    assert_eq!(balances(&every), balances(&sparse));
+    let store = Store::open(&sparse).unwrap();
+    let (at, end) = (
+        store.meta_u64("checkpoint/0").unwrap().unwrap(),
+        store.meta_u64("seq/0").unwrap().unwrap(),
+    );
+    assert!(
+        at > 2_500 && at < end,
+        "a checkpoint was made and a tail follows it: {at} of {end}"
+    );
+    let mut tail_accounts = 0;
+    for a in store.accounts() {
+        let a = a.unwrap();
+        let one = store.account(&a.id).unwrap().unwrap();
+        assert_eq!(
+            one, a,
+            "one account read alone is the account read with all"
+        );
+        tail_accounts += 1;
+    }
+    assert_eq!(tail_accounts, 150);
+    let (report, _) = engine::replay::replay(&store, |_| {}).unwrap();
+    assert!(report.ok(), "{:?}", report.state_differences);
+    let audit = engine::audit::audit(&store).unwrap();
+    assert!(audit.ok(), "{:#?}", audit.listed);
 }

@@ -336,7 +336,10 @@ impl State {
     }
 
     pub fn take_forgotten(&mut self) -> Vec<(AccountId, EventId)> {
-        self.forgotten.as_mut().map(std::mem::take).unwrap_or_default()
+        self.forgotten
+            .as_mut()
+            .map(std::mem::take)
+            .unwrap_or_default()
     }
 
     pub fn account(&self, id: &str) -> Option<&Account> {
@@ -494,6 +497,18 @@ impl State {
                 all.extend(self.dropped.drain(..).map(|id| (a.clone(), id)));
             }
         }
+    }
+}
+
+/// The account whose record a decision changes, if any: the one it opened, or the one it names
+/// (a rejection names its account too: the record is written, though only the ids moved). The
+/// engine writes these records at its next checkpoint, and applies the decision again when it
+/// reads a log's tail.
+pub fn changed_by(d: &Decision) -> Option<&AccountId> {
+    match &d.outcome {
+        Outcome::Duplicate => None,
+        Outcome::Opened { account, .. } => Some(&account.id),
+        _ => d.account.as_ref(),
     }
 }
 
