@@ -12,18 +12,15 @@
 
 use crate::kafka::{self, Deliveries};
 use crate::store::{Commit, Store, StoreError};
-use rdkafka::client::ClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
-use rdkafka::producer::{BaseRecord, Producer, ProducerContext, ThreadedProducer};
+use rdkafka::producer::{BaseRecord, Producer, ThreadedProducer};
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use rdkafka::Message;
-use rustc_hash::FxHashMap;
 
 mod piece;
 pub use piece::{Piece, PieceError, CHUNK, MAX_CHUNKS, MAX_FAMILIES, VERSION};
-use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// The default topic name.
@@ -43,36 +40,9 @@ pub enum ChangelogError {
     Stalled(String),
 }
 
-/// Counts deliveries and remembers the highest offset acknowledged in each partition.
-struct Acks {
-    deliveries: Arc<Deliveries>,
-    last: Mutex<FxHashMap<i32, i64>>,
-}
-
-impl ClientContext for Acks {}
-
-impl ProducerContext for Acks {
-    type DeliveryOpaque = ();
-    fn delivery(&self, result: &rdkafka::message::DeliveryResult<'_>, _: ()) {
-        match result {
-            Ok(m) => {
-                self.deliveries.delivered.fetch_add(1, Ordering::Relaxed);
-                let mut last = self.last.lock().expect("not poisoned");
-                let o = last.entry(m.partition()).or_insert(-1);
-                *o = (*o).max(m.offset());
-            }
-            Err((e, _)) => {
-                self.deliveries.failed.fetch_add(1, Ordering::Relaxed);
-                let mut first = self.deliveries.first_error.lock().expect("not poisoned");
-                first.get_or_insert_with(|| e.to_string());
-            }
-        }
-    }
-}
-
 /// Publishes each batch's pieces and waits for the broker to acknowledge them.
 pub struct Changelog {
-    producer: ThreadedProducer<Acks>,
+    producer: ThreadedProducer<kafka::DeliveryContext>,
     topic: String,
     writer: u64,
     catalog: u64,
@@ -93,10 +63,6 @@ impl Changelog {
         store: &Store,
         catalog: u64,
     ) -> Result<Changelog, ChangelogError> {
-        let acks = Acks {
-            deliveries: Arc::new(Deliveries::default()),
-            last: Mutex::new(FxHashMap::default()),
-        };
         let producer = kafka::client_config(brokers)
             .set("enable.idempotence", "true")
             .set("acks", "all")
@@ -105,7 +71,7 @@ impl Changelog {
             .set("message.max.bytes", "2000000")
             .set("queue.buffering.max.kbytes", "1048576")
             .set("compression.type", "lz4")
-            .create_with_context(acks)?;
+            .create_with_context(kafka::DeliveryContext(Arc::new(Deliveries::with_offsets())))?;
         // Tells this run's pieces from another's: the process and the moment it started.
         let started = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -128,7 +94,7 @@ impl Changelog {
         if shares.is_empty() {
             return Ok(());
         }
-        let d = self.producer.context().deliveries.clone();
+        let d = self.producer.context().0.clone();
         for (p, bytes) in &shares {
             let (from, to) = c
                 .ranges
@@ -167,7 +133,10 @@ impl Changelog {
             }
         }
         kafka::flush(&self.producer, &d)?;
-        let last = self.producer.context().last.lock().expect("not poisoned");
+        let last = (self.producer.context().0.last.as_ref())
+            .expect("the changelog's deliveries keep offsets")
+            .lock()
+            .expect("not poisoned");
         for (p, _) in &shares {
             if let Some(&o) = last.get(&(*p as i32)) {
                 store.put_meta(c, &offset_key(*p), &((o + 1) as u64).to_le_bytes());

@@ -682,12 +682,24 @@ impl KafkaSource {
     }
 }
 
-/// Counts deliveries and keeps the first failure.
+/// Counts deliveries and keeps the first failure; for a producer that asks (the changelog's),
+/// also the highest offset acknowledged in each partition.
 #[derive(Default)]
 pub struct Deliveries {
     pub delivered: AtomicU64,
     pub failed: AtomicU64,
     pub first_error: Mutex<Option<String>>,
+    pub last: Option<Mutex<FxHashMap<i32, i64>>>,
+}
+
+impl Deliveries {
+    /// Deliveries that also keep each partition's highest acknowledged offset.
+    pub fn with_offsets() -> Deliveries {
+        Deliveries {
+            last: Some(Mutex::new(FxHashMap::default())),
+            ..Deliveries::default()
+        }
+    }
 }
 
 pub struct DeliveryContext(pub Arc<Deliveries>);
@@ -698,8 +710,13 @@ impl ProducerContext for DeliveryContext {
     type DeliveryOpaque = ();
     fn delivery(&self, result: &rdkafka::message::DeliveryResult<'_>, _: ()) {
         match result {
-            Ok(_) => {
+            Ok(m) => {
                 self.0.delivered.fetch_add(1, Ordering::Relaxed);
+                if let Some(last) = &self.0.last {
+                    let mut last = last.lock().expect("not poisoned");
+                    let o = last.entry(m.partition()).or_insert(-1);
+                    *o = (*o).max(m.offset());
+                }
             }
             Err((e, _)) => {
                 self.0.failed.fetch_add(1, Ordering::Relaxed);

@@ -113,6 +113,31 @@ fn sorted_workload(dir: &Path, w: &Workload) -> PathBuf {
 /// What a store decided, partition by partition: inputs and decisions as logged, and dead lines.
 type Decided = BTreeMap<u32, Vec<(Vec<u8>, Vec<u8>)>>;
 
+/// A broker of its own and a time-sorted workload of `accounts` over `days`, with bad lines and
+/// without transfers: a transfer's credit lands where the receiver's partition is when it
+/// arrives, and Kafka interleaves partitions unlike a file (ARCHITECTURE.md, "Transfers").
+/// `None` where no broker can be started (the test then checks nothing).
+fn broker_and_workload(
+    dir: &Path,
+    accounts: u64,
+    days: u32,
+    seed: u64,
+) -> Option<(Broker, PathBuf)> {
+    let broker = Broker::start(&dir.join("tansu.log"))?;
+    let file = sorted_workload(
+        dir,
+        &Workload {
+            accounts,
+            days,
+            seed,
+            bad: 0.003,
+            transfers: false,
+            ..Workload::default()
+        },
+    );
+    Some((broker, file))
+}
+
 fn decided(dir: &Path) -> (Decided, Vec<Vec<u8>>, Vec<rating::Account>) {
     let store = Store::open(dir).unwrap();
     let mut log: Decided = BTreeMap::new();
@@ -193,22 +218,9 @@ fn read_topic(brokers: &str, topic: &str) -> Vec<(HashMap<String, String>, Vec<u
 #[test]
 fn a_workload_from_kafka_is_decided_as_from_a_file_even_with_kills_at_random_points() {
     let tmp = tempfile::tempdir().unwrap();
-    let Some(broker) = Broker::start(&tmp.path().join("tansu.log")) else {
+    let Some((broker, file)) = broker_and_workload(tmp.path(), 150, 12, 5) else {
         return;
     };
-    let file = sorted_workload(
-        tmp.path(),
-        &Workload {
-            accounts: 150,
-            days: 12,
-            seed: 5,
-            bad: 0.003,
-            // A transfer's credit lands where the receiver's partition is when it arrives: Kafka
-            // interleaves partitions unlike a file (ARCHITECTURE.md, "Transfers").
-            transfers: false,
-            ..Workload::default()
-        },
-    );
     let cat = catalog();
     let source = format!("file:{}", file.display());
 
@@ -554,20 +566,9 @@ fn time_split(file: &Path, share: f64) -> (usize, usize) {
 fn instances_killed_and_added_while_events_flow_end_with_the_decisions_of_one_instance() {
     const PARTITIONS: u32 = 4;
     let tmp = tempfile::tempdir().unwrap();
-    let Some(broker) = Broker::start(&tmp.path().join("tansu.log")) else {
+    let Some((broker, file)) = broker_and_workload(tmp.path(), 120, 8, 13) else {
         return;
     };
-    let file = sorted_workload(
-        tmp.path(),
-        &Workload {
-            accounts: 120,
-            days: 8,
-            seed: 13,
-            bad: 0.003,
-            transfers: false, // as above
-            ..Workload::default()
-        },
-    );
     // One uninterrupted instance: the file over the topics' partitions (the first test shows
     // that this is what one instance rating the topics decides).
     let reference = tmp.path().join("one");
@@ -772,20 +773,9 @@ fn plain(text: &str) -> String {
 fn an_instance_given_partitions_restores_them_from_the_changelog_without_reading_the_inputs() {
     const PARTITIONS: u32 = 3;
     let tmp = tempfile::tempdir().unwrap();
-    let Some(broker) = Broker::start(&tmp.path().join("tansu.log")) else {
+    let Some((broker, file)) = broker_and_workload(tmp.path(), 60, 5, 21) else {
         return;
     };
-    let file = sorted_workload(
-        tmp.path(),
-        &Workload {
-            accounts: 60,
-            days: 5,
-            seed: 21,
-            bad: 0.003,
-            transfers: false, // as above
-            ..Workload::default()
-        },
-    );
     let source = format!("file:{}", file.display());
     let out = produce(&broker.addr, &source, PARTITIONS, &[]);
     assert!(out.contains("produced"), "{out}");
