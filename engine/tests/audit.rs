@@ -1,5 +1,5 @@
 //! `ratel audit` passes on what the engine writes and fails on a log that someone tampered with:
-//! a charge changed, a charge copied, an entry removed.
+//! a charge changed, a charge copied, an entry removed. Replay names a changed charge.
 
 use engine::audit::audit;
 use engine::pipeline::{Config, Engine};
@@ -73,12 +73,10 @@ fn the_engine_s_own_store_passes() {
     assert!(!r.payments.is_zero() && !r.charges.is_zero() && !r.fees.is_zero());
 }
 
-#[test]
-fn a_changed_charge_is_found() {
-    let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("data");
-    rated_store(&data, tmp.path());
-    let (p, seq, entry) = first_paid_charge(&data);
+/// Takes a kopeck off the first paid charge in the log, and nothing else; returns its place,
+/// its event id and the money it recorded.
+fn a_kopeck_less(data: &Path) -> (u32, u64, String, rust_decimal::Decimal) {
+    let (p, seq, entry) = first_paid_charge(data);
     let Entry::Rated {
         position,
         input,
@@ -91,7 +89,8 @@ fn a_changed_charge_is_found() {
     let Outcome::Charged(c) = &mut d.outcome else {
         unreachable!()
     };
-    c.money -= rust_decimal::Decimal::new(1, 2); // a kopeck less, and nothing else changed
+    let was = c.money;
+    c.money -= rust_decimal::Decimal::new(1, 2);
     let mut bytes = Vec::new();
     encode_decision(&d, &mut bytes);
     let mut out = Vec::new();
@@ -101,11 +100,18 @@ fn a_changed_charge_is_found() {
         decision: bytes,
     }
     .encode(&mut out);
-    {
-        let db = raw(&data);
-        db.put_cf(db.cf_handle("log").unwrap(), log_key(p, seq), out)
-            .unwrap();
-    }
+    let db = raw(data);
+    db.put_cf(db.cf_handle("log").unwrap(), log_key(p, seq), out)
+        .unwrap();
+    (p, seq, d.event.to_string(), was)
+}
+
+#[test]
+fn a_changed_charge_is_found() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    rated_store(&data, tmp.path());
+    let (p, seq, _, _) = a_kopeck_less(&data);
     let r = audit_of(&data);
     assert!(!r.ok());
     assert!(
@@ -114,6 +120,39 @@ fn a_changed_charge_is_found() {
             .any(|l| l.starts_with(&format!("{p}/{seq}: balance after"))),
         "{:#?}",
         r.listed
+    );
+}
+
+#[test]
+fn replay_names_a_changed_charge_with_its_event_and_both_decisions() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    rated_store(&data, tmp.path());
+    let (p, seq, event, was) = a_kopeck_less(&data);
+    let store = Store::open(&data).unwrap();
+    let (r, _) = engine::replay::replay(&store, |_| {}).unwrap();
+    assert!(!r.ok());
+    let m = &r.mismatches[0];
+    assert_eq!(
+        (m.partition, m.seq, m.event.as_str()),
+        (p, seq, event.as_str())
+    );
+    let less = was - rust_decimal::Decimal::new(1, 2);
+    assert!(
+        m.recorded.contains(&format!("money: {less}")),
+        "{}",
+        m.recorded
+    );
+    assert!(
+        m.replayed.contains(&format!("money: {was}")),
+        "{}",
+        m.replayed
+    );
+    assert_eq!(
+        r.mismatches.len(),
+        1,
+        "only the changed charge: {:#?}",
+        r.mismatches
     );
 }
 
