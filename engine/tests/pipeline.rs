@@ -430,10 +430,37 @@ fn ids_past_their_accounts_window_are_forgotten_in_memory_and_on_disk_and_an_old
 /// of the store, apply the log's tail after the last checkpoint. Whatever the spacing, and with
 /// a restart between checkpoints, the state is the one of a store that writes every changed
 /// account with every batch; replay and the audit agree.
+/// A generated workload in `dir`, and a file of its first half.
+fn workload_and_half(dir: &Path, w: Workload) -> (std::path::PathBuf, std::path::PathBuf) {
+    let (file, _) = workload(dir, w);
+    let text = std::fs::read_to_string(&file).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let half = dir.join("half.jsonl");
+    std::fs::write(&half, lines[..lines.len() / 2].join("\n") + "\n").unwrap();
+    (file, half)
+}
+
+/// Rates `file` into `data` in batches of 300, with `checkpoint` entries between checkpoints.
+fn run(data: &Path, checkpoint: u64, file: &Path) {
+    let mut e = Engine::open(
+        data,
+        example(),
+        engine::EXAMPLE_CATALOG.as_bytes(),
+        Config {
+            batch: 300,
+            sync: false,
+            checkpoint,
+            ..Config::default()
+        },
+    )
+    .unwrap();
+    e.run_file(file).unwrap();
+}
+
 #[test]
 fn checkpoints_and_the_log_s_tail_give_the_state_of_every_batch_written_out() {
     let tmp = tempfile::tempdir().unwrap();
-    let (file, _) = workload(
+    let (file, half) = workload_and_half(
         tmp.path(),
         Workload {
             accounts: 150,
@@ -442,25 +469,6 @@ fn checkpoints_and_the_log_s_tail_give_the_state_of_every_batch_written_out() {
             ..Workload::default()
         },
     );
-    let text = std::fs::read_to_string(&file).unwrap();
-    let lines: Vec<&str> = text.lines().collect();
-    let half = tmp.path().join("half.jsonl");
-    std::fs::write(&half, lines[..lines.len() / 2].join("\n") + "\n").unwrap();
-    let run = |data: &Path, checkpoint: u64, file: &Path| {
-        let mut e = Engine::open(
-            data,
-            example(),
-            engine::EXAMPLE_CATALOG.as_bytes(),
-            Config {
-                batch: 300,
-                sync: false,
-                checkpoint,
-                ..Config::default()
-            },
-        )
-        .unwrap();
-        e.run_file(file).unwrap();
-    };
     let every = tmp.path().join("every");
     run(&every, 1, &file);
     let sparse = tmp.path().join("sparse");
@@ -490,6 +498,42 @@ fn checkpoints_and_the_log_s_tail_give_the_state_of_every_batch_written_out() {
     assert_eq!(tail_accounts, 150);
     let (report, _) = engine::replay::replay(&store, |_| {}).unwrap();
     assert!(report.ok(), "{:?}", report.state_differences);
+    let audit = engine::audit::audit(&store).unwrap();
+    assert!(audit.ok(), "{:#?}", audit.listed);
+}
+
+/// A store made before checkpoints wrote every changed account with every batch and has no
+/// `checkpoint/<p>`: its first open takes its records as current where its log ends, and the
+/// runs after it make checkpoints like any other.
+#[test]
+fn a_store_made_before_checkpoints_is_read_as_current_and_goes_on_with_checkpoints() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (file, half) = workload_and_half(
+        tmp.path(),
+        Workload {
+            accounts: 100,
+            days: 6,
+            seed: 31,
+            ..Workload::default()
+        },
+    );
+    let old = tmp.path().join("old");
+    run(&old, 1, &half); // every batch writes its accounts, as before checkpoints
+    {
+        // Opened as the engine opens it: a RocksDB opened without the spending family's merge
+        // operator stops its recovery at the first merge and loses the batches after it.
+        let store = Store::open(&old).unwrap();
+        let db = store.db();
+        let meta = db.cf_handle("meta").unwrap();
+        assert!(db.get_cf(meta, "checkpoint/0").unwrap().is_some());
+        db.delete_cf(meta, "checkpoint/0").unwrap();
+    }
+    run(&old, 2_000, &file);
+    let every = tmp.path().join("every");
+    run(&every, 1, &file);
+    assert_eq!(balances(&every), balances(&old));
+    let store = Store::open(&old).unwrap();
+    assert!(store.meta_u64("checkpoint/0").unwrap().unwrap() > 0);
     let audit = engine::audit::audit(&store).unwrap();
     assert!(audit.ok(), "{:#?}", audit.listed);
 }
