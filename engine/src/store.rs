@@ -680,6 +680,24 @@ impl Store {
     /// One account as of the last commit: its record, and the entries of its partition's tail
     /// that concern it (found through `by_account`).
     pub fn account(&self, id: &str) -> Result<Option<Account>, StoreError> {
+        // A follower (`ratel serve`) catches up with the writer between two of its reads: a
+        // checkpoint landing between the record and the markers would pair a record with the
+        // wrong tail. Markers only grow, so the same markers before and after the reads mean
+        // one view of the store; otherwise the reads are made again.
+        let n = self.partitions()?;
+        for _ in 0..8 {
+            let before = self.checkpoints(n)?;
+            let read = self.account_as_of(id, &before);
+            if self.checkpoints(n)? == before {
+                return read;
+            }
+        }
+        Err(StoreError::Io(format!(
+            "account {id}: the store made eight checkpoints while it was read"
+        )))
+    }
+
+    fn account_as_of(&self, id: &str, checkpoints: &[u64]) -> Result<Option<Account>, StoreError> {
         let mut s = self.empty_state()?;
         if let Some(v) = self
             .db
@@ -688,8 +706,6 @@ impl Store {
         {
             s.restore(decode_account(&v)?);
         }
-        let n = self.partitions()?;
-        let checkpoints = self.checkpoints(n)?;
         let prefix = account_key(id, 0, 0);
         let prefix = &prefix[..prefix.len() - 12];
         let it = self.db.iterator_cf(
