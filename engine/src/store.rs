@@ -491,7 +491,7 @@ impl Store {
     /// before partitions kept their own counted (`stats/<name>`, no longer written).
     pub fn counters(&self) -> Result<Counters, StoreError> {
         let mut c = self.legacy_counters()?;
-        for p in 0..self.meta_u64("partitions")?.unwrap_or(1) as u32 {
+        for p in 0..self.partitions()? {
             c.add(&self.partition_counters(p)?);
         }
         Ok(c)

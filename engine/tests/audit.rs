@@ -38,11 +38,18 @@ fn rated_store(data: &Path, dir: &Path) {
     e.run_file(&file).unwrap();
 }
 
-/// Opens the store as the engine does, to write into its RocksDB as an intruder would. (A
-/// RocksDB opened without the spending family's merge operator would stop its recovery at the
-/// first merge in the WAL and lose the batches after it.)
-fn raw(data: &Path) -> Store {
-    Store::open(data).unwrap()
+/// Writes (or with `None` deletes) the log entry at `(p, seq)` in RocksDB directly, as an
+/// intruder would. The store is opened as the engine opens it: a RocksDB opened without the
+/// spending family's merge operator would stop its recovery at the first merge in the WAL and
+/// lose the batches after it.
+fn tamper(data: &Path, p: u32, seq: u64, entry: Option<Vec<u8>>) {
+    let store = Store::open(data).unwrap();
+    let db = store.db();
+    let log = db.cf_handle("log").unwrap();
+    match entry {
+        Some(bytes) => db.put_cf(log, log_key(p, seq), bytes).unwrap(),
+        None => db.delete_cf(log, log_key(p, seq)).unwrap(),
+    }
 }
 
 /// The partition, sequence and entry of the first charge that moved money.
@@ -101,10 +108,7 @@ fn a_kopeck_less(data: &Path) -> (u32, u64, String, rust_decimal::Decimal) {
         decision: bytes,
     }
     .encode(&mut out);
-    let store = raw(data);
-    let db = store.db();
-    db.put_cf(db.cf_handle("log").unwrap(), log_key(p, seq), out)
-        .unwrap();
+    tamper(data, p, seq, Some(out));
     (p, seq, d.event.to_string(), was)
 }
 
@@ -166,12 +170,7 @@ fn a_copied_charge_is_found() {
     let (p, _, entry) = first_paid_charge(&data);
     let mut out = Vec::new();
     entry.encode(&mut out);
-    {
-        let store = raw(&data);
-        let db = store.db();
-        db.put_cf(db.cf_handle("log").unwrap(), log_key(p, u64::MAX - 1), out)
-            .unwrap();
-    }
+    tamper(&data, p, u64::MAX - 1, Some(out));
     let r = audit_of(&data);
     assert!(
         r.listed.iter().any(|l| l.contains("took effect twice")),
@@ -186,12 +185,7 @@ fn a_removed_entry_is_found() {
     let data = tmp.path().join("data");
     rated_store(&data, tmp.path());
     let (p, seq, _) = first_paid_charge(&data);
-    {
-        let store = raw(&data);
-        let db = store.db();
-        db.delete_cf(db.cf_handle("log").unwrap(), log_key(p, seq))
-            .unwrap();
-    }
+    tamper(&data, p, seq, None);
     let r = audit_of(&data);
     assert!(!r.ok());
     assert!(
