@@ -383,7 +383,9 @@ mod tests {
         c.mark(GLOBAL);
         a.put_meta(&mut c, "pos/0", b"zero again");
         c.mark(0);
-        a.forget_seen(&mut c, "acct", "id-1");
+        // A delete travels as well as a put.
+        c.batch
+            .delete_cf(a.db().cf_handle(crate::store::CF_STATE).unwrap(), "acct");
         c.mark(1);
         let shares = c.shares();
         assert_eq!(shares.iter().map(|s| s.0).collect::<Vec<_>>(), [0, 1]);

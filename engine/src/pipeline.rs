@@ -543,20 +543,21 @@ impl Engine {
             }
         }
         let n = self.cfg.partitions;
-        for (account, id) in self.state.take_forgotten() {
-            self.store.forget_seen(&mut c, &account, &id);
-            c.mark(crate::partition::of_bytes(account.as_bytes(), n));
-        }
         let tail: u64 = (self.parts.iter().zip(&self.checkpointed))
             .map(|(part, &at)| {
-                assert!(at <= part.seq, "a checkpoint {at} past its log's end {}", part.seq);
+                assert!(
+                    at <= part.seq,
+                    "a checkpoint {at} past its log's end {}",
+                    part.seq
+                );
                 part.seq - at
             })
             .sum();
         if tail >= self.cfg.checkpoint || dirty.len() >= MAX_CHANGED {
             for a in &dirty {
                 let acct = self.state.account(a).expect("a changed account exists");
-                self.store.put_account(&mut c, acct, &mut self.buf);
+                let recent = self.state.recent(a).expect("an account's ids");
+                self.store.put_account(&mut c, acct, recent, &mut self.buf);
                 c.mark(crate::partition::of_bytes(a.as_bytes(), n));
             }
             dirty.clear();
@@ -703,10 +704,6 @@ impl Engine {
         let at = projections::project::LogPos { partition: p, seq };
         projections::project(&self.cat, &self.state, d, at, &mut self.updates);
         projections::models::stage(self.store.db(), &mut c.batch, &self.updates);
-        if let Some((owner, rated)) = rating::state::remembered_by(d) {
-            self.store
-                .put_seen(c, owner, &d.event, d.time, rated, (p, seq));
-        }
         if let Some(a) = rating::state::changed_by(d) {
             dirty.insert(a.clone());
         }

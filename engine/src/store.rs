@@ -1,15 +1,17 @@
-//! The RocksDB store: the event log, the account state beside it, the ids already seen, and the
-//! source positions, all changed together by one synced WriteBatch per batch of input.
+//! The RocksDB store: the event log, the account state beside it (with the ids each account
+//! remembers), and the source positions, all changed together by one synced WriteBatch per
+//! batch of input.
 //!
 //! Column families and keys:
 //! - `log`: `[partition u32 BE][seq u64 BE]` → [`Entry`]: ordered by partition and sequence.
 //! - `by_account`: `[len u8][account id][partition u32 BE][seq u64 BE]` → empty: an account's
 //!   entries are one prefix range.
-//! - `state`: account id → `[version][bincode Account]`.
-//! - `seen`: `[len u8][account id][event id]` → `[partition u32 BE][seq u64 BE][time i64 BE]
-//!   [rated u8]`: the ids each account remembers (`rating::recent`), with the entry that decided
-//!   each; deleted when the account forgets them. (Stores made before the window keyed it by the event
-//!   id alone, with only `[partition][seq]`: `load_state` rewrites those.)
+//! - `state`: account id → `[4][bincode (Account, RecentRecord)]`: the account's record as of
+//!   its partition's checkpoint, with the ids it remembers (`rating::recent`) as digests.
+//! - `seen`: written by stores made before records held their ids (`[len u8][account id]
+//!   [event id]` → `[partition u32 BE][seq u64 BE][time i64 BE][rated u8]`, or older, the id
+//!   alone → `[partition][seq]`); now only emptied, when `load_state` moves such a store's ids
+//!   into its records.
 //! - `reports`: `[msisdn u64 BE][month u32 BE]` → empty: the free monthly reports taken.
 //! - the read models' families (`projections::models`), written in the same batches.
 //! - `meta`: `pos/<partition>` (a file's position), `pos/<topic>/<partition>` (the next Kafka
@@ -26,6 +28,7 @@
 //!   file's bytes), `catalog`: the tag in force.
 
 use crate::record::Entry;
+use rating::recent::Recent;
 use rating::{Account, State};
 use rocksdb::{ColumnFamilyDescriptor, IteratorMode, Options, WriteBatch, WriteOptions, DB};
 use rustc_hash::FxHashSet;
@@ -46,9 +49,10 @@ const CFS: [&str; 6] = [
     CF_REPORTS,
 ];
 
-/// Layout of an account record: 2 since accounts hold a promised payment and payment history;
-/// a version-1 record is read through `rating::codec::v1`.
-const STATE_VERSION: u8 = 3;
+/// Layout of an account record: 4 since a record holds the ids its account remembers (a
+/// version-3 record is the account alone, its ids in `seen`); 2 and 1 are read through
+/// `rating::codec::v2` and `v1`.
+const STATE_VERSION: u8 = 4;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -304,7 +308,7 @@ impl Store {
         opts.set_max_background_jobs(2);
         opts.set_write_buffer_size(64 << 20);
         opts.set_compression_type(rocksdb::DBCompressionType::Lz4);
-        // The index, seen, state and read-model families are written in bulk with keys in no
+        // The index, state and read-model families are written in bulk with keys in no
         // order, and never looked up on the write path: a vector memtable appends in O(1) and
         // sorts once at flush, where a skip list pays a search per key (a run took four times
         // as long with skip lists).
@@ -556,12 +560,19 @@ impl Store {
 
     /// The account records as stored, without their tails.
     fn records(&self) -> Result<State, StoreError> {
+        self.records_and_layout().map(|(s, _)| s)
+    }
+
+    /// [`Store::records`], and whether any record is of a layout before records held their
+    /// account's ids.
+    fn records_and_layout(&self) -> Result<(State, bool), StoreError> {
         let mut s = self.empty_state()?;
+        let mut before = false;
         for kv in self.db.iterator_cf(self.cf(CF_STATE), IteratorMode::Start) {
             let (_, v) = kv.map_err(|e| self.err(e))?;
-            s.restore(decode_account(&v)?);
+            before |= !restore_record(&mut s, &v)?;
         }
-        Ok(s)
+        Ok((s, before))
     }
 
     /// Applies every partition's tail (its entries from its checkpoint on) to `s`, in log order;
@@ -589,62 +600,62 @@ impl Store {
         Ok(changed)
     }
 
-    /// The state as of the last commit: the account records, the ids they remember, the free
-    /// reports taken, then the log's tails applied. With it, the accounts the tails changed,
-    /// whose records the next checkpoint must write.
-    pub fn load_state(&self) -> Result<(State, FxHashSet<rating::AccountId>), StoreError> {
-        let mut s = self.records()?;
-        // Ids an account has forgotten since they were written (the window moved on while the
-        // engine was down, or a crash came between) are deleted now; ids written before the window
-        // are rewritten with their account and time, read from the entry that decided them.
-        s.collect_forgotten();
-        let mut rewrite = WriteBatch::default();
-        for kv in self.db.iterator_cf(self.cf(CF_SEEN), IteratorMode::Start) {
-            let (k, v) = kv.map_err(|e| self.err(e))?;
-            let corrupt = || StoreError::Corrupt(format!("seen {}", String::from_utf8_lossy(&k)));
-            if v.len() == SEEN_VALUE {
-                let n = *k.first().ok_or_else(corrupt)? as usize;
-                let account = k.get(1..1 + n).ok_or_else(corrupt)?;
-                let account = std::str::from_utf8(account).map_err(|_| corrupt())?;
-                let id = std::str::from_utf8(&k[1 + n..]).map_err(|_| corrupt())?;
-                let t = rating::Timestamp(i64::from_be_bytes(v[12..20].try_into().expect("8")));
-                s.restore_seen(account, &id.into(), t, v[20] != 0);
-                continue;
-            }
-            let at: [u8; 12] = v[..].try_into().map_err(|_| corrupt())?;
-            let (partition, seq) = (
-                u32::from_be_bytes(at[..4].try_into().expect("4")),
-                u64::from_be_bytes(at[4..].try_into().expect("8")),
+    /// Remembers, in `s`, the input of every decision in the log before each partition's
+    /// checkpoint, in log order (as rating did when it made them).
+    fn recall_ids(&self, s: &mut State) -> Result<(), StoreError> {
+        let n = self.partitions()?;
+        for (p, to) in (0..n).zip(self.checkpoints(n)?) {
+            let start = log_key(p, 0);
+            let it = self.db.iterator_cf(
+                self.cf(CF_LOG),
+                IteratorMode::From(&start, rocksdb::Direction::Forward),
             );
-            let entry = self
-                .db
-                .get_cf(self.cf(CF_LOG), at)
-                .map_err(|e| self.err(e))?
-                .ok_or_else(corrupt)?;
-            let Entry::Rated { decision, .. } = Entry::decode(&entry)
-                .map_err(|e| StoreError::Corrupt(format!("log {partition}/{seq}: {e}")))?
-            else {
-                return Err(corrupt());
-            };
-            let d = rating::codec::decode_decision(&decision)
-                .map_err(|e| StoreError::Corrupt(format!("decision {partition}/{seq}: {e}")))?;
-            rewrite.delete_cf(self.cf(CF_SEEN), &k);
-            if let Some((account, rated)) = rating::state::remembered_by(&d) {
-                s.restore_seen(account, &d.event, d.time, rated);
-                rewrite.put_cf(
-                    self.cf(CF_SEEN),
-                    seen_key(account, &d.event),
-                    seen_value(partition, seq, d.time, rated),
-                );
+            for kv in it {
+                let (k, v) = kv.map_err(|e| self.err(e))?;
+                if k.len() != 12 || k[..4] != p.to_be_bytes() {
+                    break;
+                }
+                let seq = u64::from_be_bytes(k[4..].try_into().expect("8"));
+                if seq >= to {
+                    break;
+                }
+                let Entry::Rated { decision, .. } = Entry::decode(&v)
+                    .map_err(|e| StoreError::Corrupt(format!("log {p}/{seq}: {e}")))?
+                else {
+                    continue;
+                };
+                let d = rating::codec::decode_decision(&decision)
+                    .map_err(|e| StoreError::Corrupt(format!("decision {p}/{seq}: {e}")))?;
+                if let Some((account, rated)) = rating::state::remembered_by(&d) {
+                    s.restore_seen(account, &d.event, d.time, rated);
+                }
             }
         }
-        for (account, id) in s.take_forgotten() {
-            rewrite.delete_cf(self.cf(CF_SEEN), seen_key(&account, &id));
-        }
-        if !rewrite.is_empty() {
-            let mut w = WriteOptions::default();
-            w.set_sync(true);
-            self.db.write_opt(rewrite, &w).map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    /// The state as of the last commit: the account records with the ids they remember, the
+    /// free reports taken, then the log's tails applied. With it, the accounts the tails
+    /// changed, whose records the next checkpoint must write.
+    ///
+    /// A store made before records held their ids kept them in the `seen` family, an id a key,
+    /// with the input's time but not the time its account held it at. They are recalled
+    /// instead from the log before the checkpoints, decision by decision as live rating
+    /// remembered them, so that the ids and their times are exactly those of an engine that
+    /// never stopped; then a checkpoint of every account writes them into the records, in the
+    /// synced batch that empties the family.
+    pub fn load_state(&self) -> Result<(State, FxHashSet<rating::AccountId>), StoreError> {
+        let (mut s, older) = self.records_and_layout()?;
+        let before = older
+            || self
+                .db
+                .iterator_cf(self.cf(CF_SEEN), IteratorMode::Start)
+                .next()
+                .transpose()
+                .map_err(|e| self.err(e))?
+                .is_some();
+        if before {
+            self.recall_ids(&mut s)?;
         }
         for kv in self
             .db
@@ -659,7 +670,31 @@ impl Store {
             s.restore_free_report(rating::Msisdn(m), rating::Month(month));
         }
         let changed = self.apply_tails(&mut s)?;
-        Ok((s, changed))
+        if !before {
+            return Ok((s, changed));
+        }
+        let mut c = Commit::default();
+        // No valid key sorts at or after [ff ff]: a key is an account id's length and UTF-8
+        // bytes, or (older) an id's UTF-8 bytes, and UTF-8 has no ff byte.
+        c.batch
+            .delete_range_cf(self.cf(CF_SEEN), &[][..], &[0xffu8, 0xff][..]);
+        let mut buf = Vec::new();
+        for a in s.accounts() {
+            let recent = s.recent(&a.id).expect("an account's ids");
+            self.put_account(&mut c, a, recent, &mut buf);
+        }
+        let n = self.partitions()?;
+        for p in 0..n {
+            let end = self.meta_u64(&format!("seq/{p}"))?.unwrap_or(0);
+            self.put_meta(&mut c, &checkpoint_key(p), &end.to_le_bytes());
+        }
+        self.commit(c, true)?;
+        tracing::info!(
+            accounts = s.len(),
+            ids = s.seen_count(),
+            "the ids each account remembers moved into its record"
+        );
+        Ok((s, FxHashSet::default()))
     }
 
     /// Every account as of the last commit (records and tails), ordered by id.
@@ -704,7 +739,7 @@ impl Store {
             .get_cf(self.cf(CF_STATE), id)
             .map_err(|e| self.err(e))?
         {
-            s.restore(decode_account(&v)?);
+            restore_record(&mut s, &v)?;
         }
         let prefix = account_key(id, 0, 0);
         let prefix = &prefix[..prefix.len() - 12];
@@ -831,8 +866,10 @@ impl Store {
     }
 
     /// Records that `account` remembers the input `id` of time `t` (`rated` or rejected),
-    /// decided at `at` (partition, seq).
-    pub fn put_seen(
+    /// decided at `at` (partition, seq), as stores made before records held their ids did
+    /// (for the tests of reading such a store).
+    #[doc(hidden)]
+    pub fn put_seen_as_before(
         &self,
         c: &mut Commit,
         account: &str,
@@ -848,11 +885,6 @@ impl Store {
         );
     }
 
-    /// Deletes an id its account no longer remembers.
-    pub fn forget_seen(&self, c: &mut Commit, account: &str, id: &str) {
-        c.batch.delete_cf(self.cf(CF_SEEN), seen_key(account, id));
-    }
-
     pub fn put_free_report(&self, c: &mut Commit, m: rating::Msisdn, month: rating::Month) {
         let mut k = [0u8; 12];
         k[..8].copy_from_slice(&m.0.to_be_bytes());
@@ -860,10 +892,11 @@ impl Store {
         c.batch.put_cf(self.cf(CF_REPORTS), k, []);
     }
 
-    pub fn put_account(&self, c: &mut Commit, a: &Account, buf: &mut Vec<u8>) {
+    /// Writes an account's record: the account and the ids it remembers.
+    pub fn put_account(&self, c: &mut Commit, a: &Account, recent: &Recent, buf: &mut Vec<u8>) {
         buf.clear();
         buf.push(STATE_VERSION);
-        bincode::serialize_into(&mut *buf, a).expect("accounts serialise");
+        bincode::serialize_into(&mut *buf, &(a, recent.record())).expect("accounts serialise");
         c.batch.put_cf(self.cf(CF_STATE), a.id.as_bytes(), &buf[..]);
     }
 
@@ -919,15 +952,37 @@ fn apply_entry(
     Ok(rating::state::changed_by(&d).cloned())
 }
 
-fn decode_account(v: &[u8]) -> Result<Account, StoreError> {
+/// Puts an account record into `s`; false if the record holds no ids (a layout before 4).
+fn restore_record(s: &mut State, v: &[u8]) -> Result<bool, StoreError> {
+    let (a, recent) = decode_account(v)?;
+    let id = a.id.clone();
+    s.restore(a);
+    Ok(match recent {
+        Some(r) => {
+            s.restore_recent(&id, r);
+            true
+        }
+        None => false,
+    })
+}
+
+/// An account record: the account, and what it remembers (none in a record written before
+/// records held their ids: those are in the `seen` family).
+fn decode_account(v: &[u8]) -> Result<(Account, Option<Recent>), StoreError> {
     match v.split_first() {
-        Some((&STATE_VERSION, rest)) => bincode::deserialize(rest)
-            .map_err(|e| StoreError::Corrupt(format!("account record: {e}"))),
+        Some((&STATE_VERSION, rest)) => {
+            bincode::deserialize::<(Account, rating::recent::RecentRecord)>(rest)
+                .map(|(a, r)| (a, Some(Recent::from(r))))
+                .map_err(|e| StoreError::Corrupt(format!("account record: {e}")))
+        }
+        Some((3, rest)) => bincode::deserialize(rest)
+            .map(|a| (a, None))
+            .map_err(|e| StoreError::Corrupt(format!("account record (version 3): {e}"))),
         Some((2, rest)) => bincode::deserialize::<rating::codec::v2::Account>(rest)
-            .map(Account::from)
+            .map(|a| (Account::from(a), None))
             .map_err(|e| StoreError::Corrupt(format!("account record (version 2): {e}"))),
         Some((1, rest)) => bincode::deserialize::<rating::codec::v1::Account>(rest)
-            .map(Account::from)
+            .map(|a| (Account::from(a), None))
             .map_err(|e| StoreError::Corrupt(format!("account record (version 1): {e}"))),
         Some((v, _)) => Err(StoreError::Corrupt(format!("account record version {v}"))),
         None => Err(StoreError::Corrupt("empty account record".into())),

@@ -325,9 +325,9 @@ fn a_catalog_that_reorders_plans_is_refused() {
     assert!(err.to_string().contains("plans"), "{err}");
 }
 
-/// The `seen` family's entries, in key order.
-fn seen_entries(e: &Engine) -> Vec<(Vec<u8>, Vec<u8>)> {
-    let db = e.store.db();
+/// The `seen` family's entries, in key order (stores made before records held their ids).
+fn seen_entries(store: &Store) -> Vec<(Vec<u8>, Vec<u8>)> {
+    let db = store.db();
     let cf = db.cf_handle(engine::store::CF_SEEN).unwrap();
     db.iterator_cf(cf, rocksdb::IteratorMode::Start)
         .map(|kv| {
@@ -338,7 +338,7 @@ fn seen_entries(e: &Engine) -> Vec<(Vec<u8>, Vec<u8>)> {
 }
 
 #[test]
-fn ids_past_their_accounts_window_are_forgotten_in_memory_and_on_disk_and_an_older_store_is_rewritten(
+fn ids_past_their_accounts_window_are_forgotten_and_those_held_come_back_from_the_records_and_the_tail(
 ) {
     let tmp = tempfile::tempdir().unwrap();
     let (file, _) = workload(
@@ -353,27 +353,28 @@ fn ids_past_their_accounts_window_are_forgotten_in_memory_and_on_disk_and_an_old
     );
     let data = tmp.path().join("data");
     let cat = example();
+    let cfg = Config {
+        window: Some(86_400),
+        batch: 300,
+        checkpoint: 1_000,
+        ..Config::default()
+    };
     let mut e = Engine::open(
         &data,
         cat.clone(),
         engine::EXAMPLE_CATALOG.as_bytes(),
-        Config {
-            window: Some(86_400),
-            ..Config::default()
-        },
+        cfg.clone(),
     )
     .unwrap();
     e.run_file(&file).unwrap();
     let c = e.counters;
     let decided = c.rated + c.rejected + c.ticks + c.derived;
     let held = e.state.seen_count();
-    let on_disk = seen_entries(&e);
-    // A day's window over twelve days: most ids are gone, from memory and from disk alike.
+    // A day's window over twelve days: most ids are gone.
     assert!(
         (held as u64) < decided / 4,
         "{held} ids held of {decided} decided"
     );
-    assert_eq!(on_disk.len(), held, "memory and disk hold the same ids");
     // Every id held is within a window and a quarter of its account's latest rated event.
     for a in e.state.accounts() {
         let r = e.state.recent(&a.id).unwrap();
@@ -381,32 +382,29 @@ fn ids_past_their_accounts_window_are_forgotten_in_memory_and_on_disk_and_an_old
             assert!(r.ids().all(|(_, t)| t.0 >= h.0 - 86_400 / 4));
         }
     }
+    assert!(seen_entries(&e.store).is_empty(), "ids live in the records");
+    let (at, end) = (
+        e.store.meta_u64("checkpoint/0").unwrap().unwrap(),
+        e.store.meta_u64("seq/0").unwrap().unwrap(),
+    );
+    assert!(
+        at > 0 && at < end,
+        "a checkpoint and a tail after it: {at} of {end}"
+    );
     // Replay decides everything again with the store's window, byte for byte.
     let (report, _) = engine::replay::replay(&e.store, |_| {}).unwrap();
     assert!(report.ok(), "{report:?}");
     let audit = engine::audit::audit(&e.store).unwrap();
     assert!(audit.ok(), "{:#?}", audit.listed);
-    // The same store as a build before the window wrote it (ids keyed alone, with their
-    // entry's place only) is rewritten at start into exactly what this build writes.
-    let db = e.store.db();
-    let cf = db.cf_handle(engine::store::CF_SEEN).unwrap();
-    let mut old = rocksdb::WriteBatch::default();
-    for (k, v) in &on_disk {
-        let id = &k[1 + k[0] as usize..];
-        old.delete_cf(cf, k);
-        old.put_cf(cf, id, &v[..12]);
-    }
-    db.write(old).unwrap();
+    // A new process holds exactly the ids this one held: the checkpoint's records, then the
+    // tail applied.
+    let live = e.state.clone();
     drop(e);
-    let e = Engine::open(
-        &data,
-        cat,
-        engine::EXAMPLE_CATALOG.as_bytes(),
-        Config::default(),
-    )
-    .unwrap();
-    assert_eq!(seen_entries(&e), on_disk);
+    let e = Engine::open(&data, cat, engine::EXAMPLE_CATALOG.as_bytes(), cfg).unwrap();
     assert_eq!(e.state.seen_count(), held);
+    for a in live.accounts() {
+        assert_eq!(e.state.recent(&a.id), live.recent(&a.id), "{}", a.id);
+    }
     // The window is the store's: another one is refused with a clear error.
     drop(e);
     let err = Engine::open(
@@ -426,10 +424,116 @@ fn ids_past_their_accounts_window_are_forgotten_in_memory_and_on_disk_and_an_old
     );
 }
 
-/// Account records are written at checkpoints, not with every batch: a start, and every reader
-/// of the store, apply the log's tail after the last checkpoint. Whatever the spacing, and with
-/// a restart between checkpoints, the state is the one of a store that writes every changed
-/// account with every batch; replay and the audit agree.
+/// A store made before account records held their ids kept each id under a key of its own in
+/// the `seen` family (older still, keyed by the id alone with the place of its entry). Its first
+/// open moves them into the records, with a checkpoint of every account, and an input rated
+/// before the move and sent again after it is still a repeat.
+#[test]
+fn a_store_that_kept_its_ids_apart_moves_them_into_the_records_and_knows_every_repeat() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (file, half) = workload_and_half(
+        tmp.path(),
+        Workload {
+            accounts: 80,
+            days: 4,
+            seed: 41,
+            ..Workload::default()
+        },
+    );
+    // The whole workload, then the second half of its first half sent again.
+    let text = std::fs::read_to_string(&file).unwrap();
+    let first = std::fs::read_to_string(&half).unwrap();
+    let lines: Vec<&str> = first.lines().collect();
+    let again = tmp.path().join("again.jsonl");
+    std::fs::write(&again, text + &lines[lines.len() / 2..].join("\n") + "\n").unwrap();
+
+    let old = tmp.path().join("old");
+    run(&old, 1 << 20, &half);
+    // Rewrite the store as the build before wrote it: account records of layout 3 (the
+    // account alone) current at the log's end, and every id held in `seen`.
+    let held = {
+        let store = Store::open(&old).unwrap();
+        let (state, _) = store.load_state().unwrap();
+        let db = store.db();
+        let (state_cf, seen_cf, meta) = (
+            db.cf_handle(engine::store::CF_STATE).unwrap(),
+            db.cf_handle(engine::store::CF_SEEN).unwrap(),
+            db.cf_handle("meta").unwrap(),
+        );
+        let mut c = engine::store::Commit::default();
+        for a in state.accounts() {
+            let mut v = vec![3u8];
+            v.extend(bincode::serialize(a).unwrap());
+            c.batch.put_cf(state_cf, a.id.as_bytes(), v);
+        }
+        let mut n = 0;
+        for item in store.log() {
+            let (p, seq, entry) = item.unwrap();
+            let engine::record::Entry::Rated { decision, .. } = entry else {
+                continue;
+            };
+            let d = rating::codec::decode_decision(&decision).unwrap();
+            let Some((account, rated)) = rating::state::remembered_by(&d) else {
+                continue;
+            };
+            let digest = rating::recent::IdDigest::of(&d.event);
+            let recent = state.recent(account).unwrap();
+            if !recent.ids().any(|(x, _)| *x == digest) {
+                continue;
+            }
+            n += 1;
+            if n % 2 == 0 {
+                store.put_seen_as_before(&mut c, account, &d.event, d.time, rated, (p, seq));
+            } else {
+                let mut at = p.to_be_bytes().to_vec();
+                at.extend(seq.to_be_bytes());
+                c.batch.put_cf(seen_cf, d.event.as_bytes(), at);
+            }
+        }
+        assert_eq!(n, state.seen_count());
+        let end = store.meta_u64("seq/0").unwrap().unwrap();
+        c.batch.put_cf(meta, "checkpoint/0", end.to_le_bytes());
+        store.commit(c, true).unwrap();
+        n
+    };
+    {
+        let store = Store::open(&old).unwrap();
+        let (state, changed) = store.load_state().unwrap();
+        assert_eq!(state.seen_count(), held);
+        assert!(changed.is_empty());
+        assert!(seen_entries(&store).is_empty(), "the family is emptied");
+        let db = store.db();
+        let state_cf = db.cf_handle(engine::store::CF_STATE).unwrap();
+        for kv in db.iterator_cf(state_cf, rocksdb::IteratorMode::Start) {
+            assert_eq!(
+                kv.unwrap().1[0],
+                4,
+                "every record is rewritten with its ids"
+            );
+        }
+        // Read again, the records give the same ids.
+        let (again, _) = store.load_state().unwrap();
+        for a in state.accounts() {
+            assert_eq!(again.recent(&a.id), state.recent(&a.id), "{}", a.id);
+        }
+    }
+    run(&old, 2_000, &again);
+    let every = tmp.path().join("every");
+    run(&every, 1, &again);
+    assert_eq!(balances(&every), balances(&old));
+    let (a, b) = (
+        Store::open(&every).unwrap().counters().unwrap(),
+        Store::open(&old).unwrap().counters().unwrap(),
+    );
+    assert_eq!(a, b);
+    assert!(
+        a.duplicates >= lines.len() as u64 / 4,
+        "the lines sent again are repeats: {a:?}"
+    );
+    let audit = engine::audit::audit(&Store::open(&old).unwrap()).unwrap();
+    assert!(audit.ok(), "{:#?}", audit.listed);
+}
+
 /// A generated workload in `dir`, and a file of its first half.
 fn workload_and_half(dir: &Path, w: Workload) -> (std::path::PathBuf, std::path::PathBuf) {
     let (file, _) = workload(dir, w);
@@ -457,6 +561,10 @@ fn run(data: &Path, checkpoint: u64, file: &Path) {
     e.run_file(file).unwrap();
 }
 
+/// Account records are written at checkpoints, not with every batch: a start, and every reader
+/// of the store, apply the log's tail after the last checkpoint. Whatever the spacing, and with
+/// a restart between checkpoints, the state is the one of a store that writes every changed
+/// account with every batch; replay and the audit agree.
 #[test]
 fn checkpoints_and_the_log_s_tail_give_the_state_of_every_batch_written_out() {
     let tmp = tempfile::tempdir().unwrap();

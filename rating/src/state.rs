@@ -288,10 +288,6 @@ pub struct State {
     by_msisdn: FxHashMap<Msisdn, u32>,
     /// How long an account remembers its inputs' ids (seconds of event time; `crate::recent`).
     window: i64,
-    /// Ids dropped from memory since the last `take_forgotten`, with their accounts, when the
-    /// owner asked for them; and a scratch list for one account's.
-    forgotten: Option<Vec<(AccountId, EventId)>>,
-    dropped: Vec<EventId>,
     /// Months whose free whole-month detalization each number has had.
     free_reports: FxHashSet<(Msisdn, Month)>,
 }
@@ -319,27 +315,12 @@ impl State {
             by_id: FxHashMap::default(),
             by_msisdn: FxHashMap::default(),
             window,
-            forgotten: None,
-            dropped: Vec::new(),
             free_reports: FxHashSet::default(),
         }
     }
 
     pub fn window(&self) -> i64 {
         self.window
-    }
-
-    /// From now on, ids dropped from memory are kept for [`State::take_forgotten`] (the engine
-    /// deletes them from its store).
-    pub fn collect_forgotten(&mut self) {
-        self.forgotten.get_or_insert_with(Vec::new);
-    }
-
-    pub fn take_forgotten(&mut self) -> Vec<(AccountId, EventId)> {
-        self.forgotten
-            .as_mut()
-            .map(std::mem::take)
-            .unwrap_or_default()
     }
 
     pub fn account(&self, id: &str) -> Option<&Account> {
@@ -479,36 +460,39 @@ impl State {
         self.free_reports.insert((m, month));
     }
 
-    /// Restores an id `account` decided at `t` (from a snapshot); `rated` as in
-    /// [`Recent::remember`]. An id of an unknown account is ignored: it can never be asked for.
-    pub fn restore_seen(&mut self, account: &str, id: &EventId, t: Timestamp, rated: bool) {
+    /// Restores an id `account` decided at `t` (from a store made before checkpoints held the
+    /// ids); `rated` as in [`Recent::remember`]. An id of an unknown account is ignored: it can
+    /// never be asked for.
+    pub fn restore_seen(&mut self, account: &str, id: &str, t: Timestamp, rated: bool) {
         if let Some(&i) = self.by_id.get(account) {
             self.remember_at(i, id, t, rated);
         }
     }
 
-    fn remember_at(&mut self, i: u32, id: &EventId, t: Timestamp, rated: bool) {
-        let recent = &mut self.recent[i as usize];
-        match &mut self.forgotten {
-            None => recent.remember(id, t, rated, self.window, None),
-            Some(all) => {
-                recent.remember(id, t, rated, self.window, Some(&mut self.dropped));
-                let a = &self.accounts[i as usize].id;
-                all.extend(self.dropped.drain(..).map(|id| (a.clone(), id)));
-            }
-        }
+    /// Restores what `account` remembers, as its checkpoint recorded it (after
+    /// [`State::restore`] of the account itself).
+    pub fn restore_recent(&mut self, account: &str, r: Recent) {
+        let i = *self
+            .by_id
+            .get(account)
+            .expect("an account's ids are restored after the account");
+        self.recent[i as usize] = r;
+    }
+
+    fn remember_at(&mut self, i: u32, id: &str, t: Timestamp, rated: bool) {
+        self.recent[i as usize].remember(id, t, rated, self.window);
     }
 }
 
-/// The account whose record a decision changes, if any: the one it opened, or the one it names
-/// (a rejection names its account too: the record is written, though only the ids moved). The
-/// engine writes these records at its next checkpoint, and applies the decision again when it
-/// reads a log's tail.
+/// The account whose record a decision changes, if any: the one it opened, or the one it
+/// concerns (a record holds the account's ids too, so a rejection, which moves only the ids,
+/// changes it; so does a bounced transfer, remembered by its sender). The engine writes these
+/// records at its next checkpoint, and applies the decision again when it reads a log's tail.
 pub fn changed_by(d: &Decision) -> Option<&AccountId> {
     match &d.outcome {
         Outcome::Duplicate => None,
         Outcome::Opened { account, .. } => Some(&account.id),
-        _ => d.account.as_ref(),
+        _ => concerned(d),
     }
 }
 
