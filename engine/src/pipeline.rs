@@ -27,6 +27,33 @@ pub const MAX_CHANGED: usize = 1 << 20;
 pub const EARLIEST: Timestamp = Timestamp(946_684_800);
 pub const LATEST: Timestamp = Timestamp(4_102_444_800);
 
+/// A batch of lines and what each decoded to.
+type Decoded = (Vec<Line>, Vec<Result<Input, String>>);
+
+/// Decodes a line into the input it carries, or says why it cannot be rated: what can be known
+/// from its bytes alone (the state decides the rest), so that a thread of its own can do it
+/// ahead of rating.
+pub fn parse_line(line: &Line) -> Result<Input, String> {
+    if line.oversized {
+        return Err(format!(
+            "line longer than {} bytes",
+            crate::source::MAX_LINE_BYTES
+        ));
+    }
+    let i = parse_json(&line.bytes).map_err(|e| e.to_string())?;
+    let t = i.time();
+    if i.is_derived() {
+        Err(format!(
+            "{} is made by the engine from its own log, never read from a source",
+            i.kind()
+        ))
+    } else if t < EARLIEST || t >= LATEST {
+        Err(format!("event time {t} is outside {EARLIEST} .. {LATEST}"))
+    } else {
+        Ok(i)
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
     #[error(transparent)]
@@ -125,6 +152,8 @@ pub struct Engine {
     /// than the state), and each partition's seq at its checkpoint.
     changed: FxHashSet<CompactString>,
     checkpointed: Vec<u64>,
+    /// The bytes of the last batch's write: the next reserves as much and an eighth.
+    batch_bytes: usize,
 }
 
 fn tag_hex(tag: u64) -> String {
@@ -217,6 +246,7 @@ impl Engine {
             marked: false,
             changed,
             checkpointed: Vec::new(),
+            batch_bytes: 0,
         };
         e.add_up();
         let current = e.store.meta_u64("catalog")?;
@@ -347,6 +377,9 @@ impl Engine {
     /// Rates everything the source yields, committing batch by batch. `on_batch` sees progress
     /// after each commit.
     ///
+    /// The lines of the next batch are decoded by a thread of their own while this one is
+    /// rated (`parse_line`: decoding needs only a line's bytes).
+    ///
     /// A batch is written by a thread of its own while the next one is rated: the WAL's sync
     /// and the memtables' inserts overlap with rating instead of following it. At most one
     /// batch is in flight, and the source hears of a batch only once it is durable. The state
@@ -376,7 +409,22 @@ impl Engine {
                     }
                 })
                 .map_err(EngineError::Source)?;
-            let mut lines = Vec::with_capacity(self.cfg.batch);
+            // Decoding a line needs nothing but its bytes: a thread of its own decodes the
+            // batch after the one being rated. At most one batch waits for it and one for the
+            // rating thread.
+            let (to_decoder, undecoded) = std::sync::mpsc::sync_channel::<Vec<Line>>(1);
+            let (decoded_out, decoded) = std::sync::mpsc::sync_channel::<Decoded>(1);
+            std::thread::Builder::new()
+                .name("ratel-decode".into())
+                .spawn_scoped(scope, move || {
+                    for lines in undecoded {
+                        let parsed = lines.iter().map(parse_line).collect();
+                        if decoded_out.send((lines, parsed)).is_err() {
+                            break;
+                        }
+                    }
+                })
+                .map_err(EngineError::Source)?;
             let mut in_flight: Vec<Line> = Vec::with_capacity(self.cfg.batch);
             let mut landed = |e: &mut Engine, lines: &[Line], source: &mut dyn Source| {
                 let r = results
@@ -389,15 +437,31 @@ impl Engine {
                 }
                 Ok::<(), EngineError>(())
             };
+            // Batches handed to the decoder and not yet taken back; what ended the reading.
+            let mut decoding = 0usize;
+            let mut read: Result<bool, EngineError> = Ok(true);
             let outcome = loop {
-                lines.clear();
-                if let Err(e) = source.next_batch(self.cfg.batch, &mut lines) {
-                    break Err(e.into());
+                // Two batches ahead: one decoded while this thread rates the other.
+                while decoding < 2 && matches!(read, Ok(true)) {
+                    let mut lines = Vec::with_capacity(self.cfg.batch);
+                    match source.next_batch(self.cfg.batch, &mut lines) {
+                        Err(e) => read = Err(e.into()),
+                        Ok(()) if lines.is_empty() => read = Ok(false),
+                        Ok(()) => {
+                            to_decoder
+                                .send(lines)
+                                .expect("the decoder outlives the run");
+                            decoding += 1;
+                        }
+                    }
                 }
-                if lines.is_empty() {
-                    break Ok(());
+                if decoding == 0 {
+                    // Everything read was rated: the run ends as the reading did.
+                    break read.map(|_| ());
                 }
-                let c = match self.prepare(&lines) {
+                let (lines, parsed) = decoded.recv().expect("the decoder answers every batch");
+                decoding -= 1;
+                let c = match self.prepare_parsed(&lines, parsed) {
                     Ok(c) => c,
                     Err(e) => break Err(e),
                 };
@@ -409,8 +473,11 @@ impl Engine {
                 if to_writer.send(c).is_err() {
                     break Err(StoreError::Io("the commit thread ended".into()).into());
                 }
-                std::mem::swap(&mut lines, &mut in_flight);
+                in_flight = lines;
             };
+            // A run that ends early leaves batches with the decoder: it stops at its next send.
+            drop(to_decoder);
+            drop(decoded);
             drop(to_writer);
             // What is in flight lands (or fails) before the run returns, whatever ended it.
             let last = if in_flight.is_empty() {
@@ -467,41 +534,30 @@ impl Engine {
     /// Rates one batch of lines into the state and the write that makes it durable (its log
     /// entries, state, ids, read models, positions and counters), not yet written.
     pub fn prepare(&mut self, lines: &[Line]) -> Result<Commit, EngineError> {
+        let parsed: Vec<_> = lines.iter().map(parse_line).collect();
+        self.prepare_parsed(lines, parsed)
+    }
+
+    /// [`Engine::prepare`] of lines already decoded by [`parse_line`], one result a line.
+    pub fn prepare_parsed(
+        &mut self,
+        lines: &[Line],
+        parsed: Vec<Result<Input, String>>,
+    ) -> Result<Commit, EngineError> {
+        assert_eq!(lines.len(), parsed.len(), "one decoding a line");
         if let Some(a) = &mut self.appended {
             a.clear();
         }
-        let mut c = if self.marked {
-            Commit::marked()
-        } else {
-            Commit::default()
-        };
+        let mut c = Commit::reserving(self.batch_bytes + self.batch_bytes / 8, self.marked);
         let mut dirty = std::mem::take(&mut self.changed);
         // A partition is touched by a line of its own, and also by a transfer's credit or a
         // tick that another partition's line brought about: what changed is what is stored.
         let before: Vec<Part> = self.parts.clone();
         let counted: Vec<Counters> = self.part_counters.clone();
-        for line in lines {
-            let input = if line.oversized {
-                Err(format!(
-                    "line longer than {} bytes",
-                    crate::source::MAX_LINE_BYTES
-                ))
-            } else {
-                parse_json(&line.bytes).map_err(|e| e.to_string())
-            };
+        for (line, input) in lines.iter().zip(parsed) {
             let input = input.and_then(|i| {
-                let t = i.time();
-                if i.is_derived() {
-                    Err(format!(
-                        "{} is made by the engine from its own log, never read from a source",
-                        i.kind()
-                    ))
-                } else if t < EARLIEST || t >= LATEST {
-                    Err(format!("event time {t} is outside {EARLIEST} .. {LATEST}"))
-                } else {
-                    let p = self.partition_of(line, &i)?;
-                    Ok((i, p))
-                }
+                let p = self.partition_of(line, &i)?;
+                Ok((i, p))
             });
             match input {
                 Err(reason) => {
@@ -616,6 +672,7 @@ impl Engine {
         }
         self.add_up();
         c.complete_ranges(|p| self.parts[p as usize].seq);
+        self.batch_bytes = c.batch.size_in_bytes();
         Ok(c)
     }
 

@@ -194,7 +194,21 @@ struct Mark {
 /// The header of a WriteBatch's bytes: a sequence number (8 bytes) and a count (4, LE).
 const BATCH_HEADER: usize = 12;
 
+/// The most bytes a commit reserves ahead (a batch may still grow past it).
+const MAX_RESERVED: usize = 256 << 20;
+
 impl Commit {
+    /// An empty commit whose batch reserves `bytes` (at most 256 MiB): a batch of the size of
+    /// the last grows without copying itself over and over as it doubles. `marked` as in
+    /// [`Commit::marked`].
+    pub fn reserving(bytes: usize, marked: bool) -> Commit {
+        Commit {
+            batch: WriteBatch::with_capacity_bytes(bytes.min(MAX_RESERVED)),
+            marks: marked.then(Vec::new),
+            ..Commit::default()
+        }
+    }
+
     /// A commit that keeps track of which partition each write belongs to.
     pub fn marked() -> Commit {
         Commit {
