@@ -337,6 +337,9 @@ impl Store {
             if *n != CF_META && *n != CF_LOG {
                 o.set_memtable_factory(rocksdb::MemtableFactory::Vector);
             }
+            if *n == CF_LOG {
+                o.set_max_write_buffer_number(projections::models::BUSIEST_MEMTABLES);
+            }
             if *n == CF_SEEN || *n == CF_STATE {
                 let mut t = rocksdb::BlockBasedOptions::default();
                 t.set_bloom_filter(10.0, false);
