@@ -21,6 +21,26 @@ pub const DEFAULT_CHECKPOINT: u64 = 1 << 20;
 /// The most accounts changed since the last checkpoint: a checkpoint is made at the batch that
 /// reaches it, whatever the tail's length (bounds the memory of the set and the checkpoint's size).
 pub const MAX_CHANGED: usize = 1 << 20;
+/// A checkpoint waits until the tail holds this many entries for each record it would write:
+/// with many accounts, a million entries change most of them, and checkpoints every million
+/// entries would write a record (the account and its ids, ~1 KB) for every other event.
+pub const ENTRIES_PER_RECORD: u64 = 4;
+/// However many accounts changed, the tail is at most this many checkpoint intervals long.
+pub const LONGEST_TAIL: u64 = 8;
+
+/// Whether a batch that leaves `tail` log entries after the last checkpoint, and `changed`
+/// accounts changed since, writes a checkpoint (`every`: [`Config::checkpoint`]).
+pub fn checkpoint_due(tail: u64, changed: usize, every: u64) -> bool {
+    if changed >= MAX_CHANGED {
+        return true;
+    }
+    if tail < every {
+        return false;
+    }
+    every == 1
+        || tail >= ENTRIES_PER_RECORD.saturating_mul(changed as u64)
+        || tail >= LONGEST_TAIL.saturating_mul(every)
+}
 
 /// Event times outside this window are dead-lettered: a clock that is decades off is an error
 /// upstream, not usage (2000-01-01 .. 2100-01-01).
@@ -87,8 +107,10 @@ pub struct Config {
     /// How long an account remembers its inputs' ids, in seconds of event time
     /// (`rating::recent`): fixed when a store is made; `None` takes the store's, or the default.
     pub window: Option<i64>,
-    /// Log entries between checkpoints of the account records (see `Store::load_state`); 1
-    /// writes every changed account with every batch.
+    /// Log entries between checkpoints of the account records (see `Store::load_state`), at
+    /// least, and at least [`ENTRIES_PER_RECORD`] for each record written (up to
+    /// [`LONGEST_TAIL`] times this): see [`checkpoint_due`]. 1 writes every changed account
+    /// with every batch.
     pub checkpoint: u64,
 }
 
@@ -609,7 +631,7 @@ impl Engine {
                 part.seq - at
             })
             .sum();
-        if tail >= self.cfg.checkpoint || dirty.len() >= MAX_CHANGED {
+        if checkpoint_due(tail, dirty.len(), self.cfg.checkpoint) {
             for a in &dirty {
                 let acct = self.state.account(a).expect("a changed account exists");
                 let recent = self.state.recent(a).expect("an account's ids");
@@ -879,4 +901,36 @@ fn compatible(old: &Catalog, new: &Catalog) -> Result<(), EngineError> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_checkpoint_waits_for_its_interval_and_for_enough_entries_per_record() {
+        const M: u64 = 1 << 20;
+        // (tail, changed, every, due)
+        let cases = [
+            (M - 1, 10, M, false),           // the interval is not over
+            (M, 4_000, M, true),             // few accounts: every interval
+            (M, 600_000, M, false),          // many: a record for every other entry
+            (4 * 600_000, 600_000, M, true), // four entries a record
+            (3_999_999, 1_000_000, M, false),
+            (4_000_000, 1_000_000, M, true),
+            (8 * 2_000, 5_000, 2_000, true), // the longest tail, whatever changed
+            (8 * 2_000 - 1, 5_000, 2_000, false),
+            (10, MAX_CHANGED, M, true), // the most changed accounts
+            (1, 1, 1, true),            // 1: every batch
+            (1, 500, 1, true),
+            (0, 0, 1, false), // nothing written since
+        ];
+        for (tail, changed, every, due) in cases {
+            assert_eq!(
+                checkpoint_due(tail, changed, every),
+                due,
+                "tail {tail}, changed {changed}, every {every}"
+            );
+        }
+    }
 }
