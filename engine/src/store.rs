@@ -598,17 +598,8 @@ impl Store {
         let mut changed = FxHashSet::default();
         let n = self.partitions()?;
         for (p, from) in (0..n).zip(self.checkpoints(n)?) {
-            let start = log_key(p, from);
-            let it = self.db.iterator_cf(
-                self.cf(CF_LOG),
-                IteratorMode::From(&start, rocksdb::Direction::Forward),
-            );
-            for kv in it {
-                let (k, v) = kv.map_err(|e| self.err(e))?;
-                if k.len() != 12 || k[..4] != p.to_be_bytes() {
-                    break;
-                }
-                let seq = u64::from_be_bytes(k[4..].try_into().expect("8"));
+            for item in self.log_bytes_from(p, from) {
+                let (seq, v) = item?;
                 if let Some(a) = apply_entry(s, p, seq, &v)? {
                     changed.insert(a);
                 }
@@ -622,23 +613,12 @@ impl Store {
     fn recall_ids(&self, s: &mut State) -> Result<(), StoreError> {
         let n = self.partitions()?;
         for (p, to) in (0..n).zip(self.checkpoints(n)?) {
-            let start = log_key(p, 0);
-            let it = self.db.iterator_cf(
-                self.cf(CF_LOG),
-                IteratorMode::From(&start, rocksdb::Direction::Forward),
-            );
-            for kv in it {
-                let (k, v) = kv.map_err(|e| self.err(e))?;
-                if k.len() != 12 || k[..4] != p.to_be_bytes() {
-                    break;
-                }
-                let seq = u64::from_be_bytes(k[4..].try_into().expect("8"));
+            for item in self.log_from(p, 0) {
+                let (seq, entry) = item?;
                 if seq >= to {
                     break;
                 }
-                let Entry::Rated { decision, .. } = Entry::decode(&v)
-                    .map_err(|e| StoreError::Corrupt(format!("log {p}/{seq}: {e}")))?
-                else {
+                let Entry::Rated { decision, .. } = entry else {
                     continue;
                 };
                 let d = rating::codec::decode_decision(&decision)
@@ -807,6 +787,20 @@ impl Store {
         partition: u32,
         from: u64,
     ) -> impl Iterator<Item = Result<(u64, Entry), StoreError>> + '_ {
+        self.log_bytes_from(partition, from).map(move |item| {
+            let (seq, v) = item?;
+            Entry::decode(&v)
+                .map(|e| (seq, e))
+                .map_err(|e| StoreError::Corrupt(format!("log {partition}/{seq}: {e}")))
+        })
+    }
+
+    /// [`Store::log_from`], the entries as stored.
+    fn log_bytes_from(
+        &self,
+        partition: u32,
+        from: u64,
+    ) -> impl Iterator<Item = Result<(u64, Box<[u8]>), StoreError>> + '_ {
         let start = log_key(partition, from);
         self.db
             .iterator_cf(
@@ -821,12 +815,7 @@ impl Store {
                 if k.len() != 12 || k[..4] != partition.to_be_bytes() {
                     return None;
                 }
-                let seq = u64::from_be_bytes(k[4..].try_into().expect("8"));
-                Some(
-                    Entry::decode(&v)
-                        .map(|e| (seq, e))
-                        .map_err(|e| StoreError::Corrupt(format!("log {partition}/{seq}: {e}"))),
-                )
+                Some(Ok((u64::from_be_bytes(k[4..].try_into().expect("8")), v)))
             })
     }
 
