@@ -69,70 +69,19 @@ pub fn replay(
     store: &Store,
     mut progress: impl FnMut(u64),
 ) -> Result<(ReplayReport, State), EngineError> {
-    let mut catalogs = Catalogs::default();
     let mut state = store.empty_state()?;
     let mut r = ReplayReport::default();
-    let mut buf = Vec::new();
-    // The catalog of the partition's latest catalog entry: the one its decisions name until the
-    // next. A decision is rated again with it and compared as bytes; the recorded decision is
-    // decoded only when the bytes differ (its tag is among them, so equal bytes name the same
-    // catalog), or when it has an older layout.
-    let mut in_force: Option<u64> = None;
-    for item in store.log() {
-        let (partition, seq, entry) = item?;
-        r.entries += 1;
-        match entry {
-            Entry::Catalog { tag, .. } => {
-                catalogs.get(store, tag)?;
-                in_force = Some(tag);
-            }
-            Entry::Dead { .. } => r.dead += 1,
-            Entry::Rated {
-                input, decision, ..
-            } => {
-                r.decisions += 1;
-                if r.decisions % 65_536 == 0 {
-                    progress(r.decisions);
-                }
-                let input = decode_input(&input)
-                    .map_err(|e| StoreError::Corrupt(format!("input {partition}/{seq}: {e}")))?;
-                let current = decision.first() == Some(&rating::codec::VERSION);
-                if let (Some(tag), true) = (in_force, current) {
-                    let again = rate(&state, catalogs.get(store, tag)?, &input);
-                    buf.clear();
-                    encode_decision(&again, &mut buf);
-                    if buf == decision {
-                        apply(&mut state, &again)?;
-                        continue;
-                    }
-                }
-                let recorded = decode_decision_at(partition, seq, &decision)?;
-                let cat = catalogs.get(store, recorded.catalog)?;
-                let again = rate(&state, cat, &input);
-                buf.clear();
-                encode_decision(&again, &mut buf);
-                // A decision of an older layout is compared in today's: what it says, read the
-                // documented way, re-encoded (docs/events.md, "Evolving the format").
-                let same = if current {
-                    buf == decision
-                } else {
-                    let mut now = Vec::new();
-                    encode_decision(&recorded, &mut now);
-                    buf == now
-                };
-                if !same && r.mismatches.len() < MAX_REPORTED {
-                    r.mismatches.push(Mismatch {
-                        partition,
-                        seq,
-                        event: recorded.event.to_string(),
-                        recorded: format!("{recorded:?}"),
-                        replayed: format!("{again:?}"),
-                    });
-                }
-                apply(&mut state, &again)?;
-            }
-        }
-    }
+    // Reading the log and decoding its inputs need nothing of the state: a thread of its own
+    // does them, a chunk ahead of rating.
+    std::thread::scope(|scope| {
+        let (to_rater, chunks) = std::sync::mpsc::sync_channel::<Result<Chunk, StoreError>>(2);
+        std::thread::Builder::new()
+            .name("ratel-replay-read".into())
+            .spawn_scoped(scope, move || read_log(store, to_rater))
+            .map_err(|e| StoreError::Io(format!("starting the log's reader: {e}")))?;
+        // Returning drops `chunks`: a reader still sending stops.
+        rate_again(store, chunks, &mut state, &mut r, &mut progress)
+    })?;
     progress(r.decisions);
     let mut stored = 0usize;
     for a in store.accounts() {
@@ -162,6 +111,140 @@ pub fn replay(
     }
     r.accounts = state.len();
     Ok((r, state))
+}
+
+/// Log entries read and decoded ahead of rating, at most [`CHUNK`] at a time.
+type Chunk = Vec<Read>;
+const CHUNK: usize = 4_096;
+
+/// A log entry as replay needs it.
+enum Read {
+    Catalog(u64),
+    Dead,
+    Rated {
+        partition: u32,
+        seq: u64,
+        input: Input,
+        decision: Vec<u8>,
+    },
+}
+
+/// Sends the whole log, in order and in chunks, until the end, an error, or a receiver gone.
+fn read_log(store: &Store, out: std::sync::mpsc::SyncSender<Result<Chunk, StoreError>>) {
+    let mut chunk = Vec::with_capacity(CHUNK);
+    for item in store.log() {
+        let read = item.and_then(|(partition, seq, entry)| {
+            Ok(match entry {
+                Entry::Catalog { tag, .. } => Read::Catalog(tag),
+                Entry::Dead { .. } => Read::Dead,
+                Entry::Rated {
+                    input, decision, ..
+                } => Read::Rated {
+                    partition,
+                    seq,
+                    input: decode_input(&input).map_err(|e| {
+                        StoreError::Corrupt(format!("input {partition}/{seq}: {e}"))
+                    })?,
+                    decision,
+                },
+            })
+        });
+        match read {
+            Ok(read) => chunk.push(read),
+            Err(e) => {
+                let _ = out.send(Err(e));
+                return;
+            }
+        }
+        if chunk.len() == CHUNK
+            && out
+                .send(Ok(std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK))))
+                .is_err()
+        {
+            return;
+        }
+    }
+    if !chunk.is_empty() {
+        let _ = out.send(Ok(chunk));
+    }
+}
+
+/// Rates every decision of the log again, as [`read_log`] hands it over, into `state`.
+fn rate_again(
+    store: &Store,
+    chunks: std::sync::mpsc::Receiver<Result<Chunk, StoreError>>,
+    state: &mut State,
+    r: &mut ReplayReport,
+    progress: &mut impl FnMut(u64),
+) -> Result<(), EngineError> {
+    let mut catalogs = Catalogs::default();
+    let mut buf = Vec::new();
+    // The catalog of the partition's latest catalog entry: the one its decisions name until the
+    // next. A decision is rated again with it and compared as bytes; the recorded decision is
+    // decoded only when the bytes differ (its tag is among them, so equal bytes name the same
+    // catalog), or when it has an older layout.
+    let mut in_force: Option<u64> = None;
+    for chunk in chunks {
+        for read in chunk? {
+            r.entries += 1;
+            let (partition, seq, input, decision) = match read {
+                Read::Catalog(tag) => {
+                    catalogs.get(store, tag)?;
+                    in_force = Some(tag);
+                    continue;
+                }
+                Read::Dead => {
+                    r.dead += 1;
+                    continue;
+                }
+                Read::Rated {
+                    partition,
+                    seq,
+                    input,
+                    decision,
+                } => (partition, seq, input, decision),
+            };
+            r.decisions += 1;
+            if r.decisions % 65_536 == 0 {
+                progress(r.decisions);
+            }
+            let current = decision.first() == Some(&rating::codec::VERSION);
+            if let (Some(tag), true) = (in_force, current) {
+                let again = rate(state, catalogs.get(store, tag)?, &input);
+                buf.clear();
+                encode_decision(&again, &mut buf);
+                if buf == decision {
+                    apply(state, &again)?;
+                    continue;
+                }
+            }
+            let recorded = decode_decision_at(partition, seq, &decision)?;
+            let cat = catalogs.get(store, recorded.catalog)?;
+            let again = rate(state, cat, &input);
+            buf.clear();
+            encode_decision(&again, &mut buf);
+            // A decision of an older layout is compared in today's: what it says, read the
+            // documented way, re-encoded (docs/events.md, "Evolving the format").
+            let same = if current {
+                buf == decision
+            } else {
+                let mut now = Vec::new();
+                encode_decision(&recorded, &mut now);
+                buf == now
+            };
+            if !same && r.mismatches.len() < MAX_REPORTED {
+                r.mismatches.push(Mismatch {
+                    partition,
+                    seq,
+                    event: recorded.event.to_string(),
+                    recorded: format!("{recorded:?}"),
+                    replayed: format!("{again:?}"),
+                });
+            }
+            apply(state, &again)?;
+        }
+    }
+    Ok(())
 }
 
 #[derive(Debug, Clone)]
