@@ -47,9 +47,12 @@ pub(crate) fn decode_rated(
     decision: &[u8],
 ) -> Result<(Input, Decision), StoreError> {
     let d = decode_decision_at(partition, seq, decision)?;
-    let i = decode_input(input)
-        .map_err(|e| StoreError::Corrupt(format!("input {partition}/{seq}: {e}")))?;
-    Ok((i, d))
+    Ok((decode_input_at(partition, seq, input)?, d))
+}
+
+/// The input of a rated entry, named by its place in the log if it does not decode.
+fn decode_input_at(partition: u32, seq: u64, input: &[u8]) -> Result<Input, StoreError> {
+    decode_input(input).map_err(|e| StoreError::Corrupt(format!("input {partition}/{seq}: {e}")))
 }
 
 /// The recorded decision of a rated entry, for passes that need no input.
@@ -142,9 +145,7 @@ fn read_log(store: &Store, out: std::sync::mpsc::SyncSender<Result<Chunk, StoreE
                 } => Read::Rated {
                     partition,
                     seq,
-                    input: decode_input(&input).map_err(|e| {
-                        StoreError::Corrupt(format!("input {partition}/{seq}: {e}"))
-                    })?,
+                    input: decode_input_at(partition, seq, &input)?,
                     decision,
                 },
             })
