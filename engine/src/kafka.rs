@@ -730,6 +730,9 @@ impl ProducerContext for DeliveryContext {
 /// How long a flush waits without any acknowledgement before it gives up.
 pub const FLUSH_STALL: Duration = Duration::from_secs(60);
 
+/// How often a flush looks whether the broker has acknowledged everything.
+const FLUSH_POLL: Duration = Duration::from_micros(500);
+
 /// Messages in one produce batch unless told otherwise (librdkafka allows 1 to 1 000 000).
 pub const BATCH_MESSAGES: u32 = 10_000;
 
@@ -791,7 +794,12 @@ pub fn flush<C: ProducerContext>(
     let acknowledged = || d.delivered.load(Ordering::Relaxed) + d.failed.load(Ordering::Relaxed);
     let (mut seen, mut since) = (acknowledged(), Instant::now());
     loop {
-        match producer.flush(Duration::from_secs(5)) {
+        // `flush` with no time to wait sends what lingers and says whether anything is still
+        // queued, in flight or unreported (librdkafka counts a message until its delivery
+        // callback has run). rdkafka's own flush with a timeout then polls for up to 100 ms; on
+        // a ThreadedProducer the polling thread takes the reports, so every flush lasted
+        // 100 ms: 60 % of the Kafka run's time at 16 384-event batches.
+        match producer.flush(Duration::ZERO) {
             Ok(()) => break,
             Err(KafkaError::Flush(rdkafka::types::RDKafkaErrorCode::OperationTimedOut)) => {
                 let now = acknowledged();
@@ -802,6 +810,7 @@ pub fn flush<C: ProducerContext>(
                         rdkafka::types::RDKafkaErrorCode::OperationTimedOut,
                     ));
                 }
+                std::thread::sleep(FLUSH_POLL);
             }
             Err(e) => return Err(e),
         }

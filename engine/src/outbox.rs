@@ -34,6 +34,8 @@ pub struct Outbox {
     published: Vec<u64>,
     /// Messages sent in all.
     pub sent: u64,
+    /// A message's JSON, reused: librdkafka copies the bytes at `send`.
+    json: Vec<u8>,
 }
 
 /// What a decision tells the subscriber, if anything: (kind, details).
@@ -162,6 +164,7 @@ impl Outbox {
             topics: topics.clone(),
             published,
             sent: 0,
+            json: Vec::with_capacity(4096),
         })
     }
 
@@ -244,7 +247,7 @@ impl Outbox {
         Ok(sent)
     }
 
-    fn entry(&self, p: u32, seq: u64, entry: &Entry) -> Result<u64, OutboxError> {
+    fn entry(&mut self, p: u32, seq: u64, entry: &Entry) -> Result<u64, OutboxError> {
         let corrupt = |e: rating::codec::DecodeError| {
             OutboxError::Store(StoreError::Corrupt(format!("log {p}/{seq}: {e}")))
         };
@@ -301,11 +304,11 @@ impl Outbox {
     }
 
     /// Publishes a decision and the notifications it implies.
-    fn decided(&self, p: u32, seq: u64, kind: &str, d: &Decision) -> Result<u64, OutboxError> {
+    fn decided(&mut self, p: u32, seq: u64, kind: &str, d: &Decision) -> Result<u64, OutboxError> {
         if d.outcome == Outcome::Duplicate {
             return Ok(0);
         }
-        let key = d.account.as_deref().unwrap_or(&d.event).to_string();
+        let key: &str = d.account.as_deref().unwrap_or(&d.event);
         let headers = || {
             OwnedHeaders::new().insert(Header {
                 key: "ratel-event",
@@ -314,17 +317,21 @@ impl Outbox {
         };
         // Serialized straight from the decision: through a `serde_json::Value` (the `json!`
         // macro) every decision was first copied into a tree of maps, most of the outbox's time.
-        let bytes = serde_json::to_vec(&ChargeMessage {
-            event: &d.event,
-            partition: p,
-            seq,
-            input: kind,
-            decision: d,
-        })
+        self.json.clear();
+        serde_json::to_writer(
+            &mut self.json,
+            &ChargeMessage {
+                event: &d.event,
+                partition: p,
+                seq,
+                input: kind,
+                decision: d,
+            },
+        )
         .expect("a decision serializes");
         let rec = BaseRecord::to(&self.topics.charges_topic)
             .key(key.as_bytes())
-            .payload(&bytes[..])
+            .payload(&self.json[..])
             .headers(headers());
         kafka::send(&self.producer, rec)?;
         let mut n = 1;

@@ -257,14 +257,17 @@ fn a_workload_from_kafka_is_decided_as_from_a_file_even_with_kills_at_random_poi
         "--instance",
         "ratel-1",
     ];
-    // SIGKILLs at random points: each instance is killed after a random while, until one finds
-    // the work done. An instance gets its partitions some 6 s after it starts (tansu's join),
-    // then rates about a thousand lines a second in a test build: kills 6.5 to 10 s after the
-    // start land part way through a batch, a commit or a publish.
+    // SIGKILLs at random points: each instance is killed once the store shows a random share
+    // of the lines left committed, plus a few random milliseconds, so that a kill lands part
+    // way through a batch, a commit or a publish. (A kill after a fixed while raced the
+    // engine's speed: once a batch no longer waited 100 ms on its flush, the second instance
+    // finished before its kill.)
     let total = std::fs::read_to_string(&file).unwrap().lines().count() as u64;
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(9);
     let (mut kills, mut mid_run, mut progress) = (0, 0, vec![]);
     for _ in 0..8 {
+        let before = progress.last().copied().unwrap_or(0);
+        let target = rng.gen_range(before + 1..=before + (total - before).div_ceil(2));
         let mut child = Command::new(env!("CARGO_BIN_EXE_ratel"))
             .args(args)
             .arg("--quiet")
@@ -272,7 +275,21 @@ fn a_workload_from_kafka_is_decided_as_from_a_file_even_with_kills_at_random_poi
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        std::thread::sleep(Duration::from_millis(rng.gen_range(6_500..10_000)));
+        let started = Instant::now();
+        let mut follower: Option<Store> = None;
+        while started.elapsed() < Duration::from_secs(120) {
+            std::thread::sleep(Duration::from_millis(10));
+            if follower.is_none() {
+                follower = Store::open_follower(&by_kafka).ok();
+            }
+            let Some(f) = &follower else { continue };
+            let committed = f.catch_up().and_then(|()| f.counters()).map(|c| c.read);
+            if committed.is_ok_and(|read| read >= target) {
+                break;
+            }
+        }
+        drop(follower);
+        std::thread::sleep(Duration::from_millis(rng.gen_range(0..40)));
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
         kills += 1;
