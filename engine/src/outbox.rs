@@ -34,7 +34,8 @@ pub struct Outbox {
     published: Vec<u64>,
     /// Messages sent in all.
     pub sent: u64,
-    /// A message's JSON, reused: librdkafka copies the bytes at `send`.
+    /// A message's JSON (a charge's or a notification's), reused: librdkafka copies the bytes
+    /// at `send`.
     json: Vec<u8>,
 }
 
@@ -337,10 +338,11 @@ impl Outbox {
         let mut n = 1;
         for (what, details) in notifications(d) {
             let body = json!({"event": d.event, "account": d.account, "time": d.time.to_string(), "notification": what, "details": details});
-            let bytes = serde_json::to_vec(&body).expect("json");
+            self.json.clear();
+            serde_json::to_writer(&mut self.json, &body).expect("json");
             let rec = BaseRecord::to(&self.topics.notifications_topic)
                 .key(key.as_bytes())
-                .payload(&bytes[..])
+                .payload(&self.json[..])
                 .headers(headers());
             kafka::send(&self.producer, rec)?;
             n += 1;

@@ -621,8 +621,7 @@ impl Store {
                 let Entry::Rated { decision, .. } = entry else {
                     continue;
                 };
-                let d = rating::codec::decode_decision(&decision)
-                    .map_err(|e| StoreError::Corrupt(format!("decision {p}/{seq}: {e}")))?;
+                let d = crate::replay::decode_decision_at(p, seq, &decision)?;
                 if let Some((account, rated)) = rating::state::remembered_by(&d) {
                     s.restore_seen(account, &d.event, d.time, rated);
                 }
