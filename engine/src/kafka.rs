@@ -370,6 +370,11 @@ impl KafkaSource {
     }
 
     /// The partition count the input topics share.
+    /// The partitions this instance owns, as of the last batch.
+    pub fn assigned(&self) -> impl Iterator<Item = u32> + '_ {
+        self.assigned.iter().map(|&p| p as u32)
+    }
+
     pub fn partitions(&self) -> u32 {
         self.partitions
     }

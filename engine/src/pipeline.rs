@@ -176,6 +176,9 @@ pub struct Engine {
     checkpointed: Vec<u64>,
     /// The bytes of the last batch's write: the next reserves as much and an eighth.
     batch_bytes: usize,
+    /// The partitions this instance owns when it shares them with others (a consumer group);
+    /// `None`: it owns them all.
+    owned: Option<Vec<bool>>,
 }
 
 fn tag_hex(tag: u64) -> String {
@@ -269,6 +272,7 @@ impl Engine {
             changed,
             checkpointed: Vec::new(),
             batch_bytes: 0,
+            owned: None,
         };
         e.add_up();
         let current = e.store.meta_u64("catalog")?;
@@ -359,6 +363,44 @@ impl Engine {
     /// Tell each batch's writes apart by partition (`Commit::shares`), for the changelog.
     pub fn mark_partitions(&mut self) {
         self.marked = true;
+    }
+
+    /// From now on this instance owns only `partitions` (a consumer group's assignment): a
+    /// transfer whose credit belongs to a partition it does not own is dead-lettered, not rated
+    /// (see ARCHITECTURE.md, "Transfers"). `None`: it owns every partition.
+    pub fn own(&mut self, partitions: Option<&[u32]>) {
+        self.owned = partitions.map(|ps| {
+            let mut owned = vec![false; self.cfg.partitions as usize];
+            for &p in ps {
+                if let Some(o) = owned.get_mut(p as usize) {
+                    *o = true;
+                }
+            }
+            owned
+        });
+    }
+
+    /// Why a decision cannot be recorded by this instance: it sends a transfer whose credit
+    /// belongs to a partition another instance owns. Delivering the credit there is not built;
+    /// rating it here, into this store's copy of that partition, would give the money to an
+    /// account whose owner never hears of it.
+    fn crosses_instances(&self, d: &Decision) -> Option<String> {
+        let owned = self.owned.as_ref()?;
+        let credit = rating::transfer::derived(d)?;
+        let Input::TransferCredit(c) = &credit else {
+            return None;
+        };
+        let key = crate::partition::key(&credit, |m| {
+            self.state.account_of_number(m).map(|a| a.id.as_str())
+        });
+        let q = key.partition(self.cfg.partitions);
+        (!owned[q as usize]).then(|| {
+            format!(
+                "transfer to {}: its credit belongs to partition {q}, which another instance \
+                 owns; transfers between instances are not built (nothing was moved)",
+                c.to
+            )
+        })
     }
 
     /// What the last batch appended, in order, if kept.
@@ -586,30 +628,16 @@ impl Engine {
                     // A line that names no partition is logged in its source's.
                     let p = line.partition.min(self.cfg.partitions - 1);
                     self.part_counters[p as usize].read += 1;
-                    self.part_counters[p as usize].dead += 1;
-                    let entry = Entry::Dead {
-                        topic: line.topic.as_deref().unwrap_or_default().to_string(),
-                        position: line.at,
-                        raw: line.bytes.clone(),
-                        reason,
-                    };
-                    let part = &mut self.parts[p as usize];
-                    self.store
-                        .put_entry(&mut c, p, part.seq, &entry, None, &mut self.ebuf);
-                    c.mark(p);
-                    if let Some(a) = &mut self.appended {
-                        a.push(Appended::Dead {
-                            partition: p,
-                            seq: part.seq,
-                            entry,
-                        });
-                    }
-                    part.seq += 1;
+                    self.dead_letter(p, line, reason, &mut c);
                 }
                 Ok((input, p)) => {
                     self.part_counters[p as usize].read += 1;
                     self.ticks_before(p, input.time(), line.at, &mut c, &mut dirty)?;
                     let d = rate(&self.state, &self.cat, &input);
+                    if let Some(reason) = self.crosses_instances(&d) {
+                        self.dead_letter(p, line, reason, &mut c);
+                        continue;
+                    }
                     match d.outcome {
                         Outcome::Rejected(_) => self.part_counters[p as usize].rejected += 1,
                         Outcome::Duplicate => self.part_counters[p as usize].duplicates += 1,
@@ -696,6 +724,29 @@ impl Engine {
         c.complete_ranges(|p| self.parts[p as usize].seq);
         self.batch_bytes = c.batch.size_in_bytes();
         Ok(c)
+    }
+
+    /// Logs `line` in partition `p` as a dead letter: not rated, with the reason.
+    fn dead_letter(&mut self, p: u32, line: &Line, reason: String, c: &mut Commit) {
+        self.part_counters[p as usize].dead += 1;
+        let entry = Entry::Dead {
+            topic: line.topic.as_deref().unwrap_or_default().to_string(),
+            position: line.at,
+            raw: line.bytes.clone(),
+            reason,
+        };
+        let part = &mut self.parts[p as usize];
+        self.store
+            .put_entry(c, p, part.seq, &entry, None, &mut self.ebuf);
+        c.mark(p);
+        if let Some(a) = &mut self.appended {
+            a.push(Appended::Dead {
+                partition: p,
+                seq: part.seq,
+                entry,
+            });
+        }
+        part.seq += 1;
     }
 
     /// Rates what a decision obliges the engine to deliver (a transfer's credit, a bounced

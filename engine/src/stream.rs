@@ -97,7 +97,11 @@ pub fn run(
                     stopped: Some(why), ..
                 }) = &r
                 {
-                    tracing::warn!(partition = p, why, "the changelog restore stopped early; the rest is rated from the inputs");
+                    tracing::warn!(
+                        partition = p,
+                        why,
+                        "the changelog restore stopped early; the rest is rated from the inputs"
+                    );
                 }
                 if matches!(r, Ok(Restored { batches: 0, .. })) {
                     return None;
@@ -113,7 +117,12 @@ pub fn run(
                 Some(positions)
             }));
             engine.mark_partitions();
-            Some(Changelog::open(brokers, topic, &engine.store, engine.cat.tag())?)
+            Some(Changelog::open(
+                brokers,
+                topic,
+                &engine.store,
+                engine.cat.tag(),
+            )?)
         }
         None => None,
     };
@@ -221,6 +230,9 @@ pub fn run(
                 }
                 continue;
             }
+            // A transfer's credit for a partition another instance owns is not rated here.
+            let owned: Vec<u32> = src.assigned().collect();
+            engine.own(Some(&owned));
             let c = match engine.prepare(&lines) {
                 Ok(c) => c,
                 Err(e) => break Err(e.into()),
@@ -240,7 +252,9 @@ pub fn run(
             src.advance(&next.lines);
             if to_writer.send(c).is_err() {
                 busy.set(false);
-                break Err(EngineError::Store(StoreError::Io("the commit thread ended".into())).into());
+                break Err(
+                    EngineError::Store(StoreError::Io("the commit thread ended".into())).into(),
+                );
             }
             lines = Vec::with_capacity(cfg.batch);
             in_flight = Some(next);

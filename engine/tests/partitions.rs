@@ -172,3 +172,129 @@ fn a_transfer_crosses_partitions_through_the_log() {
         ("60.00".into(), 0)
     );
 }
+
+/// In a consumer group an instance owns some partitions. A transfer whose credit belongs to a
+/// partition another instance owns is dead-lettered with the reason, and nothing moves; once
+/// the instance owns both partitions, the same transfer (not a duplicate: it was never rated)
+/// goes through.
+#[test]
+fn a_transfer_to_a_partition_another_instance_owns_is_dead_lettered_not_credited_here() {
+    let tmp = tempfile::tempdir().unwrap();
+    let text = engine::EXAMPLE_CATALOG;
+    let cat = rating::Catalog::from_toml("example.toml", text).unwrap();
+    let cfg = Config {
+        partitions: 4,
+        ..Config::default()
+    };
+    let mut e = Engine::open(tmp.path(), cat, text.as_bytes(), cfg).unwrap();
+    let accounts: Vec<String> = (0..40).map(|i| format!("T{i}")).collect();
+    let part = |a: &str| engine::partition::Key::Account(a.into()).partition(4);
+    let x = accounts[0].clone();
+    let y = accounts
+        .iter()
+        .find(|a| part(a) != part(&x))
+        .unwrap()
+        .clone();
+    let mut offset = 0u64;
+    let mut batch = |e: &mut Engine, lines: &[(&str, &str, String)]| {
+        let lines: Vec<engine::source::Line> = lines
+            .iter()
+            .map(|(topic, account, json)| {
+                offset += 1;
+                engine::source::Line {
+                    topic: Some(std::sync::Arc::from(*topic)),
+                    partition: part(account),
+                    position: offset,
+                    at: offset - 1,
+                    bytes: json.clone().into_bytes(),
+                    oversized: false,
+                }
+            })
+            .collect();
+        let c = e.prepare(&lines).unwrap();
+        e.commit(c).unwrap();
+    };
+    let transfer = r#"{"type":"transfer","id":"t1","from":"79001000001","to":"79001000002","amount":"40.00","time":"2026-11-01T10:00:00Z"}"#;
+    // Owning every partition: the accounts open and x is paid.
+    e.own(Some(&[0, 1, 2, 3]));
+    batch(
+        &mut e,
+        &[
+            (
+                "ratel.commands",
+                &x,
+                format!(
+                    r#"{{"type":"open_account","id":"o1","account":"{x}","time":"2026-11-01T09:00:00Z","numbers":[{{"msisdn":"79001000001","plan":"BASIC"}}]}}"#
+                ),
+            ),
+            (
+                "ratel.commands",
+                &y,
+                format!(
+                    r#"{{"type":"open_account","id":"o2","account":"{y}","time":"2026-11-01T09:00:00Z","numbers":[{{"msisdn":"79001000002","plan":"BASIC"}}]}}"#
+                ),
+            ),
+            (
+                "ratel.payments",
+                &x,
+                format!(
+                    r#"{{"type":"payment","id":"p1","account":"{x}","amount":"100.00","time":"2026-11-01T09:01:00Z"}}"#
+                ),
+            ),
+        ],
+    );
+    // The group gives y's partition to another instance.
+    e.own(Some(&[part(&x)]));
+    let y_log = e.seq(part(&y));
+    batch(&mut e, &[("ratel.payments", &x, transfer.to_string())]);
+    let balance = |e: &Engine, a: &str| e.state.account(a).unwrap().balance.to_string();
+    assert_eq!(
+        (balance(&e, &x), balance(&e, &y)),
+        ("100.00".into(), "0".into())
+    );
+    assert_eq!(
+        e.seq(part(&y)),
+        y_log,
+        "nothing was written to y's partition"
+    );
+    assert_eq!(
+        (e.counters.dead, e.counters.derived),
+        (1, 0),
+        "{:?}",
+        e.counters
+    );
+    let dead: Vec<String> = e
+        .store
+        .log()
+        .filter_map(|item| match item.unwrap() {
+            (p, _, engine::record::Entry::Dead { reason, raw, .. }) => {
+                assert_eq!(p, part(&x));
+                assert_eq!(raw, transfer.as_bytes());
+                Some(reason)
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(dead.len(), 1);
+    assert!(
+        dead[0].contains(&format!("partition {}", part(&y)))
+            && dead[0].contains("another instance"),
+        "{}",
+        dead[0]
+    );
+    // Given y's partition back, the transfer, sent again, is rated: debit and credit.
+    e.own(Some(&[part(&x), part(&y)]));
+    batch(&mut e, &[("ratel.payments", &x, transfer.to_string())]);
+    assert_eq!(
+        (balance(&e, &x), balance(&e, &y)),
+        ("55.00".into(), "40.00".into())
+    );
+    assert_eq!(
+        (e.counters.dead, e.counters.derived),
+        (1, 1),
+        "{:?}",
+        e.counters
+    );
+    let r = engine::audit::audit(&e.store).unwrap();
+    assert!(r.ok(), "{:?}", r.listed);
+}
