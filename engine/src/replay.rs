@@ -74,6 +74,17 @@ pub fn replay(
 ) -> Result<(ReplayReport, State), EngineError> {
     let mut state = store.empty_state()?;
     let mut r = ReplayReport::default();
+    let n = store.partitions()?;
+    let records = match store.records() {
+        Ok(records) => Some(records),
+        Err(StoreError::Corrupt(e)) => {
+            r.state_differences
+                .push(format!("the stored records do not read: {e}"));
+            None
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let mut checks = Checks::new(n, store.checkpoints(n)?, records.as_ref());
     // Reading the log and decoding its inputs need nothing of the state: a thread of its own
     // does them, a chunk ahead of rating.
     std::thread::scope(|scope| {
@@ -83,13 +94,37 @@ pub fn replay(
             .spawn_scoped(scope, move || read_log(store, to_rater))
             .map_err(|e| StoreError::Io(format!("starting the log's reader: {e}")))?;
         // Returning drops `chunks`: a reader still sending stops.
-        rate_again(store, chunks, &mut state, &mut r, &mut progress)
+        rate_again(
+            store,
+            chunks,
+            &mut state,
+            &mut r,
+            &mut checks,
+            &mut progress,
+        )
     })?;
+    checks.finish(&state, &mut r);
     progress(r.decisions);
+    if !r.mismatches.is_empty() {
+        // The stored state follows the recorded decisions, which differ from the replayed
+        // ones: what that makes of the accounts is shown as the stored state reads.
+        stored_differences(store, &state, &mut r)?;
+    }
+    r.accounts = state.len();
+    Ok((r, state))
+}
+
+/// The rebuilt state against the stored one, read as every reader reads it (records, then the
+/// log's tail). Replay needs it only when a decision differed: otherwise the tail's recorded
+/// decisions are the replayed ones, and [`Checks`] compared the records where they stand.
+fn stored_differences(
+    store: &Store,
+    state: &State,
+    r: &mut ReplayReport,
+) -> Result<(), EngineError> {
     let mut stored = 0usize;
     for a in store.accounts() {
-        // The stored state is read as every reader reads it (records, then the log's tail): a
-        // tail that does not apply is a difference, not a failure of the replay.
+        // A tail that does not apply is a difference, not a failure of the replay.
         let a = match a {
             Ok(a) => a,
             Err(StoreError::Corrupt(e)) => {
@@ -112,8 +147,84 @@ pub fn replay(
             state.len()
         ));
     }
-    r.accounts = state.len();
-    Ok((r, state))
+    Ok(())
+}
+
+/// The stored account records against the replayed state, each partition's at the point of
+/// its log where they were written (its checkpoint): an account lives in one partition and only
+/// that partition's entries change it, so once replay has applied the entries before a
+/// partition's checkpoint, that partition's accounts must equal their records. After the
+/// checkpoint the stored state is the records with the tail's recorded decisions applied, and
+/// replay compares each of those decisions byte for byte. One pass over the log checks both.
+struct Checks<'a> {
+    checkpoints: Vec<u64>,
+    /// Each partition's records.
+    records: Vec<Vec<&'a rating::Account>>,
+    /// Accounts each partition's log opened before its checkpoint: as many as it has records.
+    opened: Vec<usize>,
+    /// The partitions before this one have been checked.
+    next: u32,
+    /// No records could be read: nothing to compare them with.
+    skip: bool,
+}
+
+impl<'a> Checks<'a> {
+    fn new(partitions: u32, checkpoints: Vec<u64>, records: Option<&'a State>) -> Checks<'a> {
+        let mut by_partition = vec![Vec::new(); partitions as usize];
+        for a in records.into_iter().flat_map(|s| s.accounts()) {
+            let p = crate::partition::of_bytes(a.id.as_bytes(), partitions);
+            by_partition[p as usize].push(a);
+        }
+        Checks {
+            checkpoints,
+            records: by_partition,
+            opened: vec![0; partitions as usize],
+            next: 0,
+            skip: records.is_none(),
+        }
+    }
+
+    /// Replay is about to apply entry `seq` of partition `p`: every partition whose
+    /// checkpoint that passes is compared.
+    fn reach(&mut self, p: u32, seq: u64, state: &State, r: &mut ReplayReport) {
+        while self.next < p || (self.next == p && seq >= self.checkpoints[p as usize]) {
+            self.check(self.next, state, r);
+        }
+    }
+
+    /// A replayed decision of partition `p` at `seq` opened an account.
+    fn opened(&mut self, p: u32, seq: u64) {
+        if seq < self.checkpoints[p as usize] {
+            self.opened[p as usize] += 1;
+        }
+    }
+
+    fn finish(&mut self, state: &State, r: &mut ReplayReport) {
+        while (self.next as usize) < self.checkpoints.len() {
+            self.check(self.next, state, r);
+        }
+    }
+
+    fn check(&mut self, p: u32, state: &State, r: &mut ReplayReport) {
+        assert_eq!(self.next, p, "partitions are checked in order");
+        self.next += 1;
+        if self.skip {
+            return;
+        }
+        let records = &self.records[p as usize];
+        for a in records {
+            if state.account(&a.id) != Some(*a) && r.state_differences.len() < MAX_REPORTED {
+                r.state_differences.push(a.id.to_string());
+            }
+        }
+        if records.len() != self.opened[p as usize] {
+            r.state_differences.push(format!(
+                "partition {p}: {} accounts stored, {} opened before its checkpoint",
+                records.len(),
+                self.opened[p as usize]
+            ));
+        }
+    }
 }
 
 /// Log entries read and decoded ahead of rating, at most [`CHUNK`] at a time.
@@ -122,8 +233,15 @@ const CHUNK: usize = 4_096;
 
 /// A log entry as replay needs it.
 enum Read {
-    Catalog(u64),
-    Dead,
+    Catalog {
+        partition: u32,
+        seq: u64,
+        tag: u64,
+    },
+    Dead {
+        partition: u32,
+        seq: u64,
+    },
     Rated {
         partition: u32,
         seq: u64,
@@ -138,8 +256,12 @@ fn read_log(store: &Store, out: std::sync::mpsc::SyncSender<Result<Chunk, StoreE
     for item in store.log() {
         let read = item.and_then(|(partition, seq, entry)| {
             Ok(match entry {
-                Entry::Catalog { tag, .. } => Read::Catalog(tag),
-                Entry::Dead { .. } => Read::Dead,
+                Entry::Catalog { tag, .. } => Read::Catalog {
+                    partition,
+                    seq,
+                    tag,
+                },
+                Entry::Dead { .. } => Read::Dead { partition, seq },
                 Entry::Rated {
                     input, decision, ..
                 } => Read::Rated {
@@ -176,6 +298,7 @@ fn rate_again(
     chunks: std::sync::mpsc::Receiver<Result<Chunk, StoreError>>,
     state: &mut State,
     r: &mut ReplayReport,
+    checks: &mut Checks,
     progress: &mut impl FnMut(u64),
 ) -> Result<(), EngineError> {
     let mut catalogs = Catalogs::default();
@@ -189,12 +312,18 @@ fn rate_again(
         for read in chunk? {
             r.entries += 1;
             let (partition, seq, input, decision) = match read {
-                Read::Catalog(tag) => {
+                Read::Catalog {
+                    partition,
+                    seq,
+                    tag,
+                } => {
+                    checks.reach(partition, seq, state, r);
                     catalogs.get(store, tag)?;
                     in_force = Some(tag);
                     continue;
                 }
-                Read::Dead => {
+                Read::Dead { partition, seq } => {
+                    checks.reach(partition, seq, state, r);
                     r.dead += 1;
                     continue;
                 }
@@ -205,6 +334,7 @@ fn rate_again(
                     decision,
                 } => (partition, seq, input, decision),
             };
+            checks.reach(partition, seq, state, r);
             r.decisions += 1;
             if r.decisions % 65_536 == 0 {
                 progress(r.decisions);
@@ -215,6 +345,9 @@ fn rate_again(
                 buf.clear();
                 encode_decision(&again, &mut buf);
                 if buf == decision {
+                    if matches!(again.outcome, Outcome::Opened { .. }) {
+                        checks.opened(partition, seq);
+                    }
                     apply(state, &again)?;
                     continue;
                 }
@@ -241,6 +374,9 @@ fn rate_again(
                     recorded: format!("{recorded:?}"),
                     replayed: format!("{again:?}"),
                 });
+            }
+            if matches!(again.outcome, Outcome::Opened { .. }) {
+                checks.opened(partition, seq);
             }
             apply(state, &again)?;
         }

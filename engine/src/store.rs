@@ -567,7 +567,7 @@ impl Store {
             .collect()
     }
 
-    fn partitions(&self) -> Result<u32, StoreError> {
+    pub(crate) fn partitions(&self) -> Result<u32, StoreError> {
         let n = self.meta_u64("partitions")?.unwrap_or(1);
         u32::try_from(n)
             .ok()
@@ -576,7 +576,7 @@ impl Store {
     }
 
     /// The account records as stored, without their tails.
-    fn records(&self) -> Result<State, StoreError> {
+    pub(crate) fn records(&self) -> Result<State, StoreError> {
         self.records_and_layout().map(|(s, _)| s)
     }
 

@@ -610,6 +610,68 @@ fn checkpoints_and_the_log_s_tail_give_the_state_of_every_batch_written_out() {
     assert!(audit.ok(), "{:#?}", audit.listed);
 }
 
+/// Replay compares each stored account record with the replayed state at the point of the log
+/// where the record was written (its partition's checkpoint), in the same pass that re-rates
+/// the log: a record changed behind the engine's back, or one missing, is reported.
+#[test]
+fn replay_finds_a_record_that_does_not_follow_from_the_log() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (file, half) = workload_and_half(
+        tmp.path(),
+        Workload {
+            accounts: 120,
+            days: 8,
+            seed: 23,
+            ..Workload::default()
+        },
+    );
+    let data = tmp.path().join("d");
+    run(&data, 2_500, &half);
+    run(&data, 2_500, &file);
+    let store = Store::open(&data).unwrap();
+    let (clean, _) = engine::replay::replay(&store, |_| {}).unwrap();
+    assert!(clean.ok(), "{:?}", clean.state_differences);
+    let (at, end) = (
+        store.meta_u64("checkpoint/0").unwrap().unwrap(),
+        store.meta_u64("seq/0").unwrap().unwrap(),
+    );
+    assert!(
+        at > 0 && at < end,
+        "records, and a tail after them: {at} of {end}"
+    );
+
+    let db = store.db();
+    let cf = db.cf_handle(engine::store::CF_STATE).unwrap();
+    let keys: Vec<Box<[u8]>> = db
+        .iterator_cf(cf, rocksdb::IteratorMode::Start)
+        .map(|kv| kv.unwrap().0)
+        .collect();
+    assert!(keys.len() > 100, "{} records", keys.len());
+    // One record's balance a kopeck higher, another record gone.
+    let v = db.get_cf(cf, &keys[7]).unwrap().unwrap();
+    let (mut a, ids): (rating::Account, rating::recent::RecentRecord) =
+        bincode::deserialize(&v[1..]).unwrap();
+    a.balance += rust_decimal::Decimal::new(1, 2);
+    let mut changed = vec![v[0]];
+    bincode::serialize_into(&mut changed, &(&a, &ids)).unwrap();
+    db.put_cf(cf, &keys[7], changed).unwrap();
+    db.delete_cf(cf, &keys[11]).unwrap();
+
+    let (r, _) = engine::replay::replay(&store, |_| {}).unwrap();
+    assert!(r.mismatches.is_empty(), "{:?}", r.mismatches.first());
+    assert_eq!(
+        r.state_differences,
+        vec![
+            a.id.to_string(),
+            format!(
+                "partition 0: {} accounts stored, {} opened before its checkpoint",
+                keys.len() - 1,
+                keys.len()
+            ),
+        ]
+    );
+}
+
 /// A store made before checkpoints wrote every changed account with every batch and has no
 /// `checkpoint/<p>`: its first open takes its records as current where its log ends, and the
 /// runs after it make checkpoints like any other.
