@@ -11,6 +11,10 @@ use engine::workload::Workload;
 use rating::codec::{encode_decision, encode_input, parse_json};
 use rating::{step, Catalog, Input, State};
 
+/// The `ratel` binary's allocator, so that what is measured is what runs.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn env(name: &str, default: u64) -> u64 {
     std::env::var(name)
         .ok()

@@ -6,6 +6,10 @@ use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughpu
 use rating::codec::*;
 use rating::*;
 
+/// The `ratel` binary's allocator, so that what is measured is what runs.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const CATALOG: &str = include_str!("../../catalogs/example.toml");
 const OPEN: &str = r#"{"type":"open_account","id":"o","account":"A1","time":"2026-11-01T07:00:00Z","credit_limit":"0.00","numbers":[{"msisdn":"79001234567","plan":"SMART","options":["MESSENGERS"]}]}"#;
 const USAGE: &str = r#"{"type":"usage","id":"msc1:00000001","msisdn":"79001234567","service":"voice","direction":"out","other":"441234567890","start":"2026-11-25T10:00:00Z","duration":95}"#;

@@ -6,6 +6,10 @@ use rating::event::*;
 use rating::*;
 use rust_decimal::Decimal;
 
+/// The `ratel` binary's allocator, so that what is measured is what runs.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const CATALOG: &str = include_str!("../../catalogs/example.toml");
 
 fn t(s: &str) -> Timestamp {

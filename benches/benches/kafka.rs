@@ -12,6 +12,10 @@
 
 use ratel_benches::{env, kafka, workload, Broker};
 
+/// The `ratel` binary's allocator, so that what is measured is what runs.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     if std::env::args().any(|a| a == "--list") {
         return;

@@ -11,6 +11,10 @@ use rating::Catalog;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+/// The `ratel` binary's allocator, so that what is measured is what runs.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const CATALOG: &str = include_str!("../../catalogs/example.toml");
 const BUSY: &str = "79000000000";
 const ITEMS: u64 = 1_000;

@@ -8,6 +8,10 @@
 
 use ratel_benches::{env, file_run, raw_write, workload};
 
+/// The `ratel` binary's allocator, so that what is measured is what runs.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     if std::env::args().any(|a| a == "--list") {
         return;

@@ -5,9 +5,10 @@
 use engine::pipeline::{Config, Engine};
 use engine::source::FileSource;
 use engine::workload::Workload;
+use mimalloc::MiMalloc;
 use rating::Catalog;
 use rocksdb::{Options, WriteBatch, WriteOptions, DB};
-use std::alloc::{GlobalAlloc, Layout, System};
+use std::alloc::{GlobalAlloc, Layout};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicIsize, Ordering};
 use std::time::{Duration, Instant};
@@ -461,8 +462,9 @@ pub fn kafka(
     }
 }
 
-/// The system allocator, counting the bytes live, for a binary to install as its global
-/// allocator (`#[global_allocator] static A: Counting = Counting;`): the state's size in memory.
+/// The `ratel` binary's allocator (mimalloc), counting the bytes live, for a binary to install
+/// as its global allocator (`#[global_allocator] static A: Counting = Counting;`): the state's
+/// size in memory.
 pub struct Counting;
 static LIVE: AtomicIsize = AtomicIsize::new(0);
 
@@ -474,14 +476,14 @@ pub fn live() -> isize {
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, l: Layout) -> *mut u8 {
         LIVE.fetch_add(l.size() as isize, Ordering::Relaxed);
-        unsafe { System.alloc(l) }
+        unsafe { MiMalloc.alloc(l) }
     }
     unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
         LIVE.fetch_sub(l.size() as isize, Ordering::Relaxed);
-        unsafe { System.dealloc(p, l) }
+        unsafe { MiMalloc.dealloc(p, l) }
     }
     unsafe fn realloc(&self, p: *mut u8, l: Layout, new: usize) -> *mut u8 {
         LIVE.fetch_add(new as isize - l.size() as isize, Ordering::Relaxed);
-        unsafe { System.realloc(p, l, new) }
+        unsafe { MiMalloc.realloc(p, l, new) }
     }
 }
