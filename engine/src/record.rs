@@ -118,22 +118,33 @@ impl Entry {
         }
     }
 
-    pub fn decode(bytes: &[u8]) -> Result<Entry, EntryError> {
+    /// A rated entry's position, input and decision, borrowed from its bytes (`None`: another
+    /// kind of entry): a pass over the whole log reads them without copying.
+    pub fn rated_parts(bytes: &[u8]) -> Result<Option<(u64, &[u8], &[u8])>, EntryError> {
         let mut r = Reader(bytes);
         let version = r.take(1)?[0];
         if version != VERSION {
             return Err(EntryError::Version(version));
         }
+        if r.take(1)?[0] != 1 {
+            return Ok(None);
+        }
+        let position = r.u64()?;
+        let input = r.bytes()?;
+        Ok(Some((position, input, r.0)))
+    }
+
+    pub fn decode(bytes: &[u8]) -> Result<Entry, EntryError> {
+        if let Some((position, input, decision)) = Entry::rated_parts(bytes)? {
+            return Ok(Entry::Rated {
+                position,
+                input: input.to_vec(),
+                decision: decision.to_vec(),
+            });
+        }
+        let mut r = Reader(bytes);
+        r.take(1)?;
         match r.take(1)?[0] {
-            1 => {
-                let position = r.u64()?;
-                let input = r.bytes()?.to_vec();
-                Ok(Entry::Rated {
-                    position,
-                    input,
-                    decision: r.0.to_vec(),
-                })
-            }
             kind @ (2 | 4) => {
                 let topic = if kind == 4 {
                     String::from_utf8(r.bytes()?.to_vec()).map_err(|_| EntryError::Utf8)?

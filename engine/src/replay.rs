@@ -227,8 +227,14 @@ impl<'a> Checks<'a> {
     }
 }
 
-/// Log entries read and decoded ahead of rating, at most [`CHUNK`] at a time.
-type Chunk = Vec<Read>;
+/// Log entries read and decoded ahead of rating, at most [`CHUNK`] at a time, with the bytes
+/// of their decisions side by side in one buffer: the reading thread allocates nothing an
+/// entry for the rating thread to free.
+#[derive(Default)]
+struct Chunk {
+    reads: Vec<Read>,
+    decisions: Vec<u8>,
+}
 const CHUNK: usize = 4_096;
 
 /// A log entry as replay needs it.
@@ -246,48 +252,69 @@ enum Read {
         partition: u32,
         seq: u64,
         input: Input,
-        decision: Vec<u8>,
+        /// Where its decision's bytes are in [`Chunk::decisions`].
+        decision: std::ops::Range<usize>,
     },
 }
 
 /// Sends the whole log, in order and in chunks, until the end, an error, or a receiver gone.
 fn read_log(store: &Store, out: std::sync::mpsc::SyncSender<Result<Chunk, StoreError>>) {
-    let mut chunk = Vec::with_capacity(CHUNK);
-    for item in store.log() {
-        let read = item.and_then(|(partition, seq, entry)| {
-            Ok(match entry {
-                Entry::Catalog { tag, .. } => Read::Catalog {
-                    partition,
-                    seq,
-                    tag,
-                },
-                Entry::Dead { .. } => Read::Dead { partition, seq },
-                Entry::Rated {
-                    input, decision, ..
-                } => Read::Rated {
-                    partition,
-                    seq,
-                    input: decode_input_at(partition, seq, &input)?,
-                    decision,
+    let mut chunk = Chunk::default();
+    let mut failed = None;
+    let mut gone = false;
+    let scanned = store.scan_log(|partition, seq, bytes| {
+        let read = (|| -> Result<Read, StoreError> {
+            let corrupt = |e| StoreError::Corrupt(format!("log {partition}/{seq}: {e}"));
+            Ok(match Entry::rated_parts(bytes).map_err(corrupt)? {
+                Some((_, input, decision)) => {
+                    let at = chunk.decisions.len();
+                    chunk.decisions.extend_from_slice(decision);
+                    Read::Rated {
+                        partition,
+                        seq,
+                        input: decode_input_at(partition, seq, input)?,
+                        decision: at..chunk.decisions.len(),
+                    }
+                }
+                None => match Entry::decode(bytes).map_err(corrupt)? {
+                    Entry::Catalog { tag, .. } => Read::Catalog {
+                        partition,
+                        seq,
+                        tag,
+                    },
+                    Entry::Dead { .. } => Read::Dead { partition, seq },
+                    Entry::Rated { .. } => unreachable!("rated_parts reads every rated entry"),
                 },
             })
-        });
+        })();
         match read {
-            Ok(read) => chunk.push(read),
+            Ok(read) => chunk.reads.push(read),
             Err(e) => {
-                let _ = out.send(Err(e));
-                return;
+                failed = Some(e);
+                return false;
             }
         }
-        if chunk.len() == CHUNK
-            && out
-                .send(Ok(std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK))))
-                .is_err()
-        {
-            return;
+        if chunk.reads.len() == CHUNK {
+            let full = std::mem::replace(
+                &mut chunk,
+                Chunk {
+                    reads: Vec::with_capacity(CHUNK),
+                    decisions: Vec::with_capacity(CHUNK * 128),
+                },
+            );
+            gone = out.send(Ok(full)).is_err();
+            return !gone;
         }
+        true
+    });
+    if gone {
+        return;
     }
-    if !chunk.is_empty() {
+    if let Some(e) = failed.or(scanned.err()) {
+        let _ = out.send(Err(e));
+        return;
+    }
+    if !chunk.reads.is_empty() {
         let _ = out.send(Ok(chunk));
     }
 }
@@ -309,7 +336,8 @@ fn rate_again(
     // catalog), or when it has an older layout.
     let mut in_force: Option<u64> = None;
     for chunk in chunks {
-        for read in chunk? {
+        let chunk = chunk?;
+        for read in chunk.reads {
             r.entries += 1;
             let (partition, seq, input, decision) = match read {
                 Read::Catalog {
@@ -332,7 +360,7 @@ fn rate_again(
                     seq,
                     input,
                     decision,
-                } => (partition, seq, input, decision),
+                } => (partition, seq, input, &chunk.decisions[decision]),
             };
             checks.reach(partition, seq, state, r);
             r.decisions += 1;
@@ -344,7 +372,7 @@ fn rate_again(
                 let again = rate(state, catalogs.get(store, tag)?, &input);
                 buf.clear();
                 encode_decision(&again, &mut buf);
-                if buf == decision {
+                if buf == *decision {
                     if matches!(again.outcome, Outcome::Opened { .. }) {
                         checks.opened(partition, seq);
                     }
@@ -352,7 +380,7 @@ fn rate_again(
                     continue;
                 }
             }
-            let recorded = decode_decision_at(partition, seq, &decision)?;
+            let recorded = decode_decision_at(partition, seq, decision)?;
             let cat = catalogs.get(store, recorded.catalog)?;
             let again = rate(state, cat, &input);
             buf.clear();
@@ -360,7 +388,7 @@ fn rate_again(
             // A decision of an older layout is compared in today's: what it says, read the
             // documented way, re-encoded (docs/events.md, "Evolving the format").
             let same = if current {
-                buf == decision
+                buf == *decision
             } else {
                 let mut now = Vec::new();
                 encode_decision(&recorded, &mut now);

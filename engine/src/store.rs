@@ -818,6 +818,25 @@ impl Store {
             })
     }
 
+    /// Every log entry as stored, in order, handed to `f` without a copy of its key or value;
+    /// `f` returns false to stop the scan.
+    pub fn scan_log(&self, mut f: impl FnMut(u32, u64, &[u8]) -> bool) -> Result<(), StoreError> {
+        let mut it = self.db.raw_iterator_cf(self.cf(CF_LOG));
+        it.seek_to_first();
+        while let (Some(k), Some(v)) = (it.key(), it.value()) {
+            if k.len() != 12 {
+                return Err(StoreError::Corrupt("log key of wrong length".into()));
+            }
+            let partition = u32::from_be_bytes(k[..4].try_into().expect("4"));
+            let seq = u64::from_be_bytes(k[4..].try_into().expect("8"));
+            if !f(partition, seq, v) {
+                return Ok(());
+            }
+            it.next();
+        }
+        it.status().map_err(|e| self.err(e))
+    }
+
     /// Raw log pairs, for digests.
     pub fn log_raw(&self) -> impl Iterator<Item = Result<(Box<[u8]>, Box<[u8]>), StoreError>> + '_ {
         self.db
