@@ -821,7 +821,11 @@ impl Store {
     /// Every log entry as stored, in order, handed to `f` without a copy of its key or value;
     /// `f` returns false to stop the scan.
     pub fn scan_log(&self, mut f: impl FnMut(u32, u64, &[u8]) -> bool) -> Result<(), StoreError> {
-        let mut it = self.db.raw_iterator_cf(self.cf(CF_LOG));
+        // A pass over the whole log: its blocks would only push the ones that readers of the
+        // same store (a follower's queries) use out of the block cache.
+        let mut o = rocksdb::ReadOptions::default();
+        o.fill_cache(false);
+        let mut it = self.db.raw_iterator_cf_opt(self.cf(CF_LOG), o);
         it.seek_to_first();
         while let (Some(k), Some(v)) = (it.key(), it.value()) {
             if k.len() != 12 {
