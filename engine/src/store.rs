@@ -6,7 +6,7 @@
 //! - `log`: `[partition u32 BE][seq u64 BE]` → [`Entry`]: ordered by partition and sequence.
 //! - `by_account`: `[len u8][account id][partition u32 BE][seq u64 BE]` → empty: an account's
 //!   entries are one prefix range.
-//! - `state`: account id → `[4][bincode (Account, RecentRecord)]`: the account's record as of
+//! - `state`: account id → `[5][bincode (Account, RecentRecord)]`: the account's record as of
 //!   its partition's checkpoint, with the ids it remembers (`rating::recent`) as digests.
 //! - `seen`: written by stores made before records held their ids (`[len u8][account id]
 //!   [event id]` → `[partition u32 BE][seq u64 BE][time i64 BE][rated u8]`, or older, the id
@@ -49,10 +49,11 @@ const CFS: [&str; 6] = [
     CF_REPORTS,
 ];
 
-/// Layout of an account record: 4 since a record holds the ids its account remembers (a
-/// version-3 record is the account alone, its ids in `seen`); 2 and 1 are read through
-/// `rating::codec::v2` and `v1`.
-const STATE_VERSION: u8 = 4;
+/// Layout of an account record: 5 since the ids a record holds are 64-bit digests (a version-4
+/// record holds 128-bit ones, read through `rating::recent::v4`, whose low halves are today's);
+/// 4 since a record holds the ids its account remembers (a version-3 record is the account
+/// alone, its ids in `seen`); 2 and 1 are read through `rating::codec::v2` and `v1`.
+const STATE_VERSION: u8 = 5;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -1002,6 +1003,11 @@ fn decode_account(v: &[u8]) -> Result<(Account, Option<Recent>), StoreError> {
             bincode::deserialize::<(Account, rating::recent::RecentRecord)>(rest)
                 .map(|(a, r)| (a, Some(Recent::from(r))))
                 .map_err(|e| StoreError::Corrupt(format!("account record: {e}")))
+        }
+        Some((4, rest)) => {
+            bincode::deserialize::<(Account, rating::recent::v4::RecentRecord)>(rest)
+                .map(|(a, r)| (a, Some(Recent::from(rating::recent::RecentRecord::from(r)))))
+                .map_err(|e| StoreError::Corrupt(format!("account record (version 4): {e}")))
         }
         Some((3, rest)) => bincode::deserialize(rest)
             .map(|a| (a, None))

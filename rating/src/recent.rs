@@ -8,10 +8,12 @@
 //! so is everything here: the same log gives the same decisions live, in replay and after a
 //! restart.
 //!
-//! An id is held as its 128-bit digest ([`IdDigest`]), not its text: 24 bytes a slot with its
+//! An id is held as a 64-bit digest ([`IdDigest`]), not its text: 16 bytes a slot with its
 //! time, whatever the id's length, and a record of fixed size per id in the account's
 //! checkpoint. Two different ids of one account are taken for one only if their digests collide
-//! within a window: with a hundred ids an account in a window, about 1 in 10^34 per window.
+//! within a window: with a hundred ids an account in a window, about 1 in 3·10^15 per account
+//! and window; for ten million accounts, each window of three days, about once in ten million
+//! years. (Records of version 4 held the whole 128-bit digest; its low half is this one.)
 //!
 //! The rules, for an input `y` of an account whose latest rated event time is `latest`:
 //! - the horizon is `latest - window`;
@@ -37,15 +39,46 @@ pub const DEFAULT_WINDOW: i64 = 3 * 86_400;
 pub const MIN_WINDOW: i64 = 3_600;
 pub const MAX_WINDOW: i64 = 400 * 86_400;
 
-/// An input's id as an account holds it: the XXH3-128 digest of its bytes (fixed by the
-/// algorithm, not seeded, so the same id has the same digest in every process and release).
+/// An input's id as an account holds it: the low 64 bits of the XXH3-128 digest of its bytes
+/// (fixed by the algorithm, not seeded, so the same id has the same digest in every process and
+/// release; the low half, so that a record of version 4, which held all 128 bits, still knows
+/// every id it held).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-pub struct IdDigest([u64; 2]);
+pub struct IdDigest(u64);
 
 impl IdDigest {
     pub fn of(id: &str) -> IdDigest {
-        let h = xxhash_rust::xxh3::xxh3_128(id.as_bytes());
-        IdDigest([h as u64, (h >> 64) as u64])
+        IdDigest(xxhash_rust::xxh3::xxh3_128(id.as_bytes()) as u64)
+    }
+}
+
+/// The layouts of records before this one.
+pub mod v4 {
+    use serde::Deserialize;
+
+    /// [`super::RecentRecord`] as records of version 4 held it: each id's whole XXH3-128 digest,
+    /// low half first.
+    #[derive(Clone, Debug, Deserialize)]
+    pub struct RecentRecord {
+        pub ids: Vec<([u64; 2], i64)>,
+        pub latest: Option<i64>,
+        pub oldest: i64,
+    }
+
+    impl From<RecentRecord> for super::RecentRecord {
+        fn from(r: RecentRecord) -> super::RecentRecord {
+            let mut ids: Vec<(super::IdDigest, i64)> = r
+                .ids
+                .into_iter()
+                .map(|([low, _], t)| (super::IdDigest(low), t))
+                .collect();
+            ids.sort_unstable_by_key(|&(d, t)| (t, d));
+            super::RecentRecord {
+                ids,
+                latest: r.latest,
+                oldest: r.oldest,
+            }
+        }
     }
 }
 
@@ -285,7 +318,7 @@ mod tests {
             bincode::serialize(&a.record()).unwrap(),
             bincode::serialize(&b.record()).unwrap()
         );
-        assert!(a.heap_bytes() >= a.len() * 24);
+        assert!(a.heap_bytes() >= a.len() * 16);
     }
 
     #[test]
@@ -293,9 +326,35 @@ mod tests {
         // Written to stores: a change of algorithm would forget every id held.
         assert_eq!(IdDigest::of("cdr-1"), IdDigest::of("cdr-1"));
         assert_ne!(IdDigest::of("cdr-1"), IdDigest::of("cdr-2"));
+        assert_eq!(IdDigest::of(""), IdDigest(0x6001c324468d497f));
+    }
+
+    #[test]
+    fn a_record_of_version_4_knows_every_id_it_held() {
+        let full = |id: &str| {
+            let h = xxhash_rust::xxh3::xxh3_128(id.as_bytes());
+            [h as u64, (h >> 64) as u64]
+        };
+        let old = v4::RecentRecord {
+            ids: vec![(full("cdr-2"), 1_500), (full("cdr-1"), 1_200)],
+            latest: Some(1_600),
+            oldest: 1_200,
+        };
+        let r = Recent::from(RecentRecord::from(old));
+        assert_eq!(r.len(), 2);
+        for id in ["cdr-1", "cdr-2"] {
+            assert_eq!(
+                r.check(id, Timestamp(1_650), false, W),
+                Seen::Repeat,
+                "{id}"
+            );
+        }
+        assert_eq!(r.check("cdr-3", Timestamp(1_650), false, W), Seen::Fresh);
         assert_eq!(
-            IdDigest::of(""),
-            IdDigest([0x6001c324468d497f, 0x99aa06d3014798d8])
+            r.check("cdr-4", Timestamp(500), false, W),
+            Seen::TooLate {
+                horizon: Timestamp(600)
+            }
         );
     }
 }
