@@ -478,7 +478,7 @@ fn a_store_that_kept_its_ids_apart_moves_them_into_the_records_and_knows_every_r
             };
             let digest = rating::recent::IdDigest::of(&d.event);
             let recent = state.recent(account).unwrap();
-            if !recent.ids().any(|(x, _)| *x == digest) {
+            if !recent.ids().any(|(x, _)| x == digest) {
                 continue;
             }
             n += 1;

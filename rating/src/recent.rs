@@ -85,12 +85,111 @@ pub mod v4 {
 /// The ids one account decided lately.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Recent {
-    ids: FxHashMap<IdDigest, Timestamp>,
+    ids: Ids,
     /// The latest event time of an input the account rated (rejections do not move it: a wrong
     /// clock on a refused CDR must not make the next ones late).
     latest: Option<Timestamp>,
     /// No id held is older than this.
     oldest: Timestamp,
+}
+
+/// The ids an account holds, each once, with the time it is held at. An account holds tens of
+/// them, a busy one hundreds: up to [`FEW`] they are a vector ordered by digest, found by binary
+/// search, where an insert moves at most a few kilobytes; more go in a hash table, which costs up
+/// to twice the memory (a power of two of buckets at most seven eighths full: 30 ids took 64
+/// slots of 17 bytes) but no moves. Which of the two depends on the count alone, so the same ids
+/// are the same value.
+#[derive(Clone, Debug, PartialEq)]
+enum Ids {
+    Few(Vec<(IdDigest, Timestamp)>),
+    Many(FxHashMap<IdDigest, Timestamp>),
+}
+
+/// The most ids held as an ordered vector.
+const FEW: usize = 256;
+
+impl Default for Ids {
+    fn default() -> Ids {
+        Ids::Few(Vec::new())
+    }
+}
+
+impl Ids {
+    fn get(&self, d: IdDigest) -> Option<Timestamp> {
+        match self {
+            Ids::Few(v) => v.binary_search_by_key(&d, |&(x, _)| x).ok().map(|i| v[i].1),
+            Ids::Many(m) => m.get(&d).copied(),
+        }
+    }
+
+    /// Holds `d` at `t`, or at the later of the two times if it is held already.
+    fn hold(&mut self, d: IdDigest, t: Timestamp) {
+        match self {
+            Ids::Few(v) => {
+                match v.binary_search_by_key(&d, |&(x, _)| x) {
+                    Ok(i) => v[i].1 = v[i].1.max(t),
+                    Err(i) => v.insert(i, (d, t)),
+                }
+                if v.len() > FEW {
+                    *self = Ids::Many(v.drain(..).collect());
+                }
+            }
+            Ids::Many(m) => {
+                let held = m.entry(d).or_insert(t);
+                *held = (*held).max(t);
+            }
+        }
+    }
+
+    /// Drops the ids held before `h`.
+    fn keep_from(&mut self, h: Timestamp) {
+        match self {
+            Ids::Few(v) => {
+                v.retain(|&(_, t)| t >= h);
+                if v.capacity() > 4 * v.len().max(8) {
+                    v.shrink_to_fit();
+                }
+            }
+            Ids::Many(m) => {
+                m.retain(|_, t| *t >= h);
+                if m.len() <= FEW {
+                    let mut v: Vec<_> = m.drain().collect();
+                    v.sort_unstable_by_key(|&(d, _)| d);
+                    *self = Ids::Few(v);
+                } else if m.capacity() > 4 * m.len() {
+                    m.shrink_to_fit();
+                }
+            }
+        }
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            Ids::Few(v) => v.len(),
+            Ids::Many(m) => m.len(),
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn iter(&self) -> Box<dyn Iterator<Item = (IdDigest, Timestamp)> + '_> {
+        match self {
+            Ids::Few(v) => Box::new(v.iter().copied()),
+            Ids::Many(m) => Box::new(m.iter().map(|(&d, &t)| (d, t))),
+        }
+    }
+
+    fn heap_bytes(&self) -> usize {
+        let slot = std::mem::size_of::<(IdDigest, Timestamp)>();
+        match self {
+            Ids::Few(v) => v.capacity() * slot,
+            Ids::Many(m) if m.capacity() == 0 => 0,
+            // hashbrown fills at most 7 of 8 buckets, and its bucket count is a power of two.
+            Ids::Many(m) => (m.capacity() * 8 / 7).next_power_of_two() * (slot + 1),
+        }
+    }
 }
 
 /// [`Recent`] as an account's checkpoint stores it: its ids ordered by time, then digest, so
@@ -119,7 +218,7 @@ impl Recent {
     /// so it is never too late, only a repeat or not.
     pub fn check(&self, id: &str, t: Timestamp, owed: bool, window: i64) -> Seen {
         let horizon = self.horizon(window);
-        if let Some(&at) = self.ids.get(&IdDigest::of(id)) {
+        if let Some(at) = self.ids.get(IdDigest::of(id)) {
             if horizon.is_none_or(|h| at >= h) {
                 return Seen::Repeat;
             }
@@ -142,8 +241,7 @@ impl Recent {
         if self.ids.is_empty() || t < self.oldest {
             self.oldest = t;
         }
-        let held = self.ids.entry(IdDigest::of(id)).or_insert(t);
-        *held = (*held).max(t);
+        self.ids.hold(IdDigest::of(id), t);
         self.prune(window);
     }
 
@@ -154,11 +252,8 @@ impl Recent {
         if self.oldest.0 >= h.0.saturating_sub(window / 4) {
             return;
         }
-        self.ids.retain(|_, t| *t >= h);
-        self.oldest = self.ids.values().copied().min().unwrap_or(h);
-        if self.ids.capacity() > 4 * self.ids.len().max(8) {
-            self.ids.shrink_to_fit();
-        }
+        self.ids.keep_from(h);
+        self.oldest = self.ids.iter().map(|(_, t)| t).min().unwrap_or(h);
     }
 
     pub fn len(&self) -> usize {
@@ -169,23 +264,17 @@ impl Recent {
         self.ids.is_empty()
     }
 
-    pub fn ids(&self) -> impl Iterator<Item = (&IdDigest, Timestamp)> {
-        self.ids.iter().map(|(id, &t)| (id, t))
+    pub fn ids(&self) -> impl Iterator<Item = (IdDigest, Timestamp)> + '_ {
+        self.ids.iter()
     }
 
-    /// The bytes of memory the held ids take (their table's slots and control bytes).
+    /// The bytes of memory the held ids take.
     pub fn heap_bytes(&self) -> usize {
-        // hashbrown fills at most 7 of 8 buckets, and its bucket count is a power of two.
-        let cap = self.ids.capacity();
-        if cap == 0 {
-            return 0;
-        }
-        let buckets = (cap * 8 / 7).next_power_of_two();
-        buckets * (std::mem::size_of::<(IdDigest, Timestamp)>() + 1)
+        self.ids.heap_bytes()
     }
 
     pub fn record(&self) -> RecentRecord {
-        let mut ids: Vec<(IdDigest, i64)> = self.ids.iter().map(|(&d, t)| (d, t.0)).collect();
+        let mut ids: Vec<(IdDigest, i64)> = self.ids.iter().map(|(d, t)| (d, t.0)).collect();
         ids.sort_unstable_by_key(|&(d, t)| (t, d));
         RecentRecord {
             ids,
@@ -197,8 +286,12 @@ impl Recent {
 
 impl From<RecentRecord> for Recent {
     fn from(r: RecentRecord) -> Recent {
+        let mut ids = Ids::default();
+        for (d, t) in r.ids {
+            ids.hold(d, Timestamp(t));
+        }
         Recent {
-            ids: r.ids.into_iter().map(|(d, t)| (d, Timestamp(t))).collect(),
+            ids,
             latest: r.latest.map(Timestamp),
             oldest: Timestamp(r.oldest),
         }
@@ -319,6 +412,27 @@ mod tests {
             bincode::serialize(&b.record()).unwrap()
         );
         assert!(a.heap_bytes() >= a.len() * 16);
+    }
+
+    #[test]
+    fn many_ids_go_to_a_table_and_back_and_are_the_same_value_either_way() {
+        let mut r = Recent::default();
+        for i in 0..600 {
+            r.remember(&format!("x{i}"), at(10_000 + i), true, W);
+        }
+        assert!(matches!(r.ids, Ids::Many(_)), "600 ids are many");
+        for i in 0..600 {
+            let id = format!("x{i}");
+            assert_eq!(r.check(&id, at(10_600), false, W), Seen::Repeat, "{id}");
+        }
+        assert_eq!(Recent::from(r.record()), r);
+        // A later input moves the horizon to 10 400: 200 ids are left, and the new one.
+        r.remember("y", at(11_400), true, W);
+        assert!(matches!(r.ids, Ids::Few(_)), "{} ids are few", r.len());
+        assert_eq!(r.len(), 201);
+        assert_eq!(r.check("x450", at(11_400), false, W), Seen::Repeat);
+        assert_eq!(r.check("x100", at(11_400), false, W), Seen::Fresh);
+        assert_eq!(Recent::from(r.record()), r);
     }
 
     #[test]
