@@ -186,13 +186,27 @@ impl<'a> Checks<'a> {
 
     /// Replay is about to apply entry `seq` of partition `p`: every partition whose
     /// checkpoint that passes is compared.
-    fn reach(&mut self, p: u32, seq: u64, state: &State, r: &mut ReplayReport) {
-        while self.next < p || (self.next == p && seq >= self.checkpoints[p as usize]) {
+    fn reach(
+        &mut self,
+        p: u32,
+        seq: u64,
+        state: &State,
+        r: &mut ReplayReport,
+    ) -> Result<(), StoreError> {
+        let Some(&at) = self.checkpoints.get(p as usize) else {
+            return Err(StoreError::Corrupt(format!(
+                "log entry {p}/{seq} in a store of {} partitions",
+                self.checkpoints.len()
+            )));
+        };
+        while self.next < p || (self.next == p && seq >= at) {
             self.check(self.next, state, r);
         }
+        Ok(())
     }
 
-    /// A replayed decision of partition `p` at `seq` opened an account.
+    /// A replayed decision of partition `p` (one [`Checks::reach`] accepted) at `seq` opened an
+    /// account.
     fn opened(&mut self, p: u32, seq: u64) {
         if seq < self.checkpoints[p as usize] {
             self.opened[p as usize] += 1;
@@ -345,13 +359,13 @@ fn rate_again(
                     seq,
                     tag,
                 } => {
-                    checks.reach(partition, seq, state, r);
+                    checks.reach(partition, seq, state, r)?;
                     catalogs.get(store, tag)?;
                     in_force = Some(tag);
                     continue;
                 }
                 Read::Dead { partition, seq } => {
-                    checks.reach(partition, seq, state, r);
+                    checks.reach(partition, seq, state, r)?;
                     r.dead += 1;
                     continue;
                 }
@@ -362,7 +376,7 @@ fn rate_again(
                     decision,
                 } => (partition, seq, input, &chunk.decisions[decision]),
             };
-            checks.reach(partition, seq, state, r);
+            checks.reach(partition, seq, state, r)?;
             r.decisions += 1;
             if r.decisions % 65_536 == 0 {
                 progress(r.decisions);

@@ -735,6 +735,22 @@ fn replay_finds_a_record_that_does_not_follow_from_the_log() {
             ),
         ]
     );
+    // An entry of a partition the store does not have is corruption, named, not a panic.
+    let log = db.cf_handle(engine::store::CF_LOG).unwrap();
+    let (_, entry) = db
+        .iterator_cf(log, rocksdb::IteratorMode::Start)
+        .nth(5)
+        .unwrap()
+        .unwrap();
+    db.put_cf(log, engine::store::log_key(9, 0), entry).unwrap();
+    let err = engine::replay::replay(&store, |_| {})
+        .err()
+        .expect("a corrupt log");
+    assert!(
+        err.to_string()
+            .contains("log entry 9/0 in a store of 1 partitions"),
+        "{err}"
+    );
 }
 
 /// A store made before checkpoints wrote every changed account with every batch and has no
