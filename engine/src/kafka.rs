@@ -369,12 +369,12 @@ impl KafkaSource {
         std::mem::take(&mut self.shared.lock().expect("not poisoned").restored)
     }
 
-    /// The partition count the input topics share.
     /// The partitions this instance owns, as of the last batch.
     pub fn assigned(&self) -> impl Iterator<Item = u32> + '_ {
         self.assigned.iter().map(|&p| p as u32)
     }
 
+    /// The partition count the input topics share.
     pub fn partitions(&self) -> u32 {
         self.partitions
     }

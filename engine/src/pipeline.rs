@@ -380,6 +380,13 @@ impl Engine {
         });
     }
 
+    /// The key of an input, its numbers' accounts as this instance's state knows them.
+    fn key_of<'a>(&'a self, input: &'a Input) -> crate::partition::Key {
+        crate::partition::key(input, |m| {
+            self.state.account_of_number(m).map(|a| a.id.as_str())
+        })
+    }
+
     /// Why a decision cannot be recorded by this instance: it sends a transfer whose credit
     /// belongs to a partition another instance owns. Delivering the credit there is not built;
     /// rating it here, into this store's copy of that partition, would give the money to an
@@ -390,10 +397,7 @@ impl Engine {
         let Input::TransferCredit(c) = &credit else {
             return None;
         };
-        let key = crate::partition::key(&credit, |m| {
-            self.state.account_of_number(m).map(|a| a.id.as_str())
-        });
-        let q = key.partition(self.cfg.partitions);
+        let q = self.key_of(&credit).partition(self.cfg.partitions);
         (!owned[q as usize]).then(|| {
             format!(
                 "transfer to {}: its credit belongs to partition {q}, which another instance \
@@ -561,9 +565,7 @@ impl Engine {
         if n == 1 && line.topic.is_none() {
             return Ok(0);
         }
-        let key = crate::partition::key(input, |m| {
-            self.state.account_of_number(m).map(|a| a.id.as_str())
-        });
+        let key = self.key_of(input);
         if line.topic.is_none() {
             return Ok(key.partition(n));
         }
@@ -767,10 +769,7 @@ impl Engine {
                 hops <= 2,
                 "a transfer derives a credit and at most a refund"
             );
-            let key = crate::partition::key(&input, |m| {
-                self.state.account_of_number(m).map(|a| a.id.as_str())
-            });
-            let p = key.partition(self.cfg.partitions);
+            let p = self.key_of(&input).partition(self.cfg.partitions);
             self.ticks_before(p, input.time(), position, c, dirty)?;
             let d = rate(&self.state, &self.cat, &input);
             self.part_counters[p as usize].derived += 1;

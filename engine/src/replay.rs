@@ -251,20 +251,17 @@ struct Chunk {
 }
 const CHUNK: usize = 4_096;
 
-/// A log entry as replay needs it.
-enum Read {
-    Catalog {
-        partition: u32,
-        seq: u64,
-        tag: u64,
-    },
-    Dead {
-        partition: u32,
-        seq: u64,
-    },
+/// A log entry as replay needs it, at its place in the log.
+struct Read {
+    partition: u32,
+    seq: u64,
+    kind: Kind,
+}
+
+enum Kind {
+    Catalog(u64),
+    Dead,
     Rated {
-        partition: u32,
-        seq: u64,
         input: Input,
         /// Where its decision's bytes are in [`Chunk::decisions`].
         decision: std::ops::Range<usize>,
@@ -279,26 +276,25 @@ fn read_log(store: &Store, out: std::sync::mpsc::SyncSender<Result<Chunk, StoreE
     let scanned = store.scan_log(|partition, seq, bytes| {
         let read = (|| -> Result<Read, StoreError> {
             let corrupt = |e| StoreError::Corrupt(format!("log {partition}/{seq}: {e}"));
-            Ok(match Entry::rated_parts(bytes).map_err(corrupt)? {
+            let kind = match Entry::rated_parts(bytes).map_err(corrupt)? {
                 Some((_, input, decision)) => {
                     let at = chunk.decisions.len();
                     chunk.decisions.extend_from_slice(decision);
-                    Read::Rated {
-                        partition,
-                        seq,
+                    Kind::Rated {
                         input: decode_input_at(partition, seq, input)?,
                         decision: at..chunk.decisions.len(),
                     }
                 }
                 None => match Entry::decode(bytes).map_err(corrupt)? {
-                    Entry::Catalog { tag, .. } => Read::Catalog {
-                        partition,
-                        seq,
-                        tag,
-                    },
-                    Entry::Dead { .. } => Read::Dead { partition, seq },
+                    Entry::Catalog { tag, .. } => Kind::Catalog(tag),
+                    Entry::Dead { .. } => Kind::Dead,
                     Entry::Rated { .. } => unreachable!("rated_parts reads every rated entry"),
                 },
+            };
+            Ok(Read {
+                partition,
+                seq,
+                kind,
             })
         })();
         match read {
@@ -353,30 +349,20 @@ fn rate_again(
         let chunk = chunk?;
         for read in chunk.reads {
             r.entries += 1;
-            let (partition, seq, input, decision) = match read {
-                Read::Catalog {
-                    partition,
-                    seq,
-                    tag,
-                } => {
-                    checks.reach(partition, seq, state, r)?;
+            let (partition, seq) = (read.partition, read.seq);
+            checks.reach(partition, seq, state, r)?;
+            let (input, decision) = match read.kind {
+                Kind::Catalog(tag) => {
                     catalogs.get(store, tag)?;
                     in_force = Some(tag);
                     continue;
                 }
-                Read::Dead { partition, seq } => {
-                    checks.reach(partition, seq, state, r)?;
+                Kind::Dead => {
                     r.dead += 1;
                     continue;
                 }
-                Read::Rated {
-                    partition,
-                    seq,
-                    input,
-                    decision,
-                } => (partition, seq, input, &chunk.decisions[decision]),
+                Kind::Rated { input, decision } => (input, &chunk.decisions[decision]),
             };
-            checks.reach(partition, seq, state, r)?;
             r.decisions += 1;
             if r.decisions % 65_536 == 0 {
                 progress(r.decisions);
@@ -387,10 +373,7 @@ fn rate_again(
                 buf.clear();
                 encode_decision(&again, &mut buf);
                 if buf == *decision {
-                    if matches!(again.outcome, Outcome::Opened { .. }) {
-                        checks.opened(partition, seq);
-                    }
-                    apply(state, &again)?;
+                    apply_replayed(state, checks, partition, seq, &again)?;
                     continue;
                 }
             }
@@ -417,12 +400,25 @@ fn rate_again(
                     replayed: format!("{again:?}"),
                 });
             }
-            if matches!(again.outcome, Outcome::Opened { .. }) {
-                checks.opened(partition, seq);
-            }
-            apply(state, &again)?;
+            apply_replayed(state, checks, partition, seq, &again)?;
         }
     }
+    Ok(())
+}
+
+/// Applies a replayed decision of partition `p` at `seq`, counting the account it opens for
+/// [`Checks`].
+fn apply_replayed(
+    state: &mut State,
+    checks: &mut Checks,
+    p: u32,
+    seq: u64,
+    d: &Decision,
+) -> Result<(), EngineError> {
+    if matches!(d.outcome, Outcome::Opened { .. }) {
+        checks.opened(p, seq);
+    }
+    apply(state, d)?;
     Ok(())
 }
 

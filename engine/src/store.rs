@@ -82,6 +82,17 @@ pub fn log_key(partition: u32, seq: u64) -> [u8; 12] {
     k
 }
 
+/// The partition and seq a log key names.
+fn log_place(k: &[u8]) -> Result<(u32, u64), StoreError> {
+    if k.len() != 12 {
+        return Err(StoreError::Corrupt("log key of wrong length".into()));
+    }
+    Ok((
+        u32::from_be_bytes(k[..4].try_into().expect("4")),
+        u64::from_be_bytes(k[4..].try_into().expect("8")),
+    ))
+}
+
 /// The key of an id an account remembers.
 pub fn seen_key(account: &str, id: &str) -> Vec<u8> {
     let a = &account.as_bytes()[..account.len().min(255)];
@@ -770,11 +781,7 @@ impl Store {
             .iterator_cf(self.cf(CF_LOG), IteratorMode::Start)
             .map(move |kv| {
                 let (k, v) = kv.map_err(|e| self.err(e))?;
-                if k.len() != 12 {
-                    return Err(StoreError::Corrupt("log key of wrong length".into()));
-                }
-                let partition = u32::from_be_bytes(k[..4].try_into().expect("4"));
-                let seq = u64::from_be_bytes(k[4..].try_into().expect("8"));
+                let (partition, seq) = log_place(&k)?;
                 let e = Entry::decode(&v)
                     .map_err(|e| StoreError::Corrupt(format!("log {partition}/{seq}: {e}")))?;
                 Ok((partition, seq, e))
@@ -829,11 +836,7 @@ impl Store {
         let mut it = self.db.raw_iterator_cf_opt(self.cf(CF_LOG), o);
         it.seek_to_first();
         while let (Some(k), Some(v)) = (it.key(), it.value()) {
-            if k.len() != 12 {
-                return Err(StoreError::Corrupt("log key of wrong length".into()));
-            }
-            let partition = u32::from_be_bytes(k[..4].try_into().expect("4"));
-            let seq = u64::from_be_bytes(k[4..].try_into().expect("8"));
+            let (partition, seq) = log_place(k)?;
             if !f(partition, seq, v) {
                 return Ok(());
             }

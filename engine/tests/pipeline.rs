@@ -383,10 +383,7 @@ fn ids_past_their_accounts_window_are_forgotten_and_those_held_come_back_from_th
         }
     }
     assert!(seen_entries(&e.store).is_empty(), "ids live in the records");
-    let (at, end) = (
-        e.store.meta_u64("checkpoint/0").unwrap().unwrap(),
-        e.store.meta_u64("seq/0").unwrap().unwrap(),
-    );
+    let (at, end) = checkpoint_and_end(&e.store);
     assert!(
         at > 0 && at < end,
         "a checkpoint and a tail after it: {at} of {end}"
@@ -599,6 +596,14 @@ fn goes_on_as_one_never_changed(dir: &Path, old: &Path, again: &Path) {
     );
 }
 
+/// Where partition 0's checkpoint is, and its log's end.
+fn checkpoint_and_end(store: &Store) -> (u64, u64) {
+    (
+        store.meta_u64("checkpoint/0").unwrap().unwrap(),
+        store.meta_u64("seq/0").unwrap().unwrap(),
+    )
+}
+
 /// A generated workload in `dir`, and a file of its first half.
 fn workload_and_half(dir: &Path, w: Workload) -> (std::path::PathBuf, std::path::PathBuf) {
     let (file, _) = workload(dir, w);
@@ -650,10 +655,7 @@ fn checkpoints_and_the_log_s_tail_give_the_state_of_every_batch_written_out() {
 
     assert_eq!(balances(&every), balances(&sparse));
     let store = Store::open(&sparse).unwrap();
-    let (at, end) = (
-        store.meta_u64("checkpoint/0").unwrap().unwrap(),
-        store.meta_u64("seq/0").unwrap().unwrap(),
-    );
+    let (at, end) = checkpoint_and_end(&store);
     assert!(
         at > 2_500 && at < end,
         "a checkpoint was made and a tail follows it: {at} of {end}"
@@ -696,10 +698,7 @@ fn replay_finds_a_record_that_does_not_follow_from_the_log() {
     let store = Store::open(&data).unwrap();
     let (clean, _) = engine::replay::replay(&store, |_| {}).unwrap();
     assert!(clean.ok(), "{:?}", clean.state_differences);
-    let (at, end) = (
-        store.meta_u64("checkpoint/0").unwrap().unwrap(),
-        store.meta_u64("seq/0").unwrap().unwrap(),
-    );
+    let (at, end) = checkpoint_and_end(&store);
     assert!(
         at > 0 && at < end,
         "records, and a tail after them: {at} of {end}"
