@@ -4,6 +4,7 @@
 
 pub mod audit;
 pub mod cgrates;
+pub mod changed;
 pub mod changelog;
 pub mod kafka;
 pub mod models;

@@ -2,6 +2,7 @@
 //! at a time; each batch is one synced WriteBatch with the source position it reached, so that a
 //! restart resumes exactly after the last commit.
 
+use crate::changed::Changed;
 use crate::record::Entry;
 use crate::source::{Line, Source};
 use crate::store::{Commit, Counters, Store, StoreError, GLOBAL};
@@ -9,7 +10,6 @@ use compact_str::CompactString;
 use rating::codec::{encode_decision, encode_input, parse_json};
 use rating::event::Tick;
 use rating::{apply, rate, Catalog, Decision, Input, Outcome, State, Timestamp};
-use rustc_hash::FxHashSet;
 use std::path::Path;
 
 /// Limits of a batch: the most lines rated and committed together.
@@ -172,7 +172,7 @@ pub struct Engine {
     marked: bool,
     /// The accounts changed since the last checkpoint (their records in the store are older
     /// than the state), and each partition's seq at its checkpoint.
-    changed: FxHashSet<CompactString>,
+    changed: Changed,
     checkpointed: Vec<u64>,
     /// The bytes of the last batch's write: the next reserves as much and an eighth.
     batch_bytes: usize,
@@ -226,6 +226,7 @@ impl Engine {
             store.commit(c, true)?;
         }
         let (state, changed) = store.load_state()?;
+        let changed = Changed::of_ids(&state, &changed);
         let cfg = Config {
             batch: cfg.batch.clamp(1, MAX_BATCH),
             checkpoint: cfg.checkpoint.max(1),
@@ -334,7 +335,9 @@ impl Engine {
     /// Reads the state and the partitions' logs' ends from the store again, after something
     /// other than this engine wrote it (a restore from the changelog). Nothing may be in flight.
     pub fn reload(&mut self) -> Result<(), EngineError> {
-        (self.state, self.changed) = self.store.load_state()?;
+        let (state, changed) = self.store.load_state()?;
+        self.changed = Changed::of_ids(&state, &changed);
+        self.state = state;
         self.parts = load_parts(&self.store, self.cfg.partitions, self.watermark)?;
         self.checkpointed = self.store.checkpoints(self.cfg.partitions)?;
         for p in &self.parts {
@@ -620,11 +623,12 @@ impl Engine {
         // tick that another partition's line brought about: what changed is what is stored.
         let before: Vec<Part> = self.parts.clone();
         let counted: Vec<Counters> = self.part_counters.clone();
-        for (line, input) in lines.iter().zip(parsed) {
-            let input = input.and_then(|i| {
-                let p = self.partition_of(line, &i)?;
-                Ok((i, p))
-            });
+        for (j, (line, input)) in lines.iter().zip(&parsed).enumerate() {
+            rating::prefetch::ahead(&self.state, j, |k| parsed.get(k)?.as_ref().ok());
+            let input = match input {
+                Ok(i) => self.partition_of(line, i).map(|p| (i, p)),
+                Err(e) => Err(e.clone()),
+            };
             match input {
                 Err(reason) => {
                     // A line that names no partition is logged in its source's.
@@ -635,7 +639,7 @@ impl Engine {
                 Ok((input, p)) => {
                     self.part_counters[p as usize].read += 1;
                     self.ticks_before(p, input.time(), line.at, &mut c, &mut dirty)?;
-                    let d = rate(&self.state, &self.cat, &input);
+                    let d = rate(&self.state, &self.cat, input);
                     if let Some(reason) = self.crosses_instances(&d) {
                         self.dead_letter(p, line, reason, &mut c);
                         continue;
@@ -645,7 +649,7 @@ impl Engine {
                         Outcome::Duplicate => self.part_counters[p as usize].duplicates += 1,
                         _ => self.part_counters[p as usize].rated += 1,
                     }
-                    self.record(p, &input, &d, line.position, &mut c, &mut dirty)?;
+                    self.record(p, input, &d, line.position, &mut c, &mut dirty)?;
                     self.deliver(&d, line.position, &mut c, &mut dirty)?;
                 }
             }
@@ -662,13 +666,11 @@ impl Engine {
             })
             .sum();
         if checkpoint_due(tail, dirty.len(), self.cfg.checkpoint) {
-            for a in &dirty {
-                let acct = self.state.account(a).expect("a changed account exists");
-                let recent = self.state.recent(a).expect("an account's ids");
+            for i in dirty.drain() {
+                let (acct, recent) = self.state.by_index(i).expect("a changed account exists");
                 self.store.put_account(&mut c, acct, recent, &mut self.buf);
-                c.mark(crate::partition::of_bytes(a.as_bytes(), n));
+                c.mark(crate::partition::of_bytes(acct.id.as_bytes(), n));
             }
-            dirty.clear();
             for (p, part) in self.parts.iter().enumerate() {
                 if part.seq != self.checkpointed[p] {
                     let key = crate::store::checkpoint_key(p as u32);
@@ -759,7 +761,7 @@ impl Engine {
         d: &Decision,
         position: u64,
         c: &mut Commit,
-        dirty: &mut FxHashSet<CompactString>,
+        dirty: &mut Changed,
     ) -> Result<(), EngineError> {
         let mut next = rating::transfer::derived(d);
         let mut hops = 0;
@@ -786,7 +788,7 @@ impl Engine {
         d: &Decision,
         position: u64,
         c: &mut Commit,
-        dirty: &mut FxHashSet<CompactString>,
+        dirty: &mut Changed,
     ) -> Result<(), EngineError> {
         apply(&mut self.state, d)?;
         let seq = self.parts[p as usize].seq;
@@ -834,7 +836,11 @@ impl Engine {
         projections::project(&self.cat, &self.state, d, at, &mut self.updates);
         projections::models::stage(self.store.db(), &mut c.batch, &self.updates);
         if let Some(a) = rating::state::changed_by(d) {
-            dirty.insert(a.clone());
+            dirty.insert(
+                self.state
+                    .index_of(a)
+                    .expect("an applied decision's account exists"),
+            );
         }
         self.parts[p as usize].seq += 1;
         c.mark(p);
@@ -851,7 +857,7 @@ impl Engine {
         t: Timestamp,
         at: u64,
         c: &mut Commit,
-        dirty: &mut FxHashSet<CompactString>,
+        dirty: &mut Changed,
     ) -> Result<(), EngineError> {
         self.watermark = self.watermark.max(t);
         let part = &mut self.parts[p as usize];

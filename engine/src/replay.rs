@@ -347,21 +347,26 @@ fn rate_again(
     let mut in_force: Option<u64> = None;
     for chunk in chunks {
         let chunk = chunk?;
-        for read in chunk.reads {
+        let rated = |k: usize| match &chunk.reads.get(k)?.kind {
+            Kind::Rated { input, .. } => Some(input),
+            _ => None,
+        };
+        for (j, read) in chunk.reads.iter().enumerate() {
+            rating::prefetch::ahead(state, j, rated);
             r.entries += 1;
             let (partition, seq) = (read.partition, read.seq);
             checks.reach(partition, seq, state, r)?;
-            let (input, decision) = match read.kind {
+            let (input, decision) = match &read.kind {
                 Kind::Catalog(tag) => {
-                    catalogs.get(store, tag)?;
-                    in_force = Some(tag);
+                    catalogs.get(store, *tag)?;
+                    in_force = Some(*tag);
                     continue;
                 }
                 Kind::Dead => {
                     r.dead += 1;
                     continue;
                 }
-                Kind::Rated { input, decision } => (input, &chunk.decisions[decision]),
+                Kind::Rated { input, decision } => (input, &chunk.decisions[decision.clone()]),
             };
             r.decisions += 1;
             if r.decisions % 65_536 == 0 {
@@ -369,7 +374,7 @@ fn rate_again(
             }
             let current = decision.first() == Some(&rating::codec::VERSION);
             if let (Some(tag), true) = (in_force, current) {
-                let again = rate(state, catalogs.get(store, tag)?, &input);
+                let again = rate(state, catalogs.get(store, tag)?, input);
                 buf.clear();
                 encode_decision(&again, &mut buf);
                 if buf == *decision {
@@ -379,7 +384,7 @@ fn rate_again(
             }
             let recorded = decode_decision_at(partition, seq, decision)?;
             let cat = catalogs.get(store, recorded.catalog)?;
-            let again = rate(state, cat, &input);
+            let again = rate(state, cat, input);
             buf.clear();
             encode_decision(&again, &mut buf);
             // A decision of an older layout is compared in today's: what it says, read the

@@ -14,6 +14,7 @@ pub mod event;
 mod lifecycle;
 pub mod money;
 pub mod period;
+pub mod prefetch;
 pub mod price;
 pub mod quote;
 pub mod rate;

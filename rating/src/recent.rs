@@ -268,6 +268,14 @@ impl Recent {
         self.ids.iter()
     }
 
+    /// The ids as the vector ordered by digest they are while few (for a cache hint).
+    pub(crate) fn few(&self) -> Option<&[(IdDigest, Timestamp)]> {
+        match &self.ids {
+            Ids::Few(v) => Some(v),
+            Ids::Many(_) => None,
+        }
+    }
+
     /// The bytes of memory the held ids take.
     pub fn heap_bytes(&self) -> usize {
         self.ids.heap_bytes()

@@ -368,6 +368,22 @@ impl State {
         self.by_msisdn.get(&m).copied()
     }
 
+    /// An account's index: its place among the accounts, which it keeps for the state's life.
+    pub fn index_of(&self, id: &str) -> Option<u32> {
+        self.by_id.get(id).copied()
+    }
+
+    /// The account at index `i` and the ids it holds.
+    pub fn by_index(&self, i: u32) -> Option<(&Account, &Recent)> {
+        Some((self.accounts.get(i as usize)?, self.recent.get(i as usize)?))
+    }
+
+    /// The account a number belongs to and the ids it holds.
+    pub(crate) fn parts_of_number(&self, m: Msisdn) -> Option<(&Account, &Recent)> {
+        let i = self.index_of_number(m)? as usize;
+        Some((&self.accounts[i], &self.recent[i]))
+    }
+
     pub(crate) fn account_at(&self, i: u32) -> &Account {
         let a = &self.accounts[i as usize];
         debug_assert!(

@@ -498,6 +498,24 @@ proptest! {
     }
 
     #[test]
+    fn cache_hints_ahead_change_no_decision(inputs in scripts()) {
+        let cat = example();
+        let mut plain = State::new();
+        let mut hinted = State::new();
+        for (i, x) in inputs.iter().enumerate() {
+            let a = step_delivering(&mut plain, &cat, x);
+            rating::prefetch::ahead(&hinted, i, |k| inputs.get(k));
+            for (_, stage) in rating::prefetch::AHEAD {
+                hinted.prefetch(x, stage);
+            }
+            prop_assert_eq!(a, step_delivering(&mut hinted, &cat, x));
+        }
+        for a in plain.accounts() {
+            prop_assert_eq!(Some(a), hinted.account(&a.id));
+        }
+    }
+
+    #[test]
     fn every_event_twice_equals_every_event_once(inputs in scripts()) {
         let cat = example();
         let mut once = State::new();
