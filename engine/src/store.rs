@@ -49,12 +49,6 @@ const CFS: [&str; 6] = [
     CF_REPORTS,
 ];
 
-/// Layout of an account record: 5 since the ids a record holds are 64-bit digests (a version-4
-/// record holds 128-bit ones, read through `rating::recent::v4`, whose low halves are today's);
-/// 4 since a record holds the ids its account remembers (a version-3 record is the account
-/// alone, its ids in `seen`); 2 and 1 are read through `rating::codec::v2` and `v1`.
-const STATE_VERSION: u8 = 5;
-
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("RocksDB at {path}: {source}")]
@@ -934,9 +928,7 @@ impl Store {
 
     /// Writes an account's record: the account and the ids it remembers.
     pub fn put_account(&self, c: &mut Commit, a: &Account, recent: &Recent, buf: &mut Vec<u8>) {
-        buf.clear();
-        buf.push(STATE_VERSION);
-        bincode::serialize_into(&mut *buf, &(a, recent.record())).expect("accounts serialise");
+        rating::record::encode_account(a, recent, buf);
         c.batch.put_cf(self.cf(CF_STATE), a.id.as_bytes(), &buf[..]);
     }
 
@@ -994,7 +986,8 @@ fn apply_entry(
 
 /// Puts an account record into `s`; false if the record holds no ids (a layout before 4).
 fn restore_record(s: &mut State, v: &[u8]) -> Result<bool, StoreError> {
-    let (a, recent) = decode_account(v)?;
+    let (a, recent) =
+        rating::record::decode_account(v).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     let id = a.id.clone();
     s.restore(a);
     Ok(match recent {
@@ -1004,32 +997,4 @@ fn restore_record(s: &mut State, v: &[u8]) -> Result<bool, StoreError> {
         }
         None => false,
     })
-}
-
-/// An account record: the account, and what it remembers (none in a record written before
-/// records held their ids: those are in the `seen` family).
-fn decode_account(v: &[u8]) -> Result<(Account, Option<Recent>), StoreError> {
-    match v.split_first() {
-        Some((&STATE_VERSION, rest)) => {
-            bincode::deserialize::<(Account, rating::recent::RecentRecord)>(rest)
-                .map(|(a, r)| (a, Some(Recent::from(r))))
-                .map_err(|e| StoreError::Corrupt(format!("account record: {e}")))
-        }
-        Some((4, rest)) => {
-            bincode::deserialize::<(Account, rating::recent::v4::RecentRecord)>(rest)
-                .map(|(a, r)| (a, Some(Recent::from(rating::recent::RecentRecord::from(r)))))
-                .map_err(|e| StoreError::Corrupt(format!("account record (version 4): {e}")))
-        }
-        Some((3, rest)) => bincode::deserialize(rest)
-            .map(|a| (a, None))
-            .map_err(|e| StoreError::Corrupt(format!("account record (version 3): {e}"))),
-        Some((2, rest)) => bincode::deserialize::<rating::codec::v2::Account>(rest)
-            .map(|a| (Account::from(a), None))
-            .map_err(|e| StoreError::Corrupt(format!("account record (version 2): {e}"))),
-        Some((1, rest)) => bincode::deserialize::<rating::codec::v1::Account>(rest)
-            .map(|a| (Account::from(a), None))
-            .map_err(|e| StoreError::Corrupt(format!("account record (version 1): {e}"))),
-        Some((v, _)) => Err(StoreError::Corrupt(format!("account record version {v}"))),
-        None => Err(StoreError::Corrupt("empty account record".into())),
-    }
 }

@@ -19,6 +19,7 @@ pub mod price;
 pub mod quote;
 pub mod rate;
 pub mod recent;
+pub mod record;
 pub mod request;
 pub mod service;
 pub mod state;

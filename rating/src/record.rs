@@ -1,0 +1,75 @@
+//! An account's record: the account and the ids it remembers, in the bytes the engine stores at a
+//! checkpoint, and every older layout read back. Pure, so that it is fuzzed without a store
+//! (`fuzz/fuzz_targets/account_record.rs`).
+//!
+//! Layouts: 5 since the ids a record holds are 64-bit digests (a layout-4 record holds 128-bit
+//! ones, read through [`crate::recent::v4`], whose low halves are today's); 4 since a record
+//! holds the ids its account remembers (a layout-3 record is the account alone, its ids kept
+//! apart by older stores); 2 and 1 are read through [`crate::codec::v2`] and [`crate::codec::v1`].
+//! The first byte is the layout; the rest is bincode's fixed-width encoding.
+
+use crate::codec::DecodeError;
+use crate::recent::{Recent, RecentRecord};
+use crate::state::Account;
+use bincode::Options;
+
+/// The layout written today.
+pub const ACCOUNT_LAYOUT: u8 = 5;
+
+/// The most bytes a record is read from: an account's ids are a window of its inputs, 16 bytes
+/// each, so a number with a million inputs in one window is 16 MB. More is corruption, refused
+/// before anything is allocated for it.
+pub const MAX_ACCOUNT_BYTES: u64 = 256 << 20;
+
+/// bincode's top-level functions' encoding, which the records were always written in.
+fn opts() -> impl Options {
+    bincode::DefaultOptions::new()
+        .with_fixint_encoding()
+        .allow_trailing_bytes()
+        .with_limit(MAX_ACCOUNT_BYTES)
+}
+
+/// Writes the record of `a` and the ids it remembers into `out` (cleared first).
+pub fn encode_account(a: &Account, recent: &Recent, out: &mut Vec<u8>) {
+    out.clear();
+    out.push(ACCOUNT_LAYOUT);
+    opts()
+        .serialize_into(&mut *out, &(a, recent.record()))
+        .expect("accounts serialise into memory");
+}
+
+/// Reads a record of any layout: the account, and what it remembers (none in a record written
+/// before records held their ids).
+pub fn decode_account(v: &[u8]) -> Result<(Account, Option<Recent>), DecodeError> {
+    let corrupt = |layout: u8| {
+        move |e: bincode::Error| {
+            DecodeError::Corrupt(format!("account record of layout {layout}: {e}"))
+        }
+    };
+    match v.split_first() {
+        Some((&ACCOUNT_LAYOUT, rest)) => opts()
+            .deserialize::<(Account, RecentRecord)>(rest)
+            .map(|(a, r)| (a, Some(Recent::from(r))))
+            .map_err(corrupt(ACCOUNT_LAYOUT)),
+        Some((4, rest)) => opts()
+            .deserialize::<(Account, crate::recent::v4::RecentRecord)>(rest)
+            .map(|(a, r)| (a, Some(Recent::from(RecentRecord::from(r)))))
+            .map_err(corrupt(4)),
+        Some((3, rest)) => opts()
+            .deserialize(rest)
+            .map(|a| (a, None))
+            .map_err(corrupt(3)),
+        Some((2, rest)) => opts()
+            .deserialize::<crate::codec::v2::Account>(rest)
+            .map(|a| (Account::from(a), None))
+            .map_err(corrupt(2)),
+        Some((1, rest)) => opts()
+            .deserialize::<crate::codec::v1::Account>(rest)
+            .map(|a| (Account::from(a), None))
+            .map_err(corrupt(1)),
+        Some((&v, _)) => Err(DecodeError::Corrupt(format!(
+            "account record of layout {v}, which this build does not know"
+        ))),
+        None => Err(DecodeError::Empty),
+    }
+}

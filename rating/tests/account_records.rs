@@ -1,0 +1,75 @@
+//! An account's record (`rating::record`): what a checkpoint stores reads back as the account
+//! and the ids it remembers; damaged bytes are refused with an error.
+
+mod common;
+use common::*;
+use rating::record::{decode_account, encode_account, ACCOUNT_LAYOUT};
+use rating::*;
+
+fn busy_account() -> (State, &'static str) {
+    let cat = example();
+    let mut s = State::new();
+    let mut events = vec![
+        open(
+            "o1",
+            "A1",
+            "2026-11-01T07:00:00Z",
+            &[("79001234567", "SMART", &[])],
+        ),
+        pay("p1", "A1", "2026-11-01T08:00:00Z", "300.00"),
+    ];
+    for i in 0..40 {
+        events.push(call(
+            &format!("c{i}"),
+            "79001234567",
+            "441234567890",
+            &format!("2026-11-02T{:02}:{:02}:00Z", 8 + i / 10, i % 60),
+            61 + i as u64,
+        ));
+    }
+    run(&mut s, &cat, &events);
+    (s, "A1")
+}
+
+#[test]
+fn a_record_reads_back_as_the_account_and_its_ids() {
+    let (s, id) = busy_account();
+    let (a, r) = (s.account(id).unwrap(), s.recent(id).unwrap());
+    assert_eq!(r.len(), 42);
+    let mut bytes = Vec::new();
+    encode_account(a, r, &mut bytes);
+    assert_eq!(bytes[0], ACCOUNT_LAYOUT);
+    let (a2, r2) = decode_account(&bytes).unwrap();
+    assert_eq!(&a2, a);
+    assert_eq!(r2.unwrap().record(), r.record());
+}
+
+#[test]
+fn damaged_records_are_refused_not_misread() {
+    let (s, id) = busy_account();
+    let mut bytes = Vec::new();
+    encode_account(s.account(id).unwrap(), s.recent(id).unwrap(), &mut bytes);
+    let unknown = {
+        let mut b = bytes.clone();
+        b[0] = ACCOUNT_LAYOUT + 1;
+        b
+    };
+    for (what, b) in [
+        ("empty", &[][..]),
+        ("cut short", &bytes[..bytes.len() / 2]),
+        ("of a layout to come", &unknown[..]),
+    ] {
+        let e = decode_account(b).expect_err(what);
+        assert!(
+            matches!(
+                e,
+                codec::DecodeError::Empty | codec::DecodeError::Corrupt(_)
+            ),
+            "{what}: {e}"
+        );
+    }
+    // A length that claims more bytes than any record may have is refused before it allocates.
+    let mut huge = vec![ACCOUNT_LAYOUT];
+    huge.extend_from_slice(&u64::MAX.to_le_bytes());
+    assert!(decode_account(&huge).is_err());
+}
