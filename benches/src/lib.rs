@@ -145,8 +145,9 @@ pub fn in_memory(work: &Work) -> (Measure, Measure, rating::State) {
                 if taken == 0 {
                     break;
                 }
+                let mut ahead = rating::prefetch::Ahead::default();
                 for (j, i) in chunk.iter().enumerate() {
-                    rating::prefetch::ahead(&s, j, |k| chunk.get(k));
+                    ahead.before(&s, j, |k| chunk.get(k));
                     std::hint::black_box(rating::step(&mut s, &cat, i));
                 }
             }

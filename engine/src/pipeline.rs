@@ -623,8 +623,9 @@ impl Engine {
         // tick that another partition's line brought about: what changed is what is stored.
         let before: Vec<Part> = self.parts.clone();
         let counted: Vec<Counters> = self.part_counters.clone();
+        let mut ahead = rating::prefetch::Ahead::default();
         for (j, (line, input)) in lines.iter().zip(&parsed).enumerate() {
-            rating::prefetch::ahead(&self.state, j, |k| parsed.get(k)?.as_ref().ok());
+            ahead.before(&self.state, j, |k| parsed.get(k)?.as_ref().ok());
             let input = match input {
                 Ok(i) => self.partition_of(line, i).map(|p| (i, p)),
                 Err(e) => Err(e.clone()),

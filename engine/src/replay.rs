@@ -351,8 +351,9 @@ fn rate_again(
             Kind::Rated { input, .. } => Some(input),
             _ => None,
         };
+        let mut ahead = rating::prefetch::Ahead::default();
         for (j, read) in chunk.reads.iter().enumerate() {
-            rating::prefetch::ahead(state, j, rated);
+            ahead.before(state, j, rated);
             r.entries += 1;
             let (partition, seq) = (read.partition, read.seq);
             checks.reach(partition, seq, state, r)?;

@@ -11,24 +11,22 @@
 //! A hint reads only what earlier stages brought in and writes nothing: rating is the same
 //! with or without it, and a wrong or stale hint costs a wasted load, never a wrong answer.
 
-use crate::event::Input;
+use crate::event::{Input, Msisdn};
 use crate::state::State;
 
 /// How many inputs ahead of the one being rated each stage of hints runs, the first link of
 /// the chain farthest ahead: far enough that a load from memory (~100 ns) is done when the
 /// next stage reads it, near enough that what came in is not evicted by the inputs between.
-pub const AHEAD: [(usize, Stage); 3] = [(12, Stage::Slots), (6, Stage::Parts), (2, Stage::Buckets)];
+/// The slots of the account (found through the number's index entry) and of its ids:
+pub const FAR: usize = 12;
+/// What those slots point at: the account's numbers and its ids (and its entry in the index
+/// of accounts by id, which applying the decision reads):
+pub const MID: usize = 6;
+/// The buckets of the number the input names:
+pub const NEAR: usize = 2;
 
-/// The links of an input's chain, in the order they can be asked for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Stage {
-    /// The account's and its ids' own slots (found through the number's index entry).
-    Slots,
-    /// What those slots point at: the account's numbers, and its ids.
-    Parts,
-    /// The buckets of the number the input names.
-    Buckets,
-}
+/// Inputs whose accounts are held between their stages: more than [`FAR`].
+const RING: usize = 16;
 
 /// The most cache lines one hint asks for: a busy account's ids can be kilobytes, of which
 /// a binary search reads a handful.
@@ -36,40 +34,66 @@ const MAX_LINES: usize = 16;
 
 const LINE: usize = 64;
 
-/// Hints for the inputs [`AHEAD`] of the `i`-th of a batch, `at(k)` being the batch's `k`-th
-/// input (None past its end or for a line that did not decode).
-pub fn ahead<'a>(state: &State, i: usize, at: impl Fn(usize) -> Option<&'a Input>) {
-    for (d, stage) in AHEAD {
-        if let Some(input) = at(i + d) {
-            state.prefetch(input, stage);
+/// A batch's hints. Each input's account is looked up once, at the farthest stage, and the
+/// nearer stages read what it found: three lookups an input made the hints a seventh of
+/// replay's time. An index found there may be stale by the input's turn (an account opened
+/// or a number moved in between): its hint is then wasted, never wrong.
+#[derive(Debug, Default)]
+pub struct Ahead {
+    found: [Option<(u32, Msisdn)>; RING],
+}
+
+impl Ahead {
+    /// Hints before rating the `i`-th input of a batch (`i` counts from 0, one call an input,
+    /// in order); `at(k)` is the batch's `k`-th input (None past its end, or for a line that
+    /// did not decode).
+    pub fn before<'a>(&mut self, state: &State, i: usize, at: impl Fn(usize) -> Option<&'a Input>) {
+        if i == 0 {
+            for k in 0..FAR {
+                self.find(state, k, &at);
+            }
         }
+        self.find(state, i + FAR, &at);
+        if let Some((ix, _)) = self.found[(i + MID) % RING] {
+            state.hint_parts(ix);
+        }
+        if let Some((ix, m)) = self.found[(i + NEAR) % RING] {
+            state.hint_buckets(ix, m);
+        }
+    }
+
+    fn find<'a>(&mut self, state: &State, k: usize, at: &impl Fn(usize) -> Option<&'a Input>) {
+        let found = at(k).and_then(Input::msisdn).and_then(|m| {
+            let ix = state.index_of_number(m)?;
+            state.hint_slots(ix);
+            Some((ix, m))
+        });
+        self.found[k % RING] = found;
     }
 }
 
 impl State {
-    /// Asks memory for one link of what rating `input` will read (see the module's doc).
-    pub fn prefetch(&self, input: &Input, stage: Stage) {
-        let Some(m) = input.msisdn() else {
-            return;
-        };
-        let Some((account, recent)) = self.parts_of_number(m) else {
-            return;
-        };
-        match stage {
-            Stage::Slots => {
-                lines(account);
-                lines(recent);
+    fn hint_slots(&self, ix: u32) {
+        if let Some((account, recent)) = self.by_index(ix) {
+            lines(account);
+            lines(recent);
+        }
+    }
+
+    fn hint_parts(&self, ix: u32) {
+        if let Some((account, recent)) = self.by_index(ix) {
+            lines_of(&account.numbers);
+            if let Some(ids) = recent.few() {
+                lines_of(ids);
             }
-            Stage::Parts => {
-                lines_of(&account.numbers);
-                if let Some(ids) = recent.few() {
-                    lines_of(ids);
-                }
-            }
-            Stage::Buckets => {
-                if let Some(n) = account.numbers.iter().find(|n| n.msisdn == m) {
-                    lines_of(&n.buckets);
-                }
+            self.warm_id(&account.id);
+        }
+    }
+
+    fn hint_buckets(&self, ix: u32, m: Msisdn) {
+        if let Some((account, _)) = self.by_index(ix) {
+            if let Some(n) = account.numbers.iter().find(|n| n.msisdn == m) {
+                lines_of(&n.buckets);
             }
         }
     }

@@ -502,12 +502,10 @@ proptest! {
         let cat = example();
         let mut plain = State::new();
         let mut hinted = State::new();
+        let mut ahead = rating::prefetch::Ahead::default();
         for (i, x) in inputs.iter().enumerate() {
             let a = step_delivering(&mut plain, &cat, x);
-            rating::prefetch::ahead(&hinted, i, |k| inputs.get(k));
-            for (_, stage) in rating::prefetch::AHEAD {
-                hinted.prefetch(x, stage);
-            }
+            ahead.before(&hinted, i, |k| inputs.get(k));
             prop_assert_eq!(a, step_delivering(&mut hinted, &cat, x));
         }
         for a in plain.accounts() {
