@@ -8,8 +8,8 @@
 //! A loop over a batch knows the inputs to come, so it asks for each link some inputs before
 //! rating needs it, one link a stage, and the loads of many accounts overlap.
 //!
-//! A hint reads only what earlier stages brought in and writes nothing: rating is the same
-//! with or without it, and a wrong or stale hint costs a wasted load, never a wrong answer.
+//! A hint reads the state and writes nothing: rating is the same with or without it, and a
+//! wrong or stale hint costs a wasted load, never a wrong answer.
 
 use crate::event::{Input, Msisdn};
 use crate::state::State;
