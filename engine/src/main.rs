@@ -947,6 +947,7 @@ fn main() -> Result<()> {
             let app = std::sync::Arc::new(engine::serve::App::new(store, tokens)?);
             tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(2)
+                .max_blocking_threads(engine::serve::MAX_QUERY_THREADS)
                 .enable_all()
                 .build()?
                 .block_on(engine::serve::serve(app, listen))?;

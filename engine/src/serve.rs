@@ -23,6 +23,10 @@ use std::time::{Duration, Instant};
 
 /// Requests served at once; more get 503 rather than a queue that grows without bound.
 pub const MAX_IN_FLIGHT: usize = 256;
+/// Threads that run queries (RocksDB reads, reports) at once; the other requests in flight wait
+/// for one. Each thread keeps its own allocator heap and stack: at tokio's default of 512, a
+/// burst of slow requests (PDF reports) grew the server by hundreds of megabytes.
+pub const MAX_QUERY_THREADS: usize = 16;
 /// How stale the follower may be: it catches up with the writer at most this often.
 const CATCH_UP_EVERY: Duration = Duration::from_millis(100);
 const PAGE: &str = include_str!("../assets/self-care.html");
