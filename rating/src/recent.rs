@@ -141,17 +141,26 @@ impl Ids {
         }
     }
 
-    /// Drops the ids held before `h`.
-    fn keep_from(&mut self, h: Timestamp) {
+    /// Drops the ids held before `h`; the earliest time of those kept, if any (found in the
+    /// same pass: a second one over a busy account's ids was half the cost of pruning).
+    fn keep_from(&mut self, h: Timestamp) -> Option<Timestamp> {
+        let mut earliest: Option<Timestamp> = None;
+        let mut keep = |t: Timestamp| {
+            let kept = t >= h;
+            if kept && earliest.is_none_or(|e| t < e) {
+                earliest = Some(t);
+            }
+            kept
+        };
         match self {
             Ids::Few(v) => {
-                v.retain(|&(_, t)| t >= h);
+                v.retain(|&(_, t)| keep(t));
                 if v.capacity() > 4 * v.len().max(8) {
                     v.shrink_to_fit();
                 }
             }
             Ids::Many(m) => {
-                m.retain(|_, t| *t >= h);
+                m.retain(|_, t| keep(*t));
                 if m.len() <= FEW {
                     let mut v: Vec<_> = m.drain().collect();
                     v.sort_unstable_by_key(|&(d, _)| d);
@@ -161,6 +170,7 @@ impl Ids {
                 }
             }
         }
+        earliest
     }
 
     fn len(&self) -> usize {
@@ -252,8 +262,7 @@ impl Recent {
         if self.oldest.0 >= h.0.saturating_sub(window / 4) {
             return;
         }
-        self.ids.keep_from(h);
-        self.oldest = self.ids.iter().map(|(_, t)| t).min().unwrap_or(h);
+        self.oldest = self.ids.keep_from(h).unwrap_or(h);
     }
 
     pub fn len(&self) -> usize {
