@@ -28,22 +28,43 @@ pub(crate) fn barred(acct: &Account, msisdn: crate::Msisdn) -> Option<&'static s
     }
 }
 
-/// A cheap test, for the hot path: whether inactivity work could be due at `t`. False means
-/// certainly not; true means [`inactivity`] must look.
-pub(crate) fn inactivity_may_be_due(cat: &Catalog, acct: &Account, t: Timestamp) -> bool {
+/// Whether [`inactivity`] has work for the account at `t`, without building it: a day's fee
+/// (or the day counted, with no money to take it from), a block or a release. The hot path asks
+/// this of every usage item, so it is exact rather than a rough bound: a rough one sent every
+/// CDR of an account past its fee days, once that day's fee was taken, to copy the account and
+/// find nothing. The same tests as [`inactivity`], in its order.
+pub(crate) fn inactivity_due(cat: &Catalog, acct: &Account, t: Timestamp) -> bool {
     let Some(rules) = &cat.lifecycle.inactivity else {
         return false;
     };
     let a = &acct.activity;
-    if a.released.is_some() {
+    if a.released.is_some() || acct.numbers.is_empty() {
         return false;
     }
-    // A local day starts at most a day before the same UTC date's midnight.
-    let fee_from = a.last_topup.0 + (rules.fee_after_days as i64 - 1) * DAY;
-    let block_from = a
-        .nonpositive_since
-        .map_or(i64::MAX, |s| s.0 + rules.block_after_days as i64 * DAY);
-    t.0 >= fee_from || t.0 >= block_from || a.blocked.is_some()
+    // The local day n days after the payment's starts later than the payment plus n - 1 days,
+    // less the change of UTC offset between them (at most 26 hours, from -12:00 to +14:00):
+    // before the payment plus n - 3 days the next fee day has not begun, and no date is needed.
+    let next_fee_day = rules.fee_after_days as i64 + a.fee_days as i64;
+    if t.0 >= a.last_topup.0.saturating_add((next_fee_day - 3) * DAY) {
+        let today = cat.calendar.local(t).date;
+        let Some(first_fee_day) = cat
+            .calendar
+            .local(a.last_topup)
+            .date
+            .checked_add_days(Days::new(rules.fee_after_days as u64))
+        else {
+            return false;
+        };
+        if (today - first_fee_day).num_days() + 1 > a.fee_days as i64 {
+            return true;
+        }
+    }
+    match a.blocked {
+        None => a
+            .nonpositive_since
+            .is_some_and(|s| s.plus(rules.block_after_days as u64 * DAY as u64) <= t),
+        Some(b) => b.plus(rules.restore_days as u64 * DAY as u64) <= t,
+    }
 }
 
 /// Whether the account has periodic work by event time `t` (a fee, a renewal, an expiry, a
@@ -54,7 +75,7 @@ pub fn work_due(cat: &Catalog, acct: &Account, t: Timestamp) -> bool {
         return false;
     }
     acct.next_due() <= t
-        || (inactivity_may_be_due(cat, acct, t)
+        || (inactivity_due(cat, acct, t)
             && inactivity(cat, acct, t)
                 .is_some_and(|w| !w.fees.is_empty() || w.blocked.is_some() || w.released.is_some()))
 }
@@ -135,33 +156,46 @@ pub(crate) fn alert_balance(before: &Account, d: &mut Decision) {
         return;
     }
     let (out, inn) = d.money_flow();
-    let from = before.balance;
-    let to = from - out + inn;
+    let to = before.balance - out + inn;
     let limit_after = match &d.outcome {
         Outcome::CreditLimitSet { credit_limit } => *credit_limit,
         _ => before.credit_limit,
     };
-    let was_over = from < -before.credit_limit;
-    let is_over = to < -limit_after;
+    alert_crossings(before, to, limit_after, &mut d.alerts);
+}
+
+/// The alerts of the balance of `before` becoming `to`, under the credit limit `limit_after`.
+/// The hot path calls it with the balance a charge leaves, which it has already worked out.
+#[inline]
+pub(crate) fn alert_crossings(
+    before: &Account,
+    to: Decimal,
+    limit_after: Decimal,
+    alerts: &mut Vec<Alert>,
+) {
+    use crate::money::order;
+    let from = before.balance;
+    let was_over = order(from, -before.credit_limit).is_lt();
+    let is_over = order(to, -limit_after).is_lt();
     if !was_over && is_over {
-        d.alerts.push(Alert::Blocked {
+        alerts.push(Alert::Blocked {
             balance: to,
             credit_limit: limit_after,
         });
     } else if was_over && !is_over {
-        d.alerts.push(Alert::Unblocked { balance: to });
+        alerts.push(Alert::Unblocked { balance: to });
     }
     if let Some(threshold) = before.low_balance {
-        if from >= threshold && to < threshold {
-            d.alerts.push(Alert::LowBalance {
+        if order(from, threshold).is_ge() && order(to, threshold).is_lt() {
+            alerts.push(Alert::LowBalance {
                 threshold,
                 balance: to,
             });
         }
     }
     if let Some(ap) = before.autopay {
-        if from >= ap.threshold && to < ap.threshold {
-            d.alerts.push(Alert::Autopay {
+        if order(from, ap.threshold).is_ge() && order(to, ap.threshold).is_lt() {
+            alerts.push(Alert::Autopay {
                 threshold: ap.threshold,
                 amount: ap.amount,
                 balance: to,
@@ -191,33 +225,63 @@ pub(crate) fn alert(state: &State, cat: &Catalog, d: &mut Decision) {
 
 /// Loyalty points for what the decision spent, carrying the remainder towards the next point.
 pub(crate) fn accrue(cat: &Catalog, before: &Account, d: &mut Decision) {
-    let Some(per) = cat.lifecycle.spend_per_point else {
-        return;
-    };
     if matches!(
         d.outcome,
         Outcome::Rejected(_) | Outcome::Duplicate | Outcome::TransferBounced { .. }
     ) {
         return;
     }
-    let spent = d.spending();
+    if let Some(a) = accrual(cat, before, d.spending()) {
+        d.loyalty = Some(a);
+    }
+}
+
+/// The loyalty of spending `spent` from `before`: none without a rule or without spending.
+#[inline]
+pub(crate) fn accrual(
+    cat: &Catalog,
+    before: &Account,
+    spent: Decimal,
+) -> Option<crate::decision::Accrual> {
+    let per = cat.lifecycle.spend_per_point?;
     if spent <= Decimal::ZERO {
-        return;
+        return None;
     }
     let total = before.loyalty.towards_next + spent;
-    if total < per {
+    if crate::money::order(total, per).is_lt() {
         // Most charges: no point yet, and no division on the hot path.
-        d.loyalty = Some(crate::decision::Accrual {
+        return Some(crate::decision::Accrual {
             points: 0,
             towards_next: total,
         });
-        return;
     }
-    let points = (total / per).floor();
-    d.loyalty = Some(crate::decision::Accrual {
-        points: points.try_into().unwrap_or(u64::MAX),
-        towards_next: total - points * per,
-    });
+    let (points, whole) = whole_times(total, per);
+    Some(crate::decision::Accrual {
+        points,
+        towards_next: total - whole * per,
+    })
+}
+
+/// ⌊total / per⌋ of two positive amounts: as a count (at most `u64::MAX`) and as a whole
+/// number (scale 0). In integers when both amounts fit 64 bits at a common scale (any real
+/// balance and rule), so the hot path does no decimal division; otherwise by decimal division.
+/// Within `MAX_AMOUNT` both are exact: 28 digits of quotient leave room to tell it from the
+/// next integer.
+fn whole_times(total: Decimal, per: Decimal) -> (u64, Decimal) {
+    debug_assert!(total > Decimal::ZERO && per > Decimal::ZERO);
+    let scale = total.scale().max(per.scale());
+    let at_scale = |d: Decimal| -> Option<u64> {
+        u64::try_from(d.mantissa())
+            .ok()?
+            .checked_mul(10u64.checked_pow(scale - d.scale())?)
+    };
+    match (at_scale(total), at_scale(per)) {
+        (Some(t), Some(p)) => (t / p, Decimal::from(t / p)),
+        _ => {
+            let whole = (total / per).floor();
+            (whole.try_into().unwrap_or(u64::MAX), whole)
+        }
+    }
 }
 
 /// A charge of a number with a spending limit: the month's spending after it, and the flag
@@ -502,4 +566,90 @@ pub(crate) fn set_balance_alerts(
             low_balance: x.low_balance,
         },
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{inactivity, inactivity_due, whole_times};
+    use crate::event::{Input, NewNumber, OpenAccount};
+    use crate::state::State;
+    use crate::time::Timestamp;
+    use crate::{Catalog, Msisdn};
+    use proptest::prelude::*;
+    use rust_decimal::Decimal;
+
+    /// The example catalog's inactivity rules (fees after 120 days, a block after 180 at zero,
+    /// a release 60 later) in a zone of its own: one with DST, and one that moved its offset by
+    /// a whole day.
+    fn opened_in(zone: &str) -> (Catalog, crate::state::Account) {
+        let text = include_str!("../../catalogs/example.toml").replace(
+            "timezone = \"Europe/Moscow\"",
+            &format!("timezone = \"{zone}\""),
+        );
+        let cat = Catalog::from_toml("example.toml", &text).unwrap();
+        let mut s = State::new();
+        crate::step(
+            &mut s,
+            &cat,
+            &Input::OpenAccount(OpenAccount {
+                id: "o".into(),
+                account: "A1".into(),
+                time: Timestamp(1_262_304_000), // 2010-01-01
+                credit_limit: Decimal::ZERO,
+                numbers: vec![NewNumber {
+                    msisdn: Msisdn(79001234567),
+                    plan: "SMART".into(),
+                    options: vec![],
+                }],
+            }),
+        );
+        let acct = s.account("A1").unwrap().clone();
+        (cat, acct)
+    }
+
+    proptest! {
+        /// The integer floor division gives what decimal division and floor gave before it,
+        /// for any amounts within `MAX_AMOUNT` at scales up to 8 (where 28 digits of quotient
+        /// always tell an integer from its neighbours).
+        #[test]
+        fn whole_times_is_the_floor_of_the_quotient(
+            (t, ts) in prop_oneof![
+                (1i64..1_000_000_000_000, 0u32..9),
+                (1i64..10_000_000_000_000_000, 4u32..9),
+            ],
+            p in 1i64..100_000_000_000_000, ps in 0u32..9,
+        ) {
+            let (total, per) = (Decimal::new(t, ts), Decimal::new(p, ps));
+            prop_assert!(total <= crate::money::MAX_AMOUNT);
+            let (count, got) = whole_times(total, per);
+            let want = (total / per).floor();
+            prop_assert_eq!(count, u64::try_from(want).unwrap());
+            prop_assert_eq!(got, want);
+            prop_assert_eq!((got.scale(), got.mantissa()), (want.scale(), want.mantissa()));
+        }
+
+        /// The hot path's test of inactivity work is exact: true just when the work itself
+        /// finds something, whatever the payment's time of day, the fees taken, the days at
+        /// zero, a block, and the zone's changes of offset.
+        #[test]
+        fn inactivity_is_due_just_when_there_is_work(
+            zone in prop::sample::select(vec!["Europe/Moscow", "America/New_York", "Pacific/Apia", "Australia/Lord_Howe"]),
+            topup in 0i64..2 * 365 * 86_400,
+            fee_days in 0u32..200,
+            balance in -500i64..500,
+            nonpositive in prop::option::of(0i64..400 * 86_400),
+            blocked in prop::option::of(0i64..400 * 86_400),
+            after in 0i64..500 * 86_400,
+        ) {
+            let (cat, mut a) = opened_in(zone);
+            let base = Timestamp(1_262_304_000);
+            a.balance = Decimal::new(balance, 0);
+            a.activity.last_topup = base.plus(topup as u64);
+            a.activity.fee_days = fee_days;
+            a.activity.nonpositive_since = nonpositive.map(|x| a.activity.last_topup.plus(x as u64));
+            a.activity.blocked = blocked.map(|x| a.activity.last_topup.plus(x as u64));
+            let t = a.activity.last_topup.plus(after as u64);
+            prop_assert_eq!(inactivity_due(&cat, &a, t), inactivity(&cat, &a, t).is_some());
+        }
+    }
 }

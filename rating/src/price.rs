@@ -251,7 +251,7 @@ impl<'c> Pricer<'c> {
         total += connect_fee;
         let mut capped = false;
         if let Some(max) = first_rate.max_cost {
-            if total > max {
+            if crate::money::order(total, max).is_gt() {
                 total = max;
                 capped = true;
             }

@@ -6,8 +6,8 @@ use crate::decision::{Charge, Decision, Outcome, Rejection, Take, Why, WriteOff}
 use crate::event::{Input, NewNumber, Usage};
 use crate::period;
 use crate::price::{Item, Offers, Pricer};
-use crate::service::{Direction, Service};
 use crate::recent::Seen;
+use crate::service::{Direction, Service};
 use crate::state::{Account, State};
 use crate::time::Timestamp;
 use compact_str::CompactString;
@@ -72,13 +72,23 @@ impl std::ops::Deref for Current<'_> {
     }
 }
 
+// Inlined: most inputs find nothing due, and a returned pair built in the callee's frame cost
+// the hot path a stalled copy (a store read back wider than it was written).
+#[inline(always)]
 pub(crate) fn renewed<'a>(cat: &Catalog, acct: &'a Account, t: Timestamp) -> (Current<'a>, Due) {
     // A released account has no periodic work: its numbers went back to the operator.
     if acct.activity.released.is_some()
-        || (acct.next_due() > t && !crate::lifecycle::inactivity_may_be_due(cat, acct, t))
+        || (acct.next_due() > t && !crate::lifecycle::inactivity_due(cat, acct, t))
     {
         return (Current::Unchanged(acct), Due::default());
     }
+    renewed_now(cat, acct, t)
+}
+
+/// The periodic work due on `acct` by `t`, and the account after it.
+#[cold]
+#[inline(never)]
+fn renewed_now<'a>(cat: &Catalog, acct: &'a Account, t: Timestamp) -> (Current<'a>, Due) {
     let mut a = Box::new(acct.clone());
     let written_off = match &acct.promise {
         Some(p) if p.expires <= t => {
@@ -795,9 +805,12 @@ fn charged(
     p: Paid,
 ) -> Decision {
     debug_assert!(p.money >= Decimal::ZERO, "a charge is never negative");
+    let due_nothing =
+        due.renewals.is_empty() && due.written_off.is_none() && due.inactivity.is_none();
     let balance_after = acct.balance - p.money;
-    let over_limit =
-        u.direction == Direction::Out && !p.money.is_zero() && balance_after < -acct.credit_limit;
+    let over_limit = u.direction == Direction::Out
+        && !p.money.is_zero()
+        && crate::money::order(balance_after, -acct.credit_limit).is_lt();
     let mut alerts = Vec::new();
     if let Some(status) = crate::lifecycle::barred(acct, u.msisdn) {
         alerts.push(crate::decision::Alert::UsageWhileBarred {
@@ -841,8 +854,20 @@ fn charged(
         || d.written_off.is_some()
         || d.inactivity.is_some();
     if moved {
-        crate::lifecycle::alert_balance(acct0, &mut d);
-        crate::lifecycle::accrue(cat, acct0, &mut d);
+        if due_nothing {
+            // The balance moved by the charge alone: it ends at `balance_after`, and what
+            // was spent is the charge.
+            crate::lifecycle::alert_crossings(
+                acct0,
+                balance_after,
+                acct0.credit_limit,
+                &mut d.alerts,
+            );
+            d.loyalty = crate::lifecycle::accrual(cat, acct0, p.money);
+        } else {
+            crate::lifecycle::alert_balance(acct0, &mut d);
+            crate::lifecycle::accrue(cat, acct0, &mut d);
+        }
     }
     crate::lifecycle::count_spending(cat, acct, u, &mut d);
     d
