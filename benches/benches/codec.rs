@@ -2,9 +2,11 @@
 //! general way of serde's tagged enum), and the binary records of the log (input and decision).
 //! `cargo bench -p ratel-benches --bench codec`
 
-use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+// The standard `black_box`, not criterion 0.5's volatile copy (see hot_path.rs).
 use rating::codec::*;
 use rating::*;
+use std::hint::black_box;
 
 /// The `ratel` binary's allocator, so that what is measured is what runs.
 #[global_allocator]
@@ -19,13 +21,19 @@ fn codec(c: &mut Criterion) {
     let mut g = c.benchmark_group("codec");
     g.throughput(Throughput::Elements(1));
     g.bench_function("parse_usage_line", |b| {
-        b.iter(|| parse_json(black_box(USAGE.as_bytes())))
+        b.iter(|| {
+            black_box(parse_json(black_box(USAGE.as_bytes())));
+        })
     });
     g.bench_function("parse_usage_line_tagged_enum", |b| {
-        b.iter(|| parse_json_tagged(black_box(USAGE.as_bytes())))
+        b.iter(|| {
+            black_box(parse_json_tagged(black_box(USAGE.as_bytes())));
+        })
     });
     g.bench_function("parse_payment_line", |b| {
-        b.iter(|| parse_json(black_box(PAYMENT.as_bytes())))
+        b.iter(|| {
+            black_box(parse_json(black_box(PAYMENT.as_bytes())));
+        })
     });
 
     let cat = Catalog::from_toml("example.toml", CATALOG).unwrap();
@@ -44,7 +52,9 @@ fn codec(c: &mut Criterion) {
     let mut record = Vec::new();
     encode_input(&input, &mut record);
     g.bench_function("decode_input", |b| {
-        b.iter(|| decode_input(black_box(&record)).unwrap())
+        b.iter(|| {
+            black_box(decode_input(black_box(&record)).unwrap());
+        })
     });
     g.bench_function("encode_decision", |b| {
         b.iter(|| {
@@ -55,7 +65,9 @@ fn codec(c: &mut Criterion) {
     let mut record = Vec::new();
     encode_decision(&decision, &mut record);
     g.bench_function("decode_decision", |b| {
-        b.iter(|| decode_decision(black_box(&record)).unwrap())
+        b.iter(|| {
+            black_box(decode_decision(black_box(&record)).unwrap());
+        })
     });
     g.finish();
 }

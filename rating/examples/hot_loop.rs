@@ -1,6 +1,7 @@
 //! Rates one CDR a million times: a fixed workload for instruction counting
-//! (`valgrind --tool=callgrind target/release/examples/hot_loop`), which, unlike wall time on a
-//! shared machine, gives the same number every run.
+//! (`valgrind --tool=callgrind target/release/examples/hot_loop [N] [intl]`), which, unlike wall
+//! time on a shared machine, gives the same number every run. The CDR is a call covered by a
+//! package, or with `intl` an international call paid in money (alerts and loyalty looked at).
 
 use rating::event::*;
 use rating::*;
@@ -12,6 +13,10 @@ fn main() {
         .nth(1)
         .and_then(|a| a.parse().ok())
         .unwrap_or(1_000_000);
+    let other = match std::env::args().nth(2).as_deref() {
+        Some("intl") => "441234567890",
+        _ => "79161234567",
+    };
     let cat =
         Catalog::from_toml("example.toml", include_str!("../../catalogs/example.toml")).unwrap();
     let t = |s: &str| Timestamp::parse_rfc3339(s).unwrap();
@@ -36,7 +41,7 @@ fn main() {
         msisdn: Msisdn(79001234567),
         service: Service::Voice,
         direction: Direction::Out,
-        other: Some("79161234567".into()),
+        other: Some(other.into()),
         start: t("2026-11-25T10:00:00Z"),
         duration: Some(95),
         bytes: None,
