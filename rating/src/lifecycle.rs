@@ -276,7 +276,10 @@ fn whole_times(total: Decimal, per: Decimal) -> (u64, Decimal) {
             .checked_mul(10u64.checked_pow(scale - d.scale())?)
     };
     match (at_scale(total), at_scale(per)) {
-        (Some(t), Some(p)) => (t / p, Decimal::from(t / p)),
+        (Some(t), Some(p)) => {
+            let q = t / p;
+            (q, Decimal::from(q))
+        }
         _ => {
             let whole = (total / per).floor();
             (whole.try_into().unwrap_or(u64::MAX), whole)

@@ -72,8 +72,7 @@ impl std::ops::Deref for Current<'_> {
     }
 }
 
-// Inlined: most inputs find nothing due, and a returned pair built in the callee's frame cost
-// the hot path a stalled copy (a store read back wider than it was written).
+// The cheap test is inlined into the hot path; the work, rare, is out of line (`renewed_now`).
 #[inline(always)]
 pub(crate) fn renewed<'a>(cat: &Catalog, acct: &'a Account, t: Timestamp) -> (Current<'a>, Due) {
     // A released account has no periodic work: its numbers went back to the operator.
