@@ -22,17 +22,17 @@ fn codec(c: &mut Criterion) {
     g.throughput(Throughput::Elements(1));
     g.bench_function("parse_usage_line", |b| {
         b.iter(|| {
-            black_box(parse_json(black_box(USAGE.as_bytes())));
+            let _ = black_box(parse_json(black_box(USAGE.as_bytes())));
         })
     });
     g.bench_function("parse_usage_line_tagged_enum", |b| {
         b.iter(|| {
-            black_box(parse_json_tagged(black_box(USAGE.as_bytes())));
+            let _ = black_box(parse_json_tagged(black_box(USAGE.as_bytes())));
         })
     });
     g.bench_function("parse_payment_line", |b| {
         b.iter(|| {
-            black_box(parse_json(black_box(PAYMENT.as_bytes())));
+            let _ = black_box(parse_json(black_box(PAYMENT.as_bytes())));
         })
     });
 

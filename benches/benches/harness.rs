@@ -16,8 +16,10 @@
 //! 4. `ratel replay` (every decision again, compared byte for byte) / reading the log;
 //! 5. ratel from the broker (consume, rate, commit, publish) / rdkafka consuming the same topics.
 //!
-//! With each, the peak resident memory of the process during the step; per size, the bytes of
-//! state per account in memory (counted by the allocator) and on disk. Writes
+//! With each, the CPU it spent per event and the cores it kept busy (this process's threads
+//! and the broker's), and the peak resident memory of the process during the step; per size,
+//! the bytes of state per account in memory (counted by the allocator) and on disk, and the
+//! most `ratel run` could do on these cores: rating's CPU plus the raw write's, per event. Writes
 //! `target/ratel-bench/report.md` and `target/ratel-bench/throughput.svg`.
 
 use plotters::prelude::*;
@@ -86,7 +88,10 @@ fn main() {
         let dir = tmp.path();
         eprintln!("{accounts} accounts: generating");
         let work = workload(dir, accounts, days, 8.0);
-        eprintln!("{accounts} accounts: {} events; rating in memory", work.lines);
+        eprintln!(
+            "{accounts} accounts: {} events; rating in memory",
+            work.lines
+        );
         let before = ratel_benches::live();
         let (memory, decode, state) = in_memory(&work);
         let state_bytes = (ratel_benches::live() - before).max(0) as u64;
@@ -147,21 +152,66 @@ fn report(results: &[Size], days: u32, batch: usize, kafka: bool) -> String {
     );
     let _ = writeln!(
         s,
-        "| accounts | events | step | ratel events/s | raw events/s | ratio | peak memory (ratel) |\n|---|---|---|---|---|---|---|"
+        "| accounts | events | step | ratel events/s | raw events/s | ratio | CPU µs an event (ratel / raw) | cores busy (ratel / raw) | peak memory (ratel) |\n|---|---|---|---|---|---|---|---|---|"
     );
     for r in results {
         for (name, m, raw) in &r.steps {
             let _ = writeln!(
                 s,
-                "| {} | {} | {name} | {:.0} | {:.0} | {:.0} % | {:.0} MB |",
+                "| {} | {} | {name} | {:.0} | {:.0} | {:.0} % | {:.2} / {:.2} | {:.2} / {:.2} | {:.0} MB |",
                 r.accounts,
                 r.events,
                 m.rate(),
                 raw.rate(),
                 100.0 * m.rate() / raw.rate(),
+                m.cpu_per_event(),
+                raw.cpu_per_event(),
+                m.cores(),
+                raw.cores(),
                 m.peak as f64 / 1e6
             );
         }
+    }
+    // The machine's limits as CPU: a step's CPU an event against what its cores allow at a
+    // rate. `ratel run` has to rate (the in-memory step's CPU) and write (the raw write's
+    // CPU) every event, on the same cores.
+    let _ = writeln!(
+        s,
+        "\nCPU is this process's (every thread, RocksDB's too) and the broker's, from /proc. On {} cores:\n",
+        cores()
+    );
+    for r in results {
+        let (memory, run, raw) = (&r.steps[0].1, &r.steps[1].1, &r.steps[1].2);
+        let floor = memory.cpu_per_event() + raw.cpu_per_event();
+        let _ = writeln!(
+            s,
+            "- {} accounts: rating in memory {:.2} + the raw write {:.2} = {:.2} CPU µs an event, so at most {:.0} events/s for `ratel run` if the two overlapped perfectly (it spent {:.2}). {}",
+            r.accounts,
+            memory.cpu_per_event(),
+            raw.cpu_per_event(),
+            floor,
+            1e6 * cores() as f64 / floor.max(1e-9),
+            run.cpu_per_event(),
+            budget("a million events a second", 1e6, run)
+        );
+    }
+    for r in results {
+        let (memory, decode) = (&r.steps[0].1, &r.steps[0].2);
+        let (replay, read) = (&r.steps[2].1, &r.steps[2].2);
+        // Replay reads every entry and rates it again: rating's CPU is the in-memory step's
+        // less its decoding of JSON, which replay does not do.
+        let rating = (memory.cpu_per_event() - decode.cpu_per_event()).max(0.0);
+        let _ = writeln!(
+            s,
+            "- {} accounts, replay: reading the log {:.2} + rating and applying {:.2} = {:.2} CPU µs an event, so at most {:.0} decisions/s if the two overlapped perfectly (it spent {:.2}). {}",
+            r.accounts,
+            read.cpu_per_event(),
+            rating,
+            read.cpu_per_event() + rating,
+            1e6 * cores() as f64 / (read.cpu_per_event() + rating).max(1e-9),
+            replay.cpu_per_event(),
+            budget("three million events a second", 3e6, replay)
+        );
     }
     let _ = writeln!(
         s,
@@ -205,11 +255,18 @@ fn plot(results: &[Size], path: &std::path::Path) {
     );
     let ymax = results
         .iter()
-        .flat_map(|r| r.steps.iter().flat_map(|(_, m, raw)| [m.rate(), raw.rate()]))
+        .flat_map(|r| {
+            r.steps
+                .iter()
+                .flat_map(|(_, m, raw)| [m.rate(), raw.rate()])
+        })
         .fold(1.0, f64::max)
         * 2.0;
     let mut chart = ChartBuilder::on(&root)
-        .caption("ratel: events per second by step and size (solid: ratel, dashed: raw limit)", ("sans-serif", 18))
+        .caption(
+            "ratel: events per second by step and size (solid: ratel, dashed: raw limit)",
+            ("sans-serif", 18),
+        )
         .margin(12)
         .x_label_area_size(40)
         .y_label_area_size(70)

@@ -158,7 +158,7 @@ fn hot_path(c: &mut Criterion) {
     };
     c.bench_function("quote/voice_across_peak_end", |b| {
         b.iter(|| {
-            black_box(quote(black_box(&cat), black_box(&q)));
+            let _ = black_box(quote(black_box(&cat), black_box(&q)));
         })
     });
 }

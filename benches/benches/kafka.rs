@@ -1,7 +1,8 @@
 //! Throughput from a real Kafka-protocol broker (tansu, in its own process on loopback): events
 //! per second consumed and rated by ratel (input topics → rate → RocksDB with the WAL synced per
 //! batch → decisions published to the output topics), beside the raw consume rate of the same
-//! topics by rdkafka alone, in one run.
+//! topics by rdkafka alone, in one run; with each, the CPU it spent per event (the broker's
+//! included), beside what the machine's cores give per event at 70 % of the raw rate.
 //!
 //! `cargo bench -p ratel-benches --bench kafka` (RATEL_TANSU: the broker binary, else `tansu` on
 //! PATH; RATEL_BENCH_EVENTS, default 300 000; RATEL_BENCH_PARTITIONS, default 3;
@@ -10,7 +11,7 @@
 //! it and timed).
 //! Writes target/kafka-throughput.md.
 
-use ratel_benches::{env, kafka, workload, Broker};
+use ratel_benches::{budget, cpu_cell, env, kafka, workload, Broker};
 
 /// The `ratel` binary's allocator, so that what is measured is what runs.
 #[global_allocator]
@@ -35,20 +36,26 @@ fn main() {
     let report = format!(
         "# ratel throughput from Kafka (tansu, memory storage, loopback)\n\n\
          workload: {} events ({accounts} accounts, {days} days, {:.1} MB), {partitions} partitions per topic, batch {batch}; produced in {:.1} s\n\n\
-         | what | seconds | events/s |\n|---|---|---|\n\
-         | rdkafka alone: consume the input topics | {:.2} | {:.0} |\n\
-         | ratel: consume, merge, rate, RocksDB (WAL synced per batch){} | {:.2} | {:.0} |\n\n\
-         ratio ratel/raw: {:.0} % (group join before the first batch: {:.1} s, not counted)\n{}",
+         | what | seconds | events/s | CPU s (cores busy), broker included | CPU µs an event |\n|---|---|---|---|---|\n\
+         | rdkafka alone: consume the input topics | {:.2} | {:.0} | {} | {:.2} |\n\
+         | ratel: consume, merge, rate, RocksDB (WAL synced per batch){} | {:.2} | {:.0} | {} | {:.2} |\n\n\
+         ratio ratel/raw: {:.0} % (group join before the first batch: {:.1} s, not counted)\n\n\
+         {}\n{}",
         work.lines,
         k.bytes as f64 / 1e6,
         k.produce_secs,
         k.raw.secs,
         k.raw.rate(),
+        cpu_cell(&k.raw),
+        k.raw.cpu_per_event(),
         if publish { ", publish decisions" } else { "" },
         k.run.secs,
         k.run.rate(),
+        cpu_cell(&k.run),
+        k.run.cpu_per_event(),
         100.0 * k.run.rate() / k.raw.rate(),
         k.join_secs,
+        budget("70 % of the raw consume", 0.7 * k.raw.rate(), &k.run),
         match &k.restore {
             Some(r) => format!(
                 "\nrestore of a fresh store from the changelog: {} log entries in {:.2} s, {:.0} entries/s\n",

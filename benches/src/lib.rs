@@ -1,6 +1,6 @@
 //! The measurements the throughput benchmarks and the harness share: each runs one step of
 //! ratel over a generated workload and the raw limit it is set beside, in the same process, and
-//! returns seconds, events and the peak memory of the step.
+//! returns seconds, events, the CPU time and the peak memory of the step.
 
 use engine::pipeline::{Config, Engine};
 use engine::source::FileSource;
@@ -10,7 +10,7 @@ use rating::Catalog;
 use rocksdb::{Options, WriteBatch, WriteOptions, DB};
 use std::alloc::{GlobalAlloc, Layout};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicIsize, Ordering};
+use std::sync::atomic::{AtomicIsize, AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 /// A number from the environment (underscores allowed), or `default`.
@@ -21,11 +21,15 @@ pub fn env(name: &str, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
-/// One timed step: events per second, and the resident memory it peaked at.
+/// One timed step: events per second, the CPU it took and the resident memory it peaked at.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Measure {
     pub events: u64,
     pub secs: f64,
+    /// CPU seconds (user and system, every thread) of this process during the step, and of
+    /// the broker when one is running ([`Broker`]): on this machine's cores, what the step cost
+    /// beside what it took.
+    pub cpu: f64,
     /// Peak resident set of the process during the step, in bytes (Linux: VmHWM, reset before
     /// the step), or 0 where it cannot be read.
     pub peak: u64,
@@ -35,6 +39,72 @@ impl Measure {
     pub fn rate(&self) -> f64 {
         self.events as f64 / self.secs.max(1e-9)
     }
+
+    /// Cores busy on average during the step.
+    pub fn cores(&self) -> f64 {
+        self.cpu / self.secs.max(1e-9)
+    }
+
+    /// CPU microseconds an event.
+    pub fn cpu_per_event(&self) -> f64 {
+        1e6 * self.cpu / (self.events.max(1) as f64)
+    }
+}
+
+/// The machine's cores, as the standard library sees them.
+pub fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// A report's cell for a step's CPU: seconds, and the cores busy on average.
+pub fn cpu_cell(m: &Measure) -> String {
+    format!("{:.1} ({:.2} of {})", m.cpu, m.cores(), cores())
+}
+
+/// What a target rate leaves a step on this machine: its cores' CPU time an event at that
+/// rate, beside what the step spent an event. A step that spends more cannot reach the
+/// target on these cores, whatever overlaps with what.
+pub fn budget(target: &str, rate: f64, m: &Measure) -> String {
+    format!(
+        "At {target} ({rate:.0} events/s) the machine's {} cores give at most {:.2} CPU µs an event; the step spent {:.2}.",
+        cores(),
+        1e6 * cores() as f64 / rate.max(1e-9),
+        m.cpu_per_event()
+    )
+}
+
+/// The broker's process id while one runs (0: none): its CPU counts in every step.
+static BROKER_PID: AtomicU32 = AtomicU32::new(0);
+
+/// CPU seconds (user and system) used so far by the process `pid` ("self": this one), from
+/// `/proc/PID/stat`; 0 where it cannot be read.
+fn cpu_of(pid: &str) -> f64 {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return 0.0;
+    };
+    // The command name, in parentheses, may hold spaces: the fields start after the last ')'.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map_or(Vec::new(), |(_, rest)| rest.split_whitespace().collect());
+    // utime and stime are fields 14 and 15 of stat(5); the first after the name is field 3.
+    let ticks = |i: usize| fields.get(i - 3).and_then(|v| v.parse::<u64>().ok());
+    // SAFETY: sysconf reads a constant of the system.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+    match (ticks(14), ticks(15)) {
+        (Some(u), Some(s)) => (u + s) as f64 / hz,
+        _ => 0.0,
+    }
+}
+
+/// CPU seconds used so far by this process and the running broker, if any.
+pub fn cpu_now() -> f64 {
+    let broker = BROKER_PID.load(Ordering::Relaxed);
+    cpu_of("self")
+        + if broker == 0 {
+            0.0
+        } else {
+            cpu_of(&broker.to_string())
+        }
 }
 
 /// Resets the process's peak resident set, so that the next [`peak`] is the step's own.
@@ -57,12 +127,13 @@ pub fn peak() -> u64 {
 /// Runs `f` as a step: timed, its peak memory read.
 pub fn step<T>(events: impl FnOnce(&T) -> u64, f: impl FnOnce() -> T) -> (T, Measure) {
     reset_peak();
-    let started = Instant::now();
+    let (started, cpu) = (Instant::now(), cpu_now());
     let out = f();
     let secs = started.elapsed().as_secs_f64();
     let m = Measure {
         events: events(&out),
         secs,
+        cpu: cpu_now() - cpu,
         peak: peak(),
     };
     (out, m)
@@ -278,6 +349,7 @@ pub struct Broker {
 
 impl Drop for Broker {
     fn drop(&mut self) {
+        BROKER_PID.store(0, Ordering::Relaxed);
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -301,6 +373,7 @@ impl Broker {
             .stderr(std::process::Stdio::null())
             .spawn()
             .ok()?;
+        BROKER_PID.store(child.id(), Ordering::Relaxed);
         let b = Broker {
             child,
             addr: format!("127.0.0.1:{port}"),
@@ -381,17 +454,27 @@ pub fn kafka(
     let (mut n, mut bytes) = (0u64, 0usize);
     let mut first: Option<Instant> = None;
     let mut last = Instant::now();
+    // CPU at the first message and at every 1024th after it (reading /proc for every message
+    // would be a cost of its own): the window misses at most 1 023 messages' CPU.
+    let (mut cpu_first, mut cpu_last) = (0.0, 0.0);
     while last.elapsed() < Duration::from_secs(if first.is_some() { 2 } else { 30 }) {
         if let Some(m) = c.poll(Duration::from_millis(100)) {
             bytes += m.unwrap().payload().map_or(0, <[u8]>::len);
             n += 1;
             last = Instant::now();
+            if first.is_none() {
+                cpu_first = cpu_now();
+                cpu_last = cpu_first;
+            } else if n % 1024 == 0 {
+                cpu_last = cpu_now();
+            }
             first.get_or_insert(last);
         }
     }
     let raw = Measure {
         events: n,
         secs: last.duration_since(first.unwrap_or(last)).as_secs_f64(),
+        cpu: cpu_last - cpu_first,
         peak: peak(),
     };
     assert_eq!(n, lines, "the broker holds every message produced");
@@ -413,8 +496,8 @@ pub fn kafka(
     };
     reset_peak();
     let started = Instant::now();
-    let mut first: Option<Instant> = None;
-    let mut done: Option<Instant> = None;
+    let mut first: Option<(Instant, f64)> = None;
+    let mut done: Option<(Instant, f64)> = None;
     let e = engine::stream::run(
         &dir.join("kafka-store"),
         example(),
@@ -427,18 +510,20 @@ pub fn kafka(
         },
         &o,
         |_, c| {
-            first.get_or_insert_with(Instant::now);
+            first.get_or_insert_with(|| (Instant::now(), cpu_now()));
             if c.read >= lines && done.is_none() {
-                done = Some(Instant::now());
+                done = Some((Instant::now(), cpu_now()));
             }
         },
     )
     .unwrap();
     assert_eq!(e.counters.read, lines, "ratel read every message");
-    let first = first.expect("a batch");
+    let (first, cpu_first) = first.expect("a batch");
+    let (done, cpu_done) = done.expect("the batch that completes the input");
     let run = Measure {
         events: lines,
-        secs: done.unwrap().duration_since(first).as_secs_f64(),
+        secs: done.duration_since(first).as_secs_f64(),
+        cpu: cpu_done - cpu_first,
         peak: peak(),
     };
     drop(e);
@@ -457,7 +542,7 @@ pub fn kafka(
         .unwrap();
         let tag = fresh.cat.tag();
         reset_peak();
-        let started = Instant::now();
+        let (started, cpu) = (Instant::now(), cpu_now());
         let mut entries = 0;
         for p in 0..partitions {
             let r = engine::changelog::restore(brokers, &topic, &fresh.store, tag, p).unwrap();
@@ -467,6 +552,7 @@ pub fn kafka(
         Measure {
             events: entries,
             secs: started.elapsed().as_secs_f64(),
+            cpu: cpu_now() - cpu,
             peak: peak(),
         }
     });
@@ -503,5 +589,42 @@ unsafe impl GlobalAlloc for Counting {
     unsafe fn realloc(&self, p: *mut u8, l: Layout, new: usize) -> *mut u8 {
         LIVE.fetch_add(new as isize - l.size() as isize, Ordering::Relaxed);
         unsafe { MiMalloc.realloc(p, l, new) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The CPU reading follows work: a thread that spins sees it grow by what it spun, and it
+    /// never runs ahead of the wall clock on this machine's cores.
+    #[test]
+    fn cpu_time_grows_with_work_and_stays_within_the_cores() {
+        let (wall, start) = (Instant::now(), cpu_now());
+        let mut x = 0u64;
+        while cpu_now() - start < 0.2 {
+            assert!(
+                wall.elapsed() < Duration::from_secs(60),
+                "a minute of spinning showed no CPU time"
+            );
+            for i in 0..100_000u64 {
+                x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(i));
+            }
+        }
+        let used = cpu_now() - start;
+        // /proc counts in clock ticks: allow one tick a core of rounding.
+        let most = wall.elapsed().as_secs_f64() * cores() as f64 + 0.05;
+        assert!(
+            used >= 0.2 && used <= most,
+            "{used} s of CPU in {most} s of cores"
+        );
+        assert_eq!(cpu_of("not-a-process"), 0.0);
+        let m = Measure {
+            events: 1_000,
+            secs: 0.5,
+            cpu: 0.25,
+            peak: 0,
+        };
+        assert_eq!((m.cores(), m.cpu_per_event()), (0.5, 250.0));
     }
 }
