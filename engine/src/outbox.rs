@@ -143,7 +143,65 @@ struct ChargeMessage<'a> {
     partition: u32,
     seq: u64,
     input: &'a str,
-    decision: &'a Decision,
+    decision: ChargeDecision<'a>,
+}
+
+/// A decision as the charges topic carries it: the decision's own JSON, less the periodic work,
+/// alerts, points and spending it did not have (absent rather than `null` or `[]`: most
+/// decisions have none, and every byte is compressed, sent and stored by the broker). It reads
+/// back as the same [`Decision`].
+#[derive(serde::Serialize)]
+struct ChargeDecision<'a> {
+    event: &'a rating::event::EventId,
+    catalog: u64,
+    time: rating::time::Timestamp,
+    account: Option<&'a rating::event::AccountId>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    written_off: Option<&'a rating::decision::WriteOff>,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    renewals: &'a [rating::decision::Renewal],
+    outcome: &'a Outcome,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    inactivity: Option<&'a rating::decision::InactivityWork>,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    alerts: &'a [Alert],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    loyalty: Option<&'a rating::decision::Accrual>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    spent: Option<&'a rating::decision::NumberSpent>,
+}
+
+impl<'a> From<&'a Decision> for ChargeDecision<'a> {
+    fn from(d: &'a Decision) -> Self {
+        // Every field named: a field added to Decision fails to compile here until the charges
+        // topic carries it.
+        let Decision {
+            event,
+            catalog,
+            time,
+            account,
+            written_off,
+            renewals,
+            outcome,
+            inactivity,
+            alerts,
+            loyalty,
+            spent,
+        } = d;
+        ChargeDecision {
+            event,
+            catalog: *catalog,
+            time: *time,
+            account: account.as_ref(),
+            written_off: written_off.as_deref(),
+            renewals,
+            outcome,
+            inactivity: inactivity.as_deref(),
+            alerts,
+            loyalty: loyalty.as_ref(),
+            spent: spent.as_ref(),
+        }
+    }
 }
 
 impl Outbox {
@@ -326,7 +384,7 @@ impl Outbox {
                 partition: p,
                 seq,
                 input: kind,
-                decision: d,
+                decision: d.into(),
             },
         )
         .expect("a decision serializes");
@@ -353,8 +411,9 @@ impl Outbox {
 
 #[cfg(test)]
 mod tests {
-    use super::notifications;
+    use super::{notifications, ChargeDecision};
     use rating::codec::parse_json;
+    use rating::Decision;
     use rating::{step, Catalog, State};
 
     /// The notifications the subscriber gets, event by event, for a script on the example
@@ -416,5 +475,50 @@ mod tests {
             let kinds: Vec<&str> = notifications(&d).iter().map(|(k, _)| *k).collect();
             assert_eq!(kinds, expected, "{line}");
         }
+    }
+
+    /// A charge's decision leaves out what it did not have, and reads back as the decision
+    /// itself, whatever it had: a renewal, alerts, points, a package call, a paid one.
+    #[test]
+    fn a_charge_carries_the_whole_decision_without_its_empty_parts() {
+        let cat = Catalog::from_toml("example", crate::EXAMPLE_CATALOG).unwrap();
+        let mut s = State::new();
+        let script = [
+            r#"{"type":"open_account","id":"o","account":"A","time":"2026-11-01T09:00:00Z","credit_limit":"10.00","numbers":[{"msisdn":"79001000001","plan":"SMART"}]}"#,
+            r#"{"type":"set_balance_alerts","id":"b","account":"A","time":"2026-11-01T09:00:01Z","low_balance":"300.00"}"#,
+            r#"{"type":"payment","id":"p","account":"A","amount":"900.00","time":"2026-11-01T09:01:00Z"}"#,
+            r#"{"type":"usage","id":"u1","msisdn":"79001000001","service":"voice","other":"79161234567","start":"2026-11-02T09:00:00Z","duration":125}"#,
+            r#"{"type":"usage","id":"u2","msisdn":"79001000001","service":"voice","other":"4420123456","start":"2026-11-02T09:10:00Z","duration":125}"#,
+            r#"{"type":"usage","id":"u3","msisdn":"79001000001","service":"data","start":"2026-12-02T09:20:00Z","bytes":1250000}"#,
+        ];
+        let (mut full, mut compact, mut renewed, mut alerted) = (0, 0, 0, 0);
+        for line in script {
+            let d = step(&mut s, &cat, &parse_json(line.as_bytes()).unwrap());
+            let json = serde_json::to_string(&ChargeDecision::from(&d)).unwrap();
+            let back: Decision = serde_json::from_str(&json).unwrap();
+            assert_eq!(back, d, "{json}");
+            let everything = serde_json::to_string(&d).unwrap();
+            for (field, empty) in [
+                ("written_off", d.written_off.is_none()),
+                ("renewals", d.renewals.is_empty()),
+                ("inactivity", d.inactivity.is_none()),
+                ("alerts", d.alerts.is_empty()),
+                ("loyalty", d.loyalty.is_none()),
+                ("spent", d.spent.is_none()),
+            ] {
+                let key = format!("\"{field}\":");
+                assert_eq!(json.contains(&key), !empty, "{field} in {json}");
+                assert!(everything.contains(&key));
+            }
+            renewed += usize::from(!d.renewals.is_empty());
+            alerted += usize::from(!d.alerts.is_empty());
+            full += everything.len();
+            compact += json.len();
+        }
+        assert!(
+            renewed > 0 && alerted > 0,
+            "the script covers renewals and alerts"
+        );
+        assert!(compact < full, "{compact} bytes against {full}");
     }
 }

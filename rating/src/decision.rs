@@ -23,12 +23,16 @@ pub struct Decision {
     /// Periodic work that fell due before this event, applied first: a promised payment's
     /// write-off, then the numbers' renewals.
     pub written_off: Option<Box<WriteOff>>,
+    // `default` (here and on `alerts`): a JSON decision may leave out what it did not have
+    // (the charges topic does); the binary codec always writes every field.
+    #[serde(default)]
     pub renewals: Vec<Renewal>,
     pub outcome: Outcome,
     /// The account's inactivity rules at work before this event (layout version 3).
     pub inactivity: Option<Box<InactivityWork>>,
     /// What the subscriber is told because of this decision: thresholds the balance crossed,
     /// usage of a number that should have made none (layout version 3).
+    #[serde(default)]
     pub alerts: Vec<Alert>,
     /// Loyalty points this decision's spending earned (layout version 3).
     pub loyalty: Option<Accrual>,
