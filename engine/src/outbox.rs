@@ -416,13 +416,25 @@ mod tests {
     use rating::Decision;
     use rating::{step, Catalog, State};
 
+    /// Each line of a script rated in turn on the example catalog, from an empty state.
+    fn decisions<'a>(lines: impl IntoIterator<Item = &'a str>) -> Vec<(&'a str, Decision)> {
+        let cat = Catalog::from_toml("example", crate::EXAMPLE_CATALOG).unwrap();
+        let mut s = State::new();
+        (lines.into_iter())
+            .map(|line| {
+                (
+                    line,
+                    step(&mut s, &cat, &parse_json(line.as_bytes()).unwrap()),
+                )
+            })
+            .collect()
+    }
+
     /// The notifications the subscriber gets, event by event, for a script on the example
     /// catalog: the credit limit crossed both ways, the low-balance and autopay thresholds,
     /// a change of plan, a suspension and usage while suspended.
     #[test]
     fn decisions_tell_the_subscriber_what_happened() {
-        let cat = Catalog::from_toml("example", crate::EXAMPLE_CATALOG).unwrap();
-        let mut s = State::new();
         let script = [
             (
                 r#"{"type":"open_account","id":"o","account":"A","time":"2026-11-01T09:00:00Z","credit_limit":"10.00","numbers":[{"msisdn":"79001000001","plan":"BASIC"}]}"#,
@@ -470,8 +482,8 @@ mod tests {
                 vec!["number_status"],
             ),
         ];
-        for (line, expected) in script {
-            let d = step(&mut s, &cat, &parse_json(line.as_bytes()).unwrap());
+        let decided = decisions(script.iter().map(|(line, _)| *line));
+        for ((line, d), (_, expected)) in decided.into_iter().zip(script) {
             let kinds: Vec<&str> = notifications(&d).iter().map(|(k, _)| *k).collect();
             assert_eq!(kinds, expected, "{line}");
         }
@@ -481,8 +493,6 @@ mod tests {
     /// itself, whatever it had: a renewal, alerts, points, a package call, a paid one.
     #[test]
     fn a_charge_carries_the_whole_decision_without_its_empty_parts() {
-        let cat = Catalog::from_toml("example", crate::EXAMPLE_CATALOG).unwrap();
-        let mut s = State::new();
         let script = [
             r#"{"type":"open_account","id":"o","account":"A","time":"2026-11-01T09:00:00Z","credit_limit":"10.00","numbers":[{"msisdn":"79001000001","plan":"SMART"}]}"#,
             r#"{"type":"set_balance_alerts","id":"b","account":"A","time":"2026-11-01T09:00:01Z","low_balance":"300.00"}"#,
@@ -492,8 +502,7 @@ mod tests {
             r#"{"type":"usage","id":"u3","msisdn":"79001000001","service":"data","start":"2026-12-02T09:20:00Z","bytes":1250000}"#,
         ];
         let (mut full, mut compact, mut renewed, mut alerted) = (0, 0, 0, 0);
-        for line in script {
-            let d = step(&mut s, &cat, &parse_json(line.as_bytes()).unwrap());
+        for (_, d) in decisions(script) {
             let json = serde_json::to_string(&ChargeDecision::from(&d)).unwrap();
             let back: Decision = serde_json::from_str(&json).unwrap();
             assert_eq!(back, d, "{json}");
