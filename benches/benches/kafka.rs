@@ -40,7 +40,7 @@ fn main() {
          | rdkafka alone: consume the input topics | {:.2} | {:.0} | {} | {:.2} |\n\
          | ratel: consume, merge, rate, RocksDB (WAL synced per batch){} | {:.2} | {:.0} | {} | {:.2} |\n\n\
          ratio ratel/raw: {:.0} % (group join before the first batch: {:.1} s, not counted)\n\n\
-         {}\n{}",
+         {}\n\nratel's CPU by thread (µs an event): {}\n{}",
         work.lines,
         k.bytes as f64 / 1e6,
         k.produce_secs,
@@ -56,6 +56,11 @@ fn main() {
         100.0 * k.run.rate() / k.raw.rate(),
         k.join_secs,
         budget("70 % of the raw consume", 0.7 * k.raw.rate(), &k.run),
+        k.threads
+            .iter()
+            .map(|(name, secs)| format!("{name} {:.2}", 1e6 * secs / k.run.events.max(1) as f64))
+            .collect::<Vec<_>>()
+            .join(", "),
         match &k.restore {
             Some(r) => format!(
                 "\nrestore of a fresh store from the changelog: {} log entries in {:.2} s, {:.0} entries/s\n",

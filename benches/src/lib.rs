@@ -9,6 +9,7 @@ use mimalloc::MiMalloc;
 use rating::Catalog;
 use rocksdb::{Options, WriteBatch, WriteOptions, DB};
 use std::alloc::{GlobalAlloc, Layout};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicIsize, AtomicU32, Ordering};
 use std::time::{Duration, Instant};
@@ -94,6 +95,43 @@ fn cpu_of(pid: &str) -> f64 {
         (Some(u), Some(s)) => (u + s) as f64 / hz,
         _ => 0.0,
     }
+}
+
+/// CPU seconds used so far by each thread of this process, by thread name with its digits
+/// dropped (librdkafka's and RocksDB's threads are numbered), and by the broker ("broker") if
+/// one runs: where a step's CPU went (see [`cpu_spent`]).
+pub fn cpu_by_thread() -> BTreeMap<String, f64> {
+    let mut by = BTreeMap::new();
+    if let Ok(tasks) = std::fs::read_dir("/proc/self/task") {
+        for t in tasks.flatten() {
+            let tid = t.file_name().to_string_lossy().into_owned();
+            let name = std::fs::read_to_string(format!("/proc/self/task/{tid}/comm"))
+                .unwrap_or_default()
+                .trim()
+                .replace(|c: char| c.is_ascii_digit(), "");
+            *by.entry(name).or_insert(0.0) += cpu_of(&format!("self/task/{tid}"));
+        }
+    }
+    let broker = BROKER_PID.load(Ordering::Relaxed);
+    if broker != 0 {
+        by.insert("broker".into(), cpu_of(&broker.to_string()));
+    }
+    by
+}
+
+/// The CPU seconds each thread name spent between two [`cpu_by_thread`] readings, most first
+/// (a thread that ended in between is missing: its time stays in the process's total).
+pub fn cpu_spent(
+    before: &BTreeMap<String, f64>,
+    after: &BTreeMap<String, f64>,
+) -> Vec<(String, f64)> {
+    let mut spent: Vec<(String, f64)> = after
+        .iter()
+        .map(|(n, &a)| (n.clone(), a - before.get(n).copied().unwrap_or(0.0)))
+        .filter(|(_, s)| *s > 0.0)
+        .collect();
+    spent.sort_by(|a, b| b.1.total_cmp(&a.1));
+    spent
 }
 
 /// CPU seconds used so far by this process and the running broker, if any.
@@ -399,6 +437,8 @@ pub struct FromKafka {
     /// A fresh store restored from the changelog ratel kept (log entries a second), when it
     /// kept one.
     pub restore: Option<Measure>,
+    /// Where ratel's step spent its CPU: seconds by thread name, and the broker's.
+    pub threads: Vec<(String, f64)>,
 }
 
 /// The workload produced to the broker's input topics (`partitions` each), then (1) consumed
@@ -496,8 +536,8 @@ pub fn kafka(
     };
     reset_peak();
     let started = Instant::now();
-    let mut first: Option<(Instant, f64)> = None;
-    let mut done: Option<(Instant, f64)> = None;
+    let mut first: Option<(Instant, f64, BTreeMap<String, f64>)> = None;
+    let mut done: Option<(Instant, f64, BTreeMap<String, f64>)> = None;
     let e = engine::stream::run(
         &dir.join("kafka-store"),
         example(),
@@ -510,16 +550,17 @@ pub fn kafka(
         },
         &o,
         |_, c| {
-            first.get_or_insert_with(|| (Instant::now(), cpu_now()));
+            first.get_or_insert_with(|| (Instant::now(), cpu_now(), cpu_by_thread()));
             if c.read >= lines && done.is_none() {
-                done = Some((Instant::now(), cpu_now()));
+                done = Some((Instant::now(), cpu_now(), cpu_by_thread()));
             }
         },
     )
     .unwrap();
     assert_eq!(e.counters.read, lines, "ratel read every message");
-    let (first, cpu_first) = first.expect("a batch");
-    let (done, cpu_done) = done.expect("the batch that completes the input");
+    let (first, cpu_first, threads_first) = first.expect("a batch");
+    let (done, cpu_done, threads_done) = done.expect("the batch that completes the input");
+    let threads = cpu_spent(&threads_first, &threads_done);
     let run = Measure {
         events: lines,
         secs: done.duration_since(first).as_secs_f64(),
@@ -563,6 +604,7 @@ pub fn kafka(
         join_secs: first.duration_since(started).as_secs_f64(),
         bytes: bytes as u64,
         restore,
+        threads,
     }
 }
 
