@@ -336,6 +336,48 @@ mod tests {
         }
     }
 
+    /// A piece's bytes are those of the layout before its data was written as bytes (a
+    /// `Vec<u8>` through serde): pieces published by either build are read by the other.
+    #[test]
+    fn a_piece_s_bytes_are_those_of_version_2_as_first_written() {
+        #[derive(serde::Serialize)]
+        struct Before {
+            writer: u64,
+            partition: u32,
+            catalog: u64,
+            from: u64,
+            to: u64,
+            published: u64,
+            chunk: u32,
+            chunks: u32,
+            families: Vec<(u32, String)>,
+            data: Vec<u8>,
+        }
+        use bincode::Options;
+        let p = piece((0..=255).collect());
+        let mut before = vec![VERSION];
+        bincode::DefaultOptions::new()
+            .with_fixint_encoding()
+            .serialize_into(
+                &mut before,
+                &Before {
+                    writer: p.writer,
+                    partition: p.partition,
+                    catalog: p.catalog,
+                    from: p.from,
+                    to: p.to,
+                    published: p.published,
+                    chunk: p.chunk,
+                    chunks: p.chunks,
+                    families: p.families.clone(),
+                    data: p.data.clone(),
+                },
+            )
+            .unwrap();
+        assert_eq!(p.encode(), before);
+        assert_eq!(Piece::decode(&before).unwrap(), p);
+    }
+
     #[test]
     fn a_piece_reads_back_as_written_and_malformed_ones_are_refused() {
         let p = piece(vec![1, 2, 3]);
