@@ -276,6 +276,8 @@ pub struct KafkaSource {
     ended: bool,
     /// A rebalance happened since the batch began: the batch is dropped, unrated.
     rebalanced: bool,
+    /// Rebalances seen so far: a batch read before one is stale (see `rebalances`).
+    rebalances: u64,
 }
 
 impl KafkaSource {
@@ -334,6 +336,7 @@ impl KafkaSource {
             yield_when_idle: false,
             ended: false,
             rebalanced: false,
+            rebalances: 0,
         })
     }
 
@@ -357,6 +360,13 @@ impl KafkaSource {
         for ((t, p), o) in ends {
             s.positions.insert((t.to_string(), p), o);
         }
+    }
+
+    /// How many rebalances this source has seen. Lines returned before a rebalance and not yet
+    /// `advance`d are stale: every assigned partition is read again from its position, so the
+    /// caller drops them (they are read again, or belong to another instance now).
+    pub fn rebalances(&self) -> u64 {
+        self.rebalances
     }
 
     /// The source stopped for good (`exit_when_idle`): an empty batch is the end, not a pause.
@@ -410,6 +420,7 @@ impl KafkaSource {
         }
         s.changed = false;
         self.rebalanced = true;
+        self.rebalances += 1;
         self.queues.clear();
         self.next.clear();
         let mut parts: Vec<i32> = Vec::new();

@@ -47,8 +47,8 @@ pub fn checkpoint_due(tail: u64, changed: usize, every: u64) -> bool {
 pub const EARLIEST: Timestamp = Timestamp(946_684_800);
 pub const LATEST: Timestamp = Timestamp(4_102_444_800);
 
-/// A batch of lines and what each decoded to.
-type Decoded = (Vec<Line>, Vec<Result<Input, String>>);
+/// A batch of lines and what each decoded to ([`parse_line`]).
+pub type Decoded = (Vec<Line>, Vec<Result<Input, String>>);
 
 /// Decodes a line into the input it carries, or says why it cannot be rated: what can be known
 /// from its bytes alone (the state decides the rest), so that a thread of its own can do it
@@ -417,7 +417,12 @@ impl Engine {
 
     /// What the last batch appended, in order, if kept, handed over (to the outbox's thread).
     pub fn take_appended(&mut self) -> Vec<Appended> {
-        self.appended.as_mut().map_or_else(Vec::new, std::mem::take)
+        // The next batch appends about as much: room for it now, rather than growing from
+        // nothing by doubling and copying every batch (a decision is a few hundred bytes).
+        self.appended.as_mut().map_or_else(Vec::new, |a| {
+            let room = Vec::with_capacity(a.len());
+            std::mem::replace(a, room)
+        })
     }
 
     pub fn partitions(&self) -> u32 {

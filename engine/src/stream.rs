@@ -1,19 +1,23 @@
-//! `ratel run --source kafka:…`: the engine on the input topics. Three threads share a batch's
-//! life: the engine's reads and rates batch N+1 while a commit thread publishes batch N's
-//! changelog pieces and writes it to RocksDB, and the outbox's thread publishes what batch N-1
-//! decided (crate::outbox). At most one batch is in flight to RocksDB and one waits for the
-//! outbox, so the output topics lag the log by at most two batches, and a crash repeats at most
-//! those batches' messages (the outbox's pointer moves only after the broker acknowledged them).
-//! A rebalance waits until the batch in flight is durable before it gives up or restores a
-//! partition, and starts each partition after the lines already sent to be written.
+//! `ratel run --source kafka:…`: the engine on the input topics. A batch's life is spread over
+//! five threads, each busy with a different batch: the decoding thread decodes batch N+3 while
+//! the engine's thread (which also reads the topics) rates batch N+2, the changelog thread
+//! publishes batch N+1's changelog pieces and waits for the broker, the commit thread writes
+//! batch N to RocksDB, and the outbox's thread publishes what batch N-1 decided
+//! (crate::outbox). At most [`IN_FLIGHT`] batches are rated and not yet durable, and one waits
+//! for the outbox, so the output topics lag the log by at most three batches, and a crash
+//! repeats at most those batches' messages (the outbox's pointer moves only after the broker
+//! acknowledged them). A rebalance waits until the batches in flight are durable before it
+//! gives up or restores a partition, starts each partition after the lines already sent to be
+//! written, and makes the batch being decoded stale (it is read again).
 
 use crate::changelog::{Changelog, ChangelogError, Restored};
 use crate::kafka::{Group, KafkaSource, KafkaSourceError, Topics};
 use crate::outbox::{Outbox, OutboxError};
-use crate::pipeline::{Appended, Config, Engine, EngineError};
-use crate::source::Source;
+use crate::pipeline::{parse_line, Appended, Config, Decoded, Engine, EngineError};
+use crate::source::{Line, Source};
 use crate::store::{Commit, Counters, Store, StoreError};
 use rating::Catalog;
+use std::collections::VecDeque;
 use std::path::Path;
 use std::sync::mpsc::{sync_channel, SyncSender};
 use std::sync::{Arc, Condvar, Mutex};
@@ -137,45 +141,88 @@ pub fn run(
         }
         false => None,
     };
-    let mut lines = Vec::with_capacity(cfg.batch);
     // A restore found a partition ahead in the changelog: the next hand-over tells the outbox.
     let mut restored = false;
     let store = engine.store.clone();
     let outcome = std::thread::scope(|scope| -> Result<(), StreamError> {
-        // As in `Engine::run`: a batch is published to the changelog and written by a thread
-        // of its own while the next one is read and rated; at most one is in flight.
-        let (to_writer, batches) = sync_channel::<Commit>(0);
-        let (written, results) = sync_channel::<Result<(), StreamError>>(1);
+        let thread = |e: std::io::Error| StreamError::Engine(EngineError::Source(e));
+        // A batch goes through two threads after it is rated: one publishes its changelog
+        // pieces and waits for the broker, the other writes it to RocksDB, each while the
+        // other does the same for the batch before or after it (see IN_FLIGHT). The changelog
+        // of a batch is acknowledged before its commit begins: it is never behind the store.
+        let (to_changelog, rated) = sync_channel::<Commit>(0);
+        let (to_commit, published) = sync_channel::<Result<Commit, StreamError>>(0);
+        // Never full: at most IN_FLIGHT results wait, so the commit thread never waits for the
+        // engine (which may be waiting, in a rebalance, for the commit thread to be done).
+        let (written, results) = sync_channel::<Result<(), StreamError>>(IN_FLIGHT);
+        let changelog_busy = busy.clone();
+        std::thread::Builder::new()
+            .name("ratel-changelog".into())
+            .spawn_scoped(scope, move || {
+                for mut c in rated {
+                    let r = match &mut changelog {
+                        // Before the commit: a crash between the two leaves a batch a restore
+                        // applies, never a gap in the history.
+                        Some(log) => log.publish(&store, &mut c).map(|()| c).map_err(Into::into),
+                        None => Ok(c),
+                    };
+                    let failed = r.is_err();
+                    if to_commit.send(r).is_err() {
+                        // The commit thread failed and ended: this batch will never be done,
+                        // and a rebalance must not wait for it.
+                        changelog_busy.done();
+                        break;
+                    }
+                    if failed {
+                        break;
+                    }
+                }
+            })
+            .map_err(thread)?;
         let writer_busy = busy.clone();
+        let commit_store = engine.store.clone();
         let writer = std::thread::Builder::new()
             .name("ratel-commit".into())
             .spawn_scoped(scope, move || {
-                for mut c in batches {
-                    let r = (|| -> Result<(), StreamError> {
-                        if let Some(log) = &mut changelog {
-                            // Before the commit: the changelog is never behind the store, so a
-                            // crash between the two leaves a batch a restore applies, never a
-                            // gap in the history.
-                            log.publish(&store, &mut c)?;
-                        }
-                        store.commit(c, cfg.sync).map_err(EngineError::from)?;
-                        Ok(())
-                    })();
-                    writer_busy.set(false);
+                for r in published {
+                    let r = r.and_then(|c| {
+                        commit_store
+                            .commit(c, cfg.sync)
+                            .map_err(|e| EngineError::from(e).into())
+                    });
+                    writer_busy.done();
                     let failed = r.is_err();
                     if written.send(r).is_err() || failed {
                         break;
                     }
                 }
             })
-            .map_err(|e| StreamError::Engine(EngineError::Source(e)))?;
-        let mut in_flight: Option<InFlight> = None;
-        // The batch in flight is durable: the source, the outbox and the caller hear of it.
+            .map_err(thread)?;
+        // Decoding a line needs only its bytes (as in `Engine::run`): a thread of its own
+        // decodes the batch just read while this one rates the batch read before it.
+        let (to_decoder, undecoded) = sync_channel::<(u64, Vec<Line>)>(1);
+        let (decoded_out, decoded) = sync_channel::<(u64, Decoded)>(1);
+        std::thread::Builder::new()
+            .name("ratel-decode".into())
+            .spawn_scoped(scope, move || {
+                for (rebalances, lines) in undecoded {
+                    let parsed = lines.iter().map(parse_line).collect();
+                    if decoded_out.send((rebalances, (lines, parsed))).is_err() {
+                        break;
+                    }
+                }
+            })
+            .map_err(thread)?;
+        // Rated batches not yet durable, oldest first.
+        let mut in_flight: VecDeque<InFlight> = VecDeque::with_capacity(IN_FLIGHT);
+        // The oldest batch in flight is durable: the source, the outbox and the caller hear
+        // of it.
         let mut land = |engine: &Engine,
-                        f: InFlight,
+                        in_flight: &mut VecDeque<InFlight>,
                         src: &mut KafkaSource,
                         restored: &mut bool|
          -> Result<(), StreamError> {
+            let f = in_flight.pop_front().expect("a batch in flight to land");
             results.recv().unwrap_or_else(|_| {
                 Err(EngineError::Store(StoreError::Io("the commit thread ended".into())).into())
             })?;
@@ -198,75 +245,97 @@ pub fn run(
             on_batch(engine, &f.counters);
             Ok(())
         };
+        // A batch is with the decoder.
+        let mut ahead = false;
         let outcome = loop {
-            lines.clear();
-            // With a batch in flight, an empty poll lands it rather than waits for input: the
-            // tail's decisions go out without waiting for more traffic.
-            src.yield_when_idle = in_flight.is_some();
+            let mut lines = Vec::with_capacity(cfg.batch);
+            // With a batch to rate or in flight, an empty poll returns at once rather than
+            // wait for input: the tail's decisions go out without waiting for more traffic.
+            src.yield_when_idle = ahead || !in_flight.is_empty();
             if let Err(e) = src.next_batch(cfg.batch, &mut lines) {
                 break Err(EngineError::Source(e).into());
             }
             if src.take_restored() {
-                // The restore waited for the batch in flight to land; the state is read again
-                // from the store, which now holds both.
-                if let Some(f) = in_flight.take() {
-                    if let Err(e) = land(&engine, f, &mut src, &mut restored) {
-                        break Err(e);
-                    }
+                // The restore waited for the batches in flight to be durable; the state is
+                // read again from the store, which now holds them and what was restored.
+                let mut r = Ok(());
+                while !in_flight.is_empty() && r.is_ok() {
+                    r = land(&engine, &mut in_flight, &mut src, &mut restored);
                 }
-                if let Err(e) = engine.reload() {
-                    break Err(e.into());
+                if let Err(e) = r.and_then(|()| engine.reload().map_err(Into::into)) {
+                    break Err(e);
                 }
                 restored = true;
             }
-            if lines.is_empty() {
-                if src.ended() || in_flight.is_none() {
+            let rebalances = src.rebalances();
+            // A batch read before a rebalance is dropped unrated: nothing of it was sent to
+            // be written, so every partition it read is read again from where the store is
+            // (or belongs to another instance now).
+            let current = match std::mem::take(&mut ahead) {
+                true => {
+                    let (read_at, batch) = decoded.recv().expect("the decoder answers every batch");
+                    (read_at == rebalances).then_some(batch)
+                }
+                false => None,
+            };
+            if !lines.is_empty() {
+                to_decoder
+                    .send((rebalances, lines))
+                    .expect("the decoder outlives the loop");
+                ahead = true;
+            }
+            let Some((lines, parsed)) = current else {
+                if ahead {
+                    continue;
+                }
+                if src.ended() || in_flight.is_empty() {
                     break Ok(());
                 }
-                if let Some(f) = in_flight.take() {
-                    if let Err(e) = land(&engine, f, &mut src, &mut restored) {
-                        break Err(e);
-                    }
+                if let Err(e) = land(&engine, &mut in_flight, &mut src, &mut restored) {
+                    break Err(e);
                 }
                 continue;
-            }
+            };
             // A transfer's credit for a partition another instance owns is not rated here.
             let owned: Vec<u32> = src.assigned().collect();
             engine.own(Some(&owned));
-            let c = match engine.prepare(&lines) {
+            let c = match engine.prepare_parsed(&lines, parsed) {
                 Ok(c) => c,
                 Err(e) => break Err(e.into()),
             };
             let next = InFlight {
-                lines: std::mem::take(&mut lines),
+                lines,
                 seqs: (0..partitions).map(|p| engine.seq(p)).collect(),
                 appended: engine.take_appended(),
                 counters: engine.counters,
             };
-            if let Some(f) = in_flight.take() {
-                if let Err(e) = land(&engine, f, &mut src, &mut restored) {
+            if in_flight.len() == IN_FLIGHT {
+                if let Err(e) = land(&engine, &mut in_flight, &mut src, &mut restored) {
                     break Err(e);
                 }
             }
-            busy.set(true);
+            busy.add();
             src.advance(&next.lines);
-            if to_writer.send(c).is_err() {
-                busy.set(false);
+            if to_changelog.send(c).is_err() {
+                busy.done();
                 break Err(
                     EngineError::Store(StoreError::Io("the commit thread ended".into())).into(),
                 );
             }
-            lines = Vec::with_capacity(cfg.batch);
-            in_flight = Some(next);
+            in_flight.push_back(next);
         };
-        drop(to_writer);
+        // A run that ends early may leave a batch with the decoder: it stops at its next send.
+        drop(to_decoder);
+        drop(decoded);
+        drop(to_changelog);
         // What is in flight lands (or fails) before the run returns, whatever ended it.
-        let last = match in_flight.take() {
-            Some(f) => land(&engine, f, &mut src, &mut restored),
-            None => Ok(()),
-        };
+        let mut last = Ok(());
+        while !in_flight.is_empty() && last.is_ok() {
+            last = land(&engine, &mut in_flight, &mut src, &mut restored);
+        }
         writer.join().expect("the commit thread does not panic");
-        outcome.and(last)
+        // A thread that failed ends the loop with "ended"; landing says why.
+        last.and(outcome)
     });
     outcome?;
     if let Some(p) = publisher {
@@ -274,6 +343,10 @@ pub fn run(
     }
     Ok(engine)
 }
+
+/// Rated batches not yet durable: one publishing its changelog pieces, one being written to
+/// RocksDB. The state in memory runs this many batches ahead of the store at most.
+pub const IN_FLIGHT: usize = 2;
 
 /// A batch being written: what the source, the outbox and the caller hear once it is durable.
 struct InFlight {
@@ -284,26 +357,34 @@ struct InFlight {
     counters: Counters,
 }
 
-/// Whether a batch is being written; a restore waits until it is not (it reads the store's
-/// log end and must not apply, from the changelog, a batch the writer is about to commit).
+/// How many batches are being published or written; a restore waits until none is (it reads
+/// the store's log end and must not apply, from the changelog, a batch the writer is about to
+/// commit).
 #[derive(Default)]
 struct Busy {
-    flag: Mutex<bool>,
+    batches: Mutex<usize>,
     done: Condvar,
 }
 
 impl Busy {
-    fn set(&self, v: bool) {
-        *self.flag.lock().expect("not poisoned") = v;
-        if !v {
+    fn add(&self) {
+        let mut n = self.batches.lock().expect("not poisoned");
+        assert!(*n < IN_FLIGHT, "at most IN_FLIGHT batches are in flight");
+        *n += 1;
+    }
+
+    fn done(&self) {
+        let mut n = self.batches.lock().expect("not poisoned");
+        *n = n.checked_sub(1).expect("a batch done was in flight");
+        if *n == 0 {
             self.done.notify_all();
         }
     }
 
     fn wait(&self) {
-        let mut g = self.flag.lock().expect("not poisoned");
-        while *g {
-            g = self.done.wait(g).expect("not poisoned");
+        let mut n = self.batches.lock().expect("not poisoned");
+        while *n > 0 {
+            n = self.done.wait(n).expect("not poisoned");
         }
     }
 }
