@@ -417,10 +417,10 @@ impl Engine {
 
     /// What the last batch appended, in order, if kept, handed over (to the outbox's thread).
     pub fn take_appended(&mut self) -> Vec<Appended> {
-        // The next batch appends about as much: room for it now, rather than growing from
+        // The next batch gets the room the largest so far needed, rather than growing from
         // nothing by doubling and copying every batch (a decision is a few hundred bytes).
         self.appended.as_mut().map_or_else(Vec::new, |a| {
-            let room = Vec::with_capacity(a.len());
+            let room = Vec::with_capacity(a.capacity());
             std::mem::replace(a, room)
         })
     }

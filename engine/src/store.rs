@@ -265,17 +265,33 @@ impl Commit {
             data.len().max(BATCH_HEADER),
             "every write of a marked commit is marked"
         );
-        let mut out: Vec<(u32, Vec<u8>, u32)> = Vec::new();
+        // Each share's size first, so that each (megabytes) is allocated once rather than
+        // grown by doubling and copying.
+        let mut sizes: Vec<(u32, usize)> = Vec::new();
+        let mut start = BATCH_HEADER;
+        for m in marks {
+            if m.partition != GLOBAL {
+                match sizes.iter_mut().find(|(p, _)| *p == m.partition) {
+                    Some((_, size)) => *size += m.end - start,
+                    None => sizes.push((m.partition, BATCH_HEADER + m.end - start)),
+                }
+            }
+            start = m.end;
+        }
+        let mut out: Vec<(u32, Vec<u8>, u32)> = (sizes.into_iter())
+            .map(|(p, size)| {
+                let mut bytes = Vec::with_capacity(size);
+                bytes.resize(BATCH_HEADER, 0);
+                (p, bytes, 0)
+            })
+            .collect();
         let (mut start, mut before) = (BATCH_HEADER, 0usize);
         for m in marks {
             if m.partition != GLOBAL {
-                let i = match out.iter().position(|(p, ..)| *p == m.partition) {
-                    Some(i) => i,
-                    None => {
-                        out.push((m.partition, vec![0u8; BATCH_HEADER], 0));
-                        out.len() - 1
-                    }
-                };
+                let i = out
+                    .iter()
+                    .position(|(p, ..)| *p == m.partition)
+                    .expect("every partition's share was sized");
                 out[i].1.extend_from_slice(&data[start..m.end]);
                 out[i].2 += (m.count - before) as u32;
             }
