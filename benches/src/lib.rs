@@ -112,11 +112,16 @@ pub fn cpu_by_thread() -> BTreeMap<String, f64> {
             *by.entry(name).or_insert(0.0) += cpu_of(&format!("self/task/{tid}"));
         }
     }
-    let broker = BROKER_PID.load(Ordering::Relaxed);
-    if broker != 0 {
-        by.insert("broker".into(), cpu_of(&broker.to_string()));
+    if let Some(b) = broker_cpu() {
+        by.insert("broker".into(), b);
     }
     by
+}
+
+/// CPU seconds used so far by the running broker, if one runs.
+fn broker_cpu() -> Option<f64> {
+    let broker = BROKER_PID.load(Ordering::Relaxed);
+    (broker != 0).then(|| cpu_of(&broker.to_string()))
 }
 
 /// The CPU seconds each thread name spent between two [`cpu_by_thread`] readings, most first
@@ -136,13 +141,7 @@ pub fn cpu_spent(
 
 /// CPU seconds used so far by this process and the running broker, if any.
 pub fn cpu_now() -> f64 {
-    let broker = BROKER_PID.load(Ordering::Relaxed);
-    cpu_of("self")
-        + if broker == 0 {
-            0.0
-        } else {
-            cpu_of(&broker.to_string())
-        }
+    cpu_of("self") + broker_cpu().unwrap_or(0.0)
 }
 
 /// Resets the process's peak resident set, so that the next [`peak`] is the step's own.

@@ -50,6 +50,36 @@ pub const LATEST: Timestamp = Timestamp(4_102_444_800);
 /// A batch of lines and what each decoded to ([`parse_line`]).
 pub type Decoded = (Vec<Line>, Vec<Result<Input, String>>);
 
+/// Starts the thread that decodes batches of lines ([`parse_line`]) ahead of the rating
+/// thread: each batch goes in with a tag of the caller's and comes back, in order, with it and
+/// what each line decoded to. At most one batch waits on either side. The thread ends when the
+/// sender is dropped, or at its next send once the receiver is.
+#[allow(clippy::type_complexity)]
+pub fn spawn_decoder<'scope, T: Send + 'scope>(
+    scope: &'scope std::thread::Scope<'scope, '_>,
+) -> Result<
+    (
+        std::sync::mpsc::SyncSender<(T, Vec<Line>)>,
+        std::sync::mpsc::Receiver<(T, Decoded)>,
+    ),
+    EngineError,
+> {
+    let (to_decoder, undecoded) = std::sync::mpsc::sync_channel::<(T, Vec<Line>)>(1);
+    let (decoded_out, decoded) = std::sync::mpsc::sync_channel::<(T, Decoded)>(1);
+    std::thread::Builder::new()
+        .name("ratel-decode".into())
+        .spawn_scoped(scope, move || {
+            for (tag, lines) in undecoded {
+                let parsed = lines.iter().map(parse_line).collect();
+                if decoded_out.send((tag, (lines, parsed))).is_err() {
+                    break;
+                }
+            }
+        })
+        .map_err(EngineError::Source)?;
+    Ok((to_decoder, decoded))
+}
+
 /// Decodes a line into the input it carries, or says why it cannot be rated: what can be known
 /// from its bytes alone (the state decides the rest), so that a thread of its own can do it
 /// ahead of rating.
@@ -486,21 +516,8 @@ impl Engine {
                 })
                 .map_err(EngineError::Source)?;
             // Decoding a line needs nothing but its bytes: a thread of its own decodes the
-            // batch after the one being rated. At most one batch waits for it and one for the
-            // rating thread.
-            let (to_decoder, undecoded) = std::sync::mpsc::sync_channel::<Vec<Line>>(1);
-            let (decoded_out, decoded) = std::sync::mpsc::sync_channel::<Decoded>(1);
-            std::thread::Builder::new()
-                .name("ratel-decode".into())
-                .spawn_scoped(scope, move || {
-                    for lines in undecoded {
-                        let parsed = lines.iter().map(parse_line).collect();
-                        if decoded_out.send((lines, parsed)).is_err() {
-                            break;
-                        }
-                    }
-                })
-                .map_err(EngineError::Source)?;
+            // batch after the one being rated.
+            let (to_decoder, decoded) = spawn_decoder::<()>(scope)?;
             let mut in_flight: Vec<Line> = Vec::with_capacity(self.cfg.batch);
             let mut landed = |e: &mut Engine, lines: &[Line], source: &mut dyn Source| {
                 let r = results
@@ -525,7 +542,7 @@ impl Engine {
                         Ok(()) if lines.is_empty() => read = Ok(false),
                         Ok(()) => {
                             to_decoder
-                                .send(lines)
+                                .send(((), lines))
                                 .expect("the decoder outlives the run");
                             decoding += 1;
                         }
@@ -535,7 +552,8 @@ impl Engine {
                     // Everything read was rated: the run ends as the reading did.
                     break read.map(|_| ());
                 }
-                let (lines, parsed) = decoded.recv().expect("the decoder answers every batch");
+                let ((), (lines, parsed)) =
+                    decoded.recv().expect("the decoder answers every batch");
                 decoding -= 1;
                 let c = match self.prepare_parsed(&lines, parsed) {
                     Ok(c) => c,

@@ -13,8 +13,8 @@
 use crate::changelog::{Changelog, ChangelogError, Restored};
 use crate::kafka::{Group, KafkaSource, KafkaSourceError, Topics};
 use crate::outbox::{Outbox, OutboxError};
-use crate::pipeline::{parse_line, Appended, Config, Decoded, Engine, EngineError};
-use crate::source::{Line, Source};
+use crate::pipeline::{spawn_decoder, Appended, Config, Engine, EngineError};
+use crate::source::Source;
 use crate::store::{Commit, Counters, Store, StoreError};
 use rating::Catalog;
 use std::collections::VecDeque;
@@ -200,19 +200,8 @@ pub fn run(
             .map_err(thread)?;
         // Decoding a line needs only its bytes (as in `Engine::run`): a thread of its own
         // decodes the batch just read while this one rates the batch read before it.
-        let (to_decoder, undecoded) = sync_channel::<(u64, Vec<Line>)>(1);
-        let (decoded_out, decoded) = sync_channel::<(u64, Decoded)>(1);
-        std::thread::Builder::new()
-            .name("ratel-decode".into())
-            .spawn_scoped(scope, move || {
-                for (rebalances, lines) in undecoded {
-                    let parsed = lines.iter().map(parse_line).collect();
-                    if decoded_out.send((rebalances, (lines, parsed))).is_err() {
-                        break;
-                    }
-                }
-            })
-            .map_err(thread)?;
+        // Each batch is tagged with the rebalances seen when it was read.
+        let (to_decoder, decoded) = spawn_decoder::<u64>(scope)?;
         // Rated batches not yet durable, oldest first.
         let mut in_flight: VecDeque<InFlight> = VecDeque::with_capacity(IN_FLIGHT);
         // The oldest batch in flight is durable: the source, the outbox and the caller hear
