@@ -11,7 +11,7 @@
 //! it and timed).
 //! Writes target/kafka-throughput.md.
 
-use ratel_benches::{budget, cpu_cell, env, kafka, workload, Broker};
+use ratel_benches::{allowed, budget, cpu_cell, env, kafka, workload, Broker, FromKafka, Measure};
 
 /// The `ratel` binary's allocator, so that what is measured is what runs.
 #[global_allocator]
@@ -71,7 +71,74 @@ fn main() {
             None => "\n(no changelog: RATEL_BENCH_CHANGELOG=0)\n".into(),
         },
     );
+    let report = format!("{report}\n{}", floor(&k));
     println!("{report}");
     let out = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("../kafka-throughput.md");
     std::fs::write(&out, &report).unwrap();
+}
+
+/// The floor under ratel's step: the parts of its work that no arrangement of it can skip,
+/// each measured alone on the same machine (the broker's CPU included), and their sum beside
+/// what the cores give at the target. The parts leave out work ratel also does (the read
+/// models, encoding the log and the charges, merging the topics): the floor is below ratel's
+/// least possible cost.
+fn floor(k: &FromKafka) -> String {
+    let row = |what: &str, m: &Measure| {
+        format!(
+            "| {what} | {:.2} | {:.0} | {} | {:.2} |\n",
+            m.secs,
+            m.rate(),
+            cpu_cell(m),
+            m.cpu_per_event()
+        )
+    };
+    let mut t = String::from(
+        "## The floor: each part of ratel's work alone\n\n\
+         | part | seconds | events/s | CPU s (cores busy) | CPU µs an event |\n|---|---|---|---|---|\n",
+    );
+    t += &row("consume the input topics (rdkafka alone, above)", &k.raw);
+    t += &row("decode, rate and apply in memory", &k.rating);
+    t += &row(
+        "write the store ratel left to a fresh RocksDB (same batches, WAL synced per batch)",
+        &k.writing,
+    );
+    let mut parts = vec![&k.raw, &k.rating, &k.writing];
+    let mut bare = None;
+    for p in &k.publishing {
+        t += &row(
+            &format!(
+                "publish `{}`: {} messages, {:.1} MB (rdkafka alone, ratel's producer for it)",
+                p.again,
+                p.messages,
+                p.bytes as f64 / 1e6
+            ),
+            &p.measure,
+        );
+        if p.bare {
+            bare = Some(p);
+        } else {
+            parts.push(&p.measure);
+        }
+    }
+    let sum: f64 = parts.iter().map(|m| m.cpu_per_event()).sum();
+    let allowed = allowed(0.7 * k.raw.rate());
+    t += &format!(
+        "\nThe floor: {sum:.2} CPU µs an event, the parts' sum (the bare topic left out; ratel \
+         spent {:.2}, {:.2} above it). At 70 % of the raw consume the cores give {allowed:.2}: \
+         the floor alone is {:.0} % of that.\n",
+        k.run.cpu_per_event(),
+        k.run.cpu_per_event() - sum,
+        100.0 * sum / allowed
+    );
+    let full = bare.and_then(|b| k.publishing.iter().find(|p| !p.bare && p.topic == b.topic));
+    if let (Some(bare), Some(full)) = (bare, full) {
+        let least = sum - full.measure.cpu_per_event() + bare.measure.cpu_per_event();
+        t += &format!(
+            "With `{}` of no content (key and headers only) the floor would be {least:.2} µs an \
+             event, {:.0} % of what the cores give.\n",
+            bare.topic,
+            100.0 * least / allowed
+        );
+    }
+    t
 }

@@ -69,9 +69,14 @@ pub fn budget(target: &str, rate: f64, m: &Measure) -> String {
     format!(
         "At {target} ({rate:.0} events/s) the machine's {} cores give at most {:.2} CPU µs an event; the step spent {:.2}.",
         cores(),
-        1e6 * cores() as f64 / rate.max(1e-9),
+        allowed(rate),
         m.cpu_per_event()
     )
+}
+
+/// The CPU microseconds an event that this machine's cores give at `rate` events a second.
+pub fn allowed(rate: f64) -> f64 {
+    1e6 * cores() as f64 / rate.max(1e-9)
 }
 
 /// The broker's process id while one runs (0: none): its CPU counts in every step.
@@ -438,6 +443,13 @@ pub struct FromKafka {
     pub restore: Option<Measure>,
     /// Where ratel's step spent its CPU: seconds by thread name, and the broker's.
     pub threads: Vec<(String, f64)>,
+    /// ratel's outputs (when it published) and changelog (when it kept one), published again
+    /// by rdkafka alone ([`raw_publish`]).
+    pub publishing: Vec<Published>,
+    /// The store ratel left, written again by RocksDB alone ([`raw_write`]).
+    pub writing: Measure,
+    /// The workload decoded, rated and applied in memory ([`in_memory`]).
+    pub rating: Measure,
 }
 
 /// The workload produced to the broker's input topics (`partitions` each), then (1) consumed
@@ -567,6 +579,31 @@ pub fn kafka(
         peak: peak(),
     };
     drop(e);
+    // The floor under ratel's step: each part of the work it cannot skip, done alone.
+    let mut again: Vec<Again<'_>> = Vec::new();
+    if publish {
+        let outputs = o.topics.outputs();
+        again.extend(outputs.iter().map(|&topic| Again {
+            topic,
+            changelog: false,
+            bare: false,
+        }));
+        // A charge with nothing in it: what a message for each event costs, whatever it holds.
+        again.push(Again {
+            topic: &o.topics.charges_topic,
+            changelog: false,
+            bare: true,
+        });
+    }
+    again.extend(changelog.as_deref().map(|topic| Again {
+        topic,
+        changelog: true,
+        bare: false,
+    }));
+    let batches = lines.div_ceil(batch as u64);
+    let publishing = raw_publish(brokers, &again, partitions, idempotent, lines, batches);
+    let (writing, _) = raw_write(work, &dir.join("kafka-store"), dir, batch);
+    let (rating, ..) = in_memory(work);
     // What a new owner of every partition does first: a fresh store brought up to the
     // changelog, partition by partition.
     let restore = changelog.map(|topic| {
@@ -604,7 +641,157 @@ pub fn kafka(
         bytes: bytes as u64,
         restore,
         threads,
+        publishing,
+        writing,
+        rating,
     }
+}
+
+/// One of ratel's topics for [`raw_publish`] to publish again.
+#[derive(Debug, Clone, Copy)]
+pub struct Again<'a> {
+    pub topic: &'a str,
+    /// With the changelog's producer (`changelog::producer`), else the outbox's
+    /// (`kafka::producer`).
+    pub changelog: bool,
+    /// Each message without its payload: key and headers only, the least a message costs.
+    pub bare: bool,
+}
+
+/// One topic of ratel's published again by rdkafka alone: what it held after ratel's run, and
+/// the measure of producing it.
+pub struct Published {
+    /// ratel's topic.
+    pub topic: String,
+    /// The topic it was published again to.
+    pub again: String,
+    /// Published without payloads ([`Again::bare`]).
+    pub bare: bool,
+    pub messages: u64,
+    /// Keys and payloads, as published again.
+    pub bytes: u64,
+    pub measure: Measure,
+}
+
+/// The raw limit of ratel's publishing: every message ratel left on each topic of `again`,
+/// read back into memory, then produced again by rdkafka alone to a fresh topic (`floor.`
+/// and the name, `floor.bare.` when bare): same partitions, keys, payloads and headers, with
+/// the producer ratel uses for that topic, flushed after each of `batches` shares as ratel
+/// flushes after each batch; one topic after another, so that each has its own measure. Only
+/// the producing is timed (events: `events`, the run's lines).
+pub fn raw_publish(
+    brokers: &str,
+    again: &[Again<'_>],
+    partitions: u32,
+    idempotent: bool,
+    events: u64,
+    batches: u64,
+) -> Vec<Published> {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    use rdkafka::message::OwnedMessage;
+    use rdkafka::producer::{BaseRecord, Producer};
+    use rdkafka::{Message, Offset, TopicPartitionList};
+    let read = |topic: &str| -> Vec<OwnedMessage> {
+        let c: BaseConsumer = engine::kafka::client_config(brokers)
+            .set("group.id", "raw-publish-reader")
+            .set("message.max.bytes", "2000000")
+            .set("fetch.max.bytes", "52428800")
+            .create()
+            .unwrap();
+        let mut tpl = TopicPartitionList::new();
+        for p in 0..partitions as i32 {
+            tpl.add_partition_offset(topic, p, Offset::Beginning)
+                .unwrap();
+        }
+        c.assign(&tpl).unwrap();
+        let mut out = Vec::new();
+        let mut last = Instant::now();
+        while last.elapsed() < Duration::from_secs(2) {
+            if let Some(m) = c.poll(Duration::from_millis(100)) {
+                out.push(m.unwrap().detach());
+                last = Instant::now();
+            }
+        }
+        out
+    };
+    let mut held: BTreeMap<&str, Vec<OwnedMessage>> = BTreeMap::new();
+    for a in again {
+        if !held.contains_key(a.topic) {
+            held.insert(a.topic, read(a.topic));
+        }
+    }
+    let name = |a: &Again<'_>| format!("floor.{}{}", if a.bare { "bare." } else { "" }, a.topic);
+    let names: Vec<String> = again.iter().map(name).collect();
+    engine::kafka::create_topics(
+        brokers,
+        &names.iter().map(String::as_str).collect::<Vec<_>>(),
+        partitions,
+    )
+    .unwrap();
+    again
+        .iter()
+        .zip(&names)
+        .map(|(a, topic)| {
+            let messages = &held[a.topic];
+            fn payload(m: &OwnedMessage, bare: bool) -> Option<&[u8]> {
+                if bare {
+                    None
+                } else {
+                    m.payload()
+                }
+            }
+            let producer = if a.changelog {
+                engine::changelog::producer(brokers).unwrap()
+            } else {
+                engine::kafka::producer(brokers, idempotent, engine::kafka::BATCH_MESSAGES)
+                    .unwrap()
+                    .0
+            };
+            // Connected before the step: starting a producer is not its throughput.
+            producer
+                .client()
+                .fetch_metadata(Some(topic), Duration::from_secs(10))
+                .unwrap();
+            let (_, measure) = step(
+                |_: &()| events,
+                || {
+                    // Flushed as ratel flushes: after each batch's share of the messages.
+                    let every = messages.len().div_ceil(batches.max(1) as usize).max(1);
+                    for (i, m) in messages.iter().enumerate() {
+                        if i > 0 && i % every == 0 {
+                            engine::kafka::flush(&producer, &producer.context().0).unwrap();
+                        }
+                        let mut r = BaseRecord::to(topic).partition(m.partition());
+                        if let Some(k) = m.key() {
+                            r = r.key(k);
+                        }
+                        if let Some(v) = payload(m, a.bare) {
+                            r = r.payload(v);
+                        }
+                        if let Some(h) = m.headers() {
+                            r = r.headers(h.as_borrowed().detach());
+                        }
+                        engine::kafka::send(&producer, r).unwrap();
+                    }
+                    engine::kafka::flush(&producer, &producer.context().0).unwrap();
+                },
+            );
+            Published {
+                topic: a.topic.to_string(),
+                again: topic.clone(),
+                bare: a.bare,
+                messages: messages.len() as u64,
+                bytes: messages
+                    .iter()
+                    .map(|m| {
+                        (m.key().map_or(0, <[u8]>::len) + payload(m, a.bare).map_or(0, <[u8]>::len))
+                            as u64
+                    })
+                    .sum(),
+                measure,
+            }
+        })
+        .collect()
 }
 
 /// The `ratel` binary's allocator (mimalloc), counting the bytes live, for a binary to install

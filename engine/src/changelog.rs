@@ -56,6 +56,21 @@ pub fn offset_key(partition: u32) -> String {
     format!("changelog/{partition}")
 }
 
+/// The changelog's producer: idempotent, waiting for every replica, room for a piece of one
+/// [`CHUNK`] and its header, and the offset of each partition's last delivery kept (a store
+/// records how far its changelog reaches).
+pub fn producer(brokers: &str) -> Result<ThreadedProducer<kafka::DeliveryContext>, KafkaError> {
+    kafka::client_config(brokers)
+        .set("enable.idempotence", "true")
+        .set("acks", "all")
+        .set("linger.ms", "1")
+        .set("max.in.flight.requests.per.connection", "1")
+        .set("message.max.bytes", "2000000")
+        .set("queue.buffering.max.kbytes", "1048576")
+        .set("compression.type", "lz4")
+        .create_with_context(kafka::DeliveryContext(Arc::new(Deliveries::with_offsets())))
+}
+
 impl Changelog {
     pub fn open(
         brokers: &str,
@@ -63,15 +78,7 @@ impl Changelog {
         store: &Store,
         catalog: u64,
     ) -> Result<Changelog, ChangelogError> {
-        let producer = kafka::client_config(brokers)
-            .set("enable.idempotence", "true")
-            .set("acks", "all")
-            .set("linger.ms", "1")
-            .set("max.in.flight.requests.per.connection", "1")
-            .set("message.max.bytes", "2000000")
-            .set("queue.buffering.max.kbytes", "1048576")
-            .set("compression.type", "lz4")
-            .create_with_context(kafka::DeliveryContext(Arc::new(Deliveries::with_offsets())))?;
+        let producer = producer(brokers)?;
         // Tells this run's pieces from another's: the process and the moment it started.
         let started = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
