@@ -2,7 +2,10 @@
 //! per second consumed and rated by ratel (input topics → rate → RocksDB with the WAL synced per
 //! batch → decisions published to the output topics), beside the raw consume rate of the same
 //! topics by rdkafka alone, in one run; with each, the CPU it spent per event (the broker's
-//! included), beside what the machine's cores give per event at 70 % of the raw rate.
+//! included), beside what the machine's cores give per event at 70 % of the raw rate. Then the
+//! floor under ratel's run: each part of its work done by its library alone (consuming, rating
+//! in memory, writing the store ratel left, publishing each topic ratel published again), and
+//! their sum beside the same budget.
 //!
 //! `cargo bench -p ratel-benches --bench kafka` (RATEL_TANSU: the broker binary, else `tansu` on
 //! PATH; RATEL_BENCH_EVENTS, default 300 000; RATEL_BENCH_PARTITIONS, default 3;
