@@ -204,8 +204,10 @@ pub struct Engine {
     /// than the state), and each partition's seq at its checkpoint.
     changed: Changed,
     checkpointed: Vec<u64>,
-    /// The bytes of the last batch's write: the next reserves as much and an eighth.
+    /// The bytes of the last batch's write, and its marks: the next reserves as much and an
+    /// eighth.
     batch_bytes: usize,
+    batch_marks: usize,
     /// The partitions this instance owns when it shares them with others (a consumer group);
     /// `None`: it owns them all.
     owned: Option<Vec<bool>>,
@@ -303,6 +305,7 @@ impl Engine {
             changed,
             checkpointed: Vec::new(),
             batch_bytes: 0,
+            batch_marks: 0,
             owned: None,
         };
         e.add_up();
@@ -446,13 +449,17 @@ impl Engine {
     }
 
     /// What the last batch appended, in order, if kept, handed over (to the outbox's thread).
-    pub fn take_appended(&mut self) -> Vec<Appended> {
-        // The next batch gets the room the largest so far needed, rather than growing from
-        // nothing by doubling and copying every batch (a decision is a few hundred bytes).
-        self.appended.as_mut().map_or_else(Vec::new, |a| {
-            let room = Vec::with_capacity(a.capacity());
-            std::mem::replace(a, room)
-        })
+    /// `room`, emptied, takes its place: best one the outbox handed back, whose memory is
+    /// already the process's, rather than a fresh allocation the kernel must zero page by
+    /// page (a batch's decisions are megabytes).
+    pub fn take_appended(&mut self, mut room: Vec<Appended>) -> Vec<Appended> {
+        let Some(a) = self.appended.as_mut() else {
+            return Vec::new();
+        };
+        room.clear();
+        // The room the largest batch so far needed, rather than growing by doubling.
+        room.reserve(a.capacity());
+        std::mem::replace(a, room)
     }
 
     pub fn partitions(&self) -> u32 {
@@ -640,7 +647,11 @@ impl Engine {
         if let Some(a) = &mut self.appended {
             a.clear();
         }
-        let mut c = Commit::reserving(self.batch_bytes + self.batch_bytes / 8, self.marked);
+        let mut c = Commit::reserving(
+            self.batch_bytes + self.batch_bytes / 8,
+            self.marked
+                .then_some(self.batch_marks + self.batch_marks / 8),
+        );
         let mut dirty = std::mem::take(&mut self.changed);
         // A partition is touched by a line of its own, and also by a transfer's credit or a
         // tick that another partition's line brought about: what changed is what is stored.
@@ -751,6 +762,7 @@ impl Engine {
         self.add_up();
         c.complete_ranges(|p| self.parts[p as usize].seq);
         self.batch_bytes = c.batch.size_in_bytes();
+        self.batch_marks = c.marks();
         Ok(c)
     }
 

@@ -202,17 +202,24 @@ const BATCH_HEADER: usize = 12;
 
 /// The most bytes a commit reserves ahead (a batch may still grow past it).
 const MAX_RESERVED: usize = 256 << 20;
+/// The most marks a commit reserves room for ahead (24 MiB; it may still grow past it).
+const MAX_MARKS_RESERVED: usize = 1 << 20;
 
 impl Commit {
     /// An empty commit whose batch reserves `bytes` (at most 256 MiB): a batch of the size of
-    /// the last grows without copying itself over and over as it doubles. `marked` as in
-    /// [`Commit::marked`].
-    pub fn reserving(bytes: usize, marked: bool) -> Commit {
+    /// the last grows without copying itself over and over as it doubles. With `marks`, it is
+    /// marked as in [`Commit::marked`], with room for that many marks (at most a million).
+    pub fn reserving(bytes: usize, marks: Option<usize>) -> Commit {
         Commit {
             batch: WriteBatch::with_capacity_bytes(bytes.min(MAX_RESERVED)),
-            marks: marked.then(Vec::new),
+            marks: marks.map(|n| Vec::with_capacity(n.min(MAX_MARKS_RESERVED))),
             ..Commit::default()
         }
+    }
+
+    /// The marks made so far (0 if unmarked).
+    pub fn marks(&self) -> usize {
+        self.marks.as_ref().map_or(0, Vec::len)
     }
 
     /// A commit that keeps track of which partition each write belongs to.

@@ -130,6 +130,9 @@ pub fn run(
         }
         None => None,
     };
+    // Room for a batch's appended decisions, given back by the outbox: as many as can be in
+    // use at once (filled, queued, published) would wait here, and one more.
+    let (give_back, spare) = sync_channel::<Vec<Appended>>(IN_FLIGHT + 2);
     let mut publisher = match o.publish {
         true => {
             let mut out =
@@ -137,7 +140,7 @@ pub fn run(
             // What a crash left unpublished goes out before anything new is read.
             out.publish(&engine.store, |p| engine.seq(p), &[])?;
             engine.keep_appended();
-            Some(Publisher::start(out, engine.store.clone()))
+            Some(Publisher::start(out, engine.store.clone(), give_back))
         }
         false => None,
     };
@@ -295,7 +298,7 @@ pub fn run(
             let next = InFlight {
                 lines,
                 seqs: (0..partitions).map(|p| engine.seq(p)).collect(),
-                appended: engine.take_appended(),
+                appended: engine.take_appended(spare.try_recv().unwrap_or_default()),
                 counters: engine.counters,
             };
             if in_flight.len() == IN_FLIGHT {
@@ -395,17 +398,27 @@ struct Publisher {
 }
 
 impl Publisher {
-    fn start(mut out: Outbox, store: Arc<Store>) -> Publisher {
+    /// Publishes the batches handed over, in order, and gives each batch's appended decisions
+    /// back, emptied, through `give_back` (the engine fills them again: their memory is
+    /// already the process's, not fresh pages the kernel must zero).
+    fn start(
+        mut out: Outbox,
+        store: Arc<Store>,
+        give_back: SyncSender<Vec<Appended>>,
+    ) -> Publisher {
         // One batch waits while one is published: enough to overlap, and a bound on memory.
         let (tx, rx) = sync_channel::<Batch>(1);
         let thread = std::thread::Builder::new()
             .name("ratel-outbox".into())
             .spawn(move || {
-                for b in rx {
+                for mut b in rx {
                     for (p, &to) in b.skip.iter().enumerate() {
                         out.skip_to(p as u32, to);
                     }
                     out.publish(&store, |p| b.seqs[p as usize], &b.appended)?;
+                    b.appended.clear();
+                    // Full, or the engine gone: the room is freed instead.
+                    let _ = give_back.try_send(b.appended);
                 }
                 Ok(())
             })
