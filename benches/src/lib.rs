@@ -580,26 +580,26 @@ pub fn kafka(
     };
     drop(e);
     // The floor under ratel's step: each part of the work it cannot skip, done alone.
+    // Each topic as ratel publishes it, and the charges and the changelog also without
+    // compression (LZ4 is most of librdkafka's thread in ratel's run) and the charges without
+    // payloads: the floor counts the cheapest.
+    let again_as = |topic, changelog, bare, uncompressed| Again {
+        topic,
+        changelog,
+        bare,
+        uncompressed,
+    };
     let mut again: Vec<Again<'_>> = Vec::new();
     if publish {
-        let outputs = o.topics.outputs();
-        again.extend(outputs.iter().map(|&topic| Again {
-            topic,
-            changelog: false,
-            bare: false,
-        }));
-        // A charge with nothing in it: what a message for each event costs, whatever it holds.
-        again.push(Again {
-            topic: &o.topics.charges_topic,
-            changelog: false,
-            bare: true,
-        });
+        let charges = o.topics.charges_topic.as_str();
+        again.extend(o.topics.outputs().map(|t| again_as(t, false, false, false)));
+        again.push(again_as(charges, false, false, true));
+        again.push(again_as(charges, false, true, false));
     }
-    again.extend(changelog.as_deref().map(|topic| Again {
-        topic,
-        changelog: true,
-        bare: false,
-    }));
+    if let Some(t) = changelog.as_deref() {
+        again.push(again_as(t, true, false, false));
+        again.push(again_as(t, true, false, true));
+    }
     let batches = lines.div_ceil(batch as u64);
     let publishing = raw_publish(brokers, &again, partitions, idempotent, lines, batches);
     let (writing, _) = raw_write(work, &dir.join("kafka-store"), dir, batch);
@@ -656,6 +656,8 @@ pub struct Again<'a> {
     pub changelog: bool,
     /// Each message without its payload: key and headers only, the least a message costs.
     pub bare: bool,
+    /// With `compression.type=none` instead of the producer's LZ4.
+    pub uncompressed: bool,
 }
 
 /// One topic of ratel's published again by rdkafka alone: what it held after ratel's run, and
@@ -667,6 +669,8 @@ pub struct Published {
     pub again: String,
     /// Published without payloads ([`Again::bare`]).
     pub bare: bool,
+    /// Published without compression ([`Again::uncompressed`]).
+    pub uncompressed: bool,
     pub messages: u64,
     /// Keys and payloads, as published again.
     pub bytes: u64,
@@ -720,7 +724,15 @@ pub fn raw_publish(
             held.insert(a.topic, read(a.topic));
         }
     }
-    let name = |a: &Again<'_>| format!("floor.{}{}", if a.bare { "bare." } else { "" }, a.topic);
+    let name = |a: &Again<'_>| {
+        format!(
+            "floor.{}{}{}",
+            if a.bare { "bare." } else { "" },
+            if a.uncompressed { "uncompressed." } else { "" },
+            a.topic
+        )
+    };
+
     let names: Vec<String> = again.iter().map(name).collect();
     engine::kafka::create_topics(
         brokers,
@@ -740,13 +752,27 @@ pub fn raw_publish(
                     m.payload()
                 }
             }
-            let producer = if a.changelog {
-                engine::changelog::producer(brokers).unwrap()
-            } else {
-                engine::kafka::producer(brokers, idempotent, engine::kafka::BATCH_MESSAGES)
-                    .unwrap()
-                    .0
+            let mut config = match a.changelog {
+                true => engine::changelog::producer_config(brokers),
+                false => engine::kafka::producer_config(
+                    brokers,
+                    idempotent,
+                    engine::kafka::BATCH_MESSAGES,
+                ),
             };
+            if a.uncompressed {
+                config.set("compression.type", "none");
+            }
+            let deliveries = match a.changelog {
+                true => engine::kafka::Deliveries::with_offsets(),
+                false => engine::kafka::Deliveries::default(),
+            };
+            let producer: rdkafka::producer::ThreadedProducer<engine::kafka::DeliveryContext> =
+                config
+                    .create_with_context(engine::kafka::DeliveryContext(std::sync::Arc::new(
+                        deliveries,
+                    )))
+                    .unwrap();
             // Connected before the step: starting a producer is not its throughput.
             producer
                 .client()
@@ -780,6 +806,7 @@ pub fn raw_publish(
                 topic: a.topic.to_string(),
                 again: topic.clone(),
                 bare: a.bare,
+                uncompressed: a.uncompressed,
                 messages: messages.len() as u64,
                 bytes: messages
                     .iter()

@@ -60,15 +60,21 @@ pub fn offset_key(partition: u32) -> String {
 /// [`CHUNK`] and its header, and the offset of each partition's last delivery kept (a store
 /// records how far its changelog reaches).
 pub fn producer(brokers: &str) -> Result<ThreadedProducer<kafka::DeliveryContext>, KafkaError> {
-    kafka::client_config(brokers)
-        .set("enable.idempotence", "true")
+    producer_config(brokers)
+        .create_with_context(kafka::DeliveryContext(Arc::new(Deliveries::with_offsets())))
+}
+
+/// The settings of [`producer`].
+pub fn producer_config(brokers: &str) -> rdkafka::ClientConfig {
+    let mut c = kafka::client_config(brokers);
+    c.set("enable.idempotence", "true")
         .set("acks", "all")
         .set("linger.ms", "1")
         .set("max.in.flight.requests.per.connection", "1")
         .set("message.max.bytes", "2000000")
         .set("queue.buffering.max.kbytes", "1048576")
-        .set("compression.type", "lz4")
-        .create_with_context(kafka::DeliveryContext(Arc::new(Deliveries::with_offsets())))
+        .set("compression.type", "lz4");
+    c
 }
 
 impl Changelog {

@@ -761,27 +761,33 @@ pub fn producer(
     batch_messages: u32,
 ) -> Result<(ThreadedProducer<DeliveryContext>, Arc<Deliveries>), KafkaError> {
     let d = Arc::new(Deliveries::default());
-    let p = client_config(brokers)
-        .set(
-            "enable.idempotence",
-            if idempotent { "true" } else { "false" },
-        )
-        .set("acks", "all")
-        .set("partitioner", "murmur2_random")
-        .set("linger.ms", "5")
-        .set("max.in.flight.requests.per.connection", "1")
-        .set(
-            "batch.num.messages",
-            batch_messages.clamp(1, 1_000_000).to_string(),
-        )
-        .set("queue.buffering.max.messages", "1000000")
-        .set("compression.type", "lz4")
-        // A report for every message delivered is a callback and a free on the polling thread
-        // for each (a twentieth of the Kafka run's CPU): only failures are reported, and a
-        // flush sees progress in the messages still outstanding.
-        .set("delivery.report.only.error", "true")
+    let p = producer_config(brokers, idempotent, batch_messages)
         .create_with_context(DeliveryContext(d.clone()))?;
     Ok((p, d))
+}
+
+/// The settings of [`producer`].
+pub fn producer_config(brokers: &str, idempotent: bool, batch_messages: u32) -> ClientConfig {
+    let mut c = client_config(brokers);
+    c.set(
+        "enable.idempotence",
+        if idempotent { "true" } else { "false" },
+    )
+    .set("acks", "all")
+    .set("partitioner", "murmur2_random")
+    .set("linger.ms", "5")
+    .set("max.in.flight.requests.per.connection", "1")
+    .set(
+        "batch.num.messages",
+        batch_messages.clamp(1, 1_000_000).to_string(),
+    )
+    .set("queue.buffering.max.messages", "1000000")
+    .set("compression.type", "lz4")
+    // A report for every message delivered is a callback and a free on the polling thread
+    // for each (a twentieth of the Kafka run's CPU): only failures are reported, and a
+    // flush sees progress in the messages still outstanding.
+    .set("delivery.report.only.error", "true");
+    c
 }
 
 /// Sends a record, waiting while the producer's queue is full.
