@@ -466,8 +466,7 @@ pub fn kafka(
     idempotent: bool,
 ) -> FromKafka {
     use engine::kafka::{Group, Topics};
-    use rdkafka::consumer::{BaseConsumer, Consumer};
-    use rdkafka::{Message, Offset, TopicPartitionList};
+    use rdkafka::Message;
     let brokers = &broker.addr;
     let lines = work.lines;
     let topics = Topics::default();
@@ -486,19 +485,6 @@ pub fn kafka(
     .unwrap();
     let produce_secs = started.elapsed().as_secs_f64();
 
-    let c: BaseConsumer = engine::kafka::client_config(brokers)
-        .set("group.id", "raw-reader")
-        .set("fetch.max.bytes", "52428800")
-        .set("max.partition.fetch.bytes", "1048576")
-        .create()
-        .unwrap();
-    let mut tpl = TopicPartitionList::new();
-    for t in topics.inputs() {
-        for p in 0..partitions as i32 {
-            tpl.add_partition_offset(t, p, Offset::Beginning).unwrap();
-        }
-    }
-    c.assign(&tpl).unwrap();
     reset_peak();
     // Timed from the first message, as ratel is from its first batch: connecting and the
     // first fetch's round trips are not throughput.
@@ -508,9 +494,14 @@ pub fn kafka(
     // CPU at the first message and at every 1024th after it (reading /proc for every message
     // would be a cost of its own): the window misses at most 1 023 messages' CPU.
     let (mut cpu_first, mut cpu_last) = (0.0, 0.0);
-    while last.elapsed() < Duration::from_secs(if first.is_some() { 2 } else { 30 }) {
-        if let Some(m) = c.poll(Duration::from_millis(100)) {
-            bytes += m.unwrap().payload().map_or(0, <[u8]>::len);
+    drain(
+        brokers,
+        "raw-reader",
+        &topics.inputs(),
+        partitions,
+        &[("max.partition.fetch.bytes", "1048576")],
+        |m| {
+            bytes += m.payload().map_or(0, <[u8]>::len);
             n += 1;
             last = Instant::now();
             if first.is_none() {
@@ -520,8 +511,8 @@ pub fn kafka(
                 cpu_last = cpu_now();
             }
             first.get_or_insert(last);
-        }
-    }
+        },
+    );
     let raw = Measure {
         events: n,
         secs: last.duration_since(first.unwrap_or(last)).as_secs_f64(),
@@ -529,7 +520,6 @@ pub fn kafka(
         peak: peak(),
     };
     assert_eq!(n, lines, "the broker holds every message produced");
-    drop(c);
 
     let changelog = (std::env::var("RATEL_BENCH_CHANGELOG").as_deref() != Ok("0"))
         .then(|| engine::changelog::DEFAULT_TOPIC.to_string());
@@ -647,12 +637,49 @@ pub fn kafka(
     }
 }
 
+/// Reads every partition of `topics` from the beginning (assigned, not subscribed: no group's
+/// offsets count), with `extra` settings, and calls `each` for every message until none has
+/// come for 2 s (30 s before the first).
+fn drain(
+    brokers: &str,
+    group: &str,
+    topics: &[&str],
+    partitions: u32,
+    extra: &[(&str, &str)],
+    mut each: impl FnMut(rdkafka::message::BorrowedMessage<'_>),
+) {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    use rdkafka::{Offset, TopicPartitionList};
+    let mut config = engine::kafka::client_config(brokers);
+    config
+        .set("group.id", group)
+        .set("fetch.max.bytes", "52428800");
+    for (k, v) in extra {
+        config.set(*k, *v);
+    }
+    let c: BaseConsumer = config.create().unwrap();
+    let mut tpl = TopicPartitionList::new();
+    for t in topics {
+        for p in 0..partitions as i32 {
+            tpl.add_partition_offset(t, p, Offset::Beginning).unwrap();
+        }
+    }
+    c.assign(&tpl).unwrap();
+    let (mut any, mut last) = (false, Instant::now());
+    while last.elapsed() < Duration::from_secs(if any { 2 } else { 30 }) {
+        if let Some(m) = c.poll(Duration::from_millis(100)) {
+            each(m.unwrap());
+            (any, last) = (true, Instant::now());
+        }
+    }
+}
+
 /// One of ratel's topics for [`raw_publish`] to publish again.
 #[derive(Debug, Clone, Copy)]
 pub struct Again<'a> {
     pub topic: &'a str,
-    /// With the changelog's producer (`changelog::producer`), else the outbox's
-    /// (`kafka::producer`).
+    /// With the changelog's producer settings (`changelog::producer_config`), else the
+    /// outbox's (`kafka::producer_config`).
     pub changelog: bool,
     /// Each message without its payload: key and headers only, the least a message costs.
     pub bare: bool,
@@ -665,8 +692,6 @@ pub struct Again<'a> {
 pub struct Published {
     /// ratel's topic.
     pub topic: String,
-    /// The topic it was published again to.
-    pub again: String,
     /// Published without payloads ([`Again::bare`]).
     pub bare: bool,
     /// Published without compression ([`Again::uncompressed`]).
@@ -678,9 +703,9 @@ pub struct Published {
 }
 
 /// The raw limit of ratel's publishing: every message ratel left on each topic of `again`,
-/// read back into memory, then produced again by rdkafka alone to a fresh topic (`floor.`
-/// and the name, `floor.bare.` when bare): same partitions, keys, payloads and headers, with
-/// the producer ratel uses for that topic, flushed after each of `batches` shares as ratel
+/// read back into memory, then produced again by rdkafka alone to a fresh topic (`floor.`,
+/// `bare.` and `uncompressed.` as they apply, and the name): same partitions, keys, payloads
+/// and headers, with the settings of the producer ratel uses for that topic, flushed after each of `batches` shares as ratel
 /// flushes after each batch; one topic after another, so that each has its own measure. Only
 /// the producing is timed (events: `events`, the run's lines).
 pub fn raw_publish(
@@ -691,31 +716,20 @@ pub fn raw_publish(
     events: u64,
     batches: u64,
 ) -> Vec<Published> {
-    use rdkafka::consumer::{BaseConsumer, Consumer};
     use rdkafka::message::OwnedMessage;
     use rdkafka::producer::{BaseRecord, Producer};
-    use rdkafka::{Message, Offset, TopicPartitionList};
-    let read = |topic: &str| -> Vec<OwnedMessage> {
-        let c: BaseConsumer = engine::kafka::client_config(brokers)
-            .set("group.id", "raw-publish-reader")
-            .set("message.max.bytes", "2000000")
-            .set("fetch.max.bytes", "52428800")
-            .create()
-            .unwrap();
-        let mut tpl = TopicPartitionList::new();
-        for p in 0..partitions as i32 {
-            tpl.add_partition_offset(topic, p, Offset::Beginning)
-                .unwrap();
-        }
-        c.assign(&tpl).unwrap();
+    use rdkafka::Message;
+    let read = |topic: &str| {
         let mut out = Vec::new();
-        let mut last = Instant::now();
-        while last.elapsed() < Duration::from_secs(2) {
-            if let Some(m) = c.poll(Duration::from_millis(100)) {
-                out.push(m.unwrap().detach());
-                last = Instant::now();
-            }
-        }
+        let extra = [("message.max.bytes", "2000000")];
+        drain(
+            brokers,
+            "raw-publish-reader",
+            &[topic],
+            partitions,
+            &extra,
+            |m| out.push(m.detach()),
+        );
         out
     };
     let mut held: BTreeMap<&str, Vec<OwnedMessage>> = BTreeMap::new();
@@ -763,15 +777,10 @@ pub fn raw_publish(
             if a.uncompressed {
                 config.set("compression.type", "none");
             }
-            let deliveries = match a.changelog {
-                true => engine::kafka::Deliveries::with_offsets(),
-                false => engine::kafka::Deliveries::default(),
-            };
+            // Deliveries counted only: the offsets the changelog keeps are of no use here.
             let producer: rdkafka::producer::ThreadedProducer<engine::kafka::DeliveryContext> =
                 config
-                    .create_with_context(engine::kafka::DeliveryContext(std::sync::Arc::new(
-                        deliveries,
-                    )))
+                    .create_with_context(engine::kafka::DeliveryContext(Default::default()))
                     .unwrap();
             // Connected before the step: starting a producer is not its throughput.
             producer
@@ -804,7 +813,6 @@ pub fn raw_publish(
             );
             Published {
                 topic: a.topic.to_string(),
-                again: topic.clone(),
                 bare: a.bare,
                 uncompressed: a.uncompressed,
                 messages: messages.len() as u64,

@@ -449,14 +449,13 @@ impl Engine {
     }
 
     /// What the last batch appended, in order, if kept, handed over (to the outbox's thread).
-    /// `room`, emptied, takes its place: best one the outbox handed back, whose memory is
-    /// already the process's, rather than a fresh allocation the kernel must zero page by
-    /// page (a batch's decisions are megabytes).
+    /// `room` takes its place (the next batch empties it first): at best one the outbox handed
+    /// back, whose memory is already the process's, rather than a fresh allocation the kernel
+    /// must zero page by page (a batch's decisions are megabytes).
     pub fn take_appended(&mut self, mut room: Vec<Appended>) -> Vec<Appended> {
         let Some(a) = self.appended.as_mut() else {
             return Vec::new();
         };
-        room.clear();
         // The room the largest batch so far needed, rather than growing by doubling.
         room.reserve(a.capacity());
         std::mem::replace(a, room)
