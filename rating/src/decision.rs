@@ -8,6 +8,7 @@ use crate::money;
 use crate::service::{Direction, Service};
 use crate::state::{Account, Autopay, Bucket, Number, NumberStatus, State};
 use crate::time::Timestamp;
+use chrono::NaiveDate;
 use compact_str::CompactString;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -472,6 +473,14 @@ pub enum Rejection {
     /// from a repeat, so it is not charged.
     #[error("too late: before its account's horizon {horizon} (ids are remembered for {window} s)")]
     TooLate { horizon: Timestamp, window: i64 },
+    /// Usage dated before its number joined the account that holds it now: it was another
+    /// holder's (or nobody's), and is never charged to this one.
+    #[error("usage of {msisdn} on {date}, before the number joined its account on {joined}")]
+    BeforeNumberJoined {
+        msisdn: Msisdn,
+        date: NaiveDate,
+        joined: NaiveDate,
+    },
 }
 
 /// Why a decision could not be applied: the log and the state disagree. This is corruption or a

@@ -402,11 +402,37 @@ pub struct SetGroup {
     pub time: Timestamp,
 }
 
+/// What an account id may be: 1 to 128 bytes, no control characters, no `/` (which names a
+/// group of the account's numbers: `ACCOUNT/GROUP`), and not digits alone with an optional
+/// leading `+` (which a reader would take for a number).
+pub fn account_id_rule(id: &str) -> Result<(), String> {
+    let digits = id.strip_prefix('+').unwrap_or(id);
+    if id.is_empty() || id.len() > MAX_ID_BYTES {
+        Err(format!("account id must be 1 to {MAX_ID_BYTES} bytes"))
+    } else if id.chars().any(char::is_control) {
+        Err("an account id holds no control characters".into())
+    } else if id.contains('/') {
+        Err(format!("account id {id:?}: '/' names a group of an account's numbers"))
+    } else if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+        Err(format!(
+            "account id {id:?} is digits alone, which would be taken for a number"
+        ))
+    } else {
+        Ok(())
+    }
+}
+
 /// Longest group name.
 pub const MAX_GROUP_BYTES: usize = 64;
 
-/// Bytes an event id may take for a transfer: its credit and refund ids add a suffix.
+/// Bytes an event id may take for a transfer.
 pub const MAX_TRANSFER_ID_BYTES: usize = MAX_ID_BYTES - 8;
+
+/// The ids of inputs the engine makes (a day's tick, a transfer's credit and refund) begin with
+/// this; no source may send one that does, so a made id never collides with a sent one.
+pub const DERIVED_ID_PREFIX: &str = "ratel:";
+/// The longest id the engine makes: the prefix, a step, an account id and a transfer id.
+pub const MAX_DERIVED_ID_BYTES: usize = 3 * MAX_ID_BYTES;
 
 /// Event time has reached `time` for an account that may be idle: periodic fees and renewals.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -539,16 +565,19 @@ impl Input {
     /// Checks that do not need state or catalog: ids, sizes.
     pub fn check(&self) -> Result<(), String> {
         let id = self.id();
-        if id.is_empty() || id.len() > MAX_ID_BYTES {
+        let most = if id.starts_with(DERIVED_ID_PREFIX) {
+            MAX_DERIVED_ID_BYTES
+        } else {
+            MAX_ID_BYTES
+        };
+        if id.is_empty() || id.len() > most {
             return Err(format!("id must be 1 to {MAX_ID_BYTES} bytes"));
         }
         match self {
             Input::OpenAccount(o) if o.numbers.len() > MAX_NUMBERS_PER_COMMAND => Err(format!(
                 "more than {MAX_NUMBERS_PER_COMMAND} numbers in one command"
             )),
-            Input::OpenAccount(o) if o.account.is_empty() || o.account.len() > MAX_ID_BYTES => {
-                Err("account id must be 1 to 128 bytes".into())
-            }
+            Input::OpenAccount(o) => account_id_rule(&o.account),
             Input::SetGroup(g)
                 if g.group.as_ref().is_some_and(|n| {
                     n.is_empty() || n.len() > MAX_GROUP_BYTES || n.contains('/')

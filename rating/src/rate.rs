@@ -191,16 +191,7 @@ fn decide(state: &State, cat: &Catalog, input: &Input) -> Decision {
     match input {
         Input::Usage(u) => rate_usage(state, cat, input, u),
         Input::Payment(p) => {
-            let acct = match (&p.account, p.msisdn) {
-                (Some(a), _) => state
-                    .account(a)
-                    .ok_or_else(|| Rejection::UnknownAccount(a.clone())),
-                (None, Some(m)) => state.account_of(m).ok_or(Rejection::UnknownNumber(m)),
-                (None, None) => Err(Rejection::Malformed(
-                    "payment names neither account nor msisdn".into(),
-                )),
-            };
-            let acct = match acct {
+            let acct = match account_named(state, p.account.as_ref(), p.msisdn, "payment") {
                 Ok(a) => a,
                 Err(r) => return rejected(input, cat, None, r),
             };
@@ -214,6 +205,9 @@ fn decide(state: &State, cat: &Catalog, input: &Input) -> Decision {
                 .as_ref()
                 .map_or(Decimal::ZERO, |pr| pr.outstanding.min(p.amount));
             let balance_after = a.balance + p.amount - repaid;
+            if balance_after > crate::money::MAX_AMOUNT {
+                return rejected(input, cat, Some(&acct.id), Rejection::AmountOutOfRange);
+            }
             decided(
                 input,
                 cat,
@@ -472,16 +466,7 @@ fn promise(
     input: &Input,
     x: &crate::event::RequestPromise,
 ) -> Decision {
-    let acct = match (&x.account, x.msisdn) {
-        (Some(a), _) => state
-            .account(a)
-            .ok_or_else(|| Rejection::UnknownAccount(a.clone())),
-        (None, Some(m)) => state.account_of(m).ok_or(Rejection::UnknownNumber(m)),
-        (None, None) => Err(Rejection::Malformed(
-            "a promised payment names neither account nor msisdn".into(),
-        )),
-    };
-    let acct = match acct {
+    let acct = match account_named(state, x.account.as_ref(), x.msisdn, "a promised payment") {
         Ok(a) => a,
         Err(r) => return rejected(input, cat, None, r),
     };
@@ -620,6 +605,34 @@ pub(crate) fn usage_kind(cat: &Catalog, u: &Usage, dest: DestIdx) -> UsageKind {
 }
 
 /// The account an input names by its id, for the inputs that change it.
+/// The account an input names by its id or by one of its numbers. Naming both is allowed only
+/// when the number is the account's: money is never credited to one account on the word of
+/// another's number.
+fn account_named<'a>(
+    state: &'a State,
+    account: Option<&crate::event::AccountId>,
+    msisdn: Option<crate::event::Msisdn>,
+    what: &str,
+) -> Result<&'a Account, Rejection> {
+    match (account, msisdn) {
+        (Some(a), m) => {
+            let acct = state
+                .account(a)
+                .ok_or_else(|| Rejection::UnknownAccount(a.clone()))?;
+            match m {
+                Some(m) if acct.number(m).is_none() => Err(Rejection::Malformed(format!(
+                    "{what} names account {a} and number {m}, which is not that account's"
+                ))),
+                _ => Ok(acct),
+            }
+        }
+        (None, Some(m)) => state.account_of(m).ok_or(Rejection::UnknownNumber(m)),
+        (None, None) => Err(Rejection::Malformed(format!(
+            "{what} names neither account nor msisdn"
+        ))),
+    }
+}
+
 fn named_account<'a>(state: &'a State, input: &Input) -> Option<&'a Account> {
     let id = match input {
         Input::Payment(x) => x.account.as_deref()?,
@@ -675,12 +688,35 @@ fn unless_new(
 
 /// The decision for a usage item, built in place: a decision is a few hundred bytes, and the
 /// hot path should not move it from frame to frame.
+#[inline]
+fn before_joining(cat: &Catalog, acct: &Account, u: &Usage) -> Option<Rejection> {
+    let n = acct
+        .number(u.msisdn)
+        .expect("the index points at the account holding the number");
+    // The local date is before the joining date only if the time is before the joining date's
+    // midnight in UTC plus the widest offset east of it: most usage is later, and is let
+    // through without a time zone conversion.
+    let midnight = n.anchor.and_hms_opt(0, 0, 0)?.and_utc().timestamp();
+    if u.start.0 >= midnight + 12 * 3600 {
+        return None;
+    }
+    let date = cat.calendar.local(u.start).date;
+    (date < n.anchor).then_some(Rejection::BeforeNumberJoined {
+        msisdn: u.msisdn,
+        date,
+        joined: n.anchor,
+    })
+}
+
 fn charge(cat: &Catalog, input: &Input, acct0: &Account, u: &Usage) -> Decision {
     let reject = |r| rejected(input, cat, Some(&acct0.id), r);
     let quantity = match u.quantity() {
         Ok(q) => q,
         Err(r) => return reject(r),
     };
+    if let Some(r) = before_joining(cat, acct0, u) {
+        return reject(r);
+    }
     let (acct, due) = renewed(cat, acct0, u.start);
     let n = acct
         .number(u.msisdn)

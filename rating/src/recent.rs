@@ -52,6 +52,29 @@ impl IdDigest {
     }
 }
 
+/// The layout of records 5: the window's ids alone, no ids held for ever.
+pub mod v5 {
+    use serde::Deserialize;
+
+    #[derive(Clone, Debug, Deserialize)]
+    pub struct RecentRecord {
+        pub ids: Vec<(super::IdDigest, i64)>,
+        pub latest: Option<i64>,
+        pub oldest: i64,
+    }
+
+    impl From<RecentRecord> for super::RecentRecord {
+        fn from(r: RecentRecord) -> super::RecentRecord {
+            super::RecentRecord {
+                ids: r.ids,
+                latest: r.latest,
+                oldest: r.oldest,
+                kept: Vec::new(),
+            }
+        }
+    }
+}
+
 /// The layouts of records before this one.
 pub mod v4 {
     use serde::Deserialize;
@@ -77,6 +100,7 @@ pub mod v4 {
                 ids,
                 latest: r.latest,
                 oldest: r.oldest,
+                kept: Vec::new(),
             }
         }
     }
@@ -91,6 +115,10 @@ pub struct Recent {
     latest: Option<Timestamp>,
     /// No id held is older than this.
     oldest: Timestamp,
+    /// The ids held for ever, ordered: those of inputs other than usage and ticks (payments,
+    /// transfers and their steps, account commands), which are few and whose repeat, however
+    /// late, must never take effect again.
+    kept: Vec<IdDigest>,
 }
 
 /// The ids an account holds, each once, with the time it is held at. An account holds tens of
@@ -209,6 +237,8 @@ pub struct RecentRecord {
     pub ids: Vec<(IdDigest, i64)>,
     pub latest: Option<i64>,
     pub oldest: i64,
+    /// The ids held for ever, ordered.
+    pub kept: Vec<IdDigest>,
 }
 
 /// What the account's memory says of an input.
@@ -228,7 +258,11 @@ impl Recent {
     /// so it is never too late, only a repeat or not.
     pub fn check(&self, id: &str, t: Timestamp, owed: bool, window: i64) -> Seen {
         let horizon = self.horizon(window);
-        if let Some(at) = self.ids.get(IdDigest::of(id)) {
+        let digest = IdDigest::of(id);
+        if self.kept.binary_search(&digest).is_ok() {
+            return Seen::Repeat;
+        }
+        if let Some(at) = self.ids.get(digest) {
             if horizon.is_none_or(|h| at >= h) {
                 return Seen::Repeat;
             }
@@ -239,19 +273,28 @@ impl Recent {
         }
     }
 
-    /// Records a decided input; `rated` moves the latest event time. Ids that fell behind the
-    /// horizon are dropped when the oldest is a quarter window behind it.
-    pub fn remember(&mut self, id: &str, t: Timestamp, rated: bool, window: i64) {
+    /// Records a decided input; `rated` moves the latest event time; `for_ever` holds its id
+    /// for as long as the account lives. Ids of the window that fell behind the horizon are
+    /// dropped when the oldest is a quarter window behind it.
+    pub fn remember(&mut self, id: &str, t: Timestamp, rated: bool, for_ever: bool, window: i64) {
         if rated {
             self.latest = Some(self.latest.map_or(t, |l| l.max(t)));
         }
-        // Held as of the account's clock when it was decided, not its own time: a late input
-        // (or an owed one, older than the horizon) is still known as a repeat for a window.
-        let t = self.latest.map_or(t, |l| l.max(t));
-        if self.ids.is_empty() || t < self.oldest {
-            self.oldest = t;
+        if for_ever {
+            let digest = IdDigest::of(id);
+            if let Err(i) = self.kept.binary_search(&digest) {
+                self.kept.insert(i, digest);
+            }
+        } else {
+            // Held as of the account's clock when it was decided, not its own time: a late
+            // input (or an owed one, older than the horizon) is still known as a repeat for a
+            // window.
+            let t = self.latest.map_or(t, |l| l.max(t));
+            if self.ids.is_empty() || t < self.oldest {
+                self.oldest = t;
+            }
+            self.ids.hold(IdDigest::of(id), t);
         }
-        self.ids.hold(IdDigest::of(id), t);
         self.prune(window);
     }
 
@@ -265,12 +308,18 @@ impl Recent {
         self.oldest = self.ids.keep_from(h).unwrap_or(h);
     }
 
+    /// The ids held: the window's and those held for ever.
     pub fn len(&self) -> usize {
-        self.ids.len()
+        self.ids.len() + self.kept.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.ids.is_empty()
+        self.ids.is_empty() && self.kept.is_empty()
+    }
+
+    /// The ids held for ever.
+    pub fn kept(&self) -> &[IdDigest] {
+        &self.kept
     }
 
     pub fn ids(&self) -> impl Iterator<Item = (IdDigest, Timestamp)> + '_ {
@@ -287,7 +336,7 @@ impl Recent {
 
     /// The bytes of memory the held ids take.
     pub fn heap_bytes(&self) -> usize {
-        self.ids.heap_bytes()
+        self.ids.heap_bytes() + self.kept.capacity() * std::mem::size_of::<IdDigest>()
     }
 
     pub fn record(&self) -> RecentRecord {
@@ -297,6 +346,7 @@ impl Recent {
             ids,
             latest: self.latest.map(|t| t.0),
             oldest: self.oldest.0,
+            kept: self.kept.clone(),
         }
     }
 }
@@ -307,10 +357,14 @@ impl From<RecentRecord> for Recent {
         for (d, t) in r.ids {
             ids.hold(d, Timestamp(t));
         }
+        let mut kept = r.kept;
+        kept.sort_unstable();
+        kept.dedup();
         Recent {
             ids,
             latest: r.latest.map(Timestamp),
             oldest: Timestamp(r.oldest),
+            kept,
         }
     }
 }
@@ -329,14 +383,14 @@ mod tests {
     fn a_repeat_within_the_window_is_seen_and_a_late_input_is_refused() {
         let mut r = Recent::default();
         assert_eq!(r.check("a", at(10_000), false, W), Seen::Fresh);
-        r.remember("a", at(10_000), true, W);
+        r.remember("a", at(10_000), true, false, W);
         assert_eq!(r.check("a", at(10_000), false, W), Seen::Repeat);
         assert_eq!(
             r.check("b", at(9_500), false, W),
             Seen::Fresh,
             "late but within the window"
         );
-        r.remember("b", at(9_500), true, W);
+        r.remember("b", at(9_500), true, false, W);
         assert_eq!(
             r.horizon(W),
             Some(at(9_000)),
@@ -348,7 +402,7 @@ mod tests {
         );
         // Time moves on: a's time falls behind the horizon. Whether it is still held or not,
         // it is no longer a repeat, and an input at its time is too late.
-        r.remember("d", at(11_100), true, W);
+        r.remember("d", at(11_100), true, false, W);
         assert_eq!(r.check("a", at(10_100), false, W), Seen::Fresh);
         assert_eq!(
             r.check("a", at(10_000), false, W),
@@ -361,7 +415,7 @@ mod tests {
     #[test]
     fn an_owed_input_is_never_too_late_and_its_repeat_is_known_for_a_window() {
         let mut r = Recent::default();
-        r.remember("now", at(100_000), true, W);
+        r.remember("now", at(100_000), true, false, W);
         assert_eq!(r.check("credit", at(5_000), true, W), Seen::Fresh);
         assert_eq!(
             r.check("credit", at(5_000), false, W),
@@ -369,7 +423,7 @@ mod tests {
                 horizon: at(99_000)
             }
         );
-        r.remember("credit", at(5_000), true, W);
+        r.remember("credit", at(5_000), true, false, W);
         assert_eq!(r.check("credit", at(5_000), true, W), Seen::Repeat);
         assert_eq!(r.check("credit", at(5_000), false, W), Seen::Repeat);
         assert_eq!(
@@ -382,7 +436,7 @@ mod tests {
     #[test]
     fn rejections_are_remembered_but_do_not_move_the_horizon() {
         let mut r = Recent::default();
-        r.remember("x", at(50_000), false, W);
+        r.remember("x", at(50_000), false, false, W);
         assert_eq!(r.horizon(W), None);
         assert_eq!(r.check("x", at(50_000), false, W), Seen::Repeat);
         assert_eq!(r.check("y", at(1), false, W), Seen::Fresh);
@@ -392,7 +446,7 @@ mod tests {
     fn pruning_is_lazy_and_changes_no_decision() {
         let mut r = Recent::default();
         for t in 0..100 {
-            r.remember(&format!("e{t}"), at(t * 100), true, W);
+            r.remember(&format!("e{t}"), at(t * 100), true, false, W);
         }
         // latest 9 900, horizon 8 900: held ids are never older than a quarter window behind it.
         assert!(r.ids().all(|(_, t)| t.0 >= 8_900 - W / 4), "{:?}", r.oldest);
@@ -409,7 +463,7 @@ mod tests {
     fn a_record_gives_back_the_same_memory_and_the_same_bytes_for_it() {
         let mut a = Recent::default();
         for t in 0..50 {
-            a.remember(&format!("e{t}"), at(t * 37 % 500), t % 3 != 0, W);
+            a.remember(&format!("e{t}"), at(t * 37 % 500), t % 3 != 0, false, W);
         }
         // The same ids put into the table in another order: the same record.
         let mut shuffled = a.record();
@@ -435,7 +489,7 @@ mod tests {
     fn many_ids_go_to_a_table_and_back_and_are_the_same_value_either_way() {
         let mut r = Recent::default();
         for i in 0..600 {
-            r.remember(&format!("x{i}"), at(10_000 + i), true, W);
+            r.remember(&format!("x{i}"), at(10_000 + i), true, false, W);
         }
         assert!(matches!(r.ids, Ids::Many(_)), "600 ids are many");
         for i in 0..600 {
@@ -444,12 +498,26 @@ mod tests {
         }
         assert_eq!(Recent::from(r.record()), r);
         // A later input moves the horizon to 10 400: 200 ids are left, and the new one.
-        r.remember("y", at(11_400), true, W);
+        r.remember("y", at(11_400), true, false, W);
         assert!(matches!(r.ids, Ids::Few(_)), "{} ids are few", r.len());
         assert_eq!(r.len(), 201);
         assert_eq!(r.check("x450", at(11_400), false, W), Seen::Repeat);
         assert_eq!(r.check("x100", at(11_400), false, W), Seen::Fresh);
         assert_eq!(Recent::from(r.record()), r);
+    }
+
+    #[test]
+    fn an_id_held_for_ever_is_a_repeat_however_late_it_comes_again() {
+        let mut r = Recent::default();
+        r.remember("pay-1", at(10_000), true, true, W);
+        r.remember("cdr-1", at(10_000), true, false, W);
+        // Far past the window, and with a later time: the payment is still known, the
+        // usage (held for the window only) is not.
+        r.remember("later", at(100_000), true, false, W);
+        assert_eq!(r.check("pay-1", at(100_500), false, W), Seen::Repeat);
+        assert_eq!(r.check("cdr-1", at(100_500), false, W), Seen::Fresh);
+        assert_eq!(Recent::from(r.record()), r);
+        assert_eq!(r.kept().len(), 1);
     }
 
     #[test]

@@ -2,7 +2,9 @@
 //! checkpoint, and every older layout read back. Pure, so that it is fuzzed without a store
 //! (`fuzz/fuzz_targets/account_record.rs`).
 //!
-//! Layouts: 5 since the ids a record holds are 64-bit digests (a layout-4 record holds 128-bit
+//! Layouts: 6 since a record holds the ids its account keeps for ever (payments, transfers,
+//! commands; a layout-5 record holds the window's alone, read through [`crate::recent::v5`]);
+//! 5 since the ids a record holds are 64-bit digests (a layout-4 record holds 128-bit
 //! ones, read through [`crate::recent::v4`], whose low halves are today's); 4 since a record
 //! holds the ids its account remembers (a layout-3 record is the account alone, its ids kept
 //! apart by older stores); 2 and 1 are read through [`crate::codec::v2`] and [`crate::codec::v1`].
@@ -14,7 +16,7 @@ use crate::state::Account;
 use bincode::Options;
 
 /// The layout written today.
-pub const ACCOUNT_LAYOUT: u8 = 5;
+pub const ACCOUNT_LAYOUT: u8 = 6;
 
 /// The most bytes a record is read from: an account's ids are a window of its inputs, 16 bytes
 /// each, so a number with a million inputs in one window is 16 MB. More is corruption, refused
@@ -51,6 +53,10 @@ pub fn decode_account(v: &[u8]) -> Result<(Account, Option<Recent>), DecodeError
             .deserialize::<(Account, RecentRecord)>(rest)
             .map(|(a, r)| (a, Some(Recent::from(r))))
             .map_err(corrupt(ACCOUNT_LAYOUT)),
+        Some((5, rest)) => opts()
+            .deserialize::<(Account, crate::recent::v5::RecentRecord)>(rest)
+            .map(|(a, r)| (a, Some(Recent::from(RecentRecord::from(r)))))
+            .map_err(corrupt(5)),
         Some((4, rest)) => opts()
             .deserialize::<(Account, crate::recent::v4::RecentRecord)>(rest)
             .map(|(a, r)| (a, Some(Recent::from(RecentRecord::from(r)))))

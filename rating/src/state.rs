@@ -413,7 +413,7 @@ impl State {
             .by_id
             .get(account.as_str())
             .expect("a decision's account exists once applied");
-        self.remember_at(i, &d.event, d.time, rated);
+        self.remember_at(i, &d.event, d.time, rated, held_for_ever(d));
     }
 
     pub(crate) fn account_mut(&mut self, id: &str) -> Option<&mut Account> {
@@ -479,9 +479,16 @@ impl State {
     /// Restores an id `account` decided at `t` (from a store made before checkpoints held the
     /// ids); `rated` as in [`Recent::remember`]. An id of an unknown account is ignored: it can
     /// never be asked for.
-    pub fn restore_seen(&mut self, account: &str, id: &str, t: Timestamp, rated: bool) {
+    pub fn restore_seen(
+        &mut self,
+        account: &str,
+        id: &str,
+        t: Timestamp,
+        rated: bool,
+        for_ever: bool,
+    ) {
         if let Some(&i) = self.by_id.get(account) {
-            self.remember_at(i, id, t, rated);
+            self.remember_at(i, id, t, rated, for_ever);
         }
     }
 
@@ -495,9 +502,21 @@ impl State {
         self.recent[i as usize] = r;
     }
 
-    fn remember_at(&mut self, i: u32, id: &str, t: Timestamp, rated: bool) {
-        self.recent[i as usize].remember(id, t, rated, self.window);
+    fn remember_at(&mut self, i: u32, id: &str, t: Timestamp, rated: bool, for_ever: bool) {
+        self.recent[i as usize].remember(id, t, rated, for_ever, self.window);
     }
+}
+
+/// Whether an account holds a decision's id for ever rather than for its window
+/// (`crate::recent`): every input that took effect but usage and ticks. Payments, transfers and
+/// their steps, and account commands are few, and a repeat of one, however late, must never
+/// move money or change the account again. Usage is many: its ids are held for the window, and
+/// a refusal changes nothing if repeated.
+pub fn held_for_ever(d: &Decision) -> bool {
+    !matches!(
+        d.outcome,
+        Outcome::Charged(_) | Outcome::Ticked | Outcome::Rejected(_) | Outcome::Duplicate
+    )
 }
 
 /// The account whose record a decision changes, if any: the one it opened, or the one it

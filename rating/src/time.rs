@@ -18,6 +18,13 @@ impl Timestamp {
     pub fn parse_rfc3339(text: &str) -> Result<Timestamp, String> {
         let dt = DateTime::parse_from_rfc3339(text.trim())
             .map_err(|e| format!("time {text:?} is not RFC 3339: {e}"))?;
+        // Event time is kept to the second: a fraction would be dropped without a word, and two
+        // systems rounding it differently would disagree about a band's edge or a period's.
+        if dt.timestamp_subsec_nanos() != 0 {
+            return Err(format!(
+                "time {text:?} has a fraction of a second; ratel keeps event time to the second"
+            ));
+        }
         let ts = dt.timestamp();
         if !(MIN_TIME..=MAX_TIME).contains(&ts) {
             return Err(format!("time {text:?} is outside 1970..9999"));

@@ -93,6 +93,10 @@ pub(crate) fn credit(state: &State, cat: &Catalog, input: &Input, x: &TransferCr
         return bounce(Some(&acct.id), Rejection::Released(acct.id.clone()));
     }
     let balance_after = a.balance + x.amount;
+    if balance_after > crate::money::MAX_AMOUNT {
+        // No balance exceeds the limit: the money goes back to the sender.
+        return bounce(Some(&acct.id), Rejection::AmountOutOfRange);
+    }
     decided(
         input,
         cat,
@@ -133,12 +137,28 @@ pub(crate) fn refund(state: &State, cat: &Catalog, input: &Input, x: &TransferRe
     )
 }
 
+/// The id of a step the engine makes of a transfer (`credit` or `refund`): scoped by the
+/// sender's account, whose ids the transfer's id is unique among, and in the namespace no source
+/// may use ([`crate::event::DERIVED_ID_PREFIX`]), so that no id an operator sends can be taken
+/// for it. The account's length goes first: account and transfer ids may hold `:`.
+pub fn step_id(step: &str, sender: &str, transfer: &str) -> crate::event::EventId {
+    format_compact!(
+        "{}{step}:{}:{sender}:{transfer}",
+        crate::event::DERIVED_ID_PREFIX,
+        sender.len()
+    )
+}
+
 /// The input a decision obliges the engine to deliver next, if any: a sent transfer's credit,
 /// or a bounced credit's refund.
 pub fn derived(d: &Decision) -> Option<Input> {
     match &d.outcome {
         Outcome::TransferSent { to, amount, .. } => Some(Input::TransferCredit(TransferCredit {
-            id: format_compact!("{}:credit", d.event),
+            id: step_id(
+                "credit",
+                d.account.as_deref().expect("a debit names its account"),
+                &d.event,
+            ),
             transfer: d.event.clone(),
             from_account: d.account.clone().expect("a debit names its account"),
             to: *to,
@@ -151,7 +171,7 @@ pub fn derived(d: &Decision) -> Option<Input> {
             amount,
             ..
         } => Some(Input::TransferRefund(TransferRefund {
-            id: format_compact!("{transfer}:refund"),
+            id: step_id("refund", from_account, transfer),
             transfer: transfer.clone(),
             account: from_account.clone(),
             amount: *amount,

@@ -7,6 +7,24 @@ use rating::Catalog;
 const CASES: &[(&str, &str, &str, &str)] = &[
     // (line to find, replacement, expected item, expected words in the problem)
     (
+        r#"fees = [{ period = "monthly", amount = "450.00" }]"#,
+        r#"fees = [{ period = "monthly", amount = "450.005" }]"#,
+        "plans.SMART.fees[0]",
+        "more decimals than the currency's 2",
+    ),
+    (
+        r#"fees = [{ period = "monthly", amount = "450.00" }]"#,
+        r#"fees = [{ period = "monthly", amount = "450.000" }]"#,
+        "plans.SMART.fees[0]",
+        "more decimals than the currency's 2",
+    ),
+    (
+        r#"detalization_fee = "30.00""#,
+        r#"detalization_fee = "30.0001""#,
+        "catalog",
+        "detalization_fee 30.0001 has more decimals",
+    ),
+    (
         r#"prefixes = ["7900", "7901", "7902"]"#,
         r#"prefixes = ["7900", "79x1"]"#,
         "destinations.ONNET_MOBILE",

@@ -341,12 +341,17 @@ fn the_same_event_id_twice_charges_once() {
     let d = step(&mut s, &cat, &c);
     assert_eq!(d.outcome, Outcome::Duplicate);
     assert_eq!(balance(&s, A), after_once);
-    // The payment that opened the account, delivered again three weeks later: its time is
-    // before the account's horizon (its latest rated event less the window), too late to be
-    // told from a repeat, so it is refused and moves nothing.
-    let p = pay("p1", A, "2026-11-01T07:00:01Z", "999.00");
+    // The payment that opened the account, delivered again three weeks later, with its own
+    // time or with a later one: a payment's id is held for ever, so either is a duplicate.
+    for time in ["2026-11-01T07:00:01Z", "2026-11-25T11:00:00Z", "2027-01-10T00:00:00Z"] {
+        let p = pay("p1", A, time, "999.00");
+        assert_eq!(step(&mut s, &cat, &p).outcome, Outcome::Duplicate, "{time}");
+        assert_eq!(balance(&s, A), after_once);
+    }
+    // A call too old for the window is too late, and moves nothing.
+    let old = call("old", N, "441234567890", "2026-11-01T10:00:00Z", 60);
     assert!(matches!(
-        step(&mut s, &cat, &p).outcome,
+        step(&mut s, &cat, &old).outcome,
         Outcome::Rejected(Rejection::TooLate { .. })
     ));
     assert_eq!(balance(&s, A), after_once);

@@ -160,12 +160,15 @@ fn a_promised_payment_and_the_credit_limit_are_not_for_sending() {
 fn the_engines_own_inputs_carry_deterministic_ids() {
     let (cat, mut s) = two();
     let d = step(&mut s, &cat, &send("tr", A, "79009999999", "30.00"));
+    let sender = d.account.clone().unwrap();
     let credit = rating::transfer::derived(&d).unwrap();
-    assert_eq!(credit.id(), "tr:credit");
+    let made = format!("ratel:credit:{}:{sender}:tr", sender.len());
+    assert_eq!(credit.id(), made.as_str());
     assert!(credit.is_derived());
     let bounce = step(&mut s, &cat, &credit);
     let refund = rating::transfer::derived(&bounce).unwrap();
-    assert_eq!(refund.id(), "tr:refund");
+    let made = format!("ratel:refund:{}:{sender}:tr", sender.len());
+    assert_eq!(refund.id(), made.as_str());
     // A transfer id too long for its suffixes is refused before any money moves.
     let long = "x".repeat(rating::event::MAX_TRANSFER_ID_BYTES + 1);
     let d = step(&mut s, &cat, &send(&long, A, B, "1.00"));
@@ -173,4 +176,59 @@ fn the_engines_own_inputs_carry_deterministic_ids() {
         matches!(d.outcome, Outcome::Rejected(Rejection::Malformed(_))),
         "{d:?}"
     );
+}
+
+/// Ids the engine makes cannot be taken for ids a source sends: two senders may use one
+/// transfer id towards one receiver, and a receiver may have had a payment whose id is what an
+/// older build made a credit's id.
+#[test]
+fn a_credit_is_never_taken_for_another_input() {
+    let (cat, mut s) = two();
+    const C: &str = "79001000003";
+    run(
+        &mut s,
+        &cat,
+        &[
+            open("oz", "Z", "2026-11-01T09:00:00Z", &[(C, "BASIC", &[])]),
+            pay("pz", "Z", "2026-11-01T09:01:00Z", "100.00"),
+            // The receiver's payment with the id an older build gave transfer t7's credit.
+            pay("t7:credit", "Y", "2026-11-01T09:02:00Z", "1.00"),
+        ],
+    );
+    // X and Z both send a transfer they call t7 to Y.
+    for from in [A, C] {
+        let got = deliver(&mut s, &cat, &send("t7", from, B, "20.00"));
+        assert_eq!(got, vec!["TransferSent", "TransferReceived"], "from {from}");
+    }
+    assert_eq!(balance(&s, "Y"), m("51.00"));
+    assert_eq!(balance(&s, "X"), m("75.00"));
+    assert_eq!(balance(&s, "Z"), m("75.00"));
+    // A sender's own repeat is still one transfer.
+    let again = deliver(&mut s, &cat, &send("t7", A, B, "20.00"));
+    assert_eq!(again, vec!["Duplicate"]);
+    assert_eq!(balance(&s, "Y"), m("51.00"));
+}
+
+/// No balance goes past the limit of 10^12: a credit that would take it there comes back.
+#[test]
+fn a_credit_past_the_balance_limit_comes_back() {
+    let (cat, mut s) = two();
+    let d = run(
+        &mut s,
+        &cat,
+        &[
+            pay("big-1", "Y", "2026-11-01T10:00:00Z", "999999999990.00"),
+            pay("big-2", "Y", "2026-11-01T10:01:00Z", "0.01"),
+        ],
+    );
+    assert!(matches!(d[0].outcome, Outcome::Paid { .. }), "{:?}", d[0].outcome);
+    assert_eq!(
+        d[1].outcome,
+        Outcome::Rejected(Rejection::AmountOutOfRange),
+        "a payment past the limit"
+    );
+    assert_eq!(balance(&s, "Y"), m("1000000000000.00"));
+    let got = deliver(&mut s, &cat, &send("over", A, B, "20.00"));
+    assert_eq!(got, vec!["TransferSent", "TransferBounced", "TransferRefunded"]);
+    assert_eq!(balance(&s, "X"), m("95.00"));
 }

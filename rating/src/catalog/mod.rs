@@ -401,13 +401,18 @@ impl Catalog {
     }
 
     /// The amount has no more decimals than the currency allows.
+    /// As written: "100.000000" has six, though its value has none, and a balance it was added
+    /// to would print them.
     pub fn fits_currency(&self, amount: Decimal) -> bool {
-        amount.normalize().scale() <= self.decimals
+        amount.scale() <= self.decimals
     }
 }
 
 struct Checker {
     problems: Vec<Problem>,
+    /// The currency's decimals: an amount charged or credited as it is written (a fee, a
+    /// limit) has no more.
+    decimals: u32,
 }
 
 impl Checker {
@@ -418,7 +423,20 @@ impl Checker {
         });
     }
 
+    /// An amount taken or credited as written: within the limits and the currency's decimals.
     fn money(&mut self, item: &str, what: &str, v: Decimal) {
+        if v.scale() > self.decimals {
+            self.bad(
+                item,
+                format!("{what} {v} has more decimals than the currency's {}", self.decimals),
+            );
+        }
+        self.rate_money(item, what, v);
+    }
+
+    /// A part of a price (per unit, or a call's connect fee): the rate's rounding applies to
+    /// what it comes to, so it may have more decimals than the currency.
+    fn rate_money(&mut self, item: &str, what: &str, v: Decimal) {
         if v.is_sign_negative() && !v.is_zero() {
             self.bad(item, format!("{what} is negative ({v})"));
         }
@@ -468,10 +486,11 @@ fn mask<T: Copy>(items: &Option<Vec<T>>, all: u8, bit: impl Fn(T) -> u8) -> u8 {
 }
 
 fn compile(file: &str, f: CatalogFile, fingerprint: [u8; 32]) -> Result<Catalog, CatalogError> {
+    let h = &f.catalog;
     let mut c = Checker {
         problems: Vec::new(),
+        decimals: h.decimals,
     };
-    let h = &f.catalog;
     let tz: Tz = h.timezone.parse().unwrap_or_else(|_| {
         c.bad(
             "catalog.timezone",
@@ -685,7 +704,7 @@ fn compile(file: &str, f: CatalogFile, fingerprint: [u8; 32]) -> Result<Catalog,
     for r in &f.rates {
         let item = format!("rates.{}", r.id);
         let connect_fee = r.connect_fee.unwrap_or_default();
-        c.money(&item, "connect_fee", connect_fee);
+        c.rate_money(&item, "connect_fee", connect_fee);
         if let Some(m) = r.max_cost {
             c.money(&item, "max_cost", m);
         }
@@ -703,7 +722,7 @@ fn compile(file: &str, f: CatalogFile, fingerprint: [u8; 32]) -> Result<Catalog,
         let mut slots = Vec::new();
         for (i, s) in r.slots.iter().enumerate() {
             let si = format!("{item}.slots[{i}]");
-            c.money(&si, "price", s.price);
+            c.rate_money(&si, "price", s.price);
             if s.per == 0 {
                 c.bad(&si, "per is zero");
             }
