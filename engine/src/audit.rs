@@ -81,7 +81,8 @@ struct Ledger {
     promises: HashMap<String, (String, Decimal)>,
     /// Each transfer's steps, wherever they were logged: the partitions' logs are read one
     /// after another, so a credit may be read before its debit.
-    transfers: HashMap<String, TransferSteps>,
+    /// Keyed by the sender's account and the transfer's id: two senders may use one id.
+    transfers: HashMap<(String, String), TransferSteps>,
 }
 
 /// The amounts of a transfer's steps: `[sent, received, bounced, refunded]`.
@@ -93,13 +94,16 @@ impl Ledger {
         &mut self,
         r: &mut AuditReport,
         at: &str,
-        id: &str,
+        (sender, id): (&str, &str),
         step: usize,
         amount: Decimal,
     ) {
-        let t = self.transfers.entry(id.to_string()).or_default();
+        let key = (sender.to_string(), id.to_string());
+        let t = self.transfers.entry(key).or_default();
         if t.0[step].replace(amount).is_some() {
-            r.bad(format!("{at}: transfer {id} takes the same step twice"));
+            r.bad(format!(
+                "{at}: transfer {id} of {sender} takes the same step twice"
+            ));
         }
     }
 }
@@ -135,30 +139,69 @@ impl Ledger {
     }
 }
 
-/// Audits the store. Errors are for a store that cannot be read at all; everything the log or
-/// the state gets wrong is a discrepancy in the report.
-/// Records that `d`'s input took effect in its account; a second time is a fault.
-fn took_effect(
-    r: &mut AuditReport,
-    at: &str,
-    d: &Decision,
-    effective: &mut HashSet<(String, String)>,
-    ids: &mut HashSet<String>,
-) {
-    let owner = rating::state::remembered_by(d).map_or("", |(a, _)| a.as_str());
-    if !effective.insert((owner.to_string(), d.event.to_string())) {
-        r.bad(format!("{at}: {} took effect twice", d.event));
-    }
-    ids.insert(d.event.to_string());
+/// The inputs that took effect, by account and id, as the rules of `docs/events.md` say an
+/// account remembers them: a payment's, a transfer's or a command's id for ever, a usage's (or a
+/// tick's) for the window of event time after its account's clock passed it. Kept here by its
+/// own bookkeeping, not by the rating core's.
+struct Effects {
+    window: i64,
+    /// Each id that took effect, with the account's clock when it did (`None`: held for ever).
+    held: HashMap<(String, String), Option<i64>>,
+    /// Each account's latest event time of an input that took effect.
+    latest: HashMap<String, i64>,
+    ids: HashSet<String>,
 }
 
+impl Effects {
+    /// Records that `d`'s input took effect in its account; a second time while the account
+    /// still holds its id is a fault.
+    fn took_effect(&mut self, r: &mut AuditReport, at: &str, d: &Decision) {
+        let owner = rating::state::remembered_by(d).map_or("", |(a, _)| a.as_str());
+        let key = (owner.to_string(), d.event.to_string());
+        let latest = self.latest.get(owner).copied();
+        let horizon = latest.map(|l| l - self.window);
+        let still_held = match self.held.get(&key) {
+            None => false,
+            Some(None) => true,
+            Some(Some(clock)) => horizon.is_none_or(|h| *clock >= h),
+        };
+        // Usage before its account's horizon is refused as too late, repeat or not: only the
+        // same id coming again later than the horizon, once the first fell behind it, is new.
+        let too_late = matches!(d.outcome, Outcome::Charged(_))
+            && horizon.is_some_and(|h| d.time.0 < h);
+        if still_held || (too_late && self.held.contains_key(&key)) {
+            r.bad(format!("{at}: {} took effect twice", d.event));
+        } else if too_late {
+            r.bad(format!(
+                "{at}: {} was charged although before its account's horizon",
+                d.event
+            ));
+        }
+        let clock = latest.map_or(d.time.0, |l| l.max(d.time.0));
+        self.latest.insert(owner.to_string(), clock);
+        let for_ever = rating::state::held_for_ever(d);
+        self.held.insert(key, (!for_ever).then_some(clock));
+        self.ids.insert(d.event.to_string());
+    }
+}
+
+/// Audits the store. Errors are for a store that cannot be read at all; everything the log or
+/// the state gets wrong is a discrepancy in the report.
+
 pub fn audit(store: &Store) -> Result<AuditReport, EngineError> {
+    // Everything the audit vouches for is read whole first, checksums verified: a damaged
+    // read model or index is an error even where the bookkeeping below never looks.
+    store.verify_all()?;
     let mut r = AuditReport::default();
     let mut l = Ledger::default();
     // Ids that took effect (an id is unique per account, `rating::recent`), and ids that were
     // rejected (a repeat of either is a duplicate).
-    let mut effective: HashSet<(String, String)> = HashSet::new();
-    let mut effective_ids: HashSet<String> = HashSet::new();
+    let mut effects = Effects {
+        window: store.window()?.unwrap_or(rating::recent::DEFAULT_WINDOW),
+        held: HashMap::new(),
+        latest: HashMap::new(),
+        ids: HashSet::new(),
+    };
     let mut refused: HashSet<String> = HashSet::new();
     let mut last_position: HashMap<u32, u64> = HashMap::new();
     let kafka = store.meta_bytes("source")?.as_deref() == Some(b"kafka".as_slice());
@@ -202,7 +245,7 @@ pub fn audit(store: &Store) -> Result<AuditReport, EngineError> {
                 }
                 match &d.outcome {
                     Outcome::Duplicate => {
-                        if !effective_ids.contains(d.event.as_str())
+                        if !effects.ids.contains(d.event.as_str())
                             && !refused.contains(d.event.as_str())
                         {
                             r.bad(format!(
@@ -215,13 +258,16 @@ pub fn audit(store: &Store) -> Result<AuditReport, EngineError> {
                         refused.insert(d.event.to_string());
                     }
                     Outcome::TransferBounced {
-                        transfer, amount, ..
+                        transfer,
+                        from_account,
+                        amount,
+                        ..
                     } => {
-                        took_effect(&mut r, &at, &d, &mut effective, &mut effective_ids);
-                        l.transfer_step(&mut r, &at, transfer, 2, *amount);
+                        effects.took_effect(&mut r, &at, &d);
+                        l.transfer_step(&mut r, &at, (from_account, transfer), 2, *amount);
                     }
                     _ => {
-                        took_effect(&mut r, &at, &d, &mut effective, &mut effective_ids);
+                        effects.took_effect(&mut r, &at, &d);
                         book(&mut r, &mut l, &at, &d);
                     }
                 }
@@ -264,6 +310,7 @@ pub fn audit(store: &Store) -> Result<AuditReport, EngineError> {
     ids.sort();
     for id in ids {
         let TransferSteps([sent, received, bounced, refunded]) = &l.transfers[&id];
+        let id = format!("{} of {}", id.1, id.0);
         match (sent, received, bounced, refunded) {
             (Some(_), None, None, None) | (Some(_), None, Some(_), None) => {
                 r.transfers_in_flight += 1
@@ -632,7 +679,7 @@ fn book(r: &mut AuditReport, l: &mut Ledger, at: &str, d: &Decision) {
         } => {
             r.transfers += *amount;
             fees += *fee;
-            l.transfer_step(r, at, &d.event, 0, *amount);
+            l.transfer_step(r, at, (&account, &d.event), 0, *amount);
             let bal = l.balance.get_mut(&account).expect("booked above");
             *bal -= fees + *amount;
             balance_is(r, at, d, *bal, *balance_after);
@@ -648,12 +695,11 @@ fn book(r: &mut AuditReport, l: &mut Ledger, at: &str, d: &Decision) {
             amount,
             balance_after,
         } => {
-            let step = if matches!(d.outcome, Outcome::TransferRefunded { .. }) {
-                3
-            } else {
-                1
+            let (step, sender) = match &d.outcome {
+                Outcome::TransferReceived { from_account, .. } => (1, from_account.as_str()),
+                _ => (3, account.as_str()),
             };
-            l.transfer_step(r, at, transfer, step, *amount);
+            l.transfer_step(r, at, (sender, transfer), step, *amount);
             let bal = l.balance.get_mut(&account).expect("booked above");
             *bal += *amount;
             *bal -= fees;

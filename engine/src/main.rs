@@ -112,6 +112,23 @@ enum Cmd {
         #[arg(long, default_value_t = engine::pipeline::DEFAULT_CHECKPOINT,
               value_parser = clap::value_parser!(u64).range(1..=1 << 24))]
         checkpoint_every: u64,
+        /// An input more than this many hours of event time ahead of its partition's clock (the
+        /// latest event time it accepted) is dead-lettered, not rated: a clock years off
+        /// upstream would tick every account to its date. Raise it for the run that catches up
+        /// after an outage longer than the bound.
+        #[arg(long, default_value_t = (engine::pipeline::DEFAULT_MAX_AHEAD / 3600) as u32,
+              value_parser = clap::value_parser!(u32).range(1..=876_000))]
+        max_ahead_hours: u32,
+        /// A file source is complete (its writer closed it): a last line without its newline is
+        /// rated. Without this, such a line is left unread for a later run, as a writer may
+        /// still be appending it.
+        #[arg(long)]
+        complete: bool,
+        /// Accept a catalog that changes what the stored balances and buckets mean (currency,
+        /// decimals, time zone, a package's unit or services) without converting them: a
+        /// deliberate migration, recorded in the log with what changed.
+        #[arg(long)]
+        migrate_catalog: bool,
         /// Kafka consumer group.
         #[arg(long, default_value = "ratel")]
         group: String,
@@ -396,6 +413,7 @@ fn run(
     data: &Path,
     source: &str,
     cfg: Config,
+    complete: bool,
     quiet: bool,
 ) -> Result<Engine> {
     let Some(path) = source.strip_prefix("file:") else {
@@ -404,7 +422,8 @@ fn run(
     let mut engine = Engine::open(data, cat, bytes, cfg)?;
     let position = engine.position()?;
     let mut src = FileSource::open(PathBuf::from(path), position)
-        .with_context(|| format!("opening {path}"))?;
+        .with_context(|| format!("opening {path}"))?
+        .complete(complete);
     let pb = bar(quiet, src.len(), "rating");
     pb.set_position(position);
     if position > 0 {
@@ -412,7 +431,25 @@ fn run(
     }
     engine.run(&mut src, |_, end| pb.set_position(end))?;
     pb.finish_and_clear();
+    if src.unfinished() > 0 {
+        eprintln!(
+            "ratel: the last {} bytes of {path} are a line without its end, left for the next run \
+             (give --complete once its writer has closed the file)",
+            src.unfinished()
+        );
+    }
     Ok(engine)
+}
+
+/// A command whose output is piped into a reader that stops early (`| head`) ends there, as
+/// Unix tools do, rather than panicking in `println!`: SIGPIPE back to its default. Not for
+/// the commands that hold network connections (a client that goes away must not end them).
+fn end_quietly_when_the_reader_goes() {
+    // SAFETY: called once, at start, before any other thread exists; it only restores the
+    // signal's default disposition.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
 }
 
 /// The last line of a check's report (not in JSON); a failed check exits 1.
@@ -426,7 +463,7 @@ fn verdict(ok: bool, json: bool, good: &str, bad: &str) {
 }
 
 fn print_stats(data: &Path, json: bool) -> Result<()> {
-    let store = Store::open(data)?;
+    let store = Store::open_follower(data)?;
     let s = stats(&store)?;
     if json {
         println!("{}", serde_json::to_string(&s)?);
@@ -464,6 +501,12 @@ fn main() -> Result<()> {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
+    if !matches!(
+        cli.cmd,
+        Cmd::Run { .. } | Cmd::Serve { .. } | Cmd::Produce { .. }
+    ) {
+        end_quietly_when_the_reader_goes();
+    }
     match cli.cmd {
         Cmd::Demo {
             data,
@@ -501,6 +544,7 @@ fn main() -> Result<()> {
                 &data.join("store"),
                 &format!("file:{}", workload.display()),
                 Config::default(),
+                true,
                 cli.quiet,
             )?;
             let secs = started.elapsed().as_secs_f64();
@@ -531,6 +575,9 @@ fn main() -> Result<()> {
             partitions,
             window_hours,
             checkpoint_every,
+            max_ahead_hours,
+            complete,
+            migrate_catalog,
             group,
             instance,
             exit_when_idle,
@@ -547,6 +594,8 @@ fn main() -> Result<()> {
                 partitions,
                 window: window_hours.map(|h| i64::from(h) * 3600),
                 checkpoint: checkpoint_every,
+                max_ahead: i64::from(max_ahead_hours) * 3600,
+                migrate_catalog,
             };
             let e = match source.strip_prefix("kafka:") {
                 Some(brokers) => {
@@ -574,7 +623,7 @@ fn main() -> Result<()> {
                     pb.finish_and_clear();
                     e
                 }
-                None => run(cat, &bytes, &data, &source, cfg, cli.quiet)?,
+                None => run(cat, &bytes, &data, &source, cfg, complete, cli.quiet)?,
             };
             let c = e.counters;
             println!(
@@ -655,7 +704,7 @@ fn main() -> Result<()> {
             eprintln!("{lines} lines written to {}", out.display());
         }
         Cmd::Audit { data, json } => {
-            let store = Store::open(&data)?;
+            let store = Store::open_follower(&data)?;
             let r = engine::audit::audit(&store)?;
             if json {
                 println!("{}", serde_json::to_string(&r)?);
@@ -683,7 +732,7 @@ fn main() -> Result<()> {
             );
         }
         Cmd::Replay { data, json } => {
-            let store = Store::open(&data)?;
+            let store = Store::open_follower(&data)?;
             let total = store.counters()?;
             let pb = bar(
                 cli.quiet,
@@ -723,7 +772,7 @@ fn main() -> Result<()> {
             to,
             out,
         } => {
-            let store = Store::open(&data)?;
+            let store = Store::open_follower(&data)?;
             let (cat, _) = load_catalog(&catalog)?;
             let from = time_arg(&from, Timestamp(0))?;
             let to = time_arg(&to, Timestamp(rating::time::MAX_TIME))?;
@@ -841,7 +890,7 @@ fn main() -> Result<()> {
             );
         }
         Cmd::Balance { data, who, all } => {
-            let store = Store::open(&data)?;
+            let store = Store::open_follower(&data)?;
             let tag = store
                 .meta_u64("catalog")?
                 .context("the store has no catalog: nothing was run here")?;
@@ -854,8 +903,6 @@ fn main() -> Result<()> {
                 }
             } else {
                 let who = who.context("give an account id or an MSISDN, or --all")?;
-                drop(store);
-                let store = Store::open_follower(&data)?;
                 let ctx = query::Context::load(&store)?;
                 println!(
                     "{}",
@@ -920,7 +967,7 @@ fn main() -> Result<()> {
         Cmd::Projections {
             cmd: ProjectionsCmd::Rebuild { data },
         } => {
-            let store = Store::open(&data)?;
+            let store = Store::open_existing(&data)?;
             let total = store.meta_u64("seq/0")?.unwrap_or(0);
             let pb = bar(cli.quiet, total, "projecting");
             let started = std::time::Instant::now();

@@ -92,7 +92,13 @@ pub fn parse_line(line: &Line) -> Result<Input, String> {
     }
     let i = parse_json(&line.bytes).map_err(|e| e.to_string())?;
     let t = i.time();
-    if i.is_derived() {
+    if i.id().starts_with(rating::event::DERIVED_ID_PREFIX) {
+        Err(format!(
+            "id {:?}: ids beginning with {:?} are made by the engine, never read from a source",
+            i.id(),
+            rating::event::DERIVED_ID_PREFIX
+        ))
+    } else if i.is_derived() {
         Err(format!(
             "{} is made by the engine from its own log, never read from a source",
             i.kind()
@@ -124,6 +130,8 @@ pub enum EngineError {
     Window(String),
     #[error("the new catalog {0}: the state refers to plans, options and packages by position, so a new catalog must keep the old ones in place and only add after them")]
     IncompatibleCatalog(String),
+    #[error("the new catalog {0}")]
+    CatalogMeaning(String),
 }
 
 #[derive(Debug, Clone)]
@@ -142,7 +150,18 @@ pub struct Config {
     /// [`LONGEST_TAIL`] times this): see [`checkpoint_due`]. 1 writes every changed account
     /// with every batch.
     pub checkpoint: u64,
+    /// How far ahead of its partition's clock (the latest event time it accepted) an input may
+    /// be, in seconds: one further ahead is dead-lettered, not rated (a clock decades off
+    /// upstream would otherwise tick every account to its date). Inputs after a longer outage
+    /// need a larger bound for the run that catches up.
+    pub max_ahead: i64,
+    /// Accept a new catalog that changes what stored amounts and buckets mean (currency,
+    /// decimals, time zone, a package's unit): a deliberate migration, recorded in the log.
+    pub migrate_catalog: bool,
 }
+
+/// [`Config::max_ahead`] unless configured: seven days, longer than a weekend's outage upstream.
+pub const DEFAULT_MAX_AHEAD: i64 = 7 * 86_400;
 
 impl Default for Config {
     fn default() -> Self {
@@ -152,6 +171,8 @@ impl Default for Config {
             partitions: 1,
             window: None,
             checkpoint: DEFAULT_CHECKPOINT,
+            max_ahead: DEFAULT_MAX_AHEAD,
+            migrate_catalog: false,
         }
     }
 }
@@ -310,8 +331,14 @@ impl Engine {
         };
         e.add_up();
         let current = e.store.meta_u64("catalog")?;
+        let mut label = format!("{} {}", e.cat.id, e.cat.version);
         if let Some(old) = current.filter(|&t| t != e.cat.tag()) {
-            compatible(&recorded_catalog(&e.store, old)?, &e.cat)?;
+            let old = recorded_catalog(&e.store, old)?;
+            let changes = compatible(&old, &e.cat, e.cfg.migrate_catalog)?;
+            if !changes.is_empty() {
+                tracing::warn!(changes = %changes.join("; "), "catalog migration");
+                label = format!("{label}; migrated from {old}: {}", changes.join("; "));
+            }
         }
         if current != Some(e.cat.tag()) || fresh {
             let mut c = Commit::default();
@@ -321,7 +348,7 @@ impl Engine {
                     tag: e.cat.tag(),
                     fingerprint: e.cat.fingerprint,
                     effective: part.watermark,
-                    label: format!("{} {}", e.cat.id, e.cat.version),
+                    label: label.clone(),
                 };
                 e.store
                     .put_entry(&mut c, p, part.seq, &entry, None, &mut e.ebuf);
@@ -601,8 +628,9 @@ impl Engine {
         if line.topic.is_none() {
             return Ok(key.partition(n));
         }
-        // From Kafka: the producer placed it. An input of a known account must be in that
-        // account's partition, or its partition's log would decide about another's account.
+        // From Kafka: the producer placed it. An input keyed by an account must be in that
+        // account's partition, or its partition's log would decide about another's account;
+        // an opening too, or the account would live apart from its later traffic.
         if line.partition >= n {
             return Err(format!(
                 "partition {} of {}, but the store has {n} partitions",
@@ -612,7 +640,7 @@ impl Engine {
         }
         if let crate::partition::Key::Account(a) = &key {
             let expected = key.partition(n);
-            if expected != line.partition && self.state.account(a).is_some() {
+            if expected != line.partition {
                 return Err(format!(
                     "mis-keyed: account {a} belongs to partition {expected}, the message came on {}",
                     line.partition
@@ -672,8 +700,19 @@ impl Engine {
                 }
                 Ok((input, p)) => {
                     self.part_counters[p as usize].read += 1;
-                    self.ticks_before(p, input.time(), line.at, &mut c, &mut dirty)?;
-                    let d = rate(&self.state, &self.cat, input);
+                    if let Some(reason) = self.too_far_ahead(p, input.time()) {
+                        self.dead_letter(p, line, reason, &mut c);
+                        continue;
+                    }
+                    let mut d = rate(&self.state, &self.cat, input);
+                    // Only an accepted input moves its partition's clock (and so brings a day's
+                    // ticks): a refused one, whatever its time, changes nothing. The ticks come
+                    // before it in the log, so it is rated again after them if any was made.
+                    if moves_clock(&d)
+                        && self.ticks_before(p, input.time(), line.at, &mut c, &mut dirty)?
+                    {
+                        d = rate(&self.state, &self.cat, input);
+                    }
                     if let Some(reason) = self.crosses_instances(&d) {
                         self.dead_letter(p, line, reason, &mut c);
                         continue;
@@ -882,10 +921,24 @@ impl Engine {
         Ok(())
     }
 
+    /// Why an input at `t` is not rated in partition `p`: it is more than
+    /// [`Config::max_ahead`] past the later of the partition's clock and the latest event time
+    /// any partition accepted (so a quiet partition follows the busy ones).
+    fn too_far_ahead(&self, p: u32, t: Timestamp) -> Option<String> {
+        let clock = self.parts[p as usize].watermark.max(self.watermark);
+        (clock.0 > 0 && t.0 > clock.0.saturating_add(self.cfg.max_ahead)).then(|| {
+            format!(
+                "event time {t} is more than {} s ahead of the clock {clock} (the latest event \
+                 time accepted; raise --max-ahead-hours to catch up after a longer outage)",
+                self.cfg.max_ahead
+            )
+        })
+    }
+
     /// When a partition's event time enters a new local day, its accounts with periodic work
     /// due get a tick, so that idle accounts pay their fees and renew their packages too. Ticks
     /// are inputs like any other: logged, and with ids derived from the account and day, so a
-    /// repeat is a duplicate.
+    /// repeat is a duplicate. Called for accepted inputs only; says whether a tick was logged.
     fn ticks_before(
         &mut self,
         p: u32,
@@ -893,17 +946,17 @@ impl Engine {
         at: u64,
         c: &mut Commit,
         dirty: &mut Changed,
-    ) -> Result<(), EngineError> {
+    ) -> Result<bool, EngineError> {
         self.watermark = self.watermark.max(t);
         let part = &mut self.parts[p as usize];
         if t <= part.watermark {
-            return Ok(());
+            return Ok(false);
         }
         let old_day = self.cat.calendar.local(part.watermark).date;
         part.watermark = t;
         let day = self.cat.calendar.local(t).date;
         if day <= old_day || self.state.is_empty() {
-            return Ok(());
+            return Ok(false);
         }
         let boundary = rating::time::start_of_day(&self.cat.tz, day);
         let n = self.cfg.partitions;
@@ -915,10 +968,11 @@ impl Engine {
             .map(|a| a.id.clone())
             .collect();
         due.sort_unstable();
+        let ticked = !due.is_empty();
         let stamp = day.format("%Y%m%d").to_string();
         for account in due {
             let input = Input::Tick(Tick {
-                id: format!("tick:{account}:{stamp}").into(),
+                id: format!("{}tick:{stamp}:{account}", rating::event::DERIVED_ID_PREFIX).into(),
                 account,
                 time: boundary,
             });
@@ -926,8 +980,14 @@ impl Engine {
             self.part_counters[p as usize].ticks += 1;
             self.record(p, &input, &d, at, c, dirty)?;
         }
-        Ok(())
+        Ok(ticked)
     }
+}
+
+/// Whether a decision accepts its input, so that its time moves the partition's clock: neither
+/// a refusal nor a repeat does.
+fn moves_clock(d: &Decision) -> bool {
+    !matches!(d.outcome, Outcome::Rejected(_) | Outcome::Duplicate)
 }
 
 /// Each partition's next sequence number and event time, as stored.
@@ -971,8 +1031,49 @@ impl Catalogs {
     }
 }
 
-/// A catalog may replace another only if every plan, option and package keeps its position.
-fn compatible(old: &Catalog, new: &Catalog) -> Result<(), EngineError> {
+/// What a new catalog changes in the meaning of what the store holds: its balances' currency
+/// and decimals, the time zone its periods and months were counted in, and the unit or services
+/// of a package whose buckets accounts hold. Each is named; none may change silently.
+fn changed_meaning(old: &Catalog, new: &Catalog) -> Vec<String> {
+    let mut changes = Vec::new();
+    if old.currency != new.currency {
+        changes.push(format!("currency {} → {}", old.currency, new.currency));
+    }
+    if old.decimals != new.decimals {
+        changes.push(format!("decimals {} → {}", old.decimals, new.decimals));
+    }
+    if old.tz != new.tz {
+        changes.push(format!("time zone {} → {}", old.tz.name(), new.tz.name()));
+    }
+    for (a, b) in old.packages.iter().zip(&new.packages) {
+        if a.unit != b.unit || a.services != b.services {
+            changes.push(format!(
+                "package {}: {:?} of services {:#b} → {:?} of services {:#b}",
+                a.id, a.unit, a.services, b.unit, b.services
+            ));
+        }
+    }
+    changes
+}
+
+/// A catalog may replace another only if every plan, option and package keeps its position, and
+/// if it changes no meaning of what the store holds ([`changed_meaning`]) unless the operator
+/// migrates on purpose (`migrate`): then the changes are returned, to be logged.
+fn compatible(old: &Catalog, new: &Catalog, migrate: bool) -> Result<Vec<String>, EngineError> {
+    positions_kept(old, new)?;
+    let changes = changed_meaning(old, new);
+    if !changes.is_empty() && !migrate {
+        return Err(EngineError::CatalogMeaning(format!(
+            "{new} changes what the stored balances and buckets mean: {}. Balances would be \
+             re-read in the new terms without a conversion; if that is intended, run once with \
+             --migrate-catalog, which records the change in the log",
+            changes.join("; ")
+        )));
+    }
+    Ok(changes)
+}
+
+fn positions_kept(old: &Catalog, new: &Catalog) -> Result<(), EngineError> {
     let same =
         |a: &[String], b: &[String]| a.len() <= b.len() && a.iter().zip(b).all(|(x, y)| x == y);
     let ids = |v: &[rating::catalog::Offer]| v.iter().map(|o| o.id.clone()).collect::<Vec<_>>();

@@ -54,18 +54,41 @@ impl Context {
     }
 }
 
-/// An account by its id, or the account of a number.
-pub fn account(store: &Store, who: &str) -> Result<Account, QueryError> {
-    if let Ok(m) = Msisdn::parse(who) {
-        if let Some(id) = models::account_of(store.db(), m)? {
-            return store
-                .account(&id)?
-                .ok_or_else(|| QueryError::NotFound(who.into()));
+/// What a query reads: an account by its exact id, a group of an account's numbers, or a
+/// number. The HTTP API names which by its route, so an account id made of digits is never
+/// taken for a number, nor one holding `/` for a group; the CLI guesses ([`Who::guess`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Who<'a> {
+    Account(&'a str),
+    Group(&'a str, &'a str),
+    Number(Msisdn),
+}
+
+impl<'a> Who<'a> {
+    /// The CLI's reading of a word: `ACCOUNT/GROUP`; a number an account holds; else an
+    /// account id. (An operator reads everything, so a guess shows nothing it may not see.)
+    pub fn guess(store: &Store, text: &'a str) -> Result<Who<'a>, QueryError> {
+        if let Some((account, group)) = text.split_once('/') {
+            return Ok(Who::Group(account, group));
         }
+        if let Ok(m) = Msisdn::parse(text) {
+            if models::account_of(store.db(), m)?.is_some() {
+                return Ok(Who::Number(m));
+            }
+        }
+        Ok(Who::Account(text))
     }
-    store
-        .account(who)?
-        .ok_or_else(|| QueryError::NotFound(who.into()))
+}
+
+/// The account `who` names: itself, the holder of a number, or a group's account.
+pub fn account(store: &Store, who: Who) -> Result<Account, QueryError> {
+    let id = match who {
+        Who::Account(a) | Who::Group(a, _) => a.to_string(),
+        Who::Number(m) => models::account_of(store.db(), m)?
+            .ok_or_else(|| QueryError::NotFound(m.to_string()))?
+            .to_string(),
+    };
+    store.account(&id)?.ok_or(QueryError::NotFound(id))
 }
 
 pub fn number(store: &Store, msisdn: &str) -> Result<(Msisdn, Account), QueryError> {
@@ -78,7 +101,17 @@ pub fn number(store: &Store, msisdn: &str) -> Result<(Msisdn, Account), QueryErr
     Ok((m, a))
 }
 
+/// The balance of an account, or of a number's account: [`balance_of`] of [`Who::guess`].
 pub fn balance(store: &Store, ctx: &Context, who: &str) -> Result<BalanceView, QueryError> {
+    balance_of(store, ctx, Who::guess(store, who)?)
+}
+
+pub fn balance_of(store: &Store, ctx: &Context, who: Who) -> Result<BalanceView, QueryError> {
+    if let Who::Group(..) = who {
+        return Err(QueryError::Bad(
+            "a balance is an account's or a number's, not a group's".into(),
+        ));
+    }
     let a = account(store, who)?;
     Ok(view::balance(
         store.db(),
@@ -161,13 +194,25 @@ pub fn spending(
     from: Option<&str>,
     to: Option<&str>,
 ) -> Result<SpendingView, QueryError> {
+    spending_of(store, ctx, Who::guess(store, who)?, from, to)
+}
+
+/// [`spending`] of what `who` names exactly.
+pub fn spending_of(
+    store: &Store,
+    ctx: &Context,
+    who: Who,
+    from: Option<&str>,
+    to: Option<&str>,
+) -> Result<SpendingView, QueryError> {
     let (from, to) = request::months(&ctx.cat, ctx.now, from, to).map_err(QueryError::Bad)?;
-    let as_number = Msisdn::parse(who)
-        .ok()
-        .filter(|m| models::account_of(store.db(), *m).ok().flatten().is_some());
-    // `ACCOUNT/GROUP`: the sum of the group's numbers (its members now).
-    if let Some((acct, group)) = who.split_once('/') {
-        let a = account(store, acct)?;
+    let as_number = match who {
+        Who::Number(m) => Some(m),
+        _ => None,
+    };
+    // A group: the sum of the group's numbers (its members now).
+    if let Who::Group(acct, group) = who {
+        let a = account(store, who)?;
         let mut s = models::Spending::default();
         for n in a
             .numbers

@@ -515,18 +515,39 @@ pub fn rerate(
 }
 
 impl RerateReport {
+    /// The items, then the accounts' totals, as CSV (quoted where a field needs it; ids that a
+    /// spreadsheet would read as formulas neutralised).
     pub fn to_csv(&self) -> String {
-        let mut s = String::from("account,msisdn,event,time,service,old,new,difference\n");
-        for i in &self.items {
-            s.push_str(&format!(
-                "{},{},{},{},{},{},{},{}\n",
-                i.account, i.msisdn, i.event, i.time, i.service, i.old, i.new, i.difference
-            ));
-        }
-        s.push_str("\naccount,old_total,new_total,difference\n");
-        for (a, (o, n, d)) in &self.accounts {
-            s.push_str(&format!("{a},{o},{n},{d}\n"));
-        }
-        s
+        let text = projections::export::spreadsheet_text;
+        let table = |rows: Vec<Vec<String>>| {
+            let mut w = csv::Writer::from_writer(Vec::new());
+            for r in rows {
+                w.write_record(&r).expect("CSV into memory");
+            }
+            let bytes = w.into_inner().expect("a Vec never fails to flush");
+            String::from_utf8(bytes).expect("CSV of UTF-8 fields")
+        };
+        let header = |names: &[&str]| names.iter().map(|n| n.to_string()).collect();
+        let mut items = vec![header(&[
+            "account", "msisdn", "event", "time", "service", "old", "new", "difference",
+        ])];
+        items.extend(self.items.iter().map(|i| {
+            vec![
+                text(&i.account),
+                i.msisdn.to_string(),
+                text(&i.event),
+                i.time.to_string(),
+                i.service.to_string(),
+                i.old.to_string(),
+                i.new.to_string(),
+                i.difference.to_string(),
+            ]
+        }));
+        let mut accounts = vec![header(&["account", "old_total", "new_total", "difference"])];
+        accounts.extend(
+            (self.accounts.iter())
+                .map(|(a, (o, n, d))| vec![text(a), o.to_string(), n.to_string(), d.to_string()]),
+        );
+        format!("{}\n{}", table(items), table(accounts))
     }
 }

@@ -7,7 +7,7 @@
 //! No token or an unknown one is 401; a subscriber asking for another account or number is 403,
 //! whether or not it exists, so that a token cannot probe for numbers.
 
-use crate::query::{self, Context, QueryError};
+use crate::query::{self, Context, QueryError, Who};
 use crate::store::Store;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -239,6 +239,13 @@ async fn guarded<T: Send + 'static>(
     .map_err(Failure::from)?
 }
 
+/// A number named by a route (checked to exist by [`guarded`]).
+fn number(m: &str) -> Result<Who<'static>, QueryError> {
+    Ok(Who::Number(
+        rating::Msisdn::parse(m).map_err(QueryError::Bad)?,
+    ))
+}
+
 /// A guarded query answered as JSON.
 async fn json<T: serde::Serialize + Send + 'static>(
     app: Arc<App>,
@@ -261,7 +268,7 @@ async fn account_balance(
     headers: HeaderMap,
 ) -> Result<Response, Failure> {
     json(app, &headers, Subject::Account(account), |app, ctx, a| {
-        query::balance(&app.store, ctx, a)
+        query::balance_of(&app.store, ctx, Who::Account(a))
     })
     .await
 }
@@ -272,7 +279,7 @@ async fn number_balance(
     headers: HeaderMap,
 ) -> Result<Response, Failure> {
     json(app, &headers, Subject::Number(msisdn), |app, ctx, m| {
-        query::balance(&app.store, ctx, m)
+        query::balance_of(&app.store, ctx, number(m)?)
     })
     .await
 }
@@ -299,7 +306,10 @@ async fn account_spending(
         app,
         &headers,
         Subject::Account(account),
-        move |app, ctx, a| query::spending(&app.store, ctx, a, p.from.as_deref(), p.to.as_deref()),
+        move |app, ctx, a| {
+            let who = Who::Account(a);
+            query::spending_of(&app.store, ctx, who, p.from.as_deref(), p.to.as_deref())
+        },
     )
     .await
 }
@@ -316,13 +326,8 @@ async fn group_spending(
         &headers,
         Subject::Account(account),
         move |app, ctx, a| {
-            query::spending(
-                &app.store,
-                ctx,
-                &format!("{a}/{group}"),
-                p.from.as_deref(),
-                p.to.as_deref(),
-            )
+            let who = Who::Group(a, &group);
+            query::spending_of(&app.store, ctx, who, p.from.as_deref(), p.to.as_deref())
         },
     )
     .await
@@ -339,7 +344,10 @@ async fn number_spending(
         app,
         &headers,
         Subject::Number(msisdn),
-        move |app, ctx, m| query::spending(&app.store, ctx, m, p.from.as_deref(), p.to.as_deref()),
+        move |app, ctx, m| {
+            let who = number(m)?;
+            query::spending_of(&app.store, ctx, who, p.from.as_deref(), p.to.as_deref())
+        },
     )
     .await
 }

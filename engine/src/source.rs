@@ -31,11 +31,20 @@ pub trait Source {
     fn committed(&mut self, _lines: &[Line]) {}
 }
 
+/// The most bytes read in search of a line's end: past it the source is no file of lines
+/// (`/dev/zero`, a binary file) and reading ends with an error rather than spinning for ever.
+/// A line longer than [`MAX_LINE_BYTES`] but ending within this is dead-lettered as oversized.
+pub const MAX_UNBROKEN_BYTES: u64 = 64 << 20;
+
 pub struct FileSource {
     path: PathBuf,
     reader: BufReader<File>,
     position: u64,
     len: u64,
+    /// The file is whole (its writer closed it): a last line without its newline is a line.
+    complete: bool,
+    /// The bytes of a last line without its newline, left unread for a later run.
+    unfinished: u64,
 }
 
 impl FileSource {
@@ -54,7 +63,22 @@ impl FileSource {
             reader: BufReader::with_capacity(1 << 20, f),
             position,
             len,
+            complete: false,
+            unfinished: 0,
         })
+    }
+
+    /// Reads a last line without its newline as a line: the file is whole (its writer closed
+    /// it). Without this, such a line is left for a later run, since its writer may still be
+    /// appending it.
+    pub fn complete(mut self, complete: bool) -> FileSource {
+        self.complete = complete;
+        self
+    }
+
+    /// The bytes of a last line without its newline that reading left for a later run.
+    pub fn unfinished(&self) -> u64 {
+        self.unfinished
     }
 
     pub fn len(&self) -> u64 {
@@ -73,6 +97,7 @@ impl Source for FileSource {
             let mut bytes = Vec::with_capacity(128);
             let mut oversized = false;
             let mut consumed = 0u64;
+            let mut ended = false;
             loop {
                 let buf = self.reader.fill_buf()?;
                 if buf.is_empty() {
@@ -93,11 +118,28 @@ impl Source for FileSource {
                 self.reader.consume(n);
                 consumed += n as u64;
                 if done {
+                    ended = true;
                     break;
+                }
+                if consumed > MAX_UNBROKEN_BYTES {
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::InvalidData,
+                        format!(
+                            "{}: no line end in the {MAX_UNBROKEN_BYTES} bytes after position \
+                             {at}: not a file of JSON lines",
+                            self.path.display()
+                        ),
+                    ));
                 }
             }
             if consumed == 0 {
                 break; // end of file
+            }
+            if !ended && !self.complete {
+                // Its writer may be appending it: read it again, whole, in a later run.
+                self.reader.seek(SeekFrom::Start(at))?;
+                self.unfinished = consumed;
+                break;
             }
             self.position += consumed;
             if bytes.last() == Some(&b'\n') {

@@ -6,7 +6,7 @@
 //! - `log`: `[partition u32 BE][seq u64 BE]` → [`Entry`]: ordered by partition and sequence.
 //! - `by_account`: `[len u8][account id][partition u32 BE][seq u64 BE]` → empty: an account's
 //!   entries are one prefix range.
-//! - `state`: account id → `[5][bincode (Account, RecentRecord)]`: the account's record as of
+//! - `state`: account id → `[6][bincode (Account, RecentRecord)]`: the account's record as of
 //!   its partition's checkpoint, with the ids it remembers (`rating::recent`) as digests.
 //! - `seen`: written by stores made before records held their ids (`[len u8][account id]
 //!   [event id]` → `[partition u32 BE][seq u64 BE][time i64 BE][rated u8]`, or older, the id
@@ -60,6 +60,8 @@ pub enum StoreError {
     Corrupt(String),
     #[error("{0}")]
     Io(String),
+    #[error("no store at {0}: nothing was run with this --data (a reader never creates one)")]
+    Missing(String),
 }
 
 pub struct Store {
@@ -326,9 +328,26 @@ impl Store {
         Store::open_as(dir, None)
     }
 
+    /// Opens a store that must exist already, to write it (a rebuild of the read models): a
+    /// mistyped `--data` is an error, never a new empty store.
+    pub fn open_existing(dir: &Path) -> Result<Store, StoreError> {
+        Store::must_exist(dir)?;
+        Store::open(dir)
+    }
+
+    fn must_exist(dir: &Path) -> Result<(), StoreError> {
+        if dir.join("CURRENT").is_file() {
+            Ok(())
+        } else {
+            Err(StoreError::Missing(dir.display().to_string()))
+        }
+    }
+
     /// Opens a store that another process (`ratel run`) may be writing, to read it: a RocksDB
     /// secondary instance that reads the primary's files and follows it by [`Store::catch_up`].
+    /// It takes no lock and creates nothing: a store that is not there is an error.
     pub fn open_follower(dir: &Path) -> Result<Store, StoreError> {
+        Store::must_exist(dir)?;
         let scratch = tempfile::Builder::new()
             .prefix("ratel-follower-")
             .tempdir()
@@ -354,6 +373,11 @@ impl Store {
         opts.create_if_missing(true);
         opts.create_missing_column_families(true);
         opts.set_paranoid_checks(true);
+        // A damaged write-ahead log is an error, not a place to stop reading: RocksDB's default
+        // (point in time) replays the log up to the first bad record and drops every committed
+        // batch after it without a word. Only a record torn at the very end (the write in
+        // flight when the process died, never acknowledged) is passed over.
+        opts.set_wal_recovery_mode(rocksdb::DBRecoveryMode::TolerateCorruptedTailRecords);
         opts.increase_parallelism(2);
         opts.set_max_background_jobs(2);
         opts.set_write_buffer_size(64 << 20);
@@ -404,6 +428,28 @@ impl Store {
             path,
             _scratch: None,
         })
+    }
+
+    /// Reads every key and value of every family, with each block's checksum verified and
+    /// nothing kept in the cache (the audit's first pass): a damaged table file anywhere, in
+    /// the log, the state, the index or a read model, is an error naming its family. The keys
+    /// read, by family.
+    pub fn verify_all(&self) -> Result<Vec<(&'static str, u64)>, StoreError> {
+        let mut read = Vec::new();
+        for name in CFS.iter().chain(&projections::models::FAMILIES) {
+            let mut opts = rocksdb::ReadOptions::default();
+            opts.set_verify_checksums(true);
+            opts.fill_cache(false);
+            let mut keys = 0u64;
+            for kv in self.db.iterator_cf_opt(self.cf(name), opts, rocksdb::IteratorMode::Start) {
+                kv.map_err(|e| {
+                    StoreError::Corrupt(format!("{}: family {name}: {e}", self.path))
+                })?;
+                keys += 1;
+            }
+            read.push((*name, keys));
+        }
+        Ok(read)
     }
 
     /// The column families' names by the ids RocksDB gave them in this store (the ids a
@@ -660,7 +706,8 @@ impl Store {
                 };
                 let d = crate::replay::decode_decision_at(p, seq, &decision)?;
                 if let Some((account, rated)) = rating::state::remembered_by(&d) {
-                    s.restore_seen(account, &d.event, d.time, rated);
+                    let for_ever = rating::state::held_for_ever(&d);
+                    s.restore_seen(account, &d.event, d.time, rated, for_ever);
                 }
             }
         }

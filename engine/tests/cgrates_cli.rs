@@ -170,8 +170,8 @@ fn an_imported_catalog_rates_accounts() {
     let work = dir.path().join("w.jsonl");
     let u1 = r#"{"type":"usage","id":"u1","msisdn":"4912345","service":"voice","direction":"out","other":"4989123","start":"2026-11-25T18:59:30Z","duration":90}"#;
     let lines = [
-        r#"{"type":"open_account","id":"c1","account":"A1","time":"2026-11-01T00:00:00Z","credit_limit":"0","numbers":[{"msisdn":"4912345","plan":"ratel.test"}]}"#,
-        r#"{"type":"payment","id":"p1","account":"A1","amount":"10.00","time":"2026-11-01T00:00:01Z"}"#,
+        r#"{"type":"open_account","id":"c1","account":"A1","time":"2026-11-24T00:00:00Z","credit_limit":"0","numbers":[{"msisdn":"4912345","plan":"ratel.test"}]}"#,
+        r#"{"type":"payment","id":"p1","account":"A1","amount":"10.00","time":"2026-11-24T00:00:01Z"}"#,
         u1, // 1.60, as quoted above
         r#"{"type":"usage","id":"u2","msisdn":"4912345","service":"voice","direction":"in","other":"4989123","start":"2026-11-25T19:00:00Z","duration":90}"#, // incoming: free
         r#"{"type":"usage","id":"u3","msisdn":"4912345","service":"sms","other":"4989123","start":"2026-11-25T19:05:00Z"}"#, // 0.09

@@ -163,8 +163,9 @@ fn a_transfer_crosses_partitions_through_the_log() {
         }
     }
     assert_eq!(at["t1"], part(x));
-    assert_eq!(at["t1:credit"], part(y));
-    assert_eq!(at["t2:refund"], part(x));
+    let made = |step: &str, t: &str| rating::transfer::step_id(step, x, t).to_string();
+    assert_eq!(at[&made("credit", "t1")], part(y));
+    assert_eq!(at[&made("refund", "t2")], part(x));
     let r = engine::audit::audit(&e.store).unwrap();
     assert!(r.ok(), "{:?}", r.listed);
     assert_eq!(

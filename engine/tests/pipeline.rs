@@ -461,7 +461,7 @@ fn a_store_that_kept_its_ids_apart_moves_them_into_the_records_and_knows_every_r
             };
             let digest = rating::recent::IdDigest::of(&d.event);
             let recent = state.recent(account).unwrap();
-            if !recent.ids().any(|(x, _)| x == digest) {
+            if !recent.ids().any(|(x, _)| x == digest) && !recent.kept().contains(&digest) {
                 continue;
             }
             n += 1;
@@ -490,7 +490,7 @@ fn a_store_that_kept_its_ids_apart_moves_them_into_the_records_and_knows_every_r
         for kv in db.iterator_cf(state_cf, rocksdb::IteratorMode::Start) {
             assert_eq!(
                 kv.unwrap().1[0],
-                5,
+                rating::record::ACCOUNT_LAYOUT,
                 "every record is rewritten with its ids"
             );
         }
@@ -515,6 +515,7 @@ fn a_store_whose_records_hold_128_bit_digests_knows_every_repeat() {
         ids: Vec<(u64, i64)>,
         latest: Option<i64>,
         oldest: i64,
+        kept: Vec<u64>,
     }
     #[derive(serde::Serialize)]
     struct Before {
@@ -537,12 +538,16 @@ fn a_store_whose_records_hold_128_bit_digests_knows_every_repeat() {
             .map(|kv| kv.unwrap())
             .collect();
         for (k, v) in records {
-            assert_eq!(v[0], 5);
+            assert_eq!(v[0], rating::record::ACCOUNT_LAYOUT);
             let (a, now): (rating::Account, Now) = bincode::deserialize(&v[1..]).unwrap();
-            ids += now.ids.len();
+            ids += now.ids.len() + now.kept.len();
+            // Layout 4 held every id in the window: those held for ever today were held as of
+            // the account's clock then.
+            let clock = now.latest.unwrap_or(now.oldest);
+            let window = now.ids.iter().copied().chain(now.kept.iter().map(|&d| (d, clock)));
             let before = Before {
                 // The high half is not read: any value will do.
-                ids: now.ids.iter().map(|&(d, t)| ([d, !d], t)).collect(),
+                ids: window.map(|(d, t)| ([d, !d], t)).collect(),
                 latest: now.latest,
                 oldest: now.oldest,
             };

@@ -146,7 +146,18 @@ pub fn row(cat: &Catalog, i: &Item) -> Row {
         },
         money: money(cat, i.money),
         balance_after: money(cat, i.balance_after),
-        event: i.event.to_string(),
+        event: spreadsheet_text(&i.event),
+    }
+}
+
+/// Free text (an event id, an account id) as a cell a spreadsheet shows as text: one that
+/// begins with `=`, `+`, `-`, `@`, a tab or a carriage return would be read as a formula
+/// (`=HYPERLINK(…)`), so it gets a leading `'`, as OWASP advises for CSV exports. Numbers and
+/// amounts are written by ratel itself and are left as they are.
+pub fn spreadsheet_text(text: &str) -> String {
+    match text.as_bytes().first() {
+        Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r') => format!("'{text}"),
+        _ => text.to_string(),
     }
 }
 

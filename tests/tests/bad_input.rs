@@ -32,7 +32,7 @@ fn corpus() -> Vec<(&'static str, Vec<u8>, Expect)> {
     let t = r#""start":"2026-11-25T10:00:00Z""#;
     let s = |x: String| x.into_bytes();
     vec![
-        ("the account the corpus charges", s(r#"{"type":"open_account","id":"open","account":"A1","time":"2026-11-01T00:00:00Z","credit_limit":"0","numbers":[{"msisdn":"79001234567","plan":"BASIC"}]}"#.into()), Rated),
+        ("the account the corpus charges", s(r#"{"type":"open_account","id":"open","account":"A1","time":"2026-11-24T00:00:00Z","credit_limit":"0","numbers":[{"msisdn":"79001234567","plan":"BASIC"}]}"#.into()), Rated),
         ("a good call", s(usage(&format!(r#""id":"ok-1",{t},"duration":60"#))), Rated),
         ("truncated JSON", s(usage(&format!(r#""id":"cut",{t},"duration":60"#))[..60].to_string()), Dead("EOF while parsing")),
         ("empty line", vec![], Blank),
@@ -65,10 +65,19 @@ fn corpus() -> Vec<(&'static str, Vec<u8>, Expect)> {
         ("malformed number", s(format!(r#"{{"type":"usage","id":"mn-1","msisdn":"+7-900-123","service":"voice",{t},"duration":60}}"#)), Dead("is not an MSISDN")),
         ("other party that is no number", s(usage(&format!(r#""id":"ud-1",{t},"duration":60,"other":"*#06#""#)).replace(r#""other":"79161234567","#, "")), Rejected("is not a number")),
         ("unknown destination", s(usage(&format!(r#""id":"ud-2",{t},"duration":60,"other":"999000""#)).replace(r#""other":"79161234567","#, "")), Rejected("999000")),
-        ("unknown plan", s(r#"{"type":"open_account","id":"open-2","account":"A2","time":"2026-11-01T00:00:00Z","credit_limit":"0","numbers":[{"msisdn":"79001234599","plan":"GOLD"}]}"#.into()), Rejected("unknown plan")),
+        ("unknown plan", s(r#"{"type":"open_account","id":"open-2","account":"A2","time":"2026-11-24T00:00:00Z","credit_limit":"0","numbers":[{"msisdn":"79001234599","plan":"GOLD"}]}"#.into()), Rejected("unknown plan")),
         ("unknown account", s(r#"{"type":"payment","id":"pay-x","account":"NOPE","amount":"1.00","time":"2026-11-25T10:00:00Z"}"#.into()), Rejected("unknown account")),
         ("a repeat of a good call", s(usage(&format!(r#""id":"ok-1",{t},"duration":60"#))), Duplicate),
         ("the same id with different content", s(usage(&format!(r#""id":"ok-1",{t},"duration":3600"#))), Duplicate),
+        ("a time years ahead of the clock", s(usage(r#""id":"ahead","start":"2099-06-01T10:00:00Z","duration":60"#)), Dead("ahead of the clock")),
+        ("an id in the engine's own namespace", s(r#"{"type":"payment","id":"ratel:credit:2:A1:t7","account":"A1","amount":"1.00","time":"2026-11-25T10:00:00Z"}"#.into()), Dead("made by the engine")),
+        ("a tick with an id the engine would make", s(r#"{"type":"tick","id":"ratel:tick:20261126:A1","account":"A1","time":"2026-11-25T10:00:00Z"}"#.into()), Dead("made by the engine")),
+        ("zeros beyond the currency's decimals", s(r#"{"type":"payment","id":"zeros","account":"A1","amount":"100.000000","time":"2026-11-25T10:00:00Z"}"#.into()), Rejected("more decimals")),
+        ("a fraction of a second", s(usage(r#""id":"frac","start":"2026-11-25T10:00:00.5Z","duration":60"#)), Dead("fraction of a second")),
+        ("an account id of digits", s(r#"{"type":"open_account","id":"open-3","account":"79005550001","time":"2026-11-25T00:00:00Z","numbers":[{"msisdn":"79001234598","plan":"BASIC"}]}"#.into()), Dead("digits alone")),
+        ("an account id naming a group", s(r#"{"type":"open_account","id":"open-4","account":"ACME/sales","time":"2026-11-25T00:00:00Z","numbers":[{"msisdn":"79001234597","plan":"BASIC"}]}"#.into()), Dead("names a group")),
+        ("a payment naming an account and another's number", s(r#"{"type":"payment","id":"pay-y","account":"A1","msisdn":"79990000000","amount":"1.00","time":"2026-11-25T10:00:00Z"}"#.into()), Rejected("not that account's")),
+        ("usage before its number joined", s(usage(r#""id":"before","start":"2026-11-23T12:00:00Z","duration":60"#)), Rejected("before the number joined")),
         ("invalid UTF-8", b"{\"type\":\"usage\",\"id\":\"\xff\xfe\"}".to_vec(), Dead("UTF-8")),
         ("a NUL byte", b"{\"type\":\"usage\",\0}".to_vec(), Dead("key must be a string")),
     ]

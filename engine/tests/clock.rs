@@ -1,0 +1,144 @@
+//! A partition's clock: only accepted inputs move it, an input too far ahead of it is
+//! dead-lettered, and ticks never run ahead of what was accepted.
+
+mod common;
+
+use engine::pipeline::{Config, Engine};
+use engine::record::Entry;
+use rating::Catalog;
+use std::path::Path;
+
+fn rate_lines(dir: &Path, lines: &[String]) -> Engine {
+    let text = engine::EXAMPLE_CATALOG;
+    let cat = Catalog::from_toml("example.toml", text).unwrap();
+    let mut e = Engine::open(&dir.join("store"), cat, text.as_bytes(), Config::default()).unwrap();
+    let file = dir.join("in.jsonl");
+    let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
+    common::append(&file, &refs);
+    e.run_file(&file).unwrap();
+    let audit = engine::audit::audit(&e.store).unwrap();
+    assert!(audit.ok(), "{:#?}", audit.listed);
+    e
+}
+
+/// Two subscribers on a monthly plan over a few days of November, with calls and payments.
+fn ordinary() -> Vec<String> {
+    let mut v = vec![
+        r#"{"type":"open_account","id":"o1","account":"A1","time":"2026-11-01T00:00:00Z","numbers":[{"msisdn":"79001000001","plan":"SMART"}]}"#.to_string(),
+        r#"{"type":"open_account","id":"o2","account":"A2","time":"2026-11-01T00:00:00Z","numbers":[{"msisdn":"79001000002","plan":"DAILY"}]}"#.to_string(),
+        r#"{"type":"payment","id":"p1","account":"A1","amount":"900.00","time":"2026-11-01T01:00:00Z"}"#.to_string(),
+        r#"{"type":"payment","id":"p2","account":"A2","amount":"300.00","time":"2026-11-01T01:00:00Z"}"#.to_string(),
+    ];
+    for day in 2..=6 {
+        for (n, m) in [(1, "79001000001"), (2, "79001000002")] {
+            v.push(format!(
+                r#"{{"type":"usage","id":"c{n}-{day}","msisdn":"{m}","service":"voice","other":"79161234567","start":"2026-11-0{day}T10:00:00Z","duration":600}}"#
+            ));
+        }
+    }
+    v.push(r#"{"type":"payment","id":"p3","account":"A1","amount":"50.00","time":"2026-11-06T12:00:00Z"}"#.into());
+    v
+}
+
+fn balances(e: &Engine) -> Vec<String> {
+    ["A1", "A2"]
+        .iter()
+        .map(|a| e.state.account(a).unwrap().balance.to_string())
+        .collect()
+}
+
+fn dead_reasons(e: &Engine) -> Vec<String> {
+    let mut v = Vec::new();
+    for r in e.store.log() {
+        if let (_, _, Entry::Dead { reason, .. }) = r.unwrap() {
+            v.push(reason);
+        }
+    }
+    v
+}
+
+#[test]
+fn a_rejected_input_from_the_far_future_moves_no_clock() {
+    let plain = tempfile::tempdir().unwrap();
+    let expected = balances(&rate_lines(plain.path(), &ordinary()));
+
+    // The issue's reproduction: a usage record for an unknown number dated 2099, among
+    // ordinary inputs. It is refused (no account), and so moves nothing.
+    let mut lines = ordinary();
+    lines.insert(
+        5,
+        r#"{"type":"usage","id":"x1","msisdn":"1","service":"sms","other":"79161234567","start":"2099-06-01T10:00:00Z"}"#.into(),
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let e = rate_lines(tmp.path(), &lines);
+    assert_eq!(balances(&e), expected, "the far-future line changed money");
+    let c = e.counters;
+    assert_eq!((c.rejected, c.dead), (0, 1), "{c:?}");
+    assert_eq!(c.ticks, rate_lines(tempfile::tempdir().unwrap().path(), &ordinary()).counters.ticks);
+}
+
+#[test]
+fn an_input_too_far_ahead_of_its_partition_is_dead_lettered_with_its_reason() {
+    let plain = tempfile::tempdir().unwrap();
+    let expected = balances(&rate_lines(plain.path(), &ordinary()));
+
+    // A known number's call and a payment, each dated years ahead: both would be accepted, and
+    // tick every account to their date. They are dead-lettered, and the rest rates as before.
+    let mut lines = ordinary();
+    lines.insert(
+        6,
+        r#"{"type":"usage","id":"far-1","msisdn":"79001000001","service":"sms","other":"79161234567","start":"2099-06-01T10:00:00Z"}"#.into(),
+    );
+    lines.insert(
+        8,
+        r#"{"type":"payment","id":"far-2","account":"A2","amount":"5.00","time":"2026-11-20T00:00:00Z"}"#.into(),
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let e = rate_lines(tmp.path(), &lines);
+    assert_eq!(balances(&e), expected);
+    let dead = dead_reasons(&e);
+    assert_eq!(dead.len(), 2, "{dead:?}");
+    assert!(dead.iter().all(|r| r.contains("ahead of the clock")), "{dead:?}");
+    assert_eq!(e.counters.rejected, 0);
+}
+
+#[test]
+fn a_larger_bound_accepts_what_a_smaller_one_refuses() {
+    let mut lines = ordinary();
+    lines.push(r#"{"type":"payment","id":"later","account":"A1","amount":"1.00","time":"2026-11-20T00:00:00Z"}"#.into());
+    let tmp = tempfile::tempdir().unwrap();
+    let text = engine::EXAMPLE_CATALOG;
+    let cat = Catalog::from_toml("example.toml", text).unwrap();
+    let cfg = Config {
+        max_ahead: 30 * 86_400,
+        ..Config::default()
+    };
+    let mut e = Engine::open(&tmp.path().join("store"), cat, text.as_bytes(), cfg).unwrap();
+    let file = tmp.path().join("in.jsonl");
+    let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
+    common::append(&file, &refs);
+    e.run_file(&file).unwrap();
+    assert_eq!(e.counters.dead, 0);
+    // The catch-up payment moved the clock 14 days: the daily plan paid each day's fee.
+    let plain = tempfile::tempdir().unwrap();
+    let before = balances(&rate_lines(plain.path(), &ordinary()));
+    let after = balances(&e);
+    let daily = |b: &str| b.parse::<rust_decimal::Decimal>().unwrap();
+    assert_eq!(daily(&before[1]) - daily(&after[1]), rust_decimal::Decimal::new(21_000, 2));
+}
+
+#[test]
+fn a_refused_input_with_a_late_time_does_not_tick_anyone() {
+    // Refused inputs dated a day ahead (an unknown account's payment, a repeat of a payment)
+    // bring no ticks: the ticks of that day come with the first accepted input of it.
+    let mut lines = ordinary();
+    lines.push(r#"{"type":"payment","id":"nobody","account":"NOPE","amount":"1.00","time":"2026-11-07T09:00:00Z"}"#.into());
+    lines.push(r#"{"type":"usage","id":"x2","msisdn":"1","service":"sms","other":"79161234567","start":"2026-11-09T10:00:00Z"}"#.into());
+    lines.push(r#"{"type":"payment","id":"p3","account":"A1","amount":"50.00","time":"2026-11-07T09:00:00Z"}"#.into());
+    let tmp = tempfile::tempdir().unwrap();
+    let e = rate_lines(tmp.path(), &lines);
+    let plain = tempfile::tempdir().unwrap();
+    let base = rate_lines(plain.path(), &ordinary());
+    assert_eq!(e.counters.ticks, base.counters.ticks, "a refusal ticked");
+    assert_eq!(balances(&e), balances(&base));
+}
