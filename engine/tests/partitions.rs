@@ -299,3 +299,41 @@ fn a_transfer_to_a_partition_another_instance_owns_is_dead_lettered_not_credited
     let r = engine::audit::audit(&e.store).unwrap();
     assert!(r.ok(), "{:?}", r.listed);
 }
+
+/// From Kafka, an input keyed by an account must come on that account's partition, an opening
+/// too: an account opened on another partition would live apart from its later traffic.
+#[test]
+fn an_opening_on_the_wrong_kafka_partition_is_dead_lettered() {
+    let tmp = tempfile::tempdir().unwrap();
+    let text = engine::EXAMPLE_CATALOG;
+    let cat = rating::Catalog::from_toml("example.toml", text).unwrap();
+    let cfg = Config {
+        partitions: 3,
+        ..Config::default()
+    };
+    let mut e = Engine::open(&tmp.path().join("store"), cat, text.as_bytes(), cfg).unwrap();
+    let home = engine::partition::Key::Account("A1".into()).partition(3);
+    let topic: std::sync::Arc<str> = "ratel.commands".into();
+    let line = |partition: u32, offset: u64| engine::source::Line {
+        topic: Some(topic.clone()),
+        partition,
+        position: offset + 1,
+        at: offset,
+        bytes: br#"{"type":"open_account","id":"o1","account":"A1","time":"2026-11-01T09:00:00Z","numbers":[{"msisdn":"79001000001","plan":"BASIC"}]}"#.to_vec(),
+        oversized: false,
+    };
+    e.process(&[line((home + 1) % 3, 0)]).unwrap();
+    assert!(e.state.account("A1").is_none(), "opened on another partition");
+    assert_eq!(e.counters.dead, 1);
+    let reason = e
+        .store
+        .log()
+        .find_map(|r| match r.unwrap().2 {
+            engine::record::Entry::Dead { reason, .. } => Some(reason),
+            _ => None,
+        })
+        .unwrap();
+    assert!(reason.contains("mis-keyed"), "{reason}");
+    e.process(&[line(home, 0)]).unwrap();
+    assert!(e.state.account("A1").is_some());
+}

@@ -43,13 +43,18 @@ impl Drop for Server {
 }
 
 fn serve(dir: &Path) -> Server {
+    serve_with(dir, "")
+}
+
+/// `ratel serve` with the test's tokens and `more` (TOML `[[tokens]]` tables).
+fn serve_with(dir: &Path, more: &str) -> Server {
     let tokens = dir.join("tokens.toml");
     std::fs::write(
         &tokens,
         format!(
             "[[tokens]]\ntoken = \"{OPERATOR}\"\nrole = \"operator\"\n\n\
              [[tokens]]\ntoken = \"{ALICE}\"\naccount = \"ALICE\"\n\n\
-             [[tokens]]\ntoken = \"{BOB}\"\naccount = \"BOB\"\n"
+             [[tokens]]\ntoken = \"{BOB}\"\naccount = \"BOB\"\n\n{more}"
         ),
     )
     .unwrap();
@@ -318,6 +323,93 @@ fn access_is_by_token_and_only_to_ones_own() {
     assert_eq!(code("/self-care", None), 200);
     assert_eq!(code("/openapi.json", None), 200);
     assert_eq!(code("/healthz", None), 200);
+}
+
+/// Account ids that look like other identifiers: the account routes read the account of that
+/// exact id, never a number's account or a group, so a token for an account named like another
+/// subscriber's number (a store made before such ids were refused at opening) reads its own.
+#[test]
+fn an_account_id_that_looks_like_a_number_or_a_group_reads_only_itself() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.jsonl");
+    append(&input, EVENTS);
+    rate(dir.path(), &input);
+    // Accounts a store made before the rule could hold: named as BOB's number, and as ALICE's
+    // group.
+    {
+        let store = engine::store::Store::open(&dir.path().join("store")).unwrap();
+        let mut c = engine::store::Commit::default();
+        let mut buf = Vec::new();
+        for id in ["79002000002", "ALICE/family"] {
+            let a = rating::Account::new(
+                id.into(),
+                rust_decimal::Decimal::ZERO,
+                Vec::new(),
+                rating::Timestamp(1_793_000_000),
+            );
+            store.put_account(&mut c, &a, &rating::recent::Recent::default(), &mut buf);
+        }
+        store.commit(c, true).unwrap();
+    }
+    const EVE: &str = "eve-token-0123456789abcdef";
+    const MALLORY: &str = "mallory-token-0123456789ab";
+    let s = serve_with(
+        dir.path(),
+        &format!(
+            "[[tokens]]\ntoken = \"{EVE}\"\naccount = \"79002000002\"\n\n\
+             [[tokens]]\ntoken = \"{MALLORY}\"\naccount = \"ALICE/family\"\n"
+        ),
+    );
+    let b = json(&s, "/api/v1/accounts/79002000002/balance", EVE);
+    assert_eq!(b["account"], "79002000002", "{b}");
+    assert_eq!(b["balance"], "0.00", "not BOB's money: {b}");
+    assert!(!b.to_string().contains("79002000002\",\"plan"), "{b}");
+    let sp = json(&s, "/api/v1/accounts/79002000002/spending", EVE);
+    assert_eq!(sp["of"], "79002000002");
+    assert!(sp["months"].as_array().unwrap().iter().all(|m| m["total"] == "0.00"), "{sp}");
+    // BOB's number itself stays BOB's.
+    assert_eq!(get(&s, "/api/v1/numbers/79002000002/balance", Some(EVE)).0, 403);
+    // "ALICE/family" is an account id here, not ALICE's group.
+    let (status, _, body) = get(&s, "/api/v1/accounts/ALICE%2Ffamily/spending", Some(MALLORY));
+    assert!(!body.contains("580.00"), "ALICE's group leaked: {body}");
+    assert!(status == 200 || status == 404, "{status} {body}");
+    assert_eq!(
+        get(&s, "/api/v1/accounts/ALICE/groups/family/spending", Some(MALLORY)).0,
+        403
+    );
+}
+
+/// A CSV export never hands a spreadsheet a formula: an event id that begins like one is
+/// written as text.
+#[test]
+fn csv_cells_that_would_be_formulas_are_written_as_text() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.jsonl");
+    let mut events = EVENTS.to_vec();
+    events.push(r#"{"type":"usage","id":"=HYPERLINK(\"http://evil.example/\",\"pay\")","msisdn":"79001000001","service":"sms","other":"79161234567","start":"2026-11-04T11:00:00Z"}"#);
+    events.push(r#"{"type":"usage","id":"+1+cmd|' /C calc'!A0","msisdn":"79001000001","service":"sms","other":"79161234567","start":"2026-11-04T11:01:00Z"}"#);
+    append(&input, &events);
+    rate(dir.path(), &input);
+    let s = serve(dir.path());
+    let (status, _, body) = get(
+        &s,
+        "/api/v1/numbers/79001000001/detalization?format=csv",
+        Some(OPERATOR),
+    );
+    assert_eq!(status, 200);
+    let mut reader = csv::Reader::from_reader(body.as_bytes());
+    let mut events = Vec::new();
+    for r in reader.records() {
+        let r = r.unwrap();
+        for cell in r.iter() {
+            assert!(
+                !cell.starts_with(['=', '+', '@']),
+                "a cell a spreadsheet would run: {cell:?}"
+            );
+        }
+        events.push(r.iter().last().unwrap().to_string());
+    }
+    assert!(events.contains(&"'=HYPERLINK(\"http://evil.example/\",\"pay\")".to_string()), "{events:?}");
 }
 
 /// The server's resident and peak memory, in KiB, from /proc.

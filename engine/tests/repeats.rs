@@ -1,0 +1,55 @@
+//! Repeats: a payment, a transfer or a command takes effect once however late it comes again; a
+//! usage record is remembered for its account's window, and the audit holds the engine to
+//! exactly that rule (docs/events.md).
+
+mod common;
+
+use rating::codec::decode_decision;
+use rating::Outcome;
+
+#[test]
+fn a_payment_sent_again_days_later_is_a_duplicate_and_usage_follows_its_window() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("in.jsonl");
+    common::append(
+        &file,
+        &[
+            r#"{"type":"open_account","id":"o1","account":"A1","time":"2026-11-01T09:00:00Z","numbers":[{"msisdn":"79001000001","plan":"BASIC"}]}"#,
+            r#"{"type":"payment","id":"pay-1","account":"A1","amount":"351.00","time":"2026-11-01T10:00:00Z"}"#,
+            r#"{"type":"usage","id":"cdr-1","msisdn":"79001000001","service":"voice","other":"79161234567","start":"2026-11-01T11:00:00Z","duration":60}"#,
+            // Five days on: the account's clock moves past the 72-hour window.
+            r#"{"type":"usage","id":"cdr-2","msisdn":"79001000001","service":"voice","other":"79161234567","start":"2026-11-06T11:00:00Z","duration":60}"#,
+            // The payment again, re-sent with a later time: for ever a duplicate.
+            r#"{"type":"payment","id":"pay-1","account":"A1","amount":"351.00","time":"2026-11-06T12:00:00Z"}"#,
+            // The first CDR again with its own time: too late, refused.
+            r#"{"type":"usage","id":"cdr-1","msisdn":"79001000001","service":"voice","other":"79161234567","start":"2026-11-01T11:00:00Z","duration":60}"#,
+            // The first CDR's id on a new record inside the window: its account no longer holds
+            // the id, so it is usage of its own (docs/events.md).
+            r#"{"type":"usage","id":"cdr-1","msisdn":"79001000001","service":"voice","other":"79161234567","start":"2026-11-06T12:30:00Z","duration":60}"#,
+        ],
+    );
+    let mut e = common::example_engine(tmp.path());
+    e.run_file(&file).unwrap();
+    let outcomes: Vec<String> = e
+        .store
+        .log()
+        .filter_map(|r| match r.unwrap().2 {
+            engine::record::Entry::Rated { decision, .. } => {
+                let d = decode_decision(&decision).unwrap();
+                Some(match d.outcome {
+                    Outcome::Rejected(r) => format!("{}: rejected {r}", d.event),
+                    o => format!("{}: {}", d.event, format!("{o:?}").split([' ', '(', '{']).next().unwrap()),
+                })
+            }
+            _ => None,
+        })
+        .collect();
+    let tail: Vec<&str> = outcomes[outcomes.len() - 3..].iter().map(String::as_str).collect();
+    assert_eq!(tail[0], "pay-1: Duplicate", "{outcomes:#?}");
+    assert!(tail[1].starts_with("cdr-1: rejected too late"), "{outcomes:#?}");
+    assert_eq!(tail[2], "cdr-1: Charged", "{outcomes:#?}");
+    // 351.00 once, three minutes at 1.50.
+    assert_eq!(e.state.account("A1").unwrap().balance.to_string(), "346.50");
+    let audit = engine::audit::audit(&e.store).unwrap();
+    assert!(audit.ok(), "{:#?}", audit.listed);
+}
