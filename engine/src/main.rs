@@ -356,6 +356,15 @@ enum Cmd {
         /// TOML: [[tokens]] with token and role = "operator", or token and account = "ID".
         #[arg(long)]
         tokens: PathBuf,
+        /// Connections open at once; one more is closed as soon as it is accepted.
+        #[arg(long, default_value_t = engine::serve::Limits::default().connections as u32,
+              value_parser = clap::value_parser!(u32).range(1..=65_536))]
+        max_connections: u32,
+        /// Seconds a client may take to send a request's headers, and may leave a connection
+        /// idle between requests.
+        #[arg(long, default_value_t = engine::serve::Limits::default().header.as_secs(),
+              value_parser = clap::value_parser!(u64).range(1..=3_600))]
+        header_timeout_secs: u64,
     },
     /// Counters of the store: read, rated, rejected, duplicates, dead letters; the log's digest.
     Stats {
@@ -985,6 +994,8 @@ fn main() -> Result<()> {
             data,
             listen,
             tokens,
+            max_connections,
+            header_timeout_secs,
         } => {
             let text = std::fs::read_to_string(&tokens)
                 .with_context(|| format!("reading tokens {}", tokens.display()))?;
@@ -992,12 +1003,20 @@ fn main() -> Result<()> {
                 .map_err(|e| anyhow::anyhow!("{}: {e}", tokens.display()))?;
             let store = Store::open_follower(&data)?;
             let app = std::sync::Arc::new(engine::serve::App::new(store, tokens)?);
-            tokio::runtime::Builder::new_multi_thread()
+            let limits = engine::serve::Limits {
+                connections: max_connections as usize,
+                header: std::time::Duration::from_secs(header_timeout_secs),
+                ..engine::serve::Limits::default()
+            };
+            let runtime = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(2)
                 .max_blocking_threads(engine::serve::MAX_QUERY_THREADS)
                 .enable_all()
-                .build()?
-                .block_on(engine::serve::serve(app, listen))?;
+                .build()?;
+            runtime.block_on(engine::serve::serve(app, listen, limits))?;
+            // A query still running on a blocking thread (it sees the server stopping at its
+            // next page) is not waited for past this.
+            runtime.shutdown_timeout(std::time::Duration::from_secs(1));
         }
         Cmd::Stats { data, json } => print_stats(&data, json)?,
     }

@@ -107,6 +107,28 @@ pub struct App {
     ctx: RwLock<Arc<Context>>,
     caught_up: Mutex<Instant>,
     slots: tokio::sync::Semaphore,
+    /// PDF reports laid out at once: each holds its whole document in memory.
+    pdf_slots: tokio::sync::Semaphore,
+    /// Set when the server stops: work in flight (a PDF being laid out) ends early.
+    stopping: Arc<std::sync::atomic::AtomicBool>,
+}
+
+/// PDF reports laid out at once; more wait for one of these (a client that leaves while
+/// waiting gives its place up).
+pub const MAX_PDF_RENDERS: usize = 2;
+/// The most items a PDF report served over HTTP holds: a page of the PDF is some 60 items and
+/// the document is laid out in memory (about 11 KB an item), so one report takes at most some
+/// 110 MB. A longer period is asked for in parts (`from`/`to`), or as CSV or JSON.
+pub const MAX_PDF_ITEMS: usize = 10_000;
+
+/// Sets its flag when dropped: a request's future dropped (its client went away) stops the
+/// work it started on a blocking thread.
+struct StopOnDrop(Arc<std::sync::atomic::AtomicBool>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 impl App {
@@ -118,6 +140,8 @@ impl App {
             ctx: RwLock::new(Arc::new(ctx)),
             caught_up: Mutex::new(Instant::now()),
             slots: tokio::sync::Semaphore::new(MAX_IN_FLIGHT),
+            pdf_slots: tokio::sync::Semaphore::new(MAX_PDF_RENDERS),
+            stopping: Arc::new(std::sync::atomic::AtomicBool::new(false)),
         })
     }
 
@@ -363,6 +387,18 @@ async fn detalization(
     let format = p.format().map_err(bad)?;
     let services = p.services().map_err(bad)?;
     let name = format!("detalization-{msisdn}.{}", format.extension());
+    if app.tokens.role(&headers).is_none() {
+        return Err(unauthorized());
+    }
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let _stop_when_dropped = StopOnDrop(stop.clone());
+    let pdf_app = app.clone();
+    let _pdf_slot = match format {
+        Format::Pdf => Some(pdf_app.pdf_slots.acquire().await.map_err(|_| {
+            Failure(StatusCode::SERVICE_UNAVAILABLE, "the server is stopping".into())
+        })?),
+        _ => None,
+    };
     let bytes = guarded(
         app,
         &headers,
@@ -372,9 +408,7 @@ async fn detalization(
             let r = query::detalization(&app.store, ctx, m, period, &services)?;
             Ok(match format {
                 Format::Csv => projections::export::csv(&r),
-                Format::Pdf => {
-                    projections::pdf::render(&r).map_err(|e| QueryError::Bad(e.to_string()))?
-                }
+                Format::Pdf => pdf(app, &r, &stop)?,
                 Format::Json => projections::export::json(&r),
             })
         },
@@ -391,6 +425,25 @@ async fn detalization(
         bytes,
     )
         .into_response())
+}
+
+/// A detalization as a PDF, within [`MAX_PDF_ITEMS`], laid out until `stop` is set or the
+/// server stops.
+fn pdf(
+    app: &App,
+    r: &projections::export::Report,
+    stop: &std::sync::atomic::AtomicBool,
+) -> Result<Vec<u8>, QueryError> {
+    use std::sync::atomic::Ordering::Relaxed;
+    if r.rows.len() > MAX_PDF_ITEMS {
+        return Err(QueryError::Bad(format!(
+            "{} items: a PDF holds at most {MAX_PDF_ITEMS}; ask for a shorter period (from, to) \
+             or for CSV or JSON",
+            r.rows.len()
+        )));
+    }
+    let stopped = || stop.load(Relaxed) || app.stopping.load(Relaxed);
+    projections::pdf::render_until(r, &stopped).map_err(|e| QueryError::Bad(e.to_string()))
 }
 
 /// The API's routes, each described in assets/openapi.json (a test holds the two together).
@@ -426,30 +479,125 @@ pub fn openapi() -> &'static str {
     OPENAPI
 }
 
-/// Serves until Ctrl-C or SIGTERM.
-pub async fn serve(app: Arc<App>, listen: std::net::SocketAddr) -> std::io::Result<()> {
+/// Resolves at Ctrl-C or SIGTERM.
+async fn stop_signal() {
+    let term = async {
+        #[cfg(unix)]
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            s.recv().await;
+            return;
+        }
+        std::future::pending::<()>().await
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {},
+        _ = term => {},
+    }
+}
+
+/// Serves until Ctrl-C or SIGTERM (see [`Limits`]); then stops accepting, lets requests in
+/// flight finish for [`Limits::grace`], and returns.
+pub async fn serve(
+    app: Arc<App>,
+    listen: std::net::SocketAddr,
+    limits: Limits,
+) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(listen).await?;
     tracing::info!(%listen, "serving");
     eprintln!(
         "ratel serve: listening on http://{}",
         listener.local_addr()?
     );
-    axum::serve(listener, router(app))
-        .with_graceful_shutdown(async {
-            let term = async {
-                #[cfg(unix)]
-                if let Ok(mut s) =
-                    tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-                {
-                    s.recv().await;
-                    return;
+    let stopping = app.stopping.clone();
+    let connections = connections(listener, router(app), limits, stop_signal());
+    connections.await;
+    stopping.store(true, std::sync::atomic::Ordering::Relaxed);
+    Ok(())
+}
+
+/// Accepts connections until `stop`, each served by hyper with the header and age limits, at
+/// most `limits.connections` at once (one more is closed as soon as it is accepted); then asks
+/// each to finish its request and close, and waits for them at most `limits.grace`.
+async fn connections(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    limits: Limits,
+    stop: impl std::future::Future<Output = ()>,
+) {
+    let slots = Arc::new(tokio::sync::Semaphore::new(limits.connections));
+    let (closing, _) = tokio::sync::watch::channel(false);
+    let mut open = tokio::task::JoinSet::new();
+    tokio::pin!(stop);
+    loop {
+        let (stream, _) = tokio::select! {
+            _ = &mut stop => break,
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    // Out of descriptors, say: wait a little rather than spin.
+                    tracing::warn!(error = %e, "accept");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
                 }
-                std::future::pending::<()>().await
-            };
+            },
+        };
+        while open.try_join_next().is_some() {}
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            drop(stream); // closed at once: the server is at its limit of connections
+            continue;
+        };
+        let service = hyper_util::service::TowerToHyperService::new(router.clone());
+        let mut closing = closing.subscribe();
+        open.spawn(async move {
+            let _slot = slot;
+            let mut builder = hyper::server::conn::http1::Builder::new();
+            builder
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(limits.header);
+            let conn = builder.serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+            tokio::pin!(conn);
+            let age = tokio::time::sleep(limits.age);
+            tokio::pin!(age);
             tokio::select! {
-                _ = tokio::signal::ctrl_c() => {},
-                _ = term => {},
+                _ = conn.as_mut() => {}
+                _ = &mut age => {} // a client that never reads its answer: dropped
+                _ = closing.changed() => {
+                    conn.as_mut().graceful_shutdown();
+                    let _ = tokio::time::timeout(limits.grace, conn).await;
+                }
             }
-        })
-        .await
+        });
+    }
+    drop(listener);
+    let _ = closing.send(true);
+    let _ = tokio::time::timeout(limits.grace, async {
+        while open.join_next().await.is_some() {}
+    })
+    .await;
+}
+
+/// What `ratel serve` allows a client.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Connections open at once.
+    pub connections: usize,
+    /// How long a client may take to send a request's headers, and may keep a connection idle
+    /// between requests: a slow or silent client is closed after it.
+    pub header: Duration,
+    /// The longest a connection lives, whatever it does (a client that never reads its answer).
+    pub age: Duration,
+    /// After a stop signal, how long requests in flight may finish.
+    pub grace: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            connections: 512,
+            header: Duration::from_secs(10),
+            age: Duration::from_secs(300),
+            grace: Duration::from_secs(3),
+        }
+    }
 }

@@ -48,6 +48,11 @@ fn serve(dir: &Path) -> Server {
 
 /// `ratel serve` with the test's tokens and `more` (TOML `[[tokens]]` tables).
 fn serve_with(dir: &Path, more: &str) -> Server {
+    serve_args(dir, more, &[])
+}
+
+/// `ratel serve` with the test's tokens, `more` tokens and more arguments.
+fn serve_args(dir: &Path, more: &str, args: &[&str]) -> Server {
     let tokens = dir.join("tokens.toml");
     std::fs::write(
         &tokens,
@@ -63,6 +68,7 @@ fn serve_with(dir: &Path, more: &str) -> Server {
         .arg(dir.join("store"))
         .arg("--tokens")
         .arg(&tokens)
+        .args(args)
         .stderr(Stdio::piped())
         .stdout(Stdio::null())
         .spawn()
@@ -410,6 +416,140 @@ fn csv_cells_that_would_be_formulas_are_written_as_text() {
         events.push(r.iter().last().unwrap().to_string());
     }
     assert!(events.contains(&"'=HYPERLINK(\"http://evil.example/\",\"pay\")".to_string()), "{events:?}");
+}
+
+/// Whether the server closed `socket` (a read sees its end) within `within`.
+fn closed_within(socket: &mut std::net::TcpStream, within: std::time::Duration) -> bool {
+    use std::io::Read;
+    socket.set_read_timeout(Some(within)).unwrap();
+    let mut buf = [0u8; 4096];
+    let started = std::time::Instant::now();
+    loop {
+        match socket.read(&mut buf) {
+            Ok(0) => return true,
+            Ok(_) => continue, // a 408 or the like before the close
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return true,
+            Err(_) => return started.elapsed() < within,
+        }
+    }
+}
+
+/// Slow, silent and idle clients are closed after the header timeout, connections beyond the
+/// cap are closed at once, and a real client is served again as soon as the idle ones are gone.
+#[test]
+fn slow_and_idle_connections_are_closed_and_their_number_is_capped() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.jsonl");
+    append(&input, EVENTS);
+    rate(dir.path(), &input);
+    let s = serve_args(
+        dir.path(),
+        "",
+        &["--max-connections", "40", "--header-timeout-secs", "2"],
+    );
+    let addr = s.base.trim_start_matches("http://").to_string();
+    let connect = || std::net::TcpStream::connect(&addr).unwrap();
+    // Idle sockets, and sockets that send half a request's headers and then nothing.
+    let mut held: Vec<std::net::TcpStream> = Vec::new();
+    for i in 0..40 {
+        let mut c = connect();
+        if i % 2 == 0 {
+            use std::io::Write;
+            c.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ").unwrap();
+        }
+        held.push(c);
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    // The server is at its cap: one more connection is closed at once, not left hanging.
+    let mut extra = connect();
+    assert!(
+        closed_within(&mut extra, std::time::Duration::from_secs(1)),
+        "a connection past the cap was kept"
+    );
+    // Every held one is closed by the header timeout (2 s), well within 10 s.
+    for (i, c) in held.iter_mut().enumerate() {
+        assert!(
+            closed_within(c, std::time::Duration::from_secs(10)),
+            "connection {i} was held past the header timeout"
+        );
+    }
+    // The places are free again: a real client is served.
+    assert_eq!(get(&s, "/healthz", None).0, 200);
+    // A keep-alive connection left idle after a request is closed too.
+    let mut kept = connect();
+    {
+        use std::io::Write;
+        kept.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    }
+    assert!(closed_within(&mut kept, std::time::Duration::from_secs(10)));
+}
+
+/// PDF reports: at most MAX_PDF_ITEMS items, at most two laid out at once, and SIGTERM ends
+/// the server within seconds whatever it is laying out.
+#[test]
+fn pdf_reports_are_bounded_and_a_stop_signal_ends_the_server_within_seconds() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.jsonl");
+    let mut events: Vec<String> = EVENTS.iter().map(|e| e.to_string()).collect();
+    events.push(r#"{"type":"payment","id":"p-big","account":"ALICE","amount":"900000.00","time":"2026-11-03T13:00:00Z"}"#.into());
+    // A busy month: more SMS than a PDF may hold (SMART's 100 free, then money).
+    let items = engine::serve::MAX_PDF_ITEMS + 500;
+    for i in 0..items {
+        events.push(format!(
+            r#"{{"type":"usage","id":"sms-{i}","msisdn":"79001000001","service":"sms","other":"79161234567","start":"2026-11-{:02}T{:02}:{:02}:00Z"}}"#,
+            4 + i / 600,
+            i % 600 / 60,
+            i % 60,
+        ));
+    }
+    let refs: Vec<&str> = events.iter().map(String::as_str).collect();
+    append(&input, &refs);
+    rate(dir.path(), &input);
+    let mut s = serve(dir.path());
+    let whole = "/api/v1/numbers/79001000001/detalization?month=2026-11&format=pdf";
+    let (status, _, body) = get(&s, whole, Some(OPERATOR));
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("at most"), "{body}");
+    // Half the month is within the bound.
+    let half = "/api/v1/numbers/79001000001/detalization?from=2026-11-01T00:00:00Z&to=2026-11-10T00:00:00Z&format=pdf";
+    let (status, ctype, _) = get(&s, half, Some(OPERATOR));
+    assert_eq!((status, ctype.as_str()), (200, "application/pdf"));
+
+    // Eight clients ask for PDFs at once; the server stops in the middle.
+    let before = memory_kib(&s).1;
+    let base = s.base.clone();
+    let clients: Vec<_> = (0..8)
+        .map(|_| {
+            let url = format!("{base}{half}");
+            std::thread::spawn(move || {
+                let _ = ureq::get(&url)
+                    .set("Authorization", &format!("Bearer {OPERATOR}"))
+                    .timeout(std::time::Duration::from_secs(30))
+                    .call();
+            })
+        })
+        .collect();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let peak = memory_kib(&s).1;
+    let pid = s.child.id().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    let stopped = std::time::Instant::now();
+    let status = loop {
+        if let Some(st) = s.child.try_wait().unwrap() {
+            break st;
+        }
+        assert!(
+            stopped.elapsed() < std::time::Duration::from_secs(8),
+            "the server ran on 8 s after SIGTERM"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status:?}");
+    for c in clients {
+        c.join().unwrap();
+    }
+    // Two reports at most in memory at once: far from eight.
+    assert!(peak < before + 600 * 1024, "peak {peak} KiB, {before} KiB before");
 }
 
 /// The server's resident and peak memory, in KiB, from /proc.

@@ -23,6 +23,8 @@ pub const MAX_ROWS: usize = 100_000;
 pub enum PdfError {
     #[error("a report of {0} rows is longer than {MAX_ROWS}")]
     TooLong(usize),
+    #[error("the rendering was stopped (its client went away, or the server is stopping)")]
+    Stopped,
     #[error("PDF: {0}")]
     Pdf(String),
 }
@@ -101,6 +103,12 @@ fn heading(layer: &PdfLayerReference, f: &Fonts, r: &Report, page: usize, pages:
 
 /// Lays the report out; the bytes of a complete PDF file.
 pub fn render(r: &Report) -> Result<Vec<u8>, PdfError> {
+    render_until(r, &|| false)
+}
+
+/// [`render`], asking `stop` before each page: a report nobody will read any more is not laid
+/// out to its end (a page is some 60 rows, a few milliseconds).
+pub fn render_until(r: &Report, stop: &dyn Fn() -> bool) -> Result<Vec<u8>, PdfError> {
     if r.rows.len() > MAX_ROWS {
         return Err(PdfError::TooLong(r.rows.len()));
     }
@@ -140,7 +148,10 @@ pub fn render(r: &Report) -> Result<Vec<u8>, PdfError> {
         line += 1;
         TOP - ROW * line as f32
     };
-    for row in &r.rows {
+    for (i, row) in r.rows.iter().enumerate() {
+        if i % ROWS_PER_PAGE == 0 && stop() {
+            return Err(PdfError::Stopped);
+        }
         let y = next_line(&mut layer, &mut page);
         let cells = [
             &row.time,
