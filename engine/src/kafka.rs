@@ -278,7 +278,17 @@ pub struct KafkaSource {
     rebalanced: bool,
     /// Rebalances seen so far: a batch read before one is stale (see `rebalances`).
     rebalances: u64,
+    /// The end offset the broker last gave for a (partition, topic rank), and when: what
+    /// "at its end" is judged by (see [`KafkaSource::at_end`]).
+    ends: std::cell::RefCell<FxHashMap<(i32, usize), (Instant, i64)>>,
+    /// Seconds a topic's head may be ahead of its partition's other heads and still wait its
+    /// turn ([`crate::file_topics::far_ahead`]).
+    pub max_ahead: i64,
 }
+
+/// How long an end offset asked of the broker stands before it is asked again: at the live
+/// tail an idle topic is asked about at most this often.
+pub const END_OFFSET_FOR: Duration = Duration::from_millis(100);
 
 impl KafkaSource {
     /// Subscribes to the input topics as a member of `group`; `positions(topic, partition)` gives
@@ -337,6 +347,8 @@ impl KafkaSource {
             ended: false,
             rebalanced: false,
             rebalances: 0,
+            ends: Default::default(),
+            max_ahead: crate::pipeline::DEFAULT_MAX_AHEAD,
         })
     }
 
@@ -423,6 +435,7 @@ impl KafkaSource {
         self.rebalances += 1;
         self.queues.clear();
         self.next.clear();
+        self.ends.borrow_mut().clear();
         let mut parts: Vec<i32> = Vec::new();
         for (t, p) in &s.assigned {
             let Some(r) = self.topics.iter().position(|x| &**x == t.as_str()) else {
@@ -438,12 +451,68 @@ impl KafkaSource {
         self.assigned = parts;
     }
 
+    /// Whether a topic partition holds nothing past what was read. librdkafka's cached high
+    /// watermark only says what the last fetch saw: in a backlog, a topic whose fetched data is
+    /// all read looks at its end while the broker holds days more, and the merge would rate the
+    /// other topics' later messages first. So an end is confirmed by the end offset asked of
+    /// the broker (ListOffsets, as Kafka Streams does since KIP-695), at most every
+    /// [`END_OFFSET_FOR`]; a topic the broker cannot answer for is not at its end.
     fn at_end(&self, partition: i32, rank: usize) -> bool {
         let next = self.next.get(&(partition, rank)).copied().unwrap_or(0);
         match self.high_watermark(&self.topics[rank], partition) {
-            Some(high) => next >= high,
-            None => false,
+            Some(high) if next < high => return false,
+            Some(_) => {}
+            None => return false,
         }
+        let key = (partition, rank);
+        if let Some(&(asked, end)) = self.ends.borrow().get(&key) {
+            if asked.elapsed() < END_OFFSET_FOR {
+                return next >= end;
+            }
+        }
+        match self
+            .consumer
+            .fetch_watermarks(&self.topics[rank], partition, Duration::from_secs(5))
+        {
+            Ok((_, end)) => {
+                self.ends.borrow_mut().insert(key, (Instant::now(), end));
+                next >= end
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, topic = &*self.topics[rank], partition, "end offset");
+                false
+            }
+        }
+    }
+
+    /// A message taken from the head of a topic partition's queue, as a line.
+    fn take(&mut self, p: i32, r: usize) -> Line {
+        let m = self
+            .queues
+            .get_mut(&(p, r))
+            .and_then(|q| q.pop_front())
+            .expect("the head just seen");
+        Line {
+            topic: Some(self.topics[r].clone()),
+            partition: p as u32,
+            position: m.offset as u64 + 1,
+            at: m.offset as u64,
+            bytes: m.bytes,
+            oversized: m.oversized,
+        }
+    }
+
+    /// A topic of partition `p` whose head is far ahead of the others' heads, to be given at
+    /// once (the rule a file read as topics follows, `file_topics::far_ahead`).
+    fn far_ahead_head(&self, p: i32) -> Option<usize> {
+        let ranks = self.topics.len();
+        let fronts: Vec<Option<i64>> = (0..ranks)
+            .map(|r| self.queues.get(&(p, r)).and_then(|q| q.front()).map(|m| m.time))
+            .collect();
+        (0..ranks).find(|&r| {
+            let others = (0..ranks).filter(|&o| o != r).filter_map(|o| fronts[o]).max();
+            fronts[r].is_some_and(|t| crate::file_topics::far_ahead(t, others, self.max_ahead))
+        })
     }
 
     /// Moves messages that are ready, in merged order, into `out`.
@@ -469,25 +538,21 @@ impl KafkaSource {
                         }
                     }
                 }
+                if !blocked {
+                    if let Some(r) = self.far_ahead_head(p) {
+                        let line = self.take(p, r);
+                        out.push(line);
+                        continue;
+                    }
+                }
                 let Some((_, r, arrived)) = best.filter(|_| !blocked) else {
                     break;
                 };
                 if empty && arrived.elapsed() < TOPIC_GRACE {
                     break;
                 }
-                let m = self
-                    .queues
-                    .get_mut(&(p, r))
-                    .and_then(|q| q.pop_front())
-                    .expect("the head just seen");
-                out.push(Line {
-                    topic: Some(self.topics[r].clone()),
-                    partition: p as u32,
-                    position: m.offset as u64 + 1,
-                    at: m.offset as u64,
-                    bytes: m.bytes,
-                    oversized: m.oversized,
-                });
+                let line = self.take(p, r);
+                out.push(line);
             }
         }
     }

@@ -6,6 +6,7 @@ pub mod audit;
 pub mod cgrates;
 pub mod changed;
 pub mod changelog;
+pub mod file_topics;
 pub mod kafka;
 pub mod models;
 pub mod outbox;

@@ -5,7 +5,6 @@ use clap::{Parser, Subcommand};
 use engine::pipeline::{recorded_catalog, Config, Engine, DEFAULT_BATCH};
 use engine::query;
 use engine::report::{account_view, stats};
-use engine::source::FileSource;
 use engine::store::Store;
 use engine::workload::Workload;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -429,15 +428,10 @@ fn run(
         bail!("unknown source {source:?}: use file:PATH or kafka:BROKERS");
     };
     let mut engine = Engine::open(data, cat, bytes, cfg)?;
-    let position = engine.position()?;
-    let mut src = FileSource::open(PathBuf::from(path), position)
-        .with_context(|| format!("opening {path}"))?
-        .complete(complete);
+    let mut src = engine
+        .file_topics(Path::new(path), complete)
+        .with_context(|| format!("reading {path}"))?;
     let pb = bar(quiet, src.len(), "rating");
-    pb.set_position(position);
-    if position > 0 {
-        tracing::info!(position, "resuming after the last commit");
-    }
     engine.run(&mut src, |_, end| pb.set_position(end))?;
     pb.finish_and_clear();
     if src.unfinished() > 0 {

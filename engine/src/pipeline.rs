@@ -507,10 +507,35 @@ impl Engine {
         self.parts[partition as usize].seq
     }
 
-    /// Rates a file of JSON lines from where the last commit ended to its end.
+    /// Rates a file of JSON lines from where the last commit ended to its last whole line, read
+    /// as the topics it would be produced to (`crate::file_topics`).
     pub fn run_file(&mut self, path: &std::path::Path) -> Result<(), EngineError> {
-        let mut src = crate::source::FileSource::open(path.to_path_buf(), self.position()?)?;
+        let mut src = self.file_topics(path, false)?;
         self.run(&mut src, |_, _| {})
+    }
+
+    /// A file read as topics, resuming after what this store rated of it (`complete`: see
+    /// [`crate::source::FileSource::complete`]).
+    pub fn file_topics(
+        &self,
+        path: &std::path::Path,
+        complete: bool,
+    ) -> Result<crate::file_topics::FileTopics, EngineError> {
+        // A store rated before files were read as topics holds one position, in file order.
+        let legacy = self.position()?;
+        let mut stored = std::collections::HashMap::new();
+        for p in 0..self.cfg.partitions {
+            for t in crate::file_topics::TOPICS {
+                stored.insert((t, p), self.offset(t, p)?.unwrap_or(0).max(legacy));
+            }
+        }
+        Ok(crate::file_topics::FileTopics::open(
+            path.to_path_buf(),
+            self.cfg.partitions,
+            complete,
+            |t, p| stored.get(&(t, p)).copied().unwrap_or(legacy),
+            self.cfg.max_ahead,
+        )?)
     }
 
     /// Rates everything the source yields, committing batch by batch. `on_batch` sees progress
@@ -763,7 +788,11 @@ impl Engine {
             }
         }
         if let Some(l) = lines.first() {
-            let kind: &[u8] = if l.topic.is_some() { b"kafka" } else { b"file" };
+            let kind: &[u8] = match l.topic.as_deref() {
+                None => b"file",
+                Some(t) if crate::file_topics::is_file_topic(t) => b"file-topics",
+                Some(_) => b"kafka",
+            };
             self.store.put_meta(&mut c, "source", kind);
             c.mark(GLOBAL);
         }

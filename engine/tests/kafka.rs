@@ -14,7 +14,7 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Headers;
 use rdkafka::{Message, Offset, TopicPartitionList};
 use std::collections::{BTreeMap, HashMap};
-use std::io::{BufRead, Write};
+use std::io::BufRead;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -77,36 +77,12 @@ fn catalog() -> String {
     format!("{}/../catalogs/example.toml", env!("CARGO_MANIFEST_DIR"))
 }
 
-/// Orders a workload by event time, kinds in the topics' tie order (commands, payments, usage),
-/// keeping the file's order otherwise; a line that is not an input keeps the time of the line
-/// before it and goes with usage. This is the order a partition's merged topics give.
-fn time_sorted(input: &Path, output: &Path) {
-    let mut keyed = Vec::new();
-    let mut last = 0i64;
-    for line in std::io::BufReader::new(std::fs::File::open(input).unwrap()).lines() {
-        let line = line.unwrap();
-        let key = match rating::codec::parse_json(line.as_bytes()) {
-            Ok(i) => {
-                last = i.time().0;
-                (last, engine::kafka::Topics::rank_of(&i))
-            }
-            Err(_) => (last, 2),
-        };
-        keyed.push((key, line));
-    }
-    keyed.sort_by_key(|(k, _)| *k);
-    let mut f = std::io::BufWriter::new(std::fs::File::create(output).unwrap());
-    for (_, l) in keyed {
-        writeln!(f, "{l}").unwrap();
-    }
-}
-
 /// Writes `w` into `dir`, sorted as a partition's merged topics give it (`time_sorted`).
 fn sorted_workload(dir: &Path, w: &Workload) -> PathBuf {
     let (raw, file) = (dir.join("raw.jsonl"), dir.join("workload.jsonl"));
     w.write(&mut std::fs::File::create(&raw).unwrap(), |_| {})
         .unwrap();
-    time_sorted(&raw, &file);
+    common::time_sorted(&raw, &file);
     file
 }
 
@@ -864,4 +840,80 @@ fn an_instance_given_partitions_restores_them_from_the_changelog_without_reading
             assert_eq!(before, body, "a repeat differs");
         }
     }
+}
+
+/// A backlog of three weeks on all three topics, not in event-time order (as `ratel gen` and
+/// mediation files write it), produced and then rated from Kafka in one catch-up run: the same
+/// decisions as the file, partition by partition, and nothing refused that the file accepts.
+/// The merge waits for a topic that looks drained until the broker's end offset says so.
+#[test]
+fn an_unsorted_backlog_of_weeks_from_kafka_is_decided_as_from_the_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let Some(broker) = Broker::start(&tmp.path().join("tansu.log")) else {
+        return;
+    };
+    let file = tmp.path().join("workload.jsonl");
+    Workload {
+        accounts: 300,
+        days: 21,
+        seed: 11,
+        bad: 0.003,
+        transfers: false,
+        ..Workload::default()
+    }
+    .write(&mut std::fs::File::create(&file).unwrap(), |_| {})
+    .unwrap();
+    let by_file = tmp.path().join("by-file");
+    by_file_run(&file, &by_file, 3);
+    let source = format!("file:{}", file.display());
+    let produced = ratel(&[
+        "produce",
+        "--brokers",
+        &broker.addr,
+        "--source",
+        &source,
+        "--create",
+        "3",
+    ]);
+    assert!(produced.contains("produced"), "{produced}");
+    let by_kafka = tmp.path().join("by-kafka");
+    ratel(&[
+        "run",
+        "--catalog",
+        &catalog(),
+        "--data",
+        by_kafka.to_str().unwrap(),
+        "--source",
+        &format!("kafka:{}", broker.addr),
+        "--exit-when-idle",
+        "3",
+    ]);
+    let (file_log, file_dead, file_accounts) = decided(&by_file);
+    let (kafka_log, kafka_dead, kafka_accounts) = decided(&by_kafka);
+    let refused = |log: &Decided| {
+        let mut n = 0;
+        for entries in log.values() {
+            for (_, d) in entries {
+                let d = rating::codec::decode_decision(d).unwrap();
+                n += matches!(d.outcome, rating::Outcome::Rejected(_)) as usize;
+            }
+        }
+        n
+    };
+    assert_eq!(refused(&kafka_log), refused(&file_log));
+    assert_eq!(file_dead, kafka_dead);
+    assert_eq!(file_accounts, kafka_accounts);
+    for p in 0..3 {
+        let (a, b) = (&file_log[&p], &kafka_log[&p]);
+        assert_eq!(a.len(), b.len(), "partition {p}");
+        for (i, (x, y)) in a.iter().zip(b).enumerate() {
+            assert!(x == y, "partition {p}, entry {i}: the decisions differ");
+        }
+    }
+    audits_and_replays_clean(&by_kafka);
+}
+
+/// Rates `file` over `partitions` partitions from a file, for comparison.
+fn by_file_run(file: &Path, dir: &Path, partitions: u32) {
+    by_file(file, dir, partitions)
 }

@@ -30,8 +30,14 @@ fn partitions_decide_every_account_as_one_does() {
         seed: 11,
         ..Workload::default()
     };
-    w.write(&mut std::fs::File::create(&file).unwrap(), |_| {})
+    // In event-time order: a file is read as the topics it would be produced to, each topic
+    // in the file's order, so an unsorted file's lines of one account can meet in another
+    // order when its topics' other lines are spread over more partitions (ARCHITECTURE.md,
+    // "Order").
+    let raw = tmp.path().join("raw.jsonl");
+    w.write(&mut std::fs::File::create(&raw).unwrap(), |_| {})
         .unwrap();
+    common::time_sorted(&raw, &file);
     let one = rate(&file, &tmp.path().join("one"), 1);
     let four = rate(&file, &tmp.path().join("four"), 4);
 
@@ -336,4 +342,46 @@ fn an_opening_on_the_wrong_kafka_partition_is_dead_lettered() {
     assert!(reason.contains("mis-keyed"), "{reason}");
     e.process(&[line(home, 0)]).unwrap();
     assert!(e.state.account("A1").is_some());
+}
+
+/// A file is read as the topics it would be produced to: the same lines with each topic's
+/// lines in the same order, however the topics interleave in the file, give the same log.
+#[test]
+fn a_file_is_read_as_its_topics_whatever_their_interleaving() {
+    let tmp = tempfile::tempdir().unwrap();
+    let raw = tmp.path().join("raw.jsonl");
+    Workload {
+        accounts: 120,
+        days: 10,
+        seed: 5,
+        ..Workload::default()
+    }
+    .write(&mut std::fs::File::create(&raw).unwrap(), |_| {})
+    .unwrap();
+    // The same lines, topic by topic: commands, then payments, then usage (and what is no
+    // input, which goes with usage), each in the file's order.
+    let text = std::fs::read_to_string(&raw).unwrap();
+    let rank = |line: &str| match rating::codec::parse_json(line.as_bytes()) {
+        Ok(i) => engine::kafka::Topics::rank_of(&i),
+        Err(_) => 2,
+    };
+    let mut lines: Vec<&str> = text.lines().collect();
+    lines.sort_by_key(|l| rank(l));
+    let grouped = tmp.path().join("grouped.jsonl");
+    std::fs::write(&grouped, lines.join("\n") + "\n").unwrap();
+
+    let one = rate(&raw, &tmp.path().join("raw-store"), 1);
+    let two = rate(&grouped, &tmp.path().join("grouped-store"), 1);
+    let decisions = |e: &Engine| -> Vec<Vec<u8>> {
+        e.store
+            .log()
+            .filter_map(|r| match r.unwrap().2 {
+                engine::record::Entry::Rated { decision, .. } => Some(decision),
+                _ => None,
+            })
+            .collect()
+    };
+    assert_eq!(one.counters, two.counters);
+    assert!(decisions(&one) == decisions(&two), "the logs differ");
+    assert!(one.counters.rated > 1000, "{:?}", one.counters);
 }

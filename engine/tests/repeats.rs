@@ -44,10 +44,11 @@ fn a_payment_sent_again_days_later_is_a_duplicate_and_usage_follows_its_window()
             _ => None,
         })
         .collect();
-    let tail: Vec<&str> = outcomes[outcomes.len() - 3..].iter().map(String::as_str).collect();
-    assert_eq!(tail[0], "pay-1: Duplicate", "{outcomes:#?}");
-    assert!(tail[1].starts_with("cdr-1: rejected too late"), "{outcomes:#?}");
-    assert_eq!(tail[2], "cdr-1: Charged", "{outcomes:#?}");
+    let count = |what: &str| outcomes.iter().filter(|o| o.starts_with(what)).count();
+    assert_eq!(count("pay-1: Paid"), 1, "{outcomes:#?}");
+    assert_eq!(count("pay-1: Duplicate"), 1, "{outcomes:#?}");
+    assert_eq!(count("cdr-1: rejected too late"), 1, "{outcomes:#?}");
+    assert_eq!(count("cdr-1: Charged"), 2, "{outcomes:#?}");
     // 351.00 once, three minutes at 1.50.
     assert_eq!(e.state.account("A1").unwrap().balance.to_string(), "346.50");
     let audit = engine::audit::audit(&e.store).unwrap();

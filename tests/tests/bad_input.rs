@@ -88,14 +88,22 @@ fn every_bad_line_gets_its_outcome_and_nothing_is_lost() {
     let tmp = tempfile::tempdir().unwrap();
     let corpus = corpus();
     let file = tmp.path().join("bad.jsonl");
+    // The file is read as the topics it would be produced to, merged by event time
+    // (ARCHITECTURE.md, "Order"): each log entry is matched to its line by where the line
+    // starts (a dead letter) or ends (a decision).
     let mut bytes = Vec::new();
-    let mut starts = Vec::new();
+    let mut starts = std::collections::HashMap::new();
+    let mut ends = std::collections::HashMap::new();
+    let mut lines = 0;
     for (_, line, want) in &corpus {
-        if *want != Blank {
-            starts.push(bytes.len() as u64);
-        }
+        let start = bytes.len() as u64;
         bytes.extend_from_slice(line);
         bytes.push(b'\n');
+        if *want != Blank {
+            starts.insert(start, lines);
+            ends.insert(bytes.len() as u64, lines);
+            lines += 1;
+        }
     }
     std::fs::write(&file, &bytes).unwrap();
 
@@ -113,21 +121,23 @@ fn every_bad_line_gets_its_outcome_and_nothing_is_lost() {
     .unwrap();
     e.run_file(&file).unwrap();
 
-    // The log, in order, without the catalog record and the engine's own ticks.
-    let mut got = Vec::new();
+    // The log without the catalog record and the engine's own ticks, by line.
+    let mut got: Vec<Option<(bool, String)>> = vec![None; lines];
     for item in e.store.log() {
         let (_, _, entry) = item.unwrap();
-        match entry {
-            Entry::Catalog { .. } => {}
+        let (line, what) = match entry {
+            Entry::Catalog { .. } => continue,
             Entry::Dead {
                 reason, position, ..
             } => {
                 // A dead letter says where its line starts in the source.
-                assert_eq!(Some(&position), starts.get(got.len()), "{reason}");
-                got.push((false, reason))
+                let line = starts.get(&position).copied();
+                (line.unwrap_or_else(|| panic!("{position}: {reason}")), (false, reason))
             }
             Entry::Rated {
-                input, decision, ..
+                input,
+                decision,
+                position,
             } => {
                 if rating::codec::decode_input(&input)
                     .is_ok_and(|i| matches!(i, rating::Input::Tick(_)))
@@ -135,17 +145,21 @@ fn every_bad_line_gets_its_outcome_and_nothing_is_lost() {
                     continue;
                 }
                 let d = decode_decision(&decision).unwrap();
-                got.push((
-                    true,
-                    match d.outcome {
-                        Outcome::Rejected(r) => format!("rejected: {r}"),
-                        Outcome::Duplicate => "duplicate".into(),
-                        _ => "rated".into(),
-                    },
-                ));
+                let what = match d.outcome {
+                    Outcome::Rejected(r) => format!("rejected: {r}"),
+                    Outcome::Duplicate => "duplicate".into(),
+                    _ => "rated".into(),
+                };
+                (ends[&position], (true, what))
             }
-        }
+        };
+        assert!(got[line].replace(what).is_none(), "line {line} decided twice");
     }
+    let got: Vec<(bool, String)> = got
+        .into_iter()
+        .enumerate()
+        .map(|(i, g)| g.unwrap_or_else(|| panic!("line {i} is not in the log")))
+        .collect();
     let events: Vec<_> = corpus.iter().filter(|(_, _, x)| *x != Blank).collect();
     assert_eq!(
         got.len(),

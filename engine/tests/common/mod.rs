@@ -2,7 +2,7 @@
 #![allow(dead_code)]
 
 use engine::pipeline::{Config, Engine};
-use std::io::Write;
+use std::io::{BufRead, Write};
 use std::path::Path;
 
 /// Appends JSON lines to a source file (a later run resumes after what it already rated).
@@ -101,3 +101,28 @@ pub fn tool(name: &str) -> Option<std::path::PathBuf> {
     }
     found
 }
+
+/// Orders a workload by event time, kinds in the topics' tie order (commands, payments, usage),
+/// keeping the file's order otherwise; a line that is not an input keeps the time of the line
+/// before it and goes with usage. This is the order a partition's merged topics give.
+pub fn time_sorted(input: &Path, output: &Path) {
+    let mut keyed = Vec::new();
+    let mut last = 0i64;
+    for line in std::io::BufReader::new(std::fs::File::open(input).unwrap()).lines() {
+        let line = line.unwrap();
+        let key = match rating::codec::parse_json(line.as_bytes()) {
+            Ok(i) => {
+                last = i.time().0;
+                (last, engine::kafka::Topics::rank_of(&i))
+            }
+            Err(_) => (last, 2),
+        };
+        keyed.push((key, line));
+    }
+    keyed.sort_by_key(|(k, _)| *k);
+    let mut f = std::io::BufWriter::new(std::fs::File::create(output).unwrap());
+    for (_, l) in keyed {
+        writeln!(f, "{l}").unwrap();
+    }
+}
+
