@@ -144,6 +144,13 @@ mod tests {
     #[test]
     fn rfc3339_bounds() {
         assert!(Timestamp::parse_rfc3339("1969-12-31T23:59:59Z").is_err());
+        // Event time is kept to the second: a fraction is refused, not dropped.
+        let frac = Timestamp::parse_rfc3339("2026-11-25T10:00:00.5Z").unwrap_err();
+        assert!(frac.contains("fraction of a second"), "{frac}");
+        assert_eq!(
+            Timestamp::parse_rfc3339("2026-11-25T10:00:00.000Z"),
+            Timestamp::parse_rfc3339("2026-11-25T10:00:00Z")
+        );
         assert!(Timestamp::parse_rfc3339("2026-11-25T10:00:00+03:00").is_ok());
         assert_eq!(
             Timestamp::parse_rfc3339("2026-11-25T10:00:00+03:00")
