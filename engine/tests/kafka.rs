@@ -842,7 +842,7 @@ fn an_instance_given_partitions_restores_them_from_the_changelog_without_reading
     }
 }
 
-/// A backlog of three weeks on all three topics, not in event-time order (as `ratel gen` and
+/// A backlog of two weeks on all three topics, not in event-time order (as `ratel gen` and
 /// mediation files write it), produced and then rated from Kafka in one catch-up run: the same
 /// decisions as the file, partition by partition, and nothing refused that the file accepts.
 /// The merge waits for a topic that looks drained until the broker's end offset says so.
@@ -854,8 +854,8 @@ fn an_unsorted_backlog_of_weeks_from_kafka_is_decided_as_from_the_file() {
     };
     let file = tmp.path().join("workload.jsonl");
     Workload {
-        accounts: 300,
-        days: 21,
+        accounts: 200,
+        days: 15,
         seed: 11,
         bad: 0.003,
         transfers: false,
