@@ -499,6 +499,7 @@ impl KafkaSource {
             at: m.offset as u64,
             bytes: m.bytes,
             oversized: m.oversized,
+            far_ahead: false,
         }
     }
 
@@ -540,7 +541,8 @@ impl KafkaSource {
                 }
                 if !blocked {
                     if let Some(r) = self.far_ahead_head(p) {
-                        let line = self.take(p, r);
+                        let mut line = self.take(p, r);
+                        line.far_ahead = true;
                         out.push(line);
                         continue;
                     }
