@@ -56,7 +56,7 @@ pub struct FileTopics {
     /// is (an entry whose line is no longer its stream's head is stale): the next line is the
     /// least.
     heads: BinaryHeap<Reverse<(i64, usize, u32, u64)>>,
-    /// Heads taken out of turn for being far ahead ([`far_ahead`]), to be given first.
+    /// Heads taken out of order for being far ahead ([`far_ahead`]), to be given first.
     ready: VecDeque<(Placed, usize, u32)>,
     max_ahead: i64,
     topics: [Arc<str>; 3],
@@ -188,7 +188,6 @@ impl FileTopics {
             at: p.at,
             bytes,
             oversized: p.oversized,
-            far_ahead: false,
         })
     }
 }
@@ -197,9 +196,7 @@ impl Source for FileTopics {
     fn next_batch(&mut self, max: usize, out: &mut Vec<Line>) -> std::io::Result<()> {
         while out.len() < max {
             if let Some((placed, rank, partition)) = self.ready.pop_front() {
-                let mut line = self.read(&placed, rank, partition)?;
-                line.far_ahead = true;
-                out.push(line);
+                out.push(self.read(&placed, rank, partition)?);
                 continue;
             }
             let Some(Reverse((_, rank, partition, at))) = self.heads.pop() else {

@@ -499,7 +499,6 @@ impl KafkaSource {
             at: m.offset as u64,
             bytes: m.bytes,
             oversized: m.oversized,
-            far_ahead: false,
         }
     }
 
@@ -541,8 +540,7 @@ impl KafkaSource {
                 }
                 if !blocked {
                     if let Some(r) = self.far_ahead_head(p) {
-                        let mut line = self.take(p, r);
-                        line.far_ahead = true;
+                        let line = self.take(p, r);
                         out.push(line);
                         continue;
                     }

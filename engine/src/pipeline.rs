@@ -725,15 +725,7 @@ impl Engine {
                 }
                 Ok((input, p)) => {
                     self.part_counters[p as usize].read += 1;
-                    let ahead = line.far_ahead.then(|| {
-                        format!(
-                            "event time {} is more than {} s ahead of the next inputs of its \
-                             partition's other topics",
-                            input.time(),
-                            self.cfg.max_ahead
-                        )
-                    });
-                    if let Some(reason) = ahead.or_else(|| self.too_far_ahead(p, input.time())) {
+                    if let Some(reason) = self.too_far_ahead(p, input.time()) {
                         self.dead_letter(p, line, reason, &mut c);
                         continue;
                     }
