@@ -29,16 +29,6 @@ pub fn is_file_topic(topic: &str) -> bool {
     TOPICS.contains(&topic)
 }
 
-/// Whether a topic's head dated `head` is too far ahead of the latest head of its partition's
-/// other topics (`others`, milliseconds) to hold its topic back: a line dated years ahead
-/// would keep every later line of its topic waiting until the other topics ran dry, and they
-/// would then come days late. It is given at once instead (the pipeline dead-letters it for
-/// being ahead of the clock, `pipeline::Config::max_ahead`); Kafka's merge follows the same
-/// rule.
-pub fn far_ahead(head: i64, others: Option<i64>, max_ahead_s: i64) -> bool {
-    others.is_some_and(|o| head > o.saturating_add(max_ahead_s.saturating_mul(1000)))
-}
-
 /// Where a line is in the file, and its event time (milliseconds, as a message timestamp).
 struct Placed {
     at: u64,
@@ -56,9 +46,6 @@ pub struct FileTopics {
     /// is (an entry whose line is no longer its stream's head is stale): the next line is the
     /// least.
     heads: BinaryHeap<Reverse<(i64, usize, u32, u64)>>,
-    /// Heads taken out of order for being far ahead ([`far_ahead`]), to be given first.
-    ready: VecDeque<(Placed, usize, u32)>,
-    max_ahead: i64,
     topics: [Arc<str>; 3],
     len: u64,
     unfinished: u64,
@@ -72,7 +59,6 @@ impl FileTopics {
         partitions: u32,
         complete: bool,
         consumed: impl Fn(&str, u32) -> u64,
-        max_ahead: i64,
     ) -> std::io::Result<FileTopics> {
         let mut reader = FileSource::open(path.clone(), 0)?.complete(complete);
         let len = reader.len();
@@ -118,17 +104,12 @@ impl FileTopics {
             path,
             streams,
             heads: BinaryHeap::new(),
-            ready: VecDeque::new(),
-            max_ahead,
             topics: TOPICS.map(Arc::from),
             len,
             unfinished,
         };
         for i in 0..topics.streams.len() {
             topics.head(i % 3, (i / 3) as u32);
-        }
-        for p in 0..partitions {
-            topics.release(p);
         }
         Ok(topics)
     }
@@ -137,25 +118,6 @@ impl FileTopics {
     fn head(&mut self, rank: usize, partition: u32) {
         if let Some(next) = self.streams[partition as usize * 3 + rank].front() {
             self.heads.push(Reverse((next.time, rank, partition, next.at)));
-        }
-    }
-
-    /// Takes out the heads of `partition` that are far ahead of its other topics' heads.
-    fn release(&mut self, partition: u32) {
-        let base = partition as usize * 3;
-        loop {
-            let fronts: [Option<i64>; 3] =
-                std::array::from_fn(|r| self.streams[base + r].front().map(|l| l.time));
-            let far = (0..3).find(|&r| {
-                let others = (0..3).filter(|&o| o != r).filter_map(|o| fronts[o]).max();
-                fronts[r].is_some_and(|t| far_ahead(t, others, self.max_ahead))
-            });
-            let Some(rank) = far else {
-                return;
-            };
-            let line = self.streams[base + rank].pop_front().expect("a front");
-            self.ready.push_back((line, rank, partition));
-            self.head(rank, partition);
         }
     }
 
@@ -195,23 +157,16 @@ impl FileTopics {
 impl Source for FileTopics {
     fn next_batch(&mut self, max: usize, out: &mut Vec<Line>) -> std::io::Result<()> {
         while out.len() < max {
-            if let Some((placed, rank, partition)) = self.ready.pop_front() {
-                out.push(self.read(&placed, rank, partition)?);
-                continue;
-            }
             let Some(Reverse((_, rank, partition, at))) = self.heads.pop() else {
                 break;
             };
             let stream = partition as usize * 3 + rank;
-            if self.streams[stream].front().map(|l| l.at) != Some(at) {
-                continue; // released before its turn
-            }
+            debug_assert_eq!(self.streams[stream].front().map(|l| l.at), Some(at));
             let placed = self.streams[stream]
                 .pop_front()
                 .expect("a head is a stream's first line");
             out.push(self.read(&placed, rank, partition)?);
             self.head(rank, partition);
-            self.release(partition);
         }
         Ok(())
     }

@@ -281,9 +281,6 @@ pub struct KafkaSource {
     /// The end offset the broker last gave for a (partition, topic rank), and when: what
     /// "at its end" is judged by (see [`KafkaSource::at_end`]).
     ends: std::cell::RefCell<FxHashMap<(i32, usize), (Instant, i64)>>,
-    /// Seconds a topic's head may be ahead of its partition's other heads and still wait its
-    /// turn ([`crate::file_topics::far_ahead`]).
-    pub max_ahead: i64,
 }
 
 /// How long an end offset asked of the broker stands before it is asked again: at the live
@@ -348,7 +345,6 @@ impl KafkaSource {
             rebalanced: false,
             rebalances: 0,
             ends: Default::default(),
-            max_ahead: crate::pipeline::DEFAULT_MAX_AHEAD,
         })
     }
 
@@ -502,19 +498,6 @@ impl KafkaSource {
         }
     }
 
-    /// A topic of partition `p` whose head is far ahead of the others' heads, to be given at
-    /// once (the rule a file read as topics follows, `file_topics::far_ahead`).
-    fn far_ahead_head(&self, p: i32) -> Option<usize> {
-        let ranks = self.topics.len();
-        let fronts: Vec<Option<i64>> = (0..ranks)
-            .map(|r| self.queues.get(&(p, r)).and_then(|q| q.front()).map(|m| m.time))
-            .collect();
-        (0..ranks).find(|&r| {
-            let others = (0..ranks).filter(|&o| o != r).filter_map(|o| fronts[o]).max();
-            fronts[r].is_some_and(|t| crate::file_topics::far_ahead(t, others, self.max_ahead))
-        })
-    }
-
     /// Moves messages that are ready, in merged order, into `out`.
     fn merge(&mut self, max: usize, out: &mut Vec<Line>) {
         let ranks = self.topics.len();
@@ -536,13 +519,6 @@ impl KafkaSource {
                                 blocked = true;
                             }
                         }
-                    }
-                }
-                if !blocked {
-                    if let Some(r) = self.far_ahead_head(p) {
-                        let line = self.take(p, r);
-                        out.push(line);
-                        continue;
                     }
                 }
                 let Some((_, r, arrived)) = best.filter(|_| !blocked) else {

@@ -534,7 +534,6 @@ impl Engine {
             self.cfg.partitions,
             complete,
             |t, p| stored.get(&(t, p)).copied().unwrap_or(legacy),
-            self.cfg.max_ahead,
         )?)
     }
 
