@@ -29,6 +29,18 @@ pub fn is_file_topic(topic: &str) -> bool {
     TOPICS.contains(&topic)
 }
 
+/// Whether a topic's head dated `head` is an outlier of its own topic: more than `max_ahead_s`
+/// later than both the line given before it (if any) and the line after it. Such a line (a
+/// clock years off upstream) would hold back every later line of its topic until it was the
+/// earliest of its partition's heads, and they would come days late; it is given at once
+/// instead, and dead-lettered (`Line::far_ahead`). A sparse topic's next line, rightly days
+/// ahead of a dense topic's, is no outlier: the line after it is later still. Kafka's merge
+/// follows the same rule.
+pub fn outlier(head: i64, before: Option<i64>, after: Option<i64>, max_ahead_s: i64) -> bool {
+    let far = |t: i64| head > t.saturating_add(max_ahead_s.saturating_mul(1000));
+    after.is_some_and(far) && before.is_none_or(far)
+}
+
 /// Where a line is in the file, and its event time (milliseconds, as a message timestamp).
 struct Placed {
     at: u64,
@@ -46,6 +58,11 @@ pub struct FileTopics {
     /// is (an entry whose line is no longer its stream's head is stale): the next line is the
     /// least.
     heads: BinaryHeap<Reverse<(i64, usize, u32, u64)>>,
+    /// Outliers taken out of their turn ([`outlier`]), to be given first.
+    ready: VecDeque<(Placed, usize, u32)>,
+    /// The time of the line each stream gave last, in its turn.
+    before: Vec<Option<i64>>,
+    max_ahead: i64,
     topics: [Arc<str>; 3],
     len: u64,
     unfinished: u64,
@@ -59,6 +76,7 @@ impl FileTopics {
         partitions: u32,
         complete: bool,
         consumed: impl Fn(&str, u32) -> u64,
+        max_ahead: i64,
     ) -> std::io::Result<FileTopics> {
         let mut reader = FileSource::open(path.clone(), 0)?.complete(complete);
         let len = reader.len();
@@ -104,6 +122,9 @@ impl FileTopics {
             path,
             streams,
             heads: BinaryHeap::new(),
+            ready: VecDeque::new(),
+            before: vec![None; partitions as usize * 3],
+            max_ahead,
             topics: TOPICS.map(Arc::from),
             len,
             unfinished,
@@ -114,10 +135,17 @@ impl FileTopics {
         Ok(topics)
     }
 
-    /// Puts a stream's first line among the heads.
+    /// Puts a stream's first line among the heads, or among the ready if it is an outlier.
     fn head(&mut self, rank: usize, partition: u32) {
-        if let Some(next) = self.streams[partition as usize * 3 + rank].front() {
-            self.heads.push(Reverse((next.time, rank, partition, next.at)));
+        let stream = partition as usize * 3 + rank;
+        while let Some(next) = self.streams[stream].front() {
+            let after = self.streams[stream].get(1).map(|l| l.time);
+            if !outlier(next.time, self.before[stream], after, self.max_ahead) {
+                self.heads.push(Reverse((next.time, rank, partition, next.at)));
+                return;
+            }
+            let line = self.streams[stream].pop_front().expect("a front");
+            self.ready.push_back((line, rank, partition));
         }
     }
 
@@ -150,6 +178,7 @@ impl FileTopics {
             at: p.at,
             bytes,
             oversized: p.oversized,
+            far_ahead: false,
         })
     }
 }
@@ -157,6 +186,12 @@ impl FileTopics {
 impl Source for FileTopics {
     fn next_batch(&mut self, max: usize, out: &mut Vec<Line>) -> std::io::Result<()> {
         while out.len() < max {
+            if let Some((placed, rank, partition)) = self.ready.pop_front() {
+                let mut line = self.read(&placed, rank, partition)?;
+                line.far_ahead = true;
+                out.push(line);
+                continue;
+            }
             let Some(Reverse((_, rank, partition, at))) = self.heads.pop() else {
                 break;
             };
@@ -166,6 +201,7 @@ impl Source for FileTopics {
                 .pop_front()
                 .expect("a head is a stream's first line");
             out.push(self.read(&placed, rank, partition)?);
+            self.before[stream] = Some(placed.time);
             self.head(rank, partition);
         }
         Ok(())

@@ -281,6 +281,11 @@ pub struct KafkaSource {
     /// The end offset the broker last gave for a (partition, topic rank), and when: what
     /// "at its end" is judged by (see [`KafkaSource::at_end`]).
     ends: std::cell::RefCell<FxHashMap<(i32, usize), (Instant, i64)>>,
+    /// The time of the message each topic partition gave last in its turn.
+    before: FxHashMap<(i32, usize), i64>,
+    /// Seconds by which a head must stand out of its own topic to be an outlier
+    /// ([`crate::file_topics::outlier`]).
+    pub max_ahead: i64,
 }
 
 /// How long an end offset asked of the broker stands before it is asked again: at the live
@@ -345,6 +350,8 @@ impl KafkaSource {
             rebalanced: false,
             rebalances: 0,
             ends: Default::default(),
+            before: FxHashMap::default(),
+            max_ahead: crate::pipeline::DEFAULT_MAX_AHEAD,
         })
     }
 
@@ -432,6 +439,7 @@ impl KafkaSource {
         self.queues.clear();
         self.next.clear();
         self.ends.borrow_mut().clear();
+        self.before.clear();
         let mut parts: Vec<i32> = Vec::new();
         for (t, p) in &s.assigned {
             let Some(r) = self.topics.iter().position(|x| &**x == t.as_str()) else {
@@ -495,7 +503,27 @@ impl KafkaSource {
             at: m.offset as u64,
             bytes: m.bytes,
             oversized: m.oversized,
+            far_ahead: false,
         }
+    }
+
+    /// Whether the head of topic `r` of partition `p` is an outlier of its topic
+    /// ([`crate::file_topics::outlier`]); `None` while that cannot be told (the message after
+    /// it is on the broker, not here yet).
+    fn stands_out(&self, p: i32, r: usize) -> Option<bool> {
+        let Some(q) = self.queues.get(&(p, r)) else {
+            return Some(false);
+        };
+        let Some(head) = q.front() else {
+            return Some(false);
+        };
+        let after = match q.get(1) {
+            Some(m) => Some(m.time),
+            None if self.at_end(p, r) => None,
+            None => return None,
+        };
+        let before = self.before.get(&(p, r)).copied();
+        Some(crate::file_topics::outlier(head.time, before, after, self.max_ahead))
     }
 
     /// Moves messages that are ready, in merged order, into `out`.
@@ -521,7 +549,23 @@ impl KafkaSource {
                         }
                     }
                 }
-                let Some((_, r, arrived)) = best.filter(|_| !blocked) else {
+                // An outlier of its own topic is given at once; a head whose next message is
+                // not here yet cannot be judged, and waits for it like an empty topic.
+                let mut outlier = None;
+                for r in 0..ranks {
+                    match self.stands_out(p, r) {
+                        Some(true) => outlier = outlier.or(Some(r)),
+                        Some(false) => {}
+                        None => blocked = true,
+                    }
+                }
+                if let Some(r) = outlier {
+                    let mut line = self.take(p, r);
+                    line.far_ahead = true;
+                    out.push(line);
+                    continue;
+                }
+                let Some((time, r, arrived)) = best.filter(|_| !blocked) else {
                     break;
                 };
                 if empty && arrived.elapsed() < TOPIC_GRACE {
@@ -529,6 +573,7 @@ impl KafkaSource {
                 }
                 let line = self.take(p, r);
                 out.push(line);
+                self.before.insert((p, r), time);
             }
         }
     }

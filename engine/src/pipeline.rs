@@ -534,6 +534,7 @@ impl Engine {
             self.cfg.partitions,
             complete,
             |t, p| stored.get(&(t, p)).copied().unwrap_or(legacy),
+            self.cfg.max_ahead,
         )?)
     }
 
@@ -724,7 +725,15 @@ impl Engine {
                 }
                 Ok((input, p)) => {
                     self.part_counters[p as usize].read += 1;
-                    if let Some(reason) = self.too_far_ahead(p, input.time()) {
+                    let ahead = line.far_ahead.then(|| {
+                        format!(
+                            "event time {} is more than {} s ahead of the inputs before and \
+                             after it in its topic",
+                            input.time(),
+                            self.cfg.max_ahead
+                        )
+                    });
+                    if let Some(reason) = ahead.or_else(|| self.too_far_ahead(p, input.time())) {
                         self.dead_letter(p, line, reason, &mut c);
                         continue;
                     }

@@ -20,6 +20,9 @@ pub struct Line {
     pub bytes: Vec<u8>,
     /// The line was longer than the limit; `bytes` holds its start only.
     pub oversized: bool,
+    /// The merge of its partition's topics gave it out of turn for being dated far ahead of
+    /// the others' next lines (`file_topics::far_ahead`): it is dead-lettered, not rated.
+    pub far_ahead: bool,
 }
 
 pub trait Source {
@@ -159,6 +162,7 @@ impl Source for FileSource {
                 at,
                 bytes,
                 oversized,
+                far_ahead: false,
             });
         }
         Ok(())

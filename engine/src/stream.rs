@@ -69,6 +69,7 @@ pub fn run(
         engine.offset(t, p).ok().flatten()
     })?;
     src.exit_when_idle = o.exit_when_idle;
+    src.max_ahead = cfg.max_ahead;
     let busy = Arc::new(Busy::default());
     let quiet = busy.clone();
     src.quiesce_with(Box::new(move || quiet.wait()));

@@ -64,10 +64,9 @@ fn a_rejected_input_from_the_far_future_moves_no_clock() {
 
     // The issue's reproduction: a usage record for an unknown number dated 2099, among
     // ordinary inputs. It is refused (no account), and so moves nothing.
-    // Last of its topic: a line dated ahead holds back the lines after it in its topic until it
-    // is the earliest of its partition's topics' next lines (docs/events.md, "Order").
     let mut lines = ordinary();
-    lines.push(
+    lines.insert(
+        5,
         r#"{"type":"usage","id":"x1","msisdn":"1","service":"sms","other":"79161234567","start":"2099-06-01T10:00:00Z"}"#.into(),
     );
     let tmp = tempfile::tempdir().unwrap();
@@ -86,7 +85,8 @@ fn an_input_too_far_ahead_of_its_partition_is_dead_lettered_with_its_reason() {
     // A known number's call and a payment, each dated years ahead: both would be accepted, and
     // tick every account to their date. They are dead-lettered, and the rest rates as before.
     let mut lines = ordinary();
-    lines.push(
+    lines.insert(
+        6,
         r#"{"type":"usage","id":"far-1","msisdn":"79001000001","service":"sms","other":"79161234567","start":"2099-06-01T10:00:00Z"}"#.into(),
     );
     lines.push(
@@ -97,7 +97,9 @@ fn an_input_too_far_ahead_of_its_partition_is_dead_lettered_with_its_reason() {
     assert_eq!(balances(&e), expected);
     let dead = dead_reasons(&e);
     assert_eq!(dead.len(), 2, "{dead:?}");
-    assert!(dead.iter().all(|r| r.contains("604800 s ahead of the clock")), "{dead:?}");
+    // Ahead of the clock, or (an outlier of its topic, found so by the merge) of the inputs
+    // around it.
+    assert!(dead.iter().all(|r| r.contains("604800 s ahead of the")), "{dead:?}");
     assert_eq!(e.counters.rejected, 0);
 }
 
@@ -140,4 +142,39 @@ fn a_refused_input_with_a_late_time_does_not_tick_anyone() {
     let base = rate_lines(plain.path(), &ordinary());
     assert_eq!(e.counters.ticks, base.counters.ticks, "a refusal ticked");
     assert_eq!(balances(&e), balances(&base));
+}
+
+#[test]
+fn a_known_numbers_usage_years_ahead_is_dead_lettered_even_before_any_clock() {
+    // The first usage line of a fresh store, dated 2099 and followed by ordinary usage: no
+    // clock yet, but it stands out of its own topic, so the merge gives it at once and it is
+    // dead-lettered, holding nothing back.
+    let plain = tempfile::tempdir().unwrap();
+    let expected = balances(&rate_lines(plain.path(), &ordinary()));
+    let mut lines = ordinary();
+    lines.insert(
+        2,
+        r#"{"type":"usage","id":"far-0","msisdn":"79001000001","service":"voice","other":"79161234567","start":"2099-06-01T10:00:00Z","duration":60}"#.into(),
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let e = rate_lines(tmp.path(), &lines);
+    assert_eq!(balances(&e), expected);
+    let dead = dead_reasons(&e);
+    assert_eq!(dead.len(), 1, "{dead:?}");
+    assert!(dead[0].contains("before and after it in its topic"), "{dead:?}");
+}
+
+#[test]
+fn a_sparse_topic_is_no_outlier() {
+    // A payment days after the usage around it, and the next payment later still: it waits
+    // its turn and is rated, not dead-lettered.
+    let mut lines = ordinary();
+    lines.push(r#"{"type":"payment","id":"late-1","account":"A1","amount":"1.00","time":"2026-11-12T00:00:00Z"}"#.into());
+    lines.push(r#"{"type":"payment","id":"late-2","account":"A1","amount":"1.00","time":"2026-11-13T00:00:00Z"}"#.into());
+    lines.push(r#"{"type":"usage","id":"u-7","msisdn":"79001000002","service":"voice","other":"79161234567","start":"2026-11-07T10:00:00Z","duration":60}"#.into());
+    lines.push(r#"{"type":"usage","id":"u-11","msisdn":"79001000002","service":"voice","other":"79161234567","start":"2026-11-11T10:00:00Z","duration":60}"#.into());
+    let tmp = tempfile::tempdir().unwrap();
+    let e = rate_lines(tmp.path(), &lines);
+    assert_eq!(e.counters.dead, 0, "{:?}", dead_reasons(&e));
+    assert_eq!(e.counters.rejected, 0, "{:?}", e.counters);
 }
