@@ -54,9 +54,8 @@ pub struct FileTopics {
     file: File,
     /// The lines not yet given, by topic partition (`partition * 3 + rank`).
     streams: Vec<VecDeque<Placed>>,
-    /// The time of each non-empty stream's head, its rank and partition, and where the line
-    /// is (an entry whose line is no longer its stream's head is stale): the next line is the
-    /// least.
+    /// The time of each non-empty stream's head (outliers aside), its rank and partition, and
+    /// where the line is: the next line is the least.
     heads: BinaryHeap<Reverse<(i64, usize, u32, u64)>>,
     /// Outliers taken out of their turn ([`outlier`]), to be given first.
     ready: VecDeque<(Placed, usize, u32)>,

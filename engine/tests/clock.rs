@@ -5,13 +5,15 @@ mod common;
 
 use engine::pipeline::{Config, Engine};
 use engine::record::Entry;
-use rating::Catalog;
 use std::path::Path;
 
 fn rate_lines(dir: &Path, lines: &[String]) -> Engine {
-    let text = engine::EXAMPLE_CATALOG;
-    let cat = Catalog::from_toml("example.toml", text).unwrap();
-    let mut e = Engine::open(&dir.join("store"), cat, text.as_bytes(), Config::default()).unwrap();
+    rate_lines_with(dir, lines, Config::default())
+}
+
+/// Rates `lines` into a fresh store in `dir` with `cfg`; the store passes the audit.
+fn rate_lines_with(dir: &Path, lines: &[String], cfg: Config) -> Engine {
+    let mut e = common::example_engine_with(&dir.join("store"), cfg);
     let file = dir.join("in.jsonl");
     let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
     common::append(&file, &refs);
@@ -40,6 +42,11 @@ fn ordinary() -> Vec<String> {
     v
 }
 
+/// The balances the ordinary inputs alone leave.
+fn ordinary_balances() -> Vec<String> {
+    balances(&rate_lines(tempfile::tempdir().unwrap().path(), &ordinary()))
+}
+
 fn balances(e: &Engine) -> Vec<String> {
     ["A1", "A2"]
         .iter()
@@ -59,8 +66,7 @@ fn dead_reasons(e: &Engine) -> Vec<String> {
 
 #[test]
 fn a_rejected_input_from_the_far_future_moves_no_clock() {
-    let plain = tempfile::tempdir().unwrap();
-    let expected = balances(&rate_lines(plain.path(), &ordinary()));
+    let expected = ordinary_balances();
 
     // The issue's reproduction: a usage record for an unknown number dated 2099, among
     // ordinary inputs. It is refused (no account), and so moves nothing.
@@ -79,8 +85,7 @@ fn a_rejected_input_from_the_far_future_moves_no_clock() {
 
 #[test]
 fn an_input_too_far_ahead_of_its_partition_is_dead_lettered_with_its_reason() {
-    let plain = tempfile::tempdir().unwrap();
-    let expected = balances(&rate_lines(plain.path(), &ordinary()));
+    let expected = ordinary_balances();
 
     // A known number's call and a payment, each dated years ahead: both would be accepted, and
     // tick every account to their date. They are dead-lettered, and the rest rates as before.
@@ -108,21 +113,14 @@ fn a_larger_bound_accepts_what_a_smaller_one_refuses() {
     let mut lines = ordinary();
     lines.push(r#"{"type":"payment","id":"later","account":"A1","amount":"1.00","time":"2026-11-20T00:00:00Z"}"#.into());
     let tmp = tempfile::tempdir().unwrap();
-    let text = engine::EXAMPLE_CATALOG;
-    let cat = Catalog::from_toml("example.toml", text).unwrap();
     let cfg = Config {
         max_ahead: 30 * 86_400,
         ..Config::default()
     };
-    let mut e = Engine::open(&tmp.path().join("store"), cat, text.as_bytes(), cfg).unwrap();
-    let file = tmp.path().join("in.jsonl");
-    let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
-    common::append(&file, &refs);
-    e.run_file(&file).unwrap();
+    let e = rate_lines_with(tmp.path(), &lines, cfg);
     assert_eq!(e.counters.dead, 0);
     // The catch-up payment moved the clock 14 days: the daily plan paid each day's fee.
-    let plain = tempfile::tempdir().unwrap();
-    let before = balances(&rate_lines(plain.path(), &ordinary()));
+    let before = ordinary_balances();
     let after = balances(&e);
     let daily = |b: &str| b.parse::<rust_decimal::Decimal>().unwrap();
     assert_eq!(daily(&before[1]) - daily(&after[1]), rust_decimal::Decimal::new(21_000, 2));
@@ -149,8 +147,7 @@ fn a_known_numbers_usage_years_ahead_is_dead_lettered_even_before_any_clock() {
     // The first usage line of a fresh store, dated 2099 and followed by ordinary usage: no
     // clock yet, but it stands out of its own topic, so the merge gives it at once and it is
     // dead-lettered, holding nothing back.
-    let plain = tempfile::tempdir().unwrap();
-    let expected = balances(&rate_lines(plain.path(), &ordinary()));
+    let expected = ordinary_balances();
     let mut lines = ordinary();
     lines.insert(
         2,

@@ -2,9 +2,10 @@
 //! the middle of the log's table file make `ratel audit`, `replay` and `stats` fail with a clear
 //! error that names the corruption.
 
-use engine::pipeline::{Config, Engine};
+mod common;
+
+use engine::pipeline::Config;
 use engine::workload::Workload;
-use rating::Catalog;
 use std::process::Command;
 
 #[test]
@@ -21,18 +22,12 @@ fn flipped_bytes_in_a_table_file_are_reported() {
     .unwrap();
     let data = tmp.path().join("data");
     {
-        let cat = Catalog::from_toml("example", engine::EXAMPLE_CATALOG).unwrap();
-        let mut e = Engine::open(
-            &data,
-            cat,
-            engine::EXAMPLE_CATALOG.as_bytes(),
-            Config {
-                batch: 1000,
-                sync: true,
-                ..Config::default()
-            },
-        )
-        .unwrap();
+        let cfg = Config {
+            batch: 1000,
+            sync: true,
+            ..Config::default()
+        };
+        let mut e = common::example_engine_with(&data, cfg);
         e.run_file(&file).unwrap();
         // Everything into table files, so that the damage is where a disk would do it.
         e.store.flush().unwrap();
@@ -92,20 +87,13 @@ fn rated_into_the_wal(dir: &std::path::Path, data: &std::path::Path) {
     }
     .write(&mut std::fs::File::create(&file).unwrap(), |_| {})
     .unwrap();
-    let cat = Catalog::from_toml("example", engine::EXAMPLE_CATALOG).unwrap();
-    let mut e = Engine::open(
-        data,
-        cat,
-        engine::EXAMPLE_CATALOG.as_bytes(),
-        Config {
-            batch: 200,
-            // Every batch writes its accounts' records: the state family has table files too.
-            checkpoint: 1,
-            ..Config::default()
-        },
-    )
-    .unwrap();
-    e.run_file(&file).unwrap();
+    let cfg = Config {
+        batch: 200,
+        // Every batch writes its accounts' records: the state family has table files too.
+        checkpoint: 1,
+        ..Config::default()
+    };
+    common::example_engine_with(data, cfg).run_file(&file).unwrap();
 }
 
 #[test]

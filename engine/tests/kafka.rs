@@ -299,13 +299,7 @@ fn a_workload_from_kafka_is_decided_as_from_a_file_even_with_kills_at_random_poi
         "balances, buckets, everything"
     );
     assert_eq!(file_dead, kafka_dead);
-    for p in 0..3 {
-        let (a, b) = (&file_log[&p], &kafka_log[&p]);
-        assert_eq!(a.len(), b.len(), "partition {p}");
-        for (i, (x, y)) in a.iter().zip(b).enumerate() {
-            assert!(x == y, "partition {p}, entry {i}: the decisions differ");
-        }
-    }
+    same_decisions(&file_log, &kafka_log, 3);
 
     // The output topics: every decision but the duplicates, under its event id; a repeat (after
     // the kill) carries the same bytes; dead letters with their origin and reason.
@@ -863,8 +857,8 @@ fn an_unsorted_backlog_of_weeks_from_kafka_is_decided_as_from_the_file() {
     }
     .write(&mut std::fs::File::create(&file).unwrap(), |_| {})
     .unwrap();
-    let by_file = tmp.path().join("by-file");
-    by_file_run(&file, &by_file, 3);
+    let file_store = tmp.path().join("by-file");
+    by_file(&file, &file_store, 3);
     let source = format!("file:{}", file.display());
     let produced = ratel(&[
         "produce",
@@ -888,7 +882,7 @@ fn an_unsorted_backlog_of_weeks_from_kafka_is_decided_as_from_the_file() {
         "--exit-when-idle",
         "3",
     ]);
-    let (file_log, file_dead, file_accounts) = decided(&by_file);
+    let (file_log, file_dead, file_accounts) = decided(&file_store);
     let (kafka_log, kafka_dead, kafka_accounts) = decided(&by_kafka);
     let refused = |log: &Decided| {
         let mut n = 0;
@@ -903,17 +897,17 @@ fn an_unsorted_backlog_of_weeks_from_kafka_is_decided_as_from_the_file() {
     assert_eq!(refused(&kafka_log), refused(&file_log));
     assert_eq!(file_dead, kafka_dead);
     assert_eq!(file_accounts, kafka_accounts);
-    for p in 0..3 {
-        let (a, b) = (&file_log[&p], &kafka_log[&p]);
+    same_decisions(&file_log, &kafka_log, 3);
+    audits_and_replays_clean(&by_kafka);
+}
+
+/// Each of `partitions` partitions holds the same decisions, in the same order, in both logs.
+fn same_decisions(a: &Decided, b: &Decided, partitions: u32) {
+    for p in 0..partitions {
+        let (a, b) = (&a[&p], &b[&p]);
         assert_eq!(a.len(), b.len(), "partition {p}");
         for (i, (x, y)) in a.iter().zip(b).enumerate() {
             assert!(x == y, "partition {p}, entry {i}: the decisions differ");
         }
     }
-    audits_and_replays_clean(&by_kafka);
-}
-
-/// Rates `file` over `partitions` partitions from a file, for comparison.
-fn by_file_run(file: &Path, dir: &Path, partitions: u32) {
-    by_file(file, dir, partitions)
 }

@@ -312,13 +312,11 @@ fn a_transfer_to_a_partition_another_instance_owns_is_dead_lettered_not_credited
 #[test]
 fn an_opening_on_the_wrong_kafka_partition_is_dead_lettered() {
     let tmp = tempfile::tempdir().unwrap();
-    let text = engine::EXAMPLE_CATALOG;
-    let cat = rating::Catalog::from_toml("example.toml", text).unwrap();
     let cfg = Config {
         partitions: 3,
         ..Config::default()
     };
-    let mut e = Engine::open(&tmp.path().join("store"), cat, text.as_bytes(), cfg).unwrap();
+    let mut e = common::example_engine_with(&tmp.path().join("store"), cfg);
     let home = engine::partition::Key::Account("A1".into()).partition(3);
     let topic: std::sync::Arc<str> = "ratel.commands".into();
     let line = |partition: u32, offset: u64| engine::source::Line {

@@ -19,9 +19,14 @@ pub fn append(path: &Path, lines: &[&str]) {
 
 /// An engine on the example catalog with its store in `dir/store`.
 pub fn example_engine(dir: &Path) -> Engine {
+    example_engine_with(&dir.join("store"), Config::default())
+}
+
+/// An engine on the example catalog with its store at `data`, configured.
+pub fn example_engine_with(data: &Path, cfg: Config) -> Engine {
     let text = engine::EXAMPLE_CATALOG;
     let cat = rating::Catalog::from_toml("example.toml", text).unwrap();
-    Engine::open(&dir.join("store"), cat, text.as_bytes(), Config::default()).unwrap()
+    Engine::open(data, cat, text.as_bytes(), cfg).unwrap()
 }
 
 /// A command for `program` that is killed, and fails its test, after `seconds`: a child that hangs
