@@ -481,6 +481,14 @@ pub enum Rejection {
         date: NaiveDate,
         joined: NaiveDate,
     },
+    /// Usage on the day its number joined the account that holds it now, but before the moment
+    /// it joined (decisions of layout 4; earlier ones knew only the day).
+    #[error("usage of {msisdn} at {start}, before the number joined its account at {joined}")]
+    BeforeJoiningTime {
+        msisdn: Msisdn,
+        start: Timestamp,
+        joined: Timestamp,
+    },
 }
 
 /// Why a decision could not be applied: the log and the state disagree. This is corruption or a

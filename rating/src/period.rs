@@ -231,6 +231,7 @@ pub(crate) fn join(
         status: NumberStatus::Active,
         limit: None,
         group: None,
+        joined: t,
     };
     let mut fees = Vec::new();
     let mut granted = Vec::new();

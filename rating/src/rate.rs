@@ -693,18 +693,27 @@ fn before_joining(cat: &Catalog, acct: &Account, u: &Usage) -> Option<Rejection>
     let n = acct
         .number(u.msisdn)
         .expect("the index points at the account holding the number");
-    // The local date is before the joining date only if the time is before the joining date's
-    // midnight in UTC plus the widest offset east of it: most usage is later, and is let
-    // through without a time zone conversion.
+    // Most usage is later than the joining time and the latest instant at which the joining
+    // day could still be earlier somewhere (its midnight in UTC plus the widest offset west),
+    // and is let through without a time zone conversion.
     let midnight = n.anchor.and_hms_opt(0, 0, 0)?.and_utc().timestamp();
-    if u.start.0 >= midnight + 12 * 3600 {
+    if u.start >= n.joined && u.start.0 >= midnight + 12 * 3600 {
         return None;
     }
+    // The day first: a number read from a record before joining times (`codec::v3`) knows only
+    // its day, and was decided by it.
     let date = cat.calendar.local(u.start).date;
-    (date < n.anchor).then_some(Rejection::BeforeNumberJoined {
+    if date < n.anchor {
+        return Some(Rejection::BeforeNumberJoined {
+            msisdn: u.msisdn,
+            date,
+            joined: n.anchor,
+        });
+    }
+    (u.start < n.joined).then_some(Rejection::BeforeJoiningTime {
         msisdn: u.msisdn,
-        date,
-        joined: n.anchor,
+        start: u.start,
+        joined: n.joined,
     })
 }
 

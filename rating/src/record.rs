@@ -2,7 +2,8 @@
 //! checkpoint, and every older layout read back. Pure, so that it is fuzzed without a store
 //! (`fuzz/fuzz_targets/account_record.rs`).
 //!
-//! Layouts: 6 since a record holds the ids its account keeps for ever (payments, transfers,
+//! Layouts: 7 since a number holds the time it joined its account (layouts 3 to 6 hold numbers
+//! as decisions of version 3 did, read through [`crate::codec::v3`]); 6 since a record holds the ids its account keeps for ever (payments, transfers,
 //! commands; a layout-5 record holds the window's alone, read through [`crate::recent::v5`]);
 //! 5 since the ids a record holds are 64-bit digests (a layout-4 record holds 128-bit
 //! ones, read through [`crate::recent::v4`], whose low halves are today's); 4 since a record
@@ -16,7 +17,7 @@ use crate::state::Account;
 use bincode::Options;
 
 /// The layout written today.
-pub const ACCOUNT_LAYOUT: u8 = 6;
+pub const ACCOUNT_LAYOUT: u8 = 7;
 
 /// The most bytes a record is read from: an account's ids are a window of its inputs, 16 bytes
 /// each, so a number with a million inputs in one window is 16 MB. More is corruption, refused
@@ -53,16 +54,22 @@ pub fn decode_account(v: &[u8]) -> Result<(Account, Option<Recent>), DecodeError
             .deserialize::<(Account, RecentRecord)>(rest)
             .map(|(a, r)| (a, Some(Recent::from(r))))
             .map_err(corrupt(ACCOUNT_LAYOUT)),
-        Some((5, rest)) => opts()
-            .deserialize::<(Account, crate::recent::v5::RecentRecord)>(rest)
+        Some((6, rest)) => crate::codec::v3::read(|| {
+            opts().deserialize::<(Account, RecentRecord)>(rest)
+        })
+        .map(|(a, r)| (a, Some(Recent::from(r))))
+        .map_err(corrupt(6)),
+        Some((5, rest)) => crate::codec::v3::read(|| {
+            opts().deserialize::<(Account, crate::recent::v5::RecentRecord)>(rest)
+        })
             .map(|(a, r)| (a, Some(Recent::from(RecentRecord::from(r)))))
             .map_err(corrupt(5)),
-        Some((4, rest)) => opts()
-            .deserialize::<(Account, crate::recent::v4::RecentRecord)>(rest)
+        Some((4, rest)) => crate::codec::v3::read(|| {
+            opts().deserialize::<(Account, crate::recent::v4::RecentRecord)>(rest)
+        })
             .map(|(a, r)| (a, Some(Recent::from(RecentRecord::from(r)))))
             .map_err(corrupt(4)),
-        Some((3, rest)) => opts()
-            .deserialize(rest)
+        Some((3, rest)) => crate::codec::v3::read(|| opts().deserialize(rest))
             .map(|a| (a, None))
             .map_err(corrupt(3)),
         Some((2, rest)) => opts()

@@ -42,7 +42,9 @@ impl Bucket {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// A number of an account. Read back through [`crate::codec::number`], which knows the layouts
+/// before the joining time was recorded.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Number {
     pub msisdn: Msisdn,
     pub plan: PlanIdx,
@@ -63,6 +65,15 @@ pub struct Number {
     pub limit: Option<SpendingLimit>,
     /// The group of the account's numbers it belongs to (a corporate client's department).
     pub group: Option<CompactString>,
+    /// When the number joined its account: usage before it was another holder's, or nobody's.
+    /// Last, so that the layouts before it read as a prefix (`crate::codec::v3`).
+    pub joined: Timestamp,
+}
+
+impl<'de> Deserialize<'de> for Number {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Number, D::Error> {
+        crate::codec::number::deserialize(d)
+    }
 }
 
 /// A number's monthly spending limit, and what its usage spent in the month last charged.

@@ -73,3 +73,40 @@ fn damaged_records_are_refused_not_misread() {
     huge.extend_from_slice(&u64::MAX.to_le_bytes());
     assert!(decode_account(&huge).is_err());
 }
+
+/// A record of layout 6 holds its numbers without the time they joined: it reads as the number
+/// having joined at the earliest instant of its joining day, everything else as it was.
+#[test]
+fn a_record_before_joining_times_reads_with_the_earliest_instant_of_the_day() {
+    use bincode::Options;
+    let (s, id) = busy_account();
+    let (a, r) = (s.account(id).unwrap(), s.recent(id).unwrap());
+    assert_eq!(a.numbers.len(), 1);
+    let mut bytes = Vec::new();
+    encode_account(a, r, &mut bytes);
+    // The number's bytes end with its joining time; layout 6 is the same without them.
+    let number = bincode::DefaultOptions::new()
+        .with_fixint_encoding()
+        .serialize(&a.numbers[0])
+        .unwrap();
+    let at = bytes
+        .windows(number.len())
+        .position(|w| w == number)
+        .expect("the number's bytes are in the record");
+    let end = at + number.len();
+    let mut layout6 = bytes[..end - 8].to_vec();
+    layout6.extend_from_slice(&bytes[end..]);
+    layout6[0] = 6;
+
+    let (old, recent) = decode_account(&layout6).unwrap();
+    let joined = old.numbers[0].joined;
+    assert_eq!(joined, codec::v3::earliest_joining(a.numbers[0].anchor));
+    assert!(joined < a.numbers[0].joined);
+    let mut expected = a.clone();
+    expected.numbers[0].joined = joined;
+    assert_eq!(old, expected);
+    assert_eq!(recent.unwrap().record(), r.record());
+    // Read as today's layout, the same bytes are refused or misread, never taken for the account.
+    layout6[0] = ACCOUNT_LAYOUT;
+    assert_ne!(decode_account(&layout6).ok().map(|(a, _)| a), Some(a.clone()));
+}

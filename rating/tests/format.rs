@@ -89,6 +89,27 @@ fn fixture(version: u8) -> String {
     )
 }
 
+/// A number read from a record before version 4 joined at the earliest instant of its joining
+/// day; today's knows the second. Checks the first and takes today's.
+fn joining_times_as_today(old: &mut Decision, today: &Decision) {
+    let joined: Vec<Timestamp> = match &today.outcome {
+        Outcome::Opened { account, .. } => account.numbers.iter().map(|n| n.joined).collect(),
+        Outcome::NumberAdded { number, .. } => vec![number.joined],
+        _ => Vec::new(),
+    };
+    let numbers: Vec<&mut rating::state::Number> = match &mut old.outcome {
+        Outcome::Opened { account, .. } => account.numbers.iter_mut().collect(),
+        Outcome::NumberAdded { number, .. } => vec![number],
+        _ => Vec::new(),
+    };
+    assert_eq!(numbers.len(), joined.len());
+    for (n, joined) in numbers.into_iter().zip(joined) {
+        assert_eq!(n.joined, rating::codec::v3::earliest_joining(n.anchor));
+        assert!(n.joined <= joined, "the earliest instant of its day");
+        n.joined = joined;
+    }
+}
+
 #[test]
 fn records_of_every_layout_version_still_read_and_mean_the_same() {
     let now = today();
@@ -117,6 +138,9 @@ fn records_of_every_layout_version_still_read_and_mean_the_same() {
                 // (alerts and inactivity work, from version 3).
                 assert_eq!(decision.catalog, catalog(version).tag());
                 decision.catalog = now[k].1.catalog;
+                if version < 4 {
+                    joining_times_as_today(&mut decision, &now[k].1);
+                }
                 if version < 3 {
                     assert!(decision.alerts.is_empty() && decision.inactivity.is_none());
                     decision.alerts = now[k].1.alerts.clone();

@@ -72,11 +72,14 @@ fn a_payment_naming_an_account_and_another_accounts_number_is_refused() {
 fn usage_before_its_number_joined_is_not_the_holders() {
     let (cat, mut s) = holders();
     let before = balance(&s, "X");
-    // (start, charged): the day before, and the day of joining (MSK), and after.
+    // (start, charged): the day before, the day of joining (MSK) before and from the moment it
+    // joined (12:00 MSK), and after.
     let cases = [
         ("2026-11-09T10:00:00Z", false),
         ("2026-11-09T20:59:59Z", false), // 23:59:59 MSK on the 9th
-        ("2026-11-09T21:00:00Z", true),  // 00:00 MSK on the 10th: the day it joined
+        ("2026-11-09T21:00:00Z", false), // 00:00 MSK on the 10th: the day, not yet the time
+        ("2026-11-10T08:59:59Z", false), // a second before it joined
+        ("2026-11-10T09:00:00Z", true),  // the second it joined
         ("2026-11-11T10:00:00Z", true),
     ];
     for (i, (start, charged)) in cases.iter().enumerate() {
@@ -85,7 +88,11 @@ fn usage_before_its_number_joined_is_not_the_holders() {
             Outcome::Charged(_) => assert!(charged, "{start}: charged"),
             Outcome::Rejected(r @ Rejection::BeforeNumberJoined { .. }) => {
                 assert!(!charged, "{start}: {r}");
-                assert!(r.to_string().contains("2026-11-10"), "{r}");
+                assert!(r.to_string().contains("on 2026-11-10"), "{r}");
+            }
+            Outcome::Rejected(r @ Rejection::BeforeJoiningTime { .. }) => {
+                assert!(!charged, "{start}: {r}");
+                assert!(r.to_string().contains("at 2026-11-10T09:00:00Z"), "{r}");
             }
             o => panic!("{start}: {o:?}"),
         }
