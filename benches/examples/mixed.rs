@@ -2,7 +2,6 @@
 //! engine drives it (`perf record target/release/examples/mixed 1000000`), and reports the
 //! memory the state holds: per account, and per remembered event id.
 
-
 #[global_allocator]
 static A: ratel_benches::Counting = ratel_benches::Counting;
 

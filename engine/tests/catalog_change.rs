@@ -43,7 +43,10 @@ fn a_catalog_that_changes_what_stored_amounts_mean_is_refused_unless_migrated() 
             "decimals 2 → 3",
         ),
         (
-            example.replace(r#"timezone = "Europe/Moscow""#, r#"timezone = "Asia/Tokyo""#),
+            example.replace(
+                r#"timezone = "Europe/Moscow""#,
+                r#"timezone = "Asia/Tokyo""#,
+            ),
             "time zone Europe/Moscow → Asia/Tokyo",
         ),
         (
@@ -75,7 +78,10 @@ fn a_catalog_that_changes_what_stored_amounts_mean_is_refused_unless_migrated() 
             })
             .collect();
         let last = labels.last().unwrap();
-        assert!(last.contains("migrated from") && last.contains(named), "{last}");
+        assert!(
+            last.contains("migrated from") && last.contains(named),
+            "{last}"
+        );
     }
 }
 

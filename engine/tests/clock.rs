@@ -44,7 +44,10 @@ fn ordinary() -> Vec<String> {
 
 /// The balances the ordinary inputs alone leave.
 fn ordinary_balances() -> Vec<String> {
-    balances(&rate_lines(tempfile::tempdir().unwrap().path(), &ordinary()))
+    balances(&rate_lines(
+        tempfile::tempdir().unwrap().path(),
+        &ordinary(),
+    ))
 }
 
 fn balances(e: &Engine) -> Vec<String> {
@@ -80,7 +83,12 @@ fn a_rejected_input_from_the_far_future_moves_no_clock() {
     assert_eq!(balances(&e), expected, "the far-future line changed money");
     let c = e.counters;
     assert_eq!((c.rejected, c.dead), (0, 1), "{c:?}");
-    assert_eq!(c.ticks, rate_lines(tempfile::tempdir().unwrap().path(), &ordinary()).counters.ticks);
+    assert_eq!(
+        c.ticks,
+        rate_lines(tempfile::tempdir().unwrap().path(), &ordinary())
+            .counters
+            .ticks
+    );
 }
 
 #[test]
@@ -104,7 +112,10 @@ fn an_input_too_far_ahead_of_its_partition_is_dead_lettered_with_its_reason() {
     assert_eq!(dead.len(), 2, "{dead:?}");
     // Ahead of the clock, or (an outlier of its topic, found so by the merge) of the inputs
     // around it.
-    assert!(dead.iter().all(|r| r.contains("604800 s ahead of the")), "{dead:?}");
+    assert!(
+        dead.iter().all(|r| r.contains("604800 s ahead of the")),
+        "{dead:?}"
+    );
     assert_eq!(e.counters.rejected, 0);
 }
 
@@ -123,7 +134,10 @@ fn a_larger_bound_accepts_what_a_smaller_one_refuses() {
     let before = ordinary_balances();
     let after = balances(&e);
     let daily = |b: &str| b.parse::<rust_decimal::Decimal>().unwrap();
-    assert_eq!(daily(&before[1]) - daily(&after[1]), rust_decimal::Decimal::new(21_000, 2));
+    assert_eq!(
+        daily(&before[1]) - daily(&after[1]),
+        rust_decimal::Decimal::new(21_000, 2)
+    );
 }
 
 #[test]
@@ -158,7 +172,10 @@ fn a_known_numbers_usage_years_ahead_is_dead_lettered_even_before_any_clock() {
     assert_eq!(balances(&e), expected);
     let dead = dead_reasons(&e);
     assert_eq!(dead.len(), 1, "{dead:?}");
-    assert!(dead[0].contains("before and after it in its topic"), "{dead:?}");
+    assert!(
+        dead[0].contains("before and after it in its topic"),
+        "{dead:?}"
+    );
 }
 
 #[test]

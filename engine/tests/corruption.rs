@@ -93,7 +93,9 @@ fn rated_into_the_wal(dir: &std::path::Path, data: &std::path::Path) {
         checkpoint: 1,
         ..Config::default()
     };
-    common::example_engine_with(data, cfg).run_file(&file).unwrap();
+    common::example_engine_with(data, cfg)
+        .run_file(&file)
+        .unwrap();
 }
 
 #[test]
@@ -127,7 +129,10 @@ fn a_flipped_byte_in_the_write_ahead_log_is_an_error_not_a_shorter_store() {
             .env("RUST_BACKTRACE", "0")
             .output()
             .unwrap();
-        assert!(!out.status.success(), "{cmd} read a store whose log is corrupt");
+        assert!(
+            !out.status.success(),
+            "{cmd} read a store whose log is corrupt"
+        );
     }
 }
 
@@ -171,6 +176,9 @@ fn the_audit_reads_every_family_it_vouches_for() {
             .unwrap();
         let err = String::from_utf8_lossy(&out.stderr).to_lowercase();
         assert!(!out.status.success(), "the audit passed a damaged {family}");
-        assert!(err.contains("corrupt") || err.contains("checksum"), "{family}: {err}");
+        assert!(
+            err.contains("corrupt") || err.contains("checksum"),
+            "{family}: {err}"
+        );
     }
 }

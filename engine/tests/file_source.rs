@@ -20,19 +20,36 @@ fn a_half_written_last_line_waits_for_the_rest() {
 
     let mut e = common::example_engine(tmp.path());
     e.run_file(&file).unwrap();
-    assert_eq!((e.counters.read, e.counters.dead), (1, 0), "{:?}", e.counters);
+    assert_eq!(
+        (e.counters.read, e.counters.dead),
+        (1, 0),
+        "{:?}",
+        e.counters
+    );
     let positions = (
         e.offset("file:commands", 0).unwrap(),
         e.offset("file:payments", 0).unwrap(),
     );
-    assert_eq!(positions, (Some(OPENING.len() as u64 + 1), None), "not past the half line");
+    assert_eq!(
+        positions,
+        (Some(OPENING.len() as u64 + 1), None),
+        "not past the half line"
+    );
 
     // The writer finishes the line: the next run rates it whole.
-    let mut f = std::fs::OpenOptions::new().append(true).open(&file).unwrap();
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&file)
+        .unwrap();
     writeln!(f, "{tail}").unwrap();
     drop(f);
     e.run_file(&file).unwrap();
-    assert_eq!((e.counters.read, e.counters.dead), (2, 0), "{:?}", e.counters);
+    assert_eq!(
+        (e.counters.read, e.counters.dead),
+        (2, 0),
+        "{:?}",
+        e.counters
+    );
     assert_eq!(e.state.account("A1").unwrap().balance.to_string(), "250.00");
     let audit = engine::audit::audit(&e.store).unwrap();
     assert!(audit.ok(), "{:#?}", audit.listed);
@@ -44,7 +61,9 @@ fn a_complete_file_reads_its_last_line_without_a_newline() {
     let file = tmp.path().join("in.jsonl");
     std::fs::write(&file, format!("{OPENING}\n{PAYMENT}")).unwrap();
     let open = |complete| {
-        let mut src = FileSource::open(file.clone(), 0).unwrap().complete(complete);
+        let mut src = FileSource::open(file.clone(), 0)
+            .unwrap()
+            .complete(complete);
         let mut lines = Vec::new();
         src.next_batch(10, &mut lines).unwrap();
         (lines.len(), src.unfinished())
@@ -66,7 +85,10 @@ fn a_complete_file_reads_its_last_line_without_a_newline() {
             format!("file:{}", file.display()),
         ];
         args.extend(extra.iter().map(|s| s.to_string()));
-        Command::new(env!("CARGO_BIN_EXE_ratel")).args(&args).output().unwrap()
+        Command::new(env!("CARGO_BIN_EXE_ratel"))
+            .args(&args)
+            .output()
+            .unwrap()
     };
     let out = run(&[]);
     assert!(out.status.success());
@@ -83,13 +105,18 @@ fn a_complete_file_reads_its_last_line_without_a_newline() {
 fn a_file_without_line_ends_is_an_error_not_a_spin() {
     let mut src = FileSource::open("/dev/zero".into(), 0).unwrap();
     let mut lines = Vec::new();
-    let err = src.next_batch(10, &mut lines).expect_err("no line ends in /dev/zero");
+    let err = src
+        .next_batch(10, &mut lines)
+        .expect_err("no line ends in /dev/zero");
     assert!(err.to_string().contains("no line end"), "{err}");
 
     let tmp = tempfile::tempdir().unwrap();
     let out = common::bounded(env!("CARGO_BIN_EXE_ratel"), 120)
         .args(["--quiet", "run", "--catalog"])
-        .arg(format!("{}/../catalogs/example.toml", env!("CARGO_MANIFEST_DIR")))
+        .arg(format!(
+            "{}/../catalogs/example.toml",
+            env!("CARGO_MANIFEST_DIR")
+        ))
         .arg("--data")
         .arg(tmp.path().join("data"))
         .args(["--source", "file:/dev/zero"])
@@ -109,7 +136,14 @@ fn a_reader_that_goes_away_ends_a_command_without_a_panic() {
     let data = tmp.path().join("store");
     for args in [
         vec!["balance", "--all"],
-        vec!["detalization", "79001000001", "--month", "2026-11", "--format", "csv"],
+        vec![
+            "detalization",
+            "79001000001",
+            "--month",
+            "2026-11",
+            "--format",
+            "csv",
+        ],
         vec!["stats"],
     ] {
         let mut child = Command::new(env!("CARGO_BIN_EXE_ratel"))
@@ -145,7 +179,10 @@ fn readers_never_create_a_store_or_wait_for_the_writer() {
             .output()
             .unwrap();
         assert!(!out.status.success(), "{cmd} on a missing store");
-        assert!(String::from_utf8_lossy(&out.stderr).contains("no store at"), "{cmd}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("no store at"),
+            "{cmd}"
+        );
         assert!(!typo.exists(), "{cmd} created {}", typo.display());
     }
 
@@ -176,7 +213,12 @@ fn readers_never_create_a_store_or_wait_for_the_writer() {
         );
     }
     // The writer goes on.
-    common::append(&file, &[r#"{"type":"payment","id":"pay-2","account":"A1","amount":"1.00","time":"2026-11-01T11:00:00Z"}"#]);
+    common::append(
+        &file,
+        &[
+            r#"{"type":"payment","id":"pay-2","account":"A1","amount":"1.00","time":"2026-11-01T11:00:00Z"}"#,
+        ],
+    );
     writer.run_file(&file).unwrap();
     assert_eq!(writer.counters.read, 3);
 }

@@ -319,7 +319,8 @@ fn an_opening_on_the_wrong_kafka_partition_is_dead_lettered() {
     let mut e = common::example_engine_with(&tmp.path().join("store"), cfg);
     let home = engine::partition::Key::Account("A1".into()).partition(3);
     let topic: std::sync::Arc<str> = "ratel.commands".into();
-    let line = |partition: u32, offset: u64| engine::source::Line {
+    let line = |partition: u32, offset: u64| {
+        engine::source::Line {
         topic: Some(topic.clone()),
         partition,
         position: offset + 1,
@@ -327,9 +328,13 @@ fn an_opening_on_the_wrong_kafka_partition_is_dead_lettered() {
         bytes: br#"{"type":"open_account","id":"o1","account":"A1","time":"2026-11-01T09:00:00Z","numbers":[{"msisdn":"79001000001","plan":"BASIC"}]}"#.to_vec(),
         oversized: false,
         far_ahead: false,
+    }
     };
     e.process(&[line((home + 1) % 3, 0)]).unwrap();
-    assert!(e.state.account("A1").is_none(), "opened on another partition");
+    assert!(
+        e.state.account("A1").is_none(),
+        "opened on another partition"
+    );
     assert_eq!(e.counters.dead, 1);
     let reason = e
         .store

@@ -38,7 +38,11 @@ fn a_payment_sent_again_days_later_is_a_duplicate_and_usage_follows_its_window()
                 let d = decode_decision(&decision).unwrap();
                 Some(match d.outcome {
                     Outcome::Rejected(r) => format!("{}: rejected {r}", d.event),
-                    o => format!("{}: {}", d.event, format!("{o:?}").split([' ', '(', '{']).next().unwrap()),
+                    o => format!(
+                        "{}: {}",
+                        d.event,
+                        format!("{o:?}").split([' ', '(', '{']).next().unwrap()
+                    ),
                 })
             }
             _ => None,

@@ -130,4 +130,3 @@ pub fn time_sorted(input: &Path, output: &Path) {
         writeln!(f, "{l}").unwrap();
     }
 }
-
