@@ -395,7 +395,10 @@ async fn detalization(
     let pdf_app = app.clone();
     let _pdf_slot = match format {
         Format::Pdf => Some(pdf_app.pdf_slots.acquire().await.map_err(|_| {
-            Failure(StatusCode::SERVICE_UNAVAILABLE, "the server is stopping".into())
+            Failure(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the server is stopping".into(),
+            )
         })?),
         _ => None,
     };
@@ -443,7 +446,17 @@ fn pdf(
         )));
     }
     let stopped = || stop.load(Relaxed) || app.stopping.load(Relaxed);
-    projections::pdf::render_until(r, &stopped).map_err(|e| QueryError::Bad(e.to_string()))
+    projections::pdf::render_until(r, &stopped).map_err(|e| {
+        if let projections::pdf::PdfError::Stopped { after } = e {
+            tracing::info!(
+                msisdn = %r.msisdn,
+                after,
+                items = r.rows.len(),
+                "PDF report stopped: its client went away or the server is stopping"
+            );
+        }
+        QueryError::Bad(e.to_string())
+    })
 }
 
 /// The API's routes, each described in assets/openapi.json (a test holds the two together).

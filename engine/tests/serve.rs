@@ -33,6 +33,23 @@ fn rate(dir: &Path, input: &Path) {
 struct Server {
     child: Child,
     base: String,
+    /// The server's log lines (it logs at info), as they come.
+    log: std::sync::Mutex<std::sync::mpsc::Receiver<String>>,
+}
+
+impl Server {
+    /// The first log line, from now, that contains `needle`, if one comes within `within`.
+    fn logged(&self, needle: &str, within: std::time::Duration) -> Option<String> {
+        let deadline = std::time::Instant::now() + within;
+        loop {
+            let left = deadline.checked_duration_since(std::time::Instant::now())?;
+            match self.log.lock().unwrap().recv_timeout(left) {
+                Ok(line) if line.contains(needle) => return Some(line),
+                Ok(_) => continue,
+                Err(_) => return None,
+            }
+        }
+    }
 }
 
 impl Drop for Server {
@@ -69,21 +86,35 @@ fn serve_args(dir: &Path, more: &str, args: &[&str]) -> Server {
         .arg("--tokens")
         .arg(&tokens)
         .args(args)
+        .env("RATEL_LOG", "engine=info")
         .stderr(Stdio::piped())
         .stdout(Stdio::null())
         .spawn()
         .unwrap();
     let mut err = BufReader::new(child.stderr.take().unwrap());
     let mut line = String::new();
-    err.read_line(&mut line).unwrap();
-    let base = line
-        .trim()
-        .strip_prefix("ratel serve: listening on ")
-        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-        .to_string();
+    let base = loop {
+        line.clear();
+        err.read_line(&mut line).unwrap();
+        if line.is_empty() {
+            panic!("the server ended before it listened");
+        }
+        if let Some(base) = line.trim().strip_prefix("ratel serve: listening on ") {
+            break base.to_string();
+        }
+    };
     // Keep draining stderr so that the server never blocks on a full pipe.
-    std::thread::spawn(move || for _ in err.lines() {});
-    Server { child, base }
+    let (lines, log) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in err.lines().map_while(Result::ok) {
+            let _ = lines.send(line);
+        }
+    });
+    Server {
+        child,
+        base,
+        log: std::sync::Mutex::new(log),
+    }
 }
 
 fn setup() -> (tempfile::TempDir, PathBuf, Server) {
@@ -372,15 +403,34 @@ fn an_account_id_that_looks_like_a_number_or_a_group_reads_only_itself() {
     assert!(!b.to_string().contains("79002000002\",\"plan"), "{b}");
     let sp = json(&s, "/api/v1/accounts/79002000002/spending", EVE);
     assert_eq!(sp["of"], "79002000002");
-    assert!(sp["months"].as_array().unwrap().iter().all(|m| m["total"] == "0.00"), "{sp}");
+    assert!(
+        sp["months"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|m| m["total"] == "0.00"),
+        "{sp}"
+    );
     // BOB's number itself stays BOB's.
-    assert_eq!(get(&s, "/api/v1/numbers/79002000002/balance", Some(EVE)).0, 403);
+    assert_eq!(
+        get(&s, "/api/v1/numbers/79002000002/balance", Some(EVE)).0,
+        403
+    );
     // "ALICE/family" is an account id here, not ALICE's group.
-    let (status, _, body) = get(&s, "/api/v1/accounts/ALICE%2Ffamily/spending", Some(MALLORY));
+    let (status, _, body) = get(
+        &s,
+        "/api/v1/accounts/ALICE%2Ffamily/spending",
+        Some(MALLORY),
+    );
     assert!(!body.contains("580.00"), "ALICE's group leaked: {body}");
     assert!(status == 200 || status == 404, "{status} {body}");
     assert_eq!(
-        get(&s, "/api/v1/accounts/ALICE/groups/family/spending", Some(MALLORY)).0,
+        get(
+            &s,
+            "/api/v1/accounts/ALICE/groups/family/spending",
+            Some(MALLORY)
+        )
+        .0,
         403
     );
 }
@@ -415,7 +465,10 @@ fn csv_cells_that_would_be_formulas_are_written_as_text() {
         }
         events.push(r.iter().last().unwrap().to_string());
     }
-    assert!(events.contains(&"'=HYPERLINK(\"http://evil.example/\",\"pay\")".to_string()), "{events:?}");
+    assert!(
+        events.contains(&"'=HYPERLINK(\"http://evil.example/\",\"pay\")".to_string()),
+        "{events:?}"
+    );
 }
 
 /// Whether the server closed `socket` (a read sees its end) within `within`.
@@ -455,7 +508,8 @@ fn slow_and_idle_connections_are_closed_and_their_number_is_capped() {
         let mut c = connect();
         if i % 2 == 0 {
             use std::io::Write;
-            c.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ").unwrap();
+            c.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+                .unwrap();
         }
         held.push(c);
     }
@@ -479,7 +533,8 @@ fn slow_and_idle_connections_are_closed_and_their_number_is_capped() {
     let mut kept = connect();
     {
         use std::io::Write;
-        kept.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+        kept.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
     }
     assert!(closed_within(&mut kept, std::time::Duration::from_secs(10)));
 }
@@ -515,6 +570,35 @@ fn pdf_reports_are_bounded_and_a_stop_signal_ends_the_server_within_seconds() {
     let (status, ctype, _) = get(&s, half, Some(OPERATOR));
     assert_eq!((status, ctype.as_str()), (200, "application/pdf"));
 
+    // A client that asks for a PDF and leaves at once: the server stops laying it out.
+    {
+        use std::io::Write;
+        let addr = s.base.trim_start_matches("http://");
+        let mut socket = std::net::TcpStream::connect(addr).unwrap();
+        write!(
+            socket,
+            "GET {half} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {OPERATOR}\r\n\r\n"
+        )
+        .unwrap();
+        drop(socket);
+        let line = s
+            .logged("PDF report stopped", std::time::Duration::from_secs(60))
+            .expect("the report went on after its client left");
+        let after: usize = line
+            .split("after=")
+            .nth(1)
+            .and_then(|x| x.split_whitespace().next())
+            .and_then(|x| x.parse().ok())
+            .unwrap_or_else(|| panic!("{line}"));
+        let items: usize = line
+            .split("items=")
+            .nth(1)
+            .and_then(|x| x.split_whitespace().next())
+            .and_then(|x| x.parse().ok())
+            .unwrap_or_else(|| panic!("{line}"));
+        assert!(after < items, "{line}");
+    }
+
     // Eight clients ask for PDFs at once; the server stops in the middle.
     let before = memory_kib(&s).1;
     let base = s.base.clone();
@@ -532,7 +616,11 @@ fn pdf_reports_are_bounded_and_a_stop_signal_ends_the_server_within_seconds() {
     std::thread::sleep(std::time::Duration::from_millis(300));
     let peak = memory_kib(&s).1;
     let pid = s.child.id().to_string();
-    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
     let stopped = std::time::Instant::now();
     let status = loop {
         if let Some(st) = s.child.try_wait().unwrap() {
@@ -549,7 +637,10 @@ fn pdf_reports_are_bounded_and_a_stop_signal_ends_the_server_within_seconds() {
         c.join().unwrap();
     }
     // Two reports at most in memory at once: far from eight.
-    assert!(peak < before + 600 * 1024, "peak {peak} KiB, {before} KiB before");
+    assert!(
+        peak < before + 600 * 1024,
+        "peak {peak} KiB, {before} KiB before"
+    );
 }
 
 /// The server's resident and peak memory, in KiB, from /proc.

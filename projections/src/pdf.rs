@@ -23,8 +23,8 @@ pub const MAX_ROWS: usize = 100_000;
 pub enum PdfError {
     #[error("a report of {0} rows is longer than {MAX_ROWS}")]
     TooLong(usize),
-    #[error("the rendering was stopped (its client went away, or the server is stopping)")]
-    Stopped,
+    #[error("the rendering was stopped after {after} rows (its client went away, or the server is stopping)")]
+    Stopped { after: usize },
     #[error("PDF: {0}")]
     Pdf(String),
 }
@@ -150,7 +150,7 @@ pub fn render_until(r: &Report, stop: &dyn Fn() -> bool) -> Result<Vec<u8>, PdfE
     };
     for (i, row) in r.rows.iter().enumerate() {
         if i % ROWS_PER_PAGE == 0 && stop() {
-            return Err(PdfError::Stopped);
+            return Err(PdfError::Stopped { after: i });
         }
         let y = next_line(&mut layer, &mut page);
         let cells = [
