@@ -446,6 +446,7 @@ fn pdf(
         )));
     }
     let stopped = || stop.load(Relaxed) || app.stopping.load(Relaxed);
+    tracing::info!(msisdn = %r.msisdn, items = r.rows.len(), "PDF report: laying it out");
     projections::pdf::render_until(r, &stopped).map_err(|e| {
         if let projections::pdf::PdfError::Stopped { after } = e {
             tracing::info!(
