@@ -6,7 +6,7 @@
 
 use crate::pipeline::EngineError;
 use crate::record::Entry;
-use crate::replay::decode_rated;
+use crate::store::decode_rated;
 use crate::store::Store;
 use rating::{Decision, Input, Msisdn, Outcome};
 use rust_decimal::Decimal;
@@ -156,7 +156,7 @@ impl Effects {
     /// Records that `d`'s input took effect in its account; a second time while the account
     /// still holds its id is a fault.
     fn took_effect(&mut self, r: &mut AuditReport, at: &str, d: &Decision) {
-        let owner = rating::state::remembered_by(d).map_or("", |(a, _)| a.as_str());
+        let owner = rating::decision::remembered_by(d).map_or("", |(a, _)| a.as_str());
         let key = (owner.to_string(), d.event.to_string());
         let latest = self.latest.get(owner).copied();
         let horizon = latest.map(|l| l - self.window);
@@ -167,8 +167,8 @@ impl Effects {
         };
         // Usage before its account's horizon is refused as too late, repeat or not: only the
         // same id coming again later than the horizon, once the first fell behind it, is new.
-        let too_late = matches!(d.outcome, Outcome::Charged(_))
-            && horizon.is_some_and(|h| d.time.0 < h);
+        let too_late =
+            matches!(d.outcome, Outcome::Charged(_)) && horizon.is_some_and(|h| d.time.0 < h);
         if still_held || (too_late && self.held.contains_key(&key)) {
             r.bad(format!("{at}: {} took effect twice", d.event));
         } else if too_late {
@@ -179,7 +179,7 @@ impl Effects {
         }
         let clock = latest.map_or(d.time.0, |l| l.max(d.time.0));
         self.latest.insert(owner.to_string(), clock);
-        let for_ever = rating::state::held_for_ever(d);
+        let for_ever = rating::decision::held_for_ever(d);
         self.held.insert(key, (!for_ever).then_some(clock));
         self.ids.insert(d.event.to_string());
     }

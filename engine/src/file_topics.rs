@@ -11,9 +11,9 @@
 //! a Kafka source stores offsets; a store rated before files were read this way resumes after
 //! the single position it holds.
 
-use crate::kafka::Topics;
 use crate::partition::Numbers;
 use crate::source::{FileSource, Line, Source, MAX_LINE_BYTES};
+use crate::topics::{outlier, Topics};
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
 use std::fs::File;
@@ -27,18 +27,6 @@ pub const TOPICS: [&str; 3] = ["file:commands", "file:payments", "file:usage"];
 /// Whether a stored source position belongs to a file read as topics.
 pub fn is_file_topic(topic: &str) -> bool {
     TOPICS.contains(&topic)
-}
-
-/// Whether a topic's head dated `head` is an outlier of its own topic: more than `max_ahead_s`
-/// later than both the line given before it (if any) and the line after it. Such a line (a
-/// clock years off upstream) would hold back every later line of its topic until it was the
-/// earliest of its partition's heads, and they would come days late; it is given at once
-/// instead, and dead-lettered (`Line::far_ahead`). A sparse topic's next line, rightly days
-/// ahead of a dense topic's, is no outlier: the line after it is later still. Kafka's merge
-/// follows the same rule.
-pub fn outlier(head: i64, before: Option<i64>, after: Option<i64>, max_ahead_s: i64) -> bool {
-    let far = |t: i64| head > t.saturating_add(max_ahead_s.saturating_mul(1000));
-    after.is_some_and(far) && before.is_none_or(far)
 }
 
 /// Where a line is in the file, and its event time (milliseconds, as a message timestamp).
@@ -140,7 +128,8 @@ impl FileTopics {
         while let Some(next) = self.streams[stream].front() {
             let after = self.streams[stream].get(1).map(|l| l.time);
             if !outlier(next.time, self.before[stream], after, self.max_ahead) {
-                self.heads.push(Reverse((next.time, rank, partition, next.at)));
+                self.heads
+                    .push(Reverse((next.time, rank, partition, next.at)));
                 return;
             }
             let line = self.streams[stream].pop_front().expect("a front");

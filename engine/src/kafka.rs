@@ -17,6 +17,7 @@
 
 use crate::partition::Numbers;
 use crate::source::{Line, Source, MAX_LINE_BYTES};
+pub use crate::topics::Topics;
 use rdkafka::client::ClientContext;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext};
@@ -61,67 +62,6 @@ pub enum KafkaSourceError {
     Kafka(#[from] KafkaError),
     #[error("{0}")]
     Topology(String),
-}
-
-/// Topic names. Inputs in the order that breaks event-time ties.
-#[derive(Debug, Clone, clap::Args)]
-pub struct Topics {
-    /// Account commands: open_account, add_number, options, credit limits, report orders.
-    #[arg(long, default_value = "ratel.commands")]
-    pub commands_topic: String,
-    /// Payments and promised-payment requests.
-    #[arg(long, default_value = "ratel.payments")]
-    pub payments_topic: String,
-    /// Usage records (CDRs) from mediation.
-    #[arg(long, default_value = "ratel.usage")]
-    pub usage_topic: String,
-    /// Every decision, keyed by account (output).
-    #[arg(long, default_value = "ratel.charges")]
-    pub charges_topic: String,
-    /// Notifications to the subscriber (output).
-    #[arg(long, default_value = "ratel.notifications")]
-    pub notifications_topic: String,
-    /// Input that could not be read, with its origin and reason (output).
-    #[arg(long, default_value = "ratel.dead-letters")]
-    pub dead_topic: String,
-}
-
-impl Default for Topics {
-    fn default() -> Self {
-        Topics {
-            commands_topic: "ratel.commands".into(),
-            payments_topic: "ratel.payments".into(),
-            usage_topic: "ratel.usage".into(),
-            charges_topic: "ratel.charges".into(),
-            notifications_topic: "ratel.notifications".into(),
-            dead_topic: "ratel.dead-letters".into(),
-        }
-    }
-}
-
-impl Topics {
-    pub fn inputs(&self) -> [&str; 3] {
-        [
-            &self.commands_topic,
-            &self.payments_topic,
-            &self.usage_topic,
-        ]
-    }
-    pub fn outputs(&self) -> [&str; 3] {
-        [
-            &self.charges_topic,
-            &self.notifications_topic,
-            &self.dead_topic,
-        ]
-    }
-    /// The input topic (its rank in `inputs`) an input belongs on.
-    pub fn rank_of(input: &rating::Input) -> usize {
-        match input {
-            rating::Input::Usage(_) => 2,
-            rating::Input::Payment(_) | rating::Input::RequestPromise(_) => 1,
-            _ => 0,
-        }
-    }
 }
 
 /// Settings shared by every client of a run.
@@ -284,7 +224,7 @@ pub struct KafkaSource {
     /// The time of the message each topic partition gave last in its turn.
     before: FxHashMap<(i32, usize), i64>,
     /// Seconds by which a head must stand out of its own topic to be an outlier
-    /// ([`crate::file_topics::outlier`]).
+    /// ([`crate::topics::outlier`]).
     pub max_ahead: i64,
 }
 
@@ -508,7 +448,7 @@ impl KafkaSource {
     }
 
     /// Whether the head of topic `r` of partition `p` is an outlier of its topic
-    /// ([`crate::file_topics::outlier`]); `None` while that cannot be told (the message after
+    /// ([`crate::topics::outlier`]); `None` while that cannot be told (the message after
     /// it is on the broker, not here yet).
     fn stands_out(&self, p: i32, r: usize) -> Option<bool> {
         let Some(q) = self.queues.get(&(p, r)) else {
@@ -523,7 +463,12 @@ impl KafkaSource {
             None => return None,
         };
         let before = self.before.get(&(p, r)).copied();
-        Some(crate::file_topics::outlier(head.time, before, after, self.max_ahead))
+        Some(crate::topics::outlier(
+            head.time,
+            before,
+            after,
+            self.max_ahead,
+        ))
     }
 
     /// Moves messages that are ready, in merged order, into `out`.

@@ -20,6 +20,7 @@ pub mod serve;
 pub mod source;
 pub mod store;
 pub mod stream;
+pub mod topics;
 pub mod workload;
 
 /// The example catalog, shipped inside the binary so that `ratel demo` runs anywhere.

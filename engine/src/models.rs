@@ -3,7 +3,7 @@
 
 use crate::pipeline::{Catalogs, EngineError};
 use crate::record::Entry;
-use crate::replay::decode_decision_at;
+use crate::store::decode_decision_at;
 use crate::store::{Commit, Store};
 use projections::project::LogPos;
 use rating::apply;

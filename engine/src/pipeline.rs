@@ -946,7 +946,7 @@ impl Engine {
         let at = projections::project::LogPos { partition: p, seq };
         projections::project(&self.cat, &self.state, d, at, &mut self.updates);
         projections::models::stage(self.store.db(), &mut c.batch, &self.updates);
-        if let Some(a) = rating::state::changed_by(d) {
+        if let Some(a) = rating::decision::changed_by(d) {
             dirty.insert(
                 self.state
                     .index_of(a)

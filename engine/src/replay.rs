@@ -6,8 +6,8 @@
 
 use crate::pipeline::{Catalogs, EngineError};
 use crate::record::Entry;
-use crate::store::{Store, StoreError};
-use rating::codec::{decode_decision, decode_input, encode_decision};
+use crate::store::{decode_decision_at, decode_input_at, decode_rated, Store, StoreError};
+use rating::codec::encode_decision;
 use rating::{apply, rate, Catalog, Decision, Input, Outcome, State, Timestamp};
 use rust_decimal::Decimal;
 use std::collections::BTreeMap;
@@ -36,33 +36,6 @@ impl ReplayReport {
     pub fn ok(&self) -> bool {
         self.mismatches.is_empty() && self.state_differences.is_empty()
     }
-}
-
-/// The input and the recorded decision of a rated entry; a record that does not decode is
-/// corruption of the store, named by its place in the log.
-pub(crate) fn decode_rated(
-    partition: u32,
-    seq: u64,
-    input: &[u8],
-    decision: &[u8],
-) -> Result<(Input, Decision), StoreError> {
-    let d = decode_decision_at(partition, seq, decision)?;
-    Ok((decode_input_at(partition, seq, input)?, d))
-}
-
-/// The input of a rated entry, named by its place in the log if it does not decode.
-fn decode_input_at(partition: u32, seq: u64, input: &[u8]) -> Result<Input, StoreError> {
-    decode_input(input).map_err(|e| StoreError::Corrupt(format!("input {partition}/{seq}: {e}")))
-}
-
-/// The recorded decision of a rated entry, for passes that need no input.
-pub(crate) fn decode_decision_at(
-    partition: u32,
-    seq: u64,
-    decision: &[u8],
-) -> Result<Decision, StoreError> {
-    decode_decision(decision)
-        .map_err(|e| StoreError::Corrupt(format!("decision {partition}/{seq}: {e}")))
 }
 
 /// Keeps at most this many mismatches in a report (the count goes on).
@@ -529,7 +502,14 @@ impl RerateReport {
         };
         let header = |names: &[&str]| names.iter().map(|n| n.to_string()).collect();
         let mut items = vec![header(&[
-            "account", "msisdn", "event", "time", "service", "old", "new", "difference",
+            "account",
+            "msisdn",
+            "event",
+            "time",
+            "service",
+            "old",
+            "new",
+            "difference",
         ])];
         items.extend(self.items.iter().map(|i| {
             vec![

@@ -28,8 +28,9 @@
 //!   file's bytes), `catalog`: the tag in force.
 
 use crate::record::Entry;
+use rating::codec::{decode_decision, decode_input};
 use rating::recent::Recent;
-use rating::{Account, State};
+use rating::{Account, Decision, Input, State};
 use rocksdb::{ColumnFamilyDescriptor, IteratorMode, Options, WriteBatch, WriteOptions, DB};
 use rustc_hash::FxHashSet;
 use std::path::Path;
@@ -441,10 +442,11 @@ impl Store {
             opts.set_verify_checksums(true);
             opts.fill_cache(false);
             let mut keys = 0u64;
-            for kv in self.db.iterator_cf_opt(self.cf(name), opts, rocksdb::IteratorMode::Start) {
-                kv.map_err(|e| {
-                    StoreError::Corrupt(format!("{}: family {name}: {e}", self.path))
-                })?;
+            for kv in self
+                .db
+                .iterator_cf_opt(self.cf(name), opts, rocksdb::IteratorMode::Start)
+            {
+                kv.map_err(|e| StoreError::Corrupt(format!("{}: family {name}: {e}", self.path)))?;
                 keys += 1;
             }
             read.push((*name, keys));
@@ -704,9 +706,9 @@ impl Store {
                 let Entry::Rated { decision, .. } = entry else {
                     continue;
                 };
-                let d = crate::replay::decode_decision_at(p, seq, &decision)?;
-                if let Some((account, rated)) = rating::state::remembered_by(&d) {
-                    let for_ever = rating::state::held_for_ever(&d);
+                let d = decode_decision_at(p, seq, &decision)?;
+                if let Some((account, rated)) = rating::decision::remembered_by(&d) {
+                    let for_ever = rating::decision::held_for_ever(&d);
                     s.restore_seen(account, &d.event, d.time, rated, for_ever);
                 }
             }
@@ -1051,7 +1053,7 @@ fn apply_entry(
     };
     let d = rating::codec::decode_decision(&decision).map_err(|e| corrupt(e.to_string()))?;
     rating::decision::apply(s, &d).map_err(|e| corrupt(e.to_string()))?;
-    Ok(rating::state::changed_by(&d).cloned())
+    Ok(rating::decision::changed_by(&d).cloned())
 }
 
 /// Puts an account record into `s`; false if the record holds no ids (a layout before 4).
@@ -1067,4 +1069,31 @@ fn restore_record(s: &mut State, v: &[u8]) -> Result<bool, StoreError> {
         }
         None => false,
     })
+}
+
+/// The input and the recorded decision of a rated entry; a record that does not decode is
+/// corruption of the store, named by its place in the log.
+pub(crate) fn decode_rated(
+    partition: u32,
+    seq: u64,
+    input: &[u8],
+    decision: &[u8],
+) -> Result<(Input, Decision), StoreError> {
+    let d = decode_decision_at(partition, seq, decision)?;
+    Ok((decode_input_at(partition, seq, input)?, d))
+}
+
+/// The input of a rated entry, named by its place in the log if it does not decode.
+pub(crate) fn decode_input_at(partition: u32, seq: u64, input: &[u8]) -> Result<Input, StoreError> {
+    decode_input(input).map_err(|e| StoreError::Corrupt(format!("input {partition}/{seq}: {e}")))
+}
+
+/// The recorded decision of a rated entry, for passes that need no input.
+pub(crate) fn decode_decision_at(
+    partition: u32,
+    seq: u64,
+    decision: &[u8],
+) -> Result<Decision, StoreError> {
+    decode_decision(decision)
+        .map_err(|e| StoreError::Corrupt(format!("decision {partition}/{seq}: {e}")))
 }

@@ -8,6 +8,16 @@ use serde::{Deserialize, Serialize};
 
 pub const ROW_VERSION: u8 = 1;
 
+/// Where the decision is in the log; it orders items that share a second.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LogPos {
+    pub partition: u32,
+    pub seq: u64,
+}
+
+/// Money of the spending categories, in [`Category`] order.
+pub type Sums = [Decimal; Category::ALL.len()];
+
 /// What an item of a detalization is.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -18,5 +18,5 @@ pub mod project;
 pub mod view;
 
 pub use item::{Category, Item, PaymentKind, PaymentRow, What};
-pub use models::{Detalization, ModelError, Spending};
-pub use project::{project, Updates};
+pub use models::{Detalization, ModelError, Spending, Updates};
+pub use project::project;

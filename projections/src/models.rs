@@ -7,8 +7,7 @@
 //!   → the sum, a 16-byte `Decimal`, added to by a merge operator so that a batch never reads.
 //! - `numbers`: `[msisdn u64 BE]` → account id.
 
-use crate::item::{decode_row, Category, Item, PaymentRow};
-use crate::project::{LogPos, Sums};
+use crate::item::{decode_row, Category, Item, LogPos, PaymentRow, Sums};
 use rating::{Month, Msisdn, Timestamp};
 use rocksdb::{ColumnFamilyDescriptor, Direction, IteratorMode, MergeOperands, Options, DB};
 use rust_decimal::Decimal;
@@ -155,8 +154,27 @@ fn cf<'a>(db: &'a DB, name: &str) -> &'a rocksdb::ColumnFamily {
         .expect("the store opens the read models' families")
 }
 
+/// Writes for the models, staged for the batch that logs their decision.
+#[derive(Default, Debug)]
+pub struct Updates {
+    pub puts: Vec<(Family, Vec<u8>, Vec<u8>)>,
+    /// Spending: amounts added to the sums under these keys.
+    pub adds: Vec<(Vec<u8>, Decimal)>,
+}
+
+impl Updates {
+    pub fn clear(&mut self) {
+        self.puts.clear();
+        self.adds.clear();
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.puts.is_empty() && self.adds.is_empty()
+    }
+}
+
 /// Stages updates into the batch that logs their decision.
-pub fn stage(db: &DB, batch: &mut rocksdb::WriteBatch, u: &crate::Updates) {
+pub fn stage(db: &DB, batch: &mut rocksdb::WriteBatch, u: &Updates) {
     for (family, k, v) in &u.puts {
         batch.put_cf(cf(db, family.name()), k, v);
     }

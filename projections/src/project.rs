@@ -1,36 +1,12 @@
 //! One logged decision → the updates of the read models. Pure: the same decision, catalog and
 //! state give the same updates, live and in a rebuild.
 
+pub use crate::item::LogPos;
 use crate::item::{encode_row, Category, Item, PaymentKind, PaymentRow, What};
+pub use crate::models::Updates;
 use crate::models::{self, Family};
 use rating::{Catalog, Decision, FeeCharge, Month, Outcome, State, Timestamp};
 use rust_decimal::Decimal;
-
-/// Writes for the models, staged for the batch that logs their decision.
-#[derive(Default, Debug)]
-pub struct Updates {
-    pub puts: Vec<(Family, Vec<u8>, Vec<u8>)>,
-    /// Spending: amounts added to the sums under these keys.
-    pub adds: Vec<(Vec<u8>, Decimal)>,
-}
-
-impl Updates {
-    pub fn clear(&mut self) {
-        self.puts.clear();
-        self.adds.clear();
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.puts.is_empty() && self.adds.is_empty()
-    }
-}
-
-/// Where the decision is in the log; it orders items that share a second.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct LogPos {
-    pub partition: u32,
-    pub seq: u64,
-}
 
 struct Projector<'a> {
     cat: &'a Catalog,
@@ -283,6 +259,3 @@ pub fn project(cat: &Catalog, state: &State, d: &Decision, at: LogPos, out: &mut
         d.event
     );
 }
-
-/// Money of the spending categories, in [`Category`] order.
-pub type Sums = [Decimal; Category::ALL.len()];

@@ -408,7 +408,7 @@ pub mod v2 {
     pub struct Number {
         pub msisdn: Msisdn,
         pub plan: PlanIdx,
-        #[serde(with = "crate::codec::small_vec")]
+        #[serde(with = "crate::small_vec")]
         pub options: SmallVec<[AddonIdx; 2]>,
         pub buckets: Vec<Bucket>,
         pub anchor: NaiveDate,
@@ -447,7 +447,7 @@ pub mod v2 {
         pub credit_limit: Decimal,
         pub numbers: Vec<Number>,
         pub promise: Option<Promise>,
-        #[serde(with = "crate::codec::small_vec")]
+        #[serde(with = "crate::small_vec")]
         pub paid: SmallVec<[MonthPaid; PAID_MONTHS]>,
     }
 
@@ -665,152 +665,4 @@ pub mod v2 {
     }
 }
 
-/// Layout version 3: today's types, but a number without the time it joined its account. Such a
-/// number is read as having joined at the earliest instant of its joining day in any time zone,
-/// so that only the day rule it was decided by (usage on a local day before its joining day is
-/// refused) applies to it.
-///
-/// A number sits inside accounts and decisions, and bincode has no field names to tell the
-/// layouts apart, so whoever reads a record of this layout says so for the duration ([`read`])
-/// and [`number::deserialize`] reads the shorter form.
-pub mod v3 {
-    use crate::catalog::{AddonIdx, PlanIdx};
-    use crate::event::Msisdn;
-    use crate::state::{Bucket, NumberStatus, SpendingLimit};
-    use crate::time::Timestamp;
-    use chrono::NaiveDate;
-    use compact_str::CompactString;
-    use serde::Deserialize;
-    use smallvec::SmallVec;
-    use std::cell::Cell;
-
-    thread_local! {
-        static READING: Cell<bool> = const { Cell::new(false) };
-    }
-
-    /// Runs `decode` with numbers read in layout 3.
-    pub fn read<T>(decode: impl FnOnce() -> T) -> T {
-        struct Restore(bool);
-        impl Drop for Restore {
-            fn drop(&mut self) {
-                READING.with(|r| r.set(self.0));
-            }
-        }
-        let _restore = Restore(READING.with(|r| r.replace(true)));
-        decode()
-    }
-
-    pub(crate) fn reading() -> bool {
-        READING.with(|r| r.get())
-    }
-
-    /// The earliest instant that is on `day` somewhere: its midnight at UTC+14.
-    pub fn earliest_joining(day: NaiveDate) -> Timestamp {
-        let midnight = day
-            .and_time(chrono::NaiveTime::MIN)
-            .and_utc()
-            .timestamp();
-        Timestamp(midnight - 14 * 3600)
-    }
-
-    #[derive(Deserialize)]
-    pub struct Number {
-        pub msisdn: Msisdn,
-        pub plan: PlanIdx,
-        #[serde(with = "crate::codec::small_vec")]
-        pub options: SmallVec<[AddonIdx; 2]>,
-        pub buckets: Vec<Bucket>,
-        pub anchor: NaiveDate,
-        pub days: u32,
-        pub months: u32,
-        pub next_due: Timestamp,
-        pub next_bucket: u32,
-        pub status: NumberStatus,
-        pub limit: Option<SpendingLimit>,
-        pub group: Option<CompactString>,
-    }
-
-    impl From<Number> for crate::state::Number {
-        fn from(n: Number) -> Self {
-            crate::state::Number {
-                msisdn: n.msisdn,
-                plan: n.plan,
-                options: n.options,
-                buckets: n.buckets,
-                anchor: n.anchor,
-                days: n.days,
-                months: n.months,
-                next_due: n.next_due,
-                next_bucket: n.next_bucket,
-                status: n.status,
-                limit: n.limit,
-                group: n.group,
-                joined: earliest_joining(n.anchor),
-            }
-        }
-    }
-}
-
-/// How a [`crate::state::Number`] is read back: in today's layout, or in layout 3's while a
-/// record of that layout is read ([`v3::read`]).
-pub mod number {
-    use crate::catalog::{AddonIdx, PlanIdx};
-    use crate::event::Msisdn;
-    use crate::state::{Bucket, Number, NumberStatus, SpendingLimit};
-    use crate::time::Timestamp;
-    use chrono::NaiveDate;
-    use compact_str::CompactString;
-    use serde::{Deserialize, Deserializer};
-    use smallvec::SmallVec;
-
-    /// Today's layout, field for field (serde checks that it builds a `Number`).
-    #[derive(Deserialize)]
-    #[serde(remote = "Number")]
-    struct Layout {
-        msisdn: Msisdn,
-        plan: PlanIdx,
-        #[serde(with = "crate::codec::small_vec")]
-        options: SmallVec<[AddonIdx; 2]>,
-        buckets: Vec<Bucket>,
-        anchor: NaiveDate,
-        days: u32,
-        months: u32,
-        next_due: Timestamp,
-        next_bucket: u32,
-        status: NumberStatus,
-        limit: Option<SpendingLimit>,
-        group: Option<CompactString>,
-        joined: Timestamp,
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Number, D::Error> {
-        if super::v3::reading() {
-            super::v3::Number::deserialize(d).map(Number::from)
-        } else {
-            Layout::deserialize(d)
-        }
-    }
-}
-
-/// serde for a `SmallVec` field read from untrusted bytes. smallvec's own `Deserialize` reserves
-/// the length the bytes claim before reading an element, so a corrupt length asks for gigabytes
-/// (found by the `records` fuzz target); going through `Vec`, whose reservation serde caps, reads
-/// the same wire form (a sequence) with memory bounded by the record's size.
-pub mod small_vec {
-    use serde::{Deserialize, Deserializer, Serialize, Serializer};
-    use smallvec::{Array, SmallVec};
-
-    pub fn serialize<S: Serializer, A: Array>(v: &SmallVec<A>, s: S) -> Result<S::Ok, S::Error>
-    where
-        A::Item: Serialize,
-    {
-        v.as_slice().serialize(s)
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>, A: Array>(d: D) -> Result<SmallVec<A>, D::Error>
-    where
-        A::Item: Deserialize<'de>,
-    {
-        Vec::<A::Item>::deserialize(d).map(SmallVec::from_vec)
-    }
-}
+pub use crate::number::layout3 as v3;

@@ -299,10 +299,10 @@ pub struct Charge {
     /// The price that was chosen at the start (its rate; spans name theirs).
     pub rate: RateIdx,
     /// Units taken from buckets, in the order taken.
-    #[serde(with = "crate::codec::small_vec")]
+    #[serde(with = "crate::small_vec")]
     pub takes: SmallVec<[Take; 2]>,
     /// The part of the usage paid in money, as billed (rounded up to increments).
-    #[serde(with = "crate::codec::small_vec")]
+    #[serde(with = "crate::small_vec")]
     pub spans: SmallVec<[Span; 1]>,
     #[serde(with = "money::amount")]
     pub connect_fee: Decimal,
@@ -471,7 +471,9 @@ pub enum Rejection {
     TransferRefused(CompactString),
     /// Its event time is before its account's horizon (`crate::recent`): too late to be told
     /// from a repeat, so it is not charged.
-    #[error("too late: before its account's horizon {horizon} (ids are remembered for {window} s)")]
+    #[error(
+        "too late: before its account's horizon {horizon} (ids are remembered for {window} s)"
+    )]
     TooLate { horizon: Timestamp, window: i64 },
     /// Usage dated before its number joined the account that holds it now: it was another
     /// holder's (or nobody's), and is never charged to this one.
@@ -512,7 +514,7 @@ pub fn apply(state: &mut State, d: &Decision) -> Result<(), ApplyError> {
         Outcome::Duplicate => return Ok(()),
         // A bounced transfer credit moves no money: the refund is its own event.
         Outcome::Rejected(_) | Outcome::TransferBounced { .. } => {
-            state.remember(d);
+            remember(state, d);
             return Ok(());
         }
         Outcome::Opened { account, fees } => {
@@ -528,7 +530,7 @@ pub fn apply(state: &mut State, d: &Decision) -> Result<(), ApplyError> {
                 a.loyalty.towards_next = l.towards_next;
             }
             state.insert_account(a);
-            state.remember(d);
+            remember(state, d);
             return Ok(());
         }
         _ => {}
@@ -797,7 +799,7 @@ pub fn apply(state: &mut State, d: &Decision) -> Result<(), ApplyError> {
     if let Some((m, month)) = free_report {
         state.restore_free_report(m, month);
     }
-    state.remember(d);
+    remember(state, d);
     Ok(())
 }
 
@@ -959,5 +961,70 @@ impl Decision {
             _ => {}
         }
         (out, inn)
+    }
+}
+
+/// Whether an account holds a decision's id for ever rather than for its window
+/// (`crate::recent`): every input that took effect but usage and ticks. Payments, transfers and
+/// their steps, and account commands are few, and a repeat of one, however late, must never
+/// move money or change the account again. Usage is many: its ids are held for the window, and
+/// a refusal changes nothing if repeated.
+pub fn held_for_ever(d: &Decision) -> bool {
+    !matches!(
+        d.outcome,
+        Outcome::Charged(_) | Outcome::Ticked | Outcome::Rejected(_) | Outcome::Duplicate
+    )
+}
+
+/// The account whose record a decision changes, if any: the one it opened, or the one it
+/// concerns (a record holds the account's ids too, so a rejection, which moves only the ids,
+/// changes it; so does a bounced transfer, remembered by its sender). The engine writes these
+/// records at its next checkpoint, and applies the decision again when it reads a log's tail.
+pub fn changed_by(d: &Decision) -> Option<&AccountId> {
+    match &d.outcome {
+        Outcome::Duplicate => None,
+        Outcome::Opened { account, .. } => Some(&account.id),
+        _ => concerned(d),
+    }
+}
+
+/// The account that remembers a decision's input, if any (`crate::recent`): the one it opened,
+/// or the one it concerned; none for a duplicate, a too-late input, or one that named no account.
+/// With it, whether the input was rated (a rejection does not move the account's horizon).
+pub fn remembered_by(d: &Decision) -> Option<(&AccountId, bool)> {
+    let rated = !matches!(d.outcome, Outcome::Rejected(_));
+    match &d.outcome {
+        Outcome::Duplicate | Outcome::Rejected(Rejection::TooLate { .. }) => None,
+        Outcome::Opened { account, .. } => Some((&account.id, rated)),
+        _ => concerned(d).map(|a| (a, rated)),
+    }
+}
+
+/// The account a decision concerns: the one it names, or for a transfer's credit that found no
+/// account, the sender's (whose refund it derives).
+pub fn concerned(d: &Decision) -> Option<&AccountId> {
+    match &d.outcome {
+        Outcome::TransferBounced { from_account, .. } if d.account.is_none() => Some(from_account),
+        _ => d.account.as_ref(),
+    }
+}
+
+/// Remembers a decision's input with the account it concerned (`crate::recent`): every
+/// decision but a duplicate and a too-late input, which change nothing.
+fn remember(state: &mut State, d: &Decision) {
+    if let Some((account, rated)) = remembered_by(d) {
+        state.remember(account, &d.event, d.time, rated, held_for_ever(d));
+    }
+}
+
+impl From<crate::event::QuantityError> for Rejection {
+    fn from(e: crate::event::QuantityError) -> Rejection {
+        use crate::event::QuantityError as Q;
+        match e {
+            Q::Malformed(why) => Rejection::Malformed(why),
+            Q::QuantityTooLarge { field, value, max } => {
+                Rejection::QuantityTooLarge { field, value, max }
+            }
+        }
     }
 }

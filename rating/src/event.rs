@@ -103,10 +103,21 @@ pub struct Usage {
     pub rating_group: Option<u32>,
 }
 
+/// Why a usage item's quantity cannot be rated (a [`crate::Rejection`] of the same name).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum QuantityError {
+    Malformed(String),
+    QuantityTooLarge {
+        field: CompactString,
+        value: u64,
+        max: u64,
+    },
+}
+
 impl Usage {
     /// The quantity to rate, in the service's unit, checked against the service and the limits.
-    pub fn quantity(&self) -> Result<u64, crate::Rejection> {
-        use crate::Rejection as R;
+    pub fn quantity(&self) -> Result<u64, QuantityError> {
+        use QuantityError as R;
         let (value, field, max) = match self.service {
             Service::Voice => (self.duration, "duration", MAX_DURATION_SECONDS),
             Service::Data => (self.bytes, "bytes", MAX_VOLUME_BYTES),
@@ -332,7 +343,7 @@ pub struct SetBalanceAlerts {
     pub account: AccountId,
     pub time: Timestamp,
     #[serde(default)]
-    pub autopay: Option<crate::state::Autopay>,
+    pub autopay: Option<Autopay>,
     #[serde(default, with = "money::opt_amount")]
     pub low_balance: Option<Decimal>,
 }
@@ -412,7 +423,9 @@ pub fn account_id_rule(id: &str) -> Result<(), String> {
     } else if id.chars().any(char::is_control) {
         Err("an account id holds no control characters".into())
     } else if id.contains('/') {
-        Err(format!("account id {id:?}: '/' names a group of an account's numbers"))
+        Err(format!(
+            "account id {id:?}: '/' names a group of an account's numbers"
+        ))
     } else if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
         Err(format!(
             "account id {id:?} is digits alone, which would be taken for a number"
@@ -605,4 +618,15 @@ impl Input {
             _ => Ok(()),
         }
     }
+}
+
+/// Autopay: when the balance falls below `threshold`, the operator's payment system is asked to
+/// top up `amount` from the subscriber's card. The money arrives later as a payment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Autopay {
+    #[serde(with = "crate::money::amount")]
+    pub threshold: Decimal,
+    #[serde(with = "crate::money::amount")]
+    pub amount: Decimal,
 }

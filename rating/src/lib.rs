@@ -6,6 +6,7 @@
 //! changes the state by exactly what the decision records. The engine logs the decision between
 //! the two.
 
+mod activity;
 pub mod catalog;
 pub mod cgrates;
 pub mod codec;
@@ -13,6 +14,7 @@ pub mod decision;
 pub mod event;
 mod lifecycle;
 pub mod money;
+pub mod number;
 pub mod period;
 pub mod prefetch;
 pub mod price;
@@ -20,23 +22,27 @@ pub mod quote;
 pub mod rate;
 pub mod recent;
 pub mod record;
+mod renewal;
 pub mod request;
 pub mod service;
+mod small_vec;
 pub mod state;
 pub mod time;
 pub mod transfer;
+mod verdict;
 
+pub use activity::work_due;
 pub use catalog::{Catalog, CatalogError};
 pub use decision::{
     apply, ApplyError, Charge, Decision, Expiry, FeeCharge, FeeKind, FeeSource, Outcome, Rejection,
     Renewal, Span, Take, Why,
 };
 pub use event::{AccountId, EventId, Input, Month, Msisdn, Usage};
-pub use lifecycle::work_due;
+pub use number::{Bucket, Number, Origin};
 pub use quote::{quote, Quote, QuoteRequest};
 pub use rate::rate;
 pub use service::{Direction, Network, Service, Unit, Zone};
-pub use state::{Account, Bucket, Number, Origin, State};
+pub use state::{Account, State};
 pub use time::Timestamp;
 
 /// Rates and applies one event: the decision, already applied to `state`.

@@ -13,7 +13,7 @@ use chrono::{Datelike, Days};
 use rust_decimal::Decimal;
 
 /// "Nothing due": the last representable event time, so that it survives the binary form.
-pub const NEVER: Timestamp = Timestamp(crate::time::MAX_TIME);
+pub use crate::time::NEVER;
 
 pub(crate) fn day_start(cat: &Catalog, n: &Number, k: u32) -> Timestamp {
     match n.anchor.checked_add_days(Days::new(k as u64)) {

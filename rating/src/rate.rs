@@ -2,124 +2,19 @@
 //! the catalog and returns what should happen; [`crate::apply`] makes it happen.
 
 use crate::catalog::{prefix, Catalog, DestIdx, UsageKind, ANY_DEST};
-use crate::decision::{Charge, Decision, Outcome, Rejection, Take, Why, WriteOff};
+use crate::decision::{Charge, Decision, Outcome, Rejection, Take, Why};
 use crate::event::{Input, NewNumber, Usage};
 use crate::period;
 use crate::price::{Item, Offers, Pricer};
 use crate::recent::Seen;
+use crate::renewal::{after_due, renewed};
 use crate::service::{Direction, Service};
 use crate::state::{Account, State};
 use crate::time::Timestamp;
+use crate::verdict::{check_amount, decided, rejected, Due};
 use compact_str::CompactString;
 use rust_decimal::Decimal;
 use smallvec::SmallVec;
-
-/// Periodic work due before an event: a promised payment's write-off and the renewals.
-#[derive(Default)]
-pub(crate) struct Due {
-    // Boxed: rarely there, and a decision on the hot path should not carry their size.
-    written_off: Option<Box<WriteOff>>,
-    renewals: Vec<crate::Renewal>,
-    inactivity: Option<Box<crate::decision::InactivityWork>>,
-}
-
-pub(crate) fn decided(
-    input: &Input,
-    cat: &Catalog,
-    account: Option<&str>,
-    due: Due,
-    outcome: Outcome,
-) -> Decision {
-    Decision {
-        event: input.id().clone(),
-        catalog: cat.tag(),
-        time: input.time(),
-        account: account.map(CompactString::from),
-        written_off: due.written_off,
-        renewals: due.renewals,
-        outcome,
-        inactivity: due.inactivity,
-        alerts: Vec::new(),
-        loyalty: None,
-        spent: None,
-    }
-}
-
-pub(crate) fn rejected(
-    input: &Input,
-    cat: &Catalog,
-    account: Option<&str>,
-    r: Rejection,
-) -> Decision {
-    decided(input, cat, account, Due::default(), Outcome::Rejected(r))
-}
-
-/// The account as it stands once periodic work due by `t` is done, and that work.
-/// An account as of an event's time: itself when no periodic work was due (the hot path), or a
-/// renewed copy. Boxed, unlike a `Cow`, so that the common case moves a pointer, not an account.
-pub(crate) enum Current<'a> {
-    Unchanged(&'a Account),
-    Renewed(Box<Account>),
-}
-
-impl std::ops::Deref for Current<'_> {
-    type Target = Account;
-    fn deref(&self) -> &Account {
-        match self {
-            Current::Unchanged(a) => a,
-            Current::Renewed(a) => a,
-        }
-    }
-}
-
-// The cheap test is inlined into the hot path; the work, rare, is out of line (`renewed_now`).
-#[inline(always)]
-pub(crate) fn renewed<'a>(cat: &Catalog, acct: &'a Account, t: Timestamp) -> (Current<'a>, Due) {
-    // A released account has no periodic work: its numbers went back to the operator.
-    if acct.activity.released.is_some()
-        || (acct.next_due() > t && !crate::lifecycle::inactivity_due(cat, acct, t))
-    {
-        return (Current::Unchanged(acct), Due::default());
-    }
-    renewed_now(cat, acct, t)
-}
-
-/// The periodic work due on `acct` by `t`, and the account after it.
-#[cold]
-#[inline(never)]
-fn renewed_now<'a>(cat: &Catalog, acct: &'a Account, t: Timestamp) -> (Current<'a>, Due) {
-    let mut a = Box::new(acct.clone());
-    let written_off = match &acct.promise {
-        Some(p) if p.expires <= t => {
-            let w = WriteOff {
-                promise: p.event.clone(),
-                amount: p.outstanding,
-                at: p.expires,
-            };
-            crate::decision::apply_write_off(&mut a, &w)
-                .expect("a write-off computed from this account applies to it");
-            Some(w)
-        }
-        _ => None,
-    };
-    let renewals = period::renew(cat, &a, t);
-    for r in &renewals {
-        crate::decision::apply_renewal(&mut a, r)
-            .expect("a renewal computed from this account applies to it");
-    }
-    let inactivity = crate::lifecycle::inactivity(cat, &a, t);
-    if let Some(w) = &inactivity {
-        crate::decision::apply_inactivity(&mut a, w);
-    }
-    (
-        Current::Renewed(a),
-        Due {
-            written_off: written_off.map(Box::new),
-            renewals,
-            inactivity: inactivity.map(Box::new),
-        },
-    )
-}
 
 /// Rates one input event against the state and catalog.
 pub fn rate(state: &State, cat: &Catalog, input: &Input) -> Decision {
@@ -130,7 +25,7 @@ pub fn rate(state: &State, cat: &Catalog, input: &Input) -> Decision {
     if !matches!(input, Input::Usage(_)) {
         let owner = match input {
             Input::OpenAccount(x) => Some(&x.account),
-            _ => crate::state::concerned(&d),
+            _ => crate::decision::concerned(&d),
         };
         if let Some(owner) = owner {
             if let Some(seen) = unless_new(state, cat, input, owner, state.seen(owner, input)) {
@@ -164,19 +59,6 @@ pub fn rate(state: &State, cat: &Catalog, input: &Input) -> Decision {
         crate::lifecycle::alert(state, cat, &mut d);
     }
     d
-}
-
-/// The decision of an input about `acct` at `t` whose outcome does not depend on the periodic
-/// work due before it: that work, then `outcome`.
-pub(crate) fn after_due(
-    input: &Input,
-    cat: &Catalog,
-    acct: &Account,
-    t: Timestamp,
-    outcome: Outcome,
-) -> Decision {
-    let (_, due) = renewed(cat, acct, t);
-    decided(input, cat, Some(&acct.id), due, outcome)
 }
 
 fn decide(state: &State, cat: &Catalog, input: &Input) -> Decision {
@@ -521,29 +403,6 @@ fn promise(
     )
 }
 
-pub(crate) fn check_amount(
-    cat: &Catalog,
-    amount: Decimal,
-    positive: bool,
-) -> Result<(), Rejection> {
-    if positive && amount <= Decimal::ZERO {
-        return Err(Rejection::AmountNotPositive);
-    }
-    if amount.is_sign_negative() && !amount.is_zero() {
-        return Err(Rejection::AmountNotPositive);
-    }
-    if amount > crate::money::MAX_AMOUNT {
-        return Err(Rejection::AmountOutOfRange);
-    }
-    if !cat.fits_currency(amount) {
-        return Err(Rejection::AmountDecimals {
-            amount: amount.to_string(),
-            decimals: cat.decimals,
-        });
-    }
-    Ok(())
-}
-
 fn new_number(
     state: &State,
     cat: &Catalog,
@@ -721,7 +580,7 @@ fn charge(cat: &Catalog, input: &Input, acct0: &Account, u: &Usage) -> Decision 
     let reject = |r| rejected(input, cat, Some(&acct0.id), r);
     let quantity = match u.quantity() {
         Ok(q) => q,
-        Err(r) => return reject(r),
+        Err(r) => return reject(r.into()),
     };
     if let Some(r) = before_joining(cat, acct0, u) {
         return reject(r);
@@ -856,7 +715,7 @@ fn charged(
         && !p.money.is_zero()
         && crate::money::order(balance_after, -acct.credit_limit).is_lt();
     let mut alerts = Vec::new();
-    if let Some(status) = crate::lifecycle::barred(acct, u.msisdn) {
+    if let Some(status) = crate::activity::barred(acct, u.msisdn) {
         alerts.push(crate::decision::Alert::UsageWhileBarred {
             msisdn: u.msisdn,
             status: status.into(),

@@ -54,21 +54,21 @@ pub fn decode_account(v: &[u8]) -> Result<(Account, Option<Recent>), DecodeError
             .deserialize::<(Account, RecentRecord)>(rest)
             .map(|(a, r)| (a, Some(Recent::from(r))))
             .map_err(corrupt(ACCOUNT_LAYOUT)),
-        Some((6, rest)) => crate::codec::v3::read(|| {
-            opts().deserialize::<(Account, RecentRecord)>(rest)
-        })
-        .map(|(a, r)| (a, Some(Recent::from(r))))
-        .map_err(corrupt(6)),
+        Some((6, rest)) => {
+            crate::codec::v3::read(|| opts().deserialize::<(Account, RecentRecord)>(rest))
+                .map(|(a, r)| (a, Some(Recent::from(r))))
+                .map_err(corrupt(6))
+        }
         Some((5, rest)) => crate::codec::v3::read(|| {
             opts().deserialize::<(Account, crate::recent::v5::RecentRecord)>(rest)
         })
-            .map(|(a, r)| (a, Some(Recent::from(RecentRecord::from(r)))))
-            .map_err(corrupt(5)),
+        .map(|(a, r)| (a, Some(Recent::from(RecentRecord::from(r)))))
+        .map_err(corrupt(5)),
         Some((4, rest)) => crate::codec::v3::read(|| {
             opts().deserialize::<(Account, crate::recent::v4::RecentRecord)>(rest)
         })
-            .map(|(a, r)| (a, Some(Recent::from(RecentRecord::from(r)))))
-            .map_err(corrupt(4)),
+        .map(|(a, r)| (a, Some(Recent::from(RecentRecord::from(r)))))
+        .map_err(corrupt(4)),
         Some((3, rest)) => crate::codec::v3::read(|| opts().deserialize(rest))
             .map(|a| (a, None))
             .map_err(corrupt(3)),

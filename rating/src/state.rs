@@ -1,117 +1,16 @@
 //! Account state: balances, numbers, their plans, options and package buckets, and the ids of
 //! events already applied. State changes only by applying a [`crate::Decision`].
 
-use crate::catalog::{AddonIdx, PackageIdx, PlanIdx};
-use crate::decision::{Decision, Outcome, Rejection};
 use crate::event::{AccountId, EventId, Month, Msisdn};
 use crate::recent::{Recent, Seen, DEFAULT_WINDOW, MAX_WINDOW, MIN_WINDOW};
 use crate::time::Timestamp;
-use chrono::NaiveDate;
-use compact_str::CompactString;
 use rust_decimal::Decimal;
 use rustc_hash::{FxHashMap, FxHashSet};
 use serde::{Deserialize, Serialize};
 use smallvec::SmallVec;
 
-/// Where a bucket's units came from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Origin {
-    Plan(PlanIdx),
-    Addon(AddonIdx),
-    /// Carried over from an earlier period of the same package.
-    Rollover,
-}
-
-/// An allowance of units of one package, valid for `[valid_from, valid_until)`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Bucket {
-    /// Unique within its number, never reused.
-    pub id: u32,
-    pub package: PackageIdx,
-    pub origin: Origin,
-    pub total: u64,
-    pub remaining: u64,
-    pub valid_from: Timestamp,
-    pub valid_until: Timestamp,
-}
-
-impl Bucket {
-    pub fn valid_at(&self, t: Timestamp) -> bool {
-        self.valid_from <= t && t < self.valid_until
-    }
-}
-
-/// A number of an account. Read back through [`crate::codec::number`], which knows the layouts
-/// before the joining time was recorded.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct Number {
-    pub msisdn: Msisdn,
-    pub plan: PlanIdx,
-    #[serde(with = "crate::codec::small_vec")]
-    pub options: SmallVec<[AddonIdx; 2]>,
-    pub buckets: Vec<Bucket>,
-    /// Local date the number joined: its daily and monthly periods count from here.
-    pub anchor: NaiveDate,
-    /// Index of the current daily and monthly period (0 = the one that began at joining).
-    pub days: u32,
-    pub months: u32,
-    /// The earliest event time at which periodic work (a fee, a renewal, an expiry) is due.
-    pub next_due: Timestamp,
-    pub next_bucket: u32,
-    /// Whether the number may be used, and since when it may not.
-    pub status: NumberStatus,
-    /// A monthly spending limit on the number's usage (family and corporate accounts).
-    pub limit: Option<SpendingLimit>,
-    /// The group of the account's numbers it belongs to (a corporate client's department).
-    pub group: Option<CompactString>,
-    /// When the number joined its account: usage before it was another holder's, or nobody's.
-    /// Last, so that the layouts before it read as a prefix (`crate::codec::v3`).
-    pub joined: Timestamp,
-}
-
-impl<'de> Deserialize<'de> for Number {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Number, D::Error> {
-        crate::codec::number::deserialize(d)
-    }
-}
-
-/// A number's monthly spending limit, and what its usage spent in the month last charged.
-/// Usage over it is still charged (it happened) but flagged, and the crossing is notified.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SpendingLimit {
-    #[serde(with = "crate::money::amount")]
-    pub amount: Decimal,
-    pub month: Month,
-    #[serde(with = "crate::money::amount")]
-    pub spent: Decimal,
-}
-
-/// A number's status. Usage of a number that is not active is still charged (CDRs arrive after
-/// the fact) but flagged, so that the operator can see traffic that should not have happened.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum NumberStatus {
-    #[default]
-    Active,
-    /// Voluntarily suspended by the subscriber: the catalog's reduced fee instead of the plan's.
-    Suspended { since: Timestamp },
-    /// Blocked because the SIM was reported lost: the catalog's lost-SIM fee, if any.
-    Lost { since: Timestamp },
-}
-
-impl NumberStatus {
-    pub fn is_active(&self) -> bool {
-        matches!(self, NumberStatus::Active)
-    }
-    pub fn name(&self) -> &'static str {
-        match self {
-            NumberStatus::Active => "active",
-            NumberStatus::Suspended { .. } => "suspended",
-            NumberStatus::Lost { .. } => "lost",
-        }
-    }
-}
+pub use crate::event::Autopay;
+pub use crate::number::{Bucket, Number, NumberStatus, Origin, SpendingLimit};
 
 /// A promised payment: money credited now against payments to come. Payments repay what is
 /// outstanding first; what is still outstanding when it expires is written off the balance.
@@ -130,17 +29,6 @@ pub struct Promise {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MonthPaid {
     pub month: Month,
-    #[serde(with = "crate::money::amount")]
-    pub amount: Decimal,
-}
-
-/// Autopay: when the balance falls below `threshold`, the operator's payment system is asked to
-/// top up `amount` from the subscriber's card. The money arrives later as a payment.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Autopay {
-    #[serde(with = "crate::money::amount")]
-    pub threshold: Decimal,
     #[serde(with = "crate::money::amount")]
     pub amount: Decimal,
 }
@@ -200,7 +88,7 @@ pub struct Account {
     /// The promised payment not yet repaid or written off, if any.
     pub promise: Option<Promise>,
     /// Payments of the latest months, oldest first, at most [`PAID_MONTHS`].
-    #[serde(with = "crate::codec::small_vec")]
+    #[serde(with = "crate::small_vec")]
     pub paid: SmallVec<[MonthPaid; PAID_MONTHS]>,
     pub autopay: Option<Autopay>,
     /// Notify the subscriber when the balance falls below this.
@@ -245,7 +133,7 @@ impl Account {
             .iter()
             .map(|n| n.next_due)
             .min()
-            .unwrap_or(crate::period::NEVER);
+            .unwrap_or(crate::time::NEVER);
         match &self.promise {
             Some(p) => numbers.min(p.expires),
             None => numbers,
@@ -414,19 +302,6 @@ impl State {
         self.by_id.get(account).map(|&i| &self.recent[i as usize])
     }
 
-    /// Remembers a decision's input with the account it concerned (`crate::recent`): every
-    /// decision but a duplicate and a too-late input, which change nothing.
-    pub(crate) fn remember(&mut self, d: &Decision) {
-        let Some((account, rated)) = remembered_by(d) else {
-            return;
-        };
-        let i = *self
-            .by_id
-            .get(account.as_str())
-            .expect("a decision's account exists once applied");
-        self.remember_at(i, &d.event, d.time, rated, held_for_ever(d));
-    }
-
     pub(crate) fn account_mut(&mut self, id: &str) -> Option<&mut Account> {
         let i = *self.by_id.get(id)?;
         Some(&mut self.accounts[i as usize])
@@ -513,52 +388,24 @@ impl State {
         self.recent[i as usize] = r;
     }
 
+    /// Remembers an input `id` of `account` at `t` (`crate::recent`), once its decision is
+    /// applied: the account exists.
+    pub(crate) fn remember(
+        &mut self,
+        account: &str,
+        id: &str,
+        t: Timestamp,
+        rated: bool,
+        for_ever: bool,
+    ) {
+        let i = *self
+            .by_id
+            .get(account)
+            .expect("a decision's account exists once applied");
+        self.remember_at(i, id, t, rated, for_ever);
+    }
+
     fn remember_at(&mut self, i: u32, id: &str, t: Timestamp, rated: bool, for_ever: bool) {
         self.recent[i as usize].remember(id, t, rated, for_ever, self.window);
-    }
-}
-
-/// Whether an account holds a decision's id for ever rather than for its window
-/// (`crate::recent`): every input that took effect but usage and ticks. Payments, transfers and
-/// their steps, and account commands are few, and a repeat of one, however late, must never
-/// move money or change the account again. Usage is many: its ids are held for the window, and
-/// a refusal changes nothing if repeated.
-pub fn held_for_ever(d: &Decision) -> bool {
-    !matches!(
-        d.outcome,
-        Outcome::Charged(_) | Outcome::Ticked | Outcome::Rejected(_) | Outcome::Duplicate
-    )
-}
-
-/// The account whose record a decision changes, if any: the one it opened, or the one it
-/// concerns (a record holds the account's ids too, so a rejection, which moves only the ids,
-/// changes it; so does a bounced transfer, remembered by its sender). The engine writes these
-/// records at its next checkpoint, and applies the decision again when it reads a log's tail.
-pub fn changed_by(d: &Decision) -> Option<&AccountId> {
-    match &d.outcome {
-        Outcome::Duplicate => None,
-        Outcome::Opened { account, .. } => Some(&account.id),
-        _ => concerned(d),
-    }
-}
-
-/// The account that remembers a decision's input, if any (`crate::recent`): the one it opened,
-/// or the one it concerned; none for a duplicate, a too-late input, or one that named no account.
-/// With it, whether the input was rated (a rejection does not move the account's horizon).
-pub fn remembered_by(d: &Decision) -> Option<(&AccountId, bool)> {
-    let rated = !matches!(d.outcome, Outcome::Rejected(_));
-    match &d.outcome {
-        Outcome::Duplicate | Outcome::Rejected(Rejection::TooLate { .. }) => None,
-        Outcome::Opened { account, .. } => Some((&account.id, rated)),
-        _ => concerned(d).map(|a| (a, rated)),
-    }
-}
-
-/// The account a decision concerns: the one it names, or for a transfer's credit that found no
-/// account, the sender's (whose refund it derives).
-pub fn concerned(d: &Decision) -> Option<&AccountId> {
-    match &d.outcome {
-        Outcome::TransferBounced { from_account, .. } if d.account.is_none() => Some(from_account),
-        _ => d.account.as_ref(),
     }
 }

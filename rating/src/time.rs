@@ -10,6 +10,8 @@ use std::fmt;
 /// 1970-01-01T00:00:00Z .. 9999-12-31T23:59:59Z: the range an event time may take.
 pub const MIN_TIME: i64 = 0;
 pub const MAX_TIME: i64 = 253_402_300_799;
+/// A time no event reaches: work that is never due.
+pub const NEVER: Timestamp = Timestamp(MAX_TIME);
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Timestamp(pub i64);

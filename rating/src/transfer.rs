@@ -9,8 +9,9 @@
 use crate::catalog::Catalog;
 use crate::decision::{Decision, Outcome, Rejection};
 use crate::event::{Input, Transfer, TransferCredit, TransferRefund};
-use crate::rate::{check_amount, decided, rejected, renewed};
+use crate::renewal::renewed;
 use crate::state::State;
+use crate::verdict::{check_amount, decided, rejected};
 use compact_str::format_compact;
 use rust_decimal::Decimal;
 

@@ -108,5 +108,8 @@ fn a_record_before_joining_times_reads_with_the_earliest_instant_of_the_day() {
     assert_eq!(recent.unwrap().record(), r.record());
     // Read as today's layout, the same bytes are refused or misread, never taken for the account.
     layout6[0] = ACCOUNT_LAYOUT;
-    assert_ne!(decode_account(&layout6).ok().map(|(a, _)| a), Some(a.clone()));
+    assert_ne!(
+        decode_account(&layout6).ok().map(|(a, _)| a),
+        Some(a.clone())
+    );
 }

@@ -54,7 +54,11 @@ fn a_payment_naming_an_account_and_another_accounts_number_is_refused() {
         let after = (balance(&s, "X"), balance(&s, "Y"));
         match to {
             Some(a) => {
-                assert!(matches!(d.outcome, Outcome::Paid { .. }), "{i}: {:?}", d.outcome);
+                assert!(
+                    matches!(d.outcome, Outcome::Paid { .. }),
+                    "{i}: {:?}",
+                    d.outcome
+                );
                 assert_eq!(d.account.as_deref(), Some(*a));
             }
             None => {
@@ -83,7 +87,11 @@ fn usage_before_its_number_joined_is_not_the_holders() {
         ("2026-11-11T10:00:00Z", true),
     ];
     for (i, (start, charged)) in cases.iter().enumerate() {
-        let d = step(&mut s, &cat, &call(&format!("c{i}"), N, "79161234567", start, 60));
+        let d = step(
+            &mut s,
+            &cat,
+            &call(&format!("c{i}"), N, "79161234567", start, 60),
+        );
         match &d.outcome {
             Outcome::Charged(_) => assert!(charged, "{start}: charged"),
             Outcome::Rejected(r @ Rejection::BeforeNumberJoined { .. }) => {
@@ -113,7 +121,12 @@ fn an_account_id_is_never_a_number_or_a_group() {
         ("", false),
         ("tab\there", false),
     ] {
-        let input = open("o", id, "2026-11-10T09:00:00Z", &[("79001000009", "BASIC", &[])]);
+        let input = open(
+            "o",
+            id,
+            "2026-11-10T09:00:00Z",
+            &[("79001000009", "BASIC", &[])],
+        );
         assert_eq!(input.check().is_ok(), ok, "{id:?}: {:?}", input.check());
     }
 }
@@ -132,7 +145,10 @@ fn amounts_are_read_as_written() {
         });
         let d = step(&mut s, &cat, &p);
         assert!(
-            matches!(d.outcome, Outcome::Rejected(Rejection::AmountDecimals { .. })),
+            matches!(
+                d.outcome,
+                Outcome::Rejected(Rejection::AmountDecimals { .. })
+            ),
             "{amount}: {:?}",
             d.outcome
         );

@@ -343,7 +343,11 @@ fn the_same_event_id_twice_charges_once() {
     assert_eq!(balance(&s, A), after_once);
     // The payment that opened the account, delivered again three weeks later, with its own
     // time or with a later one: a payment's id is held for ever, so either is a duplicate.
-    for time in ["2026-11-01T07:00:01Z", "2026-11-25T11:00:00Z", "2027-01-10T00:00:00Z"] {
+    for time in [
+        "2026-11-01T07:00:01Z",
+        "2026-11-25T11:00:00Z",
+        "2027-01-10T00:00:00Z",
+    ] {
         let p = pay("p1", A, time, "999.00");
         assert_eq!(step(&mut s, &cat, &p).outcome, Outcome::Duplicate, "{time}");
         assert_eq!(balance(&s, A), after_once);
@@ -357,7 +361,10 @@ fn the_same_event_id_twice_charges_once() {
     assert_eq!(balance(&s, A), after_once);
     // Within the window, late or not, a repeat is a duplicate.
     let late = call("late", N, "441234567890", "2026-11-23T10:00:00Z", 60);
-    assert!(matches!(step(&mut s, &cat, &late).outcome, Outcome::Charged(_)));
+    assert!(matches!(
+        step(&mut s, &cat, &late).outcome,
+        Outcome::Charged(_)
+    ));
     let after_late = balance(&s, A);
     assert_eq!(step(&mut s, &cat, &late).outcome, Outcome::Duplicate);
     assert_eq!(balance(&s, A), after_late);

@@ -523,7 +523,7 @@ proptest! {
             // Each step, and each step it derives, delivered twice.
             for (i, first) in step_delivering(&mut twice, &cat, i) {
                 let d = step(&mut twice, &cat, &i);
-                if rating::state::remembered_by(&first).is_none() && first.outcome != Outcome::Duplicate {
+                if rating::decision::remembered_by(&first).is_none() && first.outcome != Outcome::Duplicate {
                     // Too late to be told from a repeat (the script sends old ids again after
                     // its sleeps), or naming no account: refused again, moving nothing either
                     // time.

@@ -221,7 +221,11 @@ fn a_credit_past_the_balance_limit_comes_back() {
             pay("big-2", "Y", "2026-11-01T10:01:00Z", "0.01"),
         ],
     );
-    assert!(matches!(d[0].outcome, Outcome::Paid { .. }), "{:?}", d[0].outcome);
+    assert!(
+        matches!(d[0].outcome, Outcome::Paid { .. }),
+        "{:?}",
+        d[0].outcome
+    );
     assert_eq!(
         d[1].outcome,
         Outcome::Rejected(Rejection::AmountOutOfRange),
@@ -229,6 +233,9 @@ fn a_credit_past_the_balance_limit_comes_back() {
     );
     assert_eq!(balance(&s, "Y"), m("1000000000000.00"));
     let got = deliver(&mut s, &cat, &send("over", A, B, "20.00"));
-    assert_eq!(got, vec!["TransferSent", "TransferBounced", "TransferRefunded"]);
+    assert_eq!(
+        got,
+        vec!["TransferSent", "TransferBounced", "TransferRefunded"]
+    );
     assert_eq!(balance(&s, "X"), m("95.00"));
 }

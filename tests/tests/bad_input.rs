@@ -132,7 +132,10 @@ fn every_bad_line_gets_its_outcome_and_nothing_is_lost() {
             } => {
                 // A dead letter says where its line starts in the source.
                 let line = starts.get(&position).copied();
-                (line.unwrap_or_else(|| panic!("{position}: {reason}")), (false, reason))
+                (
+                    line.unwrap_or_else(|| panic!("{position}: {reason}")),
+                    (false, reason),
+                )
             }
             Entry::Rated {
                 input,
@@ -153,7 +156,10 @@ fn every_bad_line_gets_its_outcome_and_nothing_is_lost() {
                 (ends[&position], (true, what))
             }
         };
-        assert!(got[line].replace(what).is_none(), "line {line} decided twice");
+        assert!(
+            got[line].replace(what).is_none(),
+            "line {line} decided twice"
+        );
     }
     let got: Vec<(bool, String)> = got
         .into_iter()

@@ -5,7 +5,9 @@
 //! refused with every problem named by file, item and reason.
 
 pub mod file;
+pub mod limits;
 pub mod prefix;
+pub mod problem;
 
 use crate::money::Rounding;
 use crate::service::{Direction, Network, Service, Unit, Zone};
@@ -16,7 +18,6 @@ use prefix::PrefixTable;
 use rust_decimal::Decimal;
 use rustc_hash::FxHashMap;
 use sha2::{Digest, Sha256};
-use std::collections::HashMap;
 use std::fmt;
 
 pub use file::{FeePeriod, PackagePeriod};
@@ -28,18 +29,8 @@ pub type PackageIdx = u32;
 pub type PlanIdx = u16;
 pub type AddonIdx = u16;
 
-/// Limits on a catalog, so that a wrong file cannot exhaust memory.
-pub const MAX_CATALOG_BYTES: usize = 64 << 20;
-pub const MAX_SLOTS: usize = 64;
-pub const MAX_PRICES_PER_OFFER: usize = 10_000;
-/// A price per unit above this is surely a typo (a million per second).
-pub const MAX_PRICE: i64 = 1_000_000;
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Problem {
-    pub item: String,
-    pub problem: String,
-}
+pub use limits::{MAX_CATALOG_BYTES, MAX_PRICE, MAX_PRICES_PER_OFFER, MAX_SLOTS};
+pub use problem::Problem;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CatalogError {
@@ -309,8 +300,8 @@ pub struct Catalog {
     pub packages: Vec<Package>,
     pub plans: Vec<Offer>,
     pub addons: Vec<Offer>,
-    plan_ix: HashMap<String, PlanIdx>,
-    addon_ix: HashMap<String, AddonIdx>,
+    plan_ix: FxHashMap<String, PlanIdx>,
+    addon_ix: FxHashMap<String, AddonIdx>,
     /// A CGRateS tariff plan, when the catalog holds one: `ratel quote --tenant …` prices with it.
     pub cgrates: Option<crate::cgrates::Tariff>,
 }
@@ -322,25 +313,6 @@ impl fmt::Display for Catalog {
 }
 
 impl Catalog {
-    pub fn from_path(path: &std::path::Path) -> Result<Catalog, CatalogError> {
-        let file = path.display().to_string();
-        let meta = std::fs::metadata(path).map_err(|e| CatalogError::Read {
-            file: file.clone(),
-            reason: e.to_string(),
-        })?;
-        if meta.len() as usize > MAX_CATALOG_BYTES {
-            return Err(CatalogError::Read {
-                file,
-                reason: format!("larger than {MAX_CATALOG_BYTES} bytes"),
-            });
-        }
-        let bytes = std::fs::read(path).map_err(|e| CatalogError::Read {
-            file: file.clone(),
-            reason: e.to_string(),
-        })?;
-        Catalog::from_bytes(&file, &bytes)
-    }
-
     pub fn from_bytes(file: &str, bytes: &[u8]) -> Result<Catalog, CatalogError> {
         if bytes.len() > MAX_CATALOG_BYTES {
             return Err(CatalogError::Read {
@@ -428,7 +400,10 @@ impl Checker {
         if v.scale() > self.decimals {
             self.bad(
                 item,
-                format!("{what} {v} has more decimals than the currency's {}", self.decimals),
+                format!(
+                    "{what} {v} has more decimals than the currency's {}",
+                    self.decimals
+                ),
             );
         }
         self.rate_money(item, what, v);
@@ -449,8 +424,8 @@ impl Checker {
         &mut self,
         kind: &str,
         ids: impl Iterator<Item = &'a str>,
-    ) -> HashMap<String, u32> {
-        let mut m = HashMap::new();
+    ) -> FxHashMap<String, u32> {
+        let mut m = FxHashMap::default();
         for (i, id) in ids.enumerate() {
             if id.trim().is_empty() {
                 self.bad(format!("{kind}[{i}]"), "empty id");
@@ -596,7 +571,7 @@ fn compile(file: &str, f: CatalogFile, fingerprint: [u8; 32]) -> Result<Catalog,
     // Destinations and their prefixes.
     let dest_ix = c.unique("destinations", f.destinations.iter().map(|d| d.id.as_str()));
     let mut prefixes = PrefixTable::default();
-    let mut owner: HashMap<&str, &str> = HashMap::new();
+    let mut owner: FxHashMap<&str, &str> = FxHashMap::default();
     for (i, d) in f.destinations.iter().enumerate() {
         if d.prefixes.is_empty() {
             c.bad(format!("destinations.{}", d.id), "no prefixes");
@@ -989,10 +964,10 @@ fn compile(file: &str, f: CatalogFile, fingerprint: [u8; 32]) -> Result<Catalog,
 }
 
 struct OfferCtx<'a> {
-    dest_ix: &'a HashMap<String, u32>,
-    band_ix: &'a HashMap<String, u32>,
-    rate_ix: &'a HashMap<String, u32>,
-    pkg_ix: &'a HashMap<String, u32>,
+    dest_ix: &'a FxHashMap<String, u32>,
+    band_ix: &'a FxHashMap<String, u32>,
+    rate_ix: &'a FxHashMap<String, u32>,
+    pkg_ix: &'a FxHashMap<String, u32>,
     rates: &'a [Rate],
 }
 

@@ -5,9 +5,10 @@
 //! out or taken with the difference stated; nothing is dropped silently.
 
 use super::file::*;
-use super::{parse_duration, Method, Tariff};
+use super::tariff::{parse_duration, Method, Tariff, MAX_DECIMALS};
 use rust_decimal::Decimal;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use rustc_hash::{FxHashMap, FxHashSet};
+use std::collections::BTreeMap;
 
 /// The files of a folder, by CGRateS's names.
 pub const FILES: [&str; 6] = [
@@ -40,7 +41,7 @@ pub enum ImportError {
     #[error("{file}: {reason}")]
     File { file: String, reason: String },
     #[error("the imported plan does not compile:\n{}", .0.iter().map(|p| format!("  {}: {}", p.item, p.problem)).collect::<Vec<_>>().join("\n"))]
-    Invalid(Vec<crate::catalog::Problem>),
+    Invalid(Vec<crate::catalog::problem::Problem>),
 }
 
 #[derive(Debug)]
@@ -106,7 +107,7 @@ impl Reader<'_> {
 /// seen: a CSV file lists an id's rows one by one, the catalog groups them under the id.
 fn group<K: Eq + std::hash::Hash, T>(
     items: &mut Vec<T>,
-    ix: &mut HashMap<K, usize>,
+    ix: &mut FxHashMap<K, usize>,
     key: K,
     new: impl FnOnce() -> T,
 ) -> usize {
@@ -163,7 +164,7 @@ pub fn import(
         warnings: &mut warnings,
     };
     let mut dests: Vec<DestinationFile> = Vec::new();
-    let mut dest_ix: HashMap<String, usize> = HashMap::new();
+    let mut dest_ix: FxHashMap<String, usize> = FxHashMap::default();
     for (line, f) in rd.rows(text("Destinations.csv"), 2)? {
         if f[0].is_empty() || f[0] == "*any" || f[1].is_empty() {
             rd.warn(
@@ -189,7 +190,7 @@ pub fn import(
         file: "Timings.csv",
         warnings: &mut warnings,
     };
-    let mut timing_ids: HashSet<String> = HashSet::from(["*any".to_string()]);
+    let mut timing_ids: FxHashSet<String> = FxHashSet::from_iter(["*any".to_string()]);
     for (line, f) in rd.rows(text("Timings.csv"), 6)? {
         if f[5] == "*asap" {
             rd.warn(
@@ -236,7 +237,7 @@ pub fn import(
         warnings: &mut warnings,
     };
     let mut rates: Vec<RateFile> = Vec::new();
-    let mut rate_ix: HashMap<String, usize> = HashMap::new();
+    let mut rate_ix: FxHashMap<String, usize> = FxHashMap::default();
     // The line of each rate's first row.
     let mut rate_lines: Vec<u64> = Vec::new();
     for (line, f) in rd.rows(text("Rates.csv"), 6)? {
@@ -314,7 +315,7 @@ pub fn import(
             .any(|s| parse_duration(&s.group_interval_start) == Ok(0))
     });
     t.rates = rates;
-    let rate_ids: HashSet<&str> = t.rates.iter().map(|r| r.id.as_str()).collect();
+    let rate_ids: FxHashSet<&str> = t.rates.iter().map(|r| r.id.as_str()).collect();
 
     // DestinationRates.
     let mut rd = Reader {
@@ -322,8 +323,8 @@ pub fn import(
         warnings: &mut warnings,
     };
     let mut drs: Vec<DestinationRatesFile> = Vec::new();
-    let mut dr_ix: HashMap<String, usize> = HashMap::new();
-    let dest_ids: HashSet<&str> = t.destinations.iter().map(|d| d.id.as_str()).collect();
+    let mut dr_ix: FxHashMap<String, usize> = FxHashMap::default();
+    let dest_ids: FxHashSet<&str> = t.destinations.iter().map(|d| d.id.as_str()).collect();
     for (line, f) in rd.rows(text("DestinationRates.csv"), 7)? {
         let dest = if f[1].is_empty() {
             "*any".to_string()
@@ -360,16 +361,14 @@ pub fn import(
             continue;
         }
         let decimals: u32 = match f[4].parse() {
-            Ok(d) if d <= super::MAX_DECIMALS => d,
+            Ok(d) if d <= MAX_DECIMALS => d,
             _ if f[4].is_empty() => 0,
             _ => {
                 rd.warn(
                     line,
                     format!(
                         "{}: rounding decimals {:?} is not 0..{}; row skipped",
-                        f[0],
-                        f[4],
-                        super::MAX_DECIMALS
+                        f[0], f[4], MAX_DECIMALS
                     ),
                 );
                 continue;
@@ -423,7 +422,7 @@ pub fn import(
         warnings: &mut warnings,
     };
     let mut plans: Vec<RatingPlanFile> = Vec::new();
-    let mut plan_ix: HashMap<String, usize> = HashMap::new();
+    let mut plan_ix: FxHashMap<String, usize> = FxHashMap::default();
     for (line, f) in rd.rows(text("RatingPlans.csv"), 4)? {
         if !dr_ix.contains_key(&f[1]) {
             rd.warn(
@@ -469,7 +468,7 @@ pub fn import(
         warnings: &mut warnings,
     };
     let mut profiles: Vec<RatingProfileFile> = Vec::new();
-    let mut prof_ix: HashMap<(String, String, String), usize> = HashMap::new();
+    let mut prof_ix: FxHashMap<(String, String, String), usize> = FxHashMap::default();
     for (line, f) in rd.rows(text("RatingProfiles.csv"), 6)? {
         if !plan_ix.contains_key(&f[4]) {
             rd.warn(

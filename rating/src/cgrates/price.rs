@@ -4,7 +4,9 @@
 //! slot starts, each span rounded up to whole increments and priced per increment at the global
 //! decimals, the connect fee once, the `*free` cap, and the final rounding.
 
-use super::{Interval, Method, Tariff, ANY, DAY, MAX_FALLBACK_DEPTH, MAX_USAGE, SECOND};
+use super::tariff::{
+    Activation, Interval, Method, Plan, Tariff, ANY, DAY, MAX_FALLBACK_DEPTH, MAX_USAGE, SECOND,
+};
 use chrono::{DateTime, Duration, FixedOffset, NaiveDate, NaiveDateTime, Timelike, Utc};
 use rust_decimal::Decimal;
 use serde::Serialize;
@@ -114,7 +116,7 @@ pub struct CgrQuote {
 /// What rates a stretch of the item: the plan, the destination matched and its intervals.
 struct Resolved<'t> {
     subject: String,
-    plan: &'t super::Plan,
+    plan: &'t Plan,
     destination: String,
     prefix: String,
     intervals: &'t [Interval],
@@ -166,7 +168,7 @@ impl Tariff {
     /// active now, the highest weight winning; else the plan's `*any`.
     fn match_destination<'t>(
         &'t self,
-        plan: &'t super::Plan,
+        plan: &'t Plan,
         number: &str,
         date: NaiveDate,
         tod: u64,
@@ -204,7 +206,7 @@ impl Tariff {
     }
 
     /// The activation of `acts` in force at `at`.
-    fn in_force(acts: &[super::Activation], at: DateTime<Utc>) -> Option<usize> {
+    fn in_force(acts: &[Activation], at: DateTime<Utc>) -> Option<usize> {
         acts.partition_point(|a| a.at <= at).checked_sub(1)
     }
 
@@ -213,7 +215,7 @@ impl Tariff {
         &'t self,
         req: &CgrRequest,
         subject: &str,
-        act: &'t super::Activation,
+        act: &'t Activation,
         at: DateTime<Utc>,
         date: NaiveDate,
         tod: u64,

@@ -1,0 +1,141 @@
+//! Whether a number may be used, and the inactivity rules: when an account's inactivity work is
+//! due, and what it is (notices, blocking, release).
+
+use crate::catalog::{Catalog, Inactivity};
+use crate::decision::{FeeCharge, FeeKind, FeeSource, InactivityWork};
+use crate::state::{Account, NumberStatus};
+use crate::time::{start_of_day, Timestamp};
+use chrono::Days;
+use rust_decimal::Decimal;
+
+const DAY: i64 = 86_400;
+
+/// Why a number should not be making usage, if it should not: its own status, or its account
+/// blocked for inactivity.
+pub(crate) fn barred(acct: &Account, msisdn: crate::Msisdn) -> Option<&'static str> {
+    if acct.activity.blocked.is_some() {
+        return Some("blocked for inactivity");
+    }
+    match acct.number(msisdn).map(|n| n.status) {
+        Some(NumberStatus::Active) | None => None,
+        Some(s) => Some(s.name()),
+    }
+}
+
+/// Whether [`inactivity`] has work for the account at `t`, without building it: a day's fee
+/// (or the day counted, with no money to take it from), a block or a release. The hot path asks
+/// this of every usage item, so it is exact rather than a rough bound: a rough one sent every
+/// CDR of an account past its fee days, once that day's fee was taken, to copy the account and
+/// find nothing. The same tests as [`inactivity`], in its order.
+pub(crate) fn inactivity_due(cat: &Catalog, acct: &Account, t: Timestamp) -> bool {
+    let Some(rules) = &cat.lifecycle.inactivity else {
+        return false;
+    };
+    let a = &acct.activity;
+    if a.released.is_some() || acct.numbers.is_empty() {
+        return false;
+    }
+    // The local day n days after the payment's starts later than the payment plus n - 1 days,
+    // less the change of UTC offset between them (at most 26 hours, from -12:00 to +14:00):
+    // before the payment plus n - 3 days the next fee day has not begun, and no date is needed.
+    let next_fee_day = rules.fee_after_days as i64 + a.fee_days as i64;
+    if t.0 >= a.last_topup.0.saturating_add((next_fee_day - 3) * DAY) {
+        let today = cat.calendar.local(t).date;
+        let Some(first_fee_day) = cat
+            .calendar
+            .local(a.last_topup)
+            .date
+            .checked_add_days(Days::new(rules.fee_after_days as u64))
+        else {
+            return false;
+        };
+        if (today - first_fee_day).num_days() + 1 > a.fee_days as i64 {
+            return true;
+        }
+    }
+    match a.blocked {
+        None => a
+            .nonpositive_since
+            .is_some_and(|s| s.plus(rules.block_after_days as u64 * DAY as u64) <= t),
+        Some(b) => b.plus(rules.restore_days as u64 * DAY as u64) <= t,
+    }
+}
+
+/// Whether the account has periodic work by event time `t` (a fee, a renewal, an expiry, a
+/// promised payment's write-off, an inactivity fee, block or release): the engine's day ticks
+/// rate exactly these accounts. A released account has none.
+pub fn work_due(cat: &Catalog, acct: &Account, t: Timestamp) -> bool {
+    if acct.activity.released.is_some() {
+        return false;
+    }
+    acct.next_due() <= t
+        || (inactivity_due(cat, acct, t)
+            && inactivity(cat, acct, t)
+                .is_some_and(|w| !w.fees.is_empty() || w.blocked.is_some() || w.released.is_some()))
+}
+
+/// The inactivity rules' work due on `a` by `t`: a daily fee for each local day from day
+/// `fee_after_days + 1` after the last payment (taken while there is money, at most what there
+/// is), the account blocked after `block_after_days` at zero or below, and released
+/// `restore_days` later. `None` if nothing changes.
+pub(crate) fn inactivity(cat: &Catalog, a: &Account, t: Timestamp) -> Option<InactivityWork> {
+    let rules: &Inactivity = cat.lifecycle.inactivity.as_ref()?;
+    let act = &a.activity;
+    let first_number = a.numbers.first()?.msisdn;
+    if act.released.is_some() {
+        return None;
+    }
+    let today = cat.calendar.local(t).date;
+    let first_fee_day = cat
+        .calendar
+        .local(act.last_topup)
+        .date
+        .checked_add_days(Days::new(rules.fee_after_days as u64))?;
+    let days_due = ((today - first_fee_day).num_days() + 1).max(0) as u32;
+    let mut w = InactivityWork {
+        fees: Vec::new(),
+        fee_days: act.fee_days.max(days_due),
+        blocked: None,
+        released: None,
+    };
+    let mut balance = a.balance;
+    let mut nonpositive = act.nonpositive_since;
+    for k in act.fee_days..days_due {
+        if balance <= Decimal::ZERO {
+            break;
+        }
+        let day = first_fee_day.checked_add_days(Days::new(k as u64))?;
+        let at = start_of_day(&cat.tz, day);
+        let amount = rules.daily_fee.min(balance);
+        balance -= amount;
+        if balance <= Decimal::ZERO && nonpositive.is_none() {
+            nonpositive = Some(at);
+        }
+        w.fees.push(FeeCharge {
+            msisdn: first_number,
+            source: FeeSource::Inactivity,
+            kind: FeeKind::Daily,
+            at,
+            amount,
+        });
+    }
+    let mut blocked = act.blocked;
+    if let Some(since) = nonpositive {
+        let at = since.plus(rules.block_after_days as u64 * DAY as u64);
+        if blocked.is_none() && at <= t {
+            blocked = Some(at);
+            w.blocked = blocked;
+        }
+    }
+    if let Some(b) = blocked {
+        let at = b.plus(rules.restore_days as u64 * DAY as u64);
+        if at <= t {
+            w.released = Some(at);
+        }
+    }
+    let changed = !w.fees.is_empty()
+        || w.fee_days != act.fee_days
+        || w.blocked.is_some()
+        || w.released.is_some();
+    changed.then_some(w)
+}

@@ -1,0 +1,21 @@
+//! serde for a `SmallVec` field read from untrusted bytes. smallvec's own `Deserialize` reserves
+//! the length the bytes claim before reading an element, so a corrupt length asks for gigabytes
+//! (found by the `records` fuzz target); going through `Vec`, whose reservation serde caps, reads
+//! the same wire form (a sequence) with memory bounded by the record's size.
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use smallvec::{Array, SmallVec};
+
+pub fn serialize<S: Serializer, A: Array>(v: &SmallVec<A>, s: S) -> Result<S::Ok, S::Error>
+where
+    A::Item: Serialize,
+{
+    v.as_slice().serialize(s)
+}
+
+pub fn deserialize<'de, D: Deserializer<'de>, A: Array>(d: D) -> Result<SmallVec<A>, D::Error>
+where
+    A::Item: Deserialize<'de>,
+{
+    Vec::<A::Item>::deserialize(d).map(SmallVec::from_vec)
+}
