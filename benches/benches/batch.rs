@@ -26,7 +26,7 @@ fn env(name: &str, default: u64) -> u64 {
 fn inputs(events: u64) -> Vec<Input> {
     let (days, per_day) = (30, 8.0);
     let w = Workload {
-        accounts: ((events as f64) / (days as f64 * per_day)).ceil() as u64,
+        accounts: ((events as f64) / (f64::from(days) * per_day)).ceil() as u64,
         days,
         events_per_day: per_day,
         ..Workload::default()
@@ -54,7 +54,7 @@ fn batch(c: &mut Criterion) {
                 s
             },
             BatchSize::PerIteration,
-        )
+        );
     });
 
     // One batch of the engine's writes, from the first `size` inputs of the workload.
@@ -88,7 +88,7 @@ fn batch(c: &mut Criterion) {
                 store.put_entry(&mut c, 0, seq, entry, account.as_deref(), &mut buf);
             }
             store.commit(c, true).unwrap();
-        })
+        });
     });
     // A checkpoint writes the record (account and the ids it remembers) of every account
     // changed since the last one: here, those the batch changed.
@@ -101,7 +101,7 @@ fn batch(c: &mut Criterion) {
                 store.put_account(&mut c, a, recent, &mut buf);
             }
             store.commit(c, true).unwrap();
-        })
+        });
     });
     g.finish();
 }

@@ -23,17 +23,17 @@ fn codec(c: &mut Criterion) {
     g.bench_function("parse_usage_line", |b| {
         b.iter(|| {
             let _ = black_box(parse_json(black_box(USAGE.as_bytes())));
-        })
+        });
     });
     g.bench_function("parse_usage_line_tagged_enum", |b| {
         b.iter(|| {
             let _ = black_box(parse_json_tagged(black_box(USAGE.as_bytes())));
-        })
+        });
     });
     g.bench_function("parse_payment_line", |b| {
         b.iter(|| {
             let _ = black_box(parse_json(black_box(PAYMENT.as_bytes())));
-        })
+        });
     });
 
     let cat = Catalog::from_toml("example.toml", CATALOG).unwrap();
@@ -47,27 +47,27 @@ fn codec(c: &mut Criterion) {
         b.iter(|| {
             buf.clear();
             encode_input(black_box(&input), &mut buf);
-        })
+        });
     });
     let mut record = Vec::new();
     encode_input(&input, &mut record);
     g.bench_function("decode_input", |b| {
         b.iter(|| {
             black_box(decode_input(black_box(&record)).unwrap());
-        })
+        });
     });
     g.bench_function("encode_decision", |b| {
         b.iter(|| {
             buf.clear();
             encode_decision(black_box(&decision), &mut buf);
-        })
+        });
     });
     let mut record = Vec::new();
     encode_decision(&decision, &mut record);
     g.bench_function("decode_decision", |b| {
         b.iter(|| {
             black_box(decode_decision(black_box(&record)).unwrap());
-        })
+        });
     });
     g.finish();
 }

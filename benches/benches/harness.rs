@@ -147,7 +147,7 @@ fn report(results: &[Size], days: u32, batch: usize, kafka: bool) -> String {
         "# ratel throughput harness\n\nGenerated workloads of {days} days at 8 events per account and day \
          (with the generator's duplicates and bad lines), batch {batch}, WAL synced per batch, on \
          this machine ({} cores). Each step beside its raw limit, in the same run.{}\n",
-        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        std::thread::available_parallelism().map_or(0, std::num::NonZero::get),
         if kafka { "" } else { " No broker was found (RATEL_TANSU): the Kafka step is left out." }
     );
     let _ = writeln!(
@@ -250,8 +250,8 @@ fn plot(results: &[Size], path: &std::path::Path) {
     root.fill(&WHITE).unwrap();
     let xs: Vec<f64> = results.iter().map(|r| r.accounts as f64).collect();
     let (x0, x1) = (
-        xs.iter().cloned().fold(f64::MAX, f64::min) / 2.0,
-        xs.iter().cloned().fold(0.0, f64::max) * 2.0,
+        xs.iter().copied().fold(f64::MAX, f64::min) / 2.0,
+        xs.iter().copied().fold(0.0, f64::max) * 2.0,
     );
     let ymax = results
         .iter()

@@ -93,7 +93,7 @@ fn hot_path(c: &mut Criterion) {
         g.bench_function(*name, |b| {
             b.iter(|| {
                 black_box(rate(black_box(&state), black_box(&cat), black_box(input)));
-            })
+            });
         });
     }
     // Rate and apply: the decision is computed and the state changed. A fresh id each time,
@@ -141,7 +141,7 @@ fn hot_path(c: &mut Criterion) {
                 left -= n;
             }
             spent
-        })
+        });
     });
     g.finish();
 
@@ -159,7 +159,7 @@ fn hot_path(c: &mut Criterion) {
     c.bench_function("quote/voice_across_peak_end", |b| {
         b.iter(|| {
             let _ = black_box(quote(black_box(&cat), black_box(&q)));
-        })
+        });
     });
 }
 

@@ -35,7 +35,7 @@ fn main() {
     let dir = tmp.path();
     let broker = Broker::start().expect("tansu runs (set RATEL_TANSU)");
     let (days, per_day) = (30, 8.0);
-    let accounts = ((events as f64) / (days as f64 * per_day)).ceil() as u64;
+    let accounts = ((events as f64) / (f64::from(days) * per_day)).ceil() as u64;
     let work = workload(dir, accounts, days, per_day);
     let k = kafka(&broker, &work, dir, partitions, batch, publish, idempotent);
     let report = format!(

@@ -58,8 +58,7 @@ fn build(dir: &Path, n: u64) {
                 30 + k % 300
             ),
             2 => format!(
-                r#"{{"type":"usage","id":"s{k}","msisdn":"{BUSY}","service":"sms","other":"7916{:07}","start":"{t}"}}"#,
-                k
+                r#"{{"type":"usage","id":"s{k}","msisdn":"{BUSY}","service":"sms","other":"7916{k:07}","start":"{t}"}}"#
             ),
             _ => format!(
                 r#"{{"type":"usage","id":"d{k}","msisdn":"{BUSY}","service":"data","start":"{t}","bytes":{}}}"#,
@@ -111,25 +110,25 @@ fn bench(c: &mut Criterion) {
 
     let mut g = c.benchmark_group(format!("queries/{n}-accounts"));
     g.bench_function("balance", |b| {
-        b.iter(|| query::balance(&store, &ctx, BUSY).unwrap())
+        b.iter(|| query::balance(&store, &ctx, BUSY).unwrap());
     });
     g.bench_function("packages", |b| {
-        b.iter(|| query::packages(&store, &ctx, BUSY).unwrap())
+        b.iter(|| query::packages(&store, &ctx, BUSY).unwrap());
     });
     g.bench_function("detalization_month_1000_items", |b| {
-        b.iter(|| query::detalization(&store, &ctx, BUSY, month, &[]).unwrap())
+        b.iter(|| query::detalization(&store, &ctx, BUSY, month, &[]).unwrap());
     });
     g.bench_function("detalization_month_1000_items_json", |b| {
         b.iter(|| {
             let r = query::detalization(&store, &ctx, BUSY, month, &[]).unwrap();
             projections::export::json(&r)
-        })
+        });
     });
     g.bench_function("detalization_month_1000_items_pdf", |b| {
         b.iter(|| {
             let r = query::detalization(&store, &ctx, BUSY, month, &[]).unwrap();
             projections::pdf::render(&r).unwrap()
-        })
+        });
     });
     g.finish();
 }

@@ -23,7 +23,7 @@ fn main() {
     let dir = tmp.path();
     // A month of traffic sized to the requested number of events.
     let (days, per_day) = (30, 8.0);
-    let accounts = ((events as f64) / (days as f64 * per_day)).ceil() as u64;
+    let accounts = ((events as f64) / (f64::from(days) * per_day)).ceil() as u64;
     let work = workload(dir, accounts, days, per_day);
     let data = dir.join("store");
     let (run, entries) = file_run(&work, &data, batch);

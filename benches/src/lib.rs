@@ -54,7 +54,7 @@ impl Measure {
 
 /// The machine's cores, as the standard library sees them.
 pub fn cores() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
+    std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
 }
 
 /// A report's cell for a step's CPU: seconds, and the cores busy on average.
@@ -373,7 +373,7 @@ pub fn replay(data: &Path) -> (Measure, Measure) {
     let store = engine::store::Store::open(data).unwrap();
     let (n, read) = step(
         |n: &u64| *n,
-        || store.log().map(|e| e.unwrap()).count() as u64,
+        || store.log().map(Result::unwrap).map(drop).count() as u64,
     );
     let (report, m) = step(
         |_: &engine::replay::ReplayReport| n,

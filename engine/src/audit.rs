@@ -187,7 +187,6 @@ impl Effects {
 
 /// Audits the store. Errors are for a store that cannot be read at all; everything the log or
 /// the state gets wrong is a discrepancy in the report.
-
 pub fn audit(store: &Store) -> Result<AuditReport, EngineError> {
     // Everything the audit vouches for is read whole first, checksums verified: a damaged
     // read model or index is an error even where the bookkeeping below never looks.
@@ -315,8 +314,8 @@ pub fn audit(store: &Store) -> Result<AuditReport, EngineError> {
         let TransferSteps([sent, received, bounced, refunded]) = &l.transfers[&id];
         let id = format!("{} of {}", id.1, id.0);
         match (sent, received, bounced, refunded) {
-            (Some(_), None, None, None) | (Some(_), None, Some(_), None) => {
-                r.transfers_in_flight += 1
+            (Some(_), None, None | Some(_), None) => {
+                r.transfers_in_flight += 1;
             }
             (Some(s), Some(x), None, None) if s == x => {}
             (Some(s), None, Some(b), Some(x)) if s == b && s == x => {}
@@ -393,7 +392,7 @@ pub fn audit(store: &Store) -> Result<AuditReport, EngineError> {
                         r.bad(format!(
                             "bucket {}/{}: the log gives {} of {}, the state holds {} of {}",
                             n.msisdn, b.id, u.remaining, u.total, b.remaining, b.total
-                        ))
+                        ));
                     }
                     Some(_) => {}
                 }
@@ -619,7 +618,7 @@ fn book(r: &mut AuditReport, l: &mut Ledger, at: &str, d: &Decision) {
             if *free {
                 match month {
                     Some(m) if !l.free_reports.insert((*msisdn, *m)) => {
-                        r.bad(format!("{at}: a second free report of {m} for {msisdn}"))
+                        r.bad(format!("{at}: a second free report of {m} for {msisdn}"));
                     }
                     Some(_) => {}
                     None => r.bad(format!("{at}: a free report of no whole month")),

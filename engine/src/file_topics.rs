@@ -66,7 +66,7 @@ impl FileTopics {
         max_ahead: i64,
     ) -> std::io::Result<FileTopics> {
         let mut reader = FileSource::open(path.clone(), 0)?.complete(complete);
-        let len = reader.len();
+        let len = reader.size_in_bytes();
         let mut streams: Vec<VecDeque<Placed>> = (0..partitions as usize * 3)
             .map(|_| VecDeque::new())
             .collect();
@@ -137,7 +137,8 @@ impl FileTopics {
         }
     }
 
-    pub fn len(&self) -> u64 {
+    /// The file's size in bytes, for progress.
+    pub fn size_in_bytes(&self) -> u64 {
         self.len
     }
 
@@ -151,14 +152,13 @@ impl FileTopics {
         let whole = (p.end - p.at) as usize;
         let mut bytes = vec![0u8; whole.min(MAX_LINE_BYTES + 1)];
         self.file.read_exact_at(&mut bytes, p.at)?;
-        if !p.oversized {
-            if bytes.last() == Some(&b'\n') {
+        if !p.oversized
+            && bytes.last() == Some(&b'\n') {
                 bytes.pop();
                 if bytes.last() == Some(&b'\r') {
                     bytes.pop();
                 }
             }
-        }
         Ok(Line {
             topic: Some(self.topics[rank].clone()),
             partition,

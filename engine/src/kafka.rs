@@ -434,7 +434,7 @@ impl KafkaSource {
         let m = self
             .queues
             .get_mut(&(p, r))
-            .and_then(|q| q.pop_front())
+            .and_then(std::collections::VecDeque::pop_front)
             .expect("the head just seen");
         Line {
             topic: Some(self.topics[r].clone()),

@@ -391,11 +391,11 @@ fn bar(quiet: bool, len: u64, what: &str) -> ProgressBar {
 
 /// Writes the workload to `path` with a progress bar by day; returns the number of lines.
 fn generate(w: &Workload, path: &Path, quiet: bool) -> Result<u64> {
-    let pb = bar(quiet, w.days as u64, "generating");
+    let pb = bar(quiet, u64::from(w.days), "generating");
     let file =
         std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
     let mut f = std::io::BufWriter::with_capacity(1 << 20, file);
-    let lines = w.write(&mut f, |d| pb.set_position(d as u64))?;
+    let lines = w.write(&mut f, |d| pb.set_position(u64::from(d)))?;
     f.flush()?;
     pb.finish_and_clear();
     Ok(lines)
@@ -431,7 +431,7 @@ fn run(
     let mut src = engine
         .file_topics(Path::new(path), complete)
         .with_context(|| format!("reading {path}"))?;
-    let pb = bar(quiet, src.len(), "rating");
+    let pb = bar(quiet, src.size_in_bytes(), "rating");
     engine.run(&mut src, |_, end| pb.set_position(end))?;
     pb.finish_and_clear();
     if src.unfinished() > 0 {
@@ -885,7 +885,7 @@ fn main() -> Result<()> {
             Catalog::from_bytes(&out.display().to_string(), text.as_bytes())?;
             std::fs::write(&out, &text).with_context(|| format!("writing {}", out.display()))?;
             for w in &warnings {
-                eprintln!("warning: {}", w);
+                eprintln!("warning: {w}");
             }
             eprintln!(
                 "imported {} into {} with {} warning(s)",

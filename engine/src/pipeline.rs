@@ -179,6 +179,9 @@ impl Default for Config {
 
 /// An entry the last batch appended, kept for the outbox (`Engine::keep_appended`) so that it
 /// need not read the batch back from RocksDB.
+// Nearly every entry is a decision: boxing it would allocate once per input for the rare
+// dead line's sake.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum Appended {
     Decided {
@@ -295,7 +298,7 @@ impl Engine {
         // A store made before partitions existed has one.
         let recorded = store.meta_u64("partitions")?.unwrap_or(1);
         let fresh = store.meta_u64("seq/0")?.is_none();
-        if !fresh && recorded != cfg.partitions as u64 {
+        if !fresh && recorded != u64::from(cfg.partitions) {
             return Err(EngineError::Partitions(format!(
                 "the store holds {recorded} partitions, {} asked: accounts are placed by partition, so a store keeps its count (re-partitioning is a replay into a new store)",
                 cfg.partitions
@@ -366,7 +369,7 @@ impl Engine {
             e.store.put_meta(
                 &mut c,
                 "partitions",
-                &(e.cfg.partitions as u64).to_le_bytes(),
+                &u64::from(e.cfg.partitions).to_le_bytes(),
             );
             e.store.commit(c, true)?;
             tracing::info!(catalog = %e.cat, "catalog recorded in the log");

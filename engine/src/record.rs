@@ -32,6 +32,9 @@ pub enum Entry {
     },
 }
 
+/// A rated entry's position, input bytes and decision bytes.
+pub type RatedParts<'a> = (u64, &'a [u8], &'a [u8]);
+
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum EntryError {
     #[error("log entry is empty or truncated")]
@@ -120,7 +123,7 @@ impl Entry {
 
     /// A rated entry's position, input and decision, borrowed from its bytes (`None`: another
     /// kind of entry): a pass over the whole log reads them without copying.
-    pub fn rated_parts(bytes: &[u8]) -> Result<Option<(u64, &[u8], &[u8])>, EntryError> {
+    pub fn rated_parts(bytes: &[u8]) -> Result<Option<RatedParts<'_>>, EntryError> {
         let mut r = Reader(bytes);
         let version = r.take(1)?[0];
         if version != VERSION {

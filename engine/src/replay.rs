@@ -144,7 +144,7 @@ struct Checks<'a> {
 impl<'a> Checks<'a> {
     fn new(partitions: u32, checkpoints: Vec<u64>, records: Option<&'a State>) -> Checks<'a> {
         let mut by_partition = vec![Vec::new(); partitions as usize];
-        for a in records.into_iter().flat_map(|s| s.accounts()) {
+        for a in records.into_iter().flat_map(rating::State::accounts) {
             let p = crate::partition::of_bytes(a.id.as_bytes(), partitions);
             by_partition[p as usize].push(a);
         }
@@ -343,7 +343,7 @@ fn rate_again(
                 Kind::Rated { input, decision } => (input, &chunk.decisions[decision.clone()]),
             };
             r.decisions += 1;
-            if r.decisions % 65_536 == 0 {
+            if r.decisions.is_multiple_of(65_536) {
                 progress(r.decisions);
             }
             let current = decision.first() == Some(&rating::codec::VERSION);
@@ -500,7 +500,7 @@ impl RerateReport {
             let bytes = w.into_inner().expect("a Vec never fails to flush");
             String::from_utf8(bytes).expect("CSV of UTF-8 fields")
         };
-        let header = |names: &[&str]| names.iter().map(|n| n.to_string()).collect();
+        let header = |names: &[&str]| names.iter().map(std::string::ToString::to_string).collect();
         let mut items = vec![header(&[
             "account",
             "msisdn",
@@ -514,10 +514,10 @@ impl RerateReport {
         items.extend(self.items.iter().map(|i| {
             vec![
                 text(&i.account),
-                i.msisdn.to_string(),
+                i.msisdn.clone(),
                 text(&i.event),
-                i.time.to_string(),
-                i.service.to_string(),
+                i.time.clone(),
+                i.service.clone(),
                 i.old.to_string(),
                 i.new.to_string(),
                 i.difference.to_string(),

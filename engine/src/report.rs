@@ -80,7 +80,7 @@ pub fn account_view(cat: &Catalog, a: &Account) -> AccountView {
                     .map(|&o| offer_name(&cat.addons, o as usize))
                     .collect(),
                 status: n.status.name(),
-                group: n.group.as_ref().map(|g| g.to_string()),
+                group: n.group.as_ref().map(std::string::ToString::to_string),
                 buckets: n
                     .buckets
                     .iter()
@@ -208,8 +208,8 @@ impl Happenings {
         }
         if let Some(w) = &d.inactivity {
             w.fees.iter().for_each(|f| self.fee(f));
-            self.blocked_for_inactivity += w.blocked.is_some() as u64;
-            self.released += w.released.is_some() as u64;
+            self.blocked_for_inactivity += u64::from(w.blocked.is_some());
+            self.released += u64::from(w.released.is_some());
         }
         match &d.outcome {
             Outcome::Opened { fees, .. }
@@ -246,7 +246,7 @@ impl Happenings {
                 Alert::UsageWhileBarred { .. } => self.usage_while_barred += 1,
                 Alert::OverSpendingLimit { first, .. } => {
                     self.over_spending_limit += 1;
-                    self.spending_limits_reached += *first as u64;
+                    self.spending_limits_reached += u64::from(*first);
                 }
             }
         }

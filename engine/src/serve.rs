@@ -502,7 +502,7 @@ async fn stop_signal() {
             s.recv().await;
             return;
         }
-        std::future::pending::<()>().await
+        std::future::pending::<()>().await;
     };
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {},

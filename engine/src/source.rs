@@ -84,7 +84,8 @@ impl FileSource {
         self.unfinished
     }
 
-    pub fn len(&self) -> u64 {
+    /// The file's size in bytes, for progress.
+    pub fn size_in_bytes(&self) -> u64 {
         self.len
     }
 

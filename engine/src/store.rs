@@ -35,6 +35,9 @@ use rocksdb::{ColumnFamilyDescriptor, IteratorMode, Options, WriteBatch, WriteOp
 use rustc_hash::FxHashSet;
 use std::path::Path;
 
+/// A key and its value as RocksDB gives them.
+pub type KeyValue = (Box<[u8]>, Box<[u8]>);
+
 pub const CF_LOG: &str = "log";
 pub const CF_BY_ACCOUNT: &str = "by_account";
 pub const CF_STATE: &str = "state";
@@ -106,7 +109,7 @@ fn seen_value(partition: u32, seq: u64, t: rating::Timestamp, rated: bool) -> [u
     let mut v = [0u8; SEEN_VALUE];
     v[..12].copy_from_slice(&log_key(partition, seq));
     v[12..20].copy_from_slice(&t.0.to_be_bytes());
-    v[20] = rated as u8;
+    v[20] = u8::from(rated);
     v
 }
 
@@ -920,7 +923,7 @@ impl Store {
     }
 
     /// Raw log pairs, for digests.
-    pub fn log_raw(&self) -> impl Iterator<Item = Result<(Box<[u8]>, Box<[u8]>), StoreError>> + '_ {
+    pub fn log_raw(&self) -> impl Iterator<Item = Result<KeyValue, StoreError>> + '_ {
         self.db
             .iterator_cf(self.cf(CF_LOG), IteratorMode::Start)
             .map(move |kv| kv.map_err(|e| self.err(e)))

@@ -82,7 +82,7 @@ pub fn run(
                 engine.store.clone(),
                 engine.cat.tag(),
             );
-            let inputs: Vec<String> = o.topics.inputs().iter().map(|t| t.to_string()).collect();
+            let inputs: Vec<String> = o.topics.inputs().iter().map(std::string::ToString::to_string).collect();
             src.restore_with(Box::new(move |p| {
                 let r = crate::changelog::restore(&b, &t, &store, tag, p);
                 match &r {
@@ -95,7 +95,7 @@ pub fn run(
                     ),
                     Ok(_) => {}
                     Err(e) => {
-                        tracing::error!(partition = p, error = %e, "restoring from the changelog")
+                        tracing::error!(partition = p, error = %e, "restoring from the changelog");
                     }
                 }
                 if let Ok(Restored {

@@ -98,7 +98,7 @@ impl Workload {
         let weights: Vec<f32> = (0..n)
             .map(|i| (1.0 / ((i * 7919 % n) as f64 + 1.0).powf(0.6)) as f32)
             .collect();
-        let mean = weights.iter().map(|&w| w as f64).sum::<f64>() / n.max(1) as f64;
+        let mean = weights.iter().map(|&w| f64::from(w)).sum::<f64>() / n.max(1) as f64;
         let hours_total: f64 = HOURS.iter().sum();
         let mut next_number = 0u64;
         let mut first_number = Vec::with_capacity(n as usize);
@@ -176,9 +176,9 @@ impl Workload {
         let mut seq = 0u64;
         for day in 0..self.days {
             day_lines.clear();
-            let day_start = self.start + day as i64 * 86_400;
+            let day_start = self.start + i64::from(day) * 86_400;
             for i in 0..n {
-                let expected = self.events_per_day * weights[i as usize] as f64 / mean;
+                let expected = self.events_per_day * f64::from(weights[i as usize]) / mean;
                 let mut count = expected.floor() as u64;
                 if rng.gen::<f64>() < expected.fract() {
                     count += 1;
@@ -324,7 +324,7 @@ impl Workload {
                     day_lines.push((t, line));
                 }
             }
-            day_lines.sort_by(|a, b| a.0.cmp(&b.0));
+            day_lines.sort_by_key(|a| a.0);
             for (_, l) in &day_lines {
                 w(l, out)?;
             }

@@ -84,7 +84,7 @@ fn a_complete_file_reads_its_last_line_without_a_newline() {
             "--source".into(),
             format!("file:{}", file.display()),
         ];
-        args.extend(extra.iter().map(|s| s.to_string()));
+        args.extend(extra.iter().map(std::string::ToString::to_string));
         Command::new(env!("CARGO_BIN_EXE_ratel"))
             .args(&args)
             .output()

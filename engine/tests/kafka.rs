@@ -889,7 +889,7 @@ fn an_unsorted_backlog_of_weeks_from_kafka_is_decided_as_from_the_file() {
         for entries in log.values() {
             for (_, d) in entries {
                 let d = rating::codec::decode_decision(d).unwrap();
-                n += matches!(d.outcome, rating::Outcome::Rejected(_)) as usize;
+                n += usize::from(matches!(d.outcome, rating::Outcome::Rejected(_)));
             }
         }
         n

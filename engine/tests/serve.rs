@@ -466,13 +466,13 @@ fn csv_cells_that_would_be_formulas_are_written_as_text() {
     let mut events = Vec::new();
     for r in reader.records() {
         let r = r.unwrap();
-        for cell in r.iter() {
+        for cell in &r {
             assert!(
                 !cell.starts_with(['=', '+', '@']),
                 "a cell a spreadsheet would run: {cell:?}"
             );
         }
-        events.push(r.iter().last().unwrap().to_string());
+        events.push(r.iter().next_back().unwrap().to_string());
     }
     assert!(
         events.contains(&"'=HYPERLINK(\"http://evil.example/\",\"pay\")".to_string()),
@@ -554,7 +554,7 @@ fn slow_and_idle_connections_are_closed_and_their_number_is_capped() {
 fn pdf_reports_are_bounded_and_a_stop_signal_ends_the_server_within_seconds() {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("in.jsonl");
-    let mut events: Vec<String> = EVENTS.iter().map(|e| e.to_string()).collect();
+    let mut events: Vec<String> = EVENTS.iter().map(std::string::ToString::to_string).collect();
     events.push(r#"{"type":"payment","id":"p-big","account":"ALICE","amount":"900000.00","time":"2026-11-03T13:00:00Z"}"#.into());
     // A busy month: more SMS than a PDF may hold (SMART's 100 free, then money).
     let items = engine::serve::MAX_PDF_ITEMS + 500;

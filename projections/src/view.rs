@@ -120,7 +120,7 @@ pub fn balance(
                 .map(|&o| offer_name(&cat.addons, o as usize))
                 .collect(),
             status: n.status.name(),
-            group: n.group.as_ref().map(|g| g.to_string()),
+            group: n.group.as_ref().map(std::string::ToString::to_string),
             month_to_date: money(cat, s.total(month)),
         });
     }

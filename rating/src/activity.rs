@@ -38,26 +38,26 @@ pub(crate) fn inactivity_due(cat: &Catalog, acct: &Account, t: Timestamp) -> boo
     // The local day n days after the payment's starts later than the payment plus n - 1 days,
     // less the change of UTC offset between them (at most 26 hours, from -12:00 to +14:00):
     // before the payment plus n - 3 days the next fee day has not begun, and no date is needed.
-    let next_fee_day = rules.fee_after_days as i64 + a.fee_days as i64;
+    let next_fee_day = i64::from(rules.fee_after_days) + i64::from(a.fee_days);
     if t.0 >= a.last_topup.0.saturating_add((next_fee_day - 3) * DAY) {
         let today = cat.calendar.local(t).date;
         let Some(first_fee_day) = cat
             .calendar
             .local(a.last_topup)
             .date
-            .checked_add_days(Days::new(rules.fee_after_days as u64))
+            .checked_add_days(Days::new(u64::from(rules.fee_after_days)))
         else {
             return false;
         };
-        if (today - first_fee_day).num_days() + 1 > a.fee_days as i64 {
+        if (today - first_fee_day).num_days() + 1 > i64::from(a.fee_days) {
             return true;
         }
     }
     match a.blocked {
         None => a
             .nonpositive_since
-            .is_some_and(|s| s.plus(rules.block_after_days as u64 * DAY as u64) <= t),
-        Some(b) => b.plus(rules.restore_days as u64 * DAY as u64) <= t,
+            .is_some_and(|s| s.plus(u64::from(rules.block_after_days) * DAY as u64) <= t),
+        Some(b) => b.plus(u64::from(rules.restore_days) * DAY as u64) <= t,
     }
 }
 
@@ -90,7 +90,7 @@ pub(crate) fn inactivity(cat: &Catalog, a: &Account, t: Timestamp) -> Option<Ina
         .calendar
         .local(act.last_topup)
         .date
-        .checked_add_days(Days::new(rules.fee_after_days as u64))?;
+        .checked_add_days(Days::new(u64::from(rules.fee_after_days)))?;
     let days_due = ((today - first_fee_day).num_days() + 1).max(0) as u32;
     let mut w = InactivityWork {
         fees: Vec::new(),
@@ -104,7 +104,7 @@ pub(crate) fn inactivity(cat: &Catalog, a: &Account, t: Timestamp) -> Option<Ina
         if balance <= Decimal::ZERO {
             break;
         }
-        let day = first_fee_day.checked_add_days(Days::new(k as u64))?;
+        let day = first_fee_day.checked_add_days(Days::new(u64::from(k)))?;
         let at = start_of_day(&cat.tz, day);
         let amount = rules.daily_fee.min(balance);
         balance -= amount;
@@ -121,14 +121,14 @@ pub(crate) fn inactivity(cat: &Catalog, a: &Account, t: Timestamp) -> Option<Ina
     }
     let mut blocked = act.blocked;
     if let Some(since) = nonpositive {
-        let at = since.plus(rules.block_after_days as u64 * DAY as u64);
+        let at = since.plus(u64::from(rules.block_after_days) * DAY as u64);
         if blocked.is_none() && at <= t {
             blocked = Some(at);
             w.blocked = blocked;
         }
     }
     if let Some(b) = blocked {
-        let at = b.plus(rules.restore_days as u64 * DAY as u64);
+        let at = b.plus(u64::from(rules.restore_days) * DAY as u64);
         if at <= t {
             w.released = Some(at);
         }

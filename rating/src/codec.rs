@@ -184,7 +184,7 @@ pub fn decode_input(bytes: &[u8]) -> Result<Input, DecodeError> {
 const DECISION: u8 = 100;
 
 pub fn encode_decision(d: &Decision, out: &mut Vec<u8>) {
-    put(out, DECISION, d)
+    put(out, DECISION, d);
 }
 
 pub fn decode_decision(bytes: &[u8]) -> Result<Decision, DecodeError> {

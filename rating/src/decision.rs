@@ -949,14 +949,14 @@ impl Decision {
             }
             Outcome::TransferSent { amount, fee, .. } => out += *amount + *fee,
             Outcome::TransferReceived { amount, .. } | Outcome::TransferRefunded { amount, .. } => {
-                inn += *amount
+                inn += *amount;
             }
             Outcome::Opened { fees, .. }
             | Outcome::NumberAdded { fees, .. }
             | Outcome::OptionActivated { fees, .. }
             | Outcome::PlanChanged { fees, .. }
             | Outcome::StatusChanged { fees, .. } => {
-                out += fees.iter().map(|f| f.amount).sum::<Decimal>()
+                out += fees.iter().map(|f| f.amount).sum::<Decimal>();
             }
             _ => {}
         }

@@ -109,7 +109,7 @@ pub mod amount {
             parse_amount(&text).map_err(serde::de::Error::custom)
         } else {
             let (mantissa, scale) = <(i128, u8)>::deserialize(d)?;
-            Decimal::try_from_i128_with_scale(mantissa, scale as u32)
+            Decimal::try_from_i128_with_scale(mantissa, u32::from(scale))
                 .map_err(|e| serde::de::Error::custom(format!("invalid amount in record: {e}")))
         }
     }

@@ -146,7 +146,7 @@ pub mod layout3 {
     }
 
     pub(crate) fn reading() -> bool {
-        READING.with(|r| r.get())
+        READING.with(std::cell::Cell::get)
     }
 
     /// The earliest instant that is on `day` somewhere: its midnight at UTC+14.

@@ -16,7 +16,7 @@ use rust_decimal::Decimal;
 pub use crate::time::NEVER;
 
 pub(crate) fn day_start(cat: &Catalog, n: &Number, k: u32) -> Timestamp {
-    match n.anchor.checked_add_days(Days::new(k as u64)) {
+    match n.anchor.checked_add_days(Days::new(u64::from(k))) {
         Some(d) => start_of_day(&cat.tz, d),
         None => NEVER,
     }
@@ -34,8 +34,8 @@ pub(crate) fn indexes(cat: &Catalog, n: &Number, t: Timestamp) -> (u32, u32) {
 fn indexes_at(cat: &Catalog, n: &Number, t: Timestamp) -> (u32, u32) {
     let date = cat.calendar.local(t).date;
     let days = (date - n.anchor).num_days().max(0) as u32;
-    let mut months = ((date.year() as i64 * 12 + date.month0() as i64)
-        - (n.anchor.year() as i64 * 12 + n.anchor.month0() as i64))
+    let mut months = ((i64::from(date.year()) * 12 + i64::from(date.month0()))
+        - (i64::from(n.anchor.year()) * 12 + i64::from(n.anchor.month0())))
         .max(0) as u32;
     while months > 0 && add_months(n.anchor, months) > date {
         months -= 1;
@@ -102,7 +102,7 @@ fn grant(
     let valid_until = match p.period {
         PackagePeriod::Daily => day_start(cat, n, n.days + 1),
         PackagePeriod::Monthly => month_start(cat, n, n.months + 1),
-        PackagePeriod::Once => from.plus(p.validity_days as u64 * 86_400),
+        PackagePeriod::Once => from.plus(u64::from(p.validity_days) * 86_400),
     };
     let id = n.next_bucket;
     n.next_bucket += 1;
@@ -396,7 +396,7 @@ pub(crate) fn renew(cat: &Catalog, acct: &Account, t: Timestamp) -> Vec<Renewal>
                 }
                 continue;
             }
-            let sources: Vec<(FeeSource, &crate::catalog::Offer)> = o.all().cloned().collect();
+            let sources: Vec<(FeeSource, &crate::catalog::Offer)> = o.all().copied().collect();
             for (source, offer) in sources {
                 for f in offer
                     .fees
@@ -443,7 +443,7 @@ fn period_left(cat: &Catalog, n: &Number, t: Timestamp) -> (u32, u32) {
     let start = add_months(n.anchor, n.months);
     let end = add_months(n.anchor, n.months + 1);
     let total = (end - start).num_days().max(1) as u32;
-    let left = (end - today).num_days().clamp(0, total as i64) as u32;
+    let left = (end - today).num_days().clamp(0, i64::from(total)) as u32;
     (left, total)
 }
 
@@ -486,7 +486,7 @@ pub(crate) fn take_up(
         for &p in &o.packages {
             let mut b = grant(cat, n, p, origin_of(source), t);
             if cat.packages[p as usize].period == PackagePeriod::Monthly {
-                let units = (b.total as u128 * left as u128 / total as u128) as u64;
+                let units = (u128::from(b.total) * u128::from(left) / u128::from(total)) as u64;
                 b.total = units;
                 b.remaining = units;
             }

@@ -12,6 +12,11 @@ use rust_decimal::{Decimal, RoundingStrategy};
 use smallvec::SmallVec;
 
 /// The offers a number rates with: its active options first (they override), then its plan.
+/// Usage past this many units (what packages paid) has no price at its moment: the item cannot
+/// be charged.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NoPriceFrom(pub u64);
+
 #[derive(Clone, Copy)]
 pub struct Offers<'a> {
     pub plan: PlanIdx,
@@ -170,7 +175,7 @@ impl<'c> Pricer<'c> {
                 .copied()
                 .find(|&b| b > l.second_of_day)
                 .unwrap_or(86_400);
-            e += (edge - l.second_of_day) as u64;
+            e += u64::from(edge - l.second_of_day);
             if e >= end {
                 break;
             }
@@ -186,7 +191,7 @@ impl<'c> Pricer<'c> {
     }
 
     /// Prices usage from `from` (units already paid by packages) to the item's quantity.
-    pub fn price(&self, item: &Item, first: Choice, from: u64) -> Result<Priced, ()> {
+    pub fn price(&self, item: &Item, first: Choice, from: u64) -> Result<Priced, NoPriceFrom> {
         let cat = self.cat;
         let mut spans: SmallVec<[Span; 1]> = SmallVec::new();
         let first_rate = &cat.rates[first.rate as usize];
@@ -202,7 +207,7 @@ impl<'c> Pricer<'c> {
         let mut cur = if from == 0 {
             first
         } else {
-            self.choose(item, from).ok_or(())?
+            self.choose(item, from).ok_or(NoPriceFrom(from))?
         };
         let mut e = from;
         let mut total = Decimal::ZERO;

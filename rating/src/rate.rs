@@ -387,7 +387,7 @@ fn promise(
             policy.max_amount, policy.share_of_recent_payments
         ));
     }
-    let expires = x.time.plus(policy.validity_days as u64 * 86_400);
+    let expires = x.time.plus(u64::from(policy.validity_days) * 86_400);
     let balance_after = a.balance + x.amount - policy.fee;
     decided(
         input,

@@ -118,7 +118,7 @@ pub fn start_of_day(tz: &Tz, date: NaiveDate) -> Timestamp {
 /// `anchor` + `months` calendar months; a day past the end of the month becomes its last day
 /// (a period that starts on 31 January ends on the last day of February, then 31 March).
 pub fn add_months(anchor: NaiveDate, months: u32) -> NaiveDate {
-    let total = anchor.year() as i64 * 12 + anchor.month0() as i64 + months as i64;
+    let total = i64::from(anchor.year()) * 12 + i64::from(anchor.month0()) + i64::from(months);
     let (year, month0) = ((total / 12) as i32, (total % 12) as u32);
     let mut day = anchor.day();
     loop {
@@ -237,7 +237,7 @@ impl Calendar {
             let day = (t.0 as u64 / 86_400) as i64 - self.first_day;
             if let Some(&off) = self.offsets.get(day as usize) {
                 if off != i32::MIN {
-                    let secs = (t.0 + off as i64) as u64;
+                    let secs = (t.0 + i64::from(off)) as u64;
                     let days = secs / 86_400;
                     return Local {
                         date: self.dates[(days as i64 - self.first_day + 1) as usize],

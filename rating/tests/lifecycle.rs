@@ -328,7 +328,7 @@ fn status_commands_follow_the_status_machine() {
         match (expected, &d.outcome) {
             (Ok(name), Outcome::StatusChanged { .. }) => assert_eq!(status.name(), *name),
             (Err(words), Outcome::Rejected(r)) => {
-                assert!(r.to_string().contains(words), "{commands:?}: {r}")
+                assert!(r.to_string().contains(words), "{commands:?}: {r}");
             }
             (e, o) => panic!("{commands:?}: expected {e:?}, got {o:?}"),
         }

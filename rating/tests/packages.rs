@@ -263,7 +263,8 @@ fn rejections_name_their_reason_and_change_nothing_but_the_seen_ids() {
     if let Input::Usage(u) = &mut long_call {
         u.duration = Some(8 * 86_400);
     }
-    let cases: Vec<(Input, fn(&Rejection) -> bool)> = vec![
+    type Expected = fn(&Rejection) -> bool;
+    let cases: Vec<(Input, Expected)> = vec![
         (
             call(
                 "r1",

@@ -144,7 +144,7 @@ fn script(plans: [usize; 5], ops: &[(Op, u32)]) -> Vec<Input> {
     }
     let mut now = start;
     for (i, (op, gap)) in ops.iter().enumerate() {
-        now = now.plus(*gap as u64);
+        now = now.plus(u64::from(*gap));
         let id: EventId = format!("e{i}").into();
         let input = match op {
             Op::Usage {
@@ -280,7 +280,7 @@ fn script(plans: [usize; 5], ops: &[(Op, u32)]) -> Vec<Input> {
                 time: now,
             }),
             Op::Sleep { days } => {
-                now = now.plus(*days as u64 * 86_400);
+                now = now.plus(u64::from(*days) * 86_400);
                 Input::Tick(Tick {
                     id,
                     account: "A0".into(),
@@ -317,7 +317,7 @@ fn step_delivering(s: &mut State, cat: &Catalog, input: &Input) -> Vec<(Input, D
 fn account_of(d: &Decision) -> Option<String> {
     match &d.outcome {
         Outcome::Opened { account, .. } => Some(account.id.to_string()),
-        _ => d.account.as_ref().map(|a| a.to_string()),
+        _ => d.account.as_ref().map(std::string::ToString::to_string),
     }
 }
 

@@ -194,7 +194,7 @@ pub struct Price {
 pub const ANY_DEST: DestIdx = DestIdx::MAX;
 
 fn index_key(service: Service, direction: Direction, dest: DestIdx) -> u64 {
-    ((service as u64) << 40) | ((direction as u64) << 32) | dest as u64
+    ((service as u64) << 40) | ((direction as u64) << 32) | u64::from(dest)
 }
 
 /// A plan's or option's fees, packages and prices, indexed for rating.

@@ -79,8 +79,8 @@ impl Reader<'_> {
                 file: self.file.into(),
                 reason: e.to_string(),
             })?;
-            let line = rec.position().map_or(0, |p| p.line());
-            if rec.iter().all(|f| f.is_empty()) {
+            let line = rec.position().map_or(0, csv::Position::line);
+            if rec.iter().all(str::is_empty) {
                 continue;
             }
             let mut fields: Vec<String> = rec.iter().map(str::to_string).collect();

@@ -124,7 +124,7 @@ struct Resolved<'t> {
 
 fn local_parts(t: NaiveDateTime) -> (NaiveDate, u64) {
     let tod =
-        t.num_seconds_from_midnight() as u64 * SECOND + t.nanosecond().min(999_999_999) as u64;
+        u64::from(t.num_seconds_from_midnight()) * SECOND + u64::from(t.nanosecond().min(999_999_999));
     (t.date(), tod)
 }
 

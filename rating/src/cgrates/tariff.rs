@@ -119,7 +119,7 @@ pub fn parse_duration(text: &str) -> Result<u64, String> {
             ));
         }
         total += u128::try_from(v.mantissa() / 10i128.pow(v.scale())).unwrap_or(u128::MAX);
-        if total > MAX_USAGE as u128 {
+        if total > u128::from(MAX_USAGE) {
             return Err(format!("duration {text:?} is too large"));
         }
     }
@@ -237,7 +237,7 @@ fn time_of_day(text: &str) -> Option<u64> {
     let t = chrono::NaiveTime::parse_from_str(text.trim(), "%H:%M:%S")
         .or_else(|_| chrono::NaiveTime::parse_from_str(text.trim(), "%H:%M"))
         .ok()?;
-    Some(chrono::Timelike::num_seconds_from_midnight(&t) as u64 * SECOND)
+    Some(u64::from(chrono::Timelike::num_seconds_from_midnight(&t)) * SECOND)
 }
 
 impl Tariff {
