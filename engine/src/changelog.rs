@@ -18,8 +18,7 @@ use rdkafka::producer::{BaseRecord, Producer, ThreadedProducer};
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use rdkafka::Message;
 
-mod piece;
-pub use piece::{Piece, PieceError, CHUNK, MAX_CHUNKS, MAX_FAMILIES, VERSION};
+pub use changelog_piece::{Piece, PieceError, CHUNK, MAX_CHUNKS, MAX_FAMILIES, VERSION};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 

@@ -152,13 +152,12 @@ impl FileTopics {
         let whole = (p.end - p.at) as usize;
         let mut bytes = vec![0u8; whole.min(MAX_LINE_BYTES + 1)];
         self.file.read_exact_at(&mut bytes, p.at)?;
-        if !p.oversized
-            && bytes.last() == Some(&b'\n') {
+        if !p.oversized && bytes.last() == Some(&b'\n') {
+            bytes.pop();
+            if bytes.last() == Some(&b'\r') {
                 bytes.pop();
-                if bytes.last() == Some(&b'\r') {
-                    bytes.pop();
-                }
             }
+        }
         Ok(Line {
             topic: Some(self.topics[rank].clone()),
             partition,

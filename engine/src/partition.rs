@@ -95,7 +95,9 @@ impl Numbers {
     }
 
     pub fn key(&self, input: &Input) -> Key {
-        key(input, |m| self.0.get(&m).map(compact_str::CompactString::as_str))
+        key(input, |m| {
+            self.0.get(&m).map(compact_str::CompactString::as_str)
+        })
     }
 }
 

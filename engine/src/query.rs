@@ -85,7 +85,8 @@ pub fn account(store: &Store, who: Who) -> Result<Account, QueryError> {
     let id = match who {
         Who::Account(a) | Who::Group(a, _) => a.to_string(),
         Who::Number(m) => models::account_of(store.db(), m)?
-            .ok_or_else(|| QueryError::NotFound(m.to_string()))?.clone(),
+            .ok_or_else(|| QueryError::NotFound(m.to_string()))?
+            .clone(),
     };
     store.account(&id)?.ok_or(QueryError::NotFound(id))
 }

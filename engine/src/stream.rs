@@ -82,7 +82,12 @@ pub fn run(
                 engine.store.clone(),
                 engine.cat.tag(),
             );
-            let inputs: Vec<String> = o.topics.inputs().iter().map(std::string::ToString::to_string).collect();
+            let inputs: Vec<String> = o
+                .topics
+                .inputs()
+                .iter()
+                .map(std::string::ToString::to_string)
+                .collect();
             src.restore_with(Box::new(move |p| {
                 let r = crate::changelog::restore(&b, &t, &store, tag, p);
                 match &r {

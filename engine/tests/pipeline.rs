@@ -768,8 +768,7 @@ fn replay_finds_a_record_that_does_not_follow_from_the_log() {
         .unwrap()
         .unwrap();
     db.put_cf(log, engine::store::log_key(9, 0), entry).unwrap();
-    let err = engine::replay::replay(&store, |_| {})
-        .expect_err("a corrupt log");
+    let err = engine::replay::replay(&store, |_| {}).expect_err("a corrupt log");
     assert!(
         err.to_string()
             .contains("log entry 9/0 in a store of 1 partitions"),

@@ -60,7 +60,10 @@ fn month_to_date(b: &projections::view::BalanceView) -> Vec<(&str, &str)> {
 fn rows(e: &Engine, msisdn: &str, month: &str, services: &[&str]) -> Vec<[String; 5]> {
     let ctx = Context::load(&e.store).unwrap();
     let period = query::period(&ctx, Some(month), None, None).unwrap();
-    let services: Vec<String> = services.iter().map(std::string::ToString::to_string).collect();
+    let services: Vec<String> = services
+        .iter()
+        .map(std::string::ToString::to_string)
+        .collect();
     query::detalization(&e.store, &ctx, msisdn, period, &services)
         .unwrap()
         .rows

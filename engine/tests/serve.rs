@@ -554,7 +554,10 @@ fn slow_and_idle_connections_are_closed_and_their_number_is_capped() {
 fn pdf_reports_are_bounded_and_a_stop_signal_ends_the_server_within_seconds() {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("in.jsonl");
-    let mut events: Vec<String> = EVENTS.iter().map(std::string::ToString::to_string).collect();
+    let mut events: Vec<String> = EVENTS
+        .iter()
+        .map(std::string::ToString::to_string)
+        .collect();
     events.push(r#"{"type":"payment","id":"p-big","account":"ALICE","amount":"900000.00","time":"2026-11-03T13:00:00Z"}"#.into());
     // A busy month: more SMS than a PDF may hold (SMART's 100 free, then money).
     let items = engine::serve::MAX_PDF_ITEMS + 500;

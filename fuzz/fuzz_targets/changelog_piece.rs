@@ -5,8 +5,7 @@
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 
-#[path = "../../engine/src/changelog/piece.rs"]
-mod piece;
+use changelog_piece as piece;
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(p) = piece::Piece::decode(data) {

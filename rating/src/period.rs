@@ -36,7 +36,7 @@ fn indexes_at(cat: &Catalog, n: &Number, t: Timestamp) -> (u32, u32) {
     let days = (date - n.anchor).num_days().max(0) as u32;
     let mut months = ((i64::from(date.year()) * 12 + i64::from(date.month0()))
         - (i64::from(n.anchor.year()) * 12 + i64::from(n.anchor.month0())))
-        .max(0) as u32;
+    .max(0) as u32;
     while months > 0 && add_months(n.anchor, months) > date {
         months -= 1;
     }

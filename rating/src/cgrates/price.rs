@@ -123,8 +123,8 @@ struct Resolved<'t> {
 }
 
 fn local_parts(t: NaiveDateTime) -> (NaiveDate, u64) {
-    let tod =
-        u64::from(t.num_seconds_from_midnight()) * SECOND + u64::from(t.nanosecond().min(999_999_999));
+    let tod = u64::from(t.num_seconds_from_midnight()) * SECOND
+        + u64::from(t.nanosecond().min(999_999_999));
     (t.date(), tod)
 }
 

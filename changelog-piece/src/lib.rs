@@ -1,6 +1,6 @@
-//! A changelog piece and its bytes: `[VERSION][bincode Piece]`. This file uses only serde,
-//! serde_bytes and bincode, so that the fuzz target reads it as it is
-//! (fuzz/fuzz_targets/changelog_piece.rs).
+//! A changelog piece and its bytes: `[VERSION][bincode Piece]`. A crate of its own, on serde,
+//! serde_bytes and bincode alone, so that the fuzz target (fuzz/fuzz_targets/changelog_piece.rs)
+//! depends on it as the engine does, without RocksDB.
 
 use serde::{Deserialize, Serialize};
 
