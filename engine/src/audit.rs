@@ -205,8 +205,8 @@ pub fn audit(store: &Store) -> Result<AuditReport, EngineError> {
     let mut last_position: HashMap<u32, u64> = HashMap::new();
     // Lines read in one stream: a file read in its own order (stores before files were read
     // as topics). Topics, from Kafka or a file, interleave their positions in event-time order.
-    let kafka = store.meta_bytes("source")?.as_deref() != Some(b"file".as_slice())
-        && store.meta_bytes("source")?.is_some();
+    let kafka = store.meta_bytes(crate::keys::SOURCE)?.as_deref() != Some(b"file".as_slice())
+        && store.meta_bytes(crate::keys::SOURCE)?.is_some();
     let (mut rated, mut rejected, mut duplicates, mut derived) = (0u64, 0u64, 0u64, 0u64);
     for item in store.log() {
         let (partition, seq, entry) = item?;
@@ -330,7 +330,9 @@ pub fn audit(store: &Store) -> Result<AuditReport, EngineError> {
         ));
     }
     // A file's lines, over however many partitions, resume from one position.
-    let stored = store.meta_u64("pos/0")?.unwrap_or(0);
+    let stored = store
+        .meta_u64(&crate::keys::position(None, 0))?
+        .unwrap_or(0);
     for (p, last) in &last_position {
         if *last > stored {
             r.bad(format!(

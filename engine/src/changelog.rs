@@ -50,11 +50,6 @@ pub struct Changelog {
     pub bytes: u64,
 }
 
-/// The meta key of the changelog offset a store has read or written up to, per partition.
-pub fn offset_key(partition: u32) -> String {
-    format!("changelog/{partition}")
-}
-
 /// The changelog's producer: idempotent, waiting for every replica, room for a piece of one
 /// [`CHUNK`] and its header, and the offset of each partition's last delivery kept (a store
 /// records how far its changelog reaches).
@@ -114,7 +109,7 @@ impl Changelog {
                 .find(|r| r.0 == *p)
                 .map(|r| (r.1, r.2))
                 .expect("every partition with a share has its range (Commit::complete_ranges)");
-            let published = store.meta_u64(&format!("published/{p}"))?.unwrap_or(0);
+            let published = store.meta_u64(&crate::keys::published(*p))?.unwrap_or(0);
             let chunks: Vec<&[u8]> = bytes.chunks(CHUNK).collect();
             assert!(
                 chunks.len() as u32 <= MAX_CHUNKS,
@@ -151,7 +146,11 @@ impl Changelog {
             .expect("not poisoned");
         for (p, _) in &shares {
             if let Some(&o) = last.get(&(*p as i32)) {
-                store.put_meta(c, &offset_key(*p), &((o + 1) as u64).to_le_bytes());
+                store.put_meta(
+                    c,
+                    &crate::keys::changelog_offset(*p),
+                    &((o + 1) as u64).to_le_bytes(),
+                );
             }
         }
         Ok(())
@@ -213,7 +212,7 @@ pub fn restore(
     partition: u32,
 ) -> Result<Restored, ChangelogError> {
     let p = partition;
-    let local = store.meta_u64(&format!("seq/{p}"))?.unwrap_or(0);
+    let local = store.meta_u64(&crate::keys::sequence(p))?.unwrap_or(0);
     let mut r = Restored {
         from: local,
         to: local,
@@ -227,7 +226,7 @@ pub fn restore(
         .set("max.partition.fetch.bytes", "4194304")
         .create()?;
     let (low, high) = consumer.fetch_watermarks(topic, p as i32, Duration::from_secs(10))?;
-    let start = match store.meta_u64(&offset_key(p))? {
+    let start = match store.meta_u64(&crate::keys::changelog_offset(p))? {
         Some(o) => (o as i64).max(low),
         None => low,
     };
@@ -291,7 +290,11 @@ pub fn restore(
         let (first, bytes, _) = pending.take().expect("set above");
         let offset_only = |store: &Store| -> Result<(), ChangelogError> {
             let mut c = Commit::default();
-            store.put_meta(&mut c, &offset_key(p), &(next as u64).to_le_bytes());
+            store.put_meta(
+                &mut c,
+                &crate::keys::changelog_offset(p),
+                &(next as u64).to_le_bytes(),
+            );
             store.commit(c, true)?;
             Ok(())
         };
@@ -308,16 +311,20 @@ pub fn restore(
             r.stopped = Some("a batch rated with another catalog");
             break;
         }
-        let published = store.meta_u64(&format!("published/{p}"))?.unwrap_or(0);
+        let published = store.meta_u64(&crate::keys::published(p))?.unwrap_or(0);
         let mut c = Commit::default();
         c.batch = store.translate(&first.families, &bytes)?;
-        store.put_meta(&mut c, &offset_key(p), &(next as u64).to_le_bytes());
+        store.put_meta(
+            &mut c,
+            &crate::keys::changelog_offset(p),
+            &(next as u64).to_le_bytes(),
+        );
         // The store's own (not in any partition's share): what its positions are offsets of.
-        store.put_meta(&mut c, "source", b"kafka");
+        store.put_meta(&mut c, crate::keys::SOURCE, b"kafka");
         if first.published > published {
             store.put_meta(
                 &mut c,
-                &format!("published/{p}"),
+                &crate::keys::published(p),
                 &first.published.to_le_bytes(),
             );
         }

@@ -8,6 +8,7 @@ pub mod changed;
 pub mod changelog;
 pub mod file_topics;
 pub mod kafka;
+pub mod keys;
 pub mod models;
 pub mod outbox;
 pub mod partition;

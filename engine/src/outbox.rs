@@ -215,7 +215,7 @@ impl Outbox {
         let (producer, deliveries) = kafka::producer(brokers, idempotent, kafka::BATCH_MESSAGES)?;
         let mut published = Vec::with_capacity(partitions as usize);
         for p in 0..partitions {
-            published.push(store.meta_u64(&format!("published/{p}"))?.unwrap_or(0));
+            published.push(store.meta_u64(&crate::keys::published(p))?.unwrap_or(0));
         }
         Ok(Outbox {
             producer,
@@ -298,7 +298,7 @@ impl Outbox {
         let mut c = Commit::default();
         for (p, to) in moved {
             self.published[p as usize] = to;
-            store.put_meta(&mut c, &format!("published/{p}"), &to.to_le_bytes());
+            store.put_meta(&mut c, &crate::keys::published(p), &to.to_le_bytes());
         }
         // Not synced: a pointer lost in a crash only publishes some entries again.
         store.commit(c, false)?;

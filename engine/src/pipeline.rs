@@ -241,14 +241,6 @@ fn tag_hex(tag: u64) -> String {
     format!("{tag:016x}")
 }
 
-/// The meta key of a source position: a file's (`pos/0`) or a topic partition's.
-pub fn position_key(topic: Option<&str>, partition: u32) -> String {
-    match topic {
-        None => format!("pos/{partition}"),
-        Some(t) => format!("pos/{t}/{partition}"),
-    }
-}
-
 impl Engine {
     /// Opens the store at `dir` and makes `catalog` (read from `catalog_bytes`) the one in force,
     /// recording it in the log of every partition if it differs from the last one.
@@ -276,9 +268,9 @@ impl Engine {
                 rating::recent::MAX_WINDOW
             )));
         }
-        if store.meta_u64("window")?.is_none() {
+        if store.meta_u64(crate::keys::WINDOW)?.is_none() {
             let mut c = Commit::default();
-            store.put_meta(&mut c, "window", &(window as u64).to_le_bytes());
+            store.put_meta(&mut c, crate::keys::WINDOW, &(window as u64).to_le_bytes());
             store.commit(c, true)?;
         }
         let (state, changed) = store.load_state()?;
@@ -296,15 +288,15 @@ impl Engine {
             )));
         }
         // A store made before partitions existed has one.
-        let recorded = store.meta_u64("partitions")?.unwrap_or(1);
-        let fresh = store.meta_u64("seq/0")?.is_none();
+        let recorded = store.meta_u64(crate::keys::PARTITIONS)?.unwrap_or(1);
+        let fresh = store.meta_u64(&crate::keys::sequence(0))?.is_none();
         if !fresh && recorded != u64::from(cfg.partitions) {
             return Err(EngineError::Partitions(format!(
                 "the store holds {recorded} partitions, {} asked: accounts are placed by partition, so a store keeps its count (re-partitioning is a replay into a new store)",
                 cfg.partitions
             )));
         }
-        let global = Timestamp(store.meta_u64("watermark")?.unwrap_or(0) as i64);
+        let global = Timestamp(store.meta_u64(crate::keys::WATERMARK)?.unwrap_or(0) as i64);
         let parts = load_parts(&store, cfg.partitions, global)?;
         let legacy = store.legacy_counters()?;
         let part_counters = (0..cfg.partitions)
@@ -333,7 +325,7 @@ impl Engine {
             owned: None,
         };
         e.add_up();
-        let current = e.store.meta_u64("catalog")?;
+        let current = e.store.meta_u64(crate::keys::CATALOG_IN_FORCE)?;
         let mut label = format!("{} {}", e.cat.id, e.cat.version);
         if let Some(old) = current.filter(|&t| t != e.cat.tag()) {
             let old = recorded_catalog(&e.store, old)?;
@@ -357,18 +349,18 @@ impl Engine {
                     .put_entry(&mut c, p, part.seq, &entry, None, &mut e.ebuf);
                 part.seq += 1;
                 e.store
-                    .put_meta(&mut c, &format!("seq/{p}"), &part.seq.to_le_bytes());
+                    .put_meta(&mut c, &crate::keys::sequence(p), &part.seq.to_le_bytes());
             }
-            e.store.put_meta(
-                &mut c,
-                &format!("catalog/{}", tag_hex(e.cat.tag())),
-                catalog_bytes,
-            );
             e.store
-                .put_meta(&mut c, "catalog", &e.cat.tag().to_le_bytes());
+                .put_meta(&mut c, &crate::keys::catalog(e.cat.tag()), catalog_bytes);
             e.store.put_meta(
                 &mut c,
-                "partitions",
+                crate::keys::CATALOG_IN_FORCE,
+                &e.cat.tag().to_le_bytes(),
+            );
+            e.store.put_meta(
+                &mut c,
+                crate::keys::PARTITIONS,
                 &u64::from(e.cfg.partitions).to_le_bytes(),
             );
             e.store.commit(c, true)?;
@@ -379,7 +371,7 @@ impl Engine {
         // leaves its records behind.
         let mut c = Commit::default();
         for (p, &at) in e.checkpointed.iter().enumerate() {
-            let key = crate::store::checkpoint_key(p as u32);
+            let key = crate::keys::checkpoint(p as u32);
             if e.store.meta_u64(&key)?.is_none() {
                 e.store.put_meta(&mut c, &key, &at.to_le_bytes());
             }
@@ -497,12 +489,17 @@ impl Engine {
 
     /// Position a file source must resume from.
     pub fn position(&self) -> Result<u64, EngineError> {
-        Ok(self.store.meta_u64(&position_key(None, 0))?.unwrap_or(0))
+        Ok(self
+            .store
+            .meta_u64(&crate::keys::position(None, 0))?
+            .unwrap_or(0))
     }
 
     /// The next offset to read of a topic partition, if any was committed.
     pub fn offset(&self, topic: &str, partition: u32) -> Result<Option<u64>, EngineError> {
-        Ok(self.store.meta_u64(&position_key(Some(topic), partition))?)
+        Ok(self
+            .store
+            .meta_u64(&crate::keys::position(Some(topic), partition))?)
     }
 
     /// The next sequence number of a partition's log.
@@ -782,7 +779,7 @@ impl Engine {
             }
             for (p, part) in self.parts.iter().enumerate() {
                 if part.seq != self.checkpointed[p] {
-                    let key = crate::store::checkpoint_key(p as u32);
+                    let key = crate::keys::checkpoint(p as u32);
                     self.store.put_meta(&mut c, &key, &part.seq.to_le_bytes());
                     c.mark(p as u32);
                     self.checkpointed[p] = part.seq;
@@ -804,21 +801,27 @@ impl Engine {
                 Some(t) if crate::file_topics::is_file_topic(t) => b"file-topics",
                 Some(_) => b"kafka",
             };
-            self.store.put_meta(&mut c, "source", kind);
+            self.store.put_meta(&mut c, crate::keys::SOURCE, kind);
             c.mark(GLOBAL);
         }
         for (topic, partition, end) in ends {
-            self.store
-                .put_meta(&mut c, &position_key(topic, partition), &end.to_le_bytes());
+            self.store.put_meta(
+                &mut c,
+                &crate::keys::position(topic, partition),
+                &end.to_le_bytes(),
+            );
             c.mark(partition);
         }
         for (p, (part, was)) in self.parts.iter().zip(&before).enumerate() {
             if part.seq != was.seq || part.watermark != was.watermark {
-                self.store
-                    .put_meta(&mut c, &format!("seq/{p}"), &part.seq.to_le_bytes());
                 self.store.put_meta(
                     &mut c,
-                    &format!("watermark/{p}"),
+                    &crate::keys::sequence(p as u32),
+                    &part.seq.to_le_bytes(),
+                );
+                self.store.put_meta(
+                    &mut c,
+                    &crate::keys::partition_watermark(p as u32),
                     &(part.watermark.0 as u64).to_le_bytes(),
                 );
                 c.mark(p as u32);
@@ -1034,8 +1037,8 @@ fn moves_clock(d: &Decision) -> bool {
 fn load_parts(store: &Store, partitions: u32, global: Timestamp) -> Result<Vec<Part>, EngineError> {
     let mut parts = Vec::with_capacity(partitions as usize);
     for p in 0..partitions {
-        let seq = store.meta_u64(&format!("seq/{p}"))?.unwrap_or(0);
-        let watermark = match store.meta_u64(&format!("watermark/{p}"))? {
+        let seq = store.meta_u64(&crate::keys::sequence(p))?.unwrap_or(0);
+        let watermark = match store.meta_u64(&crate::keys::partition_watermark(p))? {
             Some(w) => Timestamp(w as i64),
             // One partition's watermark was the store's before partitions had their own.
             None if partitions == 1 => global,
@@ -1049,7 +1052,7 @@ fn load_parts(store: &Store, partitions: u32, global: Timestamp) -> Result<Vec<P
 /// Loads a catalog recorded in the store by its tag.
 pub fn recorded_catalog(store: &Store, tag: u64) -> Result<Catalog, EngineError> {
     let bytes = store
-        .meta_bytes(&format!("catalog/{}", tag_hex(tag)))?
+        .meta_bytes(&crate::keys::catalog(tag))?
         .ok_or_else(|| EngineError::MissingCatalog(tag_hex(tag)))?;
     Ok(Catalog::from_bytes(
         &format!("catalog {}", tag_hex(tag)),

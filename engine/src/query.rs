@@ -45,11 +45,11 @@ pub struct Context {
 impl Context {
     pub fn load(store: &Store) -> Result<Context, QueryError> {
         let tag = store
-            .meta_u64("catalog")?
+            .meta_u64(crate::keys::CATALOG_IN_FORCE)?
             .ok_or_else(|| QueryError::Bad("the store holds no catalog yet".into()))?;
         Ok(Context {
             cat: recorded_catalog(store, tag)?,
-            now: Timestamp(store.meta_u64("watermark")?.unwrap_or(0) as i64),
+            now: Timestamp(store.meta_u64(crate::keys::WATERMARK)?.unwrap_or(0) as i64),
         })
     }
 }

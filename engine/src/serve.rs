@@ -154,8 +154,9 @@ impl App {
                 *last = Instant::now();
             }
         }
-        let tag = self.store.meta_u64("catalog")?;
-        let now = rating::Timestamp(self.store.meta_u64("watermark")?.unwrap_or(0) as i64);
+        let tag = self.store.meta_u64(crate::keys::CATALOG_IN_FORCE)?;
+        let now =
+            rating::Timestamp(self.store.meta_u64(crate::keys::WATERMARK)?.unwrap_or(0) as i64);
         let cur = self.ctx.read().expect("not poisoned").clone();
         if tag == Some(cur.cat.tag()) {
             if cur.now == now {

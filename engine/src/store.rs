@@ -75,12 +75,7 @@ pub struct Store {
     _scratch: Option<tempfile::TempDir>,
 }
 
-pub fn log_key(partition: u32, seq: u64) -> [u8; 12] {
-    let mut k = [0u8; 12];
-    k[..4].copy_from_slice(&partition.to_be_bytes());
-    k[4..].copy_from_slice(&seq.to_be_bytes());
-    k
-}
+pub use crate::keys::{account_key, log_key, seen_key};
 
 /// The partition and seq a log key names.
 fn log_place(k: &[u8]) -> Result<(u32, u64), StoreError> {
@@ -93,16 +88,6 @@ fn log_place(k: &[u8]) -> Result<(u32, u64), StoreError> {
     ))
 }
 
-/// The key of an id an account remembers.
-pub fn seen_key(account: &str, id: &str) -> Vec<u8> {
-    let a = &account.as_bytes()[..account.len().min(255)];
-    let mut k = Vec::with_capacity(1 + a.len() + id.len());
-    k.push(a.len() as u8);
-    k.extend_from_slice(a);
-    k.extend_from_slice(id.as_bytes());
-    k
-}
-
 const SEEN_VALUE: usize = 21;
 
 fn seen_value(partition: u32, seq: u64, t: rating::Timestamp, rated: bool) -> [u8; SEEN_VALUE] {
@@ -111,15 +96,6 @@ fn seen_value(partition: u32, seq: u64, t: rating::Timestamp, rated: bool) -> [u
     v[12..20].copy_from_slice(&t.0.to_be_bytes());
     v[20] = u8::from(rated);
     v
-}
-
-pub fn account_key(account: &str, partition: u32, seq: u64) -> Vec<u8> {
-    let id = &account.as_bytes()[..account.len().min(255)];
-    let mut k = Vec::with_capacity(1 + id.len() + 12);
-    k.push(id.len() as u8);
-    k.extend_from_slice(id);
-    k.extend_from_slice(&log_key(partition, seq));
-    k
 }
 
 /// Counters kept with every commit.
@@ -610,7 +586,10 @@ impl Store {
     pub fn legacy_counters(&self) -> Result<Counters, StoreError> {
         let mut c = Counters::default();
         for (i, n) in Counters::NAMES.iter().enumerate() {
-            c.set(i, self.meta_u64(&format!("stats/{n}"))?.unwrap_or(0));
+            c.set(
+                i,
+                self.meta_u64(&crate::keys::counter(None, n))?.unwrap_or(0),
+            );
         }
         Ok(c)
     }
@@ -619,7 +598,11 @@ impl Store {
     pub fn partition_counters(&self, p: u32) -> Result<Counters, StoreError> {
         let mut c = Counters::default();
         for (i, n) in Counters::NAMES.iter().enumerate() {
-            c.set(i, self.meta_u64(&format!("stats/{p}/{n}"))?.unwrap_or(0));
+            c.set(
+                i,
+                self.meta_u64(&crate::keys::counter(Some(p), n))?
+                    .unwrap_or(0),
+            );
         }
         Ok(c)
     }
@@ -628,9 +611,11 @@ impl Store {
     /// `rating::recent`): fixed when the store is made. A store made before ids had a window
     /// gets the longest one; a store not made yet has none.
     pub fn window(&self) -> Result<Option<i64>, StoreError> {
-        Ok(match self.meta_u64("window")? {
+        Ok(match self.meta_u64(crate::keys::WINDOW)? {
             Some(w) => Some(w as i64),
-            None if self.meta_u64("seq/0")?.is_some() => Some(rating::recent::MAX_WINDOW),
+            None if self.meta_u64(&crate::keys::sequence(0))?.is_some() => {
+                Some(rating::recent::MAX_WINDOW)
+            }
             None => None,
         })
     }
@@ -648,15 +633,15 @@ impl Store {
     /// before checkpoints, its log's end.
     pub fn checkpoints(&self, partitions: u32) -> Result<Vec<u64>, StoreError> {
         (0..partitions)
-            .map(|p| match self.meta_u64(&checkpoint_key(p))? {
+            .map(|p| match self.meta_u64(&crate::keys::checkpoint(p))? {
                 Some(c) => Ok(c),
-                None => Ok(self.meta_u64(&format!("seq/{p}"))?.unwrap_or(0)),
+                None => Ok(self.meta_u64(&crate::keys::sequence(p))?.unwrap_or(0)),
             })
             .collect()
     }
 
     pub(crate) fn partitions(&self) -> Result<u32, StoreError> {
-        let n = self.meta_u64("partitions")?.unwrap_or(1);
+        let n = self.meta_u64(crate::keys::PARTITIONS)?.unwrap_or(1);
         u32::try_from(n)
             .ok()
             .filter(|&n| (1..=crate::partition::MAX_PARTITIONS).contains(&n))
@@ -770,8 +755,8 @@ impl Store {
         }
         let n = self.partitions()?;
         for p in 0..n {
-            let end = self.meta_u64(&format!("seq/{p}"))?.unwrap_or(0);
-            self.put_meta(&mut c, &checkpoint_key(p), &end.to_le_bytes());
+            let end = self.meta_u64(&crate::keys::sequence(p))?.unwrap_or(0);
+            self.put_meta(&mut c, &crate::keys::checkpoint(p), &end.to_le_bytes());
         }
         self.commit(c, true)?;
         tracing::info!(
@@ -995,10 +980,11 @@ impl Store {
     }
 
     pub fn put_free_report(&self, c: &mut Commit, m: rating::Msisdn, month: rating::Month) {
-        let mut k = [0u8; 12];
-        k[..8].copy_from_slice(&m.0.to_be_bytes());
-        k[8..].copy_from_slice(&month.0.to_be_bytes());
-        c.batch.put_cf(self.cf(CF_REPORTS), k, []);
+        c.batch.put_cf(
+            self.cf(CF_REPORTS),
+            crate::keys::free_report_key(m, month),
+            [],
+        );
     }
 
     /// Writes an account's record: the account and the ids it remembers.
@@ -1013,7 +999,11 @@ impl Store {
 
     pub fn put_counters(&self, c: &mut Commit, partition: u32, k: &Counters) {
         for (n, v) in Counters::NAMES.iter().zip(k.values()) {
-            self.put_meta(c, &format!("stats/{partition}/{n}"), &v.to_le_bytes());
+            self.put_meta(
+                c,
+                &crate::keys::counter(Some(partition), n),
+                &v.to_le_bytes(),
+            );
         }
     }
 
@@ -1034,11 +1024,6 @@ impl Store {
     pub fn property(&self, name: &str) -> Option<String> {
         self.db.property_value(name).ok().flatten()
     }
-}
-
-/// The meta key of a partition's checkpoint (see the module's head).
-pub fn checkpoint_key(partition: u32) -> String {
-    format!("checkpoint/{partition}")
 }
 
 /// Applies a log entry's decision to `s` (a catalog or dead entry changes nothing); returns the

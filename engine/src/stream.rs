@@ -119,7 +119,7 @@ pub fn run(
                 // What was applied is committed with its offsets, whatever stopped it.
                 let mut positions = Vec::new();
                 for t in &inputs {
-                    let key = crate::pipeline::position_key(Some(t), p);
+                    let key = crate::keys::position(Some(t), p);
                     if let Ok(Some(o)) = store.meta_u64(&key) {
                         positions.push((t.clone(), o as i64));
                     }
@@ -230,7 +230,7 @@ pub fn run(
                 // again.
                 let skip = match std::mem::take(restored) {
                     true => (0..partitions)
-                        .map(|p| engine.store.meta_u64(&format!("published/{p}")))
+                        .map(|p| engine.store.meta_u64(&crate::keys::published(p)))
                         .collect::<Result<Vec<_>, _>>()
                         .map_err(EngineError::from)?
                         .into_iter()

@@ -664,7 +664,7 @@ fn instances_killed_and_added_while_events_flow_end_with_the_decisions_of_one_in
         let current: Vec<u32> = (0..PARTITIONS)
             .filter(|&p| {
                 engine::kafka::Topics::default().inputs().iter().all(|t| {
-                    let key = engine::pipeline::position_key(Some(t), p);
+                    let key = engine::keys::position(Some(t), p);
                     let at = store.meta_u64(&key).unwrap().unwrap_or(0);
                     assert!(
                         at <= ends[&(t.to_string(), p)],
@@ -812,7 +812,7 @@ fn an_instance_given_partitions_restores_them_from_the_changelog_without_reading
             .unwrap_or_else(|| panic!("no restore of partition {p}: {b_log}"));
         assert!(line.contains(&format!("from=1 to={end}")), "{line}");
         for t in engine::kafka::Topics::default().inputs() {
-            let key = engine::pipeline::position_key(Some(t), p);
+            let key = engine::keys::position(Some(t), p);
             assert_eq!(
                 sb.meta_u64(&key).unwrap(),
                 sa.meta_u64(&key).unwrap(),
