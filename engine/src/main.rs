@@ -71,307 +71,355 @@ enum ProjectionsCmd {
 #[derive(Subcommand)]
 enum Cmd {
     /// Generate a workload, rate it into a local store, and print a summary (no Kafka needed).
-    Demo {
-        #[arg(long, default_value = "./ratel-data")]
-        data: PathBuf,
-        #[arg(long, default_value_t = 2_000)]
-        accounts: u64,
-        #[arg(long, default_value_t = 31)]
-        days: u32,
-        #[arg(long, default_value_t = 1)]
-        seed: u64,
-    },
+    Demo(DemoArgs),
     /// Rate a source into the store at --data, resuming where the last commit ended.
-    Run {
-        #[arg(long)]
-        catalog: PathBuf,
-        #[arg(long)]
-        data: PathBuf,
-        /// `file:PATH` (one JSON event per line) or `kafka:BROKERS` (the input topics).
-        #[arg(long)]
-        source: String,
-        #[arg(long, default_value_t = DEFAULT_BATCH)]
-        batch: usize,
-        /// Do not sync the WAL per batch (experiments only: a crash may lose the last batches).
-        #[arg(long)]
-        no_sync: bool,
-        /// Spread a file's accounts over this many partitions, as `ratel produce` spreads them
-        /// over the input topics' (a Kafka source takes the topics' count). Fixed for a store.
-        #[arg(long, default_value_t = 1)]
-        partitions: u32,
-        /// How many hours of event time an account remembers its inputs' ids: a repeat within
-        /// them is a duplicate, an input older than its account's latest by more is refused as
-        /// too late. Fixed when the store is made (default 72).
-        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=9600))]
-        window_hours: Option<u32>,
-        /// Write the changed accounts' records once this many log entries follow the last
-        /// checkpoint (a start, and a reader of the store, apply the entries after it again), and
-        /// four for each record to write (at most eight times this many); 1 writes them with
-        /// every batch.
-        #[arg(long, default_value_t = engine::pipeline::DEFAULT_CHECKPOINT,
-              value_parser = clap::value_parser!(u64).range(1..=1 << 24))]
-        checkpoint_every: u64,
-        /// An input more than this many hours of event time ahead of its partition's clock (the
-        /// latest event time it accepted) is dead-lettered, not rated: a clock years off
-        /// upstream would tick every account to its date. Raise it for the run that catches up
-        /// after an outage longer than the bound.
-        #[arg(long, default_value_t = (engine::pipeline::DEFAULT_MAX_AHEAD / 3600) as u32,
-              value_parser = clap::value_parser!(u32).range(1..=876_000))]
-        max_ahead_hours: u32,
-        /// A file source is complete (its writer closed it): a last line without its newline is
-        /// rated. Without this, such a line is left unread for a later run, as a writer may
-        /// still be appending it.
-        #[arg(long)]
-        complete: bool,
-        /// Accept a catalog that changes what the stored balances and buckets mean (currency,
-        /// decimals, time zone, a package's unit or services) without converting them: a
-        /// deliberate migration, recorded in the log with what changed.
-        #[arg(long)]
-        migrate_catalog: bool,
-        /// Kafka consumer group.
-        #[arg(long, default_value = "ratel")]
-        group: String,
-        /// Kafka: this instance's stable name in the group (static membership), so that a
-        /// restart takes its partitions back at once.
-        #[arg(long)]
-        instance: Option<String>,
-        /// Kafka: stop once every assigned partition has been at its end this many seconds
-        /// (batch jobs and tests); by default run until killed.
-        #[arg(long)]
-        exit_when_idle: Option<f64>,
-        /// Kafka: do not publish decisions, notifications and dead letters.
-        #[arg(long)]
-        no_publish: bool,
-        /// Kafka: publish without the idempotent producer (for brokers without it).
-        #[arg(long)]
-        no_idempotence: bool,
-        /// Kafka: the changelog topic (created with the input topics' partition count): each
-        /// batch's writes per partition go there before they are committed, and an instance
-        /// given a partition restores its state from there before it reads the inputs.
-        #[arg(long, default_value = engine::changelog::DEFAULT_TOPIC)]
-        changelog_topic: String,
-        /// Kafka: keep no changelog (a partition that moves is rated again from its inputs).
-        #[arg(long)]
-        no_changelog: bool,
-        #[command(flatten)]
-        topics: engine::kafka::Topics,
-    },
+    Run(RunArgs),
     /// Publish a workload file to the Kafka input topics, keyed by account and timestamped with
     /// event time, as ratel expects them.
-    Produce {
-        #[arg(long)]
-        brokers: String,
-        /// `file:PATH`.
-        #[arg(long)]
-        source: String,
-        /// Create the input and output topics that are missing, with this many partitions.
-        #[arg(long)]
-        create: Option<u32>,
-        /// Publish without the idempotent producer (for brokers without it).
-        #[arg(long)]
-        no_idempotence: bool,
-        /// At most this many messages in one record batch (1 to 1 000 000).
-        #[arg(long, default_value_t = engine::kafka::BATCH_MESSAGES,
-              value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
-        batch_messages: u32,
-        /// Publish from the line after the first N (blank lines not counted); the lines skipped
-        /// are still read, so that a number is keyed by the account that opened it there.
-        #[arg(long, default_value_t = 0)]
-        skip: u64,
-        /// Publish at most N lines.
-        #[arg(long)]
-        take: Option<u64>,
-        #[command(flatten)]
-        topics: engine::kafka::Topics,
-    },
+    Produce(ProduceArgs),
     /// Write a deterministic synthetic workload (JSON lines).
-    Gen {
-        #[arg(long)]
-        out: PathBuf,
-        #[arg(long, default_value_t = 1_000)]
-        accounts: u64,
-        #[arg(long, default_value_t = 30)]
-        days: u32,
-        /// Mean events per account per day.
-        #[arg(long, default_value_t = 8.0)]
-        events_per_day: f64,
-        #[arg(long, default_value_t = 1)]
-        seed: u64,
-        /// Fraction of lines delivered twice.
-        #[arg(long, default_value_t = 0.001)]
-        duplicates: f64,
-        /// Fraction of bad lines.
-        #[arg(long, default_value_t = 0.0005)]
-        bad: f64,
-        /// No money transfers between accounts (for comparing a file run with a Kafka run: a
-        /// transfer's credit lands where the receiver's partition is when it arrives).
-        #[arg(long)]
-        no_transfers: bool,
-    },
+    Gen(GenArgs),
     /// Rebuild state from the log and check every decision byte for byte.
-    Replay {
-        #[arg(long)]
-        data: PathBuf,
-        #[arg(long)]
-        json: bool,
-    },
+    Replay(ReplayArgs),
     /// Check the store independently: balances from payments, charges and fees; buckets from
     /// grants, takes and expiries; no id taking effect twice; every line read accounted for.
     /// Exit 1 on any discrepancy.
-    Audit {
-        #[arg(long)]
-        data: PathBuf,
-        #[arg(long)]
-        json: bool,
-    },
+    Audit(AuditArgs),
     /// Rate the recorded inputs again with another catalog; report differences per account and item.
-    Rerate {
-        #[arg(long)]
-        data: PathBuf,
-        #[arg(long)]
-        catalog: PathBuf,
-        /// RFC 3339; usage starting at or after this.
-        #[arg(long)]
-        from: Option<String>,
-        /// RFC 3339; usage starting before this.
-        #[arg(long)]
-        to: Option<String>,
-        /// CSV report.
-        #[arg(long)]
-        out: PathBuf,
-    },
+    Rerate(RerateArgs),
     /// Price a hypothetical usage item: on a plan (--plan), or CGRateS-style (--tenant, with a
     /// catalog imported by `ratel cgrates import`).
-    Quote {
-        #[arg(long)]
-        catalog: PathBuf,
-        #[arg(long, conflicts_with = "tenant", required_unless_present = "tenant")]
-        plan: Option<String>,
-        #[arg(long, value_delimiter = ',')]
-        options: Vec<String>,
-        /// voice, sms, mms or data.
-        #[arg(long)]
-        service: String,
-        #[arg(long, default_value = "out")]
-        direction: String,
-        #[arg(long)]
-        other: Option<String>,
-        /// RFC 3339; for a CGRateS quote its offset is the call's own time zone.
-        #[arg(long)]
-        start: String,
-        /// Seconds, messages or bytes (with --plan).
-        #[arg(long, required_unless_present = "tenant")]
-        quantity: Option<u64>,
-        /// CGRateS tenant.
-        #[arg(long, requires_all = ["subject", "destination", "usage"])]
-        tenant: Option<String>,
-        /// CGRateS category.
-        #[arg(long, default_value = "call")]
-        category: String,
-        /// CGRateS subject (the account or the calling number).
-        #[arg(long)]
-        subject: Option<String>,
-        /// Dialled number, matched literally against CGRateS destination prefixes.
-        #[arg(long)]
-        destination: Option<String>,
-        /// CGRateS usage: a duration for voice (120s, 2m30s), a count for SMS/MMS, bytes for data.
-        #[arg(long)]
-        usage: Option<String>,
-        /// Print the breakdown (spans, increments, connect fee, rounding) as JSON.
-        #[arg(long)]
-        json: bool,
-    },
+    Quote(QuoteArgs),
     /// CGRateS compatibility.
-    Cgrates {
-        #[command(subcommand)]
-        cmd: CgratesCmd,
-    },
+    Cgrates(CgratesArgs),
     /// Balance of an account (by id or by one of its numbers): balance, credit limit, status,
     /// this month's spending per number. `--all`: the state of every account, a JSON line each.
-    Balance {
-        #[arg(long)]
-        data: PathBuf,
-        /// Account id or MSISDN.
-        who: Option<String>,
-        /// Every account's state (numbers, plans, buckets), one JSON line each, sorted by id.
-        #[arg(long)]
-        all: bool,
-    },
+    Balance(BalanceArgs),
     /// Remaining packages of a number: each bucket's total, used, remaining, validity and origin.
-    Packages {
-        #[arg(long)]
-        data: PathBuf,
-        msisdn: String,
-    },
+    Packages(PackagesArgs),
     /// Itemised usage and fees of a number in a period, as CSV, JSON or PDF.
-    Detalization {
-        #[arg(long)]
-        data: PathBuf,
-        msisdn: String,
-        /// A calendar month, YYYY-MM (default: the month of the latest event).
-        #[arg(long, conflicts_with_all = ["from", "to"])]
-        month: Option<String>,
-        /// RFC 3339, inclusive.
-        #[arg(long, requires = "to")]
-        from: Option<String>,
-        /// RFC 3339, exclusive.
-        #[arg(long, requires = "from")]
-        to: Option<String>,
-        /// Only these services: voice, sms, mms, data, fee, report.
-        #[arg(long, value_delimiter = ',')]
-        service: Vec<String>,
-        #[arg(long, default_value = "json", value_parser = ["csv", "json", "pdf"])]
-        format: String,
-        /// Default: standard output (not for PDF).
-        #[arg(long)]
-        out: Option<PathBuf>,
-    },
+    Detalization(DetalizationArgs),
     /// Spending by month and category of an account (with its payments) or of a number.
-    Spending {
-        #[arg(long)]
-        data: PathBuf,
-        /// Account id, MSISDN, or ACCOUNT/GROUP (the sum of a group's numbers).
-        who: String,
-        /// First month, YYYY-MM (default: eleven months before --to).
-        #[arg(long)]
-        from: Option<String>,
-        /// Last month, YYYY-MM (default: the month of the latest event).
-        #[arg(long)]
-        to: Option<String>,
-    },
+    Spending(SpendingArgs),
     /// The read models.
-    Projections {
-        #[command(subcommand)]
-        cmd: ProjectionsCmd,
-    },
+    Projections(ProjectionsArgs),
     /// Serve the read models over HTTP (JSON API, OpenAPI at /openapi.json, the self-care page
     /// at /self-care), following the store while `ratel run` writes it.
-    Serve {
-        #[arg(long)]
-        data: PathBuf,
-        /// Loopback unless told otherwise.
-        #[arg(long, default_value = "127.0.0.1:8080")]
-        listen: std::net::SocketAddr,
-        /// TOML: [[tokens]] with token and role = "operator", or token and account = "ID".
-        #[arg(long)]
-        tokens: PathBuf,
-        /// Connections open at once; one more is closed as soon as it is accepted.
-        #[arg(long, default_value_t = engine::serve::Limits::default().connections as u32,
-              value_parser = clap::value_parser!(u32).range(1..=65_536))]
-        max_connections: u32,
-        /// Seconds a client may take to send a request's headers, and may leave a connection
-        /// idle between requests.
-        #[arg(long, default_value_t = engine::serve::Limits::default().header.as_secs(),
-              value_parser = clap::value_parser!(u64).range(1..=3_600))]
-        header_timeout_secs: u64,
-    },
+    Serve(ServeArgs),
     /// Counters of the store: read, rated, rejected, duplicates, dead letters; the log's digest.
-    Stats {
-        #[arg(long)]
-        data: PathBuf,
-        #[arg(long)]
-        json: bool,
-    },
+    Stats(StatsArgs),
+}
+
+#[derive(clap::Args)]
+struct DemoArgs {
+    #[arg(long, default_value = "./ratel-data")]
+    data: PathBuf,
+    #[arg(long, default_value_t = 2_000)]
+    accounts: u64,
+    #[arg(long, default_value_t = 31)]
+    days: u32,
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+}
+
+#[derive(clap::Args)]
+struct RunArgs {
+    #[arg(long)]
+    catalog: PathBuf,
+    #[arg(long)]
+    data: PathBuf,
+    /// `file:PATH` (one JSON event per line) or `kafka:BROKERS` (the input topics).
+    #[arg(long)]
+    source: String,
+    #[arg(long, default_value_t = DEFAULT_BATCH)]
+    batch: usize,
+    /// Do not sync the WAL per batch (experiments only: a crash may lose the last batches).
+    #[arg(long)]
+    no_sync: bool,
+    /// Spread a file's accounts over this many partitions, as `ratel produce` spreads them
+    /// over the input topics' (a Kafka source takes the topics' count). Fixed for a store.
+    #[arg(long, default_value_t = 1)]
+    partitions: u32,
+    /// How many hours of event time an account remembers its inputs' ids: a repeat within
+    /// them is a duplicate, an input older than its account's latest by more is refused as
+    /// too late. Fixed when the store is made (default 72).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=9600))]
+    window_hours: Option<u32>,
+    /// Write the changed accounts' records once this many log entries follow the last
+    /// checkpoint (a start, and a reader of the store, apply the entries after it again), and
+    /// four for each record to write (at most eight times this many); 1 writes them with
+    /// every batch.
+    #[arg(long, default_value_t = engine::pipeline::DEFAULT_CHECKPOINT,
+          value_parser = clap::value_parser!(u64).range(1..=1 << 24))]
+    checkpoint_every: u64,
+    /// An input more than this many hours of event time ahead of its partition's clock (the
+    /// latest event time it accepted) is dead-lettered, not rated: a clock years off
+    /// upstream would tick every account to its date. Raise it for the run that catches up
+    /// after an outage longer than the bound.
+    #[arg(long, default_value_t = (engine::pipeline::DEFAULT_MAX_AHEAD / 3600) as u32,
+          value_parser = clap::value_parser!(u32).range(1..=876_000))]
+    max_ahead_hours: u32,
+    /// A file source is complete (its writer closed it): a last line without its newline is
+    /// rated. Without this, such a line is left unread for a later run, as a writer may
+    /// still be appending it.
+    #[arg(long)]
+    complete: bool,
+    /// Accept a catalog that changes what the stored balances and buckets mean (currency,
+    /// decimals, time zone, a package's unit or services) without converting them: a
+    /// deliberate migration, recorded in the log with what changed.
+    #[arg(long)]
+    migrate_catalog: bool,
+    /// Kafka consumer group.
+    #[arg(long, default_value = "ratel")]
+    group: String,
+    /// Kafka: this instance's stable name in the group (static membership), so that a
+    /// restart takes its partitions back at once.
+    #[arg(long)]
+    instance: Option<String>,
+    /// Kafka: stop once every assigned partition has been at its end this many seconds
+    /// (batch jobs and tests); by default run until killed.
+    #[arg(long)]
+    exit_when_idle: Option<f64>,
+    /// Kafka: do not publish decisions, notifications and dead letters.
+    #[arg(long)]
+    no_publish: bool,
+    /// Kafka: publish without the idempotent producer (for brokers without it).
+    #[arg(long)]
+    no_idempotence: bool,
+    /// Kafka: the changelog topic (created with the input topics' partition count): each
+    /// batch's writes per partition go there before they are committed, and an instance
+    /// given a partition restores its state from there before it reads the inputs.
+    #[arg(long, default_value = engine::changelog::DEFAULT_TOPIC)]
+    changelog_topic: String,
+    /// Kafka: keep no changelog (a partition that moves is rated again from its inputs).
+    #[arg(long)]
+    no_changelog: bool,
+    #[command(flatten)]
+    topics: engine::kafka::Topics,
+}
+
+#[derive(clap::Args)]
+struct ProduceArgs {
+    #[arg(long)]
+    brokers: String,
+    /// `file:PATH`.
+    #[arg(long)]
+    source: String,
+    /// Create the input and output topics that are missing, with this many partitions.
+    #[arg(long)]
+    create: Option<u32>,
+    /// Publish without the idempotent producer (for brokers without it).
+    #[arg(long)]
+    no_idempotence: bool,
+    /// At most this many messages in one record batch (1 to 1 000 000).
+    #[arg(long, default_value_t = engine::kafka::BATCH_MESSAGES,
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    batch_messages: u32,
+    /// Publish from the line after the first N (blank lines not counted); the lines skipped
+    /// are still read, so that a number is keyed by the account that opened it there.
+    #[arg(long, default_value_t = 0)]
+    skip: u64,
+    /// Publish at most N lines.
+    #[arg(long)]
+    take: Option<u64>,
+    #[command(flatten)]
+    topics: engine::kafka::Topics,
+}
+
+#[derive(clap::Args)]
+struct GenArgs {
+    #[arg(long)]
+    out: PathBuf,
+    #[arg(long, default_value_t = 1_000)]
+    accounts: u64,
+    #[arg(long, default_value_t = 30)]
+    days: u32,
+    /// Mean events per account per day.
+    #[arg(long, default_value_t = 8.0)]
+    events_per_day: f64,
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Fraction of lines delivered twice.
+    #[arg(long, default_value_t = 0.001)]
+    duplicates: f64,
+    /// Fraction of bad lines.
+    #[arg(long, default_value_t = 0.0005)]
+    bad: f64,
+    /// No money transfers between accounts (for comparing a file run with a Kafka run: a
+    /// transfer's credit lands where the receiver's partition is when it arrives).
+    #[arg(long)]
+    no_transfers: bool,
+}
+
+#[derive(clap::Args)]
+struct ReplayArgs {
+    #[arg(long)]
+    data: PathBuf,
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(clap::Args)]
+struct AuditArgs {
+    #[arg(long)]
+    data: PathBuf,
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(clap::Args)]
+struct RerateArgs {
+    #[arg(long)]
+    data: PathBuf,
+    #[arg(long)]
+    catalog: PathBuf,
+    /// RFC 3339; usage starting at or after this.
+    #[arg(long)]
+    from: Option<String>,
+    /// RFC 3339; usage starting before this.
+    #[arg(long)]
+    to: Option<String>,
+    /// CSV report.
+    #[arg(long)]
+    out: PathBuf,
+}
+
+#[derive(clap::Args)]
+struct QuoteArgs {
+    #[arg(long)]
+    catalog: PathBuf,
+    #[arg(long, conflicts_with = "tenant", required_unless_present = "tenant")]
+    plan: Option<String>,
+    #[arg(long, value_delimiter = ',')]
+    options: Vec<String>,
+    /// voice, sms, mms or data.
+    #[arg(long)]
+    service: String,
+    #[arg(long, default_value = "out")]
+    direction: String,
+    #[arg(long)]
+    other: Option<String>,
+    /// RFC 3339; for a CGRateS quote its offset is the call's own time zone.
+    #[arg(long)]
+    start: String,
+    /// Seconds, messages or bytes (with --plan).
+    #[arg(long, required_unless_present = "tenant")]
+    quantity: Option<u64>,
+    /// CGRateS tenant.
+    #[arg(long, requires_all = ["subject", "destination", "usage"])]
+    tenant: Option<String>,
+    /// CGRateS category.
+    #[arg(long, default_value = "call")]
+    category: String,
+    /// CGRateS subject (the account or the calling number).
+    #[arg(long)]
+    subject: Option<String>,
+    /// Dialled number, matched literally against CGRateS destination prefixes.
+    #[arg(long)]
+    destination: Option<String>,
+    /// CGRateS usage: a duration for voice (120s, 2m30s), a count for SMS/MMS, bytes for data.
+    #[arg(long)]
+    usage: Option<String>,
+    /// Print the breakdown (spans, increments, connect fee, rounding) as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(clap::Args)]
+struct CgratesArgs {
+    #[command(subcommand)]
+    cmd: CgratesCmd,
+}
+
+#[derive(clap::Args)]
+struct BalanceArgs {
+    #[arg(long)]
+    data: PathBuf,
+    /// Account id or MSISDN.
+    who: Option<String>,
+    /// Every account's state (numbers, plans, buckets), one JSON line each, sorted by id.
+    #[arg(long)]
+    all: bool,
+}
+
+#[derive(clap::Args)]
+struct PackagesArgs {
+    #[arg(long)]
+    data: PathBuf,
+    msisdn: String,
+}
+
+#[derive(clap::Args)]
+struct DetalizationArgs {
+    #[arg(long)]
+    data: PathBuf,
+    msisdn: String,
+    /// A calendar month, YYYY-MM (default: the month of the latest event).
+    #[arg(long, conflicts_with_all = ["from", "to"])]
+    month: Option<String>,
+    /// RFC 3339, inclusive.
+    #[arg(long, requires = "to")]
+    from: Option<String>,
+    /// RFC 3339, exclusive.
+    #[arg(long, requires = "from")]
+    to: Option<String>,
+    /// Only these services: voice, sms, mms, data, fee, report.
+    #[arg(long, value_delimiter = ',')]
+    service: Vec<String>,
+    #[arg(long, default_value = "json", value_parser = ["csv", "json", "pdf"])]
+    format: String,
+    /// Default: standard output (not for PDF).
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+#[derive(clap::Args)]
+struct SpendingArgs {
+    #[arg(long)]
+    data: PathBuf,
+    /// Account id, MSISDN, or ACCOUNT/GROUP (the sum of a group's numbers).
+    who: String,
+    /// First month, YYYY-MM (default: eleven months before --to).
+    #[arg(long)]
+    from: Option<String>,
+    /// Last month, YYYY-MM (default: the month of the latest event).
+    #[arg(long)]
+    to: Option<String>,
+}
+
+#[derive(clap::Args)]
+struct ProjectionsArgs {
+    #[command(subcommand)]
+    cmd: ProjectionsCmd,
+}
+
+#[derive(clap::Args)]
+struct ServeArgs {
+    #[arg(long)]
+    data: PathBuf,
+    /// Loopback unless told otherwise.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: std::net::SocketAddr,
+    /// TOML: [[tokens]] with token and role = "operator", or token and account = "ID".
+    #[arg(long)]
+    tokens: PathBuf,
+    /// Connections open at once; one more is closed as soon as it is accepted.
+    #[arg(long, default_value_t = engine::serve::Limits::default().connections as u32,
+          value_parser = clap::value_parser!(u32).range(1..=65_536))]
+    max_connections: u32,
+    /// Seconds a client may take to send a request's headers, and may leave a connection
+    /// idle between requests.
+    #[arg(long, default_value_t = engine::serve::Limits::default().header.as_secs(),
+          value_parser = clap::value_parser!(u64).range(1..=3_600))]
+    header_timeout_secs: u64,
+}
+
+#[derive(clap::Args)]
+struct StatsArgs {
+    #[arg(long)]
+    data: PathBuf,
+    #[arg(long)]
+    json: bool,
 }
 
 fn bar(quiet: bool, len: u64, what: &str) -> ProgressBar {
@@ -513,509 +561,589 @@ fn main() -> Result<()> {
         end_quietly_when_the_reader_goes();
     }
     match cli.cmd {
-        Cmd::Demo {
-            data,
-            accounts,
-            days,
-            seed,
-        } => {
-            if data.exists() {
-                if !data.join(".ratel-demo").exists() {
-                    bail!(
-                        "{} exists and is not a demo directory; choose another --data",
-                        data.display()
-                    );
-                }
-                std::fs::remove_dir_all(&data)?;
-            }
-            std::fs::create_dir_all(&data)?;
-            std::fs::write(
-                data.join(".ratel-demo"),
-                b"created by ratel demo; removed by the next demo\n",
-            )?;
-            let workload = data.join("workload.jsonl");
-            let w = Workload {
-                accounts,
-                days,
-                seed,
-                ..Workload::default()
-            };
-            let lines = generate(&w, &workload, cli.quiet)?;
-            let cat = Catalog::from_toml("example.toml (built in)", engine::EXAMPLE_CATALOG)?;
-            let started = std::time::Instant::now();
-            let e = run(
-                cat,
-                engine::EXAMPLE_CATALOG.as_bytes(),
-                &data.join("store"),
-                &format!("file:{}", workload.display()),
-                Config::default(),
-                true,
-                cli.quiet,
-            )?;
-            let secs = started.elapsed().as_secs_f64();
-            println!(
-                "ratel demo: {accounts} accounts, {days} days, {lines} lines in {}",
-                workload.display()
-            );
-            println!(
-                "rated in {secs:.1} s ({:.0} lines/s) into {}",
-                lines as f64 / secs,
-                data.join("store").display()
-            );
-            demo_summary(&e);
-            drop(e);
-            print_stats(&data.join("store"), false)?;
-            println!(
-                "\nnext: ratel balance --data {} ACC7 · ratel replay --data {}",
-                data.join("store").display(),
-                data.join("store").display()
+        Cmd::Demo(args) => demo_command(args, cli.quiet),
+        Cmd::Run(args) => run_command(args, cli.quiet),
+        Cmd::Produce(args) => produce_command(args, cli.quiet),
+        Cmd::Gen(args) => gen_command(args, cli.quiet),
+        Cmd::Audit(args) => audit_command(args),
+        Cmd::Replay(args) => replay_command(args, cli.quiet),
+        Cmd::Rerate(args) => rerate_command(args),
+        Cmd::Quote(args) => quote_command(args),
+        Cmd::Cgrates(args) => cgrates_command(args),
+        Cmd::Balance(args) => balance_command(args),
+        Cmd::Packages(args) => packages_command(args),
+        Cmd::Detalization(args) => detalization_command(args),
+        Cmd::Spending(args) => spending_command(args),
+        Cmd::Projections(args) => projections_command(args, cli.quiet),
+        Cmd::Serve(args) => serve_command(args),
+        Cmd::Stats(args) => stats_command(args),
+    }
+}
+
+fn demo_command(
+    DemoArgs {
+        data,
+        accounts,
+        days,
+        seed,
+    }: DemoArgs,
+    quiet: bool,
+) -> Result<()> {
+    if data.exists() {
+        if !data.join(".ratel-demo").exists() {
+            bail!(
+                "{} exists and is not a demo directory; choose another --data",
+                data.display()
             );
         }
-        Cmd::Run {
-            catalog,
-            data,
-            source,
-            batch,
-            no_sync,
-            partitions,
-            window_hours,
-            checkpoint_every,
-            max_ahead_hours,
-            complete,
-            migrate_catalog,
-            group,
-            instance,
-            exit_when_idle,
-            no_publish,
-            no_idempotence,
-            changelog_topic,
-            no_changelog,
-            topics,
-        } => {
-            let (cat, bytes) = load_catalog(&catalog)?;
-            let cfg = Config {
-                batch,
-                sync: !no_sync,
-                partitions,
-                window: window_hours.map(|h| i64::from(h) * 3600),
-                checkpoint: checkpoint_every,
-                max_ahead: i64::from(max_ahead_hours) * 3600,
-                migrate_catalog,
-            };
-            let e = match source.strip_prefix("kafka:") {
-                Some(brokers) => {
-                    let o = engine::stream::Options {
-                        group: engine::kafka::Group {
-                            id: group,
-                            instance,
-                        },
-                        topics,
-                        exit_when_idle: exit_when_idle.map(std::time::Duration::from_secs_f64),
-                        publish: !no_publish,
-                        idempotent: !no_idempotence,
-                        changelog: (!no_changelog).then_some(changelog_topic),
-                    };
-                    let pb = if cli.quiet {
-                        ProgressBar::hidden()
-                    } else {
-                        ProgressBar::new_spinner()
-                    };
-                    let e = engine::stream::run(&data, cat, &bytes, brokers, cfg, &o, |_, c| {
-                        pb.set_message(format!("{} read", c.read));
-                        pb.tick();
-                    })
-                    .with_context(|| format!("rating from {brokers}"))?;
-                    pb.finish_and_clear();
-                    e
-                }
-                None => run(cat, &bytes, &data, &source, cfg, complete, cli.quiet)?,
-            };
-            let c = e.counters;
-            println!(
-                "read {} · rated {} · rejected {} · duplicates {} · dead {} · ticks {}",
-                c.read, c.rated, c.rejected, c.duplicates, c.dead, c.ticks
-            );
-        }
-        Cmd::Produce {
-            brokers,
-            source,
-            create,
-            no_idempotence,
-            batch_messages,
-            skip,
-            take,
-            topics,
-        } => {
-            let Some(path) = source.strip_prefix("file:") else {
-                bail!("unknown source {source:?}: use file:PATH");
-            };
-            if let Some(n) = create {
-                let mut names = topics.inputs().to_vec();
-                names.extend(topics.outputs());
-                engine::kafka::create_topics(&brokers, &names, n)?;
-            }
-            let len = std::fs::metadata(path)
-                .with_context(|| path.to_string())?
-                .len();
-            let pb = bar(cli.quiet, len, "producing");
-            let lines = engine::kafka::Lines {
-                skip,
-                take: take.unwrap_or(u64::MAX),
-            };
-            let p = engine::kafka::produce_lines(
-                &brokers,
-                &topics,
-                Path::new(path),
-                lines,
-                !no_idempotence,
-                batch_messages,
-                |at| pb.set_position(at),
-            )?;
-            pb.finish_and_clear();
-            println!(
-                "produced {} lines ({} not inputs, sent to be dead-lettered) to {}",
-                p.lines,
-                p.unreadable,
-                topics.inputs().join(", ")
-            );
-        }
-        Cmd::Gen {
-            out,
-            accounts,
-            days,
-            events_per_day,
-            seed,
-            duplicates,
-            bad,
-            no_transfers,
-        } => {
-            if !(0.0..=1.0).contains(&duplicates)
-                || !(0.0..=1.0).contains(&bad)
-                || !(0.0..=10_000.0).contains(&events_per_day)
-            {
-                bail!("rates must be within 0..1 and events per day within 0..10000");
-            }
-            let w = Workload {
-                accounts,
-                days,
-                events_per_day,
-                seed,
-                duplicates,
-                bad,
-                transfers: !no_transfers,
-                ..Workload::default()
-            };
-            let lines = generate(&w, &out, cli.quiet)?;
-            eprintln!("{lines} lines written to {}", out.display());
-        }
-        Cmd::Audit { data, json } => {
-            let store = Store::open_follower(&data)?;
-            let r = engine::audit::audit(&store)?;
-            if json {
-                println!("{}", serde_json::to_string(&r)?);
-            } else {
-                println!(
-                    "audited {} log entries: {} decisions, {} dead letters, {} ticks, {} accounts",
-                    r.entries, r.decisions, r.dead, r.ticks, r.accounts
-                );
-                println!(
-                    "payments {} · charges {} · fees {} · transfers {} ({} in flight)",
-                    r.payments, r.charges, r.fees, r.transfers, r.transfers_in_flight
-                );
-                for d in &r.listed {
-                    println!("DISCREPANCY {d}");
-                }
-                if r.discrepancies as usize > r.listed.len() {
-                    println!("… and {} more", r.discrepancies as usize - r.listed.len());
-                }
-            }
-            verdict(
-                r.ok(),
-                json,
-                "every balance, bucket, id and line accounted for",
-                "AUDIT FAILED",
-            );
-        }
-        Cmd::Replay { data, json } => {
-            let store = Store::open_follower(&data)?;
-            let total = store.counters()?;
-            let pb = bar(
-                cli.quiet,
-                total.rated + total.rejected + total.duplicates + total.ticks + total.derived,
-                "replaying",
-            );
-            let started = std::time::Instant::now();
-            let (r, _) = engine::replay::replay(&store, |n| pb.set_position(n))?;
-            pb.finish_and_clear();
-            let secs = started.elapsed().as_secs_f64();
-            if json {
-                println!("{}", serde_json::to_string(&r)?);
-            } else {
-                println!("replayed {} decisions ({} log entries, {} dead letters) in {secs:.2} s: {:.0} decisions/s", r.decisions, r.entries, r.dead, r.decisions as f64 / secs);
-                println!("{} accounts rebuilt", r.accounts);
-                for m in &r.mismatches {
-                    println!(
-                        "MISMATCH {}/{} event {}\n  recorded: {}\n  replayed: {}",
-                        m.partition, m.seq, m.event, m.recorded, m.replayed
-                    );
-                }
-                for a in &r.state_differences {
-                    println!("STATE DIFFERS: {a}");
-                }
-            }
-            verdict(
-                r.ok(),
-                json,
-                "every decision reproduced byte for byte; state equal",
-                "REPLAY DIFFERS",
-            );
-        }
-        Cmd::Rerate {
-            data,
-            catalog,
-            from,
-            to,
-            out,
-        } => {
-            let store = Store::open_follower(&data)?;
-            let (cat, _) = load_catalog(&catalog)?;
-            let from = time_arg(&from, Timestamp(0))?;
-            let to = time_arg(&to, Timestamp(rating::time::MAX_TIME))?;
-            let r = engine::replay::rerate(&store, &cat, from, to)?;
-            std::fs::write(&out, r.to_csv())?;
-            let total: rust_decimal::Decimal = r.accounts.values().map(|v| v.2).sum();
-            println!("{} items compared, {} differ, {} accounts affected, net difference {total}; report in {}", r.items_compared, r.items.len(), r.accounts.len(), out.display());
-        }
-        Cmd::Quote {
-            catalog,
-            plan,
-            options,
-            service,
-            direction,
-            other,
-            start,
-            quantity,
-            tenant,
-            category,
-            subject,
-            destination,
-            usage,
-            json,
-        } => {
-            let (cat, _) = load_catalog(&catalog)?;
-            if let Some(tenant) = tenant {
-                let tariff = cat.cgrates.as_ref().with_context(|| {
-                    format!(
-                        "{} holds no CGRateS tariff plan: import one with `ratel cgrates import`",
-                        catalog.display()
-                    )
-                })?;
-                let (voice, usage) =
-                    engine::cgrates::usage(&service, usage.as_deref().unwrap_or_default())?;
-                let start = chrono::DateTime::parse_from_rfc3339(start.trim())
-                    .with_context(|| format!("start {start:?} is not RFC 3339"))?;
-                let req = rating::cgrates::CgrRequest {
-                    tenant: &tenant,
-                    category: &category,
-                    subject: subject.as_deref().unwrap_or_default(),
-                    destination: destination.as_deref().unwrap_or_default(),
-                    start,
-                    usage,
-                    voice,
-                };
-                let q = tariff
-                    .price(&req)
-                    .map_err(|e| anyhow::anyhow!("cannot price: {e}"))?;
-                if json {
-                    println!("{}", serde_json::to_string_pretty(&q)?);
-                } else {
-                    println!("{}", q.cost);
-                }
-                return Ok(());
-            }
-            let service = serde_json::from_value(serde_json::Value::String(service.clone()))
-                .map_err(|_| anyhow::anyhow!("unknown service {service:?}"))?;
-            let direction = serde_json::from_value(serde_json::Value::String(direction.clone()))
-                .map_err(|_| anyhow::anyhow!("unknown direction {direction:?}"))?;
-            let q = rating::QuoteRequest {
-                plan: plan.context("--plan is required")?.into(),
-                options: options.into_iter().map(Into::into).collect(),
-                service,
-                direction,
-                other: other.map(Into::into),
-                start: Timestamp::parse_rfc3339(&start).map_err(anyhow::Error::msg)?,
-                quantity: quantity.context("--quantity is required")?,
-                location: rating::Zone::Home,
-                rating_group: None,
-            };
-            let quote =
-                rating::quote(&cat, &q).map_err(|e| anyhow::anyhow!("cannot price: {e}"))?;
-            if json {
-                println!("{}", serde_json::to_string_pretty(&quote)?);
-            } else {
-                println!("{} {}", quote.money, cat.currency);
-            }
-        }
-        Cmd::Cgrates {
-            cmd:
-                CgratesCmd::Import {
-                    dir,
-                    out,
-                    rounding_decimals,
-                    id,
-                    currency,
-                    currency_decimals,
-                    timezone,
+        std::fs::remove_dir_all(&data)?;
+    }
+    std::fs::create_dir_all(&data)?;
+    std::fs::write(
+        data.join(".ratel-demo"),
+        b"created by ratel demo; removed by the next demo\n",
+    )?;
+    let workload = data.join("workload.jsonl");
+    let w = Workload {
+        accounts,
+        days,
+        seed,
+        ..Workload::default()
+    };
+    let lines = generate(&w, &workload, quiet)?;
+    let cat = Catalog::from_toml("example.toml (built in)", engine::EXAMPLE_CATALOG)?;
+    let started = std::time::Instant::now();
+    let e = run(
+        cat,
+        engine::EXAMPLE_CATALOG.as_bytes(),
+        &data.join("store"),
+        &format!("file:{}", workload.display()),
+        Config::default(),
+        true,
+        quiet,
+    )?;
+    let secs = started.elapsed().as_secs_f64();
+    println!(
+        "ratel demo: {accounts} accounts, {days} days, {lines} lines in {}",
+        workload.display()
+    );
+    println!(
+        "rated in {secs:.1} s ({:.0} lines/s) into {}",
+        lines as f64 / secs,
+        data.join("store").display()
+    );
+    demo_summary(&e);
+    drop(e);
+    print_stats(&data.join("store"), false)?;
+    println!(
+        "\nnext: ratel balance --data {} ACC7 · ratel replay --data {}",
+        data.join("store").display(),
+        data.join("store").display()
+    );
+    Ok(())
+}
+
+fn run_command(
+    RunArgs {
+        catalog,
+        data,
+        source,
+        batch,
+        no_sync,
+        partitions,
+        window_hours,
+        checkpoint_every,
+        max_ahead_hours,
+        complete,
+        migrate_catalog,
+        group,
+        instance,
+        exit_when_idle,
+        no_publish,
+        no_idempotence,
+        changelog_topic,
+        no_changelog,
+        topics,
+    }: RunArgs,
+    quiet: bool,
+) -> Result<()> {
+    let (cat, bytes) = load_catalog(&catalog)?;
+    let cfg = Config {
+        batch,
+        sync: !no_sync,
+        partitions,
+        window: window_hours.map(|h| i64::from(h) * 3600),
+        checkpoint: checkpoint_every,
+        max_ahead: i64::from(max_ahead_hours) * 3600,
+        migrate_catalog,
+    };
+    let e = match source.strip_prefix("kafka:") {
+        Some(brokers) => {
+            let o = engine::stream::Options {
+                group: engine::kafka::Group {
+                    id: group,
+                    instance,
                 },
-        } => {
-            let id = id.unwrap_or_else(|| {
-                dir.file_name()
-                    .map(|n| n.to_string_lossy().into_owned())
-                    .unwrap_or_else(|| "cgrates".into())
-            });
-            let opt = engine::cgrates::ImportOptions {
+                topics,
+                exit_when_idle: exit_when_idle.map(std::time::Duration::from_secs_f64),
+                publish: !no_publish,
+                idempotent: !no_idempotence,
+                changelog: (!no_changelog).then_some(changelog_topic),
+            };
+            let pb = if quiet {
+                ProgressBar::hidden()
+            } else {
+                ProgressBar::new_spinner()
+            };
+            let e = engine::stream::run(&data, cat, &bytes, brokers, cfg, &o, |_, c| {
+                pb.set_message(format!("{} read", c.read));
+                pb.tick();
+            })
+            .with_context(|| format!("rating from {brokers}"))?;
+            pb.finish_and_clear();
+            e
+        }
+        None => run(cat, &bytes, &data, &source, cfg, complete, quiet)?,
+    };
+    let c = e.counters;
+    println!(
+        "read {} · rated {} · rejected {} · duplicates {} · dead {} · ticks {}",
+        c.read, c.rated, c.rejected, c.duplicates, c.dead, c.ticks
+    );
+    Ok(())
+}
+
+fn produce_command(
+    ProduceArgs {
+        brokers,
+        source,
+        create,
+        no_idempotence,
+        batch_messages,
+        skip,
+        take,
+        topics,
+    }: ProduceArgs,
+    quiet: bool,
+) -> Result<()> {
+    let Some(path) = source.strip_prefix("file:") else {
+        bail!("unknown source {source:?}: use file:PATH");
+    };
+    if let Some(n) = create {
+        let mut names = topics.inputs().to_vec();
+        names.extend(topics.outputs());
+        engine::kafka::create_topics(&brokers, &names, n)?;
+    }
+    let len = std::fs::metadata(path)
+        .with_context(|| path.to_string())?
+        .len();
+    let pb = bar(quiet, len, "producing");
+    let lines = engine::kafka::Lines {
+        skip,
+        take: take.unwrap_or(u64::MAX),
+    };
+    let p = engine::kafka::produce_lines(
+        &brokers,
+        &topics,
+        Path::new(path),
+        lines,
+        !no_idempotence,
+        batch_messages,
+        |at| pb.set_position(at),
+    )?;
+    pb.finish_and_clear();
+    println!(
+        "produced {} lines ({} not inputs, sent to be dead-lettered) to {}",
+        p.lines,
+        p.unreadable,
+        topics.inputs().join(", ")
+    );
+    Ok(())
+}
+
+fn gen_command(
+    GenArgs {
+        out,
+        accounts,
+        days,
+        events_per_day,
+        seed,
+        duplicates,
+        bad,
+        no_transfers,
+    }: GenArgs,
+    quiet: bool,
+) -> Result<()> {
+    if !(0.0..=1.0).contains(&duplicates)
+        || !(0.0..=1.0).contains(&bad)
+        || !(0.0..=10_000.0).contains(&events_per_day)
+    {
+        bail!("rates must be within 0..1 and events per day within 0..10000");
+    }
+    let w = Workload {
+        accounts,
+        days,
+        events_per_day,
+        seed,
+        duplicates,
+        bad,
+        transfers: !no_transfers,
+        ..Workload::default()
+    };
+    let lines = generate(&w, &out, quiet)?;
+    eprintln!("{lines} lines written to {}", out.display());
+    Ok(())
+}
+
+fn audit_command(AuditArgs { data, json }: AuditArgs) -> Result<()> {
+    let store = Store::open_follower(&data)?;
+    let r = engine::audit::audit(&store)?;
+    if json {
+        println!("{}", serde_json::to_string(&r)?);
+    } else {
+        println!(
+            "audited {} log entries: {} decisions, {} dead letters, {} ticks, {} accounts",
+            r.entries, r.decisions, r.dead, r.ticks, r.accounts
+        );
+        println!(
+            "payments {} · charges {} · fees {} · transfers {} ({} in flight)",
+            r.payments, r.charges, r.fees, r.transfers, r.transfers_in_flight
+        );
+        for d in &r.listed {
+            println!("DISCREPANCY {d}");
+        }
+        if r.discrepancies as usize > r.listed.len() {
+            println!("… and {} more", r.discrepancies as usize - r.listed.len());
+        }
+    }
+    verdict(
+        r.ok(),
+        json,
+        "every balance, bucket, id and line accounted for",
+        "AUDIT FAILED",
+    );
+    Ok(())
+}
+
+fn replay_command(ReplayArgs { data, json }: ReplayArgs, quiet: bool) -> Result<()> {
+    let store = Store::open_follower(&data)?;
+    let total = store.counters()?;
+    let pb = bar(
+        quiet,
+        total.rated + total.rejected + total.duplicates + total.ticks + total.derived,
+        "replaying",
+    );
+    let started = std::time::Instant::now();
+    let (r, _) = engine::replay::replay(&store, |n| pb.set_position(n))?;
+    pb.finish_and_clear();
+    let secs = started.elapsed().as_secs_f64();
+    if json {
+        println!("{}", serde_json::to_string(&r)?);
+    } else {
+        println!("replayed {} decisions ({} log entries, {} dead letters) in {secs:.2} s: {:.0} decisions/s", r.decisions, r.entries, r.dead, r.decisions as f64 / secs);
+        println!("{} accounts rebuilt", r.accounts);
+        for m in &r.mismatches {
+            println!(
+                "MISMATCH {}/{} event {}\n  recorded: {}\n  replayed: {}",
+                m.partition, m.seq, m.event, m.recorded, m.replayed
+            );
+        }
+        for a in &r.state_differences {
+            println!("STATE DIFFERS: {a}");
+        }
+    }
+    verdict(
+        r.ok(),
+        json,
+        "every decision reproduced byte for byte; state equal",
+        "REPLAY DIFFERS",
+    );
+    Ok(())
+}
+
+fn rerate_command(
+    RerateArgs {
+        data,
+        catalog,
+        from,
+        to,
+        out,
+    }: RerateArgs,
+) -> Result<()> {
+    let store = Store::open_follower(&data)?;
+    let (cat, _) = load_catalog(&catalog)?;
+    let from = time_arg(&from, Timestamp(0))?;
+    let to = time_arg(&to, Timestamp(rating::time::MAX_TIME))?;
+    let r = engine::replay::rerate(&store, &cat, from, to)?;
+    std::fs::write(&out, r.to_csv())?;
+    let total: rust_decimal::Decimal = r.accounts.values().map(|v| v.2).sum();
+    println!(
+        "{} items compared, {} differ, {} accounts affected, net difference {total}; report in {}",
+        r.items_compared,
+        r.items.len(),
+        r.accounts.len(),
+        out.display()
+    );
+    Ok(())
+}
+
+fn quote_command(
+    QuoteArgs {
+        catalog,
+        plan,
+        options,
+        service,
+        direction,
+        other,
+        start,
+        quantity,
+        tenant,
+        category,
+        subject,
+        destination,
+        usage,
+        json,
+    }: QuoteArgs,
+) -> Result<()> {
+    let (cat, _) = load_catalog(&catalog)?;
+    if let Some(tenant) = tenant {
+        let tariff = cat.cgrates.as_ref().with_context(|| {
+            format!(
+                "{} holds no CGRateS tariff plan: import one with `ratel cgrates import`",
+                catalog.display()
+            )
+        })?;
+        let (voice, usage) =
+            engine::cgrates::usage(&service, usage.as_deref().unwrap_or_default())?;
+        let start = chrono::DateTime::parse_from_rfc3339(start.trim())
+            .with_context(|| format!("start {start:?} is not RFC 3339"))?;
+        let req = rating::cgrates::CgrRequest {
+            tenant: &tenant,
+            category: &category,
+            subject: subject.as_deref().unwrap_or_default(),
+            destination: destination.as_deref().unwrap_or_default(),
+            start,
+            usage,
+            voice,
+        };
+        let q = tariff
+            .price(&req)
+            .map_err(|e| anyhow::anyhow!("cannot price: {e}"))?;
+        if json {
+            println!("{}", serde_json::to_string_pretty(&q)?);
+        } else {
+            println!("{}", q.cost);
+        }
+        return Ok(());
+    }
+    let service = serde_json::from_value(serde_json::Value::String(service.clone()))
+        .map_err(|_| anyhow::anyhow!("unknown service {service:?}"))?;
+    let direction = serde_json::from_value(serde_json::Value::String(direction.clone()))
+        .map_err(|_| anyhow::anyhow!("unknown direction {direction:?}"))?;
+    let q = rating::QuoteRequest {
+        plan: plan.context("--plan is required")?.into(),
+        options: options.into_iter().map(Into::into).collect(),
+        service,
+        direction,
+        other: other.map(Into::into),
+        start: Timestamp::parse_rfc3339(&start).map_err(anyhow::Error::msg)?,
+        quantity: quantity.context("--quantity is required")?,
+        location: rating::Zone::Home,
+        rating_group: None,
+    };
+    let quote = rating::quote(&cat, &q).map_err(|e| anyhow::anyhow!("cannot price: {e}"))?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&quote)?);
+    } else {
+        println!("{} {}", quote.money, cat.currency);
+    }
+    Ok(())
+}
+
+fn cgrates_command(
+    CgratesArgs {
+        cmd:
+            CgratesCmd::Import {
+                dir,
+                out,
                 rounding_decimals,
                 id,
                 currency,
                 currency_decimals,
                 timezone,
-            };
-            let (text, warnings) = engine::cgrates::import_folder(&dir, &opt)?;
-            // The written catalog must load as any other: check before writing it.
-            Catalog::from_bytes(&out.display().to_string(), text.as_bytes())?;
-            std::fs::write(&out, &text).with_context(|| format!("writing {}", out.display()))?;
-            for w in &warnings {
-                eprintln!("warning: {w}");
-            }
-            eprintln!(
-                "imported {} into {} with {} warning(s)",
-                dir.display(),
-                out.display(),
-                warnings.len()
-            );
-        }
-        Cmd::Balance { data, who, all } => {
-            let store = Store::open_follower(&data)?;
-            let tag = store
-                .meta_u64("catalog")?
-                .context("the store has no catalog: nothing was run here")?;
-            let cat = recorded_catalog(&store, tag)?;
-            if all {
-                let out = std::io::stdout();
-                let mut out = out.lock();
-                for a in store.accounts() {
-                    writeln!(out, "{}", serde_json::to_string(&account_view(&cat, &a?))?)?;
-                }
-            } else {
-                let who = who.context("give an account id or an MSISDN, or --all")?;
-                let ctx = query::Context::load(&store)?;
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&query::balance(&store, &ctx, &who)?)?
-                );
-            }
-        }
-        Cmd::Packages { data, msisdn } => {
-            let store = Store::open_follower(&data)?;
-            let ctx = query::Context::load(&store)?;
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&query::packages(&store, &ctx, &msisdn)?)?
-            );
-        }
-        Cmd::Detalization {
-            data,
-            msisdn,
-            month,
-            from,
-            to,
-            service,
-            format,
-            out,
-        } => {
-            let store = Store::open_follower(&data)?;
-            let ctx = query::Context::load(&store)?;
-            let period = query::period(&ctx, month.as_deref(), from.as_deref(), to.as_deref())?;
-            let r = query::detalization(&store, &ctx, &msisdn, period, &service)?;
-            let bytes = match format.as_str() {
-                "csv" => projections::export::csv(&r),
-                "pdf" => projections::pdf::render(&r)?,
-                _ => projections::export::json(&r),
-            };
-            match out {
-                Some(path) => {
-                    std::fs::write(&path, &bytes)
-                        .with_context(|| format!("writing {}", path.display()))?;
-                    eprintln!(
-                        "{} items, {} {} charged; written to {}",
-                        r.rows.len(),
-                        r.total_money,
-                        r.currency,
-                        path.display()
-                    );
-                }
-                None if format == "pdf" => bail!("a PDF needs --out FILE"),
-                None => std::io::stdout().write_all(&bytes)?,
-            }
-        }
-        Cmd::Spending {
-            data,
-            who,
-            from,
-            to,
-        } => {
-            let store = Store::open_follower(&data)?;
-            let ctx = query::Context::load(&store)?;
-            let v = query::spending(&store, &ctx, &who, from.as_deref(), to.as_deref())?;
-            println!("{}", serde_json::to_string_pretty(&v)?);
-        }
-        Cmd::Projections {
-            cmd: ProjectionsCmd::Rebuild { data },
-        } => {
-            let store = Store::open_existing(&data)?;
-            let total = store.meta_u64("seq/0")?.unwrap_or(0);
-            let pb = bar(cli.quiet, total, "projecting");
-            let started = std::time::Instant::now();
-            let r = engine::models::rebuild(&store, |n| pb.set_position(n))?;
-            pb.finish_and_clear();
-            println!(
-                "rebuilt the read models from {} log entries ({} decisions, {} rows) in {:.1} s",
-                r.entries,
-                r.decisions,
-                r.rows,
-                started.elapsed().as_secs_f64()
-            );
-        }
-        Cmd::Serve {
-            data,
-            listen,
-            tokens,
-            max_connections,
-            header_timeout_secs,
-        } => {
-            let text = std::fs::read_to_string(&tokens)
-                .with_context(|| format!("reading tokens {}", tokens.display()))?;
-            let tokens = engine::serve::Tokens::parse(&text)
-                .map_err(|e| anyhow::anyhow!("{}: {e}", tokens.display()))?;
-            let store = Store::open_follower(&data)?;
-            let app = std::sync::Arc::new(engine::serve::App::new(store, tokens)?);
-            let limits = engine::serve::Limits {
-                connections: max_connections as usize,
-                header: std::time::Duration::from_secs(header_timeout_secs),
-                ..engine::serve::Limits::default()
-            };
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .max_blocking_threads(engine::serve::MAX_QUERY_THREADS)
-                .enable_all()
-                .build()?;
-            runtime.block_on(engine::serve::serve(app, listen, limits))?;
-            // A query still running on a blocking thread (it sees the server stopping at its
-            // next page) is not waited for past this.
-            runtime.shutdown_timeout(std::time::Duration::from_secs(1));
-        }
-        Cmd::Stats { data, json } => print_stats(&data, json)?,
+            },
+    }: CgratesArgs,
+) -> Result<()> {
+    let id = id.unwrap_or_else(|| {
+        dir.file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "cgrates".into())
+    });
+    let opt = engine::cgrates::ImportOptions {
+        rounding_decimals,
+        id,
+        currency,
+        currency_decimals,
+        timezone,
+    };
+    let (text, warnings) = engine::cgrates::import_folder(&dir, &opt)?;
+    // The written catalog must load as any other: check before writing it.
+    Catalog::from_bytes(&out.display().to_string(), text.as_bytes())?;
+    std::fs::write(&out, &text).with_context(|| format!("writing {}", out.display()))?;
+    for w in &warnings {
+        eprintln!("warning: {w}");
     }
+    eprintln!(
+        "imported {} into {} with {} warning(s)",
+        dir.display(),
+        out.display(),
+        warnings.len()
+    );
+    Ok(())
+}
+
+fn balance_command(BalanceArgs { data, who, all }: BalanceArgs) -> Result<()> {
+    let store = Store::open_follower(&data)?;
+    let tag = store
+        .meta_u64("catalog")?
+        .context("the store has no catalog: nothing was run here")?;
+    let cat = recorded_catalog(&store, tag)?;
+    if all {
+        let out = std::io::stdout();
+        let mut out = out.lock();
+        for a in store.accounts() {
+            writeln!(out, "{}", serde_json::to_string(&account_view(&cat, &a?))?)?;
+        }
+    } else {
+        let who = who.context("give an account id or an MSISDN, or --all")?;
+        let ctx = query::Context::load(&store)?;
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&query::balance(&store, &ctx, &who)?)?
+        );
+    }
+    Ok(())
+}
+
+fn packages_command(PackagesArgs { data, msisdn }: PackagesArgs) -> Result<()> {
+    let store = Store::open_follower(&data)?;
+    let ctx = query::Context::load(&store)?;
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&query::packages(&store, &ctx, &msisdn)?)?
+    );
+    Ok(())
+}
+
+fn detalization_command(
+    DetalizationArgs {
+        data,
+        msisdn,
+        month,
+        from,
+        to,
+        service,
+        format,
+        out,
+    }: DetalizationArgs,
+) -> Result<()> {
+    let store = Store::open_follower(&data)?;
+    let ctx = query::Context::load(&store)?;
+    let period = query::period(&ctx, month.as_deref(), from.as_deref(), to.as_deref())?;
+    let r = query::detalization(&store, &ctx, &msisdn, period, &service)?;
+    let bytes = match format.as_str() {
+        "csv" => projections::export::csv(&r),
+        "pdf" => projections::pdf::render(&r)?,
+        _ => projections::export::json(&r),
+    };
+    match out {
+        Some(path) => {
+            std::fs::write(&path, &bytes).with_context(|| format!("writing {}", path.display()))?;
+            eprintln!(
+                "{} items, {} {} charged; written to {}",
+                r.rows.len(),
+                r.total_money,
+                r.currency,
+                path.display()
+            );
+        }
+        None if format == "pdf" => bail!("a PDF needs --out FILE"),
+        None => std::io::stdout().write_all(&bytes)?,
+    }
+    Ok(())
+}
+
+fn spending_command(
+    SpendingArgs {
+        data,
+        who,
+        from,
+        to,
+    }: SpendingArgs,
+) -> Result<()> {
+    let store = Store::open_follower(&data)?;
+    let ctx = query::Context::load(&store)?;
+    let v = query::spending(&store, &ctx, &who, from.as_deref(), to.as_deref())?;
+    println!("{}", serde_json::to_string_pretty(&v)?);
+    Ok(())
+}
+
+fn projections_command(
+    ProjectionsArgs {
+        cmd: ProjectionsCmd::Rebuild { data },
+    }: ProjectionsArgs,
+    quiet: bool,
+) -> Result<()> {
+    let store = Store::open_existing(&data)?;
+    let total = store.meta_u64(&engine::keys::sequence(0))?.unwrap_or(0);
+    let pb = bar(quiet, total, "projecting");
+    let started = std::time::Instant::now();
+    let r = engine::models::rebuild(&store, |n| pb.set_position(n))?;
+    pb.finish_and_clear();
+    println!(
+        "rebuilt the read models from {} log entries ({} decisions, {} rows) in {:.1} s",
+        r.entries,
+        r.decisions,
+        r.rows,
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+fn serve_command(
+    ServeArgs {
+        data,
+        listen,
+        tokens,
+        max_connections,
+        header_timeout_secs,
+    }: ServeArgs,
+) -> Result<()> {
+    let text = std::fs::read_to_string(&tokens)
+        .with_context(|| format!("reading tokens {}", tokens.display()))?;
+    let tokens = engine::serve::Tokens::parse(&text)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", tokens.display()))?;
+    let store = Store::open_follower(&data)?;
+    let app = std::sync::Arc::new(engine::serve::App::new(store, tokens)?);
+    let limits = engine::serve::Limits {
+        connections: max_connections as usize,
+        header: std::time::Duration::from_secs(header_timeout_secs),
+        ..engine::serve::Limits::default()
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .max_blocking_threads(engine::serve::MAX_QUERY_THREADS)
+        .enable_all()
+        .build()?;
+    runtime.block_on(engine::serve::serve(app, listen, limits))?;
+    // A query still running on a blocking thread (it sees the server stopping at its
+    // next page) is not waited for past this.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    Ok(())
+}
+
+fn stats_command(StatsArgs { data, json }: StatsArgs) -> Result<()> {
+    print_stats(&data, json)?;
     Ok(())
 }
 
