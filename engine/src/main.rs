@@ -1005,7 +1005,7 @@ fn cgrates_command(
 fn balance_command(BalanceArgs { data, who, all }: BalanceArgs) -> Result<()> {
     let store = Store::open_follower(&data)?;
     let tag = store
-        .meta_u64("catalog")?
+        .meta_u64(engine::keys::CATALOG_IN_FORCE)?
         .context("the store has no catalog: nothing was run here")?;
     let cat = recorded_catalog(&store, tag)?;
     if all {

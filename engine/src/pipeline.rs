@@ -830,7 +830,7 @@ impl Engine {
         }
         self.store.put_meta(
             &mut c,
-            "watermark",
+            crate::keys::WATERMARK,
             &(self.watermark.0 as u64).to_le_bytes(),
         );
         c.mark(GLOBAL);
