@@ -435,19 +435,18 @@ mod tests {
         let a = Store::open(&dir.path().join("a")).unwrap();
         let b = Store::open(&dir.path().join("b")).unwrap();
         let mut c = Commit::marked();
-        a.put_meta(&mut c, "seq/0", b"zero");
-        c.mark(0);
-        a.put_meta(&mut c, "seq/1", b"one");
-        a.put_meta(&mut c, "watermark/1", b"one too");
-        c.mark(1);
-        a.put_meta(&mut c, "stats/read", b"nobody's");
-        c.mark(GLOBAL);
-        a.put_meta(&mut c, "pos/0", b"zero again");
-        c.mark(0);
+        a.put_meta(&mut c.writes_of(0), "seq/0", b"zero");
+        {
+            let mut one = c.writes_of(1);
+            a.put_meta(&mut one, "seq/1", b"one");
+            a.put_meta(&mut one, "watermark/1", b"one too");
+        }
+        a.put_meta(&mut c.writes_of(GLOBAL), "stats/read", b"nobody's");
+        a.put_meta(&mut c.writes_of(0), "pos/0", b"zero again");
         // A delete travels as well as a put.
-        c.batch
+        c.writes_of(1)
+            .batch
             .delete_cf(a.db().cf_handle(crate::store::CF_STATE).unwrap(), "acct");
-        c.mark(1);
         let shares = c.shares();
         assert_eq!(shares.iter().map(|s| s.0).collect::<Vec<_>>(), [0, 1]);
         let families = a.families();
@@ -484,9 +483,21 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let a = Store::open(dir.path()).unwrap();
         let mut c = Commit::marked();
-        a.put_meta(&mut c, "seq/0", b"zero");
-        c.mark(0);
+        a.put_meta(&mut c.writes_of(0), "seq/0", b"zero");
         a.put_meta(&mut c, "seq/1", b"one");
         c.shares();
+    }
+
+    /// A write made outside `writes_of` is found by the next one: it would otherwise travel in
+    /// that one's partition's share.
+    #[test]
+    #[should_panic(expected = "made outside `writes_of`")]
+    fn a_write_outside_a_partition_is_found_by_the_next() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = Store::open(dir.path()).unwrap();
+        let mut c = Commit::marked();
+        a.put_meta(&mut c.writes_of(0), "seq/0", b"zero");
+        a.put_meta(&mut c, "seq/1", b"one");
+        a.put_meta(&mut c.writes_of(1), "watermark/1", b"one too");
     }
 }

@@ -774,14 +774,15 @@ impl Engine {
         if checkpoint_due(tail, dirty.len(), self.cfg.checkpoint) {
             for i in dirty.drain() {
                 let (acct, recent) = self.state.by_index(i).expect("a changed account exists");
-                self.store.put_account(&mut c, acct, recent, &mut self.buf);
-                c.mark(crate::partition::of_bytes(acct.id.as_bytes(), n));
+                let p = crate::partition::of_bytes(acct.id.as_bytes(), n);
+                self.store
+                    .put_account(&mut c.writes_of(p), acct, recent, &mut self.buf);
             }
             for (p, part) in self.parts.iter().enumerate() {
                 if part.seq != self.checkpointed[p] {
                     let key = crate::keys::checkpoint(p as u32);
+                    let mut c = c.writes_of(p as u32);
                     self.store.put_meta(&mut c, &key, &part.seq.to_le_bytes());
-                    c.mark(p as u32);
                     self.checkpointed[p] = part.seq;
                 }
             }
@@ -801,19 +802,19 @@ impl Engine {
                 Some(t) if crate::file_topics::is_file_topic(t) => b"file-topics",
                 Some(_) => b"kafka",
             };
-            self.store.put_meta(&mut c, crate::keys::SOURCE, kind);
-            c.mark(GLOBAL);
+            self.store
+                .put_meta(&mut c.writes_of(GLOBAL), crate::keys::SOURCE, kind);
         }
         for (topic, partition, end) in ends {
             self.store.put_meta(
-                &mut c,
+                &mut c.writes_of(partition),
                 &crate::keys::position(topic, partition),
                 &end.to_le_bytes(),
             );
-            c.mark(partition);
         }
         for (p, (part, was)) in self.parts.iter().zip(&before).enumerate() {
             if part.seq != was.seq || part.watermark != was.watermark {
+                let mut c = c.writes_of(p as u32);
                 self.store.put_meta(
                     &mut c,
                     &crate::keys::sequence(p as u32),
@@ -824,20 +825,19 @@ impl Engine {
                     &crate::keys::partition_watermark(p as u32),
                     &(part.watermark.0 as u64).to_le_bytes(),
                 );
-                c.mark(p as u32);
                 c.ranges.push((p as u32, was.seq, part.seq));
             }
         }
         self.store.put_meta(
-            &mut c,
+            &mut c.writes_of(GLOBAL),
             crate::keys::WATERMARK,
             &(self.watermark.0 as u64).to_le_bytes(),
         );
-        c.mark(GLOBAL);
+
         for (p, (now, was)) in self.part_counters.iter().zip(&counted).enumerate() {
             if now != was {
-                self.store.put_counters(&mut c, p as u32, now);
-                c.mark(p as u32);
+                self.store
+                    .put_counters(&mut c.writes_of(p as u32), p as u32, now);
             }
         }
         self.add_up();
@@ -857,9 +857,14 @@ impl Engine {
             reason,
         };
         let part = &mut self.parts[p as usize];
-        self.store
-            .put_entry(c, p, part.seq, &entry, None, &mut self.ebuf);
-        c.mark(p);
+        self.store.put_entry(
+            &mut c.writes_of(p),
+            p,
+            part.seq,
+            &entry,
+            None,
+            &mut self.ebuf,
+        );
         if let Some(a) = &mut self.appended {
             a.push(Appended::Dead {
                 partition: p,
@@ -922,8 +927,9 @@ impl Engine {
             input: std::mem::take(&mut self.buf),
             decision: std::mem::take(&mut self.dbuf),
         };
+        let mut c = c.writes_of(p);
         self.store
-            .put_entry(c, p, seq, &entry, account.as_deref(), &mut self.ebuf);
+            .put_entry(&mut c, p, seq, &entry, account.as_deref(), &mut self.ebuf);
         if let Some(a) = &mut self.appended {
             a.push(Appended::Decided {
                 partition: p,
@@ -946,7 +952,7 @@ impl Engine {
             ..
         } = &d.outcome
         {
-            self.store.put_free_report(c, *msisdn, *month);
+            self.store.put_free_report(&mut c, *msisdn, *month);
         }
         self.updates.clear();
         let at = projections::project::LogPos { partition: p, seq };
@@ -960,7 +966,6 @@ impl Engine {
             );
         }
         self.parts[p as usize].seq += 1;
-        c.mark(p);
         Ok(())
     }
 

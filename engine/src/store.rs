@@ -167,6 +167,31 @@ pub struct Commit {
     pub ranges: Vec<(u32, u64, u64)>,
 }
 
+/// Writes to a [`Commit`] that belong to one partition ([`Commit::writes_of`]).
+pub struct PartitionWrites<'a> {
+    commit: &'a mut Commit,
+    partition: u32,
+}
+
+impl std::ops::Deref for PartitionWrites<'_> {
+    type Target = Commit;
+    fn deref(&self) -> &Commit {
+        self.commit
+    }
+}
+
+impl std::ops::DerefMut for PartitionWrites<'_> {
+    fn deref_mut(&mut self) -> &mut Commit {
+        self.commit
+    }
+}
+
+impl Drop for PartitionWrites<'_> {
+    fn drop(&mut self) {
+        self.commit.mark(self.partition);
+    }
+}
+
 /// The partition of the store's own bookkeeping (counters, the global watermark): in no
 /// partition's share.
 pub const GLOBAL: u32 = u32::MAX;
@@ -212,8 +237,27 @@ impl Commit {
         }
     }
 
+    /// Writes made through the returned handle are `partition`'s ([`GLOBAL`]: the store's own
+    /// bookkeeping), filed under it when the handle is dropped. In a commit that keeps track of
+    /// partitions every write goes through one: a write made outside is found by the next handle
+    /// (or by [`Commit::shares`]) and stops the engine, rather than travel in another
+    /// partition's share of the changelog.
+    pub fn writes_of(&mut self, partition: u32) -> PartitionWrites<'_> {
+        if let Some(marks) = &self.marks {
+            assert_eq!(
+                marks.last().map_or(0, |m| m.count),
+                self.batch.len(),
+                "a write of a commit that keeps track of partitions was made outside `writes_of`"
+            );
+        }
+        PartitionWrites {
+            commit: self,
+            partition,
+        }
+    }
+
     /// The writes since the last mark belong to `partition` (or [`GLOBAL`]).
-    pub fn mark(&mut self, partition: u32) {
+    fn mark(&mut self, partition: u32) {
         if let Some(m) = &mut self.marks {
             let end = self.batch.data().len();
             let count = self.batch.len();
