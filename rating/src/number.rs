@@ -149,10 +149,11 @@ pub mod layout3 {
         READING.with(std::cell::Cell::get)
     }
 
-    /// The earliest instant that is on `day` somewhere: its midnight at UTC+14.
+    /// The earliest instant that is on `day` somewhere: its midnight at UTC+14, within the
+    /// times a record may hold (a damaged record's day may be any date chrono knows).
     pub fn earliest_joining(day: NaiveDate) -> Timestamp {
         let midnight = day.and_time(chrono::NaiveTime::MIN).and_utc().timestamp();
-        Timestamp(midnight - 14 * 3600)
+        Timestamp((midnight - 14 * 3600).clamp(crate::time::MIN_TIME, crate::time::MAX_TIME))
     }
 
     #[derive(Deserialize)]
