@@ -97,6 +97,167 @@ impl Projector<'_> {
     }
 }
 
+impl Projector<'_> {
+    /// The periodic work recorded before the outcome: a promise written off, renewals' and
+    /// inactivity's fees.
+    fn periodic_work(&mut self) {
+        if let Some(w) = &self.d.written_off {
+            self.balance -= w.amount;
+            self.payment(
+                PaymentKind::PromiseWrittenOff,
+                w.at,
+                -w.amount,
+                Decimal::ZERO,
+            );
+        }
+        for r in &self.d.renewals {
+            for f in &r.fees {
+                self.fee(f);
+            }
+        }
+        for f in self.d.inactivity.iter().flat_map(|w| &w.fees) {
+            self.fee(f);
+        }
+    }
+
+    /// The rows of the decision's outcome: one of these applies (the others are outcomes that
+    /// make no rows).
+    fn outcome(&mut self) {
+        self.usage_or_report();
+        self.money_in_or_out();
+        self.fees_and_numbers();
+    }
+
+    /// A usage item or a report ordered: an item of the number's detalization.
+    fn usage_or_report(&mut self) {
+        let d = self.d;
+        match &d.outcome {
+            Outcome::Charged(c) => {
+                self.balance -= c.money;
+                self.item(Item {
+                    event: d.event.clone(),
+                    msisdn: c.msisdn,
+                    time: c.start,
+                    what: What::Usage {
+                        service: c.service,
+                        direction: c.direction,
+                        other: c.other.clone(),
+                        quantity: c.quantity,
+                    },
+                    from_packages: c.takes.iter().map(|t| t.units).sum(),
+                    money: c.money,
+                    balance_after: c.balance_after,
+                });
+            }
+            Outcome::DetalizationOrdered {
+                msisdn,
+                fee,
+                balance_after,
+                ..
+            } => {
+                self.balance -= *fee;
+                self.item(Item {
+                    event: d.event.clone(),
+                    msisdn: *msisdn,
+                    time: d.time,
+                    what: What::Report,
+                    from_packages: 0,
+                    money: *fee,
+                    balance_after: *balance_after,
+                });
+            }
+            _ => {}
+        }
+    }
+
+    /// Money into or out of the account: a row of its payments.
+    fn money_in_or_out(&mut self) {
+        let d = self.d;
+        match &d.outcome {
+            Outcome::Paid {
+                amount,
+                repaid,
+                balance_after,
+                ..
+            } => {
+                self.balance += *amount - *repaid;
+                debug_assert_eq!(self.balance, *balance_after);
+                self.payment(PaymentKind::Payment, d.time, *amount, *repaid);
+            }
+            Outcome::PromiseGranted {
+                amount,
+                fee,
+                balance_after,
+                ..
+            } => {
+                self.balance += *amount - *fee;
+                debug_assert_eq!(self.balance, *balance_after);
+                self.payment(PaymentKind::PromisedPayment, d.time, *amount, Decimal::ZERO);
+                self.account_spending(d.time, Category::Other, *fee);
+            }
+            Outcome::TransferSent {
+                amount,
+                fee,
+                balance_after,
+                ..
+            } => {
+                self.balance -= *amount + *fee;
+                debug_assert_eq!(self.balance, *balance_after);
+                self.payment(PaymentKind::TransferSent, d.time, -*amount, Decimal::ZERO);
+                self.account_spending(d.time, Category::Other, *fee);
+            }
+            Outcome::TransferReceived { amount, .. } => {
+                self.balance += *amount;
+                self.payment(
+                    PaymentKind::TransferReceived,
+                    d.time,
+                    *amount,
+                    Decimal::ZERO,
+                );
+            }
+            Outcome::TransferRefunded { amount, .. } => {
+                self.balance += *amount;
+                self.payment(
+                    PaymentKind::TransferRefunded,
+                    d.time,
+                    *amount,
+                    Decimal::ZERO,
+                );
+            }
+            _ => {}
+        }
+    }
+
+    /// Numbers joining, and the fees of openings and of commands.
+    fn fees_and_numbers(&mut self) {
+        let d = self.d;
+        match &d.outcome {
+            Outcome::Opened { account: a, fees } => {
+                for n in &a.numbers {
+                    self.number(n.msisdn);
+                }
+                for f in fees {
+                    self.fee(f);
+                }
+            }
+            Outcome::NumberAdded { number, fees } => {
+                self.number(number.msisdn);
+                for f in fees {
+                    self.fee(f);
+                }
+            }
+            Outcome::OptionActivated { fees, .. }
+            | Outcome::PlanChanged { fees, .. }
+            | Outcome::StatusChanged { fees, .. } => {
+                for f in fees {
+                    self.fee(f);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
 /// The updates one decision makes, given the state *after* it was applied.
 pub fn project(cat: &Catalog, state: &State, d: &Decision, at: LogPos, out: &mut Updates) {
     let account = match &d.outcome {
@@ -121,138 +282,8 @@ pub fn project(cat: &Catalog, state: &State, d: &Decision, at: LogPos, out: &mut
         balance: after + spent - paid,
         out,
     };
-    if let Some(w) = &d.written_off {
-        p.balance -= w.amount;
-        p.payment(
-            PaymentKind::PromiseWrittenOff,
-            w.at,
-            -w.amount,
-            Decimal::ZERO,
-        );
-    }
-    for r in &d.renewals {
-        for f in &r.fees {
-            p.fee(f);
-        }
-    }
-    for f in d.inactivity.iter().flat_map(|w| &w.fees) {
-        p.fee(f);
-    }
-    match &d.outcome {
-        Outcome::Charged(c) => {
-            p.balance -= c.money;
-            p.item(Item {
-                event: d.event.clone(),
-                msisdn: c.msisdn,
-                time: c.start,
-                what: What::Usage {
-                    service: c.service,
-                    direction: c.direction,
-                    other: c.other.clone(),
-                    quantity: c.quantity,
-                },
-                from_packages: c.takes.iter().map(|t| t.units).sum(),
-                money: c.money,
-                balance_after: c.balance_after,
-            });
-        }
-        Outcome::Paid {
-            amount,
-            repaid,
-            balance_after,
-            ..
-        } => {
-            p.balance += *amount - *repaid;
-            debug_assert_eq!(p.balance, *balance_after);
-            p.payment(PaymentKind::Payment, d.time, *amount, *repaid);
-        }
-        Outcome::PromiseGranted {
-            amount,
-            fee,
-            balance_after,
-            ..
-        } => {
-            p.balance += *amount - *fee;
-            debug_assert_eq!(p.balance, *balance_after);
-            p.payment(PaymentKind::PromisedPayment, d.time, *amount, Decimal::ZERO);
-            p.account_spending(d.time, Category::Other, *fee);
-        }
-        Outcome::Opened { account: a, fees } => {
-            for n in &a.numbers {
-                p.number(n.msisdn);
-            }
-            for f in fees {
-                p.fee(f);
-            }
-        }
-        Outcome::NumberAdded { number, fees } => {
-            p.number(number.msisdn);
-            for f in fees {
-                p.fee(f);
-            }
-        }
-        Outcome::OptionActivated { fees, .. }
-        | Outcome::PlanChanged { fees, .. }
-        | Outcome::StatusChanged { fees, .. } => {
-            for f in fees {
-                p.fee(f);
-            }
-        }
-        Outcome::DetalizationOrdered {
-            msisdn,
-            fee,
-            balance_after,
-            ..
-        } => {
-            p.balance -= *fee;
-            p.item(Item {
-                event: d.event.clone(),
-                msisdn: *msisdn,
-                time: d.time,
-                what: What::Report,
-                from_packages: 0,
-                money: *fee,
-                balance_after: *balance_after,
-            });
-        }
-        Outcome::TransferSent {
-            amount,
-            fee,
-            balance_after,
-            ..
-        } => {
-            p.balance -= *amount + *fee;
-            debug_assert_eq!(p.balance, *balance_after);
-            p.payment(PaymentKind::TransferSent, d.time, -*amount, Decimal::ZERO);
-            p.account_spending(d.time, Category::Other, *fee);
-        }
-        Outcome::TransferReceived { amount, .. } => {
-            p.balance += *amount;
-            p.payment(
-                PaymentKind::TransferReceived,
-                d.time,
-                *amount,
-                Decimal::ZERO,
-            );
-        }
-        Outcome::TransferRefunded { amount, .. } => {
-            p.balance += *amount;
-            p.payment(
-                PaymentKind::TransferRefunded,
-                d.time,
-                *amount,
-                Decimal::ZERO,
-            );
-        }
-        Outcome::OptionDeactivated { .. }
-        | Outcome::TransferBounced { .. }
-        | Outcome::SpendingLimitSet { .. }
-        | Outcome::GroupSet { .. }
-        | Outcome::CreditLimitSet { .. }
-        | Outcome::BalanceAlertsSet { .. }
-        | Outcome::Ticked => {}
-        Outcome::Duplicate | Outcome::Rejected(_) => unreachable!("returned above"),
-    }
+    p.periodic_work();
+    p.outcome();
     assert_eq!(
         p.balance, after,
         "decision {}: the items' balances must end at the account's balance",
