@@ -606,18 +606,7 @@ fn pdf_reports_are_bounded_and_a_stop_signal_ends_the_server_within_seconds() {
         let line = s
             .logged("PDF report stopped", std::time::Duration::from_secs(60))
             .unwrap_or_else(|seen| panic!("the report went on after its client left: {seen:?}"));
-        let after: usize = line
-            .split("after=")
-            .nth(1)
-            .and_then(|x| x.split_whitespace().next())
-            .and_then(|x| x.parse().ok())
-            .unwrap_or_else(|| panic!("{line}"));
-        let items: usize = line
-            .split("items=")
-            .nth(1)
-            .and_then(|x| x.split_whitespace().next())
-            .and_then(|x| x.parse().ok())
-            .unwrap_or_else(|| panic!("{line}"));
+        let (after, items) = (log_field(&line, "after"), log_field(&line, "items"));
         assert!(after < items && items > 9_000, "{line}");
     }
 
@@ -663,6 +652,15 @@ fn pdf_reports_are_bounded_and_a_stop_signal_ends_the_server_within_seconds() {
         peak < before + 600 * 1024,
         "peak {peak} KiB, {before} KiB before"
     );
+}
+
+/// The number a log line gives as `name=N`.
+fn log_field(line: &str, name: &str) -> usize {
+    line.split(&format!("{name}="))
+        .nth(1)
+        .and_then(|x| x.split_whitespace().next())
+        .and_then(|x| x.parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in {line}"))
 }
 
 /// The server's resident and peak memory, in KiB, from /proc.

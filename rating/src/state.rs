@@ -373,8 +373,8 @@ impl State {
         rated: bool,
         for_ever: bool,
     ) {
-        if let Some(&i) = self.by_id.get(account) {
-            self.remember_at(i, id, t, rated, for_ever);
+        if self.by_id.contains_key(account) {
+            self.remember(account, id, t, rated, for_ever);
         }
     }
 
