@@ -78,6 +78,7 @@ fn corpus() -> Vec<(&'static str, Vec<u8>, Expect)> {
         ("an account id naming a group", s(r#"{"type":"open_account","id":"open-4","account":"ACME/sales","time":"2026-11-25T00:00:00Z","numbers":[{"msisdn":"79001234597","plan":"BASIC"}]}"#.into()), Dead("names a group")),
         ("a payment naming an account and another's number", s(r#"{"type":"payment","id":"pay-y","account":"A1","msisdn":"79990000000","amount":"1.00","time":"2026-11-25T10:00:00Z"}"#.into()), Rejected("not that account's")),
         ("usage before its number joined", s(usage(r#""id":"before","start":"2026-11-23T12:00:00Z","duration":60"#)), Rejected("before the number joined")),
+        ("usage on the joining day, before the second it joined", s(usage(r#""id":"before-second","start":"2026-11-23T22:00:00Z","duration":60"#)), Rejected("before the number joined its account at")),
         ("invalid UTF-8", b"{\"type\":\"usage\",\"id\":\"\xff\xfe\"}".to_vec(), Dead("UTF-8")),
         ("a NUL byte", b"{\"type\":\"usage\",\0}".to_vec(), Dead("key must be a string")),
     ]
