@@ -5,7 +5,7 @@
 //! RATEL_BENCH_BATCH, default 16384).
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
-use engine::record::Entry;
+use engine::entry::Entry;
 use engine::store::{Commit, Store};
 use engine::workload::Workload;
 use rating::codec::{encode_decision, encode_input, parse_json};

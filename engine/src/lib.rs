@@ -2,27 +2,20 @@
 //! (the RocksDB event log and state), recovers, replays and re-rates. `rating` decides; this
 //! crate never computes a price itself.
 
-pub mod audit;
-pub mod cgrates;
-pub mod changed;
-pub mod changelog;
-pub mod file_topics;
+mod input;
 pub mod kafka;
-pub mod keys;
-pub mod models;
-pub mod outbox;
-pub mod partition;
+mod passes;
 pub mod pipeline;
-pub mod query;
-pub mod record;
-pub mod replay;
-pub mod report;
-pub mod serve;
-pub mod source;
+mod read;
 pub mod store;
-pub mod stream;
-pub mod topics;
-pub mod workload;
+mod tools;
+
+pub use input::{file_topics, partition, source, topics};
+pub use kafka::{changelog, outbox, stream};
+pub use passes::{audit, rebuild, replay};
+pub use read::{query, report, serve};
+pub use store::{changed, entry, keys};
+pub use tools::{cgrates, workload};
 
 /// The example catalog, shipped inside the binary so that `ratel demo` runs anywhere.
 pub const EXAMPLE_CATALOG: &str = include_str!("../../catalogs/example.toml");

@@ -1098,7 +1098,7 @@ fn projections_command(
     let total = store.meta_u64(&engine::keys::sequence(0))?.unwrap_or(0);
     let pb = bar(quiet, total, "projecting");
     let started = std::time::Instant::now();
-    let r = engine::models::rebuild(&store, |n| pb.set_position(n))?;
+    let r = engine::rebuild::rebuild(&store, |n| pb.set_position(n))?;
     pb.finish_and_clear();
     println!(
         "rebuilt the read models from {} log entries ({} decisions, {} rows) in {:.1} s",

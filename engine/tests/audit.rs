@@ -2,8 +2,8 @@
 //! a charge changed, a charge copied, an entry removed. Replay names a changed charge.
 
 use engine::audit::audit;
+use engine::entry::Entry;
 use engine::pipeline::{Config, Engine};
-use engine::record::Entry;
 use engine::store::{log_key, Store};
 use engine::workload::Workload;
 use rating::codec::{decode_decision, encode_decision};

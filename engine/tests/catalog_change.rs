@@ -4,8 +4,8 @@
 
 mod common;
 
+use engine::entry::Entry;
 use engine::pipeline::{Config, Engine};
-use engine::record::Entry;
 use rating::Catalog;
 use std::path::Path;
 

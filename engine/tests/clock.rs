@@ -3,8 +3,8 @@
 
 mod common;
 
+use engine::entry::Entry;
 use engine::pipeline::{Config, Engine};
-use engine::record::Entry;
 use std::path::Path;
 
 fn rate_lines(dir: &Path, lines: &[String]) -> Engine {

@@ -6,7 +6,7 @@
 mod common;
 use common::ratel;
 
-use engine::record::Entry;
+use engine::entry::Entry;
 use engine::store::Store;
 use engine::workload::Workload;
 use rand::{Rng, SeedableRng};

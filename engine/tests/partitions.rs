@@ -163,7 +163,7 @@ fn a_transfer_crosses_partitions_through_the_log() {
     let mut at = std::collections::BTreeMap::new();
     for item in e.store.log() {
         let (p, _, entry) = item.unwrap();
-        if let engine::record::Entry::Rated { input, .. } = entry {
+        if let engine::entry::Entry::Rated { input, .. } = entry {
             let i = rating::codec::decode_input(&input).unwrap();
             at.insert(i.id().to_string(), p);
         }
@@ -275,7 +275,7 @@ fn a_transfer_to_a_partition_another_instance_owns_is_dead_lettered_not_credited
         .store
         .log()
         .filter_map(|item| match item.unwrap() {
-            (p, _, engine::record::Entry::Dead { reason, raw, .. }) => {
+            (p, _, engine::entry::Entry::Dead { reason, raw, .. }) => {
                 assert_eq!(p, part(&x));
                 assert_eq!(raw, transfer.as_bytes());
                 Some(reason)
@@ -340,7 +340,7 @@ fn an_opening_on_the_wrong_kafka_partition_is_dead_lettered() {
         .store
         .log()
         .find_map(|r| match r.unwrap().2 {
-            engine::record::Entry::Dead { reason, .. } => Some(reason),
+            engine::entry::Entry::Dead { reason, .. } => Some(reason),
             _ => None,
         })
         .unwrap();
@@ -381,7 +381,7 @@ fn a_file_is_read_as_its_topics_whatever_their_interleaving() {
         e.store
             .log()
             .filter_map(|r| match r.unwrap().2 {
-                engine::record::Entry::Rated { decision, .. } => Some(decision),
+                engine::entry::Entry::Rated { decision, .. } => Some(decision),
                 _ => None,
             })
             .collect()

@@ -97,7 +97,7 @@ fn every_line_is_rated_rejected_or_dead_lettered_with_a_reason() {
         if let (
             _,
             _,
-            engine::record::Entry::Dead {
+            engine::entry::Entry::Dead {
                 position,
                 reason,
                 raw,
@@ -234,7 +234,7 @@ fn a_new_catalog_mid_stream_is_recorded_and_replay_uses_each_in_turn() {
     let catalogs = e
         .store
         .log()
-        .filter(|i| matches!(i.as_ref().unwrap().2, engine::record::Entry::Catalog { .. }))
+        .filter(|i| matches!(i.as_ref().unwrap().2, engine::entry::Entry::Catalog { .. }))
         .count();
     assert_eq!(catalogs, 2);
     let (report, _) = engine::replay::replay(&e.store, |_| {}).unwrap();
@@ -452,7 +452,7 @@ fn a_store_that_kept_its_ids_apart_moves_them_into_the_records_and_knows_every_r
         let mut n = 0;
         for item in store.log() {
             let (p, seq, entry) = item.unwrap();
-            let engine::record::Entry::Rated { decision, .. } = entry else {
+            let engine::entry::Entry::Rated { decision, .. } = entry else {
                 continue;
             };
             let d = rating::codec::decode_decision(&decision).unwrap();

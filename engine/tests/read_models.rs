@@ -406,7 +406,7 @@ fn a_rebuild_gives_the_live_read_models_row_for_row() {
         .count();
     assert!(reports > 0, "the workload orders reports");
 
-    let r = engine::models::rebuild(&e.store, |_| {}).unwrap();
+    let r = engine::rebuild::rebuild(&e.store, |_| {}).unwrap();
     assert_eq!(
         r.decisions,
         e.counters.rated

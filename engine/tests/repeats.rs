@@ -34,7 +34,7 @@ fn a_payment_sent_again_days_later_is_a_duplicate_and_usage_follows_its_window()
         .store
         .log()
         .filter_map(|r| match r.unwrap().2 {
-            engine::record::Entry::Rated { decision, .. } => {
+            engine::entry::Entry::Rated { decision, .. } => {
                 let d = decode_decision(&decision).unwrap();
                 Some(match d.outcome {
                     Outcome::Rejected(r) => format!("{}: rejected {r}", d.event),

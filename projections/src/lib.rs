@@ -3,19 +3,20 @@
 //! RocksDB WriteBatch as the decision, and `ratel projections rebuild` recreates them all from
 //! the log with the same function.
 //!
-//! - [`item`]: the rows (a detalization item, a payment) and the spending categories.
+//! Three layers, each importing only from those before it:
+//! - `models/`: the rows (a detalization item, a payment, the spending categories; [`item`]) and
+//!   the column families, their keys, the merge operator that sums spending, and the queries over
+//!   them ([`models`]).
 //! - [`project`]: decision → updates; pure.
-//! - [`models`]: the column families, their keys, the merge operator that sums spending, and the
-//!   queries over them.
-//! - [`view`]: balance and packages of an account, from its state and the models.
-//! - [`export`]: a detalization as CSV or JSON; [`pdf`]: as a printable PDF.
+//! - `present/`: what people read: balance and packages of an account ([`view`]), a detalization
+//!   as CSV or JSON ([`export`]) or as a printable PDF ([`pdf`]).
 
-pub mod export;
-pub mod item;
 pub mod models;
-pub mod pdf;
+mod present;
 pub mod project;
-pub mod view;
+
+pub use models::item;
+pub use present::{export, pdf, view};
 
 pub use item::{Category, Item, PaymentKind, PaymentRow, What};
 pub use models::{Detalization, ModelError, Spending, Updates};

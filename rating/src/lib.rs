@@ -6,30 +6,19 @@
 //! changes the state by exactly what the decision records. The engine logs the decision between
 //! the two.
 
-mod activity;
-pub mod catalog;
-pub mod cgrates;
-pub mod codec;
-pub mod decision;
-pub mod event;
-mod lifecycle;
-pub mod money;
-pub mod number;
-pub mod period;
-pub mod prefetch;
-pub mod price;
-pub mod quote;
-pub mod rate;
-pub mod recent;
-pub mod record;
-mod renewal;
-pub mod request;
-pub mod service;
-mod small_vec;
-pub mod state;
-pub mod time;
-pub mod transfer;
-mod verdict;
+mod decide;
+mod encoding;
+mod model;
+mod tariff;
+mod units;
+
+pub(crate) use decide::{activity, lifecycle, renewal, verdict};
+pub use decide::{period, prefetch, price, quote, rate, transfer};
+pub use encoding::{codec, record, request};
+pub(crate) use model::small_vec;
+pub use model::{decision, event, number, recent, state};
+pub use tariff::{catalog, cgrates};
+pub use units::{money, service, time};
 
 pub use activity::work_due;
 pub use catalog::{Catalog, CatalogError};

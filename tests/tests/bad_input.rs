@@ -2,8 +2,8 @@
 //! source, with the outcome ratel must give it. Each line is rated, rejected with its reason, or
 //! dead-lettered with its reason and position; none panics, none is lost, and the counts add up.
 
+use engine::entry::Entry;
 use engine::pipeline::{Config, Engine};
-use engine::record::Entry;
 use rating::codec::decode_decision;
 use rating::{Catalog, Outcome};
 

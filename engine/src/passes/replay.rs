@@ -4,8 +4,8 @@
 //! then checks the rebuilt state against the stored one. Re-rating uses another catalog and
 //! reports, per account and item, what would change.
 
+use crate::entry::Entry;
 use crate::pipeline::{Catalogs, EngineError};
-use crate::record::Entry;
 use crate::store::{decode_decision_at, decode_input_at, decode_rated, Store, StoreError};
 use rating::codec::encode_decision;
 use rating::{apply, rate, Catalog, Decision, Input, Outcome, State, Timestamp};

@@ -451,7 +451,7 @@ mod tests {
     /// a release 60 later) in a zone of its own: one with DST, and one that moved its offset by
     /// a whole day.
     fn opened_in(zone: &str) -> (Catalog, crate::state::Account) {
-        let text = include_str!("../../catalogs/example.toml").replace(
+        let text = include_str!("../../../catalogs/example.toml").replace(
             "timezone = \"Europe/Moscow\"",
             &format!("timezone = \"{zone}\""),
         );

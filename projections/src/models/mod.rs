@@ -7,6 +7,8 @@
 //!   → the sum, a 16-byte `Decimal`, added to by a merge operator so that a batch never reads.
 //! - `numbers`: `[msisdn u64 BE]` → account id.
 
+pub mod item;
+
 use crate::item::{decode_row, Category, Item, LogPos, PaymentRow, Sums};
 use rating::{Month, Msisdn, Timestamp};
 use rocksdb::{ColumnFamilyDescriptor, Direction, IteratorMode, MergeOperands, Options, DB};

@@ -29,8 +29,8 @@ pub const MAX_IN_FLIGHT: usize = 256;
 pub const MAX_QUERY_THREADS: usize = 16;
 /// How stale the follower may be: it catches up with the writer at most this often.
 const CATCH_UP_EVERY: Duration = Duration::from_millis(100);
-const PAGE: &str = include_str!("../assets/self-care.html");
-const OPENAPI: &str = include_str!("../assets/openapi.json");
+const PAGE: &str = include_str!("../../assets/self-care.html");
+const OPENAPI: &str = include_str!("../../assets/openapi.json");
 
 /// Who a token belongs to.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -191,7 +191,11 @@ mod tests {
     use super::*;
 
     fn cat() -> Catalog {
-        Catalog::from_toml("example.toml", include_str!("../../catalogs/example.toml")).unwrap()
+        Catalog::from_toml(
+            "example.toml",
+            include_str!("../../../catalogs/example.toml"),
+        )
+        .unwrap()
     }
 
     #[test]

@@ -4,8 +4,8 @@
 //! the log accounts for every line read (and for nothing else), and that the stored state is what
 //! the log says. Any discrepancy is listed; `ok()` is false if there is one.
 
+use crate::entry::Entry;
 use crate::pipeline::EngineError;
-use crate::record::Entry;
 use crate::store::decode_rated;
 use crate::store::Store;
 use rating::{Decision, Input, Msisdn, Outcome};

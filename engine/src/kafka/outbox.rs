@@ -5,9 +5,9 @@
 //! publishes those entries again on restart: a consumer downstream drops a repeat by the
 //! `ratel-event` header (the input event id; for a dead letter, its topic/partition/offset).
 
+use crate::entry::Entry;
 use crate::kafka::{self, Deliveries, DeliveryContext, KafkaSourceError, Topics};
 use crate::pipeline::Appended;
-use crate::record::Entry;
 use crate::store::{Commit, Store, StoreError};
 use rating::codec::{decode_decision, decode_input};
 use rating::decision::Alert;

@@ -31,7 +31,7 @@ impl From<projections::ModelError> for QueryError {
     fn from(e: projections::ModelError) -> Self {
         match e {
             projections::ModelError::TooMany => QueryError::Bad(e.to_string()),
-            e => QueryError::Engine(crate::models::model_error(e)),
+            e => QueryError::Engine(crate::rebuild::model_error(e)),
         }
     }
 }

@@ -3,7 +3,7 @@
 //! restart resumes exactly after the last commit.
 
 use crate::changed::Changed;
-use crate::record::Entry;
+use crate::entry::Entry;
 use crate::source::{Line, Source};
 use crate::store::{Commit, Counters, Store, StoreError, GLOBAL};
 use compact_str::CompactString;

@@ -258,7 +258,7 @@ pub fn happenings(store: &Store, partitions: u32) -> Result<Happenings, StoreErr
     let mut h = Happenings::default();
     for p in 0..partitions {
         for item in store.log_from(p, 0) {
-            if let (_, crate::record::Entry::Rated { decision, .. }) = item? {
+            if let (_, crate::entry::Entry::Rated { decision, .. }) = item? {
                 let d = rating::codec::decode_decision(&decision)
                     .map_err(|e| StoreError::Corrupt(format!("partition {p}: {e}")))?;
                 h.add(&d);

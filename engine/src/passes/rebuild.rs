@@ -1,8 +1,8 @@
 //! The read models' rebuild: every model recreated from the log with the same projection the
 //! pipeline runs live, so that a rebuild gives what the live models hold, row for row.
 
+use crate::entry::Entry;
 use crate::pipeline::{Catalogs, EngineError};
-use crate::record::Entry;
 use crate::store::decode_decision_at;
 use crate::store::{Commit, Store};
 use projections::project::LogPos;

@@ -1,0 +1,14 @@
+//! Kafka: the input topics consumed as a source, `ratel produce`, and the engine on the topics
+//! (`stream`), with its changelog (state handed over between instances) and its outbox (the
+//! output topics, fed from the log).
+
+pub mod changelog;
+mod client;
+mod consume;
+pub mod outbox;
+mod produce;
+pub mod stream;
+
+pub use client::*;
+pub use consume::*;
+pub use produce::*;

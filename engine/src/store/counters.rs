@@ -1,0 +1,58 @@
+//! The counters every commit keeps, per partition: inputs read, rated, rejected, duplicate and
+//! dead-lettered, ticks and derived inputs.
+
+/// Counters kept with every commit.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Counters {
+    pub read: u64,
+    pub rated: u64,
+    pub rejected: u64,
+    pub duplicates: u64,
+    pub dead: u64,
+    pub ticks: u64,
+    /// Inputs the engine made from its own decisions (a transfer's credit or refund): logged,
+    /// not read, and counted apart from `rated`, `rejected` and `duplicates`.
+    pub derived: u64,
+}
+
+impl Counters {
+    pub(super) const NAMES: [&'static str; 7] = [
+        "read",
+        "rated",
+        "rejected",
+        "duplicates",
+        "dead",
+        "ticks",
+        "derived",
+    ];
+    pub(super) fn values(&self) -> [u64; 7] {
+        [
+            self.read,
+            self.rated,
+            self.rejected,
+            self.duplicates,
+            self.dead,
+            self.ticks,
+            self.derived,
+        ]
+    }
+    /// Adds `o`'s counts to these.
+    pub fn add(&mut self, o: &Counters) {
+        for (i, v) in o.values().into_iter().enumerate() {
+            let sum = self.values()[i] + v;
+            self.set(i, sum);
+        }
+    }
+
+    pub(super) fn set(&mut self, i: usize, v: u64) {
+        match i {
+            0 => self.read = v,
+            1 => self.rated = v,
+            2 => self.rejected = v,
+            3 => self.duplicates = v,
+            4 => self.dead = v,
+            5 => self.ticks = v,
+            _ => self.derived = v,
+        }
+    }
+}

@@ -1,0 +1,256 @@
+//! The account state read back from the store: each partition's records as of its checkpoint,
+//! with the log's tail after it applied, and the ids accounts remember recalled from stores
+//! that kept them apart.
+
+use super::{
+    decode_decision_at, Commit, Store, StoreError, CF_BY_ACCOUNT, CF_LOG, CF_REPORTS, CF_SEEN,
+    CF_STATE,
+};
+use crate::entry::Entry;
+use crate::keys::account_key;
+use rating::{Account, State};
+use rocksdb::IteratorMode;
+use rustc_hash::FxHashSet;
+
+impl Store {
+    /// Where each of `partitions` partitions' tail begins: its checkpoint, or in a store made
+    /// before checkpoints, its log's end.
+    pub fn checkpoints(&self, partitions: u32) -> Result<Vec<u64>, StoreError> {
+        (0..partitions)
+            .map(|p| match self.meta_u64(&crate::keys::checkpoint(p))? {
+                Some(c) => Ok(c),
+                None => Ok(self.meta_u64(&crate::keys::sequence(p))?.unwrap_or(0)),
+            })
+            .collect()
+    }
+
+    pub(crate) fn partitions(&self) -> Result<u32, StoreError> {
+        let n = self.meta_u64(crate::keys::PARTITIONS)?.unwrap_or(1);
+        u32::try_from(n)
+            .ok()
+            .filter(|&n| (1..=crate::partition::MAX_PARTITIONS).contains(&n))
+            .ok_or_else(|| StoreError::Corrupt(format!("{n} partitions")))
+    }
+
+    /// The account records as stored, without their tails.
+    pub(crate) fn records(&self) -> Result<State, StoreError> {
+        self.records_and_layout().map(|(s, _)| s)
+    }
+
+    /// [`Store::records`], and whether any record is of a layout before records held their
+    /// account's ids.
+    fn records_and_layout(&self) -> Result<(State, bool), StoreError> {
+        let mut s = self.empty_state()?;
+        let mut before = false;
+        for kv in self.db.iterator_cf(self.cf(CF_STATE), IteratorMode::Start) {
+            let (_, v) = kv.map_err(|e| self.err(e))?;
+            before |= !restore_record(&mut s, &v)?;
+        }
+        Ok((s, before))
+    }
+
+    /// Applies every partition's tail (its entries from its checkpoint on) to `s`, in log order;
+    /// returns the accounts whose records it changed.
+    fn apply_tails(&self, s: &mut State) -> Result<FxHashSet<rating::AccountId>, StoreError> {
+        let mut changed = FxHashSet::default();
+        let n = self.partitions()?;
+        for (p, from) in (0..n).zip(self.checkpoints(n)?) {
+            for item in self.log_bytes_from(p, from) {
+                let (seq, v) = item?;
+                if let Some(a) = apply_entry(s, p, seq, &v)? {
+                    changed.insert(a);
+                }
+            }
+        }
+        Ok(changed)
+    }
+
+    /// Remembers, in `s`, the input of every decision in the log before each partition's
+    /// checkpoint, in log order (as rating did when it made them).
+    fn recall_ids(&self, s: &mut State) -> Result<(), StoreError> {
+        let n = self.partitions()?;
+        for (p, to) in (0..n).zip(self.checkpoints(n)?) {
+            for item in self.log_from(p, 0) {
+                let (seq, entry) = item?;
+                if seq >= to {
+                    break;
+                }
+                let Entry::Rated { decision, .. } = entry else {
+                    continue;
+                };
+                let d = decode_decision_at(p, seq, &decision)?;
+                if let Some((account, rated)) = rating::decision::remembered_by(&d) {
+                    let for_ever = rating::decision::held_for_ever(&d);
+                    s.restore_seen(account, &d.event, d.time, rated, for_ever);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The state as of the last commit: the account records with the ids they remember, the
+    /// free reports taken, then the log's tails applied. With it, the accounts the tails
+    /// changed, whose records the next checkpoint must write.
+    ///
+    /// A store made before records held their ids kept them in the `seen` family, an id a key,
+    /// with the input's time but not the time its account held it at. They are recalled
+    /// instead from the log before the checkpoints, decision by decision as live rating
+    /// remembered them, so that the ids and their times are exactly those of an engine that
+    /// never stopped; then a checkpoint of every account writes them into the records, in the
+    /// synced batch that empties the family.
+    pub fn load_state(&self) -> Result<(State, FxHashSet<rating::AccountId>), StoreError> {
+        let (mut s, older) = self.records_and_layout()?;
+        let before = older
+            || self
+                .db
+                .iterator_cf(self.cf(CF_SEEN), IteratorMode::Start)
+                .next()
+                .transpose()
+                .map_err(|e| self.err(e))?
+                .is_some();
+        if before {
+            self.recall_ids(&mut s)?;
+        }
+        for kv in self
+            .db
+            .iterator_cf(self.cf(CF_REPORTS), IteratorMode::Start)
+        {
+            let (k, _) = kv.map_err(|e| self.err(e))?;
+            let k: [u8; 12] = k[..]
+                .try_into()
+                .map_err(|_| StoreError::Corrupt("report key of wrong length".into()))?;
+            let m = u64::from_be_bytes(k[..8].try_into().expect("8"));
+            let month = u32::from_be_bytes(k[8..].try_into().expect("4"));
+            s.restore_free_report(rating::Msisdn(m), rating::Month(month));
+        }
+        let changed = self.apply_tails(&mut s)?;
+        if !before {
+            return Ok((s, changed));
+        }
+        let mut c = Commit::default();
+        // No valid key sorts at or after [ff ff]: a key is an account id's length and UTF-8
+        // bytes, or (older) an id's UTF-8 bytes, and UTF-8 has no ff byte.
+        c.batch
+            .delete_range_cf(self.cf(CF_SEEN), &[][..], &[0xffu8, 0xff][..]);
+        let mut buf = Vec::new();
+        for a in s.accounts() {
+            let recent = s.recent(&a.id).expect("an account's ids");
+            self.put_account(&mut c, a, recent, &mut buf);
+        }
+        let n = self.partitions()?;
+        for p in 0..n {
+            let end = self.meta_u64(&crate::keys::sequence(p))?.unwrap_or(0);
+            self.put_meta(&mut c, &crate::keys::checkpoint(p), &end.to_le_bytes());
+        }
+        self.commit(c, true)?;
+        tracing::info!(
+            accounts = s.len(),
+            ids = s.seen_count(),
+            "the ids each account remembers moved into its record"
+        );
+        Ok((s, FxHashSet::default()))
+    }
+
+    /// Every account as of the last commit (records and tails), ordered by id.
+    pub fn accounts(&self) -> impl Iterator<Item = Result<Account, StoreError>> + '_ {
+        let all = self.records().and_then(|mut s| {
+            self.apply_tails(&mut s)?;
+            let mut all: Vec<Account> = s.accounts().cloned().collect();
+            all.sort_unstable_by(|a, b| a.id.as_bytes().cmp(b.id.as_bytes()));
+            Ok(all)
+        });
+        let items: Vec<Result<Account, StoreError>> = match all {
+            Ok(all) => all.into_iter().map(Ok).collect(),
+            Err(e) => vec![Err(e)],
+        };
+        items.into_iter()
+    }
+
+    /// One account as of the last commit: its record, and the entries of its partition's tail
+    /// that concern it (found through `by_account`).
+    pub fn account(&self, id: &str) -> Result<Option<Account>, StoreError> {
+        // A follower (`ratel serve`) catches up with the writer between two of its reads: a
+        // checkpoint landing between the record and the markers would pair a record with the
+        // wrong tail. Markers only grow, so the same markers before and after the reads mean
+        // one view of the store; otherwise the reads are made again.
+        let n = self.partitions()?;
+        for _ in 0..8 {
+            let before = self.checkpoints(n)?;
+            let read = self.account_as_of(id, &before);
+            if self.checkpoints(n)? == before {
+                return read;
+            }
+        }
+        Err(StoreError::Io(format!(
+            "account {id}: the store made eight checkpoints while it was read"
+        )))
+    }
+
+    fn account_as_of(&self, id: &str, checkpoints: &[u64]) -> Result<Option<Account>, StoreError> {
+        let mut s = self.empty_state()?;
+        if let Some(v) = self
+            .db
+            .get_cf(self.cf(CF_STATE), id)
+            .map_err(|e| self.err(e))?
+        {
+            restore_record(&mut s, &v)?;
+        }
+        let prefix = account_key(id, 0, 0);
+        let prefix = &prefix[..prefix.len() - 12];
+        let it = self.db.iterator_cf(
+            self.cf(CF_BY_ACCOUNT),
+            IteratorMode::From(prefix, rocksdb::Direction::Forward),
+        );
+        for kv in it {
+            let (k, _) = kv.map_err(|e| self.err(e))?;
+            let Some(at) = k.strip_prefix(prefix).filter(|at| at.len() == 12) else {
+                break;
+            };
+            let p = u32::from_be_bytes(at[..4].try_into().expect("4"));
+            let seq = u64::from_be_bytes(at[4..].try_into().expect("8"));
+            if checkpoints.get(p as usize).is_none_or(|&c| seq < c) {
+                continue;
+            }
+            let entry = self
+                .db
+                .get_cf(self.cf(CF_LOG), at)
+                .map_err(|e| self.err(e))?
+                .ok_or_else(|| StoreError::Corrupt(format!("index of {id} names {p}/{seq}")))?;
+            apply_entry(&mut s, p, seq, &entry)?;
+        }
+        Ok(s.account(id).cloned())
+    }
+}
+
+/// Applies a log entry's decision to `s` (a catalog or dead entry changes nothing); returns the
+/// account whose record it changed.
+fn apply_entry(
+    s: &mut State,
+    p: u32,
+    seq: u64,
+    bytes: &[u8],
+) -> Result<Option<rating::AccountId>, StoreError> {
+    let corrupt = |e: String| StoreError::Corrupt(format!("log {p}/{seq}: {e}"));
+    let Entry::Rated { decision, .. } = Entry::decode(bytes).map_err(|e| corrupt(e.to_string()))?
+    else {
+        return Ok(None);
+    };
+    let d = rating::codec::decode_decision(&decision).map_err(|e| corrupt(e.to_string()))?;
+    rating::decision::apply(s, &d).map_err(|e| corrupt(e.to_string()))?;
+    Ok(rating::decision::changed_by(&d).cloned())
+}
+
+/// Puts an account record into `s`; false if the record holds no ids (a layout before 4).
+fn restore_record(s: &mut State, v: &[u8]) -> Result<bool, StoreError> {
+    let (a, recent) =
+        rating::record::decode_account(v).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let id = a.id.clone();
+    s.restore(a);
+    Ok(match recent {
+        Some(r) => {
+            s.restore_recent(&id, r);
+            true
+        }
+        None => false,
+    })
+}

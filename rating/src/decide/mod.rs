@@ -1,0 +1,14 @@
+//! Deciding: `rate` dispatches an input to the handler of its kind (usage, payments, plan and
+//! status changes, transfers); below them, pricing, periods and the shared shapes of a verdict.
+//! Reads the model and the tariff; changes nothing.
+
+pub(crate) mod activity;
+pub(crate) mod lifecycle;
+pub mod period;
+pub mod prefetch;
+pub mod price;
+pub mod quote;
+pub mod rate;
+pub(crate) mod renewal;
+pub mod transfer;
+pub(crate) mod verdict;
