@@ -15,11 +15,16 @@ const CRATES: [&str; 3] = ["rating/src", "projections/src", "engine/src"];
 /// Each crate's layers, lowest first: the top-level folders (or files) of its src/. A module may
 /// import from its own layer and the layers before it, never from a later one.
 const LAYERS: [(&str, &[&str]); 3] = [
-    ("rating/src", &["units", "tariff", "model", "decide", "encoding"]),
+    (
+        "rating/src",
+        &["units", "tariff", "model", "decide", "encoding"],
+    ),
     ("projections/src", &["models", "project", "present"]),
     (
         "engine/src",
-        &["input", "store", "pipeline", "passes", "kafka", "read", "tools"],
+        &[
+            "input", "store", "pipeline", "passes", "kafka", "read", "tools",
+        ],
     ),
 ];
 

@@ -2,8 +2,12 @@
 //! status changes, transfers); below them, pricing, periods and the shared shapes of a verdict.
 //! Reads the model and the tariff; changes nothing.
 
+pub(crate) mod account;
 pub(crate) mod activity;
+pub(crate) mod detalization;
 pub(crate) mod lifecycle;
+pub(crate) mod option;
+pub(crate) mod payment;
 pub mod period;
 pub mod prefetch;
 pub mod price;
@@ -11,4 +15,5 @@ pub mod quote;
 pub mod rate;
 pub(crate) mod renewal;
 pub mod transfer;
+pub(crate) mod usage;
 pub(crate) mod verdict;

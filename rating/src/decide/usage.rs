@@ -1,0 +1,417 @@
+//! Usage: a usage item (CDR) charged from the number's package buckets first, then from money at
+//! the price in force (or a CGRateS tariff's), with its destination resolved and its repeats and
+//! late arrivals told apart first.
+
+use crate::catalog::{prefix, Catalog, DestIdx, UsageKind, ANY_DEST};
+use crate::decision::{Charge, Decision, Outcome, Rejection, Take, Why};
+use crate::event::{Input, Usage};
+use crate::price::{Item, Offers, Pricer};
+use crate::recent::Seen;
+use crate::renewal::renewed;
+use crate::service::{Direction, Service};
+use crate::state::{Account, State};
+use crate::time::Timestamp;
+use crate::verdict::{decided, rejected, Due};
+use compact_str::CompactString;
+use rust_decimal::Decimal;
+use smallvec::SmallVec;
+
+pub(crate) fn usage_kind(cat: &Catalog, u: &Usage, dest: DestIdx) -> UsageKind {
+    let d = (dest != ANY_DEST).then(|| &cat.destinations[dest as usize]);
+    UsageKind {
+        service: u.service,
+        direction: u.direction,
+        zone: d.map(|d| d.zone),
+        network: d.map(|d| d.network),
+        location: u.location,
+        rating_group: u.rating_group,
+    }
+}
+
+pub(crate) fn rate_usage(state: &State, cat: &Catalog, input: &Input, u: &Usage) -> Decision {
+    let Some(i) = state.index_of_number(u.msisdn) else {
+        return rejected(input, cat, None, Rejection::UnknownNumber(u.msisdn));
+    };
+    let acct0 = state.account_at(i);
+    if let Some(seen) = unless_new(state, cat, input, &acct0.id, state.seen_at(i, input)) {
+        return seen;
+    }
+    charge(cat, input, acct0, u)
+}
+
+/// The decision for an input its account has seen or that comes too late (`crate::recent`);
+/// none for a new one.
+pub(crate) fn unless_new(
+    state: &State,
+    cat: &Catalog,
+    input: &Input,
+    owner: &str,
+    seen: Seen,
+) -> Option<Decision> {
+    match seen {
+        Seen::Fresh => None,
+        Seen::Repeat => Some(decided(
+            input,
+            cat,
+            None,
+            Due::default(),
+            Outcome::Duplicate,
+        )),
+        Seen::TooLate { horizon } => Some(rejected(
+            input,
+            cat,
+            Some(owner),
+            Rejection::TooLate {
+                horizon,
+                window: state.window(),
+            },
+        )),
+    }
+}
+
+/// The decision for a usage item, built in place: a decision is a few hundred bytes, and the
+/// hot path should not move it from frame to frame.
+#[inline]
+fn before_joining(cat: &Catalog, acct: &Account, u: &Usage) -> Option<Rejection> {
+    let n = acct
+        .number(u.msisdn)
+        .expect("the index points at the account holding the number");
+    // Most usage is later than the joining time and the latest instant at which the joining
+    // day could still be earlier somewhere (its midnight in UTC plus the widest offset west),
+    // and is let through without a time zone conversion.
+    let midnight = n.anchor.and_hms_opt(0, 0, 0)?.and_utc().timestamp();
+    if u.start >= n.joined && u.start.0 >= midnight + 12 * 3600 {
+        return None;
+    }
+    // The day first: a number read from a record before joining times (`codec::v3`) knows only
+    // its day, and was decided by it.
+    let date = cat.calendar.local(u.start).date;
+    if date < n.anchor {
+        return Some(Rejection::BeforeNumberJoined {
+            msisdn: u.msisdn,
+            date,
+            joined: n.anchor,
+        });
+    }
+    (u.start < n.joined).then_some(Rejection::BeforeJoiningTime {
+        msisdn: u.msisdn,
+        start: u.start,
+        joined: n.joined,
+    })
+}
+
+fn charge(cat: &Catalog, input: &Input, acct0: &Account, u: &Usage) -> Decision {
+    let reject = |r| rejected(input, cat, Some(&acct0.id), r);
+    let quantity = match u.quantity() {
+        Ok(q) => q,
+        Err(r) => return reject(r.into()),
+    };
+    if let Some(r) = before_joining(cat, acct0, u) {
+        return reject(r);
+    }
+    let (acct, due) = renewed(cat, acct0, u.start);
+    let n = acct
+        .number(u.msisdn)
+        .expect("the index points at the account holding the number");
+    if let Some(cg) = &cat.plans[n.plan as usize].cgrates {
+        return charge_cgrates(cat, input, acct0, &acct, due, u, quantity, cg);
+    }
+    let dest = match destination(cat, u.service, u.other.as_ref()) {
+        Ok(d) => d,
+        Err(r) => return reject(r),
+    };
+    let kind = usage_kind(cat, u, dest);
+    let item = Item {
+        kind,
+        dest,
+        start: u.start,
+        quantity,
+        offers: Offers {
+            plan: n.plan,
+            addons: &n.options,
+        },
+    };
+    let pricer = Pricer::new(cat, &item);
+    let Some(first) = pricer.choose(&item, 0) else {
+        return reject(no_rate(cat, u, dest));
+    };
+    let free = cat.rates[first.rate as usize].free;
+
+    // Packages first, unless the price is free anyway.
+    let mut takes: SmallVec<[Take; 2]> = SmallVec::new();
+    let mut covered = 0u64;
+    if !free && quantity > 0 {
+        let mut eligible: SmallVec<[(i32, Timestamp, u32, usize); 4]> = SmallVec::new();
+        for (i, b) in n.buckets.iter().enumerate() {
+            if b.remaining == 0 || !b.valid_at(u.start) {
+                continue;
+            }
+            let p = &cat.packages[b.package as usize];
+            if p.covers(&kind) {
+                eligible.push((p.priority, b.valid_until, b.id, i));
+            }
+        }
+        // Usually one or two: an insertion sort beats the general sort here.
+        for i in 1..eligible.len() {
+            let mut j = i;
+            while j > 0 && eligible[j - 1] > eligible[j] {
+                eligible.swap(j - 1, j);
+                j -= 1;
+            }
+        }
+        for &(_, _, _, i) in &eligible {
+            let left = quantity - covered;
+            if left == 0 {
+                break;
+            }
+            let b = &n.buckets[i];
+            let inc = cat.packages[b.package as usize].increment;
+            let want = left.div_ceil(inc) * inc;
+            let units = want.min(b.remaining);
+            covered += units.min(left);
+            takes.push(Take {
+                bucket: b.id,
+                units,
+            });
+        }
+    }
+    let Ok(priced) = pricer.price(&item, first, covered) else {
+        return reject(no_rate(cat, u, dest));
+    };
+    let why = if free {
+        Why::Free
+    } else if covered >= quantity && quantity > 0 {
+        Why::Packages
+    } else if priced.capped {
+        Why::MoneyCapped
+    } else if covered > 0 {
+        Why::PackagesAndMoney
+    } else {
+        Why::Money
+    };
+    charged(
+        cat,
+        u,
+        acct0,
+        &acct,
+        due,
+        Paid {
+            quantity,
+            destination: (dest != ANY_DEST).then_some(dest),
+            rate: first.rate,
+            takes,
+            spans: priced.spans,
+            connect_fee: priced.connect_fee,
+            money: priced.money,
+            why,
+        },
+    )
+}
+
+/// What a usage item was paid with.
+struct Paid {
+    quantity: u64,
+    destination: Option<DestIdx>,
+    rate: crate::catalog::RateIdx,
+    takes: SmallVec<[Take; 2]>,
+    spans: SmallVec<[crate::decision::Span; 1]>,
+    connect_fee: Decimal,
+    money: Decimal,
+    why: Why,
+}
+
+/// The decision of a charge, for whichever pricing paid it. `acct` is the account after the
+/// renewals the decision carries.
+#[inline(always)]
+fn charged(
+    cat: &Catalog,
+    u: &Usage,
+    acct0: &Account,
+    acct: &Account,
+    due: Due,
+    p: Paid,
+) -> Decision {
+    debug_assert!(p.money >= Decimal::ZERO, "a charge is never negative");
+    let due_nothing =
+        due.renewals.is_empty() && due.written_off.is_none() && due.inactivity.is_none();
+    let balance_after = acct.balance - p.money;
+    let over_limit = u.direction == Direction::Out
+        && !p.money.is_zero()
+        && crate::money::order(balance_after, -acct.credit_limit).is_lt();
+    let mut alerts = Vec::new();
+    if let Some(status) = crate::activity::barred(acct, u.msisdn) {
+        alerts.push(crate::decision::Alert::UsageWhileBarred {
+            msisdn: u.msisdn,
+            status: status.into(),
+        });
+    }
+    let mut d = Decision {
+        event: u.id.clone(),
+        catalog: cat.tag(),
+        time: u.start,
+        account: Some(acct0.id.clone()),
+        written_off: due.written_off,
+        renewals: due.renewals,
+        outcome: Outcome::Charged(Charge {
+            msisdn: u.msisdn,
+            service: u.service,
+            direction: u.direction,
+            other: u.other.clone(),
+            start: u.start,
+            quantity: p.quantity,
+            destination: p.destination,
+            rate: p.rate,
+            takes: p.takes,
+            spans: p.spans,
+            connect_fee: p.connect_fee,
+            money: p.money,
+            balance_after,
+            why: p.why,
+            over_limit,
+        }),
+        inactivity: due.inactivity,
+        alerts,
+        loyalty: None,
+        spent: None,
+    };
+    // Most CDRs are covered by packages and move no money: no alert and no points can follow,
+    // and the hot path skips the decimal work of looking.
+    let moved = !p.money.is_zero()
+        || !d.renewals.is_empty()
+        || d.written_off.is_some()
+        || d.inactivity.is_some();
+    if moved {
+        if due_nothing {
+            // The balance moved by the charge alone: it ends at `balance_after`, and what
+            // was spent is the charge.
+            crate::lifecycle::alert_crossings(
+                acct0,
+                balance_after,
+                acct0.credit_limit,
+                &mut d.alerts,
+            );
+            d.loyalty = crate::lifecycle::accrual(cat, acct0, p.money);
+        } else {
+            crate::lifecycle::alert_balance(acct0, &mut d);
+            crate::lifecycle::accrue(cat, acct0, &mut d);
+        }
+    }
+    crate::lifecycle::count_spending(cat, acct, u, &mut d);
+    d
+}
+
+/// `Charge::rate` of a charge priced by the catalog's CGRateS tariff plan, which has no ratel rate.
+pub const CGRATES_RATE: crate::catalog::RateIdx = crate::catalog::RateIdx::MAX;
+
+/// A usage item of a number whose plan CGRateS prices: the tariff plan's price of the whole item
+/// (its MSISDN as the subject, the catalog's time zone as the call's), paid in money; incoming
+/// usage is free, as CGRateS plans price the calling side. The breakdown is not logged: `ratel
+/// quote --tenant` reproduces it from the same catalog.
+#[cold]
+#[allow(clippy::too_many_arguments)]
+fn charge_cgrates(
+    cat: &Catalog,
+    input: &Input,
+    acct0: &Account,
+    acct: &Account,
+    due: Due,
+    u: &Usage,
+    quantity: u64,
+    cg: &crate::cgrates::file::PricingFile,
+) -> Decision {
+    use chrono::TimeZone;
+    let reject = |r| rejected(input, cat, Some(&acct0.id), r);
+    let tariff = cat
+        .cgrates
+        .as_ref()
+        .expect("the catalog refuses a CGRateS-priced plan without a tariff plan");
+    let (money, connect_fee, why) = if u.direction == Direction::In {
+        (Decimal::ZERO, Decimal::ZERO, Why::Free)
+    } else {
+        let voice = u.service == Service::Voice;
+        let usage = if voice {
+            quantity.saturating_mul(crate::cgrates::SECOND)
+        } else {
+            quantity
+        };
+        let Some(start) = cat.tz.timestamp_opt(u.start.0, 0).single() else {
+            return reject(no_cgrates_rate(u));
+        };
+        let subject = u.msisdn.to_string();
+        let req = crate::cgrates::CgrRequest {
+            tenant: &cg.tenant,
+            category: cg.categories.of(u.service),
+            subject: &subject,
+            destination: u.other.as_deref().unwrap_or(""),
+            start: start.fixed_offset(),
+            usage,
+            voice,
+        };
+        match tariff.price(&req) {
+            Ok(q) if q.cost.is_sign_negative() => return reject(no_cgrates_rate(u)),
+            Ok(q) => {
+                let why = if q.max_cost.is_some() {
+                    Why::MoneyCapped
+                } else {
+                    Why::Money
+                };
+                (q.cost, q.connect_fee, why)
+            }
+            Err(_) => return reject(no_cgrates_rate(u)),
+        }
+    };
+    charged(
+        cat,
+        u,
+        acct0,
+        acct,
+        due,
+        Paid {
+            quantity,
+            destination: None,
+            rate: CGRATES_RATE,
+            takes: SmallVec::new(),
+            spans: SmallVec::new(),
+            connect_fee,
+            money,
+            why,
+        },
+    )
+}
+
+fn no_cgrates_rate(u: &Usage) -> Rejection {
+    Rejection::NoRate {
+        service: u.service,
+        direction: u.direction,
+        destination: u.other.clone().unwrap_or_else(|| "*any".into()),
+    }
+}
+
+fn no_rate(cat: &Catalog, u: &Usage, dest: DestIdx) -> Rejection {
+    let destination = if dest == ANY_DEST {
+        "*any".into()
+    } else {
+        cat.destinations[dest as usize].id.as_str().into()
+    };
+    Rejection::NoRate {
+        service: u.service,
+        direction: u.direction,
+        destination,
+    }
+}
+
+/// Resolves the other party of a usage item to a destination (data has none).
+pub(crate) fn destination(
+    cat: &Catalog,
+    service: Service,
+    other: Option<&CompactString>,
+) -> Result<DestIdx, Rejection> {
+    if service == Service::Data {
+        return Ok(ANY_DEST);
+    }
+    let other =
+        other.ok_or_else(|| Rejection::Malformed(format!("{service} usage needs `other`")))?;
+    let digits = prefix::digits(other).ok_or_else(|| Rejection::BadOtherParty(other.clone()))?;
+    cat.destination(digits)
+        .ok_or_else(|| Rejection::UnknownDestination(other.clone()))
+}
