@@ -16,15 +16,16 @@ pub(crate) use decide::{activity, lifecycle, renewal, verdict};
 pub use decide::{period, prefetch, price, quote, rate, transfer};
 pub use encoding::{codec, record, request};
 pub(crate) use model::small_vec;
-pub use model::{decision, event, number, recent, state};
+pub use model::{apply, decision, event, number, recent, state};
 pub use tariff::{catalog, cgrates};
 pub use units::{money, service, time};
 
 pub use activity::work_due;
+pub use apply::{apply, ApplyError};
 pub use catalog::{Catalog, CatalogError};
 pub use decision::{
-    apply, ApplyError, Charge, Decision, Expiry, FeeCharge, FeeKind, FeeSource, Outcome, Rejection,
-    Renewal, Span, Take, Why,
+    Charge, Decision, Expiry, FeeCharge, FeeKind, FeeSource, Outcome, Rejection, Renewal, Span,
+    Take, Why,
 };
 pub use event::{AccountId, EventId, Input, Month, Msisdn, Usage};
 pub use number::{Bucket, Number, Origin};

@@ -236,7 +236,7 @@ fn apply_entry(
         return Ok(None);
     };
     let d = rating::codec::decode_decision(&decision).map_err(|e| corrupt(e.to_string()))?;
-    rating::decision::apply(s, &d).map_err(|e| corrupt(e.to_string()))?;
+    rating::apply(s, &d).map_err(|e| corrupt(e.to_string()))?;
     Ok(rating::decision::changed_by(&d).cloned())
 }
 

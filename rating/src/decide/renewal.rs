@@ -52,7 +52,7 @@ fn renewed_now<'a>(cat: &Catalog, acct: &'a Account, t: Timestamp) -> (Current<'
                 amount: p.outstanding,
                 at: p.expires,
             };
-            crate::decision::apply_write_off(&mut a, &w)
+            crate::model::apply::apply_write_off(&mut a, &w)
                 .expect("a write-off computed from this account applies to it");
             Some(w)
         }
@@ -60,12 +60,12 @@ fn renewed_now<'a>(cat: &Catalog, acct: &'a Account, t: Timestamp) -> (Current<'
     };
     let renewals = period::renew(cat, &a, t);
     for r in &renewals {
-        crate::decision::apply_renewal(&mut a, r)
+        crate::model::apply::apply_renewal(&mut a, r)
             .expect("a renewal computed from this account applies to it");
     }
     let inactivity = activity::inactivity(cat, &a, t);
     if let Some(w) = &inactivity {
-        crate::decision::apply_inactivity(&mut a, w);
+        crate::model::apply::apply_inactivity(&mut a, w);
     }
     (
         Current::Renewed(a),

@@ -2,6 +2,7 @@
 //! account remembers) and decisions, with `apply`, which changes state by exactly what a
 //! decision records. Built on the units and the tariff.
 
+pub mod apply;
 pub mod decision;
 pub mod event;
 pub mod number;

@@ -1,0 +1,495 @@
+//! Applying a decision to the state: pure bookkeeping, since a decision carries every amount
+//! it moves. A decision that does not fit the state is an inconsistency of the log, reported,
+//! never a property of the input.
+
+use crate::decision::{
+    held_for_ever, remembered_by, Charge, Decision, Expiry, FeeCharge, InactivityWork, Outcome,
+    Renewal, WriteOff,
+};
+use crate::event::{EventId, Month, Msisdn};
+use crate::state::{Account, Bucket, Number, State};
+use crate::time::Timestamp;
+use rust_decimal::Decimal;
+
+/// Why a decision could not be applied: the log and the state disagree. This is corruption or a
+/// bug, never a property of the input.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ApplyError {
+    #[error("decision {event}: {problem}")]
+    Inconsistent { event: EventId, problem: String },
+}
+
+fn bad(d: &Decision, problem: impl Into<String>) -> ApplyError {
+    ApplyError::Inconsistent {
+        event: d.event.clone(),
+        problem: problem.into(),
+    }
+}
+
+/// Applies a decision to the state. Applying is pure bookkeeping: every amount is in the decision.
+pub fn apply(state: &mut State, decision: &Decision) -> Result<(), ApplyError> {
+    match &decision.outcome {
+        Outcome::Duplicate => return Ok(()),
+        // A bounced transfer credit moves no money: the refund is its own event.
+        Outcome::Rejected(_) | Outcome::TransferBounced { .. } => {
+            remember(state, decision);
+            return Ok(());
+        }
+        Outcome::Opened { account, fees } => {
+            open_account(state, decision, account, fees)?;
+            remember(state, decision);
+            return Ok(());
+        }
+        _ => {}
+    }
+    let account_id = decision
+        .account
+        .as_ref()
+        .ok_or_else(|| bad(decision, "no account"))?;
+    let acct = state
+        .account_mut(account_id)
+        .ok_or_else(|| bad(decision, format!("unknown account {account_id}")))?;
+    apply_periodic_work(acct, decision)?;
+    let effects = apply_outcome(acct, decision)?;
+    apply_aftermath(acct, decision)?;
+    if let Some(msisdn) = effects.new_number {
+        state.index_number(account_id, msisdn);
+    }
+    if decision
+        .inactivity
+        .as_ref()
+        .is_some_and(|work| work.released.is_some())
+    {
+        state.release_numbers(account_id);
+    }
+    if let Some((msisdn, month)) = effects.free_report {
+        state.restore_free_report(msisdn, month);
+    }
+    remember(state, decision);
+    Ok(())
+}
+
+/// What an outcome changes beyond its account: the index of numbers, the free reports taken.
+#[derive(Default)]
+struct Effects {
+    new_number: Option<Msisdn>,
+    free_report: Option<(Msisdn, Month)>,
+}
+
+fn open_account(
+    state: &mut State,
+    decision: &Decision,
+    account: &Account,
+    fees: &[FeeCharge],
+) -> Result<(), ApplyError> {
+    if state.account(&account.id).is_some() {
+        return Err(bad(decision, format!("account {} exists", account.id)));
+    }
+    let mut opened = account.clone();
+    for fee in fees {
+        opened.balance -= fee.amount;
+    }
+    if let Some(loyalty) = &decision.loyalty {
+        opened.loyalty.points += loyalty.points;
+        opened.loyalty.towards_next = loyalty.towards_next;
+    }
+    state.insert_account(opened);
+    Ok(())
+}
+
+/// The periodic work due before the input: a promise written off, renewals, inactivity rules.
+fn apply_periodic_work(acct: &mut Account, decision: &Decision) -> Result<(), ApplyError> {
+    if let Some(write_off) = &decision.written_off {
+        apply_write_off(acct, write_off).map_err(|problem| bad(decision, problem))?;
+    }
+    for renewal in &decision.renewals {
+        apply_renewal(acct, renewal).map_err(|problem| bad(decision, problem))?;
+    }
+    if let Some(work) = &decision.inactivity {
+        apply_inactivity(acct, work);
+    }
+    Ok(())
+}
+
+/// What every decision on an account records after its outcome: the lowest balance noted, the
+/// loyalty points earned, a number's spending towards its limit.
+fn apply_aftermath(acct: &mut Account, decision: &Decision) -> Result<(), ApplyError> {
+    acct.activity.note_balance(acct.balance, decision.time);
+    if let Some(loyalty) = &decision.loyalty {
+        acct.loyalty.points += loyalty.points;
+        acct.loyalty.towards_next = loyalty.towards_next;
+    }
+    if let Some(spent) = &decision.spent {
+        let limit = acct
+            .number_mut(spent.msisdn)
+            .and_then(|number| number.limit.as_mut())
+            .ok_or_else(|| bad(decision, "spending of a number without a limit"))?;
+        limit.month = spent.month;
+        limit.spent = spent.spent;
+    }
+    Ok(())
+}
+
+/// The outcome's own change of the account; a table from outcome to its bookkeeping.
+fn apply_outcome(acct: &mut Account, decision: &Decision) -> Result<Effects, ApplyError> {
+    let mut effects = Effects::default();
+    match &decision.outcome {
+        Outcome::Charged(charge) => take_charge(acct, decision, charge)?,
+        Outcome::Paid {
+            amount,
+            repaid,
+            month,
+            balance_after,
+        } => {
+            repay_promise(acct, decision, *amount, *repaid)?;
+            acct.book_payment(*month, *amount);
+            acct.balance += *amount - *repaid;
+            balance_is(decision, acct.balance, *balance_after)?;
+            acct.activity.last_topup = decision.time;
+            acct.activity.fee_days = 0;
+        }
+        Outcome::NumberAdded { number, fees } => {
+            if acct.number(number.msisdn).is_some() {
+                return Err(bad(decision, "number already in account"));
+            }
+            acct.numbers.push(number.clone());
+            pay_fees(acct, fees);
+            effects.new_number = Some(number.msisdn);
+        }
+        Outcome::OptionActivated {
+            msisdn,
+            addon,
+            fees,
+            granted,
+            next_bucket,
+            next_due,
+            days,
+            months,
+        } => {
+            let number = number_of(acct, decision, *msisdn)?;
+            number.options.push(*addon);
+            take_up(number, granted, *next_bucket, *next_due, *days, *months);
+            pay_fees(acct, fees);
+        }
+        Outcome::OptionDeactivated {
+            msisdn,
+            addon,
+            dropped,
+        } => {
+            let number = number_of(acct, decision, *msisdn)?;
+            number.options.retain(|option| option != addon);
+            number
+                .buckets
+                .retain(|bucket| !dropped.iter().any(|gone| gone.bucket == bucket.id));
+        }
+        Outcome::CreditLimitSet { credit_limit } => acct.credit_limit = *credit_limit,
+        Outcome::Ticked => {}
+        Outcome::PromiseGranted { .. } => grant_promise(acct, decision)?,
+        Outcome::DetalizationOrdered { .. } => {
+            effects.free_report = order_detalization(acct, decision)?;
+        }
+        Outcome::PlanChanged { .. } => change_plan(acct, decision)?,
+        Outcome::StatusChanged {
+            msisdn,
+            status,
+            fees,
+            granted,
+            next_bucket,
+            next_due,
+            days,
+            months,
+        } => {
+            let number = number_of(acct, decision, *msisdn)?;
+            number.status = *status;
+            take_up(number, granted, *next_bucket, *next_due, *days, *months);
+            pay_fees(acct, fees);
+        }
+        Outcome::BalanceAlertsSet {
+            autopay,
+            low_balance,
+        } => {
+            acct.autopay = *autopay;
+            acct.low_balance = *low_balance;
+        }
+        Outcome::TransferSent {
+            amount,
+            fee,
+            balance_after,
+            ..
+        } => {
+            acct.balance -= *amount + *fee;
+            balance_is(decision, acct.balance, *balance_after)?;
+        }
+        Outcome::TransferReceived {
+            amount,
+            balance_after,
+            ..
+        }
+        | Outcome::TransferRefunded {
+            amount,
+            balance_after,
+            ..
+        } => {
+            acct.balance += *amount;
+            balance_is(decision, acct.balance, *balance_after)?;
+        }
+        Outcome::GroupSet { msisdn, group } => {
+            number_of(acct, decision, *msisdn)?.group = group.clone();
+        }
+        Outcome::SpendingLimitSet { msisdn, limit } => {
+            number_of(acct, decision, *msisdn)?.limit = *limit;
+        }
+        Outcome::TransferBounced { .. }
+        | Outcome::Opened { .. }
+        | Outcome::Duplicate
+        | Outcome::Rejected(_) => unreachable!("applied before the account is looked up"),
+    }
+    Ok(effects)
+}
+
+/// The number of the account a decision names, or the inconsistency.
+fn number_of<'a>(
+    acct: &'a mut Account,
+    decision: &Decision,
+    msisdn: Msisdn,
+) -> Result<&'a mut Number, ApplyError> {
+    acct.number_mut(msisdn)
+        .ok_or_else(|| bad(decision, "number not in account"))
+}
+
+fn pay_fees(acct: &mut Account, fees: &[FeeCharge]) {
+    for fee in fees {
+        acct.balance -= fee.amount;
+    }
+}
+
+/// A usage charge: units from the buckets it names, money from the balance.
+fn take_charge(acct: &mut Account, decision: &Decision, charge: &Charge) -> Result<(), ApplyError> {
+    let number = number_of(acct, decision, charge.msisdn)?;
+    for take in &charge.takes {
+        let bucket = number
+            .buckets
+            .iter_mut()
+            .find(|bucket| bucket.id == take.bucket)
+            .ok_or_else(|| bad(decision, format!("no bucket {}", take.bucket)))?;
+        if take.units > bucket.remaining {
+            let problem = format!(
+                "bucket {} has {} units, decision takes {}",
+                bucket.id, bucket.remaining, take.units
+            );
+            return Err(bad(decision, problem));
+        }
+        bucket.remaining -= take.units;
+    }
+    acct.balance -= charge.money;
+    balance_is(decision, acct.balance, charge.balance_after)
+}
+
+/// The part of a payment that repays a promised payment.
+fn repay_promise(
+    acct: &mut Account,
+    decision: &Decision,
+    amount: Decimal,
+    repaid: Decimal,
+) -> Result<(), ApplyError> {
+    if repaid.is_zero() {
+        return Ok(());
+    }
+    let promise = acct
+        .promise
+        .as_mut()
+        .ok_or_else(|| bad(decision, "a repayment without a promise"))?;
+    if repaid > promise.outstanding || repaid > amount || repaid.is_sign_negative() {
+        let problem = format!("repays {repaid} of {} outstanding", promise.outstanding);
+        return Err(bad(decision, problem));
+    }
+    promise.outstanding -= repaid;
+    if promise.outstanding.is_zero() {
+        acct.promise = None;
+    }
+    Ok(())
+}
+
+fn grant_promise(acct: &mut Account, decision: &Decision) -> Result<(), ApplyError> {
+    let Outcome::PromiseGranted {
+        amount,
+        fee,
+        expires,
+        balance_after,
+    } = &decision.outcome
+    else {
+        unreachable!("called for a granted promise")
+    };
+    if acct.promise.is_some() {
+        return Err(bad(decision, "a second promise while one is outstanding"));
+    }
+    acct.promise = Some(crate::state::Promise {
+        event: decision.event.clone(),
+        amount: *amount,
+        outstanding: *amount,
+        granted: decision.time,
+        expires: *expires,
+    });
+    acct.balance += *amount - *fee;
+    balance_is(decision, acct.balance, *balance_after)
+}
+
+/// A detalization's fee; the free report it took, if it was free.
+fn order_detalization(
+    acct: &mut Account,
+    decision: &Decision,
+) -> Result<Option<(Msisdn, Month)>, ApplyError> {
+    let Outcome::DetalizationOrdered {
+        msisdn,
+        month,
+        free,
+        fee,
+        balance_after,
+        ..
+    } = &decision.outcome
+    else {
+        unreachable!("called for an ordered detalization")
+    };
+    if acct.number(*msisdn).is_none() {
+        return Err(bad(decision, "number not in account"));
+    }
+    acct.balance -= *fee;
+    balance_is(decision, acct.balance, *balance_after)?;
+    if !*free {
+        return Ok(None);
+    }
+    let month = month.ok_or_else(|| bad(decision, "a free report of no month"))?;
+    Ok(Some((*msisdn, month)))
+}
+
+fn change_plan(acct: &mut Account, decision: &Decision) -> Result<(), ApplyError> {
+    let Outcome::PlanChanged {
+        msisdn,
+        from,
+        to,
+        fees,
+        dropped,
+        granted,
+        next_bucket,
+        next_due,
+        days,
+        months,
+        balance_after,
+    } = &decision.outcome
+    else {
+        unreachable!("called for a changed plan")
+    };
+    let number = number_of(acct, decision, *msisdn)?;
+    if number.plan != *from {
+        let problem = format!("number is on plan {}, not {from}", number.plan);
+        return Err(bad(decision, problem));
+    }
+    drop_buckets(number, dropped).map_err(|problem| bad(decision, problem))?;
+    number.plan = *to;
+    take_up(number, granted, *next_bucket, *next_due, *days, *months);
+    pay_fees(acct, fees);
+    balance_is(decision, acct.balance, *balance_after)
+}
+
+/// The balance an outcome reached is the one its decision records.
+fn balance_is(d: &Decision, reached: Decimal, recorded: Decimal) -> Result<(), ApplyError> {
+    if reached == recorded {
+        Ok(())
+    } else {
+        Err(bad(
+            d,
+            format!("balance after is {reached}, decision says {recorded}"),
+        ))
+    }
+}
+
+pub(crate) fn apply_write_off(acct: &mut Account, w: &WriteOff) -> Result<(), String> {
+    match &acct.promise {
+        Some(p) if p.event == w.promise && p.outstanding == w.amount => {
+            acct.balance -= w.amount;
+            acct.promise = None;
+            Ok(())
+        }
+        Some(p) => Err(format!(
+            "write-off of {} for promise {} but {} of {} is outstanding",
+            w.amount, w.promise, p.outstanding, p.event
+        )),
+        None => Err(format!(
+            "write-off of promise {} that is not outstanding",
+            w.promise
+        )),
+    }
+}
+
+/// Inactivity work: its fees, and the account blocked or released.
+pub(crate) fn apply_inactivity(acct: &mut Account, w: &InactivityWork) {
+    for f in &w.fees {
+        acct.balance -= f.amount;
+        acct.activity.note_balance(acct.balance, f.at);
+    }
+    acct.activity.fee_days = w.fee_days;
+    if w.blocked.is_some() {
+        acct.activity.blocked = w.blocked;
+    }
+    if w.released.is_some() {
+        acct.activity.released = w.released;
+    }
+}
+
+/// A number takes up an offer (an option, a new plan, its own plan again on resuming): the
+/// buckets granted and the period counters as the decision computed them.
+fn take_up(
+    n: &mut Number,
+    granted: &[Bucket],
+    next_bucket: u32,
+    next_due: Timestamp,
+    days: u32,
+    months: u32,
+) {
+    n.buckets.extend(granted.iter().cloned());
+    n.next_bucket = next_bucket;
+    n.next_due = next_due;
+    n.days = days;
+    n.months = months;
+}
+
+fn drop_buckets(n: &mut Number, dropped: &[Expiry]) -> Result<(), String> {
+    for e in dropped {
+        let before = n.buckets.len();
+        n.buckets.retain(|b| b.id != e.bucket);
+        if n.buckets.len() == before {
+            return Err(format!("drop of unknown bucket {}", e.bucket));
+        }
+    }
+    Ok(())
+}
+
+pub(crate) fn apply_renewal(acct: &mut Account, r: &Renewal) -> Result<(), String> {
+    let n = acct
+        .number_mut(r.msisdn)
+        .ok_or("renewal of a number not in the account")?;
+    for e in &r.expired {
+        let before = n.buckets.len();
+        n.buckets.retain(|b| b.id != e.bucket);
+        if n.buckets.len() == before {
+            return Err(format!("expiry of unknown bucket {}", e.bucket));
+        }
+    }
+    n.buckets.extend(r.granted.iter().cloned());
+    n.days = r.days;
+    n.months = r.months;
+    n.next_due = r.next_due;
+    n.next_bucket = r.next_bucket;
+    for f in &r.fees {
+        acct.balance -= f.amount;
+    }
+    Ok(())
+}
+
+/// Remembers a decision's input with the account it concerned (`crate::recent`): every
+/// decision but a duplicate and a too-late input, which change nothing.
+fn remember(state: &mut State, d: &Decision) {
+    if let Some((account, rated)) = remembered_by(d) {
+        state.remember(account, &d.event, d.time, rated, held_for_ever(d));
+    }
+}
