@@ -152,20 +152,61 @@ pub fn import(
         }
     }
     let mut warnings = Vec::new();
-    let text = |n: &str| files.get(n).map(String::as_str).unwrap_or("");
-    let mut t = TariffFile {
-        rounding_decimals,
-        ..TariffFile::default()
+    let text = |name: &str| files.get(name).map(String::as_str).unwrap_or("");
+    let destinations = read_destinations(text("Destinations.csv"), &mut warnings)?;
+    let (timings, timing_ids) = read_timings(text("Timings.csv"), &mut warnings)?;
+    let rates = read_rates(text("Rates.csv"), &mut warnings)?;
+    let known = Known {
+        destinations: destinations.iter().map(|d| d.id.as_str()).collect(),
+        rates: rates.iter().map(|r| r.id.as_str()).collect(),
+        timings: timing_ids,
     };
+    let destination_rates =
+        read_destination_rates(text("DestinationRates.csv"), &known, &mut warnings)?;
+    let rating_plans = read_rating_plans(
+        text("RatingPlans.csv"),
+        &known,
+        &destination_rates,
+        &mut warnings,
+    )?;
+    let rating_profiles =
+        read_rating_profiles(text("RatingProfiles.csv"), &rating_plans, &mut warnings)?;
+    let t = TariffFile {
+        rounding_decimals,
+        destinations,
+        timings,
+        rates,
+        destination_rates,
+        rating_plans,
+        rating_profiles,
+    };
+    Tariff::compile(&t).map_err(ImportError::Invalid)?;
+    // In the order of the files and of their lines, as an operator reads them.
+    warnings.sort_by_key(|w| (FILES.iter().position(|f| *f == w.file), w.line));
+    Ok(Import {
+        tariff: t,
+        warnings,
+    })
+}
 
-    // Destinations.
+/// The ids the rows of later files may name.
+struct Known<'a> {
+    destinations: FxHashSet<&'a str>,
+    rates: FxHashSet<&'a str>,
+    timings: FxHashSet<String>,
+}
+
+fn read_destinations(
+    text: &str,
+    warnings: &mut Vec<Warning>,
+) -> Result<Vec<DestinationFile>, ImportError> {
     let mut rd = Reader {
         file: "Destinations.csv",
-        warnings: &mut warnings,
+        warnings,
     };
     let mut dests: Vec<DestinationFile> = Vec::new();
     let mut dest_ix: FxHashMap<String, usize> = FxHashMap::default();
-    for (line, f) in rd.rows(text("Destinations.csv"), 2)? {
+    for (line, f) in rd.rows(text, 2)? {
         if f[0].is_empty() || f[0] == "*any" || f[1].is_empty() {
             rd.warn(
                 line,
@@ -183,15 +224,21 @@ pub fn import(
             dests[i].prefixes.push(f[1].clone());
         }
     }
-    t.destinations = dests;
+    Ok(dests)
+}
 
-    // Timings.
+/// The timings, and their ids with `*any`.
+fn read_timings(
+    text: &str,
+    warnings: &mut Vec<Warning>,
+) -> Result<(Vec<TimingFile>, FxHashSet<String>), ImportError> {
     let mut rd = Reader {
         file: "Timings.csv",
-        warnings: &mut warnings,
+        warnings,
     };
+    let mut timings = Vec::new();
     let mut timing_ids: FxHashSet<String> = FxHashSet::from_iter(["*any".to_string()]);
-    for (line, f) in rd.rows(text("Timings.csv"), 6)? {
+    for (line, f) in rd.rows(text, 6)? {
         if f[5] == "*asap" {
             rd.warn(
                 line,
@@ -202,26 +249,10 @@ pub fn import(
             );
             continue;
         }
-        let parsed = (|| -> Result<TimingFile, String> {
-            let (start, end) = match f[5].split_once(';') {
-                Some((s, e)) => (s.to_string(), Some(e.to_string())),
-                None if f[5].is_empty() => ("00:00:00".to_string(), None),
-                None => (f[5].clone(), None),
-            };
-            Ok(TimingFile {
-                id: f[0].clone(),
-                years: list(&f[1])?,
-                months: list(&f[2])?,
-                month_days: list(&f[3])?,
-                week_days: list(&f[4])?,
-                start,
-                end,
-            })
-        })();
-        match parsed {
+        match timing(&f) {
             Ok(tm) if !timing_ids.contains(&tm.id) && !tm.id.is_empty() => {
                 timing_ids.insert(tm.id.clone());
-                t.timings.push(tm);
+                timings.push(tm);
             }
             Ok(tm) => rd.warn(
                 line,
@@ -230,34 +261,38 @@ pub fn import(
             Err(e) => rd.warn(line, format!("timing {}: {e}; row skipped", f[0])),
         }
     }
+    Ok((timings, timing_ids))
+}
 
-    // Rates.
+fn timing(f: &[String]) -> Result<TimingFile, String> {
+    let (start, end) = match f[5].split_once(';') {
+        Some((s, e)) => (s.to_string(), Some(e.to_string())),
+        None if f[5].is_empty() => ("00:00:00".to_string(), None),
+        None => (f[5].clone(), None),
+    };
+    Ok(TimingFile {
+        id: f[0].clone(),
+        years: list(&f[1])?,
+        months: list(&f[2])?,
+        month_days: list(&f[3])?,
+        week_days: list(&f[4])?,
+        start,
+        end,
+    })
+}
+
+/// The rates, each with a slot starting at 0 (a rate without one is left out, with a warning).
+fn read_rates(text: &str, warnings: &mut Vec<Warning>) -> Result<Vec<RateFile>, ImportError> {
     let mut rd = Reader {
         file: "Rates.csv",
-        warnings: &mut warnings,
+        warnings,
     };
     let mut rates: Vec<RateFile> = Vec::new();
     let mut rate_ix: FxHashMap<String, usize> = FxHashMap::default();
     // The line of each rate's first row.
     let mut rate_lines: Vec<u64> = Vec::new();
-    for (line, f) in rd.rows(text("Rates.csv"), 6)? {
-        let slot = (|| -> Result<RateSlotFile, String> {
-            for (name, v) in [
-                ("RateUnit", &f[3]),
-                ("RateIncrement", &f[4]),
-                ("GroupIntervalStart", &f[5]),
-            ] {
-                parse_duration(v).map_err(|e| format!("{name}: {e}"))?;
-            }
-            Ok(RateSlotFile {
-                connect_fee: amount(&f[1]).map_err(|e| format!("ConnectFee: {e}"))?,
-                rate: amount(&f[2]).map_err(|e| format!("Rate: {e}"))?,
-                rate_unit: f[3].clone(),
-                rate_increment: f[4].clone(),
-                group_interval_start: f[5].clone(),
-            })
-        })();
-        let slot = match slot {
+    for (line, f) in rd.rows(text, 6)? {
+        let slot = match rate_slot(&f) {
             Ok(s) if !f[0].is_empty() => s,
             Ok(_) => {
                 rd.warn(line, "a rate row without an id; skipped");
@@ -302,7 +337,7 @@ pub fn import(
             .any(|s| parse_duration(&s.group_interval_start) == Ok(0))
         {
             // Compile refuses it; say so where the rate begins in the file.
-            warnings.push(Warning {
+            rd.warnings.push(Warning {
                 file: "Rates.csv".into(),
                 line,
                 message: format!("rate {} has no slot starting at 0; it is left out", r.id),
@@ -314,117 +349,140 @@ pub fn import(
             .iter()
             .any(|s| parse_duration(&s.group_interval_start) == Ok(0))
     });
-    t.rates = rates;
-    let rate_ids: FxHashSet<&str> = t.rates.iter().map(|r| r.id.as_str()).collect();
+    Ok(rates)
+}
 
-    // DestinationRates.
+fn rate_slot(f: &[String]) -> Result<RateSlotFile, String> {
+    for (name, v) in [
+        ("RateUnit", &f[3]),
+        ("RateIncrement", &f[4]),
+        ("GroupIntervalStart", &f[5]),
+    ] {
+        parse_duration(v).map_err(|e| format!("{name}: {e}"))?;
+    }
+    Ok(RateSlotFile {
+        connect_fee: amount(&f[1]).map_err(|e| format!("ConnectFee: {e}"))?,
+        rate: amount(&f[2]).map_err(|e| format!("Rate: {e}"))?,
+        rate_unit: f[3].clone(),
+        rate_increment: f[4].clone(),
+        group_interval_start: f[5].clone(),
+    })
+}
+
+fn read_destination_rates(
+    text: &str,
+    known: &Known,
+    warnings: &mut Vec<Warning>,
+) -> Result<Vec<DestinationRatesFile>, ImportError> {
     let mut rd = Reader {
         file: "DestinationRates.csv",
-        warnings: &mut warnings,
+        warnings,
     };
     let mut drs: Vec<DestinationRatesFile> = Vec::new();
     let mut dr_ix: FxHashMap<String, usize> = FxHashMap::default();
-    let dest_ids: FxHashSet<&str> = t.destinations.iter().map(|d| d.id.as_str()).collect();
-    for (line, f) in rd.rows(text("DestinationRates.csv"), 7)? {
-        let dest = if f[1].is_empty() {
-            "*any".to_string()
-        } else {
-            f[1].clone()
-        };
-        if dest != "*any" && !dest_ids.contains(dest.as_str()) {
-            rd.warn(
-                line,
-                format!("{}: unknown destination {dest}; row skipped", f[0]),
-            );
-            continue;
-        }
-        if !rate_ids.contains(f[2].as_str()) {
-            rd.warn(
-                line,
-                format!("{}: unknown rate {}; row skipped", f[0], f[2]),
-            );
-            continue;
-        }
-        let method = if f[3].is_empty() {
-            "*middle".to_string()
-        } else {
-            f[3].clone()
-        };
-        if Method::parse(&method).is_none() {
-            rd.warn(
-                line,
-                format!(
-                    "{}: rounding method {method} is not *up, *down or *middle; row skipped",
-                    f[0]
-                ),
-            );
-            continue;
-        }
-        let decimals: u32 = match f[4].parse() {
-            Ok(d) if d <= MAX_DECIMALS => d,
-            _ if f[4].is_empty() => 0,
-            _ => {
-                rd.warn(
-                    line,
-                    format!(
-                        "{}: rounding decimals {:?} is not 0..{}; row skipped",
-                        f[0], f[4], MAX_DECIMALS
-                    ),
-                );
+    for (line, f) in rd.rows(text, 7)? {
+        let rate = match destination_rate(&f, known) {
+            Ok((rate, note)) => {
+                if let Some(note) = note {
+                    rd.warn(line, note);
+                }
+                rate
+            }
+            Err(skipped) => {
+                rd.warn(line, skipped);
                 continue;
             }
         };
-        let max_cost = match amount(&f[5]) {
-            Ok(m) if !m.is_sign_negative() => m,
-            _ => {
-                rd.warn(
-                    line,
-                    format!(
-                        "{}: max cost {:?} is not an amount; row skipped",
-                        f[0], f[5]
-                    ),
-                );
-                continue;
-            }
-        };
-        let strategy = f[6].clone();
-        match strategy.as_str() {
-            "" | "*free" => {}
-            "*disconnect" => rd.warn(
-                line,
-                format!("{}: *disconnect cuts live calls at the max cost; ratel prices the whole item, as a CGRateS quote does", f[0]),
-            ),
-            s => {
-                rd.warn(line, format!("{}: max cost strategy {s} is unknown; row skipped", f[0]));
-                continue;
-            }
-        }
         let i = group(&mut drs, &mut dr_ix, f[0].clone(), || {
             DestinationRatesFile {
                 id: f[0].clone(),
                 rates: vec![],
             }
         });
-        drs[i].rates.push(DestinationRateFile {
-            destination: dest,
-            rate: f[2].clone(),
-            rounding_method: method,
-            rounding_decimals: decimals,
-            max_cost,
-            max_cost_strategy: strategy,
-        });
+        drs[i].rates.push(rate);
     }
-    t.destination_rates = drs;
+    Ok(drs)
+}
 
-    // RatingPlans.
+/// One row of DestinationRates.csv, with a note to warn of though it is kept; or why it is
+/// skipped.
+fn destination_rate(
+    f: &[String],
+    known: &Known,
+) -> Result<(DestinationRateFile, Option<String>), String> {
+    let dest = if f[1].is_empty() {
+        "*any".to_string()
+    } else {
+        f[1].clone()
+    };
+    if dest != "*any" && !known.destinations.contains(dest.as_str()) {
+        return Err(format!("{}: unknown destination {dest}; row skipped", f[0]));
+    }
+    if !known.rates.contains(f[2].as_str()) {
+        return Err(format!("{}: unknown rate {}; row skipped", f[0], f[2]));
+    }
+    let method = if f[3].is_empty() {
+        "*middle".to_string()
+    } else {
+        f[3].clone()
+    };
+    if Method::parse(&method).is_none() {
+        return Err(format!(
+            "{}: rounding method {method} is not *up, *down or *middle; row skipped",
+            f[0]
+        ));
+    }
+    let decimals: u32 = match f[4].parse() {
+        Ok(d) if d <= MAX_DECIMALS => d,
+        _ if f[4].is_empty() => 0,
+        _ => {
+            return Err(format!(
+                "{}: rounding decimals {:?} is not 0..{}; row skipped",
+                f[0], f[4], MAX_DECIMALS
+            ))
+        }
+    };
+    let max_cost = match amount(&f[5]) {
+        Ok(m) if !m.is_sign_negative() => m,
+        _ => {
+            return Err(format!(
+                "{}: max cost {:?} is not an amount; row skipped",
+                f[0], f[5]
+            ))
+        }
+    };
+    let strategy = f[6].clone();
+    let note = match strategy.as_str() {
+        "" | "*free" => None,
+        "*disconnect" => Some(format!("{}: *disconnect cuts live calls at the max cost; ratel prices the whole item, as a CGRateS quote does", f[0])),
+        s => return Err(format!("{}: max cost strategy {s} is unknown; row skipped", f[0])),
+    };
+    let rate = DestinationRateFile {
+        destination: dest,
+        rate: f[2].clone(),
+        rounding_method: method,
+        rounding_decimals: decimals,
+        max_cost,
+        max_cost_strategy: strategy,
+    };
+    Ok((rate, note))
+}
+
+fn read_rating_plans(
+    text: &str,
+    known: &Known,
+    destination_rates: &[DestinationRatesFile],
+    warnings: &mut Vec<Warning>,
+) -> Result<Vec<RatingPlanFile>, ImportError> {
     let mut rd = Reader {
         file: "RatingPlans.csv",
-        warnings: &mut warnings,
+        warnings,
     };
+    let dr_ids: FxHashSet<&str> = destination_rates.iter().map(|d| d.id.as_str()).collect();
     let mut plans: Vec<RatingPlanFile> = Vec::new();
     let mut plan_ix: FxHashMap<String, usize> = FxHashMap::default();
-    for (line, f) in rd.rows(text("RatingPlans.csv"), 4)? {
-        if !dr_ix.contains_key(&f[1]) {
+    for (line, f) in rd.rows(text, 4)? {
+        if !dr_ids.contains(f[1].as_str()) {
             rd.warn(
                 line,
                 format!("{}: unknown destination rates {}; row skipped", f[0], f[1]),
@@ -436,7 +494,7 @@ pub fn import(
         } else {
             f[2].clone()
         };
-        if !timing_ids.contains(&timing) {
+        if !known.timings.contains(&timing) {
             rd.warn(
                 line,
                 format!("{}: unknown timing {timing}; row skipped", f[0]),
@@ -460,17 +518,23 @@ pub fn import(
             weight,
         });
     }
-    t.rating_plans = plans;
+    Ok(plans)
+}
 
-    // RatingProfiles.
+fn read_rating_profiles(
+    text: &str,
+    rating_plans: &[RatingPlanFile],
+    warnings: &mut Vec<Warning>,
+) -> Result<Vec<RatingProfileFile>, ImportError> {
     let mut rd = Reader {
         file: "RatingProfiles.csv",
-        warnings: &mut warnings,
+        warnings,
     };
+    let plan_ids: FxHashSet<&str> = rating_plans.iter().map(|p| p.id.as_str()).collect();
     let mut profiles: Vec<RatingProfileFile> = Vec::new();
     let mut prof_ix: FxHashMap<(String, String, String), usize> = FxHashMap::default();
-    for (line, f) in rd.rows(text("RatingProfiles.csv"), 6)? {
-        if !plan_ix.contains_key(&f[4]) {
+    for (line, f) in rd.rows(text, 6)? {
+        if !plan_ids.contains(f[4].as_str()) {
             rd.warn(
                 line,
                 format!(
@@ -519,13 +583,5 @@ pub fn import(
             fallback_subjects: fallback,
         });
     }
-    t.rating_profiles = profiles;
-
-    Tariff::compile(&t).map_err(ImportError::Invalid)?;
-    // In the order of the files and of their lines, as an operator reads them.
-    warnings.sort_by_key(|w| (FILES.iter().position(|f| *f == w.file), w.line));
-    Ok(Import {
-        tariff: t,
-        warnings,
-    })
+    Ok(profiles)
 }
