@@ -245,279 +245,25 @@ impl Tariff {
     /// catalog (`cgrates.rates.RT_X: …`).
     pub fn compile(f: &TariffFile) -> Result<Tariff, Vec<Problem>> {
         let mut problems = Vec::new();
-        let mut bad = |item: String, problem: String| problems.push(Problem { item, problem });
         if f.rounding_decimals > MAX_DECIMALS {
             bad(
-                "cgrates.rounding_decimals".into(),
+                &mut problems,
+                "cgrates.rounding_decimals",
                 format!("{} decimals; at most {MAX_DECIMALS}", f.rounding_decimals),
             );
         }
-
-        let mut dest_ix: FxHashMap<&str, u32> = FxHashMap::default();
-        let mut by_prefix: FxHashMap<String, Vec<u32>> = FxHashMap::default();
-        for (i, d) in f.destinations.iter().enumerate() {
-            let item = format!("cgrates.destinations.{}", d.id);
-            if d.id == "*any" || dest_ix.insert(&d.id, i as u32).is_some() {
-                bad(item.clone(), "id is reserved or used twice".into());
-            }
-            if d.prefixes.is_empty() {
-                bad(item.clone(), "no prefixes".into());
-            }
-            for p in &d.prefixes {
-                if p.is_empty() || p.len() > 64 {
-                    bad(item.clone(), format!("prefix {p:?} is empty or too long"));
-                }
-                let v = by_prefix.entry(p.clone()).or_default();
-                if !v.contains(&(i as u32)) {
-                    v.push(i as u32);
-                }
-            }
-        }
-
-        let mut timings = vec![Timing::always()];
-        let mut timing_ix: FxHashMap<&str, u32> = FxHashMap::from_iter([("*any", 0)]);
-        for t in &f.timings {
-            let item = format!("cgrates.timings.{}", t.id);
-            if timing_ix.insert(&t.id, timings.len() as u32).is_some() {
-                bad(item.clone(), "id is reserved or used twice".into());
-            }
-            let mut week_days = 0u8;
-            for &w in &t.week_days {
-                match w {
-                    0 | 7 => week_days |= 1 << 6,
-                    1..=6 => week_days |= 1 << (w - 1),
-                    _ => bad(item.clone(), format!("week day {w} is not 0..7")),
-                }
-            }
-            if t.months.iter().any(|&m| !(1..=12).contains(&m)) {
-                bad(item.clone(), "a month is not 1..12".into());
-            }
-            if t.month_days.iter().any(|&m| !(1..=31).contains(&m)) {
-                bad(item.clone(), "a month day is not 1..31".into());
-            }
-            let start = time_of_day(&t.start).unwrap_or_else(|| {
-                bad(item.clone(), format!("start {:?} is not HH:MM:SS", t.start));
-                0
-            });
-            let end = match &t.end {
-                None => DAY,
-                Some(e) if e.trim() == "24:00:00" => DAY,
-                Some(e) => time_of_day(e).unwrap_or_else(|| {
-                    bad(item.clone(), format!("end {e:?} is not HH:MM:SS"));
-                    DAY
-                }),
-            };
-            if end <= start {
-                bad(item.clone(), "end is not after start".into());
-            }
-            timings.push(Timing {
-                id: t.id.clone(),
-                years: t.years.clone(),
-                months: t.months.clone(),
-                month_days: t.month_days.clone(),
-                week_days,
-                start,
-                end,
-            });
-        }
-
-        let mut rates = Vec::new();
-        let mut rate_ix: FxHashMap<&str, u32> = FxHashMap::default();
-        for r in &f.rates {
-            let item = format!("cgrates.rates.{}", r.id);
-            if rate_ix.insert(&r.id, rates.len() as u32).is_some() {
-                bad(item.clone(), "id used twice".into());
-            }
-            if r.slots.is_empty() || r.slots.len() > crate::catalog::limits::MAX_SLOTS {
-                bad(item.clone(), "no slots, or too many".into());
-            }
-            let mut slots = Vec::new();
-            for s in &r.slots {
-                let mut dur =
-                    |field: &str, text: &str, zero_is_second: bool| match parse_duration(text) {
-                        Ok(0) if zero_is_second => SECOND,
-                        Ok(v) => v,
-                        Err(e) => {
-                            bad(item.clone(), format!("{field}: {e}"));
-                            SECOND
-                        }
-                    };
-                let unit = dur("rate_unit", &s.rate_unit, true);
-                let increment = dur("rate_increment", &s.rate_increment, true);
-                let start = dur("group_interval_start", &s.group_interval_start, false);
-                if s.rate.is_sign_negative() || s.connect_fee.is_sign_negative() {
-                    bad(item.clone(), "a negative rate or connect fee".into());
-                }
-                slots.push(Slot {
-                    connect_fee: s.connect_fee,
-                    rate: s.rate,
-                    unit,
-                    increment,
-                    start,
-                });
-            }
-            // CGRateS orders a rate's slots by their start; only the first carries the connect fee.
-            slots.sort_by_key(|s| s.start);
-            if slots.first().is_some_and(|s| s.start != 0) {
-                bad(item.clone(), "no slot starts at 0".into());
-            }
-            if slots.windows(2).any(|w| w[0].start == w[1].start) {
-                bad(item.clone(), "two slots start at the same usage".into());
-            }
-            rates.push(Rate {
-                id: r.id.clone(),
-                slots,
-            });
-        }
-
-        let mut drs: FxHashMap<&str, &file::DestinationRatesFile> = FxHashMap::default();
-        for d in &f.destination_rates {
-            let item = format!("cgrates.destination_rates.{}", d.id);
-            if drs.insert(&d.id, d).is_some() {
-                bad(item.clone(), "id used twice".into());
-            }
-            for r in &d.rates {
-                if r.destination != "*any" && !dest_ix.contains_key(r.destination.as_str()) {
-                    bad(
-                        item.clone(),
-                        format!("unknown destination {:?}", r.destination),
-                    );
-                }
-                if !rate_ix.contains_key(r.rate.as_str()) {
-                    bad(item.clone(), format!("unknown rate {:?}", r.rate));
-                }
-                if Method::parse(&r.rounding_method).is_none() {
-                    bad(
-                        item.clone(),
-                        format!(
-                            "rounding method {:?} is not *up, *down or *middle",
-                            r.rounding_method
-                        ),
-                    );
-                }
-                if r.rounding_decimals > MAX_DECIMALS {
-                    bad(
-                        item.clone(),
-                        format!("rounding to {} decimals", r.rounding_decimals),
-                    );
-                }
-                if !["", "*free", "*disconnect"].contains(&r.max_cost_strategy.as_str()) {
-                    bad(
-                        item.clone(),
-                        format!(
-                            "max cost strategy {:?} is not *free or *disconnect",
-                            r.max_cost_strategy
-                        ),
-                    );
-                }
-                if r.max_cost.is_sign_negative() {
-                    bad(item.clone(), "negative max cost".into());
-                }
-            }
-        }
-
-        let mut plans = Vec::new();
-        let mut plan_ix: FxHashMap<&str, u32> = FxHashMap::default();
-        for p in &f.rating_plans {
-            let item = format!("cgrates.rating_plans.{}", p.id);
-            if plan_ix.insert(&p.id, plans.len() as u32).is_some() {
-                bad(item.clone(), "id used twice".into());
-            }
-            let mut by_dest: FxHashMap<u32, Vec<Interval>> = FxHashMap::default();
-            for b in &p.bindings {
-                let Some(&timing) = timing_ix.get(b.timing.as_str()) else {
-                    bad(item.clone(), format!("unknown timing {:?}", b.timing));
-                    continue;
-                };
-                let Some(dr) = drs.get(b.destination_rates.as_str()) else {
-                    bad(
-                        item.clone(),
-                        format!("unknown destination rates {:?}", b.destination_rates),
-                    );
-                    continue;
-                };
-                for r in &dr.rates {
-                    let dest = if r.destination == "*any" {
-                        ANY
-                    } else {
-                        match dest_ix.get(r.destination.as_str()) {
-                            Some(&d) => d,
-                            None => continue,
-                        }
-                    };
-                    let (Some(&rate), Some(method)) = (
-                        rate_ix.get(r.rate.as_str()),
-                        Method::parse(&r.rounding_method),
-                    ) else {
-                        continue;
-                    };
-                    by_dest.entry(dest).or_default().push(Interval {
-                        timing,
-                        weight: b.weight,
-                        destination_rates: dr.id.clone(),
-                        rate,
-                        method,
-                        decimals: r.rounding_decimals,
-                        max_cost: r.max_cost,
-                        free: r.max_cost_strategy == "*free",
-                    });
-                }
-            }
-            plans.push(Plan {
-                id: p.id.clone(),
-                by_dest,
-            });
-        }
-
-        let mut profiles: FxHashMap<(String, String, String), Vec<Activation>> =
-            FxHashMap::default();
-        for p in &f.rating_profiles {
-            let item = format!(
-                "cgrates.rating_profiles.{}:{}:{}",
-                p.tenant, p.category, p.subject
-            );
-            let key = (p.tenant.clone(), p.category.clone(), p.subject.clone());
-            if profiles.contains_key(&key) {
-                bad(item.clone(), "profile listed twice".into());
-            }
-            let mut acts = Vec::new();
-            for a in &p.activations {
-                let at = match DateTime::parse_from_rfc3339(a.at.trim()) {
-                    Ok(t) => t.with_timezone(&Utc),
-                    Err(e) => {
-                        bad(
-                            item.clone(),
-                            format!("activation {:?} is not RFC 3339: {e}", a.at),
-                        );
-                        continue;
-                    }
-                };
-                let Some(&plan) = plan_ix.get(a.rating_plan.as_str()) else {
-                    bad(
-                        item.clone(),
-                        format!("unknown rating plan {:?}", a.rating_plan),
-                    );
-                    continue;
-                };
-                acts.push(Activation {
-                    at,
-                    plan,
-                    fallback: a.fallback_subjects.clone(),
-                });
-            }
-            // A later row for the same moment replaces an earlier one, as when CGRateS loads it.
-            acts.sort_by_key(|a| a.at);
-            acts.dedup_by(|later, earlier| {
-                if later.at == earlier.at {
-                    std::mem::swap(later, earlier);
-                    true
-                } else {
-                    false
-                }
-            });
-            profiles.insert(key, acts);
-        }
-
+        let (dest_ix, by_prefix) = destinations(f, &mut problems);
+        let (timings, timing_ix) = timings(f, &mut problems);
+        let (rates, rate_ix) = rates(f, &mut problems);
+        let drs = destination_rates(f, &dest_ix, &rate_ix, &mut problems);
+        let ix = Indexes {
+            destinations: &dest_ix,
+            timings: &timing_ix,
+            rates: &rate_ix,
+            destination_rates: &drs,
+        };
+        let (plans, plan_ix) = plans(f, &ix, &mut problems);
+        let profiles = profiles(f, &plan_ix, &mut problems);
         if !problems.is_empty() {
             return Err(problems);
         }
@@ -531,6 +277,346 @@ impl Tariff {
             profiles,
         })
     }
+}
+
+fn bad(problems: &mut Vec<Problem>, item: &str, problem: impl Into<String>) {
+    problems.push(Problem {
+        item: item.into(),
+        problem: problem.into(),
+    });
+}
+
+/// The indexes a rating plan's bindings are resolved with.
+struct Indexes<'a> {
+    destinations: &'a FxHashMap<&'a str, u32>,
+    timings: &'a FxHashMap<&'a str, u32>,
+    rates: &'a FxHashMap<&'a str, u32>,
+    destination_rates: &'a FxHashMap<&'a str, &'a file::DestinationRatesFile>,
+}
+
+/// The destinations' index by id, and the destinations of each prefix.
+fn destinations<'a>(
+    f: &'a TariffFile,
+    problems: &mut Vec<Problem>,
+) -> (FxHashMap<&'a str, u32>, FxHashMap<String, Vec<u32>>) {
+    let mut dest_ix: FxHashMap<&str, u32> = FxHashMap::default();
+    let mut by_prefix: FxHashMap<String, Vec<u32>> = FxHashMap::default();
+    for (i, d) in f.destinations.iter().enumerate() {
+        let item = format!("cgrates.destinations.{}", d.id);
+        if d.id == "*any" || dest_ix.insert(&d.id, i as u32).is_some() {
+            bad(problems, &item, "id is reserved or used twice");
+        }
+        if d.prefixes.is_empty() {
+            bad(problems, &item, "no prefixes");
+        }
+        for p in &d.prefixes {
+            if p.is_empty() || p.len() > 64 {
+                bad(
+                    problems,
+                    &item,
+                    format!("prefix {p:?} is empty or too long"),
+                );
+            }
+            let v = by_prefix.entry(p.clone()).or_default();
+            if !v.contains(&(i as u32)) {
+                v.push(i as u32);
+            }
+        }
+    }
+    (dest_ix, by_prefix)
+}
+
+/// The timings (`*any` first) and their index by id.
+fn timings<'a>(
+    f: &'a TariffFile,
+    problems: &mut Vec<Problem>,
+) -> (Vec<Timing>, FxHashMap<&'a str, u32>) {
+    let mut timings = vec![Timing::always()];
+    let mut timing_ix: FxHashMap<&str, u32> = FxHashMap::from_iter([("*any", 0)]);
+    for t in &f.timings {
+        let item = format!("cgrates.timings.{}", t.id);
+        if timing_ix.insert(&t.id, timings.len() as u32).is_some() {
+            bad(problems, &item, "id is reserved or used twice");
+        }
+        let mut week_days = 0u8;
+        for &w in &t.week_days {
+            match w {
+                0 | 7 => week_days |= 1 << 6,
+                1..=6 => week_days |= 1 << (w - 1),
+                _ => bad(problems, &item, format!("week day {w} is not 0..7")),
+            }
+        }
+        if t.months.iter().any(|&m| !(1..=12).contains(&m)) {
+            bad(problems, &item, "a month is not 1..12");
+        }
+        if t.month_days.iter().any(|&m| !(1..=31).contains(&m)) {
+            bad(problems, &item, "a month day is not 1..31");
+        }
+        let start = time_of_day(&t.start).unwrap_or_else(|| {
+            bad(
+                problems,
+                &item,
+                format!("start {:?} is not HH:MM:SS", t.start),
+            );
+            0
+        });
+        let end = match &t.end {
+            None => DAY,
+            Some(e) if e.trim() == "24:00:00" => DAY,
+            Some(e) => time_of_day(e).unwrap_or_else(|| {
+                bad(problems, &item, format!("end {e:?} is not HH:MM:SS"));
+                DAY
+            }),
+        };
+        if end <= start {
+            bad(problems, &item, "end is not after start");
+        }
+        timings.push(Timing {
+            id: t.id.clone(),
+            years: t.years.clone(),
+            months: t.months.clone(),
+            month_days: t.month_days.clone(),
+            week_days,
+            start,
+            end,
+        });
+    }
+    (timings, timing_ix)
+}
+
+/// The rates, each with its slots in order of their start, and their index by id.
+fn rates<'a>(
+    f: &'a TariffFile,
+    problems: &mut Vec<Problem>,
+) -> (Vec<Rate>, FxHashMap<&'a str, u32>) {
+    let mut rates = Vec::new();
+    let mut rate_ix: FxHashMap<&str, u32> = FxHashMap::default();
+    for r in &f.rates {
+        let item = format!("cgrates.rates.{}", r.id);
+        if rate_ix.insert(&r.id, rates.len() as u32).is_some() {
+            bad(problems, &item, "id used twice");
+        }
+        if r.slots.is_empty() || r.slots.len() > crate::catalog::limits::MAX_SLOTS {
+            bad(problems, &item, "no slots, or too many");
+        }
+        let mut slots = Vec::new();
+        for s in &r.slots {
+            let mut dur = |field: &str, text: &str, zero_is_second: bool| match parse_duration(text)
+            {
+                Ok(0) if zero_is_second => SECOND,
+                Ok(v) => v,
+                Err(e) => {
+                    bad(problems, &item, format!("{field}: {e}"));
+                    SECOND
+                }
+            };
+            let unit = dur("rate_unit", &s.rate_unit, true);
+            let increment = dur("rate_increment", &s.rate_increment, true);
+            let start = dur("group_interval_start", &s.group_interval_start, false);
+            if s.rate.is_sign_negative() || s.connect_fee.is_sign_negative() {
+                bad(problems, &item, "a negative rate or connect fee");
+            }
+            slots.push(Slot {
+                connect_fee: s.connect_fee,
+                rate: s.rate,
+                unit,
+                increment,
+                start,
+            });
+        }
+        // CGRateS orders a rate's slots by their start; only the first carries the connect fee.
+        slots.sort_by_key(|s| s.start);
+        if slots.first().is_some_and(|s| s.start != 0) {
+            bad(problems, &item, "no slot starts at 0");
+        }
+        if slots.windows(2).any(|w| w[0].start == w[1].start) {
+            bad(problems, &item, "two slots start at the same usage");
+        }
+        rates.push(Rate {
+            id: r.id.clone(),
+            slots,
+        });
+    }
+    (rates, rate_ix)
+}
+
+/// The destination rates by id, each row checked against the destinations and rates.
+fn destination_rates<'a>(
+    f: &'a TariffFile,
+    dest_ix: &FxHashMap<&str, u32>,
+    rate_ix: &FxHashMap<&str, u32>,
+    problems: &mut Vec<Problem>,
+) -> FxHashMap<&'a str, &'a file::DestinationRatesFile> {
+    let mut drs: FxHashMap<&str, &file::DestinationRatesFile> = FxHashMap::default();
+    for d in &f.destination_rates {
+        let item = format!("cgrates.destination_rates.{}", d.id);
+        if drs.insert(&d.id, d).is_some() {
+            bad(problems, &item, "id used twice");
+        }
+        for r in &d.rates {
+            if r.destination != "*any" && !dest_ix.contains_key(r.destination.as_str()) {
+                bad(
+                    problems,
+                    &item,
+                    format!("unknown destination {:?}", r.destination),
+                );
+            }
+            if !rate_ix.contains_key(r.rate.as_str()) {
+                bad(problems, &item, format!("unknown rate {:?}", r.rate));
+            }
+            if Method::parse(&r.rounding_method).is_none() {
+                bad(
+                    problems,
+                    &item,
+                    format!(
+                        "rounding method {:?} is not *up, *down or *middle",
+                        r.rounding_method
+                    ),
+                );
+            }
+            if r.rounding_decimals > MAX_DECIMALS {
+                bad(
+                    problems,
+                    &item,
+                    format!("rounding to {} decimals", r.rounding_decimals),
+                );
+            }
+            if !["", "*free", "*disconnect"].contains(&r.max_cost_strategy.as_str()) {
+                bad(
+                    problems,
+                    &item,
+                    format!(
+                        "max cost strategy {:?} is not *free or *disconnect",
+                        r.max_cost_strategy
+                    ),
+                );
+            }
+            if r.max_cost.is_sign_negative() {
+                bad(problems, &item, "negative max cost");
+            }
+        }
+    }
+    drs
+}
+
+/// The rating plans, each binding resolved to intervals by destination, and their index by id.
+fn plans<'a>(
+    f: &'a TariffFile,
+    ix: &Indexes,
+    problems: &mut Vec<Problem>,
+) -> (Vec<Plan>, FxHashMap<&'a str, u32>) {
+    let mut plans = Vec::new();
+    let mut plan_ix: FxHashMap<&str, u32> = FxHashMap::default();
+    for p in &f.rating_plans {
+        let item = format!("cgrates.rating_plans.{}", p.id);
+        if plan_ix.insert(&p.id, plans.len() as u32).is_some() {
+            bad(problems, &item, "id used twice");
+        }
+        let mut by_dest: FxHashMap<u32, Vec<Interval>> = FxHashMap::default();
+        for b in &p.bindings {
+            let Some(&timing) = ix.timings.get(b.timing.as_str()) else {
+                bad(problems, &item, format!("unknown timing {:?}", b.timing));
+                continue;
+            };
+            let Some(dr) = ix.destination_rates.get(b.destination_rates.as_str()) else {
+                bad(
+                    problems,
+                    &item,
+                    format!("unknown destination rates {:?}", b.destination_rates),
+                );
+                continue;
+            };
+            for r in &dr.rates {
+                let dest = if r.destination == "*any" {
+                    ANY
+                } else {
+                    match ix.destinations.get(r.destination.as_str()) {
+                        Some(&d) => d,
+                        None => continue,
+                    }
+                };
+                let (Some(&rate), Some(method)) = (
+                    ix.rates.get(r.rate.as_str()),
+                    Method::parse(&r.rounding_method),
+                ) else {
+                    continue;
+                };
+                by_dest.entry(dest).or_default().push(Interval {
+                    timing,
+                    weight: b.weight,
+                    destination_rates: dr.id.clone(),
+                    rate,
+                    method,
+                    decimals: r.rounding_decimals,
+                    max_cost: r.max_cost,
+                    free: r.max_cost_strategy == "*free",
+                });
+            }
+        }
+        plans.push(Plan {
+            id: p.id.clone(),
+            by_dest,
+        });
+    }
+    (plans, plan_ix)
+}
+
+/// The rating profiles, each with its activations in time order.
+fn profiles(
+    f: &TariffFile,
+    plan_ix: &FxHashMap<&str, u32>,
+    problems: &mut Vec<Problem>,
+) -> FxHashMap<(String, String, String), Vec<Activation>> {
+    let mut profiles: FxHashMap<(String, String, String), Vec<Activation>> = FxHashMap::default();
+    for p in &f.rating_profiles {
+        let item = format!(
+            "cgrates.rating_profiles.{}:{}:{}",
+            p.tenant, p.category, p.subject
+        );
+        let key = (p.tenant.clone(), p.category.clone(), p.subject.clone());
+        if profiles.contains_key(&key) {
+            bad(problems, &item, "profile listed twice");
+        }
+        let mut acts = Vec::new();
+        for a in &p.activations {
+            let at = match DateTime::parse_from_rfc3339(a.at.trim()) {
+                Ok(t) => t.with_timezone(&Utc),
+                Err(e) => {
+                    bad(
+                        problems,
+                        &item,
+                        format!("activation {:?} is not RFC 3339: {e}", a.at),
+                    );
+                    continue;
+                }
+            };
+            let Some(&plan) = plan_ix.get(a.rating_plan.as_str()) else {
+                bad(
+                    problems,
+                    &item,
+                    format!("unknown rating plan {:?}", a.rating_plan),
+                );
+                continue;
+            };
+            acts.push(Activation {
+                at,
+                plan,
+                fallback: a.fallback_subjects.clone(),
+            });
+        }
+        // A later row for the same moment replaces an earlier one, as when CGRateS loads it.
+        acts.sort_by_key(|a| a.at);
+        acts.dedup_by(|later, earlier| {
+            if later.at == earlier.at {
+                std::mem::swap(later, earlier);
+                true
+            } else {
+                false
+            }
+        });
+        profiles.insert(key, acts);
+    }
+    profiles
 }
 
 #[cfg(test)]
