@@ -122,6 +122,24 @@ struct Resolved<'t> {
     intervals: &'t [Interval],
 }
 
+/// The spans priced so far: the first interval with its connect fee, and each span's rounding.
+#[derive(Default)]
+struct Priced<'t> {
+    spans: Vec<CgrSpan>,
+    first: Option<(&'t Interval, Decimal)>,
+    roundings: Vec<(Method, u32)>,
+}
+
+fn offset(nanoseconds: u64) -> Duration {
+    Duration::nanoseconds(nanoseconds as i64)
+}
+
+/// The moment `elapsed` into the usage, as CGRateS prints it; SMS and data stay at their start.
+fn moment(req: &CgrRequest, elapsed: u64) -> String {
+    (req.start + offset(if req.voice { elapsed } else { 0 }))
+        .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+}
+
 fn local_parts(t: NaiveDateTime) -> (NaiveDate, u64) {
     let tod = u64::from(t.num_seconds_from_midnight()) * SECOND
         + u64::from(t.nanosecond().min(999_999_999));
@@ -256,40 +274,48 @@ impl Tariff {
         if req.usage > MAX_USAGE {
             return Err(PriceError::TooLarge(req.usage));
         }
-        let key = |s: &str| {
+        let (subject, acts) = self.profile_of(req)?;
+        let priced = self.spans(req, subject, acts)?;
+        Ok(self.quote(req, priced))
+    }
+
+    /// The subject whose profile prices the request, and its activations. Subject `*any` serves
+    /// only subjects that have no profile of their own.
+    fn profile_of<'a>(
+        &'a self,
+        req: &CgrRequest<'a>,
+    ) -> Result<(&'a str, &'a [Activation]), PriceError> {
+        let key = |subject: &str| {
             (
                 req.tenant.to_string(),
                 req.category.to_string(),
-                s.to_string(),
+                subject.to_string(),
             )
         };
-        // Subject `*any` serves only subjects that have no profile of their own.
-        let (subject, acts) = match self.profiles.get(&key(req.subject)) {
-            Some(a) => (req.subject, a),
-            None => match self.profiles.get(&key("*any")) {
-                Some(a) => ("*any", a),
-                None => {
-                    return Err(PriceError::NoProfile {
-                        tenant: req.tenant.into(),
-                        category: req.category.into(),
-                        subject: req.subject.into(),
-                    })
-                }
-            },
-        };
+        if let Some(acts) = self.profiles.get(&key(req.subject)) {
+            return Ok((req.subject, acts));
+        }
+        match self.profiles.get(&key("*any")) {
+            Some(acts) => Ok(("*any", acts)),
+            None => Err(PriceError::NoProfile {
+                tenant: req.tenant.into(),
+                category: req.category.into(),
+                subject: req.subject.into(),
+            }),
+        }
+    }
+
+    /// The usage cut into spans, each within one rate slot, one interval and one activation.
+    fn spans<'a>(
+        &'a self,
+        req: &CgrRequest,
+        subject: &str,
+        acts: &'a [Activation],
+    ) -> Result<Priced<'a>, PriceError> {
         let profile = format!("{}:{}:{}", req.tenant, req.category, subject);
-        let g = self.rounding_decimals;
         let start_utc = req.start.with_timezone(&Utc);
         let start_local = req.start.naive_local();
-        let offset = |e: u64| Duration::nanoseconds(e as i64);
-        let fmt = |e: u64| {
-            (req.start + offset(if req.voice { e } else { 0 }))
-                .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
-        };
-
-        let mut spans: Vec<CgrSpan> = Vec::new();
-        let mut first: Option<(&Interval, Decimal)> = None;
-        let mut roundings: Vec<(Method, u32)> = Vec::new();
+        let mut priced = Priced::default();
         let mut elapsed = 0u64;
         let mut current: Option<(usize, Resolved)> = None;
         loop {
@@ -299,7 +325,7 @@ impl Tariff {
             let (date, tod) = local_parts(start_local + offset(moved));
             let ai = Self::in_force(acts, at).ok_or_else(|| PriceError::NotActive {
                 profile: profile.clone(),
-                at: fmt(elapsed),
+                at: moment(req, elapsed),
             })?;
             if current.as_ref().is_none_or(|(i, _)| *i != ai) {
                 let r = self
@@ -307,7 +333,7 @@ impl Tariff {
                     .ok_or_else(|| PriceError::NotAuthorised {
                         destination: req.destination.into(),
                         profile: profile.clone(),
-                        at: fmt(elapsed),
+                        at: moment(req, elapsed),
                     })?;
                 current = Some((ai, r));
             }
@@ -317,17 +343,16 @@ impl Tariff {
                 .ok_or_else(|| PriceError::NoInterval {
                     plan: r.plan.id.clone(),
                     destination: r.destination.clone(),
-                    at: fmt(elapsed),
+                    at: moment(req, elapsed),
                 })?;
             let rate = &self.rates[cur.rate as usize];
-            if first.is_none() {
-                first = Some((cur, rate.slots[0].connect_fee));
+            if priced.first.is_none() {
+                priced.first = Some((cur, rate.slots[0].connect_fee));
             }
             if elapsed >= req.usage {
-                break;
+                return Ok(priced);
             }
             let (si, next_slot) = rate.slot_at(elapsed);
-            let slot = &rate.slots[si];
             let mut end = req.usage.min(next_slot.unwrap_or(u64::MAX));
             if req.voice {
                 let change = self.next_change(r.intervals, cur, date, tod);
@@ -342,43 +367,68 @@ impl Tariff {
                 }
             }
             debug_assert!(end > elapsed, "a span always covers some usage");
-            let n = (end - elapsed).div_ceil(slot.increment);
-            let usage = n * slot.increment;
-            let half = Method::Middle;
-            let raw = half.round(
-                Decimal::from(usage) * slot.rate / Decimal::from(slot.unit),
-                g,
-            );
-            let increment_cost = half.round(raw / Decimal::from(n), g);
-            let cost = half.round(increment_cost * Decimal::from(n), g);
-            spans.push(CgrSpan {
-                start: fmt(elapsed),
-                elapsed,
-                usage,
-                subject: r.subject.clone(),
-                rating_plan: r.plan.id.clone(),
-                destination: r.destination.clone(),
-                prefix: r.prefix.clone(),
-                destination_rates: cur.destination_rates.clone(),
-                timing: self.timings[cur.timing as usize].id.clone(),
-                weight: cur.weight,
-                rate: rate.id.clone(),
-                slot: si,
-                price: slot.rate,
-                rate_unit: slot.unit,
-                rate_increment: slot.increment,
-                increments: n,
-                increment_cost,
-                cost,
-            });
-            roundings.push((cur.method, cur.decimals));
-            if spans.len() > MAX_SPANS {
+            let span = self.span(req, r, cur, si, elapsed, end);
+            // A span rounded up to its increment swallows what it now covers.
+            elapsed += span.usage;
+            priced.spans.push(span);
+            priced.roundings.push((cur.method, cur.decimals));
+            if priced.spans.len() > MAX_SPANS {
                 return Err(PriceError::TooManySpans);
             }
-            // A span rounded up to its increment swallows what it now covers.
-            elapsed += usage;
         }
+    }
 
+    /// One span, from `elapsed` to `end` rounded up to the slot's increment, and its cost.
+    fn span(
+        &self,
+        req: &CgrRequest,
+        r: &Resolved,
+        cur: &Interval,
+        si: usize,
+        elapsed: u64,
+        end: u64,
+    ) -> CgrSpan {
+        let rate = &self.rates[cur.rate as usize];
+        let slot = &rate.slots[si];
+        let g = self.rounding_decimals;
+        let n = (end - elapsed).div_ceil(slot.increment);
+        let usage = n * slot.increment;
+        let half = Method::Middle;
+        let raw = half.round(
+            Decimal::from(usage) * slot.rate / Decimal::from(slot.unit),
+            g,
+        );
+        let increment_cost = half.round(raw / Decimal::from(n), g);
+        let cost = half.round(increment_cost * Decimal::from(n), g);
+        CgrSpan {
+            start: moment(req, elapsed),
+            elapsed,
+            usage,
+            subject: r.subject.clone(),
+            rating_plan: r.plan.id.clone(),
+            destination: r.destination.clone(),
+            prefix: r.prefix.clone(),
+            destination_rates: cur.destination_rates.clone(),
+            timing: self.timings[cur.timing as usize].id.clone(),
+            weight: cur.weight,
+            rate: rate.id.clone(),
+            slot: si,
+            price: slot.rate,
+            rate_unit: slot.unit,
+            rate_increment: slot.increment,
+            increments: n,
+            increment_cost,
+            cost,
+        }
+    }
+
+    /// The quote of the spans: the connect fee, the max cost, the final rounding.
+    fn quote(&self, req: &CgrRequest, priced: Priced) -> CgrQuote {
+        let Priced {
+            spans,
+            first,
+            roundings,
+        } = priced;
         let (first, connect_fee) = first.expect("the loop runs at least once");
         let mut total = connect_fee + spans.iter().map(|s| s.cost).sum::<Decimal>();
         let mut max_cost = None;
@@ -399,7 +449,7 @@ impl Tariff {
                     }
                 });
         let cost = method.round(total, decimals);
-        Ok(CgrQuote {
+        CgrQuote {
             usage: req.usage,
             billed_usage: spans.iter().map(|s| s.usage).sum(),
             connect_fee,
@@ -409,9 +459,9 @@ impl Tariff {
             rounding: CgrRounding {
                 method,
                 decimals,
-                global_decimals: g,
+                global_decimals: self.rounding_decimals,
             },
             cost,
-        })
+        }
     }
 }
