@@ -346,9 +346,7 @@ impl Tariff {
                     at: moment(req, elapsed),
                 })?;
             let rate = &self.rates[cur.rate as usize];
-            if priced.first.is_none() {
-                priced.first = Some((cur, rate.slots[0].connect_fee));
-            }
+            priced.first.get_or_insert((cur, rate.slots[0].connect_fee));
             if elapsed >= req.usage {
                 return Ok(priced);
             }
