@@ -19,7 +19,7 @@ use crate::store::{Commit, Counters, Store, StoreError};
 use rating::Catalog;
 use std::collections::VecDeque;
 use std::path::Path;
-use std::sync::mpsc::{sync_channel, SyncSender};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 
@@ -65,211 +65,320 @@ pub fn run(
 ) -> Result<Engine, StreamError> {
     let partitions = crate::kafka::input_partitions(brokers, &o.topics)?;
     let mut engine = Engine::open(data, cat, catalog_bytes, Config { partitions, ..cfg })?;
-    let mut src = KafkaSource::open(brokers, &o.group, &o.topics, |t, p| {
-        engine.offset(t, p).ok().flatten()
-    })?;
-    src.exit_when_idle = o.exit_when_idle;
-    src.max_ahead = cfg.max_ahead;
     let busy = Arc::new(Busy::default());
-    let quiet = busy.clone();
-    src.quiesce_with(Box::new(move || quiet.wait()));
-    let mut changelog = match &o.changelog {
-        Some(topic) => {
-            crate::changelog::ensure_topic(brokers, topic, partitions)?;
-            let (b, t, store, tag) = (
-                brokers.to_string(),
-                topic.clone(),
-                engine.store.clone(),
-                engine.cat.tag(),
-            );
-            let inputs: Vec<String> = o
-                .topics
-                .inputs()
-                .iter()
-                .map(std::string::ToString::to_string)
-                .collect();
-            src.restore_with(Box::new(move |p| {
-                let r = crate::changelog::restore(&b, &t, &store, tag, p);
-                match &r {
-                    Ok(r) if r.batches > 0 => tracing::info!(
-                        partition = p,
-                        batches = r.batches,
-                        from = r.from,
-                        to = r.to,
-                        "restored from the changelog"
-                    ),
-                    Ok(_) => {}
-                    Err(e) => {
-                        tracing::error!(partition = p, error = %e, "restoring from the changelog");
-                    }
-                }
-                if let Ok(Restored {
-                    stopped: Some(why), ..
-                }) = &r
-                {
-                    tracing::warn!(
-                        partition = p,
-                        why,
-                        "the changelog restore stopped early; the rest is rated from the inputs"
-                    );
-                }
-                if matches!(r, Ok(Restored { batches: 0, .. })) {
-                    return None;
-                }
-                // What was applied is committed with its offsets, whatever stopped it.
-                let mut positions = Vec::new();
-                for t in &inputs {
-                    let key = crate::keys::position(Some(t), p);
-                    if let Ok(Some(o)) = store.meta_u64(&key) {
-                        positions.push((t.clone(), o as i64));
-                    }
-                }
-                Some(positions)
-            }));
-            engine.mark_partitions();
-            Some(Changelog::open(
-                brokers,
-                topic,
-                &engine.store,
-                engine.cat.tag(),
-            )?)
-        }
+    let mut src = open_source(brokers, o, &cfg, &engine, &busy)?;
+    let changelog = match &o.changelog {
+        Some(topic) => Some(open_changelog(brokers, topic, o, &mut engine, &mut src)?),
         None => None,
     };
     // Room for a batch's appended decisions, given back by the outbox: as many as can be in
     // use at once (filled, queued, published) would wait here, and one more.
     let (give_back, spare) = sync_channel::<Vec<Appended>>(IN_FLIGHT + 2);
     let mut publisher = match o.publish {
-        true => {
-            let mut out =
-                Outbox::open(brokers, &o.topics, &engine.store, partitions, o.idempotent)?;
-            // What a crash left unpublished goes out before anything new is read.
-            out.publish(&engine.store, |p| engine.seq(p), &[])?;
-            engine.keep_appended();
-            Some(Publisher::start(out, engine.store.clone(), give_back))
-        }
+        true => Some(start_publisher(brokers, o, &mut engine, give_back)?),
         false => None,
     };
-    // A restore found a partition ahead in the changelog: the next hand-over tells the outbox.
-    let mut restored = false;
     let store = engine.store.clone();
-    let outcome = std::thread::scope(|scope| -> Result<(), StreamError> {
-        let thread = |e: std::io::Error| StreamError::Engine(EngineError::Source(e));
-        // A batch goes through two threads after it is rated: one publishes its changelog
-        // pieces and waits for the broker, the other writes it to RocksDB, each while the
-        // other does the same for the batch before or after it (see IN_FLIGHT). The changelog
-        // of a batch is acknowledged before its commit begins: it is never behind the store.
+    std::thread::scope(|scope| -> Result<(), StreamError> {
         let (to_changelog, rated) = sync_channel::<Commit>(0);
         let (to_commit, published) = sync_channel::<Result<Commit, StreamError>>(0);
         // Never full: at most IN_FLIGHT results wait, so the commit thread never waits for the
         // engine (which may be waiting, in a rebalance, for the commit thread to be done).
         let (written, results) = sync_channel::<Result<(), StreamError>>(IN_FLIGHT);
-        let changelog_busy = busy.clone();
-        std::thread::Builder::new()
-            .name("ratel-changelog".into())
-            .spawn_scoped(scope, move || {
-                for mut c in rated {
-                    let r = match &mut changelog {
-                        // Before the commit: a crash between the two leaves a batch a restore
-                        // applies, never a gap in the history.
-                        Some(log) => log.publish(&store, &mut c).map(|()| c).map_err(Into::into),
-                        None => Ok(c),
-                    };
-                    let failed = r.is_err();
-                    if to_commit.send(r).is_err() {
-                        // The commit thread failed and ended: this batch will never be done,
-                        // and a rebalance must not wait for it.
-                        changelog_busy.done();
-                        break;
-                    }
-                    if failed {
-                        break;
-                    }
-                }
-            })
-            .map_err(thread)?;
-        let writer_busy = busy.clone();
+        spawn_changelog_thread(scope, rated, to_commit, changelog, store, busy.clone())?;
         let commit_store = engine.store.clone();
-        let writer = std::thread::Builder::new()
-            .name("ratel-commit".into())
-            .spawn_scoped(scope, move || {
-                for r in published {
-                    let r = r.and_then(|c| {
-                        commit_store
-                            .commit(c, cfg.sync)
-                            .map_err(|e| EngineError::from(e).into())
-                    });
-                    writer_busy.done();
-                    let failed = r.is_err();
-                    if written.send(r).is_err() || failed {
-                        break;
-                    }
-                }
-            })
-            .map_err(thread)?;
+        let writer = spawn_commit_thread(scope, published, written, commit_store, cfg.sync, &busy)?;
         // Decoding a line needs only its bytes (as in `Engine::run`): a thread of its own
         // decodes the batch just read while this one rates the batch read before it.
         // Each batch is tagged with the rebalances seen when it was read.
         let (to_decoder, decoded) = spawn_decoder::<u64>(scope)?;
-        // Rated batches not yet durable, oldest first.
-        let mut in_flight: VecDeque<InFlight> = VecDeque::with_capacity(IN_FLIGHT);
-        // The oldest batch in flight is durable: the source, the outbox and the caller hear
-        // of it.
-        let mut land = |engine: &Engine,
-                        in_flight: &mut VecDeque<InFlight>,
-                        src: &mut KafkaSource,
-                        restored: &mut bool|
-         -> Result<(), StreamError> {
-            let f = in_flight.pop_front().expect("a batch in flight to land");
-            results.recv().unwrap_or_else(|_| {
-                Err(EngineError::Store(StoreError::Io("the commit thread ended".into())).into())
-            })?;
-            src.committed(&f.lines);
-            if let Some(p) = &mut publisher {
-                // A restored partition's entries that its last owner published are not sent
-                // again.
-                let skip = match std::mem::take(restored) {
-                    true => (0..partitions)
-                        .map(|p| engine.store.meta_u64(&crate::keys::published(p)))
-                        .collect::<Result<Vec<_>, _>>()
-                        .map_err(EngineError::from)?
-                        .into_iter()
-                        .map(|v| v.unwrap_or(0))
-                        .collect(),
-                    false => Vec::new(),
+        let mut rating = Rating::new(
+            &mut engine,
+            &mut src,
+            results,
+            publisher.as_mut(),
+            &mut on_batch,
+        );
+        let outcome = rating.rate(
+            cfg.batch,
+            &to_decoder,
+            &decoded,
+            &to_changelog,
+            &busy,
+            &spare,
+        );
+        // A run that ends early may leave a batch with the decoder: it stops at its next send.
+        drop(to_decoder);
+        drop(decoded);
+        drop(to_changelog);
+        // What is in flight lands (or fails) before the run returns, whatever ended it.
+        let last = rating.land_all();
+        writer.join().expect("the commit thread does not panic");
+        // A thread that failed ends the loop with "ended"; landing says why.
+        last.and(outcome)
+    })?;
+    if let Some(p) = publisher {
+        p.finish()?;
+    }
+    Ok(engine)
+}
+
+/// The input topics as a source, each partition started where the store is; a rebalance waits
+/// until no batch is in flight.
+fn open_source(
+    brokers: &str,
+    o: &Options,
+    cfg: &Config,
+    engine: &Engine,
+    busy: &Arc<Busy>,
+) -> Result<KafkaSource, StreamError> {
+    let mut src = KafkaSource::open(brokers, &o.group, &o.topics, |t, p| {
+        engine.offset(t, p).ok().flatten()
+    })?;
+    src.exit_when_idle = o.exit_when_idle;
+    src.max_ahead = cfg.max_ahead;
+    let quiet = busy.clone();
+    src.quiesce_with(Box::new(move || quiet.wait()));
+    Ok(src)
+}
+
+/// The changelog a run publishes each batch's writes to; and, for the source, how a partition
+/// it is given is restored from it first.
+fn open_changelog(
+    brokers: &str,
+    topic: &str,
+    o: &Options,
+    engine: &mut Engine,
+    src: &mut KafkaSource,
+) -> Result<Changelog, StreamError> {
+    let partitions = engine.partitions();
+    crate::changelog::ensure_topic(brokers, topic, partitions)?;
+    let (brokers_owned, topic_owned) = (brokers.to_string(), topic.to_string());
+    let (store, tag) = (engine.store.clone(), engine.cat.tag());
+    let inputs: Vec<String> = (o.topics.inputs().iter())
+        .map(std::string::ToString::to_string)
+        .collect();
+    src.restore_with(Box::new(move |partition| {
+        restore_partition(
+            &brokers_owned,
+            &topic_owned,
+            &store,
+            tag,
+            &inputs,
+            partition,
+        )
+    }));
+    engine.mark_partitions();
+    Ok(Changelog::open(
+        brokers,
+        topic,
+        &engine.store,
+        engine.cat.tag(),
+    )?)
+}
+
+/// Restores a partition from the changelog: the input offsets the store holds for it after,
+/// or none when there was nothing to restore.
+fn restore_partition(
+    brokers: &str,
+    topic: &str,
+    store: &Store,
+    tag: u64,
+    inputs: &[String],
+    partition: u32,
+) -> Option<Vec<(String, i64)>> {
+    let restored = crate::changelog::restore(brokers, topic, store, tag, partition);
+    match &restored {
+        Ok(r) if r.batches > 0 => tracing::info!(
+            partition,
+            batches = r.batches,
+            from = r.from,
+            to = r.to,
+            "restored from the changelog"
+        ),
+        Ok(_) => {}
+        Err(e) => tracing::error!(partition, error = %e, "restoring from the changelog"),
+    }
+    if let Ok(Restored {
+        stopped: Some(why), ..
+    }) = &restored
+    {
+        tracing::warn!(
+            partition,
+            why,
+            "the changelog restore stopped early; the rest is rated from the inputs"
+        );
+    }
+    if matches!(restored, Ok(Restored { batches: 0, .. })) {
+        return None;
+    }
+    // What was applied is committed with its offsets, whatever stopped it.
+    let mut positions = Vec::new();
+    for input in inputs {
+        let key = crate::keys::position(Some(input), partition);
+        if let Ok(Some(offset)) = store.meta_u64(&key) {
+            positions.push((input.clone(), offset as i64));
+        }
+    }
+    Some(positions)
+}
+
+/// The outbox, on its thread, after publishing what a crash left unpublished.
+fn start_publisher(
+    brokers: &str,
+    o: &Options,
+    engine: &mut Engine,
+    give_back: SyncSender<Vec<Appended>>,
+) -> Result<Publisher, StreamError> {
+    let partitions = engine.partitions();
+    let mut out = Outbox::open(brokers, &o.topics, &engine.store, partitions, o.idempotent)?;
+    // What a crash left unpublished goes out before anything new is read.
+    out.publish(&engine.store, |p| engine.seq(p), &[])?;
+    engine.keep_appended();
+    Ok(Publisher::start(out, engine.store.clone(), give_back))
+}
+
+fn thread_error(e: std::io::Error) -> StreamError {
+    StreamError::Engine(EngineError::Source(e))
+}
+
+fn commit_thread_ended() -> StreamError {
+    EngineError::Store(StoreError::Io("the commit thread ended".into())).into()
+}
+
+/// The changelog's thread: publishes each rated batch's pieces and waits for the broker, then
+/// hands the batch to the commit thread. A batch goes through these two threads after it is
+/// rated, each busy while the other does the same for the batch before or after it (see
+/// IN_FLIGHT). The changelog of a batch is acknowledged before its commit begins: it is never
+/// behind the store.
+fn spawn_changelog_thread<'scope>(
+    scope: &'scope std::thread::Scope<'scope, '_>,
+    rated: Receiver<Commit>,
+    to_commit: SyncSender<Result<Commit, StreamError>>,
+    mut changelog: Option<Changelog>,
+    store: Arc<Store>,
+    busy: Arc<Busy>,
+) -> Result<(), StreamError> {
+    std::thread::Builder::new()
+        .name("ratel-changelog".into())
+        .spawn_scoped(scope, move || {
+            for mut c in rated {
+                let r = match &mut changelog {
+                    // Before the commit: a crash between the two leaves a batch a restore
+                    // applies, never a gap in the history.
+                    Some(log) => log.publish(&store, &mut c).map(|()| c).map_err(Into::into),
+                    None => Ok(c),
                 };
-                p.hand_over(f.seqs, skip, f.appended)?;
+                let failed = r.is_err();
+                if to_commit.send(r).is_err() {
+                    // The commit thread failed and ended: this batch will never be done,
+                    // and a rebalance must not wait for it.
+                    busy.done();
+                    break;
+                }
+                if failed {
+                    break;
+                }
             }
-            on_batch(engine, &f.counters);
-            Ok(())
-        };
-        // A batch is with the decoder.
-        let mut ahead = false;
-        let outcome = loop {
-            let mut lines = Vec::with_capacity(cfg.batch);
+        })
+        .map_err(thread_error)?;
+    Ok(())
+}
+
+/// The commit thread: writes each published batch to RocksDB and says how it went.
+fn spawn_commit_thread<'scope>(
+    scope: &'scope std::thread::Scope<'scope, '_>,
+    published: Receiver<Result<Commit, StreamError>>,
+    written: SyncSender<Result<(), StreamError>>,
+    store: Arc<Store>,
+    sync: bool,
+    busy: &Arc<Busy>,
+) -> Result<std::thread::ScopedJoinHandle<'scope, ()>, StreamError> {
+    let busy = busy.clone();
+    std::thread::Builder::new()
+        .name("ratel-commit".into())
+        .spawn_scoped(scope, move || {
+            for r in published {
+                let r = r
+                    .and_then(|c| (store.commit(c, sync)).map_err(|e| EngineError::from(e).into()));
+                busy.done();
+                let failed = r.is_err();
+                if written.send(r).is_err() || failed {
+                    break;
+                }
+            }
+        })
+        .map_err(thread_error)
+}
+
+/// The engine's thread in a Kafka run: reads, rates, and lands batches once durable.
+struct Rating<'a, F: FnMut(&Engine, &Counters)> {
+    engine: &'a mut Engine,
+    src: &'a mut KafkaSource,
+    /// Rated batches not yet durable, oldest first.
+    in_flight: VecDeque<InFlight>,
+    results: Receiver<Result<(), StreamError>>,
+    publisher: Option<&'a mut Publisher>,
+    on_batch: &'a mut F,
+    partitions: u32,
+    /// A restore found a partition ahead in the changelog: the next hand-over tells the outbox.
+    restored: bool,
+    /// A batch is with the decoder.
+    ahead: bool,
+}
+
+impl<'a, F: FnMut(&Engine, &Counters)> Rating<'a, F> {
+    fn new(
+        engine: &'a mut Engine,
+        src: &'a mut KafkaSource,
+        results: Receiver<Result<(), StreamError>>,
+        publisher: Option<&'a mut Publisher>,
+        on_batch: &'a mut F,
+    ) -> Self {
+        let partitions = engine.partitions();
+        Rating {
+            engine,
+            src,
+            in_flight: VecDeque::with_capacity(IN_FLIGHT),
+            results,
+            publisher,
+            on_batch,
+            partitions,
+            restored: false,
+            ahead: false,
+        }
+    }
+
+    /// Reads and rates batches until the source ends or something fails.
+    fn rate(
+        &mut self,
+        batch: usize,
+        to_decoder: &SyncSender<(u64, Vec<crate::source::Line>)>,
+        decoded: &Receiver<(u64, crate::pipeline::Decoded)>,
+        to_changelog: &SyncSender<Commit>,
+        busy: &Busy,
+        spare: &Receiver<Vec<Appended>>,
+    ) -> Result<(), StreamError> {
+        loop {
+            let mut lines = Vec::with_capacity(batch);
             // With a batch to rate or in flight, an empty poll returns at once rather than
             // wait for input: the tail's decisions go out without waiting for more traffic.
-            src.yield_when_idle = ahead || !in_flight.is_empty();
-            if let Err(e) = src.next_batch(cfg.batch, &mut lines) {
-                break Err(EngineError::Source(e).into());
-            }
-            if src.take_restored() {
+            self.src.yield_when_idle = self.ahead || !self.in_flight.is_empty();
+            self.src
+                .next_batch(batch, &mut lines)
+                .map_err(EngineError::Source)?;
+            if self.src.take_restored() {
                 // The restore waited for the batches in flight to be durable; the state is
                 // read again from the store, which now holds them and what was restored.
-                let mut r = Ok(());
-                while !in_flight.is_empty() && r.is_ok() {
-                    r = land(&engine, &mut in_flight, &mut src, &mut restored);
-                }
-                if let Err(e) = r.and_then(|()| engine.reload().map_err(Into::into)) {
-                    break Err(e);
-                }
-                restored = true;
+                self.land_all()?;
+                self.engine.reload()?;
+                self.restored = true;
             }
-            let rebalances = src.rebalances();
+            let rebalances = self.src.rebalances();
             // A batch read before a rebalance is dropped unrated: nothing of it was sent to
             // be written, so every partition it read is read again from where the store is
             // (or belongs to another instance now).
-            let current = match std::mem::take(&mut ahead) {
+            let current = match std::mem::take(&mut self.ahead) {
                 true => {
                     let (read_at, batch) = decoded.recv().expect("the decoder answers every batch");
                     (read_at == rebalances).then_some(batch)
@@ -280,66 +389,86 @@ pub fn run(
                 to_decoder
                     .send((rebalances, lines))
                     .expect("the decoder outlives the loop");
-                ahead = true;
+                self.ahead = true;
             }
-            let Some((lines, parsed)) = current else {
-                if ahead {
-                    continue;
+            match current {
+                Some((lines, parsed)) => {
+                    self.rate_batch(lines, parsed, to_changelog, busy, spare)?;
                 }
-                if src.ended() || in_flight.is_empty() {
-                    break Ok(());
-                }
-                if let Err(e) = land(&engine, &mut in_flight, &mut src, &mut restored) {
-                    break Err(e);
-                }
-                continue;
-            };
-            // A transfer's credit for a partition another instance owns is not rated here.
-            let owned: Vec<u32> = src.assigned().collect();
-            engine.own(Some(&owned));
-            let c = match engine.prepare_parsed(&lines, parsed) {
-                Ok(c) => c,
-                Err(e) => break Err(e.into()),
-            };
-            let next = InFlight {
-                lines,
-                seqs: (0..partitions).map(|p| engine.seq(p)).collect(),
-                appended: engine.take_appended(spare.try_recv().unwrap_or_default()),
-                counters: engine.counters,
-            };
-            if in_flight.len() == IN_FLIGHT {
-                if let Err(e) = land(&engine, &mut in_flight, &mut src, &mut restored) {
-                    break Err(e);
-                }
+                None if self.ahead => {}
+                None if self.src.ended() || self.in_flight.is_empty() => return Ok(()),
+                None => self.land()?,
             }
-            busy.add();
-            src.advance(&next.lines);
-            if to_changelog.send(c).is_err() {
-                busy.done();
-                break Err(
-                    EngineError::Store(StoreError::Io("the commit thread ended".into())).into(),
-                );
-            }
-            in_flight.push_back(next);
-        };
-        // A run that ends early may leave a batch with the decoder: it stops at its next send.
-        drop(to_decoder);
-        drop(decoded);
-        drop(to_changelog);
-        // What is in flight lands (or fails) before the run returns, whatever ended it.
-        let mut last = Ok(());
-        while !in_flight.is_empty() && last.is_ok() {
-            last = land(&engine, &mut in_flight, &mut src, &mut restored);
         }
-        writer.join().expect("the commit thread does not panic");
-        // A thread that failed ends the loop with "ended"; landing says why.
-        last.and(outcome)
-    });
-    outcome?;
-    if let Some(p) = publisher {
-        p.finish()?;
     }
-    Ok(engine)
+
+    /// Rates a decoded batch and sends it on to be published and written.
+    fn rate_batch(
+        &mut self,
+        lines: Vec<crate::source::Line>,
+        parsed: Vec<Result<rating::Input, String>>,
+        to_changelog: &SyncSender<Commit>,
+        busy: &Busy,
+        spare: &Receiver<Vec<Appended>>,
+    ) -> Result<(), StreamError> {
+        // A transfer's credit for a partition another instance owns is not rated here.
+        let owned: Vec<u32> = self.src.assigned().collect();
+        self.engine.own(Some(&owned));
+        let commit = self.engine.prepare_parsed(&lines, parsed)?;
+        let next = InFlight {
+            lines,
+            seqs: (0..self.partitions).map(|p| self.engine.seq(p)).collect(),
+            appended: (self.engine).take_appended(spare.try_recv().unwrap_or_default()),
+            counters: self.engine.counters,
+        };
+        if self.in_flight.len() == IN_FLIGHT {
+            self.land()?;
+        }
+        busy.add();
+        self.src.advance(&next.lines);
+        if to_changelog.send(commit).is_err() {
+            busy.done();
+            return Err(commit_thread_ended());
+        }
+        self.in_flight.push_back(next);
+        Ok(())
+    }
+
+    /// The oldest batch in flight is durable: the source, the outbox and the caller hear of it.
+    fn land(&mut self) -> Result<(), StreamError> {
+        let landed = (self.in_flight.pop_front()).expect("a batch in flight to land");
+        (self.results.recv()).unwrap_or_else(|_| Err(commit_thread_ended()))?;
+        self.src.committed(&landed.lines);
+        if let Some(publisher) = &mut self.publisher {
+            // A restored partition's entries that its last owner published are not sent
+            // again.
+            let skip = match std::mem::take(&mut self.restored) {
+                true => published_marks(self.engine, self.partitions)?,
+                false => Vec::new(),
+            };
+            publisher.hand_over(landed.seqs, skip, landed.appended)?;
+        }
+        (self.on_batch)(self.engine, &landed.counters);
+        Ok(())
+    }
+
+    /// Lands every batch in flight, or stops at the first that failed.
+    fn land_all(&mut self) -> Result<(), StreamError> {
+        while !self.in_flight.is_empty() {
+            self.land()?;
+        }
+        Ok(())
+    }
+}
+
+/// How far each partition's log is published already.
+fn published_marks(engine: &Engine, partitions: u32) -> Result<Vec<u64>, StreamError> {
+    (0..partitions)
+        .map(|p| {
+            let published = engine.store.meta_u64(&crate::keys::published(p));
+            Ok(published.map_err(EngineError::from)?.unwrap_or(0))
+        })
+        .collect()
 }
 
 /// Rated batches not yet durable: one publishing its changelog pieces, one being written to
