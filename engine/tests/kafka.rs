@@ -775,7 +775,7 @@ fn an_instance_given_partitions_restores_them_from_the_changelog_without_reading
             .arg(dir)
             .args(["--source", &kafka, "--batch", "97", "--group", group])
             .args(["--exit-when-idle", "3"])
-            .env("RATEL_LOG", "warn,engine::stream=info")
+            .env("RATEL_LOG", "warn,engine::kafka::stream=info")
             .output()
             .unwrap();
         let log = plain(&String::from_utf8_lossy(&out.stderr));

@@ -237,6 +237,105 @@ pub struct Engine {
     owned: Option<Vec<bool>>,
 }
 
+/// The commit thread of a file run: writes each batch it is given, and says how it went. A
+/// rendezvous: the writer takes a batch only when it is done with the last.
+#[allow(clippy::type_complexity)]
+fn spawn_writer<'scope>(
+    scope: &'scope std::thread::Scope<'scope, '_>,
+    store: std::sync::Arc<Store>,
+    sync: bool,
+) -> Result<
+    (
+        std::sync::mpsc::SyncSender<Commit>,
+        std::sync::mpsc::Receiver<Result<(), StoreError>>,
+        std::thread::ScopedJoinHandle<'scope, ()>,
+    ),
+    EngineError,
+> {
+    let (to_writer, batches) = std::sync::mpsc::sync_channel::<Commit>(0);
+    let (written, results) = std::sync::mpsc::sync_channel::<Result<(), StoreError>>(1);
+    let writer = std::thread::Builder::new()
+        .name("ratel-commit".into())
+        .spawn_scoped(scope, move || {
+            for c in batches {
+                let r = store.commit(c, sync);
+                let failed = r.is_err();
+                if written.send(r).is_err() || failed {
+                    break;
+                }
+            }
+        })
+        .map_err(EngineError::Source)?;
+    Ok((to_writer, results, writer))
+}
+
+/// Reads a batch and hands it to the decoder: whether there was one.
+fn read_into(
+    source: &mut dyn Source,
+    batch: usize,
+    to_decoder: &std::sync::mpsc::SyncSender<((), Vec<Line>)>,
+) -> Result<bool, EngineError> {
+    let mut lines = Vec::with_capacity(batch);
+    source.next_batch(batch, &mut lines)?;
+    if lines.is_empty() {
+        return Ok(false);
+    }
+    to_decoder
+        .send(((), lines))
+        .expect("the decoder outlives the run");
+    Ok(true)
+}
+
+/// The window of event time an account remembers its inputs' ids for: fixed when the store is
+/// made (it decides which inputs are repeats and which come too late).
+fn fix_window(store: &Store, asked: Option<i64>) -> Result<(), EngineError> {
+    let recorded = store.window()?;
+    let window = match (recorded, asked) {
+        (Some(r), Some(w)) if r != w => {
+            return Err(EngineError::Window(format!(
+                "the store's accounts remember ids for {r} s, {w} s asked: the window is fixed when a store is made (it decides which inputs are repeats and which come too late)"
+            )))
+        }
+        (Some(r), _) => r,
+        (None, w) => w.unwrap_or(rating::recent::DEFAULT_WINDOW),
+    };
+    if !(rating::recent::MIN_WINDOW..=rating::recent::MAX_WINDOW).contains(&window) {
+        return Err(EngineError::Window(format!(
+            "{window} s: a window is {} to {} s",
+            rating::recent::MIN_WINDOW,
+            rating::recent::MAX_WINDOW
+        )));
+    }
+    if store.meta_u64(crate::keys::WINDOW)?.is_none() {
+        let mut c = Commit::default();
+        store.put_meta(&mut c, crate::keys::WINDOW, &(window as u64).to_le_bytes());
+        store.commit(c, true)?;
+    }
+    Ok(())
+}
+
+/// The partition count asked is one a store may have, and this store's if it has one; whether
+/// the store is new.
+fn check_partitions(store: &Store, partitions: u32) -> Result<bool, EngineError> {
+    if !(1..=crate::partition::MAX_PARTITIONS).contains(&partitions) {
+        return Err(EngineError::Partitions(format!(
+            "{} partitions: a store has 1 to {}",
+            partitions,
+            crate::partition::MAX_PARTITIONS
+        )));
+    }
+    // A store made before partitions existed has one.
+    let recorded = store.meta_u64(crate::keys::PARTITIONS)?.unwrap_or(1);
+    let fresh = store.meta_u64(&crate::keys::sequence(0))?.is_none();
+    if !fresh && recorded != u64::from(partitions) {
+        return Err(EngineError::Partitions(format!(
+            "the store holds {recorded} partitions, {} asked: accounts are placed by partition, so a store keeps its count (re-partitioning is a replay into a new store)",
+            partitions
+        )));
+    }
+    Ok(fresh)
+}
+
 fn tag_hex(tag: u64) -> String {
     format!("{tag:016x}")
 }
@@ -251,28 +350,7 @@ impl Engine {
         cfg: Config,
     ) -> Result<Engine, EngineError> {
         let store = std::sync::Arc::new(Store::open(dir)?);
-        let recorded = store.window()?;
-        let window = match (recorded, cfg.window) {
-            (Some(r), Some(w)) if r != w => {
-                return Err(EngineError::Window(format!(
-                    "the store's accounts remember ids for {r} s, {w} s asked: the window is fixed when a store is made (it decides which inputs are repeats and which come too late)"
-                )))
-            }
-            (Some(r), _) => r,
-            (None, w) => w.unwrap_or(rating::recent::DEFAULT_WINDOW),
-        };
-        if !(rating::recent::MIN_WINDOW..=rating::recent::MAX_WINDOW).contains(&window) {
-            return Err(EngineError::Window(format!(
-                "{window} s: a window is {} to {} s",
-                rating::recent::MIN_WINDOW,
-                rating::recent::MAX_WINDOW
-            )));
-        }
-        if store.meta_u64(crate::keys::WINDOW)?.is_none() {
-            let mut c = Commit::default();
-            store.put_meta(&mut c, crate::keys::WINDOW, &(window as u64).to_le_bytes());
-            store.commit(c, true)?;
-        }
+        fix_window(&store, cfg.window)?;
         let (state, changed) = store.load_state()?;
         let changed = Changed::of_ids(&state, &changed);
         let cfg = Config {
@@ -280,22 +358,7 @@ impl Engine {
             checkpoint: cfg.checkpoint.max(1),
             ..cfg
         };
-        if !(1..=crate::partition::MAX_PARTITIONS).contains(&cfg.partitions) {
-            return Err(EngineError::Partitions(format!(
-                "{} partitions: a store has 1 to {}",
-                cfg.partitions,
-                crate::partition::MAX_PARTITIONS
-            )));
-        }
-        // A store made before partitions existed has one.
-        let recorded = store.meta_u64(crate::keys::PARTITIONS)?.unwrap_or(1);
-        let fresh = store.meta_u64(&crate::keys::sequence(0))?.is_none();
-        if !fresh && recorded != u64::from(cfg.partitions) {
-            return Err(EngineError::Partitions(format!(
-                "the store holds {recorded} partitions, {} asked: accounts are placed by partition, so a store keeps its count (re-partitioning is a replay into a new store)",
-                cfg.partitions
-            )));
-        }
+        let fresh = check_partitions(&store, cfg.partitions)?;
         let global = Timestamp(store.meta_u64(crate::keys::WATERMARK)?.unwrap_or(0) as i64);
         let parts = load_parts(&store, cfg.partitions, global)?;
         let legacy = store.legacy_counters()?;
@@ -325,61 +388,73 @@ impl Engine {
             owned: None,
         };
         e.add_up();
-        let current = e.store.meta_u64(crate::keys::CATALOG_IN_FORCE)?;
-        let mut label = format!("{} {}", e.cat.id, e.cat.version);
-        if let Some(old) = current.filter(|&t| t != e.cat.tag()) {
-            let old = recorded_catalog(&e.store, old)?;
-            let changes = compatible(&old, &e.cat, e.cfg.migrate_catalog)?;
+        e.record_catalog(catalog_bytes, fresh)?;
+        e.mark_checkpoints()?;
+        Ok(e)
+    }
+
+    /// Makes the engine's catalog the one in force: recorded in the log of every partition if
+    /// it differs from the last one (checked compatible with it), or if the store is new.
+    fn record_catalog(&mut self, catalog_bytes: &[u8], fresh: bool) -> Result<(), EngineError> {
+        let current = self.store.meta_u64(crate::keys::CATALOG_IN_FORCE)?;
+        let mut label = format!("{} {}", self.cat.id, self.cat.version);
+        if let Some(old) = current.filter(|&t| t != self.cat.tag()) {
+            let old = recorded_catalog(&self.store, old)?;
+            let changes = compatible(&old, &self.cat, self.cfg.migrate_catalog)?;
             if !changes.is_empty() {
                 tracing::warn!(changes = %changes.join("; "), "catalog migration");
                 label = format!("{label}; migrated from {old}: {}", changes.join("; "));
             }
         }
-        if current != Some(e.cat.tag()) || fresh {
+        if current != Some(self.cat.tag()) || fresh {
             let mut c = Commit::default();
-            for p in 0..e.cfg.partitions {
-                let part = &mut e.parts[p as usize];
+            for p in 0..self.cfg.partitions {
+                let part = &mut self.parts[p as usize];
                 let entry = Entry::Catalog {
-                    tag: e.cat.tag(),
-                    fingerprint: e.cat.fingerprint,
+                    tag: self.cat.tag(),
+                    fingerprint: self.cat.fingerprint,
                     effective: part.watermark,
                     label: label.clone(),
                 };
-                e.store
-                    .put_entry(&mut c, p, part.seq, &entry, None, &mut e.ebuf);
+                self.store
+                    .put_entry(&mut c, p, part.seq, &entry, None, &mut self.ebuf);
                 part.seq += 1;
-                e.store
+                self.store
                     .put_meta(&mut c, &crate::keys::sequence(p), &part.seq.to_le_bytes());
             }
-            e.store
-                .put_meta(&mut c, &crate::keys::catalog(e.cat.tag()), catalog_bytes);
-            e.store.put_meta(
+            self.store
+                .put_meta(&mut c, &crate::keys::catalog(self.cat.tag()), catalog_bytes);
+            self.store.put_meta(
                 &mut c,
                 crate::keys::CATALOG_IN_FORCE,
-                &e.cat.tag().to_le_bytes(),
+                &self.cat.tag().to_le_bytes(),
             );
-            e.store.put_meta(
+            self.store.put_meta(
                 &mut c,
                 crate::keys::PARTITIONS,
-                &u64::from(e.cfg.partitions).to_le_bytes(),
+                &u64::from(self.cfg.partitions).to_le_bytes(),
             );
-            e.store.commit(c, true)?;
-            tracing::info!(catalog = %e.cat, "catalog recorded in the log");
+            self.store.commit(c, true)?;
+            tracing::info!(catalog = %self.cat, "catalog recorded in the log");
         }
-        e.checkpointed = e.store.checkpoints(e.cfg.partitions)?;
-        // A store made before checkpoints holds current records: say so before any batch
-        // leaves its records behind.
+        Ok(())
+    }
+
+    /// Each partition's checkpoint. A store made before checkpoints holds current records: say
+    /// so before any batch leaves its records behind.
+    fn mark_checkpoints(&mut self) -> Result<(), EngineError> {
+        self.checkpointed = self.store.checkpoints(self.cfg.partitions)?;
         let mut c = Commit::default();
-        for (p, &at) in e.checkpointed.iter().enumerate() {
+        for (p, &at) in self.checkpointed.iter().enumerate() {
             let key = crate::keys::checkpoint(p as u32);
-            if e.store.meta_u64(&key)?.is_none() {
-                e.store.put_meta(&mut c, &key, &at.to_le_bytes());
+            if self.store.meta_u64(&key)?.is_none() {
+                self.store.put_meta(&mut c, &key, &at.to_le_bytes());
             }
         }
         if !c.batch.is_empty() {
-            e.store.commit(c, true)?;
+            self.store.commit(c, true)?;
         }
-        Ok(e)
+        Ok(())
     }
 
     /// Keep what each batch appends (see `appended`).
@@ -558,21 +633,7 @@ impl Engine {
         let store = self.store.clone();
         let sync = self.cfg.sync;
         std::thread::scope(|scope| {
-            // A rendezvous: the writer takes a batch only when it is done with the last.
-            let (to_writer, batches) = std::sync::mpsc::sync_channel::<Commit>(0);
-            let (written, results) = std::sync::mpsc::sync_channel::<Result<(), StoreError>>(1);
-            let writer = std::thread::Builder::new()
-                .name("ratel-commit".into())
-                .spawn_scoped(scope, move || {
-                    for c in batches {
-                        let r = store.commit(c, sync);
-                        let failed = r.is_err();
-                        if written.send(r).is_err() || failed {
-                            break;
-                        }
-                    }
-                })
-                .map_err(EngineError::Source)?;
+            let (to_writer, results, writer) = spawn_writer(scope, store, sync)?;
             // Decoding a line needs nothing but its bytes: a thread of its own decodes the
             // batch after the one being rated.
             let (to_decoder, decoded) = spawn_decoder::<()>(scope)?;
@@ -594,17 +655,8 @@ impl Engine {
             let outcome = loop {
                 // Two batches ahead: one decoded while this thread rates the other.
                 while decoding < 2 && matches!(read, Ok(true)) {
-                    let mut lines = Vec::with_capacity(self.cfg.batch);
-                    match source.next_batch(self.cfg.batch, &mut lines) {
-                        Err(e) => read = Err(e.into()),
-                        Ok(()) if lines.is_empty() => read = Ok(false),
-                        Ok(()) => {
-                            to_decoder
-                                .send(((), lines))
-                                .expect("the decoder outlives the run");
-                            decoding += 1;
-                        }
-                    }
+                    read = read_into(source, self.cfg.batch, &to_decoder);
+                    decoding += usize::from(matches!(read, Ok(true)));
                 }
                 if decoding == 0 {
                     // Everything read was rated: the run ends as the reading did.
@@ -712,54 +764,79 @@ impl Engine {
         let mut ahead = rating::prefetch::Ahead::default();
         for (j, (line, input)) in lines.iter().zip(&parsed).enumerate() {
             ahead.before(&self.state, j, |k| parsed.get(k)?.as_ref().ok());
-            let input = match input {
-                Ok(i) => self.partition_of(line, i).map(|p| (i, p)),
-                Err(e) => Err(e.clone()),
-            };
-            match input {
-                Err(reason) => {
-                    // A line that names no partition is logged in its source's.
-                    let p = line.partition.min(self.cfg.partitions - 1);
-                    self.part_counters[p as usize].read += 1;
-                    self.dead_letter(p, line, reason, &mut c);
+            self.rate_line(line, input, &mut c, &mut dirty)?;
+        }
+        self.write_checkpoint(&mut c, &mut dirty);
+        self.changed = dirty;
+        self.write_positions(lines, &mut c);
+        self.write_partition_marks(&before, &counted, &mut c);
+        self.add_up();
+        c.complete_ranges(|p| self.parts[p as usize].seq);
+        self.batch_bytes = c.batch.size_in_bytes();
+        self.batch_marks = c.marks();
+        Ok(c)
+    }
+
+    /// Rates one line of a batch: a dead letter, or a decision recorded with what it brought
+    /// about (ticks before it, a transfer's credit after it).
+    fn rate_line(
+        &mut self,
+        line: &Line,
+        input: &Result<Input, String>,
+        c: &mut Commit,
+        dirty: &mut Changed,
+    ) -> Result<(), EngineError> {
+        let input = match input {
+            Ok(i) => self.partition_of(line, i).map(|p| (i, p)),
+            Err(e) => Err(e.clone()),
+        };
+        match input {
+            Err(reason) => {
+                // A line that names no partition is logged in its source's.
+                let p = line.partition.min(self.cfg.partitions - 1);
+                self.part_counters[p as usize].read += 1;
+                self.dead_letter(p, line, reason, c);
+            }
+            Ok((input, p)) => {
+                self.part_counters[p as usize].read += 1;
+                let ahead = line.far_ahead.then(|| {
+                    format!(
+                        "event time {} is more than {} s ahead of the inputs before and \
+                         after it in its topic",
+                        input.time(),
+                        self.cfg.max_ahead
+                    )
+                });
+                if let Some(reason) = ahead.or_else(|| self.too_far_ahead(p, input.time())) {
+                    self.dead_letter(p, line, reason, c);
+                    return Ok(());
                 }
-                Ok((input, p)) => {
-                    self.part_counters[p as usize].read += 1;
-                    let ahead = line.far_ahead.then(|| {
-                        format!(
-                            "event time {} is more than {} s ahead of the inputs before and \
-                             after it in its topic",
-                            input.time(),
-                            self.cfg.max_ahead
-                        )
-                    });
-                    if let Some(reason) = ahead.or_else(|| self.too_far_ahead(p, input.time())) {
-                        self.dead_letter(p, line, reason, &mut c);
-                        continue;
-                    }
-                    let mut d = rate(&self.state, &self.cat, input);
-                    // Only an accepted input moves its partition's clock (and so brings a day's
-                    // ticks): a refused one, whatever its time, changes nothing. The ticks come
-                    // before it in the log, so it is rated again after them if any was made.
-                    if moves_clock(&d)
-                        && self.ticks_before(p, input.time(), line.at, &mut c, &mut dirty)?
-                    {
-                        d = rate(&self.state, &self.cat, input);
-                    }
-                    if let Some(reason) = self.crosses_instances(&d) {
-                        self.dead_letter(p, line, reason, &mut c);
-                        continue;
-                    }
-                    match d.outcome {
-                        Outcome::Rejected(_) => self.part_counters[p as usize].rejected += 1,
-                        Outcome::Duplicate => self.part_counters[p as usize].duplicates += 1,
-                        _ => self.part_counters[p as usize].rated += 1,
-                    }
-                    self.record(p, input, &d, line.position, &mut c, &mut dirty)?;
-                    self.deliver(&d, line.position, &mut c, &mut dirty)?;
+                let mut d = rate(&self.state, &self.cat, input);
+                // Only an accepted input moves its partition's clock (and so brings a day's
+                // ticks): a refused one, whatever its time, changes nothing. The ticks come
+                // before it in the log, so it is rated again after them if any was made.
+                if moves_clock(&d) && self.ticks_before(p, input.time(), line.at, c, dirty)? {
+                    d = rate(&self.state, &self.cat, input);
                 }
+                if let Some(reason) = self.crosses_instances(&d) {
+                    self.dead_letter(p, line, reason, c);
+                    return Ok(());
+                }
+                match d.outcome {
+                    Outcome::Rejected(_) => self.part_counters[p as usize].rejected += 1,
+                    Outcome::Duplicate => self.part_counters[p as usize].duplicates += 1,
+                    _ => self.part_counters[p as usize].rated += 1,
+                }
+                self.record(p, input, &d, line.position, c, dirty)?;
+                self.deliver(&d, line.position, c, dirty)?;
             }
         }
+        Ok(())
+    }
+
+    /// At a checkpoint, the accounts changed since the last one and each partition's
+    /// checkpoint mark go into the batch.
+    fn write_checkpoint(&mut self, c: &mut Commit, dirty: &mut Changed) {
         let n = self.cfg.partitions;
         let tail: u64 = (self.parts.iter().zip(&self.checkpointed))
             .map(|(part, &at)| {
@@ -781,14 +858,17 @@ impl Engine {
             for (p, part) in self.parts.iter().enumerate() {
                 if part.seq != self.checkpointed[p] {
                     let key = crate::keys::checkpoint(p as u32);
-                    let mut c = c.writes_of(p as u32);
-                    self.store.put_meta(&mut c, &key, &part.seq.to_le_bytes());
+                    let mut writes = c.writes_of(p as u32);
+                    self.store
+                        .put_meta(&mut writes, &key, &part.seq.to_le_bytes());
                     self.checkpointed[p] = part.seq;
                 }
             }
         }
-        self.changed = dirty;
-        // The last position of each source partition in the batch.
+    }
+
+    /// The last position of each source partition in the batch, and the kind of source.
+    fn write_positions(&self, lines: &[Line], c: &mut Commit) {
         let mut ends: Vec<(Option<&str>, u32, u64)> = Vec::new();
         for line in lines.iter().rev() {
             let t = line.topic.as_deref();
@@ -812,20 +892,24 @@ impl Engine {
                 &end.to_le_bytes(),
             );
         }
-        for (p, (part, was)) in self.parts.iter().zip(&before).enumerate() {
+    }
+
+    /// Each partition's log end, watermark and counters, where the batch changed them.
+    fn write_partition_marks(&self, before: &[Part], counted: &[Counters], c: &mut Commit) {
+        for (p, (part, was)) in self.parts.iter().zip(before).enumerate() {
             if part.seq != was.seq || part.watermark != was.watermark {
-                let mut c = c.writes_of(p as u32);
+                let mut writes = c.writes_of(p as u32);
                 self.store.put_meta(
-                    &mut c,
+                    &mut writes,
                     &crate::keys::sequence(p as u32),
                     &part.seq.to_le_bytes(),
                 );
                 self.store.put_meta(
-                    &mut c,
+                    &mut writes,
                     &crate::keys::partition_watermark(p as u32),
                     &(part.watermark.0 as u64).to_le_bytes(),
                 );
-                c.ranges.push((p as u32, was.seq, part.seq));
+                writes.ranges.push((p as u32, was.seq, part.seq));
             }
         }
         self.store.put_meta(
@@ -834,17 +918,12 @@ impl Engine {
             &(self.watermark.0 as u64).to_le_bytes(),
         );
 
-        for (p, (now, was)) in self.part_counters.iter().zip(&counted).enumerate() {
+        for (p, (now, was)) in self.part_counters.iter().zip(counted).enumerate() {
             if now != was {
                 self.store
                     .put_counters(&mut c.writes_of(p as u32), p as u32, now);
             }
         }
-        self.add_up();
-        c.complete_ranges(|p| self.parts[p as usize].seq);
-        self.batch_bytes = c.batch.size_in_bytes();
-        self.batch_marks = c.marks();
-        Ok(c)
     }
 
     /// Logs `line` in partition `p` as a dead letter: not rated, with the reason.
