@@ -3,11 +3,14 @@
 //! the balance crosses a threshold. All by event time and the catalog, like the rest of rating.
 
 use crate::catalog::Catalog;
+use crate::catalog::PlanIdx;
 use crate::decision::{Alert, Decision, Expiry, FeeCharge, FeeKind, FeeSource, Outcome, Rejection};
 use crate::event::{ChangePlan, Input, NumberCommand, SetBalanceAlerts};
+use crate::number::{Bucket, Number};
 use crate::period;
 use crate::renewal::renewed;
 use crate::state::{Account, NumberStatus, Origin, State};
+use crate::time::Timestamp;
 use crate::verdict::{check_amount, decided, rejected};
 use rust_decimal::Decimal;
 
@@ -223,24 +226,101 @@ pub(crate) fn set_spending_limit(
     )
 }
 
-pub(crate) fn change_plan(state: &State, cat: &Catalog, input: &Input, x: &ChangePlan) -> Decision {
-    let Some(acct) = state.account_of(x.msisdn) else {
-        return rejected(input, cat, None, Rejection::UnknownNumber(x.msisdn));
+pub(crate) fn change_plan(
+    state: &State,
+    cat: &Catalog,
+    input: &Input,
+    change: &ChangePlan,
+) -> Decision {
+    let Some(acct) = state.account_of(change.msisdn) else {
+        return rejected(input, cat, None, Rejection::UnknownNumber(change.msisdn));
     };
     let reject = |r| rejected(input, cat, Some(&acct.id), r);
-    let Some(to) = cat.plan(&x.plan) else {
-        return reject(Rejection::UnknownPlan(x.plan.clone()));
+    let Some(to) = cat.plan(&change.plan) else {
+        return reject(Rejection::UnknownPlan(change.plan.clone()));
     };
-    let (a, due) = renewed(cat, acct, x.time);
+    let (a, due) = renewed(cat, acct, change.time);
     let n = a
-        .number(x.msisdn)
+        .number(change.msisdn)
         .expect("the index points at the account holding the number");
+    if let Some(refusal) = plan_change_refused(cat, n, to, change) {
+        return reject(refusal);
+    }
+    let from = n.plan;
+    let mut work = n.clone();
+    let dropped = packages_dropped(cat, n, change.time);
+    work.buckets
+        .retain(|b| !dropped.iter().any(|e| e.bucket == b.id));
+    work.plan = to;
+    let mut fees = Vec::new();
+    let switch_fee = cat.plans[to as usize].switch_fee;
+    if !switch_fee.is_zero() {
+        fees.push(FeeCharge {
+            msisdn: change.msisdn,
+            source: FeeSource::Plan(to),
+            kind: FeeKind::Switch,
+            at: change.time,
+            amount: switch_fee,
+        });
+    }
+    let (monthly, granted) = period::take_up(cat, &mut work, &[FeeSource::Plan(to)], change.time);
+    fees.extend(monthly);
+    let balance_after = a.balance - fees.iter().map(|f| f.amount).sum::<Decimal>();
+    let outcome = Outcome::PlanChanged {
+        msisdn: change.msisdn,
+        from,
+        to,
+        fees,
+        dropped,
+        granted,
+        next_bucket: work.next_bucket,
+        next_due: work.next_due,
+        days: work.days,
+        months: work.months,
+        balance_after,
+    };
+    decided(input, cat, Some(&acct.id), due, outcome)
+}
+
+/// A barred number resumed at `at`, barred since `since`: a monthly period that began while
+/// barred was neither paid nor granted, so it is from now, for the rest of it; its fees and
+/// packages.
+fn resume(
+    cat: &Catalog,
+    n: &Number,
+    work: &mut Number,
+    since: Timestamp,
+    at: Timestamp,
+) -> (Vec<FeeCharge>, Vec<Bucket>) {
+    work.status = NumberStatus::Active;
+    let (_, months_then) = period::indexes(cat, n, since);
+    let (days, months_now) = period::indexes(cat, n, at);
+    if months_now > months_then {
+        let sources: Vec<FeeSource> = std::iter::once(FeeSource::Plan(n.plan))
+            .chain(n.options.iter().map(|&o| FeeSource::Addon(o)))
+            .collect();
+        return period::take_up(cat, work, &sources, at);
+    }
+    work.days = work.days.max(days);
+    work.months = work.months.max(months_now);
+    work.next_due = period::next_due(cat, work);
+    (Vec::new(), Vec::new())
+}
+
+/// Why a number may not move to plan `to`: it is on it, it is not active, or an option it has
+/// may not join it.
+fn plan_change_refused(
+    cat: &Catalog,
+    n: &Number,
+    to: PlanIdx,
+    change: &ChangePlan,
+) -> Option<Rejection> {
     if n.plan == to {
-        return reject(Rejection::SamePlan(x.msisdn, x.plan.clone()));
+        return Some(Rejection::SamePlan(change.msisdn, change.plan.clone()));
     }
     if !n.status.is_active() {
-        return reject(Rejection::WrongStatus {
-            msisdn: x.msisdn,
+        return Some(Rejection::WrongStatus {
+            msisdn: change.msisdn,
             status: n.status.name().into(),
             command: "change_plan".into(),
         });
@@ -248,15 +328,20 @@ pub(crate) fn change_plan(state: &State, cat: &Catalog, input: &Input, x: &Chang
     for &o in &n.options {
         let allowed = &cat.addons[o as usize].plans;
         if !allowed.is_empty() && !allowed.contains(&to) {
-            return reject(Rejection::OptionNotForPlan {
+            return Some(Rejection::OptionNotForPlan {
                 option: cat.addons[o as usize].id.as_str().into(),
-                plan: x.plan.clone(),
+                plan: change.plan.clone(),
             });
         }
     }
+    None
+}
+
+/// The packages a number leaves with its old plan, when the catalog drops them: the plan's own
+/// buckets and what rolled over from them.
+fn packages_dropped(cat: &Catalog, n: &Number, at: Timestamp) -> Vec<Expiry> {
     let from = n.plan;
-    let mut work = n.clone();
-    let dropped: Vec<Expiry> = match cat.lifecycle.old_packages {
+    match cat.lifecycle.old_packages {
         crate::catalog::file::OldPackages::Keep => Vec::new(),
         crate::catalog::file::OldPackages::Drop => n
             .buckets
@@ -268,47 +353,11 @@ pub(crate) fn change_plan(state: &State, cat: &Catalog, input: &Input, x: &Chang
             })
             .map(|b| Expiry {
                 bucket: b.id,
-                at: x.time,
+                at,
                 lost: b.remaining,
             })
             .collect(),
-    };
-    work.buckets
-        .retain(|b| !dropped.iter().any(|e| e.bucket == b.id));
-    work.plan = to;
-    let mut fees = Vec::new();
-    let switch_fee = cat.plans[to as usize].switch_fee;
-    if !switch_fee.is_zero() {
-        fees.push(FeeCharge {
-            msisdn: x.msisdn,
-            source: FeeSource::Plan(to),
-            kind: FeeKind::Switch,
-            at: x.time,
-            amount: switch_fee,
-        });
     }
-    let (monthly, granted) = period::take_up(cat, &mut work, &[FeeSource::Plan(to)], x.time);
-    fees.extend(monthly);
-    let balance_after = a.balance - fees.iter().map(|f| f.amount).sum::<Decimal>();
-    decided(
-        input,
-        cat,
-        Some(&acct.id),
-        due,
-        Outcome::PlanChanged {
-            msisdn: x.msisdn,
-            from,
-            to,
-            fees,
-            dropped,
-            granted,
-            next_bucket: work.next_bucket,
-            next_due: work.next_due,
-            days: work.days,
-            months: work.months,
-            balance_after,
-        },
-    )
 }
 
 pub(crate) fn change_status(
@@ -344,21 +393,7 @@ pub(crate) fn change_status(
             NumberStatus::Lost { since: x.time }
         }
         (Input::Resume(_), NumberStatus::Suspended { since } | NumberStatus::Lost { since }) => {
-            // A monthly period that began while barred was neither paid nor granted: it is
-            // from now, for the rest of it.
-            work.status = NumberStatus::Active;
-            let (_, months_then) = period::indexes(cat, n, since);
-            let (days, months_now) = period::indexes(cat, n, x.time);
-            if months_now > months_then {
-                let sources: Vec<FeeSource> = std::iter::once(FeeSource::Plan(n.plan))
-                    .chain(n.options.iter().map(|&o| FeeSource::Addon(o)))
-                    .collect();
-                (fees, granted) = period::take_up(cat, &mut work, &sources, x.time);
-            } else {
-                work.days = work.days.max(days);
-                work.months = work.months.max(months_now);
-                work.next_due = period::next_due(cat, &work);
-            }
+            (fees, granted) = resume(cat, n, &mut work, since, x.time);
             NumberStatus::Active
         }
         _ => return wrong(),

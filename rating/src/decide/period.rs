@@ -342,98 +342,116 @@ fn expire_until(
 
 /// Periodic work due on the account's numbers up to event time `t`, in time order per number.
 pub(crate) fn renew(cat: &Catalog, acct: &Account, t: Timestamp) -> Vec<Renewal> {
-    let mut out = Vec::new();
-    for n in acct.numbers.iter().filter(|n| n.next_due <= t) {
-        let mut w = n.clone();
-        let o = offerings(cat, n);
-        let barred = barred_fee(cat, n);
-        let (need_d, need_m) = needs(cat, n);
-        let (target_d, target_m) = indexes_at(cat, n, t);
-        let mut r = Renewal {
-            msisdn: n.msisdn,
-            days: 0,
-            months: 0,
-            next_due: NEVER,
-            next_bucket: 0,
-            fees: vec![],
-            expired: vec![],
-            granted: vec![],
-        };
-        if !need_d {
-            w.days = w.days.max(target_d);
-        }
-        if !need_m {
-            w.months = w.months.max(target_m);
-        }
-        loop {
-            let next_m = (w.months < target_m).then(|| month_start(cat, &w, w.months + 1));
-            let next_d = (w.days < target_d).then(|| day_start(cat, &w, w.days + 1));
-            let (period, at) = match (next_m, next_d) {
-                (None, None) => break,
-                (Some(m), Some(d)) if m <= d => (PackagePeriod::Monthly, m),
-                (Some(m), None) => (PackagePeriod::Monthly, m),
-                (_, Some(d)) => (PackagePeriod::Daily, d),
-            };
-            match period {
-                PackagePeriod::Monthly => w.months += 1,
-                _ => w.days += 1,
-            }
-            expire_until(&mut w, cat, at, Some((period, at)), &mut r);
-            let (fee_period, kind) = match period {
-                PackagePeriod::Monthly => (FeePeriod::Monthly, FeeKind::Monthly),
-                _ => (FeePeriod::Daily, FeeKind::Daily),
-            };
-            if let Some((source, amount)) = barred {
-                // Barred: the status's own daily fee, no offers' fees, no new packages.
-                if period == PackagePeriod::Daily && !amount.is_zero() {
-                    r.fees.push(FeeCharge {
-                        msisdn: n.msisdn,
-                        source,
-                        kind,
-                        at,
-                        amount,
-                    });
-                }
-                continue;
-            }
-            let sources: Vec<(FeeSource, &crate::catalog::Offer)> = o.all().copied().collect();
-            for (source, offer) in sources {
-                for f in offer
-                    .fees
-                    .iter()
-                    .filter(|f| f.period == fee_period && !f.amount.is_zero())
-                {
-                    r.fees.push(FeeCharge {
-                        msisdn: n.msisdn,
-                        source,
-                        kind,
-                        at,
-                        amount: f.amount,
-                    });
-                }
-                for &p in offer
-                    .packages
-                    .iter()
-                    .filter(|&&p| cat.packages[p as usize].period == period)
-                {
-                    let b = grant(cat, &mut w, p, origin_of(source), at);
-                    r.granted.push(b.clone());
-                    w.buckets.push(b);
-                }
-            }
-        }
-        expire_until(&mut w, cat, t, None, &mut r);
-        r.days = w.days;
-        r.months = w.months;
-        r.next_bucket = w.next_bucket;
-        r.next_due = next_due(cat, &w);
-        debug_assert!(
-            r.next_due > t || r.next_due == NEVER,
-            "renewal must leave nothing due at {t}"
-        );
-        out.push(r);
+    (acct.numbers.iter())
+        .filter(|n| n.next_due <= t)
+        .map(|n| renew_number(cat, n, t))
+        .collect()
+}
+
+/// The periodic work due on one number up to `t`: each daily and monthly boundary passed, in
+/// time order, with the buckets that expire at it, and its fees and packages.
+fn renew_number(cat: &Catalog, n: &Number, t: Timestamp) -> Renewal {
+    let mut w = n.clone();
+    let o = offerings(cat, n);
+    let barred = barred_fee(cat, n);
+    let (need_d, need_m) = needs(cat, n);
+    let (target_d, target_m) = indexes_at(cat, n, t);
+    let mut r = Renewal {
+        msisdn: n.msisdn,
+        days: 0,
+        months: 0,
+        next_due: NEVER,
+        next_bucket: 0,
+        fees: vec![],
+        expired: vec![],
+        granted: vec![],
+    };
+    if !need_d {
+        w.days = w.days.max(target_d);
     }
-    out
+    if !need_m {
+        w.months = w.months.max(target_m);
+    }
+    loop {
+        let next_m = (w.months < target_m).then(|| month_start(cat, &w, w.months + 1));
+        let next_d = (w.days < target_d).then(|| day_start(cat, &w, w.days + 1));
+        let (period, at) = match (next_m, next_d) {
+            (None, None) => break,
+            (Some(m), Some(d)) if m <= d => (PackagePeriod::Monthly, m),
+            (Some(m), None) => (PackagePeriod::Monthly, m),
+            (_, Some(d)) => (PackagePeriod::Daily, d),
+        };
+        match period {
+            PackagePeriod::Monthly => w.months += 1,
+            _ => w.days += 1,
+        }
+        expire_until(&mut w, cat, at, Some((period, at)), &mut r);
+        open_period(cat, &mut w, &o, barred, (period, at), &mut r);
+    }
+    expire_until(&mut w, cat, t, None, &mut r);
+    r.days = w.days;
+    r.months = w.months;
+    r.next_bucket = w.next_bucket;
+    r.next_due = next_due(cat, &w);
+    debug_assert!(
+        r.next_due > t || r.next_due == NEVER,
+        "renewal must leave nothing due at {t}"
+    );
+    r
+}
+
+/// A daily or monthly period of the number begins at `at`: its offers' fees and packages, or,
+/// barred, the status's own daily fee and no new packages.
+fn open_period(
+    cat: &Catalog,
+    w: &mut Number,
+    o: &Offerings,
+    barred: Option<(FeeSource, Decimal)>,
+    (period, at): (PackagePeriod, Timestamp),
+    r: &mut Renewal,
+) {
+    let (fee_period, kind) = match period {
+        PackagePeriod::Monthly => (FeePeriod::Monthly, FeeKind::Monthly),
+        _ => (FeePeriod::Daily, FeeKind::Daily),
+    };
+    let msisdn = w.msisdn;
+    if let Some((source, amount)) = barred {
+        if period == PackagePeriod::Daily && !amount.is_zero() {
+            r.fees.push(FeeCharge {
+                msisdn,
+                source,
+                kind,
+                at,
+                amount,
+            });
+        }
+        return;
+    }
+    let sources: Vec<(FeeSource, &crate::catalog::Offer)> = o.all().copied().collect();
+    for (source, offer) in sources {
+        for f in offer
+            .fees
+            .iter()
+            .filter(|f| f.period == fee_period && !f.amount.is_zero())
+        {
+            r.fees.push(FeeCharge {
+                msisdn,
+                source,
+                kind,
+                at,
+                amount: f.amount,
+            });
+        }
+        for &p in offer
+            .packages
+            .iter()
+            .filter(|&&p| cat.packages[p as usize].period == period)
+        {
+            let b = grant(cat, w, p, origin_of(source), at);
+            r.granted.push(b.clone());
+            w.buckets.push(b);
+        }
+    }
 }
 
 /// The part of the number's current monthly period left at `t`, as (days left, days in it),

@@ -3,7 +3,9 @@
 //! connect fee, cap and final rounding. Shared by rating and quoting, so a quote and a charge can
 //! never disagree.
 
-use crate::catalog::{AddonIdx, Catalog, DestIdx, Offer, PlanIdx, RateIdx, UsageKind, ANY_DEST};
+use crate::catalog::{
+    AddonIdx, Catalog, DestIdx, Offer, PlanIdx, Rate, RateIdx, Slot, UsageKind, ANY_DEST,
+};
 use crate::decision::Span;
 use crate::money::Rounding;
 use crate::service::Service;
@@ -224,19 +226,7 @@ impl<'c> Pricer<'c> {
             let len = end - e;
             let n = len.div_ceil(slot.increment);
             let units = n * slot.increment;
-            let cost = match rate.increment_decimals {
-                None => match slot.increment_price {
-                    Some(p) => p * Decimal::from(n),
-                    None => slot.price * Decimal::from(units) / Decimal::from(slot.per),
-                },
-                Some(g) => {
-                    let half = RoundingStrategy::MidpointAwayFromZero;
-                    let raw = (slot.price * Decimal::from(units) / Decimal::from(slot.per))
-                        .round_dp_with_strategy(g, half);
-                    let inc = (raw / Decimal::from(n)).round_dp_with_strategy(g, half);
-                    (inc * Decimal::from(n)).round_dp_with_strategy(g, half)
-                }
-            };
+            let cost = span_cost(rate, slot, n, units);
             total += cost;
             spans.push(Span {
                 rate: cur.rate,
@@ -252,18 +242,7 @@ impl<'c> Pricer<'c> {
                 cur = self.choose(item, e).unwrap_or(cur);
             }
         }
-        let connect_fee = first_rate.connect_fee;
-        total += connect_fee;
-        let mut capped = false;
-        if let Some(max) = first_rate.max_cost {
-            if crate::money::order(total, max).is_gt() {
-                total = max;
-                capped = true;
-            }
-        }
-        let money = rounding.apply(
-            total.round_dp_with_strategy(NOISE_DECIMALS, RoundingStrategy::MidpointAwayFromZero),
-        );
+        let (connect_fee, money, capped) = settle(first_rate, total, rounding);
         Ok(Priced {
             first,
             spans,
@@ -272,4 +251,42 @@ impl<'c> Pricer<'c> {
             capped,
         })
     }
+}
+
+/// The cost of `n` increments of a slot (`units` in all): per increment when the rate rounds
+/// each, else exact.
+#[inline]
+fn span_cost(rate: &Rate, slot: &Slot, n: u64, units: u64) -> Decimal {
+    match rate.increment_decimals {
+        None => match slot.increment_price {
+            Some(p) => p * Decimal::from(n),
+            None => slot.price * Decimal::from(units) / Decimal::from(slot.per),
+        },
+        Some(g) => {
+            let half = RoundingStrategy::MidpointAwayFromZero;
+            let raw = (slot.price * Decimal::from(units) / Decimal::from(slot.per))
+                .round_dp_with_strategy(g, half);
+            let inc = (raw / Decimal::from(n)).round_dp_with_strategy(g, half);
+            (inc * Decimal::from(n)).round_dp_with_strategy(g, half)
+        }
+    }
+}
+
+/// The money an item's spans come to: with the first rate's connect fee, capped at its maximum
+/// cost, and rounded; (connect fee, money, whether capped).
+#[inline]
+fn settle(first_rate: &Rate, spans_total: Decimal, rounding: Rounding) -> (Decimal, Decimal, bool) {
+    let connect_fee = first_rate.connect_fee;
+    let mut total = spans_total + connect_fee;
+    let mut capped = false;
+    if let Some(max) = first_rate.max_cost {
+        if crate::money::order(total, max).is_gt() {
+            total = max;
+            capped = true;
+        }
+    }
+    let money = rounding.apply(
+        total.round_dp_with_strategy(NOISE_DECIMALS, RoundingStrategy::MidpointAwayFromZero),
+    );
+    (connect_fee, money, capped)
 }

@@ -5,6 +5,7 @@
 use crate::catalog::{prefix, Catalog, DestIdx, UsageKind, ANY_DEST};
 use crate::decision::{Charge, Decision, Outcome, Rejection, Take, Why};
 use crate::event::{Input, Usage};
+use crate::number::Number;
 use crate::price::{Item, Offers, Pricer};
 use crate::recent::Seen;
 use crate::renewal::renewed;
@@ -138,57 +139,14 @@ fn charge(cat: &Catalog, input: &Input, acct0: &Account, u: &Usage) -> Decision 
     let free = cat.rates[first.rate as usize].free;
 
     // Packages first, unless the price is free anyway.
-    let mut takes: SmallVec<[Take; 2]> = SmallVec::new();
-    let mut covered = 0u64;
-    if !free && quantity > 0 {
-        let mut eligible: SmallVec<[(i32, Timestamp, u32, usize); 4]> = SmallVec::new();
-        for (i, b) in n.buckets.iter().enumerate() {
-            if b.remaining == 0 || !b.valid_at(u.start) {
-                continue;
-            }
-            let p = &cat.packages[b.package as usize];
-            if p.covers(&kind) {
-                eligible.push((p.priority, b.valid_until, b.id, i));
-            }
-        }
-        // Usually one or two: an insertion sort beats the general sort here.
-        for i in 1..eligible.len() {
-            let mut j = i;
-            while j > 0 && eligible[j - 1] > eligible[j] {
-                eligible.swap(j - 1, j);
-                j -= 1;
-            }
-        }
-        for &(_, _, _, i) in &eligible {
-            let left = quantity - covered;
-            if left == 0 {
-                break;
-            }
-            let b = &n.buckets[i];
-            let inc = cat.packages[b.package as usize].increment;
-            let want = left.div_ceil(inc) * inc;
-            let units = want.min(b.remaining);
-            covered += units.min(left);
-            takes.push(Take {
-                bucket: b.id,
-                units,
-            });
-        }
-    }
+    let (takes, covered) = match !free && quantity > 0 {
+        true => take_from_buckets(cat, n, &kind, u.start, quantity),
+        false => (SmallVec::new(), 0),
+    };
     let Ok(priced) = pricer.price(&item, first, covered) else {
         return reject(no_rate(cat, u, dest));
     };
-    let why = if free {
-        Why::Free
-    } else if covered >= quantity && quantity > 0 {
-        Why::Packages
-    } else if priced.capped {
-        Why::MoneyCapped
-    } else if covered > 0 {
-        Why::PackagesAndMoney
-    } else {
-        Why::Money
-    };
+    let why = why_paid(free, covered, quantity, priced.capped);
     charged(
         cat,
         u,
@@ -206,6 +164,102 @@ fn charge(cat: &Catalog, input: &Input, acct0: &Account, u: &Usage) -> Decision 
             why,
         },
     )
+}
+
+/// The units a usage item takes from the number's buckets that cover it, in the order of their
+/// package's priority, then the soonest to expire; and how much of the quantity they cover.
+#[inline]
+fn take_from_buckets(
+    cat: &Catalog,
+    n: &Number,
+    kind: &UsageKind,
+    start: Timestamp,
+    quantity: u64,
+) -> (SmallVec<[Take; 2]>, u64) {
+    let mut takes: SmallVec<[Take; 2]> = SmallVec::new();
+    let mut covered = 0u64;
+    let mut eligible: SmallVec<[(i32, Timestamp, u32, usize); 4]> = SmallVec::new();
+    for (i, b) in n.buckets.iter().enumerate() {
+        if b.remaining == 0 || !b.valid_at(start) {
+            continue;
+        }
+        let p = &cat.packages[b.package as usize];
+        if p.covers(kind) {
+            eligible.push((p.priority, b.valid_until, b.id, i));
+        }
+    }
+    // Usually one or two: an insertion sort beats the general sort here.
+    for i in 1..eligible.len() {
+        let mut j = i;
+        while j > 0 && eligible[j - 1] > eligible[j] {
+            eligible.swap(j - 1, j);
+            j -= 1;
+        }
+    }
+    for &(_, _, _, i) in &eligible {
+        let left = quantity - covered;
+        if left == 0 {
+            break;
+        }
+        let b = &n.buckets[i];
+        let inc = cat.packages[b.package as usize].increment;
+        let want = left.div_ceil(inc) * inc;
+        let units = want.min(b.remaining);
+        covered += units.min(left);
+        takes.push(Take {
+            bucket: b.id,
+            units,
+        });
+    }
+    (takes, covered)
+}
+
+/// The alerts a charge raises and the loyalty points it earns.
+fn alert_and_accrue(
+    cat: &Catalog,
+    acct0: &Account,
+    balance_after: Decimal,
+    money: Decimal,
+    due_nothing: bool,
+    d: &mut Decision,
+) {
+    // Most CDRs are covered by packages and move no money: no alert and no points can follow,
+    // and the hot path skips the decimal work of looking.
+    let moved = !money.is_zero()
+        || !d.renewals.is_empty()
+        || d.written_off.is_some()
+        || d.inactivity.is_some();
+    if moved {
+        if due_nothing {
+            // The balance moved by the charge alone: it ends at `balance_after`, and what
+            // was spent is the charge.
+            crate::lifecycle::alert_crossings(
+                acct0,
+                balance_after,
+                acct0.credit_limit,
+                &mut d.alerts,
+            );
+            d.loyalty = crate::lifecycle::accrual(cat, acct0, money);
+        } else {
+            crate::lifecycle::alert_balance(acct0, d);
+            crate::lifecycle::accrue(cat, acct0, d);
+        }
+    }
+}
+
+/// Why a usage item costs what it does.
+fn why_paid(free: bool, covered: u64, quantity: u64, capped: bool) -> Why {
+    if free {
+        Why::Free
+    } else if covered >= quantity && quantity > 0 {
+        Why::Packages
+    } else if capped {
+        Why::MoneyCapped
+    } else if covered > 0 {
+        Why::PackagesAndMoney
+    } else {
+        Why::Money
+    }
 }
 
 /// What a usage item was paid with.
@@ -274,28 +328,7 @@ fn charged(
         loyalty: None,
         spent: None,
     };
-    // Most CDRs are covered by packages and move no money: no alert and no points can follow,
-    // and the hot path skips the decimal work of looking.
-    let moved = !p.money.is_zero()
-        || !d.renewals.is_empty()
-        || d.written_off.is_some()
-        || d.inactivity.is_some();
-    if moved {
-        if due_nothing {
-            // The balance moved by the charge alone: it ends at `balance_after`, and what
-            // was spent is the charge.
-            crate::lifecycle::alert_crossings(
-                acct0,
-                balance_after,
-                acct0.credit_limit,
-                &mut d.alerts,
-            );
-            d.loyalty = crate::lifecycle::accrual(cat, acct0, p.money);
-        } else {
-            crate::lifecycle::alert_balance(acct0, &mut d);
-            crate::lifecycle::accrue(cat, acct0, &mut d);
-        }
-    }
+    alert_and_accrue(cat, acct0, balance_after, p.money, due_nothing, &mut d);
     crate::lifecycle::count_spending(cat, acct, u, &mut d);
     d
 }

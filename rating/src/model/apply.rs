@@ -135,19 +135,7 @@ fn apply_outcome(acct: &mut Account, decision: &Decision) -> Result<Effects, App
     let mut effects = Effects::default();
     match &decision.outcome {
         Outcome::Charged(charge) => take_charge(acct, decision, charge)?,
-        Outcome::Paid {
-            amount,
-            repaid,
-            month,
-            balance_after,
-        } => {
-            repay_promise(acct, decision, *amount, *repaid)?;
-            acct.book_payment(*month, *amount);
-            acct.balance += *amount - *repaid;
-            balance_is(decision, acct.balance, *balance_after)?;
-            acct.activity.last_topup = decision.time;
-            acct.activity.fee_days = 0;
-        }
+        Outcome::Paid { .. } => book_payment(acct, decision)?,
         Outcome::NumberAdded { number, fees } => {
             if acct.number(number.msisdn).is_some() {
                 return Err(bad(decision, "number already in account"));
@@ -156,20 +144,8 @@ fn apply_outcome(acct: &mut Account, decision: &Decision) -> Result<Effects, App
             pay_fees(acct, fees);
             effects.new_number = Some(number.msisdn);
         }
-        Outcome::OptionActivated {
-            msisdn,
-            addon,
-            fees,
-            granted,
-            next_bucket,
-            next_due,
-            days,
-            months,
-        } => {
-            let number = number_of(acct, decision, *msisdn)?;
-            number.options.push(*addon);
-            take_up(number, granted, *next_bucket, *next_due, *days, *months);
-            pay_fees(acct, fees);
+        Outcome::OptionActivated { .. } | Outcome::StatusChanged { .. } => {
+            take_up_period(acct, decision)?;
         }
         Outcome::OptionDeactivated {
             msisdn,
@@ -189,21 +165,6 @@ fn apply_outcome(acct: &mut Account, decision: &Decision) -> Result<Effects, App
             effects.free_report = order_detalization(acct, decision)?;
         }
         Outcome::PlanChanged { .. } => change_plan(acct, decision)?,
-        Outcome::StatusChanged {
-            msisdn,
-            status,
-            fees,
-            granted,
-            next_bucket,
-            next_due,
-            days,
-            months,
-        } => {
-            let number = number_of(acct, decision, *msisdn)?;
-            number.status = *status;
-            take_up(number, granted, *next_bucket, *next_due, *days, *months);
-            pay_fees(acct, fees);
-        }
         Outcome::BalanceAlertsSet {
             autopay,
             low_balance,
@@ -211,28 +172,9 @@ fn apply_outcome(acct: &mut Account, decision: &Decision) -> Result<Effects, App
             acct.autopay = *autopay;
             acct.low_balance = *low_balance;
         }
-        Outcome::TransferSent {
-            amount,
-            fee,
-            balance_after,
-            ..
-        } => {
-            acct.balance -= *amount + *fee;
-            balance_is(decision, acct.balance, *balance_after)?;
-        }
-        Outcome::TransferReceived {
-            amount,
-            balance_after,
-            ..
-        }
-        | Outcome::TransferRefunded {
-            amount,
-            balance_after,
-            ..
-        } => {
-            acct.balance += *amount;
-            balance_is(decision, acct.balance, *balance_after)?;
-        }
+        Outcome::TransferSent { .. }
+        | Outcome::TransferReceived { .. }
+        | Outcome::TransferRefunded { .. } => move_transfer(acct, decision)?,
         Outcome::GroupSet { msisdn, group } => {
             number_of(acct, decision, *msisdn)?.group = group.clone();
         }
@@ -245,6 +187,92 @@ fn apply_outcome(acct: &mut Account, decision: &Decision) -> Result<Effects, App
         | Outcome::Rejected(_) => unreachable!("applied before the account is looked up"),
     }
     Ok(effects)
+}
+
+/// A payment: what repays a promise, the rest to the balance; the account's last top-up.
+fn book_payment(acct: &mut Account, decision: &Decision) -> Result<(), ApplyError> {
+    let Outcome::Paid {
+        amount,
+        repaid,
+        month,
+        balance_after,
+    } = &decision.outcome
+    else {
+        unreachable!("called for a payment")
+    };
+    repay_promise(acct, decision, *amount, *repaid)?;
+    acct.book_payment(*month, *amount);
+    acct.balance += *amount - *repaid;
+    balance_is(decision, acct.balance, *balance_after)?;
+    acct.activity.last_topup = decision.time;
+    acct.activity.fee_days = 0;
+    Ok(())
+}
+
+/// An option activated or a status changed: the number takes up its new period's packages and
+/// pays its fees.
+fn take_up_period(acct: &mut Account, decision: &Decision) -> Result<(), ApplyError> {
+    let (msisdn, fees, granted, next_bucket, next_due, days, months) = match &decision.outcome {
+        Outcome::OptionActivated {
+            msisdn,
+            fees,
+            granted,
+            next_bucket,
+            next_due,
+            days,
+            months,
+            ..
+        }
+        | Outcome::StatusChanged {
+            msisdn,
+            fees,
+            granted,
+            next_bucket,
+            next_due,
+            days,
+            months,
+            ..
+        } => (msisdn, fees, granted, next_bucket, next_due, days, months),
+        _ => unreachable!("called for an option activated or a status changed"),
+    };
+    let number = number_of(acct, decision, *msisdn)?;
+    match &decision.outcome {
+        Outcome::OptionActivated { addon, .. } => number.options.push(*addon),
+        Outcome::StatusChanged { status, .. } => number.status = *status,
+        _ => unreachable!("matched above"),
+    }
+    take_up(number, granted, *next_bucket, *next_due, *days, *months);
+    pay_fees(acct, fees);
+    Ok(())
+}
+
+/// A transfer's money out (with its fee) or in.
+fn move_transfer(acct: &mut Account, decision: &Decision) -> Result<(), ApplyError> {
+    match &decision.outcome {
+        Outcome::TransferSent {
+            amount,
+            fee,
+            balance_after,
+            ..
+        } => {
+            acct.balance -= *amount + *fee;
+            balance_is(decision, acct.balance, *balance_after)
+        }
+        Outcome::TransferReceived {
+            amount,
+            balance_after,
+            ..
+        }
+        | Outcome::TransferRefunded {
+            amount,
+            balance_after,
+            ..
+        } => {
+            acct.balance += *amount;
+            balance_is(decision, acct.balance, *balance_after)
+        }
+        _ => unreachable!("called for a transfer's step"),
+    }
 }
 
 /// The number of the account a decision names, or the inconsistency.
