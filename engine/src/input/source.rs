@@ -94,48 +94,76 @@ impl FileSource {
     }
 }
 
+impl FileSource {
+    /// The bytes of the line at `at`, up to its end (kept) or the end of the file, and at most
+    /// `MAX_LINE_BYTES + 1` of them (the rest is consumed, and the line marked oversized).
+    fn read_raw_line(&mut self, at: u64) -> std::io::Result<RawLine> {
+        let mut bytes = Vec::with_capacity(128);
+        let mut oversized = false;
+        let mut consumed = 0u64;
+        let mut ended = false;
+        loop {
+            let buf = self.reader.fill_buf()?;
+            if buf.is_empty() {
+                break;
+            }
+            let (chunk, done) = match memchr(buf) {
+                Some(i) => (&buf[..=i], true),
+                None => (buf, false),
+            };
+            let n = chunk.len();
+            if bytes.len() + n <= MAX_LINE_BYTES + 1 {
+                bytes.extend_from_slice(chunk);
+            } else {
+                oversized = true;
+                let room = (MAX_LINE_BYTES + 1).saturating_sub(bytes.len());
+                bytes.extend_from_slice(&chunk[..room.min(n)]);
+            }
+            self.reader.consume(n);
+            consumed += n as u64;
+            if done {
+                ended = true;
+                break;
+            }
+            if consumed > MAX_UNBROKEN_BYTES {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    format!(
+                        "{}: no line end in the {MAX_UNBROKEN_BYTES} bytes after position \
+                         {at}: not a file of JSON lines",
+                        self.path.display()
+                    ),
+                ));
+            }
+        }
+        Ok(RawLine {
+            bytes,
+            oversized,
+            consumed,
+            ended,
+        })
+    }
+}
+
+/// A line as read from the file: its bytes (at most one past the limit), whether more were
+/// cut, the bytes consumed, and whether it ended with a line end.
+struct RawLine {
+    bytes: Vec<u8>,
+    oversized: bool,
+    consumed: u64,
+    ended: bool,
+}
+
 impl Source for FileSource {
     fn next_batch(&mut self, max: usize, out: &mut Vec<Line>) -> std::io::Result<()> {
         while out.len() < max {
             let at = self.position;
-            let mut bytes = Vec::with_capacity(128);
-            let mut oversized = false;
-            let mut consumed = 0u64;
-            let mut ended = false;
-            loop {
-                let buf = self.reader.fill_buf()?;
-                if buf.is_empty() {
-                    break;
-                }
-                let (chunk, done) = match memchr(buf) {
-                    Some(i) => (&buf[..=i], true),
-                    None => (buf, false),
-                };
-                let n = chunk.len();
-                if bytes.len() + n <= MAX_LINE_BYTES + 1 {
-                    bytes.extend_from_slice(chunk);
-                } else {
-                    oversized = true;
-                    let room = (MAX_LINE_BYTES + 1).saturating_sub(bytes.len());
-                    bytes.extend_from_slice(&chunk[..room.min(n)]);
-                }
-                self.reader.consume(n);
-                consumed += n as u64;
-                if done {
-                    ended = true;
-                    break;
-                }
-                if consumed > MAX_UNBROKEN_BYTES {
-                    return Err(std::io::Error::new(
-                        std::io::ErrorKind::InvalidData,
-                        format!(
-                            "{}: no line end in the {MAX_UNBROKEN_BYTES} bytes after position \
-                             {at}: not a file of JSON lines",
-                            self.path.display()
-                        ),
-                    ));
-                }
-            }
+            let RawLine {
+                mut bytes,
+                oversized,
+                consumed,
+                ended,
+            } = self.read_raw_line(at)?;
             if consumed == 0 {
                 break; // end of file
             }

@@ -218,13 +218,7 @@ pub fn restore(
         to: local,
         ..Restored::default()
     };
-    let consumer: BaseConsumer = kafka::client_config(brokers)
-        .set("group.id", "ratel-changelog-restore")
-        .set("enable.auto.commit", "false")
-        .set("enable.auto.offset.store", "false")
-        .set("fetch.max.bytes", "52428800")
-        .set("max.partition.fetch.bytes", "4194304")
-        .create()?;
+    let consumer = restore_consumer(brokers)?;
     let (low, high) = consumer.fetch_watermarks(topic, p as i32, Duration::from_secs(10))?;
     let start = match store.meta_u64(&crate::keys::changelog_offset(p))? {
         Some(o) => (o as i64).max(low),
@@ -236,8 +230,7 @@ pub fn restore(
     let mut tpl = TopicPartitionList::new();
     tpl.add_partition_offset(topic, p as i32, Offset::Offset(start))?;
     consumer.assign(&tpl)?;
-    // Chunks of the batch being put together: (writer, from) and the bytes so far.
-    let mut pending: Option<(Piece, Vec<u8>, u32)> = None;
+    let mut assembly = Assembly::default();
     let mut last_message = Instant::now();
     let mut next = start;
     while next < high {
@@ -266,73 +259,104 @@ pub fn restore(
                 break;
             }
         };
-        let continues = pending.as_ref().is_some_and(|(first, _, got)| {
+        let Some((first, bytes)) = assembly.add(piece) else {
+            continue;
+        };
+        r.stopped = apply_batch(store, catalog, &mut r, &first, &bytes, next as u64)?;
+        if r.stopped.is_some() {
+            break;
+        }
+    }
+    Ok(r)
+}
+
+/// A consumer that reads a changelog partition it is assigned, outside any group's offsets.
+fn restore_consumer(brokers: &str) -> Result<BaseConsumer, ChangelogError> {
+    Ok(kafka::client_config(brokers)
+        .set("group.id", "ratel-changelog-restore")
+        .set("enable.auto.commit", "false")
+        .set("enable.auto.offset.store", "false")
+        .set("fetch.max.bytes", "52428800")
+        .set("max.partition.fetch.bytes", "4194304")
+        .create()?)
+}
+
+/// The batch being put together from its chunks: its first piece, the bytes so far, and the
+/// chunks received.
+#[derive(Default)]
+struct Assembly {
+    pending: Option<(Piece, Vec<u8>, u32)>,
+}
+
+impl Assembly {
+    /// Adds a piece; the batch's first piece and its bytes once the batch is whole.
+    fn add(&mut self, piece: Piece) -> Option<(Piece, Vec<u8>)> {
+        let continues = self.pending.as_ref().is_some_and(|(first, _, got)| {
             first.writer == piece.writer && first.from == piece.from && piece.chunk == *got
         });
         if piece.chunk == 0 {
             let data = piece.data.clone();
-            pending = Some((piece, data, 1));
+            self.pending = Some((piece, data, 1));
         } else if continues {
-            let (_, bytes, got) = pending.as_mut().expect("continues a pending batch");
+            let (_, bytes, got) = self.pending.as_mut().expect("continues a pending batch");
             bytes.extend_from_slice(&piece.data);
             *got += 1;
         } else {
             // A chunk of a batch whose start was not read (a run that stopped mid-batch).
-            pending = None;
-            continue;
+            self.pending = None;
+            return None;
         }
-        if pending
-            .as_ref()
-            .is_some_and(|(first, _, got)| *got < first.chunks)
-        {
-            continue;
+        if (self.pending.as_ref()).is_some_and(|(first, _, got)| *got < first.chunks) {
+            return None;
         }
-        let (first, bytes, _) = pending.take().expect("set above");
-        let offset_only = |store: &Store| -> Result<(), ChangelogError> {
-            let mut c = Commit::default();
-            store.put_meta(
-                &mut c,
-                &crate::keys::changelog_offset(p),
-                &(next as u64).to_le_bytes(),
-            );
-            store.commit(c, true)?;
-            Ok(())
-        };
-        if first.to <= r.to && first.from < r.to {
-            // Already in the store (this store wrote it, or restored it before).
-            offset_only(store)?;
-            continue;
-        }
-        if first.from != r.to {
-            r.stopped = Some("a gap in the partition's history");
-            break;
-        }
-        if first.catalog != catalog {
-            r.stopped = Some("a batch rated with another catalog");
-            break;
-        }
-        let published = store.meta_u64(&crate::keys::published(p))?.unwrap_or(0);
+        let (first, bytes, _) = self.pending.take().expect("set above");
+        Some((first, bytes))
+    }
+}
+
+/// Applies a whole batch that continues the partition's log, committed with the changelog
+/// offset after it; or says why the restore stops. A batch already in the store only moves the
+/// offset.
+fn apply_batch(
+    store: &Store,
+    catalog: u64,
+    r: &mut Restored,
+    first: &Piece,
+    bytes: &[u8],
+    next: u64,
+) -> Result<Option<&'static str>, ChangelogError> {
+    let p = first.partition;
+    let offset_key = crate::keys::changelog_offset(p);
+    if first.to <= r.to && first.from < r.to {
+        // Already in the store (this store wrote it, or restored it before).
         let mut c = Commit::default();
-        c.batch = store.translate(&first.families, &bytes)?;
+        store.put_meta(&mut c, &offset_key, &next.to_le_bytes());
+        store.commit(c, true)?;
+        return Ok(None);
+    }
+    if first.from != r.to {
+        return Ok(Some("a gap in the partition's history"));
+    }
+    if first.catalog != catalog {
+        return Ok(Some("a batch rated with another catalog"));
+    }
+    let published = store.meta_u64(&crate::keys::published(p))?.unwrap_or(0);
+    let mut c = Commit::default();
+    c.batch = store.translate(&first.families, bytes)?;
+    store.put_meta(&mut c, &offset_key, &next.to_le_bytes());
+    // The store's own (not in any partition's share): what its positions are offsets of.
+    store.put_meta(&mut c, crate::keys::SOURCE, b"kafka");
+    if first.published > published {
         store.put_meta(
             &mut c,
-            &crate::keys::changelog_offset(p),
-            &(next as u64).to_le_bytes(),
+            &crate::keys::published(p),
+            &first.published.to_le_bytes(),
         );
-        // The store's own (not in any partition's share): what its positions are offsets of.
-        store.put_meta(&mut c, crate::keys::SOURCE, b"kafka");
-        if first.published > published {
-            store.put_meta(
-                &mut c,
-                &crate::keys::published(p),
-                &first.published.to_le_bytes(),
-            );
-        }
-        store.commit(c, true)?;
-        r.batches += 1;
-        r.to = first.to;
     }
-    Ok(r)
+    store.commit(c, true)?;
+    r.batches += 1;
+    r.to = first.to;
+    Ok(None)
 }
 
 #[cfg(test)]

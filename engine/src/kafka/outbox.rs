@@ -48,40 +48,7 @@ pub fn notifications(d: &Decision) -> Vec<(&'static str, serde_json::Value)> {
             json!({"promise": w.promise, "amount": w.amount.to_string()}),
         ));
     }
-    match &d.outcome {
-        Outcome::Paid {
-            amount,
-            balance_after,
-            ..
-        } => out.push((
-            "payment_received",
-            json!({"amount": amount.to_string(), "balance": balance_after.to_string()}),
-        )),
-        Outcome::PromiseGranted {
-            amount,
-            expires,
-            balance_after,
-            ..
-        } => out.push((
-            "promise_granted",
-            json!({"amount": amount.to_string(), "expires": expires.to_string(), "balance": balance_after.to_string()}),
-        )),
-        Outcome::Rejected(r) => out.push(("rejected", json!({"reason": r.to_string()}))),
-        Outcome::PlanChanged {
-            msisdn,
-            fees,
-            balance_after,
-            ..
-        } => out.push((
-            "plan_changed",
-            json!({"msisdn": msisdn.to_string(), "charged": fees.iter().map(|f| f.amount).sum::<rust_decimal::Decimal>().to_string(), "balance": balance_after.to_string()}),
-        )),
-        Outcome::StatusChanged { msisdn, status, .. } => out.push((
-            "number_status",
-            json!({"msisdn": msisdn.to_string(), "status": status.name()}),
-        )),
-        _ => {}
-    }
+    out.extend(outcome_notification(&d.outcome));
     if let Some(w) = &d.inactivity {
         if let Some(at) = w.blocked {
             out.push(("blocked_for_inactivity", json!({"at": at.to_string()})));
@@ -90,50 +57,91 @@ pub fn notifications(d: &Decision) -> Vec<(&'static str, serde_json::Value)> {
             out.push(("released", json!({"at": at.to_string()})));
         }
     }
-    for a in &d.alerts {
-        out.push(match a {
-            Alert::Blocked {
-                balance,
-                credit_limit,
-            } => (
-                "blocked",
-                json!({"balance": balance.to_string(), "credit_limit": credit_limit.to_string()}),
-            ),
-            Alert::Unblocked { balance } => {
-                ("unblocked", json!({"balance": balance.to_string()}))
-            }
-            Alert::LowBalance { threshold, balance } => (
-                "low_balance",
-                json!({"threshold": threshold.to_string(), "balance": balance.to_string()}),
-            ),
-            // The request to the payment system: it tops up and the money comes back as a
-            // payment event.
-            Alert::Autopay {
-                threshold,
-                amount,
-                balance,
-            } => (
-                "autopay_request",
-                json!({"amount": amount.to_string(), "threshold": threshold.to_string(), "balance": balance.to_string()}),
-            ),
-            Alert::UsageWhileBarred { msisdn, status } => (
-                "usage_while_barred",
-                json!({"msisdn": msisdn.to_string(), "status": status.as_str()}),
-            ),
-            // Told once, on the item that crossed it; the rest are flagged in the log only.
-            Alert::OverSpendingLimit { first: false, .. } => continue,
-            Alert::OverSpendingLimit {
-                msisdn,
-                limit,
-                spent,
-                first: true,
-            } => (
-                "spending_limit_reached",
-                json!({"msisdn": msisdn.to_string(), "limit": limit.to_string(), "spent": spent.to_string()}),
-            ),
-        });
-    }
+    out.extend(d.alerts.iter().filter_map(alert_notification));
     out
+}
+
+/// The notification an outcome sends, if any.
+fn outcome_notification(outcome: &Outcome) -> Option<(&'static str, serde_json::Value)> {
+    match outcome {
+        Outcome::Paid {
+            amount,
+            balance_after,
+            ..
+        } => Some((
+            "payment_received",
+            json!({"amount": amount.to_string(), "balance": balance_after.to_string()}),
+        )),
+        Outcome::PromiseGranted {
+            amount,
+            expires,
+            balance_after,
+            ..
+        } => Some((
+            "promise_granted",
+            json!({"amount": amount.to_string(), "expires": expires.to_string(), "balance": balance_after.to_string()}),
+        )),
+        Outcome::Rejected(r) => Some(("rejected", json!({"reason": r.to_string()}))),
+        Outcome::PlanChanged {
+            msisdn,
+            fees,
+            balance_after,
+            ..
+        } => Some((
+            "plan_changed",
+            json!({"msisdn": msisdn.to_string(), "charged": fees.iter().map(|f| f.amount).sum::<rust_decimal::Decimal>().to_string(), "balance": balance_after.to_string()}),
+        )),
+        Outcome::StatusChanged { msisdn, status, .. } => Some((
+            "number_status",
+            json!({"msisdn": msisdn.to_string(), "status": status.name()}),
+        )),
+        _ => None,
+    }
+}
+
+/// The notification an alert sends, if any.
+fn alert_notification(a: &Alert) -> Option<(&'static str, serde_json::Value)> {
+    match a {
+        Alert::Blocked {
+            balance,
+            credit_limit,
+        } => Some((
+            "blocked",
+            json!({"balance": balance.to_string(), "credit_limit": credit_limit.to_string()}),
+        )),
+        Alert::Unblocked { balance } => {
+            Some(("unblocked", json!({"balance": balance.to_string()})))
+        }
+        Alert::LowBalance { threshold, balance } => Some((
+            "low_balance",
+            json!({"threshold": threshold.to_string(), "balance": balance.to_string()}),
+        )),
+        // The request to the payment system: it tops up and the money comes back as a
+        // payment event.
+        Alert::Autopay {
+            threshold,
+            amount,
+            balance,
+        } => Some((
+            "autopay_request",
+            json!({"amount": amount.to_string(), "threshold": threshold.to_string(), "balance": balance.to_string()}),
+        )),
+        Alert::UsageWhileBarred { msisdn, status } => Some((
+            "usage_while_barred",
+            json!({"msisdn": msisdn.to_string(), "status": status.as_str()}),
+        )),
+        // Told once, on the item that crossed it; the rest are flagged in the log only.
+        Alert::OverSpendingLimit { first: false, .. } => None,
+        Alert::OverSpendingLimit {
+            msisdn,
+            limit,
+            spent,
+            first: true,
+        } => Some((
+            "spending_limit_reached",
+            json!({"msisdn": msisdn.to_string(), "limit": limit.to_string(), "spent": spent.to_string()}),
+        )),
+    }
 }
 
 /// A message of the charges topic.

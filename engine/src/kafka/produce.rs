@@ -262,6 +262,44 @@ pub struct Lines {
     pub take: u64,
 }
 
+/// Publishes one line to the topic of its kind, keyed as ratel expects, with its position in
+/// the file; whether it was readable. An unreadable line goes to the usage topic's first
+/// partition at the time of the line before it, to be dead-lettered there.
+fn send_line(
+    producer: &ThreadedProducer<DeliveryContext>,
+    topics: &Topics,
+    numbers: &mut Numbers,
+    line: &[u8],
+    position: u64,
+    last_time: &mut i64,
+) -> Result<bool, KafkaSourceError> {
+    let headers = OwnedHeaders::new().insert(Header {
+        key: "ratel-source-position",
+        value: Some(&position.to_string()),
+    });
+    let Ok(input) = rating::codec::parse_json(line) else {
+        let record = BaseRecord::to(&topics.usage_topic)
+            .partition(0)
+            .payload(line)
+            .timestamp(*last_time)
+            .headers(headers);
+        send(producer, record)?;
+        return Ok(false);
+    };
+    numbers.learn(&input);
+    let key = numbers.key(&input);
+    let key_bytes = key.bytes();
+    *last_time = input.time().0.saturating_mul(1000);
+    let topic = topics.inputs()[Topics::rank_of(&input)];
+    let record = BaseRecord::to(topic)
+        .key(&*key_bytes)
+        .payload(line)
+        .timestamp(*last_time)
+        .headers(headers);
+    send(producer, record)?;
+    Ok(true)
+}
+
 /// [`produce`] of some of a file's lines.
 pub fn produce_lines(
     brokers: &str,
@@ -306,33 +344,15 @@ pub fn produce_lines(
             continue;
         }
         out.lines += 1;
-        let headers = OwnedHeaders::new().insert(Header {
-            key: "ratel-source-position",
-            value: Some(&position.to_string()),
-        });
-        match rating::codec::parse_json(&line) {
-            Ok(input) => {
-                numbers.learn(&input);
-                let key = numbers.key(&input);
-                let key_bytes = key.bytes();
-                last_time = input.time().0.saturating_mul(1000);
-                let topic = topics.inputs()[Topics::rank_of(&input)];
-                let record = BaseRecord::to(topic)
-                    .key(&*key_bytes)
-                    .payload(&line[..])
-                    .timestamp(last_time)
-                    .headers(headers);
-                send(&producer, record)?;
-            }
-            Err(_) => {
-                out.unreadable += 1;
-                let record = BaseRecord::to(&topics.usage_topic)
-                    .partition(0)
-                    .payload(&line[..])
-                    .timestamp(last_time)
-                    .headers(headers);
-                send(&producer, record)?;
-            }
+        if !send_line(
+            &producer,
+            topics,
+            &mut numbers,
+            &line,
+            position,
+            &mut last_time,
+        )? {
+            out.unreadable += 1;
         }
         if out.lines % 65_536 == 0 {
             progress(position);

@@ -311,13 +311,12 @@ fn rate_again(
     checks: &mut Checks,
     progress: &mut impl FnMut(u64),
 ) -> Result<(), EngineError> {
-    let mut catalogs = Catalogs::default();
-    let mut buf = Vec::new();
-    // The catalog of the partition's latest catalog entry: the one its decisions name until the
-    // next. A decision is rated again with it and compared as bytes; the recorded decision is
-    // decoded only when the bytes differ (its tag is among them, so equal bytes name the same
-    // catalog), or when it has an older layout.
-    let mut in_force: Option<u64> = None;
+    let mut rerating = Rerating {
+        store,
+        catalogs: Catalogs::default(),
+        in_force: None,
+        buf: Vec::new(),
+    };
     for chunk in chunks {
         let chunk = chunk?;
         let rated = |k: usize| match &chunk.reads.get(k)?.kind {
@@ -332,8 +331,8 @@ fn rate_again(
             checks.reach(partition, seq, state, r)?;
             let (input, decision) = match &read.kind {
                 Kind::Catalog(tag) => {
-                    catalogs.get(store, *tag)?;
-                    in_force = Some(*tag);
+                    rerating.catalogs.get(store, *tag)?;
+                    rerating.in_force = Some(*tag);
                     continue;
                 }
                 Kind::Dead => {
@@ -346,43 +345,71 @@ fn rate_again(
             if r.decisions.is_multiple_of(65_536) {
                 progress(r.decisions);
             }
-            let current = decision.first() == Some(&rating::codec::VERSION);
-            if let (Some(tag), true) = (in_force, current) {
-                let again = rate(state, catalogs.get(store, tag)?, input);
-                buf.clear();
-                encode_decision(&again, &mut buf);
-                if buf == *decision {
-                    apply_replayed(state, checks, partition, seq, &again)?;
-                    continue;
-                }
-            }
-            let recorded = decode_decision_at(partition, seq, decision)?;
-            let cat = catalogs.get(store, recorded.catalog)?;
-            let again = rate(state, cat, input);
-            buf.clear();
-            encode_decision(&again, &mut buf);
-            // A decision of an older layout is compared in today's: what it says, read the
-            // documented way, re-encoded (docs/events.md, "Evolving the format").
-            let same = if current {
-                buf == *decision
-            } else {
-                let mut now = Vec::new();
-                encode_decision(&recorded, &mut now);
-                buf == now
-            };
-            if !same && r.mismatches.len() < MAX_REPORTED {
-                r.mismatches.push(Mismatch {
-                    partition,
-                    seq,
-                    event: recorded.event.to_string(),
-                    recorded: format!("{recorded:?}"),
-                    replayed: format!("{again:?}"),
-                });
-            }
+            let report = r.mismatches.len() < MAX_REPORTED;
+            let (again, mismatch) =
+                rerating.rate(state, input, decision, (partition, seq), report)?;
+            r.mismatches.extend(mismatch);
             apply_replayed(state, checks, partition, seq, &again)?;
         }
     }
     Ok(())
+}
+
+/// Rating the log's inputs again, each with the catalog its decision names.
+struct Rerating<'a> {
+    store: &'a Store,
+    catalogs: Catalogs,
+    /// The catalog of the partition's latest catalog entry: the one its decisions name until
+    /// the next.
+    in_force: Option<u64>,
+    buf: Vec<u8>,
+}
+
+impl Rerating<'_> {
+    /// An input rated again, and how it differs from the logged decision (when `report`). A
+    /// decision is rated again with the catalog in force and compared as bytes; the recorded
+    /// decision is decoded only when the bytes differ (its tag is among them, so equal bytes
+    /// name the same catalog), or when it has an older layout.
+    fn rate(
+        &mut self,
+        state: &State,
+        input: &Input,
+        decision: &[u8],
+        (partition, seq): (u32, u64),
+        report: bool,
+    ) -> Result<(Decision, Option<Mismatch>), EngineError> {
+        let current = decision.first() == Some(&rating::codec::VERSION);
+        if let (Some(tag), true) = (self.in_force, current) {
+            let again = rate(state, self.catalogs.get(self.store, tag)?, input);
+            self.buf.clear();
+            encode_decision(&again, &mut self.buf);
+            if self.buf == decision {
+                return Ok((again, None));
+            }
+        }
+        let recorded = decode_decision_at(partition, seq, decision)?;
+        let cat = self.catalogs.get(self.store, recorded.catalog)?;
+        let again = rate(state, cat, input);
+        self.buf.clear();
+        encode_decision(&again, &mut self.buf);
+        // A decision of an older layout is compared in today's: what it says, read the
+        // documented way, re-encoded (docs/events.md, "Evolving the format").
+        let same = if current {
+            self.buf == decision
+        } else {
+            let mut now = Vec::new();
+            encode_decision(&recorded, &mut now);
+            self.buf == now
+        };
+        let mismatch = (!same && report).then(|| Mismatch {
+            partition,
+            seq,
+            event: recorded.event.to_string(),
+            recorded: format!("{recorded:?}"),
+            replayed: format!("{again:?}"),
+        });
+        Ok((again, mismatch))
+    }
 }
 
 /// Applies a replayed decision of partition `p` at `seq`, counting the account it opens for

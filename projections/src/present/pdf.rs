@@ -5,7 +5,7 @@
 use crate::export::Report;
 use printpdf::{
     BuiltinFont, CustomPdfConformance, IndirectFontRef, Line, Mm, PdfConformance, PdfDocument,
-    PdfLayerReference, Point,
+    PdfDocumentReference, PdfLayerReference, Point,
 };
 
 const WIDTH: f32 = 210.0;
@@ -112,47 +112,12 @@ pub fn render_until(r: &Report, stop: &dyn Fn() -> bool) -> Result<Vec<u8>, PdfE
     if r.rows.len() > MAX_ROWS {
         return Err(PdfError::TooLong(r.rows.len()));
     }
-    // The totals need a few rows of their own after the items.
-    let totals_rows = r.totals.len() + 4;
-    let pages = (r.rows.len() + totals_rows).div_ceil(ROWS_PER_PAGE).max(1);
-    let (doc, page1, layer1) = PdfDocument::new(
-        format!("Detalization of +{}", r.msisdn),
-        Mm(WIDTH),
-        Mm(HEIGHT),
-        "items",
-    );
-    let doc = doc.with_conformance(PdfConformance::Custom(CustomPdfConformance {
-        requires_icc_profile: false,
-        requires_xmp_metadata: false,
-        ..Default::default()
-    }));
-    let err = |e: printpdf::Error| PdfError::Pdf(e.to_string());
-    let f = Fonts {
-        regular: doc.add_builtin_font(BuiltinFont::Helvetica).map_err(err)?,
-        bold: doc
-            .add_builtin_font(BuiltinFont::HelveticaBold)
-            .map_err(err)?,
-    };
-    let mut layer = doc.get_page(page1).get_layer(layer1);
-    heading(&layer, &f, r, 1, pages);
-    let mut page = 1;
-    let mut line = 0;
-    let mut next_line = |layer: &mut PdfLayerReference, page: &mut usize| {
-        if line == ROWS_PER_PAGE {
-            *page += 1;
-            let (p, l) = doc.add_page(Mm(WIDTH), Mm(HEIGHT), "items");
-            *layer = doc.get_page(p).get_layer(l);
-            heading(layer, &f, r, *page, pages);
-            line = 0;
-        }
-        line += 1;
-        TOP - ROW * line as f32
-    };
+    let mut pages = Pages::new(r)?;
     for (i, row) in r.rows.iter().enumerate() {
         if i % ROWS_PER_PAGE == 0 && stop() {
             return Err(PdfError::Stopped { after: i });
         }
-        let y = next_line(&mut layer, &mut page);
+        let y = pages.next_line();
         let cells = [
             &row.time,
             &row.service,
@@ -164,32 +129,107 @@ pub fn render_until(r: &Report, stop: &dyn Fn() -> bool) -> Result<Vec<u8>, PdfE
             &row.balance_after,
         ];
         for ((x, _), text) in COLUMNS.iter().zip(cells) {
-            layer.use_text(plain(text), 7.5, Mm(*x), Mm(y), &f.regular);
+            (pages.layer).use_text(plain(text), 7.5, Mm(*x), Mm(y), &pages.fonts.regular);
         }
     }
-    next_line(&mut layer, &mut page);
-    let y = next_line(&mut layer, &mut page);
-    layer.use_text("Totals", 10.0, Mm(MARGIN), Mm(y), &f.bold);
-    for t in &r.totals {
-        let y = next_line(&mut layer, &mut page);
-        layer.use_text(
-            format!("{}: {} items", t.service, t.items),
-            8.0,
-            Mm(MARGIN),
-            Mm(y),
-            &f.regular,
-        );
-        layer.use_text(plain(&t.money), 8.0, Mm(COLUMNS[6].0), Mm(y), &f.regular);
-    }
-    let y = next_line(&mut layer, &mut page);
-    layer.use_text("Total charged", 8.5, Mm(MARGIN), Mm(y), &f.bold);
-    layer.use_text(
-        plain(&format!("{} {}", r.total_money, r.currency)),
-        8.5,
-        Mm(COLUMNS[6].0),
-        Mm(y),
-        &f.bold,
+    pages.totals();
+    assert!(
+        pages.page <= pages.pages,
+        "the page count printed on every page holds"
     );
-    assert!(page <= pages, "the page count printed on every page holds");
-    doc.save_to_bytes().map_err(err)
+    pages.doc.save_to_bytes().map_err(pdf_error)
+}
+
+fn pdf_error(e: printpdf::Error) -> PdfError {
+    PdfError::Pdf(e.to_string())
+}
+
+/// The document being laid out, and where the next line goes.
+struct Pages<'a> {
+    report: &'a Report,
+    doc: PdfDocumentReference,
+    fonts: Fonts,
+    layer: PdfLayerReference,
+    /// This page's number, and how many there are.
+    page: usize,
+    pages: usize,
+    /// The line of this page last written.
+    line: usize,
+}
+
+impl<'a> Pages<'a> {
+    /// A document with its first page headed.
+    fn new(r: &'a Report) -> Result<Pages<'a>, PdfError> {
+        // The totals need a few rows of their own after the items.
+        let totals_rows = r.totals.len() + 4;
+        let pages = (r.rows.len() + totals_rows).div_ceil(ROWS_PER_PAGE).max(1);
+        let (doc, page1, layer1) = PdfDocument::new(
+            format!("Detalization of +{}", r.msisdn),
+            Mm(WIDTH),
+            Mm(HEIGHT),
+            "items",
+        );
+        let doc = doc.with_conformance(PdfConformance::Custom(CustomPdfConformance {
+            requires_icc_profile: false,
+            requires_xmp_metadata: false,
+            ..Default::default()
+        }));
+        let fonts = Fonts {
+            regular: (doc.add_builtin_font(BuiltinFont::Helvetica)).map_err(pdf_error)?,
+            bold: (doc.add_builtin_font(BuiltinFont::HelveticaBold)).map_err(pdf_error)?,
+        };
+        let layer = doc.get_page(page1).get_layer(layer1);
+        heading(&layer, &fonts, r, 1, pages);
+        Ok(Pages {
+            report: r,
+            doc,
+            fonts,
+            layer,
+            page: 1,
+            pages,
+            line: 0,
+        })
+    }
+
+    /// The height of the next line, on a new page (headed) when this one is full.
+    fn next_line(&mut self) -> f32 {
+        if self.line == ROWS_PER_PAGE {
+            self.page += 1;
+            let (p, l) = self.doc.add_page(Mm(WIDTH), Mm(HEIGHT), "items");
+            self.layer = self.doc.get_page(p).get_layer(l);
+            heading(&self.layer, &self.fonts, self.report, self.page, self.pages);
+            self.line = 0;
+        }
+        self.line += 1;
+        TOP - ROW * self.line as f32
+    }
+
+    /// The totals per service and the total charged, after a blank line.
+    fn totals(&mut self) {
+        let r = self.report;
+        self.next_line();
+        let y = self.next_line();
+        (self.layer).use_text("Totals", 10.0, Mm(MARGIN), Mm(y), &self.fonts.bold);
+        for t in &r.totals {
+            let y = self.next_line();
+            self.layer.use_text(
+                format!("{}: {} items", t.service, t.items),
+                8.0,
+                Mm(MARGIN),
+                Mm(y),
+                &self.fonts.regular,
+            );
+            let x = Mm(COLUMNS[6].0);
+            (self.layer).use_text(plain(&t.money), 8.0, x, Mm(y), &self.fonts.regular);
+        }
+        let y = self.next_line();
+        (self.layer).use_text("Total charged", 8.5, Mm(MARGIN), Mm(y), &self.fonts.bold);
+        self.layer.use_text(
+            plain(&format!("{} {}", r.total_money, r.currency)),
+            8.5,
+            Mm(COLUMNS[6].0),
+            Mm(y),
+            &self.fonts.bold,
+        );
+    }
 }

@@ -303,6 +303,9 @@ pub mod v1 {
     }
 
     impl From<Decision> for d::Decision {
+        // Whole on purpose: a frozen layout's table, one arm per outcome of that version,
+        // each mapped to today's; it never changes, and split it would be harder to check
+        // against the layout it reads.
         fn from(v: Decision) -> Self {
             use d::Outcome as O;
             let outcome = match v.outcome {
@@ -564,6 +567,9 @@ pub mod v2 {
     }
 
     impl From<Decision> for d::Decision {
+        // Whole on purpose: a frozen layout's table, one arm per outcome of that version,
+        // each mapped to today's; it never changes, and split it would be harder to check
+        // against the layout it reads.
         fn from(v: Decision) -> Self {
             use d::Outcome as O;
             let outcome = match v.outcome {
