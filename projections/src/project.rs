@@ -10,7 +10,7 @@ use rust_decimal::Decimal;
 
 struct Projector<'a> {
     cat: &'a Catalog,
-    d: &'a Decision,
+    decision: &'a Decision,
     account: &'a str,
     at: LogPos,
     /// Items of this decision so far: the third part of their key.
@@ -20,8 +20,8 @@ struct Projector<'a> {
 }
 
 impl Projector<'_> {
-    fn month(&self, t: Timestamp) -> Month {
-        Month::of(self.cat.calendar.local(t).date)
+    fn month(&self, at: Timestamp) -> Month {
+        Month::of(self.cat.calendar.local(at).date)
     }
 
     fn item(&mut self, item: Item) {
@@ -44,25 +44,25 @@ impl Projector<'_> {
         self.out.puts.push((Family::Detail, key.to_vec(), v));
     }
 
-    fn fee(&mut self, f: &FeeCharge) {
-        self.balance -= f.amount;
+    fn fee(&mut self, charge: &FeeCharge) {
+        self.balance -= charge.amount;
         self.item(Item {
-            event: self.d.event.clone(),
-            msisdn: f.msisdn,
-            time: f.at,
+            event: self.decision.event.clone(),
+            msisdn: charge.msisdn,
+            time: charge.at,
             what: What::Fee {
-                fee: f.kind,
-                source: f.source,
+                fee: charge.kind,
+                source: charge.source,
             },
             from_packages: 0,
-            money: f.amount,
+            money: charge.amount,
             balance_after: self.balance,
         });
     }
 
     fn payment(&mut self, kind: PaymentKind, time: Timestamp, amount: Decimal, repaid: Decimal) {
         let row = PaymentRow {
-            event: self.d.event.clone(),
+            event: self.decision.event.clone(),
             time,
             kind,
             amount,
@@ -79,19 +79,20 @@ impl Projector<'_> {
     }
 
     /// Account-level spending (a promised payment's fee): no number to book it on.
-    fn account_spending(&mut self, t: Timestamp, c: Category, amount: Decimal) {
+    fn account_spending(&mut self, at: Timestamp, category: Category, amount: Decimal) {
         if !amount.is_zero() {
-            let month = self.month(t);
-            self.out
-                .adds
-                .push((models::spending_key_account(self.account, month, c), amount));
+            let month = self.month(at);
+            self.out.adds.push((
+                models::spending_key_account(self.account, month, category),
+                amount,
+            ));
         }
     }
 
-    fn number(&mut self, m: rating::Msisdn) {
+    fn number(&mut self, msisdn: rating::Msisdn) {
         self.out.puts.push((
             Family::Numbers,
-            m.0.to_be_bytes().to_vec(),
+            msisdn.0.to_be_bytes().to_vec(),
             self.account.as_bytes().to_vec(),
         ));
     }
@@ -101,7 +102,7 @@ impl Projector<'_> {
     /// The periodic work recorded before the outcome: a promise written off, renewals' and
     /// inactivity's fees.
     fn periodic_work(&mut self) {
-        if let Some(w) = &self.d.written_off {
+        if let Some(w) = &self.decision.written_off {
             self.balance -= w.amount;
             self.payment(
                 PaymentKind::PromiseWrittenOff,
@@ -110,12 +111,12 @@ impl Projector<'_> {
                 Decimal::ZERO,
             );
         }
-        for r in &self.d.renewals {
+        for r in &self.decision.renewals {
             for f in &r.fees {
                 self.fee(f);
             }
         }
-        for f in self.d.inactivity.iter().flat_map(|w| &w.fees) {
+        for f in self.decision.inactivity.iter().flat_map(|w| &w.fees) {
             self.fee(f);
         }
     }
@@ -130,7 +131,7 @@ impl Projector<'_> {
 
     /// A usage item or a report ordered: an item of the number's detalization.
     fn usage_or_report(&mut self) {
-        let d = self.d;
+        let d = self.decision;
         match &d.outcome {
             Outcome::Charged(c) => {
                 self.balance -= c.money;
@@ -172,7 +173,7 @@ impl Projector<'_> {
 
     /// Money into or out of the account: a row of its payments.
     fn money_in_or_out(&mut self) {
-        let d = self.d;
+        let d = self.decision;
         match &d.outcome {
             Outcome::Paid {
                 amount,
@@ -230,7 +231,7 @@ impl Projector<'_> {
 
     /// Numbers joining, and the fees of openings and of commands.
     fn fees_and_numbers(&mut self) {
-        let d = self.d;
+        let d = self.decision;
         match &d.outcome {
             Outcome::Opened { account: a, fees } => {
                 for n in &a.numbers {
@@ -259,11 +260,11 @@ impl Projector<'_> {
 }
 
 /// The updates one decision makes, given the state *after* it was applied.
-pub fn project(cat: &Catalog, state: &State, d: &Decision, at: LogPos, out: &mut Updates) {
-    let account = match &d.outcome {
+pub fn project(cat: &Catalog, state: &State, decided: &Decision, at: LogPos, out: &mut Updates) {
+    let account = match &decided.outcome {
         Outcome::Duplicate | Outcome::Rejected(_) => return,
         Outcome::Opened { account, .. } => &account.id,
-        _ => match &d.account {
+        _ => match &decided.account {
             Some(a) => a,
             None => return,
         },
@@ -272,10 +273,10 @@ pub fn project(cat: &Catalog, state: &State, d: &Decision, at: LogPos, out: &mut
         .account(account)
         .expect("a decision that was applied names an existing account")
         .balance;
-    let (spent, paid) = d.money_flow();
+    let (spent, paid) = decided.money_flow();
     let mut p = Projector {
         cat,
-        d,
+        decision: decided,
         account,
         at,
         n: 0,
@@ -287,6 +288,6 @@ pub fn project(cat: &Catalog, state: &State, d: &Decision, at: LogPos, out: &mut
     assert_eq!(
         p.balance, after,
         "decision {}: the items' balances must end at the account's balance",
-        d.event
+        decided.event
     );
 }

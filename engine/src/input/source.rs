@@ -202,6 +202,6 @@ impl Source for FileSource {
     }
 }
 
-fn memchr(b: &[u8]) -> Option<usize> {
-    b.iter().position(|&c| c == b'\n')
+fn memchr(bytes: &[u8]) -> Option<usize> {
+    bytes.iter().position(|&c| c == b'\n')
 }

@@ -94,16 +94,16 @@ impl Changelog {
         })
     }
 
-    /// Publishes each partition's share of `c` and waits for the broker; then records in `c`
+    /// Publishes each partition's share of `commit` and waits for the broker; then records in `commit`
     /// how far the changelog of each partition reaches, so that a restore starts there.
-    pub fn publish(&mut self, store: &Store, c: &mut Commit) -> Result<(), ChangelogError> {
-        let shares = c.shares();
+    pub fn publish(&mut self, store: &Store, commit: &mut Commit) -> Result<(), ChangelogError> {
+        let shares = commit.shares();
         if shares.is_empty() {
             return Ok(());
         }
         let d = self.producer.context().0.clone();
         for (p, bytes) in &shares {
-            let (from, to) = c
+            let (from, to) = commit
                 .ranges
                 .iter()
                 .find(|r| r.0 == *p)
@@ -147,7 +147,7 @@ impl Changelog {
         for (p, _) in &shares {
             if let Some(&o) = last.get(&(*p as i32)) {
                 store.put_meta(
-                    c,
+                    commit,
                     &crate::keys::changelog_offset(*p),
                     &((o + 1) as u64).to_le_bytes(),
                 );

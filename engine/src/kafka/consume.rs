@@ -403,15 +403,15 @@ impl KafkaSource {
     }
 
     /// A message taken from the head of a topic partition's queue, as a line.
-    fn take(&mut self, p: i32, r: usize) -> Line {
+    fn take(&mut self, partition: i32, r: usize) -> Line {
         let m = self
             .queues
-            .get_mut(&(p, r))
+            .get_mut(&(partition, r))
             .and_then(std::collections::VecDeque::pop_front)
             .expect("the head just seen");
         Line {
             topic: Some(self.topics[r].clone()),
-            partition: p as u32,
+            partition: partition as u32,
             position: m.offset as u64 + 1,
             at: m.offset as u64,
             bytes: m.bytes,

@@ -40,16 +40,16 @@ pub struct Outbox {
 }
 
 /// What a decision tells the subscriber, if anything: (kind, details).
-pub fn notifications(d: &Decision) -> Vec<(&'static str, serde_json::Value)> {
+pub fn notifications(decision: &Decision) -> Vec<(&'static str, serde_json::Value)> {
     let mut out = Vec::new();
-    if let Some(w) = &d.written_off {
+    if let Some(w) = &decision.written_off {
         out.push((
             "promise_written_off",
             json!({"promise": w.promise, "amount": w.amount.to_string()}),
         ));
     }
-    out.extend(outcome_notification(&d.outcome));
-    if let Some(w) = &d.inactivity {
+    out.extend(outcome_notification(&decision.outcome));
+    if let Some(w) = &decision.inactivity {
         if let Some(at) = w.blocked {
             out.push(("blocked_for_inactivity", json!({"at": at.to_string()})));
         }
@@ -57,7 +57,7 @@ pub fn notifications(d: &Decision) -> Vec<(&'static str, serde_json::Value)> {
             out.push(("released", json!({"at": at.to_string()})));
         }
     }
-    out.extend(d.alerts.iter().filter_map(alert_notification));
+    out.extend(decision.alerts.iter().filter_map(alert_notification));
     out
 }
 
@@ -371,7 +371,13 @@ impl Outbox {
     }
 
     /// Publishes a decision and the notifications it implies.
-    fn decided(&mut self, p: u32, seq: u64, kind: &str, d: &Decision) -> Result<u64, OutboxError> {
+    fn decided(
+        &mut self,
+        partition: u32,
+        seq: u64,
+        kind: &str,
+        d: &Decision,
+    ) -> Result<u64, OutboxError> {
         if d.outcome == Outcome::Duplicate {
             return Ok(0);
         }
@@ -389,7 +395,7 @@ impl Outbox {
             &mut self.json,
             &ChargeMessage {
                 event: &d.event,
-                partition: p,
+                partition,
                 seq,
                 input: kind,
                 decision: d.into(),

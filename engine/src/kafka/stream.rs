@@ -60,22 +60,28 @@ pub fn run(
     catalog_bytes: &[u8],
     brokers: &str,
     cfg: Config,
-    o: &Options,
+    options: &Options,
     mut on_batch: impl FnMut(&Engine, &Counters),
 ) -> Result<Engine, StreamError> {
-    let partitions = crate::kafka::input_partitions(brokers, &o.topics)?;
+    let partitions = crate::kafka::input_partitions(brokers, &options.topics)?;
     let mut engine = Engine::open(data, cat, catalog_bytes, Config { partitions, ..cfg })?;
     let busy = Arc::new(Busy::default());
-    let mut src = open_source(brokers, o, &cfg, &engine, &busy)?;
-    let changelog = match &o.changelog {
-        Some(topic) => Some(open_changelog(brokers, topic, o, &mut engine, &mut src)?),
+    let mut src = open_source(brokers, options, &cfg, &engine, &busy)?;
+    let changelog = match &options.changelog {
+        Some(topic) => Some(open_changelog(
+            brokers,
+            topic,
+            options,
+            &mut engine,
+            &mut src,
+        )?),
         None => None,
     };
     // Room for a batch's appended decisions, given back by the outbox: as many as can be in
     // use at once (filled, queued, published) would wait here, and one more.
     let (give_back, spare) = sync_channel::<Vec<Appended>>(IN_FLIGHT + 2);
-    let mut publisher = match o.publish {
-        true => Some(start_publisher(brokers, o, &mut engine, give_back)?),
+    let mut publisher = match options.publish {
+        true => Some(start_publisher(brokers, options, &mut engine, give_back)?),
         false => None,
     };
     let store = engine.store.clone();
@@ -127,15 +133,15 @@ pub fn run(
 /// until no batch is in flight.
 fn open_source(
     brokers: &str,
-    o: &Options,
+    options: &Options,
     cfg: &Config,
     engine: &Engine,
     busy: &Arc<Busy>,
 ) -> Result<KafkaSource, StreamError> {
-    let mut src = KafkaSource::open(brokers, &o.group, &o.topics, |t, p| {
+    let mut src = KafkaSource::open(brokers, &options.group, &options.topics, |t, p| {
         engine.offset(t, p).ok().flatten()
     })?;
-    src.exit_when_idle = o.exit_when_idle;
+    src.exit_when_idle = options.exit_when_idle;
     src.max_ahead = cfg.max_ahead;
     let quiet = busy.clone();
     src.quiesce_with(Box::new(move || quiet.wait()));
@@ -147,7 +153,7 @@ fn open_source(
 fn open_changelog(
     brokers: &str,
     topic: &str,
-    o: &Options,
+    options: &Options,
     engine: &mut Engine,
     src: &mut KafkaSource,
 ) -> Result<Changelog, StreamError> {
@@ -155,7 +161,7 @@ fn open_changelog(
     crate::changelog::ensure_topic(brokers, topic, partitions)?;
     let (brokers_owned, topic_owned) = (brokers.to_string(), topic.to_string());
     let (store, tag) = (engine.store.clone(), engine.cat.tag());
-    let inputs: Vec<String> = (o.topics.inputs().iter())
+    let inputs: Vec<String> = (options.topics.inputs().iter())
         .map(std::string::ToString::to_string)
         .collect();
     src.restore_with(Box::new(move |partition| {
@@ -226,12 +232,18 @@ fn restore_partition(
 /// The outbox, on its thread, after publishing what a crash left unpublished.
 fn start_publisher(
     brokers: &str,
-    o: &Options,
+    options: &Options,
     engine: &mut Engine,
     give_back: SyncSender<Vec<Appended>>,
 ) -> Result<Publisher, StreamError> {
     let partitions = engine.partitions();
-    let mut out = Outbox::open(brokers, &o.topics, &engine.store, partitions, o.idempotent)?;
+    let mut out = Outbox::open(
+        brokers,
+        &options.topics,
+        &engine.store,
+        partitions,
+        options.idempotent,
+    )?;
     // What a crash left unpublished goes out before anything new is read.
     out.publish(&engine.store, |p| engine.seq(p), &[])?;
     engine.keep_appended();

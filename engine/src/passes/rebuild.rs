@@ -52,6 +52,6 @@ pub fn rebuild(store: &Store, mut progress: impl FnMut(u64)) -> Result<Rebuilt, 
     Ok(r)
 }
 
-pub(crate) fn model_error(e: projections::ModelError) -> EngineError {
-    EngineError::Models(e.to_string())
+pub(crate) fn model_error(error: projections::ModelError) -> EngineError {
+    EngineError::Models(error.to_string())
 }

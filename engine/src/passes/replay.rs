@@ -93,7 +93,7 @@ pub fn replay(
 fn stored_differences(
     store: &Store,
     state: &State,
-    r: &mut ReplayReport,
+    report: &mut ReplayReport,
 ) -> Result<(), EngineError> {
     let mut stored = 0usize;
     for a in store.accounts() {
@@ -101,7 +101,7 @@ fn stored_differences(
         let a = match a {
             Ok(a) => a,
             Err(StoreError::Corrupt(e)) => {
-                r.state_differences.push(format!(
+                report.state_differences.push(format!(
                     "the stored state does not follow from the log: {e}"
                 ));
                 break;
@@ -109,12 +109,12 @@ fn stored_differences(
             Err(e) => return Err(e.into()),
         };
         stored += 1;
-        if state.account(&a.id) != Some(&a) && r.state_differences.len() < MAX_REPORTED {
-            r.state_differences.push(a.id.to_string());
+        if state.account(&a.id) != Some(&a) && report.state_differences.len() < MAX_REPORTED {
+            report.state_differences.push(a.id.to_string());
         }
     }
     if stored != state.len() {
-        r.state_differences.push(format!(
+        report.state_differences.push(format!(
             "{} accounts stored, {} rebuilt",
             stored,
             state.len()
@@ -157,58 +157,58 @@ impl<'a> Checks<'a> {
         }
     }
 
-    /// Replay is about to apply entry `seq` of partition `p`: every partition whose
+    /// Replay is about to apply entry `seq` of `partition`: every partition whose
     /// checkpoint that passes is compared.
     fn reach(
         &mut self,
-        p: u32,
+        partition: u32,
         seq: u64,
         state: &State,
-        r: &mut ReplayReport,
+        report: &mut ReplayReport,
     ) -> Result<(), StoreError> {
-        let Some(&at) = self.checkpoints.get(p as usize) else {
+        let Some(&at) = self.checkpoints.get(partition as usize) else {
             return Err(StoreError::Corrupt(format!(
-                "log entry {p}/{seq} in a store of {} partitions",
+                "log entry {partition}/{seq} in a store of {} partitions",
                 self.checkpoints.len()
             )));
         };
-        while self.next < p || (self.next == p && seq >= at) {
-            self.check(self.next, state, r);
+        while self.next < partition || (self.next == partition && seq >= at) {
+            self.check(self.next, state, report);
         }
         Ok(())
     }
 
-    /// A replayed decision of partition `p` (one [`Checks::reach`] accepted) at `seq` opened an
+    /// A replayed decision of `partition` (one [`Checks::reach`] accepted) at `seq` opened an
     /// account.
-    fn opened(&mut self, p: u32, seq: u64) {
-        if seq < self.checkpoints[p as usize] {
-            self.opened[p as usize] += 1;
+    fn opened(&mut self, partition: u32, seq: u64) {
+        if seq < self.checkpoints[partition as usize] {
+            self.opened[partition as usize] += 1;
         }
     }
 
-    fn finish(&mut self, state: &State, r: &mut ReplayReport) {
+    fn finish(&mut self, state: &State, report: &mut ReplayReport) {
         while (self.next as usize) < self.checkpoints.len() {
-            self.check(self.next, state, r);
+            self.check(self.next, state, report);
         }
     }
 
-    fn check(&mut self, p: u32, state: &State, r: &mut ReplayReport) {
-        assert_eq!(self.next, p, "partitions are checked in order");
+    fn check(&mut self, part: u32, state: &State, report: &mut ReplayReport) {
+        assert_eq!(self.next, part, "partitions are checked in order");
         self.next += 1;
         if self.skip {
             return;
         }
-        let records = &self.records[p as usize];
+        let records = &self.records[part as usize];
         for a in records {
-            if state.account(&a.id) != Some(*a) && r.state_differences.len() < MAX_REPORTED {
-                r.state_differences.push(a.id.to_string());
+            if state.account(&a.id) != Some(*a) && report.state_differences.len() < MAX_REPORTED {
+                report.state_differences.push(a.id.to_string());
             }
         }
-        if records.len() != self.opened[p as usize] {
-            r.state_differences.push(format!(
-                "partition {p}: {} accounts stored, {} opened before its checkpoint",
+        if records.len() != self.opened[part as usize] {
+            report.state_differences.push(format!(
+                "partition {part}: {} accounts stored, {} opened before its checkpoint",
                 records.len(),
-                self.opened[p as usize]
+                self.opened[part as usize]
             ));
         }
     }
@@ -307,7 +307,7 @@ fn rate_again(
     store: &Store,
     chunks: std::sync::mpsc::Receiver<Result<Chunk, StoreError>>,
     state: &mut State,
-    r: &mut ReplayReport,
+    replayed: &mut ReplayReport,
     checks: &mut Checks,
     progress: &mut impl FnMut(u64),
 ) -> Result<(), EngineError> {
@@ -326,9 +326,9 @@ fn rate_again(
         let mut ahead = rating::prefetch::Ahead::default();
         for (j, read) in chunk.reads.iter().enumerate() {
             ahead.before(state, j, rated);
-            r.entries += 1;
+            replayed.entries += 1;
             let (partition, seq) = (read.partition, read.seq);
-            checks.reach(partition, seq, state, r)?;
+            checks.reach(partition, seq, state, replayed)?;
             let (input, decision) = match &read.kind {
                 Kind::Catalog(tag) => {
                     rerating.catalogs.get(store, *tag)?;
@@ -336,19 +336,19 @@ fn rate_again(
                     continue;
                 }
                 Kind::Dead => {
-                    r.dead += 1;
+                    replayed.dead += 1;
                     continue;
                 }
                 Kind::Rated { input, decision } => (input, &chunk.decisions[decision.clone()]),
             };
-            r.decisions += 1;
-            if r.decisions.is_multiple_of(65_536) {
-                progress(r.decisions);
+            replayed.decisions += 1;
+            if replayed.decisions.is_multiple_of(65_536) {
+                progress(replayed.decisions);
             }
-            let report = r.mismatches.len() < MAX_REPORTED;
+            let report = replayed.mismatches.len() < MAX_REPORTED;
             let (again, mismatch) =
                 rerating.rate(state, input, decision, (partition, seq), report)?;
-            r.mismatches.extend(mismatch);
+            replayed.mismatches.extend(mismatch);
             apply_replayed(state, checks, partition, seq, &again)?;
         }
     }
@@ -412,19 +412,19 @@ impl Rerating<'_> {
     }
 }
 
-/// Applies a replayed decision of partition `p` at `seq`, counting the account it opens for
+/// Applies a replayed decision of `partition` at `seq`, counting the account it opens for
 /// [`Checks`].
 fn apply_replayed(
     state: &mut State,
     checks: &mut Checks,
-    p: u32,
+    partition: u32,
     seq: u64,
-    d: &Decision,
+    decision: &Decision,
 ) -> Result<(), EngineError> {
-    if matches!(d.outcome, Outcome::Opened { .. }) {
-        checks.opened(p, seq);
+    if matches!(decision.outcome, Outcome::Opened { .. }) {
+        checks.opened(partition, seq);
     }
-    apply(state, d)?;
+    apply(state, decision)?;
     Ok(())
 }
 
@@ -449,8 +449,8 @@ pub struct RerateReport {
 }
 
 /// Money a decision charged for usage (zero for anything else).
-fn money_of(d: &Decision) -> Decimal {
-    match &d.outcome {
+fn money_of(decision: &Decision) -> Decimal {
+    match &decision.outcome {
         Outcome::Charged(c) => c.money,
         _ => Decimal::ZERO,
     }

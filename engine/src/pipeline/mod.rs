@@ -329,8 +329,7 @@ fn check_partitions(store: &Store, partitions: u32) -> Result<bool, EngineError>
     let fresh = store.meta_u64(&crate::keys::sequence(0))?.is_none();
     if !fresh && recorded != u64::from(partitions) {
         return Err(EngineError::Partitions(format!(
-            "the store holds {recorded} partitions, {} asked: accounts are placed by partition, so a store keeps its count (re-partitioning is a replay into a new store)",
-            partitions
+            "the store holds {recorded} partitions, {partitions} asked: accounts are placed by partition, so a store keeps its count (re-partitioning is a replay into a new store)"
         )));
     }
     Ok(fresh)
@@ -489,8 +488,8 @@ impl Engine {
     }
 
     /// Commits a prepared batch with the engine's sync policy.
-    pub fn commit(&self, c: Commit) -> Result<(), EngineError> {
-        Ok(self.store.commit(c, self.cfg.sync)?)
+    pub fn commit(&self, writes: Commit) -> Result<(), EngineError> {
+        Ok(self.store.commit(writes, self.cfg.sync)?)
     }
 
     /// Tell each batch's writes apart by partition (`Commit::shares`), for the changelog.
@@ -524,9 +523,9 @@ impl Engine {
     /// belongs to a partition another instance owns. Delivering the credit there is not built;
     /// rating it here, into this store's copy of that partition, would give the money to an
     /// account whose owner never hears of it.
-    fn crosses_instances(&self, d: &Decision) -> Option<String> {
+    fn crosses_instances(&self, decision: &Decision) -> Option<String> {
         let owned = self.owned.as_ref()?;
-        let credit = rating::transfer::derived(d)?;
+        let credit = rating::transfer::derived(decision)?;
         let Input::TransferCredit(c) = &credit else {
             return None;
         };
@@ -783,7 +782,7 @@ impl Engine {
         &mut self,
         line: &Line,
         input: &Result<Input, String>,
-        c: &mut Commit,
+        commit: &mut Commit,
         dirty: &mut Changed,
     ) -> Result<(), EngineError> {
         let input = match input {
@@ -795,7 +794,7 @@ impl Engine {
                 // A line that names no partition is logged in its source's.
                 let p = line.partition.min(self.cfg.partitions - 1);
                 self.part_counters[p as usize].read += 1;
-                self.dead_letter(p, line, reason, c);
+                self.dead_letter(p, line, reason, commit);
             }
             Ok((input, p)) => {
                 self.part_counters[p as usize].read += 1;
@@ -808,18 +807,18 @@ impl Engine {
                     )
                 });
                 if let Some(reason) = ahead.or_else(|| self.too_far_ahead(p, input.time())) {
-                    self.dead_letter(p, line, reason, c);
+                    self.dead_letter(p, line, reason, commit);
                     return Ok(());
                 }
                 let mut d = rate(&self.state, &self.cat, input);
                 // Only an accepted input moves its partition's clock (and so brings a day's
                 // ticks): a refused one, whatever its time, changes nothing. The ticks come
                 // before it in the log, so it is rated again after them if any was made.
-                if moves_clock(&d) && self.ticks_before(p, input.time(), line.at, c, dirty)? {
+                if moves_clock(&d) && self.ticks_before(p, input.time(), line.at, commit, dirty)? {
                     d = rate(&self.state, &self.cat, input);
                 }
                 if let Some(reason) = self.crosses_instances(&d) {
-                    self.dead_letter(p, line, reason, c);
+                    self.dead_letter(p, line, reason, commit);
                     return Ok(());
                 }
                 match d.outcome {
@@ -827,8 +826,8 @@ impl Engine {
                     Outcome::Duplicate => self.part_counters[p as usize].duplicates += 1,
                     _ => self.part_counters[p as usize].rated += 1,
                 }
-                self.record(p, input, &d, line.position, c, dirty)?;
-                self.deliver(&d, line.position, c, dirty)?;
+                self.record(p, input, &d, line.position, commit, dirty)?;
+                self.deliver(&d, line.position, commit, dirty)?;
             }
         }
         Ok(())
@@ -836,7 +835,7 @@ impl Engine {
 
     /// At a checkpoint, the accounts changed since the last one and each partition's
     /// checkpoint mark go into the batch.
-    fn write_checkpoint(&mut self, c: &mut Commit, dirty: &mut Changed) {
+    fn write_checkpoint(&mut self, commit: &mut Commit, dirty: &mut Changed) {
         let n = self.cfg.partitions;
         let tail: u64 = (self.parts.iter().zip(&self.checkpointed))
             .map(|(part, &at)| {
@@ -853,12 +852,12 @@ impl Engine {
                 let (acct, recent) = self.state.by_index(i).expect("a changed account exists");
                 let p = crate::partition::of_bytes(acct.id.as_bytes(), n);
                 self.store
-                    .put_account(&mut c.writes_of(p), acct, recent, &mut self.buf);
+                    .put_account(&mut commit.writes_of(p), acct, recent, &mut self.buf);
             }
             for (p, part) in self.parts.iter().enumerate() {
                 if part.seq != self.checkpointed[p] {
                     let key = crate::keys::checkpoint(p as u32);
-                    let mut writes = c.writes_of(p as u32);
+                    let mut writes = commit.writes_of(p as u32);
                     self.store
                         .put_meta(&mut writes, &key, &part.seq.to_le_bytes());
                     self.checkpointed[p] = part.seq;
@@ -868,7 +867,7 @@ impl Engine {
     }
 
     /// The last position of each source partition in the batch, and the kind of source.
-    fn write_positions(&self, lines: &[Line], c: &mut Commit) {
+    fn write_positions(&self, lines: &[Line], commit: &mut Commit) {
         let mut ends: Vec<(Option<&str>, u32, u64)> = Vec::new();
         for line in lines.iter().rev() {
             let t = line.topic.as_deref();
@@ -883,11 +882,11 @@ impl Engine {
                 Some(_) => b"kafka",
             };
             self.store
-                .put_meta(&mut c.writes_of(GLOBAL), crate::keys::SOURCE, kind);
+                .put_meta(&mut commit.writes_of(GLOBAL), crate::keys::SOURCE, kind);
         }
         for (topic, partition, end) in ends {
             self.store.put_meta(
-                &mut c.writes_of(partition),
+                &mut commit.writes_of(partition),
                 &crate::keys::position(topic, partition),
                 &end.to_le_bytes(),
             );
@@ -895,10 +894,10 @@ impl Engine {
     }
 
     /// Each partition's log end, watermark and counters, where the batch changed them.
-    fn write_partition_marks(&self, before: &[Part], counted: &[Counters], c: &mut Commit) {
+    fn write_partition_marks(&self, before: &[Part], counted: &[Counters], commit: &mut Commit) {
         for (p, (part, was)) in self.parts.iter().zip(before).enumerate() {
             if part.seq != was.seq || part.watermark != was.watermark {
-                let mut writes = c.writes_of(p as u32);
+                let mut writes = commit.writes_of(p as u32);
                 self.store.put_meta(
                     &mut writes,
                     &crate::keys::sequence(p as u32),
@@ -913,7 +912,7 @@ impl Engine {
             }
         }
         self.store.put_meta(
-            &mut c.writes_of(GLOBAL),
+            &mut commit.writes_of(GLOBAL),
             crate::keys::WATERMARK,
             &(self.watermark.0 as u64).to_le_bytes(),
         );
@@ -921,24 +920,24 @@ impl Engine {
         for (p, (now, was)) in self.part_counters.iter().zip(counted).enumerate() {
             if now != was {
                 self.store
-                    .put_counters(&mut c.writes_of(p as u32), p as u32, now);
+                    .put_counters(&mut commit.writes_of(p as u32), p as u32, now);
             }
         }
     }
 
-    /// Logs `line` in partition `p` as a dead letter: not rated, with the reason.
-    fn dead_letter(&mut self, p: u32, line: &Line, reason: String, c: &mut Commit) {
-        self.part_counters[p as usize].dead += 1;
+    /// Logs `line` in `partition` as a dead letter: not rated, with the reason.
+    fn dead_letter(&mut self, partition: u32, line: &Line, reason: String, commit: &mut Commit) {
+        self.part_counters[partition as usize].dead += 1;
         let entry = Entry::Dead {
             topic: line.topic.as_deref().unwrap_or_default().to_string(),
             position: line.at,
             raw: line.bytes.clone(),
             reason,
         };
-        let part = &mut self.parts[p as usize];
+        let part = &mut self.parts[partition as usize];
         self.store.put_entry(
-            &mut c.writes_of(p),
-            p,
+            &mut commit.writes_of(partition),
+            partition,
             part.seq,
             &entry,
             None,
@@ -946,7 +945,7 @@ impl Engine {
         );
         if let Some(a) = &mut self.appended {
             a.push(Appended::Dead {
-                partition: p,
+                partition,
                 seq: part.seq,
                 entry,
             });
@@ -961,7 +960,7 @@ impl Engine {
         &mut self,
         d: &Decision,
         position: u64,
-        c: &mut Commit,
+        commit: &mut Commit,
         dirty: &mut Changed,
     ) -> Result<(), EngineError> {
         let mut next = rating::transfer::derived(d);
@@ -973,10 +972,10 @@ impl Engine {
                 "a transfer derives a credit and at most a refund"
             );
             let p = self.key_of(&input).partition(self.cfg.partitions);
-            self.ticks_before(p, input.time(), position, c, dirty)?;
+            self.ticks_before(p, input.time(), position, commit, dirty)?;
             let d = rate(&self.state, &self.cat, &input);
             self.part_counters[p as usize].derived += 1;
-            self.record(p, &input, &d, position, c, dirty)?;
+            self.record(p, &input, &d, position, commit, dirty)?;
             next = rating::transfer::derived(&d);
         }
         Ok(())
@@ -984,37 +983,43 @@ impl Engine {
 
     fn record(
         &mut self,
-        p: u32,
+        partition: u32,
         input: &Input,
-        d: &Decision,
+        decided: &Decision,
         position: u64,
         c: &mut Commit,
         dirty: &mut Changed,
     ) -> Result<(), EngineError> {
-        apply(&mut self.state, d)?;
-        let seq = self.parts[p as usize].seq;
+        apply(&mut self.state, decided)?;
+        let seq = self.parts[partition as usize].seq;
         self.buf.clear();
         encode_input(input, &mut self.buf);
         self.dbuf.clear();
-        encode_decision(d, &mut self.dbuf);
-        let account = match &d.outcome {
+        encode_decision(decided, &mut self.dbuf);
+        let account = match &decided.outcome {
             Outcome::Opened { account, .. } => Some(account.id.clone()),
-            _ => d.account.clone(),
+            _ => decided.account.clone(),
         };
         let entry = Entry::Rated {
             position,
             input: std::mem::take(&mut self.buf),
             decision: std::mem::take(&mut self.dbuf),
         };
-        let mut c = c.writes_of(p);
-        self.store
-            .put_entry(&mut c, p, seq, &entry, account.as_deref(), &mut self.ebuf);
+        let mut c = c.writes_of(partition);
+        self.store.put_entry(
+            &mut c,
+            partition,
+            seq,
+            &entry,
+            account.as_deref(),
+            &mut self.ebuf,
+        );
         if let Some(a) = &mut self.appended {
             a.push(Appended::Decided {
-                partition: p,
+                partition,
                 seq,
                 input: input.kind(),
-                decision: d.clone(),
+                decision: decided.clone(),
             });
         }
         if let Entry::Rated {
@@ -1029,33 +1034,33 @@ impl Engine {
             month: Some(month),
             free: true,
             ..
-        } = &d.outcome
+        } = &decided.outcome
         {
             self.store.put_free_report(&mut c, *msisdn, *month);
         }
         self.updates.clear();
-        let at = projections::project::LogPos { partition: p, seq };
-        projections::project(&self.cat, &self.state, d, at, &mut self.updates);
+        let at = projections::project::LogPos { partition, seq };
+        projections::project(&self.cat, &self.state, decided, at, &mut self.updates);
         projections::models::stage(self.store.db(), &mut c.batch, &self.updates);
-        if let Some(a) = rating::decision::changed_by(d) {
+        if let Some(a) = rating::decision::changed_by(decided) {
             dirty.insert(
                 self.state
                     .index_of(a)
                     .expect("an applied decision's account exists"),
             );
         }
-        self.parts[p as usize].seq += 1;
+        self.parts[partition as usize].seq += 1;
         Ok(())
     }
 
-    /// Why an input at `t` is not rated in partition `p`: it is more than
+    /// Why an input at `at` is not rated in `partition`: it is more than
     /// [`Config::max_ahead`] past the later of the partition's clock and the latest event time
     /// any partition accepted (so a quiet partition follows the busy ones).
-    fn too_far_ahead(&self, p: u32, t: Timestamp) -> Option<String> {
-        let clock = self.parts[p as usize].watermark.max(self.watermark);
-        (clock.0 > 0 && t.0 > clock.0.saturating_add(self.cfg.max_ahead)).then(|| {
+    fn too_far_ahead(&self, partition: u32, at: Timestamp) -> Option<String> {
+        let clock = self.parts[partition as usize].watermark.max(self.watermark);
+        (clock.0 > 0 && at.0 > clock.0.saturating_add(self.cfg.max_ahead)).then(|| {
             format!(
-                "event time {t} is more than {} s ahead of the clock {clock} (the latest event \
+                "event time {at} is more than {} s ahead of the clock {clock} (the latest event \
                  time accepted; raise --max-ahead-hours to catch up after a longer outage)",
                 self.cfg.max_ahead
             )
@@ -1068,20 +1073,20 @@ impl Engine {
     /// repeat is a duplicate. Called for accepted inputs only; says whether a tick was logged.
     fn ticks_before(
         &mut self,
-        p: u32,
-        t: Timestamp,
+        partition: u32,
+        time: Timestamp,
         at: u64,
-        c: &mut Commit,
+        commit: &mut Commit,
         dirty: &mut Changed,
     ) -> Result<bool, EngineError> {
-        self.watermark = self.watermark.max(t);
-        let part = &mut self.parts[p as usize];
-        if t <= part.watermark {
+        self.watermark = self.watermark.max(time);
+        let part = &mut self.parts[partition as usize];
+        if time <= part.watermark {
             return Ok(false);
         }
         let old_day = self.cat.calendar.local(part.watermark).date;
-        part.watermark = t;
-        let day = self.cat.calendar.local(t).date;
+        part.watermark = time;
+        let day = self.cat.calendar.local(time).date;
         if day <= old_day || self.state.is_empty() {
             return Ok(false);
         }
@@ -1091,7 +1096,7 @@ impl Engine {
             .state
             .accounts()
             .filter(|a| rating::work_due(&self.cat, a, boundary))
-            .filter(|a| n == 1 || crate::partition::of_bytes(a.id.as_bytes(), n) == p)
+            .filter(|a| n == 1 || crate::partition::of_bytes(a.id.as_bytes(), n) == partition)
             .map(|a| a.id.clone())
             .collect();
         due.sort_unstable();
@@ -1104,8 +1109,8 @@ impl Engine {
                 time: boundary,
             });
             let d = rate(&self.state, &self.cat, &input);
-            self.part_counters[p as usize].ticks += 1;
-            self.record(p, &input, &d, at, c, dirty)?;
+            self.part_counters[partition as usize].ticks += 1;
+            self.record(partition, &input, &d, at, commit, dirty)?;
         }
         Ok(ticked)
     }
@@ -1113,8 +1118,8 @@ impl Engine {
 
 /// Whether a decision accepts its input, so that its time moves the partition's clock: neither
 /// a refusal nor a repeat does.
-fn moves_clock(d: &Decision) -> bool {
-    !matches!(d.outcome, Outcome::Rejected(_) | Outcome::Duplicate)
+fn moves_clock(decision: &Decision) -> bool {
+    !matches!(decision.outcome, Outcome::Rejected(_) | Outcome::Duplicate)
 }
 
 /// Each partition's next sequence number and event time, as stored.

@@ -28,10 +28,10 @@ impl From<crate::store::StoreError> for QueryError {
 }
 
 impl From<projections::ModelError> for QueryError {
-    fn from(e: projections::ModelError) -> Self {
-        match e {
-            projections::ModelError::TooMany => QueryError::Bad(e.to_string()),
-            e => QueryError::Engine(crate::rebuild::model_error(e)),
+    fn from(error: projections::ModelError) -> Self {
+        match error {
+            projections::ModelError::TooMany => QueryError::Bad(error.to_string()),
+            error => QueryError::Engine(crate::rebuild::model_error(error)),
         }
     }
 }

@@ -54,21 +54,21 @@ pub struct AutopayView {
     pub amount: String,
 }
 
-pub fn account_view(cat: &Catalog, a: &Account) -> AccountView {
+pub fn account_view(cat: &Catalog, account: &Account) -> AccountView {
     use projections::view::{offer_name, origin, package_name};
     AccountView {
-        account: a.id.to_string(),
-        balance: a.balance.to_string(),
-        credit_limit: a.credit_limit.to_string(),
-        over_credit_limit: a.over_limit(),
-        autopay: a.autopay.map(|p| AutopayView {
+        account: account.id.to_string(),
+        balance: account.balance.to_string(),
+        credit_limit: account.credit_limit.to_string(),
+        over_credit_limit: account.over_limit(),
+        autopay: account.autopay.map(|p| AutopayView {
             threshold: p.threshold.to_string(),
             amount: p.amount.to_string(),
         }),
-        low_balance: a.low_balance.map(|x| x.to_string()),
-        blocked_for_inactivity: a.activity.blocked.map(|t| t.to_string()),
-        released: a.activity.released.map(|t| t.to_string()),
-        numbers: a
+        low_balance: account.low_balance.map(|x| x.to_string()),
+        blocked_for_inactivity: account.activity.blocked.map(|t| t.to_string()),
+        released: account.activity.released.map(|t| t.to_string()),
+        numbers: account
             .numbers
             .iter()
             .map(|n| NumberView {

@@ -298,19 +298,19 @@ impl Store {
             }
         }
         impl rocksdb::WriteBatchIteratorCf for Into<'_> {
-            fn put_cf(&mut self, id: u32, k: &[u8], v: &[u8]) {
+            fn put_cf(&mut self, id: u32, key: &[u8], bytes: &[u8]) {
                 if let Some(cf) = self.cf(id) {
-                    self.out.put_cf(cf, k, v);
+                    self.out.put_cf(cf, key, bytes);
                 }
             }
-            fn delete_cf(&mut self, id: u32, k: &[u8]) {
+            fn delete_cf(&mut self, id: u32, key: &[u8]) {
                 if let Some(cf) = self.cf(id) {
-                    self.out.delete_cf(cf, k);
+                    self.out.delete_cf(cf, key);
                 }
             }
-            fn merge_cf(&mut self, id: u32, k: &[u8], v: &[u8]) {
+            fn merge_cf(&mut self, id: u32, key: &[u8], bytes: &[u8]) {
                 if let Some(cf) = self.cf(id) {
-                    self.out.merge_cf(cf, k, v);
+                    self.out.merge_cf(cf, key, bytes);
                 }
             }
         }
@@ -406,12 +406,12 @@ impl Store {
     }
 
     /// A partition's counters: they move with its log (the changelog carries them).
-    pub fn partition_counters(&self, p: u32) -> Result<Counters, StoreError> {
+    pub fn partition_counters(&self, partition: u32) -> Result<Counters, StoreError> {
         let mut c = Counters::default();
         for (i, n) in Counters::NAMES.iter().enumerate() {
             c.set(
                 i,
-                self.meta_u64(&crate::keys::counter(Some(p), n))?
+                self.meta_u64(&crate::keys::counter(Some(partition), n))?
                     .unwrap_or(0),
             );
         }
@@ -544,7 +544,7 @@ impl Store {
 
     pub fn put_entry(
         &self,
-        c: &mut Commit,
+        commit: &mut Commit,
         partition: u32,
         seq: u64,
         entry: &Entry,
@@ -553,57 +553,72 @@ impl Store {
     ) {
         buf.clear();
         entry.encode(buf);
-        c.batch
+        commit
+            .batch
             .put_cf(self.cf(CF_LOG), log_key(partition, seq), &buf[..]);
         if let Some(a) = account {
-            c.batch
+            commit
+                .batch
                 .put_cf(self.cf(CF_BY_ACCOUNT), account_key(a, partition, seq), []);
         }
-        c.entries += 1;
+        commit.entries += 1;
     }
 
-    /// Records that `account` remembers the input `id` of time `t` (`rated` or rejected),
+    /// Records that `account` remembers the input `id` of time `time` (`rated` or rejected),
     /// decided at `at` (partition, seq), as stores made before records held their ids did
     /// (for the tests of reading such a store).
     #[doc(hidden)]
     pub fn put_seen_as_before(
         &self,
-        c: &mut Commit,
+        commit: &mut Commit,
         account: &str,
         id: &str,
-        t: rating::Timestamp,
+        time: rating::Timestamp,
         rated: bool,
         at: (u32, u64),
     ) {
-        c.batch.put_cf(
+        commit.batch.put_cf(
             self.cf(CF_SEEN),
             seen_key(account, id),
-            seen_value(at.0, at.1, t, rated),
+            seen_value(at.0, at.1, time, rated),
         );
     }
 
-    pub fn put_free_report(&self, c: &mut Commit, m: rating::Msisdn, month: rating::Month) {
-        c.batch.put_cf(
+    pub fn put_free_report(
+        &self,
+        commit: &mut Commit,
+        msisdn: rating::Msisdn,
+        month: rating::Month,
+    ) {
+        commit.batch.put_cf(
             self.cf(CF_REPORTS),
-            crate::keys::free_report_key(m, month),
+            crate::keys::free_report_key(msisdn, month),
             [],
         );
     }
 
     /// Writes an account's record: the account and the ids it remembers.
-    pub fn put_account(&self, c: &mut Commit, a: &Account, recent: &Recent, buf: &mut Vec<u8>) {
-        rating::record::encode_account(a, recent, buf);
-        c.batch.put_cf(self.cf(CF_STATE), a.id.as_bytes(), &buf[..]);
+    pub fn put_account(
+        &self,
+        commit: &mut Commit,
+        account: &Account,
+        recent: &Recent,
+        buf: &mut Vec<u8>,
+    ) {
+        rating::record::encode_account(account, recent, buf);
+        commit
+            .batch
+            .put_cf(self.cf(CF_STATE), account.id.as_bytes(), &buf[..]);
     }
 
-    pub fn put_meta(&self, c: &mut Commit, key: &str, value: &[u8]) {
-        c.batch.put_cf(self.cf(CF_META), key, value);
+    pub fn put_meta(&self, commit: &mut Commit, key: &str, value: &[u8]) {
+        commit.batch.put_cf(self.cf(CF_META), key, value);
     }
 
-    pub fn put_counters(&self, c: &mut Commit, partition: u32, k: &Counters) {
+    pub fn put_counters(&self, commit: &mut Commit, partition: u32, k: &Counters) {
         for (n, v) in Counters::NAMES.iter().zip(k.values()) {
             self.put_meta(
-                c,
+                commit,
                 &crate::keys::counter(Some(partition), n),
                 &v.to_le_bytes(),
             );
@@ -611,10 +626,10 @@ impl Store {
     }
 
     /// Writes the batch with the WAL synced: when this returns, the batch survives a crash.
-    pub fn commit(&self, c: Commit, sync: bool) -> Result<(), StoreError> {
+    pub fn commit(&self, writes: Commit, sync: bool) -> Result<(), StoreError> {
         let mut w = WriteOptions::default();
         w.set_sync(sync);
-        self.db.write_opt(c.batch, &w).map_err(|e| self.err(e))
+        self.db.write_opt(writes.batch, &w).map_err(|e| self.err(e))
     }
 
     pub fn flush(&self) -> Result<(), StoreError> {

@@ -49,15 +49,15 @@ impl Store {
         Ok((s, before))
     }
 
-    /// Applies every partition's tail (its entries from its checkpoint on) to `s`, in log order;
+    /// Applies every partition's tail (its entries from its checkpoint on) to `state`, in log order;
     /// returns the accounts whose records it changed.
-    fn apply_tails(&self, s: &mut State) -> Result<FxHashSet<rating::AccountId>, StoreError> {
+    fn apply_tails(&self, state: &mut State) -> Result<FxHashSet<rating::AccountId>, StoreError> {
         let mut changed = FxHashSet::default();
         let n = self.partitions()?;
         for (p, from) in (0..n).zip(self.checkpoints(n)?) {
             for item in self.log_bytes_from(p, from) {
                 let (seq, v) = item?;
-                if let Some(a) = apply_entry(s, p, seq, &v)? {
+                if let Some(a) = apply_entry(state, p, seq, &v)? {
                     changed.insert(a);
                 }
             }
@@ -65,9 +65,9 @@ impl Store {
         Ok(changed)
     }
 
-    /// Remembers, in `s`, the input of every decision in the log before each partition's
+    /// Remembers, in `state`, the input of every decision in the log before each partition's
     /// checkpoint, in log order (as rating did when it made them).
-    fn recall_ids(&self, s: &mut State) -> Result<(), StoreError> {
+    fn recall_ids(&self, state: &mut State) -> Result<(), StoreError> {
         let n = self.partitions()?;
         for (p, to) in (0..n).zip(self.checkpoints(n)?) {
             for item in self.log_from(p, 0) {
@@ -81,7 +81,7 @@ impl Store {
                 let d = decode_decision_at(p, seq, &decision)?;
                 if let Some((account, rated)) = rating::decision::remembered_by(&d) {
                     let for_ever = rating::decision::held_for_ever(&d);
-                    s.restore_seen(account, &d.event, d.time, rated, for_ever);
+                    state.restore_seen(account, &d.event, d.time, rated, for_ever);
                 }
             }
         }
@@ -222,33 +222,33 @@ impl Store {
     }
 }
 
-/// Applies a log entry's decision to `s` (a catalog or dead entry changes nothing); returns the
+/// Applies a log entry's decision to `state` (a catalog or dead entry changes nothing); returns the
 /// account whose record it changed.
 fn apply_entry(
-    s: &mut State,
-    p: u32,
+    state: &mut State,
+    partition: u32,
     seq: u64,
     bytes: &[u8],
 ) -> Result<Option<rating::AccountId>, StoreError> {
-    let corrupt = |e: String| StoreError::Corrupt(format!("log {p}/{seq}: {e}"));
+    let corrupt = |e: String| StoreError::Corrupt(format!("log {partition}/{seq}: {e}"));
     let Entry::Rated { decision, .. } = Entry::decode(bytes).map_err(|e| corrupt(e.to_string()))?
     else {
         return Ok(None);
     };
     let d = rating::codec::decode_decision(&decision).map_err(|e| corrupt(e.to_string()))?;
-    rating::apply(s, &d).map_err(|e| corrupt(e.to_string()))?;
+    rating::apply(state, &d).map_err(|e| corrupt(e.to_string()))?;
     Ok(rating::decision::changed_by(&d).cloned())
 }
 
-/// Puts an account record into `s`; false if the record holds no ids (a layout before 4).
-fn restore_record(s: &mut State, v: &[u8]) -> Result<bool, StoreError> {
+/// Puts an account record into `state`; false if the record holds no ids (a layout before 4).
+fn restore_record(state: &mut State, bytes: &[u8]) -> Result<bool, StoreError> {
     let (a, recent) =
-        rating::record::decode_account(v).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        rating::record::decode_account(bytes).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     let id = a.id.clone();
-    s.restore(a);
+    state.restore(a);
     Ok(match recent {
         Some(r) => {
-            s.restore_recent(&id, r);
+            state.restore_recent(&id, r);
             true
         }
         None => false,

@@ -127,27 +127,27 @@ fn account_prefix(tag: Option<u8>, account: &str) -> Vec<u8> {
     k
 }
 
-pub fn payment_key(account: &str, t: Timestamp, at: LogPos) -> Vec<u8> {
+pub fn payment_key(account: &str, time: Timestamp, at: LogPos) -> Vec<u8> {
     let mut k = account_prefix(None, account);
-    k.extend_from_slice(&time_bytes(t));
+    k.extend_from_slice(&time_bytes(time));
     k.extend_from_slice(&at.partition.to_be_bytes());
     k.extend_from_slice(&at.seq.to_be_bytes());
     k
 }
 
-pub fn spending_key_number(m: Msisdn, month: Month, c: Category) -> Vec<u8> {
+pub fn spending_key_number(msisdn: Msisdn, month: Month, category: Category) -> Vec<u8> {
     let mut k = Vec::with_capacity(14);
     k.push(b'n');
-    k.extend_from_slice(&m.0.to_be_bytes());
+    k.extend_from_slice(&msisdn.0.to_be_bytes());
     k.extend_from_slice(&month.0.to_be_bytes());
-    k.push(c as u8);
+    k.push(category as u8);
     k
 }
 
-pub fn spending_key_account(account: &str, month: Month, c: Category) -> Vec<u8> {
+pub fn spending_key_account(account: &str, month: Month, category: Category) -> Vec<u8> {
     let mut k = account_prefix(Some(b'a'), account);
     k.extend_from_slice(&month.0.to_be_bytes());
-    k.push(c as u8);
+    k.push(category as u8);
     k
 }
 
@@ -202,9 +202,9 @@ pub fn clear(db: &DB) -> Result<(), ModelError> {
 }
 
 /// The account a number belongs to.
-pub fn account_of(db: &DB, m: Msisdn) -> Result<Option<String>, ModelError> {
+pub fn account_of(db: &DB, msisdn: Msisdn) -> Result<Option<String>, ModelError> {
     Ok(db
-        .get_cf(cf(db, CF_NUMBERS), m.0.to_be_bytes())?
+        .get_cf(cf(db, CF_NUMBERS), msisdn.0.to_be_bytes())?
         .map(|v| String::from_utf8_lossy(&v).into_owned()))
 }
 
@@ -232,13 +232,13 @@ pub struct Detalization {
 
 pub fn detalization(
     db: &DB,
-    m: Msisdn,
+    msisdn: Msisdn,
     from: Timestamp,
     to: Timestamp,
     services: &[String],
 ) -> Result<Detalization, ModelError> {
     let mut start = [0u8; 16];
-    start[..8].copy_from_slice(&m.0.to_be_bytes());
+    start[..8].copy_from_slice(&msisdn.0.to_be_bytes());
     start[8..].copy_from_slice(&time_bytes(from));
     let mut items = Vec::new();
     for kv in db.iterator_cf(

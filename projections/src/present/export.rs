@@ -53,11 +53,11 @@ pub fn money(cat: &Catalog, amount: Decimal) -> String {
     x.to_string()
 }
 
-pub fn local_time(cat: &Catalog, t: Timestamp) -> String {
+pub fn local_time(cat: &Catalog, at: Timestamp) -> String {
     use chrono::TimeZone;
-    match cat.tz.timestamp_opt(t.0, 0).single() {
+    match cat.tz.timestamp_opt(at.0, 0).single() {
         Some(dt) => dt.format("%Y-%m-%d %H:%M:%S").to_string(),
-        None => t.to_rfc3339(),
+        None => at.to_rfc3339(),
     }
 }
 
@@ -196,14 +196,14 @@ pub fn report(
     }
 }
 
-pub fn csv(r: &Report) -> Vec<u8> {
+pub fn csv(report: &Report) -> Vec<u8> {
     let mut w = csv::Writer::from_writer(Vec::new());
-    for row in &r.rows {
+    for row in &report.rows {
         w.serialize(row).expect("rows serialise into memory");
     }
     w.into_inner().expect("a Vec never fails to flush")
 }
 
-pub fn json(r: &Report) -> Vec<u8> {
-    serde_json::to_vec_pretty(r).expect("reports serialise")
+pub fn json(report: &Report) -> Vec<u8> {
+    serde_json::to_vec_pretty(report).expect("reports serialise")
 }

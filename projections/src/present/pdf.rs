@@ -70,9 +70,9 @@ fn rule(layer: &PdfLayerReference, y: f32) {
     });
 }
 
-fn heading(layer: &PdfLayerReference, f: &Fonts, r: &Report, page: usize, pages: usize) {
+fn heading(layer: &PdfLayerReference, f: &Fonts, report: &Report, page: usize, pages: usize) {
     layer.use_text(
-        format!("Detalization of +{}", r.msisdn),
+        format!("Detalization of +{}", report.msisdn),
         15.0,
         Mm(MARGIN),
         Mm(HEIGHT - MARGIN - 4.0),
@@ -81,7 +81,7 @@ fn heading(layer: &PdfLayerReference, f: &Fonts, r: &Report, page: usize, pages:
     layer.use_text(
         plain(&format!(
             "{} to {} ({}), amounts in {}",
-            r.from, r.to, r.time_zone, r.currency
+            report.from, report.to, report.time_zone, report.currency
         )),
         9.0,
         Mm(MARGIN),
@@ -102,18 +102,18 @@ fn heading(layer: &PdfLayerReference, f: &Fonts, r: &Report, page: usize, pages:
 }
 
 /// Lays the report out; the bytes of a complete PDF file.
-pub fn render(r: &Report) -> Result<Vec<u8>, PdfError> {
-    render_until(r, &|| false)
+pub fn render(report: &Report) -> Result<Vec<u8>, PdfError> {
+    render_until(report, &|| false)
 }
 
 /// [`render`], asking `stop` before each page: a report nobody will read any more is not laid
 /// out to its end (a page is some 60 rows, a few milliseconds).
-pub fn render_until(r: &Report, stop: &dyn Fn() -> bool) -> Result<Vec<u8>, PdfError> {
-    if r.rows.len() > MAX_ROWS {
-        return Err(PdfError::TooLong(r.rows.len()));
+pub fn render_until(report: &Report, stop: &dyn Fn() -> bool) -> Result<Vec<u8>, PdfError> {
+    if report.rows.len() > MAX_ROWS {
+        return Err(PdfError::TooLong(report.rows.len()));
     }
-    let mut pages = Pages::new(r)?;
-    for (i, row) in r.rows.iter().enumerate() {
+    let mut pages = Pages::new(report)?;
+    for (i, row) in report.rows.iter().enumerate() {
         if i % ROWS_PER_PAGE == 0 && stop() {
             return Err(PdfError::Stopped { after: i });
         }

@@ -87,8 +87,8 @@ pub fn offer_name(v: &[rating::catalog::Offer], i: usize) -> String {
 }
 
 /// Where a bucket came from: `plan X`, `option Y` or `rollover`.
-pub fn origin(cat: &Catalog, o: Origin) -> String {
-    match o {
+pub fn origin(cat: &Catalog, of: Origin) -> String {
+    match of {
         Origin::Plan(p) => format!("plan {}", offer_name(&cat.plans, p as usize)),
         Origin::Addon(a) => format!("option {}", offer_name(&cat.addons, a as usize)),
         Origin::Rollover => "rollover".into(),
@@ -96,20 +96,20 @@ pub fn origin(cat: &Catalog, o: Origin) -> String {
 }
 
 /// A package's id by its position.
-pub fn package_name(cat: &Catalog, i: rating::catalog::PackageIdx) -> String {
+pub fn package_name(cat: &Catalog, package: rating::catalog::PackageIdx) -> String {
     cat.packages
-        .get(i as usize)
-        .map_or_else(|| format!("#{i}"), |p| p.id.clone())
+        .get(package as usize)
+        .map_or_else(|| format!("#{package}"), |p| p.id.clone())
 }
 
 pub fn balance(
     db: &DB,
     cat: &Catalog,
-    a: &Account,
+    account: &Account,
     month: Month,
 ) -> Result<BalanceView, ModelError> {
-    let mut numbers = Vec::with_capacity(a.numbers.len());
-    for n in &a.numbers {
+    let mut numbers = Vec::with_capacity(account.numbers.len());
+    for n in &account.numbers {
         let s = models::spending(db, Whose::Number(n.msisdn), month, month)?;
         numbers.push(NumberBalance {
             msisdn: n.msisdn.to_string(),
@@ -124,27 +124,27 @@ pub fn balance(
             month_to_date: money(cat, s.total(month)),
         });
     }
-    let total = models::spending(db, Whose::Account(&a.id), month, month)?.total(month);
+    let total = models::spending(db, Whose::Account(&account.id), month, month)?.total(month);
     Ok(BalanceView {
-        account: a.id.to_string(),
+        account: account.id.to_string(),
         currency: cat.currency.clone(),
-        balance: money(cat, a.balance),
-        credit_limit: money(cat, a.credit_limit),
-        available: money(cat, a.balance + a.credit_limit),
-        status: if a.activity.released.is_some() {
+        balance: money(cat, account.balance),
+        credit_limit: money(cat, account.credit_limit),
+        available: money(cat, account.balance + account.credit_limit),
+        status: if account.activity.released.is_some() {
             "released"
-        } else if a.activity.blocked.is_some() {
+        } else if account.activity.blocked.is_some() {
             "blocked"
-        } else if a.over_limit() {
+        } else if account.over_limit() {
             "over_credit_limit"
         } else {
             "active"
         },
-        autopay: a.autopay.map(|p| AutopayView {
+        autopay: account.autopay.map(|p| AutopayView {
             threshold: money(cat, p.threshold),
             amount: money(cat, p.amount),
         }),
-        promised_payment: a.promise.as_ref().map(|p| PromiseView {
+        promised_payment: account.promise.as_ref().map(|p| PromiseView {
             amount: money(cat, p.amount),
             outstanding: money(cat, p.outstanding),
             granted: crate::export::local_time(cat, p.granted),
@@ -157,8 +157,8 @@ pub fn balance(
 }
 
 /// The buckets of a number that are valid at `now` or later (expired ones are gone from state).
-pub fn packages(cat: &Catalog, a: &Account, m: Msisdn) -> Option<PackagesView> {
-    let n = a.number(m)?;
+pub fn packages(cat: &Catalog, account: &Account, msisdn: Msisdn) -> Option<PackagesView> {
+    let n = account.number(msisdn)?;
     let mut buckets: Vec<BucketView> = n
         .buckets
         .iter()
@@ -179,7 +179,7 @@ pub fn packages(cat: &Catalog, a: &Account, m: Msisdn) -> Option<PackagesView> {
         .collect();
     buckets.sort_by(|x, y| (&x.valid_until, x.id).cmp(&(&y.valid_until, y.id)));
     Some(PackagesView {
-        msisdn: m.to_string(),
+        msisdn: msisdn.to_string(),
         plan: offer_name(&cat.plans, n.plan as usize),
         buckets,
     })

@@ -15,7 +15,7 @@ pub(crate) fn new_number(
     state: &State,
     cat: &Catalog,
     nn: &NewNumber,
-    t: Timestamp,
+    at: Timestamp,
 ) -> Result<(crate::Number, Vec<crate::FeeCharge>), Rejection> {
     if state.account_of(nn.msisdn).is_some() {
         return Err(Rejection::NumberTaken(nn.msisdn));
@@ -40,7 +40,7 @@ pub(crate) fn new_number(
         }
         addons.push(a);
     }
-    Ok(period::join(cat, nn.msisdn, plan, &addons, t))
+    Ok(period::join(cat, nn.msisdn, plan, &addons, at))
 }
 
 /// The account an input names by its id or by one of its numbers. Naming both is allowed only

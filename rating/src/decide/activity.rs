@@ -22,12 +22,12 @@ pub(crate) fn barred(acct: &Account, msisdn: crate::Msisdn) -> Option<&'static s
     }
 }
 
-/// Whether [`inactivity`] has work for the account at `t`, without building it: a day's fee
+/// Whether [`inactivity`] has work for the account at `time`, without building it: a day's fee
 /// (or the day counted, with no money to take it from), a block or a release. The hot path asks
 /// this of every usage item, so it is exact rather than a rough bound: a rough one sent every
 /// CDR of an account past its fee days, once that day's fee was taken, to copy the account and
 /// find nothing. The same tests as [`inactivity`], in its order.
-pub(crate) fn inactivity_due(cat: &Catalog, acct: &Account, t: Timestamp) -> bool {
+pub(crate) fn inactivity_due(cat: &Catalog, acct: &Account, time: Timestamp) -> bool {
     let Some(rules) = &cat.lifecycle.inactivity else {
         return false;
     };
@@ -39,8 +39,8 @@ pub(crate) fn inactivity_due(cat: &Catalog, acct: &Account, t: Timestamp) -> boo
     // less the change of UTC offset between them (at most 26 hours, from -12:00 to +14:00):
     // before the payment plus n - 3 days the next fee day has not begun, and no date is needed.
     let next_fee_day = i64::from(rules.fee_after_days) + i64::from(a.fee_days);
-    if t.0 >= a.last_topup.0.saturating_add((next_fee_day - 3) * DAY) {
-        let today = cat.calendar.local(t).date;
+    if time.0 >= a.last_topup.0.saturating_add((next_fee_day - 3) * DAY) {
+        let today = cat.calendar.local(time).date;
         let Some(first_fee_day) = cat
             .calendar
             .local(a.last_topup)
@@ -56,36 +56,40 @@ pub(crate) fn inactivity_due(cat: &Catalog, acct: &Account, t: Timestamp) -> boo
     match a.blocked {
         None => a
             .nonpositive_since
-            .is_some_and(|s| s.plus(u64::from(rules.block_after_days) * DAY as u64) <= t),
-        Some(b) => b.plus(u64::from(rules.restore_days) * DAY as u64) <= t,
+            .is_some_and(|s| s.plus(u64::from(rules.block_after_days) * DAY as u64) <= time),
+        Some(b) => b.plus(u64::from(rules.restore_days) * DAY as u64) <= time,
     }
 }
 
-/// Whether the account has periodic work by event time `t` (a fee, a renewal, an expiry, a
+/// Whether the account has periodic work by event time `at` (a fee, a renewal, an expiry, a
 /// promised payment's write-off, an inactivity fee, block or release): the engine's day ticks
 /// rate exactly these accounts. A released account has none.
-pub fn work_due(cat: &Catalog, acct: &Account, t: Timestamp) -> bool {
+pub fn work_due(cat: &Catalog, acct: &Account, at: Timestamp) -> bool {
     if acct.activity.released.is_some() {
         return false;
     }
-    acct.next_due() <= t
-        || (inactivity_due(cat, acct, t)
-            && inactivity(cat, acct, t)
+    acct.next_due() <= at
+        || (inactivity_due(cat, acct, at)
+            && inactivity(cat, acct, at)
                 .is_some_and(|w| !w.fees.is_empty() || w.blocked.is_some() || w.released.is_some()))
 }
 
-/// The inactivity rules' work due on `a` by `t`: a daily fee for each local day from day
+/// The inactivity rules' work due on `account` by `time`: a daily fee for each local day from day
 /// `fee_after_days + 1` after the last payment (taken while there is money, at most what there
 /// is), the account blocked after `block_after_days` at zero or below, and released
 /// `restore_days` later. `None` if nothing changes.
-pub(crate) fn inactivity(cat: &Catalog, a: &Account, t: Timestamp) -> Option<InactivityWork> {
+pub(crate) fn inactivity(
+    cat: &Catalog,
+    account: &Account,
+    time: Timestamp,
+) -> Option<InactivityWork> {
     let rules: &Inactivity = cat.lifecycle.inactivity.as_ref()?;
-    let act = &a.activity;
-    let first_number = a.numbers.first()?.msisdn;
+    let act = &account.activity;
+    let first_number = account.numbers.first()?.msisdn;
     if act.released.is_some() {
         return None;
     }
-    let today = cat.calendar.local(t).date;
+    let today = cat.calendar.local(time).date;
     let first_fee_day = cat
         .calendar
         .local(act.last_topup)
@@ -98,7 +102,7 @@ pub(crate) fn inactivity(cat: &Catalog, a: &Account, t: Timestamp) -> Option<Ina
         blocked: None,
         released: None,
     };
-    let mut balance = a.balance;
+    let mut balance = account.balance;
     let mut nonpositive = act.nonpositive_since;
     for k in act.fee_days..days_due {
         if balance <= Decimal::ZERO {
@@ -122,14 +126,14 @@ pub(crate) fn inactivity(cat: &Catalog, a: &Account, t: Timestamp) -> Option<Ina
     let mut blocked = act.blocked;
     if let Some(since) = nonpositive {
         let at = since.plus(u64::from(rules.block_after_days) * DAY as u64);
-        if blocked.is_none() && at <= t {
+        if blocked.is_none() && at <= time {
             blocked = Some(at);
             w.blocked = blocked;
         }
     }
     if let Some(b) = blocked {
         let at = b.plus(u64::from(rules.restore_days) * DAY as u64);
-        if at <= t {
+        if at <= time {
             w.released = Some(at);
         }
     }

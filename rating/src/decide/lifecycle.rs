@@ -16,20 +16,20 @@ use rust_decimal::Decimal;
 
 /// The alerts of a decision about `before` (the account as it was): the balance crossing the
 /// credit limit either way, the low-balance and autopay thresholds downwards.
-pub(crate) fn alert_balance(before: &Account, d: &mut Decision) {
+pub(crate) fn alert_balance(before: &Account, decision: &mut Decision) {
     if matches!(
-        d.outcome,
+        decision.outcome,
         Outcome::Rejected(_) | Outcome::Duplicate | Outcome::TransferBounced { .. }
     ) {
         return;
     }
-    let (out, inn) = d.money_flow();
+    let (out, inn) = decision.money_flow();
     let to = before.balance - out + inn;
-    let limit_after = match &d.outcome {
+    let limit_after = match &decision.outcome {
         Outcome::CreditLimitSet { credit_limit } => *credit_limit,
         _ => before.credit_limit,
     };
-    alert_crossings(before, to, limit_after, &mut d.alerts);
+    alert_crossings(before, to, limit_after, &mut decision.alerts);
 }
 
 /// The alerts of the balance of `before` becoming `to`, under the credit limit `limit_after`.
@@ -74,33 +74,38 @@ pub(crate) fn alert_crossings(
 
 /// Alerts and loyalty of a decision that did not come from the hot path (which does its own).
 /// An opening is about an account that was at zero, with its credit limit and no thresholds.
-pub(crate) fn alert(state: &State, cat: &Catalog, d: &mut Decision) {
-    match &d.outcome {
+pub(crate) fn alert(state: &State, cat: &Catalog, decision: &mut Decision) {
+    match &decision.outcome {
         Outcome::Charged(_) => {}
         Outcome::Opened { account, .. } => {
-            let empty = Account::new(account.id.clone(), account.credit_limit, Vec::new(), d.time);
-            alert_balance(&empty, d);
-            accrue(cat, &empty, d);
+            let empty = Account::new(
+                account.id.clone(),
+                account.credit_limit,
+                Vec::new(),
+                decision.time,
+            );
+            alert_balance(&empty, decision);
+            accrue(cat, &empty, decision);
         }
         _ => {
-            if let Some(a) = d.account.as_deref().and_then(|id| state.account(id)) {
-                alert_balance(a, d);
-                accrue(cat, a, d);
+            if let Some(a) = decision.account.as_deref().and_then(|id| state.account(id)) {
+                alert_balance(a, decision);
+                accrue(cat, a, decision);
             }
         }
     }
 }
 
 /// Loyalty points for what the decision spent, carrying the remainder towards the next point.
-pub(crate) fn accrue(cat: &Catalog, before: &Account, d: &mut Decision) {
+pub(crate) fn accrue(cat: &Catalog, before: &Account, decision: &mut Decision) {
     if matches!(
-        d.outcome,
+        decision.outcome,
         Outcome::Rejected(_) | Outcome::Duplicate | Outcome::TransferBounced { .. }
     ) {
         return;
     }
-    if let Some(a) = accrual(cat, before, d.spending()) {
-        d.loyalty = Some(a);
+    if let Some(a) = accrual(cat, before, decision.spending()) {
+        decision.loyalty = Some(a);
     }
 }
 
@@ -157,14 +162,19 @@ fn whole_times(total: Decimal, per: Decimal) -> (u64, Decimal) {
 
 /// A charge of a number with a spending limit: the month's spending after it, and the flag
 /// (and, on the crossing, the notice) when it is over.
-pub(crate) fn count_spending(cat: &Catalog, acct: &Account, u: &crate::Usage, d: &mut Decision) {
-    let Outcome::Charged(c) = &d.outcome else {
+pub(crate) fn count_spending(
+    cat: &Catalog,
+    acct: &Account,
+    usage: &crate::Usage,
+    decision: &mut Decision,
+) {
+    let Outcome::Charged(c) = &decision.outcome else {
         return;
     };
-    let Some(limit) = acct.number(u.msisdn).and_then(|n| n.limit) else {
+    let Some(limit) = acct.number(usage.msisdn).and_then(|n| n.limit) else {
         return;
     };
-    let month = crate::Month::of(cat.calendar.local(u.start).date);
+    let month = crate::Month::of(cat.calendar.local(usage.start).date);
     let before = if month == limit.month {
         limit.spent
     } else {
@@ -172,15 +182,15 @@ pub(crate) fn count_spending(cat: &Catalog, acct: &Account, u: &crate::Usage, d:
     };
     let spent = before + c.money;
     if spent > limit.amount && !c.money.is_zero() {
-        d.alerts.push(Alert::OverSpendingLimit {
-            msisdn: u.msisdn,
+        decision.alerts.push(Alert::OverSpendingLimit {
+            msisdn: usage.msisdn,
             limit: limit.amount,
             spent,
             first: before <= limit.amount,
         });
     }
-    d.spent = Some(crate::decision::NumberSpent {
-        msisdn: u.msisdn,
+    decision.spent = Some(crate::decision::NumberSpent {
+        msisdn: usage.msisdn,
         month,
         spent,
     });
@@ -190,21 +200,21 @@ pub(crate) fn set_spending_limit(
     state: &State,
     cat: &Catalog,
     input: &Input,
-    x: &crate::event::SetSpendingLimit,
+    change: &crate::event::SetSpendingLimit,
 ) -> Decision {
-    let Some(acct) = state.account_of(x.msisdn) else {
-        return rejected(input, cat, None, Rejection::UnknownNumber(x.msisdn));
+    let Some(acct) = state.account_of(change.msisdn) else {
+        return rejected(input, cat, None, Rejection::UnknownNumber(change.msisdn));
     };
-    if let Some(amount) = x.limit {
+    if let Some(amount) = change.limit {
         if let Err(r) = check_amount(cat, amount, true) {
             return rejected(input, cat, Some(&acct.id), r);
         }
     }
-    let (a, due) = renewed(cat, acct, x.time);
+    let (a, due) = renewed(cat, acct, change.time);
     let n = a
-        .number(x.msisdn)
+        .number(change.msisdn)
         .expect("the index points at the account holding the number");
-    let month = crate::Month::of(cat.calendar.local(x.time).date);
+    let month = crate::Month::of(cat.calendar.local(change.time).date);
     // A new limit counts this month's spending so far, if an earlier limit was counting it.
     let spent = n
         .limit
@@ -216,8 +226,8 @@ pub(crate) fn set_spending_limit(
         Some(&acct.id),
         due,
         Outcome::SpendingLimitSet {
-            msisdn: x.msisdn,
-            limit: x.limit.map(|amount| crate::state::SpendingLimit {
+            msisdn: change.msisdn,
+            limit: change.limit.map(|amount| crate::state::SpendingLimit {
                 amount,
                 month,
                 spent,
@@ -287,17 +297,17 @@ pub(crate) fn change_plan(
 /// packages.
 fn resume(
     cat: &Catalog,
-    n: &Number,
+    number: &Number,
     work: &mut Number,
     since: Timestamp,
     at: Timestamp,
 ) -> (Vec<FeeCharge>, Vec<Bucket>) {
     work.status = NumberStatus::Active;
-    let (_, months_then) = period::indexes(cat, n, since);
-    let (days, months_now) = period::indexes(cat, n, at);
+    let (_, months_then) = period::indexes(cat, number, since);
+    let (days, months_now) = period::indexes(cat, number, at);
     if months_now > months_then {
-        let sources: Vec<FeeSource> = std::iter::once(FeeSource::Plan(n.plan))
-            .chain(n.options.iter().map(|&o| FeeSource::Addon(o)))
+        let sources: Vec<FeeSource> = std::iter::once(FeeSource::Plan(number.plan))
+            .chain(number.options.iter().map(|&o| FeeSource::Addon(o)))
             .collect();
         return period::take_up(cat, work, &sources, at);
     }
@@ -311,21 +321,21 @@ fn resume(
 /// may not join it.
 fn plan_change_refused(
     cat: &Catalog,
-    n: &Number,
+    number: &Number,
     to: PlanIdx,
     change: &ChangePlan,
 ) -> Option<Rejection> {
-    if n.plan == to {
+    if number.plan == to {
         return Some(Rejection::SamePlan(change.msisdn, change.plan.clone()));
     }
-    if !n.status.is_active() {
+    if !number.status.is_active() {
         return Some(Rejection::WrongStatus {
             msisdn: change.msisdn,
-            status: n.status.name().into(),
+            status: number.status.name().into(),
             command: "change_plan".into(),
         });
     }
-    for &o in &n.options {
+    for &o in &number.options {
         let allowed = &cat.addons[o as usize].plans;
         if !allowed.is_empty() && !allowed.contains(&to) {
             return Some(Rejection::OptionNotForPlan {
@@ -339,11 +349,11 @@ fn plan_change_refused(
 
 /// The packages a number leaves with its old plan, when the catalog drops them: the plan's own
 /// buckets and what rolled over from them.
-fn packages_dropped(cat: &Catalog, n: &Number, at: Timestamp) -> Vec<Expiry> {
-    let from = n.plan;
+fn packages_dropped(cat: &Catalog, number: &Number, at: Timestamp) -> Vec<Expiry> {
+    let from = number.plan;
     match cat.lifecycle.old_packages {
         crate::catalog::file::OldPackages::Keep => Vec::new(),
-        crate::catalog::file::OldPackages::Drop => n
+        crate::catalog::file::OldPackages::Drop => number
             .buckets
             .iter()
             .filter(|b| {
@@ -364,19 +374,19 @@ pub(crate) fn change_status(
     state: &State,
     cat: &Catalog,
     input: &Input,
-    x: &NumberCommand,
+    command: &NumberCommand,
 ) -> Decision {
-    let Some(acct) = state.account_of(x.msisdn) else {
-        return rejected(input, cat, None, Rejection::UnknownNumber(x.msisdn));
+    let Some(acct) = state.account_of(command.msisdn) else {
+        return rejected(input, cat, None, Rejection::UnknownNumber(command.msisdn));
     };
     let reject = |r| rejected(input, cat, Some(&acct.id), r);
-    let (a, due) = renewed(cat, acct, x.time);
+    let (a, due) = renewed(cat, acct, command.time);
     let n = a
-        .number(x.msisdn)
+        .number(command.msisdn)
         .expect("the index points at the account holding the number");
     let wrong = || {
         reject(Rejection::WrongStatus {
-            msisdn: x.msisdn,
+            msisdn: command.msisdn,
             status: n.status.name().into(),
             command: input.kind().into(),
         })
@@ -388,12 +398,16 @@ pub(crate) fn change_status(
         (Input::Suspend(_), _) if cat.lifecycle.suspension_fee.is_none() => {
             return reject(Rejection::NoSuspension)
         }
-        (Input::Suspend(_), NumberStatus::Active) => NumberStatus::Suspended { since: x.time },
+        (Input::Suspend(_), NumberStatus::Active) => NumberStatus::Suspended {
+            since: command.time,
+        },
         (Input::ReportLost(_), NumberStatus::Active | NumberStatus::Suspended { .. }) => {
-            NumberStatus::Lost { since: x.time }
+            NumberStatus::Lost {
+                since: command.time,
+            }
         }
         (Input::Resume(_), NumberStatus::Suspended { since } | NumberStatus::Lost { since }) => {
-            (fees, granted) = resume(cat, n, &mut work, since, x.time);
+            (fees, granted) = resume(cat, n, &mut work, since, command.time);
             NumberStatus::Active
         }
         _ => return wrong(),
@@ -403,7 +417,7 @@ pub(crate) fn change_status(
         work.next_due
     } else {
         // Barred from now: the daily periods go on from today, under the status's fee.
-        let (days, months) = period::indexes(cat, &work, x.time);
+        let (days, months) = period::indexes(cat, &work, command.time);
         work.days = work.days.max(days);
         work.months = work.months.max(months);
         period::next_due(cat, &work)
@@ -414,7 +428,7 @@ pub(crate) fn change_status(
         Some(&acct.id),
         due,
         Outcome::StatusChanged {
-            msisdn: x.msisdn,
+            msisdn: command.msisdn,
             status,
             fees,
             granted,
@@ -430,27 +444,27 @@ pub(crate) fn set_balance_alerts(
     state: &State,
     cat: &Catalog,
     input: &Input,
-    x: &SetBalanceAlerts,
+    change: &SetBalanceAlerts,
 ) -> Decision {
-    let Some(acct) = state.account(&x.account) else {
+    let Some(acct) = state.account(&change.account) else {
         return rejected(
             input,
             cat,
             None,
-            Rejection::UnknownAccount(x.account.clone()),
+            Rejection::UnknownAccount(change.account.clone()),
         );
     };
-    for amount in x
+    for amount in change
         .autopay
         .iter()
         .flat_map(|a| [a.amount])
-        .chain(x.low_balance)
+        .chain(change.low_balance)
     {
         if let Err(r) = check_amount(cat, amount, false) {
             return rejected(input, cat, Some(&acct.id), r);
         }
     }
-    if let Some(ap) = &x.autopay {
+    if let Some(ap) = &change.autopay {
         if ap.amount <= Decimal::ZERO {
             return rejected(input, cat, Some(&acct.id), Rejection::AmountNotPositive);
         }
@@ -463,10 +477,10 @@ pub(crate) fn set_balance_alerts(
         input,
         cat,
         acct,
-        x.time,
+        change.time,
         Outcome::BalanceAlertsSet {
-            autopay: x.autopay,
-            low_balance: x.low_balance,
+            autopay: change.autopay,
+            low_balance: change.low_balance,
         },
     )
 }

@@ -20,7 +20,7 @@ pub(crate) fn activate_option(
 ) -> Decision {
     let (acct, addon) = match option_of(state, cat, input, change) {
         Ok(found) => found,
-        Err(rejection) => return rejection,
+        Err(rejection) => return *rejection,
     };
     let refuse = |why| rejected(input, cat, Some(&acct.id), why);
     let (account, due) = renewed(cat, acct, change.time);
@@ -61,7 +61,7 @@ pub(crate) fn deactivate_option(
 ) -> Decision {
     let (acct, addon) = match option_of(state, cat, input, change) {
         Ok(found) => found,
-        Err(rejection) => return rejection,
+        Err(rejection) => return *rejection,
     };
     let (account, due) = renewed(cat, acct, change.time);
     let number = account
@@ -95,18 +95,14 @@ fn option_of<'a>(
     cat: &Catalog,
     input: &Input,
     change: &OptionChange,
-) -> Result<(&'a Account, AddonIdx), Decision> {
+) -> Result<(&'a Account, AddonIdx), Box<Decision>> {
     let Some(acct) = state.account_of(change.msisdn) else {
-        return Err(rejected(
-            input,
-            cat,
-            None,
-            Rejection::UnknownNumber(change.msisdn),
-        ));
+        let why = Rejection::UnknownNumber(change.msisdn);
+        return Err(Box::new(rejected(input, cat, None, why)));
     };
     let Some(addon) = cat.addon(&change.option) else {
         let why = Rejection::UnknownOption(change.option.clone());
-        return Err(rejected(input, cat, Some(&acct.id), why));
+        return Err(Box::new(rejected(input, cat, Some(&acct.id), why)));
     };
     Ok((acct, addon))
 }

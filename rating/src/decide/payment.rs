@@ -15,9 +15,14 @@ pub(crate) fn promise(
     state: &State,
     cat: &Catalog,
     input: &Input,
-    x: &crate::event::RequestPromise,
+    request: &crate::event::RequestPromise,
 ) -> Decision {
-    let acct = match account_named(state, x.account.as_ref(), x.msisdn, "a promised payment") {
+    let acct = match account_named(
+        state,
+        request.account.as_ref(),
+        request.msisdn,
+        "a promised payment",
+    ) {
         Ok(a) => a,
         Err(r) => return rejected(input, cat, None, r),
     };
@@ -32,23 +37,23 @@ pub(crate) fn promise(
     let Some(policy) = &cat.promise else {
         return refuse("the catalog offers no promised payments".into());
     };
-    if let Err(r) = check_amount(cat, x.amount, true) {
+    if let Err(r) = check_amount(cat, request.amount, true) {
         return rejected(input, cat, Some(&acct.id), r);
     }
-    let (a, due) = renewed(cat, acct, x.time);
+    let (a, due) = renewed(cat, acct, request.time);
     if let Some(p) = &a.promise {
         return refuse(format!(
             "{} of the promised payment {} is still outstanding",
             p.outstanding, p.event
         ));
     }
-    let month = crate::event::Month::of(cat.calendar.local(x.time).date);
+    let month = crate::event::Month::of(cat.calendar.local(request.time).date);
     let recent = a.paid_since(crate::event::Month(month.0.saturating_sub(2)));
     let allowed = policy.max_amount.min(
         (recent * policy.share_of_recent_payments)
             .round_dp_with_strategy(cat.decimals, rust_decimal::RoundingStrategy::ToZero),
     );
-    if x.amount > allowed {
+    if request.amount > allowed {
         let mut allowed = allowed;
         allowed.rescale(cat.decimals);
         return refuse(format!(
@@ -56,15 +61,15 @@ pub(crate) fn promise(
             policy.max_amount, policy.share_of_recent_payments
         ));
     }
-    let expires = x.time.plus(u64::from(policy.validity_days) * 86_400);
-    let balance_after = a.balance + x.amount - policy.fee;
+    let expires = request.time.plus(u64::from(policy.validity_days) * 86_400);
+    let balance_after = a.balance + request.amount - policy.fee;
     decided(
         input,
         cat,
         Some(&acct.id),
         due,
         Outcome::PromiseGranted {
-            amount: x.amount,
+            amount: request.amount,
             fee: policy.fee,
             expires,
             balance_after,

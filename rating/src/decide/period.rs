@@ -15,29 +15,29 @@ use rust_decimal::Decimal;
 /// "Nothing due": the last representable event time, so that it survives the binary form.
 pub use crate::time::NEVER;
 
-pub(crate) fn day_start(cat: &Catalog, n: &Number, k: u32) -> Timestamp {
-    match n.anchor.checked_add_days(Days::new(u64::from(k))) {
+pub(crate) fn day_start(cat: &Catalog, number: &Number, k: u32) -> Timestamp {
+    match number.anchor.checked_add_days(Days::new(u64::from(k))) {
         Some(d) => start_of_day(&cat.tz, d),
         None => NEVER,
     }
 }
 
-pub(crate) fn month_start(cat: &Catalog, n: &Number, k: u32) -> Timestamp {
-    start_of_day(&cat.tz, add_months(n.anchor, k))
+pub(crate) fn month_start(cat: &Catalog, number: &Number, k: u32) -> Timestamp {
+    start_of_day(&cat.tz, add_months(number.anchor, k))
 }
 
-/// Index of the daily and monthly period that holds `t`.
-pub(crate) fn indexes(cat: &Catalog, n: &Number, t: Timestamp) -> (u32, u32) {
-    indexes_at(cat, n, t)
+/// Index of the daily and monthly period that holds `at`.
+pub(crate) fn indexes(cat: &Catalog, number: &Number, at: Timestamp) -> (u32, u32) {
+    indexes_at(cat, number, at)
 }
 
-fn indexes_at(cat: &Catalog, n: &Number, t: Timestamp) -> (u32, u32) {
-    let date = cat.calendar.local(t).date;
-    let days = (date - n.anchor).num_days().max(0) as u32;
+fn indexes_at(cat: &Catalog, number: &Number, at: Timestamp) -> (u32, u32) {
+    let date = cat.calendar.local(at).date;
+    let days = (date - number.anchor).num_days().max(0) as u32;
     let mut months = ((i64::from(date.year()) * 12 + i64::from(date.month0()))
-        - (i64::from(n.anchor.year()) * 12 + i64::from(n.anchor.month0())))
+        - (i64::from(number.anchor.year()) * 12 + i64::from(number.anchor.month0())))
     .max(0) as u32;
-    while months > 0 && add_months(n.anchor, months) > date {
+    while months > 0 && add_months(number.anchor, months) > date {
         months -= 1;
     }
     (days, months)
@@ -48,10 +48,13 @@ struct Offerings<'a> {
     addons: Vec<(FeeSource, &'a crate::catalog::Offer)>,
 }
 
-fn offerings<'a>(cat: &'a Catalog, n: &Number) -> Offerings<'a> {
+fn offerings<'a>(cat: &'a Catalog, number: &Number) -> Offerings<'a> {
     Offerings {
-        plan: (FeeSource::Plan(n.plan), &cat.plans[n.plan as usize]),
-        addons: n
+        plan: (
+            FeeSource::Plan(number.plan),
+            &cat.plans[number.plan as usize],
+        ),
+        addons: number
             .options
             .iter()
             .map(|&a| (FeeSource::Addon(a), &cat.addons[a as usize]))
@@ -93,19 +96,19 @@ fn offer_of(cat: &Catalog, source: FeeSource) -> &crate::catalog::Offer {
 
 fn grant(
     cat: &Catalog,
-    n: &mut Number,
+    number: &mut Number,
     package: PackageIdx,
     origin: Origin,
     from: Timestamp,
 ) -> Bucket {
     let p = &cat.packages[package as usize];
     let valid_until = match p.period {
-        PackagePeriod::Daily => day_start(cat, n, n.days + 1),
-        PackagePeriod::Monthly => month_start(cat, n, n.months + 1),
+        PackagePeriod::Daily => day_start(cat, number, number.days + 1),
+        PackagePeriod::Monthly => month_start(cat, number, number.months + 1),
         PackagePeriod::Once => from.plus(u64::from(p.validity_days) * 86_400),
     };
-    let id = n.next_bucket;
-    n.next_bucket += 1;
+    let id = number.next_bucket;
+    number.next_bucket += 1;
     Bucket {
         id,
         package,
@@ -118,26 +121,26 @@ fn grant(
 }
 
 /// The earliest event time at which this number has periodic work.
-pub(crate) fn next_due(cat: &Catalog, n: &Number) -> Timestamp {
-    let mut due = n
+pub(crate) fn next_due(cat: &Catalog, number: &Number) -> Timestamp {
+    let mut due = number
         .buckets
         .iter()
         .map(|b| b.valid_until)
         .min()
         .unwrap_or(NEVER);
-    let (need_d, need_m) = needs(cat, n);
+    let (need_d, need_m) = needs(cat, number);
     if need_d {
-        due = due.min(day_start(cat, n, n.days + 1));
+        due = due.min(day_start(cat, number, number.days + 1));
     }
     if need_m {
-        due = due.min(month_start(cat, n, n.months + 1));
+        due = due.min(month_start(cat, number, number.months + 1));
     }
     due
 }
 
 /// The daily fee a number pays instead of its offers' while it is not active, if it is not.
-pub(crate) fn barred_fee(cat: &Catalog, n: &Number) -> Option<(FeeSource, Decimal)> {
-    match n.status {
+pub(crate) fn barred_fee(cat: &Catalog, number: &Number) -> Option<(FeeSource, Decimal)> {
+    match number.status {
         NumberStatus::Active => None,
         NumberStatus::Suspended { .. } => Some((
             FeeSource::Suspension,
@@ -148,11 +151,11 @@ pub(crate) fn barred_fee(cat: &Catalog, n: &Number) -> Option<(FeeSource, Decima
 }
 
 /// Whether the number has work at each daily and each monthly boundary.
-fn needs(cat: &Catalog, n: &Number) -> (bool, bool) {
-    match barred_fee(cat, n) {
+fn needs(cat: &Catalog, number: &Number) -> (bool, bool) {
+    match barred_fee(cat, number) {
         Some((_, fee)) => (!fee.is_zero(), false),
         None => {
-            let o = offerings(cat, n);
+            let o = offerings(cat, number);
             (
                 o.needs(cat, FeePeriod::Daily, PackagePeriod::Daily),
                 o.needs(cat, FeePeriod::Monthly, PackagePeriod::Monthly),
@@ -162,30 +165,31 @@ fn needs(cat: &Catalog, n: &Number) -> (bool, bool) {
 }
 
 /// Whether `package` is still offered to the number by its plan or an option.
-fn offered(cat: &Catalog, n: &Number, package: PackageIdx) -> bool {
-    cat.plans[n.plan as usize].packages.contains(&package)
-        || n.options
+fn offered(cat: &Catalog, number: &Number, package: PackageIdx) -> bool {
+    cat.plans[number.plan as usize].packages.contains(&package)
+        || number
+            .options
             .iter()
             .any(|&a| cat.addons[a as usize].packages.contains(&package))
 }
 
-/// What joining an offer costs and grants at `t`: connection fee, the first period's fees, and
-/// the packages. `n` receives the buckets; the fees are returned.
+/// What joining an offer costs and grants at `time`: connection fee, the first period's fees, and
+/// the packages. `number` receives the buckets; the fees are returned.
 fn join_offer(
     cat: &Catalog,
-    n: &mut Number,
+    number: &mut Number,
     source: FeeSource,
-    t: Timestamp,
+    time: Timestamp,
     fees: &mut Vec<FeeCharge>,
     granted: &mut Vec<Bucket>,
 ) {
     let o = offer_of(cat, source);
     if !o.connection_fee.is_zero() {
         fees.push(FeeCharge {
-            msisdn: n.msisdn,
+            msisdn: number.msisdn,
             source,
             kind: FeeKind::Connection,
-            at: t,
+            at: time,
             amount: o.connection_fee,
         });
     }
@@ -196,34 +200,34 @@ fn join_offer(
         };
         if !f.amount.is_zero() {
             fees.push(FeeCharge {
-                msisdn: n.msisdn,
+                msisdn: number.msisdn,
                 source,
                 kind,
-                at: t,
+                at: time,
                 amount: f.amount,
             });
         }
     }
     for &p in &o.packages {
-        let b = grant(cat, n, p, origin_of(source), t);
+        let b = grant(cat, number, p, origin_of(source), time);
         granted.push(b);
     }
 }
 
-/// A number joining the system at `t` on `plan` with `addons`.
+/// A number joining the system at `at` on `plan` with `addons`.
 pub(crate) fn join(
     cat: &Catalog,
     msisdn: Msisdn,
     plan: crate::catalog::PlanIdx,
     addons: &[AddonIdx],
-    t: Timestamp,
+    at: Timestamp,
 ) -> (Number, Vec<FeeCharge>) {
     let mut n = Number {
         msisdn,
         plan,
         options: addons.iter().copied().collect(),
         buckets: Vec::new(),
-        anchor: cat.calendar.local(t).date,
+        anchor: cat.calendar.local(at).date,
         days: 0,
         months: 0,
         next_due: NEVER,
@@ -231,7 +235,7 @@ pub(crate) fn join(
         status: NumberStatus::Active,
         limit: None,
         group: None,
-        joined: t,
+        joined: at,
     };
     let mut fees = Vec::new();
     let mut granted = Vec::new();
@@ -239,27 +243,34 @@ pub(crate) fn join(
         cat,
         &mut n,
         FeeSource::Plan(plan),
-        t,
+        at,
         &mut fees,
         &mut granted,
     );
     for &a in addons {
-        join_offer(cat, &mut n, FeeSource::Addon(a), t, &mut fees, &mut granted);
+        join_offer(
+            cat,
+            &mut n,
+            FeeSource::Addon(a),
+            at,
+            &mut fees,
+            &mut granted,
+        );
     }
     n.buckets = granted;
     n.next_due = next_due(cat, &n);
     (n, fees)
 }
 
-/// What activating an option on `n` at `t` charges and grants. Returns the number as it will be.
+/// What activating an option on `number` at `at` charges and grants. Returns the number as it will be.
 pub(crate) fn activate(
     cat: &Catalog,
-    n: &Number,
+    number: &Number,
     addon: AddonIdx,
-    t: Timestamp,
+    at: Timestamp,
 ) -> (Number, Vec<FeeCharge>, Vec<Bucket>) {
-    let mut work = n.clone();
-    let (days, months) = indexes_at(cat, &work, t);
+    let mut work = number.clone();
+    let (days, months) = indexes_at(cat, &work, at);
     work.days = work.days.max(days);
     work.months = work.months.max(months);
     work.options.push(addon);
@@ -269,7 +280,7 @@ pub(crate) fn activate(
         cat,
         &mut work,
         FeeSource::Addon(addon),
-        t,
+        at,
         &mut fees,
         &mut granted,
     );
@@ -279,20 +290,20 @@ pub(crate) fn activate(
 }
 
 fn expire_until(
-    n: &mut Number,
+    work: &mut Number,
     cat: &Catalog,
     at: Timestamp,
     boundary: Option<(PackagePeriod, Timestamp)>,
     r: &mut Renewal,
 ) {
     let mut i = 0;
-    while i < n.buckets.len() {
-        let b = &n.buckets[i];
+    while i < work.buckets.len() {
+        let b = &work.buckets[i];
         if b.valid_until > at {
             i += 1;
             continue;
         }
-        let b = n.buckets.remove(i);
+        let b = work.buckets.remove(i);
         let p = &cat.packages[b.package as usize];
         let mut lost = b.remaining;
         // A kept bucket of a plan the number left does not roll over.
@@ -300,18 +311,18 @@ fn expire_until(
             &p.rollover,
             boundary,
             b.origin == Origin::Rollover,
-            offered(cat, n, b.package),
+            offered(cat, work, b.package),
         ) {
             if p.period == period && b.remaining > 0 {
                 let carried = b.remaining.min(ro.max);
                 lost -= carried;
                 let until = match period {
-                    PackagePeriod::Daily => day_start(cat, n, n.days + ro.periods),
-                    _ => month_start(cat, n, n.months + ro.periods),
+                    PackagePeriod::Daily => day_start(cat, work, work.days + ro.periods),
+                    _ => month_start(cat, work, work.months + ro.periods),
                 };
                 if carried > 0 {
-                    let id = n.next_bucket;
-                    n.next_bucket += 1;
+                    let id = work.next_bucket;
+                    work.next_bucket += 1;
                     let nb = Bucket {
                         id,
                         package: b.package,
@@ -322,7 +333,7 @@ fn expire_until(
                         valid_until: until,
                     };
                     r.granted.push(nb.clone());
-                    n.buckets.insert(i, nb);
+                    work.buckets.insert(i, nb);
                     i += 1;
                 }
             }
@@ -340,24 +351,24 @@ fn expire_until(
     }
 }
 
-/// Periodic work due on the account's numbers up to event time `t`, in time order per number.
-pub(crate) fn renew(cat: &Catalog, acct: &Account, t: Timestamp) -> Vec<Renewal> {
+/// Periodic work due on the account's numbers up to event time `at`, in time order per number.
+pub(crate) fn renew(cat: &Catalog, acct: &Account, at: Timestamp) -> Vec<Renewal> {
     (acct.numbers.iter())
-        .filter(|n| n.next_due <= t)
-        .map(|n| renew_number(cat, n, t))
+        .filter(|n| n.next_due <= at)
+        .map(|n| renew_number(cat, n, at))
         .collect()
 }
 
-/// The periodic work due on one number up to `t`: each daily and monthly boundary passed, in
+/// The periodic work due on one number up to `time`: each daily and monthly boundary passed, in
 /// time order, with the buckets that expire at it, and its fees and packages.
-fn renew_number(cat: &Catalog, n: &Number, t: Timestamp) -> Renewal {
-    let mut w = n.clone();
-    let o = offerings(cat, n);
-    let barred = barred_fee(cat, n);
-    let (need_d, need_m) = needs(cat, n);
-    let (target_d, target_m) = indexes_at(cat, n, t);
+fn renew_number(cat: &Catalog, number: &Number, time: Timestamp) -> Renewal {
+    let mut w = number.clone();
+    let o = offerings(cat, number);
+    let barred = barred_fee(cat, number);
+    let (need_d, need_m) = needs(cat, number);
+    let (target_d, target_m) = indexes_at(cat, number, time);
     let mut r = Renewal {
-        msisdn: n.msisdn,
+        msisdn: number.msisdn,
         days: 0,
         months: 0,
         next_due: NEVER,
@@ -388,14 +399,14 @@ fn renew_number(cat: &Catalog, n: &Number, t: Timestamp) -> Renewal {
         expire_until(&mut w, cat, at, Some((period, at)), &mut r);
         open_period(cat, &mut w, &o, barred, (period, at), &mut r);
     }
-    expire_until(&mut w, cat, t, None, &mut r);
+    expire_until(&mut w, cat, time, None, &mut r);
     r.days = w.days;
     r.months = w.months;
     r.next_bucket = w.next_bucket;
     r.next_due = next_due(cat, &w);
     debug_assert!(
-        r.next_due > t || r.next_due == NEVER,
-        "renewal must leave nothing due at {t}"
+        r.next_due > time || r.next_due == NEVER,
+        "renewal must leave nothing due at {time}"
     );
     r
 }
@@ -404,8 +415,8 @@ fn renew_number(cat: &Catalog, n: &Number, t: Timestamp) -> Renewal {
 /// barred, the status's own daily fee and no new packages.
 fn open_period(
     cat: &Catalog,
-    w: &mut Number,
-    o: &Offerings,
+    work: &mut Number,
+    offerings: &Offerings,
     barred: Option<(FeeSource, Decimal)>,
     (period, at): (PackagePeriod, Timestamp),
     r: &mut Renewal,
@@ -414,7 +425,7 @@ fn open_period(
         PackagePeriod::Monthly => (FeePeriod::Monthly, FeeKind::Monthly),
         _ => (FeePeriod::Daily, FeeKind::Daily),
     };
-    let msisdn = w.msisdn;
+    let msisdn = work.msisdn;
     if let Some((source, amount)) = barred {
         if period == PackagePeriod::Daily && !amount.is_zero() {
             r.fees.push(FeeCharge {
@@ -427,7 +438,7 @@ fn open_period(
         }
         return;
     }
-    let sources: Vec<(FeeSource, &crate::catalog::Offer)> = o.all().copied().collect();
+    let sources: Vec<(FeeSource, &crate::catalog::Offer)> = offerings.all().copied().collect();
     for (source, offer) in sources {
         for f in offer
             .fees
@@ -447,40 +458,40 @@ fn open_period(
             .iter()
             .filter(|&&p| cat.packages[p as usize].period == period)
         {
-            let b = grant(cat, w, p, origin_of(source), at);
+            let b = grant(cat, work, p, origin_of(source), at);
             r.granted.push(b.clone());
-            w.buckets.push(b);
+            work.buckets.push(b);
         }
     }
 }
 
-/// The part of the number's current monthly period left at `t`, as (days left, days in it),
-/// both counting local days; `t`'s day is left.
-fn period_left(cat: &Catalog, n: &Number, t: Timestamp) -> (u32, u32) {
-    let today = cat.calendar.local(t).date;
-    let start = add_months(n.anchor, n.months);
-    let end = add_months(n.anchor, n.months + 1);
+/// The part of the number's current monthly period left at `at`, as (days left, days in it),
+/// both counting local days; `at`'s day is left.
+fn period_left(cat: &Catalog, number: &Number, at: Timestamp) -> (u32, u32) {
+    let today = cat.calendar.local(at).date;
+    let start = add_months(number.anchor, number.months);
+    let end = add_months(number.anchor, number.months + 1);
     let total = (end - start).num_days().max(1) as u32;
     let left = (end - today).num_days().clamp(0, i64::from(total)) as u32;
     (left, total)
 }
 
-/// What a number owes and receives from `t` to the end of its current periods when it takes up
+/// What a number owes and receives from `time` to the end of its current periods when it takes up
 /// `plan` (a change of plan) or comes back to it (resuming): the plan's and options' monthly
 /// fees and monthly packages for the rest of the month (prorated by days if the catalog says
-/// so), its daily and one-off packages whole. Daily fees start at the next day. `n` is the
-/// number as it will be (plan, status); it receives the buckets and its counters move to `t`.
+/// so), its daily and one-off packages whole. Daily fees start at the next day. `number` is the
+/// number as it will be (plan, status); it receives the buckets and its counters move to `time`.
 pub(crate) fn take_up(
     cat: &Catalog,
-    n: &mut Number,
+    number: &mut Number,
     sources: &[FeeSource],
-    t: Timestamp,
+    time: Timestamp,
 ) -> (Vec<FeeCharge>, Vec<Bucket>) {
-    let (days, months) = indexes_at(cat, n, t);
-    n.days = n.days.max(days);
-    n.months = n.months.max(months);
+    let (days, months) = indexes_at(cat, number, time);
+    number.days = number.days.max(days);
+    number.months = number.months.max(months);
     let (left, total) = if cat.lifecycle.prorate {
-        period_left(cat, n, t)
+        period_left(cat, number, time)
     } else {
         (1, 1)
     };
@@ -493,16 +504,16 @@ pub(crate) fn take_up(
                 .apply(f.amount * Decimal::from(left) / Decimal::from(total));
             if !amount.is_zero() {
                 fees.push(FeeCharge {
-                    msisdn: n.msisdn,
+                    msisdn: number.msisdn,
                     source,
                     kind: FeeKind::Monthly,
-                    at: t,
+                    at: time,
                     amount,
                 });
             }
         }
         for &p in &o.packages {
-            let mut b = grant(cat, n, p, origin_of(source), t);
+            let mut b = grant(cat, number, p, origin_of(source), time);
             if cat.packages[p as usize].period == PackagePeriod::Monthly {
                 let units = (u128::from(b.total) * u128::from(left) / u128::from(total)) as u64;
                 b.total = units;
@@ -513,7 +524,7 @@ pub(crate) fn take_up(
             }
         }
     }
-    n.buckets.extend(granted.iter().cloned());
-    n.next_due = next_due(cat, n);
+    number.buckets.extend(granted.iter().cloned());
+    number.next_due = next_due(cat, number);
     (fees, granted)
 }

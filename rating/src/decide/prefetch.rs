@@ -90,9 +90,9 @@ impl State {
         }
     }
 
-    fn hint_buckets(&self, ix: u32, m: Msisdn) {
+    fn hint_buckets(&self, ix: u32, msisdn: Msisdn) {
         if let Some((account, _)) = self.by_index(ix) {
-            if let Some(n) = account.numbers.iter().find(|n| n.msisdn == m) {
+            if let Some(n) = account.numbers.iter().find(|n| n.msisdn == msisdn) {
                 lines_of(&n.buckets);
             }
         }

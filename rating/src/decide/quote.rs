@@ -45,11 +45,11 @@ pub struct Quote {
     pub spans: SmallVec<[Span; 1]>,
 }
 
-pub fn quote(cat: &Catalog, q: &QuoteRequest) -> Result<Quote, Rejection> {
+pub fn quote(cat: &Catalog, request: &QuoteRequest) -> Result<Quote, Rejection> {
     let plan = cat
-        .plan(&q.plan)
-        .ok_or_else(|| Rejection::UnknownPlan(q.plan.clone()))?;
-    let addons = q
+        .plan(&request.plan)
+        .ok_or_else(|| Rejection::UnknownPlan(request.plan.clone()))?;
+    let addons = request
         .options
         .iter()
         .map(|o| {
@@ -57,30 +57,30 @@ pub fn quote(cat: &Catalog, q: &QuoteRequest) -> Result<Quote, Rejection> {
                 .ok_or_else(|| Rejection::UnknownOption(o.clone()))
         })
         .collect::<Result<Vec<_>, _>>()?;
-    let (duration, bytes, count) = match q.service {
-        Service::Voice => (Some(q.quantity), None, None),
-        Service::Data => (None, Some(q.quantity), None),
-        _ => (None, None, Some(q.quantity)),
+    let (duration, bytes, count) = match request.service {
+        Service::Voice => (Some(request.quantity), None, None),
+        Service::Data => (None, Some(request.quantity), None),
+        _ => (None, None, Some(request.quantity)),
     };
     let u = Usage {
         id: "quote".into(),
         msisdn: Msisdn(1),
-        service: q.service,
-        direction: q.direction,
-        other: q.other.clone(),
-        start: q.start,
+        service: request.service,
+        direction: request.direction,
+        other: request.other.clone(),
+        start: request.start,
         duration,
         bytes,
         count,
-        location: q.location,
-        rating_group: q.rating_group,
+        location: request.location,
+        rating_group: request.rating_group,
     };
     let quantity = u.quantity()?;
-    let dest = destination(cat, q.service, q.other.as_ref())?;
+    let dest = destination(cat, request.service, request.other.as_ref())?;
     let item = Item {
         kind: usage_kind(cat, &u, dest),
         dest,
-        start: q.start,
+        start: request.start,
         quantity,
         offers: Offers {
             plan,
@@ -89,8 +89,8 @@ pub fn quote(cat: &Catalog, q: &QuoteRequest) -> Result<Quote, Rejection> {
     };
     let pricer = Pricer::new(cat, &item);
     let no_rate = || Rejection::NoRate {
-        service: q.service,
-        direction: q.direction,
+        service: request.service,
+        direction: request.direction,
         destination: cat
             .destinations
             .get(dest as usize)

@@ -30,23 +30,23 @@ impl std::ops::Deref for Current<'_> {
 
 // The cheap test is inlined into the hot path; the work, rare, is out of line (`renewed_now`).
 #[inline(always)]
-pub(crate) fn renewed<'a>(cat: &Catalog, acct: &'a Account, t: Timestamp) -> (Current<'a>, Due) {
+pub(crate) fn renewed<'a>(cat: &Catalog, acct: &'a Account, at: Timestamp) -> (Current<'a>, Due) {
     // A released account has no periodic work: its numbers went back to the operator.
     if acct.activity.released.is_some()
-        || (acct.next_due() > t && !activity::inactivity_due(cat, acct, t))
+        || (acct.next_due() > at && !activity::inactivity_due(cat, acct, at))
     {
         return (Current::Unchanged(acct), Due::default());
     }
-    renewed_now(cat, acct, t)
+    renewed_now(cat, acct, at)
 }
 
-/// The periodic work due on `acct` by `t`, and the account after it.
+/// The periodic work due on `acct` by `time`, and the account after it.
 #[cold]
 #[inline(never)]
-fn renewed_now<'a>(cat: &Catalog, acct: &'a Account, t: Timestamp) -> (Current<'a>, Due) {
+fn renewed_now<'a>(cat: &Catalog, acct: &'a Account, time: Timestamp) -> (Current<'a>, Due) {
     let mut a = Box::new(acct.clone());
     let written_off = match &acct.promise {
-        Some(p) if p.expires <= t => {
+        Some(p) if p.expires <= time => {
             let w = WriteOff {
                 promise: p.event.clone(),
                 amount: p.outstanding,
@@ -58,12 +58,12 @@ fn renewed_now<'a>(cat: &Catalog, acct: &'a Account, t: Timestamp) -> (Current<'
         }
         _ => None,
     };
-    let renewals = period::renew(cat, &a, t);
+    let renewals = period::renew(cat, &a, time);
     for r in &renewals {
         crate::model::apply::apply_renewal(&mut a, r)
             .expect("a renewal computed from this account applies to it");
     }
-    let inactivity = activity::inactivity(cat, &a, t);
+    let inactivity = activity::inactivity(cat, &a, time);
     if let Some(w) = &inactivity {
         crate::model::apply::apply_inactivity(&mut a, w);
     }
@@ -77,15 +77,15 @@ fn renewed_now<'a>(cat: &Catalog, acct: &'a Account, t: Timestamp) -> (Current<'
     )
 }
 
-/// The decision of an input about `acct` at `t` whose outcome does not depend on the periodic
+/// The decision of an input about `acct` at `at` whose outcome does not depend on the periodic
 /// work due before it: that work, then `outcome`.
 pub(crate) fn after_due(
     input: &Input,
     cat: &Catalog,
     acct: &Account,
-    t: Timestamp,
+    at: Timestamp,
     outcome: Outcome,
 ) -> Decision {
-    let (_, due) = renewed(cat, acct, t);
+    let (_, due) = renewed(cat, acct, at);
     decided(input, cat, Some(&acct.id), due, outcome)
 }

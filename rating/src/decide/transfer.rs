@@ -15,9 +15,9 @@ use crate::verdict::{check_amount, decided, rejected};
 use compact_str::format_compact;
 use rust_decimal::Decimal;
 
-pub(crate) fn send(state: &State, cat: &Catalog, input: &Input, x: &Transfer) -> Decision {
-    let Some(acct) = state.account_of(x.from) else {
-        return rejected(input, cat, None, Rejection::UnknownNumber(x.from));
+pub(crate) fn send(state: &State, cat: &Catalog, input: &Input, order: &Transfer) -> Decision {
+    let Some(acct) = state.account_of(order.from) else {
+        return rejected(input, cat, None, Rejection::UnknownNumber(order.from));
     };
     let refuse = |why: &str| {
         rejected(
@@ -30,47 +30,52 @@ pub(crate) fn send(state: &State, cat: &Catalog, input: &Input, x: &Transfer) ->
     let Some((max, fee)) = cat.lifecycle.transfers else {
         return refuse("the catalog offers no transfers");
     };
-    if let Err(r) = check_amount(cat, x.amount, true) {
+    if let Err(r) = check_amount(cat, order.amount, true) {
         return rejected(input, cat, Some(&acct.id), r);
     }
-    if x.amount > max {
+    if order.amount > max {
         return refuse(&format!("at most {max} per transfer"));
     }
-    if acct.number(x.to).is_some() {
+    if acct.number(order.to).is_some() {
         return refuse("the receiver shares the sender's balance");
     }
-    let (a, due) = renewed(cat, acct, x.time);
+    let (a, due) = renewed(cat, acct, order.time);
     let n = a
-        .number(x.from)
+        .number(order.from)
         .expect("the index points at the account holding the number");
     if !n.status.is_active() || a.activity.blocked.is_some() {
         return refuse("the sender's number is not active");
     }
     // Only money that is there: not the credit limit, not a promised payment.
     let owed = a.promise.as_ref().map_or(Decimal::ZERO, |p| p.outstanding);
-    if a.balance - owed < x.amount + fee {
+    if a.balance - owed < order.amount + fee {
         return refuse(&format!(
             "{} and the fee {fee} are more than the {} available",
-            x.amount,
+            order.amount,
             a.balance - owed
         ));
     }
-    let balance_after = a.balance - x.amount - fee;
+    let balance_after = a.balance - order.amount - fee;
     decided(
         input,
         cat,
         Some(&acct.id),
         due,
         Outcome::TransferSent {
-            to: x.to,
-            amount: x.amount,
+            to: order.to,
+            amount: order.amount,
             fee,
             balance_after,
         },
     )
 }
 
-pub(crate) fn credit(state: &State, cat: &Catalog, input: &Input, x: &TransferCredit) -> Decision {
+pub(crate) fn credit(
+    state: &State,
+    cat: &Catalog,
+    input: &Input,
+    credited: &TransferCredit,
+) -> Decision {
     let bounce = |account: Option<&str>, reason| {
         decided(
             input,
@@ -78,22 +83,22 @@ pub(crate) fn credit(state: &State, cat: &Catalog, input: &Input, x: &TransferCr
             account,
             Default::default(),
             Outcome::TransferBounced {
-                transfer: x.transfer.clone(),
-                from_account: x.from_account.clone(),
-                amount: x.amount,
+                transfer: credited.transfer.clone(),
+                from_account: credited.from_account.clone(),
+                amount: credited.amount,
                 reason,
             },
         )
     };
-    let Some(acct) = state.account_of(x.to) else {
-        return bounce(None, Rejection::UnknownNumber(x.to));
+    let Some(acct) = state.account_of(credited.to) else {
+        return bounce(None, Rejection::UnknownNumber(credited.to));
     };
-    let (a, due) = renewed(cat, acct, x.time);
+    let (a, due) = renewed(cat, acct, credited.time);
     if a.activity.released.is_some() {
         // Released before the credit: it bounces; the account's tick records the release.
         return bounce(Some(&acct.id), Rejection::Released(acct.id.clone()));
     }
-    let balance_after = a.balance + x.amount;
+    let balance_after = a.balance + credited.amount;
     if balance_after > crate::money::MAX_AMOUNT {
         // No balance exceeds the limit: the money goes back to the sender.
         return bounce(Some(&acct.id), Rejection::AmountOutOfRange);
@@ -104,35 +109,40 @@ pub(crate) fn credit(state: &State, cat: &Catalog, input: &Input, x: &TransferCr
         Some(&acct.id),
         due,
         Outcome::TransferReceived {
-            transfer: x.transfer.clone(),
-            from_account: x.from_account.clone(),
-            amount: x.amount,
+            transfer: credited.transfer.clone(),
+            from_account: credited.from_account.clone(),
+            amount: credited.amount,
             balance_after,
         },
     )
 }
 
-pub(crate) fn refund(state: &State, cat: &Catalog, input: &Input, x: &TransferRefund) -> Decision {
-    let Some(acct) = state.account(&x.account) else {
+pub(crate) fn refund(
+    state: &State,
+    cat: &Catalog,
+    input: &Input,
+    refunded: &TransferRefund,
+) -> Decision {
+    let Some(acct) = state.account(&refunded.account) else {
         // The sender's account decided the debit, so it exists: this is a forged refund.
         return rejected(
             input,
             cat,
             None,
-            Rejection::UnknownAccount(x.account.clone()),
+            Rejection::UnknownAccount(refunded.account.clone()),
         );
     };
     // A refund is owed even to a released account: the money was the sender's.
-    let (a, due) = renewed(cat, acct, x.time);
-    let balance_after = a.balance + x.amount;
+    let (a, due) = renewed(cat, acct, refunded.time);
+    let balance_after = a.balance + refunded.amount;
     decided(
         input,
         cat,
         Some(&acct.id),
         due,
         Outcome::TransferRefunded {
-            transfer: x.transfer.clone(),
-            amount: x.amount,
+            transfer: refunded.transfer.clone(),
+            amount: refunded.amount,
             balance_after,
         },
     )
@@ -152,19 +162,22 @@ pub fn step_id(step: &str, sender: &str, transfer: &str) -> crate::event::EventI
 
 /// The input a decision obliges the engine to deliver next, if any: a sent transfer's credit,
 /// or a bounced credit's refund.
-pub fn derived(d: &Decision) -> Option<Input> {
-    match &d.outcome {
+pub fn derived(decision: &Decision) -> Option<Input> {
+    match &decision.outcome {
         Outcome::TransferSent { to, amount, .. } => Some(Input::TransferCredit(TransferCredit {
             id: step_id(
                 "credit",
-                d.account.as_deref().expect("a debit names its account"),
-                &d.event,
+                decision
+                    .account
+                    .as_deref()
+                    .expect("a debit names its account"),
+                &decision.event,
             ),
-            transfer: d.event.clone(),
-            from_account: d.account.clone().expect("a debit names its account"),
+            transfer: decision.event.clone(),
+            from_account: decision.account.clone().expect("a debit names its account"),
             to: *to,
             amount: *amount,
-            time: d.time,
+            time: decision.time,
         })),
         Outcome::TransferBounced {
             transfer,
@@ -176,7 +189,7 @@ pub fn derived(d: &Decision) -> Option<Input> {
             transfer: transfer.clone(),
             account: from_account.clone(),
             amount: *amount,
-            time: d.time,
+            time: decision.time,
         })),
         _ => None,
     }

@@ -17,27 +17,27 @@ use compact_str::CompactString;
 use rust_decimal::Decimal;
 use smallvec::SmallVec;
 
-pub(crate) fn usage_kind(cat: &Catalog, u: &Usage, dest: DestIdx) -> UsageKind {
+pub(crate) fn usage_kind(cat: &Catalog, usage: &Usage, dest: DestIdx) -> UsageKind {
     let d = (dest != ANY_DEST).then(|| &cat.destinations[dest as usize]);
     UsageKind {
-        service: u.service,
-        direction: u.direction,
+        service: usage.service,
+        direction: usage.direction,
         zone: d.map(|d| d.zone),
         network: d.map(|d| d.network),
-        location: u.location,
-        rating_group: u.rating_group,
+        location: usage.location,
+        rating_group: usage.rating_group,
     }
 }
 
-pub(crate) fn rate_usage(state: &State, cat: &Catalog, input: &Input, u: &Usage) -> Decision {
-    let Some(i) = state.index_of_number(u.msisdn) else {
-        return rejected(input, cat, None, Rejection::UnknownNumber(u.msisdn));
+pub(crate) fn rate_usage(state: &State, cat: &Catalog, input: &Input, usage: &Usage) -> Decision {
+    let Some(i) = state.index_of_number(usage.msisdn) else {
+        return rejected(input, cat, None, Rejection::UnknownNumber(usage.msisdn));
     };
     let acct0 = state.account_at(i);
     if let Some(seen) = unless_new(state, cat, input, &acct0.id, state.seen_at(i, input)) {
         return seen;
     }
-    charge(cat, input, acct0, u)
+    charge(cat, input, acct0, usage)
 }
 
 /// The decision for an input its account has seen or that comes too late (`crate::recent`);
@@ -73,59 +73,59 @@ pub(crate) fn unless_new(
 /// The decision for a usage item, built in place: a decision is a few hundred bytes, and the
 /// hot path should not move it from frame to frame.
 #[inline]
-fn before_joining(cat: &Catalog, acct: &Account, u: &Usage) -> Option<Rejection> {
+fn before_joining(cat: &Catalog, acct: &Account, item: &Usage) -> Option<Rejection> {
     let n = acct
-        .number(u.msisdn)
+        .number(item.msisdn)
         .expect("the index points at the account holding the number");
     // Most usage is later than the joining time and the latest instant at which the joining
     // day could still be earlier somewhere (its midnight in UTC plus the widest offset west),
     // and is let through without a time zone conversion.
     let midnight = n.anchor.and_hms_opt(0, 0, 0)?.and_utc().timestamp();
-    if u.start >= n.joined && u.start.0 >= midnight + 12 * 3600 {
+    if item.start >= n.joined && item.start.0 >= midnight + 12 * 3600 {
         return None;
     }
     // The day first: a number read from a record before joining times (`codec::v3`) knows only
     // its day, and was decided by it.
-    let date = cat.calendar.local(u.start).date;
+    let date = cat.calendar.local(item.start).date;
     if date < n.anchor {
         return Some(Rejection::BeforeNumberJoined {
-            msisdn: u.msisdn,
+            msisdn: item.msisdn,
             date,
             joined: n.anchor,
         });
     }
-    (u.start < n.joined).then_some(Rejection::BeforeJoiningTime {
-        msisdn: u.msisdn,
-        start: u.start,
+    (item.start < n.joined).then_some(Rejection::BeforeJoiningTime {
+        msisdn: item.msisdn,
+        start: item.start,
         joined: n.joined,
     })
 }
 
-fn charge(cat: &Catalog, input: &Input, acct0: &Account, u: &Usage) -> Decision {
+fn charge(cat: &Catalog, input: &Input, acct0: &Account, usage: &Usage) -> Decision {
     let reject = |r| rejected(input, cat, Some(&acct0.id), r);
-    let quantity = match u.quantity() {
+    let quantity = match usage.quantity() {
         Ok(q) => q,
         Err(r) => return reject(r.into()),
     };
-    if let Some(r) = before_joining(cat, acct0, u) {
+    if let Some(r) = before_joining(cat, acct0, usage) {
         return reject(r);
     }
-    let (acct, due) = renewed(cat, acct0, u.start);
+    let (acct, due) = renewed(cat, acct0, usage.start);
     let n = acct
-        .number(u.msisdn)
+        .number(usage.msisdn)
         .expect("the index points at the account holding the number");
     if let Some(cg) = &cat.plans[n.plan as usize].cgrates {
-        return charge_cgrates(cat, input, acct0, &acct, due, u, quantity, cg);
+        return charge_cgrates(cat, input, acct0, &acct, due, usage, quantity, cg);
     }
-    let dest = match destination(cat, u.service, u.other.as_ref()) {
+    let dest = match destination(cat, usage.service, usage.other.as_ref()) {
         Ok(d) => d,
         Err(r) => return reject(r),
     };
-    let kind = usage_kind(cat, u, dest);
+    let kind = usage_kind(cat, usage, dest);
     let item = Item {
         kind,
         dest,
-        start: u.start,
+        start: usage.start,
         quantity,
         offers: Offers {
             plan: n.plan,
@@ -134,22 +134,22 @@ fn charge(cat: &Catalog, input: &Input, acct0: &Account, u: &Usage) -> Decision 
     };
     let pricer = Pricer::new(cat, &item);
     let Some(first) = pricer.choose(&item, 0) else {
-        return reject(no_rate(cat, u, dest));
+        return reject(no_rate(cat, usage, dest));
     };
     let free = cat.rates[first.rate as usize].free;
 
     // Packages first, unless the price is free anyway.
     let (takes, covered) = match !free && quantity > 0 {
-        true => take_from_buckets(cat, n, &kind, u.start, quantity),
+        true => take_from_buckets(cat, n, &kind, usage.start, quantity),
         false => (SmallVec::new(), 0),
     };
     let Ok(priced) = pricer.price(&item, first, covered) else {
-        return reject(no_rate(cat, u, dest));
+        return reject(no_rate(cat, usage, dest));
     };
     let why = why_paid(free, covered, quantity, priced.capped);
     charged(
         cat,
-        u,
+        usage,
         acct0,
         &acct,
         due,
@@ -221,14 +221,14 @@ fn alert_and_accrue(
     balance_after: Decimal,
     money: Decimal,
     due_nothing: bool,
-    d: &mut Decision,
+    decision: &mut Decision,
 ) {
     // Most CDRs are covered by packages and move no money: no alert and no points can follow,
     // and the hot path skips the decimal work of looking.
     let moved = !money.is_zero()
-        || !d.renewals.is_empty()
-        || d.written_off.is_some()
-        || d.inactivity.is_some();
+        || !decision.renewals.is_empty()
+        || decision.written_off.is_some()
+        || decision.inactivity.is_some();
     if moved {
         if due_nothing {
             // The balance moved by the charge alone: it ends at `balance_after`, and what
@@ -237,12 +237,12 @@ fn alert_and_accrue(
                 acct0,
                 balance_after,
                 acct0.credit_limit,
-                &mut d.alerts,
+                &mut decision.alerts,
             );
-            d.loyalty = crate::lifecycle::accrual(cat, acct0, money);
+            decision.loyalty = crate::lifecycle::accrual(cat, acct0, money);
         } else {
-            crate::lifecycle::alert_balance(acct0, d);
-            crate::lifecycle::accrue(cat, acct0, d);
+            crate::lifecycle::alert_balance(acct0, decision);
+            crate::lifecycle::accrue(cat, acct0, decision);
         }
     }
 }
@@ -279,48 +279,48 @@ struct Paid {
 #[inline(always)]
 fn charged(
     cat: &Catalog,
-    u: &Usage,
+    usage: &Usage,
     acct0: &Account,
     acct: &Account,
     due: Due,
-    p: Paid,
+    paid: Paid,
 ) -> Decision {
-    debug_assert!(p.money >= Decimal::ZERO, "a charge is never negative");
+    debug_assert!(paid.money >= Decimal::ZERO, "a charge is never negative");
     let due_nothing =
         due.renewals.is_empty() && due.written_off.is_none() && due.inactivity.is_none();
-    let balance_after = acct.balance - p.money;
-    let over_limit = u.direction == Direction::Out
-        && !p.money.is_zero()
+    let balance_after = acct.balance - paid.money;
+    let over_limit = usage.direction == Direction::Out
+        && !paid.money.is_zero()
         && crate::money::order(balance_after, -acct.credit_limit).is_lt();
     let mut alerts = Vec::new();
-    if let Some(status) = crate::activity::barred(acct, u.msisdn) {
+    if let Some(status) = crate::activity::barred(acct, usage.msisdn) {
         alerts.push(crate::decision::Alert::UsageWhileBarred {
-            msisdn: u.msisdn,
+            msisdn: usage.msisdn,
             status: status.into(),
         });
     }
     let mut d = Decision {
-        event: u.id.clone(),
+        event: usage.id.clone(),
         catalog: cat.tag(),
-        time: u.start,
+        time: usage.start,
         account: Some(acct0.id.clone()),
         written_off: due.written_off,
         renewals: due.renewals,
         outcome: Outcome::Charged(Charge {
-            msisdn: u.msisdn,
-            service: u.service,
-            direction: u.direction,
-            other: u.other.clone(),
-            start: u.start,
-            quantity: p.quantity,
-            destination: p.destination,
-            rate: p.rate,
-            takes: p.takes,
-            spans: p.spans,
-            connect_fee: p.connect_fee,
-            money: p.money,
+            msisdn: usage.msisdn,
+            service: usage.service,
+            direction: usage.direction,
+            other: usage.other.clone(),
+            start: usage.start,
+            quantity: paid.quantity,
+            destination: paid.destination,
+            rate: paid.rate,
+            takes: paid.takes,
+            spans: paid.spans,
+            connect_fee: paid.connect_fee,
+            money: paid.money,
             balance_after,
-            why: p.why,
+            why: paid.why,
             over_limit,
         }),
         inactivity: due.inactivity,
@@ -328,8 +328,8 @@ fn charged(
         loyalty: None,
         spent: None,
     };
-    alert_and_accrue(cat, acct0, balance_after, p.money, due_nothing, &mut d);
-    crate::lifecycle::count_spending(cat, acct, u, &mut d);
+    alert_and_accrue(cat, acct0, balance_after, paid.money, due_nothing, &mut d);
+    crate::lifecycle::count_spending(cat, acct, usage, &mut d);
     d
 }
 
@@ -348,7 +348,7 @@ fn charge_cgrates(
     acct0: &Account,
     acct: &Account,
     due: Due,
-    u: &Usage,
+    item: &Usage,
     quantity: u64,
     cg: &crate::cgrates::file::PricingFile,
 ) -> Decision {
@@ -358,30 +358,30 @@ fn charge_cgrates(
         .cgrates
         .as_ref()
         .expect("the catalog refuses a CGRateS-priced plan without a tariff plan");
-    let (money, connect_fee, why) = if u.direction == Direction::In {
+    let (money, connect_fee, why) = if item.direction == Direction::In {
         (Decimal::ZERO, Decimal::ZERO, Why::Free)
     } else {
-        let voice = u.service == Service::Voice;
+        let voice = item.service == Service::Voice;
         let usage = if voice {
             quantity.saturating_mul(crate::cgrates::SECOND)
         } else {
             quantity
         };
-        let Some(start) = cat.tz.timestamp_opt(u.start.0, 0).single() else {
-            return reject(no_cgrates_rate(u));
+        let Some(start) = cat.tz.timestamp_opt(item.start.0, 0).single() else {
+            return reject(no_cgrates_rate(item));
         };
-        let subject = u.msisdn.to_string();
+        let subject = item.msisdn.to_string();
         let req = crate::cgrates::CgrRequest {
             tenant: &cg.tenant,
-            category: cg.categories.of(u.service),
+            category: cg.categories.of(item.service),
             subject: &subject,
-            destination: u.other.as_deref().unwrap_or(""),
+            destination: item.other.as_deref().unwrap_or(""),
             start: start.fixed_offset(),
             usage,
             voice,
         };
         match tariff.price(&req) {
-            Ok(q) if q.cost.is_sign_negative() => return reject(no_cgrates_rate(u)),
+            Ok(q) if q.cost.is_sign_negative() => return reject(no_cgrates_rate(item)),
             Ok(q) => {
                 let why = if q.max_cost.is_some() {
                     Why::MoneyCapped
@@ -390,12 +390,12 @@ fn charge_cgrates(
                 };
                 (q.cost, q.connect_fee, why)
             }
-            Err(_) => return reject(no_cgrates_rate(u)),
+            Err(_) => return reject(no_cgrates_rate(item)),
         }
     };
     charged(
         cat,
-        u,
+        item,
         acct0,
         acct,
         due,
@@ -412,23 +412,23 @@ fn charge_cgrates(
     )
 }
 
-fn no_cgrates_rate(u: &Usage) -> Rejection {
+fn no_cgrates_rate(usage: &Usage) -> Rejection {
     Rejection::NoRate {
-        service: u.service,
-        direction: u.direction,
-        destination: u.other.clone().unwrap_or_else(|| "*any".into()),
+        service: usage.service,
+        direction: usage.direction,
+        destination: usage.other.clone().unwrap_or_else(|| "*any".into()),
     }
 }
 
-fn no_rate(cat: &Catalog, u: &Usage, dest: DestIdx) -> Rejection {
+fn no_rate(cat: &Catalog, usage: &Usage, dest: DestIdx) -> Rejection {
     let destination = if dest == ANY_DEST {
         "*any".into()
     } else {
         cat.destinations[dest as usize].id.as_str().into()
     };
     Rejection::NoRate {
-        service: u.service,
-        direction: u.direction,
+        service: usage.service,
+        direction: usage.direction,
         destination,
     }
 }

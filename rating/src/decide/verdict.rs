@@ -42,9 +42,15 @@ pub(crate) fn rejected(
     input: &Input,
     cat: &Catalog,
     account: Option<&str>,
-    r: Rejection,
+    rejection: Rejection,
 ) -> Decision {
-    decided(input, cat, account, Due::default(), Outcome::Rejected(r))
+    decided(
+        input,
+        cat,
+        account,
+        Due::default(),
+        Outcome::Rejected(rejection),
+    )
 }
 
 /// An amount an input carries: positive (or, with `positive` false, not negative), within

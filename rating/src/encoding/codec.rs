@@ -183,8 +183,8 @@ pub fn decode_input(bytes: &[u8]) -> Result<Input, DecodeError> {
 
 const DECISION: u8 = 100;
 
-pub fn encode_decision(d: &Decision, out: &mut Vec<u8>) {
-    put(out, DECISION, d);
+pub fn encode_decision(decision: &Decision, out: &mut Vec<u8>) {
+    put(out, DECISION, decision);
 }
 
 pub fn decode_decision(bytes: &[u8]) -> Result<Decision, DecodeError> {
@@ -222,12 +222,12 @@ pub mod v1 {
     }
 
     impl From<Account> for d::Account {
-        fn from(a: Account) -> Self {
+        fn from(account: Account) -> Self {
             d::Account {
-                id: a.id,
-                balance: a.balance,
-                credit_limit: a.credit_limit,
-                numbers: a.numbers,
+                id: account.id,
+                balance: account.balance,
+                credit_limit: account.credit_limit,
+                numbers: account.numbers,
                 promise: None,
                 paid: Default::default(),
             }
@@ -235,8 +235,8 @@ pub mod v1 {
     }
 
     impl From<Account> for crate::state::Account {
-        fn from(a: Account) -> Self {
-            d::Account::from(a).into()
+        fn from(account: Account) -> Self {
+            d::Account::from(account).into()
         }
     }
 
@@ -306,9 +306,9 @@ pub mod v1 {
         // Whole on purpose: a frozen layout's table, one arm per outcome of that version,
         // each mapped to today's; it never changes, and split it would be harder to check
         // against the layout it reads.
-        fn from(v: Decision) -> Self {
+        fn from(decision: Decision) -> Self {
             use d::Outcome as O;
-            let outcome = match v.outcome {
+            let outcome = match decision.outcome {
                 Outcome::Charged(c) => O::Charged(c),
                 Outcome::Paid {
                     amount,
@@ -317,7 +317,7 @@ pub mod v1 {
                     amount,
                     repaid: Decimal::ZERO,
                     month: Month::of(
-                        chrono::DateTime::from_timestamp(v.time.0, 0)
+                        chrono::DateTime::from_timestamp(decision.time.0, 0)
                             .map_or(chrono::NaiveDate::MIN, |t| t.date_naive()),
                     ),
                     balance_after,
@@ -378,12 +378,12 @@ pub mod v1 {
                 },
             };
             d::Decision {
-                event: v.event,
-                catalog: v.catalog,
-                time: v.time,
-                account: v.account,
+                event: decision.event,
+                catalog: decision.catalog,
+                time: decision.time,
+                account: decision.account,
                 written_off: None,
-                renewals: v.renewals,
+                renewals: decision.renewals,
                 outcome,
             }
         }
@@ -422,21 +422,21 @@ pub mod v2 {
     }
 
     impl From<Number> for crate::state::Number {
-        fn from(n: Number) -> Self {
+        fn from(number: Number) -> Self {
             crate::state::Number {
-                msisdn: n.msisdn,
-                plan: n.plan,
-                options: n.options,
-                buckets: n.buckets,
-                anchor: n.anchor,
-                days: n.days,
-                months: n.months,
-                next_due: n.next_due,
-                next_bucket: n.next_bucket,
+                msisdn: number.msisdn,
+                plan: number.plan,
+                options: number.options,
+                buckets: number.buckets,
+                anchor: number.anchor,
+                days: number.days,
+                months: number.months,
+                next_due: number.next_due,
+                next_bucket: number.next_bucket,
                 status: crate::state::NumberStatus::Active,
                 limit: None,
                 group: None,
-                joined: super::v3::earliest_joining(n.anchor),
+                joined: super::v3::earliest_joining(number.anchor),
             }
         }
     }
@@ -472,12 +472,12 @@ pub mod v2 {
     }
 
     impl From<Account> for crate::state::Account {
-        fn from(a: Account) -> Self {
-            let latest = a
+        fn from(account: Account) -> Self {
+            let latest = account
                 .numbers
                 .iter()
                 .map(|n| n.anchor)
-                .chain(a.paid.iter().map(|p| p.month.first_day()))
+                .chain(account.paid.iter().map(|p| p.month.first_day()))
                 .max()
                 .unwrap_or(NaiveDate::MIN);
             let since = Timestamp(
@@ -487,7 +487,7 @@ pub mod v2 {
                     .timestamp()
                     .max(0),
             );
-            a.at(since)
+            account.at(since)
         }
     }
 
@@ -570,9 +570,9 @@ pub mod v2 {
         // Whole on purpose: a frozen layout's table, one arm per outcome of that version,
         // each mapped to today's; it never changes, and split it would be harder to check
         // against the layout it reads.
-        fn from(v: Decision) -> Self {
+        fn from(decision: Decision) -> Self {
             use d::Outcome as O;
-            let outcome = match v.outcome {
+            let outcome = match decision.outcome {
                 Outcome::Charged(c) => O::Charged(c),
                 Outcome::Paid {
                     amount,
@@ -586,7 +586,7 @@ pub mod v2 {
                     balance_after,
                 },
                 Outcome::Opened { account, fees } => O::Opened {
-                    account: Box::new(account.at(v.time)),
+                    account: Box::new(account.at(decision.time)),
                     fees,
                 },
                 Outcome::NumberAdded { number, fees } => O::NumberAdded {
@@ -655,12 +655,12 @@ pub mod v2 {
                 },
             };
             d::Decision {
-                event: v.event,
-                catalog: v.catalog,
-                time: v.time,
-                account: v.account,
-                written_off: v.written_off.map(Box::new),
-                renewals: v.renewals,
+                event: decision.event,
+                catalog: decision.catalog,
+                time: decision.time,
+                account: decision.account,
+                written_off: decision.written_off.map(Box::new),
+                renewals: decision.renewals,
                 outcome,
                 inactivity: None,
                 alerts: Vec::new(),

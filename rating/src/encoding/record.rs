@@ -32,12 +32,12 @@ fn opts() -> impl Options {
         .with_limit(MAX_ACCOUNT_BYTES)
 }
 
-/// Writes the record of `a` and the ids it remembers into `out` (cleared first).
-pub fn encode_account(a: &Account, recent: &Recent, out: &mut Vec<u8>) {
+/// Writes the record of `account` and the ids it remembers into `out` (cleared first).
+pub fn encode_account(account: &Account, recent: &Recent, out: &mut Vec<u8>) {
     out.clear();
     out.push(ACCOUNT_LAYOUT);
     opts()
-        .serialize_into(&mut *out, &(a, recent.record()))
+        .serialize_into(&mut *out, &(account, recent.record()))
         .expect("accounts serialise into memory");
 }
 

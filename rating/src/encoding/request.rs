@@ -85,10 +85,10 @@ pub fn month_of(cat: &Catalog, now: Timestamp) -> Month {
 }
 
 /// A month's bounds in the catalog's time zone: its first instant and the next month's.
-pub fn month_bounds(cat: &Catalog, m: Month) -> (Timestamp, Timestamp) {
+pub fn month_bounds(cat: &Catalog, month: Month) -> (Timestamp, Timestamp) {
     (
-        start_of_day(&cat.tz, m.first_day()),
-        start_of_day(&cat.tz, m.next().first_day()),
+        start_of_day(&cat.tz, month.first_day()),
+        start_of_day(&cat.tz, month.next().first_day()),
     )
 }
 

@@ -19,9 +19,9 @@ pub enum ApplyError {
     Inconsistent { event: EventId, problem: String },
 }
 
-fn bad(d: &Decision, problem: impl Into<String>) -> ApplyError {
+fn bad(decision: &Decision, problem: impl Into<String>) -> ApplyError {
     ApplyError::Inconsistent {
-        event: d.event.clone(),
+        event: decision.event.clone(),
         problem: problem.into(),
     }
 }
@@ -212,28 +212,28 @@ fn book_payment(acct: &mut Account, decision: &Decision) -> Result<(), ApplyErro
 /// An option activated or a status changed: the number takes up its new period's packages and
 /// pays its fees.
 fn take_up_period(acct: &mut Account, decision: &Decision) -> Result<(), ApplyError> {
-    let (msisdn, fees, granted, next_bucket, next_due, days, months) = match &decision.outcome {
-        Outcome::OptionActivated {
-            msisdn,
-            fees,
-            granted,
-            next_bucket,
-            next_due,
-            days,
-            months,
-            ..
-        }
-        | Outcome::StatusChanged {
-            msisdn,
-            fees,
-            granted,
-            next_bucket,
-            next_due,
-            days,
-            months,
-            ..
-        } => (msisdn, fees, granted, next_bucket, next_due, days, months),
-        _ => unreachable!("called for an option activated or a status changed"),
+    let (Outcome::OptionActivated {
+        msisdn,
+        fees,
+        granted,
+        next_bucket,
+        next_due,
+        days,
+        months,
+        ..
+    }
+    | Outcome::StatusChanged {
+        msisdn,
+        fees,
+        granted,
+        next_bucket,
+        next_due,
+        days,
+        months,
+        ..
+    }) = &decision.outcome
+    else {
+        unreachable!("called for an option activated or a status changed")
     };
     let number = number_of(acct, decision, *msisdn)?;
     match &decision.outcome {
@@ -420,95 +420,95 @@ fn change_plan(acct: &mut Account, decision: &Decision) -> Result<(), ApplyError
 }
 
 /// The balance an outcome reached is the one its decision records.
-fn balance_is(d: &Decision, reached: Decimal, recorded: Decimal) -> Result<(), ApplyError> {
+fn balance_is(decided: &Decision, reached: Decimal, recorded: Decimal) -> Result<(), ApplyError> {
     if reached == recorded {
         Ok(())
     } else {
         Err(bad(
-            d,
+            decided,
             format!("balance after is {reached}, decision says {recorded}"),
         ))
     }
 }
 
-pub(crate) fn apply_write_off(acct: &mut Account, w: &WriteOff) -> Result<(), String> {
+pub(crate) fn apply_write_off(acct: &mut Account, write_off: &WriteOff) -> Result<(), String> {
     match &acct.promise {
-        Some(p) if p.event == w.promise && p.outstanding == w.amount => {
-            acct.balance -= w.amount;
+        Some(p) if p.event == write_off.promise && p.outstanding == write_off.amount => {
+            acct.balance -= write_off.amount;
             acct.promise = None;
             Ok(())
         }
         Some(p) => Err(format!(
             "write-off of {} for promise {} but {} of {} is outstanding",
-            w.amount, w.promise, p.outstanding, p.event
+            write_off.amount, write_off.promise, p.outstanding, p.event
         )),
         None => Err(format!(
             "write-off of promise {} that is not outstanding",
-            w.promise
+            write_off.promise
         )),
     }
 }
 
 /// Inactivity work: its fees, and the account blocked or released.
-pub(crate) fn apply_inactivity(acct: &mut Account, w: &InactivityWork) {
-    for f in &w.fees {
+pub(crate) fn apply_inactivity(acct: &mut Account, work: &InactivityWork) {
+    for f in &work.fees {
         acct.balance -= f.amount;
         acct.activity.note_balance(acct.balance, f.at);
     }
-    acct.activity.fee_days = w.fee_days;
-    if w.blocked.is_some() {
-        acct.activity.blocked = w.blocked;
+    acct.activity.fee_days = work.fee_days;
+    if work.blocked.is_some() {
+        acct.activity.blocked = work.blocked;
     }
-    if w.released.is_some() {
-        acct.activity.released = w.released;
+    if work.released.is_some() {
+        acct.activity.released = work.released;
     }
 }
 
 /// A number takes up an offer (an option, a new plan, its own plan again on resuming): the
 /// buckets granted and the period counters as the decision computed them.
 fn take_up(
-    n: &mut Number,
+    number: &mut Number,
     granted: &[Bucket],
     next_bucket: u32,
     next_due: Timestamp,
     days: u32,
     months: u32,
 ) {
-    n.buckets.extend(granted.iter().cloned());
-    n.next_bucket = next_bucket;
-    n.next_due = next_due;
-    n.days = days;
-    n.months = months;
+    number.buckets.extend(granted.iter().cloned());
+    number.next_bucket = next_bucket;
+    number.next_due = next_due;
+    number.days = days;
+    number.months = months;
 }
 
-fn drop_buckets(n: &mut Number, dropped: &[Expiry]) -> Result<(), String> {
+fn drop_buckets(number: &mut Number, dropped: &[Expiry]) -> Result<(), String> {
     for e in dropped {
-        let before = n.buckets.len();
-        n.buckets.retain(|b| b.id != e.bucket);
-        if n.buckets.len() == before {
+        let before = number.buckets.len();
+        number.buckets.retain(|b| b.id != e.bucket);
+        if number.buckets.len() == before {
             return Err(format!("drop of unknown bucket {}", e.bucket));
         }
     }
     Ok(())
 }
 
-pub(crate) fn apply_renewal(acct: &mut Account, r: &Renewal) -> Result<(), String> {
+pub(crate) fn apply_renewal(acct: &mut Account, renewed: &Renewal) -> Result<(), String> {
     let n = acct
-        .number_mut(r.msisdn)
+        .number_mut(renewed.msisdn)
         .ok_or("renewal of a number not in the account")?;
-    for e in &r.expired {
+    for e in &renewed.expired {
         let before = n.buckets.len();
         n.buckets.retain(|b| b.id != e.bucket);
         if n.buckets.len() == before {
             return Err(format!("expiry of unknown bucket {}", e.bucket));
         }
     }
-    n.buckets.extend(r.granted.iter().cloned());
-    n.days = r.days;
-    n.months = r.months;
-    n.next_due = r.next_due;
-    n.next_bucket = r.next_bucket;
-    for f in &r.fees {
+    n.buckets.extend(renewed.granted.iter().cloned());
+    n.days = renewed.days;
+    n.months = renewed.months;
+    n.next_due = renewed.next_due;
+    n.next_bucket = renewed.next_bucket;
+    for f in &renewed.fees {
         acct.balance -= f.amount;
     }
     Ok(())
@@ -516,8 +516,14 @@ pub(crate) fn apply_renewal(acct: &mut Account, r: &Renewal) -> Result<(), Strin
 
 /// Remembers a decision's input with the account it concerned (`crate::recent`): every
 /// decision but a duplicate and a too-late input, which change nothing.
-fn remember(state: &mut State, d: &Decision) {
-    if let Some((account, rated)) = remembered_by(d) {
-        state.remember(account, &d.event, d.time, rated, held_for_ever(d));
+fn remember(state: &mut State, decision: &Decision) {
+    if let Some((account, rated)) = remembered_by(decision) {
+        state.remember(
+            account,
+            &decision.event,
+            decision.time,
+            rated,
+            held_for_ever(decision),
+        );
     }
 }

@@ -564,9 +564,9 @@ impl Decision {
 /// their steps, and account commands are few, and a repeat of one, however late, must never
 /// move money or change the account again. Usage is many: its ids are held for the window, and
 /// a refusal changes nothing if repeated.
-pub fn held_for_ever(d: &Decision) -> bool {
+pub fn held_for_ever(decision: &Decision) -> bool {
     !matches!(
-        d.outcome,
+        decision.outcome,
         Outcome::Charged(_) | Outcome::Ticked | Outcome::Rejected(_) | Outcome::Duplicate
     )
 }
@@ -575,39 +575,41 @@ pub fn held_for_ever(d: &Decision) -> bool {
 /// concerns (a record holds the account's ids too, so a rejection, which moves only the ids,
 /// changes it; so does a bounced transfer, remembered by its sender). The engine writes these
 /// records at its next checkpoint, and applies the decision again when it reads a log's tail.
-pub fn changed_by(d: &Decision) -> Option<&AccountId> {
-    match &d.outcome {
+pub fn changed_by(decision: &Decision) -> Option<&AccountId> {
+    match &decision.outcome {
         Outcome::Duplicate => None,
         Outcome::Opened { account, .. } => Some(&account.id),
-        _ => concerned(d),
+        _ => concerned(decision),
     }
 }
 
 /// The account that remembers a decision's input, if any (`crate::recent`): the one it opened,
 /// or the one it concerned; none for a duplicate, a too-late input, or one that named no account.
 /// With it, whether the input was rated (a rejection does not move the account's horizon).
-pub fn remembered_by(d: &Decision) -> Option<(&AccountId, bool)> {
-    let rated = !matches!(d.outcome, Outcome::Rejected(_));
-    match &d.outcome {
+pub fn remembered_by(decision: &Decision) -> Option<(&AccountId, bool)> {
+    let rated = !matches!(decision.outcome, Outcome::Rejected(_));
+    match &decision.outcome {
         Outcome::Duplicate | Outcome::Rejected(Rejection::TooLate { .. }) => None,
         Outcome::Opened { account, .. } => Some((&account.id, rated)),
-        _ => concerned(d).map(|a| (a, rated)),
+        _ => concerned(decision).map(|a| (a, rated)),
     }
 }
 
 /// The account a decision concerns: the one it names, or for a transfer's credit that found no
 /// account, the sender's (whose refund it derives).
-pub fn concerned(d: &Decision) -> Option<&AccountId> {
-    match &d.outcome {
-        Outcome::TransferBounced { from_account, .. } if d.account.is_none() => Some(from_account),
-        _ => d.account.as_ref(),
+pub fn concerned(decision: &Decision) -> Option<&AccountId> {
+    match &decision.outcome {
+        Outcome::TransferBounced { from_account, .. } if decision.account.is_none() => {
+            Some(from_account)
+        }
+        _ => decision.account.as_ref(),
     }
 }
 
 impl From<crate::event::QuantityError> for Rejection {
-    fn from(e: crate::event::QuantityError) -> Rejection {
+    fn from(error: crate::event::QuantityError) -> Rejection {
         use crate::event::QuantityError as Q;
-        match e {
+        match error {
             Q::Malformed(why) => Rejection::Malformed(why),
             Q::QuantityTooLarge { field, value, max } => {
                 Rejection::QuantityTooLarge { field, value, max }

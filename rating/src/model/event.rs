@@ -49,11 +49,11 @@ impl fmt::Display for Msisdn {
 }
 
 impl Serialize for Msisdn {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        if s.is_human_readable() {
-            s.collect_str(self)
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        if serializer.is_human_readable() {
+            serializer.collect_str(self)
         } else {
-            s.serialize_u64(self.0)
+            serializer.serialize_u64(self.0)
         }
     }
 }
@@ -289,11 +289,11 @@ impl fmt::Display for Month {
 }
 
 impl Serialize for Month {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        if s.is_human_readable() {
-            s.collect_str(self)
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        if serializer.is_human_readable() {
+            serializer.collect_str(self)
         } else {
-            s.serialize_u32(self.0)
+            serializer.serialize_u32(self.0)
         }
     }
 }

@@ -34,8 +34,8 @@ pub struct Bucket {
 }
 
 impl Bucket {
-    pub fn valid_at(&self, t: Timestamp) -> bool {
-        self.valid_from <= t && t < self.valid_until
+    pub fn valid_at(&self, at: Timestamp) -> bool {
+        self.valid_from <= at && at < self.valid_until
     }
 }
 
@@ -174,21 +174,21 @@ pub mod layout3 {
     }
 
     impl From<Number> for crate::number::Number {
-        fn from(n: Number) -> Self {
+        fn from(number: Number) -> Self {
             crate::number::Number {
-                msisdn: n.msisdn,
-                plan: n.plan,
-                options: n.options,
-                buckets: n.buckets,
-                anchor: n.anchor,
-                days: n.days,
-                months: n.months,
-                next_due: n.next_due,
-                next_bucket: n.next_bucket,
-                status: n.status,
-                limit: n.limit,
-                group: n.group,
-                joined: earliest_joining(n.anchor),
+                msisdn: number.msisdn,
+                plan: number.plan,
+                options: number.options,
+                buckets: number.buckets,
+                anchor: number.anchor,
+                days: number.days,
+                months: number.months,
+                next_due: number.next_due,
+                next_bucket: number.next_bucket,
+                status: number.status,
+                limit: number.limit,
+                group: number.group,
+                joined: earliest_joining(number.anchor),
             }
         }
     }

@@ -64,11 +64,11 @@ pub mod v5 {
     }
 
     impl From<RecentRecord> for super::RecentRecord {
-        fn from(r: RecentRecord) -> super::RecentRecord {
+        fn from(recent: RecentRecord) -> super::RecentRecord {
             super::RecentRecord {
-                ids: r.ids,
-                latest: r.latest,
-                oldest: r.oldest,
+                ids: recent.ids,
+                latest: recent.latest,
+                oldest: recent.oldest,
                 kept: Vec::new(),
             }
         }
@@ -89,8 +89,8 @@ pub mod v4 {
     }
 
     impl From<RecentRecord> for super::RecentRecord {
-        fn from(r: RecentRecord) -> super::RecentRecord {
-            let mut ids: Vec<(super::IdDigest, i64)> = r
+        fn from(recent: RecentRecord) -> super::RecentRecord {
+            let mut ids: Vec<(super::IdDigest, i64)> = recent
                 .ids
                 .into_iter()
                 .map(|([low, _], t)| (super::IdDigest(low), t))
@@ -98,8 +98,8 @@ pub mod v4 {
             ids.sort_unstable_by_key(|&(d, t)| (t, d));
             super::RecentRecord {
                 ids,
-                latest: r.latest,
-                oldest: r.oldest,
+                latest: recent.latest,
+                oldest: recent.oldest,
                 kept: Vec::new(),
             }
         }
@@ -143,28 +143,31 @@ impl Default for Ids {
 }
 
 impl Ids {
-    fn get(&self, d: IdDigest) -> Option<Timestamp> {
+    fn get(&self, digest: IdDigest) -> Option<Timestamp> {
         match self {
-            Ids::Few(v) => v.binary_search_by_key(&d, |&(x, _)| x).ok().map(|i| v[i].1),
-            Ids::Many(m) => m.get(&d).copied(),
+            Ids::Few(v) => v
+                .binary_search_by_key(&digest, |&(x, _)| x)
+                .ok()
+                .map(|i| v[i].1),
+            Ids::Many(m) => m.get(&digest).copied(),
         }
     }
 
-    /// Holds `d` at `t`, or at the later of the two times if it is held already.
-    fn hold(&mut self, d: IdDigest, t: Timestamp) {
+    /// Holds `digest` at `at`, or at the later of the two times if it is held already.
+    fn hold(&mut self, digest: IdDigest, at: Timestamp) {
         match self {
             Ids::Few(v) => {
-                match v.binary_search_by_key(&d, |&(x, _)| x) {
-                    Ok(i) => v[i].1 = v[i].1.max(t),
-                    Err(i) => v.insert(i, (d, t)),
+                match v.binary_search_by_key(&digest, |&(x, _)| x) {
+                    Ok(i) => v[i].1 = v[i].1.max(at),
+                    Err(i) => v.insert(i, (digest, at)),
                 }
                 if v.len() > FEW {
                     *self = Ids::Many(v.drain(..).collect());
                 }
             }
             Ids::Many(m) => {
-                let held = m.entry(d).or_insert(t);
-                *held = (*held).max(t);
+                let held = m.entry(digest).or_insert(at);
+                *held = (*held).max(at);
             }
         }
     }
@@ -256,7 +259,7 @@ impl Recent {
 
     /// `owed`: the input is owed whenever it comes (what the engine derives from its own log),
     /// so it is never too late, only a repeat or not.
-    pub fn check(&self, id: &str, t: Timestamp, owed: bool, window: i64) -> Seen {
+    pub fn check(&self, id: &str, time: Timestamp, owed: bool, window: i64) -> Seen {
         let horizon = self.horizon(window);
         let digest = IdDigest::of(id);
         if self.kept.binary_search(&digest).is_ok() {
@@ -268,7 +271,7 @@ impl Recent {
             }
         }
         match horizon {
-            Some(h) if t < h && !owed => Seen::TooLate { horizon: h },
+            Some(h) if time < h && !owed => Seen::TooLate { horizon: h },
             _ => Seen::Fresh,
         }
     }
@@ -352,18 +355,18 @@ impl Recent {
 }
 
 impl From<RecentRecord> for Recent {
-    fn from(r: RecentRecord) -> Recent {
+    fn from(recent: RecentRecord) -> Recent {
         let mut ids = Ids::default();
-        for (d, t) in r.ids {
+        for (d, t) in recent.ids {
             ids.hold(d, Timestamp(t));
         }
-        let mut kept = r.kept;
+        let mut kept = recent.kept;
         kept.sort_unstable();
         kept.dedup();
         Recent {
             ids,
-            latest: r.latest.map(Timestamp),
-            oldest: Timestamp(r.oldest),
+            latest: recent.latest.map(Timestamp),
+            oldest: Timestamp(recent.oldest),
             kept,
         }
     }

@@ -163,12 +163,12 @@ impl Account {
         }
     }
 
-    pub fn number(&self, m: Msisdn) -> Option<&Number> {
-        self.numbers.iter().find(|n| n.msisdn == m)
+    pub fn number(&self, msisdn: Msisdn) -> Option<&Number> {
+        self.numbers.iter().find(|n| n.msisdn == msisdn)
     }
 
-    pub fn number_mut(&mut self, m: Msisdn) -> Option<&mut Number> {
-        self.numbers.iter_mut().find(|n| n.msisdn == m)
+    pub fn number_mut(&mut self, msisdn: Msisdn) -> Option<&mut Number> {
+        self.numbers.iter_mut().find(|n| n.msisdn == msisdn)
     }
 
     /// Below the credit limit: outgoing chargeable usage is flagged.
@@ -226,12 +226,12 @@ impl State {
         self.by_id.get(id).map(|&i| &self.accounts[i as usize])
     }
 
-    pub fn account_of_number(&self, m: Msisdn) -> Option<&Account> {
-        self.account_of(m)
+    pub fn account_of_number(&self, msisdn: Msisdn) -> Option<&Account> {
+        self.account_of(msisdn)
     }
 
-    pub(crate) fn account_of(&self, m: Msisdn) -> Option<&Account> {
-        self.index_of_number(m).map(|i| self.account_at(i))
+    pub(crate) fn account_of(&self, msisdn: Msisdn) -> Option<&Account> {
+        self.index_of_number(msisdn).map(|i| self.account_at(i))
     }
 
     pub fn accounts(&self) -> impl Iterator<Item = &Account> {
@@ -263,8 +263,8 @@ impl State {
 
     /// Where the account holding a number is kept: one look-up serves the account and what it
     /// remembers.
-    pub(crate) fn index_of_number(&self, m: Msisdn) -> Option<u32> {
-        self.by_msisdn.get(&m).copied()
+    pub(crate) fn index_of_number(&self, msisdn: Msisdn) -> Option<u32> {
+        self.by_msisdn.get(&msisdn).copied()
     }
 
     /// An account's index: its place among the accounts, which it keeps for the state's life.
@@ -307,15 +307,19 @@ impl State {
         Some(&mut self.accounts[i as usize])
     }
 
-    pub(crate) fn insert_account(&mut self, a: Account) {
+    pub(crate) fn insert_account(&mut self, opened: Account) {
         let i = self.accounts.len() as u32;
         // A released account's numbers went back to the operator (another account may hold
         // them now): they do not point at it.
-        for n in a.numbers.iter().filter(|_| a.activity.released.is_none()) {
+        for n in opened
+            .numbers
+            .iter()
+            .filter(|_| opened.activity.released.is_none())
+        {
             self.by_msisdn.insert(n.msisdn, i);
         }
-        self.by_id.insert(a.id.clone(), i);
-        self.accounts.push(a);
+        self.by_id.insert(opened.id.clone(), i);
+        self.accounts.push(opened);
         self.recent.push(Recent::default());
     }
 
@@ -331,26 +335,30 @@ impl State {
         }
     }
 
-    pub(crate) fn index_number(&mut self, account: &str, m: Msisdn) {
+    pub(crate) fn index_number(&mut self, account: &str, msisdn: Msisdn) {
         let i = self.by_id[account];
-        self.by_msisdn.insert(m, i);
+        self.by_msisdn.insert(msisdn, i);
     }
 
     /// Replaces the whole account (used to restore state from a snapshot).
-    pub fn restore(&mut self, a: Account) {
-        match self.by_id.get(a.id.as_str()) {
+    pub fn restore(&mut self, account: Account) {
+        match self.by_id.get(account.id.as_str()) {
             Some(&i) => {
-                for n in a.numbers.iter().filter(|_| a.activity.released.is_none()) {
+                for n in account
+                    .numbers
+                    .iter()
+                    .filter(|_| account.activity.released.is_none())
+                {
                     self.by_msisdn.insert(n.msisdn, i);
                 }
-                self.accounts[i as usize] = a;
+                self.accounts[i as usize] = account;
             }
-            None => self.insert_account(a),
+            None => self.insert_account(account),
         }
     }
 
-    pub fn free_report_used(&self, m: Msisdn, month: Month) -> bool {
-        self.free_reports.contains(&(m, month))
+    pub fn free_report_used(&self, msisdn: Msisdn, month: Month) -> bool {
+        self.free_reports.contains(&(msisdn, month))
     }
 
     pub fn free_reports(&self) -> impl Iterator<Item = (Msisdn, Month)> + '_ {
@@ -358,43 +366,43 @@ impl State {
     }
 
     /// Records a free report (from [`crate::apply`], or when restoring a snapshot).
-    pub fn restore_free_report(&mut self, m: Msisdn, month: Month) {
-        self.free_reports.insert((m, month));
+    pub fn restore_free_report(&mut self, msisdn: Msisdn, month: Month) {
+        self.free_reports.insert((msisdn, month));
     }
 
-    /// Restores an id `account` decided at `t` (from a store made before checkpoints held the
+    /// Restores an id `account` decided at `at` (from a store made before checkpoints held the
     /// ids); `rated` as in [`Recent::remember`]. An id of an unknown account is ignored: it can
     /// never be asked for.
     pub fn restore_seen(
         &mut self,
         account: &str,
         id: &str,
-        t: Timestamp,
+        at: Timestamp,
         rated: bool,
         for_ever: bool,
     ) {
         if self.by_id.contains_key(account) {
-            self.remember(account, id, t, rated, for_ever);
+            self.remember(account, id, at, rated, for_ever);
         }
     }
 
     /// Restores what `account` remembers, as its checkpoint recorded it (after
     /// [`State::restore`] of the account itself).
-    pub fn restore_recent(&mut self, account: &str, r: Recent) {
+    pub fn restore_recent(&mut self, account: &str, recent: Recent) {
         let i = *self
             .by_id
             .get(account)
             .expect("an account's ids are restored after the account");
-        self.recent[i as usize] = r;
+        self.recent[i as usize] = recent;
     }
 
-    /// Remembers an input `id` of `account` at `t` (`crate::recent`), once its decision is
+    /// Remembers an input `id` of `account` at `at` (`crate::recent`), once its decision is
     /// applied: the account exists.
     pub(crate) fn remember(
         &mut self,
         account: &str,
         id: &str,
-        t: Timestamp,
+        at: Timestamp,
         rated: bool,
         for_ever: bool,
     ) {
@@ -402,10 +410,10 @@ impl State {
             .by_id
             .get(account)
             .expect("a decision's account exists once applied");
-        self.remember_at(i, id, t, rated, for_ever);
+        self.remember_at(i, id, at, rated, for_ever);
     }
 
-    fn remember_at(&mut self, i: u32, id: &str, t: Timestamp, rated: bool, for_ever: bool) {
-        self.recent[i as usize].remember(id, t, rated, for_ever, self.window);
+    fn remember_at(&mut self, i: u32, id: &str, at: Timestamp, rated: bool, for_ever: bool) {
+        self.recent[i as usize].remember(id, at, rated, for_ever, self.window);
     }
 }

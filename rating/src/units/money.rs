@@ -95,11 +95,11 @@ impl KeepScale for Decimal {
 pub mod amount {
     use super::*;
 
-    pub fn serialize<S: Serializer>(d: &Decimal, s: S) -> Result<S::Ok, S::Error> {
-        if s.is_human_readable() {
-            s.collect_str(d)
+    pub fn serialize<S: Serializer>(d: &Decimal, serializer: S) -> Result<S::Ok, S::Error> {
+        if serializer.is_human_readable() {
+            serializer.collect_str(d)
         } else {
-            (d.mantissa(), d.scale() as u8).serialize(s)
+            (d.mantissa(), d.scale() as u8).serialize(serializer)
         }
     }
 
@@ -119,10 +119,10 @@ pub mod amount {
 pub mod opt_amount {
     use super::*;
 
-    pub fn serialize<S: Serializer>(d: &Option<Decimal>, s: S) -> Result<S::Ok, S::Error> {
+    pub fn serialize<S: Serializer>(d: &Option<Decimal>, serializer: S) -> Result<S::Ok, S::Error> {
         #[derive(Serialize)]
         struct W<'a>(#[serde(with = "super::amount")] &'a Decimal);
-        d.as_ref().map(W).serialize(s)
+        d.as_ref().map(W).serialize(serializer)
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Decimal>, D::Error> {

@@ -57,11 +57,11 @@ impl fmt::Display for Timestamp {
 }
 
 impl Serialize for Timestamp {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        if s.is_human_readable() {
-            s.collect_str(self)
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        if serializer.is_human_readable() {
+            serializer.collect_str(self)
         } else {
-            s.serialize_i64(self.0)
+            serializer.serialize_i64(self.0)
         }
     }
 }
@@ -91,9 +91,9 @@ pub struct Local {
     pub second_of_day: u32,
 }
 
-pub fn local(tz: &Tz, t: Timestamp) -> Local {
+pub fn local(tz: &Tz, at: Timestamp) -> Local {
     let dt = tz
-        .timestamp_opt(t.0, 0)
+        .timestamp_opt(at.0, 0)
         .single()
         .expect("a UTC instant maps to exactly one local time");
     Local {

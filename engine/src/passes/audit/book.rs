@@ -309,7 +309,7 @@ impl Booking<'_> {
                     }
                 }
                 other => {
-                    (self.report).bad(format!("{at}: repays {repaid} but the log owes {other:?}"))
+                    (self.report).bad(format!("{at}: repays {repaid} but the log owes {other:?}"));
                 }
             }
         } else if let Some((event, owed)) = self.ledger.promises.get(&self.account) {

@@ -33,7 +33,7 @@ pub(super) struct TransferSteps(pub(super) [Option<Decimal>; 4]);
 impl Ledger {
     pub(super) fn transfer_step(
         &mut self,
-        r: &mut AuditReport,
+        report: &mut AuditReport,
         at: &str,
         (sender, id): (&str, &str),
         step: usize,
@@ -42,7 +42,7 @@ impl Ledger {
         let key = (sender.to_string(), id.to_string());
         let t = self.transfers.entry(key).or_default();
         if t.0[step].replace(amount).is_some() {
-            r.bad(format!(
+            report.bad(format!(
                 "{at}: transfer {id} of {sender} takes the same step twice"
             ));
         }
@@ -63,11 +63,11 @@ pub(super) struct Effects {
 }
 
 impl Effects {
-    /// Records that `d`'s input took effect in its account; a second time while the account
+    /// Records that `decision`'s input took effect in its account; a second time while the account
     /// still holds its id is a fault.
-    pub(super) fn took_effect(&mut self, r: &mut AuditReport, at: &str, d: &Decision) {
-        let owner = rating::decision::remembered_by(d).map_or("", |(a, _)| a.as_str());
-        let key = (owner.to_string(), d.event.to_string());
+    pub(super) fn took_effect(&mut self, report: &mut AuditReport, at: &str, decision: &Decision) {
+        let owner = rating::decision::remembered_by(decision).map_or("", |(a, _)| a.as_str());
+        let key = (owner.to_string(), decision.event.to_string());
         let latest = self.latest.get(owner).copied();
         let horizon = latest.map(|l| l - self.window);
         let still_held = match self.held.get(&key) {
@@ -77,29 +77,35 @@ impl Effects {
         };
         // Usage before its account's horizon is refused as too late, repeat or not: only the
         // same id coming again later than the horizon, once the first fell behind it, is new.
-        let too_late =
-            matches!(d.outcome, Outcome::Charged(_)) && horizon.is_some_and(|h| d.time.0 < h);
+        let too_late = matches!(decision.outcome, Outcome::Charged(_))
+            && horizon.is_some_and(|h| decision.time.0 < h);
         if still_held || (too_late && self.held.contains_key(&key)) {
-            r.bad(format!("{at}: {} took effect twice", d.event));
+            report.bad(format!("{at}: {} took effect twice", decision.event));
         } else if too_late {
-            r.bad(format!(
+            report.bad(format!(
                 "{at}: {} was charged although before its account's horizon",
-                d.event
+                decision.event
             ));
         }
-        let clock = latest.map_or(d.time.0, |l| l.max(d.time.0));
+        let clock = latest.map_or(decision.time.0, |l| l.max(decision.time.0));
         self.latest.insert(owner.to_string(), clock);
-        let for_ever = rating::decision::held_for_ever(d);
+        let for_ever = rating::decision::held_for_ever(decision);
         self.held.insert(key, (!for_ever).then_some(clock));
-        self.ids.insert(d.event.to_string());
+        self.ids.insert(decision.event.to_string());
     }
 }
 
 impl Ledger {
-    pub(super) fn grant(&mut self, r: &mut AuditReport, at: &str, m: Msisdn, b: &rating::Bucket) {
+    pub(super) fn grant(
+        &mut self,
+        report: &mut AuditReport,
+        at: &str,
+        msisdn: Msisdn,
+        b: &rating::Bucket,
+    ) {
         if b.remaining > b.total {
-            r.bad(format!(
-                "{at}: bucket {m}/{} granted with {} of {}",
+            report.bad(format!(
+                "{at}: bucket {msisdn}/{} granted with {} of {}",
                 b.id, b.remaining, b.total
             ));
         }
@@ -107,17 +113,23 @@ impl Ledger {
             total: b.total,
             remaining: b.remaining,
         };
-        if self.buckets.insert((m, b.id), u).is_some() {
-            r.bad(format!("{at}: bucket {m}/{} granted twice", b.id));
+        if self.buckets.insert((msisdn, b.id), u).is_some() {
+            report.bad(format!("{at}: bucket {msisdn}/{} granted twice", b.id));
         }
     }
 
     /// Removes a bucket; the units it still held.
-    pub(super) fn expire(&mut self, r: &mut AuditReport, at: &str, m: Msisdn, bucket: u32) -> u64 {
-        match self.buckets.remove(&(m, bucket)) {
+    pub(super) fn expire(
+        &mut self,
+        report: &mut AuditReport,
+        at: &str,
+        msisdn: Msisdn,
+        bucket: u32,
+    ) -> u64 {
+        match self.buckets.remove(&(msisdn, bucket)) {
             None => {
-                r.bad(format!(
-                    "{at}: bucket {m}/{bucket} expires but was never granted"
+                report.bad(format!(
+                    "{at}: bucket {msisdn}/{bucket} expires but was never granted"
                 ));
                 0
             }

@@ -138,35 +138,35 @@ impl LogWalk {
         *last = position;
     }
 
-    fn rated(&mut self, at: &str, input: &Input, d: &Decision) {
+    fn rated(&mut self, at: &str, input: &Input, decided: &Decision) {
         let r = &mut self.report;
         r.decisions += 1;
-        if input.id() != d.event.as_str() {
+        if input.id() != decided.event.as_str() {
             r.bad(format!(
                 "{at}: decision for {} recorded with input {}",
-                d.event,
+                decided.event,
                 input.id()
             ));
         }
-        match (input, &d.outcome) {
+        match (input, &decided.outcome) {
             (Input::Tick(_), _) => r.ticks += 1,
             (i, _) if i.is_derived() => self.tally.derived += 1,
             (_, Outcome::Rejected(_)) => self.tally.rejected += 1,
             (_, Outcome::Duplicate) => self.tally.duplicates += 1,
             _ => self.tally.rated += 1,
         }
-        match &d.outcome {
+        match &decided.outcome {
             Outcome::Duplicate => {
-                let event = d.event.as_str();
+                let event = decided.event.as_str();
                 if !self.effects.ids.contains(event) && !self.refused.contains(event) {
                     r.bad(format!(
                         "{at}: {} called a duplicate of nothing earlier",
-                        d.event
+                        decided.event
                     ));
                 }
             }
             Outcome::Rejected(_) => {
-                self.refused.insert(d.event.to_string());
+                self.refused.insert(decided.event.to_string());
             }
             Outcome::TransferBounced {
                 transfer,
@@ -174,27 +174,34 @@ impl LogWalk {
                 amount,
                 ..
             } => {
-                self.effects.took_effect(r, at, d);
+                self.effects.took_effect(r, at, decided);
                 let step = (from_account.as_str(), transfer.as_str());
                 self.ledger.transfer_step(r, at, step, 2, *amount);
             }
             _ => {
-                self.effects.took_effect(r, at, d);
-                book(r, &mut self.ledger, at, d);
+                self.effects.took_effect(r, at, decided);
+                book(r, &mut self.ledger, at, decided);
             }
         }
     }
 }
 
 /// Every line read is in the log once: rated, rejected, a duplicate or a dead letter.
-fn check_counts(r: &mut AuditReport, tally: &Tally, c: &crate::store::Counters) {
+fn check_counts(report: &mut AuditReport, tally: &Tally, c: &crate::store::Counters) {
     let Tally {
         rated,
         rejected,
         duplicates,
         derived,
     } = *tally;
-    let logged = (rated, rejected, duplicates, r.dead, r.ticks, derived);
+    let logged = (
+        rated,
+        rejected,
+        duplicates,
+        report.dead,
+        report.ticks,
+        derived,
+    );
     if logged
         != (
             c.rated,
@@ -205,28 +212,28 @@ fn check_counts(r: &mut AuditReport, tally: &Tally, c: &crate::store::Counters) 
             c.derived,
         )
     {
-        r.bad_overall(format!(
+        report.bad_overall(format!(
             "the log holds {rated} rated, {rejected} rejected, {duplicates} duplicates, {} dead, {} ticks, {derived} derived; the counters say {} {} {} {} {} {}",
-            r.dead, r.ticks, c.rated, c.rejected, c.duplicates, c.dead, c.ticks, c.derived
+            report.dead, report.ticks, c.rated, c.rejected, c.duplicates, c.dead, c.ticks, c.derived
         ));
     }
 }
 
 /// Each transfer sent is received, or bounced and refunded, for the amount sent; a step
 /// without its debit is money from nowhere.
-fn check_transfers(r: &mut AuditReport, l: &Ledger) {
-    let mut ids: Vec<_> = l.transfers.keys().cloned().collect();
+fn check_transfers(report: &mut AuditReport, ledger: &Ledger) {
+    let mut ids: Vec<_> = ledger.transfers.keys().cloned().collect();
     ids.sort();
     for id in ids {
-        let TransferSteps([sent, received, bounced, refunded]) = &l.transfers[&id];
+        let TransferSteps([sent, received, bounced, refunded]) = &ledger.transfers[&id];
         let id = format!("{} of {}", id.1, id.0);
         match (sent, received, bounced, refunded) {
             (Some(_), None, None | Some(_), None) => {
-                r.transfers_in_flight += 1;
+                report.transfers_in_flight += 1;
             }
             (Some(s), Some(x), None, None) if s == x => {}
             (Some(s), None, Some(b), Some(x)) if s == b && s == x => {}
-            other => r.bad(format!("transfer {id}: steps {other:?} do not settle it")),
+            other => report.bad(format!("transfer {id}: steps {other:?} do not settle it")),
         }
     }
 }
@@ -234,14 +241,18 @@ fn check_transfers(r: &mut AuditReport, l: &Ledger) {
 /// The stored state is what the log says. The state is read as every reader reads it: the
 /// records with the log's tail applied (`Store::load_state`), so a tail that does not apply (an
 /// entry changed after it was written) is a discrepancy, not an error of the audit.
-fn check_state(store: &Store, r: &mut AuditReport, l: &mut Ledger) -> Result<(), EngineError> {
+fn check_state(
+    store: &Store,
+    report: &mut AuditReport,
+    ledger: &mut Ledger,
+) -> Result<(), EngineError> {
     let mut seen_accounts = HashSet::new();
     let mut state = Vec::new();
     for a in store.accounts() {
         match a {
             Ok(a) => state.push(a),
             Err(crate::store::StoreError::Corrupt(e)) => {
-                r.bad_overall(format!(
+                report.bad_overall(format!(
                     "the stored state does not follow from the log: {e}"
                 ));
                 return Ok(());
@@ -251,22 +262,27 @@ fn check_state(store: &Store, r: &mut AuditReport, l: &mut Ledger) -> Result<(),
     }
     for account in &state {
         seen_accounts.insert(account.id.to_string());
-        check_account(r, l, account);
+        check_account(report, ledger, account);
     }
-    let mut missing: Vec<_> = l
+    let mut missing: Vec<_> = ledger
         .buckets
         .keys()
-        .filter(|(m, _)| l.owner.get(m).is_some_and(|a| seen_accounts.contains(a)))
+        .filter(|(m, _)| {
+            ledger
+                .owner
+                .get(m)
+                .is_some_and(|a| seen_accounts.contains(a))
+        })
         .collect();
     missing.sort();
     for (m, b) in missing {
-        r.bad(format!(
+        report.bad(format!(
             "bucket {m}/{b} is live in the log but not in the state"
         ));
     }
-    for a in l.balance.keys() {
+    for a in ledger.balance.keys() {
         if !seen_accounts.contains(a) {
-            r.bad(format!(
+            report.bad(format!(
                 "account {a} was opened in the log but is not stored"
             ));
         }
@@ -276,13 +292,13 @@ fn check_state(store: &Store, r: &mut AuditReport, l: &mut Ledger) -> Result<(),
 
 /// One stored account against the ledger: its balance, its numbers' owner, its buckets (each
 /// taken off the ledger, so that what remains there is missing from the state).
-fn check_account(r: &mut AuditReport, l: &mut Ledger, a: &rating::Account) {
-    match l.balance.get(a.id.as_str()) {
-        None => r.bad(format!(
+fn check_account(report: &mut AuditReport, ledger: &mut Ledger, a: &rating::Account) {
+    match ledger.balance.get(a.id.as_str()) {
+        None => report.bad(format!(
             "account {} is stored but never opened in the log",
             a.id
         )),
-        Some(b) if *b != a.balance => r.bad(format!(
+        Some(b) if *b != a.balance => report.bad(format!(
             "account {}: the log gives balance {b}, the state holds {}",
             a.id, a.balance
         )),
@@ -290,15 +306,15 @@ fn check_account(r: &mut AuditReport, l: &mut Ledger, a: &rating::Account) {
     }
     // A released account keeps its numbers' last state as history; they are not its own.
     for n in a.numbers.iter().filter(|_| a.activity.released.is_none()) {
-        if l.owner.get(&n.msisdn).map(String::as_str) != Some(a.id.as_str()) {
-            r.bad(format!(
+        if ledger.owner.get(&n.msisdn).map(String::as_str) != Some(a.id.as_str()) {
+            report.bad(format!(
                 "number {} is stored in {} but the log puts it elsewhere",
                 n.msisdn, a.id
             ));
         }
         for b in &n.buckets {
-            match l.buckets.remove(&(n.msisdn, b.id)) {
-                None => r.bad(format!(
+            match ledger.buckets.remove(&(n.msisdn, b.id)) {
+                None => report.bad(format!(
                     "bucket {}/{} is stored but was never granted",
                     n.msisdn, b.id
                 )),
@@ -308,7 +324,7 @@ fn check_account(r: &mut AuditReport, l: &mut Ledger, a: &rating::Account) {
                         remaining: b.remaining,
                     }) =>
                 {
-                    r.bad(format!(
+                    report.bad(format!(
                         "bucket {}/{}: the log gives {} of {}, the state holds {} of {}",
                         n.msisdn, b.id, u.remaining, u.total, b.remaining, b.total
                     ));

@@ -133,21 +133,30 @@ fn mask<T: Copy>(items: &Option<Vec<T>>, all: u8, bit: impl Fn(T) -> u8) -> u8 {
 }
 
 /// The plans, each an offer; a plan CGRateS prices is checked against the catalog's tariff.
-fn plan(c: &mut Checker, f: &CatalogFile, ctx: &OfferCtx, p: &file::PlanFile) -> Offer {
+fn plan(
+    checker: &mut Checker,
+    catalog_file: &CatalogFile,
+    ctx: &OfferCtx,
+    plan_file: &file::PlanFile,
+) -> Offer {
     let mut o = ctx.offer(
-        c,
+        checker,
         "plans",
-        &p.id,
-        &p.name,
-        p.connection_fee,
-        &p.fees,
-        &p.packages,
-        &p.prices,
+        &plan_file.id,
+        &plan_file.name,
+        plan_file.connection_fee,
+        &plan_file.fees,
+        &plan_file.packages,
+        &plan_file.prices,
     );
-    o.switch_fee = p.switch_fee.unwrap_or_default();
-    c.money(&format!("plans.{}", p.id), "switch_fee", o.switch_fee);
-    if let Some(cg) = &p.cgrates {
-        check_priced_by_cgrates(c, f, p, cg);
+    o.switch_fee = plan_file.switch_fee.unwrap_or_default();
+    checker.money(
+        &format!("plans.{}", plan_file.id),
+        "switch_fee",
+        o.switch_fee,
+    );
+    if let Some(cg) = &plan_file.cgrates {
+        check_priced_by_cgrates(checker, catalog_file, plan_file, cg);
         o.cgrates = Some(Box::new(cg.clone()));
     }
     o
@@ -156,31 +165,31 @@ fn plan(c: &mut Checker, f: &CatalogFile, ctx: &OfferCtx, p: &file::PlanFile) ->
 /// A plan priced by CGRateS: the catalog holds a tariff with a profile of its tenant, and the
 /// plan has no prices or packages of its own.
 fn check_priced_by_cgrates(
-    c: &mut Checker,
-    f: &CatalogFile,
-    p: &file::PlanFile,
+    checker: &mut Checker,
+    catalog_file: &CatalogFile,
+    plan_file: &file::PlanFile,
     cg: &crate::cgrates::file::PricingFile,
 ) {
-    let item = format!("plans.{}", p.id);
-    if f.cgrates.is_none() {
-        c.bad(
+    let item = format!("plans.{}", plan_file.id);
+    if catalog_file.cgrates.is_none() {
+        checker.bad(
             &item,
             "priced by CGRateS, but the catalog has no [cgrates] tariff plan",
         );
     }
-    if !p.prices.is_empty() || !p.packages.is_empty() {
+    if !plan_file.prices.is_empty() || !plan_file.packages.is_empty() {
         // CGRateS balances are not imported, and two price lists would be two truths.
-        c.bad(
+        checker.bad(
             &item,
             "a plan priced by CGRateS has no prices or packages of its own",
         );
     }
-    if !f
+    if !catalog_file
         .cgrates
         .as_ref()
         .is_some_and(|t| t.rating_profiles.iter().any(|r| r.tenant == cg.tenant))
     {
-        c.bad(
+        checker.bad(
             &item,
             format!("no CGRateS rating profile of tenant {:?}", cg.tenant),
         );
@@ -189,39 +198,42 @@ fn check_priced_by_cgrates(
 
 /// An option: an offer, with the plans it may join.
 fn addon(
-    c: &mut Checker,
+    checker: &mut Checker,
     ctx: &OfferCtx,
     plan_ix: &FxHashMap<String, u32>,
     plans: &[Offer],
-    a: &file::AddonFile,
+    addon_file: &file::AddonFile,
 ) -> Offer {
     let mut o = ctx.offer(
-        c,
+        checker,
         "options",
-        &a.id,
-        &a.name,
-        a.connection_fee,
-        &a.fees,
-        &a.packages,
-        &a.prices,
+        &addon_file.id,
+        &addon_file.name,
+        addon_file.connection_fee,
+        &addon_file.fees,
+        &addon_file.packages,
+        &addon_file.prices,
     );
-    for pid in a.plans.iter().flatten() {
+    for pid in addon_file.plans.iter().flatten() {
         match plan_ix.get(pid) {
             Some(&i) => o.plans.push(i as PlanIdx),
-            None => c.bad(format!("options.{}", a.id), format!("unknown plan {pid:?}")),
+            None => checker.bad(
+                format!("options.{}", addon_file.id),
+                format!("unknown plan {pid:?}"),
+            ),
         }
     }
     // An option's prices would be silently ignored on a plan that CGRateS prices.
     let joins_cgrates = |pi: usize| plans.get(pi).is_some_and(|p: &Offer| p.cgrates.is_some());
-    if !a.prices.is_empty()
+    if !addon_file.prices.is_empty()
         && (if o.plans.is_empty() {
             (0..plans.len()).any(joins_cgrates)
         } else {
             o.plans.iter().any(|&p| joins_cgrates(p as usize))
         })
     {
-        c.bad(
-            format!("options.{}", a.id),
+        checker.bad(
+            format!("options.{}", addon_file.id),
             "has prices and may join a plan priced by CGRateS; list the plans it may join",
         );
     }
@@ -230,39 +242,46 @@ fn addon(
 
 /// The catalog's header: its time zone (UTC when unknown, with the problem), its currency's
 /// decimals and rounding, and the fee of a detalization.
-fn header(c: &mut Checker, h: &file::Header) -> (Tz, Decimal) {
-    let tz: Tz = h.timezone.parse().unwrap_or_else(|_| {
-        c.bad(
+fn header(checker: &mut Checker, head: &file::Header) -> (Tz, Decimal) {
+    let tz: Tz = head.timezone.parse().unwrap_or_else(|_| {
+        checker.bad(
             "catalog.timezone",
-            format!("unknown time zone {:?}", h.timezone),
+            format!("unknown time zone {:?}", head.timezone),
         );
         Tz::UTC
     });
-    if h.decimals > 6 {
-        c.bad("catalog.decimals", "a currency has at most 6 decimals");
+    if head.decimals > 6 {
+        checker.bad("catalog.decimals", "a currency has at most 6 decimals");
     }
-    c.rounding("catalog.rounding", &h.rounding);
-    let detalization_fee = h.detalization_fee.unwrap_or_default();
-    c.money("catalog", "detalization_fee", detalization_fee);
+    checker.rounding("catalog.rounding", &head.rounding);
+    let detalization_fee = head.detalization_fee.unwrap_or_default();
+    checker.money("catalog", "detalization_fee", detalization_fee);
     (tz, detalization_fee)
 }
 
 /// Compiles a parsed catalog file into the tables rating reads; every problem is reported at once.
-fn compile(file: &str, f: CatalogFile, fingerprint: [u8; 32]) -> Result<Catalog, CatalogError> {
-    let h = &f.catalog;
+fn compile(
+    file: &str,
+    catalog_file: CatalogFile,
+    fingerprint: [u8; 32],
+) -> Result<Catalog, CatalogError> {
+    let h = &catalog_file.catalog;
     let mut c = Checker {
         problems: Vec::new(),
         decimals: h.decimals,
     };
     let (tz, detalization_fee) = header(&mut c, h);
-    let promise = promise_policy(&mut c, &f);
-    let lifecycle = lifecycle(&mut c, &f);
-    let (dest_ix, prefixes, destinations) = destinations(&mut c, &f);
-    let (band_ix, bands, band_edges) = bands(&mut c, &f);
-    let (rate_ix, rates) = rates(&mut c, &f, h.rounding);
-    let (pkg_ix, packages) = packages(&mut c, &f);
-    let plan_ix = c.unique("plans", f.plans.iter().map(|p| p.id.as_str()));
-    let addon_ix = c.unique("options", f.options.iter().map(|p| p.id.as_str()));
+    let promise = promise_policy(&mut c, &catalog_file);
+    let lifecycle = lifecycle(&mut c, &catalog_file);
+    let (dest_ix, prefixes, destinations) = destinations(&mut c, &catalog_file);
+    let (band_ix, bands, band_edges) = bands(&mut c, &catalog_file);
+    let (rate_ix, rates) = rates(&mut c, &catalog_file, h.rounding);
+    let (pkg_ix, packages) = packages(&mut c, &catalog_file);
+    let plan_ix = c.unique("plans", catalog_file.plans.iter().map(|p| p.id.as_str()));
+    let addon_ix = c.unique(
+        "options",
+        catalog_file.options.iter().map(|p| p.id.as_str()),
+    );
     let ctx = OfferCtx {
         dest_ix: &dest_ix,
         band_ix: &band_ix,
@@ -270,12 +289,16 @@ fn compile(file: &str, f: CatalogFile, fingerprint: [u8; 32]) -> Result<Catalog,
         pkg_ix: &pkg_ix,
         rates: &rates,
     };
-    let plans: Vec<Offer> = f.plans.iter().map(|p| plan(&mut c, &f, &ctx, p)).collect();
-    let addons: Vec<Offer> = (f.options.iter())
+    let plans: Vec<Offer> = catalog_file
+        .plans
+        .iter()
+        .map(|p| plan(&mut c, &catalog_file, &ctx, p))
+        .collect();
+    let addons: Vec<Offer> = (catalog_file.options.iter())
         .map(|a| addon(&mut c, &ctx, &plan_ix, &plans, a))
         .collect();
-    let cgrates = cgrates_tariff(&mut c, &f);
-    check_counts(&mut c, &f, &plans, &addons, &bands);
+    let cgrates = cgrates_tariff(&mut c, &catalog_file);
+    check_counts(&mut c, &catalog_file, &plans, &addons, &bands);
     if !c.problems.is_empty() {
         return Err(CatalogError::Invalid {
             file: file.into(),
@@ -313,12 +336,15 @@ fn compile(file: &str, f: CatalogFile, fingerprint: [u8; 32]) -> Result<Catalog,
 }
 
 /// The CGRateS tariff plan the catalog holds, compiled; its problems are the catalog's.
-fn cgrates_tariff(c: &mut Checker, f: &CatalogFile) -> Option<crate::cgrates::Tariff> {
-    let file = f.cgrates.as_ref()?;
+fn cgrates_tariff(
+    checker: &mut Checker,
+    catalog_file: &CatalogFile,
+) -> Option<crate::cgrates::Tariff> {
+    let file = catalog_file.cgrates.as_ref()?;
     match crate::cgrates::Tariff::compile(file) {
         Ok(tariff) => Some(tariff),
         Err(problems) => {
-            c.problems.extend(problems);
+            checker.problems.extend(problems);
             None
         }
     }
@@ -327,14 +353,14 @@ fn cgrates_tariff(c: &mut Checker, f: &CatalogFile) -> Option<crate::cgrates::Ta
 /// A catalog has a plan (or a CGRateS tariff), and no more plans, options or bands than their
 /// indexes can number.
 fn check_counts(
-    c: &mut Checker,
-    f: &CatalogFile,
+    checker: &mut Checker,
+    catalog_file: &CatalogFile,
     plans: &[Offer],
     addons: &[Offer],
     bands: &[Band],
 ) {
-    if plans.is_empty() && f.cgrates.is_none() {
-        c.bad(
+    if plans.is_empty() && catalog_file.cgrates.is_none() {
+        checker.bad(
             "plans",
             "the catalog has no plan (nor a CGRateS tariff plan)",
         );
@@ -343,24 +369,24 @@ fn check_counts(
         || addons.len() > AddonIdx::MAX as usize
         || bands.len() > BandIdx::MAX as usize
     {
-        c.bad("catalog", "too many plans, options or bands");
+        checker.bad("catalog", "too many plans, options or bands");
     }
 }
 
 /// The promised-payment policy, if the catalog offers one.
-fn promise_policy(c: &mut Checker, f: &CatalogFile) -> Option<PromisePolicy> {
-    f.promised_payment.as_ref().map(|p| {
+fn promise_policy(checker: &mut Checker, catalog_file: &CatalogFile) -> Option<PromisePolicy> {
+    catalog_file.promised_payment.as_ref().map(|p| {
         let item = "promised_payment";
-        c.money(item, "max_amount", p.max_amount);
+        checker.money(item, "max_amount", p.max_amount);
         let fee = p.fee.unwrap_or_default();
-        c.money(item, "fee", fee);
+        checker.money(item, "fee", fee);
         if p.share_of_recent_payments.is_sign_negative()
             || p.share_of_recent_payments > Decimal::ONE
         {
-            c.bad(item, "share_of_recent_payments is a share, 0 to 1");
+            checker.bad(item, "share_of_recent_payments is a share, 0 to 1");
         }
         if !(1..=MAX_PROMISE_DAYS).contains(&p.validity_days) {
-            c.bad(item, format!("validity_days is 1 to {MAX_PROMISE_DAYS}"));
+            checker.bad(item, format!("validity_days is 1 to {MAX_PROMISE_DAYS}"));
         }
         PromisePolicy {
             max_amount: p.max_amount,
@@ -373,35 +399,41 @@ fn promise_policy(c: &mut Checker, f: &CatalogFile) -> Option<PromisePolicy> {
 
 /// The lifecycle's policies: plan changes, suspension and lost-SIM fees, inactivity, transfers,
 /// loyalty.
-fn lifecycle(c: &mut Checker, f: &CatalogFile) -> Lifecycle {
-    let change = f.plan_change.clone().unwrap_or(file::PlanChangeFile {
-        old_packages: file::OldPackages::Keep,
-        prorate: true,
-    });
-    let suspension_fee = f
+fn lifecycle(checker: &mut Checker, catalog_file: &CatalogFile) -> Lifecycle {
+    let change = catalog_file
+        .plan_change
+        .clone()
+        .unwrap_or(file::PlanChangeFile {
+            old_packages: file::OldPackages::Keep,
+            prorate: true,
+        });
+    let suspension_fee = catalog_file
         .suspension
         .as_ref()
         .map(|s| s.daily_fee.unwrap_or_default());
     if let Some(fee) = suspension_fee {
-        c.money("suspension", "daily_fee", fee);
+        checker.money("suspension", "daily_fee", fee);
     }
-    let lost_sim_fee = f
+    let lost_sim_fee = catalog_file
         .lost_sim
         .as_ref()
         .and_then(|s| s.daily_fee)
         .unwrap_or_default();
-    c.money("lost_sim", "daily_fee", lost_sim_fee);
-    let inactivity = f.inactivity.as_ref().map(|rules| inactivity(c, rules));
-    let transfers = f.transfers.as_ref().map(|t| {
+    checker.money("lost_sim", "daily_fee", lost_sim_fee);
+    let inactivity = catalog_file
+        .inactivity
+        .as_ref()
+        .map(|rules| inactivity(checker, rules));
+    let transfers = catalog_file.transfers.as_ref().map(|t| {
         let fee = t.fee.unwrap_or_default();
-        c.money("transfers", "max_amount", t.max_amount);
-        c.money("transfers", "fee", fee);
+        checker.money("transfers", "max_amount", t.max_amount);
+        checker.money("transfers", "fee", fee);
         (t.max_amount, fee)
     });
-    let spend_per_point = f.loyalty.as_ref().map(|l| {
-        c.money("loyalty", "spend_per_point", l.spend_per_point);
+    let spend_per_point = catalog_file.loyalty.as_ref().map(|l| {
+        checker.money("loyalty", "spend_per_point", l.spend_per_point);
         if l.spend_per_point <= Decimal::ZERO {
-            c.bad("loyalty", "spend_per_point must be positive");
+            checker.bad("loyalty", "spend_per_point must be positive");
         }
         l.spend_per_point
     });
@@ -417,16 +449,16 @@ fn lifecycle(c: &mut Checker, f: &CatalogFile) -> Lifecycle {
 }
 
 /// The inactivity rules: their fee and their periods in days.
-fn inactivity(c: &mut Checker, rules: &file::InactivityFile) -> Inactivity {
+fn inactivity(checker: &mut Checker, rules: &file::InactivityFile) -> Inactivity {
     let item = "inactivity";
-    c.money(item, "daily_fee", rules.daily_fee);
+    checker.money(item, "daily_fee", rules.daily_fee);
     for (what, days) in [
         ("fee_after_days", rules.fee_after_days),
         ("block_after_days", rules.block_after_days),
         ("restore_days", rules.restore_days),
     ] {
         if !(1..=MAX_INACTIVITY_DAYS).contains(&days) {
-            c.bad(item, format!("{what} is 1 to {MAX_INACTIVITY_DAYS}"));
+            checker.bad(item, format!("{what} is 1 to {MAX_INACTIVITY_DAYS}"));
         }
     }
     Inactivity {
@@ -439,26 +471,29 @@ fn inactivity(c: &mut Checker, rules: &file::InactivityFile) -> Inactivity {
 
 /// The destinations, their index by id, and the table of their prefixes.
 fn destinations(
-    c: &mut Checker,
-    f: &CatalogFile,
+    checker: &mut Checker,
+    catalog_file: &CatalogFile,
 ) -> (FxHashMap<String, u32>, PrefixTable, Vec<Destination>) {
     // Destinations and their prefixes.
-    let dest_ix = c.unique("destinations", f.destinations.iter().map(|d| d.id.as_str()));
+    let dest_ix = checker.unique(
+        "destinations",
+        catalog_file.destinations.iter().map(|d| d.id.as_str()),
+    );
     let mut prefixes = PrefixTable::default();
     let mut owner: FxHashMap<&str, &str> = FxHashMap::default();
-    for (i, d) in f.destinations.iter().enumerate() {
+    for (i, d) in catalog_file.destinations.iter().enumerate() {
         if d.prefixes.is_empty() {
-            c.bad(format!("destinations.{}", d.id), "no prefixes");
+            checker.bad(format!("destinations.{}", d.id), "no prefixes");
         }
         for p in &d.prefixes {
             match prefix::digits(p) {
-                None => c.bad(
+                None => checker.bad(
                     format!("destinations.{}", d.id),
                     format!("prefix {p:?} is not digits"),
                 ),
                 Some(digits) => {
                     if let Some(other) = owner.insert(p.trim_start_matches('+'), &d.id) {
-                        c.bad(
+                        checker.bad(
                             format!("destinations.{}", d.id),
                             format!("prefix {p} also belongs to {other}"),
                         );
@@ -468,7 +503,7 @@ fn destinations(
             }
         }
     }
-    let destinations = f
+    let destinations = catalog_file
         .destinations
         .iter()
         .map(|d| Destination {
@@ -481,9 +516,16 @@ fn destinations(
 }
 
 /// The time bands, their index by id, and the edges of the day where some band begins or ends.
-fn bands(c: &mut Checker, f: &CatalogFile) -> (FxHashMap<String, u32>, Vec<Band>, Vec<u32>) {
-    let band_ix = c.unique("bands", f.bands.iter().map(|b| b.id.as_str()));
-    let bands: Vec<Band> = f.bands.iter().map(|b| band(c, b)).collect();
+fn bands(
+    checker: &mut Checker,
+    catalog_file: &CatalogFile,
+) -> (FxHashMap<String, u32>, Vec<Band>, Vec<u32>) {
+    let band_ix = checker.unique("bands", catalog_file.bands.iter().map(|b| b.id.as_str()));
+    let bands: Vec<Band> = catalog_file
+        .bands
+        .iter()
+        .map(|b| band(checker, b))
+        .collect();
     let mut edges = vec![0u32, 86_400];
     for b in &bands {
         edges.extend([b.from, b.to.min(86_400)]);
@@ -494,61 +536,61 @@ fn bands(c: &mut Checker, f: &CatalogFile) -> (FxHashMap<String, u32>, Vec<Band>
 }
 
 /// One time band: its weekdays, its hours and its dates.
-fn band(c: &mut Checker, b: &file::BandFile) -> Band {
-    let item = format!("bands.{}", b.id);
+fn band(checker: &mut Checker, band_file: &file::BandFile) -> Band {
+    let item = format!("bands.{}", band_file.id);
     let mut weekdays = 0u8;
-    for w in &b.weekdays {
+    for w in &band_file.weekdays {
         const NAMES: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
         match NAMES.iter().position(|n| n.eq_ignore_ascii_case(w)) {
             Some(i) => weekdays |= 1 << i,
-            None => c.bad(&item, format!("unknown weekday {w:?} (mon..sun)")),
+            None => checker.bad(&item, format!("unknown weekday {w:?} (mon..sun)")),
         }
     }
-    if b.weekdays.is_empty() {
+    if band_file.weekdays.is_empty() {
         weekdays = 0x7f;
     }
-    let from = match b.from.as_deref().map(parse_time_of_day) {
+    let from = match band_file.from.as_deref().map(parse_time_of_day) {
         None => 0,
         Some(Some(v)) if v < 86_400 => v,
         Some(_) => {
-            c.bad(
+            checker.bad(
                 &item,
                 format!(
                     "from {:?} is not a time of day HH:MM",
-                    b.from.as_deref().unwrap_or("")
+                    band_file.from.as_deref().unwrap_or("")
                 ),
             );
             0
         }
     };
-    let to = match b.to.as_deref().map(parse_time_of_day) {
+    let to = match band_file.to.as_deref().map(parse_time_of_day) {
         None => 86_400,
         Some(Some(v)) => v,
         Some(None) => {
-            c.bad(
+            checker.bad(
                 &item,
                 format!(
                     "to {:?} is not a time of day HH:MM",
-                    b.to.as_deref().unwrap_or("")
+                    band_file.to.as_deref().unwrap_or("")
                 ),
             );
             86_400
         }
     };
     if from == to {
-        c.bad(&item, "from equals to: an empty band");
+        checker.bad(&item, "from equals to: an empty band");
     }
     let mut dates = Vec::new();
-    for d in &b.dates {
+    for d in &band_file.dates {
         match NaiveDate::parse_from_str(d, "%Y-%m-%d") {
             Ok(v) => dates.push(v),
-            Err(_) => c.bad(&item, format!("date {d:?} is not YYYY-MM-DD")),
+            Err(_) => checker.bad(&item, format!("date {d:?} is not YYYY-MM-DD")),
         }
     }
     dates.sort();
     dates.dedup();
     Band {
-        id: b.id.clone(),
+        id: band_file.id.clone(),
         weekdays,
         from,
         to,
@@ -558,69 +600,69 @@ fn band(c: &mut Checker, b: &file::BandFile) -> Band {
 
 /// The rates and their index by id.
 fn rates(
-    c: &mut Checker,
-    f: &CatalogFile,
+    checker: &mut Checker,
+    catalog_file: &CatalogFile,
     default_rounding: Rounding,
 ) -> (FxHashMap<String, u32>, Vec<Rate>) {
-    let rate_ix = c.unique("rates", f.rates.iter().map(|r| r.id.as_str()));
-    let rates = f
+    let rate_ix = checker.unique("rates", catalog_file.rates.iter().map(|r| r.id.as_str()));
+    let rates = catalog_file
         .rates
         .iter()
-        .map(|r| rate(c, r, default_rounding))
+        .map(|r| rate(checker, r, default_rounding))
         .collect();
     (rate_ix, rates)
 }
 
 /// One rate: its fees and its slots, each checked.
-fn rate(c: &mut Checker, r: &file::RateFile, default_rounding: Rounding) -> Rate {
-    let item = format!("rates.{}", r.id);
-    let connect_fee = r.connect_fee.unwrap_or_default();
-    c.rate_money(&item, "connect_fee", connect_fee);
-    if let Some(m) = r.max_cost {
-        c.money(&item, "max_cost", m);
+fn rate(checker: &mut Checker, rate_file: &file::RateFile, default_rounding: Rounding) -> Rate {
+    let item = format!("rates.{}", rate_file.id);
+    let connect_fee = rate_file.connect_fee.unwrap_or_default();
+    checker.rate_money(&item, "connect_fee", connect_fee);
+    if let Some(m) = rate_file.max_cost {
+        checker.money(&item, "max_cost", m);
     }
-    if let Some(rd) = &r.rounding {
-        c.rounding(&format!("{item}.rounding"), rd);
+    if let Some(rd) = &rate_file.rounding {
+        checker.rounding(&format!("{item}.rounding"), rd);
     }
-    if r.increment_decimals.is_some_and(|d| d > 12) {
-        c.bad(&item, "increment_decimals above 12");
+    if rate_file.increment_decimals.is_some_and(|d| d > 12) {
+        checker.bad(&item, "increment_decimals above 12");
     }
-    if r.slots.is_empty() {
-        c.bad(&item, "no slots");
-    } else if r.slots.len() > MAX_SLOTS {
-        c.bad(&item, format!("more than {MAX_SLOTS} slots"));
+    if rate_file.slots.is_empty() {
+        checker.bad(&item, "no slots");
+    } else if rate_file.slots.len() > MAX_SLOTS {
+        checker.bad(&item, format!("more than {MAX_SLOTS} slots"));
     }
-    let slots = slots(c, &item, &r.slots);
+    let slots = slots(checker, &item, &rate_file.slots);
     let free = connect_fee.is_zero() && slots.iter().all(|s| s.price.is_zero());
     Rate {
-        id: r.id.clone(),
-        unit: r.unit,
+        id: rate_file.id.clone(),
+        unit: rate_file.unit,
         connect_fee,
-        max_cost: r.max_cost,
-        rounding: r.rounding.unwrap_or(default_rounding),
-        increment_decimals: r.increment_decimals,
+        max_cost: rate_file.max_cost,
+        rounding: rate_file.rounding.unwrap_or(default_rounding),
+        increment_decimals: rate_file.increment_decimals,
         slots,
         free,
     }
 }
 
 /// A rate's slots, in order from 0, each with its price per increment when exact.
-fn slots(c: &mut Checker, item: &str, file_slots: &[file::SlotFile]) -> Vec<Slot> {
+fn slots(checker: &mut Checker, item: &str, file_slots: &[file::SlotFile]) -> Vec<Slot> {
     let mut slots = Vec::new();
     for (i, s) in file_slots.iter().enumerate() {
         let si = format!("{item}.slots[{i}]");
-        c.rate_money(&si, "price", s.price);
+        checker.rate_money(&si, "price", s.price);
         if s.per == 0 {
-            c.bad(&si, "per is zero");
+            checker.bad(&si, "per is zero");
         }
         if s.increment == 0 {
-            c.bad(&si, "increment is zero");
+            checker.bad(&si, "increment is zero");
         }
         if i == 0 && s.from != 0 {
-            c.bad(&si, "the first slot must start at 0");
+            checker.bad(&si, "the first slot must start at 0");
         }
         if i > 0 && s.from <= file_slots[i - 1].from {
-            c.bad(
+            checker.bad(
                 &si,
                 format!(
                     "overlapping slots: starts at {} which is not after the previous slot's {}",
@@ -649,44 +691,54 @@ fn slots(c: &mut Checker, item: &str, file_slots: &[file::SlotFile]) -> Vec<Slot
 }
 
 /// The packages and their index by id.
-fn packages(c: &mut Checker, f: &CatalogFile) -> (FxHashMap<String, u32>, Vec<Package>) {
-    let pkg_ix = c.unique("packages", f.packages.iter().map(|p| p.id.as_str()));
-    let packages = f.packages.iter().map(|p| package(c, p)).collect();
+fn packages(
+    checker: &mut Checker,
+    catalog_file: &CatalogFile,
+) -> (FxHashMap<String, u32>, Vec<Package>) {
+    let pkg_ix = checker.unique(
+        "packages",
+        catalog_file.packages.iter().map(|p| p.id.as_str()),
+    );
+    let packages = catalog_file
+        .packages
+        .iter()
+        .map(|p| package(checker, p))
+        .collect();
     (pkg_ix, packages)
 }
 
 /// One package: what it covers and for how long.
-fn package(c: &mut Checker, p: &file::PackageFile) -> Package {
-    let item = format!("packages.{}", p.id);
-    if p.services.is_empty() {
-        c.bad(&item, "covers no service");
+fn package(checker: &mut Checker, package_file: &file::PackageFile) -> Package {
+    let item = format!("packages.{}", package_file.id);
+    if package_file.services.is_empty() {
+        checker.bad(&item, "covers no service");
     }
-    for s in &p.services {
-        if s.unit() != p.unit {
-            c.bad(
+    for s in &package_file.services {
+        if s.unit() != package_file.unit {
+            checker.bad(
                 &item,
                 format!(
                     "unit {} cannot pay for {s}, which is counted in {}",
-                    p.unit,
+                    package_file.unit,
                     s.unit()
                 ),
             );
         }
     }
-    if p.amount == 0 {
-        c.bad(&item, "amount is zero");
+    if package_file.amount == 0 {
+        checker.bad(&item, "amount is zero");
     }
-    if p.increment == Some(0) {
-        c.bad(&item, "increment is zero");
+    if package_file.increment == Some(0) {
+        checker.bad(&item, "increment is zero");
     }
-    let validity_days = match (p.period, p.validity_days) {
+    let validity_days = match (package_file.period, package_file.validity_days) {
         (PackagePeriod::Once, Some(d)) if d > 0 => d,
         (PackagePeriod::Once, _) => {
-            c.bad(&item, "period once needs validity_days > 0");
+            checker.bad(&item, "period once needs validity_days > 0");
             1
         }
         (_, Some(_)) => {
-            c.bad(
+            checker.bad(
                 &item,
                 "validity_days is only for period once; daily and monthly packages live one period",
             );
@@ -694,28 +746,32 @@ fn package(c: &mut Checker, p: &file::PackageFile) -> Package {
         }
         (_, None) => 0,
     };
-    if let Some(r) = &p.rollover {
-        if p.period == PackagePeriod::Once {
-            c.bad(&item, "a one-off package cannot roll over");
+    if let Some(r) = &package_file.rollover {
+        if package_file.period == PackagePeriod::Once {
+            checker.bad(&item, "a one-off package cannot roll over");
         }
         if r.periods == 0 {
-            c.bad(&item, "rollover.periods is zero");
+            checker.bad(&item, "rollover.periods is zero");
         }
     }
     Package {
-        id: p.id.clone(),
-        unit: p.unit,
-        amount: p.amount,
-        services: p.services.iter().fold(0, |m, s| m | s.bit()),
-        directions: mask(&p.directions, Direction::Out.bit(), Direction::bit),
-        zones: mask(&p.zones, 0b111, Zone::bit),
-        networks: mask(&p.networks, 0b11, Network::bit),
-        rating_groups: p.rating_groups.clone().unwrap_or_default(),
-        increment: p.increment.unwrap_or(1).max(1),
-        period: p.period,
+        id: package_file.id.clone(),
+        unit: package_file.unit,
+        amount: package_file.amount,
+        services: package_file.services.iter().fold(0, |m, s| m | s.bit()),
+        directions: mask(
+            &package_file.directions,
+            Direction::Out.bit(),
+            Direction::bit,
+        ),
+        zones: mask(&package_file.zones, 0b111, Zone::bit),
+        networks: mask(&package_file.networks, 0b11, Network::bit),
+        rating_groups: package_file.rating_groups.clone().unwrap_or_default(),
+        increment: package_file.increment.unwrap_or(1).max(1),
+        period: package_file.period,
         validity_days,
-        priority: p.priority,
-        rollover: p.rollover.as_ref().map(|r| Rollover {
+        priority: package_file.priority,
+        rollover: package_file.rollover.as_ref().map(|r| Rollover {
             max: r.max,
             periods: r.periods.max(1),
         }),
@@ -734,7 +790,7 @@ impl OfferCtx<'_> {
     #[allow(clippy::too_many_arguments)]
     fn offer(
         &self,
-        c: &mut Checker,
+        checker: &mut Checker,
         kind: &str,
         id: &str,
         name: &Option<String>,
@@ -745,25 +801,25 @@ impl OfferCtx<'_> {
     ) -> Offer {
         let item = format!("{kind}.{id}");
         let connection_fee = connection_fee.unwrap_or_default();
-        c.money(&item, "connection_fee", connection_fee);
+        checker.money(&item, "connection_fee", connection_fee);
         for (i, fee) in fees.iter().enumerate() {
-            c.money(&format!("{item}.fees[{i}]"), "amount", fee.amount);
+            checker.money(&format!("{item}.fees[{i}]"), "amount", fee.amount);
         }
         let mut pk = Vec::new();
         for p in packages {
             match self.pkg_ix.get(p) {
                 Some(&i) => pk.push(i),
-                None => c.bad(&item, format!("unknown package {p:?}")),
+                None => checker.bad(&item, format!("unknown package {p:?}")),
             }
         }
         if prices.len() > MAX_PRICES_PER_OFFER {
-            c.bad(&item, format!("more than {MAX_PRICES_PER_OFFER} prices"));
+            checker.bad(&item, format!("more than {MAX_PRICES_PER_OFFER} prices"));
         }
         let mut out = Vec::new();
         let mut index: FxHashMap<u64, Vec<u32>> = FxHashMap::default();
         for (i, p) in prices.iter().enumerate() {
             let pi = format!("{item}.prices[{i}]");
-            if let Some((price, dests)) = self.price(c, &pi, p) {
+            if let Some((price, dests)) = self.price(checker, &pi, p) {
                 let idx = out.len() as u32;
                 out.push(price);
                 for d in dests {
@@ -802,41 +858,46 @@ impl OfferCtx<'_> {
 
     /// One price of an offer, and the destinations it is indexed under; none if its rate is
     /// unknown.
-    fn price(&self, c: &mut Checker, pi: &str, p: &PriceFile) -> Option<(Price, Vec<DestIdx>)> {
-        let Some(&rate) = self.rate_ix.get(&p.rate) else {
-            c.bad(pi, format!("unknown rate {:?}", p.rate));
+    fn price(
+        &self,
+        checker: &mut Checker,
+        pi: &str,
+        price_file: &PriceFile,
+    ) -> Option<(Price, Vec<DestIdx>)> {
+        let Some(&rate) = self.rate_ix.get(&price_file.rate) else {
+            checker.bad(pi, format!("unknown rate {:?}", price_file.rate));
             return None;
         };
         let unit = self.rates[rate as usize].unit;
-        if unit != p.service.unit() {
-            c.bad(
+        if unit != price_file.service.unit() {
+            checker.bad(
                 pi,
                 format!(
                     "rate {} is per {unit} but {} is counted in {}",
-                    p.rate,
-                    p.service,
-                    p.service.unit()
+                    price_file.rate,
+                    price_file.service,
+                    price_file.service.unit()
                 ),
             );
         }
-        let band = match &p.band {
+        let band = match &price_file.band {
             None => None,
             Some(b) => match self.band_ix.get(b) {
                 Some(&x) => Some(x as BandIdx),
                 None => {
-                    c.bad(pi, format!("unknown band {b:?}"));
+                    checker.bad(pi, format!("unknown band {b:?}"));
                     None
                 }
             },
         };
-        if p.rating_group.is_some() && p.service != Service::Data {
-            c.bad(pi, "rating_group applies to data only");
+        if price_file.rating_group.is_some() && price_file.service != Service::Data {
+            checker.bad(pi, "rating_group applies to data only");
         }
-        let dests: Vec<DestIdx> = match &p.destinations {
+        let dests: Vec<DestIdx> = match &price_file.destinations {
             None => vec![ANY_DEST],
             Some(v) if v.iter().any(|d| d == "*any") => {
                 if v.len() > 1 {
-                    c.bad(pi, "*any together with named destinations");
+                    checker.bad(pi, "*any together with named destinations");
                 }
                 vec![ANY_DEST]
             }
@@ -845,22 +906,22 @@ impl OfferCtx<'_> {
                 .filter_map(|d| match self.dest_ix.get(d) {
                     Some(&x) => Some(x),
                     None => {
-                        c.bad(pi, format!("unknown destination {d:?}"));
+                        checker.bad(pi, format!("unknown destination {d:?}"));
                         None
                     }
                 })
                 .collect(),
         };
-        if p.service == Service::Data && dests != [ANY_DEST] {
-            c.bad(pi, "data has no destination; leave destinations out");
+        if price_file.service == Service::Data && dests != [ANY_DEST] {
+            checker.bad(pi, "data has no destination; leave destinations out");
         }
         Some((
             Price {
                 band,
-                weight: p.weight,
+                weight: price_file.weight,
                 rate,
-                location: p.location,
-                rating_group: p.rating_group,
+                location: price_file.location,
+                rating_group: price_file.rating_group,
             },
             dests,
         ))

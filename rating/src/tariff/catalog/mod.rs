@@ -149,15 +149,18 @@ pub struct Package {
 
 impl Package {
     /// Whether this package pays for usage of this kind.
-    pub fn covers(&self, u: &UsageKind) -> bool {
-        self.services & u.service.bit() != 0
-            && self.directions & u.direction.bit() != 0
-            && u.zone
+    pub fn covers(&self, kind: &UsageKind) -> bool {
+        self.services & kind.service.bit() != 0
+            && self.directions & kind.direction.bit() != 0
+            && kind
+                .zone
                 .map_or(self.zones == 0b111, |z| self.zones & z.bit() != 0)
-            && u.network
+            && kind
+                .network
                 .map_or(self.networks == 0b11, |n| self.networks & n.bit() != 0)
             && (self.rating_groups.is_empty()
-                || u.rating_group
+                || kind
+                    .rating_group
                     .is_some_and(|g| self.rating_groups.contains(&g)))
     }
 }

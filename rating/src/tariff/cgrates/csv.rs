@@ -264,18 +264,18 @@ fn read_timings(
     Ok((timings, timing_ids))
 }
 
-fn timing(f: &[String]) -> Result<TimingFile, String> {
-    let (start, end) = match f[5].split_once(';') {
+fn timing(fields: &[String]) -> Result<TimingFile, String> {
+    let (start, end) = match fields[5].split_once(';') {
         Some((s, e)) => (s.to_string(), Some(e.to_string())),
-        None if f[5].is_empty() => ("00:00:00".to_string(), None),
-        None => (f[5].clone(), None),
+        None if fields[5].is_empty() => ("00:00:00".to_string(), None),
+        None => (fields[5].clone(), None),
     };
     Ok(TimingFile {
-        id: f[0].clone(),
-        years: list(&f[1])?,
-        months: list(&f[2])?,
-        month_days: list(&f[3])?,
-        week_days: list(&f[4])?,
+        id: fields[0].clone(),
+        years: list(&fields[1])?,
+        months: list(&fields[2])?,
+        month_days: list(&fields[3])?,
+        week_days: list(&fields[4])?,
         start,
         end,
     })
@@ -352,20 +352,20 @@ fn read_rates(text: &str, warnings: &mut Vec<Warning>) -> Result<Vec<RateFile>, 
     Ok(rates)
 }
 
-fn rate_slot(f: &[String]) -> Result<RateSlotFile, String> {
+fn rate_slot(fields: &[String]) -> Result<RateSlotFile, String> {
     for (name, v) in [
-        ("RateUnit", &f[3]),
-        ("RateIncrement", &f[4]),
-        ("GroupIntervalStart", &f[5]),
+        ("RateUnit", &fields[3]),
+        ("RateIncrement", &fields[4]),
+        ("GroupIntervalStart", &fields[5]),
     ] {
         parse_duration(v).map_err(|e| format!("{name}: {e}"))?;
     }
     Ok(RateSlotFile {
-        connect_fee: amount(&f[1]).map_err(|e| format!("ConnectFee: {e}"))?,
-        rate: amount(&f[2]).map_err(|e| format!("Rate: {e}"))?,
-        rate_unit: f[3].clone(),
-        rate_increment: f[4].clone(),
-        group_interval_start: f[5].clone(),
+        connect_fee: amount(&fields[1]).map_err(|e| format!("ConnectFee: {e}"))?,
+        rate: amount(&fields[2]).map_err(|e| format!("Rate: {e}"))?,
+        rate_unit: fields[3].clone(),
+        rate_increment: fields[4].clone(),
+        group_interval_start: fields[5].clone(),
     })
 }
 
@@ -407,59 +407,65 @@ fn read_destination_rates(
 /// One row of DestinationRates.csv, with a note to warn of though it is kept; or why it is
 /// skipped.
 fn destination_rate(
-    f: &[String],
+    fields: &[String],
     known: &Known,
 ) -> Result<(DestinationRateFile, Option<String>), String> {
-    let dest = if f[1].is_empty() {
+    let dest = if fields[1].is_empty() {
         "*any".to_string()
     } else {
-        f[1].clone()
+        fields[1].clone()
     };
     if dest != "*any" && !known.destinations.contains(dest.as_str()) {
-        return Err(format!("{}: unknown destination {dest}; row skipped", f[0]));
+        return Err(format!(
+            "{}: unknown destination {dest}; row skipped",
+            fields[0]
+        ));
     }
-    if !known.rates.contains(f[2].as_str()) {
-        return Err(format!("{}: unknown rate {}; row skipped", f[0], f[2]));
+    if !known.rates.contains(fields[2].as_str()) {
+        return Err(format!(
+            "{}: unknown rate {}; row skipped",
+            fields[0], fields[2]
+        ));
     }
-    let method = if f[3].is_empty() {
+    let method = if fields[3].is_empty() {
         "*middle".to_string()
     } else {
-        f[3].clone()
+        fields[3].clone()
     };
     if Method::parse(&method).is_none() {
         return Err(format!(
             "{}: rounding method {method} is not *up, *down or *middle; row skipped",
-            f[0]
+            fields[0]
         ));
     }
-    let decimals: u32 = match f[4].parse() {
+    let decimals: u32 = match fields[4].parse() {
         Ok(d) if d <= MAX_DECIMALS => d,
-        _ if f[4].is_empty() => 0,
+        _ if fields[4].is_empty() => 0,
         _ => {
             return Err(format!(
                 "{}: rounding decimals {:?} is not 0..{}; row skipped",
-                f[0], f[4], MAX_DECIMALS
+                fields[0], fields[4], MAX_DECIMALS
             ))
         }
     };
-    let max_cost = match amount(&f[5]) {
+    let max_cost = match amount(&fields[5]) {
         Ok(m) if !m.is_sign_negative() => m,
         _ => {
             return Err(format!(
                 "{}: max cost {:?} is not an amount; row skipped",
-                f[0], f[5]
+                fields[0], fields[5]
             ))
         }
     };
-    let strategy = f[6].clone();
+    let strategy = fields[6].clone();
     let note = match strategy.as_str() {
         "" | "*free" => None,
-        "*disconnect" => Some(format!("{}: *disconnect cuts live calls at the max cost; ratel prices the whole item, as a CGRateS quote does", f[0])),
-        s => return Err(format!("{}: max cost strategy {s} is unknown; row skipped", f[0])),
+        "*disconnect" => Some(format!("{}: *disconnect cuts live calls at the max cost; ratel prices the whole item, as a CGRateS quote does", fields[0])),
+        s => return Err(format!("{}: max cost strategy {s} is unknown; row skipped", fields[0])),
     };
     let rate = DestinationRateFile {
         destination: dest,
-        rate: f[2].clone(),
+        rate: fields[2].clone(),
         rounding_method: method,
         rounding_decimals: decimals,
         max_cost,

@@ -175,9 +175,9 @@ impl Default for Categories {
 }
 
 impl Categories {
-    pub fn of(&self, s: crate::service::Service) -> &str {
+    pub fn of(&self, service: crate::service::Service) -> &str {
         use crate::service::Service::*;
-        match s {
+        match service {
             Voice => &self.voice,
             Sms => &self.sms,
             Mms => &self.mms,

@@ -140,10 +140,10 @@ fn moment(req: &CgrRequest, elapsed: u64) -> String {
         .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
 }
 
-fn local_parts(t: NaiveDateTime) -> (NaiveDate, u64) {
-    let tod = u64::from(t.num_seconds_from_midnight()) * SECOND
-        + u64::from(t.nanosecond().min(999_999_999));
-    (t.date(), tod)
+fn local_parts(local: NaiveDateTime) -> (NaiveDate, u64) {
+    let tod = u64::from(local.num_seconds_from_midnight()) * SECOND
+        + u64::from(local.nanosecond().min(999_999_999));
+    (local.date(), tod)
 }
 
 impl Tariff {
@@ -380,7 +380,7 @@ impl Tariff {
     fn span(
         &self,
         req: &CgrRequest,
-        r: &Resolved,
+        resolved: &Resolved,
         cur: &Interval,
         si: usize,
         elapsed: u64,
@@ -402,10 +402,10 @@ impl Tariff {
             start: moment(req, elapsed),
             elapsed,
             usage,
-            subject: r.subject.clone(),
-            rating_plan: r.plan.id.clone(),
-            destination: r.destination.clone(),
-            prefix: r.prefix.clone(),
+            subject: resolved.subject.clone(),
+            rating_plan: resolved.plan.id.clone(),
+            destination: resolved.destination.clone(),
+            prefix: resolved.prefix.clone(),
             destination_rates: cur.destination_rates.clone(),
             timing: self.timings[cur.timing as usize].id.clone(),
             weight: cur.weight,

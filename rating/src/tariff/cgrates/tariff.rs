@@ -152,16 +152,16 @@ impl Timing {
         }
     }
 
-    pub fn on_day(&self, d: NaiveDate) -> bool {
-        (self.years.is_empty() || self.years.contains(&d.year()))
-            && (self.months.is_empty() || self.months.contains(&d.month()))
-            && (self.month_days.is_empty() || self.month_days.contains(&d.day()))
+    pub fn on_day(&self, date: NaiveDate) -> bool {
+        (self.years.is_empty() || self.years.contains(&date.year()))
+            && (self.months.is_empty() || self.months.contains(&date.month()))
+            && (self.month_days.is_empty() || self.month_days.contains(&date.day()))
             && (self.week_days == 0
-                || self.week_days & (1 << d.weekday().num_days_from_monday()) != 0)
+                || self.week_days & (1 << date.weekday().num_days_from_monday()) != 0)
     }
 
-    pub fn active(&self, d: NaiveDate, tod: u64) -> bool {
-        self.on_day(d) && self.start <= tod && tod < self.end
+    pub fn active(&self, date: NaiveDate, tod: u64) -> bool {
+        self.on_day(date) && self.start <= tod && tod < self.end
     }
 }
 
@@ -243,33 +243,40 @@ fn time_of_day(text: &str) -> Option<u64> {
 impl Tariff {
     /// Checks and indexes a tariff plan. Every problem is named by item, as for the rest of the
     /// catalog (`cgrates.rates.RT_X: …`).
-    pub fn compile(f: &TariffFile) -> Result<Tariff, Vec<Problem>> {
+    pub fn compile(tariff_file: &TariffFile) -> Result<Tariff, Vec<Problem>> {
         let mut problems = Vec::new();
-        if f.rounding_decimals > MAX_DECIMALS {
+        if tariff_file.rounding_decimals > MAX_DECIMALS {
             bad(
                 &mut problems,
                 "cgrates.rounding_decimals",
-                format!("{} decimals; at most {MAX_DECIMALS}", f.rounding_decimals),
+                format!(
+                    "{} decimals; at most {MAX_DECIMALS}",
+                    tariff_file.rounding_decimals
+                ),
             );
         }
-        let (dest_ix, by_prefix) = destinations(f, &mut problems);
-        let (timings, timing_ix) = timings(f, &mut problems);
-        let (rates, rate_ix) = rates(f, &mut problems);
-        let drs = destination_rates(f, &dest_ix, &rate_ix, &mut problems);
+        let (dest_ix, by_prefix) = destinations(tariff_file, &mut problems);
+        let (timings, timing_ix) = timings(tariff_file, &mut problems);
+        let (rates, rate_ix) = rates(tariff_file, &mut problems);
+        let drs = destination_rates(tariff_file, &dest_ix, &rate_ix, &mut problems);
         let ix = Indexes {
             destinations: &dest_ix,
             timings: &timing_ix,
             rates: &rate_ix,
             destination_rates: &drs,
         };
-        let (plans, plan_ix) = plans(f, &ix, &mut problems);
-        let profiles = profiles(f, &plan_ix, &mut problems);
+        let (plans, plan_ix) = plans(tariff_file, &ix, &mut problems);
+        let profiles = profiles(tariff_file, &plan_ix, &mut problems);
         if !problems.is_empty() {
             return Err(problems);
         }
         Ok(Tariff {
-            rounding_decimals: f.rounding_decimals,
-            destinations: f.destinations.iter().map(|d| d.id.clone()).collect(),
+            rounding_decimals: tariff_file.rounding_decimals,
+            destinations: tariff_file
+                .destinations
+                .iter()
+                .map(|d| d.id.clone())
+                .collect(),
             by_prefix,
             timings,
             rates,
@@ -296,12 +303,12 @@ struct Indexes<'a> {
 
 /// The destinations' index by id, and the destinations of each prefix.
 fn destinations<'a>(
-    f: &'a TariffFile,
+    tariff_file: &'a TariffFile,
     problems: &mut Vec<Problem>,
 ) -> (FxHashMap<&'a str, u32>, FxHashMap<String, Vec<u32>>) {
     let mut dest_ix: FxHashMap<&str, u32> = FxHashMap::default();
     let mut by_prefix: FxHashMap<String, Vec<u32>> = FxHashMap::default();
-    for (i, d) in f.destinations.iter().enumerate() {
+    for (i, d) in tariff_file.destinations.iter().enumerate() {
         let item = format!("cgrates.destinations.{}", d.id);
         if d.id == "*any" || dest_ix.insert(&d.id, i as u32).is_some() {
             bad(problems, &item, "id is reserved or used twice");
@@ -328,12 +335,12 @@ fn destinations<'a>(
 
 /// The timings (`*any` first) and their index by id.
 fn timings<'a>(
-    f: &'a TariffFile,
+    tariff_file: &'a TariffFile,
     problems: &mut Vec<Problem>,
 ) -> (Vec<Timing>, FxHashMap<&'a str, u32>) {
     let mut timings = vec![Timing::always()];
     let mut timing_ix: FxHashMap<&str, u32> = FxHashMap::from_iter([("*any", 0)]);
-    for t in &f.timings {
+    for t in &tariff_file.timings {
         let item = format!("cgrates.timings.{}", t.id);
         if timing_ix.insert(&t.id, timings.len() as u32).is_some() {
             bad(problems, &item, "id is reserved or used twice");
@@ -386,12 +393,12 @@ fn timings<'a>(
 
 /// The rates, each with its slots in order of their start, and their index by id.
 fn rates<'a>(
-    f: &'a TariffFile,
+    tariff_file: &'a TariffFile,
     problems: &mut Vec<Problem>,
 ) -> (Vec<Rate>, FxHashMap<&'a str, u32>) {
     let mut rates = Vec::new();
     let mut rate_ix: FxHashMap<&str, u32> = FxHashMap::default();
-    for r in &f.rates {
+    for r in &tariff_file.rates {
         let item = format!("cgrates.rates.{}", r.id);
         if rate_ix.insert(&r.id, rates.len() as u32).is_some() {
             bad(problems, &item, "id used twice");
@@ -442,13 +449,13 @@ fn rates<'a>(
 
 /// The destination rates by id, each row checked against the destinations and rates.
 fn destination_rates<'a>(
-    f: &'a TariffFile,
+    tariff_file: &'a TariffFile,
     dest_ix: &FxHashMap<&str, u32>,
     rate_ix: &FxHashMap<&str, u32>,
     problems: &mut Vec<Problem>,
 ) -> FxHashMap<&'a str, &'a file::DestinationRatesFile> {
     let mut drs: FxHashMap<&str, &file::DestinationRatesFile> = FxHashMap::default();
-    for d in &f.destination_rates {
+    for d in &tariff_file.destination_rates {
         let item = format!("cgrates.destination_rates.{}", d.id);
         if drs.insert(&d.id, d).is_some() {
             bad(problems, &item, "id used twice");
@@ -501,13 +508,13 @@ fn destination_rates<'a>(
 
 /// The rating plans, each binding resolved to intervals by destination, and their index by id.
 fn plans<'a>(
-    f: &'a TariffFile,
+    tariff_file: &'a TariffFile,
     ix: &Indexes,
     problems: &mut Vec<Problem>,
 ) -> (Vec<Plan>, FxHashMap<&'a str, u32>) {
     let mut plans = Vec::new();
     let mut plan_ix: FxHashMap<&str, u32> = FxHashMap::default();
-    for p in &f.rating_plans {
+    for p in &tariff_file.rating_plans {
         let item = format!("cgrates.rating_plans.{}", p.id);
         if plan_ix.insert(&p.id, plans.len() as u32).is_some() {
             bad(problems, &item, "id used twice");
@@ -563,12 +570,12 @@ fn plans<'a>(
 
 /// The rating profiles, each with its activations in time order.
 fn profiles(
-    f: &TariffFile,
+    tariff_file: &TariffFile,
     plan_ix: &FxHashMap<&str, u32>,
     problems: &mut Vec<Problem>,
 ) -> FxHashMap<(String, String, String), Vec<Activation>> {
     let mut profiles: FxHashMap<(String, String, String), Vec<Activation>> = FxHashMap::default();
-    for p in &f.rating_profiles {
+    for p in &tariff_file.rating_profiles {
         let item = format!(
             "cgrates.rating_profiles.{}:{}:{}",
             p.tenant, p.category, p.subject
