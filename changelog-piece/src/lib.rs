@@ -2,6 +2,9 @@
 //! serde_bytes and bincode alone, so that the fuzz target (fuzz/fuzz_targets/changelog_piece.rs)
 //! depends on it as the engine does, without RocksDB.
 
+// Product code only: a test may be a long story.
+#![warn(clippy::too_many_lines)]
+
 use serde::{Deserialize, Serialize};
 
 /// Layout of a piece: `[VERSION][bincode Piece]`. Version 2: a batch's share carries the

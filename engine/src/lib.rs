@@ -2,6 +2,9 @@
 //! (the RocksDB event log and state), recovers, replays and re-rates. `rating` decides; this
 //! crate never computes a price itself.
 
+// Product code only: a test may be a long story.
+#![warn(clippy::too_many_lines)]
+
 mod input;
 pub mod kafka;
 mod passes;

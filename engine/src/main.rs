@@ -1,5 +1,8 @@
 //! `ratel`: the command line of the rating engine. See README.md for every command.
 
+// Product code only: a test may be a long story.
+#![warn(clippy::too_many_lines)]
+
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 use engine::pipeline::{recorded_catalog, Config, Engine, DEFAULT_BATCH};

@@ -11,6 +11,9 @@
 //! - `present/`: what people read: balance and packages of an account ([`view`]), a detalization
 //!   as CSV or JSON ([`export`]) or as a printable PDF ([`pdf`]).
 
+// Product code only: a test may be a long story.
+#![warn(clippy::too_many_lines)]
+
 pub mod models;
 mod present;
 pub mod project;

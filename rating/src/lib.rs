@@ -6,6 +6,9 @@
 //! changes the state by exactly what the decision records. The engine logs the decision between
 //! the two.
 
+// Product code only: a test may be a long story.
+#![warn(clippy::too_many_lines)]
+
 mod decide;
 mod encoding;
 mod model;

@@ -306,6 +306,7 @@ pub mod v1 {
         // Whole on purpose: a frozen layout's table, one arm per outcome of that version,
         // each mapped to today's; it never changes, and split it would be harder to check
         // against the layout it reads.
+        #[allow(clippy::too_many_lines)]
         fn from(decision: Decision) -> Self {
             use d::Outcome as O;
             let outcome = match decision.outcome {
@@ -570,6 +571,7 @@ pub mod v2 {
         // Whole on purpose: a frozen layout's table, one arm per outcome of that version,
         // each mapped to today's; it never changes, and split it would be harder to check
         // against the layout it reads.
+        #[allow(clippy::too_many_lines)]
         fn from(decision: Decision) -> Self {
             use d::Outcome as O;
             let outcome = match decision.outcome {
