@@ -7,6 +7,7 @@ use rating::cgrates::csv::{import, ImportError, Warning, FILES, MAX_FILE_BYTES};
 use rating::cgrates::file::PricingFile;
 use rating::cgrates::parse_duration;
 use rating::money::{Rounding, RoundingMethod};
+use rating::{Service, Unit};
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -141,8 +142,15 @@ pub fn import_folder(
 /// duration ("90s", "1m30s"), SMS and MMS as a count, data as bytes.
 pub fn usage(service: &str, usage: &str) -> Result<(bool, u64), CgratesError> {
     let bad = |m: String| CgratesError::Request(m);
-    match service.trim_start_matches('*') {
-        "voice" | "call" => {
+    let name = service.trim_start_matches('*');
+    let unit = match name {
+        "call" => Some(Unit::Seconds),
+        _ => (Service::ALL.iter())
+            .find(|known| known.name() == name)
+            .map(|known| known.unit()),
+    };
+    match unit {
+        Some(Unit::Seconds) => {
             if usage.trim().bytes().all(|b| b.is_ascii_digit()) {
                 return Err(bad(format!(
                     "voice usage {usage:?} has no unit: write a duration such as 120s or 2m"
@@ -151,7 +159,7 @@ pub fn usage(service: &str, usage: &str) -> Result<(bool, u64), CgratesError> {
             let ns = parse_duration(usage).map_err(bad)?;
             Ok((true, ns))
         }
-        "sms" | "mms" | "data" => {
+        Some(Unit::Messages | Unit::Bytes) => {
             let n: u64 = usage
                 .trim()
                 .parse()
@@ -161,8 +169,13 @@ pub fn usage(service: &str, usage: &str) -> Result<(bool, u64), CgratesError> {
             }
             Ok((false, n))
         }
-        s => Err(bad(format!(
-            "unknown service {s:?}: voice, sms, mms or data"
-        ))),
+        None => {
+            let names: Vec<&str> = Service::ALL.iter().map(|known| known.name()).collect();
+            let (last, rest) = names.split_last().expect("there are services");
+            Err(bad(format!(
+                "unknown service {name:?}: {} or {last}",
+                rest.join(", ")
+            )))
+        }
     }
 }

@@ -84,10 +84,10 @@ fn volume(b: u64) -> String {
 
 fn quantity(what: &What, units: u64) -> String {
     match what {
-        What::Usage { service, .. } => match service {
-            rating::Service::Voice => duration(units),
-            rating::Service::Data => volume(units),
-            rating::Service::Sms | rating::Service::Mms => units.to_string(),
+        What::Usage { service, .. } => match service.unit() {
+            rating::Unit::Seconds => duration(units),
+            rating::Unit::Bytes => volume(units),
+            rating::Unit::Messages => units.to_string(),
         },
         _ => String::new(),
     }
@@ -174,7 +174,7 @@ pub fn report(
         t.0 += 1;
         t.1 += i.money;
     }
-    let order = ["voice", "sms", "mms", "data", "fee", "report"];
+    let order = rating::request::SERVICES;
     Report {
         msisdn: msisdn.to_string(),
         currency: cat.currency.clone(),

@@ -6,14 +6,26 @@
 
 use crate::catalog::Catalog;
 use crate::event::Month;
+use crate::service::Service;
 use crate::time::{start_of_day, Timestamp};
 use serde::Deserialize;
 
 /// Longest query string decoded (bytes): requests carry a few short parameters.
 pub const MAX_QUERY: usize = 2048;
 
-/// Services a detalization can be filtered by (the categories of its items).
-pub const SERVICES: [&str; 6] = ["voice", "sms", "mms", "data", "fee", "report"];
+/// Services a detalization can be filtered by (the categories of its items): every service,
+/// then fees and reports.
+pub const SERVICES: [&str; Service::ALL.len() + 2] = {
+    let mut names = [""; Service::ALL.len() + 2];
+    let mut i = 0;
+    while i < Service::ALL.len() {
+        names[i] = Service::ALL[i].name();
+        i += 1;
+    }
+    names[i] = "fee";
+    names[i + 1] = "report";
+    names
+};
 
 /// The parameters of a detalization: `month`, or `from` and `to`; `service` (comma-separated);
 /// `format`.

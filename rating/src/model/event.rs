@@ -4,7 +4,7 @@
 //! The JSON form (one object per line, `"type"` names the kind) is documented in docs/events.md.
 
 use crate::money;
-use crate::service::{Direction, Service, Zone};
+use crate::service::{Direction, Service, Unit, Zone};
 use crate::time::Timestamp;
 use compact_str::CompactString;
 use rust_decimal::Decimal;
@@ -118,15 +118,16 @@ impl Usage {
     /// The quantity to rate, in the service's unit, checked against the service and the limits.
     pub fn quantity(&self) -> Result<u64, QuantityError> {
         use QuantityError as R;
-        let (value, field, max) = match self.service {
-            Service::Voice => (self.duration, "duration", MAX_DURATION_SECONDS),
-            Service::Data => (self.bytes, "bytes", MAX_VOLUME_BYTES),
-            Service::Sms | Service::Mms => (Some(self.count.unwrap_or(1)), "count", MAX_MESSAGES),
+        // By the service's unit, so that a new service counted in a known unit needs nothing here.
+        let (value, field, max) = match self.service.unit() {
+            Unit::Seconds => (self.duration, "duration", MAX_DURATION_SECONDS),
+            Unit::Bytes => (self.bytes, "bytes", MAX_VOLUME_BYTES),
+            Unit::Messages => (Some(self.count.unwrap_or(1)), "count", MAX_MESSAGES),
         };
-        let extra = match self.service {
-            Service::Voice => self.bytes.is_some() || self.count.is_some(),
-            Service::Data => self.duration.is_some() || self.count.is_some(),
-            Service::Sms | Service::Mms => self.duration.is_some() || self.bytes.is_some(),
+        let extra = match self.service.unit() {
+            Unit::Seconds => self.bytes.is_some() || self.count.is_some(),
+            Unit::Bytes => self.duration.is_some() || self.count.is_some(),
+            Unit::Messages => self.duration.is_some() || self.bytes.is_some(),
         };
         if extra {
             return Err(R::Malformed(format!(

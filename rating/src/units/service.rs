@@ -24,11 +24,13 @@ impl Service {
         }
     }
 
+    /// The service's bit in a package's mask of services (`u8`: room for eight services).
     pub fn bit(self) -> u8 {
+        const _: () = assert!(Service::ALL.len() <= u8::BITS as usize);
         1 << (self as u8)
     }
 
-    pub fn name(self) -> &'static str {
+    pub const fn name(self) -> &'static str {
         match self {
             Service::Voice => "voice",
             Service::Sms => "sms",

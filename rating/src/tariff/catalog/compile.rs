@@ -831,7 +831,7 @@ impl OfferCtx<'_> {
             }
         }
         let banded = out.iter().any(|p| p.band.is_some());
-        let priced = prices.iter().fold(0u8, |m, p| {
+        let priced = prices.iter().fold(0u32, |m, p| {
             m | 1 << (p.service as u8 * 2 + p.direction as u8)
         });
         Offer {

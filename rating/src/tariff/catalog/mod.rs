@@ -214,7 +214,7 @@ pub struct Offer {
     pub banded: bool,
     /// Bit `service * 2 + direction` is set if the offer has any price for that pair: most
     /// options price one service only, and the others need no lookup.
-    priced: u8,
+    priced: u32,
     /// For options: the plans it may join (empty: any).
     pub plans: Vec<PlanIdx>,
     /// For plans priced by the catalog's CGRateS tariff plan.
@@ -222,6 +222,9 @@ pub struct Offer {
     /// For plans: charged when a number changes to this plan.
     pub switch_fee: Decimal,
 }
+
+// `Offer::priced` has a bit for every service and direction.
+const _: () = assert!(Service::ALL.len() * 2 <= u32::BITS as usize);
 
 impl Offer {
     #[inline]
