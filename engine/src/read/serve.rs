@@ -30,7 +30,13 @@ pub const MAX_QUERY_THREADS: usize = 16;
 /// How stale the follower may be: it catches up with the writer at most this often.
 const CATCH_UP_EVERY: Duration = Duration::from_millis(100);
 const PAGE: &str = include_str!("../../assets/self-care.html");
-const OPENAPI: &str = include_str!("../../assets/openapi.json");
+/// The OpenAPI description as written, with `{services}` where the services a detalization may
+/// be filtered by go (`rating::request::SERVICES`), so that the description follows the code.
+const OPENAPI_TEMPLATE: &str = include_str!("../../assets/openapi.json");
+
+static OPENAPI: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    OPENAPI_TEMPLATE.replace("{services}", &rating::request::SERVICES.join(", "))
+});
 
 /// Who a token belongs to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -483,7 +489,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route(ROUTES[6], get(number_spending))
         .route(
             "/openapi.json",
-            get(|| async { ([(header::CONTENT_TYPE, "application/json")], OPENAPI) }),
+            get(|| async { ([(header::CONTENT_TYPE, "application/json")], OPENAPI.as_str()) }),
         )
         .route("/self-care", get(|| async { Html(PAGE) }))
         .route("/healthz", get(|| async { "ok" }))
@@ -491,7 +497,7 @@ pub fn router(app: Arc<App>) -> Router {
 }
 
 pub fn openapi() -> &'static str {
-    OPENAPI
+    OPENAPI.as_str()
 }
 
 /// Resolves at Ctrl-C or SIGTERM.
