@@ -441,12 +441,12 @@ fn bar(quiet: bool, len: u64, what: &str) -> ProgressBar {
 }
 
 /// Writes the workload to `path` with a progress bar by day; returns the number of lines.
-fn generate(w: &Workload, path: &Path, quiet: bool) -> Result<u64> {
-    let pb = bar(quiet, u64::from(w.days), "generating");
+fn generate(workload: &Workload, path: &Path, quiet: bool) -> Result<u64> {
+    let pb = bar(quiet, u64::from(workload.days), "generating");
     let file =
         std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
     let mut f = std::io::BufWriter::with_capacity(1 << 20, file);
-    let lines = w.write(&mut f, |d| pb.set_position(u64::from(d)))?;
+    let lines = workload.write(&mut f, |d| pb.set_position(u64::from(d)))?;
     f.flush()?;
     pb.finish_and_clear();
     Ok(lines)

@@ -147,12 +147,12 @@ impl FileTopics {
         self.unfinished
     }
 
-    /// The line at `p`, as [`FileSource`] gives it.
-    fn read(&self, p: &Placed, rank: usize, partition: u32) -> std::io::Result<Line> {
-        let whole = (p.end - p.at) as usize;
+    /// The line at `placed`, as [`FileSource`] gives it.
+    fn read(&self, placed: &Placed, rank: usize, partition: u32) -> std::io::Result<Line> {
+        let whole = (placed.end - placed.at) as usize;
         let mut bytes = vec![0u8; whole.min(MAX_LINE_BYTES + 1)];
-        self.file.read_exact_at(&mut bytes, p.at)?;
-        if !p.oversized && bytes.last() == Some(&b'\n') {
+        self.file.read_exact_at(&mut bytes, placed.at)?;
+        if !placed.oversized && bytes.last() == Some(&b'\n') {
             bytes.pop();
             if bytes.last() == Some(&b'\r') {
                 bytes.pop();
@@ -161,10 +161,10 @@ impl FileTopics {
         Ok(Line {
             topic: Some(self.topics[rank].clone()),
             partition,
-            position: p.end,
-            at: p.at,
+            position: placed.end,
+            at: placed.at,
             bytes,
-            oversized: p.oversized,
+            oversized: placed.oversized,
             far_ahead: false,
         })
     }

@@ -403,14 +403,14 @@ impl KafkaSource {
     }
 
     /// A message taken from the head of a topic partition's queue, as a line.
-    fn take(&mut self, partition: i32, r: usize) -> Line {
+    fn take(&mut self, partition: i32, rank: usize) -> Line {
         let m = self
             .queues
-            .get_mut(&(partition, r))
+            .get_mut(&(partition, rank))
             .and_then(std::collections::VecDeque::pop_front)
             .expect("the head just seen");
         Line {
-            topic: Some(self.topics[r].clone()),
+            topic: Some(self.topics[rank].clone()),
             partition: partition as u32,
             position: m.offset as u64 + 1,
             at: m.offset as u64,

@@ -100,8 +100,8 @@ fn outcome_notification(outcome: &Outcome) -> Option<(&'static str, serde_json::
 }
 
 /// The notification an alert sends, if any.
-fn alert_notification(a: &Alert) -> Option<(&'static str, serde_json::Value)> {
-    match a {
+fn alert_notification(alert: &Alert) -> Option<(&'static str, serde_json::Value)> {
+    match alert {
         Alert::Blocked {
             balance,
             credit_limit,

@@ -133,12 +133,12 @@ pub fn send<C: ProducerContext<DeliveryOpaque = ()>>(
 /// `FLUSH_STALL` without a single acknowledgement. An error if any message was refused.
 pub fn flush<C: ProducerContext>(
     producer: &ThreadedProducer<C>,
-    d: &Deliveries,
+    deliveries: &Deliveries,
 ) -> Result<(), KafkaError> {
     // Progress: a delivery reported, or fewer messages outstanding (a producer may report
     // failures only).
     let acknowledged = || {
-        (d.delivered.load(Ordering::Relaxed) + d.failed.load(Ordering::Relaxed))
+        (deliveries.delivered.load(Ordering::Relaxed) + deliveries.failed.load(Ordering::Relaxed))
             .wrapping_sub(producer.in_flight_count().max(0) as u64)
     };
     let (mut seen, mut since) = (acknowledged(), Instant::now());
@@ -164,8 +164,8 @@ pub fn flush<C: ProducerContext>(
             Err(e) => return Err(e),
         }
     }
-    if d.failed.load(Ordering::Relaxed) > 0 {
-        let why = d.first_error.lock().expect("not poisoned").clone();
+    if deliveries.failed.load(Ordering::Relaxed) > 0 {
+        let why = deliveries.first_error.lock().expect("not poisoned").clone();
         return Err(KafkaError::MessageProduction(
             rdkafka::types::RDKafkaErrorCode::Fail,
         ))

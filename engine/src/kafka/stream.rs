@@ -250,8 +250,8 @@ fn start_publisher(
     Ok(Publisher::start(out, engine.store.clone(), give_back))
 }
 
-fn thread_error(e: std::io::Error) -> StreamError {
-    StreamError::Engine(EngineError::Source(e))
+fn thread_error(error: std::io::Error) -> StreamError {
+    StreamError::Engine(EngineError::Source(error))
 }
 
 fn commit_thread_ended() -> StreamError {

@@ -272,10 +272,10 @@ pub fn spending_of(
 fn spending_view(
     ctx: &Context,
     of: String,
-    s: &models::Spending,
+    spending: &models::Spending,
     payments: Option<Vec<PaymentView>>,
 ) -> SpendingView {
-    let months = s
+    let months = spending
         .months
         .iter()
         .map(|(m, sums)| MonthSpending {
@@ -284,7 +284,7 @@ fn spending_view(
                 .iter()
                 .map(|c| (c.name(), export::money(&ctx.cat, sums[*c as usize])))
                 .collect(),
-            total: export::money(&ctx.cat, s.total(*m)),
+            total: export::money(&ctx.cat, spending.total(*m)),
         })
         .collect();
     SpendingView {

@@ -193,25 +193,25 @@ impl Happenings {
     }
 
     /// Counts one decision.
-    pub fn add(&mut self, d: &rating::Decision) {
+    pub fn add(&mut self, decision: &rating::Decision) {
         use rating::decision::Alert;
         use rating::state::NumberStatus;
         use rating::Outcome;
-        for r in &d.renewals {
+        for r in &decision.renewals {
             r.fees.iter().for_each(|f| self.fee(f));
         }
-        if d.written_off.is_some() {
+        if decision.written_off.is_some() {
             self.promises_written_off += 1;
         }
-        if let Some(l) = &d.loyalty {
+        if let Some(l) = &decision.loyalty {
             self.loyalty_points += l.points;
         }
-        if let Some(w) = &d.inactivity {
+        if let Some(w) = &decision.inactivity {
             w.fees.iter().for_each(|f| self.fee(f));
             self.blocked_for_inactivity += u64::from(w.blocked.is_some());
             self.released += u64::from(w.released.is_some());
         }
-        match &d.outcome {
+        match &decision.outcome {
             Outcome::Opened { fees, .. }
             | Outcome::NumberAdded { fees, .. }
             | Outcome::OptionActivated { fees, .. } => fees.iter().for_each(|f| self.fee(f)),
@@ -237,7 +237,7 @@ impl Happenings {
             Outcome::Paid { repaid, .. } if !repaid.is_zero() => self.promise_repayments += 1,
             _ => {}
         }
-        for a in &d.alerts {
+        for a in &decision.alerts {
             match a {
                 Alert::Blocked { .. } => self.blocked += 1,
                 Alert::Unblocked { .. } => self.unblocked += 1,

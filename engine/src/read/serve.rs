@@ -271,9 +271,9 @@ async fn guarded<T: Send + 'static>(
 }
 
 /// A number named by a route (checked to exist by [`guarded`]).
-fn number(m: &str) -> Result<Who<'static>, QueryError> {
+fn number(text: &str) -> Result<Who<'static>, QueryError> {
     Ok(Who::Number(
-        rating::Msisdn::parse(m).map_err(QueryError::Bad)?,
+        rating::Msisdn::parse(text).map_err(QueryError::Bad)?,
     ))
 }
 
@@ -489,7 +489,12 @@ pub fn router(app: Arc<App>) -> Router {
         .route(ROUTES[6], get(number_spending))
         .route(
             "/openapi.json",
-            get(|| async { ([(header::CONTENT_TYPE, "application/json")], OPENAPI.as_str()) }),
+            get(|| async {
+                (
+                    [(header::CONTENT_TYPE, "application/json")],
+                    OPENAPI.as_str(),
+                )
+            }),
         )
         .route("/self-care", get(|| async { Html(PAGE) }))
         .route("/healthz", get(|| async { "ok" }))

@@ -36,23 +36,23 @@ impl Counters {
             self.derived,
         ]
     }
-    /// Adds `o`'s counts to these.
-    pub fn add(&mut self, o: &Counters) {
-        for (i, v) in o.values().into_iter().enumerate() {
+    /// Adds `other`'s counts to these.
+    pub fn add(&mut self, other: &Counters) {
+        for (i, v) in other.values().into_iter().enumerate() {
             let sum = self.values()[i] + v;
             self.set(i, sum);
         }
     }
 
-    pub(super) fn set(&mut self, i: usize, v: u64) {
-        match i {
-            0 => self.read = v,
-            1 => self.rated = v,
-            2 => self.rejected = v,
-            3 => self.duplicates = v,
-            4 => self.dead = v,
-            5 => self.ticks = v,
-            _ => self.derived = v,
+    pub(super) fn set(&mut self, index: usize, value: u64) {
+        match index {
+            0 => self.read = value,
+            1 => self.rated = value,
+            2 => self.rejected = value,
+            3 => self.duplicates = value,
+            4 => self.dead = value,
+            5 => self.ticks = value,
+            _ => self.derived = value,
         }
     }
 }

@@ -55,11 +55,11 @@ fn put_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
 struct Reader<'a>(&'a [u8]);
 
 impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> Result<&'a [u8], EntryError> {
-        if self.0.len() < n {
+    fn take(&mut self, count: usize) -> Result<&'a [u8], EntryError> {
+        if self.0.len() < count {
             return Err(EntryError::Truncated);
         }
-        let (a, b) = self.0.split_at(n);
+        let (a, b) = self.0.split_at(count);
         self.0 = b;
         Ok(a)
     }

@@ -343,10 +343,10 @@ impl Store {
     }
 
     /// Writes a batch as it is (a restored one), synced.
-    pub fn write(&self, b: WriteBatch) -> Result<(), StoreError> {
+    pub fn write(&self, batch: WriteBatch) -> Result<(), StoreError> {
         let mut w = WriteOptions::default();
         w.set_sync(true);
-        self.db.write_opt(b, &w).map_err(|e| self.err(e))
+        self.db.write_opt(batch, &w).map_err(|e| self.err(e))
     }
 
     fn cf(&self, name: &str) -> &rocksdb::ColumnFamily {
@@ -615,8 +615,8 @@ impl Store {
         commit.batch.put_cf(self.cf(CF_META), key, value);
     }
 
-    pub fn put_counters(&self, commit: &mut Commit, partition: u32, k: &Counters) {
-        for (n, v) in Counters::NAMES.iter().zip(k.values()) {
+    pub fn put_counters(&self, commit: &mut Commit, partition: u32, counters: &Counters) {
+        for (n, v) in Counters::NAMES.iter().zip(counters.values()) {
             self.put_meta(
                 commit,
                 &crate::keys::counter(Some(partition), n),

@@ -50,8 +50,8 @@ const HOURS: [f64; 24] = [
 ];
 const PLANS: [(&str, f64); 3] = [("SMART", 0.5), ("DAILY", 0.2), ("BASIC", 0.3)];
 
-pub fn msisdn(i: u64) -> u64 {
-    79_000_000_000 + i
+pub fn msisdn(index: u64) -> u64 {
+    79_000_000_000 + index
 }
 
 fn other(rng: &mut ChaCha8Rng) -> String {
@@ -67,14 +67,14 @@ fn other(rng: &mut ChaCha8Rng) -> String {
     }
 }
 
-fn rfc3339(t: i64) -> String {
-    rating::Timestamp(t).to_string()
+fn rfc3339(seconds: i64) -> String {
+    rating::Timestamp(seconds).to_string()
 }
 
 impl Workload {
-    /// Number of numbers of account `i`: one in ten is a family with two.
-    fn numbers(&self, i: u64) -> u64 {
-        if i % 10 == 7 {
+    /// Number of numbers of account `account`: one in ten is a family with two.
+    fn numbers(&self, account: u64) -> u64 {
+        if account % 10 == 7 {
             2
         } else {
             1
@@ -105,24 +105,24 @@ impl Workload {
         Ok(lines)
     }
 
-    /// Opens account `i` (its numbers from `next_number` on), pays into it, and gives some a
+    /// Opens account `index` (its numbers from `next_number` on), pays into it, and gives some a
     /// spending limit or autopay; returns the lines written.
     fn write_account(
         &self,
         rng: &mut ChaCha8Rng,
-        i: u64,
+        index: u64,
         next_number: &mut u64,
         out: &mut dyn Write,
     ) -> std::io::Result<u64> {
         let plan = plan_drawn(rng);
-        let k = self.numbers(i);
+        let k = self.numbers(index);
         let first = *next_number;
         let nums = numbers_json(rng, plan, first, k);
         *next_number += k;
-        let t = self.start + 60 + (i % 3600) as i64;
+        let t = self.start + 60 + (index % 3600) as i64;
         write_line(
             &format!(
-                r#"{{"type":"open_account","id":"open-{i}","account":"ACC{i}","time":"{}","credit_limit":"50.00","numbers":[{}]}}"#,
+                r#"{{"type":"open_account","id":"open-{index}","account":"ACC{index}","time":"{}","credit_limit":"50.00","numbers":[{}]}}"#,
                 rfc3339(t),
                 nums
             ),
@@ -130,7 +130,7 @@ impl Workload {
         )?;
         write_line(
             &format!(
-                r#"{{"type":"payment","id":"pay-{i}-0","account":"ACC{i}","amount":"{}.00","time":"{}"}}"#,
+                r#"{{"type":"payment","id":"pay-{index}-0","account":"ACC{index}","amount":"{}.00","time":"{}"}}"#,
                 rng.gen_range(3..20) * 100,
                 rfc3339(t + 1)
             ),
@@ -141,7 +141,7 @@ impl Workload {
         if k == 2 {
             write_line(
                 &format!(
-                    r#"{{"type":"set_spending_limit","id":"limit-{i}","msisdn":"{}","limit":"100.00","time":"{}"}}"#,
+                    r#"{{"type":"set_spending_limit","id":"limit-{index}","msisdn":"{}","limit":"100.00","time":"{}"}}"#,
                     msisdn(first + 1),
                     rfc3339(t + 2)
                 ),
@@ -150,10 +150,10 @@ impl Workload {
             lines += 1;
         }
         // One in five links a card: autopay of 300.00 below 100.00, told below 150.00.
-        if i % 5 == 2 {
+        if index % 5 == 2 {
             write_line(
                 &format!(
-                    r#"{{"type":"set_balance_alerts","id":"alerts-{i}","account":"ACC{i}","time":"{}","autopay":{{"threshold":"100.00","amount":"300.00"}},"low_balance":"150.00"}}"#,
+                    r#"{{"type":"set_balance_alerts","id":"alerts-{index}","account":"ACC{index}","time":"{}","autopay":{{"threshold":"100.00","amount":"300.00"}},"low_balance":"150.00"}}"#,
                     rfc3339(t + 2)
                 ),
                 out,
@@ -228,7 +228,7 @@ impl Workload {
         Ok(day_lines.len() as u64)
     }
 
-    /// One event of number `num` at `t`: usage mostly, now and then a payment, a transfer, a
+    /// One event of number `num` at `at`: usage mostly, now and then a payment, a transfer, a
     /// report, a promise or a command (which may bar the number).
     #[allow(clippy::too_many_arguments)]
     fn event_line(
@@ -236,20 +236,20 @@ impl Workload {
         rng: &mut ChaCha8Rng,
         seq: u64,
         num: u64,
-        t: i64,
+        at: i64,
         day: u32,
         first_number: &[u64],
         day_state: &mut DayState,
     ) -> String {
         let x: f64 = rng.gen();
         if x < 0.98 {
-            usage_line(rng, x, seq, num, t)
+            usage_line(rng, x, seq, num, at)
         } else if x > 0.9995 {
             // A subscriber short of money asks for a promised payment.
             format!(
                 r#"{{"type":"request_promise","id":"prom:{seq}","msisdn":"{num}","amount":"{}.00","time":"{}"}}"#,
                 rng.gen_range(1..6) * 50,
-                rfc3339(t)
+                rfc3339(at)
             )
         } else if self.transfers && x > 0.9975 && x <= 0.9980 {
             // Money to a relative's number (another account), now and then to a
@@ -262,35 +262,35 @@ impl Workload {
             format!(
                 r#"{{"type":"transfer","id":"xfer:{seq}","from":"{num}","to":"{to}","amount":"{}.00","time":"{}"}}"#,
                 rng.gen_range(1..7) * 50,
-                rfc3339(t)
+                rfc3339(at)
             )
         } else if x > 0.9980 && x <= 0.9985 {
             let late = self.start + i64::from(day) * 86_400 + 23 * 3600 + 3000;
-            command_line(rng, seq, num, t, late, (day, &mut day_state.barred))
+            command_line(rng, seq, num, at, late, (day, &mut day_state.barred))
         } else if x > 0.9985 {
             // A subscriber orders a report: of a whole month (the first of each
             // month is free), or of the last few days (charged).
             if rng.gen_bool(0.7) {
-                let moscow = chrono::DateTime::from_timestamp(t - 20 * 86_400 + 3 * 3600, 0)
+                let moscow = chrono::DateTime::from_timestamp(at - 20 * 86_400 + 3 * 3600, 0)
                     .expect("workload times are in range");
                 format!(
                     r#"{{"type":"order_detalization","id":"rep:{seq}","msisdn":"{num}","month":"{}","time":"{}"}}"#,
                     moscow.format("%Y-%m"),
-                    rfc3339(t)
+                    rfc3339(at)
                 )
             } else {
                 format!(
                     r#"{{"type":"order_detalization","id":"rep:{seq}","msisdn":"{num}","from":"{}","to":"{}","time":"{}"}}"#,
-                    rfc3339(t - 3 * 86_400),
-                    rfc3339(t),
-                    rfc3339(t)
+                    rfc3339(at - 3 * 86_400),
+                    rfc3339(at),
+                    rfc3339(at)
                 )
             }
         } else {
             format!(
                 r#"{{"type":"payment","id":"pay:{seq}","msisdn":"{num}","amount":"{}.00","time":"{}"}}"#,
                 rng.gen_range(1..10) * 100,
-                rfc3339(t)
+                rfc3339(at)
             )
         }
     }
@@ -307,10 +307,10 @@ fn plan_drawn(rng: &mut ChaCha8Rng) -> &'static str {
     plan.map_or("BASIC", |p| p.0)
 }
 
-/// The numbers of an opening: `k` from `first` on, the first on `plan` (a third of SMART ones
+/// The numbers of an opening: `count` from `first` on, the first on `plan` (a third of SMART ones
 /// with MESSENGERS), the others on BASIC.
-fn numbers_json(rng: &mut ChaCha8Rng, plan: &str, first: u64, k: u64) -> String {
-    let nums: Vec<String> = (0..k)
+fn numbers_json(rng: &mut ChaCha8Rng, plan: &str, first: u64, count: u64) -> String {
+    let nums: Vec<String> = (0..count)
         .map(|j| {
             let opt = if plan == "SMART" && rng.gen_bool(0.3) {
                 r#","options":["MESSENGERS"]"#
@@ -358,29 +358,29 @@ fn command_line(
     )
 }
 
-/// A usage record of number `num` at `t`, of the kind its draw `x` (below 0.98) picks: voice,
+/// A usage record of number `num` at `at`, of the kind its draw `draw` (below 0.98) picks: voice,
 /// SMS, MMS or data, by their shares.
-fn usage_line(rng: &mut ChaCha8Rng, x: f64, seq: u64, num: u64, t: i64) -> String {
-    if x < 0.44 {
+fn usage_line(rng: &mut ChaCha8Rng, draw: f64, seq: u64, num: u64, at: i64) -> String {
+    if draw < 0.44 {
         let dur = ((-(1.0 - rng.gen::<f64>()).ln()) * 110.0) as u64 + 1;
         let dir = if rng.gen_bool(0.35) { "in" } else { "out" };
         format!(
             r#"{{"type":"usage","id":"msc:{seq}","msisdn":"{num}","service":"voice","direction":"{dir}","other":"{}","start":"{}","duration":{}}}"#,
             other(rng),
-            rfc3339(t),
+            rfc3339(at),
             dur.min(7200)
         )
-    } else if x < 0.60 {
+    } else if draw < 0.60 {
         format!(
             r#"{{"type":"usage","id":"smsc:{seq}","msisdn":"{num}","service":"sms","other":"{}","start":"{}"}}"#,
             other(rng),
-            rfc3339(t)
+            rfc3339(at)
         )
-    } else if x < 0.62 {
+    } else if draw < 0.62 {
         format!(
             r#"{{"type":"usage","id":"mmsc:{seq}","msisdn":"{num}","service":"mms","other":"{}","start":"{}"}}"#,
             other(rng),
-            rfc3339(t)
+            rfc3339(at)
         )
     } else {
         let bytes = (10f64.powf(rng.gen_range(3.0..7.7))) as u64;
@@ -391,7 +391,7 @@ fn usage_line(rng: &mut ChaCha8Rng, x: f64, seq: u64, num: u64, t: i64) -> Strin
         };
         format!(
             r#"{{"type":"usage","id":"pgw:{seq}","msisdn":"{num}","service":"data","start":"{}","bytes":{bytes}{rg}}}"#,
-            rfc3339(t)
+            rfc3339(at)
         )
     }
 }
@@ -405,11 +405,11 @@ struct Activity {
 }
 
 impl Activity {
-    fn of(n: u64) -> Activity {
-        let weights: Vec<f32> = (0..n)
-            .map(|i| (1.0 / ((i * 7919 % n) as f64 + 1.0).powf(0.6)) as f32)
+    fn of(accounts: u64) -> Activity {
+        let weights: Vec<f32> = (0..accounts)
+            .map(|i| (1.0 / ((i * 7919 % accounts) as f64 + 1.0).powf(0.6)) as f32)
             .collect();
-        let mean = weights.iter().map(|&w| f64::from(w)).sum::<f64>() / n.max(1) as f64;
+        let mean = weights.iter().map(|&w| f64::from(w)).sum::<f64>() / accounts.max(1) as f64;
         Activity {
             weights,
             mean,
@@ -417,9 +417,9 @@ impl Activity {
         }
     }
 
-    /// Account `i`'s expected events a day, when the mean account makes `per_day`.
-    fn expected(&self, i: u64, per_day: f64) -> f64 {
-        per_day * f64::from(self.weights[i as usize]) / self.mean
+    /// Account `account`'s expected events a day, when the mean account makes `per_day`.
+    fn expected(&self, account: u64, per_day: f64) -> f64 {
+        per_day * f64::from(self.weights[account as usize]) / self.mean
     }
 }
 
@@ -431,8 +431,8 @@ struct DayState {
     seq: u64,
 }
 
-fn write_line(s: &str, out: &mut dyn Write) -> std::io::Result<()> {
-    out.write_all(s.as_bytes())?;
+fn write_line(line: &str, out: &mut dyn Write) -> std::io::Result<()> {
+    out.write_all(line.as_bytes())?;
     out.write_all(b"\n")
 }
 

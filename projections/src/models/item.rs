@@ -129,8 +129,8 @@ impl Category {
         Category::Other,
     ];
 
-    pub fn from_u8(v: u8) -> Option<Category> {
-        Category::ALL.get(v as usize).copied()
+    pub fn from_u8(value: u8) -> Option<Category> {
+        Category::ALL.get(value as usize).copied()
     }
 
     pub fn name(self) -> &'static str {

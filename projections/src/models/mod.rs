@@ -176,12 +176,12 @@ impl Updates {
 }
 
 /// Stages updates into the batch that logs their decision.
-pub fn stage(db: &DB, batch: &mut rocksdb::WriteBatch, u: &Updates) {
-    for (family, k, v) in &u.puts {
+pub fn stage(db: &DB, batch: &mut rocksdb::WriteBatch, updates: &Updates) {
+    for (family, k, v) in &updates.puts {
         batch.put_cf(cf(db, family.name()), k, v);
     }
     let spending = cf(db, CF_SPENDING);
-    for (k, amount) in &u.adds {
+    for (k, amount) in &updates.adds {
         batch.merge_cf(spending, k, amount.serialize());
     }
 }

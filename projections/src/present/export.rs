@@ -61,24 +61,29 @@ pub fn local_time(cat: &Catalog, at: Timestamp) -> String {
     }
 }
 
-fn duration(s: u64) -> String {
-    if s >= 3600 {
-        format!("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
+fn duration(seconds: u64) -> String {
+    if seconds >= 3600 {
+        format!(
+            "{}:{:02}:{:02}",
+            seconds / 3600,
+            seconds / 60 % 60,
+            seconds % 60
+        )
     } else {
-        format!("{}:{:02}", s / 60, s % 60)
+        format!("{}:{:02}", seconds / 60, seconds % 60)
     }
 }
 
-fn volume(b: u64) -> String {
+fn volume(bytes: u64) -> String {
     const KB: u64 = 1024;
     const MB: u64 = 1024 * 1024;
-    if b >= MB {
-        let tenths = (b * 10 + MB / 2) / MB;
+    if bytes >= MB {
+        let tenths = (bytes * 10 + MB / 2) / MB;
         format!("{}.{} MB", tenths / 10, tenths % 10)
-    } else if b >= KB {
-        format!("{} KB", b.div_ceil(KB))
+    } else if bytes >= KB {
+        format!("{} KB", bytes.div_ceil(KB))
     } else {
-        format!("{b} B")
+        format!("{bytes} B")
     }
 }
 
@@ -93,8 +98,8 @@ fn quantity(what: &What, units: u64) -> String {
     }
 }
 
-pub fn row(cat: &Catalog, i: &Item) -> Row {
-    let (service, direction, other, qty) = match &i.what {
+pub fn row(cat: &Catalog, item: &Item) -> Row {
+    let (service, direction, other, qty) = match &item.what {
         What::Usage {
             service,
             direction,
@@ -108,7 +113,7 @@ pub fn row(cat: &Catalog, i: &Item) -> Row {
             }
             .to_string(),
             other.as_deref().unwrap_or("").to_string(),
-            quantity(&i.what, *q),
+            quantity(&item.what, *q),
         ),
         What::Fee { fee, source } => {
             let name = match source {
@@ -134,19 +139,19 @@ pub fn row(cat: &Catalog, i: &Item) -> Row {
         What::Report => ("report".into(), String::new(), String::new(), String::new()),
     };
     Row {
-        time: local_time(cat, i.time),
+        time: local_time(cat, item.time),
         service,
         direction,
         other,
         quantity: qty,
-        from_packages: if i.from_packages == 0 {
+        from_packages: if item.from_packages == 0 {
             String::new()
         } else {
-            quantity(&i.what, i.from_packages)
+            quantity(&item.what, item.from_packages)
         },
-        money: money(cat, i.money),
-        balance_after: money(cat, i.balance_after),
-        event: spreadsheet_text(&i.event),
+        money: money(cat, item.money),
+        balance_after: money(cat, item.balance_after),
+        event: spreadsheet_text(&item.event),
     }
 }
 
@@ -166,10 +171,10 @@ pub fn report(
     msisdn: rating::Msisdn,
     from: Timestamp,
     to: Timestamp,
-    d: &Detalization,
+    detalization: &Detalization,
 ) -> Report {
     let mut totals: BTreeMap<&'static str, (u64, Decimal)> = BTreeMap::new();
-    for i in &d.items {
+    for i in &detalization.items {
         let t = totals.entry(i.service_name()).or_default();
         t.0 += 1;
         t.1 += i.money;
@@ -181,7 +186,7 @@ pub fn report(
         time_zone: cat.tz.name().to_string(),
         from: local_time(cat, from),
         to: local_time(cat, to),
-        rows: d.items.iter().map(|i| row(cat, i)).collect(),
+        rows: detalization.items.iter().map(|i| row(cat, i)).collect(),
         totals: order
             .iter()
             .filter_map(|s| {
@@ -192,7 +197,10 @@ pub fn report(
                 })
             })
             .collect(),
-        total_money: money(cat, d.items.iter().map(|i| i.money).sum::<Decimal>()),
+        total_money: money(
+            cat,
+            detalization.items.iter().map(|i| i.money).sum::<Decimal>(),
+        ),
     }
 }
 

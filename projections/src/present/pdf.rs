@@ -42,8 +42,8 @@ const COLUMNS: [(f32, &str); 8] = [
 ];
 
 /// Text safe for the standard fonts' encoding: other characters become '?'.
-fn plain(s: &str) -> String {
-    s.chars()
+fn plain(text: &str) -> String {
+    text.chars()
         .map(|c| {
             if c.is_ascii() && !c.is_ascii_control() {
                 c
@@ -59,12 +59,12 @@ struct Fonts {
     bold: IndirectFontRef,
 }
 
-fn rule(layer: &PdfLayerReference, y: f32) {
+fn rule(layer: &PdfLayerReference, height: f32) {
     layer.set_outline_thickness(0.3);
     layer.add_line(Line {
         points: vec![
-            (Point::new(Mm(MARGIN), Mm(y)), false),
-            (Point::new(Mm(WIDTH - MARGIN), Mm(y)), false),
+            (Point::new(Mm(MARGIN), Mm(height)), false),
+            (Point::new(Mm(WIDTH - MARGIN), Mm(height)), false),
         ],
         is_closed: false,
     });
@@ -140,8 +140,8 @@ pub fn render_until(report: &Report, stop: &dyn Fn() -> bool) -> Result<Vec<u8>,
     pages.doc.save_to_bytes().map_err(pdf_error)
 }
 
-fn pdf_error(e: printpdf::Error) -> PdfError {
-    PdfError::Pdf(e.to_string())
+fn pdf_error(error: printpdf::Error) -> PdfError {
+    PdfError::Pdf(error.to_string())
 }
 
 /// The document being laid out, and where the next line goes.
@@ -159,12 +159,14 @@ struct Pages<'a> {
 
 impl<'a> Pages<'a> {
     /// A document with its first page headed.
-    fn new(r: &'a Report) -> Result<Pages<'a>, PdfError> {
+    fn new(report: &'a Report) -> Result<Pages<'a>, PdfError> {
         // The totals need a few rows of their own after the items.
-        let totals_rows = r.totals.len() + 4;
-        let pages = (r.rows.len() + totals_rows).div_ceil(ROWS_PER_PAGE).max(1);
+        let totals_rows = report.totals.len() + 4;
+        let pages = (report.rows.len() + totals_rows)
+            .div_ceil(ROWS_PER_PAGE)
+            .max(1);
         let (doc, page1, layer1) = PdfDocument::new(
-            format!("Detalization of +{}", r.msisdn),
+            format!("Detalization of +{}", report.msisdn),
             Mm(WIDTH),
             Mm(HEIGHT),
             "items",
@@ -179,9 +181,9 @@ impl<'a> Pages<'a> {
             bold: (doc.add_builtin_font(BuiltinFont::HelveticaBold)).map_err(pdf_error)?,
         };
         let layer = doc.get_page(page1).get_layer(layer1);
-        heading(&layer, &fonts, r, 1, pages);
+        heading(&layer, &fonts, report, 1, pages);
         Ok(Pages {
-            report: r,
+            report,
             doc,
             fonts,
             layer,

@@ -82,8 +82,10 @@ pub struct PackagesView {
 }
 
 /// A plan's or option's id by its position (`#i` if the catalog has no such position).
-pub fn offer_name(v: &[rating::catalog::Offer], i: usize) -> String {
-    v.get(i).map_or_else(|| format!("#{i}"), |o| o.id.clone())
+pub fn offer_name(offers: &[rating::catalog::Offer], index: usize) -> String {
+    offers
+        .get(index)
+        .map_or_else(|| format!("#{index}"), |o| o.id.clone())
 }
 
 /// Where a bucket came from: `plan X`, `option Y` or `rollover`.

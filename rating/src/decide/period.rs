@@ -15,15 +15,15 @@ use rust_decimal::Decimal;
 /// "Nothing due": the last representable event time, so that it survives the binary form.
 pub use crate::time::NEVER;
 
-pub(crate) fn day_start(cat: &Catalog, number: &Number, k: u32) -> Timestamp {
-    match number.anchor.checked_add_days(Days::new(u64::from(k))) {
+pub(crate) fn day_start(cat: &Catalog, number: &Number, day: u32) -> Timestamp {
+    match number.anchor.checked_add_days(Days::new(u64::from(day))) {
         Some(d) => start_of_day(&cat.tz, d),
         None => NEVER,
     }
 }
 
-pub(crate) fn month_start(cat: &Catalog, number: &Number, k: u32) -> Timestamp {
-    start_of_day(&cat.tz, add_months(number.anchor, k))
+pub(crate) fn month_start(cat: &Catalog, number: &Number, month: u32) -> Timestamp {
+    start_of_day(&cat.tz, add_months(number.anchor, month))
 }
 
 /// Index of the daily and monthly period that holds `at`.

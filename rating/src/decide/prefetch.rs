@@ -44,31 +44,36 @@ pub struct Ahead {
 }
 
 impl Ahead {
-    /// Hints before rating the `i`-th input of a batch (`i` counts from 0, one call an input,
+    /// Hints before rating the `index`-th input of a batch (`index` counts from 0, one call an input,
     /// in order); `at(k)` is the batch's `k`-th input (None past its end, or for a line that
     /// did not decode).
-    pub fn before<'a>(&mut self, state: &State, i: usize, at: impl Fn(usize) -> Option<&'a Input>) {
-        if i == 0 {
+    pub fn before<'a>(
+        &mut self,
+        state: &State,
+        index: usize,
+        at: impl Fn(usize) -> Option<&'a Input>,
+    ) {
+        if index == 0 {
             for k in 0..FAR {
                 self.find(state, k, &at);
             }
         }
-        self.find(state, i + FAR, &at);
-        if let Some((ix, _)) = self.found[(i + MID) % RING] {
+        self.find(state, index + FAR, &at);
+        if let Some((ix, _)) = self.found[(index + MID) % RING] {
             state.hint_parts(ix);
         }
-        if let Some((ix, m)) = self.found[(i + NEAR) % RING] {
+        if let Some((ix, m)) = self.found[(index + NEAR) % RING] {
             state.hint_buckets(ix, m);
         }
     }
 
-    fn find<'a>(&mut self, state: &State, k: usize, at: &impl Fn(usize) -> Option<&'a Input>) {
-        let found = at(k).and_then(Input::msisdn).and_then(|m| {
+    fn find<'a>(&mut self, state: &State, index: usize, at: &impl Fn(usize) -> Option<&'a Input>) {
+        let found = at(index).and_then(Input::msisdn).and_then(|m| {
             let ix = state.index_of_number(m)?;
             state.hint_slots(ix);
             Some((ix, m))
         });
-        self.found[k % RING] = found;
+        self.found[index % RING] = found;
     }
 }
 
@@ -99,18 +104,18 @@ impl State {
     }
 }
 
-fn lines<T>(x: &T) {
-    span((x as *const T).cast(), std::mem::size_of::<T>());
+fn lines<T>(value: &T) {
+    span((value as *const T).cast(), std::mem::size_of::<T>());
 }
 
 fn lines_of<T>(xs: &[T]) {
     span(xs.as_ptr().cast(), std::mem::size_of_val(xs));
 }
 
-fn span(p: *const u8, bytes: usize) {
+fn span(start: *const u8, bytes: usize) {
     let n = bytes.div_ceil(LINE).min(MAX_LINES);
     for k in 0..n {
-        hint(p.wrapping_add(k * LINE));
+        hint(start.wrapping_add(k * LINE));
     }
 }
 

@@ -43,9 +43,9 @@ struct Ranked {
     band_start: u32,
 }
 
-fn offer_at<'c>(cat: &'c Catalog, offers: Offers, i: u16) -> &'c Offer {
-    if (i as usize) < offers.addons.len() {
-        &cat.addons[offers.addons[i as usize] as usize]
+fn offer_at<'c>(cat: &'c Catalog, offers: Offers, index: u16) -> &'c Offer {
+    if (index as usize) < offers.addons.len() {
+        &cat.addons[offers.addons[index as usize] as usize]
     } else {
         &cat.plans[offers.plan as usize]
     }
@@ -253,21 +253,21 @@ impl<'c> Pricer<'c> {
     }
 }
 
-/// The cost of `n` increments of a slot (`units` in all): per increment when the rate rounds
+/// The cost of `increments` increments of a slot (`units` in all): per increment when the rate rounds
 /// each, else exact.
 #[inline]
-fn span_cost(rate: &Rate, slot: &Slot, n: u64, units: u64) -> Decimal {
+fn span_cost(rate: &Rate, slot: &Slot, increments: u64, units: u64) -> Decimal {
     match rate.increment_decimals {
         None => match slot.increment_price {
-            Some(p) => p * Decimal::from(n),
+            Some(p) => p * Decimal::from(increments),
             None => slot.price * Decimal::from(units) / Decimal::from(slot.per),
         },
         Some(g) => {
             let half = RoundingStrategy::MidpointAwayFromZero;
             let raw = (slot.price * Decimal::from(units) / Decimal::from(slot.per))
                 .round_dp_with_strategy(g, half);
-            let inc = (raw / Decimal::from(n)).round_dp_with_strategy(g, half);
-            (inc * Decimal::from(n)).round_dp_with_strategy(g, half)
+            let inc = (raw / Decimal::from(increments)).round_dp_with_strategy(g, half);
+            (inc * Decimal::from(increments)).round_dp_with_strategy(g, half)
         }
     }
 }

@@ -145,13 +145,13 @@ pub fn services(list: Option<&str>) -> Result<Vec<String>, String> {
         .collect()
 }
 
-/// `s` if it is one of [`SERVICES`].
-pub fn service(s: &str) -> Result<&str, String> {
-    if SERVICES.contains(&s) {
-        Ok(s)
+/// `name` if it is one of [`SERVICES`].
+pub fn service(name: &str) -> Result<&str, String> {
+    if SERVICES.contains(&name) {
+        Ok(name)
     } else {
         Err(format!(
-            "unknown service {s:?} (one of {})",
+            "unknown service {name:?} (one of {})",
             SERVICES.join(", ")
         ))
     }

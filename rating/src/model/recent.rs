@@ -172,12 +172,12 @@ impl Ids {
         }
     }
 
-    /// Drops the ids held before `h`; the earliest time of those kept, if any (found in the
+    /// Drops the ids held before `horizon`; the earliest time of those kept, if any (found in the
     /// same pass: a second one over a busy account's ids was half the cost of pruning).
-    fn keep_from(&mut self, h: Timestamp) -> Option<Timestamp> {
+    fn keep_from(&mut self, horizon: Timestamp) -> Option<Timestamp> {
         let mut earliest: Option<Timestamp> = None;
         let mut keep = |t: Timestamp| {
-            let kept = t >= h;
+            let kept = t >= horizon;
             if kept && earliest.is_none_or(|e| t < e) {
                 earliest = Some(t);
             }

@@ -6,11 +6,14 @@
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use smallvec::{Array, SmallVec};
 
-pub fn serialize<S: Serializer, A: Array>(v: &SmallVec<A>, serializer: S) -> Result<S::Ok, S::Error>
+pub fn serialize<S: Serializer, A: Array>(
+    items: &SmallVec<A>,
+    serializer: S,
+) -> Result<S::Ok, S::Error>
 where
     A::Item: Serialize,
 {
-    v.as_slice().serialize(serializer)
+    items.as_slice().serialize(serializer)
 }
 
 pub fn deserialize<'de, D: Deserializer<'de>, A: Array>(d: D) -> Result<SmallVec<A>, D::Error>

@@ -255,10 +255,10 @@ impl State {
         }
     }
 
-    /// [`State::seen`] for the account at index `i` (from [`State::index_of_number`]).
-    pub(crate) fn seen_at(&self, i: u32, input: &crate::Input) -> Seen {
+    /// [`State::seen`] for the account at index `index` (from [`State::index_of_number`]).
+    pub(crate) fn seen_at(&self, index: u32, input: &crate::Input) -> Seen {
         let owed = input.is_derived() || matches!(input, crate::Input::Tick(_));
-        self.recent[i as usize].check(input.id(), input.time(), owed, self.window)
+        self.recent[index as usize].check(input.id(), input.time(), owed, self.window)
     }
 
     /// Where the account holding a number is kept: one look-up serves the account and what it
@@ -272,9 +272,12 @@ impl State {
         self.by_id.get(id).copied()
     }
 
-    /// The account at index `i` and the ids it holds.
-    pub fn by_index(&self, i: u32) -> Option<(&Account, &Recent)> {
-        Some((self.accounts.get(i as usize)?, self.recent.get(i as usize)?))
+    /// The account at index `index` and the ids it holds.
+    pub fn by_index(&self, index: u32) -> Option<(&Account, &Recent)> {
+        Some((
+            self.accounts.get(index as usize)?,
+            self.recent.get(index as usize)?,
+        ))
     }
 
     /// Looks an account's id up in the index, for a cache hint: the lookup that applying its
@@ -413,7 +416,7 @@ impl State {
         self.remember_at(i, id, at, rated, for_ever);
     }
 
-    fn remember_at(&mut self, i: u32, id: &str, at: Timestamp, rated: bool, for_ever: bool) {
-        self.recent[i as usize].remember(id, at, rated, for_ever, self.window);
+    fn remember_at(&mut self, index: u32, id: &str, at: Timestamp, rated: bool, for_ever: bool) {
+        self.recent[index as usize].remember(id, at, rated, for_ever, self.window);
     }
 }

@@ -95,11 +95,11 @@ impl KeepScale for Decimal {
 pub mod amount {
     use super::*;
 
-    pub fn serialize<S: Serializer>(d: &Decimal, serializer: S) -> Result<S::Ok, S::Error> {
+    pub fn serialize<S: Serializer>(amount: &Decimal, serializer: S) -> Result<S::Ok, S::Error> {
         if serializer.is_human_readable() {
-            serializer.collect_str(d)
+            serializer.collect_str(amount)
         } else {
-            (d.mantissa(), d.scale() as u8).serialize(serializer)
+            (amount.mantissa(), amount.scale() as u8).serialize(serializer)
         }
     }
 

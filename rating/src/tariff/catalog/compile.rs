@@ -68,27 +68,30 @@ impl Checker {
     }
 
     /// An amount taken or credited as written: within the limits and the currency's decimals.
-    fn money(&mut self, item: &str, what: &str, v: Decimal) {
-        if v.scale() > self.decimals {
+    fn money(&mut self, item: &str, what: &str, amount: Decimal) {
+        if amount.scale() > self.decimals {
             self.bad(
                 item,
                 format!(
-                    "{what} {v} has more decimals than the currency's {}",
+                    "{what} {amount} has more decimals than the currency's {}",
                     self.decimals
                 ),
             );
         }
-        self.rate_money(item, what, v);
+        self.rate_money(item, what, amount);
     }
 
     /// A part of a price (per unit, or a call's connect fee): the rate's rounding applies to
     /// what it comes to, so it may have more decimals than the currency.
-    fn rate_money(&mut self, item: &str, what: &str, v: Decimal) {
-        if v.is_sign_negative() && !v.is_zero() {
-            self.bad(item, format!("{what} is negative ({v})"));
+    fn rate_money(&mut self, item: &str, what: &str, amount: Decimal) {
+        if amount.is_sign_negative() && !amount.is_zero() {
+            self.bad(item, format!("{what} is negative ({amount})"));
         }
-        if v > Decimal::from(MAX_PRICE) {
-            self.bad(item, format!("{what} {v} is above the limit {MAX_PRICE}"));
+        if amount > Decimal::from(MAX_PRICE) {
+            self.bad(
+                item,
+                format!("{what} {amount} is above the limit {MAX_PRICE}"),
+            );
         }
     }
 
@@ -109,8 +112,8 @@ impl Checker {
     }
 }
 
-fn parse_time_of_day(s: &str) -> Option<u32> {
-    let parts: Vec<&str> = s.split(':').collect();
+fn parse_time_of_day(text: &str) -> Option<u32> {
+    let parts: Vec<&str> = text.split(':').collect();
     if !(2..=3).contains(&parts.len()) {
         return None;
     }

@@ -29,8 +29,8 @@ pub enum Method {
 }
 
 impl Method {
-    pub fn parse(s: &str) -> Option<Method> {
-        match s {
+    pub fn parse(text: &str) -> Option<Method> {
+        match text {
             "*up" => Some(Method::Up),
             "*down" => Some(Method::Down),
             "*middle" => Some(Method::Middle),
@@ -38,12 +38,12 @@ impl Method {
         }
     }
 
-    /// `x` to `decimals` places. `*up` is a ceiling that ignores a remainder below
+    /// `value` to `decimals` places. `*up` is a ceiling that ignores a remainder below
     /// 10^-max(7, decimals) of the last place (CGRateS cut float noise there; the cut is kept so
     /// that prices agree); `*middle` rounds a half up; `*down` is a floor.
-    pub fn round(self, x: Decimal, decimals: u32) -> Decimal {
+    pub fn round(self, value: Decimal, decimals: u32) -> Decimal {
         let pow = Decimal::from(10u64.pow(decimals));
-        let intermed = x * pow;
+        let intermed = value * pow;
         let frac = intermed - intermed.trunc();
         let rounder = match self {
             Method::Up => {
