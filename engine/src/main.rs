@@ -459,10 +459,10 @@ fn load_catalog(path: &Path) -> Result<(Catalog, Vec<u8>)> {
     Ok((cat, bytes))
 }
 
-fn time_arg(s: &Option<String>, default: Timestamp) -> Result<Timestamp> {
-    match s {
+fn time_arg(text: &Option<String>, default: Timestamp) -> Result<Timestamp> {
+    match text {
         None => Ok(default),
-        Some(s) => Timestamp::parse_rfc3339(s).map_err(anyhow::Error::msg),
+        Some(text) => Timestamp::parse_rfc3339(text).map_err(anyhow::Error::msg),
     }
 }
 
@@ -1150,11 +1150,11 @@ fn stats_command(StatsArgs { data, json }: StatsArgs) -> Result<()> {
     Ok(())
 }
 
-fn demo_summary(e: &Engine) {
+fn demo_summary(engine: &Engine) {
     use rust_decimal::Decimal;
     let mut negative = 0;
     let mut total = Decimal::ZERO;
-    for a in e.state.accounts() {
+    for a in engine.state.accounts() {
         total += a.balance;
         if a.balance < Decimal::ZERO {
             negative += 1;
@@ -1162,12 +1162,12 @@ fn demo_summary(e: &Engine) {
     }
     println!(
         "{} accounts, {} below zero, sum of balances {} {}",
-        e.state.len(),
+        engine.state.len(),
         negative,
         total,
-        e.cat.currency
+        engine.cat.currency
     );
-    match engine::report::happenings(&e.store, e.partitions()) {
+    match engine::report::happenings(&engine.store, engine.partitions()) {
         Ok(h) => {
             let fees: Vec<String> = h.fees.iter().map(|(k, v)| format!("{k} {v}")).collect();
             println!("fees: {}", fees.join(", "));
@@ -1196,6 +1196,6 @@ fn demo_summary(e: &Engine) {
                 h.blocked_for_inactivity, h.released
             );
         }
-        Err(e) => println!("(the log could not be summarised: {e})"),
+        Err(error) => println!("(the log could not be summarised: {error})"),
     }
 }

@@ -401,6 +401,81 @@ fn each_module_imports_only_from_its_own_layer_or_below() {
     assert!(report.is_empty(), "layering:\n{}", report.join("\n"));
 }
 
+/// The parameters of every function, as (function, parameter), in code without comments.
+fn parameters(code: &str) -> Vec<(String, String)> {
+    let mut found = Vec::new();
+    let mut rest = code;
+    while let Some(at) = find_word(rest, "fn") {
+        let after = &rest[at + 2..];
+        let name: String = after
+            .trim_start()
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || *c == '_')
+            .collect();
+        let Some(open) = after.find('(') else { break };
+        let mut depth = 0;
+        let mut close = open;
+        for (i, c) in after[open..].char_indices() {
+            match c {
+                '(' | '<' | '[' => depth += 1,
+                ')' | '>' | ']' => depth -= 1,
+                _ => {}
+            }
+            if depth == 0 {
+                close = open + i;
+                break;
+            }
+        }
+        let list = &after[open + 1..close];
+        let (mut depth, mut start) = (0, 0);
+        let mut items = Vec::new();
+        for (i, c) in list.char_indices() {
+            match c {
+                '(' | '<' | '[' => depth += 1,
+                ')' | '>' | ']' => depth -= 1,
+                ',' if depth == 0 => {
+                    items.push(&list[start..i]);
+                    start = i + 1;
+                }
+                _ => {}
+            }
+        }
+        items.push(&list[start..]);
+        for item in items {
+            if let Some((binding, _)) = item.split_once(':') {
+                let binding = binding.trim().trim_start_matches("mut ").trim();
+                found.push((name.clone(), binding.to_string()));
+            }
+        }
+        rest = &after[close..];
+    }
+    found
+}
+
+/// Names that explain themselves (ARCHITECTURE.md, "The rules"): a parameter of product code is
+/// one letter only when it is unused (`_`), a `Formatter` (`fn fmt`), or the value a `From`
+/// converts.
+#[test]
+fn parameters_are_named_for_what_they_hold() {
+    let mut report = Vec::new();
+    for src in CRATES {
+        for (module, file) in modules(&workspace().join(src)) {
+            let code = code_of(&std::fs::read_to_string(&file).unwrap());
+            for (function, parameter) in parameters(&code) {
+                let one_letter = parameter.chars().count() == 1 && parameter != "_";
+                if one_letter && !matches!(function.as_str(), "fmt" | "from") {
+                    report.push(format!("{src}: {module}::{function}({parameter}: …)"));
+                }
+            }
+        }
+    }
+    assert!(
+        report.is_empty(),
+        "one-letter parameters:\n{}",
+        report.join("\n")
+    );
+}
+
 /// The checker itself finds what it must: braces, `super`, re-exports, inline paths; and it
 /// ignores comments, strings and tests.
 #[test]
@@ -444,4 +519,8 @@ fn the_checker_reads_imports_as_the_compiler_would() {
     .map(|(k, v)| (k.to_string(), v.into_iter().map(String::from).collect()))
     .collect();
     assert_eq!(cycles(&edges), [["a", "b", "c"]]);
+    assert_eq!(
+        parameters("fn f(a: u8, mut bc: Vec<(u8, u8)>) {} fn g<T>(x: T) {}"),
+        [("f", "a"), ("f", "bc"), ("g", "x")].map(|(f, p)| (f.to_string(), p.to_string()))
+    );
 }

@@ -320,21 +320,21 @@ impl Assembly {
 fn apply_batch(
     store: &Store,
     catalog: u64,
-    r: &mut Restored,
+    restored: &mut Restored,
     first: &Piece,
     bytes: &[u8],
     next: u64,
 ) -> Result<Option<&'static str>, ChangelogError> {
     let p = first.partition;
     let offset_key = crate::keys::changelog_offset(p);
-    if first.to <= r.to && first.from < r.to {
+    if first.to <= restored.to && first.from < restored.to {
         // Already in the store (this store wrote it, or restored it before).
         let mut c = Commit::default();
         store.put_meta(&mut c, &offset_key, &next.to_le_bytes());
         store.commit(c, true)?;
         return Ok(None);
     }
-    if first.from != r.to {
+    if first.from != restored.to {
         return Ok(Some("a gap in the partition's history"));
     }
     if first.catalog != catalog {
@@ -354,8 +354,8 @@ fn apply_batch(
         );
     }
     store.commit(c, true)?;
-    r.batches += 1;
-    r.to = first.to;
+    restored.batches += 1;
+    restored.to = first.to;
     Ok(None)
 }
 

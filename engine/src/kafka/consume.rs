@@ -423,8 +423,8 @@ impl KafkaSource {
     /// Whether the head of topic `r` of partition `p` is an outlier of its topic
     /// ([`crate::topics::outlier`]); `None` while that cannot be told (the message after
     /// it is on the broker, not here yet).
-    fn stands_out(&self, p: i32, r: usize) -> Option<bool> {
-        let Some(q) = self.queues.get(&(p, r)) else {
+    fn stands_out(&self, partition: i32, rank: usize) -> Option<bool> {
+        let Some(q) = self.queues.get(&(partition, rank)) else {
             return Some(false);
         };
         let Some(head) = q.front() else {
@@ -432,10 +432,10 @@ impl KafkaSource {
         };
         let after = match q.get(1) {
             Some(m) => Some(m.time),
-            None if self.at_end(p, r) => None,
+            None if self.at_end(partition, rank) => None,
             None => return None,
         };
-        let before = self.before.get(&(p, r)).copied();
+        let before = self.before.get(&(partition, rank)).copied();
         Some(crate::topics::outlier(
             head.time,
             before,

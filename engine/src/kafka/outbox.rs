@@ -314,9 +314,9 @@ impl Outbox {
         Ok(sent)
     }
 
-    fn entry(&mut self, p: u32, seq: u64, entry: &Entry) -> Result<u64, OutboxError> {
+    fn entry(&mut self, partition: u32, seq: u64, entry: &Entry) -> Result<u64, OutboxError> {
         let corrupt = |e: rating::codec::DecodeError| {
-            OutboxError::Store(StoreError::Corrupt(format!("log {p}/{seq}: {e}")))
+            OutboxError::Store(StoreError::Corrupt(format!("log {partition}/{seq}: {e}")))
         };
         match entry {
             Entry::Catalog { .. } => Ok(0),
@@ -326,9 +326,9 @@ impl Outbox {
                 raw,
                 reason,
             } => {
-                let id = format!("{topic}/{p}/{position}");
+                let id = format!("{topic}/{partition}/{position}");
                 let offset = position.to_string();
-                let part = p.to_string();
+                let part = partition.to_string();
                 let headers = OwnedHeaders::new()
                     .insert(Header {
                         key: "ratel-event",
@@ -365,7 +365,7 @@ impl Outbox {
                     return Ok(0);
                 }
                 let kind = decode_input(input).map_err(corrupt)?.kind();
-                self.decided(p, seq, kind, &d)
+                self.decided(partition, seq, kind, &d)
             }
         }
     }
@@ -376,16 +376,16 @@ impl Outbox {
         partition: u32,
         seq: u64,
         kind: &str,
-        d: &Decision,
+        decision: &Decision,
     ) -> Result<u64, OutboxError> {
-        if d.outcome == Outcome::Duplicate {
+        if decision.outcome == Outcome::Duplicate {
             return Ok(0);
         }
-        let key: &str = d.account.as_deref().unwrap_or(&d.event);
+        let key: &str = decision.account.as_deref().unwrap_or(&decision.event);
         let headers = || {
             OwnedHeaders::new().insert(Header {
                 key: "ratel-event",
-                value: Some(d.event.as_str()),
+                value: Some(decision.event.as_str()),
             })
         };
         // Serialized straight from the decision: through a `serde_json::Value` (the `json!`
@@ -394,11 +394,11 @@ impl Outbox {
         serde_json::to_writer(
             &mut self.json,
             &ChargeMessage {
-                event: &d.event,
+                event: &decision.event,
                 partition,
                 seq,
                 input: kind,
-                decision: d.into(),
+                decision: decision.into(),
             },
         )
         .expect("a decision serializes");
@@ -408,8 +408,8 @@ impl Outbox {
             .headers(headers());
         kafka::send(&self.producer, rec)?;
         let mut n = 1;
-        for (what, details) in notifications(d) {
-            let body = json!({"event": d.event, "account": d.account, "time": d.time.to_string(), "notification": what, "details": details});
+        for (what, details) in notifications(decision) {
+            let body = json!({"event": decision.event, "account": decision.account, "time": decision.time.to_string(), "notification": what, "details": details});
             self.json.clear();
             serde_json::to_writer(&mut self.json, &body).expect("json");
             let rec = BaseRecord::to(&self.topics.notifications_topic)

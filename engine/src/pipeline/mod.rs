@@ -958,12 +958,12 @@ impl Engine {
     /// refund) commit together or not at all. A chain is at most credit then refund.
     fn deliver(
         &mut self,
-        d: &Decision,
+        decision: &Decision,
         position: u64,
         commit: &mut Commit,
         dirty: &mut Changed,
     ) -> Result<(), EngineError> {
-        let mut next = rating::transfer::derived(d);
+        let mut next = rating::transfer::derived(decision);
         let mut hops = 0;
         while let Some(input) = next.take() {
             hops += 1;
@@ -987,7 +987,7 @@ impl Engine {
         input: &Input,
         decided: &Decision,
         position: u64,
-        c: &mut Commit,
+        commit: &mut Commit,
         dirty: &mut Changed,
     ) -> Result<(), EngineError> {
         apply(&mut self.state, decided)?;
@@ -1005,7 +1005,7 @@ impl Engine {
             input: std::mem::take(&mut self.buf),
             decision: std::mem::take(&mut self.dbuf),
         };
-        let mut c = c.writes_of(partition);
+        let mut c = commit.writes_of(partition);
         self.store.put_entry(
             &mut c,
             partition,

@@ -178,9 +178,9 @@ pub struct Happenings {
 }
 
 impl Happenings {
-    fn fee(&mut self, f: &rating::FeeCharge) {
+    fn fee(&mut self, charge: &rating::FeeCharge) {
         use rating::{FeeKind, FeeSource};
-        let kind = match (f.source, f.kind) {
+        let kind = match (charge.source, charge.kind) {
             (FeeSource::Suspension, _) => "suspension",
             (FeeSource::LostSim, _) => "lost_sim",
             (FeeSource::Inactivity, _) => "inactivity",
@@ -189,7 +189,7 @@ impl Happenings {
             (_, FeeKind::Monthly) => "monthly",
             (_, FeeKind::Switch) => "plan_change",
         };
-        *self.fees.entry(kind).or_default() += f.amount;
+        *self.fees.entry(kind).or_default() += charge.amount;
     }
 
     /// Counts one decision.

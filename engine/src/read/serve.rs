@@ -226,7 +226,7 @@ async fn guarded<T: Send + 'static>(
     app: Arc<App>,
     headers: &HeaderMap,
     subject: Subject,
-    f: impl FnOnce(&App, &Context, &str) -> Result<T, QueryError> + Send + 'static,
+    query: impl FnOnce(&App, &Context, &str) -> Result<T, QueryError> + Send + 'static,
 ) -> Result<T, Failure> {
     let role = app.tokens.role(headers).cloned().ok_or_else(unauthorized)?;
     let Ok(_slot) = app.slots.try_acquire() else {
@@ -263,7 +263,7 @@ async fn guarded<T: Send + 'static>(
                 m
             }
         };
-        Ok(Ok(f(&app, &ctx, id)?))
+        Ok(Ok(query(&app, &ctx, id)?))
     })
     .await
     .map_err(|e| Failure(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
@@ -282,9 +282,9 @@ async fn json<T: serde::Serialize + Send + 'static>(
     app: Arc<App>,
     headers: &HeaderMap,
     subject: Subject,
-    f: impl FnOnce(&App, &Context, &str) -> Result<T, QueryError> + Send + 'static,
+    query: impl FnOnce(&App, &Context, &str) -> Result<T, QueryError> + Send + 'static,
 ) -> Result<Response, Failure> {
-    Ok(Json(guarded(app, headers, subject, f).await?).into_response())
+    Ok(Json(guarded(app, headers, subject, query).await?).into_response())
 }
 
 /// A request's query string decoded with [`request::decode`] (bounded, unknown parameters
@@ -441,25 +441,25 @@ async fn detalization(
 /// server stops.
 fn pdf(
     app: &App,
-    r: &projections::export::Report,
+    report: &projections::export::Report,
     stop: &std::sync::atomic::AtomicBool,
 ) -> Result<Vec<u8>, QueryError> {
     use std::sync::atomic::Ordering::Relaxed;
-    if r.rows.len() > MAX_PDF_ITEMS {
+    if report.rows.len() > MAX_PDF_ITEMS {
         return Err(QueryError::Bad(format!(
             "{} items: a PDF holds at most {MAX_PDF_ITEMS}; ask for a shorter period (from, to) \
              or for CSV or JSON",
-            r.rows.len()
+            report.rows.len()
         )));
     }
     let stopped = || stop.load(Relaxed) || app.stopping.load(Relaxed);
-    tracing::info!(msisdn = %r.msisdn, items = r.rows.len(), "PDF report: laying it out");
-    projections::pdf::render_until(r, &stopped).map_err(|e| {
+    tracing::info!(msisdn = %report.msisdn, items = report.rows.len(), "PDF report: laying it out");
+    projections::pdf::render_until(report, &stopped).map_err(|e| {
         if let projections::pdf::PdfError::Stopped { after } = e {
             tracing::info!(
-                msisdn = %r.msisdn,
+                msisdn = %report.msisdn,
                 after,
-                items = r.rows.len(),
+                items = report.rows.len(),
                 "PDF report stopped: its client went away or the server is stopping"
             );
         }

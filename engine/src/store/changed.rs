@@ -29,8 +29,8 @@ impl Changed {
     }
 
     /// Notes that the account at index `i` changed.
-    pub fn insert(&mut self, i: u32) {
-        let i = i as usize;
+    pub fn insert(&mut self, index: u32) {
+        let i = index as usize;
         if i >= self.bits.len() {
             self.bits.grow((i + 1).next_power_of_two());
         }

@@ -87,22 +87,22 @@ pub struct Store {
 pub use crate::keys::{account_key, log_key, seen_key};
 
 /// The partition and seq a log key names.
-fn log_place(k: &[u8]) -> Result<(u32, u64), StoreError> {
-    if k.len() != 12 {
+fn log_place(key: &[u8]) -> Result<(u32, u64), StoreError> {
+    if key.len() != 12 {
         return Err(StoreError::Corrupt("log key of wrong length".into()));
     }
     Ok((
-        u32::from_be_bytes(k[..4].try_into().expect("4")),
-        u64::from_be_bytes(k[4..].try_into().expect("8")),
+        u32::from_be_bytes(key[..4].try_into().expect("4")),
+        u64::from_be_bytes(key[4..].try_into().expect("8")),
     ))
 }
 
 const SEEN_VALUE: usize = 21;
 
-fn seen_value(partition: u32, seq: u64, t: rating::Timestamp, rated: bool) -> [u8; SEEN_VALUE] {
+fn seen_value(partition: u32, seq: u64, at: rating::Timestamp, rated: bool) -> [u8; SEEN_VALUE] {
     let mut v = [0u8; SEEN_VALUE];
     v[..12].copy_from_slice(&log_key(partition, seq));
-    v[12..20].copy_from_slice(&t.0.to_be_bytes());
+    v[12..20].copy_from_slice(&at.0.to_be_bytes());
     v[20] = u8::from(rated);
     v
 }
@@ -493,7 +493,10 @@ impl Store {
 
     /// Every log entry as stored, in order, handed to `f` without a copy of its key or value;
     /// `f` returns false to stop the scan.
-    pub fn scan_log(&self, mut f: impl FnMut(u32, u64, &[u8]) -> bool) -> Result<(), StoreError> {
+    pub fn scan_log(
+        &self,
+        mut visit: impl FnMut(u32, u64, &[u8]) -> bool,
+    ) -> Result<(), StoreError> {
         // A pass over the whole log: its blocks would only push the ones that readers of the
         // same store (a follower's queries) use out of the block cache.
         let mut o = rocksdb::ReadOptions::default();
@@ -502,7 +505,7 @@ impl Store {
         it.seek_to_first();
         while let (Some(k), Some(v)) = (it.key(), it.value()) {
             let (partition, seq) = log_place(k)?;
-            if !f(partition, seq, v) {
+            if !visit(partition, seq, v) {
                 return Ok(());
             }
             it.next();

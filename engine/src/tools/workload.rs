@@ -334,14 +334,14 @@ fn command_line(
     rng: &mut ChaCha8Rng,
     seq: u64,
     num: u64,
-    t: i64,
+    at: i64,
     late: i64,
     (day, barred): (u32, &mut std::collections::BTreeMap<u64, u32>),
 ) -> String {
     // A subscriber changes plan, suspends the number or reports the SIM
     // lost (late in the evening, after the day's usage).
     let y: f64 = rng.gen();
-    let t = if y < 0.5 { t } else { late };
+    let t = if y < 0.5 { at } else { late };
     let (kind, extra) = if y < 0.5 {
         let plan = PLANS[rng.gen_range(0..PLANS.len())].0;
         ("change_plan", format!(r#","plan":"{plan}""#))
@@ -437,22 +437,22 @@ fn write_line(line: &str, out: &mut dyn Write) -> std::io::Result<()> {
 }
 
 /// One of the kinds of bad input a mediation system really sends.
-fn bad_line(rng: &mut ChaCha8Rng, seq: u64, num: u64, t: i64) -> String {
+fn bad_line(rng: &mut ChaCha8Rng, seq: u64, num: u64, at: i64) -> String {
     match rng.gen_range(0..6) {
         0 => {
             format!(r#"{{"type":"usage","id":"bad:{seq}","msisdn":"{num}","service":"voice","oth"#)
         }
         1 => format!(
             r#"{{"type":"usage","id":"bad:{seq}","msisdn":"{num}","service":"voice","other":"79001234567","start":"{}","duration":-30}}"#,
-            rfc3339(t)
+            rfc3339(at)
         ),
         2 => format!(
             r#"{{"type":"usage","id":"bad:{seq}","msisdn":"79999999999","service":"sms","other":"79001234567","start":"{}"}}"#,
-            rfc3339(t)
+            rfc3339(at)
         ),
         3 => format!(
             r#"{{"type":"payment","id":"bad:{seq}","msisdn":"{num}","amount":"10.005","time":"{}"}}"#,
-            rfc3339(t)
+            rfc3339(at)
         ),
         4 => format!(
             r#"{{"type":"usage","id":"bad:{seq}","msisdn":"{num}","service":"sms","other":"79001234567","start":"1990-01-01T00:00:00Z"}}"#

@@ -104,17 +104,17 @@ fn add_decimal(_key: &[u8], existing: Option<&[u8]>, ops: &MergeOperands) -> Opt
     Some(sum.serialize().to_vec())
 }
 
-fn time_bytes(t: Timestamp) -> [u8; 8] {
-    ((t.0 as u64) ^ (1 << 63)).to_be_bytes()
+fn time_bytes(at: Timestamp) -> [u8; 8] {
+    ((at.0 as u64) ^ (1 << 63)).to_be_bytes()
 }
 
-pub fn detail_key(m: Msisdn, t: Timestamp, at: LogPos, n: u16) -> [u8; 30] {
+pub fn detail_key(msisdn: Msisdn, time: Timestamp, at: LogPos, index: u16) -> [u8; 30] {
     let mut k = [0u8; 30];
-    k[..8].copy_from_slice(&m.0.to_be_bytes());
-    k[8..16].copy_from_slice(&time_bytes(t));
+    k[..8].copy_from_slice(&msisdn.0.to_be_bytes());
+    k[8..16].copy_from_slice(&time_bytes(time));
     k[16..20].copy_from_slice(&at.partition.to_be_bytes());
     k[20..28].copy_from_slice(&at.seq.to_be_bytes());
-    k[28..].copy_from_slice(&n.to_be_bytes());
+    k[28..].copy_from_slice(&index.to_be_bytes());
     k
 }
 

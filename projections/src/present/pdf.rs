@@ -70,13 +70,13 @@ fn rule(layer: &PdfLayerReference, height: f32) {
     });
 }
 
-fn heading(layer: &PdfLayerReference, f: &Fonts, report: &Report, page: usize, pages: usize) {
+fn heading(layer: &PdfLayerReference, fonts: &Fonts, report: &Report, page: usize, pages: usize) {
     layer.use_text(
         format!("Detalization of +{}", report.msisdn),
         15.0,
         Mm(MARGIN),
         Mm(HEIGHT - MARGIN - 4.0),
-        &f.bold,
+        &fonts.bold,
     );
     layer.use_text(
         plain(&format!(
@@ -86,17 +86,17 @@ fn heading(layer: &PdfLayerReference, f: &Fonts, report: &Report, page: usize, p
         9.0,
         Mm(MARGIN),
         Mm(HEIGHT - MARGIN - 10.0),
-        &f.regular,
+        &fonts.regular,
     );
     layer.use_text(
         format!("Page {page} of {pages}"),
         8.0,
         Mm(WIDTH - MARGIN - 22.0),
         Mm(MARGIN),
-        &f.regular,
+        &fonts.regular,
     );
     for (x, title) in COLUMNS {
-        layer.use_text(title, 8.0, Mm(x), Mm(TOP + 1.5), &f.bold);
+        layer.use_text(title, 8.0, Mm(x), Mm(TOP + 1.5), &fonts.bold);
     }
     rule(layer, TOP);
 }

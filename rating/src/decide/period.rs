@@ -294,7 +294,7 @@ fn expire_until(
     cat: &Catalog,
     at: Timestamp,
     boundary: Option<(PackagePeriod, Timestamp)>,
-    r: &mut Renewal,
+    renewal: &mut Renewal,
 ) {
     let mut i = 0;
     while i < work.buckets.len() {
@@ -332,17 +332,17 @@ fn expire_until(
                         valid_from: b.valid_until,
                         valid_until: until,
                     };
-                    r.granted.push(nb.clone());
+                    renewal.granted.push(nb.clone());
                     work.buckets.insert(i, nb);
                     i += 1;
                 }
             }
         }
-        if r.granted.iter().any(|g| g.id == b.id) {
+        if renewal.granted.iter().any(|g| g.id == b.id) {
             // Granted and expired within this renewal: it never reaches the state.
-            r.granted.retain(|g| g.id != b.id);
+            renewal.granted.retain(|g| g.id != b.id);
         } else {
-            r.expired.push(Expiry {
+            renewal.expired.push(Expiry {
                 bucket: b.id,
                 at: b.valid_until,
                 lost,
@@ -419,7 +419,7 @@ fn open_period(
     offerings: &Offerings,
     barred: Option<(FeeSource, Decimal)>,
     (period, at): (PackagePeriod, Timestamp),
-    r: &mut Renewal,
+    renewal: &mut Renewal,
 ) {
     let (fee_period, kind) = match period {
         PackagePeriod::Monthly => (FeePeriod::Monthly, FeeKind::Monthly),
@@ -428,7 +428,7 @@ fn open_period(
     let msisdn = work.msisdn;
     if let Some((source, amount)) = barred {
         if period == PackagePeriod::Daily && !amount.is_zero() {
-            r.fees.push(FeeCharge {
+            renewal.fees.push(FeeCharge {
                 msisdn,
                 source,
                 kind,
@@ -445,7 +445,7 @@ fn open_period(
             .iter()
             .filter(|f| f.period == fee_period && !f.amount.is_zero())
         {
-            r.fees.push(FeeCharge {
+            renewal.fees.push(FeeCharge {
                 msisdn,
                 source,
                 kind,
@@ -459,7 +459,7 @@ fn open_period(
             .filter(|&&p| cat.packages[p as usize].period == period)
         {
             let b = grant(cat, work, p, origin_of(source), at);
-            r.granted.push(b.clone());
+            renewal.granted.push(b.clone());
             work.buckets.push(b);
         }
     }

@@ -120,11 +120,11 @@ fn span(start: *const u8, bytes: usize) {
 }
 
 #[cfg(target_arch = "x86_64")]
-fn hint(p: *const u8) {
+fn hint(address: *const u8) {
     // SAFETY: a prefetch reads nothing the program sees and never faults, whatever the
     // address; `p` is in (or one line past) a live allocation anyway.
     unsafe {
-        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p.cast());
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(address.cast());
     }
 }
 

@@ -171,7 +171,7 @@ fn charge(cat: &Catalog, input: &Input, acct0: &Account, usage: &Usage) -> Decis
 #[inline]
 fn take_from_buckets(
     cat: &Catalog,
-    n: &Number,
+    number: &Number,
     kind: &UsageKind,
     start: Timestamp,
     quantity: u64,
@@ -179,7 +179,7 @@ fn take_from_buckets(
     let mut takes: SmallVec<[Take; 2]> = SmallVec::new();
     let mut covered = 0u64;
     let mut eligible: SmallVec<[(i32, Timestamp, u32, usize); 4]> = SmallVec::new();
-    for (i, b) in n.buckets.iter().enumerate() {
+    for (i, b) in number.buckets.iter().enumerate() {
         if b.remaining == 0 || !b.valid_at(start) {
             continue;
         }
@@ -201,7 +201,7 @@ fn take_from_buckets(
         if left == 0 {
             break;
         }
-        let b = &n.buckets[i];
+        let b = &number.buckets[i];
         let inc = cat.packages[b.package as usize].increment;
         let want = left.div_ceil(inc) * inc;
         let units = want.min(b.remaining);

@@ -43,13 +43,13 @@ pub fn encode_account(account: &Account, recent: &Recent, out: &mut Vec<u8>) {
 
 /// Reads a record of any layout: the account, and what it remembers (none in a record written
 /// before records held their ids).
-pub fn decode_account(v: &[u8]) -> Result<(Account, Option<Recent>), DecodeError> {
+pub fn decode_account(bytes: &[u8]) -> Result<(Account, Option<Recent>), DecodeError> {
     let corrupt = |layout: u8| {
         move |e: bincode::Error| {
             DecodeError::Corrupt(format!("account record of layout {layout}: {e}"))
         }
     };
-    match v.split_first() {
+    match bytes.split_first() {
         Some((&ACCOUNT_LAYOUT, rest)) => opts()
             .deserialize::<(Account, RecentRecord)>(rest)
             .map(|(a, r)| (a, Some(Recent::from(r))))
@@ -80,8 +80,8 @@ pub fn decode_account(v: &[u8]) -> Result<(Account, Option<Recent>), DecodeError
             .deserialize::<crate::codec::v1::Account>(rest)
             .map(|a| (Account::from(a), None))
             .map_err(corrupt(1)),
-        Some((&v, _)) => Err(DecodeError::Corrupt(format!(
-            "account record of layout {v}, which this build does not know"
+        Some((&layout, _)) => Err(DecodeError::Corrupt(format!(
+            "account record of layout {layout}, which this build does not know"
         ))),
         None => Err(DecodeError::Empty),
     }

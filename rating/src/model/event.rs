@@ -59,12 +59,12 @@ impl Serialize for Msisdn {
 }
 
 impl<'de> Deserialize<'de> for Msisdn {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        if d.is_human_readable() {
-            let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        if deserializer.is_human_readable() {
+            let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
             Msisdn::parse(&text).map_err(serde::de::Error::custom)
         } else {
-            let v = u64::deserialize(d)?;
+            let v = u64::deserialize(deserializer)?;
             if v == 0 || v >= 1_000_000_000_000_000 {
                 return Err(serde::de::Error::custom("MSISDN out of range"));
             }
@@ -300,12 +300,12 @@ impl Serialize for Month {
 }
 
 impl<'de> Deserialize<'de> for Month {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        if d.is_human_readable() {
-            let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        if deserializer.is_human_readable() {
+            let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
             Month::parse(&text).map_err(serde::de::Error::custom)
         } else {
-            let v = u32::deserialize(d)?;
+            let v = u32::deserialize(deserializer)?;
             if v >= 12 * 10_000 {
                 return Err(serde::de::Error::custom("month out of range"));
             }

@@ -68,8 +68,8 @@ pub struct Number {
 }
 
 impl<'de> Deserialize<'de> for Number {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Number, D::Error> {
-        layout::deserialize(d)
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Number, D::Error> {
+        layout::deserialize(deserializer)
     }
 }
 
@@ -226,11 +226,11 @@ pub mod layout {
         joined: Timestamp,
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Number, D::Error> {
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Number, D::Error> {
         if crate::number::layout3::reading() {
-            crate::number::layout3::Number::deserialize(d).map(Number::from)
+            crate::number::layout3::Number::deserialize(deserializer).map(Number::from)
         } else {
-            Layout::deserialize(d)
+            Layout::deserialize(deserializer)
         }
     }
 }

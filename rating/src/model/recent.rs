@@ -279,9 +279,9 @@ impl Recent {
     /// Records a decided input; `rated` moves the latest event time; `for_ever` holds its id
     /// for as long as the account lives. Ids of the window that fell behind the horizon are
     /// dropped when the oldest is a quarter window behind it.
-    pub fn remember(&mut self, id: &str, t: Timestamp, rated: bool, for_ever: bool, window: i64) {
+    pub fn remember(&mut self, id: &str, at: Timestamp, rated: bool, for_ever: bool, window: i64) {
         if rated {
-            self.latest = Some(self.latest.map_or(t, |l| l.max(t)));
+            self.latest = Some(self.latest.map_or(at, |l| l.max(at)));
         }
         if for_ever {
             let digest = IdDigest::of(id);
@@ -292,11 +292,11 @@ impl Recent {
             // Held as of the account's clock when it was decided, not its own time: a late
             // input (or an owed one, older than the horizon) is still known as a repeat for a
             // window.
-            let t = self.latest.map_or(t, |l| l.max(t));
-            if self.ids.is_empty() || t < self.oldest {
-                self.oldest = t;
+            let clock = self.latest.map_or(at, |l| l.max(at));
+            if self.ids.is_empty() || clock < self.oldest {
+                self.oldest = clock;
             }
-            self.ids.hold(IdDigest::of(id), t);
+            self.ids.hold(IdDigest::of(id), clock);
         }
         self.prune(window);
     }

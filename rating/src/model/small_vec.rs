@@ -16,9 +16,11 @@ where
     items.as_slice().serialize(serializer)
 }
 
-pub fn deserialize<'de, D: Deserializer<'de>, A: Array>(d: D) -> Result<SmallVec<A>, D::Error>
+pub fn deserialize<'de, D: Deserializer<'de>, A: Array>(
+    deserializer: D,
+) -> Result<SmallVec<A>, D::Error>
 where
     A::Item: Deserialize<'de>,
 {
-    Vec::<A::Item>::deserialize(d).map(SmallVec::from_vec)
+    Vec::<A::Item>::deserialize(deserializer).map(SmallVec::from_vec)
 }

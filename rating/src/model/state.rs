@@ -286,8 +286,8 @@ impl State {
         std::hint::black_box(self.by_id.get(id));
     }
 
-    pub(crate) fn account_at(&self, i: u32) -> &Account {
-        let a = &self.accounts[i as usize];
+    pub(crate) fn account_at(&self, index: u32) -> &Account {
+        let a = &self.accounts[index as usize];
         debug_assert!(
             a.activity.released.is_none(),
             "a released account's numbers are out of the index"

@@ -50,11 +50,11 @@ impl Rounding {
 /// is that of their mantissas: the hot path compares them inline instead of calling
 /// `Decimal::cmp`, which rescales in general. Same result either way.
 #[inline(always)]
-pub fn order(a: Decimal, b: Decimal) -> std::cmp::Ordering {
-    if a.scale() == b.scale() {
-        a.mantissa().cmp(&b.mantissa())
+pub fn order(left: Decimal, right: Decimal) -> std::cmp::Ordering {
+    if left.scale() == right.scale() {
+        left.mantissa().cmp(&right.mantissa())
     } else {
-        a.cmp(&b)
+        left.cmp(&right)
     }
 }
 
@@ -103,12 +103,12 @@ pub mod amount {
         }
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Decimal, D::Error> {
-        if d.is_human_readable() {
-            let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Decimal, D::Error> {
+        if deserializer.is_human_readable() {
+            let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
             parse_amount(&text).map_err(serde::de::Error::custom)
         } else {
-            let (mantissa, scale) = <(i128, u8)>::deserialize(d)?;
+            let (mantissa, scale) = <(i128, u8)>::deserialize(deserializer)?;
             Decimal::try_from_i128_with_scale(mantissa, u32::from(scale))
                 .map_err(|e| serde::de::Error::custom(format!("invalid amount in record: {e}")))
         }
@@ -119,16 +119,21 @@ pub mod amount {
 pub mod opt_amount {
     use super::*;
 
-    pub fn serialize<S: Serializer>(d: &Option<Decimal>, serializer: S) -> Result<S::Ok, S::Error> {
+    pub fn serialize<S: Serializer>(
+        amount: &Option<Decimal>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
         #[derive(Serialize)]
         struct W<'a>(#[serde(with = "super::amount")] &'a Decimal);
-        d.as_ref().map(W).serialize(serializer)
+        amount.as_ref().map(W).serialize(serializer)
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Decimal>, D::Error> {
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<Decimal>, D::Error> {
         #[derive(Deserialize)]
         struct W(#[serde(with = "super::amount")] Decimal);
-        Ok(Option::<W>::deserialize(d)?.map(|w| w.0))
+        Ok(Option::<W>::deserialize(deserializer)?.map(|w| w.0))
     }
 }
 

@@ -67,12 +67,12 @@ impl Serialize for Timestamp {
 }
 
 impl<'de> Deserialize<'de> for Timestamp {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        if d.is_human_readable() {
-            let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        if deserializer.is_human_readable() {
+            let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
             Timestamp::parse_rfc3339(&text).map_err(serde::de::Error::custom)
         } else {
-            let v = i64::deserialize(d)?;
+            let v = i64::deserialize(deserializer)?;
             if !(MIN_TIME..=MAX_TIME).contains(&v) {
                 return Err(serde::de::Error::custom("time outside 1970..9999"));
             }

@@ -101,20 +101,20 @@ impl Ledger {
         report: &mut AuditReport,
         at: &str,
         msisdn: Msisdn,
-        b: &rating::Bucket,
+        bucket: &rating::Bucket,
     ) {
-        if b.remaining > b.total {
+        if bucket.remaining > bucket.total {
             report.bad(format!(
                 "{at}: bucket {msisdn}/{} granted with {} of {}",
-                b.id, b.remaining, b.total
+                bucket.id, bucket.remaining, bucket.total
             ));
         }
         let u = Units {
-            total: b.total,
-            remaining: b.remaining,
+            total: bucket.total,
+            remaining: bucket.remaining,
         };
-        if self.buckets.insert((msisdn, b.id), u).is_some() {
-            report.bad(format!("{at}: bucket {msisdn}/{} granted twice", b.id));
+        if self.buckets.insert((msisdn, bucket.id), u).is_some() {
+            report.bad(format!("{at}: bucket {msisdn}/{} granted twice", bucket.id));
         }
     }
 

@@ -187,7 +187,7 @@ impl LogWalk {
 }
 
 /// Every line read is in the log once: rated, rejected, a duplicate or a dead letter.
-fn check_counts(report: &mut AuditReport, tally: &Tally, c: &crate::store::Counters) {
+fn check_counts(report: &mut AuditReport, tally: &Tally, counters: &crate::store::Counters) {
     let Tally {
         rated,
         rejected,
@@ -204,17 +204,17 @@ fn check_counts(report: &mut AuditReport, tally: &Tally, c: &crate::store::Count
     );
     if logged
         != (
-            c.rated,
-            c.rejected,
-            c.duplicates,
-            c.dead,
-            c.ticks,
-            c.derived,
+            counters.rated,
+            counters.rejected,
+            counters.duplicates,
+            counters.dead,
+            counters.ticks,
+            counters.derived,
         )
     {
         report.bad_overall(format!(
             "the log holds {rated} rated, {rejected} rejected, {duplicates} duplicates, {} dead, {} ticks, {derived} derived; the counters say {} {} {} {} {} {}",
-            report.dead, report.ticks, c.rated, c.rejected, c.duplicates, c.dead, c.ticks, c.derived
+            report.dead, report.ticks, counters.rated, counters.rejected, counters.duplicates, counters.dead, counters.ticks, counters.derived
         ));
     }
 }
@@ -292,24 +292,28 @@ fn check_state(
 
 /// One stored account against the ledger: its balance, its numbers' owner, its buckets (each
 /// taken off the ledger, so that what remains there is missing from the state).
-fn check_account(report: &mut AuditReport, ledger: &mut Ledger, a: &rating::Account) {
-    match ledger.balance.get(a.id.as_str()) {
+fn check_account(report: &mut AuditReport, ledger: &mut Ledger, account: &rating::Account) {
+    match ledger.balance.get(account.id.as_str()) {
         None => report.bad(format!(
             "account {} is stored but never opened in the log",
-            a.id
+            account.id
         )),
-        Some(b) if *b != a.balance => report.bad(format!(
+        Some(b) if *b != account.balance => report.bad(format!(
             "account {}: the log gives balance {b}, the state holds {}",
-            a.id, a.balance
+            account.id, account.balance
         )),
         Some(_) => {}
     }
     // A released account keeps its numbers' last state as history; they are not its own.
-    for n in a.numbers.iter().filter(|_| a.activity.released.is_none()) {
-        if ledger.owner.get(&n.msisdn).map(String::as_str) != Some(a.id.as_str()) {
+    for n in account
+        .numbers
+        .iter()
+        .filter(|_| account.activity.released.is_none())
+    {
+        if ledger.owner.get(&n.msisdn).map(String::as_str) != Some(account.id.as_str()) {
             report.bad(format!(
                 "number {} is stored in {} but the log puts it elsewhere",
-                n.msisdn, a.id
+                n.msisdn, account.id
             ));
         }
         for b in &n.buckets {
