@@ -812,6 +812,7 @@ fn audit_command(AuditArgs { data, json }: AuditArgs) -> Result<()> {
             "payments {} · charges {} · fees {} · transfers {} ({} in flight)",
             r.payments, r.charges, r.fees, r.transfers, r.transfers_in_flight
         );
+        println!("{}", r.totals_line());
         for d in &r.listed {
             println!("DISCREPANCY {d}");
         }

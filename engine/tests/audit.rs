@@ -83,6 +83,37 @@ fn the_engine_s_own_store_passes() {
 
 /// Takes a kopeck off the first paid charge in the log, and nothing else; returns its place,
 /// its event id and the money it recorded.
+/// The audit's totals line adds up on its face, and to the balances the store holds: payments
+/// and promised money in, repayments, write-offs, charges, fees and transfers in flight out.
+#[test]
+fn the_totals_add_up_to_the_stored_balances() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    rated_store(&data, tmp.path());
+    let r = audit_of(&data);
+    assert!(r.ok(), "{:#?}", r.listed);
+    let stored: rust_decimal::Decimal = Store::open(&data)
+        .unwrap()
+        .accounts()
+        .map(|a| a.unwrap().balance)
+        .sum();
+    assert_eq!(r.balances, stored);
+    assert_eq!(r.moved(), stored, "{}", r.totals_line());
+    assert!(
+        r.payments > rust_decimal::Decimal::ZERO && r.charges > rust_decimal::Decimal::ZERO,
+        "{}",
+        r.totals_line()
+    );
+    let line = r.totals_line();
+    assert!(
+        line.starts_with(&format!(
+            "balances {stored} = payments {} + promised ",
+            r.payments
+        )),
+        "{line}"
+    );
+}
+
 fn a_kopeck_less(data: &Path) -> (u32, u64, String, rust_decimal::Decimal) {
     let (p, seq, entry) = first_paid_charge(data);
     let Entry::Rated {

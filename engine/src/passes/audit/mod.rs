@@ -73,6 +73,7 @@ pub fn audit(store: &Store) -> Result<AuditReport, EngineError> {
             ));
         }
     }
+    check_totals(&mut report, &ledger);
     check_state(store, &mut report, &mut ledger)?;
     report.accounts = ledger.balance.len();
     Ok(report)
@@ -219,6 +220,19 @@ fn check_counts(report: &mut AuditReport, tally: &Tally, counters: &crate::store
     }
 }
 
+/// The balances the log sums to add up to the money it moved by kind: a movement booked to an
+/// account but to no total (or the other way round) is a discrepancy.
+fn check_totals(report: &mut AuditReport, ledger: &Ledger) {
+    report.balances = ledger.balance.values().copied().sum();
+    if report.balances != report.moved() {
+        report.bad_overall(format!(
+            "the balances do not add up to the money moved: {} (the kinds come to {})",
+            report.totals_line(),
+            report.moved()
+        ));
+    }
+}
+
 /// Each transfer sent is received, or bounced and refunded, for the amount sent; a step
 /// without its debit is money from nowhere.
 fn check_transfers(report: &mut AuditReport, ledger: &Ledger) {
@@ -228,8 +242,9 @@ fn check_transfers(report: &mut AuditReport, ledger: &Ledger) {
         let TransferSteps([sent, received, bounced, refunded]) = &ledger.transfers[&id];
         let id = format!("{} of {}", id.1, id.0);
         match (sent, received, bounced, refunded) {
-            (Some(_), None, None | Some(_), None) => {
+            (Some(sent), None, None | Some(_), None) => {
                 report.transfers_in_flight += 1;
+                report.in_flight += *sent;
             }
             (Some(s), Some(x), None, None) if s == x => {}
             (Some(s), None, Some(b), Some(x)) if s == b && s == x => {}

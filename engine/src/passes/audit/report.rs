@@ -30,6 +30,14 @@ pub struct AuditReport {
     #[serde(with = "rating::money::amount")]
     pub transfers: Decimal,
     pub transfers_in_flight: u64,
+    /// The money of the transfers in flight: sent, and neither received nor refunded yet.
+    #[serde(with = "rating::money::amount")]
+    pub in_flight: Decimal,
+    /// The accounts' balances as the log sums them. They add up to payments + promised −
+    /// repaid − written off − charges − fees − in flight: [`AuditReport::totals_line`] says so,
+    /// and the audit checks it.
+    #[serde(with = "rating::money::amount")]
+    pub balances: Decimal,
     pub discrepancies: u64,
     pub listed: Vec<String>,
 }
@@ -37,6 +45,32 @@ pub struct AuditReport {
 impl AuditReport {
     pub fn ok(&self) -> bool {
         self.discrepancies == 0
+    }
+
+    /// What the money the log moved comes to: the sum of the balances, as an equation a reader
+    /// can add up.
+    pub fn totals_line(&self) -> String {
+        format!(
+            "balances {} = payments {} + promised {} − repaid {} − written off {} − charges {} − fees {} − transfers in flight {}",
+            self.balances,
+            self.payments,
+            self.promised,
+            self.repaid,
+            self.written_off,
+            self.charges,
+            self.fees,
+            self.in_flight
+        )
+    }
+
+    /// The money the log moved, summed by kind: what the balances must add up to.
+    pub fn moved(&self) -> Decimal {
+        self.payments + self.promised
+            - self.repaid
+            - self.written_off
+            - self.charges
+            - self.fees
+            - self.in_flight
     }
 
     pub(super) fn bad(&mut self, what: String) {
