@@ -152,6 +152,24 @@ fn read_models_follow_the_log_across_a_month_boundary_and_a_renewal() {
             bucket("SMART_DATA", 10_737_418_240, 0, "plan SMART", until),
         ]
     );
+    // Beside the raw units, what people read, and the plan's name beside its id.
+    let ctx = Context::load(&e.store).unwrap();
+    let view = query::packages(&e.store, &ctx, "79001000001").unwrap();
+    assert_eq!(
+        (view.plan.as_str(), view.plan_name.as_str()),
+        ("SMART", "Smart")
+    );
+    let texts: Vec<[&str; 3]> = (view.buckets.iter())
+        .map(|b| [&*b.total_text, &*b.used_text, &*b.remaining_text])
+        .collect();
+    assert_eq!(
+        texts,
+        [
+            ["300 min", "2 min", "298 min"],
+            ["100 messages", "0 messages", "100 messages"],
+            ["10.0 GB", "0 B", "10.0 GB"],
+        ]
+    );
 
     // The month boundary is local midnight: 23:59:30 MSK on 31 Oct is October, 00:00 November.
     assert_eq!(

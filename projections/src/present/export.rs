@@ -74,7 +74,7 @@ fn duration(seconds: u64) -> String {
     }
 }
 
-fn volume(bytes: u64) -> String {
+pub(crate) fn volume(bytes: u64) -> String {
     const KB: u64 = 1024;
     const MB: u64 = 1024 * 1024;
     if bytes >= MB {

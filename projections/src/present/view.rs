@@ -68,6 +68,10 @@ pub struct BucketView {
     pub total: u64,
     pub used: u64,
     pub remaining: u64,
+    /// The three amounts as people read them: minutes, messages, MB or GB.
+    pub total_text: String,
+    pub used_text: String,
+    pub remaining_text: String,
     pub valid_from: String,
     pub valid_until: String,
     /// `plan X`, `option Y` or `rollover`.
@@ -78,6 +82,8 @@ pub struct BucketView {
 pub struct PackagesView {
     pub msisdn: String,
     pub plan: String,
+    /// The plan's name in the catalog, beside its id.
+    pub plan_name: String,
     pub buckets: Vec<BucketView>,
 }
 
@@ -166,6 +172,8 @@ pub fn packages(cat: &Catalog, account: &Account, msisdn: Msisdn) -> Option<Pack
         .iter()
         .map(|b| {
             let p = cat.packages.get(b.package as usize);
+            let text =
+                |units: u64| p.map_or_else(|| units.to_string(), |p| amount_text(p.unit, units));
             BucketView {
                 id: b.id,
                 package: package_name(cat, b.package),
@@ -173,6 +181,9 @@ pub fn packages(cat: &Catalog, account: &Account, msisdn: Msisdn) -> Option<Pack
                 total: b.total,
                 used: b.total - b.remaining,
                 remaining: b.remaining,
+                total_text: text(b.total),
+                used_text: text(b.total - b.remaining),
+                remaining_text: text(b.remaining),
                 valid_from: b.valid_from.to_rfc3339(),
                 valid_until: b.valid_until.to_rfc3339(),
                 origin: origin(cat, b.origin),
@@ -183,6 +194,40 @@ pub fn packages(cat: &Catalog, account: &Account, msisdn: Msisdn) -> Option<Pack
     Some(PackagesView {
         msisdn: msisdn.to_string(),
         plan: offer_name(&cat.plans, n.plan as usize),
+        plan_name: (cat.plans.get(n.plan as usize)).map_or_else(String::new, |p| p.name.clone()),
         buckets,
     })
+}
+
+/// An amount of a package as people read it: whole minutes (and seconds left over), messages,
+/// or bytes in GB, MB or KB.
+pub fn amount_text(unit: rating::Unit, units: u64) -> String {
+    const GB: u64 = 1024 * 1024 * 1024;
+    match unit {
+        rating::Unit::Seconds if units.is_multiple_of(60) => format!("{} min", units / 60),
+        rating::Unit::Seconds => format!("{} min {} s", units / 60, units % 60),
+        rating::Unit::Messages if units == 1 => "1 message".into(),
+        rating::Unit::Messages => format!("{units} messages"),
+        rating::Unit::Bytes if units >= GB => {
+            let tenths = (u128::from(units) * 10 + u128::from(GB) / 2) / u128::from(GB);
+            format!("{}.{} GB", tenths / 10, tenths % 10)
+        }
+        rating::Unit::Bytes => crate::export::volume(units),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::amount_text;
+    use rating::Unit;
+
+    #[test]
+    fn amounts_read_as_people_read_them() {
+        assert_eq!(amount_text(Unit::Seconds, 0), "0 min");
+        assert_eq!(amount_text(Unit::Seconds, 750), "12 min 30 s");
+        assert_eq!(amount_text(Unit::Messages, 1), "1 message");
+        assert_eq!(amount_text(Unit::Bytes, 1_572_864), "1.5 MB");
+        assert_eq!(amount_text(Unit::Bytes, 1 << 30), "1.0 GB");
+        assert_eq!(amount_text(Unit::Bytes, u64::MAX), "17179869184.0 GB");
+    }
 }
