@@ -5,7 +5,7 @@
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use engine::pipeline::{Config, Engine};
-use engine::query::{self, Context};
+use engine::query::{self, Context, Scope};
 use engine::store::Store;
 use rating::Catalog;
 use std::io::Write;
@@ -105,7 +105,7 @@ fn bench(c: &mut Criterion) {
     let ctx = Context::load(&store).unwrap();
     assert_eq!(store.accounts().take(2).count(), 2);
     let month = query::period(&ctx, Some("2026-11"), None, None).unwrap();
-    let r = query::detalization(&store, &ctx, BUSY, month, &[]).unwrap();
+    let r = query::detalization(&store, &ctx, BUSY, month, &[], Scope::Everything).unwrap();
     assert!(r.rows.len() >= ITEMS as usize, "{} items", r.rows.len());
 
     let mut g = c.benchmark_group(format!("queries/{n}-accounts"));
@@ -116,17 +116,17 @@ fn bench(c: &mut Criterion) {
         b.iter(|| query::packages(&store, &ctx, BUSY).unwrap());
     });
     g.bench_function("detalization_month_1000_items", |b| {
-        b.iter(|| query::detalization(&store, &ctx, BUSY, month, &[]).unwrap());
+        b.iter(|| query::detalization(&store, &ctx, BUSY, month, &[], Scope::Everything).unwrap());
     });
     g.bench_function("detalization_month_1000_items_json", |b| {
         b.iter(|| {
-            let r = query::detalization(&store, &ctx, BUSY, month, &[]).unwrap();
+            let r = query::detalization(&store, &ctx, BUSY, month, &[], Scope::Everything).unwrap();
             projections::export::json(&r)
         });
     });
     g.bench_function("detalization_month_1000_items_pdf", |b| {
         b.iter(|| {
-            let r = query::detalization(&store, &ctx, BUSY, month, &[]).unwrap();
+            let r = query::detalization(&store, &ctx, BUSY, month, &[], Scope::Everything).unwrap();
             projections::pdf::render(&r).unwrap()
         });
     });

@@ -6,7 +6,7 @@
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 use engine::pipeline::{recorded_catalog, Config, Engine, DEFAULT_BATCH};
-use engine::query;
+use engine::query::{self, Scope};
 use engine::report::{account_view, stats};
 use engine::store::Store;
 use engine::workload::Workload;
@@ -374,6 +374,10 @@ struct DetalizationArgs {
     /// Default: standard output (not for PDF).
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Only what happened while this account held the number (default: every holder's, each
+    /// row naming its account).
+    #[arg(long)]
+    account: Option<String>,
 }
 
 #[derive(clap::Args)]
@@ -388,6 +392,9 @@ struct SpendingArgs {
     /// Last month, YYYY-MM (default: the month of the latest event).
     #[arg(long)]
     to: Option<String>,
+    /// Of a number: only while this account held it (default: the sum of every holder's).
+    #[arg(long)]
+    account: Option<String>,
 }
 
 #[derive(clap::Args)]
@@ -1049,12 +1056,14 @@ fn detalization_command(
         service,
         format,
         out,
+        account,
     }: DetalizationArgs,
 ) -> Result<()> {
     let store = Store::open_follower(&data)?;
     let ctx = query::Context::load(&store)?;
     let period = query::period(&ctx, month.as_deref(), from.as_deref(), to.as_deref())?;
-    let r = query::detalization(&store, &ctx, &msisdn, period, &service)?;
+    let scope = account.as_deref().map_or(Scope::Everything, Scope::Account);
+    let r = query::detalization(&store, &ctx, &msisdn, period, &service, scope)?;
     let bytes = match format.as_str() {
         "csv" => projections::export::csv(&r),
         "pdf" => projections::pdf::render(&r)?,
@@ -1083,11 +1092,14 @@ fn spending_command(
         who,
         from,
         to,
+        account,
     }: SpendingArgs,
 ) -> Result<()> {
     let store = Store::open_follower(&data)?;
     let ctx = query::Context::load(&store)?;
-    let v = query::spending(&store, &ctx, &who, from.as_deref(), to.as_deref())?;
+    let scope = account.as_deref().map_or(Scope::Everything, Scope::Account);
+    let months = (from.as_deref(), to.as_deref());
+    let v = query::spending(&store, &ctx, &who, months, scope)?;
     println!("{}", serde_json::to_string_pretty(&v)?);
     Ok(())
 }

@@ -5,7 +5,7 @@
 mod common;
 use common::{append, tool};
 use engine::pipeline::Engine;
-use engine::query::{self, Context};
+use engine::query::{self, Context, Scope};
 use std::io::Write;
 use std::path::Path;
 
@@ -64,7 +64,7 @@ fn rows(e: &Engine, msisdn: &str, month: &str, services: &[&str]) -> Vec<[String
         .iter()
         .map(std::string::ToString::to_string)
         .collect();
-    query::detalization(&e.store, &ctx, msisdn, period, &services)
+    query::detalization(&e.store, &ctx, msisdn, period, &services, Scope::Everything)
         .unwrap()
         .rows
         .into_iter()
@@ -247,7 +247,7 @@ fn read_models_follow_the_log_across_a_month_boundary_and_a_renewal() {
         [("79001000001", "450.00"), ("79001000002", "73.74")]
     );
 
-    let s = query::spending(&e.store, &ctx, "A1", None, None).unwrap();
+    let s = query::spending(&e.store, &ctx, "A1", (None, None), Scope::Everything).unwrap();
     type MonthRow<'a> = (String, Vec<(&'a str, String)>, String);
     let months: Vec<MonthRow> = s
         .months
@@ -307,8 +307,8 @@ fn read_models_follow_the_log_across_a_month_boundary_and_a_renewal() {
         &e.store,
         &ctx,
         "79001000001",
-        Some("2026-11"),
-        Some("2026-11"),
+        (Some("2026-11"), Some("2026-11")),
+        Scope::Everything,
     )
     .unwrap();
     assert_eq!(s.months.len(), 1);
@@ -323,7 +323,15 @@ fn read_models_follow_the_log_across_a_month_boundary_and_a_renewal() {
         Some("2026-11-02T10:00:00Z"),
     )
     .unwrap();
-    let r = query::detalization(&e.store, &ctx, "79001000002", period, &[]).unwrap();
+    let r = query::detalization(
+        &e.store,
+        &ctx,
+        "79001000002",
+        period,
+        &[],
+        Scope::Everything,
+    )
+    .unwrap();
     assert_eq!(
         r.rows.len(),
         2,
@@ -378,11 +386,24 @@ fn queries_refuse_what_they_cannot_answer() {
     ));
     let p = query::period(&ctx, None, None, None).unwrap();
     assert!(matches!(
-        query::detalization(&e.store, &ctx, "79001000001", p, &["telepathy".into()]),
+        query::detalization(
+            &e.store,
+            &ctx,
+            "79001000001",
+            p,
+            &["telepathy".into()],
+            Scope::Everything
+        ),
         Err(Bad(_))
     ));
     assert!(matches!(
-        query::spending(&e.store, &ctx, "A1", Some("2026-12"), Some("2026-11")),
+        query::spending(
+            &e.store,
+            &ctx,
+            "A1",
+            (Some("2026-12"), Some("2026-11")),
+            Scope::Everything
+        ),
         Err(Bad(_))
     ));
 }
@@ -456,7 +477,7 @@ fn the_pdf_report_renders_with_its_totals() {
     let (report, msisdn) = (0..60)
         .map(|i| format!("790000000{i:02}"))
         .filter_map(|m| {
-            query::detalization(&e.store, &ctx, &m, period, &[])
+            query::detalization(&e.store, &ctx, &m, period, &[], Scope::Everything)
                 .ok()
                 .map(|r| (r, m))
         })
@@ -566,7 +587,7 @@ fn a_promised_payment_shows_in_the_balance_and_the_payment_history() {
     let ctx = Context::load(&e.store).unwrap();
     let b = query::balance(&e.store, &ctx, "B").unwrap();
     assert_eq!((b.balance.as_str(), b.promised_payment), ("500.00", None));
-    let s = query::spending(&e.store, &ctx, "B", None, None).unwrap();
+    let s = query::spending(&e.store, &ctx, "B", (None, None), Scope::Everything).unwrap();
     let history: Vec<(String, &str, &str, &str)> = s
         .payments
         .as_ref()
@@ -637,7 +658,7 @@ fn groups_statuses_and_transfers_show_in_the_read_models() {
     );
     let ctx = Context::load(&e.store).unwrap();
     let total = |who: &str| {
-        let s = query::spending(&e.store, &ctx, who, None, None).unwrap();
+        let s = query::spending(&e.store, &ctx, who, (None, None), Scope::Everything).unwrap();
         let m = s.months.iter().find(|m| m.month == "2026-11").unwrap();
         m.total.clone()
     };
@@ -647,7 +668,14 @@ fn groups_statuses_and_transfers_show_in_the_read_models() {
         "4.00",
         "its SMS and a day suspended (2.00)"
     );
-    assert!(query::spending(&e.store, &ctx, "CORP/nobody", None, None).is_err());
+    assert!(query::spending(
+        &e.store,
+        &ctx,
+        "CORP/nobody",
+        (None, None),
+        Scope::Everything
+    )
+    .is_err());
     let b = query::balance(&e.store, &ctx, "CORP").unwrap();
     let groups: Vec<(Option<&str>, &str)> = b
         .numbers
@@ -666,7 +694,7 @@ fn groups_statuses_and_transfers_show_in_the_read_models() {
         b.autopay.as_ref().map(|a| a.amount.as_str()),
         Some("500.00")
     );
-    let s = query::spending(&e.store, &ctx, "CORP", None, None).unwrap();
+    let s = query::spending(&e.store, &ctx, "CORP", (None, None), Scope::Everything).unwrap();
     let kinds: Vec<String> = s
         .payments
         .unwrap()
@@ -680,6 +708,67 @@ fn groups_statuses_and_transfers_show_in_the_read_models() {
         })
         .collect();
     assert_eq!(kinds, vec!["payment 1000.00", "transfer_sent -100.00"]);
-    let s = query::spending(&e.store, &ctx, "OTHER", None, None).unwrap();
+    let s = query::spending(&e.store, &ctx, "OTHER", (None, None), Scope::Everything).unwrap();
     assert_eq!(s.payments.unwrap()[0].amount, "100.00");
+}
+
+/// A store whose read models are of an older layout (before numbers' holders were kept) is
+/// refused by the writer and the queries, with the command that fixes it; a rebuild does.
+#[test]
+fn a_store_of_an_older_read_model_layout_is_rebuilt_before_use() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.jsonl");
+    append(&input, PART1);
+    let catalog = dir.path().join("example.toml");
+    std::fs::write(&catalog, engine::EXAMPLE_CATALOG).unwrap();
+    let data = dir.path().join("store");
+    let data = data.to_str().unwrap();
+    let source = format!("file:{}", input.display());
+    let run = [
+        "run",
+        "--catalog",
+        catalog.to_str().unwrap(),
+        "--data",
+        data,
+        "--source",
+        &source,
+        "--max-ahead-hours",
+        "1500",
+    ];
+    common::ratel(&run);
+    {
+        let store = engine::store::Store::open(std::path::Path::new(data)).unwrap();
+        let mut c = engine::store::Commit::default();
+        store.put_meta(&mut c, engine::keys::MODELS_LAYOUT, &1u64.to_le_bytes());
+        store.commit(c, true).unwrap();
+    }
+    let detalization = [
+        "detalization",
+        "--data",
+        data,
+        "79001000002",
+        "--month",
+        "2026-10",
+    ];
+    for args in [&run[..], &detalization[..]] {
+        let out = common::bounded(env!("CARGO_BIN_EXE_ratel"), 60)
+            .args(args)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?} ran on old read models");
+        assert!(
+            err.contains("layout 1") && err.contains("ratel projections rebuild"),
+            "{args:?}: {err}"
+        );
+    }
+    common::ratel(&["projections", "rebuild", "--data", data]);
+    let report: serde_json::Value = serde_json::from_str(&common::ratel(&detalization)).unwrap();
+    let rows = report["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 1, "{report}");
+    assert_eq!(
+        (&rows[0]["event"], &rows[0]["account"]),
+        (&"c-2".into(), &"A1".into())
+    );
+    common::ratel(&run);
 }

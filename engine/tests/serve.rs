@@ -463,6 +463,12 @@ fn csv_cells_that_would_be_formulas_are_written_as_text() {
     );
     assert_eq!(status, 200);
     let mut reader = csv::Reader::from_reader(body.as_bytes());
+    let event = reader
+        .headers()
+        .unwrap()
+        .iter()
+        .position(|h| h == "event")
+        .unwrap();
     let mut events = Vec::new();
     for r in reader.records() {
         let r = r.unwrap();
@@ -472,7 +478,7 @@ fn csv_cells_that_would_be_formulas_are_written_as_text() {
                 "a cell a spreadsheet would run: {cell:?}"
             );
         }
-        events.push(r.iter().next_back().unwrap().to_string());
+        events.push(r[event].to_string());
     }
     assert!(
         events.contains(&"'=HYPERLINK(\"http://evil.example/\",\"pay\")".to_string()),
@@ -982,4 +988,148 @@ fn a_tokens_file_is_checked_before_the_server_starts() {
         .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("shorter than 16"));
+}
+
+/// The example catalog with an account blocked one day at zero or below and released a day
+/// later, so that a number changes hands within a test.
+fn quick_release_catalog() -> String {
+    let text = engine::EXAMPLE_CATALOG
+        .replace("block_after_days = 180", "block_after_days = 1")
+        .replace("restore_days = 60", "restore_days = 1");
+    assert_ne!(text, engine::EXAMPLE_CATALOG, "the example's rules moved");
+    text
+}
+
+const OLD_HOLDER: &str = "old-holder-token-0123456789";
+const NEW_HOLDER: &str = "new-holder-token-0123456789";
+
+/// A number held by OLDIE (never paid: blocked after a day at zero, released a day later),
+/// then given to NEWBIE. Each holder's calls and fees are in November. Another account's
+/// opening brings the day's ticks, which release OLDIE (a refused input moves no clock).
+const REISSUE: &[&str] = &[
+    r#"{"type":"open_account","id":"o-old","account":"OLDIE","time":"2026-11-02T09:00:00Z","numbers":[{"msisdn":"79003000003","plan":"SMART"}]}"#,
+    r#"{"type":"usage","id":"old-call","msisdn":"79003000003","service":"voice","other":"74951234567","start":"2026-11-02T10:00:00Z","duration":60}"#,
+    r#"{"type":"usage","id":"old-sms","msisdn":"79003000003","service":"sms","other":"79161234567","start":"2026-11-02T11:00:00Z"}"#,
+    r#"{"type":"open_account","id":"o-other","account":"OTHER","time":"2026-11-06T08:00:00Z","numbers":[{"msisdn":"79004000004","plan":"BASIC"}]}"#,
+    r#"{"type":"open_account","id":"o-new","account":"NEWBIE","time":"2026-11-06T09:00:00Z","numbers":[{"msisdn":"79003000003","plan":"BASIC"}]}"#,
+    r#"{"type":"payment","id":"p-new","account":"NEWBIE","amount":"300.00","time":"2026-11-06T09:01:00Z"}"#,
+    r#"{"type":"usage","id":"new-call","msisdn":"79003000003","service":"voice","other":"74951234567","start":"2026-11-06T10:00:00Z","duration":60}"#,
+];
+
+/// The events and accounts of a detalization's rows.
+fn rows_of(report: &serde_json::Value) -> Vec<(String, String)> {
+    report["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let text = |k: &str| r[k].as_str().unwrap().to_string();
+            (text("event"), text("account"))
+        })
+        .collect()
+}
+
+#[test]
+fn a_reissued_number_shows_each_holder_only_its_own_records() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.jsonl");
+    append(&input, REISSUE);
+    let text = quick_release_catalog();
+    let cat = rating::Catalog::from_toml("quick.toml", &text).unwrap();
+    let cfg = engine::pipeline::Config::default();
+    let mut e =
+        engine::pipeline::Engine::open(&dir.path().join("store"), cat, text.as_bytes(), cfg)
+            .unwrap();
+    e.run_file(&input).unwrap();
+    drop(e);
+    let more = format!(
+        "[[tokens]]\ntoken = \"{OLD_HOLDER}\"\naccount = \"OLDIE\"\n\n\
+         [[tokens]]\ntoken = \"{NEW_HOLDER}\"\naccount = \"NEWBIE\"\n"
+    );
+    let s = serve_with(dir.path(), &more);
+    let number = "/api/v1/numbers/79003000003";
+    let detalization = format!("{number}/detalization?month=2026-11");
+    let events = |token: &str| rows_of(&json(&s, &detalization, token));
+    let accounts = |rows: &[(String, String)]| {
+        let mut a: Vec<String> = rows.iter().map(|(_, a)| a.clone()).collect();
+        a.dedup();
+        a
+    };
+    // The new holder reads its own rows only: its call and its opening's fees.
+    let new = events(NEW_HOLDER);
+    assert!(new.iter().any(|(e, _)| e == "new-call"), "{new:?}");
+    assert_eq!(accounts(&new), ["NEWBIE"], "{new:?}");
+    // The old holder still reads what happened while it held the number, and nothing after.
+    let old = events(OLD_HOLDER);
+    assert!(old.iter().any(|(e, _)| e == "old-call"), "{old:?}");
+    assert_eq!(accounts(&old), ["OLDIE"], "{old:?}");
+    // The operator reads every holder's, each row naming its account.
+    let all = events(OPERATOR);
+    assert_eq!(all.len(), old.len() + new.len(), "{all:?}");
+    assert_eq!(accounts(&all), ["OLDIE", "NEWBIE"], "{all:?}");
+    // The number's present (balance, packages) is the holder's alone.
+    assert_eq!(
+        get(&s, &format!("{number}/balance"), Some(NEW_HOLDER)).0,
+        200
+    );
+    assert_eq!(
+        get(&s, &format!("{number}/balance"), Some(OLD_HOLDER)).0,
+        403
+    );
+    assert_eq!(
+        get(&s, &format!("{number}/packages"), Some(OLD_HOLDER)).0,
+        403
+    );
+    // A number's spending: each holder's own; the operator's is the sum.
+    let spent = |token: &str| {
+        let v = json(
+            &s,
+            &format!("{number}/spending?from=2026-11&to=2026-11"),
+            token,
+        );
+        v["months"][0]["total"].as_str().unwrap().to_string()
+    };
+    let (old_spent, new_spent) = (spent(OLD_HOLDER), spent(NEW_HOLDER));
+    let sum = |a: &str, b: &str| {
+        a.parse::<rust_decimal::Decimal>().unwrap() + b.parse::<rust_decimal::Decimal>().unwrap()
+    };
+    assert_eq!(
+        spent(OPERATOR).parse::<rust_decimal::Decimal>().unwrap(),
+        sum(&old_spent, &new_spent)
+    );
+    assert_ne!(old_spent, new_spent, "the two holders spent differently");
+    // A released account says so, and so do its numbers.
+    let old_balance = json(&s, "/api/v1/accounts/OLDIE/balance", OPERATOR);
+    assert_eq!(old_balance["status"], "released", "{old_balance}");
+    assert_eq!(
+        old_balance["numbers"][0]["status"], "released",
+        "{old_balance}"
+    );
+    // Someone who never held it: 403, as for a number that does not exist.
+    assert_eq!(get(&s, &detalization, Some(ALICE)).0, 403);
+    // The CLI follows the same rule when given an account.
+    let data = dir.path().join("store");
+    let cli = |more: &[&str]| {
+        let mut args = vec![
+            "detalization",
+            "--data",
+            data.to_str().unwrap(),
+            "79003000003",
+        ];
+        args.extend_from_slice(&["--month", "2026-11"]);
+        args.extend_from_slice(more);
+        rows_of(&serde_json::from_str(&common::ratel(&args)).unwrap())
+    };
+    assert_eq!(cli(&["--account", "NEWBIE"]), new);
+    assert_eq!(cli(&["--account", "OLDIE"]), old);
+    assert_eq!(cli(&[]), all);
+    let spending = |account: &str| {
+        let args = ["spending", "--data", data.to_str().unwrap(), "79003000003"];
+        let text =
+            common::ratel(&[&args[..], &["--from", "2026-11", "--account", account]].concat());
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        v["months"][0]["total"].as_str().unwrap().to_string()
+    };
+    assert_eq!(spending("NEWBIE"), new_spent);
+    assert_eq!(spending("OLDIE"), old_spent);
 }

@@ -2,7 +2,9 @@
 //! state give the same updates, live and in a rebuild.
 
 pub use crate::item::LogPos;
-use crate::item::{encode_row, Category, Item, PaymentKind, PaymentRow, What};
+use crate::item::{
+    encode_row, Category, HoldingChange, HoldingRow, Item, PaymentKind, PaymentRow, What,
+};
 pub use crate::models::Updates;
 use crate::models::{self, Family};
 use rating::{Catalog, Decision, FeeCharge, Month, Outcome, State, Timestamp};
@@ -12,6 +14,8 @@ struct Projector<'a> {
     cat: &'a Catalog,
     decision: &'a Decision,
     account: &'a str,
+    /// The account's numbers (after the decision): those a release gives back.
+    numbers: &'a [rating::Number],
     at: LogPos,
     /// Items of this decision so far: the third part of their key.
     n: u16,
@@ -29,7 +33,7 @@ impl Projector<'_> {
         let cat = item.category();
         if !item.money.is_zero() {
             self.out.adds.push((
-                models::spending_key_number(item.msisdn, month, cat),
+                models::spending_key_number(item.msisdn, self.account, month, cat),
                 item.money,
             ));
             self.out.adds.push((
@@ -57,6 +61,7 @@ impl Projector<'_> {
             from_packages: 0,
             money: charge.amount,
             balance_after: self.balance,
+            account: self.account.into(),
         });
     }
 
@@ -89,12 +94,16 @@ impl Projector<'_> {
         }
     }
 
-    fn number(&mut self, msisdn: rating::Msisdn) {
-        self.out.puts.push((
-            Family::Numbers,
-            msisdn.0.to_be_bytes().to_vec(),
-            self.account.as_bytes().to_vec(),
-        ));
+    /// A number joins the account (at the decision's time) or leaves it with its release.
+    fn holding(&mut self, msisdn: rating::Msisdn, at: Timestamp, change: HoldingChange) {
+        let row = HoldingRow {
+            account: self.account.into(),
+            change,
+        };
+        let mut v = Vec::with_capacity(32);
+        encode_row(&row, &mut v);
+        let key = models::holding_key(msisdn, at, self.at);
+        self.out.puts.push((Family::Numbers, key.to_vec(), v));
     }
 }
 
@@ -118,6 +127,12 @@ impl Projector<'_> {
         }
         for f in self.decision.inactivity.iter().flat_map(|w| &w.fees) {
             self.fee(f);
+        }
+        let released = self.decision.inactivity.as_ref().and_then(|w| w.released);
+        if let Some(at) = released {
+            for number in self.numbers {
+                self.holding(number.msisdn, at, HoldingChange::Released);
+            }
         }
     }
 
@@ -148,6 +163,7 @@ impl Projector<'_> {
                     from_packages: c.takes.iter().map(|t| t.units).sum(),
                     money: c.money,
                     balance_after: c.balance_after,
+                    account: self.account.into(),
                 });
             }
             Outcome::DetalizationOrdered {
@@ -165,6 +181,7 @@ impl Projector<'_> {
                     from_packages: 0,
                     money: *fee,
                     balance_after: *balance_after,
+                    account: self.account.into(),
                 });
             }
             _ => {}
@@ -235,14 +252,14 @@ impl Projector<'_> {
         match &d.outcome {
             Outcome::Opened { account: a, fees } => {
                 for n in &a.numbers {
-                    self.number(n.msisdn);
+                    self.holding(n.msisdn, n.joined, HoldingChange::Joined);
                 }
                 for f in fees {
                     self.fee(f);
                 }
             }
             Outcome::NumberAdded { number, fees } => {
-                self.number(number.msisdn);
+                self.holding(number.msisdn, number.joined, HoldingChange::Joined);
                 for f in fees {
                     self.fee(f);
                 }
@@ -269,15 +286,16 @@ pub fn project(cat: &Catalog, state: &State, decided: &Decision, at: LogPos, out
             None => return,
         },
     };
-    let after = state
+    let holder = state
         .account(account)
-        .expect("a decision that was applied names an existing account")
-        .balance;
+        .expect("a decision that was applied names an existing account");
+    let after = holder.balance;
     let (spent, paid) = decided.money_flow();
     let mut p = Projector {
         cat,
         decision: decided,
         account,
+        numbers: &holder.numbers,
         at,
         n: 0,
         balance: after + spent - paid,

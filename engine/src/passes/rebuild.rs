@@ -47,6 +47,7 @@ pub fn rebuild(store: &Store, mut progress: impl FnMut(u64)) -> Result<Rebuilt, 
             progress(r.entries);
         }
     }
+    store.put_models_layout(&mut c);
     store.commit(c, true)?;
     progress(r.entries);
     Ok(r)

@@ -358,6 +358,9 @@ impl Engine {
             ..cfg
         };
         let fresh = check_partitions(&store, cfg.partitions)?;
+        if !fresh {
+            store.check_models_layout()?;
+        }
         let global = Timestamp(store.meta_u64(crate::keys::WATERMARK)?.unwrap_or(0) as i64);
         let parts = load_parts(&store, cfg.partitions, global)?;
         let legacy = store.legacy_counters()?;
@@ -433,6 +436,9 @@ impl Engine {
                 crate::keys::PARTITIONS,
                 &u64::from(self.cfg.partitions).to_le_bytes(),
             );
+            if fresh {
+                self.store.put_models_layout(&mut c);
+            }
             self.store.commit(c, true)?;
             tracing::info!(catalog = %self.cat, "catalog recorded in the log");
         }

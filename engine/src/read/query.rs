@@ -8,7 +8,7 @@ use projections::models::{self, Whose};
 use projections::view::{self, BalanceView, PackagesView};
 use projections::{Category, PaymentRow};
 use rating::request;
-use rating::{Account, Catalog, Msisdn, Timestamp};
+use rating::{Account, Catalog, Month, Msisdn, Timestamp};
 use serde::Serialize;
 
 #[derive(Debug, thiserror::Error)]
@@ -44,6 +44,7 @@ pub struct Context {
 
 impl Context {
     pub fn load(store: &Store) -> Result<Context, QueryError> {
+        store.check_models_layout()?;
         let tag = store
             .meta_u64(crate::keys::CATALOG_IN_FORCE)?
             .ok_or_else(|| QueryError::Bad("the store holds no catalog yet".into()))?;
@@ -51,6 +52,25 @@ impl Context {
             cat: recorded_catalog(store, tag)?,
             now: Timestamp(store.meta_u64(crate::keys::WATERMARK)?.unwrap_or(0) as i64),
         })
+    }
+}
+
+/// Whose records of a number a query may show. A number changes hands (released with its
+/// account, then given to another), and each holder sees only what happened while it held it;
+/// the operator sees every holder's, each row naming its account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope<'a> {
+    Everything,
+    Account(&'a str),
+}
+
+impl<'a> Scope<'a> {
+    /// The account the rows are limited to, if any.
+    pub fn account(self) -> Option<&'a str> {
+        match self {
+            Scope::Everything => None,
+            Scope::Account(a) => Some(a),
+        }
     }
 }
 
@@ -65,14 +85,14 @@ pub enum Who<'a> {
 }
 
 impl<'a> Who<'a> {
-    /// The CLI's reading of a word: `ACCOUNT/GROUP`; a number an account holds; else an
-    /// account id. (An operator reads everything, so a guess shows nothing it may not see.)
+    /// The CLI's reading of a word: `ACCOUNT/GROUP`; a number an account holds or held; else
+    /// an account id. (An operator reads everything, so a guess shows nothing it may not see.)
     pub fn guess(store: &Store, text: &'a str) -> Result<Who<'a>, QueryError> {
         if let Some((account, group)) = text.split_once('/') {
             return Ok(Who::Group(account, group));
         }
         if let Ok(m) = Msisdn::parse(text) {
-            if models::account_of(store.db(), m)?.is_some() {
+            if !models::holders(store.db(), m)?.is_empty() {
                 return Ok(Who::Number(m));
             }
         }
@@ -91,6 +111,7 @@ pub fn account(store: &Store, who: Who) -> Result<Account, QueryError> {
     store.account(&id)?.ok_or(QueryError::NotFound(id))
 }
 
+/// A number and the account that holds it now.
 pub fn number(store: &Store, msisdn: &str) -> Result<(Msisdn, Account), QueryError> {
     let m = Msisdn::parse(msisdn).map_err(QueryError::Bad)?;
     let id =
@@ -99,6 +120,21 @@ pub fn number(store: &Store, msisdn: &str) -> Result<(Msisdn, Account), QueryErr
         .account(&id)?
         .ok_or_else(|| QueryError::NotFound(msisdn.into()))?;
     Ok((m, a))
+}
+
+/// A number and the accounts `scope` may see of those that held it: not found if none did.
+pub fn holdings(
+    store: &Store,
+    msisdn: &str,
+    scope: Scope,
+) -> Result<(Msisdn, Vec<models::Holding>), QueryError> {
+    let m = Msisdn::parse(msisdn).map_err(QueryError::Bad)?;
+    let mut held = models::holders(store.db(), m)?;
+    held.retain(|h| scope.account().is_none_or(|a| a == h.account));
+    if held.is_empty() {
+        return Err(QueryError::NotFound(msisdn.into()));
+    }
+    Ok((m, held))
 }
 
 /// The balance of an account, or of a number's account: [`balance_of`] of [`Who::guess`].
@@ -137,18 +173,20 @@ pub fn period(
     request::period(&ctx.cat, ctx.now, month, from, to).map_err(QueryError::Bad)
 }
 
+/// A number's items in a period: those of the holders `scope` may see, each naming its account.
 pub fn detalization(
     store: &Store,
     ctx: &Context,
     msisdn: &str,
     (from, to): (Timestamp, Timestamp),
     services: &[String],
+    scope: Scope,
 ) -> Result<Report, QueryError> {
     for s in services {
         request::service(s).map_err(QueryError::Bad)?;
     }
-    let (m, _) = number(store, msisdn)?;
-    let d = models::detalization(store.db(), m, from, to, services)?;
+    let (m, _) = holdings(store, msisdn, scope)?;
+    let d = models::detalization(store.db(), m, (from, to), services, scope.account())?;
     Ok(export::report(&ctx.cat, m, from, to, &d))
 }
 
@@ -191,82 +229,104 @@ pub fn spending(
     store: &Store,
     ctx: &Context,
     who: &str,
-    from: Option<&str>,
-    to: Option<&str>,
+    (from, to): (Option<&str>, Option<&str>),
+    scope: Scope,
 ) -> Result<SpendingView, QueryError> {
-    spending_of(store, ctx, Who::guess(store, who)?, from, to)
+    spending_of(store, ctx, Who::guess(store, who)?, (from, to), scope)
 }
 
-/// [`spending`] of what `who` names exactly.
+/// [`spending`] of what `who` names exactly. `scope` limits a number's to the holders it may
+/// see (an account's and a group's are that account's own).
 pub fn spending_of(
     store: &Store,
     ctx: &Context,
     who: Who,
-    from: Option<&str>,
-    to: Option<&str>,
+    (from, to): (Option<&str>, Option<&str>),
+    scope: Scope,
 ) -> Result<SpendingView, QueryError> {
-    let (from, to) = request::months(&ctx.cat, ctx.now, from, to).map_err(QueryError::Bad)?;
-    let as_number = match who {
-        Who::Number(m) => Some(m),
-        _ => None,
-    };
-    // A group: the sum of the group's numbers (its members now).
-    if let Who::Group(acct, group) = who {
-        let a = account(store, who)?;
-        let mut s = models::Spending::default();
-        for n in a
-            .numbers
-            .iter()
-            .filter(|n| n.group.as_deref() == Some(group))
-        {
-            let one = models::spending(store.db(), Whose::Number(n.msisdn), from, to)?;
-            for (m, sums) in one.months {
-                let into = s
-                    .months
-                    .entry(m)
-                    .or_insert([rust_decimal::Decimal::ZERO; Category::ALL.len()]);
-                for (x, y) in into.iter_mut().zip(sums) {
-                    *x += y;
-                }
+    let months = request::months(&ctx.cat, ctx.now, from, to).map_err(QueryError::Bad)?;
+    match who {
+        Who::Group(account, group) => group_spending(store, ctx, (account, group), months),
+        Who::Number(m) => {
+            let (m, held) = holdings(store, &m.to_string(), scope)?;
+            let mut s = models::Spending::default();
+            let mut seen = std::collections::BTreeSet::new();
+            for h in held.iter().filter(|h| seen.insert(h.account.as_str())) {
+                let one =
+                    models::spending(store.db(), Whose::Number(m, &h.account), months.0, months.1)?;
+                add_spending(&mut s, one);
             }
+            Ok(spending_view(ctx, m.to_string(), &s, None))
         }
-        if !a.numbers.iter().any(|n| n.group.as_deref() == Some(group)) {
-            return Err(QueryError::NotFound(format!(
-                "no group {group} in account {acct}"
-            )));
-        }
-        return Ok(spending_view(ctx, format!("{}/{group}", a.id), &s, None));
+        Who::Account(_) => account_spending(store, ctx, who, months),
     }
-    let (of, s, payments) = match as_number {
-        Some(m) => (
-            m.to_string(),
-            models::spending(store.db(), Whose::Number(m), from, to)?,
-            None,
-        ),
-        None => {
-            let a = account(store, who)?;
-            let (t0, _) = request::month_bounds(&ctx.cat, from);
-            let (_, t1) = request::month_bounds(&ctx.cat, to);
-            let p: Vec<PaymentRow> = models::payments(store.db(), &a.id, t0, t1)?;
-            (
-                a.id.to_string(),
-                models::spending(store.db(), Whose::Account(&a.id), from, to)?,
-                Some(
-                    p.iter()
-                        .map(|p| PaymentView {
-                            time: export::local_time(&ctx.cat, p.time),
-                            kind: p.kind,
-                            amount: export::money(&ctx.cat, p.amount),
-                            repaid: export::money(&ctx.cat, p.repaid),
-                            balance_after: export::money(&ctx.cat, p.balance_after),
-                            event: p.event.to_string(),
-                        })
-                        .collect(),
-                ),
-            )
+}
+
+/// A group's spending: the sum of the group's numbers (its members now), while the account
+/// held them.
+fn group_spending(
+    store: &Store,
+    ctx: &Context,
+    (account_id, group): (&str, &str),
+    (from, to): (Month, Month),
+) -> Result<SpendingView, QueryError> {
+    let a = account(store, Who::Account(account_id))?;
+    let members: Vec<_> = a
+        .numbers
+        .iter()
+        .filter(|n| n.group.as_deref() == Some(group))
+        .collect();
+    if members.is_empty() {
+        return Err(QueryError::NotFound(format!(
+            "no group {group} in account {account_id}"
+        )));
+    }
+    let mut s = models::Spending::default();
+    for n in members {
+        add_spending(
+            &mut s,
+            models::spending(store.db(), Whose::Number(n.msisdn, &a.id), from, to)?,
+        );
+    }
+    Ok(spending_view(ctx, format!("{}/{group}", a.id), &s, None))
+}
+
+fn add_spending(into: &mut models::Spending, more: models::Spending) {
+    for (month, sums) in more.months {
+        let row = into
+            .months
+            .entry(month)
+            .or_insert([rust_decimal::Decimal::ZERO; Category::ALL.len()]);
+        for (sum, amount) in row.iter_mut().zip(sums) {
+            *sum += amount;
         }
-    };
-    Ok(spending_view(ctx, of, &s, payments))
+    }
+}
+
+/// An account's spending, with its payments of those months.
+fn account_spending(
+    store: &Store,
+    ctx: &Context,
+    who: Who,
+    (from, to): (Month, Month),
+) -> Result<SpendingView, QueryError> {
+    let a = account(store, who)?;
+    let (t0, _) = request::month_bounds(&ctx.cat, from);
+    let (_, t1) = request::month_bounds(&ctx.cat, to);
+    let paid: Vec<PaymentRow> = models::payments(store.db(), &a.id, t0, t1)?;
+    let payments = paid
+        .iter()
+        .map(|p| PaymentView {
+            time: export::local_time(&ctx.cat, p.time),
+            kind: p.kind,
+            amount: export::money(&ctx.cat, p.amount),
+            repaid: export::money(&ctx.cat, p.repaid),
+            balance_after: export::money(&ctx.cat, p.balance_after),
+            event: p.event.to_string(),
+        })
+        .collect();
+    let s = models::spending(store.db(), Whose::Account(&a.id), from, to)?;
+    Ok(spending_view(ctx, a.id.to_string(), &s, Some(payments)))
 }
 
 fn spending_view(

@@ -7,7 +7,7 @@
 //! No token or an unknown one is 401; a subscriber asking for another account or number is 403,
 //! whether or not it exists, so that a token cannot probe for numbers.
 
-use crate::query::{self, Context, QueryError, Who};
+use crate::query::{self, Context, QueryError, Scope, Who};
 use crate::store::Store;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -217,16 +217,49 @@ fn forbidden() -> Failure {
 /// What a request asks to read.
 enum Subject {
     Account(String),
+    /// A number's present: its balance and packages, the holder's alone.
     Number(String),
+    /// A number's history (detalization, spending): each account that held it reads what
+    /// happened while it did.
+    NumberHistory(String),
+}
+
+impl Role {
+    fn scope(&self) -> Scope<'_> {
+        match self {
+            Role::Operator => Scope::Everything,
+            Role::Subscriber { account } => Scope::Account(account),
+        }
+    }
+}
+
+/// Whether a subscriber of `account` may read `subject`. A number it never held is refused
+/// like one that does not exist, so that a token cannot probe for numbers.
+fn may_read(store: &Store, account: &str, subject: &Subject) -> Result<bool, QueryError> {
+    let number = |text: &str| rating::Msisdn::parse(text).ok();
+    Ok(match subject {
+        Subject::Account(a) => a == account,
+        Subject::Number(m) => match number(m) {
+            Some(m) => projections::models::account_of(store.db(), m)?.as_deref() == Some(account),
+            None => false,
+        },
+        Subject::NumberHistory(m) => match number(m) {
+            Some(m) => projections::models::holders(store.db(), m)?
+                .iter()
+                .any(|h| h.account == account),
+            None => false,
+        },
+    })
 }
 
 /// Authorises a request, checks that what it names exists (for the operator: a subscriber has
-/// had its 403 by then), then runs `f` with the id on a blocking thread with a fresh context.
+/// had its 403 by then), then runs `f` with the id and the caller's scope on a blocking thread
+/// with a fresh context.
 async fn guarded<T: Send + 'static>(
     app: Arc<App>,
     headers: &HeaderMap,
     subject: Subject,
-    query: impl FnOnce(&App, &Context, &str) -> Result<T, QueryError> + Send + 'static,
+    query: impl FnOnce(&App, &Context, &str, Scope) -> Result<T, QueryError> + Send + 'static,
 ) -> Result<T, Failure> {
     let role = app.tokens.role(headers).cloned().ok_or_else(unauthorized)?;
     let Ok(_slot) = app.slots.try_acquire() else {
@@ -240,17 +273,11 @@ async fn guarded<T: Send + 'static>(
         let ctx = app.fresh()?;
         let store = &app.store;
         if let Role::Subscriber { account } = &role {
-            let owner = match &subject {
-                Subject::Account(a) => Some(a.clone()),
-                Subject::Number(m) => match rating::Msisdn::parse(m) {
-                    Ok(m) => projections::models::account_of(store.db(), m)?,
-                    Err(_) => None,
-                },
-            };
-            if owner.as_deref() != Some(account.as_str()) {
+            if !may_read(store, account, &subject)? {
                 return Ok(Err(forbidden()));
             }
         }
+        let scope = role.scope();
         let id = match &subject {
             Subject::Account(a) => {
                 if store.account(a)?.is_none() {
@@ -262,8 +289,12 @@ async fn guarded<T: Send + 'static>(
                 query::number(store, m)?;
                 m
             }
+            Subject::NumberHistory(m) => {
+                query::holdings(store, m, scope)?;
+                m
+            }
         };
-        Ok(Ok(query(&app, &ctx, id)?))
+        Ok(Ok(query(&app, &ctx, id, scope)?))
     })
     .await
     .map_err(|e| Failure(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
@@ -282,7 +313,7 @@ async fn json<T: serde::Serialize + Send + 'static>(
     app: Arc<App>,
     headers: &HeaderMap,
     subject: Subject,
-    query: impl FnOnce(&App, &Context, &str) -> Result<T, QueryError> + Send + 'static,
+    query: impl FnOnce(&App, &Context, &str, Scope) -> Result<T, QueryError> + Send + 'static,
 ) -> Result<Response, Failure> {
     Ok(Json(guarded(app, headers, subject, query).await?).into_response())
 }
@@ -298,9 +329,12 @@ async fn account_balance(
     Path(account): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, Failure> {
-    json(app, &headers, Subject::Account(account), |app, ctx, a| {
-        query::balance_of(&app.store, ctx, Who::Account(a))
-    })
+    json(
+        app,
+        &headers,
+        Subject::Account(account),
+        |app, ctx, a, _| query::balance_of(&app.store, ctx, Who::Account(a)),
+    )
     .await
 }
 
@@ -309,7 +343,7 @@ async fn number_balance(
     Path(msisdn): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, Failure> {
-    json(app, &headers, Subject::Number(msisdn), |app, ctx, m| {
+    json(app, &headers, Subject::Number(msisdn), |app, ctx, m, _| {
         query::balance_of(&app.store, ctx, number(m)?)
     })
     .await
@@ -320,7 +354,7 @@ async fn packages(
     Path(msisdn): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, Failure> {
-    json(app, &headers, Subject::Number(msisdn), |app, ctx, m| {
+    json(app, &headers, Subject::Number(msisdn), |app, ctx, m, _| {
         query::packages(&app.store, ctx, m)
     })
     .await
@@ -337,9 +371,10 @@ async fn account_spending(
         app,
         &headers,
         Subject::Account(account),
-        move |app, ctx, a| {
+        move |app, ctx, a, scope| {
             let who = Who::Account(a);
-            query::spending_of(&app.store, ctx, who, p.from.as_deref(), p.to.as_deref())
+            let months = (p.from.as_deref(), p.to.as_deref());
+            query::spending_of(&app.store, ctx, who, months, scope)
         },
     )
     .await
@@ -356,9 +391,10 @@ async fn group_spending(
         app,
         &headers,
         Subject::Account(account),
-        move |app, ctx, a| {
+        move |app, ctx, a, scope| {
             let who = Who::Group(a, &group);
-            query::spending_of(&app.store, ctx, who, p.from.as_deref(), p.to.as_deref())
+            let months = (p.from.as_deref(), p.to.as_deref());
+            query::spending_of(&app.store, ctx, who, months, scope)
         },
     )
     .await
@@ -374,10 +410,11 @@ async fn number_spending(
     json(
         app,
         &headers,
-        Subject::Number(msisdn),
-        move |app, ctx, m| {
+        Subject::NumberHistory(msisdn),
+        move |app, ctx, m, scope| {
             let who = number(m)?;
-            query::spending_of(&app.store, ctx, who, p.from.as_deref(), p.to.as_deref())
+            let months = (p.from.as_deref(), p.to.as_deref());
+            query::spending_of(&app.store, ctx, who, months, scope)
         },
     )
     .await
@@ -412,10 +449,10 @@ async fn detalization(
     let bytes = guarded(
         app,
         &headers,
-        Subject::Number(msisdn),
-        move |app, ctx, m| {
+        Subject::NumberHistory(msisdn),
+        move |app, ctx, m, scope| {
             let period = p.period(&ctx.cat, ctx.now).map_err(QueryError::Bad)?;
-            let r = query::detalization(&app.store, ctx, m, period, &services)?;
+            let r = query::detalization(&app.store, ctx, m, period, &services, scope)?;
             Ok(match format {
                 Format::Csv => projections::export::csv(&r),
                 Format::Pdf => pdf(app, &r, &stop)?,

@@ -51,6 +51,9 @@ pub const CATALOG_IN_FORCE: &str = "catalog";
 /// `meta`: the latest event time accepted, over all partitions.
 pub const WATERMARK: &str = "watermark";
 
+/// `meta`: the layout of the read models (`projections::models::LAYOUT`); absent: layout 1.
+pub const MODELS_LAYOUT: &str = "models_layout";
+
 /// `meta`: a catalog's bytes, by its tag.
 pub fn catalog(tag: u64) -> String {
     format!("catalog/{tag:016x}")

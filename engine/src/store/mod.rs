@@ -75,6 +75,8 @@ pub enum StoreError {
     Io(String),
     #[error("no store at {0}: nothing was run with this --data (a reader never creates one)")]
     Missing(String),
+    #[error("the read models of {path} are of layout {found}, and this build reads layout {}: run `ratel projections rebuild --data {path}` once (it projects the log again)", projections::models::LAYOUT)]
+    OldModels { path: String, found: u64 },
 }
 
 pub struct Store {
@@ -612,6 +614,24 @@ impl Store {
         commit
             .batch
             .put_cf(self.cf(CF_STATE), account.id.as_bytes(), &buf[..]);
+    }
+
+    /// Fails unless the read models are of the layout this build reads and writes.
+    pub fn check_models_layout(&self) -> Result<(), StoreError> {
+        let found = self.meta_u64(crate::keys::MODELS_LAYOUT)?.unwrap_or(1);
+        if found == projections::models::LAYOUT {
+            return Ok(());
+        }
+        Err(StoreError::OldModels {
+            path: self.path.clone(),
+            found,
+        })
+    }
+
+    /// Records that the read models are of this build's layout (a new store, or one rebuilt).
+    pub fn put_models_layout(&self, commit: &mut Commit) {
+        let layout = projections::models::LAYOUT.to_le_bytes();
+        self.put_meta(commit, crate::keys::MODELS_LAYOUT, &layout);
     }
 
     pub fn put_meta(&self, commit: &mut Commit, key: &str, value: &[u8]) {

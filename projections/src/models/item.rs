@@ -6,7 +6,8 @@ use rating::{Direction, EventId, FeeKind, FeeSource, Msisdn, Service, Timestamp}
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-pub const ROW_VERSION: u8 = 1;
+/// The layout of every row. 2: an item names the account it was charged to.
+pub const ROW_VERSION: u8 = 2;
 
 /// Where the decision is in the log; it orders items that share a second.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -48,6 +49,9 @@ pub struct Item {
     pub money: Decimal,
     #[serde(with = "rating::money::amount")]
     pub balance_after: Decimal,
+    /// The account that held the number then, and was charged: a number changes hands, and
+    /// each holder reads only its own items.
+    pub account: CompactString,
 }
 
 impl Item {
@@ -104,6 +108,22 @@ pub struct PaymentRow {
     pub repaid: Decimal,
     #[serde(with = "rating::money::amount")]
     pub balance_after: Decimal,
+}
+
+/// A number changing hands: it joined an account, or went back to the operator with its
+/// account's release.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HoldingChange {
+    Joined,
+    Released,
+}
+
+/// One row of a number's holders: which account, and what happened to the holding.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HoldingRow {
+    pub account: CompactString,
+    pub change: HoldingChange,
 }
 
 /// What money was spent on.

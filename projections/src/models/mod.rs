@@ -3,13 +3,20 @@
 //! - `detail`: `[msisdn u64 BE][time i64 BE, sign flipped][partition u32 BE][seq u64 BE][n u16 BE]`
 //!   → [`Item`]: a number's items are one range, in time order.
 //! - `payments`: `[len u8][account][time][partition][seq][n u16]` → [`PaymentRow`].
-//! - `spending`: `n[msisdn][month u32 BE][category u8]` or `a[len u8][account][month][category]`
-//!   → the sum, a 16-byte `Decimal`, added to by a merge operator so that a batch never reads.
-//! - `numbers`: `[msisdn u64 BE]` → account id.
+//! - `spending`: `n[msisdn][len u8][account][month u32 BE][category u8]` (a number's, while that
+//!   account held it) or `a[len u8][account][month][category]` → the sum, a 16-byte `Decimal`,
+//!   added to by a merge operator so that a batch never reads.
+//! - `numbers`: `[msisdn u64 BE][time][partition][seq]` → [`HoldingRow`]: the accounts that held
+//!   a number, joining and released, in order.
+//!
+//! A number changes hands (released with its account, then given to another): every row of a
+//! number names the account it belongs to, and the queries take the account they may show.
 
 pub mod item;
 
-use crate::item::{decode_row, Category, Item, LogPos, PaymentRow, Sums};
+use crate::item::{
+    decode_row, Category, HoldingChange, HoldingRow, Item, LogPos, PaymentRow, Sums,
+};
 use rating::{Month, Msisdn, Timestamp};
 use rocksdb::{ColumnFamilyDescriptor, Direction, IteratorMode, MergeOperands, Options, DB};
 use rust_decimal::Decimal;
@@ -20,6 +27,11 @@ pub const CF_PAYMENTS: &str = "payments";
 pub const CF_SPENDING: &str = "spending";
 pub const CF_NUMBERS: &str = "numbers";
 pub const FAMILIES: [&str; 4] = [CF_DETAIL, CF_PAYMENTS, CF_SPENDING, CF_NUMBERS];
+
+/// The layout of the read models' keys and rows, recorded in the store. A store whose models are
+/// of an older layout has them rebuilt from the log (`ratel projections rebuild`) before it is
+/// written or served. 2: a number's rows name their account, and its holders are kept.
+pub const LAYOUT: u64 = 2;
 
 /// The most items one detalization query returns: a month of a very busy number is a few
 /// thousand; a query over years must page.
@@ -110,11 +122,18 @@ fn time_bytes(at: Timestamp) -> [u8; 8] {
 
 pub fn detail_key(msisdn: Msisdn, time: Timestamp, at: LogPos, index: u16) -> [u8; 30] {
     let mut k = [0u8; 30];
+    k[..28].copy_from_slice(&holding_key(msisdn, time, at));
+    k[28..].copy_from_slice(&index.to_be_bytes());
+    k
+}
+
+/// `numbers`: a number joining or leaving an account, at `time` by the decision at `at`.
+pub fn holding_key(msisdn: Msisdn, time: Timestamp, at: LogPos) -> [u8; 28] {
+    let mut k = [0u8; 28];
     k[..8].copy_from_slice(&msisdn.0.to_be_bytes());
     k[8..16].copy_from_slice(&time_bytes(time));
     k[16..20].copy_from_slice(&at.partition.to_be_bytes());
-    k[20..28].copy_from_slice(&at.seq.to_be_bytes());
-    k[28..].copy_from_slice(&index.to_be_bytes());
+    k[20..].copy_from_slice(&at.seq.to_be_bytes());
     k
 }
 
@@ -135,12 +154,23 @@ pub fn payment_key(account: &str, time: Timestamp, at: LogPos) -> Vec<u8> {
     k
 }
 
-pub fn spending_key_number(msisdn: Msisdn, month: Month, category: Category) -> Vec<u8> {
-    let mut k = Vec::with_capacity(14);
-    k.push(b'n');
-    k.extend_from_slice(&msisdn.0.to_be_bytes());
+/// A number's spending while `account` held it.
+pub fn spending_key_number(
+    msisdn: Msisdn,
+    account: &str,
+    month: Month,
+    category: Category,
+) -> Vec<u8> {
+    let mut k = number_spending_prefix(msisdn, account);
     k.extend_from_slice(&month.0.to_be_bytes());
     k.push(category as u8);
+    k
+}
+
+fn number_spending_prefix(msisdn: Msisdn, account: &str) -> Vec<u8> {
+    let mut k = vec![b'n'];
+    k.extend_from_slice(&msisdn.0.to_be_bytes());
+    k.extend(account_prefix(None, account));
     k
 }
 
@@ -201,11 +231,61 @@ pub fn clear(db: &DB) -> Result<(), ModelError> {
     Ok(())
 }
 
-/// The account a number belongs to.
+/// An account's holding of a number: from joining until its release (`None`: it holds it).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Holding {
+    pub account: String,
+    pub from: Timestamp,
+    pub until: Option<Timestamp>,
+}
+
+/// The most holders a number's history lists: a number is reissued at most every few
+/// months (blocked after days at zero, then a restore period), so this is centuries of them.
+pub const MAX_HOLDERS: usize = 1_000;
+
+/// The accounts that held a number, in order; the last one may hold it still.
+pub fn holders(db: &DB, msisdn: Msisdn) -> Result<Vec<Holding>, ModelError> {
+    let prefix = msisdn.0.to_be_bytes();
+    let mut out: Vec<Holding> = Vec::new();
+    for kv in db.iterator_cf(
+        cf(db, CF_NUMBERS),
+        IteratorMode::From(&prefix, Direction::Forward),
+    ) {
+        let (k, v) = kv?;
+        if k.len() != 28 || k[..8] != prefix {
+            break;
+        }
+        let at = Timestamp(
+            (u64::from_be_bytes(k[8..16].try_into().expect("8 bytes")) ^ (1 << 63)) as i64,
+        );
+        let row: HoldingRow = decode_row(&v).map_err(ModelError::Corrupt)?;
+        match row.change {
+            HoldingChange::Joined if out.len() == MAX_HOLDERS => return Err(ModelError::TooMany),
+            HoldingChange::Joined => out.push(Holding {
+                account: row.account.into(),
+                from: at,
+                until: None,
+            }),
+            HoldingChange::Released => {
+                if let Some(h) = out
+                    .iter_mut()
+                    .rev()
+                    .find(|h| h.until.is_none() && h.account == row.account.as_str())
+                {
+                    h.until = Some(at);
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The account that holds a number now, if any does.
 pub fn account_of(db: &DB, msisdn: Msisdn) -> Result<Option<String>, ModelError> {
-    Ok(db
-        .get_cf(cf(db, CF_NUMBERS), msisdn.0.to_be_bytes())?
-        .map(|v| String::from_utf8_lossy(&v).into_owned()))
+    Ok(holders(db, msisdn)?
+        .pop()
+        .filter(|h| h.until.is_none())
+        .map(|h| h.account))
 }
 
 /// A stored row: its family, key and value.
@@ -230,12 +310,13 @@ pub struct Detalization {
     pub items: Vec<Item>,
 }
 
+/// `account`: only the items of that account's holdings of the number; `None`: every holder's.
 pub fn detalization(
     db: &DB,
     msisdn: Msisdn,
-    from: Timestamp,
-    to: Timestamp,
+    (from, to): (Timestamp, Timestamp),
     services: &[String],
+    account: Option<&str>,
 ) -> Result<Detalization, ModelError> {
     let mut start = [0u8; 16];
     start[..8].copy_from_slice(&msisdn.0.to_be_bytes());
@@ -250,6 +331,9 @@ pub fn detalization(
             break;
         }
         let item: Item = decode_row(&v).map_err(ModelError::Corrupt)?;
+        if account.is_some_and(|a| a != item.account.as_str()) {
+            continue;
+        }
         if services.is_empty() || services.iter().any(|s| s == item.service_name()) {
             if items.len() == MAX_ITEMS {
                 return Err(ModelError::TooMany);
@@ -305,17 +389,14 @@ impl Spending {
 }
 
 pub enum Whose<'a> {
-    Number(Msisdn),
+    /// A number's spending while the account held it.
+    Number(Msisdn, &'a str),
     Account(&'a str),
 }
 
 pub fn spending(db: &DB, whose: Whose, from: Month, to: Month) -> Result<Spending, ModelError> {
     let prefix = match whose {
-        Whose::Number(m) => {
-            let mut p = spending_key_number(m, from, Category::Calls);
-            p.truncate(9);
-            p
-        }
+        Whose::Number(m, account) => number_spending_prefix(m, account),
         Whose::Account(a) => account_prefix(Some(b'a'), a),
     };
     let mut start = prefix.clone();

@@ -35,6 +35,8 @@ pub struct Row {
     pub money: String,
     pub balance_after: String,
     pub event: String,
+    /// The account charged: the number's holder then (a number changes hands).
+    pub account: String,
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq, Eq)]
@@ -152,6 +154,7 @@ pub fn row(cat: &Catalog, item: &Item) -> Row {
         money: money(cat, item.money),
         balance_after: money(cat, item.balance_after),
         event: spreadsheet_text(&item.event),
+        account: spreadsheet_text(&item.account),
     }
 }
 

@@ -12,7 +12,8 @@ pub struct NumberBalance {
     pub msisdn: String,
     pub plan: String,
     pub options: Vec<String>,
-    /// `active`, `suspended` (by the subscriber) or `lost` (the SIM blocked).
+    /// `active`, `suspended` (by the subscriber), `lost` (the SIM blocked) or `released`
+    /// (it went back to the operator with its account's release).
     pub status: &'static str,
     /// The group of the account's numbers it is in, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -118,7 +119,7 @@ pub fn balance(
 ) -> Result<BalanceView, ModelError> {
     let mut numbers = Vec::with_capacity(account.numbers.len());
     for n in &account.numbers {
-        let s = models::spending(db, Whose::Number(n.msisdn), month, month)?;
+        let s = models::spending(db, Whose::Number(n.msisdn, &account.id), month, month)?;
         numbers.push(NumberBalance {
             msisdn: n.msisdn.to_string(),
             plan: offer_name(&cat.plans, n.plan as usize),
@@ -127,7 +128,11 @@ pub fn balance(
                 .iter()
                 .map(|&o| offer_name(&cat.addons, o as usize))
                 .collect(),
-            status: n.status.name(),
+            status: if account.activity.released.is_some() {
+                "released"
+            } else {
+                n.status.name()
+            },
             group: n.group.as_ref().map(std::string::ToString::to_string),
             month_to_date: money(cat, s.total(month)),
         });
