@@ -16,7 +16,7 @@ mod tools;
 pub use input::{file_topics, partition, source, topics};
 pub use kafka::{changelog, outbox, stream};
 pub use passes::{audit, rebuild, replay};
-pub use read::{query, report, serve};
+pub use read::{decisions, query, report, serve};
 pub use store::{changed, entry, keys};
 pub use tools::{cgrates, workload};
 

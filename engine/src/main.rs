@@ -109,8 +109,14 @@ enum Cmd {
     /// Serve the read models over HTTP (JSON API, OpenAPI at /openapi.json, the self-care page
     /// at /self-care), following the store while `ratel run` writes it.
     Serve(ServeArgs),
-    /// Counters of the store: read, rated, rejected, duplicates, dead letters; the log's digest.
+    /// Counters of the store: read, rated, rejected, duplicates, dead letters; rejections by
+    /// reason; the log's digest.
     Stats(StatsArgs),
+    /// Why an input was decided as it was: its input, outcome (with the reason of a rejection),
+    /// the money and buckets moved, the balance before and after, the price, the log position.
+    Explain(ExplainArgs),
+    /// List decisions: an account's, a number's holders', or the whole log's, filtered.
+    Log(LogArgs),
 }
 
 #[derive(clap::Args)]
@@ -356,7 +362,8 @@ struct PackagesArgs {
 struct DetalizationArgs {
     #[arg(long)]
     data: PathBuf,
-    msisdn: String,
+    /// A number, or an account id: all the account's numbers, each row naming its number.
+    who: String,
     /// A calendar month, YYYY-MM (default: the month of the latest event).
     #[arg(long, conflicts_with_all = ["from", "to"])]
     month: Option<String>,
@@ -428,6 +435,46 @@ struct ServeArgs {
 struct StatsArgs {
     #[arg(long)]
     data: PathBuf,
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(clap::Args)]
+struct ExplainArgs {
+    #[arg(long)]
+    data: PathBuf,
+    /// The input's id (a repeat of it, decided a duplicate, is shown too).
+    event: String,
+    /// The account it concerns, if known: then only its entries are read, not the whole log.
+    #[arg(long)]
+    account: Option<String>,
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(clap::Args)]
+struct LogArgs {
+    #[arg(long)]
+    data: PathBuf,
+    /// An account's decisions.
+    #[arg(long, conflicts_with = "msisdn")]
+    account: Option<String>,
+    /// The decisions of inputs that name this number (read through its holders' entries).
+    #[arg(long)]
+    msisdn: Option<String>,
+    /// RFC 3339, inclusive: by the decision's event time.
+    #[arg(long)]
+    from: Option<String>,
+    /// RFC 3339, exclusive.
+    #[arg(long)]
+    to: Option<String>,
+    /// Only this outcome: charged, rejected, duplicate, paid, opened, ticked, dead, …
+    #[arg(long)]
+    outcome: Option<String>,
+    /// Only rejections with this reason code (unknown_number, no_rate, …).
+    #[arg(long)]
+    reason: Option<String>,
+    /// One JSON object a line (as `ratel explain --json` gives each).
     #[arg(long)]
     json: bool,
 }
@@ -546,6 +593,9 @@ fn print_stats(data: &Path, json: bool) -> Result<()> {
             "balanced    {} (read = rated + rejected + duplicates + dead)",
             s.balanced
         );
+        for (reason, count) in &s.rejections {
+            println!("rejected    {count} {reason}");
+        }
     }
     if !s.balanced {
         bail!("counters do not add up");
@@ -587,7 +637,75 @@ fn main() -> Result<()> {
         Cmd::Projections(args) => projections_command(args, cli.quiet),
         Cmd::Serve(args) => serve_command(args),
         Cmd::Stats(args) => stats_command(args),
+        Cmd::Explain(args) => explain_command(args),
+        Cmd::Log(args) => log_command(args),
     }
+}
+
+fn explain_command(
+    ExplainArgs {
+        data,
+        event,
+        account,
+        json,
+    }: ExplainArgs,
+) -> Result<()> {
+    let store = Store::open_follower(&data)?;
+    let found = engine::decisions::explain(&store, &event, account.as_deref())?;
+    if found.is_empty() {
+        bail!(
+            "no input {event:?} in the log{}",
+            account
+                .map(|a| format!(" of account {a}"))
+                .unwrap_or_default()
+        );
+    }
+    for view in &found {
+        if json {
+            println!("{}", serde_json::to_string_pretty(view)?);
+        } else {
+            println!("{}\n", view.text());
+        }
+    }
+    Ok(())
+}
+
+fn log_command(args: LogArgs) -> Result<()> {
+    let time = |text: &Option<String>| -> Result<Option<rating::Timestamp>> {
+        text.as_deref()
+            .map(rating::Timestamp::parse_rfc3339)
+            .transpose()
+            .map_err(|e| anyhow::anyhow!(e))
+    };
+    let filter = engine::decisions::Filter {
+        from: time(&args.from)?,
+        to: time(&args.to)?,
+        outcome: args.outcome,
+        reason: args.reason,
+        msisdn: args
+            .msisdn
+            .as_deref()
+            .map(rating::Msisdn::parse)
+            .transpose()
+            .map_err(|e| anyhow::anyhow!(e))?,
+    };
+    let store = Store::open_follower(&args.data)?;
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut failed = None;
+    engine::decisions::list(&store, args.account.as_deref(), &filter, |view| {
+        let line = if args.json {
+            serde_json::to_string(&view).expect("a view serializes")
+        } else {
+            view.line()
+        };
+        failed = writeln!(out, "{line}").err();
+        failed.is_none()
+    })?;
+    if let Some(e) = failed {
+        return Err(e.into());
+    }
+    out.flush()?;
+    Ok(())
 }
 
 fn demo_command(
@@ -1049,7 +1167,7 @@ fn packages_command(PackagesArgs { data, msisdn }: PackagesArgs) -> Result<()> {
 fn detalization_command(
     DetalizationArgs {
         data,
-        msisdn,
+        who,
         month,
         from,
         to,
@@ -1063,7 +1181,19 @@ fn detalization_command(
     let ctx = query::Context::load(&store)?;
     let period = query::period(&ctx, month.as_deref(), from.as_deref(), to.as_deref())?;
     let scope = account.as_deref().map_or(Scope::Everything, Scope::Account);
-    let r = query::detalization(&store, &ctx, &msisdn, period, &service, scope)?;
+    let r = match (query::Who::guess(&store, &who)?, account.is_some()) {
+        (query::Who::Number(_), _) => {
+            query::detalization(&store, &ctx, &who, period, &service, scope)?
+        }
+        (query::Who::Account(id), false) => {
+            query::account_detalization(&store, &ctx, id, period, &service)?
+        }
+        (query::Who::Account(_), true) => {
+            bail!("--account narrows a number's detalization, and {who} is no number anyone held")
+        }
+        (query::Who::Group(..), _) => bail!("a detalization is a number's or an account's"),
+    };
+
     let bytes = match format.as_str() {
         "csv" => projections::export::csv(&r),
         "pdf" => projections::pdf::render(&r)?,

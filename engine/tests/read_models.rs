@@ -772,3 +772,39 @@ fn a_store_of_an_older_read_model_layout_is_rebuilt_before_use() {
     );
     common::ratel(&run);
 }
+
+/// An account's detalization holds every number's items in time order, each naming its number.
+#[test]
+fn an_account_detalization_merges_its_numbers_in_time_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.jsonl");
+    append(&input, PART1);
+    let mut e = engine(dir.path());
+    e.run_file(&input).unwrap();
+    let ctx = Context::load(&e.store).unwrap();
+    let period = query::period(&ctx, Some("2026-11"), None, None).unwrap();
+    let whole = query::account_detalization(&e.store, &ctx, "A1", period, &[]).unwrap();
+    assert_eq!(whole.account.as_deref(), Some("A1"));
+    let mut expected = Vec::new();
+    for m in ["79001000001", "79001000002"] {
+        let one = query::detalization(&e.store, &ctx, m, period, &[], Scope::Everything).unwrap();
+        assert!(one.rows.iter().all(|r| r.msisdn == m));
+        expected.extend(one.rows);
+    }
+    expected.sort_by(|a, b| a.time.cmp(&b.time));
+    assert_eq!(whole.rows, expected);
+    let numbers: std::collections::BTreeSet<_> =
+        whole.rows.iter().map(|r| r.msisdn.as_str()).collect();
+    assert_eq!(numbers.len(), 2, "{:?}", whole.rows);
+    let total: rust_decimal::Decimal = whole
+        .rows
+        .iter()
+        .map(|r| r.money.parse::<rust_decimal::Decimal>().unwrap())
+        .sum();
+    assert_eq!(whole.total_money, total.to_string());
+    // Unknown accounts and services are refused, as for a number.
+    assert!(query::account_detalization(&e.store, &ctx, "nobody", period, &[]).is_err());
+    assert!(
+        query::account_detalization(&e.store, &ctx, "A1", period, &["telepathy".into()]).is_err()
+    );
+}

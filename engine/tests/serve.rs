@@ -1107,6 +1107,21 @@ fn a_reissued_number_shows_each_holder_only_its_own_records() {
     );
     // Someone who never held it: 403, as for a number that does not exist.
     assert_eq!(get(&s, &detalization, Some(ALICE)).0, 403);
+    // An account's detalization: all its numbers, while it held them (a corporate view).
+    let account_rows = |account: &str, token: &str| {
+        let path = format!("/api/v1/accounts/{account}/detalization?month=2026-11");
+        rows_of(&json(&s, &path, token))
+    };
+    assert_eq!(account_rows("OLDIE", OPERATOR), old);
+    assert_eq!(account_rows("NEWBIE", NEW_HOLDER), new);
+    let path = "/api/v1/accounts/OLDIE/detalization?month=2026-11&format=csv";
+    assert_eq!(get(&s, path, Some(NEW_HOLDER)).0, 403);
+    let (status, _, csv) = get(&s, path, Some(OLD_HOLDER));
+    assert_eq!(status, 200);
+    assert!(
+        csv.lines().next().unwrap().ends_with(",account,msisdn"),
+        "{csv}"
+    );
     // The CLI follows the same rule when given an account.
     let data = dir.path().join("store");
     let cli = |more: &[&str]| {

@@ -3,7 +3,7 @@
 
 use crate::pipeline::{recorded_catalog, EngineError};
 use crate::store::Store;
-use projections::export::{self, Report};
+use projections::export::{self, Report, Subject};
 use projections::models::{self, Whose};
 use projections::view::{self, BalanceView, PackagesView};
 use projections::{Category, PaymentRow};
@@ -187,7 +187,40 @@ pub fn detalization(
     }
     let (m, _) = holdings(store, msisdn, scope)?;
     let d = models::detalization(store.db(), m, (from, to), services, scope.account())?;
-    Ok(export::report(&ctx.cat, m, from, to, &d))
+    Ok(export::report(&ctx.cat, Subject::Number(m), from, to, &d))
+}
+
+/// An account's items in a period: of every number it holds or held, while it held it, in time
+/// order, each row naming its number (a corporate client's view of all its lines).
+pub fn account_detalization(
+    store: &Store,
+    ctx: &Context,
+    account_id: &str,
+    (from, to): (Timestamp, Timestamp),
+    services: &[String],
+) -> Result<Report, QueryError> {
+    for s in services {
+        request::service(s).map_err(QueryError::Bad)?;
+    }
+    let a = account(store, Who::Account(account_id))?;
+    let mut items = Vec::new();
+    for n in &a.numbers {
+        let d = models::detalization(store.db(), n.msisdn, (from, to), services, Some(&a.id))?;
+        items.extend(d.items);
+        if items.len() > models::MAX_ITEMS {
+            return Err(projections::ModelError::TooMany.into());
+        }
+    }
+    // Stable: items of one time keep their number's order in the account, and the log's.
+    items.sort_by_key(|item| item.time);
+    let d = models::Detalization { items };
+    Ok(export::report(
+        &ctx.cat,
+        Subject::Account(&a.id),
+        from,
+        to,
+        &d,
+    ))
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq, Eq)]

@@ -110,12 +110,15 @@ pub struct Stats {
     pub accounts: u64,
     /// read = rated + rejected + duplicates + dead.
     pub balanced: bool,
+    /// Rejections by reason code (`rating::Rejection::code`), counted in the log.
+    pub rejections: std::collections::BTreeMap<&'static str, u64>,
 }
 
 pub fn stats(store: &Store) -> Result<Stats, StoreError> {
     let counters = store.counters()?;
     let mut h = Sha256::new();
     let mut n = 0;
+    let mut rejections = std::collections::BTreeMap::new();
     for kv in store.log_raw() {
         let (k, v) = kv?;
         h.update((k.len() as u32).to_le_bytes());
@@ -123,6 +126,9 @@ pub fn stats(store: &Store) -> Result<Stats, StoreError> {
         h.update((v.len() as u32).to_le_bytes());
         h.update(&v);
         n += 1;
+        if let Some(code) = rejection(&v)? {
+            *rejections.entry(code).or_insert(0) += 1;
+        }
     }
     let mut m = Sha256::new();
     let rows =
@@ -144,6 +150,22 @@ pub fn stats(store: &Store) -> Result<Stats, StoreError> {
         models_sha256: m.finalize().iter().map(|b| format!("{b:02x}")).collect(),
         accounts,
         balanced: c.read == c.rated + c.rejected + c.duplicates + c.dead,
+        rejections,
+    })
+}
+
+/// The reason code of a logged rejection; `None` for any other entry.
+fn rejection(entry: &[u8]) -> Result<Option<&'static str>, StoreError> {
+    let corrupt = |e: String| StoreError::Corrupt(format!("log: {e}"));
+    let crate::entry::Entry::Rated { decision, .. } =
+        crate::entry::Entry::decode(entry).map_err(|e| corrupt(e.to_string()))?
+    else {
+        return Ok(None);
+    };
+    let d = rating::codec::decode_decision(&decision).map_err(|e| corrupt(e.to_string()))?;
+    Ok(match d.outcome {
+        rating::Outcome::Rejected(r) => Some(r.code()),
+        _ => None,
     })
 }
 

@@ -426,14 +426,50 @@ async fn detalization(
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
 ) -> Result<Response, Failure> {
+    detalization_of(app, Subject::NumberHistory(msisdn), raw, headers).await
+}
+
+/// All the numbers of an account: a corporate client's detalization.
+async fn account_detalization(
+    State(app): State<Arc<App>>,
+    Path(account): Path<String>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+) -> Result<Response, Failure> {
+    detalization_of(app, Subject::Account(account), raw, headers).await
+}
+
+/// A detalization of a number (its history) or of an account, in the format asked for.
+async fn detalization_of(
+    app: Arc<App>,
+    subject: Subject,
+    raw: Option<String>,
+    headers: HeaderMap,
+) -> Result<Response, Failure> {
     let p: PeriodParams = params(raw)?;
     let bad = |e| Failure(StatusCode::BAD_REQUEST, e);
     let format = p.format().map_err(bad)?;
     let services = p.services().map_err(bad)?;
-    let name = format!("detalization-{msisdn}.{}", format.extension());
+    let whose = match &subject {
+        Subject::Account(id) | Subject::Number(id) | Subject::NumberHistory(id) => id,
+    };
+    // The file's name from the id, with only characters no header or shell reads specially.
+    let whose: String = whose
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(64)
+        .collect();
+    let name = format!("detalization-{whose}.{}", format.extension());
     if app.tokens.role(&headers).is_none() {
         return Err(unauthorized());
     }
+    let account_wide = matches!(subject, Subject::Account(_));
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let _stop_when_dropped = StopOnDrop(stop.clone());
     let pdf_app = app.clone();
@@ -446,20 +482,19 @@ async fn detalization(
         })?),
         _ => None,
     };
-    let bytes = guarded(
-        app,
-        &headers,
-        Subject::NumberHistory(msisdn),
-        move |app, ctx, m, scope| {
-            let period = p.period(&ctx.cat, ctx.now).map_err(QueryError::Bad)?;
-            let r = query::detalization(&app.store, ctx, m, period, &services, scope)?;
-            Ok(match format {
-                Format::Csv => projections::export::csv(&r),
-                Format::Pdf => pdf(app, &r, &stop)?,
-                Format::Json => projections::export::json(&r),
-            })
-        },
-    )
+    let bytes = guarded(app, &headers, subject, move |app, ctx, id, scope| {
+        let period = p.period(&ctx.cat, ctx.now).map_err(QueryError::Bad)?;
+        let r = if account_wide {
+            query::account_detalization(&app.store, ctx, id, period, &services)?
+        } else {
+            query::detalization(&app.store, ctx, id, period, &services, scope)?
+        };
+        Ok(match format {
+            Format::Csv => projections::export::csv(&r),
+            Format::Pdf => pdf(app, &r, &stop)?,
+            Format::Json => projections::export::json(&r),
+        })
+    })
     .await?;
     Ok((
         [
@@ -505,7 +540,7 @@ fn pdf(
 }
 
 /// The API's routes, each described in assets/openapi.json (a test holds the two together).
-pub const ROUTES: [&str; 7] = [
+pub const ROUTES: [&str; 8] = [
     "/api/v1/accounts/{account}/balance",
     "/api/v1/accounts/{account}/spending",
     "/api/v1/accounts/{account}/groups/{group}/spending",
@@ -513,6 +548,7 @@ pub const ROUTES: [&str; 7] = [
     "/api/v1/numbers/{msisdn}/packages",
     "/api/v1/numbers/{msisdn}/detalization",
     "/api/v1/numbers/{msisdn}/spending",
+    "/api/v1/accounts/{account}/detalization",
 ];
 
 pub fn router(app: Arc<App>) -> Router {
@@ -524,6 +560,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route(ROUTES[4], get(packages))
         .route(ROUTES[5], get(detalization))
         .route(ROUTES[6], get(number_spending))
+        .route(ROUTES[7], get(account_detalization))
         .route(
             "/openapi.json",
             get(|| async {

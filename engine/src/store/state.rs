@@ -10,6 +10,9 @@ use crate::entry::Entry;
 use crate::keys::account_key;
 use rating::{Account, State};
 use rocksdb::IteratorMode;
+
+/// A log entry and its place: `((partition, seq), entry)`.
+pub type PlacedEntry = ((u32, u64), Entry);
 use rustc_hash::FxHashSet;
 
 impl Store {
@@ -184,6 +187,27 @@ impl Store {
         Err(StoreError::Io(format!(
             "account {id}: the store made eight checkpoints while it was read"
         )))
+    }
+
+    /// Every log entry that concerns an account (found through `by_account`), in log order.
+    pub fn account_log(
+        &self,
+        id: &str,
+    ) -> Result<impl Iterator<Item = Result<PlacedEntry, StoreError>> + '_, StoreError> {
+        let places = self.account_entries(id)?;
+        Ok(places.into_iter().map(move |place| self.entry_at(place)))
+    }
+
+    /// The log entry at a place, `(partition, seq)`.
+    fn entry_at(&self, (p, seq): (u32, u64)) -> Result<PlacedEntry, StoreError> {
+        let bytes = self
+            .db
+            .get_cf(self.cf(CF_LOG), crate::keys::log_key(p, seq))
+            .map_err(|e| self.err(e))?
+            .ok_or_else(|| StoreError::Corrupt(format!("by_account names a missing {p}/{seq}")))?;
+        let entry = Entry::decode(&bytes)
+            .map_err(|e| StoreError::Corrupt(format!("log {p}/{seq}: {e}")))?;
+        Ok(((p, seq), entry))
     }
 
     fn account_as_of(&self, id: &str, checkpoints: &[u64]) -> Result<Option<Account>, StoreError> {

@@ -11,7 +11,11 @@ use std::collections::BTreeMap;
 /// The report: whose, which period, the rows and the totals.
 #[derive(Serialize, Debug, Clone)]
 pub struct Report {
+    /// The number reported on; empty in an account's report, which covers all its numbers.
     pub msisdn: String,
+    /// The account reported on, in an account's report (each row then names its number).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
     pub currency: String,
     pub time_zone: String,
     pub from: String,
@@ -37,6 +41,7 @@ pub struct Row {
     pub event: String,
     /// The account charged: the number's holder then (a number changes hands).
     pub account: String,
+    pub msisdn: String,
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq, Eq)]
@@ -155,6 +160,7 @@ pub fn row(cat: &Catalog, item: &Item) -> Row {
         balance_after: money(cat, item.balance_after),
         event: spreadsheet_text(&item.event),
         account: spreadsheet_text(&item.account),
+        msisdn: item.msisdn.to_string(),
     }
 }
 
@@ -169,9 +175,26 @@ pub fn spreadsheet_text(text: &str) -> String {
     }
 }
 
+/// Whose report: a number's, or an account's (all its numbers).
+#[derive(Debug, Clone, Copy)]
+pub enum Subject<'a> {
+    Number(rating::Msisdn),
+    Account(&'a str),
+}
+
+impl Report {
+    /// The report's heading: `+79001234567`, or `account A1`.
+    pub fn title(&self) -> String {
+        match &self.account {
+            Some(a) => format!("Detalization of account {a}"),
+            None => format!("Detalization of +{}", self.msisdn),
+        }
+    }
+}
+
 pub fn report(
     cat: &Catalog,
-    msisdn: rating::Msisdn,
+    subject: Subject,
     from: Timestamp,
     to: Timestamp,
     detalization: &Detalization,
@@ -184,7 +207,14 @@ pub fn report(
     }
     let order = rating::request::SERVICES;
     Report {
-        msisdn: msisdn.to_string(),
+        msisdn: match subject {
+            Subject::Number(m) => m.to_string(),
+            Subject::Account(_) => String::new(),
+        },
+        account: match subject {
+            Subject::Number(_) => None,
+            Subject::Account(a) => Some(a.to_string()),
+        },
         currency: cat.currency.clone(),
         time_zone: cat.tz.name().to_string(),
         from: local_time(cat, from),

@@ -72,7 +72,7 @@ fn rule(layer: &PdfLayerReference, height: f32) {
 
 fn heading(layer: &PdfLayerReference, fonts: &Fonts, report: &Report, page: usize, pages: usize) {
     layer.use_text(
-        format!("Detalization of +{}", report.msisdn),
+        report.title(),
         15.0,
         Mm(MARGIN),
         Mm(HEIGHT - MARGIN - 4.0),
@@ -165,12 +165,7 @@ impl<'a> Pages<'a> {
         let pages = (report.rows.len() + totals_rows)
             .div_ceil(ROWS_PER_PAGE)
             .max(1);
-        let (doc, page1, layer1) = PdfDocument::new(
-            format!("Detalization of +{}", report.msisdn),
-            Mm(WIDTH),
-            Mm(HEIGHT),
-            "items",
-        );
+        let (doc, page1, layer1) = PdfDocument::new(report.title(), Mm(WIDTH), Mm(HEIGHT), "items");
         let doc = doc.with_conformance(PdfConformance::Custom(CustomPdfConformance {
             requires_icc_profile: false,
             requires_xmp_metadata: false,

@@ -606,6 +606,71 @@ pub fn concerned(decision: &Decision) -> Option<&AccountId> {
     }
 }
 
+impl Outcome {
+    /// The outcome's kind as a short stable name (`charged`, `rejected`), for listing and
+    /// filtering.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Outcome::Charged(_) => "charged",
+            Outcome::Paid { .. } => "paid",
+            Outcome::Opened { .. } => "opened",
+            Outcome::NumberAdded { .. } => "number_added",
+            Outcome::OptionActivated { .. } => "option_activated",
+            Outcome::OptionDeactivated { .. } => "option_deactivated",
+            Outcome::CreditLimitSet { .. } => "credit_limit_set",
+            Outcome::Ticked => "ticked",
+            Outcome::Duplicate => "duplicate",
+            Outcome::Rejected(_) => "rejected",
+            Outcome::DetalizationOrdered { .. } => "detalization_ordered",
+            Outcome::PromiseGranted { .. } => "promise_granted",
+            Outcome::PlanChanged { .. } => "plan_changed",
+            Outcome::StatusChanged { .. } => "status_changed",
+            Outcome::BalanceAlertsSet { .. } => "balance_alerts_set",
+            Outcome::TransferSent { .. } => "transfer_sent",
+            Outcome::TransferReceived { .. } => "transfer_received",
+            Outcome::TransferBounced { .. } => "transfer_bounced",
+            Outcome::SpendingLimitSet { .. } => "spending_limit_set",
+            Outcome::TransferRefunded { .. } => "transfer_refunded",
+            Outcome::GroupSet { .. } => "group_set",
+        }
+    }
+}
+
+impl Rejection {
+    /// The reason as a short stable code (`unknown_number`), for counting and filtering.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Rejection::Malformed(_) => "malformed",
+            Rejection::QuantityTooLarge { .. } => "quantity_too_large",
+            Rejection::UnknownNumber(_) => "unknown_number",
+            Rejection::UnknownAccount(_) => "unknown_account",
+            Rejection::AccountExists(_) => "account_exists",
+            Rejection::NumberTaken(_) => "number_taken",
+            Rejection::UnknownPlan(_) => "unknown_plan",
+            Rejection::UnknownOption(_) => "unknown_option",
+            Rejection::OptionNotForPlan { .. } => "option_not_for_plan",
+            Rejection::OptionActive(_) => "option_active",
+            Rejection::OptionNotActive(_) => "option_not_active",
+            Rejection::BadOtherParty(_) => "bad_other_party",
+            Rejection::UnknownDestination(_) => "unknown_destination",
+            Rejection::NoRate { .. } => "no_rate",
+            Rejection::AmountDecimals { .. } => "amount_decimals",
+            Rejection::AmountNotPositive => "amount_not_positive",
+            Rejection::AmountOutOfRange => "amount_out_of_range",
+            Rejection::PromiseRefused(_) => "promise_refused",
+            Rejection::SamePlan(..) => "same_plan",
+            Rejection::WrongStatus { .. } => "wrong_status",
+            Rejection::NoSuspension => "no_suspension",
+            Rejection::Released(_) => "released",
+            Rejection::TransferRefused(_) => "transfer_refused",
+            Rejection::TooLate { .. } => "too_late",
+            Rejection::BeforeNumberJoined { .. } | Rejection::BeforeJoiningTime { .. } => {
+                "before_number_joined"
+            }
+        }
+    }
+}
+
 impl From<crate::event::QuantityError> for Rejection {
     fn from(error: crate::event::QuantityError) -> Rejection {
         use crate::event::QuantityError as Q;
