@@ -49,6 +49,16 @@ fn engine(dir: &Path) -> Engine {
     Engine::open(&dir.join("store"), cat, text.as_bytes(), cfg).unwrap()
 }
 
+/// An engine that rated part 1, and a query context on its store.
+fn part1(dir: &Path) -> (Engine, Context) {
+    let input = dir.join("in.jsonl");
+    append(&input, PART1);
+    let mut e = engine(dir);
+    e.run_file(&input).unwrap();
+    let ctx = Context::load(&e.store).unwrap();
+    (e, ctx)
+}
+
 /// Each number's month-to-date spending in a balance.
 fn month_to_date(b: &projections::view::BalanceView) -> Vec<(&str, &str)> {
     b.numbers
@@ -115,11 +125,7 @@ fn bucket(
 #[test]
 fn read_models_follow_the_log_across_a_month_boundary_and_a_renewal() {
     let dir = tempfile::tempdir().unwrap();
-    let input = dir.path().join("in.jsonl");
-    append(&input, PART1);
-    let mut e = engine(dir.path());
-    e.run_file(&input).unwrap();
-    let ctx = Context::load(&e.store).unwrap();
+    let (e, ctx) = part1(dir.path());
 
     // 1000 − 550 fees − 2.25 − 1.50 − 2.00 − 10.24.
     let b = query::balance(&e.store, &ctx, "79001000002").unwrap();
@@ -198,6 +204,7 @@ fn read_models_follow_the_log_across_a_month_boundary_and_a_renewal() {
     );
     drop(e);
 
+    let input = dir.path().join("in.jsonl");
     append(&input, PART2);
     let mut e = engine(dir.path());
     e.run_file(&input).unwrap();
@@ -349,11 +356,7 @@ fn read_models_follow_the_log_across_a_month_boundary_and_a_renewal() {
 #[test]
 fn queries_refuse_what_they_cannot_answer() {
     let dir = tempfile::tempdir().unwrap();
-    let input = dir.path().join("in.jsonl");
-    append(&input, PART1);
-    let mut e = engine(dir.path());
-    e.run_file(&input).unwrap();
-    let ctx = Context::load(&e.store).unwrap();
+    let (e, ctx) = part1(dir.path());
     use engine::query::QueryError::{Bad, NotFound};
     assert!(matches!(
         query::balance(&e.store, &ctx, "NOPE"),
@@ -777,11 +780,7 @@ fn a_store_of_an_older_read_model_layout_is_rebuilt_before_use() {
 #[test]
 fn an_account_detalization_merges_its_numbers_in_time_order() {
     let dir = tempfile::tempdir().unwrap();
-    let input = dir.path().join("in.jsonl");
-    append(&input, PART1);
-    let mut e = engine(dir.path());
-    e.run_file(&input).unwrap();
-    let ctx = Context::load(&e.store).unwrap();
+    let (e, ctx) = part1(dir.path());
     let period = query::period(&ctx, Some("2026-11"), None, None).unwrap();
     let whole = query::account_detalization(&e.store, &ctx, "A1", period, &[]).unwrap();
     assert_eq!(whole.account.as_deref(), Some("A1"));
