@@ -600,7 +600,7 @@ fn instances_killed_and_added_while_events_flow_end_with_the_decisions_of_one_in
             // taken over before the others call it a day.
             c.args(["--exit-when-idle", "20"]);
         }
-        c.env("RATEL_LOG", "warn")
+        c.env("RATEL_LOG", "warn,engine::kafka=info")
             .stdout(Stdio::null())
             .stderr(Stdio::from(
                 std::fs::File::create(dir.with_extension("log")).unwrap(),
@@ -705,6 +705,17 @@ fn instances_killed_and_added_while_events_flow_end_with_the_decisions_of_one_in
         audits_and_replays_clean(dir);
     }
     eprintln!("stores holding each partition to its end: {owners:?}");
+    if owners.contains(&0) {
+        // What the instances said is the story of which partition was left, and why.
+        for dir in &dirs {
+            let log = std::fs::read_to_string(dir.with_extension("log")).unwrap_or_default();
+            let tail: Vec<&str> = log.lines().rev().take(40).collect();
+            eprintln!(
+                "--- {dir:?}:\n{}",
+                tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+            );
+        }
+    }
     assert!(owners.iter().all(|&n| n >= 1), "{owners:?}");
 
     // The charges topic holds every charge of the single instance; a repeat (a partition rated
