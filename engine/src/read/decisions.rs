@@ -495,3 +495,31 @@ impl DecisionView {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::text_field;
+
+    /// A dead line is untrusted and may be cut anywhere: the id is read when it is whole.
+    #[test]
+    fn a_field_is_read_from_a_line_cut_short_only_when_whole() {
+        let line = r#"{"type":"usage","id":"c-4","msisdn":"7900","serv"#;
+        assert_eq!(text_field(line, "id").as_deref(), Some("c-4"));
+        assert_eq!(text_field(line, "msisdn").as_deref(), Some("7900"));
+        for cut in [
+            r#"{"id":"c-"#,
+            r#"{"id":"#,
+            r#"{"id""#,
+            r#"{"i"#,
+            "",
+            r#"{"id":"a\"b"}"#,
+        ] {
+            assert_eq!(text_field(cut, "id"), None, "{cut}");
+        }
+        assert_eq!(
+            text_field(r#"{"id" : "ид-1"}"#, "id").as_deref(),
+            Some("ид-1")
+        );
+        assert_eq!(text_field(r#"{"id":7}"#, "id"), None);
+    }
+}
