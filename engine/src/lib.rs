@@ -13,11 +13,11 @@ mod read;
 pub mod store;
 mod tools;
 
-pub use input::{file_topics, partition, source, topics};
+pub use input::{file_record, file_topics, folder, partition, source, topics};
 pub use kafka::{changelog, outbox, stream};
 pub use passes::{audit, rebuild, replay};
 pub use read::{decisions, query, report, serve};
-pub use store::{changed, entry, keys};
+pub use store::{changed, entry, files, keys};
 pub use tools::{cgrates, workload};
 
 /// The example catalog, shipped inside the binary so that `ratel demo` runs anywhere.

@@ -5,6 +5,8 @@
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
+use engine::file_topics::Opened;
+use engine::folder::Folder;
 use engine::pipeline::{recorded_catalog, Config, Engine, DEFAULT_BATCH};
 use engine::query::{self, Scope};
 use engine::report::{account_view, stats};
@@ -137,7 +139,9 @@ struct RunArgs {
     catalog: PathBuf,
     #[arg(long)]
     data: PathBuf,
-    /// `file:PATH` (one JSON event per line) or `kafka:BROKERS` (the input topics).
+    /// `file:PATH` (one JSON event per line), `dir:PATH` (a folder's files in name order, and
+    /// those that arrive; a name that begins with `.` or ends `.tmp` or `.part` is left for its
+    /// writer to rename), or `kafka:BROKERS` (the input topics).
     #[arg(long)]
     source: String,
     #[arg(long, default_value_t = DEFAULT_BATCH)]
@@ -185,10 +189,15 @@ struct RunArgs {
     /// restart takes its partitions back at once.
     #[arg(long)]
     instance: Option<String>,
-    /// Kafka: stop once every assigned partition has been at its end this many seconds
-    /// (batch jobs and tests); by default run until killed.
+    /// Kafka: stop once every assigned partition has been at its end this many seconds; a
+    /// folder: once every file in it is rated and none has come for this many seconds (batch
+    /// jobs and tests). By default run until killed.
     #[arg(long)]
     exit_when_idle: Option<f64>,
+    /// A folder source: move each file into this folder (on the same file system) once all
+    /// its lines are committed. Without it, the operator's files are left where they are.
+    #[arg(long)]
+    done_dir: Option<PathBuf>,
     /// Kafka: do not publish decisions, notifications and dead letters.
     #[arg(long)]
     no_publish: bool,
@@ -520,24 +529,42 @@ fn time_arg(text: &Option<String>, default: Timestamp) -> Result<Timestamp> {
     }
 }
 
+/// How a file or folder source is read.
+struct FileReading {
+    complete: bool,
+    done_dir: Option<PathBuf>,
+    exit_when_idle: Option<std::time::Duration>,
+}
+
 fn run(
     cat: Catalog,
     bytes: &[u8],
     data: &Path,
     source: &str,
     cfg: Config,
-    complete: bool,
+    reading: FileReading,
     quiet: bool,
 ) -> Result<Engine> {
-    let Some(path) = source.strip_prefix("file:") else {
-        bail!("unknown source {source:?}: use file:PATH or kafka:BROKERS");
-    };
     let mut engine = Engine::open(data, cat, bytes, cfg)?;
-    let mut src = engine
-        .file_topics(Path::new(path), complete)
+    if let Some(dir) = source.strip_prefix("dir:") {
+        run_folder(&mut engine, Path::new(dir), reading, quiet)?;
+        return Ok(engine);
+    }
+    let Some(path) = source.strip_prefix("file:") else {
+        bail!("unknown source {source:?}: use file:PATH, dir:PATH or kafka:BROKERS");
+    };
+    if reading.done_dir.is_some() {
+        bail!("--done-dir is for a folder source (dir:PATH)");
+    }
+    let opened = engine
+        .file_topics(Path::new(path), reading.complete)
         .with_context(|| format!("reading {path}"))?;
+    let Opened::Topics(mut src) = opened else {
+        eprintln!("ratel: {path} was read to its end before: skipped");
+        return Ok(engine);
+    };
     let pb = bar(quiet, src.size_in_bytes(), "rating");
-    engine.run(&mut src, |_, end| pb.set_position(end))?;
+    engine.run(&mut *src, |_, end| pb.set_position(end))?;
     pb.finish_and_clear();
     if src.unfinished() > 0 {
         eprintln!(
@@ -547,6 +574,36 @@ fn run(
         );
     }
     Ok(engine)
+}
+
+/// Rates the files of a folder in name order, and those that arrive (`engine::folder`).
+fn run_folder(engine: &mut Engine, dir: &Path, reading: FileReading, quiet: bool) -> Result<()> {
+    let store = engine.store.clone();
+    let placement = engine.placement(true);
+    let open: engine::folder::Opener = Box::new(move |path, numbers| {
+        engine::files::open(&store, path, placement, numbers).map_err(std::io::Error::other)
+    });
+    let mut src = Folder::new(dir.to_path_buf(), open, engine.known_numbers())
+        .and_then(|f| f.done_dir(reading.done_dir))
+        .with_context(|| format!("reading {}", dir.display()))?
+        .exit_when_idle(reading.exit_when_idle);
+    let pb = if quiet {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new_spinner()
+    };
+    engine.run(&mut src, |e, _| {
+        pb.set_message(format!("{} read", e.counters.read));
+        pb.tick();
+    })?;
+    pb.finish_and_clear();
+    eprintln!(
+        "ratel: {}: {} files read to their end, {} skipped as read before",
+        dir.display(),
+        src.finished,
+        src.skipped
+    );
+    Ok(())
 }
 
 /// A command whose output is piped into a reader that stops early (`| head`) ends there, as
@@ -747,7 +804,11 @@ fn demo_command(
         &data.join("store"),
         &format!("file:{}", workload.display()),
         Config::default(),
-        true,
+        FileReading {
+            complete: true,
+            done_dir: None,
+            exit_when_idle: None,
+        },
         quiet,
     )?;
     let secs = started.elapsed().as_secs_f64();
@@ -787,6 +848,7 @@ fn run_command(
         group,
         instance,
         exit_when_idle,
+        done_dir,
         no_publish,
         no_idempotence,
         changelog_topic,
@@ -806,6 +868,7 @@ fn run_command(
         migrate_catalog,
     };
     let e = match source.strip_prefix("kafka:") {
+        Some(_) if done_dir.is_some() => bail!("--done-dir is for a folder source (dir:PATH)"),
         Some(brokers) => {
             let o = engine::stream::Options {
                 group: engine::kafka::Group {
@@ -831,7 +894,14 @@ fn run_command(
             pb.finish_and_clear();
             e
         }
-        None => run(cat, &bytes, &data, &source, cfg, complete, quiet)?,
+        None => {
+            let reading = FileReading {
+                complete,
+                done_dir,
+                exit_when_idle: exit_when_idle.map(std::time::Duration::from_secs_f64),
+            };
+            run(cat, &bytes, &data, &source, cfg, reading, quiet)?
+        }
     };
     let c = e.counters;
     println!(

@@ -27,8 +27,8 @@ fn a_half_written_last_line_waits_for_the_rest() {
         e.counters
     );
     let positions = (
-        e.offset("file:commands", 0).unwrap(),
-        e.offset("file:payments", 0).unwrap(),
+        e.offset("file:in.jsonl:commands", 0).unwrap(),
+        e.offset("file:in.jsonl:payments", 0).unwrap(),
     );
     assert_eq!(
         positions,

@@ -216,6 +216,7 @@ fn a_transfer_to_a_partition_another_instance_owns_is_dead_lettered_not_credited
                     bytes: json.clone().into_bytes(),
                     oversized: false,
                     far_ahead: false,
+                    file: None,
                 }
             })
             .collect();
@@ -328,6 +329,7 @@ fn an_opening_on_the_wrong_kafka_partition_is_dead_lettered() {
         bytes: br#"{"type":"open_account","id":"o1","account":"A1","time":"2026-11-01T09:00:00Z","numbers":[{"msisdn":"79001000001","plan":"BASIC"}]}"#.to_vec(),
         oversized: false,
         far_ahead: false,
+        file: None,
     }
     };
     e.process(&[line((home + 1) % 3, 0)]).unwrap();

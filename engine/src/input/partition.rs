@@ -80,6 +80,11 @@ pub fn key<'a>(input: &'a Input, account_of: impl Fn(Msisdn) -> Option<&'a str>)
 pub struct Numbers(rustc_hash::FxHashMap<Msisdn, compact_str::CompactString>);
 
 impl Numbers {
+    /// Knows `msisdn` as `account`'s (what a store's state says, for a file that follows).
+    pub fn insert(&mut self, msisdn: Msisdn, account: &str) {
+        self.0.insert(msisdn, account.into());
+    }
+
     pub fn learn(&mut self, input: &Input) {
         match input {
             Input::OpenAccount(x) => {

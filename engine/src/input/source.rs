@@ -23,6 +23,16 @@ pub struct Line {
     /// The merge of its partition's topics gave it out of turn for being dated far ahead of
     /// the others' next lines (`file_topics::far_ahead`): it is dead-lettered, not rated.
     pub far_ahead: bool,
+    /// The named file it came from (a file read as topics): its record, committed with it.
+    pub file: Option<std::sync::Arc<FileMark>>,
+}
+
+/// The file a line came from, as the store records it with the batch that commits the line
+/// (`file_record`). The file's last line carries the record that says it is finished.
+#[derive(Debug, PartialEq, Eq)]
+pub struct FileMark {
+    pub name: String,
+    pub record: crate::file_record::FileRecord,
 }
 
 pub trait Source {
@@ -192,6 +202,7 @@ impl Source for FileSource {
                 bytes,
                 oversized,
                 far_ahead: false,
+                file: None,
             });
         }
         Ok(())

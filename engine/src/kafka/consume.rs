@@ -417,6 +417,7 @@ impl KafkaSource {
             bytes: m.bytes,
             oversized: m.oversized,
             far_ahead: false,
+            file: None,
         }
     }
 

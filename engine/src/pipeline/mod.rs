@@ -588,34 +588,57 @@ impl Engine {
     }
 
     /// Rates a file of JSON lines from where the last commit ended to its last whole line, read
-    /// as the topics it would be produced to (`crate::file_topics`).
+    /// as the topics it would be produced to (`crate::file_topics`); a file read to its end
+    /// before is skipped.
     pub fn run_file(&mut self, path: &std::path::Path) -> Result<(), EngineError> {
-        let mut src = self.file_topics(path, false)?;
-        self.run(&mut src, |_, _| {})
+        match self.file_topics(path, false)? {
+            crate::file_topics::Opened::Topics(mut src) => self.run(&mut *src, |_, _| {}),
+            crate::file_topics::Opened::Finished => Ok(()),
+        }
     }
 
     /// A file read as topics, resuming after what this store rated of it (`complete`: see
-    /// [`crate::source::FileSource::complete`]).
+    /// [`crate::source::FileSource::complete`]), or skipped if it was read to its end; an
+    /// error if it changed after it was read (`crate::store::files`).
     pub fn file_topics(
         &self,
         path: &std::path::Path,
         complete: bool,
-    ) -> Result<crate::file_topics::FileTopics, EngineError> {
-        // A store rated before files were read as topics holds one position, in file order.
-        let legacy = self.position()?;
-        let mut stored = std::collections::HashMap::new();
-        for p in 0..self.cfg.partitions {
-            for t in crate::file_topics::TOPICS {
-                stored.insert((t, p), self.offset(t, p)?.unwrap_or(0).max(legacy));
+    ) -> Result<crate::file_topics::Opened, EngineError> {
+        let mut numbers = self.known_numbers();
+        Ok(crate::store::files::open(
+            &self.store,
+            path,
+            self.placement(complete),
+            &mut numbers,
+        )?)
+    }
+
+    /// How this store places a file's lines.
+    pub fn placement(&self, complete: bool) -> crate::file_topics::Placement {
+        crate::file_topics::Placement {
+            partitions: self.cfg.partitions,
+            complete,
+            max_ahead: self.cfg.max_ahead,
+        }
+    }
+
+    /// The numbers whose accounts the state knows, for keying a file's lines over partitions
+    /// as the engine will check them; with one partition keys do not matter, and none are
+    /// gathered.
+    pub fn known_numbers(&self) -> crate::partition::Numbers {
+        let mut numbers = crate::partition::Numbers::default();
+        if self.cfg.partitions > 1 {
+            for account in self.state.accounts() {
+                for number in &account.numbers {
+                    let holder = self.state.account_of_number(number.msisdn);
+                    if holder.is_some_and(|h| h.id == account.id) {
+                        numbers.insert(number.msisdn, &account.id);
+                    }
+                }
             }
         }
-        Ok(crate::file_topics::FileTopics::open(
-            path.to_path_buf(),
-            self.cfg.partitions,
-            complete,
-            |t, p| stored.get(&(t, p)).copied().unwrap_or(legacy),
-            self.cfg.max_ahead,
-        )?)
+        numbers
     }
 
     /// Rates everything the source yields, committing batch by batch. `on_batch` sees progress
@@ -880,6 +903,20 @@ impl Engine {
             if !ends.iter().any(|&(a, b, _)| a == t && b == line.partition) {
                 ends.push((t, line.partition, line.position));
             }
+        }
+        // Each file's record as of its last line here: finished, if that line ends it.
+        let mut files: Vec<&crate::source::FileMark> = Vec::new();
+        for mark in lines.iter().rev().filter_map(|l| l.file.as_deref()) {
+            if !files.iter().any(|f| f.name == mark.name) {
+                files.push(mark);
+            }
+        }
+        for mark in files {
+            self.store.put_meta(
+                &mut commit.writes_of(GLOBAL),
+                &crate::keys::file(&mark.name),
+                &mark.record.to_bytes(),
+            );
         }
         if let Some(l) = lines.first() {
             let kind: &[u8] = match l.topic.as_deref() {

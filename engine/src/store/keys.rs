@@ -67,6 +67,14 @@ pub fn position(topic: Option<&str>, partition: u32) -> String {
     }
 }
 
+/// `meta`: every input file's record starts with this.
+pub const FILE_RECORDS: &str = "file/";
+
+/// `meta`: the record of the input file `name` (`crate::file_record::FileRecord`, JSON).
+pub fn file(name: &str) -> String {
+    format!("{FILE_RECORDS}{name}")
+}
+
 /// `meta`: the next sequence number of a partition's log.
 pub fn sequence(partition: u32) -> String {
     format!("seq/{partition}")
@@ -115,6 +123,11 @@ mod tests {
         assert_eq!(catalog(0xab), "catalog/00000000000000ab");
         assert_eq!(position(None, 0), "pos/0");
         assert_eq!(position(Some("ratel.usage"), 2), "pos/ratel.usage/2");
+        assert_eq!(
+            position(Some("file:cdr 1.jsonl:usage"), 2),
+            "pos/file:cdr 1.jsonl:usage/2"
+        );
+        assert_eq!(file("cdr 1.jsonl"), "file/cdr 1.jsonl");
         assert_eq!(counter(Some(1), "read"), "stats/1/read");
         assert_eq!(counter(None, "read"), "stats/read");
         for (key, expected) in [

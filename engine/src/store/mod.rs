@@ -25,12 +25,14 @@
 //!   before this seq are on the output topics), `changelog/<partition>` (the changelog offset the
 //!   store has written or restored up to), `stats/<partition>/<name>` (counters; `stats/<name>`
 //!   in stores made before partitions counted apart), `catalog/<tag hex>` (the catalog
-//!   file's bytes), `catalog`: the tag in force.
+//!   file's bytes), `catalog`: the tag in force, `file/<name>` (an input file's record:
+//!   `crate::file_record`; its positions are `pos/file:<name>:<kind>/<partition>`).
 
 pub mod changed;
 mod commit;
 mod counters;
 pub mod entry;
+pub mod files;
 pub mod keys;
 mod state;
 
@@ -376,6 +378,18 @@ impl Store {
                     |_| StoreError::Corrupt(format!("meta {key}")),
                 )?)))
             }
+        }
+    }
+
+    /// Whether any `meta` key begins with `prefix`.
+    pub fn meta_has_prefix(&self, prefix: &str) -> Result<bool, StoreError> {
+        let mode = IteratorMode::From(prefix.as_bytes(), rocksdb::Direction::Forward);
+        match self.db.iterator_cf(self.cf(CF_META), mode).next() {
+            None => Ok(false),
+            Some(item) => Ok(item
+                .map_err(|e| self.err(e))?
+                .0
+                .starts_with(prefix.as_bytes())),
         }
     }
 
