@@ -119,6 +119,9 @@ enum Cmd {
     Explain(ExplainArgs),
     /// List decisions: an account's, a number's holders', or the whole log's, filtered.
     Log(LogArgs),
+    /// Write every decision of a period for the data warehouse (JSON lines, CSV or Parquet):
+    /// input fields, outcome, money by kind, units from buckets, price, account, log position.
+    Export(ExportArgs),
 }
 
 #[derive(clap::Args)]
@@ -488,6 +491,31 @@ struct LogArgs {
     json: bool,
 }
 
+#[derive(clap::Args)]
+struct ExportArgs {
+    #[arg(long)]
+    data: PathBuf,
+    /// RFC 3339, inclusive: decisions by their event time. With a period, dead letters (which
+    /// have none) are left out.
+    #[arg(long)]
+    from: Option<String>,
+    /// RFC 3339, exclusive.
+    #[arg(long)]
+    to: Option<String>,
+    /// Start after an earlier export: the cursor it reported (`0=1200,1=983`: each partition's
+    /// next sequence number).
+    #[arg(long, default_value = "")]
+    after: String,
+    #[arg(long, value_enum)]
+    format: engine::warehouse::Format,
+    /// The file to write; it appears whole when the export ends (written beside it first).
+    #[arg(long)]
+    out: PathBuf,
+    /// Print the summary as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
 fn bar(quiet: bool, len: u64, what: &str) -> ProgressBar {
     if quiet {
         return ProgressBar::hidden();
@@ -696,7 +724,38 @@ fn main() -> Result<()> {
         Cmd::Stats(args) => stats_command(args),
         Cmd::Explain(args) => explain_command(args),
         Cmd::Log(args) => log_command(args),
+        Cmd::Export(args) => export_command(args),
     }
+}
+
+/// An optional RFC 3339 time argument.
+fn optional_time(text: &Option<String>) -> Result<Option<Timestamp>> {
+    text.as_deref()
+        .map(Timestamp::parse_rfc3339)
+        .transpose()
+        .map_err(|e| anyhow::anyhow!(e))
+}
+
+fn export_command(args: ExportArgs) -> Result<()> {
+    let request = engine::warehouse::Request {
+        from: optional_time(&args.from)?,
+        to: optional_time(&args.to)?,
+        after: engine::warehouse::Cursor::parse(&args.after).map_err(anyhow::Error::msg)?,
+        format: args.format,
+    };
+    let store = Store::open_follower(&args.data)?;
+    let summary = engine::warehouse::export(&store, &request, &args.out)?;
+    if args.json {
+        println!("{}", serde_json::to_string(&summary)?);
+    } else {
+        println!(
+            "{} rows to {}; what follows: ratel export --after {}",
+            summary.rows,
+            args.out.display(),
+            summary.next
+        );
+    }
+    Ok(())
 }
 
 fn explain_command(
@@ -728,15 +787,9 @@ fn explain_command(
 }
 
 fn log_command(args: LogArgs) -> Result<()> {
-    let time = |text: &Option<String>| -> Result<Option<rating::Timestamp>> {
-        text.as_deref()
-            .map(rating::Timestamp::parse_rfc3339)
-            .transpose()
-            .map_err(|e| anyhow::anyhow!(e))
-    };
     let filter = engine::decisions::Filter {
-        from: time(&args.from)?,
-        to: time(&args.to)?,
+        from: optional_time(&args.from)?,
+        to: optional_time(&args.to)?,
         outcome: args.outcome,
         reason: args.reason,
         msisdn: args

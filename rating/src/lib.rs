@@ -19,7 +19,7 @@ pub(crate) use decide::{activity, lifecycle, renewal, verdict};
 pub use decide::{period, prefetch, price, quote, rate, transfer};
 pub use encoding::{codec, record, request};
 pub(crate) use model::small_vec;
-pub use model::{apply, decision, event, number, recent, state};
+pub use model::{apply, decision, event, movement, number, recent, state};
 pub use tariff::{catalog, cgrates};
 pub use units::{money, service, time};
 
@@ -31,6 +31,7 @@ pub use decision::{
     Take, Why,
 };
 pub use event::{AccountId, EventId, Input, Month, Msisdn, Usage};
+pub use movement::{Movement, MovementKind};
 pub use number::{Bucket, Number, Origin};
 pub use quote::{quote, Quote, QuoteRequest};
 pub use rate::rate;

@@ -362,6 +362,8 @@ proptest! {
                 _ => {}
             }
             let (out, inn) = d.money_flow();
+            // The flow is the sum of the movements (`rating::movement`), each of something.
+            prop_assert!(d.movements().iter().all(|m| m.amount > Decimal::ZERO), "{:?}", d.movements());
             if let Some(a) = account_of(&d) {
                 *expected.entry(a.clone()).or_default() += inn - out;
                 prop_assert_eq!(s.account(&a).unwrap().balance, expected[&a], "after {}", d.event);

@@ -180,7 +180,7 @@ impl<'a> Walk<'a> {
     }
 }
 
-fn dead_view(
+pub(crate) fn dead_view(
     (partition, seq): (u32, u64),
     topic: &str,
     position: u64,
@@ -232,7 +232,7 @@ fn text_field(line: &str, name: &str) -> Option<String> {
 }
 
 /// The input as JSON, as it is read: `{"type": kind, …its fields}`.
-fn input_json(input: &Input) -> serde_json::Value {
+pub(crate) fn input_json(input: &Input) -> serde_json::Value {
     serde_json::to_value(input).expect("an input serializes")
 }
 
@@ -308,7 +308,7 @@ fn bucket_moves(
         .collect()
 }
 
-fn rate_name(cat: &Catalog, rate: rating::catalog::RateIdx) -> String {
+pub(crate) fn rate_name(cat: &Catalog, rate: rating::catalog::RateIdx) -> String {
     cat.rates
         .get(rate as usize)
         .map_or_else(|| format!("#{rate}"), |r| r.id.clone())

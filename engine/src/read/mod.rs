@@ -5,3 +5,4 @@ pub mod decisions;
 pub mod query;
 pub mod report;
 pub mod serve;
+pub mod warehouse;

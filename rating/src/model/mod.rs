@@ -5,6 +5,7 @@
 pub mod apply;
 pub mod decision;
 pub mod event;
+pub mod movement;
 pub mod number;
 pub mod recent;
 pub(crate) mod small_vec;
