@@ -90,7 +90,9 @@ enum Cmd {
     /// grants, takes and expiries; no id taking effect twice; every line read accounted for.
     /// Exit 1 on any discrepancy.
     Audit(AuditArgs),
-    /// Rate the recorded inputs again with another catalog; report differences per account and item.
+    /// Rate the recorded inputs again with another catalog; report every movement that differs
+    /// (usage, each fee, payments and transfers, package units granted), by decision and by
+    /// account and kind.
     Rerate(RerateArgs),
     /// Price a hypothetical usage item: on a plan (--plan), or CGRateS-style (--tenant, with a
     /// catalog imported by `ratel cgrates import`).
@@ -294,10 +296,10 @@ struct RerateArgs {
     data: PathBuf,
     #[arg(long)]
     catalog: PathBuf,
-    /// RFC 3339; usage starting at or after this.
+    /// RFC 3339: decisions at or after this event time.
     #[arg(long)]
     from: Option<String>,
-    /// RFC 3339; usage starting before this.
+    /// RFC 3339: decisions before this event time.
     #[arg(long)]
     to: Option<String>,
     /// CSV report.
@@ -1126,16 +1128,21 @@ fn rerate_command(
     let (cat, _) = load_catalog(&catalog)?;
     let from = time_arg(&from, Timestamp(0))?;
     let to = time_arg(&to, Timestamp(rating::time::MAX_TIME))?;
-    let r = engine::replay::rerate(&store, &cat, from, to)?;
+    let r = engine::rerate::rerate(&store, &cat, from, to)?;
     std::fs::write(&out, r.to_csv())?;
-    let total: rust_decimal::Decimal = r.accounts.values().map(|v| v.2).sum();
+    let accounts: std::collections::BTreeSet<&str> =
+        r.totals.keys().map(|(a, _)| a.as_str()).collect();
     println!(
-        "{} items compared, {} differ, {} accounts affected, net difference {total}; report in {}",
-        r.items_compared,
-        r.items.len(),
-        r.accounts.len(),
+        "{} decisions compared, {} movements differ, {} accounts affected, net effect on balances {}; report in {}",
+        r.decisions_compared,
+        r.differences.len(),
+        accounts.len(),
+        r.net,
         out.display()
     );
+    for (kind, (count, total)) in r.by_kind() {
+        println!("  {kind}: {count} differ, {total:+} in all");
+    }
     Ok(())
 }
 

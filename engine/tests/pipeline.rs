@@ -5,6 +5,7 @@ use engine::pipeline::{Config, Engine};
 use engine::store::Store;
 use engine::workload::Workload;
 use rating::Catalog;
+use rust_decimal::Decimal;
 use std::io::{BufRead, Write};
 use std::path::Path;
 
@@ -264,30 +265,111 @@ fn rerating_with_a_corrected_price_reports_each_changed_item() {
     .unwrap();
     let from = rating::Timestamp::parse_rfc3339("2026-11-03T00:00:00Z").unwrap();
     let to = rating::Timestamp::parse_rfc3339("2026-11-05T00:00:00Z").unwrap();
-    let r = engine::replay::rerate(&e.store, &corrected, from, to).unwrap();
-    assert!(!r.items.is_empty());
-    for i in &r.items {
-        assert_eq!(i.service, "voice");
+    let r = engine::rerate::rerate(&e.store, &corrected, from, to).unwrap();
+    assert!(!r.differences.is_empty());
+    for d in &r.differences {
+        assert_eq!(d.kind, "usage", "only the price of calls changed: {d:?}");
         assert!(
-            i.time.as_str() >= "2026-11-03" && i.time.as_str() < "2026-11-05",
+            d.time.as_str() >= "2026-11-03" && d.time.as_str() < "2026-11-05",
             "{}",
-            i.time
+            d.time
         );
         // Money-paid national minutes go up by 0.60 each: the difference is a multiple of 0.60.
         assert!(
-            i.difference > rust_decimal::Decimal::ZERO
-                && (i.difference / rust_decimal::Decimal::new(60, 2))
-                    .fract()
-                    .is_zero(),
-            "{i:?}"
+            d.difference > Decimal::ZERO && (d.difference / Decimal::new(60, 2)).fract().is_zero(),
+            "{d:?}"
         );
     }
-    let total: rust_decimal::Decimal = r.items.iter().map(|i| i.difference).sum();
-    let by_account: rust_decimal::Decimal = r.accounts.values().map(|v| v.2).sum();
+    let total: Decimal = r.differences.iter().map(|d| d.difference).sum();
+    let by_account: Decimal = r.totals.values().map(|t| t.difference).sum();
     assert_eq!(total, by_account);
+    assert_eq!(r.net, -total, "dearer calls take more from the balances");
     assert!(r
         .to_csv()
-        .starts_with("account,msisdn,event,time,service,old,new,difference\n"));
+        .starts_with("account,msisdn,event,time,kind,old,new,difference\n"));
+}
+
+/// Every movement is compared, not usage alone: a doubled monthly fee, a bigger package and a
+/// dearer detalization each show as their own kind, and nothing else differs.
+#[test]
+fn rerating_compares_fees_and_package_grants_too() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (file, _) = workload(
+        tmp.path(),
+        Workload {
+            accounts: 120,
+            days: 40,
+            seed: 21,
+            duplicates: 0.0,
+            bad: 0.0,
+            ..Workload::default()
+        },
+    );
+    let e = rate_file(&tmp.path().join("db"), engine::EXAMPLE_CATALOG, &file, 2048);
+    let text = engine::EXAMPLE_CATALOG;
+    // SMART's monthly fee, 450.00, doubled; its monthly minutes package, doubled.
+    let doubled = text
+        .replacen(
+            r#"{ period = "monthly", amount = "450.00" }"#,
+            r#"{ period = "monthly", amount = "900.00" }"#,
+            1,
+        )
+        .replacen(
+            "id = \"SMART_SMS\"\nunit = \"messages\"\namount = 100\n",
+            "id = \"SMART_SMS\"\nunit = \"messages\"\namount = 200\n",
+            1,
+        );
+    assert!(
+        doubled.contains("900.00") && doubled.contains("messages\"\namount = 200\n"),
+        "the example catalog's SMART fee and SMS package"
+    );
+    let new = Catalog::from_toml("doubled", &doubled).unwrap();
+    let all = (
+        rating::Timestamp(0),
+        rating::Timestamp(rating::time::MAX_TIME),
+    );
+    let r = engine::rerate::rerate(&e.store, &new, all.0, all.1).unwrap();
+    let kinds = r.by_kind();
+    let monthly = kinds.get("monthly_fee").copied().unwrap_or_default();
+    assert!(monthly.0 > 50 && monthly.1 > Decimal::ZERO, "{kinds:?}");
+    // Every monthly fee that differs went from 450.00 to 900.00 (whole months; a change of
+    // plan mid-month is prorated).
+    let whole = r
+        .differences
+        .iter()
+        .filter(|d| d.kind == "monthly_fee" && d.old == Decimal::new(45000, 2));
+    assert!(whole.clone().count() > 50);
+    assert!(whole.clone().all(|d| d.new == Decimal::new(90000, 2)));
+    // Dearer months leave less money: usage paid from money may come out otherwise (a
+    // number blocked sooner), but the net effect is the fees' at least in part.
+    assert!(r.net < Decimal::ZERO, "{}", r.net);
+    let by_account: Decimal = (r.totals.iter())
+        .filter(|((_, kind), _)| kind == "monthly_fee")
+        .map(|(_, t)| t.difference)
+        .sum();
+    assert_eq!(by_account, monthly.1);
+    // SMART's SMS packages: every grant that differs is twice the recorded one.
+    let sms: Vec<_> = r
+        .differences
+        .iter()
+        .filter(|d| d.kind == "units:SMART_SMS")
+        .collect();
+    assert!(sms.len() > 50, "{kinds:?}");
+    assert!(
+        sms.iter().all(|d| d.new == d.old * Decimal::TWO),
+        "{:?}",
+        sms.first()
+    );
+
+    // The same catalog re-rates to no difference at all.
+    let same = Catalog::from_toml("same", text).unwrap();
+    let r = engine::rerate::rerate(&e.store, &same, all.0, all.1).unwrap();
+    assert!(
+        r.differences.is_empty() && r.totals.is_empty(),
+        "{:?}",
+        r.differences.first()
+    );
+    assert!(r.decisions_compared > 10_000);
 }
 
 #[test]

@@ -4,3 +4,4 @@
 pub mod audit;
 pub mod rebuild;
 pub mod replay;
+pub mod rerate;

@@ -1,16 +1,12 @@
-//! Replay and re-rating: the log's inputs rated again from an empty state.
-//!
-//! Replay uses the catalog each entry was decided with and checks every decision byte for byte,
-//! then checks the rebuilt state against the stored one. Re-rating uses another catalog and
-//! reports, per account and item, what would change.
+//! Replay: the log's inputs rated again from an empty state, with the catalog each entry was
+//! decided with, every decision checked byte for byte, then the rebuilt state checked against
+//! the stored one.
 
 use crate::entry::Entry;
 use crate::pipeline::{Catalogs, EngineError};
-use crate::store::{decode_decision_at, decode_input_at, decode_rated, Store, StoreError};
+use crate::store::{decode_decision_at, decode_input_at, Store, StoreError};
 use rating::codec::encode_decision;
-use rating::{apply, rate, Catalog, Decision, Input, Outcome, State, Timestamp};
-use rust_decimal::Decimal;
-use std::collections::BTreeMap;
+use rating::{apply, rate, Decision, Input, Outcome, State};
 
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Mismatch {
@@ -426,135 +422,4 @@ fn apply_replayed(
     }
     apply(state, decision)?;
     Ok(())
-}
-
-#[derive(Debug, Clone)]
-pub struct ItemDifference {
-    pub account: String,
-    pub msisdn: String,
-    pub event: String,
-    pub time: String,
-    pub service: String,
-    pub old: Decimal,
-    pub new: Decimal,
-    pub difference: Decimal,
-}
-
-#[derive(Debug, Default)]
-pub struct RerateReport {
-    pub items_compared: u64,
-    pub items: Vec<ItemDifference>,
-    /// Per account: old total, new total, difference (new − old) of the items in the period.
-    pub accounts: BTreeMap<String, (Decimal, Decimal, Decimal)>,
-}
-
-/// Money a decision charged for usage (zero for anything else).
-fn money_of(decision: &Decision) -> Decimal {
-    match &decision.outcome {
-        Outcome::Charged(c) => c.money,
-        _ => Decimal::ZERO,
-    }
-}
-
-/// Rates every recorded input again with `new` from an empty state, and compares the charges of
-/// usage whose start is in `[from, to)` with what was recorded.
-pub fn rerate(
-    store: &Store,
-    new: &Catalog,
-    from: Timestamp,
-    to: Timestamp,
-) -> Result<RerateReport, EngineError> {
-    let mut state = store.empty_state()?;
-    let mut r = RerateReport::default();
-    for item in store.log() {
-        let (partition, seq, entry) = item?;
-        let Entry::Rated {
-            input, decision, ..
-        } = entry
-        else {
-            continue;
-        };
-        let (input, recorded) = decode_rated(partition, seq, &input, &decision)?;
-        let again = rate(&state, new, &input);
-        apply(&mut state, &again)?;
-        let in_period =
-            matches!(&input, rating::Input::Usage(u) if u.start >= from && u.start < to);
-        if !in_period {
-            continue;
-        }
-        r.items_compared += 1;
-        let old = money_of(&recorded);
-        let new_money = money_of(&again);
-        if let rating::Input::Usage(u) = &input {
-            let account = recorded
-                .account
-                .as_deref()
-                .or(again.account.as_deref())
-                .unwrap_or("?")
-                .to_string();
-            let e = r.accounts.entry(account.clone()).or_default();
-            e.0 += old;
-            e.1 += new_money;
-            e.2 = e.1 - e.0;
-            if old != new_money {
-                r.items.push(ItemDifference {
-                    account,
-                    msisdn: u.msisdn.to_string(),
-                    event: u.id.to_string(),
-                    time: u.start.to_string(),
-                    service: u.service.to_string(),
-                    old,
-                    new: new_money,
-                    difference: new_money - old,
-                });
-            }
-        }
-    }
-    r.accounts.retain(|_, v| !v.2.is_zero());
-    Ok(r)
-}
-
-impl RerateReport {
-    /// The items, then the accounts' totals, as CSV (quoted where a field needs it; ids that a
-    /// spreadsheet would read as formulas neutralised).
-    pub fn to_csv(&self) -> String {
-        let text = projections::export::spreadsheet_text;
-        let table = |rows: Vec<Vec<String>>| {
-            let mut w = csv::Writer::from_writer(Vec::new());
-            for r in rows {
-                w.write_record(&r).expect("CSV into memory");
-            }
-            let bytes = w.into_inner().expect("a Vec never fails to flush");
-            String::from_utf8(bytes).expect("CSV of UTF-8 fields")
-        };
-        let header = |names: &[&str]| names.iter().map(std::string::ToString::to_string).collect();
-        let mut items = vec![header(&[
-            "account",
-            "msisdn",
-            "event",
-            "time",
-            "service",
-            "old",
-            "new",
-            "difference",
-        ])];
-        items.extend(self.items.iter().map(|i| {
-            vec![
-                text(&i.account),
-                i.msisdn.clone(),
-                text(&i.event),
-                i.time.clone(),
-                i.service.clone(),
-                i.old.to_string(),
-                i.new.to_string(),
-                i.difference.to_string(),
-            ]
-        }));
-        let mut accounts = vec![header(&["account", "old_total", "new_total", "difference"])];
-        accounts.extend(
-            (self.accounts.iter())
-                .map(|(a, (o, n, d))| vec![text(a), o.to_string(), n.to_string(), d.to_string()]),
-        );
-        format!("{}\n{}", table(items), table(accounts))
-    }
 }

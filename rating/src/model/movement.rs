@@ -1,6 +1,7 @@
-//! A decision's money, movement by movement: what kind of money moved, for which number, and how
-//! much. The movements of a decision add up to what it did to the balance; spending, the money
-//! flow, exports and re-rating are all read from them, so they cannot disagree.
+//! What a decision moved: its money, movement by movement (what kind of money moved, for which
+//! number, and how much), and the package units it granted. The movements of a decision add up
+//! to what it did to the balance; spending, the money flow, exports and re-rating are all read
+//! from them, so they cannot disagree.
 
 use crate::decision::{Decision, FeeCharge, FeeKind, FeeSource, Outcome};
 use crate::event::Msisdn;
@@ -199,6 +200,39 @@ impl Decision {
             Outcome::TransferRefunded { amount, .. } => {
                 put(MovementKind::TransferRefund, None, *amount);
             }
+            _ => {}
+        }
+        out
+    }
+
+    /// The buckets this decision granted, as (number, package, units): at an opening, a number
+    /// added, an option, a change of plan or status, and in its periodic work (rollovers
+    /// included).
+    pub fn grants(&self) -> Vec<(Msisdn, crate::catalog::PackageIdx, u64)> {
+        let of = |msisdn: Msisdn, buckets: &[crate::number::Bucket]| {
+            (buckets.iter())
+                .map(|b| (msisdn, b.package, b.total))
+                .collect::<Vec<_>>()
+        };
+        let mut out: Vec<_> = (self.renewals.iter())
+            .flat_map(|r| of(r.msisdn, &r.granted))
+            .collect();
+        match &self.outcome {
+            Outcome::Opened { account, .. } => {
+                for n in &account.numbers {
+                    out.extend(of(n.msisdn, &n.buckets));
+                }
+            }
+            Outcome::NumberAdded { number, .. } => out.extend(of(number.msisdn, &number.buckets)),
+            Outcome::OptionActivated {
+                msisdn, granted, ..
+            }
+            | Outcome::PlanChanged {
+                msisdn, granted, ..
+            }
+            | Outcome::StatusChanged {
+                msisdn, granted, ..
+            } => out.extend(of(*msisdn, granted)),
             _ => {}
         }
         out

@@ -1,0 +1,210 @@
+//! Re-rating: the log's inputs rated again from an empty state with another catalog, and every
+//! movement compared with what was recorded. The movements are usage, each fee (connection,
+//! monthly, daily, switch, option, suspension, lost SIM, inactivity, detalization, promised
+//! payment, transfer), the money that only moves (payments, repayments, write-offs, transfers),
+//! and the package units granted. The report gives each decision's changed movements, and each
+//! account's totals by kind.
+
+use crate::entry::Entry;
+use crate::pipeline::EngineError;
+use crate::store::{decode_rated, Store};
+use rating::{apply, rate, Catalog, Decision, MovementKind, Msisdn, Timestamp};
+use rust_decimal::Decimal;
+use std::collections::BTreeMap;
+
+/// What a decision moved of one kind (a movement kind's name, or `units:<package>`) for one
+/// number, recorded and re-rated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Difference {
+    pub account: String,
+    pub msisdn: String,
+    pub event: String,
+    pub time: String,
+    pub kind: String,
+    pub old: Decimal,
+    pub new: Decimal,
+    pub difference: Decimal,
+}
+
+/// An account's totals of one kind in the period: recorded, re-rated, and the difference.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Totals {
+    pub old: Decimal,
+    pub new: Decimal,
+    pub difference: Decimal,
+}
+
+#[derive(Debug, Default)]
+pub struct RerateReport {
+    /// Decisions in the period.
+    pub decisions_compared: u64,
+    pub differences: Vec<Difference>,
+    /// Per account and kind, where they differ.
+    pub totals: BTreeMap<(String, String), Totals>,
+    /// What re-rating does to the balances: money in minus money out, re-rated less recorded.
+    pub net: Decimal,
+}
+
+/// The name of package units granted, as a kind.
+fn units_kind(cat: &Catalog, package: rating::catalog::PackageIdx) -> String {
+    format!("units:{}", projections::view::package_name(cat, package))
+}
+
+/// A decision's movements and grants, by kind and number.
+fn moved(cat: &Catalog, decision: &Decision) -> BTreeMap<(String, Option<Msisdn>), Decimal> {
+    let mut out: BTreeMap<(String, Option<Msisdn>), Decimal> = BTreeMap::new();
+    for m in decision.movements() {
+        *out.entry((m.kind.name().to_string(), m.msisdn))
+            .or_default() += m.amount;
+    }
+    for (msisdn, package, units) in decision.grants() {
+        *out.entry((units_kind(cat, package), Some(msisdn)))
+            .or_default() += Decimal::from(units);
+    }
+    out
+}
+
+/// Money's effect on a balance, by kind's name: in positive, out negative; units none.
+fn balance_effect(kind: &str, amount: Decimal) -> Decimal {
+    match MovementKind::ALL.iter().find(|k| k.name() == kind) {
+        Some(k) if k.is_in() => amount,
+        Some(_) => -amount,
+        None => Decimal::ZERO,
+    }
+}
+
+/// Rates every recorded input again with `new` from an empty state, and compares what the
+/// decisions of `[from, to)` (by event time) moved with what was recorded.
+pub fn rerate(
+    store: &Store,
+    new: &Catalog,
+    from: Timestamp,
+    to: Timestamp,
+) -> Result<RerateReport, EngineError> {
+    let mut state = store.empty_state()?;
+    let mut report = RerateReport::default();
+    for item in store.log() {
+        let (partition, seq, entry) = item?;
+        let Entry::Rated {
+            input, decision, ..
+        } = entry
+        else {
+            continue;
+        };
+        let (input, recorded) = decode_rated(partition, seq, &input, &decision)?;
+        let again = rate(&state, new, &input);
+        apply(&mut state, &again)?;
+        if recorded.time >= from && recorded.time < to {
+            report.decisions_compared += 1;
+            report.compare(new, &recorded, &again);
+        }
+    }
+    report.totals.retain(|_, t| !t.difference.is_zero());
+    Ok(report)
+}
+
+impl RerateReport {
+    fn compare(&mut self, cat: &Catalog, recorded: &Decision, again: &Decision) {
+        let account = (rating::decision::changed_by(recorded))
+            .or(recorded.account.as_ref())
+            .or(again.account.as_ref())
+            .map_or_else(|| "?".to_string(), ToString::to_string);
+        let (old, new) = (moved(cat, recorded), moved(cat, again));
+        let mut keys: Vec<_> = old.keys().chain(new.keys()).cloned().collect();
+        keys.sort_unstable();
+        keys.dedup();
+        for key in keys {
+            let was = old.get(&key).copied().unwrap_or_default();
+            let is = new.get(&key).copied().unwrap_or_default();
+            let totals = (self.totals)
+                .entry((account.clone(), key.0.clone()))
+                .or_default();
+            totals.old += was;
+            totals.new += is;
+            totals.difference = totals.new - totals.old;
+            if was == is {
+                continue;
+            }
+            self.net += balance_effect(&key.0, is - was);
+            self.differences.push(Difference {
+                account: account.clone(),
+                msisdn: key.1.map(|m| m.to_string()).unwrap_or_default(),
+                event: recorded.event.to_string(),
+                time: recorded.time.to_rfc3339(),
+                kind: key.0,
+                old: was,
+                new: is,
+                difference: is - was,
+            });
+        }
+    }
+
+    /// Differences by kind: how many decisions changed, and by how much in all.
+    pub fn by_kind(&self) -> BTreeMap<&str, (u64, Decimal)> {
+        let mut kinds: BTreeMap<&str, (u64, Decimal)> = BTreeMap::new();
+        for d in &self.differences {
+            let k = kinds.entry(d.kind.as_str()).or_default();
+            k.0 += 1;
+            k.1 += d.difference;
+        }
+        kinds
+    }
+
+    /// The differences, then the accounts' totals by kind, as CSV (ids that a spreadsheet
+    /// would read as formulas neutralised).
+    pub fn to_csv(&self) -> String {
+        let text = projections::export::spreadsheet_text;
+        let mut differences = vec![header(&[
+            "account",
+            "msisdn",
+            "event",
+            "time",
+            "kind",
+            "old",
+            "new",
+            "difference",
+        ])];
+        differences.extend(self.differences.iter().map(|d| {
+            vec![
+                text(&d.account),
+                d.msisdn.clone(),
+                text(&d.event),
+                d.time.clone(),
+                d.kind.clone(),
+                d.old.to_string(),
+                d.new.to_string(),
+                d.difference.to_string(),
+            ]
+        }));
+        let mut totals = vec![header(&[
+            "account",
+            "kind",
+            "old_total",
+            "new_total",
+            "difference",
+        ])];
+        totals.extend(self.totals.iter().map(|((account, kind), t)| {
+            vec![
+                text(account),
+                kind.clone(),
+                t.old.to_string(),
+                t.new.to_string(),
+                t.difference.to_string(),
+            ]
+        }));
+        format!("{}\n{}", table(differences), table(totals))
+    }
+}
+
+fn header(names: &[&str]) -> Vec<String> {
+    names.iter().map(ToString::to_string).collect()
+}
+
+fn table(rows: Vec<Vec<String>>) -> String {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    for r in rows {
+        w.write_record(&r).expect("CSV into memory");
+    }
+    let bytes = w.into_inner().expect("a Vec never fails to flush");
+    String::from_utf8(bytes).expect("CSV of UTF-8 fields")
+}
