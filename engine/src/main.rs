@@ -387,7 +387,7 @@ struct DetalizationArgs {
     /// RFC 3339, exclusive.
     #[arg(long, requires = "from")]
     to: Option<String>,
-    /// Only these services: voice, sms, mms, data, fee, report.
+    /// Only these services: voice, sms, mms, data, fee, report, adjustment, grant.
     #[arg(long, value_delimiter = ',')]
     service: Vec<String>,
     #[arg(long, default_value = "json", value_parser = ["csv", "json", "pdf"])]

@@ -647,8 +647,8 @@ fn a_store_whose_records_hold_128_bit_digests_knows_every_repeat() {
     goes_on_as_one_never_changed(tmp.path(), &old, &again);
 }
 
-/// A generated workload of 80 accounts in `dir`: a file of its first half, and a file of the
-/// whole workload followed by the second half of its first half, sent again.
+/// A generated workload of 80 accounts in `dir`: a file of its first half, and that file grown
+/// to the whole workload followed by the second half of its first half, sent again.
 fn sent_again(dir: &Path, seed: u64) -> (std::path::PathBuf, std::path::PathBuf) {
     let (file, half) = workload_and_half(
         dir,
@@ -662,7 +662,10 @@ fn sent_again(dir: &Path, seed: u64) -> (std::path::PathBuf, std::path::PathBuf)
     let text = std::fs::read_to_string(&file).unwrap();
     let first = std::fs::read_to_string(&half).unwrap();
     let lines: Vec<&str> = first.lines().collect();
-    let again = dir.join("again.jsonl");
+    // The first half's file, grown: the same name, so that a store resumes it where it stopped.
+    let grown = dir.join("grown");
+    std::fs::create_dir_all(&grown).unwrap();
+    let again = grown.join(half.file_name().unwrap());
     std::fs::write(&again, text + &lines[lines.len() / 2..].join("\n") + "\n").unwrap();
     (half, again)
 }

@@ -267,8 +267,9 @@ fn read_models_follow_the_log_across_a_month_boundary_and_a_renewal() {
             )
         })
         .collect();
-    let cats = |v: [&str; 6]| -> Vec<(&str, String)> {
+    let cats = |v: [&str; 7]| -> Vec<(&str, String)> {
         [
+            "adjustments",
             "calls",
             "data",
             "mms",
@@ -285,12 +286,12 @@ fn read_models_follow_the_log_across_a_month_boundary_and_a_renewal() {
         [
             (
                 "2026-10".into(),
-                cats(["2.25", "0.00", "0.00", "0.00", "0.00", "550.00"]),
+                cats(["0.00", "2.25", "0.00", "0.00", "0.00", "0.00", "550.00"]),
                 "552.25".into()
             ),
             (
                 "2026-11".into(),
-                cats(["1.50", "10.24", "0.00", "60.00", "2.00", "450.00"]),
+                cats(["0.00", "1.50", "10.24", "0.00", "60.00", "2.00", "450.00"]),
                 "523.74".into()
             ),
         ]

@@ -931,7 +931,7 @@ fn the_self_care_page_shows_a_number_in_a_real_browser() {
         "17 880 of 18 000 left"
     );
     // This month's spending as a chart: a bar per category.
-    assert_eq!(dom.matches("<rect").count(), 6, "{dom}");
+    assert_eq!(dom.matches("<rect").count(), 7, "{dom}");
     assert!(dom.contains(r#"data-category="calls" data-amount="30.00""#));
     // The detalization table, with its total, and the PDF downloaded through the button's code.
     assert_eq!(dom.matches(r#"<tr class="item">"#).count(), 6);

@@ -142,6 +142,7 @@ impl Projector<'_> {
         self.usage_or_report();
         self.money_in_or_out();
         self.fees_and_numbers();
+        self.correction();
     }
 
     /// A usage item or a report ordered: an item of the number's detalization.
@@ -242,6 +243,62 @@ impl Projector<'_> {
                     Decimal::ZERO,
                 );
             }
+            _ => {}
+        }
+    }
+
+    /// The operator's corrections: an adjustment in the payment history (and the detalization
+    /// of the number it names), a goodwill bucket in its number's detalization.
+    fn correction(&mut self) {
+        let d = self.decision;
+        match &d.outcome {
+            Outcome::Adjusted {
+                msisdn,
+                amount,
+                reason,
+                operator,
+                balance_after,
+            } => {
+                self.balance += *amount;
+                debug_assert_eq!(self.balance, *balance_after);
+                self.payment(PaymentKind::Adjustment, d.time, *amount, Decimal::ZERO);
+                let Some(msisdn) = msisdn else {
+                    self.account_spending(d.time, Category::Adjustments, -*amount);
+                    return;
+                };
+                self.item(Item {
+                    event: d.event.clone(),
+                    msisdn: *msisdn,
+                    time: d.time,
+                    what: What::Adjustment {
+                        reason: reason.clone(),
+                        operator: operator.clone(),
+                    },
+                    from_packages: 0,
+                    money: -*amount,
+                    balance_after: *balance_after,
+                    account: self.account.into(),
+                });
+            }
+            Outcome::Granted {
+                msisdn,
+                bucket,
+                reason,
+                ..
+            } => self.item(Item {
+                event: d.event.clone(),
+                msisdn: *msisdn,
+                time: d.time,
+                what: What::Grant {
+                    package: bucket.package,
+                    units: bucket.total,
+                    reason: reason.clone(),
+                },
+                from_packages: 0,
+                money: Decimal::ZERO,
+                balance_after: self.balance,
+                account: self.account.into(),
+            }),
             _ => {}
         }
     }

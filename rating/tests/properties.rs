@@ -30,6 +30,13 @@ const OTHERS: [&str; 8] = [
 ];
 const PLANS: [&str; 3] = ["SMART", "DAILY", "BASIC"];
 const OPTIONS: [&str; 2] = ["MESSENGERS", "TRAVEL"];
+/// Packages a goodwill grant may name: the catalog's, and one it does not have.
+const PACKAGES: [&str; 4] = [
+    "SMART_MINUTES",
+    "SMART_SMS",
+    "DAILY_DATA",
+    "NO_SUCH_PACKAGE",
+];
 
 #[derive(Clone, Debug)]
 enum Op {
@@ -97,6 +104,21 @@ enum Op {
         to: usize,
         rubles: u64,
     },
+    /// The operator's correction: money in or out (`kopecks` may be of too many decimals when
+    /// `fine`), naming a number (perhaps another account's) or none.
+    Adjust {
+        account: usize,
+        kopecks: i64,
+        fine: bool,
+        number: Option<usize>,
+    },
+    /// A goodwill bucket of one of [`PACKAGES`].
+    Grant {
+        number: usize,
+        package: usize,
+        amount: u64,
+        days: u32,
+    },
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -117,6 +139,10 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (20..130u32).prop_map(|days| Op::Sleep { days }),
         1 => (0..5usize, 0..6usize, 1..300u64).prop_map(|(from, to, rubles)| Op::Transfer { from, to, rubles }),
         1 => (0..5usize, prop::option::of(1..100u64)).prop_map(|(number, rubles)| Op::Limit { number, rubles }),
+        1 => (0..3usize, -50_000..50_000i64, prop::bool::weighted(0.1), prop::option::of(0..5usize))
+            .prop_map(|(account, kopecks, fine, number)| Op::Adjust { account, kopecks, fine, number }),
+        1 => (0..5usize, 0..PACKAGES.len(), 1..20_000u64, 0..40u32)
+            .prop_map(|(number, package, amount, days)| Op::Grant { number, package, amount, days }),
     ]
 }
 
@@ -277,6 +303,35 @@ fn script(plans: [usize; 5], ops: &[(Op, u32)]) -> Vec<Input> {
                 from: msisdn(NUMBERS[*from]),
                 to: msisdn(NUMBERS.get(*to).copied().unwrap_or("79009999999")),
                 amount: Decimal::from(*rubles),
+                time: now,
+            }),
+            Op::Adjust {
+                account,
+                kopecks,
+                fine,
+                number,
+            } => Input::Adjust(Adjust {
+                id,
+                account: format!("A{account}").into(),
+                msisdn: number.map(|n| msisdn(NUMBERS[n])),
+                amount: Decimal::new(*kopecks, if *fine { 3 } else { 2 }),
+                reason: "goodwill".into(),
+                operator: "op-1".into(),
+                time: now,
+            }),
+            Op::Grant {
+                number,
+                package,
+                amount,
+                days,
+            } => Input::Grant(Grant {
+                id,
+                msisdn: msisdn(NUMBERS[*number]),
+                package: PACKAGES[*package].into(),
+                amount: *amount,
+                validity_days: *days,
+                reason: "network_outage".into(),
+                operator: "op-2".into(),
                 time: now,
             }),
             Op::Sleep { days } => {
@@ -592,6 +647,7 @@ fn the_scripts_reach_every_part_of_the_lifecycle() {
     for _ in 0..256 {
         let inputs = scripts().new_tree(&mut runner).unwrap().current();
         let mut s = State::new();
+        let mut goodwill: std::collections::BTreeSet<(Msisdn, u32)> = Default::default();
         for d in inputs
             .iter()
             .flat_map(|i| step_delivering(&mut s, &cat, i))
@@ -615,6 +671,27 @@ fn the_scripts_reach_every_part_of_the_lifecycle() {
                 }
                 Outcome::Rejected(Rejection::Released(_)) => {
                     seen.insert("refused: released");
+                }
+                Outcome::Adjusted { amount, .. } => {
+                    seen.insert(if amount.is_sign_negative() {
+                        "adjusted out"
+                    } else {
+                        "adjusted in"
+                    });
+                }
+                Outcome::Granted { msisdn, bucket, .. } => {
+                    seen.insert("granted");
+                    goodwill.insert((*msisdn, bucket.id));
+                }
+                Outcome::Charged(c)
+                    if c.takes
+                        .iter()
+                        .any(|t| goodwill.contains(&(c.msisdn, t.bucket))) =>
+                {
+                    seen.insert("goodwill used");
+                }
+                Outcome::Rejected(Rejection::UnknownPackage(_)) => {
+                    seen.insert("refused: unknown package");
                 }
                 _ => {}
             }
@@ -663,6 +740,11 @@ fn the_scripts_reach_every_part_of_the_lifecycle() {
         "transfer refunded",
         "alert: over limit",
         "loyalty",
+        "adjusted in",
+        "adjusted out",
+        "granted",
+        "goodwill used",
+        "refused: unknown package",
     ];
     let missing: Vec<_> = all.iter().filter(|k| !seen.contains(*k)).collect();
     assert!(missing.is_empty(), "never happened: {missing:?}");

@@ -71,6 +71,8 @@ pub fn key<'a>(input: &'a Input, account_of: impl Fn(Msisdn) -> Option<&'a str>)
         Input::TransferRefund(x) => Key::Account(x.account.clone()),
         Input::SetSpendingLimit(x) => by_number(x.msisdn),
         Input::SetGroup(x) => by_number(x.msisdn),
+        Input::Adjust(x) => Key::Account(x.account.clone()),
+        Input::Grant(x) => by_number(x.msisdn),
     }
 }
 

@@ -34,6 +34,17 @@ pub enum What {
     Fee { fee: FeeKind, source: FeeSource },
     /// An itemised report the subscriber ordered.
     Report,
+    /// The operator's correction of the money (`money` negative for money put in).
+    Adjustment {
+        reason: CompactString,
+        operator: CompactString,
+    },
+    /// A goodwill bucket the operator gave: `units` of a package.
+    Grant {
+        package: rating::catalog::PackageIdx,
+        units: u64,
+        reason: CompactString,
+    },
 }
 
 /// One line of a number's detalization.
@@ -64,7 +75,8 @@ impl Item {
                 Service::Data => Category::Data,
             },
             What::Fee { .. } => Category::Fees,
-            What::Report => Category::Other,
+            What::Report | What::Grant { .. } => Category::Other,
+            What::Adjustment { .. } => Category::Adjustments,
         }
     }
 
@@ -74,6 +86,8 @@ impl Item {
             What::Usage { service, .. } => service.name(),
             What::Fee { .. } => "fee",
             What::Report => "report",
+            What::Adjustment { .. } => "adjustment",
+            What::Grant { .. } => "grant",
         }
     }
 }
@@ -94,6 +108,8 @@ pub enum PaymentKind {
     TransferReceived,
     /// A transfer the receiver could not take, back.
     TransferRefunded,
+    /// The operator's correction: money put in (positive) or taken out (negative).
+    Adjustment,
 }
 
 /// One line of an account's payment history.
@@ -137,16 +153,19 @@ pub enum Category {
     /// Subscriptions and fees: the plan's and options' periodic and connection fees.
     Fees = 4,
     Other = 5,
+    /// The operator's corrections: money taken out, less money put in.
+    Adjustments = 6,
 }
 
 impl Category {
-    pub const ALL: [Category; 6] = [
+    pub const ALL: [Category; 7] = [
         Category::Calls,
         Category::Sms,
         Category::Mms,
         Category::Data,
         Category::Fees,
         Category::Other,
+        Category::Adjustments,
     ];
 
     pub fn from_u8(value: u8) -> Option<Category> {
@@ -161,6 +180,7 @@ impl Category {
             Category::Data => "data",
             Category::Fees => "subscriptions_and_fees",
             Category::Other => "other",
+            Category::Adjustments => "adjustments",
         }
     }
 }

@@ -96,13 +96,45 @@ pub(crate) fn volume(bytes: u64) -> String {
 
 fn quantity(what: &What, units: u64) -> String {
     match what {
-        What::Usage { service, .. } => match service.unit() {
-            rating::Unit::Seconds => duration(units),
-            rating::Unit::Bytes => volume(units),
-            rating::Unit::Messages => units.to_string(),
-        },
+        What::Usage { service, .. } => in_unit(service.unit(), units),
         _ => String::new(),
     }
+}
+
+fn in_unit(unit: rating::Unit, units: u64) -> String {
+    match unit {
+        rating::Unit::Seconds => duration(units),
+        rating::Unit::Bytes => volume(units),
+        rating::Unit::Messages => units.to_string(),
+    }
+}
+
+/// The service, direction, other and quantity columns of a fee: `fee`, the plan, option or
+/// status that charged it, and its kind.
+fn fee_columns(
+    cat: &Catalog,
+    fee: FeeKind,
+    source: rating::FeeSource,
+) -> (String, String, String, String) {
+    let name = match source {
+        rating::FeeSource::Plan(p) => cat.plans.get(p as usize).map(|o| o.id.as_str()),
+        rating::FeeSource::Addon(a) => cat.addons.get(a as usize).map(|o| o.id.as_str()),
+        rating::FeeSource::Suspension => Some("suspension"),
+        rating::FeeSource::LostSim => Some("lost_sim"),
+        rating::FeeSource::Inactivity => Some("inactivity"),
+    };
+    (
+        "fee".into(),
+        String::new(),
+        name.unwrap_or("?").to_string(),
+        match fee {
+            FeeKind::Connection => "connection",
+            FeeKind::Daily => "daily",
+            FeeKind::Monthly => "monthly",
+            FeeKind::Switch => "plan_change",
+        }
+        .into(),
+    )
 }
 
 pub fn row(cat: &Catalog, item: &Item) -> Row {
@@ -122,28 +154,25 @@ pub fn row(cat: &Catalog, item: &Item) -> Row {
             other.as_deref().unwrap_or("").to_string(),
             quantity(&item.what, *q),
         ),
-        What::Fee { fee, source } => {
-            let name = match source {
-                rating::FeeSource::Plan(p) => cat.plans.get(*p as usize).map(|o| o.id.as_str()),
-                rating::FeeSource::Addon(a) => cat.addons.get(*a as usize).map(|o| o.id.as_str()),
-                rating::FeeSource::Suspension => Some("suspension"),
-                rating::FeeSource::LostSim => Some("lost_sim"),
-                rating::FeeSource::Inactivity => Some("inactivity"),
-            };
+        What::Fee { fee, source } => fee_columns(cat, *fee, *source),
+        What::Report => ("report".into(), String::new(), String::new(), String::new()),
+        // The reason is the operator's code; who made the correction is not the subscriber's
+        // to read.
+        What::Adjustment { reason, .. } => (
+            "adjustment".into(),
+            String::new(),
+            reason.to_string(),
+            String::new(),
+        ),
+        What::Grant { package, units, .. } => {
+            let package = cat.packages.get(*package as usize);
             (
-                "fee".into(),
+                "grant".into(),
                 String::new(),
-                name.unwrap_or("?").to_string(),
-                match fee {
-                    FeeKind::Connection => "connection",
-                    FeeKind::Daily => "daily",
-                    FeeKind::Monthly => "monthly",
-                    FeeKind::Switch => "plan_change",
-                }
-                .into(),
+                package.map_or("?", |p| p.id.as_str()).to_string(),
+                package.map_or_else(|| units.to_string(), |p| in_unit(p.unit, *units)),
             )
         }
-        What::Report => ("report".into(), String::new(), String::new(), String::new()),
     };
     Row {
         time: local_time(cat, item.time),

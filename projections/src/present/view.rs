@@ -95,12 +95,13 @@ pub fn offer_name(offers: &[rating::catalog::Offer], index: usize) -> String {
         .map_or_else(|| format!("#{index}"), |o| o.id.clone())
 }
 
-/// Where a bucket came from: `plan X`, `option Y` or `rollover`.
+/// Where a bucket came from: `plan X`, `option Y`, `rollover` or `goodwill`.
 pub fn origin(cat: &Catalog, of: Origin) -> String {
     match of {
         Origin::Plan(p) => format!("plan {}", offer_name(&cat.plans, p as usize)),
         Origin::Addon(a) => format!("option {}", offer_name(&cat.addons, a as usize)),
         Origin::Rollover => "rollover".into(),
+        Origin::Goodwill => "goodwill".into(),
     }
 }
 

@@ -1,9 +1,10 @@
 //! Deciding: `rate` dispatches an input to the handler of its kind (usage, payments, plan and
-//! status changes, transfers); below them, pricing, periods and the shared shapes of a verdict.
+//! status changes, transfers, corrections); below them, pricing, periods and the shared shapes of a verdict.
 //! Reads the model and the tariff; changes nothing.
 
 pub(crate) mod account;
 pub(crate) mod activity;
+pub(crate) mod correction;
 pub(crate) mod detalization;
 pub(crate) mod lifecycle;
 pub(crate) mod option;

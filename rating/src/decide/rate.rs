@@ -95,5 +95,7 @@ fn decide(state: &State, cat: &Catalog, input: &Input) -> Decision {
         }
         Input::SetGroup(change) => set_group(state, cat, input, change),
         Input::OrderDetalization(order) => order_detalization(state, cat, input, order),
+        Input::Adjust(adjust) => super::correction::adjust(state, cat, input, adjust),
+        Input::Grant(grant) => super::correction::grant(state, cat, input, grant),
     }
 }

@@ -150,6 +150,8 @@ pub fn encode_input(input: &Input, out: &mut Vec<u8>) {
         Input::TransferRefund(x) => put(out, 18, x),
         Input::SetSpendingLimit(x) => put(out, 19, x),
         Input::SetGroup(x) => put(out, 20, x),
+        Input::Adjust(x) => put(out, 21, x),
+        Input::Grant(x) => put(out, 22, x),
     }
 }
 
@@ -177,6 +179,8 @@ pub fn decode_input(bytes: &[u8]) -> Result<Input, DecodeError> {
         18 if version >= 3 => Input::TransferRefund(body(rest)?),
         19 if version >= 3 => Input::SetSpendingLimit(body(rest)?),
         20 if version >= 3 => Input::SetGroup(body(rest)?),
+        21 if version >= 4 => Input::Adjust(body(rest)?),
+        22 if version >= 4 => Input::Grant(body(rest)?),
         k => return Err(DecodeError::UnknownKind(k)),
     })
 }

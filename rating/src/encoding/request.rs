@@ -14,9 +14,9 @@ use serde::Deserialize;
 pub const MAX_QUERY: usize = 2048;
 
 /// Services a detalization can be filtered by (the categories of its items): every service,
-/// then fees and reports.
-pub const SERVICES: [&str; Service::ALL.len() + 2] = {
-    let mut names = [""; Service::ALL.len() + 2];
+/// then fees, reports, and the operator's adjustments and goodwill grants.
+pub const SERVICES: [&str; Service::ALL.len() + 4] = {
+    let mut names = [""; Service::ALL.len() + 4];
     let mut i = 0;
     while i < Service::ALL.len() {
         names[i] = Service::ALL[i].name();
@@ -24,6 +24,8 @@ pub const SERVICES: [&str; Service::ALL.len() + 2] = {
     }
     names[i] = "fee";
     names[i + 1] = "report";
+    names[i + 2] = "adjustment";
+    names[i + 3] = "grant";
     names
 };
 

@@ -181,12 +181,47 @@ fn apply_outcome(acct: &mut Account, decision: &Decision) -> Result<Effects, App
         Outcome::SpendingLimitSet { msisdn, limit } => {
             number_of(acct, decision, *msisdn)?.limit = *limit;
         }
+        Outcome::Adjusted { .. } | Outcome::Granted { .. } => correct(acct, decision)?,
         Outcome::TransferBounced { .. }
         | Outcome::Opened { .. }
         | Outcome::Duplicate
         | Outcome::Rejected(_) => unreachable!("applied before the account is looked up"),
     }
     Ok(effects)
+}
+
+/// The operator's correction: money in or out, or a goodwill bucket.
+fn correct(acct: &mut Account, decision: &Decision) -> Result<(), ApplyError> {
+    match &decision.outcome {
+        Outcome::Adjusted {
+            amount,
+            balance_after,
+            ..
+        } => {
+            acct.balance += *amount;
+            balance_is(decision, acct.balance, *balance_after)
+        }
+        Outcome::Granted {
+            msisdn,
+            bucket,
+            next_bucket,
+            next_due,
+            ..
+        } => {
+            let number = number_of(acct, decision, *msisdn)?;
+            if number.buckets.iter().any(|b| b.id == bucket.id) || bucket.id >= *next_bucket {
+                return Err(bad(
+                    decision,
+                    "a goodwill bucket's id is taken or out of turn",
+                ));
+            }
+            number.buckets.push(bucket.clone());
+            number.next_bucket = *next_bucket;
+            number.next_due = *next_due;
+            Ok(())
+        }
+        _ => unreachable!("called for a correction"),
+    }
 }
 
 /// A payment: what repays a promise, the rest to the balance; the account's last top-up.

@@ -283,6 +283,25 @@ pub enum Outcome {
         msisdn: Msisdn,
         group: Option<CompactString>,
     },
+    /// The operator corrected the account's money: `amount` in (positive) or out (negative).
+    Adjusted {
+        msisdn: Option<Msisdn>,
+        #[serde(with = "money::amount")]
+        amount: Decimal,
+        reason: CompactString,
+        operator: CompactString,
+        #[serde(with = "money::amount")]
+        balance_after: Decimal,
+    },
+    /// The operator gave a number a goodwill bucket.
+    Granted {
+        msisdn: Msisdn,
+        bucket: Bucket,
+        reason: CompactString,
+        operator: CompactString,
+        next_bucket: u32,
+        next_due: Timestamp,
+    },
 }
 
 /// One usage item, rated.
@@ -491,6 +510,9 @@ pub enum Rejection {
         start: Timestamp,
         joined: Timestamp,
     },
+    /// A variant is added at the end: decisions hold a rejection by its place.
+    #[error("unknown package {0}")]
+    UnknownPackage(CompactString),
 }
 
 /// Whether an account holds a decision's id for ever rather than for its window
@@ -566,6 +588,8 @@ impl Outcome {
             Outcome::SpendingLimitSet { .. } => "spending_limit_set",
             Outcome::TransferRefunded { .. } => "transfer_refunded",
             Outcome::GroupSet { .. } => "group_set",
+            Outcome::Adjusted { .. } => "adjusted",
+            Outcome::Granted { .. } => "granted",
         }
     }
 }
@@ -597,6 +621,7 @@ impl Rejection {
             Rejection::NoSuspension => "no_suspension",
             Rejection::Released(_) => "released",
             Rejection::TransferRefused(_) => "transfer_refused",
+            Rejection::UnknownPackage(_) => "unknown_package",
             Rejection::TooLate { .. } => "too_late",
             Rejection::BeforeNumberJoined { .. } | Rejection::BeforeJoiningTime { .. } => {
                 "before_number_joined"

@@ -414,6 +414,63 @@ pub struct SetGroup {
     pub time: Timestamp,
 }
 
+/// A correction of an account's money by the operator: `amount` in (positive) or out (negative),
+/// with a reason code and the operator who made it. It may name the number it concerns, which
+/// shows it in that number's detalization.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Adjust {
+    pub id: EventId,
+    pub account: AccountId,
+    #[serde(default)]
+    pub msisdn: Option<Msisdn>,
+    #[serde(with = "money::amount")]
+    pub amount: Decimal,
+    pub reason: CompactString,
+    pub operator: CompactString,
+    pub time: Timestamp,
+}
+
+/// A goodwill bucket for a number: `amount` units (the package's: seconds, messages or bytes)
+/// of the catalog's `package` (its services and zones), valid `validity_days` from `time`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Grant {
+    pub id: EventId,
+    pub msisdn: Msisdn,
+    pub package: CompactString,
+    pub amount: u64,
+    pub validity_days: u32,
+    pub reason: CompactString,
+    pub operator: CompactString,
+    pub time: Timestamp,
+}
+
+/// Longest reason code and operator id of a correction.
+pub const MAX_REASON_BYTES: usize = 64;
+/// The longest validity of a goodwill bucket, in days (ten years).
+pub const MAX_GRANT_DAYS: u32 = 3_660;
+
+/// A correction's reason code (`[a-z0-9_.:-]`, 1 to 64 bytes, a machine's word) and operator
+/// id (1 to 64 bytes, no control characters).
+fn correction_rule(reason: &str, operator: &str) -> Result<(), String> {
+    let code = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit() || b"_.:-".contains(&b);
+    if reason.is_empty() || reason.len() > MAX_REASON_BYTES || !reason.bytes().all(code) {
+        Err(format!(
+            "a reason is a code of 1 to {MAX_REASON_BYTES} bytes of a-z, 0-9, _ . : -"
+        ))
+    } else if operator.is_empty()
+        || operator.len() > MAX_REASON_BYTES
+        || operator.chars().any(char::is_control)
+    {
+        Err(format!(
+            "an operator id is 1 to {MAX_REASON_BYTES} bytes without control characters"
+        ))
+    } else {
+        Ok(())
+    }
+}
+
 /// What an account id may be: 1 to 128 bytes, no control characters, no `/` (which names a
 /// group of the account's numbers: `ACCOUNT/GROUP`), and not digits alone with an optional
 /// leading `+` (which a reader would take for a number).
@@ -480,6 +537,8 @@ pub enum Input {
     TransferRefund(TransferRefund),
     SetSpendingLimit(SetSpendingLimit),
     SetGroup(SetGroup),
+    Adjust(Adjust),
+    Grant(Grant),
 }
 
 impl Input {
@@ -502,6 +561,8 @@ impl Input {
             Input::TransferRefund(x) => &x.id,
             Input::SetSpendingLimit(x) => &x.id,
             Input::SetGroup(x) => &x.id,
+            Input::Adjust(x) => &x.id,
+            Input::Grant(x) => &x.id,
         }
     }
 
@@ -525,6 +586,8 @@ impl Input {
             Input::TransferRefund(x) => x.time,
             Input::SetSpendingLimit(x) => x.time,
             Input::SetGroup(x) => x.time,
+            Input::Adjust(x) => x.time,
+            Input::Grant(x) => x.time,
         }
     }
 
@@ -550,6 +613,8 @@ impl Input {
             Input::TransferRefund(_) => "transfer_refund",
             Input::SetSpendingLimit(_) => "set_spending_limit",
             Input::SetGroup(_) => "set_group",
+            Input::Adjust(_) => "adjust",
+            Input::Grant(_) => "grant",
         }
     }
 
@@ -567,6 +632,8 @@ impl Input {
             Input::TransferCredit(x) => Some(x.to),
             Input::SetSpendingLimit(x) => Some(x.msisdn),
             Input::SetGroup(x) => Some(x.msisdn),
+            Input::Adjust(x) => x.msisdn,
+            Input::Grant(x) => Some(x.msisdn),
             _ => None,
         }
     }
@@ -592,6 +659,15 @@ impl Input {
                 "more than {MAX_NUMBERS_PER_COMMAND} numbers in one command"
             )),
             Input::OpenAccount(o) => account_id_rule(&o.account),
+            Input::Adjust(a) if a.amount.is_zero() => Err("an adjustment of nothing".into()),
+            Input::Adjust(a) => correction_rule(&a.reason, &a.operator),
+            Input::Grant(g) if g.amount == 0 || g.amount > MAX_VOLUME_BYTES => Err(format!(
+                "a goodwill bucket holds 1 to {MAX_VOLUME_BYTES} units"
+            )),
+            Input::Grant(g) if !(1..=MAX_GRANT_DAYS).contains(&g.validity_days) => Err(format!(
+                "a goodwill bucket is valid 1 to {MAX_GRANT_DAYS} days"
+            )),
+            Input::Grant(g) => correction_rule(&g.reason, &g.operator),
             Input::SetGroup(g)
                 if g.group.as_ref().is_some_and(|n| {
                     n.is_empty() || n.len() > MAX_GROUP_BYTES || n.contains('/')

@@ -38,11 +38,15 @@ pub enum MovementKind {
     TransferIn,
     /// A transfer that could not be delivered, back to its sender.
     TransferRefund,
+    /// Money the operator put in (`adjust`).
+    AdjustmentIn,
+    /// Money the operator took out (`adjust`).
+    AdjustmentOut,
 }
 
 impl MovementKind {
     /// Every kind, in order.
-    pub const ALL: [MovementKind; 19] = [
+    pub const ALL: [MovementKind; 21] = [
         MovementKind::Usage,
         MovementKind::ConnectionFee,
         MovementKind::MonthlyFee,
@@ -62,6 +66,8 @@ impl MovementKind {
         MovementKind::TransferOut,
         MovementKind::TransferIn,
         MovementKind::TransferRefund,
+        MovementKind::AdjustmentIn,
+        MovementKind::AdjustmentOut,
     ];
 
     /// The kind's name, as its JSON names it (`monthly_fee`).
@@ -86,6 +92,8 @@ impl MovementKind {
             MovementKind::TransferOut => "transfer_out",
             MovementKind::TransferIn => "transfer_in",
             MovementKind::TransferRefund => "transfer_refund",
+            MovementKind::AdjustmentIn => "adjustment_in",
+            MovementKind::AdjustmentOut => "adjustment_out",
         }
     }
 
@@ -101,6 +109,8 @@ impl MovementKind {
                 | MovementKind::TransferOut
                 | MovementKind::TransferIn
                 | MovementKind::TransferRefund
+                | MovementKind::AdjustmentIn
+                | MovementKind::AdjustmentOut
         )
     }
 
@@ -117,6 +127,7 @@ impl MovementKind {
                 | MovementKind::Promise
                 | MovementKind::TransferIn
                 | MovementKind::TransferRefund
+                | MovementKind::AdjustmentIn
         )
     }
 
@@ -200,6 +211,12 @@ impl Decision {
             Outcome::TransferRefunded { amount, .. } => {
                 put(MovementKind::TransferRefund, None, *amount);
             }
+            Outcome::Adjusted { msisdn, amount, .. } if amount.is_sign_positive() => {
+                put(MovementKind::AdjustmentIn, *msisdn, *amount);
+            }
+            Outcome::Adjusted { msisdn, amount, .. } => {
+                put(MovementKind::AdjustmentOut, *msisdn, -*amount);
+            }
             _ => {}
         }
         out
@@ -233,6 +250,9 @@ impl Decision {
             | Outcome::StatusChanged {
                 msisdn, granted, ..
             } => out.extend(of(*msisdn, granted)),
+            Outcome::Granted { msisdn, bucket, .. } => {
+                out.extend(of(*msisdn, std::slice::from_ref(bucket)));
+            }
             _ => {}
         }
         out

@@ -18,6 +18,8 @@ pub enum Origin {
     Addon(AddonIdx),
     /// Carried over from an earlier period of the same package.
     Rollover,
+    /// Given by the operator (a `grant`).
+    Goodwill,
 }
 
 /// An allowance of units of one package, valid for `[valid_from, valid_until)`.

@@ -219,6 +219,11 @@ impl Booking<'_> {
             Outcome::TransferSent { .. }
             | Outcome::TransferReceived { .. }
             | Outcome::TransferRefunded { .. } => fees += self.transfer(fees),
+            Outcome::Adjusted {
+                amount,
+                balance_after,
+                ..
+            } => self.adjusted(fees, *amount, *balance_after),
             _ => {
                 fees += self.without_balance_check();
                 *self.balance() -= fees;
@@ -262,6 +267,10 @@ impl Booking<'_> {
                 self.drop_buckets(*msisdn, dropped);
                 Decimal::ZERO
             }
+            Outcome::Granted { msisdn, bucket, .. } => {
+                self.grant_all(*msisdn, std::slice::from_ref(bucket));
+                Decimal::ZERO
+            }
             Outcome::CreditLimitSet { .. }
             | Outcome::BalanceAlertsSet { .. }
             | Outcome::SpendingLimitSet { .. }
@@ -296,6 +305,17 @@ impl Booking<'_> {
         *self.balance() -= charge.money;
         self.report.charges += charge.money;
         self.balance_is(charge.balance_after);
+    }
+
+    /// Money the operator put in (positive) or took out.
+    fn adjusted(&mut self, fees: Decimal, amount: Decimal, balance_after: Decimal) {
+        *self.balance() += amount - fees;
+        if amount.is_sign_negative() {
+            self.report.adjusted_out -= amount;
+        } else {
+            self.report.adjusted_in += amount;
+        }
+        self.balance_is(balance_after);
     }
 
     fn paid(&mut self, fees: Decimal, amount: Decimal, repaid: Decimal, balance_after: Decimal) {

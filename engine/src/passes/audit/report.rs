@@ -30,6 +30,11 @@ pub struct AuditReport {
     #[serde(with = "rating::money::amount")]
     pub transfers: Decimal,
     pub transfers_in_flight: u64,
+    /// Money the operator's adjustments put in and took out.
+    #[serde(with = "rating::money::amount")]
+    pub adjusted_in: Decimal,
+    #[serde(with = "rating::money::amount")]
+    pub adjusted_out: Decimal,
     /// The money of the transfers in flight: sent, and neither received nor refunded yet.
     #[serde(with = "rating::money::amount")]
     pub in_flight: Decimal,
@@ -51,7 +56,7 @@ impl AuditReport {
     /// can add up.
     pub fn totals_line(&self) -> String {
         format!(
-            "balances {} = payments {} + promised {} − repaid {} − written off {} − charges {} − fees {} − transfers in flight {}",
+            "balances {} = payments {} + promised {} − repaid {} − written off {} − charges {} − fees {} − transfers in flight {} + adjusted in {} − adjusted out {}",
             self.balances,
             self.payments,
             self.promised,
@@ -59,7 +64,9 @@ impl AuditReport {
             self.written_off,
             self.charges,
             self.fees,
-            self.in_flight
+            self.in_flight,
+            self.adjusted_in,
+            self.adjusted_out
         )
     }
 
@@ -71,6 +78,8 @@ impl AuditReport {
             - self.charges
             - self.fees
             - self.in_flight
+            + self.adjusted_in
+            - self.adjusted_out
     }
 
     pub(super) fn bad(&mut self, what: String) {

@@ -1,0 +1,70 @@
+//! Corrections by the operator: money put in or taken out of an account (`adjust`), and a
+//! goodwill bucket for a number (`grant`). Each is decided like any command: after the periodic
+//! work due before it, idempotent by its id, with its reason code and operator recorded.
+
+use super::account::account_named;
+use crate::catalog::Catalog;
+use crate::decision::{Decision, Outcome, Rejection};
+use crate::event::{Adjust, Grant, Input};
+use crate::period;
+use crate::renewal::renewed;
+use crate::state::{Bucket, Origin, State};
+use crate::verdict::{check_amount, decided, rejected};
+
+/// Money in or out of an account, on the operator's word; the number it names must be the
+/// account's.
+pub(crate) fn adjust(state: &State, cat: &Catalog, input: &Input, adjust: &Adjust) -> Decision {
+    let acct = match account_named(state, Some(&adjust.account), adjust.msisdn, "an adjustment") {
+        Ok(a) => a,
+        Err(r) => return rejected(input, cat, None, r),
+    };
+    if let Err(r) = check_amount(cat, adjust.amount.abs(), true) {
+        return rejected(input, cat, Some(&acct.id), r);
+    }
+    let (a, due) = renewed(cat, acct, adjust.time);
+    let outcome = Outcome::Adjusted {
+        msisdn: adjust.msisdn,
+        amount: adjust.amount,
+        reason: adjust.reason.clone(),
+        operator: adjust.operator.clone(),
+        balance_after: a.balance + adjust.amount,
+    };
+    decided(input, cat, Some(&acct.id), due, outcome)
+}
+
+/// A goodwill bucket of one of the catalog's packages for a number, valid from the grant's
+/// time for its days.
+pub(crate) fn grant(state: &State, cat: &Catalog, input: &Input, grant: &Grant) -> Decision {
+    let Some(acct) = state.account_of(grant.msisdn) else {
+        return rejected(input, cat, None, Rejection::UnknownNumber(grant.msisdn));
+    };
+    let Some(package) = (cat.packages.iter()).position(|p| p.id == grant.package.as_str()) else {
+        let unknown = Rejection::UnknownPackage(grant.package.clone());
+        return rejected(input, cat, Some(&acct.id), unknown);
+    };
+    let (a, due) = renewed(cat, acct, grant.time);
+    let mut number = a
+        .number(grant.msisdn)
+        .expect("the account that holds a number has it")
+        .clone();
+    let bucket = Bucket {
+        id: number.next_bucket,
+        package: package as crate::catalog::PackageIdx,
+        origin: Origin::Goodwill,
+        total: grant.amount,
+        remaining: grant.amount,
+        valid_from: grant.time,
+        valid_until: grant.time.plus(u64::from(grant.validity_days) * 86_400),
+    };
+    number.next_bucket += 1;
+    number.buckets.push(bucket.clone());
+    let outcome = Outcome::Granted {
+        msisdn: grant.msisdn,
+        bucket,
+        reason: grant.reason.clone(),
+        operator: grant.operator.clone(),
+        next_bucket: number.next_bucket,
+        next_due: period::next_due(cat, &number),
+    };
+    decided(input, cat, Some(&acct.id), due, outcome)
+}
