@@ -305,6 +305,11 @@ struct RerateArgs {
     /// CSV report.
     #[arg(long)]
     out: PathBuf,
+    /// Also write the corrections that make the store follow the new catalog to this file
+    /// (JSON lines: an `adjust` an account, a `grant` a number and package short of units), to
+    /// be rated like any input. Their ids name the re-rating, so applying it twice adds nothing.
+    #[arg(long)]
+    apply: Option<PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -1122,13 +1127,14 @@ fn rerate_command(
         from,
         to,
         out,
+        apply,
     }: RerateArgs,
 ) -> Result<()> {
     let store = Store::open_follower(&data)?;
-    let (cat, _) = load_catalog(&catalog)?;
+    let (cat, bytes) = load_catalog(&catalog)?;
     let from = time_arg(&from, Timestamp(0))?;
     let to = time_arg(&to, Timestamp(rating::time::MAX_TIME))?;
-    let r = engine::rerate::rerate(&store, &cat, from, to)?;
+    let (r, rerated) = engine::rerate::rerate_with_state(&store, &cat, (from, to))?;
     std::fs::write(&out, r.to_csv())?;
     let accounts: std::collections::BTreeSet<&str> =
         r.totals.keys().map(|(a, _)| a.as_str()).collect();
@@ -1142,6 +1148,49 @@ fn rerate_command(
     );
     for (kind, (count, total)) in r.by_kind() {
         println!("  {kind}: {count} differ, {total:+} in all");
+    }
+    if let Some(file) = apply {
+        write_corrections(&store, (&cat, &bytes), &r, &rerated, (from, to), &file)?;
+    }
+    Ok(())
+}
+
+/// `ratel rerate --apply`: the corrections to `file`, named by the re-rating's run id.
+fn write_corrections(
+    store: &Store,
+    (cat, bytes): (&Catalog, &[u8]),
+    report: &engine::rerate::RerateReport,
+    rerated: &rating::State,
+    (from, to): (Timestamp, Timestamp),
+    file: &Path,
+) -> Result<()> {
+    use sha2::Digest;
+    let mut run = sha2::Sha256::new();
+    run.update(bytes);
+    run.update(from.0.to_be_bytes());
+    run.update(to.0.to_be_bytes());
+    let run: String = run.finalize()[..8]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let (actual, _) = store.load_state()?;
+    let at = Timestamp(store.meta_u64(engine::keys::WATERMARK)?.unwrap_or(0) as i64);
+    let c = engine::rerate::corrections(report, cat, (&actual, rerated), (&run, at));
+    let mut text = String::new();
+    for input in &c.inputs {
+        text += &rating::codec::to_json(input);
+        text.push('\n');
+    }
+    std::fs::write(file, text).with_context(|| format!("writing {}", file.display()))?;
+    println!(
+        "run {run}: {} corrections ({} net) in {}; rate them like any input (ratel run --source file:{})",
+        c.inputs.len(),
+        c.net,
+        file.display(),
+        file.display()
+    );
+    for (msisdn, package, units) in &c.short {
+        println!("  {msisdn} holds {units} units of {package} more than the new catalog leaves: not taken");
     }
     Ok(())
 }

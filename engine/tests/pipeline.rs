@@ -1,6 +1,8 @@
 //! The pipeline over a real RocksDB store: every line accounted for, duplicates charged once,
 //! replay reproduces every decision, re-rating reports exactly what a price change moves.
 
+mod common;
+
 use engine::pipeline::{Config, Engine};
 use engine::store::Store;
 use engine::workload::Workload;
@@ -370,6 +372,152 @@ fn rerating_compares_fees_and_package_grants_too() {
         r.differences.first()
     );
     assert!(r.decisions_compared > 10_000);
+}
+
+/// `ratel rerate --apply`: the corrections it writes, rated into the store, bring every
+/// account's balance to what the corrected catalog gives; the same re-rating applied twice adds
+/// nothing; the corrections' money is the report's net effect; audit and replay still pass.
+#[test]
+fn rerating_applied_brings_the_balances_to_the_corrected_catalog() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (file, _) = workload(
+        tmp.path(),
+        Workload {
+            accounts: 80,
+            days: 20,
+            seed: 5,
+            ..Workload::default()
+        },
+    );
+    let text = engine::EXAMPLE_CATALOG;
+    let dearer = text
+        .replacen(
+            r#"{ period = "monthly", amount = "450.00" }"#,
+            r#"{ period = "monthly", amount = "520.00" }"#,
+            1,
+        )
+        .replace(r#"price = "3.00""#, r#"price = "3.40""#)
+        .replacen(
+            "id = \"SMART_SMS\"\nunit = \"messages\"\namount = 100\n",
+            "id = \"SMART_SMS\"\nunit = \"messages\"\namount = 150\n",
+            1,
+        );
+    assert!(
+        dearer.contains("amount = 150"),
+        "the example catalog's SMART_SMS"
+    );
+    let (store, reference) = (tmp.path().join("store"), tmp.path().join("reference"));
+    drop(rate_file(&store, text, &file, 700));
+    drop(rate_file(&reference, &dearer, &file, 700));
+    let new_catalog = tmp.path().join("dearer.toml");
+    std::fs::write(&new_catalog, &dearer).unwrap();
+    let in_force = tmp.path().join("example.toml");
+    std::fs::write(&in_force, text).unwrap();
+    let (s, n, r) = (
+        store.to_str().unwrap(),
+        new_catalog.to_str().unwrap(),
+        tmp.path().join("r.csv"),
+    );
+    let apply = |name: &str| {
+        let fixes = tmp.path().join(name);
+        let said = common::ratel(&[
+            "rerate",
+            "--data",
+            s,
+            "--catalog",
+            n,
+            "--out",
+            r.to_str().unwrap(),
+            "--apply",
+            fixes.to_str().unwrap(),
+        ]);
+        common::ratel(&[
+            "run",
+            "--catalog",
+            in_force.to_str().unwrap(),
+            "--data",
+            s,
+            "--source",
+            &format!("file:{}", fixes.display()),
+            "--complete",
+        ]);
+        (said, std::fs::read_to_string(&fixes).unwrap())
+    };
+    let (said, fixes) = apply("fixes.jsonl");
+    let adjusted: Decimal = fixes
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|v| v["type"] == "adjust")
+        .map(|v| v["amount"].as_str().unwrap().parse::<Decimal>().unwrap())
+        .sum();
+    assert!(adjusted < Decimal::ZERO, "dearer: money taken out, {said}");
+    assert!(
+        said.contains(&format!("net effect on balances {adjusted}")),
+        "{said}"
+    );
+    assert!(said.contains(&format!("({adjusted} net)")), "{said}");
+
+    // Every account the corrections reached holds what the corrected catalog gives it.
+    let money = |data: &Path| -> std::collections::BTreeMap<String, Decimal> {
+        let (state, _) = Store::open_follower(data).unwrap().load_state().unwrap();
+        state
+            .accounts()
+            .map(|a| (a.id.to_string(), a.balance))
+            .collect()
+    };
+    let (now, wanted) = (money(&store), money(&reference));
+    assert_eq!(now.len(), wanted.len());
+    let differ: Vec<_> = now.iter().filter(|(a, b)| wanted[*a] != **b).collect();
+    assert!(differ.is_empty(), "{differ:?}");
+    // And every number the SMS the bigger package leaves it, through goodwill grants.
+    let grants = fixes
+        .lines()
+        .filter(|l| l.contains(r#""type":"grant""#))
+        .count();
+    assert!(grants > 10, "{fixes}");
+    let sms = |data: &Path| -> std::collections::BTreeMap<String, u64> {
+        let (state, _) = Store::open_follower(data).unwrap().load_state().unwrap();
+        let cat = Catalog::from_toml("c", text).unwrap();
+        let at = state
+            .accounts()
+            .flat_map(|a| &a.numbers)
+            .flat_map(|n| &n.buckets)
+            .map(|b| b.valid_from)
+            .max()
+            .unwrap();
+        (state.accounts().flat_map(|a| &a.numbers))
+            .map(|n| {
+                let live = (n.buckets.iter())
+                    .filter(|b| {
+                        projections::view::package_name(&cat, b.package) == "SMART_SMS"
+                            && b.valid_until > at
+                    })
+                    .map(|b| b.remaining)
+                    .sum();
+                (n.msisdn.to_string(), live)
+            })
+            .collect()
+    };
+    assert_eq!(sms(&store), sms(&reference));
+
+    // The same re-rating again: the same ids, so every correction is a repeat.
+    let before = Store::open_follower(&store).unwrap().counters().unwrap();
+    let (_, again) = apply("fixes-again.jsonl");
+    assert_eq!(
+        again, fixes,
+        "the same re-rating writes the same corrections"
+    );
+    let after = Store::open_follower(&store).unwrap().counters().unwrap();
+    assert_eq!(
+        after.duplicates - before.duplicates,
+        fixes.lines().count() as u64
+    );
+    assert_eq!(money(&store), now);
+    let st = Store::open_follower(&store).unwrap();
+    let audit = engine::audit::audit(&st).unwrap();
+    assert!(audit.ok(), "{:#?}", audit.listed);
+    let (replayed, _) = engine::replay::replay(&st, |_| {}).unwrap();
+    assert!(replayed.ok(), "{:?}", replayed.mismatches.first());
 }
 
 #[test]

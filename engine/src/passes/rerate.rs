@@ -10,6 +10,7 @@ use crate::pipeline::EngineError;
 use crate::store::{decode_rated, Store};
 use rating::{apply, rate, Catalog, Decision, MovementKind, Msisdn, Timestamp};
 use rust_decimal::Decimal;
+use sha2::Digest;
 use std::collections::BTreeMap;
 
 /// What a decision moved of one kind (a movement kind's name, or `units:<package>`) for one
@@ -81,6 +82,15 @@ pub fn rerate(
     from: Timestamp,
     to: Timestamp,
 ) -> Result<RerateReport, EngineError> {
+    Ok(rerate_with_state(store, new, (from, to))?.0)
+}
+
+/// [`rerate`], with the state the new catalog leads to.
+pub fn rerate_with_state(
+    store: &Store,
+    new: &Catalog,
+    (from, to): (Timestamp, Timestamp),
+) -> Result<(RerateReport, rating::State), EngineError> {
     let mut state = store.empty_state()?;
     let mut report = RerateReport::default();
     for item in store.log() {
@@ -100,7 +110,121 @@ pub fn rerate(
         }
     }
     report.totals.retain(|_, t| !t.difference.is_zero());
-    Ok(report)
+    Ok((report, state))
+}
+
+/// The corrections that make the store follow the new catalog (`ratel rerate --apply`): for
+/// each account whose money the period's decisions moved otherwise, one `adjust` of the net
+/// effect on its balance; for each number whose live buckets of a package hold fewer units
+/// than the new catalog leaves it, a `grant` of the difference, valid as long as the new
+/// catalog's bucket. Their ids are `rerate:<run>:…`, and `run` names the re-rating (its
+/// catalog and period), so the same re-rating applied twice is a repeat, and adds nothing.
+/// Units the new catalog leaves fewer of are listed in `short`: no correction takes units.
+pub struct Corrections {
+    pub inputs: Vec<rating::Input>,
+    /// Net money put in by the adjustments (out negative): the report's net effect.
+    pub net: Decimal,
+    /// (number, package, units) the new catalog leaves fewer of than the store holds.
+    pub short: Vec<(Msisdn, String, u64)>,
+}
+
+pub fn corrections(
+    report: &RerateReport,
+    cat: &Catalog,
+    (actual, rerated): (&rating::State, &rating::State),
+    (run, at): (&str, Timestamp),
+) -> Corrections {
+    let mut out = Corrections {
+        inputs: Vec::new(),
+        net: Decimal::ZERO,
+        short: Vec::new(),
+    };
+    let mut by_account: BTreeMap<&str, Decimal> = BTreeMap::new();
+    for d in &report.differences {
+        *by_account.entry(d.account.as_str()).or_default() += balance_effect(&d.kind, d.difference);
+    }
+    for (account, amount) in by_account.into_iter().filter(|(_, a)| !a.is_zero()) {
+        out.net += amount;
+        out.inputs
+            .push(rating::Input::Adjust(rating::event::Adjust {
+                id: correction_id(run, &format!("a:{account}")).into(),
+                account: account.into(),
+                msisdn: None,
+                amount,
+                reason: format!("rerate:{run}").into(),
+                operator: "ratel-rerate".into(),
+                time: at,
+            }));
+    }
+    for account in actual.accounts().filter(|a| a.activity.released.is_none()) {
+        for number in &account.numbers {
+            out.units(cat, number, rerated, (run, at));
+        }
+    }
+    out
+}
+
+/// A correction's id: `rerate:<run>:<what>`, or, where that would be longer than an id may be,
+/// `rerate:<run>:h:<the sha256 of what, 16 hex digits>`.
+fn correction_id(run: &str, what: &str) -> String {
+    let id = format!("rerate:{run}:{what}");
+    if id.len() <= rating::event::MAX_ID_BYTES {
+        return id;
+    }
+    let digest = sha2::Sha256::digest(what.as_bytes());
+    let hex: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+    format!("rerate:{run}:h:{hex}")
+}
+
+impl Corrections {
+    /// A grant for each package the new catalog leaves the number more live units of.
+    fn units(
+        &mut self,
+        cat: &Catalog,
+        number: &rating::Number,
+        rerated: &rating::State,
+        (run, at): (&str, Timestamp),
+    ) {
+        let live = |n: &rating::Number| {
+            let mut by: BTreeMap<rating::catalog::PackageIdx, (u64, Timestamp)> = BTreeMap::new();
+            for b in n.buckets.iter().filter(|b| b.valid_until > at) {
+                let e = by.entry(b.package).or_insert((0, b.valid_until));
+                e.0 += b.remaining;
+                e.1 = e.1.max(b.valid_until);
+            }
+            by
+        };
+        let Some(again) =
+            (rerated.account_of_number(number.msisdn)).and_then(|a| a.number(number.msisdn))
+        else {
+            return;
+        };
+        let (is, should) = (live(number), live(again));
+        for (package, (units, until)) in &should {
+            let held = is.get(package).map_or(0, |x| x.0);
+            let name = projections::view::package_name(cat, *package);
+            if *units > held {
+                let days = ((until.0 - at.0).max(1) + 86_399) / 86_400;
+                self.inputs.push(rating::Input::Grant(rating::event::Grant {
+                    id: correction_id(run, &format!("g:{}:{name}", number.msisdn)).into(),
+                    msisdn: number.msisdn,
+                    package: name.into(),
+                    amount: units - held,
+                    validity_days: days.clamp(1, i64::from(rating::event::MAX_GRANT_DAYS)) as u32,
+                    reason: format!("rerate:{run}").into(),
+                    operator: "ratel-rerate".into(),
+                    time: at,
+                }));
+            }
+        }
+        for (package, (held, _)) in &is {
+            let units = should.get(package).map_or(0, |x| x.0);
+            if *held > units {
+                let name = projections::view::package_name(cat, *package);
+                self.short.push((number.msisdn, name, held - units));
+            }
+        }
+    }
 }
 
 impl RerateReport {
