@@ -17,6 +17,11 @@ const LINES: &[&str] = &[
     r#"{"type":"usage","id":"c-1","msisdn":"79001000001","service":"voice","direction":"out","other":"79161234567","start":"2026-11-03T12:00:00Z","duration":300}"#,
     r#"{"type":"adjust","id":"adj-3","account":"A1","amount":"5.001","reason":"goodwill","operator":"ivanova","time":"2026-11-03T13:00:00Z"}"#,
     r#"{"type":"grant","id":"g-2","msisdn":"79001000001","package":"NOPE","amount":60,"validity_days":1,"reason":"x","operator":"petrov","time":"2026-11-03T14:00:00Z"}"#,
+    // A SMART account: its opening's 550.00 of fees earn 55 points.
+    r#"{"type":"open_account","id":"o2","account":"A2","time":"2026-11-01T09:00:00Z","numbers":[{"msisdn":"79001000002","plan":"SMART"}]}"#,
+    r#"{"type":"redeem_points","id":"r-1","account":"A2","reward":"HOUR_OF_CALLS","msisdn":"79001000002","time":"2026-11-04T10:00:00Z"}"#,
+    r#"{"type":"redeem_points","id":"r-2","account":"A2","points":5,"time":"2026-11-04T11:00:00Z"}"#,
+    r#"{"type":"redeem_points","id":"r-3","account":"A2","reward":"HOUR_OF_CALLS","msisdn":"79001000002","time":"2026-11-04T12:00:00Z"}"#,
 ];
 
 fn rated(dir: &Path) -> std::path::PathBuf {
@@ -27,11 +32,17 @@ fn rated(dir: &Path) -> std::path::PathBuf {
     e.run_file(&file).unwrap();
     assert_eq!(
         (e.counters.rated, e.counters.rejected, e.counters.duplicates),
-        (6, 2, 1),
+        (9, 3, 1),
         "{:?}",
         e.counters
     );
     assert_eq!(e.state.account("A1").unwrap().balance.to_string(), "117.50");
+    let a2 = e.state.account("A2").unwrap();
+    assert_eq!(
+        (a2.loyalty.points, a2.balance.to_string()),
+        (0, "-547.50".into()),
+        "55 points: 50 into an hour of calls, 5 into 2.50, none left for a second hour"
+    );
     data
 }
 
@@ -52,7 +63,7 @@ fn the_audit_counts_corrections_and_replay_reproduces_them() {
     assert!(
         audit
             .totals_line()
-            .ends_with("+ adjusted in 30.00 − adjusted out 12.50"),
+            .ends_with("+ adjusted in 30.00 − adjusted out 12.50 + points redeemed 2.50"),
         "{}",
         audit.totals_line()
     );
@@ -161,6 +172,14 @@ fn corrections_show_in_detalization_spending_and_payments() {
         text.contains(r#"\"kind\":\"adjustment_out\""#)
             && text.contains(r#"\"kind\":\"adjustment_in\""#),
         "{text}"
+    );
+    let balance: serde_json::Value =
+        serde_json::from_str(&common::ratel(&["balance", "--data", d, "A2"])).unwrap();
+    assert_eq!(balance["loyalty_points"], 0, "{balance}");
+    let packages = common::ratel(&["packages", "--data", d, "79001000002"]);
+    assert!(
+        packages.contains("loyalty points"),
+        "the reward's bucket and its origin: {packages}"
     );
     let explained = common::ratel(&["explain", "--data", d, "g-1"]);
     assert!(

@@ -280,27 +280,47 @@ impl Projector<'_> {
                     account: self.account.into(),
                 });
             }
+            Outcome::PointsRedeemed {
+                money,
+                msisdn,
+                bucket,
+                ..
+            } => {
+                self.balance += *money;
+                if !money.is_zero() {
+                    self.payment(PaymentKind::PointsRedeemed, d.time, *money, Decimal::ZERO);
+                }
+                if let (Some(msisdn), Some(bucket)) = (msisdn, bucket) {
+                    self.given(*msisdn, bucket, "loyalty_points");
+                }
+            }
             Outcome::Granted {
                 msisdn,
                 bucket,
                 reason,
                 ..
-            } => self.item(Item {
-                event: d.event.clone(),
-                msisdn: *msisdn,
-                time: d.time,
-                what: What::Grant {
-                    package: bucket.package,
-                    units: bucket.total,
-                    reason: reason.clone(),
-                },
-                from_packages: 0,
-                money: Decimal::ZERO,
-                balance_after: self.balance,
-                account: self.account.into(),
-            }),
+            } => self.given(*msisdn, bucket, reason),
             _ => {}
         }
+    }
+
+    /// A bucket given to a number (a goodwill grant, a reward): an item of its detalization.
+    fn given(&mut self, msisdn: rating::Msisdn, bucket: &rating::Bucket, reason: &str) {
+        let d = self.decision;
+        self.item(Item {
+            event: d.event.clone(),
+            msisdn,
+            time: d.time,
+            what: What::Grant {
+                package: bucket.package,
+                units: bucket.total,
+                reason: reason.into(),
+            },
+            from_packages: 0,
+            money: Decimal::ZERO,
+            balance_after: self.balance,
+            account: self.account.into(),
+        });
     }
 
     /// Numbers joining, and the fees of openings and of commands.

@@ -7,6 +7,24 @@ use rating::Catalog;
 const CASES: &[(&str, &str, &str, &str)] = &[
     // (line to find, replacement, expected item, expected words in the problem)
     (
+        "package = \"SMART_MINUTES\"\namount = 3600",
+        "package = \"NO_SUCH\"\namount = 3600",
+        "loyalty",
+        "reward HOUR_OF_CALLS: unknown package NO_SUCH",
+    ),
+    (
+        "points = 50\n",
+        "points = 0\n",
+        "loyalty",
+        "points and amount must be positive",
+    ),
+    (
+        r#"point_value = "0.50""#,
+        r#"point_value = "-0.50""#,
+        "loyalty",
+        "point_value must be positive",
+    ),
+    (
         r#"fees = [{ period = "monthly", amount = "450.00" }]"#,
         r#"fees = [{ period = "monthly", amount = "450.005" }]"#,
         "plans.SMART.fees[0]",

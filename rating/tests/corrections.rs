@@ -231,3 +231,127 @@ fn a_grant_is_refused_with_a_reason() {
         );
     }
 }
+
+fn redeem(id: &str, points: Option<u64>, reward: Option<&str>, number: Option<&str>) -> Input {
+    Input::RedeemPoints(RedeemPoints {
+        id: id.into(),
+        account: "S".into(),
+        points,
+        reward: reward.map(Into::into),
+        msisdn: number.map(msisdn),
+        time: t("2026-11-02T10:00:00Z"),
+    })
+}
+
+/// A SMART account: its opening's fees (550.00) earned 55 points; 1000.00 paid in.
+fn with_points() -> (Catalog, State) {
+    let cat = example();
+    let mut s = State::new();
+    run(
+        &mut s,
+        &cat,
+        &[
+            open(
+                "os",
+                "S",
+                "2026-11-01T09:00:00Z",
+                &[("79001000009", "SMART", &[])],
+            ),
+            pay("ps", "S", "2026-11-01T09:01:00Z", "1000.00"),
+        ],
+    );
+    assert_eq!(s.account("S").unwrap().loyalty.points, 55);
+    (cat, s)
+}
+
+#[test]
+fn points_become_money_or_a_reward_and_never_more_than_are_held() {
+    // (points, reward, number, outcome, points left, balance after)
+    let cases = [
+        (Some(10), None, None, "points_redeemed", 45, "455.00"),
+        (Some(55), None, None, "points_redeemed", 0, "477.50"),
+        (
+            Some(56),
+            None,
+            None,
+            "rejected redeem_refused",
+            55,
+            "450.00",
+        ),
+        (Some(0), None, None, "rejected malformed", 55, "450.00"),
+        (
+            None,
+            Some("HOUR_OF_CALLS"),
+            Some("79001000009"),
+            "points_redeemed",
+            5,
+            "450.00",
+        ),
+        (
+            None,
+            Some("NO_SUCH"),
+            Some("79001000009"),
+            "rejected redeem_refused",
+            55,
+            "450.00",
+        ),
+        (
+            None,
+            Some("HOUR_OF_CALLS"),
+            None,
+            "rejected malformed",
+            55,
+            "450.00",
+        ),
+        (
+            Some(5),
+            None,
+            Some("79001000009"),
+            "rejected malformed",
+            55,
+            "450.00",
+        ),
+        (None, None, None, "rejected malformed", 55, "450.00"),
+        (
+            None,
+            Some("HOUR_OF_CALLS"),
+            Some("79001000001"),
+            "rejected malformed",
+            55,
+            "450.00",
+        ),
+    ];
+    for (points, reward, number, expected, left_points, after) in cases {
+        let (cat, mut s) = with_points();
+        let minutes = left(&s, &cat, "79001000009", "SMART_MINUTES");
+        let d = run(&mut s, &cat, &[redeem("r-1", points, reward, number)]).remove(0);
+        let what = format!("{points:?} {reward:?} {number:?}");
+        assert_eq!(outcome_of(&d), expected, "{what}: {d:?}");
+        let account = s.account("S").unwrap();
+        assert_eq!(
+            (account.loyalty.points, account.balance),
+            (left_points, m(after)),
+            "{what}"
+        );
+        let gained = left(&s, &cat, "79001000009", "SMART_MINUTES") - minutes;
+        assert_eq!(
+            gained,
+            if reward.is_some() && expected == "points_redeemed" {
+                3600
+            } else {
+                0
+            },
+            "{what}"
+        );
+        // Redeemed again under the same id: nothing more.
+        let again = run(&mut s, &cat, &[redeem("r-1", points, reward, number)]).remove(0);
+        if expected == "points_redeemed" {
+            assert_eq!(again.outcome, Outcome::Duplicate, "{what}");
+        }
+        assert_eq!(
+            s.account("S").unwrap().loyalty.points,
+            left_points,
+            "{what}"
+        );
+    }
+}

@@ -112,6 +112,12 @@ enum Op {
         fine: bool,
         number: Option<usize>,
     },
+    /// Loyalty points into money, or into the reward for a number (perhaps another account's).
+    Redeem {
+        account: usize,
+        points: u64,
+        reward: Option<usize>,
+    },
     /// A goodwill bucket of one of [`PACKAGES`].
     Grant {
         number: usize,
@@ -141,6 +147,8 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (0..5usize, prop::option::of(1..100u64)).prop_map(|(number, rubles)| Op::Limit { number, rubles }),
         1 => (0..3usize, -50_000..50_000i64, prop::bool::weighted(0.1), prop::option::of(0..5usize))
             .prop_map(|(account, kopecks, fine, number)| Op::Adjust { account, kopecks, fine, number }),
+        1 => (0..3usize, 1..120u64, prop::option::of(0..5usize))
+            .prop_map(|(account, points, reward)| Op::Redeem { account, points, reward }),
         1 => (0..5usize, 0..PACKAGES.len(), 1..20_000u64, 0..40u32)
             .prop_map(|(number, package, amount, days)| Op::Grant { number, package, amount, days }),
     ]
@@ -319,6 +327,18 @@ fn script(plans: [usize; 5], ops: &[(Op, u32)]) -> Vec<Input> {
                 operator: "op-1".into(),
                 time: now,
             }),
+            Op::Redeem {
+                account,
+                points,
+                reward,
+            } => Input::RedeemPoints(RedeemPoints {
+                id,
+                account: format!("A{account}").into(),
+                points: reward.is_none().then_some(*points),
+                reward: reward.map(|_| "HOUR_OF_CALLS".into()),
+                msisdn: reward.map(|n| msisdn(NUMBERS[n])),
+                time: now,
+            }),
             Op::Grant {
                 number,
                 package,
@@ -388,6 +408,7 @@ proptest! {
         let mut expected: std::collections::BTreeMap<String, Decimal> = Default::default();
         // Each account's spending so far, which its loyalty points and remainder add up to.
         let mut spent: std::collections::BTreeMap<String, Decimal> = Default::default();
+        let mut redeemed: std::collections::BTreeMap<String, u64> = Default::default();
         // Transfers: sent, received and refunded.
         let (mut sent, mut received, mut refunded) = (Decimal::ZERO, Decimal::ZERO, Decimal::ZERO);
         let mut queue: std::collections::VecDeque<Input> = inputs.iter().cloned().collect();
@@ -406,8 +427,13 @@ proptest! {
             }
             if let Some(a) = account_of(&d).filter(|_| !matches!(d.outcome, Outcome::Rejected(_) | Outcome::Duplicate | Outcome::TransferBounced { .. })) {
                 *spent.entry(a.clone()).or_default() += d.spending();
+                if let Outcome::PointsRedeemed { points, .. } = &d.outcome {
+                    // Redeemed points were earned: they count as spent.
+                    *redeemed.entry(a.clone()).or_default() += *points;
+                }
                 let acct = s.account(&a).unwrap();
-                prop_assert_eq!(Decimal::from(acct.loyalty.points) * Decimal::from(10) + acct.loyalty.towards_next, spent[&a], "loyalty of {}", a);
+                let earned = acct.loyalty.points + redeemed.get(&a).copied().unwrap_or(0);
+                prop_assert_eq!(Decimal::from(earned) * Decimal::from(10) + acct.loyalty.towards_next, spent[&a], "loyalty of {}", a);
                 prop_assert!(acct.loyalty.towards_next < Decimal::from(10));
             }
             match &d.outcome {
@@ -693,6 +719,16 @@ fn the_scripts_reach_every_part_of_the_lifecycle() {
                 Outcome::Rejected(Rejection::UnknownPackage(_)) => {
                     seen.insert("refused: unknown package");
                 }
+                Outcome::PointsRedeemed { bucket, .. } => {
+                    seen.insert(if bucket.is_some() {
+                        "points into a reward"
+                    } else {
+                        "points into money"
+                    });
+                }
+                Outcome::Rejected(Rejection::RedeemRefused(_)) => {
+                    seen.insert("refused: redemption");
+                }
                 _ => {}
             }
             if d.loyalty.is_some_and(|l| l.points > 0) {
@@ -745,6 +781,9 @@ fn the_scripts_reach_every_part_of_the_lifecycle() {
         "granted",
         "goodwill used",
         "refused: unknown package",
+        "points into a reward",
+        "points into money",
+        "refused: redemption",
     ];
     let missing: Vec<_> = all.iter().filter(|k| !seen.contains(*k)).collect();
     assert!(missing.is_empty(), "never happened: {missing:?}");

@@ -36,6 +36,8 @@ pub struct AccountView {
     pub credit_limit: String,
     /// The balance is below the credit limit: outgoing chargeable usage is flagged.
     pub over_credit_limit: bool,
+    /// Loyalty points held.
+    pub loyalty_points: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub autopay: Option<AutopayView>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -61,6 +63,7 @@ pub fn account_view(cat: &Catalog, account: &Account) -> AccountView {
         balance: account.balance.to_string(),
         credit_limit: account.credit_limit.to_string(),
         over_credit_limit: account.over_limit(),
+        loyalty_points: account.loyalty.points,
         autopay: account.autopay.map(|p| AutopayView {
             threshold: p.threshold.to_string(),
             amount: p.amount.to_string(),

@@ -110,6 +110,8 @@ pub enum PaymentKind {
     TransferRefunded,
     /// The operator's correction: money put in (positive) or taken out (negative).
     Adjustment,
+    /// Loyalty points turned into money.
+    PointsRedeemed,
 }
 
 /// One line of an account's payment history.

@@ -39,6 +39,8 @@ pub struct BalanceView {
     pub autopay: Option<AutopayView>,
     /// The promised payment not yet repaid, if any.
     pub promised_payment: Option<PromiseView>,
+    /// Loyalty points held (`redeem_points` turns them into money or a reward).
+    pub loyalty_points: u64,
     /// The month of `month_to_date`: the month of the latest event time the engine has seen.
     pub month: String,
     pub month_to_date: String,
@@ -102,6 +104,7 @@ pub fn origin(cat: &Catalog, of: Origin) -> String {
         Origin::Addon(a) => format!("option {}", offer_name(&cat.addons, a as usize)),
         Origin::Rollover => "rollover".into(),
         Origin::Goodwill => "goodwill".into(),
+        Origin::Loyalty => "loyalty points".into(),
     }
 }
 
@@ -145,6 +148,7 @@ pub fn balance(
         balance: money(cat, account.balance),
         credit_limit: money(cat, account.credit_limit),
         available: money(cat, account.balance + account.credit_limit),
+        loyalty_points: account.loyalty.points,
         status: if account.activity.released.is_some() {
             "released"
         } else if account.activity.blocked.is_some() {

@@ -80,6 +80,7 @@ pub(crate) fn named_account<'a>(state: &'a State, input: &Input) -> Option<&'a A
         Input::SetCreditLimit(x) => &x.account,
         Input::SetBalanceAlerts(x) => &x.account,
         Input::Adjust(x) => &x.account,
+        Input::RedeemPoints(x) => &x.account,
         _ => return None,
     };
     state.account(id)

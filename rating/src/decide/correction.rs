@@ -43,28 +43,60 @@ pub(crate) fn grant(state: &State, cat: &Catalog, input: &Input, grant: &Grant) 
         return rejected(input, cat, Some(&acct.id), unknown);
     };
     let (a, due) = renewed(cat, acct, grant.time);
-    let mut number = a
-        .number(grant.msisdn)
+    let given = given_bucket(
+        cat,
+        &a,
+        grant.msisdn,
+        (package, grant.amount),
+        (grant.time, grant.validity_days),
+        Origin::Goodwill,
+    );
+    let outcome = Outcome::Granted {
+        msisdn: grant.msisdn,
+        bucket: given.bucket,
+        reason: grant.reason.clone(),
+        operator: grant.operator.clone(),
+        next_bucket: given.next_bucket,
+        next_due: given.next_due,
+    };
+    decided(input, cat, Some(&acct.id), due, outcome)
+}
+
+/// A bucket given to a number (not bought by its plan), and the number's counters after it.
+pub(crate) struct Given {
+    pub bucket: Bucket,
+    pub next_bucket: u32,
+    pub next_due: crate::time::Timestamp,
+}
+
+/// `amount` units of `package` for `msisdn` of `account` (after its periodic work), valid
+/// `days` from `time`.
+pub(crate) fn given_bucket(
+    cat: &Catalog,
+    account: &crate::state::Account,
+    msisdn: crate::event::Msisdn,
+    (package, amount): (usize, u64),
+    (time, days): (crate::time::Timestamp, u32),
+    origin: Origin,
+) -> Given {
+    let mut number = account
+        .number(msisdn)
         .expect("the account that holds a number has it")
         .clone();
     let bucket = Bucket {
         id: number.next_bucket,
         package: package as crate::catalog::PackageIdx,
-        origin: Origin::Goodwill,
-        total: grant.amount,
-        remaining: grant.amount,
-        valid_from: grant.time,
-        valid_until: grant.time.plus(u64::from(grant.validity_days) * 86_400),
+        origin,
+        total: amount,
+        remaining: amount,
+        valid_from: time,
+        valid_until: time.plus(u64::from(days) * 86_400),
     };
     number.next_bucket += 1;
     number.buckets.push(bucket.clone());
-    let outcome = Outcome::Granted {
-        msisdn: grant.msisdn,
+    Given {
         bucket,
-        reason: grant.reason.clone(),
-        operator: grant.operator.clone(),
         next_bucket: number.next_bucket,
         next_due: period::next_due(cat, &number),
-    };
-    decided(input, cat, Some(&acct.id), due, outcome)
+    }
 }

@@ -14,6 +14,7 @@ pub mod prefetch;
 pub mod price;
 pub mod quote;
 pub mod rate;
+pub(crate) mod redemption;
 pub(crate) mod renewal;
 pub mod transfer;
 pub(crate) mod usage;

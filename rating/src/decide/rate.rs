@@ -97,5 +97,6 @@ fn decide(state: &State, cat: &Catalog, input: &Input) -> Decision {
         Input::OrderDetalization(order) => order_detalization(state, cat, input, order),
         Input::Adjust(adjust) => super::correction::adjust(state, cat, input, adjust),
         Input::Grant(grant) => super::correction::grant(state, cat, input, grant),
+        Input::RedeemPoints(redeem) => super::redemption::redeem(state, cat, input, redeem),
     }
 }

@@ -152,6 +152,7 @@ pub fn encode_input(input: &Input, out: &mut Vec<u8>) {
         Input::SetGroup(x) => put(out, 20, x),
         Input::Adjust(x) => put(out, 21, x),
         Input::Grant(x) => put(out, 22, x),
+        Input::RedeemPoints(x) => put(out, 23, x),
     }
 }
 
@@ -181,6 +182,7 @@ pub fn decode_input(bytes: &[u8]) -> Result<Input, DecodeError> {
         20 if version >= 3 => Input::SetGroup(body(rest)?),
         21 if version >= 4 => Input::Adjust(body(rest)?),
         22 if version >= 4 => Input::Grant(body(rest)?),
+        23 if version >= 4 => Input::RedeemPoints(body(rest)?),
         k => return Err(DecodeError::UnknownKind(k)),
     })
 }

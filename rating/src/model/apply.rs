@@ -182,6 +182,7 @@ fn apply_outcome(acct: &mut Account, decision: &Decision) -> Result<Effects, App
             number_of(acct, decision, *msisdn)?.limit = *limit;
         }
         Outcome::Adjusted { .. } | Outcome::Granted { .. } => correct(acct, decision)?,
+        Outcome::PointsRedeemed { .. } => redeem_points(acct, decision)?,
         Outcome::TransferBounced { .. }
         | Outcome::Opened { .. }
         | Outcome::Duplicate
@@ -209,19 +210,51 @@ fn correct(acct: &mut Account, decision: &Decision) -> Result<(), ApplyError> {
             ..
         } => {
             let number = number_of(acct, decision, *msisdn)?;
-            if number.buckets.iter().any(|b| b.id == bucket.id) || bucket.id >= *next_bucket {
-                return Err(bad(
-                    decision,
-                    "a goodwill bucket's id is taken or out of turn",
-                ));
-            }
-            number.buckets.push(bucket.clone());
-            number.next_bucket = *next_bucket;
-            number.next_due = *next_due;
-            Ok(())
+            give(number, decision, bucket, (*next_bucket, *next_due))
         }
         _ => unreachable!("called for a correction"),
     }
+}
+
+/// A bucket given to a number (not bought by its plan), and the number's counters after it.
+fn give(
+    number: &mut Number,
+    decision: &Decision,
+    bucket: &Bucket,
+    (next_bucket, next_due): (u32, Timestamp),
+) -> Result<(), ApplyError> {
+    if number.buckets.iter().any(|b| b.id == bucket.id) || bucket.id >= next_bucket {
+        return Err(bad(decision, "a given bucket's id is taken or out of turn"));
+    }
+    number.buckets.push(bucket.clone());
+    number.next_bucket = next_bucket;
+    number.next_due = next_due;
+    Ok(())
+}
+
+/// Loyalty points into money or a reward's bucket.
+fn redeem_points(acct: &mut Account, decision: &Decision) -> Result<(), ApplyError> {
+    let Outcome::PointsRedeemed {
+        points,
+        money,
+        msisdn,
+        bucket,
+        next_bucket,
+        next_due,
+        balance_after,
+    } = &decision.outcome
+    else {
+        unreachable!("called for points redeemed")
+    };
+    acct.loyalty.points = (acct.loyalty.points.checked_sub(*points))
+        .ok_or_else(|| bad(decision, "more points redeemed than held"))?;
+    acct.balance += *money;
+    balance_is(decision, acct.balance, *balance_after)?;
+    if let (Some(msisdn), Some(bucket)) = (msisdn, bucket) {
+        let number = number_of(acct, decision, *msisdn)?;
+        give(number, decision, bucket, (*next_bucket, *next_due))?;
+    }
+    Ok(())
 }
 
 /// A payment: what repays a promise, the rest to the balance; the account's last top-up.

@@ -302,6 +302,18 @@ pub enum Outcome {
         next_bucket: u32,
         next_due: Timestamp,
     },
+    /// Loyalty points redeemed: into `money`, or into a reward's bucket for `msisdn`.
+    PointsRedeemed {
+        points: u64,
+        #[serde(with = "money::amount")]
+        money: Decimal,
+        msisdn: Option<Msisdn>,
+        bucket: Option<Bucket>,
+        next_bucket: u32,
+        next_due: Timestamp,
+        #[serde(with = "money::amount")]
+        balance_after: Decimal,
+    },
 }
 
 /// One usage item, rated.
@@ -513,6 +525,8 @@ pub enum Rejection {
     /// A variant is added at the end: decisions hold a rejection by its place.
     #[error("unknown package {0}")]
     UnknownPackage(CompactString),
+    #[error("points not redeemed: {0}")]
+    RedeemRefused(CompactString),
 }
 
 /// Whether an account holds a decision's id for ever rather than for its window
@@ -590,6 +604,7 @@ impl Outcome {
             Outcome::GroupSet { .. } => "group_set",
             Outcome::Adjusted { .. } => "adjusted",
             Outcome::Granted { .. } => "granted",
+            Outcome::PointsRedeemed { .. } => "points_redeemed",
         }
     }
 }
@@ -622,6 +637,7 @@ impl Rejection {
             Rejection::Released(_) => "released",
             Rejection::TransferRefused(_) => "transfer_refused",
             Rejection::UnknownPackage(_) => "unknown_package",
+            Rejection::RedeemRefused(_) => "redeem_refused",
             Rejection::TooLate { .. } => "too_late",
             Rejection::BeforeNumberJoined { .. } | Rejection::BeforeJoiningTime { .. } => {
                 "before_number_joined"

@@ -446,10 +446,25 @@ pub struct Grant {
     pub time: Timestamp,
 }
 
+/// Loyalty points into money (`points` of them, at the catalog's `point_value`) or into one of
+/// the catalog's rewards (`reward`, a bucket for the number `msisdn`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RedeemPoints {
+    pub id: EventId,
+    pub account: AccountId,
+    #[serde(default)]
+    pub points: Option<u64>,
+    #[serde(default)]
+    pub reward: Option<CompactString>,
+    #[serde(default)]
+    pub msisdn: Option<Msisdn>,
+    pub time: Timestamp,
+}
+
 /// Longest reason code and operator id of a correction.
 pub const MAX_REASON_BYTES: usize = 64;
-/// The longest validity of a goodwill bucket, in days (ten years).
-pub const MAX_GRANT_DAYS: u32 = 3_660;
+pub use crate::catalog::limits::MAX_GRANT_DAYS;
 
 /// A correction's reason code (`[a-z0-9_.:-]`, 1 to 64 bytes, a machine's word) and operator
 /// id (1 to 64 bytes, no control characters).
@@ -539,6 +554,7 @@ pub enum Input {
     SetGroup(SetGroup),
     Adjust(Adjust),
     Grant(Grant),
+    RedeemPoints(RedeemPoints),
 }
 
 impl Input {
@@ -563,6 +579,7 @@ impl Input {
             Input::SetGroup(x) => &x.id,
             Input::Adjust(x) => &x.id,
             Input::Grant(x) => &x.id,
+            Input::RedeemPoints(x) => &x.id,
         }
     }
 
@@ -588,6 +605,7 @@ impl Input {
             Input::SetGroup(x) => x.time,
             Input::Adjust(x) => x.time,
             Input::Grant(x) => x.time,
+            Input::RedeemPoints(x) => x.time,
         }
     }
 
@@ -615,6 +633,7 @@ impl Input {
             Input::SetGroup(_) => "set_group",
             Input::Adjust(_) => "adjust",
             Input::Grant(_) => "grant",
+            Input::RedeemPoints(_) => "redeem_points",
         }
     }
 
@@ -634,6 +653,7 @@ impl Input {
             Input::SetGroup(x) => Some(x.msisdn),
             Input::Adjust(x) => x.msisdn,
             Input::Grant(x) => Some(x.msisdn),
+            Input::RedeemPoints(x) => x.msisdn,
             _ => None,
         }
     }
@@ -668,6 +688,15 @@ impl Input {
                 "a goodwill bucket is valid 1 to {MAX_GRANT_DAYS} days"
             )),
             Input::Grant(g) => correction_rule(&g.reason, &g.operator),
+            Input::RedeemPoints(r) => match (r.points, &r.reward, r.msisdn) {
+                (Some(0), _, _) => Err("redeems no points".into()),
+                (Some(_), None, None) | (None, Some(_), Some(_)) => Ok(()),
+                (Some(_), None, Some(_)) => Err("points into money name no number".into()),
+                _ => Err(
+                    "redeem either `points` into money, or a `reward` for a number (`msisdn`)"
+                        .into(),
+                ),
+            },
             Input::SetGroup(g)
                 if g.group.as_ref().is_some_and(|n| {
                     n.is_empty() || n.len() > MAX_GROUP_BYTES || n.contains('/')

@@ -42,11 +42,13 @@ pub enum MovementKind {
     AdjustmentIn,
     /// Money the operator took out (`adjust`).
     AdjustmentOut,
+    /// Loyalty points turned into money (`redeem_points`).
+    PointsRedeemed,
 }
 
 impl MovementKind {
     /// Every kind, in order.
-    pub const ALL: [MovementKind; 21] = [
+    pub const ALL: [MovementKind; 22] = [
         MovementKind::Usage,
         MovementKind::ConnectionFee,
         MovementKind::MonthlyFee,
@@ -68,6 +70,7 @@ impl MovementKind {
         MovementKind::TransferRefund,
         MovementKind::AdjustmentIn,
         MovementKind::AdjustmentOut,
+        MovementKind::PointsRedeemed,
     ];
 
     /// The kind's name, as its JSON names it (`monthly_fee`).
@@ -94,6 +97,7 @@ impl MovementKind {
             MovementKind::TransferRefund => "transfer_refund",
             MovementKind::AdjustmentIn => "adjustment_in",
             MovementKind::AdjustmentOut => "adjustment_out",
+            MovementKind::PointsRedeemed => "points_redeemed",
         }
     }
 
@@ -111,6 +115,7 @@ impl MovementKind {
                 | MovementKind::TransferRefund
                 | MovementKind::AdjustmentIn
                 | MovementKind::AdjustmentOut
+                | MovementKind::PointsRedeemed
         )
     }
 
@@ -128,6 +133,7 @@ impl MovementKind {
                 | MovementKind::TransferIn
                 | MovementKind::TransferRefund
                 | MovementKind::AdjustmentIn
+                | MovementKind::PointsRedeemed
         )
     }
 
@@ -217,6 +223,9 @@ impl Decision {
             Outcome::Adjusted { msisdn, amount, .. } => {
                 put(MovementKind::AdjustmentOut, *msisdn, -*amount);
             }
+            Outcome::PointsRedeemed { money, .. } => {
+                put(MovementKind::PointsRedeemed, None, *money);
+            }
             _ => {}
         }
         out
@@ -250,9 +259,12 @@ impl Decision {
             | Outcome::StatusChanged {
                 msisdn, granted, ..
             } => out.extend(of(*msisdn, granted)),
-            Outcome::Granted { msisdn, bucket, .. } => {
-                out.extend(of(*msisdn, std::slice::from_ref(bucket)));
-            }
+            Outcome::Granted { msisdn, bucket, .. }
+            | Outcome::PointsRedeemed {
+                msisdn: Some(msisdn),
+                bucket: Some(bucket),
+                ..
+            } => out.extend(of(*msisdn, std::slice::from_ref(bucket))),
             _ => {}
         }
         out

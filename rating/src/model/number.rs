@@ -20,6 +20,8 @@ pub enum Origin {
     Rollover,
     /// Given by the operator (a `grant`).
     Goodwill,
+    /// Bought with loyalty points (`redeem_points`).
+    Loyalty,
 }
 
 /// An allowance of units of one package, valid for `[valid_from, valid_until)`.

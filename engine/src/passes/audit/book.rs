@@ -224,6 +224,20 @@ impl Booking<'_> {
                 balance_after,
                 ..
             } => self.adjusted(fees, *amount, *balance_after),
+            Outcome::PointsRedeemed {
+                money,
+                msisdn,
+                bucket,
+                balance_after,
+                ..
+            } => {
+                if let (Some(msisdn), Some(bucket)) = (msisdn, bucket) {
+                    self.grant_all(*msisdn, std::slice::from_ref(bucket));
+                }
+                *self.balance() += *money - fees;
+                self.report.redeemed += *money;
+                self.balance_is(*balance_after);
+            }
             _ => {
                 fees += self.without_balance_check();
                 *self.balance() -= fees;

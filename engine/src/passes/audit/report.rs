@@ -35,6 +35,9 @@ pub struct AuditReport {
     pub adjusted_in: Decimal,
     #[serde(with = "rating::money::amount")]
     pub adjusted_out: Decimal,
+    /// Money loyalty points were turned into.
+    #[serde(with = "rating::money::amount")]
+    pub redeemed: Decimal,
     /// The money of the transfers in flight: sent, and neither received nor refunded yet.
     #[serde(with = "rating::money::amount")]
     pub in_flight: Decimal,
@@ -56,7 +59,7 @@ impl AuditReport {
     /// can add up.
     pub fn totals_line(&self) -> String {
         format!(
-            "balances {} = payments {} + promised {} − repaid {} − written off {} − charges {} − fees {} − transfers in flight {} + adjusted in {} − adjusted out {}",
+            "balances {} = payments {} + promised {} − repaid {} − written off {} − charges {} − fees {} − transfers in flight {} + adjusted in {} − adjusted out {} + points redeemed {}",
             self.balances,
             self.payments,
             self.promised,
@@ -66,7 +69,8 @@ impl AuditReport {
             self.fees,
             self.in_flight,
             self.adjusted_in,
-            self.adjusted_out
+            self.adjusted_out,
+            self.redeemed
         )
     }
 
@@ -80,6 +84,7 @@ impl AuditReport {
             - self.in_flight
             + self.adjusted_in
             - self.adjusted_out
+            + self.redeemed
     }
 
     pub(super) fn bad(&mut self, what: String) {

@@ -3,7 +3,9 @@
 //! 16-byte two's complement, times as UTC milliseconds. The file's key-value metadata carries
 //! `ratel.next`, the cursor an export of what follows starts from.
 
-use super::{Cursor, Row, Sink, COLUMNS};
+use super::cursor::Cursor;
+use super::row::{Row, COLUMNS};
+use super::sink::Sink;
 use crate::store::StoreError;
 use parquet::basic::Compression;
 use parquet::data_type::{
@@ -86,8 +88,8 @@ pub(super) struct Parquet {
     bytes: usize,
 }
 
-fn failed(e: impl std::fmt::Display) -> StoreError {
-    StoreError::Io(format!("writing the export as Parquet: {e}"))
+fn failed(error: impl std::fmt::Display) -> StoreError {
+    StoreError::Io(format!("writing the export as Parquet: {error}"))
 }
 
 impl Parquet {

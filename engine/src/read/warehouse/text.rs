@@ -1,12 +1,14 @@
 //! Rows as text: JSON lines, and CSV with a header (both through serde, the columns in
-//! [`super::COLUMNS`] order).
+//! [`super::row::COLUMNS`] order).
 
-use super::{Cursor, Row, Sink};
+use super::cursor::Cursor;
+use super::row::Row;
+use super::sink::Sink;
 use crate::store::StoreError;
 use std::io::{BufWriter, Write};
 
-fn failed(e: impl std::fmt::Display) -> StoreError {
-    StoreError::Io(format!("writing the export: {e}"))
+fn failed(error: impl std::fmt::Display) -> StoreError {
+    StoreError::Io(format!("writing the export: {error}"))
 }
 
 pub(super) struct Jsonl(BufWriter<std::fs::File>);
@@ -56,7 +58,7 @@ impl Sink for Csv {
         // An export of no rows still says what its columns are (serde writes the header
         // with the first row).
         if self.rows == 0 {
-            writer.write_record(super::COLUMNS).map_err(failed)?;
+            writer.write_record(super::row::COLUMNS).map_err(failed)?;
         }
         let file = writer.into_inner().map_err(failed)?;
         file.sync_all().map_err(failed)

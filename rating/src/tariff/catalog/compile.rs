@@ -400,6 +400,53 @@ fn promise_policy(checker: &mut Checker, catalog_file: &CatalogFile) -> Option<P
     })
 }
 
+/// What loyalty points are worth in money, and the buckets they buy.
+fn rewards(
+    checker: &mut Checker,
+    catalog_file: &CatalogFile,
+) -> (Option<Decimal>, Vec<super::Reward>) {
+    let Some(loyalty) = &catalog_file.loyalty else {
+        return (None, Vec::new());
+    };
+    if let Some(value) = loyalty.point_value {
+        checker.money("loyalty", "point_value", value);
+        if value <= Decimal::ZERO {
+            checker.bad("loyalty", "point_value must be positive");
+        }
+    }
+    let mut rewards: Vec<super::Reward> = Vec::new();
+    for r in &loyalty.rewards {
+        let package = catalog_file.packages.iter().position(|p| p.id == r.package);
+        let what = format!("reward {}", r.id);
+        if rewards.iter().any(|x| x.id == r.id) {
+            checker.bad("loyalty", format!("{what} is given twice"));
+        }
+        if r.points == 0
+            || r.amount == 0
+            || !(1..=super::limits::MAX_GRANT_DAYS).contains(&r.validity_days)
+        {
+            checker.bad(
+                "loyalty",
+                format!(
+                    "{what}: points and amount must be positive, validity_days 1 to {}",
+                    super::limits::MAX_GRANT_DAYS
+                ),
+            );
+        }
+        match package {
+            None => checker.bad("loyalty", format!("{what}: unknown package {}", r.package)),
+            Some(p) => rewards.push(super::Reward {
+                id: r.id.clone(),
+                points: r.points,
+                package: p as super::PackageIdx,
+                amount: r.amount,
+                validity_days: r.validity_days,
+            }),
+        }
+    }
+    (loyalty.point_value, rewards)
+}
+
 /// The lifecycle's policies: plan changes, suspension and lost-SIM fees, inactivity, transfers,
 /// loyalty.
 fn lifecycle(checker: &mut Checker, catalog_file: &CatalogFile) -> Lifecycle {
@@ -440,8 +487,11 @@ fn lifecycle(checker: &mut Checker, catalog_file: &CatalogFile) -> Lifecycle {
         }
         l.spend_per_point
     });
+    let (point_value, rewards) = rewards(checker, catalog_file);
     Lifecycle {
         spend_per_point,
+        point_value,
+        rewards,
         transfers,
         old_packages: change.old_packages,
         prorate: change.prorate,

@@ -58,6 +58,28 @@ pub struct LoyaltyFile {
     /// promised payments' repayments). What is left over counts towards the next point.
     #[serde(with = "money::amount")]
     pub spend_per_point: Decimal,
+    /// What one point is worth redeemed into money (`redeem_points` without a reward); absent:
+    /// points do not become money.
+    #[serde(
+        default,
+        with = "money::opt_amount",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub point_value: Option<Decimal>,
+    /// What points buy: a bucket of a package each.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rewards: Vec<RewardFile>,
+}
+
+/// A reward points buy: `amount` units of `package`, valid `validity_days` from redemption.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RewardFile {
+    pub id: String,
+    pub points: u64,
+    pub package: String,
+    pub amount: u64,
+    pub validity_days: u32,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

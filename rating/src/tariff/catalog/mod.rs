@@ -262,6 +262,20 @@ pub struct Lifecycle {
     pub transfers: Option<(Decimal, Decimal)>,
     /// Loyalty: the spending that earns one point; `None`: no programme.
     pub spend_per_point: Option<Decimal>,
+    /// What a point is worth redeemed into money; `None`: points do not become money.
+    pub point_value: Option<Decimal>,
+    /// What points buy.
+    pub rewards: Vec<Reward>,
+}
+
+/// A bucket points buy (`[[loyalty.rewards]]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reward {
+    pub id: String,
+    pub points: u64,
+    pub package: PackageIdx,
+    pub amount: u64,
+    pub validity_days: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
