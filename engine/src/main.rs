@@ -306,8 +306,8 @@ struct RerateArgs {
     #[arg(long)]
     out: PathBuf,
     /// Also write the corrections that make the store follow the new catalog to this file
-    /// (JSON lines: an `adjust` an account, a `grant` a number and package short of units), to
-    /// be rated like any input. Their ids name the re-rating, so applying it twice adds nothing.
+    /// (JSON lines: an `adjust` an account, a `grant` or a `take` a number and package whose
+    /// live units differ), to be rated like any input. Their ids name the re-rating, so applying it twice adds nothing.
     #[arg(long)]
     apply: Option<PathBuf>,
 }
@@ -1190,7 +1190,7 @@ fn write_corrections(
         file.display()
     );
     for (msisdn, package, units) in &c.short {
-        println!("  {msisdn} holds {units} units of {package} more than the new catalog leaves: not taken");
+        println!("  {msisdn}: {units} units of {package} taken back");
     }
     Ok(())
 }

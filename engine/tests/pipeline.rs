@@ -401,10 +401,11 @@ fn rerating_applied_brings_the_balances_to_the_corrected_catalog() {
             "id = \"SMART_SMS\"\nunit = \"messages\"\namount = 100\n",
             "id = \"SMART_SMS\"\nunit = \"messages\"\namount = 150\n",
             1,
-        );
+        )
+        .replacen("amount = 10737418240\n", "amount = 5368709120\n", 1);
     assert!(
-        dearer.contains("amount = 150"),
-        "the example catalog's SMART_SMS"
+        dearer.contains("amount = 150") && dearer.contains("amount = 5368709120"),
+        "the example catalog's SMART_SMS and SMART_DATA"
     );
     let (store, reference) = (tmp.path().join("store"), tmp.path().join("reference"));
     drop(rate_file(&store, text, &file, 700));
@@ -475,21 +476,26 @@ fn rerating_applied_brings_the_balances_to_the_corrected_catalog() {
         .filter(|l| l.contains(r#""type":"grant""#))
         .count();
     assert!(grants > 10, "{fixes}");
-    let sms = |data: &Path| -> std::collections::BTreeMap<String, u64> {
-        let (state, _) = Store::open_follower(data).unwrap().load_state().unwrap();
+    let takes = fixes
+        .lines()
+        .filter(|l| l.contains(r#""type":"take""#))
+        .count();
+    assert!(
+        takes > 10,
+        "the smaller data package: units taken back {fixes}"
+    );
+    let units = |data: &Path, package: &str| -> std::collections::BTreeMap<String, u64> {
+        let opened = Store::open_follower(data).unwrap();
+        let (state, _) = opened.load_state().unwrap();
         let cat = Catalog::from_toml("c", text).unwrap();
-        let at = state
-            .accounts()
-            .flat_map(|a| &a.numbers)
-            .flat_map(|n| &n.buckets)
-            .map(|b| b.valid_from)
-            .max()
-            .unwrap();
+        // The latest event time: both stores rated the same file, and the corrections' time.
+        let at =
+            rating::Timestamp(opened.meta_u64(engine::keys::WATERMARK).unwrap().unwrap() as i64);
         (state.accounts().flat_map(|a| &a.numbers))
             .map(|n| {
                 let live = (n.buckets.iter())
                     .filter(|b| {
-                        projections::view::package_name(&cat, b.package) == "SMART_SMS"
+                        projections::view::package_name(&cat, b.package) == package
                             && b.valid_until > at
                     })
                     .map(|b| b.remaining)
@@ -498,21 +504,36 @@ fn rerating_applied_brings_the_balances_to_the_corrected_catalog() {
             })
             .collect()
     };
-    assert_eq!(sms(&store), sms(&reference));
+    assert_eq!(units(&store, "SMART_SMS"), units(&reference, "SMART_SMS"));
+    assert_eq!(units(&store, "SMART_DATA"), units(&reference, "SMART_DATA"));
 
-    // The same re-rating again: the same ids, so every correction is a repeat.
+    // The same re-rating again finds nothing left to correct; the first file fed again (under
+    // another name) is all repeats.
     let before = Store::open_follower(&store).unwrap().counters().unwrap();
-    let (_, again) = apply("fixes-again.jsonl");
-    assert_eq!(
-        again, fixes,
-        "the same re-rating writes the same corrections"
-    );
+    let (said, again) = apply("fixes-again.jsonl");
+    assert_eq!(again, "", "{said}");
+    let copy = tmp.path().join("fixes-copy.jsonl");
+    std::fs::write(&copy, &fixes).unwrap();
+    common::ratel(&[
+        "run",
+        "--catalog",
+        in_force.to_str().unwrap(),
+        "--data",
+        s,
+        "--source",
+        &format!("file:{}", copy.display()),
+        "--complete",
+    ]);
     let after = Store::open_follower(&store).unwrap().counters().unwrap();
     assert_eq!(
-        after.duplicates - before.duplicates,
-        fixes.lines().count() as u64
+        (
+            after.duplicates - before.duplicates,
+            after.rated - before.rated
+        ),
+        (fixes.lines().count() as u64, 0)
     );
     assert_eq!(money(&store), now);
+    assert_eq!(units(&store, "SMART_DATA"), units(&reference, "SMART_DATA"));
     let st = Store::open_follower(&store).unwrap();
     let audit = engine::audit::audit(&st).unwrap();
     assert!(audit.ok(), "{:#?}", audit.listed);

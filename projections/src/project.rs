@@ -300,7 +300,45 @@ impl Projector<'_> {
                 reason,
                 ..
             } => self.given(*msisdn, bucket, reason),
+            Outcome::UnitsTaken {
+                msisdn,
+                takes,
+                reason,
+                ..
+            } => self.taken(*msisdn, takes, reason),
             _ => {}
+        }
+    }
+
+    /// Units taken back from a number's buckets: an item of its detalization per package.
+    fn taken(&mut self, msisdn: rating::Msisdn, takes: &[rating::Take], reason: &str) {
+        let d = self.decision;
+        let buckets = (self.numbers.iter())
+            .find(|n| n.msisdn == msisdn)
+            .map(|n| n.buckets.as_slice())
+            .unwrap_or_default();
+        let mut by_package: std::collections::BTreeMap<rating::catalog::PackageIdx, u64> =
+            std::collections::BTreeMap::new();
+        for take in takes {
+            if let Some(b) = buckets.iter().find(|b| b.id == take.bucket) {
+                *by_package.entry(b.package).or_default() += take.units;
+            }
+        }
+        for (package, units) in by_package {
+            self.item(Item {
+                event: d.event.clone(),
+                msisdn,
+                time: d.time,
+                what: What::Take {
+                    package,
+                    units,
+                    reason: reason.into(),
+                },
+                from_packages: units,
+                money: Decimal::ZERO,
+                balance_after: self.balance,
+                account: self.account.into(),
+            });
         }
     }
 

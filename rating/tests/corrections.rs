@@ -355,3 +355,53 @@ fn points_become_money_or_a_reward_and_never_more_than_are_held() {
         );
     }
 }
+
+#[test]
+fn units_are_taken_back_from_the_buckets_that_expire_first_and_never_below_zero() {
+    let (cat, mut s) = accounts();
+    // Two goodwill buckets of minutes: 600 for 3 days, then 300 for 10.
+    run(
+        &mut s,
+        &cat,
+        &[grant("g-1", "79001000001", "SMART_MINUTES", 600, 10)],
+    );
+    run(
+        &mut s,
+        &cat,
+        &[grant("g-2", "79001000001", "SMART_MINUTES", 300, 3)],
+    );
+    let take = |id: &str, package: &str, amount: u64| {
+        Input::Take(TakeUnits {
+            id: id.into(),
+            msisdn: msisdn("79001000001"),
+            package: package.into(),
+            amount,
+            reason: "rerate:x".into(),
+            operator: "ratel-rerate".into(),
+            time: t("2026-11-02T11:00:00Z"),
+        })
+    };
+    let d = run(&mut s, &cat, &[take("t-1", "SMART_MINUTES", 400)]).remove(0);
+    let Outcome::UnitsTaken { takes, .. } = &d.outcome else {
+        panic!("{d:?}");
+    };
+    // The three-day bucket (id 1) first, whole; then the rest from the ten-day one.
+    let taken: Vec<(u32, u64)> = takes.iter().map(|t| (t.bucket, t.units)).collect();
+    assert_eq!(taken, [(1, 300), (0, 100)]);
+    assert_eq!(left(&s, &cat, "79001000001", "SMART_MINUTES"), 500);
+    // More than is left: what is left, no more.
+    let d = run(&mut s, &cat, &[take("t-2", "SMART_MINUTES", 10_000)]).remove(0);
+    assert_eq!(outcome_of(&d), "units_taken");
+    assert_eq!(left(&s, &cat, "79001000001", "SMART_MINUTES"), 0);
+    // Repeated, and refused.
+    let d = run(&mut s, &cat, &[take("t-1", "SMART_MINUTES", 400)]).remove(0);
+    assert_eq!(d.outcome, Outcome::Duplicate);
+    for (input, expected) in [
+        (take("t-3", "NO_SUCH", 1), "rejected unknown_package"),
+        (take("t-4", "SMART_SMS", 0), "rejected malformed"),
+    ] {
+        let d = run(&mut s, &cat, &[input]).remove(0);
+        assert_eq!(outcome_of(&d), expected);
+    }
+    assert_eq!(balance(&s, "A"), m("100.00"), "units only");
+}

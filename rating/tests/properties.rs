@@ -118,6 +118,12 @@ enum Op {
         points: u64,
         reward: Option<usize>,
     },
+    /// Units of one of [`PACKAGES`] taken back.
+    TakeBack {
+        number: usize,
+        package: usize,
+        amount: u64,
+    },
     /// A goodwill bucket of one of [`PACKAGES`].
     Grant {
         number: usize,
@@ -147,6 +153,8 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (0..5usize, prop::option::of(1..100u64)).prop_map(|(number, rubles)| Op::Limit { number, rubles }),
         1 => (0..3usize, -50_000..50_000i64, prop::bool::weighted(0.1), prop::option::of(0..5usize))
             .prop_map(|(account, kopecks, fine, number)| Op::Adjust { account, kopecks, fine, number }),
+        1 => (0..5usize, 0..PACKAGES.len(), 1..20_000u64)
+            .prop_map(|(number, package, amount)| Op::TakeBack { number, package, amount }),
         1 => (0..3usize, 1..120u64, prop::option::of(0..5usize))
             .prop_map(|(account, points, reward)| Op::Redeem { account, points, reward }),
         1 => (0..5usize, 0..PACKAGES.len(), 1..20_000u64, 0..40u32)
@@ -325,6 +333,19 @@ fn script(plans: [usize; 5], ops: &[(Op, u32)]) -> Vec<Input> {
                 amount: Decimal::new(*kopecks, if *fine { 3 } else { 2 }),
                 reason: "goodwill".into(),
                 operator: "op-1".into(),
+                time: now,
+            }),
+            Op::TakeBack {
+                number,
+                package,
+                amount,
+            } => Input::Take(TakeUnits {
+                id,
+                msisdn: msisdn(NUMBERS[*number]),
+                package: PACKAGES[*package].into(),
+                amount: *amount,
+                reason: "rerate:p".into(),
+                operator: "ratel-rerate".into(),
                 time: now,
             }),
             Op::Redeem {
@@ -729,6 +750,9 @@ fn the_scripts_reach_every_part_of_the_lifecycle() {
                 Outcome::Rejected(Rejection::RedeemRefused(_)) => {
                     seen.insert("refused: redemption");
                 }
+                Outcome::UnitsTaken { takes, .. } if !takes.is_empty() => {
+                    seen.insert("units taken back");
+                }
                 _ => {}
             }
             if d.loyalty.is_some_and(|l| l.points > 0) {
@@ -784,6 +808,7 @@ fn the_scripts_reach_every_part_of_the_lifecycle() {
         "points into a reward",
         "points into money",
         "refused: redemption",
+        "units taken back",
     ];
     let missing: Vec<_> = all.iter().filter(|k| !seen.contains(*k)).collect();
     assert!(missing.is_empty(), "never happened: {missing:?}");

@@ -74,6 +74,7 @@ pub fn key<'a>(input: &'a Input, account_of: impl Fn(Msisdn) -> Option<&'a str>)
         Input::Adjust(x) => Key::Account(x.account.clone()),
         Input::Grant(x) => by_number(x.msisdn),
         Input::RedeemPoints(x) => Key::Account(x.account.clone()),
+        Input::Take(x) => by_number(x.msisdn),
     }
 }
 

@@ -46,6 +46,15 @@ pub struct RerateReport {
     pub net: Decimal,
 }
 
+/// Whether an input is a re-rating's correction (`ratel rerate --apply`): its id begins
+/// `rerate:`.
+pub fn is_correction(input: &rating::Input) -> bool {
+    input.id().starts_with(CORRECTION_PREFIX)
+}
+
+/// The ids of a re-rating's corrections begin with this.
+pub const CORRECTION_PREFIX: &str = "rerate:";
+
 /// The name of package units granted, as a kind.
 fn units_kind(cat: &Catalog, package: rating::catalog::PackageIdx) -> String {
     format!("units:{}", projections::view::package_name(cat, package))
@@ -102,11 +111,19 @@ pub fn rerate_with_state(
             continue;
         };
         let (input, recorded) = decode_rated(partition, seq, &input, &decision)?;
-        let again = rate(&state, new, &input);
-        apply(&mut state, &again)?;
+        // A re-rating's own correction is no part of the world a catalog makes: it is
+        // compared with nothing (what it moved counts against what is still to correct), and
+        // not applied to the re-rated state.
+        let again = if is_correction(&input) {
+            None
+        } else {
+            let again = rate(&state, new, &input);
+            apply(&mut state, &again)?;
+            Some(again)
+        };
         if recorded.time >= from && recorded.time < to {
             report.decisions_compared += 1;
-            report.compare(new, &recorded, &again);
+            report.compare(new, &recorded, again.as_ref());
         }
     }
     report.totals.retain(|_, t| !t.difference.is_zero());
@@ -118,13 +135,16 @@ pub fn rerate_with_state(
 /// effect on its balance; for each number whose live buckets of a package hold fewer units
 /// than the new catalog leaves it, a `grant` of the difference, valid as long as the new
 /// catalog's bucket. Their ids are `rerate:<run>:…`, and `run` names the re-rating (its
-/// catalog and period), so the same re-rating applied twice is a repeat, and adds nothing.
-/// Units the new catalog leaves fewer of are listed in `short`: no correction takes units.
+/// catalog and period). Re-rating compares a correction already in the log with nothing and
+/// leaves it out of the re-rated world, so the same re-rating done again finds nothing left to
+/// correct; and a file of corrections fed twice is all repeats.
+/// Where the new catalog leaves fewer live units, a `take` of the difference.
 pub struct Corrections {
     pub inputs: Vec<rating::Input>,
     /// Net money put in by the adjustments (out negative): the report's net effect.
     pub net: Decimal,
-    /// (number, package, units) the new catalog leaves fewer of than the store holds.
+    /// (number, package, units) the new catalog leaves fewer of than the store holds: each
+    /// taken back by a `take` among the inputs.
     pub short: Vec<(Msisdn, String, u64)>,
 }
 
@@ -167,13 +187,13 @@ pub fn corrections(
 /// A correction's id: `rerate:<run>:<what>`, or, where that would be longer than an id may be,
 /// `rerate:<run>:h:<the sha256 of what, 16 hex digits>`.
 fn correction_id(run: &str, what: &str) -> String {
-    let id = format!("rerate:{run}:{what}");
+    let id = format!("{CORRECTION_PREFIX}{run}:{what}");
     if id.len() <= rating::event::MAX_ID_BYTES {
         return id;
     }
     let digest = sha2::Sha256::digest(what.as_bytes());
     let hex: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
-    format!("rerate:{run}:h:{hex}")
+    format!("{CORRECTION_PREFIX}{run}:h:{hex}")
 }
 
 impl Corrections {
@@ -221,6 +241,16 @@ impl Corrections {
             let units = should.get(package).map_or(0, |x| x.0);
             if *held > units {
                 let name = projections::view::package_name(cat, *package);
+                self.inputs
+                    .push(rating::Input::Take(rating::event::TakeUnits {
+                        id: correction_id(run, &format!("t:{}:{name}", number.msisdn)).into(),
+                        msisdn: number.msisdn,
+                        package: name.clone().into(),
+                        amount: held - units,
+                        reason: format!("rerate:{run}").into(),
+                        operator: "ratel-rerate".into(),
+                        time: at,
+                    }));
                 self.short.push((number.msisdn, name, held - units));
             }
         }
@@ -228,12 +258,15 @@ impl Corrections {
 }
 
 impl RerateReport {
-    fn compare(&mut self, cat: &Catalog, recorded: &Decision, again: &Decision) {
+    fn compare(&mut self, cat: &Catalog, recorded: &Decision, again: Option<&Decision>) {
         let account = (rating::decision::changed_by(recorded))
             .or(recorded.account.as_ref())
-            .or(again.account.as_ref())
+            .or(again.and_then(|d| d.account.as_ref()))
             .map_or_else(|| "?".to_string(), ToString::to_string);
-        let (old, new) = (moved(cat, recorded), moved(cat, again));
+        let (old, new) = (
+            moved(cat, recorded),
+            again.map(|d| moved(cat, d)).unwrap_or_default(),
+        );
         let mut keys: Vec<_> = old.keys().chain(new.keys()).cloned().collect();
         keys.sort_unstable();
         keys.dedup();

@@ -45,6 +45,12 @@ pub enum What {
         units: u64,
         reason: CompactString,
     },
+    /// Units the operator took back from the number's buckets of a package.
+    Take {
+        package: rating::catalog::PackageIdx,
+        units: u64,
+        reason: CompactString,
+    },
 }
 
 /// One line of a number's detalization.
@@ -75,7 +81,7 @@ impl Item {
                 Service::Data => Category::Data,
             },
             What::Fee { .. } => Category::Fees,
-            What::Report | What::Grant { .. } => Category::Other,
+            What::Report | What::Grant { .. } | What::Take { .. } => Category::Other,
             What::Adjustment { .. } => Category::Adjustments,
         }
     }
@@ -88,6 +94,7 @@ impl Item {
             What::Report => "report",
             What::Adjustment { .. } => "adjustment",
             What::Grant { .. } => "grant",
+            What::Take { .. } => "take",
         }
     }
 }

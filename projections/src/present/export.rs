@@ -164,10 +164,15 @@ pub fn row(cat: &Catalog, item: &Item) -> Row {
             reason.to_string(),
             String::new(),
         ),
-        What::Grant { package, units, .. } => {
+        What::Grant { package, units, .. } | What::Take { package, units, .. } => {
+            let service = if matches!(item.what, What::Grant { .. }) {
+                "grant"
+            } else {
+                "take"
+            };
             let package = cat.packages.get(*package as usize);
             (
-                "grant".into(),
+                service.into(),
                 String::new(),
                 package.map_or("?", |p| p.id.as_str()).to_string(),
                 package.map_or_else(|| units.to_string(), |p| in_unit(p.unit, *units)),

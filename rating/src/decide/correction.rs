@@ -5,7 +5,7 @@
 use super::account::account_named;
 use crate::catalog::Catalog;
 use crate::decision::{Decision, Outcome, Rejection};
-use crate::event::{Adjust, Grant, Input};
+use crate::event::{Adjust, Grant, Input, TakeUnits};
 use crate::period;
 use crate::renewal::renewed;
 use crate::state::{Bucket, Origin, State};
@@ -58,6 +58,46 @@ pub(crate) fn grant(state: &State, cat: &Catalog, input: &Input, grant: &Grant) 
         operator: grant.operator.clone(),
         next_bucket: given.next_bucket,
         next_due: given.next_due,
+    };
+    decided(input, cat, Some(&acct.id), due, outcome)
+}
+
+/// Units of a package taken back from a number's live buckets, those that expire first first;
+/// at most what they hold (none held: a take of nothing, recorded all the same).
+pub(crate) fn take(state: &State, cat: &Catalog, input: &Input, take: &TakeUnits) -> Decision {
+    let Some(acct) = state.account_of(take.msisdn) else {
+        return rejected(input, cat, None, Rejection::UnknownNumber(take.msisdn));
+    };
+    let Some(package) = (cat.packages.iter()).position(|p| p.id == take.package.as_str()) else {
+        let unknown = Rejection::UnknownPackage(take.package.clone());
+        return rejected(input, cat, Some(&acct.id), unknown);
+    };
+    let (a, due) = renewed(cat, acct, take.time);
+    let number = a
+        .number(take.msisdn)
+        .expect("the account that holds a number has it");
+    let mut live: Vec<&Bucket> = (number.buckets.iter())
+        .filter(|b| b.package as usize == package && b.valid_until > take.time && b.remaining > 0)
+        .collect();
+    live.sort_by_key(|b| (b.valid_until, b.id));
+    let mut left = take.amount;
+    let mut takes = smallvec::SmallVec::new();
+    for b in live {
+        let units = left.min(b.remaining);
+        if units == 0 {
+            break;
+        }
+        takes.push(crate::decision::Take {
+            bucket: b.id,
+            units,
+        });
+        left -= units;
+    }
+    let outcome = Outcome::UnitsTaken {
+        msisdn: take.msisdn,
+        takes,
+        reason: take.reason.clone(),
+        operator: take.operator.clone(),
     };
     decided(input, cat, Some(&acct.id), due, outcome)
 }

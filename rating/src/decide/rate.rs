@@ -98,5 +98,6 @@ fn decide(state: &State, cat: &Catalog, input: &Input) -> Decision {
         Input::Adjust(adjust) => super::correction::adjust(state, cat, input, adjust),
         Input::Grant(grant) => super::correction::grant(state, cat, input, grant),
         Input::RedeemPoints(redeem) => super::redemption::redeem(state, cat, input, redeem),
+        Input::Take(take) => super::correction::take(state, cat, input, take),
     }
 }

@@ -153,6 +153,7 @@ pub fn encode_input(input: &Input, out: &mut Vec<u8>) {
         Input::Adjust(x) => put(out, 21, x),
         Input::Grant(x) => put(out, 22, x),
         Input::RedeemPoints(x) => put(out, 23, x),
+        Input::Take(x) => put(out, 24, x),
     }
 }
 
@@ -183,6 +184,7 @@ pub fn decode_input(bytes: &[u8]) -> Result<Input, DecodeError> {
         21 if version >= 4 => Input::Adjust(body(rest)?),
         22 if version >= 4 => Input::Grant(body(rest)?),
         23 if version >= 4 => Input::RedeemPoints(body(rest)?),
+        24 if version >= 4 => Input::Take(body(rest)?),
         k => return Err(DecodeError::UnknownKind(k)),
     })
 }

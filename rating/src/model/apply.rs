@@ -183,6 +183,9 @@ fn apply_outcome(acct: &mut Account, decision: &Decision) -> Result<Effects, App
         }
         Outcome::Adjusted { .. } | Outcome::Granted { .. } => correct(acct, decision)?,
         Outcome::PointsRedeemed { .. } => redeem_points(acct, decision)?,
+        Outcome::UnitsTaken { msisdn, takes, .. } => {
+            take_units(number_of(acct, decision, *msisdn)?, decision, takes)?;
+        }
         Outcome::TransferBounced { .. }
         | Outcome::Opened { .. }
         | Outcome::Duplicate
@@ -361,8 +364,22 @@ fn pay_fees(acct: &mut Account, fees: &[FeeCharge]) {
 
 /// A usage charge: units from the buckets it names, money from the balance.
 fn take_charge(acct: &mut Account, decision: &Decision, charge: &Charge) -> Result<(), ApplyError> {
-    let number = number_of(acct, decision, charge.msisdn)?;
-    for take in &charge.takes {
+    take_units(
+        number_of(acct, decision, charge.msisdn)?,
+        decision,
+        &charge.takes,
+    )?;
+    acct.balance -= charge.money;
+    balance_is(decision, acct.balance, charge.balance_after)
+}
+
+/// Units taken from the number's buckets, each within what its bucket holds.
+fn take_units(
+    number: &mut Number,
+    decision: &Decision,
+    takes: &[crate::decision::Take],
+) -> Result<(), ApplyError> {
+    for take in takes {
         let bucket = number
             .buckets
             .iter_mut()
@@ -377,8 +394,7 @@ fn take_charge(acct: &mut Account, decision: &Decision, charge: &Charge) -> Resu
         }
         bucket.remaining -= take.units;
     }
-    acct.balance -= charge.money;
-    balance_is(decision, acct.balance, charge.balance_after)
+    Ok(())
 }
 
 /// The part of a payment that repays a promised payment.

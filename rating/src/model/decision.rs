@@ -314,6 +314,14 @@ pub enum Outcome {
         #[serde(with = "money::amount")]
         balance_after: Decimal,
     },
+    /// The operator took units back from a number's buckets.
+    UnitsTaken {
+        msisdn: Msisdn,
+        #[serde(with = "crate::small_vec")]
+        takes: SmallVec<[Take; 2]>,
+        reason: CompactString,
+        operator: CompactString,
+    },
 }
 
 /// One usage item, rated.
@@ -605,6 +613,7 @@ impl Outcome {
             Outcome::Adjusted { .. } => "adjusted",
             Outcome::Granted { .. } => "granted",
             Outcome::PointsRedeemed { .. } => "points_redeemed",
+            Outcome::UnitsTaken { .. } => "units_taken",
         }
     }
 }

@@ -446,6 +446,20 @@ pub struct Grant {
     pub time: Timestamp,
 }
 
+/// The operator takes back up to `amount` units of `package` from a number's live buckets,
+/// those that expire first first (a correction of units given wrongly, `ratel rerate --apply`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TakeUnits {
+    pub id: EventId,
+    pub msisdn: Msisdn,
+    pub package: CompactString,
+    pub amount: u64,
+    pub reason: CompactString,
+    pub operator: CompactString,
+    pub time: Timestamp,
+}
+
 /// Loyalty points into money (`points` of them, at the catalog's `point_value`) or into one of
 /// the catalog's rewards (`reward`, a bucket for the number `msisdn`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -555,6 +569,7 @@ pub enum Input {
     Adjust(Adjust),
     Grant(Grant),
     RedeemPoints(RedeemPoints),
+    Take(TakeUnits),
 }
 
 impl Input {
@@ -580,6 +595,7 @@ impl Input {
             Input::Adjust(x) => &x.id,
             Input::Grant(x) => &x.id,
             Input::RedeemPoints(x) => &x.id,
+            Input::Take(x) => &x.id,
         }
     }
 
@@ -606,6 +622,7 @@ impl Input {
             Input::Adjust(x) => x.time,
             Input::Grant(x) => x.time,
             Input::RedeemPoints(x) => x.time,
+            Input::Take(x) => x.time,
         }
     }
 
@@ -634,6 +651,7 @@ impl Input {
             Input::Adjust(_) => "adjust",
             Input::Grant(_) => "grant",
             Input::RedeemPoints(_) => "redeem_points",
+            Input::Take(_) => "take",
         }
     }
 
@@ -654,6 +672,7 @@ impl Input {
             Input::Adjust(x) => x.msisdn,
             Input::Grant(x) => Some(x.msisdn),
             Input::RedeemPoints(x) => x.msisdn,
+            Input::Take(x) => Some(x.msisdn),
             _ => None,
         }
     }
@@ -688,6 +707,10 @@ impl Input {
                 "a goodwill bucket is valid 1 to {MAX_GRANT_DAYS} days"
             )),
             Input::Grant(g) => correction_rule(&g.reason, &g.operator),
+            Input::Take(t) if t.amount == 0 || t.amount > MAX_VOLUME_BYTES => {
+                Err(format!("a take is of 1 to {MAX_VOLUME_BYTES} units"))
+            }
+            Input::Take(t) => correction_rule(&t.reason, &t.operator),
             Input::RedeemPoints(r) => match (r.points, &r.reward, r.msisdn) {
                 (Some(0), _, _) => Err("redeems no points".into()),
                 (Some(_), None, None) | (None, Some(_), Some(_)) => Ok(()),

@@ -285,6 +285,10 @@ impl Booking<'_> {
                 self.grant_all(*msisdn, std::slice::from_ref(bucket));
                 Decimal::ZERO
             }
+            Outcome::UnitsTaken { msisdn, takes, .. } => {
+                self.take_units(*msisdn, takes);
+                Decimal::ZERO
+            }
             Outcome::CreditLimitSet { .. }
             | Outcome::BalanceAlertsSet { .. }
             | Outcome::SpendingLimitSet { .. }
@@ -296,22 +300,28 @@ impl Booking<'_> {
         }
     }
 
-    fn charged(&mut self, fees: Decimal, charge: &rating::Charge) {
-        *self.balance() -= fees;
+    /// Units taken from live buckets, never more than they hold.
+    fn take_units(&mut self, msisdn: Msisdn, takes: &[rating::Take]) {
         let at = self.at;
-        for take in &charge.takes {
-            match self.ledger.buckets.get_mut(&(charge.msisdn, take.bucket)) {
+        for take in takes {
+            match self.ledger.buckets.get_mut(&(msisdn, take.bucket)) {
                 Some(units) if units.remaining >= take.units => units.remaining -= take.units,
                 Some(units) => self.report.bad(format!(
-                    "{at}: takes {} units of bucket {}/{} holding {}",
-                    take.units, charge.msisdn, take.bucket, units.remaining
+                    "{at}: takes {} units of bucket {msisdn}/{} holding {}",
+                    take.units, take.bucket, units.remaining
                 )),
                 None => self.report.bad(format!(
-                    "{at}: takes from bucket {}/{} that is not live",
-                    charge.msisdn, take.bucket
+                    "{at}: takes from bucket {msisdn}/{} that is not live",
+                    take.bucket
                 )),
             }
         }
+    }
+
+    fn charged(&mut self, fees: Decimal, charge: &rating::Charge) {
+        *self.balance() -= fees;
+        let at = self.at;
+        self.take_units(charge.msisdn, &charge.takes);
         if charge.money.is_sign_negative() {
             self.report
                 .bad(format!("{at}: a negative charge {}", charge.money));

@@ -107,6 +107,11 @@ pub(super) fn rated(
         Outcome::Charged(c) => Some(c),
         _ => None,
     };
+    let takes: &[rating::Take] = match &decision.outcome {
+        Outcome::Charged(c) => &c.takes,
+        Outcome::UnitsTaken { takes, .. } => takes,
+        _ => &[],
+    };
     let usage = match input {
         Input::Usage(u) => Some(u),
         _ => None,
@@ -142,8 +147,8 @@ pub(super) fn rated(
         payments: sum(&|k| k == MovementKind::Payment),
         money_out,
         money_in,
-        bucket_units: charge.map_or(0, |c| c.takes.iter().map(|t| t.units).sum()),
-        takes: charge.map_or_else(|| "[]".into(), |c| json(&c.takes.to_vec())),
+        bucket_units: takes.iter().map(|t| t.units).sum(),
+        takes: json(takes),
         rate: charge.map(|c| crate::decisions::rate_name(cat, c.rate)),
         destination: charge
             .and_then(|c| c.destination)
