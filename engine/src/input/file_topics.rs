@@ -179,7 +179,8 @@ impl FileTopics {
         &self.last.record
     }
 
-    /// The record a line given now carries: the last one's says whether the file is finished.
+    /// The record the last line given so far carries: once every line is given, the record
+    /// that says whether the file is finished.
     fn mark(&self) -> Arc<FileMark> {
         if self.exhausted() {
             self.last.clone()
@@ -256,11 +257,11 @@ fn place(
 
 impl Source for FileTopics {
     fn next_batch(&mut self, max: usize, out: &mut Vec<Line>) -> std::io::Result<()> {
+        let start = out.len();
         while out.len() < max {
             if let Some((placed, rank, partition)) = self.ready.pop_front() {
                 let mut line = self.read(&placed, rank, partition)?;
                 line.far_ahead = true;
-                line.file = Some(self.mark());
                 out.push(line);
                 continue;
             }
@@ -272,11 +273,17 @@ impl Source for FileTopics {
             let placed = self.streams[stream]
                 .pop_front()
                 .expect("a head is a stream's first line");
-            let mut line = self.read(&placed, rank, partition)?;
+            let line = self.read(&placed, rank, partition)?;
             self.before[stream] = Some(placed.time);
             self.head(rank, partition);
-            line.file = Some(self.mark());
             out.push(line);
+        }
+        // The batch's last line carries the file's record, committed with it: a batch is
+        // committed whole, so one line a batch is enough, and the file's last line says it is
+        // finished.
+        if out.len() > start {
+            let mark = self.mark();
+            out.last_mut().expect("a line was given").file = Some(mark);
         }
         Ok(())
     }

@@ -23,7 +23,8 @@ pub struct Line {
     /// The merge of its partition's topics gave it out of turn for being dated far ahead of
     /// the others' next lines (`file_topics::far_ahead`): it is dead-lettered, not rated.
     pub far_ahead: bool,
-    /// The named file it came from (a file read as topics): its record, committed with it.
+    /// On the last line of each batch of a file read as topics: the file's record, committed
+    /// with the batch.
     pub file: Option<std::sync::Arc<FileMark>>,
 }
 

@@ -35,12 +35,9 @@ pub(crate) fn adjust(state: &State, cat: &Catalog, input: &Input, adjust: &Adjus
 /// A goodwill bucket of one of the catalog's packages for a number, valid from the grant's
 /// time for its days.
 pub(crate) fn grant(state: &State, cat: &Catalog, input: &Input, grant: &Grant) -> Decision {
-    let Some(acct) = state.account_of(grant.msisdn) else {
-        return rejected(input, cat, None, Rejection::UnknownNumber(grant.msisdn));
-    };
-    let Some(package) = (cat.packages.iter()).position(|p| p.id == grant.package.as_str()) else {
-        let unknown = Rejection::UnknownPackage(grant.package.clone());
-        return rejected(input, cat, Some(&acct.id), unknown);
+    let (acct, package) = match named_package(state, cat, input, grant.msisdn, &grant.package) {
+        Ok(found) => found,
+        Err(refused) => return *refused,
     };
     let (a, due) = renewed(cat, acct, grant.time);
     let given = given_bucket(
@@ -65,19 +62,16 @@ pub(crate) fn grant(state: &State, cat: &Catalog, input: &Input, grant: &Grant) 
 /// Units of a package taken back from a number's live buckets, those that expire first first;
 /// at most what they hold (none held: a take of nothing, recorded all the same).
 pub(crate) fn take(state: &State, cat: &Catalog, input: &Input, take: &TakeUnits) -> Decision {
-    let Some(acct) = state.account_of(take.msisdn) else {
-        return rejected(input, cat, None, Rejection::UnknownNumber(take.msisdn));
-    };
-    let Some(package) = (cat.packages.iter()).position(|p| p.id == take.package.as_str()) else {
-        let unknown = Rejection::UnknownPackage(take.package.clone());
-        return rejected(input, cat, Some(&acct.id), unknown);
+    let (acct, package) = match named_package(state, cat, input, take.msisdn, &take.package) {
+        Ok(found) => found,
+        Err(refused) => return *refused,
     };
     let (a, due) = renewed(cat, acct, take.time);
     let number = a
         .number(take.msisdn)
         .expect("the account that holds a number has it");
     let mut live: Vec<&Bucket> = (number.buckets.iter())
-        .filter(|b| b.package as usize == package && b.valid_until > take.time && b.remaining > 0)
+        .filter(|b| b.package == package && b.valid_until > take.time && b.remaining > 0)
         .collect();
     live.sort_by_key(|b| (b.valid_until, b.id));
     let mut left = take.amount;
@@ -102,6 +96,31 @@ pub(crate) fn take(state: &State, cat: &Catalog, input: &Input, take: &TakeUnits
     decided(input, cat, Some(&acct.id), due, outcome)
 }
 
+/// The account that holds `msisdn`, and the catalog's package `package`; or the refusal.
+fn named_package<'a>(
+    state: &'a State,
+    cat: &Catalog,
+    input: &Input,
+    msisdn: crate::event::Msisdn,
+    package: &compact_str::CompactString,
+) -> Result<(&'a crate::state::Account, crate::catalog::PackageIdx), Box<Decision>> {
+    let Some(acct) = state.account_of(msisdn) else {
+        return Err(Box::new(rejected(
+            input,
+            cat,
+            None,
+            Rejection::UnknownNumber(msisdn),
+        )));
+    };
+    match cat.package(package) {
+        Some(p) => Ok((acct, p)),
+        None => {
+            let unknown = Rejection::UnknownPackage(package.clone());
+            Err(Box::new(rejected(input, cat, Some(&acct.id), unknown)))
+        }
+    }
+}
+
 /// A bucket given to a number (not bought by its plan), and the number's counters after it.
 pub(crate) struct Given {
     pub bucket: Bucket,
@@ -115,7 +134,7 @@ pub(crate) fn given_bucket(
     cat: &Catalog,
     account: &crate::state::Account,
     msisdn: crate::event::Msisdn,
-    (package, amount): (usize, u64),
+    (package, amount): (crate::catalog::PackageIdx, u64),
     (time, days): (crate::time::Timestamp, u32),
     origin: Origin,
 ) -> Given {
@@ -125,7 +144,7 @@ pub(crate) fn given_bucket(
         .clone();
     let bucket = Bucket {
         id: number.next_bucket,
-        package: package as crate::catalog::PackageIdx,
+        package,
         origin,
         total: amount,
         remaining: amount,

@@ -53,7 +53,7 @@ fn into_reward(
         let held = account.loyalty.points;
         return Err(refused(format!("{held} points held, {} needed", r.points)));
     }
-    let package = (r.package as usize, r.amount);
+    let package = (r.package, r.amount);
     let given = given_bucket(
         cat,
         account,

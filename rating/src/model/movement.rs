@@ -177,9 +177,16 @@ impl Decision {
     /// off and periodic work first, then the outcome's own. Movements of nothing are left out.
     pub fn movements(&self) -> Vec<Movement> {
         let mut out = Vec::new();
+        self.each_movement(|m| out.push(m));
+        out
+    }
+
+    /// Hands `each` every movement, as [`Decision::movements`] lists them, without collecting
+    /// them: spending and the money flow are read on the hot path, once a decision.
+    pub fn each_movement(&self, mut each: impl FnMut(Movement)) {
         let mut put = |kind, msisdn, amount: Decimal| {
             if !amount.is_zero() {
-                out.push(Movement {
+                each(Movement {
                     kind,
                     msisdn,
                     amount,
@@ -228,7 +235,6 @@ impl Decision {
             }
             _ => {}
         }
-        out
     }
 
     /// The buckets this decision granted, as (number, package, units): at an opening, a number
@@ -273,23 +279,26 @@ impl Decision {
     /// What the subscriber spent by this decision: charges and fees, not money that only moved
     /// (a write-off, a repayment, a transfer's amount).
     pub fn spending(&self) -> Decimal {
-        (self.movements().iter())
-            .filter(|m| m.kind.is_spending())
-            .map(|m| m.amount)
-            .sum()
+        let mut spent = Decimal::ZERO;
+        self.each_movement(|m| {
+            if m.kind.is_spending() {
+                spent += m.amount;
+            }
+        });
+        spent
     }
 
     /// Money that left the balance by this decision (fees and charges, repayments, write-offs,
     /// transfers sent), and money that came in.
     pub fn money_flow(&self) -> (Decimal, Decimal) {
         let (mut out, mut inn) = (Decimal::ZERO, Decimal::ZERO);
-        for m in self.movements() {
+        self.each_movement(|m| {
             if m.kind.is_in() {
                 inn += m.amount;
             } else {
                 out += m.amount;
             }
-        }
+        });
         (out, inn)
     }
 }

@@ -363,6 +363,13 @@ impl Catalog {
         self.addon_ix.get(id).copied()
     }
 
+    /// A package by its id (a grant, a take or a reward names one; they are few, and rare).
+    pub fn package(&self, id: &str) -> Option<PackageIdx> {
+        (self.packages.iter())
+            .position(|p| p.id == id)
+            .map(|i| i as PackageIdx)
+    }
+
     /// The destination of a dialled number: the longest prefix that matches.
     pub fn destination(&self, digits: &[u8]) -> Option<DestIdx> {
         self.prefixes.longest(digits)
