@@ -63,7 +63,7 @@ fn the_audit_counts_corrections_and_replay_reproduces_them() {
     assert!(
         audit
             .totals_line()
-            .ends_with("+ adjusted in 30.00 − adjusted out 12.50 + points redeemed 2.50"),
+            .ends_with("+ adjusted in 30.00 − adjusted out 12.50 + points redeemed 2.50 + refunded 0 − payments reversed 0"),
         "{}",
         audit.totals_line()
     );

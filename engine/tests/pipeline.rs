@@ -993,11 +993,10 @@ fn replay_finds_a_record_that_does_not_follow_from_the_log() {
     assert!(keys.len() > 100, "{} records", keys.len());
     // One record's balance a kopeck higher, another record gone.
     let v = db.get_cf(cf, &keys[7]).unwrap().unwrap();
-    let (mut a, ids): (rating::Account, rating::recent::RecentRecord) =
-        bincode::deserialize(&v[1..]).unwrap();
+    let (mut a, ids) = rating::record::decode_account(&v).unwrap();
     a.balance += rust_decimal::Decimal::new(1, 2);
-    let mut changed = vec![v[0]];
-    bincode::serialize_into(&mut changed, &(&a, &ids)).unwrap();
+    let mut changed = Vec::new();
+    rating::record::encode_account(&a, &ids.unwrap(), &mut changed);
     db.put_cf(cf, &keys[7], changed).unwrap();
     db.delete_cf(cf, &keys[11]).unwrap();
 

@@ -143,6 +143,55 @@ impl Projector<'_> {
         self.money_in_or_out();
         self.fees_and_numbers();
         self.correction();
+        self.refund();
+    }
+
+    /// A charge refunded: a row of the payment history, and an item of the charged number's
+    /// detalization (category adjustments, its money negative); a payment reversed: a row of
+    /// the payment history, its amount negative.
+    fn refund(&mut self) {
+        let d = self.decision;
+        match &d.outcome {
+            Outcome::Refunded {
+                charge,
+                msisdn,
+                to_buckets,
+                reason,
+                ..
+            } => {
+                let money = d.outcome.refunded_money();
+                self.balance += money;
+                self.payment(PaymentKind::Refund, d.time, money, Decimal::ZERO);
+                let Some(msisdn) = msisdn else {
+                    self.account_spending(d.time, Category::Adjustments, -money);
+                    return;
+                };
+                self.item(Item {
+                    event: d.event.clone(),
+                    msisdn: *msisdn,
+                    time: d.time,
+                    what: What::Refund {
+                        charge: charge.clone(),
+                        units: to_buckets.iter().map(|t| t.units).sum(),
+                        reason: reason.clone(),
+                    },
+                    from_packages: 0,
+                    money: -money,
+                    balance_after: self.balance,
+                    account: self.account.into(),
+                });
+            }
+            Outcome::PaymentReversed { amount, .. } => {
+                self.balance -= *amount;
+                self.payment(
+                    PaymentKind::PaymentReversed,
+                    d.time,
+                    -*amount,
+                    Decimal::ZERO,
+                );
+            }
+            _ => {}
+        }
     }
 
     /// A usage item or a report ordered: an item of the number's detalization.

@@ -45,6 +45,22 @@ fn a_record_reads_back_as_the_account_and_its_ids() {
 }
 
 #[test]
+fn a_record_of_layout_7_reads_as_an_account_without_refunds() {
+    let (s, id) = busy_account();
+    let (a, r) = (s.account(id).unwrap(), s.recent(id).unwrap());
+    assert!(a.refunds.is_empty());
+    let mut bytes = Vec::new();
+    encode_account(a, r, &mut bytes);
+    // Layout 8 is layout 7 and then the refunds: here none, a length of zero (8 bytes).
+    assert_eq!(bytes[bytes.len() - 8..], [0u8; 8]);
+    let mut seven = bytes[..bytes.len() - 8].to_vec();
+    seven[0] = 7;
+    let (a7, r7) = decode_account(&seven).unwrap();
+    assert_eq!(&a7, a);
+    assert_eq!(r7.unwrap().record(), r.record());
+}
+
+#[test]
 fn damaged_records_are_refused_not_misread() {
     let (s, id) = busy_account();
     let mut bytes = Vec::new();

@@ -59,10 +59,29 @@ fn the_documented_examples_parse_round_trip_and_rate() {
     }
 }
 
+/// Refunds and reversals name earlier decisions (what the engine finds is recorded in `found`).
+const REFERRING: &[&str] = &[
+    r#"{"type":"refund","id":"rf-1","account":"ACC-1","charge":"cdr-881","reason":"dropped_call","operator":"ivanova","time":"2026-12-14T09:00:00Z"}"#,
+    r#"{"type":"refund","id":"rf-2","account":"ACC-1","charge":"cdr-882","amount":"1.20","units":60,"reason":"dispute","operator":"ivanova","time":"2026-12-14T09:01:00Z"}"#,
+    r#"{"type":"reverse_payment","id":"cb-1","account":"ACC-1","payment":"pay-77","reason":"chargeback","operator":"bank-gw","time":"2026-12-14T09:02:00Z"}"#,
+];
+
+#[test]
+fn the_refund_examples_parse_and_round_trip() {
+    for line in REFERRING {
+        let input = parse_json(line.as_bytes()).unwrap_or_else(|e| panic!("{line}: {e}"));
+        assert!(input.refers_to().is_some());
+        assert_eq!(parse_json(to_json(&input).as_bytes()).unwrap(), input);
+        let mut bin = Vec::new();
+        encode_input(&input, &mut bin);
+        assert_eq!(decode_input(&bin).unwrap(), input);
+    }
+}
+
 #[test]
 fn the_docs_hold_the_same_examples() {
     let doc = include_str!("../../docs/events.md");
-    for line in EXAMPLES.iter().chain(&TRANSFER[2..]) {
+    for line in EXAMPLES.iter().chain(&TRANSFER[2..]).chain(REFERRING) {
         assert!(
             doc.contains(line),
             "docs/events.md lacks the example {line}"
@@ -76,7 +95,11 @@ fn bad_input_is_an_error_not_a_panic() {
         (b"", "EOF"),
         (b"{", "EOF"),
         (br#"{"type":"usage"}"#, "missing field"),
-        (br#"{"type":"refund","id":"x"}"#, "unknown variant"),
+        (br#"{"type":"rebate","id":"x"}"#, "unknown variant"),
+        (br#"{"type":"refund","id":"x"}"#, "missing field"),
+        (br#"{"type":"refund","id":"x","account":"A","charge":"c","amount":"-1.00","reason":"r","operator":"o","time":"2026-11-01T00:00:00Z"}"#, "amount is positive"),
+        (br#"{"type":"refund","id":"x","account":"A","charge":"c","units":0,"reason":"r","operator":"o","time":"2026-11-01T00:00:00Z"}"#, "units are 1 to"),
+        (br#"{"type":"reverse_payment","id":"x","account":"A","payment":"p","reason":"Chargeback!","operator":"o","time":"2026-11-01T00:00:00Z"}"#, "a reason is a code"),
         (br#"{"type":"payment","id":"p","account":"A","amount":1.5,"time":"2026-11-01T00:00:00Z"}"#, "invalid type"),
         (br#"{"type":"payment","id":"p","account":"A","amount":"NaN","time":"2026-11-01T00:00:00Z"}"#, "not a plain decimal"),
         (br#"{"type":"payment","id":"p","account":"A","amount":"1e3","time":"2026-11-01T00:00:00Z"}"#, "not a plain decimal"),

@@ -36,6 +36,10 @@ const SCRIPT: &[&str] = &[
     r#"{"type":"tick","id":"t3","account":"A1","time":"2026-12-14T00:00:00Z"}"#,
     r#"{"type":"resume","id":"s2","msisdn":"79001000001","time":"2026-12-14T10:00:00Z"}"#,
     r#"{"type":"report_lost","id":"s3","msisdn":"79001000002","time":"2026-12-15T10:00:00Z"}"#,
+    // Layout version 4.
+    r#"{"type":"adjust","id":"j1","account":"A1","amount":"-1.50","reason":"billing_error","operator":"op-1","time":"2026-12-15T11:00:00Z"}"#,
+    r#"{"type":"refund","id":"f1","account":"A1","charge":"u1","reason":"dispute","operator":"op-1","time":"2026-12-15T11:01:00Z"}"#,
+    r#"{"type":"reverse_payment","id":"v1","account":"A1","payment":"p2","reason":"chargeback","operator":"bank","time":"2026-12-15T11:02:00Z"}"#,
 ];
 
 /// The catalog the fixtures of `version` were written with (the example catalog moves on): the
@@ -68,14 +72,22 @@ fn today() -> Vec<(Input, Decision)> {
     let cat = catalog(rating::codec::VERSION);
     // The script is not in time order, and was written before ids had a window.
     let mut s = State::with_window(rating::recent::MAX_WINDOW);
-    SCRIPT
-        .iter()
-        .map(|l| {
-            let input = parse_json(l.as_bytes()).unwrap();
-            let d = step(&mut s, &cat, &input);
-            (input, d)
-        })
-        .collect()
+    let mut out: Vec<(Input, Decision)> = Vec::new();
+    for l in SCRIPT {
+        let mut input = parse_json(l.as_bytes()).unwrap();
+        if input.refers_to().is_some() {
+            // What the engine records: the named decision's charge or payment, found in the log.
+            let found = out
+                .iter()
+                .rev()
+                .find_map(|(_, d)| refund::found(&input, &cat, d));
+            assert!(found.is_some(), "{l}");
+            input = refund::with_found(&input, found);
+        }
+        let d = step(&mut s, &cat, &input);
+        out.push((input, d));
+    }
+    out
 }
 
 fn line(input: &Input, d: &Decision) -> String {

@@ -124,6 +124,18 @@ enum Op {
         package: usize,
         amount: u64,
     },
+    /// A refund of an earlier usage (`back` from the latest), by its account or (`stranger`)
+    /// another: in full, or of `kopecks` of its money, or of `units` of its units.
+    Refund {
+        back: usize,
+        kopecks: Option<u64>,
+        units: Option<u64>,
+        stranger: bool,
+    },
+    /// An earlier payment (`back` from the latest) reversed.
+    Reverse {
+        back: usize,
+    },
     /// A goodwill bucket of one of [`PACKAGES`].
     Grant {
         number: usize,
@@ -159,6 +171,9 @@ fn op() -> impl Strategy<Value = Op> {
             .prop_map(|(account, points, reward)| Op::Redeem { account, points, reward }),
         1 => (0..5usize, 0..PACKAGES.len(), 1..20_000u64, 0..40u32)
             .prop_map(|(number, package, amount, days)| Op::Grant { number, package, amount, days }),
+        2 => (0..8usize, prop::option::of(1..3_000u64), prop::option::of(1..2_000u64), prop::bool::weighted(0.1))
+            .prop_map(|(back, kopecks, units, stranger)| Op::Refund { back, kopecks, units, stranger }),
+        1 => (0..4usize).prop_map(|back| Op::Reverse { back }),
     ]
 }
 
@@ -185,10 +200,55 @@ fn script(plans: [usize; 5], ops: &[(Op, u32)]) -> Vec<Input> {
         }));
     }
     let mut now = start;
+    // Earlier usages and payments, with their accounts, for refunds and reversals to name.
+    let mut usages: Vec<(EventId, usize)> = Vec::new();
+    let mut payments: Vec<(EventId, usize)> = Vec::new();
     for (i, (op, gap)) in ops.iter().enumerate() {
         now = now.plus(u64::from(*gap));
         let id: EventId = format!("e{i}").into();
+        match op {
+            Op::Usage { number, .. } => usages.push((id.clone(), owners[*number])),
+            Op::Pay { account, .. } => payments.push((id.clone(), *account)),
+            _ => {}
+        }
+        let earlier = |list: &[(EventId, usize)], back: usize| {
+            list.len()
+                .checked_sub(1 + back % list.len().max(1))
+                .map(|k| list[k].clone())
+        };
         let input = match op {
+            Op::Refund {
+                back,
+                kopecks,
+                units,
+                stranger,
+            } => {
+                let (charge, owner) = earlier(&usages, *back).unwrap_or(("none".into(), 0));
+                let owner = if *stranger { (owner + 1) % 3 } else { owner };
+                Input::Refund(Refund {
+                    id,
+                    account: format!("A{owner}").into(),
+                    charge,
+                    amount: kopecks.map(|k| Decimal::new(k as i64, 2)),
+                    units: *units,
+                    reason: "dispute".into(),
+                    operator: "op-3".into(),
+                    time: now,
+                    found: None,
+                })
+            }
+            Op::Reverse { back } => {
+                let (payment, owner) = earlier(&payments, *back).unwrap_or(("none".into(), 0));
+                Input::ReversePayment(ReversePayment {
+                    id,
+                    account: format!("A{owner}").into(),
+                    payment,
+                    reason: "chargeback".into(),
+                    operator: "bank".into(),
+                    time: now,
+                    found: None,
+                })
+            }
             Op::Usage {
                 number,
                 service,
@@ -397,14 +457,36 @@ fn scripts() -> impl Strategy<Value = Vec<Input>> {
         .prop_map(|(p, ops)| script(p, &ops))
 }
 
+/// A refund or a reversal with what the decision it names took, found among `log` the way the
+/// engine finds it in the store; any other input as it is.
+fn resolved(log: &[Decision], cat: &Catalog, input: &Input) -> Input {
+    match input.refers_to() {
+        Some(_) => {
+            let named = log.iter().rev().filter(|d| rating::refund::may_be_named(d));
+            let found = named
+                .map(|d| rating::refund::found(input, cat, d))
+                .find(Option::is_some);
+            rating::refund::with_found(input, found.flatten())
+        }
+        None => input.clone(),
+    }
+}
+
 /// Steps an input and what its decisions derive (a transfer's credit, a bounce's refund), the
-/// way the engine delivers them: the inputs and decisions in order.
-fn step_delivering(s: &mut State, cat: &Catalog, input: &Input) -> Vec<(Input, Decision)> {
+/// way the engine delivers them: the inputs (refunds with what they found in `log`) and
+/// decisions in order, added to `log`.
+fn step_delivering(
+    s: &mut State,
+    cat: &Catalog,
+    log: &mut Vec<Decision>,
+    input: &Input,
+) -> Vec<(Input, Decision)> {
     let mut out = Vec::new();
-    let mut next = Some(input.clone());
+    let mut next = Some(resolved(log, cat, input));
     while let Some(i) = next {
         let d = step(s, cat, &i);
         next = rating::transfer::derived(&d);
+        log.push(d.clone());
         out.push((i, d));
     }
     out
@@ -433,8 +515,12 @@ proptest! {
         // Transfers: sent, received and refunded.
         let (mut sent, mut received, mut refunded) = (Decimal::ZERO, Decimal::ZERO, Decimal::ZERO);
         let mut queue: std::collections::VecDeque<Input> = inputs.iter().cloned().collect();
+        let mut log: Vec<Decision> = Vec::new();
+        // What each charge took and each payment brought, by account and id; what came back.
+        let mut took: std::collections::BTreeMap<(String, String), (Decimal, u64)> = Default::default();
+        let mut back: std::collections::BTreeMap<(String, String), (Decimal, u64)> = Default::default();
         while let Some(input) = queue.pop_front() {
-            let input = &input;
+            let input = &resolved(&log, &cat, &input);
             let before = s.clone();
             let d = rate(&s, &cat, input);
             // Deterministic: the same state, catalog and event give the same bytes.
@@ -457,6 +543,32 @@ proptest! {
                 prop_assert_eq!(Decimal::from(earned) * Decimal::from(10) + acct.loyalty.towards_next, spent[&a], "loyalty of {}", a);
                 prop_assert!(acct.loyalty.towards_next < Decimal::from(10));
             }
+            let key = |event: &EventId| (account_of(&d).unwrap_or_default(), event.to_string());
+            match &d.outcome {
+                Outcome::Charged(c) => {
+                    took.insert(key(&d.event), (c.money, c.takes.iter().map(|t| t.units).sum()));
+                }
+                Outcome::Paid { amount, .. } => {
+                    took.insert(key(&d.event), (*amount, 0));
+                }
+                Outcome::Refunded { charge, money, units, to_buckets, units_money, .. } => {
+                    // Never beyond what the charge took, over all its refunds; units come back
+                    // into buckets or as money, never both.
+                    let (m0, u0) = took[&key(charge)];
+                    let b = back.entry(key(charge)).or_default();
+                    b.0 += *money;
+                    b.1 += *units;
+                    prop_assert!(b.0 <= m0 && b.1 <= u0, "refunded {:?} of {:?}", b, (m0, u0));
+                    let into: u64 = to_buckets.iter().map(|t| t.units).sum();
+                    prop_assert!(into <= *units && (into < *units || units_money.is_zero()));
+                }
+                Outcome::PaymentReversed { payment, amount, .. } => {
+                    prop_assert_eq!(took[&key(payment)].0, *amount);
+                    prop_assert!(back.insert(key(payment), (*amount, 0)).is_none(), "reversed once");
+                }
+                _ => {}
+            }
+            log.push(d.clone());
             match &d.outcome {
                 Outcome::TransferSent { amount, .. } => sent += *amount,
                 Outcome::TransferReceived { amount, .. } => received += *amount,
@@ -580,7 +692,8 @@ proptest! {
     fn replay_of_the_decisions_equals_live(inputs in scripts()) {
         let cat = example();
         let mut live = State::new();
-        let steps: Vec<(Input, Decision)> = inputs.iter().flat_map(|i| step_delivering(&mut live, &cat, i)).collect();
+        let mut log = Vec::new();
+        let steps: Vec<(Input, Decision)> = inputs.iter().flat_map(|i| step_delivering(&mut live, &cat, &mut log, i)).collect();
         let decisions: Vec<Decision> = steps.iter().map(|(_, d)| d.clone()).collect();
         let mut replayed = State::new();
         for d in &decisions {
@@ -607,10 +720,11 @@ proptest! {
         let mut plain = State::new();
         let mut hinted = State::new();
         let mut ahead = rating::prefetch::Ahead::default();
+        let (mut plain_log, mut hinted_log) = (Vec::new(), Vec::new());
         for (i, x) in inputs.iter().enumerate() {
-            let a = step_delivering(&mut plain, &cat, x);
+            let a = step_delivering(&mut plain, &cat, &mut plain_log, x);
             ahead.before(&hinted, i, |k| inputs.get(k));
-            prop_assert_eq!(a, step_delivering(&mut hinted, &cat, x));
+            prop_assert_eq!(a, step_delivering(&mut hinted, &cat, &mut hinted_log, x));
         }
         for a in plain.accounts() {
             prop_assert_eq!(Some(a), hinted.account(&a.id));
@@ -622,10 +736,11 @@ proptest! {
         let cat = example();
         let mut once = State::new();
         let mut twice = State::new();
+        let (mut once_log, mut twice_log) = (Vec::new(), Vec::new());
         for i in &inputs {
-            step_delivering(&mut once, &cat, i);
+            step_delivering(&mut once, &cat, &mut once_log, i);
             // Each step, and each step it derives, delivered twice.
-            for (i, first) in step_delivering(&mut twice, &cat, i) {
+            for (i, first) in step_delivering(&mut twice, &cat, &mut twice_log, i) {
                 let d = step(&mut twice, &cat, &i);
                 if rating::decision::remembered_by(&first).is_none() && first.outcome != Outcome::Duplicate {
                     // Too late to be told from a repeat (the script sends old ids again after
@@ -695,9 +810,10 @@ fn the_scripts_reach_every_part_of_the_lifecycle() {
         let inputs = scripts().new_tree(&mut runner).unwrap().current();
         let mut s = State::new();
         let mut goodwill: std::collections::BTreeSet<(Msisdn, u32)> = Default::default();
+        let mut log = Vec::new();
         for d in inputs
             .iter()
-            .flat_map(|i| step_delivering(&mut s, &cat, i))
+            .flat_map(|i| step_delivering(&mut s, &cat, &mut log, i))
             .map(|(_, d)| d)
         {
             match &d.outcome {
@@ -752,6 +868,31 @@ fn the_scripts_reach_every_part_of_the_lifecycle() {
                 }
                 Outcome::UnitsTaken { takes, .. } if !takes.is_empty() => {
                     seen.insert("units taken back");
+                }
+                Outcome::Refunded {
+                    to_buckets,
+                    units_money,
+                    money,
+                    ..
+                } => {
+                    if !to_buckets.is_empty() {
+                        seen.insert("refund: units back to a bucket");
+                    }
+                    if !units_money.is_zero() {
+                        seen.insert("refund: units back as money");
+                    }
+                    if !money.is_zero() {
+                        seen.insert("refund: money");
+                    }
+                }
+                Outcome::PaymentReversed { .. } => {
+                    seen.insert("payment reversed");
+                }
+                Outcome::Rejected(Rejection::RefundRefused(_)) => {
+                    seen.insert("refused: refund");
+                }
+                Outcome::Rejected(Rejection::UnknownCharge(_)) => {
+                    seen.insert("refused: unknown charge");
                 }
                 _ => {}
             }
@@ -809,6 +950,12 @@ fn the_scripts_reach_every_part_of_the_lifecycle() {
         "points into money",
         "refused: redemption",
         "units taken back",
+        "refund: units back to a bucket",
+        "refund: units back as money",
+        "refund: money",
+        "payment reversed",
+        "refused: refund",
+        "refused: unknown charge",
     ];
     let missing: Vec<_> = all.iter().filter(|k| !seen.contains(*k)).collect();
     assert!(missing.is_empty(), "never happened: {missing:?}");

@@ -44,7 +44,7 @@ fn corpus() -> Vec<(&'static str, Vec<u8>, Expect)> {
         ("msisdn as a number", s(format!(r#"{{"type":"usage","id":"wt-2","msisdn":79001234567,"service":"voice",{t},"duration":60}}"#)), Dead("expected a string")),
         ("missing id", s(usage(&format!(r#"{t},"duration":60"#))), Dead("missing field `id`")),
         ("missing start", s(usage(r#""id":"ms-1","duration":60"#)), Dead("missing field `start`")),
-        ("unknown type", s(r#"{"type":"refund","id":"u-1"}"#.into()), Dead("unknown variant `refund`")),
+        ("unknown type", s(r#"{"type":"rebate","id":"u-1"}"#.into()), Dead("unknown variant `rebate`")),
         ("unknown service", s(format!(r#"{{"type":"usage","id":"us-1","msisdn":"79001234567","service":"fax",{t}}}"#)), Dead("unknown variant `fax`")),
         ("unknown field", s(usage(&format!(r#""id":"uf-1",{t},"duration":60,"colour":"red""#))), Dead("unknown field `colour`")),
         ("NaN amount", s(r#"{"type":"payment","id":"nan","account":"A1","amount":"NaN","time":"2026-11-25T10:00:00Z"}"#.into()), Dead("not a plain decimal")),

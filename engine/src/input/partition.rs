@@ -75,6 +75,8 @@ pub fn key<'a>(input: &'a Input, account_of: impl Fn(Msisdn) -> Option<&'a str>)
         Input::Grant(x) => by_number(x.msisdn),
         Input::RedeemPoints(x) => Key::Account(x.account.clone()),
         Input::Take(x) => by_number(x.msisdn),
+        Input::Refund(x) => Key::Account(x.account.clone()),
+        Input::ReversePayment(x) => Key::Account(x.account.clone()),
     }
 }
 

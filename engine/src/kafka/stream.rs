@@ -426,6 +426,10 @@ impl<'a, F: FnMut(&Engine, &Counters)> Rating<'a, F> {
         // A transfer's credit for a partition another instance owns is not rated here.
         let owned: Vec<u32> = self.src.assigned().collect();
         self.engine.own(Some(&owned));
+        // A refund finds the charge it names in the store: what is in flight lands first.
+        if crate::pipeline::holds_reference(&parsed) {
+            self.land_all()?;
+        }
         let commit = self.engine.prepare_parsed(&lines, parsed)?;
         let next = InFlight {
             lines,

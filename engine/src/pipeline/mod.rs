@@ -12,6 +12,9 @@ use rating::event::Tick;
 use rating::{apply, rate, Catalog, Decision, Input, Outcome, State, Timestamp};
 use std::path::Path;
 
+mod reference;
+pub use reference::holds_reference;
+
 /// Limits of a batch: the most lines rated and committed together.
 pub const DEFAULT_BATCH: usize = 16_384;
 pub const MAX_BATCH: usize = 1 << 20;
@@ -235,6 +238,8 @@ pub struct Engine {
     /// The partitions this instance owns when it shares them with others (a consumer group);
     /// `None`: it owns them all.
     owned: Option<Vec<bool>>,
+    /// The decisions of the batch that its refunds and reversals name.
+    references: reference::References,
 }
 
 /// The commit thread of a file run: writes each batch it is given, and says how it went. A
@@ -388,6 +393,7 @@ impl Engine {
             batch_bytes: 0,
             batch_marks: 0,
             owned: None,
+            references: reference::References::default(),
         };
         e.add_up();
         e.record_catalog(catalog_bytes, fresh)?;
@@ -693,6 +699,13 @@ impl Engine {
                 let ((), (lines, parsed)) =
                     decoded.recv().expect("the decoder answers every batch");
                 decoding -= 1;
+                // A refund finds the charge it names in the store: what is in flight lands first.
+                if holds_reference(&parsed) && !in_flight.is_empty() {
+                    let landing = std::mem::take(&mut in_flight);
+                    if let Err(e) = landed(self, &landing, source) {
+                        break Err(e);
+                    }
+                }
                 let c = match self.prepare_parsed(&lines, parsed) {
                     Ok(c) => c,
                     Err(e) => break Err(e),
@@ -790,6 +803,7 @@ impl Engine {
         let before: Vec<Part> = self.parts.clone();
         let counted: Vec<Counters> = self.part_counters.clone();
         let mut ahead = rating::prefetch::Ahead::default();
+        self.references.expect(&parsed);
         for (j, (line, input)) in lines.iter().zip(&parsed).enumerate() {
             ahead.before(&self.state, j, |k| parsed.get(k)?.as_ref().ok());
             self.rate_line(line, input, &mut c, &mut dirty)?;
@@ -839,6 +853,16 @@ impl Engine {
                     self.dead_letter(p, line, reason, commit);
                     return Ok(());
                 }
+                let resolved;
+                let input = match input.refers_to() {
+                    Some(_) => {
+                        let recorded = |tag| recorded_catalog(&self.store, tag);
+                        resolved =
+                            (self.references).resolve((&self.store, &self.cat), input, recorded)?;
+                        &resolved
+                    }
+                    None => input,
+                };
                 let mut d = rate(&self.state, &self.cat, input);
                 // Only an accepted input moves its partition's clock (and so brings a day's
                 // ticks): a refused one, whatever its time, changes nothing. The ticks come
@@ -1034,6 +1058,7 @@ impl Engine {
         dirty: &mut Changed,
     ) -> Result<(), EngineError> {
         apply(&mut self.state, decided)?;
+        self.references.note(decided);
         let seq = self.parts[partition as usize].seq;
         self.buf.clear();
         encode_input(input, &mut self.buf);

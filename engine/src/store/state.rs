@@ -198,6 +198,28 @@ impl Store {
         Ok(places.into_iter().map(move |place| self.entry_at(place)))
     }
 
+    /// The latest decision of `account` for the input `event` that `accept` takes (a refund
+    /// looks for a charge, not a later refusal of the same id sent again too late).
+    pub fn find_decision(
+        &self,
+        account: &str,
+        event: &str,
+        accept: impl Fn(&rating::Decision) -> bool,
+    ) -> Result<Option<rating::Decision>, StoreError> {
+        for place in self.account_entries(account)?.into_iter().rev() {
+            let (at, entry) = self.entry_at(place)?;
+            let Entry::Rated { decision, .. } = entry else {
+                continue;
+            };
+            let decision = rating::codec::decode_decision(&decision)
+                .map_err(|e| StoreError::Corrupt(format!("log {}/{}: {e}", at.0, at.1)))?;
+            if decision.event == event && accept(&decision) {
+                return Ok(Some(decision));
+            }
+        }
+        Ok(None)
+    }
+
     /// The log entry at a place, `(partition, seq)`.
     fn entry_at(&self, (p, seq): (u32, u64)) -> Result<PlacedEntry, StoreError> {
         let bytes = self

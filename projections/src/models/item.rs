@@ -51,6 +51,13 @@ pub enum What {
         units: u64,
         reason: CompactString,
     },
+    /// A usage charge refunded (`money` negative): `units` of it went back to the buckets
+    /// they came from.
+    Refund {
+        charge: EventId,
+        units: u64,
+        reason: CompactString,
+    },
 }
 
 /// One line of a number's detalization.
@@ -82,7 +89,7 @@ impl Item {
             },
             What::Fee { .. } => Category::Fees,
             What::Report | What::Grant { .. } | What::Take { .. } => Category::Other,
-            What::Adjustment { .. } => Category::Adjustments,
+            What::Adjustment { .. } | What::Refund { .. } => Category::Adjustments,
         }
     }
 
@@ -95,6 +102,7 @@ impl Item {
             What::Adjustment { .. } => "adjustment",
             What::Grant { .. } => "grant",
             What::Take { .. } => "take",
+            What::Refund { .. } => "refund",
         }
     }
 }
@@ -119,6 +127,10 @@ pub enum PaymentKind {
     Adjustment,
     /// Loyalty points turned into money.
     PointsRedeemed,
+    /// A usage charge refunded.
+    Refund,
+    /// A payment taken back (negative).
+    PaymentReversed,
 }
 
 /// One line of an account's payment history.

@@ -164,6 +164,16 @@ pub fn row(cat: &Catalog, item: &Item) -> Row {
             reason.to_string(),
             String::new(),
         ),
+        What::Refund { charge, units, .. } => (
+            "refund".into(),
+            String::new(),
+            charge.to_string(),
+            if *units == 0 {
+                String::new()
+            } else {
+                units.to_string()
+            },
+        ),
         What::Grant { package, units, .. } | What::Take { package, units, .. } => {
             let service = if matches!(item.what, What::Grant { .. }) {
                 "grant"

@@ -81,6 +81,8 @@ pub(crate) fn named_account<'a>(state: &'a State, input: &Input) -> Option<&'a A
         Input::SetBalanceAlerts(x) => &x.account,
         Input::Adjust(x) => &x.account,
         Input::RedeemPoints(x) => &x.account,
+        Input::Refund(x) => &x.account,
+        Input::ReversePayment(x) => &x.account,
         _ => return None,
     };
     state.account(id)

@@ -15,6 +15,7 @@ pub mod price;
 pub mod quote;
 pub mod rate;
 pub(crate) mod redemption;
+pub mod refund;
 pub(crate) mod renewal;
 pub mod transfer;
 pub(crate) mod usage;

@@ -253,6 +253,31 @@ impl<'c> Pricer<'c> {
     }
 }
 
+/// What `units` of usage cost at `rate` from its start, slot by slot, without its connect fee,
+/// capped at its maximum cost and rounded as the rate rounds: the value of units a package paid
+/// for, when they come back as money (a refund).
+pub fn value_at_rate(rate: &Rate, units: u64) -> Decimal {
+    if rate.slots.is_empty() {
+        return Decimal::ZERO;
+    }
+    let mut total = Decimal::ZERO;
+    let mut e = 0u64;
+    while e < units {
+        let (si, next_slot) = rate.slot_at(e);
+        let slot = &rate.slots[si];
+        let end = units.min(next_slot.unwrap_or(u64::MAX));
+        let increments = (end - e).div_ceil(slot.increment);
+        let billed = increments * slot.increment;
+        total += span_cost(rate, slot, increments, billed);
+        e += billed;
+    }
+    if let Some(max) = rate.max_cost {
+        total = total.min(max);
+    }
+    rate.rounding
+        .apply(total.round_dp_with_strategy(NOISE_DECIMALS, RoundingStrategy::MidpointAwayFromZero))
+}
+
 /// The cost of `increments` increments of a slot (`units` in all): per increment when the rate rounds
 /// each, else exact.
 #[inline]

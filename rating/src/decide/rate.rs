@@ -99,5 +99,9 @@ fn decide(state: &State, cat: &Catalog, input: &Input) -> Decision {
         Input::Grant(grant) => super::correction::grant(state, cat, input, grant),
         Input::RedeemPoints(redeem) => super::redemption::redeem(state, cat, input, redeem),
         Input::Take(take) => super::correction::take(state, cat, input, take),
+        Input::Refund(refund) => super::refund::refund(state, cat, input, refund),
+        Input::ReversePayment(reverse) => {
+            super::refund::reverse_payment(state, cat, input, reverse)
+        }
     }
 }

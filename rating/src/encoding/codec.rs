@@ -154,6 +154,8 @@ pub fn encode_input(input: &Input, out: &mut Vec<u8>) {
         Input::Grant(x) => put(out, 22, x),
         Input::RedeemPoints(x) => put(out, 23, x),
         Input::Take(x) => put(out, 24, x),
+        Input::Refund(x) => put(out, 25, x),
+        Input::ReversePayment(x) => put(out, 26, x),
     }
 }
 
@@ -185,6 +187,8 @@ pub fn decode_input(bytes: &[u8]) -> Result<Input, DecodeError> {
         22 if version >= 4 => Input::Grant(body(rest)?),
         23 if version >= 4 => Input::RedeemPoints(body(rest)?),
         24 if version >= 4 => Input::Take(body(rest)?),
+        25 if version >= 4 => Input::Refund(body(rest)?),
+        26 if version >= 4 => Input::ReversePayment(body(rest)?),
         k => return Err(DecodeError::UnknownKind(k)),
     })
 }

@@ -2,7 +2,8 @@
 //! checkpoint, and every older layout read back. Pure, so that it is fuzzed without a store
 //! (`fuzz/fuzz_targets/account_record.rs`).
 //!
-//! Layouts: 7 since a number holds the time it joined its account (layouts 3 to 6 hold numbers
+//! Layouts: 8 since a record holds, after the ids, what was refunded of the account's charges
+//! (`Account::refunds`); 7 since a number holds the time it joined its account (layouts 3 to 6 hold numbers
 //! as decisions of version 3 did, read through [`crate::codec::v3`]); 6 since a record holds the ids its account keeps for ever (payments, transfers,
 //! commands; a layout-5 record holds the window's alone, read through [`crate::recent::v5`]);
 //! 5 since the ids a record holds are 64-bit digests (a layout-4 record holds 128-bit
@@ -13,11 +14,11 @@
 
 use crate::codec::DecodeError;
 use crate::recent::{Recent, RecentRecord};
-use crate::state::Account;
+use crate::state::{Account, Refunded};
 use bincode::Options;
 
 /// The layout written today.
-pub const ACCOUNT_LAYOUT: u8 = 7;
+pub const ACCOUNT_LAYOUT: u8 = 8;
 
 /// The most bytes a record is read from: an account's ids are a window of its inputs, 16 bytes
 /// each, so a number with a million inputs in one window is 16 MB. More is corruption, refused
@@ -37,7 +38,7 @@ pub fn encode_account(account: &Account, recent: &Recent, out: &mut Vec<u8>) {
     out.clear();
     out.push(ACCOUNT_LAYOUT);
     opts()
-        .serialize_into(&mut *out, &(account, recent.record()))
+        .serialize_into(&mut *out, &(account, recent.record(), &account.refunds))
         .expect("accounts serialise into memory");
 }
 
@@ -51,9 +52,16 @@ pub fn decode_account(bytes: &[u8]) -> Result<(Account, Option<Recent>), DecodeE
     };
     match bytes.split_first() {
         Some((&ACCOUNT_LAYOUT, rest)) => opts()
+            .deserialize::<(Account, RecentRecord, Vec<Refunded>)>(rest)
+            .map(|(mut a, r, refunds)| {
+                a.refunds = refunds;
+                (a, Some(Recent::from(r)))
+            })
+            .map_err(corrupt(ACCOUNT_LAYOUT)),
+        Some((7, rest)) => opts()
             .deserialize::<(Account, RecentRecord)>(rest)
             .map(|(a, r)| (a, Some(Recent::from(r))))
-            .map_err(corrupt(ACCOUNT_LAYOUT)),
+            .map_err(corrupt(7)),
         Some((6, rest)) => {
             crate::codec::v3::read(|| opts().deserialize::<(Account, RecentRecord)>(rest))
                 .map(|(a, r)| (a, Some(Recent::from(r))))

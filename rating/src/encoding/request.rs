@@ -14,9 +14,10 @@ use serde::Deserialize;
 pub const MAX_QUERY: usize = 2048;
 
 /// Services a detalization can be filtered by (the categories of its items): every service,
-/// then fees, reports, and the operator's adjustments, goodwill grants and units taken back.
-pub const SERVICES: [&str; Service::ALL.len() + 5] = {
-    let mut names = [""; Service::ALL.len() + 5];
+/// then fees, reports, and the operator's adjustments, goodwill grants, units taken back and
+/// refunds.
+pub const SERVICES: [&str; Service::ALL.len() + 6] = {
+    let mut names = [""; Service::ALL.len() + 6];
     let mut i = 0;
     while i < Service::ALL.len() {
         names[i] = Service::ALL[i].name();
@@ -27,6 +28,7 @@ pub const SERVICES: [&str; Service::ALL.len() + 5] = {
     names[i + 2] = "adjustment";
     names[i + 3] = "grant";
     names[i + 4] = "take";
+    names[i + 5] = "refund";
     names
 };
 

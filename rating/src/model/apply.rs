@@ -186,6 +186,9 @@ fn apply_outcome(acct: &mut Account, decision: &Decision) -> Result<Effects, App
         Outcome::UnitsTaken { msisdn, takes, .. } => {
             take_units(number_of(acct, decision, *msisdn)?, decision, takes)?;
         }
+        Outcome::Refunded { .. } | Outcome::PaymentReversed { .. } => {
+            refund(acct, decision)?;
+        }
         Outcome::TransferBounced { .. }
         | Outcome::Opened { .. }
         | Outcome::Duplicate
@@ -217,6 +220,76 @@ fn correct(acct: &mut Account, decision: &Decision) -> Result<(), ApplyError> {
         }
         _ => unreachable!("called for a correction"),
     }
+}
+
+/// A charge refunded (money, and units back to their buckets) or a payment reversed; what was
+/// refunded of it remembered, and what is no longer refundable forgotten.
+fn refund(acct: &mut Account, decision: &Decision) -> Result<(), ApplyError> {
+    let (event, time, money, units, balance_after) = match &decision.outcome {
+        Outcome::Refunded {
+            charge,
+            msisdn,
+            charged_at,
+            money,
+            units,
+            to_buckets,
+            units_money,
+            balance_after,
+            ..
+        } => {
+            if !to_buckets.is_empty() {
+                let m = msisdn.ok_or_else(|| bad(decision, "units back to no number"))?;
+                give_back(number_of(acct, decision, m)?, decision, to_buckets)?;
+            }
+            acct.balance += *money + *units_money;
+            (charge, *charged_at, *money, *units, *balance_after)
+        }
+        Outcome::PaymentReversed {
+            payment,
+            paid_at,
+            amount,
+            balance_after,
+            ..
+        } => {
+            acct.balance -= *amount;
+            (payment, *paid_at, *amount, 0, *balance_after)
+        }
+        _ => unreachable!("called for a refund"),
+    };
+    balance_is(decision, acct.balance, balance_after)?;
+    let horizon = decision.time.0 - crate::state::REFUNDABLE_DAYS as i64 * 86_400;
+    acct.refunds.retain(|r| r.time.0 >= horizon);
+    match acct.refunds.iter_mut().find(|r| r.event == *event) {
+        Some(r) => {
+            r.money += money;
+            r.units += units;
+        }
+        None => acct.refunds.push(crate::state::Refunded {
+            event: event.clone(),
+            time,
+            money,
+            units,
+        }),
+    }
+    Ok(())
+}
+
+/// Units back into the buckets they were taken from, never above what each held at first.
+fn give_back(
+    number: &mut Number,
+    decision: &Decision,
+    back: &[crate::decision::Take],
+) -> Result<(), ApplyError> {
+    for take in back {
+        let bucket = (number.buckets.iter_mut())
+            .find(|b| b.id == take.bucket)
+            .ok_or_else(|| bad(decision, "units back to a bucket the number does not hold"))?;
+        if bucket.remaining + take.units > bucket.total {
+            return Err(bad(decision, "units back beyond what the bucket held"));
+        }
+        bucket.remaining += take.units;
+    }
+    Ok(())
 }
 
 /// A bucket given to a number (not bought by its plan), and the number's counters after it.

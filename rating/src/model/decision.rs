@@ -7,6 +7,7 @@ use crate::event::{AccountId, EventId, Month, Msisdn};
 use crate::money;
 use crate::service::{Direction, Service};
 use crate::state::{Account, Autopay, Bucket, Number, NumberStatus};
+pub use crate::take::Take;
 use crate::time::Timestamp;
 use chrono::NaiveDate;
 use compact_str::CompactString;
@@ -322,6 +323,37 @@ pub enum Outcome {
         reason: CompactString,
         operator: CompactString,
     },
+    /// A usage charge refunded, in full or in part: `money` of the money it took, and `units`
+    /// of the units it took, of which `to_buckets` went back to their buckets and the rest came
+    /// back as `units_money`.
+    Refunded {
+        charge: EventId,
+        msisdn: Option<Msisdn>,
+        /// The charge's event time (refunds of a charge are remembered while it is refundable).
+        charged_at: Timestamp,
+        #[serde(with = "money::amount")]
+        money: Decimal,
+        units: u64,
+        #[serde(with = "crate::small_vec")]
+        to_buckets: SmallVec<[Take; 2]>,
+        #[serde(with = "money::amount")]
+        units_money: Decimal,
+        reason: CompactString,
+        operator: CompactString,
+        #[serde(with = "money::amount")]
+        balance_after: Decimal,
+    },
+    /// A payment taken back (a chargeback).
+    PaymentReversed {
+        payment: EventId,
+        paid_at: Timestamp,
+        #[serde(with = "money::amount")]
+        amount: Decimal,
+        reason: CompactString,
+        operator: CompactString,
+        #[serde(with = "money::amount")]
+        balance_after: Decimal,
+    },
 }
 
 /// One usage item, rated.
@@ -368,12 +400,6 @@ pub enum Why {
     Money,
     /// Money, capped at the rate's maximum cost.
     MoneyCapped,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Take {
-    pub bucket: u32,
-    pub units: u64,
 }
 
 /// A stretch of usage billed at one slot of one rate.
@@ -535,6 +561,12 @@ pub enum Rejection {
     UnknownPackage(CompactString),
     #[error("points not redeemed: {0}")]
     RedeemRefused(CompactString),
+    #[error("no usage charge {0} of this account")]
+    UnknownCharge(EventId),
+    #[error("no payment {0} of this account")]
+    UnknownPayment(EventId),
+    #[error("refund refused: {0}")]
+    RefundRefused(CompactString),
 }
 
 /// Whether an account holds a decision's id for ever rather than for its window
@@ -585,6 +617,16 @@ pub fn concerned(decision: &Decision) -> Option<&AccountId> {
 }
 
 impl Outcome {
+    /// The money a refund brings back in all.
+    pub fn refunded_money(&self) -> Decimal {
+        match self {
+            Outcome::Refunded {
+                money, units_money, ..
+            } => money + units_money,
+            _ => Decimal::ZERO,
+        }
+    }
+
     /// The outcome's kind as a short stable name (`charged`, `rejected`), for listing and
     /// filtering.
     pub fn name(&self) -> &'static str {
@@ -614,6 +656,8 @@ impl Outcome {
             Outcome::Granted { .. } => "granted",
             Outcome::PointsRedeemed { .. } => "points_redeemed",
             Outcome::UnitsTaken { .. } => "units_taken",
+            Outcome::Refunded { .. } => "refunded",
+            Outcome::PaymentReversed { .. } => "payment_reversed",
         }
     }
 }
@@ -647,6 +691,9 @@ impl Rejection {
             Rejection::TransferRefused(_) => "transfer_refused",
             Rejection::UnknownPackage(_) => "unknown_package",
             Rejection::RedeemRefused(_) => "redeem_refused",
+            Rejection::UnknownCharge(_) => "unknown_charge",
+            Rejection::UnknownPayment(_) => "unknown_payment",
+            Rejection::RefundRefused(_) => "refund_refused",
             Rejection::TooLate { .. } => "too_late",
             Rejection::BeforeNumberJoined { .. } | Rejection::BeforeJoiningTime { .. } => {
                 "before_number_joined"

@@ -476,6 +476,64 @@ pub struct RedeemPoints {
     pub time: Timestamp,
 }
 
+/// A refund of a usage charge of `account`, named by its event id (`charge`): in full (neither
+/// `amount` nor `units`), or in part: `amount` of the money it took, `units` of the package
+/// units it took. Units go back to the bucket they came from while it is valid, otherwise they
+/// come back as money at the price the charge was subject to.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Refund {
+    pub id: EventId,
+    pub account: AccountId,
+    pub charge: EventId,
+    #[serde(default, with = "money::opt_amount")]
+    pub amount: Option<Decimal>,
+    #[serde(default)]
+    pub units: Option<u64>,
+    pub reason: CompactString,
+    pub operator: CompactString,
+    pub time: Timestamp,
+    /// What the charge took, as the log recorded it: found by the engine in the account's log
+    /// before rating, and recorded with the input, so that rating reads no log and a replay
+    /// reads the same. Whatever a source sends here is replaced.
+    #[serde(default)]
+    pub found: Option<Box<Refundable>>,
+}
+
+/// A chargeback: the payment `payment` of `account` (its event id) taken back in full.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReversePayment {
+    pub id: EventId,
+    pub account: AccountId,
+    pub payment: EventId,
+    pub reason: CompactString,
+    pub operator: CompactString,
+    pub time: Timestamp,
+    /// The payment, as the log recorded it (see [`Refund::found`]).
+    #[serde(default)]
+    pub found: Option<Box<Refundable>>,
+}
+
+/// What a charge took or a payment brought, read from its decision in the log
+/// (`crate::refund::refundable`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Refundable {
+    /// The charge's or payment's event time.
+    pub time: Timestamp,
+    pub msisdn: Option<Msisdn>,
+    /// Money the charge took, or the payment brought.
+    #[serde(with = "money::amount")]
+    pub money: Decimal,
+    /// Units the charge took, bucket by bucket, in the order taken.
+    #[serde(with = "crate::small_vec")]
+    pub takes: smallvec::SmallVec<[crate::take::Take; 2]>,
+    /// What the units it took would have cost at the charge's rate.
+    #[serde(with = "money::amount")]
+    pub units_value: Decimal,
+}
+
 /// Longest reason code and operator id of a correction.
 pub const MAX_REASON_BYTES: usize = 64;
 pub use crate::catalog::limits::MAX_GRANT_DAYS;
@@ -570,6 +628,8 @@ pub enum Input {
     Grant(Grant),
     RedeemPoints(RedeemPoints),
     Take(TakeUnits),
+    Refund(Refund),
+    ReversePayment(ReversePayment),
 }
 
 impl Input {
@@ -596,6 +656,8 @@ impl Input {
             Input::Grant(x) => &x.id,
             Input::RedeemPoints(x) => &x.id,
             Input::Take(x) => &x.id,
+            Input::Refund(x) => &x.id,
+            Input::ReversePayment(x) => &x.id,
         }
     }
 
@@ -623,6 +685,8 @@ impl Input {
             Input::Grant(x) => x.time,
             Input::RedeemPoints(x) => x.time,
             Input::Take(x) => x.time,
+            Input::Refund(x) => x.time,
+            Input::ReversePayment(x) => x.time,
         }
     }
 
@@ -652,6 +716,8 @@ impl Input {
             Input::Grant(_) => "grant",
             Input::RedeemPoints(_) => "redeem_points",
             Input::Take(_) => "take",
+            Input::Refund(_) => "refund",
+            Input::ReversePayment(_) => "reverse_payment",
         }
     }
 
@@ -673,6 +739,16 @@ impl Input {
             Input::Grant(x) => Some(x.msisdn),
             Input::RedeemPoints(x) => x.msisdn,
             Input::Take(x) => Some(x.msisdn),
+            _ => None,
+        }
+    }
+
+    /// The earlier input of its own account an input refers to (a refund's charge, a reversed
+    /// payment): the engine finds it in the log before the input is rated.
+    pub fn refers_to(&self) -> Option<(&AccountId, &EventId)> {
+        match self {
+            Input::Refund(x) => Some((&x.account, &x.charge)),
+            Input::ReversePayment(x) => Some((&x.account, &x.payment)),
             _ => None,
         }
     }
@@ -711,6 +787,14 @@ impl Input {
                 Err(format!("a take is of 1 to {MAX_VOLUME_BYTES} units"))
             }
             Input::Take(t) => correction_rule(&t.reason, &t.operator),
+            Input::Refund(r) if r.amount.is_some_and(|a| a <= Decimal::ZERO) => {
+                Err("a refund's amount is positive".into())
+            }
+            Input::Refund(r) if r.units == Some(0) || r.units > Some(MAX_VOLUME_BYTES) => {
+                Err(format!("a refund's units are 1 to {MAX_VOLUME_BYTES}"))
+            }
+            Input::Refund(r) => correction_rule(&r.reason, &r.operator),
+            Input::ReversePayment(r) => correction_rule(&r.reason, &r.operator),
             Input::RedeemPoints(r) => match (r.points, &r.reward, r.msisdn) {
                 (Some(0), _, _) => Err("redeems no points".into()),
                 (Some(_), None, None) | (None, Some(_), Some(_)) => Ok(()),

@@ -10,3 +10,4 @@ pub mod number;
 pub mod recent;
 pub(crate) mod small_vec;
 pub mod state;
+pub mod take;

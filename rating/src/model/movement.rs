@@ -44,11 +44,15 @@ pub enum MovementKind {
     AdjustmentOut,
     /// Loyalty points turned into money (`redeem_points`).
     PointsRedeemed,
+    /// A usage charge refunded (`refund`): its money, and its units that came back as money.
+    Refund,
+    /// A payment taken back (`reverse_payment`).
+    PaymentReversal,
 }
 
 impl MovementKind {
     /// Every kind, in order.
-    pub const ALL: [MovementKind; 22] = [
+    pub const ALL: [MovementKind; 24] = [
         MovementKind::Usage,
         MovementKind::ConnectionFee,
         MovementKind::MonthlyFee,
@@ -71,6 +75,8 @@ impl MovementKind {
         MovementKind::AdjustmentIn,
         MovementKind::AdjustmentOut,
         MovementKind::PointsRedeemed,
+        MovementKind::Refund,
+        MovementKind::PaymentReversal,
     ];
 
     /// The kind's name, as its JSON names it (`monthly_fee`).
@@ -98,6 +104,8 @@ impl MovementKind {
             MovementKind::AdjustmentIn => "adjustment_in",
             MovementKind::AdjustmentOut => "adjustment_out",
             MovementKind::PointsRedeemed => "points_redeemed",
+            MovementKind::Refund => "refund",
+            MovementKind::PaymentReversal => "payment_reversal",
         }
     }
 
@@ -116,6 +124,8 @@ impl MovementKind {
                 | MovementKind::AdjustmentIn
                 | MovementKind::AdjustmentOut
                 | MovementKind::PointsRedeemed
+                | MovementKind::Refund
+                | MovementKind::PaymentReversal
         )
     }
 
@@ -134,6 +144,7 @@ impl MovementKind {
                 | MovementKind::TransferRefund
                 | MovementKind::AdjustmentIn
                 | MovementKind::PointsRedeemed
+                | MovementKind::Refund
         )
     }
 
@@ -232,6 +243,12 @@ impl Decision {
             }
             Outcome::PointsRedeemed { money, .. } => {
                 put(MovementKind::PointsRedeemed, None, *money);
+            }
+            Outcome::Refunded { msisdn, .. } => {
+                put(MovementKind::Refund, *msisdn, self.outcome.refunded_money());
+            }
+            Outcome::PaymentReversed { amount, .. } => {
+                put(MovementKind::PaymentReversal, None, *amount);
             }
             _ => {}
         }

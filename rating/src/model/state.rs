@@ -96,6 +96,36 @@ pub struct Account {
     pub low_balance: Option<Decimal>,
     pub activity: Activity,
     pub loyalty: Loyalty,
+    /// What was refunded of each charge, and the payments reversed, that are still refundable
+    /// ([`REFUNDABLE_DAYS`]). Kept in the account's record after the account (record layout 8),
+    /// not in the account's own encoding, which decisions of older layouts hold.
+    #[serde(skip)]
+    pub refunds: Vec<Refunded>,
+}
+
+/// How long after a charge or a payment it can be refunded or reversed, in days of event time.
+pub const REFUNDABLE_DAYS: u64 = 400;
+/// The most charges and payments an account keeps refunds of at once.
+pub const MAX_REFUNDED: usize = 1_000;
+
+/// What has been refunded of one charge (money, and units), or a payment reversed (`money` its
+/// amount).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Refunded {
+    pub event: EventId,
+    /// The charge's or payment's event time: the entry is dropped once it is no longer
+    /// refundable.
+    pub time: Timestamp,
+    #[serde(with = "crate::money::amount")]
+    pub money: Decimal,
+    pub units: u64,
+}
+
+impl Account {
+    /// What was refunded of the charge (or payment) `event` so far.
+    pub fn refunded(&self, event: &str) -> Option<&Refunded> {
+        self.refunds.iter().find(|r| r.event == event)
+    }
 }
 
 /// Loyalty points earned, and spending that counts towards the next one.
@@ -124,6 +154,7 @@ impl Account {
             low_balance: None,
             activity: Activity::new(opened),
             loyalty: Loyalty::default(),
+            refunds: Vec::new(),
         }
     }
 

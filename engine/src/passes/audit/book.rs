@@ -2,7 +2,7 @@
 //! promises and transfers by their steps. Each balance a decision records is checked against
 //! what the ledger sums to at that point.
 
-use super::ledger::Ledger;
+use super::ledger::{Ledger, Refundable};
 use super::report::AuditReport;
 use rating::{Decision, Msisdn, Outcome};
 use rust_decimal::Decimal;
@@ -224,6 +224,13 @@ impl Booking<'_> {
                 balance_after,
                 ..
             } => self.adjusted(fees, *amount, *balance_after),
+            Outcome::Refunded { .. } => self.refunded(fees),
+            Outcome::PaymentReversed {
+                payment,
+                amount,
+                balance_after,
+                ..
+            } => self.reversed(fees, payment, *amount, *balance_after),
             Outcome::PointsRedeemed {
                 money,
                 msisdn,
@@ -329,6 +336,90 @@ impl Booking<'_> {
         *self.balance() -= charge.money;
         self.report.charges += charge.money;
         self.balance_is(charge.balance_after);
+        let units: u64 = charge.takes.iter().map(|t| t.units).sum();
+        if !charge.money.is_zero() || units > 0 {
+            self.refundable(charge.money, units);
+        }
+    }
+
+    /// This decision's charge or payment, which a refund or a reversal may name later.
+    fn refundable(&mut self, money: Decimal, units: u64) {
+        let key = (self.account.clone(), self.decision.event.to_string());
+        let r = Refundable {
+            money,
+            units,
+            ..Refundable::default()
+        };
+        self.ledger.refundable.insert(key, r);
+    }
+
+    /// A charge's refund: over all its refunds, never more money or units than the charge took
+    /// as the log booked it; units into the buckets they came from, and money for units only
+    /// for those not put back.
+    fn refunded(&mut self, fees: Decimal) {
+        let Outcome::Refunded {
+            charge,
+            msisdn,
+            money,
+            units,
+            to_buckets,
+            units_money,
+            balance_after,
+            ..
+        } = &self.decision.outcome
+        else {
+            unreachable!("called for a refund")
+        };
+        let at = self.at;
+        let back: u64 = to_buckets.iter().map(|t| t.units).sum();
+        let shape = !money.is_sign_negative()
+            && !units_money.is_sign_negative()
+            && back <= *units
+            && (back < *units || units_money.is_zero());
+        let key = (self.account.clone(), charge.to_string());
+        match self.ledger.refundable.get_mut(&key) {
+            Some(r)
+                if shape && r.money_back + money <= r.money && r.units_back + units <= r.units =>
+            {
+                r.money_back += money;
+                r.units_back += units;
+            }
+            other => self.report.bad(format!(
+                "{at}: refunds {money} and {units} units ({back} into buckets, {units_money} as \
+                 money) of charge {charge}, of which the log books {other:?}"
+            )),
+        }
+        for take in to_buckets {
+            let bucket = msisdn.and_then(|m| self.ledger.buckets.get_mut(&(m, take.bucket)));
+            match bucket {
+                Some(b) if b.remaining + take.units <= b.total => b.remaining += take.units,
+                other => self.report.bad(format!(
+                    "{at}: gives {} units back to bucket {} of {msisdn:?}, which is {other:?}",
+                    take.units, take.bucket
+                )),
+            }
+        }
+        let total = *money + *units_money;
+        *self.balance() += total - fees;
+        self.report.refunded += total;
+        self.balance_is(*balance_after);
+    }
+
+    /// A payment reversed: one the log booked, for its amount, once.
+    fn reversed(&mut self, fees: Decimal, payment: &str, amount: Decimal, balance_after: Decimal) {
+        let at = self.at;
+        let key = (self.account.clone(), payment.to_string());
+        match self.ledger.refundable.get_mut(&key) {
+            Some(r) if r.money == amount && r.money_back.is_zero() && r.units == 0 => {
+                r.money_back = amount;
+            }
+            other => self.report.bad(format!(
+                "{at}: reverses {amount} of payment {payment}, of which the log books {other:?}"
+            )),
+        }
+        *self.balance() -= amount + fees;
+        self.report.reversed += amount;
+        self.balance_is(balance_after);
     }
 
     /// Money the operator put in (positive) or took out.
@@ -366,6 +457,7 @@ impl Booking<'_> {
         self.report.payments += amount;
         self.report.repaid += repaid;
         self.balance_is(balance_after);
+        self.refundable(amount, 0);
     }
 
     /// A detalization's fee (a free one costs nothing, once a month); the fee it took.

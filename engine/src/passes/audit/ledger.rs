@@ -24,6 +24,19 @@ pub(super) struct Ledger {
     /// after another, so a credit may be read before its debit.
     /// Keyed by the sender's account and the transfer's id: two senders may use one id.
     pub(super) transfers: HashMap<(String, String), TransferSteps>,
+    /// Each usage charge that took money or units, and each payment, by account and id: what
+    /// it took (or brought), and what refunds gave back of it (a payment's: its reversal).
+    pub(super) refundable: HashMap<(String, String), Refundable>,
+}
+
+/// A charge's money and units, and what refunds gave back of them; or a payment's amount and
+/// whether it was reversed (`money_back` its amount).
+#[derive(Default, Debug)]
+pub(super) struct Refundable {
+    pub(super) money: Decimal,
+    pub(super) units: u64,
+    pub(super) money_back: Decimal,
+    pub(super) units_back: u64,
 }
 
 /// The amounts of a transfer's steps: `[sent, received, bounced, refunded]`.

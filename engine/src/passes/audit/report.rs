@@ -38,6 +38,11 @@ pub struct AuditReport {
     /// Money loyalty points were turned into.
     #[serde(with = "rating::money::amount")]
     pub redeemed: Decimal,
+    /// Money usage charges' refunds brought back, and payments reversed took.
+    #[serde(with = "rating::money::amount")]
+    pub refunded: Decimal,
+    #[serde(with = "rating::money::amount")]
+    pub reversed: Decimal,
     /// The money of the transfers in flight: sent, and neither received nor refunded yet.
     #[serde(with = "rating::money::amount")]
     pub in_flight: Decimal,
@@ -59,7 +64,7 @@ impl AuditReport {
     /// can add up.
     pub fn totals_line(&self) -> String {
         format!(
-            "balances {} = payments {} + promised {} − repaid {} − written off {} − charges {} − fees {} − transfers in flight {} + adjusted in {} − adjusted out {} + points redeemed {}",
+            "balances {} = payments {} + promised {} − repaid {} − written off {} − charges {} − fees {} − transfers in flight {} + adjusted in {} − adjusted out {} + points redeemed {} + refunded {} − payments reversed {}",
             self.balances,
             self.payments,
             self.promised,
@@ -70,7 +75,9 @@ impl AuditReport {
             self.in_flight,
             self.adjusted_in,
             self.adjusted_out,
-            self.redeemed
+            self.redeemed,
+            self.refunded,
+            self.reversed
         )
     }
 
@@ -85,6 +92,8 @@ impl AuditReport {
             + self.adjusted_in
             - self.adjusted_out
             + self.redeemed
+            + self.refunded
+            - self.reversed
     }
 
     pub(super) fn bad(&mut self, what: String) {
