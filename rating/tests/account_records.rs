@@ -45,17 +45,10 @@ fn a_record_reads_back_as_the_account_and_its_ids() {
 }
 
 #[test]
-fn a_record_of_layout_7_reads_as_an_account_without_refunds() {
+fn a_record_of_layout_7_reads_as_an_account_without_refunds_or_unpaid_fees() {
     let (s, id) = busy_account();
     let (a, r) = (s.account(id).unwrap(), s.recent(id).unwrap());
-    assert!(a.refunds.is_empty());
-    let mut bytes = Vec::new();
-    encode_account(a, r, &mut bytes);
-    // Layout 8 is layout 7 and then the refunds: here none, a length of zero (8 bytes).
-    assert_eq!(bytes[bytes.len() - 8..], [0u8; 8]);
-    let mut seven = bytes[..bytes.len() - 8].to_vec();
-    seven[0] = 7;
-    let (a7, r7) = decode_account(&seven).unwrap();
+    let (a7, r7) = decode_account(&in_layout(a, r, 7)).unwrap();
     assert_eq!(&a7, a);
     assert_eq!(r7.unwrap().record(), r.record());
 }
@@ -90,13 +83,16 @@ fn damaged_records_are_refused_not_misread() {
     assert!(decode_account(&huge).is_err());
 }
 
-/// `a`'s record in layout 6: today's bytes without its one number's joining time.
-fn in_layout_6(a: &Account, r: &rating::recent::Recent) -> Vec<u8> {
+/// `a`'s record in an older layout: today's bytes without what came later. Layout 8 ends its
+/// one number with its unpaid fees (8 bytes of an empty list's length) and the record with the
+/// refunds (8 more); layout 7 is the same without them; layout 6 without the number's joining
+/// time (8 more) too.
+fn in_layout(a: &Account, r: &rating::recent::Recent, layout: u8) -> Vec<u8> {
     use bincode::Options;
     assert_eq!(a.numbers.len(), 1);
+    assert!(a.numbers[0].unpaid.is_empty() && a.refunds.is_empty());
     let mut bytes = Vec::new();
     encode_account(a, r, &mut bytes);
-    // The number's bytes end with its joining time; layout 6 is the same without them.
     let number = bincode::DefaultOptions::new()
         .with_fixint_encoding()
         .serialize(&a.numbers[0])
@@ -106,10 +102,19 @@ fn in_layout_6(a: &Account, r: &rating::recent::Recent) -> Vec<u8> {
         .position(|w| w == number)
         .expect("the number's bytes are in the record");
     let end = at + number.len();
-    let mut layout6 = bytes[..end - 8].to_vec();
-    layout6.extend_from_slice(&bytes[end..]);
-    layout6[0] = 6;
-    layout6
+    let cut = match layout {
+        7 => 8,
+        6 => 16,
+        _ => unreachable!("layouts 6 and 7"),
+    };
+    let mut old = bytes[..end - cut].to_vec();
+    old.extend_from_slice(&bytes[end..bytes.len() - 8]);
+    old[0] = layout;
+    old
+}
+
+fn in_layout_6(a: &Account, r: &rating::recent::Recent) -> Vec<u8> {
+    in_layout(a, r, 6)
 }
 
 /// A layout-6 number that joined on the first day there is (a damaged record, found by the

@@ -503,8 +503,9 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 256, failure_persistence: None, ..ProptestConfig::default() })]
 
     #[test]
-    fn money_is_conserved_and_buckets_stay_whole(inputs in scripts()) {
-        let cat = example();
+    fn money_is_conserved_and_buckets_stay_whole(inputs in scripts(), prepaid: bool) {
+        // The example catalog, or with its plans pre-paid (fees that need funds).
+        let cat = if prepaid { limited() } else { example() };
         let mut s = State::new();
         // Each promise: (granted, repaid so far, written off).
         let mut promises: std::collections::BTreeMap<String, (Decimal, Decimal, Decimal)> = Default::default();
@@ -673,6 +674,9 @@ proptest! {
                 prop_assert_eq!(a.activity.last_topup, d.time);
             }
             if let Outcome::Charged(c) = &d.outcome {
+                // A number with an unpaid fee uses no package.
+                let unpaid = owner.as_ref().and_then(|a| s.account(a)).and_then(|a| a.number(c.msisdn)).is_some_and(rating::Number::is_unpaid);
+                prop_assert!(!unpaid || c.takes.is_empty(), "{:?}", c);
                 prop_assert!(c.money >= Decimal::ZERO);
                 prop_assert_eq!(c.money, c.money.round_dp(2), "the example catalog rounds every charge to kopecks");
             }
@@ -689,8 +693,9 @@ proptest! {
     }
 
     #[test]
-    fn replay_of_the_decisions_equals_live(inputs in scripts()) {
-        let cat = example();
+    fn replay_of_the_decisions_equals_live(inputs in scripts(), prepaid: bool) {
+        // The example catalog, or with its plans pre-paid (fees that need funds).
+        let cat = if prepaid { limited() } else { example() };
         let mut live = State::new();
         let mut log = Vec::new();
         let steps: Vec<(Input, Decision)> = inputs.iter().flat_map(|i| step_delivering(&mut live, &cat, &mut log, i)).collect();
@@ -732,8 +737,9 @@ proptest! {
     }
 
     #[test]
-    fn every_event_twice_equals_every_event_once(inputs in scripts()) {
-        let cat = example();
+    fn every_event_twice_equals_every_event_once(inputs in scripts(), prepaid: bool) {
+        // The example catalog, or with its plans pre-paid (fees that need funds).
+        let cat = if prepaid { limited() } else { example() };
         let mut once = State::new();
         let mut twice = State::new();
         let (mut once_log, mut twice_log) = (Vec::new(), Vec::new());
@@ -800,22 +806,37 @@ proptest! {
 fn the_scripts_reach_every_part_of_the_lifecycle() {
     use proptest::strategy::ValueTree;
     use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
-    let cat = example();
+    let (example, limited) = (example(), limited());
     let mut runner = TestRunner::new_with_rng(
         Config::default(),
         TestRng::from_seed(RngAlgorithm::ChaCha, &[7; 32]),
     );
     let mut seen: std::collections::BTreeSet<&'static str> = Default::default();
-    for _ in 0..256 {
+    for k in 0..256 {
+        // Every other script with the plans pre-paid.
+        let cat = if k % 2 == 0 { &example } else { &limited };
         let inputs = scripts().new_tree(&mut runner).unwrap().current();
         let mut s = State::new();
         let mut goodwill: std::collections::BTreeSet<(Msisdn, u32)> = Default::default();
         let mut log = Vec::new();
         for d in inputs
             .iter()
-            .flat_map(|i| step_delivering(&mut s, &cat, &mut log, i))
+            .flat_map(|i| step_delivering(&mut s, cat, &mut log, i))
             .map(|(_, d)| d)
         {
+            if d.renewals.iter().any(|r| !r.unpaid.is_empty()) {
+                seen.insert("unpaid");
+            }
+            if matches!(
+                d.outcome,
+                Outcome::Paid { .. } | Outcome::PromiseGranted { .. }
+            ) && d
+                .renewals
+                .iter()
+                .any(|r| r.expired.is_empty() && !r.fees.is_empty() && r.unpaid.is_empty())
+            {
+                seen.insert("unpaid fee settled by money in");
+            }
             match &d.outcome {
                 Outcome::TransferReceived { .. } => {
                     seen.insert("transfer received");
@@ -894,6 +915,9 @@ fn the_scripts_reach_every_part_of_the_lifecycle() {
                 Outcome::Rejected(Rejection::UnknownCharge(_)) => {
                     seen.insert("refused: unknown charge");
                 }
+                Outcome::Rejected(Rejection::InsufficientFunds { .. }) => {
+                    seen.insert("refused: insufficient funds");
+                }
                 _ => {}
             }
             if d.loyalty.is_some_and(|l| l.points > 0) {
@@ -956,6 +980,9 @@ fn the_scripts_reach_every_part_of_the_lifecycle() {
         "payment reversed",
         "refused: refund",
         "refused: unknown charge",
+        "unpaid",
+        "unpaid fee settled by money in",
+        "refused: insufficient funds",
     ];
     let missing: Vec<_> = all.iter().filter(|k| !seen.contains(*k)).collect();
     assert!(missing.is_empty(), "never happened: {missing:?}");

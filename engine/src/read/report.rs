@@ -82,7 +82,7 @@ pub fn account_view(cat: &Catalog, account: &Account) -> AccountView {
                     .iter()
                     .map(|&o| offer_name(&cat.addons, o as usize))
                     .collect(),
-                status: n.status.name(),
+                status: n.status_name(),
                 group: n.group.as_ref().map(std::string::ToString::to_string),
                 buckets: n
                     .buckets

@@ -98,6 +98,7 @@ pub fn import_folder(
                 categories: Default::default(),
             }),
             switch_fee: None,
+            when_unpaid: Default::default(),
         })
         .collect();
     let file = CatalogFile {

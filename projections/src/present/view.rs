@@ -135,7 +135,7 @@ pub fn balance(
             status: if account.activity.released.is_some() {
                 "released"
             } else {
-                n.status.name()
+                n.status_name()
             },
             group: n.group.as_ref().map(std::string::ToString::to_string),
             month_to_date: money(cat, s.total(month)),

@@ -11,11 +11,13 @@ use crate::state::{Account, State};
 use crate::time::Timestamp;
 use crate::verdict::{check_amount, decided, rejected, Due};
 
+/// A number joining an account at `at`, the account able to spend `available` (less what the
+/// number's fees take).
 pub(crate) fn new_number(
     state: &State,
     cat: &Catalog,
     nn: &NewNumber,
-    at: Timestamp,
+    (at, available): (Timestamp, &mut rust_decimal::Decimal),
 ) -> Result<(crate::Number, Vec<crate::FeeCharge>), Rejection> {
     if state.account_of(nn.msisdn).is_some() {
         return Err(Rejection::NumberTaken(nn.msisdn));
@@ -40,7 +42,7 @@ pub(crate) fn new_number(
         }
         addons.push(a);
     }
-    Ok(period::join(cat, nn.msisdn, plan, &addons, at))
+    Ok(period::join(cat, nn.msisdn, (plan, &addons), at, available))
 }
 
 /// The account an input names by its id or by one of its numbers. Naming both is allowed only
@@ -107,6 +109,7 @@ pub(crate) fn open_account(
     }
     let mut numbers = Vec::new();
     let mut fees = Vec::new();
+    let mut available = opening.credit_limit;
     for nn in &opening.numbers {
         if numbers
             .iter()
@@ -114,7 +117,7 @@ pub(crate) fn open_account(
         {
             return rejected(input, cat, None, Rejection::NumberTaken(nn.msisdn));
         }
-        match new_number(state, cat, nn, opening.time) {
+        match new_number(state, cat, nn, (opening.time, &mut available)) {
             Ok((n, f)) => {
                 numbers.push(n);
                 fees.extend(f);
@@ -155,8 +158,10 @@ pub(crate) fn add_number(
             Rejection::UnknownAccount(addition.account.clone()),
         );
     };
-    let (_, due) = renewed(cat, acct, addition.time);
-    match new_number(state, cat, &addition.number, addition.time) {
+    let (a, due) = renewed(cat, acct, addition.time);
+    let mut available = a.balance + a.credit_limit;
+    let joining = (addition.time, &mut available);
+    match new_number(state, cat, &addition.number, joining) {
         Ok((number, fees)) => decided(
             input,
             cat,

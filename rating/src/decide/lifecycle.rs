@@ -275,6 +275,9 @@ pub(crate) fn change_plan(
     }
     let (monthly, granted) = period::take_up(cat, &mut work, &[FeeSource::Plan(to)], change.time);
     fees.extend(monthly);
+    if let Err(r) = period::check_funds(cat, &a, &fees) {
+        return reject(r);
+    }
     let balance_after = a.balance - fees.iter().map(|f| f.amount).sum::<Decimal>();
     let outcome = Outcome::PlanChanged {
         msisdn: change.msisdn,
@@ -408,6 +411,9 @@ pub(crate) fn change_status(
         }
         (Input::Resume(_), NumberStatus::Suspended { since } | NumberStatus::Lost { since }) => {
             (fees, granted) = resume(cat, n, &mut work, since, command.time);
+            if let Err(r) = period::check_funds(cat, &a, &fees) {
+                return reject(r);
+            }
             NumberStatus::Active
         }
         _ => return wrong(),

@@ -39,6 +39,9 @@ pub(crate) fn activate_option(
         });
     }
     let (after, fees, granted) = period::activate(cat, number, addon, change.time);
+    if let Err(r) = period::check_funds(cat, &account, &fees) {
+        return refuse(r);
+    }
     let outcome = Outcome::OptionActivated {
         msisdn: change.msisdn,
         addon,

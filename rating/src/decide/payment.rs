@@ -62,7 +62,9 @@ pub(crate) fn promise(
         ));
     }
     let expires = request.time.plus(u64::from(policy.validity_days) * 86_400);
-    let balance_after = a.balance + request.amount - policy.fee;
+    let credited = a.balance + request.amount - policy.fee;
+    let mut due = due;
+    let balance_after = credited - settle(cat, &a, request.time, credited, &mut due);
     decided(
         input,
         cat,
@@ -76,7 +78,28 @@ pub(crate) fn promise(
         },
     )
 }
-/// A payment: money in, repaying what is outstanding of a promised payment first.
+/// The unpaid fees that money in settles (the balance now `balance`), as renewals after the
+/// work due; the fees they take.
+fn settle(
+    cat: &Catalog,
+    account: &crate::state::Account,
+    time: crate::time::Timestamp,
+    balance: Decimal,
+    due: &mut crate::verdict::Due,
+) -> Decimal {
+    if !account.numbers.iter().any(crate::number::Number::is_unpaid) {
+        return Decimal::ZERO;
+    }
+    let settled = crate::period::settle(cat, account, time, balance + account.credit_limit);
+    let fees = (settled.iter().flat_map(|r| &r.fees))
+        .map(|f| f.amount)
+        .sum();
+    due.renewals.extend(settled);
+    fees
+}
+
+/// A payment: money in, repaying what is outstanding of a promised payment first; then the
+/// fees left unpaid that the money now covers.
 pub(crate) fn pay(state: &State, cat: &Catalog, input: &Input, payment: &Payment) -> Decision {
     let acct = match account_named(state, payment.account.as_ref(), payment.msisdn, "payment") {
         Ok(a) => a,
@@ -85,16 +108,17 @@ pub(crate) fn pay(state: &State, cat: &Catalog, input: &Input, payment: &Payment
     if let Err(r) = check_amount(cat, payment.amount, true) {
         return rejected(input, cat, Some(&acct.id), r);
     }
-    let (a, due) = renewed(cat, acct, payment.time);
+    let (a, mut due) = renewed(cat, acct, payment.time);
     // A payment repays what is outstanding of a promised payment first.
     let repaid = a
         .promise
         .as_ref()
         .map_or(Decimal::ZERO, |pr| pr.outstanding.min(payment.amount));
-    let balance_after = a.balance + payment.amount - repaid;
-    if balance_after > crate::money::MAX_AMOUNT {
+    let paid_in = a.balance + payment.amount - repaid;
+    if paid_in > crate::money::MAX_AMOUNT {
         return rejected(input, cat, Some(&acct.id), Rejection::AmountOutOfRange);
     }
+    let balance_after = paid_in - settle(cat, &a, payment.time, paid_in, &mut due);
     decided(
         input,
         cat,

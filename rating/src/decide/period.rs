@@ -6,6 +6,7 @@
 use crate::catalog::{AddonIdx, Catalog, FeePeriod, PackageIdx, PackagePeriod};
 use crate::decision::{Expiry, FeeCharge, FeeKind, FeeSource, Renewal};
 use crate::event::Msisdn;
+use crate::number::Offering;
 use crate::state::NumberStatus;
 use crate::state::{Account, Bucket, Number, Origin};
 use crate::time::{add_months, start_of_day, Timestamp};
@@ -174,17 +175,20 @@ fn offered(cat: &Catalog, number: &Number, package: PackageIdx) -> bool {
 }
 
 /// What joining an offer costs and grants at `time`: connection fee, the first period's fees, and
-/// the packages. `number` receives the buckets; the fees are returned.
+/// the packages. `number` receives the buckets; the fees are returned. An offer whose period
+/// fees `available` cannot pay, and whose catalog limits what is unpaid, takes its connection
+/// fee only: the number is unpaid for it ([`Number::unpaid`]).
 fn join_offer(
     cat: &Catalog,
     number: &mut Number,
     source: FeeSource,
     time: Timestamp,
-    fees: &mut Vec<FeeCharge>,
-    granted: &mut Vec<Bucket>,
+    available: &mut Decimal,
+    (fees, granted): (&mut Vec<FeeCharge>, &mut Vec<Bucket>),
 ) {
     let o = offer_of(cat, source);
     if !o.connection_fee.is_zero() {
+        *available -= o.connection_fee;
         fees.push(FeeCharge {
             msisdn: number.msisdn,
             source,
@@ -193,34 +197,65 @@ fn join_offer(
             amount: o.connection_fee,
         });
     }
-    for f in &o.fees {
-        let kind = match f.period {
-            FeePeriod::Daily => FeeKind::Daily,
-            FeePeriod::Monthly => FeeKind::Monthly,
-        };
-        if !f.amount.is_zero() {
-            fees.push(FeeCharge {
-                msisdn: number.msisdn,
-                source,
-                kind,
-                at: time,
-                amount: f.amount,
-            });
-        }
+    let period_fees: Vec<FeeCharge> = (o.fees.iter())
+        .filter(|f| !f.amount.is_zero())
+        .map(|f| FeeCharge {
+            msisdn: number.msisdn,
+            source,
+            kind: match f.period {
+                FeePeriod::Daily => FeeKind::Daily,
+                FeePeriod::Monthly => FeeKind::Monthly,
+            },
+            at: time,
+            amount: f.amount,
+        })
+        .collect();
+    if !pays(o, &period_fees, available) {
+        number.unpaid.push(offering_of(source));
+        return;
     }
+    fees.extend(period_fees);
     for &p in &o.packages {
         let b = grant(cat, number, p, origin_of(source), time);
         granted.push(b);
     }
 }
 
-/// A number joining the system at `at` on `plan` with `addons`.
+/// Whether an offer's `fees` are taken: always, unless its catalog limits what is unpaid and
+/// `available` cannot pay them. What is taken comes off `available`.
+fn pays(offer: &crate::catalog::Offer, fees: &[FeeCharge], available: &mut Decimal) -> bool {
+    let owed: Decimal = fees.iter().map(|f| f.amount).sum();
+    if offer.limits_unpaid() && owed > *available {
+        return false;
+    }
+    *available -= owed;
+    true
+}
+
+/// The plan or option a fee source that is an offer names.
+pub(crate) fn offering_of(source: FeeSource) -> Offering {
+    match source {
+        FeeSource::Plan(p) => Offering::Plan(p),
+        FeeSource::Addon(a) => Offering::Addon(a),
+        _ => unreachable!("only offers go unpaid"),
+    }
+}
+
+fn source_of(offering: Offering) -> FeeSource {
+    match offering {
+        Offering::Plan(p) => FeeSource::Plan(p),
+        Offering::Addon(a) => FeeSource::Addon(a),
+    }
+}
+
+/// A number joining the system at `at` on `plan` with `addons`, its account able to spend
+/// `available` (less what the number takes).
 pub(crate) fn join(
     cat: &Catalog,
     msisdn: Msisdn,
-    plan: crate::catalog::PlanIdx,
-    addons: &[AddonIdx],
+    (plan, addons): (crate::catalog::PlanIdx, &[AddonIdx]),
     at: Timestamp,
+    available: &mut Decimal,
 ) -> (Number, Vec<FeeCharge>) {
     let mut n = Number {
         msisdn,
@@ -236,25 +271,19 @@ pub(crate) fn join(
         limit: None,
         group: None,
         joined: at,
+        unpaid: smallvec::SmallVec::new(),
     };
     let mut fees = Vec::new();
     let mut granted = Vec::new();
-    join_offer(
-        cat,
-        &mut n,
-        FeeSource::Plan(plan),
-        at,
-        &mut fees,
-        &mut granted,
-    );
-    for &a in addons {
+    let sources = std::iter::once(FeeSource::Plan(plan));
+    for source in sources.chain(addons.iter().map(|&a| FeeSource::Addon(a))) {
         join_offer(
             cat,
             &mut n,
-            FeeSource::Addon(a),
+            source,
             at,
-            &mut fees,
-            &mut granted,
+            available,
+            (&mut fees, &mut granted),
         );
     }
     n.buckets = granted;
@@ -276,13 +305,16 @@ pub(crate) fn activate(
     work.options.push(addon);
     let mut fees = Vec::new();
     let mut granted = Vec::new();
+    // The option is refused before this if it limits what is unpaid and the money cannot pay
+    // it: here it is always paid.
+    let mut unlimited = Decimal::MAX;
     join_offer(
         cat,
         &mut work,
         FeeSource::Addon(addon),
         at,
-        &mut fees,
-        &mut granted,
+        &mut unlimited,
+        (&mut fees, &mut granted),
     );
     work.buckets.extend(granted.iter().cloned());
     work.next_due = next_due(cat, &work);
@@ -353,15 +385,21 @@ fn expire_until(
 
 /// Periodic work due on the account's numbers up to event time `at`, in time order per number.
 pub(crate) fn renew(cat: &Catalog, acct: &Account, at: Timestamp) -> Vec<Renewal> {
+    let mut available = acct.balance + acct.credit_limit;
     (acct.numbers.iter())
         .filter(|n| n.next_due <= at)
-        .map(|n| renew_number(cat, n, at))
+        .map(|n| renew_number(cat, n, at, &mut available))
         .collect()
 }
 
 /// The periodic work due on one number up to `time`: each daily and monthly boundary passed, in
 /// time order, with the buckets that expire at it, and its fees and packages.
-fn renew_number(cat: &Catalog, number: &Number, time: Timestamp) -> Renewal {
+fn renew_number(
+    cat: &Catalog,
+    number: &Number,
+    time: Timestamp,
+    available: &mut Decimal,
+) -> Renewal {
     let mut w = number.clone();
     let o = offerings(cat, number);
     let barred = barred_fee(cat, number);
@@ -376,6 +414,7 @@ fn renew_number(cat: &Catalog, number: &Number, time: Timestamp) -> Renewal {
         fees: vec![],
         expired: vec![],
         granted: vec![],
+        unpaid: smallvec::SmallVec::new(),
     };
     if !need_d {
         w.days = w.days.max(target_d);
@@ -397,9 +436,11 @@ fn renew_number(cat: &Catalog, number: &Number, time: Timestamp) -> Renewal {
             _ => w.days += 1,
         }
         expire_until(&mut w, cat, at, Some((period, at)), &mut r);
-        open_period(cat, &mut w, &o, barred, (period, at), &mut r);
+        let boundary = (period, at);
+        open_period(cat, &mut w, (&o, barred), boundary, available, &mut r);
     }
     expire_until(&mut w, cat, time, None, &mut r);
+    r.unpaid = w.unpaid.clone();
     r.days = w.days;
     r.months = w.months;
     r.next_bucket = w.next_bucket;
@@ -416,9 +457,9 @@ fn renew_number(cat: &Catalog, number: &Number, time: Timestamp) -> Renewal {
 fn open_period(
     cat: &Catalog,
     work: &mut Number,
-    offerings: &Offerings,
-    barred: Option<(FeeSource, Decimal)>,
+    (offerings, barred): (&Offerings, Option<(FeeSource, Decimal)>),
     (period, at): (PackagePeriod, Timestamp),
+    available: &mut Decimal,
     renewal: &mut Renewal,
 ) {
     let (fee_period, kind) = match period {
@@ -440,19 +481,27 @@ fn open_period(
     }
     let sources: Vec<(FeeSource, &crate::catalog::Offer)> = offerings.all().copied().collect();
     for (source, offer) in sources {
-        for f in offer
-            .fees
-            .iter()
+        let fees: Vec<FeeCharge> = (offer.fees.iter())
             .filter(|f| f.period == fee_period && !f.amount.is_zero())
-        {
-            renewal.fees.push(FeeCharge {
+            .map(|f| FeeCharge {
                 msisdn,
                 source,
                 kind,
                 at,
                 amount: f.amount,
-            });
+            })
+            .collect();
+        // An unpaid offer stays unpaid, without packages, until a period's fee is paid.
+        let offering = offering_of(source);
+        let unpaid = work.unpaid.contains(&offering);
+        if (fees.is_empty() && unpaid) || !pays(offer, &fees, available) {
+            if !unpaid {
+                work.unpaid.push(offering);
+            }
+            continue;
         }
+        work.unpaid.retain(|u| *u != offering);
+        renewal.fees.extend(fees);
         for &p in offer
             .packages
             .iter()
@@ -463,6 +512,84 @@ fn open_period(
             work.buckets.push(b);
         }
     }
+}
+
+/// Joining an offer (an option, a plan, or back to them on resuming) for `fees` is refused when
+/// one of the offers the fees are of limits what is unpaid and the money the account may spend
+/// cannot pay them all.
+pub(crate) fn check_funds(
+    cat: &Catalog,
+    account: &Account,
+    fees: &[FeeCharge],
+) -> Result<(), crate::decision::Rejection> {
+    let needed: Decimal = fees.iter().map(|f| f.amount).sum();
+    let available = account.balance + account.credit_limit;
+    let limited = (fees.iter()).any(|f| {
+        matches!(f.source, FeeSource::Plan(_) | FeeSource::Addon(_))
+            && offer_of(cat, f.source).limits_unpaid()
+    });
+    if limited && needed > available {
+        return Err(crate::decision::Rejection::InsufficientFunds { needed, available });
+    }
+    Ok(())
+}
+
+/// What a payment settles of the account's unpaid fees (`account` as the payment left it, able
+/// to spend `available`): for each active number, its plan then its options, each whose fee
+/// for the rest of its period (a monthly fee prorated as the catalog says, a daily fee whole)
+/// the money covers is paid, and its packages for the rest of the period granted. A renewal of
+/// each number settled.
+pub(crate) fn settle(
+    cat: &Catalog,
+    account: &Account,
+    time: Timestamp,
+    mut available: Decimal,
+) -> Vec<Renewal> {
+    let mut out = Vec::new();
+    for number in (account.numbers.iter()).filter(|n| n.is_unpaid() && n.status.is_active()) {
+        let mut work = number.clone();
+        let (mut fees, mut granted) = (Vec::new(), Vec::new());
+        for offering in number.unpaid.iter().copied() {
+            let source = source_of(offering);
+            let mut trial = work.clone();
+            let (mut owed, given) = take_up(cat, &mut trial, &[source], time);
+            let daily = offer_of(cat, source).fees.iter();
+            owed.extend(
+                daily
+                    .filter(|f| f.period == FeePeriod::Daily && !f.amount.is_zero())
+                    .map(|f| FeeCharge {
+                        msisdn: number.msisdn,
+                        source,
+                        kind: FeeKind::Daily,
+                        at: time,
+                        amount: f.amount,
+                    }),
+            );
+            let total: Decimal = owed.iter().map(|f| f.amount).sum();
+            if total > available {
+                continue;
+            }
+            available -= total;
+            trial.unpaid.retain(|u| *u != offering);
+            work = trial;
+            fees.extend(owed);
+            granted.extend(given);
+        }
+        if work.unpaid.len() < number.unpaid.len() {
+            out.push(Renewal {
+                msisdn: number.msisdn,
+                days: work.days,
+                months: work.months,
+                next_due: work.next_due,
+                next_bucket: work.next_bucket,
+                fees,
+                expired: Vec::new(),
+                granted,
+                unpaid: work.unpaid.clone(),
+            });
+        }
+    }
+    out
 }
 
 /// The part of the number's current monthly period left at `at`, as (days left, days in it),

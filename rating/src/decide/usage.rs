@@ -138,8 +138,9 @@ fn charge(cat: &Catalog, input: &Input, acct0: &Account, usage: &Usage) -> Decis
     };
     let free = cat.rates[first.rate as usize].free;
 
-    // Packages first, unless the price is free anyway.
-    let (takes, covered) = match !free && quantity > 0 {
+    // Packages first, unless the price is free anyway, or a fee of the number is unpaid (its
+    // usage is paid in money until a payment settles the fee).
+    let (takes, covered) = match !free && quantity > 0 && !n.is_unpaid() {
         true => take_from_buckets(cat, n, &kind, usage.start, quantity),
         false => (SmallVec::new(), 0),
     };

@@ -17,8 +17,9 @@ pub const MAX_RECORD_BYTES: u64 = 16 << 20;
 /// payment to accounts, the repayment and month to payments and the write-off to decisions;
 /// version 3 the account lifecycle (a number's status; an account's autopay, low-balance
 /// threshold and activity; a decision's inactivity work and alerts); version 4 the time a number
-/// joined its account. Older records are read through [`v3`], [`v2`] and [`v1`].
-pub const VERSION: u8 = 4;
+/// joined its account; version 5 a number's unpaid fees (and a renewal's). Older records are
+/// read through [`v4`], [`v3`], [`v2`] and [`v1`].
+pub const VERSION: u8 = 5;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum DecodeError {
@@ -201,9 +202,12 @@ pub fn encode_decision(decision: &Decision, out: &mut Vec<u8>) {
 
 pub fn decode_decision(bytes: &[u8]) -> Result<Decision, DecodeError> {
     match header(bytes)? {
-        (1, DECISION, rest) => Ok(v2::Decision::from(body::<v1::Decision>(rest)?).into()),
-        (2, DECISION, rest) => Ok(body::<v2::Decision>(rest)?.into()),
+        (1, DECISION, rest) => {
+            v4::read(|| Ok(v2::Decision::from(body::<v1::Decision>(rest)?).into()))
+        }
+        (2, DECISION, rest) => v4::read(|| Ok(body::<v2::Decision>(rest)?.into())),
         (3, DECISION, rest) => v3::read(|| body(rest)),
+        (4, DECISION, rest) => v4::read(|| body(rest)),
         (_, DECISION, rest) => body(rest),
         (_, k, _) => Err(DecodeError::UnknownKind(k)),
     }
@@ -450,6 +454,7 @@ pub mod v2 {
                 limit: None,
                 group: None,
                 joined: super::v3::earliest_joining(number.anchor),
+                unpaid: SmallVec::new(),
             }
         }
     }
@@ -686,3 +691,4 @@ pub mod v2 {
 }
 
 pub use crate::number::layout3 as v3;
+pub use crate::number::layout4 as v4;

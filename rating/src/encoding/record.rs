@@ -3,7 +3,8 @@
 //! (`fuzz/fuzz_targets/account_record.rs`).
 //!
 //! Layouts: 8 since a record holds, after the ids, what was refunded of the account's charges
-//! (`Account::refunds`); 7 since a number holds the time it joined its account (layouts 3 to 6 hold numbers
+//! (`Account::refunds`), and its numbers their unpaid fees (layout 7 read through
+//! [`crate::codec::v4`]); 7 since a number holds the time it joined its account (layouts 3 to 6 hold numbers
 //! as decisions of version 3 did, read through [`crate::codec::v3`]); 6 since a record holds the ids its account keeps for ever (payments, transfers,
 //! commands; a layout-5 record holds the window's alone, read through [`crate::recent::v5`]);
 //! 5 since the ids a record holds are 64-bit digests (a layout-4 record holds 128-bit
@@ -58,10 +59,11 @@ pub fn decode_account(bytes: &[u8]) -> Result<(Account, Option<Recent>), DecodeE
                 (a, Some(Recent::from(r)))
             })
             .map_err(corrupt(ACCOUNT_LAYOUT)),
-        Some((7, rest)) => opts()
-            .deserialize::<(Account, RecentRecord)>(rest)
-            .map(|(a, r)| (a, Some(Recent::from(r))))
-            .map_err(corrupt(7)),
+        Some((7, rest)) => {
+            crate::codec::v4::read(|| opts().deserialize::<(Account, RecentRecord)>(rest))
+                .map(|(a, r)| (a, Some(Recent::from(r))))
+                .map_err(corrupt(7))
+        }
         Some((6, rest)) => {
             crate::codec::v3::read(|| opts().deserialize::<(Account, RecentRecord)>(rest))
                 .map(|(a, r)| (a, Some(Recent::from(r))))

@@ -154,6 +154,8 @@ fn apply_outcome(acct: &mut Account, decision: &Decision) -> Result<Effects, App
         } => {
             let number = number_of(acct, decision, *msisdn)?;
             number.options.retain(|option| option != addon);
+            let gone = crate::number::Offering::Addon(*addon);
+            number.unpaid.retain(|u| *u != gone);
             number
                 .buckets
                 .retain(|bucket| !dropped.iter().any(|gone| gone.bucket == bucket.id));
@@ -571,6 +573,9 @@ fn change_plan(acct: &mut Account, decision: &Decision) -> Result<(), ApplyError
     }
     drop_buckets(number, dropped).map_err(|problem| bad(decision, problem))?;
     number.plan = *to;
+    // The new plan is paid for (its fees are in this decision): the old one's debt goes with it.
+    let left = crate::number::Offering::Plan(*from);
+    number.unpaid.retain(|u| *u != left);
     take_up(number, granted, *next_bucket, *next_due, *days, *months);
     pay_fees(acct, fees);
     balance_is(decision, acct.balance, *balance_after)
@@ -665,6 +670,7 @@ pub(crate) fn apply_renewal(acct: &mut Account, renewed: &Renewal) -> Result<(),
     n.months = renewed.months;
     n.next_due = renewed.next_due;
     n.next_bucket = renewed.next_bucket;
+    n.unpaid = renewed.unpaid.clone();
     for f in &renewed.fees {
         acct.balance -= f.amount;
     }

@@ -468,6 +468,14 @@ pub struct Renewal {
     pub fees: Vec<FeeCharge>,
     pub expired: Vec<Expiry>,
     pub granted: Vec<Bucket>,
+    /// The number's unpaid fees after it (layout 5): the offers whose fee of a period it opened
+    /// the money could not pay, or those still unpaid.
+    #[serde(
+        default,
+        serialize_with = "crate::small_vec::serialize",
+        deserialize_with = "crate::number::since_layout_5"
+    )]
+    pub unpaid: SmallVec<[crate::number::Offering; 1]>,
 }
 
 /// Why an input was not rated.
@@ -567,6 +575,15 @@ pub enum Rejection {
     UnknownPayment(EventId),
     #[error("refund refused: {0}")]
     RefundRefused(CompactString),
+    /// The offer's catalog limits what is unpaid, and the money the account may spend cannot
+    /// pay its fees.
+    #[error("insufficient funds: {needed} needed, {available} available")]
+    InsufficientFunds {
+        #[serde(with = "money::amount")]
+        needed: Decimal,
+        #[serde(with = "money::amount")]
+        available: Decimal,
+    },
 }
 
 /// Whether an account holds a decision's id for ever rather than for its window
@@ -694,6 +711,7 @@ impl Rejection {
             Rejection::UnknownCharge(_) => "unknown_charge",
             Rejection::UnknownPayment(_) => "unknown_payment",
             Rejection::RefundRefused(_) => "refund_refused",
+            Rejection::InsufficientFunds { .. } => "insufficient_funds",
             Rejection::TooLate { .. } => "too_late",
             Rejection::BeforeNumberJoined { .. } | Rejection::BeforeJoiningTime { .. } => {
                 "before_number_joined"

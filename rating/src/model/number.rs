@@ -67,8 +67,37 @@ pub struct Number {
     /// The group of the account's numbers it belongs to (a corporate client's department).
     pub group: Option<CompactString>,
     /// When the number joined its account: usage before it was another holder's, or nobody's.
-    /// Last, so that the layouts before it read as a prefix ([`layout3`]).
+    /// The layouts before it read as a prefix ([`layout3`]).
     pub joined: Timestamp,
+    /// The plan and options whose fee of the current period the money could not pay (their
+    /// catalog says `when_unpaid = "limit"`): that period's packages were not granted, and
+    /// usage is charged in money, until a payment settles them. Layout 5; the layouts before
+    /// it read as a prefix ([`layout4`]).
+    #[serde(with = "crate::small_vec")]
+    pub unpaid: SmallVec<[Offering; 1]>,
+}
+
+impl Number {
+    /// Whether a fee of the number's plan or options is unpaid.
+    pub fn is_unpaid(&self) -> bool {
+        !self.unpaid.is_empty()
+    }
+
+    /// The status as views name it: `unpaid` for an active number with an unpaid fee.
+    pub fn status_name(&self) -> &'static str {
+        match self.status {
+            NumberStatus::Active if self.is_unpaid() => "unpaid",
+            status => status.name(),
+        }
+    }
+}
+
+/// A plan or an option of a number, as an unpaid fee names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Offering {
+    Plan(PlanIdx),
+    Addon(AddonIdx),
 }
 
 impl<'de> Deserialize<'de> for Number {
@@ -193,8 +222,49 @@ pub mod layout3 {
                 limit: number.limit,
                 group: number.group,
                 joined: earliest_joining(number.anchor),
+                unpaid: SmallVec::new(),
             }
         }
+    }
+}
+
+/// Layout version 4: today's types, but a number without its unpaid fees and a renewal without
+/// the number's unpaid fees after it. Whoever reads a record of this layout (or an older one
+/// that holds today's renewals) says so for the duration ([`read`]), and the fields of layout 5
+/// read as empty ([`since_layout_5`]).
+pub mod layout4 {
+    use std::cell::Cell;
+
+    thread_local! {
+        static READING: Cell<bool> = const { Cell::new(false) };
+    }
+
+    /// Runs `decode` with records read in layout 4.
+    pub fn read<T>(decode: impl FnOnce() -> T) -> T {
+        struct Restore(bool);
+        impl Drop for Restore {
+            fn drop(&mut self) {
+                READING.with(|r| r.set(self.0));
+            }
+        }
+        let _restore = Restore(READING.with(|r| r.replace(true)));
+        decode()
+    }
+
+    pub(crate) fn reading() -> bool {
+        READING.with(std::cell::Cell::get)
+    }
+}
+
+/// A field of layout 5 (unpaid fees): read from today's records, empty in older ones, which
+/// end before it. Such a field comes last, so that nothing of an older record is read for it.
+pub fn since_layout_5<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<SmallVec<[Offering; 1]>, D::Error> {
+    if layout3::reading() || layout4::reading() {
+        Ok(SmallVec::new())
+    } else {
+        crate::small_vec::deserialize(deserializer)
     }
 }
 
@@ -228,6 +298,8 @@ pub mod layout {
         limit: Option<SpendingLimit>,
         group: Option<CompactString>,
         joined: Timestamp,
+        #[serde(default, deserialize_with = "crate::number::since_layout_5")]
+        unpaid: SmallVec<[super::Offering; 1]>,
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Number, D::Error> {

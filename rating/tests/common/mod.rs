@@ -11,6 +11,18 @@ pub fn example() -> Catalog {
     Catalog::from_toml("catalogs/example.toml", EXAMPLE).expect("the example catalog is valid")
 }
 
+/// The example catalog with its SMART and DAILY plans and its MESSENGERS option pre-paid:
+/// `when_unpaid = "limit"`.
+pub fn limited() -> Catalog {
+    let mut text = EXAMPLE.to_string();
+    for id in ["SMART", "DAILY", "MESSENGERS"] {
+        let line = format!("id = \"{id}\"\n");
+        assert!(text.contains(&line), "{id}");
+        text = text.replacen(&line, &format!("{line}when_unpaid = \"limit\"\n"), 1);
+    }
+    Catalog::from_toml("limited.toml", &text).expect("the limited catalog is valid")
+}
+
 pub fn t(s: &str) -> Timestamp {
     Timestamp::parse_rfc3339(s).unwrap()
 }

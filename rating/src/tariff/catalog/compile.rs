@@ -153,6 +153,7 @@ fn plan(
         &plan_file.prices,
     );
     o.switch_fee = plan_file.switch_fee.unwrap_or_default();
+    o.when_unpaid = plan_file.when_unpaid;
     checker.money(
         &format!("plans.{}", plan_file.id),
         "switch_fee",
@@ -217,6 +218,7 @@ fn addon(
         &addon_file.packages,
         &addon_file.prices,
     );
+    o.when_unpaid = addon_file.when_unpaid;
     for pid in addon_file.plans.iter().flatten() {
         match plan_ix.get(pid) {
             Some(&i) => o.plans.push(i as PlanIdx),
@@ -906,6 +908,7 @@ impl OfferCtx<'_> {
             plans: Vec::new(),
             cgrates: None,
             switch_fee: Decimal::ZERO,
+            when_unpaid: file::WhenUnpaid::default(),
         }
     }
 

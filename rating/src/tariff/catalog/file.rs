@@ -334,6 +334,28 @@ pub struct PlanFile {
         skip_serializing_if = "Option::is_none"
     )]
     pub switch_fee: Option<Decimal>,
+    /// What happens to a period's fee the available money cannot pay.
+    #[serde(default, skip_serializing_if = "WhenUnpaid::is_charge")]
+    pub when_unpaid: WhenUnpaid,
+}
+
+/// What happens to a plan's or an option's periodic fee when the account's available money
+/// (balance and credit limit) cannot pay it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WhenUnpaid {
+    /// Taken all the same (post-paid): the balance goes below what may be spent.
+    #[default]
+    Charge,
+    /// Not taken, and the period's packages not granted: the number is unpaid until a payment
+    /// covers the fee (pre-paid). Joining the offer then needs the money for its fees.
+    Limit,
+}
+
+impl WhenUnpaid {
+    pub fn is_charge(&self) -> bool {
+        *self == WhenUnpaid::Charge
+    }
 }
 
 /// An option (add-on) to a plan: fees, packages and prices that override the plan's.
@@ -352,4 +374,6 @@ pub struct AddonFile {
     pub prices: Vec<PriceFile>,
     /// Plans it may be added to; absent means any.
     pub plans: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "WhenUnpaid::is_charge")]
+    pub when_unpaid: WhenUnpaid,
 }

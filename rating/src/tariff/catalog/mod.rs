@@ -221,6 +221,15 @@ pub struct Offer {
     pub cgrates: Option<Box<crate::cgrates::file::PricingFile>>,
     /// For plans: charged when a number changes to this plan.
     pub switch_fee: Decimal,
+    pub when_unpaid: file::WhenUnpaid,
+}
+
+impl Offer {
+    /// Whether a fee of this offer is left unpaid (and its packages not granted) when the
+    /// money cannot pay it.
+    pub fn limits_unpaid(&self) -> bool {
+        self.when_unpaid == file::WhenUnpaid::Limit
+    }
 }
 
 // `Offer::priced` has a bit for every service and direction.
