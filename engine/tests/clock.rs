@@ -13,7 +13,7 @@ fn rate_lines(dir: &Path, lines: &[String]) -> Engine {
 
 /// Rates `lines` into a fresh store in `dir` with `cfg`; the store passes the audit.
 fn rate_lines_with(dir: &Path, lines: &[String], cfg: Config) -> Engine {
-    let mut e = common::example_engine_with(&dir.join("store"), cfg);
+    let mut e = common::postpaid_engine_with(&dir.join("store"), cfg);
     let file = dir.join("in.jsonl");
     let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
     common::append(&file, &refs);

@@ -28,7 +28,7 @@ fn rated(dir: &Path) -> std::path::PathBuf {
     let file = dir.join("in.jsonl");
     common::append(&file, LINES);
     let data = dir.join("store");
-    let mut e = common::example_engine_with(&data, engine::pipeline::Config::default());
+    let mut e = common::postpaid_engine_with(&data, engine::pipeline::Config::default());
     e.run_file(&file).unwrap();
     assert_eq!(
         (e.counters.rated, e.counters.rejected, e.counters.duplicates),

@@ -40,8 +40,8 @@ const PART2: &[&str] = &[
 /// The fixtures leave weeks between inputs: a bound on how far ahead an input may be that
 /// covers them.
 fn engine(dir: &Path) -> Engine {
-    let text = engine::EXAMPLE_CATALOG;
-    let cat = rating::Catalog::from_toml("example.toml", text).unwrap();
+    let text = common::postpaid();
+    let cat = rating::Catalog::from_toml("postpaid.toml", &text).unwrap();
     let cfg = engine::pipeline::Config {
         max_ahead: 60 * 86_400,
         ..engine::pipeline::Config::default()

@@ -1,5 +1,5 @@
-//! Fees that need funds through the engine: a catalog whose SMART plan says
-//! `when_unpaid = "limit"` leaves a number unpaid until a payment covers its fee, refuses an
+//! Fees that need funds through the engine: the example catalog's SMART plan says
+//! `when_unpaid = "limit"`, which leaves a number unpaid until a payment covers its fee, refuses an
 //! option the money cannot pay, and the audit, replay, the balance view and the read models
 //! follow.
 
@@ -17,22 +17,12 @@ const LINES: &[&str] = &[
     r#"{"type":"usage","id":"c-2","msisdn":"79001000001","service":"voice","direction":"out","other":"79161234567","start":"2026-11-03T12:00:00Z","duration":60}"#,
 ];
 
-/// The example catalog with SMART and MESSENGERS pre-paid.
-fn limited_catalog() -> String {
-    let mut text = engine::EXAMPLE_CATALOG.to_string();
-    for id in ["SMART", "MESSENGERS"] {
-        let line = format!("id = \"{id}\"\n");
-        text = text.replacen(&line, &format!("{line}when_unpaid = \"limit\"\n"), 1);
-    }
-    text
-}
-
 fn rated(dir: &Path) -> std::path::PathBuf {
     let file = dir.join("in.jsonl");
     common::append(&file, LINES);
     let data = dir.join("store");
-    let text = limited_catalog();
-    let cat = rating::Catalog::from_toml("limited.toml", &text).unwrap();
+    let text = engine::EXAMPLE_CATALOG;
+    let cat = rating::Catalog::from_toml("example.toml", text).unwrap();
     let mut e = Engine::open(&data, cat, text.as_bytes(), Config::default()).unwrap();
     e.run_file(&file).unwrap();
     let n = e.state.account("A1").unwrap().numbers[0].clone();

@@ -7,7 +7,7 @@ use rating::record::{decode_account, encode_account, ACCOUNT_LAYOUT};
 use rating::*;
 
 fn busy_account() -> (State, &'static str) {
-    let cat = example();
+    let cat = postpaid();
     let mut s = State::new();
     let mut events = vec![
         open(

@@ -36,7 +36,7 @@ const TRANSFER: &[&str] = &[
 
 #[test]
 fn the_documented_examples_parse_round_trip_and_rate() {
-    let cat = common::example();
+    let cat = common::postpaid();
     // The examples are grouped by kind, not by time: commands of early November come after
     // usage of late November, later than the default window lets an input come.
     let mut state = State::with_window(rating::recent::MAX_WINDOW);

@@ -62,7 +62,7 @@ fn alerts(id: &str, account: &str, autopay: Option<(&str, &str)>, low: Option<&s
 
 /// Account A with one number on `plan`, opened 1 Nov 2026 (Moscow), `paid` paid in.
 fn account(plan: &str, paid: &str) -> (Catalog, State) {
-    let cat = example();
+    let cat = postpaid();
     let mut s = State::new();
     run(
         &mut s,
@@ -357,7 +357,7 @@ fn a_lost_sim_is_blocked_free_of_charge() {
 fn balance_alerts_are_raised_when_a_threshold_is_crossed() {
     // (credit limit, autopay (threshold, amount), low balance, paid in, the SMS sent (5.00 each
     // off-net… see SMS_HOME), then a payment, the alerts of each event in order)
-    let cat = example();
+    let cat = postpaid();
     let sms_price = {
         let mut s = State::new();
         run(
@@ -529,7 +529,7 @@ fn the_inactivity_rules_run_by_event_time() {
 #[test]
 fn an_account_blocked_for_inactivity_is_released_after_the_restore_window() {
     // Never paid: zero since the opening, 1 Nov 2026 09:00 UTC.
-    let cat = example();
+    let cat = postpaid();
     let mut s = State::new();
     run(
         &mut s,
@@ -624,7 +624,7 @@ fn limit(id: &str, number: &str, amount: Option<&str>, time: &str) -> Input {
 fn a_family_numbers_usage_over_its_monthly_limit_is_charged_and_flagged() {
     // A parent's account with a child's number (N2) limited to 5.00 a month; SMS at 2.00.
     const N2: &str = "79001000002";
-    let cat = example();
+    let cat = postpaid();
     let mut s = State::new();
     run(
         &mut s,

@@ -34,7 +34,7 @@ fn fees(ds: &[Decision]) -> Vec<(FeeKind, String, String)> {
 
 #[test]
 fn a_month_that_starts_on_the_31st_ends_on_the_last_day_of_shorter_months() {
-    let cat = example();
+    let cat = postpaid();
     let mut s = State::new();
     // Joined 31 January 10:00 MSK.
     let ds = run(
@@ -88,7 +88,7 @@ fn a_month_that_starts_on_the_31st_ends_on_the_last_day_of_shorter_months() {
 
 #[test]
 fn rollover_carries_the_remainder_up_to_its_cap_for_one_period() {
-    let cat = example();
+    let cat = postpaid();
     let mut s = State::new();
     let ds = run(
         &mut s,
@@ -140,7 +140,7 @@ fn rollover_carries_the_remainder_up_to_its_cap_for_one_period() {
 
 #[test]
 fn daily_fees_are_charged_for_every_local_day_that_began() {
-    let cat = example();
+    let cat = postpaid();
     let mut s = State::new();
     let ds = run(
         &mut s,
@@ -175,7 +175,7 @@ fn daily_fees_are_charged_for_every_local_day_that_began() {
 
 #[test]
 fn an_option_charges_its_monthly_fee_on_the_numbers_month() {
-    let cat = example();
+    let cat = postpaid();
     let mut s = State::new();
     let ds = run(
         &mut s,
@@ -208,7 +208,7 @@ fn an_option_charges_its_monthly_fee_on_the_numbers_month() {
 
 #[test]
 fn replaying_the_decisions_gives_the_same_state() {
-    let cat = example();
+    let cat = postpaid();
     let mut live = State::new();
     let ds = run(
         &mut live,

@@ -504,8 +504,8 @@ proptest! {
 
     #[test]
     fn money_is_conserved_and_buckets_stay_whole(inputs in scripts(), prepaid: bool) {
-        // The example catalog, or with its plans pre-paid (fees that need funds).
-        let cat = if prepaid { limited() } else { example() };
+        // The example catalog (plans pre-paid: fees that need funds), or post-paid.
+        let cat = if prepaid { example() } else { postpaid() };
         let mut s = State::new();
         // Each promise: (granted, repaid so far, written off).
         let mut promises: std::collections::BTreeMap<String, (Decimal, Decimal, Decimal)> = Default::default();
@@ -694,8 +694,8 @@ proptest! {
 
     #[test]
     fn replay_of_the_decisions_equals_live(inputs in scripts(), prepaid: bool) {
-        // The example catalog, or with its plans pre-paid (fees that need funds).
-        let cat = if prepaid { limited() } else { example() };
+        // The example catalog (plans pre-paid: fees that need funds), or post-paid.
+        let cat = if prepaid { example() } else { postpaid() };
         let mut live = State::new();
         let mut log = Vec::new();
         let steps: Vec<(Input, Decision)> = inputs.iter().flat_map(|i| step_delivering(&mut live, &cat, &mut log, i)).collect();
@@ -738,8 +738,8 @@ proptest! {
 
     #[test]
     fn every_event_twice_equals_every_event_once(inputs in scripts(), prepaid: bool) {
-        // The example catalog, or with its plans pre-paid (fees that need funds).
-        let cat = if prepaid { limited() } else { example() };
+        // The example catalog (plans pre-paid: fees that need funds), or post-paid.
+        let cat = if prepaid { example() } else { postpaid() };
         let mut once = State::new();
         let mut twice = State::new();
         let (mut once_log, mut twice_log) = (Vec::new(), Vec::new());
@@ -806,7 +806,7 @@ proptest! {
 fn the_scripts_reach_every_part_of_the_lifecycle() {
     use proptest::strategy::ValueTree;
     use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
-    let (example, limited) = (example(), limited());
+    let (example, limited) = (postpaid(), example());
     let mut runner = TestRunner::new_with_rng(
         Config::default(),
         TestRng::from_seed(RngAlgorithm::ChaCha, &[7; 32]),

@@ -11,12 +11,12 @@ use rating::number::Offering;
 use rating::*;
 use rust_decimal::Decimal;
 
-/// The example catalog with SMART, DAILY and MESSENGERS limited, or as it is.
+/// The example catalog (SMART, DAILY and MESSENGERS pre-paid), or post-paid.
 fn catalog(limit: bool) -> Catalog {
     if limit {
-        limited()
-    } else {
         example()
+    } else {
+        postpaid()
     }
 }
 

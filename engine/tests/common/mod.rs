@@ -29,6 +29,25 @@ pub fn example_engine_with(data: &Path, cfg: Config) -> Engine {
     Engine::open(data, cat, text.as_bytes(), cfg).unwrap()
 }
 
+/// The example catalog post-paid: every fee taken at any balance (its pre-paid offers'
+/// `when_unpaid = "limit"` removed), for tests of what does not depend on funds.
+pub fn postpaid() -> String {
+    let text = engine::EXAMPLE_CATALOG.replace("when_unpaid = \"limit\"\n", "");
+    assert_ne!(
+        text,
+        engine::EXAMPLE_CATALOG,
+        "the example catalog has pre-paid offers"
+    );
+    text
+}
+
+/// An engine on the post-paid example catalog with its store at `data`, configured.
+pub fn postpaid_engine_with(data: &Path, cfg: Config) -> Engine {
+    let text = postpaid();
+    let cat = rating::Catalog::from_toml("postpaid.toml", &text).unwrap();
+    Engine::open(data, cat, text.as_bytes(), cfg).unwrap()
+}
+
 /// A command for `program` that is killed, and fails its test, after `seconds`: a child that hangs
 /// (a browser once did on a CI machine) must not hold the whole run until CI's time limit.
 pub fn bounded(program: impl AsRef<std::ffi::OsStr>, seconds: u32) -> std::process::Command {

@@ -7,20 +7,18 @@ use rust_decimal::Decimal;
 
 pub const EXAMPLE: &str = include_str!("../../../catalogs/example.toml");
 
+/// The example catalog as shipped: SMART, DAILY and MESSENGERS pre-paid
+/// (`when_unpaid = "limit"`).
 pub fn example() -> Catalog {
     Catalog::from_toml("catalogs/example.toml", EXAMPLE).expect("the example catalog is valid")
 }
 
-/// The example catalog with its SMART and DAILY plans and its MESSENGERS option pre-paid:
-/// `when_unpaid = "limit"`.
-pub fn limited() -> Catalog {
-    let mut text = EXAMPLE.to_string();
-    for id in ["SMART", "DAILY", "MESSENGERS"] {
-        let line = format!("id = \"{id}\"\n");
-        assert!(text.contains(&line), "{id}");
-        text = text.replacen(&line, &format!("{line}when_unpaid = \"limit\"\n"), 1);
-    }
-    Catalog::from_toml("limited.toml", &text).expect("the limited catalog is valid")
+/// The example catalog post-paid: every fee taken at any balance (`when_unpaid` left at its
+/// default, `charge`).
+pub fn postpaid() -> Catalog {
+    let text = EXAMPLE.replace("when_unpaid = \"limit\"\n", "");
+    assert_ne!(text, EXAMPLE, "the example catalog has pre-paid offers");
+    Catalog::from_toml("postpaid.toml", &text).expect("the post-paid catalog is valid")
 }
 
 pub fn t(s: &str) -> Timestamp {
