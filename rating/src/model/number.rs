@@ -168,14 +168,7 @@ pub mod layout3 {
 
     /// Runs `decode` with numbers read in layout 3.
     pub fn read<T>(decode: impl FnOnce() -> T) -> T {
-        struct Restore(bool);
-        impl Drop for Restore {
-            fn drop(&mut self) {
-                READING.with(|r| r.set(self.0));
-            }
-        }
-        let _restore = Restore(READING.with(|r| r.replace(true)));
-        decode()
+        super::reading_with(&READING, decode)
     }
 
     pub(crate) fn reading() -> bool {
@@ -241,19 +234,28 @@ pub mod layout4 {
 
     /// Runs `decode` with records read in layout 4.
     pub fn read<T>(decode: impl FnOnce() -> T) -> T {
-        struct Restore(bool);
-        impl Drop for Restore {
-            fn drop(&mut self) {
-                READING.with(|r| r.set(self.0));
-            }
-        }
-        let _restore = Restore(READING.with(|r| r.replace(true)));
-        decode()
+        super::reading_with(&READING, decode)
     }
 
     pub(crate) fn reading() -> bool {
         READING.with(std::cell::Cell::get)
     }
+}
+
+/// Runs `decode` with an older layout's flag set, and puts the flag back as it was, even if
+/// `decode` unwinds.
+fn reading_with<T>(
+    flag: &'static std::thread::LocalKey<std::cell::Cell<bool>>,
+    decode: impl FnOnce() -> T,
+) -> T {
+    struct Restore(&'static std::thread::LocalKey<std::cell::Cell<bool>>, bool);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            self.0.with(|r| r.set(self.1));
+        }
+    }
+    let _restore = Restore(flag, flag.with(|r| r.replace(true)));
+    decode()
 }
 
 /// A field of layout 5 (unpaid fees): read from today's records, empty in older ones, which
