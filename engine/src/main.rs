@@ -33,6 +33,11 @@ struct Cli {
     /// Hide progress bars.
     #[arg(long, global = true)]
     quiet: bool,
+    /// How log lines (on standard error, filtered by RATEL_LOG, default `warn`) are written:
+    /// `text` for a person, `json` for a log collector (one object a line, with the fields
+    /// of the event and of the spans it is in).
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
     #[command(subcommand)]
     cmd: Cmd,
 }
@@ -695,17 +700,36 @@ fn print_stats(data: &Path, json: bool) -> Result<()> {
     Ok(())
 }
 
-fn main() -> Result<()> {
-    tracing_subscriber::fmt()
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Log lines on standard error, as `format` says.
+fn start_logging(format: LogFormat) {
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("RATEL_LOG")
                 .unwrap_or_else(|_| "warn".into()),
         )
-        .with_writer(std::io::stderr)
+        .with_writer(std::io::stderr);
+    match format {
         // Colours for a person at a terminal; plain text for journald and log files.
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+        LogFormat::Text => logs
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init(),
+        LogFormat::Json => logs
+            .json()
+            .with_current_span(true)
+            .with_span_list(true)
+            .init(),
+    }
+}
+
+fn main() -> Result<()> {
     let cli = Cli::parse();
+    start_logging(cli.log_format);
     if !matches!(
         cli.cmd,
         Cmd::Run { .. } | Cmd::Serve { .. } | Cmd::Produce { .. }

@@ -803,6 +803,14 @@ impl Engine {
         let before: Vec<Part> = self.parts.clone();
         let counted: Vec<Counters> = self.part_counters.clone();
         let mut ahead = rating::prefetch::Ahead::default();
+        // The batch's place in its source, for what is logged while it is rated.
+        let _batch = tracing::debug_span!(
+            "batch",
+            topic = lines.first().and_then(|l| l.topic.as_deref()),
+            first = lines.first().map(|l| l.position),
+            lines = lines.len()
+        )
+        .entered();
         self.references.expect(&parsed);
         for (j, (line, input)) in lines.iter().zip(&parsed).enumerate() {
             ahead.before(&self.state, j, |k| parsed.get(k)?.as_ref().ok());
@@ -874,8 +882,11 @@ impl Engine {
                     self.dead_letter(p, line, reason, commit);
                     return Ok(());
                 }
-                match d.outcome {
-                    Outcome::Rejected(_) => self.part_counters[p as usize].rejected += 1,
+                match &d.outcome {
+                    Outcome::Rejected(r) => {
+                        self.part_counters[p as usize].rejected += 1;
+                        tracing::debug!(partition = p, event = %d.event, reason = r.code(), "rejected");
+                    }
                     Outcome::Duplicate => self.part_counters[p as usize].duplicates += 1,
                     _ => self.part_counters[p as usize].rated += 1,
                 }
@@ -995,6 +1006,7 @@ impl Engine {
     /// Logs `line` in `partition` as a dead letter: not rated, with the reason.
     fn dead_letter(&mut self, partition: u32, line: &Line, reason: String, commit: &mut Commit) {
         self.part_counters[partition as usize].dead += 1;
+        tracing::info!(partition, position = line.at, %reason, "dead letter");
         let entry = Entry::Dead {
             topic: line.topic.as_deref().unwrap_or_default().to_string(),
             position: line.at,
