@@ -134,6 +134,9 @@ fn the_audit_counts_refunds_and_reversals_and_the_read_models_show_them() {
         kinds.contains(&("payment_reversed", "-100.00")),
         "{kinds:?}"
     );
+    // The chargeback is the operator's correction: money taken out, in adjustments.
+    let adjustments = &spending["months"][0]["categories"]["adjustments"];
+    assert_eq!(adjustments, "100.00", "{spending}");
     let explained = common::ratel(&["explain", "--data", d, "r-2"]);
     assert!(explained.contains("outcome  refunded"), "{explained}");
     common::ratel(&["projections", "rebuild", "--data", d]);

@@ -148,7 +148,7 @@ impl Projector<'_> {
 
     /// A charge refunded: a row of the payment history, and an item of the charged number's
     /// detalization (category adjustments, its money negative); a payment reversed: a row of
-    /// the payment history, its amount negative.
+    /// the payment history, its amount negative, and the account's adjustments.
     fn refund(&mut self) {
         let d = self.decision;
         match &d.outcome {
@@ -189,6 +189,8 @@ impl Projector<'_> {
                     -*amount,
                     Decimal::ZERO,
                 );
+                // Money the operator took back: a correction, as an adjustment out is.
+                self.account_spending(d.time, Category::Adjustments, *amount);
             }
             _ => {}
         }
