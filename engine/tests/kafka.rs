@@ -882,17 +882,7 @@ fn an_unsorted_backlog_of_weeks_from_kafka_is_decided_as_from_the_file() {
     ]);
     assert!(produced.contains("produced"), "{produced}");
     let by_kafka = tmp.path().join("by-kafka");
-    ratel(&[
-        "run",
-        "--catalog",
-        &catalog(),
-        "--data",
-        by_kafka.to_str().unwrap(),
-        "--source",
-        &format!("kafka:{}", broker.addr),
-        "--exit-when-idle",
-        "3",
-    ]);
+    run_until_idle(&broker.addr, &by_kafka, &[]);
     let (file_log, file_dead, file_accounts) = decided(&file_store);
     let (kafka_log, kafka_dead, kafka_accounts) = decided(&by_kafka);
     let refused = |log: &Decided| {
@@ -943,19 +933,7 @@ fn refunds_from_kafka_find_their_charges_as_from_the_file() {
     let produced = produce(&broker.addr, &format!("file:{}", file.display()), 3, &[]);
     assert!(produced.contains("produced"), "{produced}");
     let by_kafka = tmp.path().join("by-kafka");
-    ratel(&[
-        "run",
-        "--catalog",
-        &catalog(),
-        "--data",
-        by_kafka.to_str().unwrap(),
-        "--source",
-        &format!("kafka:{}", broker.addr),
-        "--batch",
-        "2",
-        "--exit-when-idle",
-        "3",
-    ]);
+    run_until_idle(&broker.addr, &by_kafka, &["--batch", "2"]);
     let (file_log, _, file_accounts) = decided(&file_store);
     let (kafka_log, _, kafka_accounts) = decided(&by_kafka);
     let outcomes = |log: &Decided, name: &str| {
@@ -969,6 +947,25 @@ fn refunds_from_kafka_find_their_charges_as_from_the_file() {
     assert_eq!(file_accounts, kafka_accounts);
     same_decisions(&file_log, &kafka_log, 3);
     audits_and_replays_clean(&by_kafka);
+}
+
+/// `ratel run` from the broker's input topics into `data` (with `more` flags), until they have
+/// been idle for three seconds.
+fn run_until_idle(brokers: &str, data: &Path, more: &[&str]) {
+    let source = format!("kafka:{brokers}");
+    let (catalog, data) = (catalog(), data.to_str().unwrap());
+    let mut args = vec![
+        "run",
+        "--catalog",
+        &catalog,
+        "--data",
+        data,
+        "--source",
+        &source,
+    ];
+    args.extend(more);
+    args.extend(["--exit-when-idle", "3"]);
+    ratel(&args);
 }
 
 /// Each of `partitions` partitions holds the same decisions, in the same order, in both logs.

@@ -197,19 +197,7 @@ fn join_offer(
             amount: o.connection_fee,
         });
     }
-    let period_fees: Vec<FeeCharge> = (o.fees.iter())
-        .filter(|f| !f.amount.is_zero())
-        .map(|f| FeeCharge {
-            msisdn: number.msisdn,
-            source,
-            kind: match f.period {
-                FeePeriod::Daily => FeeKind::Daily,
-                FeePeriod::Monthly => FeeKind::Monthly,
-            },
-            at: time,
-            amount: f.amount,
-        })
-        .collect();
+    let period_fees: Vec<FeeCharge> = period_fees(o, (source, number.msisdn), None, time).collect();
     if !pays(o, &period_fees, available) {
         number.unpaid.push(offering_of(source));
         return;
@@ -219,6 +207,28 @@ fn join_offer(
         let b = grant(cat, number, p, origin_of(source), time);
         granted.push(b);
     }
+}
+
+/// An offer's fees of `period` (of every period: `None`) as charges to `msisdn` from `at`;
+/// fees of nothing left out.
+fn period_fees<'a>(
+    offer: &'a crate::catalog::Offer,
+    (source, msisdn): (FeeSource, Msisdn),
+    period: Option<FeePeriod>,
+    at: Timestamp,
+) -> impl Iterator<Item = FeeCharge> + 'a {
+    (offer.fees.iter())
+        .filter(move |f| period.is_none_or(|p| f.period == p) && !f.amount.is_zero())
+        .map(move |f| FeeCharge {
+            msisdn,
+            source,
+            kind: match f.period {
+                FeePeriod::Daily => FeeKind::Daily,
+                FeePeriod::Monthly => FeeKind::Monthly,
+            },
+            at,
+            amount: f.amount,
+        })
 }
 
 /// Whether an offer's `fees` are taken: always, unless its catalog limits what is unpaid and
@@ -481,16 +491,8 @@ fn open_period(
     }
     let sources: Vec<(FeeSource, &crate::catalog::Offer)> = offerings.all().copied().collect();
     for (source, offer) in sources {
-        let fees: Vec<FeeCharge> = (offer.fees.iter())
-            .filter(|f| f.period == fee_period && !f.amount.is_zero())
-            .map(|f| FeeCharge {
-                msisdn,
-                source,
-                kind,
-                at,
-                amount: f.amount,
-            })
-            .collect();
+        let fees: Vec<FeeCharge> =
+            period_fees(offer, (source, msisdn), Some(fee_period), at).collect();
         // An unpaid offer stays unpaid, without packages, until a period's fee is paid.
         let offering = offering_of(source);
         let unpaid = work.unpaid.contains(&offering);
@@ -553,18 +555,9 @@ pub(crate) fn settle(
             let source = source_of(offering);
             let mut trial = work.clone();
             let (mut owed, given) = take_up(cat, &mut trial, &[source], time);
-            let daily = offer_of(cat, source).fees.iter();
-            owed.extend(
-                daily
-                    .filter(|f| f.period == FeePeriod::Daily && !f.amount.is_zero())
-                    .map(|f| FeeCharge {
-                        msisdn: number.msisdn,
-                        source,
-                        kind: FeeKind::Daily,
-                        at: time,
-                        amount: f.amount,
-                    }),
-            );
+            let offer = offer_of(cat, source);
+            let daily = Some(FeePeriod::Daily);
+            owed.extend(period_fees(offer, (source, number.msisdn), daily, time));
             let total: Decimal = owed.iter().map(|f| f.amount).sum();
             if total > available {
                 continue;

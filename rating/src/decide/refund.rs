@@ -66,19 +66,14 @@ pub fn with_found(input: &Input, found: Option<Refundable>) -> Input {
 }
 
 pub(crate) fn refund(state: &State, cat: &Catalog, input: &Input, refund: &Refund) -> Decision {
-    let acct = match account_named(state, Some(&refund.account), None, "a refund") {
-        Ok(a) => a,
-        Err(r) => return rejected(input, cat, None, r),
-    };
-    let Some(found) = refund.found.as_deref() else {
-        let unknown = Rejection::UnknownCharge(refund.charge.clone());
-        return rejected(input, cat, Some(&acct.id), unknown);
-    };
-    let (a, due) = renewed(cat, acct, refund.time);
-    match refunded(cat, &a, refund, found) {
-        Ok(outcome) => decided(input, cat, Some(&acct.id), due, outcome),
-        Err(r) => rejected(input, cat, Some(&acct.id), r),
-    }
+    let named = (
+        &refund.account,
+        refund.found.as_deref(),
+        Rejection::UnknownCharge(refund.charge.clone()),
+    );
+    decide_named(state, cat, input, named, |a, found| {
+        refunded(cat, a, refund, found)
+    })
 }
 
 pub(crate) fn reverse_payment(
@@ -87,36 +82,49 @@ pub(crate) fn reverse_payment(
     input: &Input,
     reverse: &ReversePayment,
 ) -> Decision {
-    let acct = match account_named(state, Some(&reverse.account), None, "a reversal") {
+    let named = (
+        &reverse.account,
+        reverse.found.as_deref(),
+        Rejection::UnknownPayment(reverse.payment.clone()),
+    );
+    decide_named(state, cat, input, named, |a, found| {
+        refundable_now(a, &reverse.payment, found.time, reverse.time)?;
+        if a.refunded(&reverse.payment).is_some() {
+            let payment = &reverse.payment;
+            return Err(refused(format!("payment {payment} was reversed before")));
+        }
+        Ok(Outcome::PaymentReversed {
+            payment: reverse.payment.clone(),
+            paid_at: found.time,
+            amount: found.money,
+            reason: reverse.reason.clone(),
+            operator: reverse.operator.clone(),
+            balance_after: a.balance - found.money,
+        })
+    })
+}
+
+/// A refund's or a reversal's decision: its account, what the engine found of the decision it
+/// names (nothing: refused as `unknown`), then `outcome` of the account after the work due.
+fn decide_named(
+    state: &State,
+    cat: &Catalog,
+    input: &Input,
+    (account, found, unknown): (&crate::event::AccountId, Option<&Refundable>, Rejection),
+    outcome: impl FnOnce(&Account, &Refundable) -> Result<Outcome, Rejection>,
+) -> Decision {
+    let acct = match account_named(state, Some(account), None, input.kind()) {
         Ok(a) => a,
         Err(r) => return rejected(input, cat, None, r),
     };
-    let Some(found) = reverse.found.as_deref() else {
-        let unknown = Rejection::UnknownPayment(reverse.payment.clone());
+    let Some(found) = found else {
         return rejected(input, cat, Some(&acct.id), unknown);
     };
-    let (a, due) = renewed(cat, acct, reverse.time);
-    let checked = refundable_now(&a, &reverse.payment, found.time, reverse.time).and_then(|()| {
-        match a.refunded(&reverse.payment) {
-            Some(_) => Err(refused(format!(
-                "payment {} was reversed before",
-                reverse.payment
-            ))),
-            None => Ok(()),
-        }
-    });
-    if let Err(r) = checked {
-        return rejected(input, cat, Some(&acct.id), r);
+    let (a, due) = renewed(cat, acct, input.time());
+    match outcome(&a, found) {
+        Ok(outcome) => decided(input, cat, Some(&acct.id), due, outcome),
+        Err(r) => rejected(input, cat, Some(&acct.id), r),
     }
-    let outcome = Outcome::PaymentReversed {
-        payment: reverse.payment.clone(),
-        paid_at: found.time,
-        amount: found.money,
-        reason: reverse.reason.clone(),
-        operator: reverse.operator.clone(),
-        balance_after: a.balance - found.money,
-    };
-    decided(input, cat, Some(&acct.id), due, outcome)
 }
 
 fn refused(why: String) -> Rejection {
