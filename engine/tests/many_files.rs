@@ -189,6 +189,27 @@ fn read_count(dir: &Path) -> u64 {
 }
 
 #[test]
+fn a_missing_done_folder_is_named_in_the_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let inbox = tmp.path().join("inbox");
+    std::fs::create_dir(&inbox).unwrap();
+    let source = format!("dir:{}", inbox.display());
+    let done = tmp.path().join("no-such-done");
+    let more = [
+        "--exit-when-idle",
+        "0",
+        "--done-dir",
+        done.to_str().unwrap(),
+    ];
+    let (ok, out) = ratel_run(tmp.path(), &source, &more);
+    assert!(!ok);
+    assert!(
+        out.contains(&format!("{}: No such file", done.display())),
+        "{out}"
+    );
+}
+
+#[test]
 fn a_file_fed_again_is_skipped_and_a_changed_one_is_refused() {
     let tmp = tempfile::tempdir().unwrap();
     let file = tmp.path().join("cdr.jsonl");

@@ -38,12 +38,7 @@ pub struct Folder {
 
 impl Folder {
     pub fn new(dir: PathBuf, open: Opener, numbers: Numbers) -> std::io::Result<Folder> {
-        if !std::fs::metadata(&dir)?.is_dir() {
-            return Err(std::io::Error::other(format!(
-                "{}: not a folder",
-                dir.display()
-            )));
-        }
+        is_folder(&dir)?;
         Ok(Folder {
             dir,
             done_dir: None,
@@ -62,12 +57,7 @@ impl Folder {
     /// a file of the same name already there is never replaced).
     pub fn done_dir(mut self, done_dir: Option<PathBuf>) -> std::io::Result<Folder> {
         if let Some(done) = &done_dir {
-            if !std::fs::metadata(done)?.is_dir() {
-                return Err(std::io::Error::other(format!(
-                    "{}: not a folder",
-                    done.display()
-                )));
-            }
+            is_folder(done)?;
         }
         self.done_dir = done_dir;
         Ok(self)
@@ -172,5 +162,20 @@ impl Source for Folder {
                 self.put_away(&mark.name);
             }
         }
+    }
+}
+
+/// `path` is a folder; the error, if not, names it (the source's and the done folder's errors
+/// are told apart).
+fn is_folder(path: &Path) -> std::io::Result<()> {
+    let named =
+        |e: std::io::Error| std::io::Error::new(e.kind(), format!("{}: {e}", path.display()));
+    if std::fs::metadata(path).map_err(named)?.is_dir() {
+        Ok(())
+    } else {
+        Err(std::io::Error::other(format!(
+            "{}: not a folder",
+            path.display()
+        )))
     }
 }
