@@ -534,6 +534,7 @@ pub fn kafka(
         idempotent,
         // The production default; RATEL_BENCH_CHANGELOG=0 measures without it.
         changelog: changelog.clone(),
+        ready_lag: engine::kafka::watch::DEFAULT_READY_LAG,
     };
     reset_peak();
     let started = Instant::now();

@@ -4,9 +4,10 @@
 #![warn(clippy::too_many_lines)]
 
 use anyhow::{bail, Context, Result};
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use engine::file_topics::Opened;
 use engine::folder::Folder;
+use engine::pipeline::meter::Meter;
 use engine::pipeline::{recorded_catalog, Config, Engine, DEFAULT_BATCH};
 use engine::query::{self, Scope};
 use engine::report::{account_view, stats};
@@ -38,6 +39,10 @@ struct Cli {
     /// of the event and of the spans it is in).
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
+    /// Settings of `run` and `serve` from a TOML file (see docs/operations.md): beneath their
+    /// RATEL_* environment variables, which are beneath the flags.
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
     #[command(subcommand)]
     cmd: Cmd,
 }
@@ -129,6 +134,16 @@ enum Cmd {
     /// Write every decision of a period for the data warehouse (JSON lines, CSV or Parquet):
     /// input fields, outcome, money by kind, units from buckets, price, account, log position.
     Export(ExportArgs),
+    /// The configuration file (`--config FILE`).
+    #[command(subcommand)]
+    Config(ConfigCmd),
+}
+
+#[derive(Subcommand)]
+enum ConfigCmd {
+    /// Validate the file (with the RATEL_* environment) and print the effective settings of
+    /// each command, secrets redacted.
+    Check,
 }
 
 #[derive(clap::Args)]
@@ -222,6 +237,19 @@ struct RunArgs {
     /// Kafka: keep no changelog (a partition that moves is rated again from its inputs).
     #[arg(long)]
     no_changelog: bool,
+    /// Serve `/metrics` (Prometheus), `/healthz` and `/readyz` on this address, e.g.
+    /// 127.0.0.1:9898. Without it, nothing listens.
+    #[arg(long)]
+    metrics: Option<std::net::SocketAddr>,
+    /// Kafka: `/readyz` answers 200 once every partition this instance owns is within this
+    /// many messages of its end on every input topic (a file or folder source is ready once
+    /// its store is open).
+    #[arg(long, default_value_t = engine::kafka::watch::DEFAULT_READY_LAG)]
+    ready_max_lag: u64,
+    /// Kafka: a librdkafka property for every client of the run, KEY=VALUE (repeatable; the
+    /// configuration file's `[kafka]` table), e.g. security.protocol=SASL_SSL.
+    #[arg(long, value_name = "KEY=VALUE")]
+    kafka_property: Vec<String>,
     #[command(flatten)]
     topics: engine::kafka::Topics,
 }
@@ -586,6 +614,7 @@ fn run(
     quiet: bool,
 ) -> Result<Engine> {
     let mut engine = Engine::open(data, cat, bytes, cfg)?;
+    engine::operations::health::ready();
     if let Some(dir) = source.strip_prefix("dir:") {
         run_folder(&mut engine, Path::new(dir), reading, quiet)?;
         return Ok(engine);
@@ -604,7 +633,12 @@ fn run(
         return Ok(engine);
     };
     let pb = bar(quiet, src.size_in_bytes(), "rating");
-    engine.run(&mut *src, |_, end| pb.set_position(end))?;
+    let mut meter = Meter::default();
+    engine.run(&mut *src, |e, end| {
+        meter.look(e);
+        pb.set_position(end);
+    })?;
+    meter.look(&engine);
     pb.finish_and_clear();
     if src.unfinished() > 0 {
         eprintln!(
@@ -632,10 +666,13 @@ fn run_folder(engine: &mut Engine, dir: &Path, reading: FileReading, quiet: bool
     } else {
         ProgressBar::new_spinner()
     };
+    let mut meter = Meter::default();
     engine.run(&mut src, |e, _| {
+        meter.look(e);
         pb.set_message(format!("{} read", e.counters.read));
         pb.tick();
     })?;
+    meter.look(engine);
     pb.finish_and_clear();
     eprintln!(
         "ratel: {}: {} files read to their end, {} skipped as read before",
@@ -728,7 +765,11 @@ fn start_logging(format: LogFormat) {
 }
 
 fn main() -> Result<()> {
-    let cli = Cli::parse();
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let file = engine::operations::config::named(&args);
+    let command = engine::operations::config::layered(Cli::command(), file.as_deref())?;
+    let matches = command.clone().get_matches_from(&args);
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     start_logging(cli.log_format);
     if !matches!(
         cli.cmd,
@@ -756,7 +797,21 @@ fn main() -> Result<()> {
         Cmd::Explain(args) => explain_command(args),
         Cmd::Log(args) => log_command(args),
         Cmd::Export(args) => export_command(args),
+        Cmd::Config(ConfigCmd::Check) => config_check(&command, file.is_some()),
     }
+}
+
+/// `ratel config check`: the file was read and every key named a flag (or `layered` failed
+/// before this); each command's settings are parsed as its flags would be, and printed.
+fn config_check(command: &clap::Command, named: bool) -> Result<()> {
+    if !named {
+        bail!("no configuration file: give --config FILE (or RATEL_CONFIG)");
+    }
+    let text = engine::operations::config::effective(command, &Cli::command())
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    print!("{text}");
+    println!("# configuration valid");
+    Ok(())
 }
 
 /// An optional RFC 3339 time argument.
@@ -937,10 +992,26 @@ fn run_command(
         no_idempotence,
         changelog_topic,
         no_changelog,
+        metrics,
+        ready_max_lag,
+        kafka_property,
         topics,
     }: RunArgs,
     quiet: bool,
 ) -> Result<()> {
+    // SIGTERM and SIGINT stop the run between batches (engine::operations::shutdown).
+    engine::operations::shutdown::on_signals().context("handling SIGTERM and SIGINT")?;
+    if let Some(listen) = metrics {
+        engine::operations::metrics::install()?;
+        let bound = engine::operations::endpoint::start(listen)
+            .with_context(|| format!("serving metrics on {listen}"))?;
+        eprintln!("ratel run: metrics, health and readiness on http://{bound}");
+    }
+    let properties = kafka_property.iter().map(|p| match p.split_once('=') {
+        Some((key, value)) if !key.is_empty() => Ok((key.to_string(), value.to_string())),
+        _ => bail!("--kafka-property {p:?}: KEY=VALUE expected"),
+    });
+    engine::kafka::set_properties(properties.collect::<Result<_>>()?);
     let (cat, bytes) = load_catalog(&catalog)?;
     let cfg = Config {
         batch,
@@ -964,17 +1035,21 @@ fn run_command(
                 publish: !no_publish,
                 idempotent: !no_idempotence,
                 changelog: (!no_changelog).then_some(changelog_topic),
+                ready_lag: ready_max_lag,
             };
             let pb = if quiet {
                 ProgressBar::hidden()
             } else {
                 ProgressBar::new_spinner()
             };
-            let e = engine::stream::run(&data, cat, &bytes, brokers, cfg, &o, |_, c| {
+            let mut meter = Meter::default();
+            let e = engine::stream::run(&data, cat, &bytes, brokers, cfg, &o, |e, c| {
+                meter.look(e);
                 pb.set_message(format!("{} read", c.read));
                 pb.tick();
             })
             .with_context(|| format!("rating from {brokers}"))?;
+            meter.look(&e);
             pb.finish_and_clear();
             e
         }
@@ -1473,6 +1548,7 @@ fn serve_command(
     let tokens = engine::serve::Tokens::parse(&text)
         .map_err(|e| anyhow::anyhow!("{}: {e}", tokens.display()))?;
     let store = Store::open_follower(&data)?;
+    engine::operations::metrics::install()?;
     let app = std::sync::Arc::new(engine::serve::App::new(store, tokens)?);
     let limits = engine::serve::Limits {
         connections: max_connections as usize,

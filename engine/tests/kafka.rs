@@ -462,6 +462,7 @@ fn broker_down_and_request_errors_on_a_mock_cluster_lose_nothing_and_charge_noth
                 publish: true,
                 idempotent: true,
                 changelog: Some(engine::changelog::DEFAULT_TOPIC.into()),
+                ready_lag: engine::kafka::watch::DEFAULT_READY_LAG,
             };
             let cfg = engine::pipeline::Config {
                 batch: 50,
@@ -978,4 +979,162 @@ fn same_decisions(a: &Decided, b: &Decided, partitions: u32) {
             assert!(x == y, "partition {p}, entry {i}: the decisions differ");
         }
     }
+}
+
+/// `ratel run` on the input topics in group `group` with its metrics endpoint; the child and
+/// the endpoint's address.
+fn instance_with_metrics(brokers: &str, dir: &Path, group: &str) -> (Child, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ratel"))
+        .args([
+            "--quiet",
+            "run",
+            "--metrics",
+            "127.0.0.1:0",
+            "--batch",
+            "61",
+        ])
+        .args(["--catalog", &catalog(), "--group", group, "--data"])
+        .arg(dir)
+        .arg("--source")
+        .arg(format!("kafka:{brokers}"))
+        .env("RATEL_LOG", "warn,engine::kafka=info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let address = common::metrics_address(&mut child, &dir.with_extension("log"));
+    (child, address)
+}
+
+/// A gauge's value as an instance's `/metrics` shows it (no labels).
+fn gauge(metrics: &str, name: &str) -> Option<f64> {
+    let text = ureq::get(&format!("{metrics}/metrics"))
+        .call()
+        .ok()?
+        .into_string()
+        .ok()?;
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+}
+
+/// Waits until `metrics` shows `name` at `value`; how long that took.
+fn until_gauge(metrics: &str, name: &str, value: f64, within: Duration) -> Duration {
+    let started = Instant::now();
+    while gauge(metrics, name) != Some(value) {
+        assert!(
+            started.elapsed() < within,
+            "{name} did not reach {value} in {within:?} (it is {:?})",
+            gauge(metrics, name)
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    started.elapsed()
+}
+
+fn exits_within(child: &mut Child, within: Duration) -> std::process::ExitStatus {
+    let started = Instant::now();
+    loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            return s;
+        }
+        if started.elapsed() > within {
+            let _ = child.kill();
+            panic!("did not exit within {within:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn sigterm_hands_partitions_over_at_once_where_sigkill_waits_for_the_session_and_neither_loses_or_doubles(
+) {
+    const PARTITIONS: u32 = 2;
+    let tmp = tempfile::tempdir().unwrap();
+    let Some((broker, file)) = broker_and_workload(tmp.path(), 60, 6, 29) else {
+        return;
+    };
+    let reference = tmp.path().join("one");
+    by_file(&file, &reference, PARTITIONS);
+    let (n1, n2) = time_split(&file, 0.5);
+    let source = format!("file:{}", file.display());
+    let produce_part = |skip: usize, take: usize| {
+        let (s, t) = (skip.to_string(), take.to_string());
+        produce(
+            &broker.addr,
+            &source,
+            PARTITIONS,
+            &["--skip", &s, "--take", &t],
+        );
+    };
+    produce_part(0, n1);
+    let (a_dir, b_dir) = (tmp.path().join("a"), tmp.path().join("b"));
+    let owned = "ratel_partitions_owned";
+    let long = Duration::from_secs(120);
+    let (mut a, a_metrics) = instance_with_metrics(&broker.addr, &a_dir, "g");
+    let (mut b, b_metrics) = instance_with_metrics(&broker.addr, &b_dir, "g");
+    until_gauge(&a_metrics, owned, 1.0, long);
+    until_gauge(&b_metrics, owned, 1.0, long);
+
+    // SIGTERM while the second half of the traffic arrives: A lands what it read, publishes,
+    // leaves the group and exits 0; B is given A's partition without waiting for a session.
+    let producer = std::thread::scope(|scope| {
+        let p = scope.spawn(|| produce_part(n1, n2));
+        std::thread::sleep(Duration::from_millis(300));
+        let sent = Instant::now();
+        let pid = a.id().to_string();
+        assert!(Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success());
+        let moved = until_gauge(&b_metrics, owned, 2.0, long);
+        let status = exits_within(&mut a, Duration::from_secs(30));
+        assert!(status.success(), "A after SIGTERM: {status}");
+        p.join().unwrap();
+        (sent.elapsed(), moved)
+    });
+    let (_, after_term) = producer;
+
+    // SIGKILL: A comes back, takes one partition again, and is killed; B waits for its session.
+    let (mut a, a_metrics) = instance_with_metrics(&broker.addr, &a_dir, "g");
+    until_gauge(&a_metrics, owned, 1.0, long);
+    until_gauge(&b_metrics, owned, 1.0, long);
+    a.kill().unwrap();
+    a.wait().unwrap();
+    let after_kill = until_gauge(&b_metrics, owned, 2.0, long);
+    eprintln!("a partition moved {after_term:?} after SIGTERM, {after_kill:?} after SIGKILL");
+    assert!(
+        after_term < after_kill,
+        "SIGTERM moved the partition in {after_term:?}, SIGKILL in {after_kill:?}"
+    );
+
+    // B, owning both, catches up and is ready; stopped, its log is the single instance's.
+    until_gauge(&b_metrics, "ratel_ready", 1.0, long);
+    let ends = input_ends(&broker.addr, PARTITIONS);
+    let at_end = || {
+        let store = Store::open_follower(&b_dir).unwrap();
+        ends.iter().all(|((t, p), &end)| {
+            store
+                .meta_u64(&engine::keys::position(Some(t), *p))
+                .unwrap()
+                == Some(end)
+        })
+    };
+    let deadline = Instant::now() + long;
+    while !at_end() {
+        assert!(
+            Instant::now() < deadline,
+            "B did not reach the end of the topics"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let pid = b.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .unwrap()
+        .success());
+    assert!(exits_within(&mut b, Duration::from_secs(30)).success());
+    same_decisions(&decided(&b_dir).0, &decided(&reference).0, PARTITIONS);
+    audits_and_replays_clean(&b_dir);
 }

@@ -421,3 +421,58 @@ fn a_store_that_read_one_file_before_files_had_names_resumes_it() {
     e.run_file(&next).unwrap();
     assert_eq!((e.counters.read, e.counters.rated), (4, 4));
 }
+
+/// A run that waits for files for ever commits the last lines of what came without waiting
+/// for the next file (it once held its last batch back until more input came), and SIGTERM
+/// stops it with exit status 0.
+#[test]
+fn a_folder_source_that_waits_commits_what_came_and_stops_cleanly_on_sigterm() {
+    let tmp = tempfile::tempdir().unwrap();
+    let inbox = tmp.path().join("inbox");
+    std::fs::create_dir_all(&inbox).unwrap();
+    // Three batches of 50 lines and a few: the last batch is the one that was held back.
+    let lines = common::fault_workload(&inbox.join("a.jsonl"), 3).min(170);
+    let whole = std::fs::read_to_string(inbox.join("a.jsonl")).unwrap();
+    let kept: String = whole
+        .lines()
+        .take(lines as usize)
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(inbox.join("a.jsonl"), kept).unwrap();
+    let cat = catalog(tmp.path());
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_ratel"))
+        .args(["--quiet", "run", "--batch", "50", "--catalog"])
+        .arg(&cat)
+        .arg("--data")
+        .arg(tmp.path().join("store"))
+        .arg("--source")
+        .arg(format!("dir:{}", inbox.display()))
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let read = || {
+        engine::store::Store::open_follower(&tmp.path().join("store"))
+            .ok()
+            .and_then(|s| s.counters().ok())
+            .map_or(0, |c| c.read)
+    };
+    while read() < lines {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "read {} of {lines}",
+            read()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let pid = child.id().to_string();
+    let sent = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "after SIGTERM: {}", out.status);
+    let printed = String::from_utf8_lossy(&out.stdout);
+    assert!(printed.contains(&format!("read {lines} ")), "{printed}");
+}

@@ -23,7 +23,14 @@ const LAYERS: [(&str, &[&str]); 3] = [
     (
         "engine/src",
         &[
-            "input", "store", "pipeline", "passes", "kafka", "read", "tools",
+            "operations",
+            "input",
+            "store",
+            "pipeline",
+            "passes",
+            "kafka",
+            "read",
+            "tools",
         ],
     ),
 ];

@@ -31,6 +31,9 @@ pub struct Folder {
     taken: BTreeSet<String>,
     current: Option<Box<FileTopics>>,
     since: Instant,
+    /// Return at once when nothing is there (`Source::yield_when_idle`); the last batch did.
+    yield_now: bool,
+    paused: bool,
     /// Files rated to their end in this run, and files skipped as read before.
     pub finished: u64,
     pub skipped: u64,
@@ -48,6 +51,8 @@ impl Folder {
             taken: BTreeSet::new(),
             current: None,
             since: Instant::now(),
+            yield_now: false,
+            paused: false,
             finished: 0,
             skipped: 0,
         })
@@ -132,6 +137,7 @@ impl Folder {
 
 impl Source for Folder {
     fn next_batch(&mut self, max: usize, out: &mut Vec<Line>) -> std::io::Result<()> {
+        self.paused = false;
         loop {
             if let Some(current) = &mut self.current {
                 current.next_batch(max, out)?;
@@ -144,7 +150,12 @@ impl Source for Folder {
             if self.take_next()? {
                 continue;
             }
-            if self.idle.is_some_and(|idle| self.since.elapsed() >= idle) {
+            let stop = crate::operations::shutdown::requested();
+            if stop || self.idle.is_some_and(|idle| self.since.elapsed() >= idle) {
+                return Ok(());
+            }
+            if self.yield_now {
+                self.paused = true;
                 return Ok(());
             }
             std::thread::sleep(POLL);
@@ -153,6 +164,14 @@ impl Source for Folder {
 
     fn describe(&self) -> String {
         format!("dir:{}", self.dir.display())
+    }
+
+    fn yield_when_idle(&mut self, yield_now: bool) {
+        self.yield_now = yield_now;
+    }
+
+    fn paused(&self) -> bool {
+        self.paused
     }
 
     fn committed(&mut self, lines: &[Line]) {

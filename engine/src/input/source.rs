@@ -43,6 +43,14 @@ pub trait Source {
     fn describe(&self) -> String;
     /// The engine has committed these lines (the last batch): a source may acknowledge them.
     fn committed(&mut self, _lines: &[Line]) {}
+    /// With `true`, a source that waits for input (a folder) returns an empty batch at once
+    /// when it has nothing, and says so by [`Source::paused`]: the caller has work to finish
+    /// (a batch to rate or land) before it waits. A source that never waits ignores it.
+    fn yield_when_idle(&mut self, _yield_now: bool) {}
+    /// The last empty batch was a pause, not the end.
+    fn paused(&self) -> bool {
+        false
+    }
 }
 
 /// The most bytes read in search of a line's end: past it the source is no file of lines

@@ -183,6 +183,8 @@ pub struct KafkaSource {
     /// Stop when every assigned partition has been at its end this long (tests, batch jobs).
     pub exit_when_idle: Option<Duration>,
     idle_since: Option<Instant>,
+    /// Called at every turn of the reading, busy or idle (what watches the source).
+    pub on_turn: Option<Box<dyn FnMut(&KafkaSource) + Send>>,
     /// Return an empty batch as soon as nothing arrives (the caller has a batch to finish),
     /// rather than wait for input; `ended` tells that apart from the end.
     pub yield_when_idle: bool,
@@ -257,6 +259,7 @@ impl KafkaSource {
             next: FxHashMap::default(),
             assigned: Vec::new(),
             exit_when_idle: None,
+            on_turn: None,
             idle_since: None,
             yield_when_idle: false,
             ended: false,
@@ -319,6 +322,17 @@ impl KafkaSource {
 
     fn rank(&self, topic: &str) -> Option<usize> {
         self.topics.iter().position(|t| &**t == topic)
+    }
+
+    /// The input topics' names.
+    pub fn topic_names(&self) -> impl Iterator<Item = &str> + '_ {
+        self.topics.iter().map(|t| &**t)
+    }
+
+    /// The end of a topic partition as the last fetch saw it (no request to the broker).
+    pub fn fetched_end(&self, topic: &str, partition: u32) -> Option<u64> {
+        self.high_watermark(topic, partition as i32)
+            .map(|h| h as u64)
     }
 
     /// librdkafka's cached high watermark of a topic partition (no request).
@@ -644,6 +658,15 @@ impl KafkaSource {
         let io = |e: KafkaError| std::io::Error::other(e.to_string());
         let started = Instant::now();
         loop {
+            // A stop asked for ends the source: what was read is rated and landed first.
+            if crate::operations::shutdown::requested() {
+                self.ended = true;
+                return Ok(());
+            }
+            if let Some(mut watch) = self.on_turn.take() {
+                watch(self);
+                self.on_turn = Some(watch);
+            }
             if self.rebalanced {
                 // Nothing in the batch is rated yet; every assigned partition is read again
                 // from the offset RocksDB holds, so none of it is lost or read twice.

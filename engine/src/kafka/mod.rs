@@ -8,6 +8,7 @@ mod consume;
 pub mod outbox;
 mod produce;
 pub mod stream;
+pub mod watch;
 
 pub use client::*;
 pub use consume::*;

@@ -49,6 +49,8 @@ pub struct Options {
     /// which an instance that is given a partition restores it; `None`: no changelog (a
     /// partition moves by being rated again from its inputs).
     pub changelog: Option<String>,
+    /// Ready (`/readyz`) once every owned partition is within this many messages of its end.
+    pub ready_lag: u64,
 }
 
 /// Opens the store for the input topics (their partition count is the store's) and rates what
@@ -145,6 +147,8 @@ fn open_source(
     src.max_ahead = cfg.max_ahead;
     let quiet = busy.clone();
     src.quiesce_with(Box::new(move || quiet.wait()));
+    let mut watch = crate::kafka::watch::Watch::new(engine.store.clone(), options.ready_lag);
+    src.on_turn = Some(Box::new(move |source| watch.look(source)));
     Ok(src)
 }
 
@@ -278,7 +282,13 @@ fn spawn_changelog_thread<'scope>(
                 let r = match &mut changelog {
                     // Before the commit: a crash between the two leaves a batch a restore
                     // applies, never a gap in the history.
-                    Some(log) => log.publish(&store, &mut c).map(|()| c).map_err(Into::into),
+                    Some(log) => {
+                        let started = std::time::Instant::now();
+                        let published = log.publish(&store, &mut c);
+                        metrics::histogram!(crate::operations::metrics::CHANGELOG_SECONDS)
+                            .record(started.elapsed());
+                        published.map(|()| c).map_err(Into::into)
+                    }
                     None => Ok(c),
                 };
                 let failed = r.is_err();
@@ -311,8 +321,9 @@ fn spawn_commit_thread<'scope>(
         .name("ratel-commit".into())
         .spawn_scoped(scope, move || {
             for r in published {
-                let r = r
-                    .and_then(|c| (store.commit(c, sync)).map_err(|e| EngineError::from(e).into()));
+                let r = r.and_then(|c| {
+                    (store.commit_batch(c, sync)).map_err(|e| EngineError::from(e).into())
+                });
                 busy.done();
                 let failed = r.is_err();
                 if written.send(r).is_err() || failed {
@@ -462,6 +473,8 @@ impl<'a, F: FnMut(&Engine, &Counters)> Rating<'a, F> {
                 true => published_marks(self.engine, self.partitions)?,
                 false => Vec::new(),
             };
+            metrics::gauge!(crate::operations::metrics::OUTBOX_BACKLOG)
+                .increment(landed.appended.len() as f64);
             publisher.hand_over(landed.seqs, skip, landed.appended)?;
         }
         (self.on_batch)(self.engine, &landed.counters);
@@ -514,11 +527,13 @@ impl Busy {
         let mut n = self.batches.lock().expect("not poisoned");
         assert!(*n < IN_FLIGHT, "at most IN_FLIGHT batches are in flight");
         *n += 1;
+        metrics::gauge!(crate::operations::metrics::IN_FLIGHT).set(*n as f64);
     }
 
     fn done(&self) {
         let mut n = self.batches.lock().expect("not poisoned");
         *n = n.checked_sub(1).expect("a batch done was in flight");
+        metrics::gauge!(crate::operations::metrics::IN_FLIGHT).set(*n as f64);
         if *n == 0 {
             self.done.notify_all();
         }
@@ -566,7 +581,12 @@ impl Publisher {
                     for (p, &to) in b.skip.iter().enumerate() {
                         out.skip_to(p as u32, to);
                     }
+                    let started = std::time::Instant::now();
                     out.publish(&store, |p| b.seqs[p as usize], &b.appended)?;
+                    metrics::histogram!(crate::operations::metrics::OUTBOX_SECONDS)
+                        .record(started.elapsed());
+                    metrics::gauge!(crate::operations::metrics::OUTBOX_BACKLOG)
+                        .decrement(b.appended.len() as f64);
                     b.appended.clear();
                     // Full, or the engine gone: the room is freed instead.
                     let _ = give_back.try_send(b.appended);

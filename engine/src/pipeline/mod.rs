@@ -12,6 +12,7 @@ use rating::event::Tick;
 use rating::{apply, rate, Catalog, Decision, Input, Outcome, State, Timestamp};
 use std::path::Path;
 
+pub mod meter;
 mod reference;
 pub use reference::holds_reference;
 
@@ -218,6 +219,10 @@ pub struct Engine {
     watermark: Timestamp,
     /// The store's counters: `legacy` and every partition's added up after each batch.
     pub counters: Counters,
+    /// What this engine decided since it opened, and its rejections by reason (the metrics';
+    /// the store's counters and log hold every run's).
+    pub decided: Counters,
+    pub rejections: std::collections::BTreeMap<&'static str, u64>,
     part_counters: Vec<Counters>,
     legacy: Counters,
     buf: Vec<u8>,
@@ -263,7 +268,7 @@ fn spawn_writer<'scope>(
         .name("ratel-commit".into())
         .spawn_scoped(scope, move || {
             for c in batches {
-                let r = store.commit(c, sync);
+                let r = store.commit_batch(c, sync);
                 let failed = r.is_err();
                 if written.send(r).is_err() || failed {
                     break;
@@ -274,21 +279,38 @@ fn spawn_writer<'scope>(
     Ok((to_writer, results, writer))
 }
 
-/// Reads a batch and hands it to the decoder: whether there was one.
+/// What a read from the source gave.
+enum Reading {
+    /// A batch, handed to the decoder.
+    Batch,
+    /// Nothing for now (the source yielded, see `Source::yield_when_idle`).
+    Paused,
+    /// The end of the source, or a stop asked for.
+    End,
+}
+
+/// Reads a batch and hands it to the decoder.
 fn read_into(
     source: &mut dyn Source,
     batch: usize,
     to_decoder: &std::sync::mpsc::SyncSender<((), Vec<Line>)>,
-) -> Result<bool, EngineError> {
+) -> Result<Reading, EngineError> {
+    // A stop asked for ends the reading between batches: what was read is rated and landed.
+    if crate::operations::shutdown::requested() {
+        return Ok(Reading::End);
+    }
     let mut lines = Vec::with_capacity(batch);
     source.next_batch(batch, &mut lines)?;
     if lines.is_empty() {
-        return Ok(false);
+        return Ok(match source.paused() {
+            true => Reading::Paused,
+            false => Reading::End,
+        });
     }
     to_decoder
         .send(((), lines))
         .expect("the decoder outlives the run");
-    Ok(true)
+    Ok(Reading::Batch)
 }
 
 /// The window of event time an account remembers its inputs' ids for: fixed when the store is
@@ -381,6 +403,8 @@ impl Engine {
             watermark: global,
             counters: Counters::default(),
             part_counters,
+            decided: Counters::default(),
+            rejections: std::collections::BTreeMap::new(),
             legacy,
             buf: Vec::new(),
             dbuf: Vec::new(),
@@ -398,6 +422,13 @@ impl Engine {
         e.add_up();
         e.record_catalog(catalog_bytes, fresh)?;
         e.mark_checkpoints()?;
+        // A scrape reads the store's figures while it is open, and nothing once it closed.
+        let store = std::sync::Arc::downgrade(&e.store);
+        crate::operations::metrics::on_scrape(Box::new(move || {
+            if let Some(store) = store.upgrade() {
+                store.record_figures();
+            }
+        }));
         Ok(e)
     }
 
@@ -588,6 +619,11 @@ impl Engine {
             .meta_u64(&crate::keys::position(Some(topic), partition))?)
     }
 
+    /// The latest event time a partition accepted.
+    pub fn watermark(&self, partition: u32) -> Timestamp {
+        self.parts[partition as usize].watermark
+    }
+
     /// The next sequence number of a partition's log.
     pub fn seq(&self, partition: u32) -> u64 {
         self.parts[partition as usize].seq
@@ -685,12 +721,25 @@ impl Engine {
             };
             // Batches handed to the decoder and not yet taken back; what ended the reading.
             let mut decoding = 0usize;
-            let mut read: Result<bool, EngineError> = Ok(true);
+            let mut read: Result<Reading, EngineError> = Ok(Reading::Batch);
             let outcome = loop {
-                // Two batches ahead: one decoded while this thread rates the other.
-                while decoding < 2 && matches!(read, Ok(true)) {
+                // Two batches ahead: one decoded while this thread rates the other. A source
+                // waits for input only when nothing else is left to do.
+                while decoding < 2 && matches!(read, Ok(Reading::Batch)) {
+                    source.yield_when_idle(decoding > 0 || !in_flight.is_empty());
                     read = read_into(source, self.cfg.batch, &to_decoder);
-                    decoding += usize::from(matches!(read, Ok(true)));
+                    decoding += usize::from(matches!(read, Ok(Reading::Batch)));
+                }
+                if matches!(read, Ok(Reading::Paused)) {
+                    read = Ok(Reading::Batch);
+                    if decoding == 0 {
+                        // Nothing more for now: what is in flight lands rather than wait.
+                        let landing = std::mem::take(&mut in_flight);
+                        if let Err(e) = landed(self, &landing, source) {
+                            break Err(e);
+                        }
+                        continue;
+                    }
                 }
                 if decoding == 0 {
                     // Everything read was rated: the run ends as the reading did.
@@ -789,6 +838,8 @@ impl Engine {
         parsed: Vec<Result<Input, String>>,
     ) -> Result<Commit, EngineError> {
         assert_eq!(lines.len(), parsed.len(), "one decoding a line");
+        let started = std::time::Instant::now();
+        let total = self.counters;
         if let Some(a) = &mut self.appended {
             a.clear();
         }
@@ -821,9 +872,12 @@ impl Engine {
         self.write_positions(lines, &mut c);
         self.write_partition_marks(&before, &counted, &mut c);
         self.add_up();
+        self.decided.add(&self.counters.since(&total));
         c.complete_ranges(|p| self.parts[p as usize].seq);
         self.batch_bytes = c.batch.size_in_bytes();
         self.batch_marks = c.marks();
+        metrics::histogram!(crate::operations::metrics::RATING_SECONDS).record(started.elapsed());
+        metrics::histogram!(crate::operations::metrics::BATCH_LINES).record(lines.len() as f64);
         Ok(c)
     }
 
@@ -885,6 +939,7 @@ impl Engine {
                 match &d.outcome {
                     Outcome::Rejected(r) => {
                         self.part_counters[p as usize].rejected += 1;
+                        *self.rejections.entry(r.code()).or_default() += 1;
                         tracing::debug!(partition = p, event = %d.event, reason = r.code(), "rejected");
                     }
                     Outcome::Duplicate => self.part_counters[p as usize].duplicates += 1,

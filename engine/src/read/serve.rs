@@ -572,7 +572,17 @@ pub fn router(app: Arc<App>) -> Router {
         )
         .route("/self-care", get(|| async { Html(PAGE) }))
         .route("/healthz", get(|| async { "ok" }))
+        .route(
+            "/metrics",
+            get(|State(app): State<Arc<App>>| async move {
+                app.store.record_figures();
+                crate::operations::endpoint::metrics().await
+            }),
+        )
         .with_state(app)
+        .layer(axum::middleware::from_fn(
+            crate::operations::endpoint::measured,
+        ))
 }
 
 pub fn openapi() -> &'static str {

@@ -44,6 +44,15 @@ impl Counters {
         }
     }
 
+    /// What these counts grew by since `earlier` (counts only grow).
+    pub fn since(&self, earlier: &Counters) -> Counters {
+        let mut grown = Counters::default();
+        for (i, (now, was)) in self.values().into_iter().zip(earlier.values()).enumerate() {
+            grown.set(i, now - was);
+        }
+        grown
+    }
+
     pub(super) fn set(&mut self, index: usize, value: u64) {
         match index {
             0 => self.read = value,

@@ -149,3 +149,28 @@ pub fn time_sorted(input: &Path, output: &Path) {
         writeln!(f, "{l}").unwrap();
     }
 }
+
+/// The address `ratel run --metrics …` serves its endpoint on, read from its standard error
+/// (piped); the rest of that output goes on into `log` (drained, so that the child never
+/// blocks on a full pipe).
+pub fn metrics_address(child: &mut std::process::Child, log: &Path) -> String {
+    let mut err = std::io::BufReader::new(child.stderr.take().expect("stderr piped"));
+    let mut line = String::new();
+    let address = loop {
+        line.clear();
+        err.read_line(&mut line).unwrap();
+        assert!(
+            !line.is_empty(),
+            "ratel run ended before it served its metrics"
+        );
+        if let Some(a) = line
+            .trim()
+            .strip_prefix("ratel run: metrics, health and readiness on ")
+        {
+            break a.to_string();
+        }
+    };
+    let mut out = std::fs::File::create(log).unwrap();
+    std::thread::spawn(move || std::io::copy(&mut err, &mut out));
+    address
+}
