@@ -169,6 +169,9 @@ struct Msg {
 }
 
 /// The input topics of a consumer group, merged per partition in event-time order.
+/// What watches a source at every turn of its reading.
+pub type Turn = Box<dyn FnMut(&KafkaSource) + Send>;
+
 pub struct KafkaSource {
     consumer: BaseConsumer<Assignor>,
     shared: Arc<Mutex<Shared>>,
@@ -184,7 +187,7 @@ pub struct KafkaSource {
     pub exit_when_idle: Option<Duration>,
     idle_since: Option<Instant>,
     /// Called at every turn of the reading, busy or idle (what watches the source).
-    pub on_turn: Option<Box<dyn FnMut(&KafkaSource) + Send>>,
+    pub on_turn: Option<Turn>,
     /// Return an empty batch as soon as nothing arrives (the caller has a batch to finish),
     /// rather than wait for input; `ended` tells that apart from the end.
     pub yield_when_idle: bool,

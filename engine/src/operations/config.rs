@@ -378,8 +378,8 @@ fn redact(long: &str, value: &str) -> String {
 }
 
 /// A clap error on one line, without its usage and help hints.
-fn one_line(e: &clap::Error) -> String {
-    let text = e.to_string();
+fn one_line(error: &clap::Error) -> String {
+    let text = error.to_string();
     let lines: Vec<&str> = text
         .lines()
         .map(str::trim)

@@ -172,6 +172,11 @@ fn describe() {
         OUTBOX_BACKLOG,
         "Log entries committed and not yet published to the output topics."
     );
+    describe_sources();
+    describe_store_and_http();
+}
+
+fn describe_sources() {
     describe_gauge!(PARTITIONS_OWNED, "Partitions this instance owns.");
     describe_counter!(REBALANCES, "Consumer group rebalances seen.");
     describe_gauge!(
@@ -180,6 +185,9 @@ fn describe() {
         "The latest event time a partition accepted (Unix seconds)."
     );
     describe_gauge!(READY, "1 when /readyz answers 200.");
+}
+
+fn describe_store_and_http() {
     describe_gauge!(
         PENDING_COMPACTION,
         Unit::Bytes,

@@ -289,12 +289,15 @@ enum Reading {
     End,
 }
 
-/// Reads a batch and hands it to the decoder.
+/// Reads a batch and hands it to the decoder; `busy`: the caller has work to finish, so a
+/// source with nothing now yields rather than wait for input.
 fn read_into(
     source: &mut dyn Source,
     batch: usize,
     to_decoder: &std::sync::mpsc::SyncSender<((), Vec<Line>)>,
+    busy: bool,
 ) -> Result<Reading, EngineError> {
+    source.yield_when_idle(busy);
     // A stop asked for ends the reading between batches: what was read is rated and landed.
     if crate::operations::shutdown::requested() {
         return Ok(Reading::End);
@@ -720,22 +723,20 @@ impl Engine {
                 Ok::<(), EngineError>(())
             };
             // Batches handed to the decoder and not yet taken back; what ended the reading.
-            let mut decoding = 0usize;
-            let mut read: Result<Reading, EngineError> = Ok(Reading::Batch);
+            let (mut decoding, mut read) = (0usize, Ok(Reading::Batch));
             let outcome = loop {
                 // Two batches ahead: one decoded while this thread rates the other. A source
                 // waits for input only when nothing else is left to do.
                 while decoding < 2 && matches!(read, Ok(Reading::Batch)) {
-                    source.yield_when_idle(decoding > 0 || !in_flight.is_empty());
-                    read = read_into(source, self.cfg.batch, &to_decoder);
+                    let busy = decoding + in_flight.len() > 0;
+                    read = read_into(source, self.cfg.batch, &to_decoder, busy);
                     decoding += usize::from(matches!(read, Ok(Reading::Batch)));
                 }
                 if matches!(read, Ok(Reading::Paused)) {
                     read = Ok(Reading::Batch);
                     if decoding == 0 {
                         // Nothing more for now: what is in flight lands rather than wait.
-                        let landing = std::mem::take(&mut in_flight);
-                        if let Err(e) = landed(self, &landing, source) {
+                        if let Err(e) = landed(self, &std::mem::take(&mut in_flight), source) {
                             break Err(e);
                         }
                         continue;
