@@ -419,7 +419,10 @@ impl<'a, F: FnMut(&Engine, &Counters)> Rating<'a, F> {
                     self.rate_batch(lines, parsed, to_changelog, busy, spare)?;
                 }
                 None if self.ahead => {}
-                None if self.src.ended() || self.in_flight.is_empty() => return Ok(()),
+                None if self.in_flight.is_empty() && self.src.ended() => return Ok(()),
+                // A pause, not the end: a restore landed what was in flight while the source
+                // yielded (it once ended the run here, silently, after a hand-over).
+                None if self.in_flight.is_empty() => {}
                 None => self.land()?,
             }
         }
