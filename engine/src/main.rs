@@ -1167,6 +1167,10 @@ fn audit_command(AuditArgs { data, json }: AuditArgs) -> Result<()> {
             r.payments, r.charges, r.fees, r.transfers, r.transfers_in_flight
         );
         println!("{}", r.totals_line());
+        println!(
+            "online sessions open {} · money they hold {} (not moved, outside the balances)",
+            r.sessions_open, r.reserved
+        );
         for d in &r.listed {
             println!("DISCREPANCY {d}");
         }

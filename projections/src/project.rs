@@ -199,44 +199,42 @@ impl Projector<'_> {
     /// A usage item or a report ordered: an item of the number's detalization.
     fn usage_or_report(&mut self) {
         let d = self.decision;
-        match &d.outcome {
-            Outcome::Charged(c) => {
-                self.balance -= c.money;
-                self.item(Item {
-                    event: d.event.clone(),
-                    msisdn: c.msisdn,
-                    time: c.start,
-                    what: What::Usage {
-                        service: c.service,
-                        direction: c.direction,
-                        other: c.other.clone(),
-                        quantity: c.quantity,
-                    },
-                    from_packages: c.takes.iter().map(|t| t.units).sum(),
-                    money: c.money,
-                    balance_after: c.balance_after,
-                    account: self.account.into(),
-                });
-            }
-            Outcome::DetalizationOrdered {
-                msisdn,
-                fee,
-                balance_after,
-                ..
-            } => {
-                self.balance -= *fee;
-                self.item(Item {
-                    event: d.event.clone(),
-                    msisdn: *msisdn,
-                    time: d.time,
-                    what: What::Report,
-                    from_packages: 0,
-                    money: *fee,
-                    balance_after: *balance_after,
-                    account: self.account.into(),
-                });
-            }
-            _ => {}
+        if let Some(c) = d.outcome.charge() {
+            self.balance -= c.money;
+            self.item(Item {
+                event: d.event.clone(),
+                msisdn: c.msisdn,
+                time: c.start,
+                what: What::Usage {
+                    service: c.service,
+                    direction: c.direction,
+                    other: c.other.clone(),
+                    quantity: c.quantity,
+                },
+                from_packages: c.takes.iter().map(|t| t.units).sum(),
+                money: c.money,
+                balance_after: c.balance_after,
+                account: self.account.into(),
+            });
+        }
+        if let Outcome::DetalizationOrdered {
+            msisdn,
+            fee,
+            balance_after,
+            ..
+        } = &d.outcome
+        {
+            self.balance -= *fee;
+            self.item(Item {
+                event: d.event.clone(),
+                msisdn: *msisdn,
+                time: d.time,
+                what: What::Report,
+                from_packages: 0,
+                money: *fee,
+                balance_after: *balance_after,
+                account: self.account.into(),
+            });
         }
     }
 

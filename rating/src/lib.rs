@@ -16,10 +16,10 @@ mod tariff;
 mod units;
 
 pub(crate) use decide::{activity, lifecycle, renewal, verdict};
-pub use decide::{period, prefetch, price, quote, rate, refund, transfer};
+pub use decide::{online, period, prefetch, price, quote, rate, refund, transfer};
 pub use encoding::{codec, record, request};
 pub(crate) use model::small_vec;
-pub use model::{apply, decision, event, movement, number, recent, state, take};
+pub use model::{apply, decision, event, movement, number, recent, session, state, take};
 pub use tariff::{catalog, cgrates};
 pub use units::{money, service, time};
 

@@ -102,6 +102,11 @@ pub fn parse_line(line: &Line) -> Result<Input, String> {
             i.id(),
             rating::event::DERIVED_ID_PREFIX
         ))
+    } else if matches!(i, Input::Session(_)) {
+        Err(
+            "a session request comes from the network through `ratel online`, never from a source"
+                .into(),
+        )
     } else if i.is_derived() {
         Err(format!(
             "{} is made by the engine from its own log, never read from a source",

@@ -315,9 +315,7 @@ pub(crate) fn rate_name(cat: &Catalog, rate: rating::catalog::RateIdx) -> String
 }
 
 fn price(cat: &Catalog, outcome: &Outcome) -> Option<PriceView> {
-    let Outcome::Charged(c) = outcome else {
-        return None;
-    };
+    let c = outcome.charge()?;
     let spans = c
         .spans
         .iter()

@@ -109,6 +109,7 @@ pub fn import_folder(
         inactivity: None,
         transfers: None,
         loyalty: None,
+        online: None,
         catalog: Header {
             id: opt.id.clone(),
             version: "cgrates-import".into(),

@@ -76,7 +76,11 @@ pub(crate) fn alert_crossings(
 /// An opening is about an account that was at zero, with its credit limit and no thresholds.
 pub(crate) fn alert(state: &State, cat: &Catalog, decision: &mut Decision) {
     match &decision.outcome {
-        Outcome::Charged(_) => {}
+        // Charged through the hot path's own alerts and loyalty.
+        Outcome::Charged(_)
+        | Outcome::SessionEnded {
+            charge: Some(_), ..
+        } => {}
         Outcome::Opened { account, .. } => {
             let empty = Account::new(
                 account.id.clone(),

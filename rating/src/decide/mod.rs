@@ -7,6 +7,7 @@ pub(crate) mod activity;
 pub(crate) mod correction;
 pub(crate) mod detalization;
 pub(crate) mod lifecycle;
+pub mod online;
 pub(crate) mod option;
 pub(crate) mod payment;
 pub mod period;

@@ -103,5 +103,6 @@ fn decide(state: &State, cat: &Catalog, input: &Input) -> Decision {
         Input::ReversePayment(reverse) => {
             super::refund::reverse_payment(state, cat, input, reverse)
         }
+        Input::Session(request) => super::online::decide_session(state, cat, input, request),
     }
 }

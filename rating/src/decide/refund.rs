@@ -23,7 +23,8 @@ pub fn found(input: &Input, cat: &Catalog, decision: &Decision) -> Option<Refund
         return None;
     }
     match (input, &decision.outcome) {
-        (Input::Refund(_), Outcome::Charged(c)) => {
+        (Input::Refund(_), outcome) if outcome.charge().is_some() => {
+            let c = outcome.charge()?;
             let units: u64 = c.takes.iter().map(|t| t.units).sum();
             let units_value = match cat.rates.get(c.rate as usize) {
                 Some(rate) if units > 0 => crate::price::value_at_rate(rate, units),
@@ -48,10 +49,10 @@ pub fn found(input: &Input, cat: &Catalog, decision: &Decision) -> Option<Refund
     }
 }
 
-/// Whether a refund or a reversal may name `decision`: a usage charge, or a payment (not a
-/// refusal or a repeat of its id).
+/// Whether a refund or a reversal may name `decision`: a usage charge (an ended session's
+/// too), or a payment (not a refusal or a repeat of its id).
 pub fn may_be_named(decision: &Decision) -> bool {
-    matches!(decision.outcome, Outcome::Charged(_) | Outcome::Paid { .. })
+    decision.outcome.charge().is_some() || matches!(decision.outcome, Outcome::Paid { .. })
 }
 
 /// `input` with what the engine found of the decision it refers to (or nothing found).

@@ -70,8 +70,7 @@ pub(crate) fn unless_new(
     }
 }
 
-/// The decision for a usage item, built in place: a decision is a few hundred bytes, and the
-/// hot path should not move it from frame to frame.
+/// Why a usage item cannot be charged to its number yet: it began before the number joined.
 #[inline]
 fn before_joining(cat: &Catalog, acct: &Account, item: &Usage) -> Option<Rejection> {
     let n = acct
@@ -101,7 +100,9 @@ fn before_joining(cat: &Catalog, acct: &Account, item: &Usage) -> Option<Rejecti
     })
 }
 
-fn charge(cat: &Catalog, input: &Input, acct0: &Account, usage: &Usage) -> Decision {
+/// The decision for a usage item, built in place: a decision is a few hundred bytes, and the
+/// hot path should not move it from frame to frame.
+pub(crate) fn charge(cat: &Catalog, input: &Input, acct0: &Account, usage: &Usage) -> Decision {
     let reject = |r| rejected(input, cat, Some(&acct0.id), r);
     let quantity = match usage.quantity() {
         Ok(q) => q,
@@ -111,16 +112,28 @@ fn charge(cat: &Catalog, input: &Input, acct0: &Account, usage: &Usage) -> Decis
         return reject(r);
     }
     let (acct, due) = renewed(cat, acct0, usage.start);
+    match paid_for(cat, &acct, usage, quantity) {
+        Ok(paid) => charged(cat, usage, acct0, &acct, due, paid),
+        Err(r) => reject(r),
+    }
+}
+
+/// What `quantity` units of a usage item would be paid with, from the buckets and money of
+/// `acct` (the account after the renewals due at the item's start): the price of a CDR, and
+/// of an online session's usage so far.
+pub(crate) fn paid_for(
+    cat: &Catalog,
+    acct: &Account,
+    usage: &Usage,
+    quantity: u64,
+) -> Result<Paid, Rejection> {
     let n = acct
         .number(usage.msisdn)
         .expect("the index points at the account holding the number");
     if let Some(cg) = &cat.plans[n.plan as usize].cgrates {
-        return charge_cgrates(cat, input, acct0, &acct, due, usage, quantity, cg);
+        return paid_cgrates(cat, usage, quantity, cg);
     }
-    let dest = match destination(cat, usage.service, usage.other.as_ref()) {
-        Ok(d) => d,
-        Err(r) => return reject(r),
-    };
+    let dest = destination(cat, usage.service, usage.other.as_ref())?;
     let kind = usage_kind(cat, usage, dest);
     let item = Item {
         kind,
@@ -133,9 +146,9 @@ fn charge(cat: &Catalog, input: &Input, acct0: &Account, usage: &Usage) -> Decis
         },
     };
     let pricer = Pricer::new(cat, &item);
-    let Some(first) = pricer.choose(&item, 0) else {
-        return reject(no_rate(cat, usage, dest));
-    };
+    let first = pricer
+        .choose(&item, 0)
+        .ok_or_else(|| no_rate(cat, usage, dest))?;
     let free = cat.rates[first.rate as usize].free;
 
     // Packages first, unless the price is free anyway, or a fee of the number is unpaid (its
@@ -144,27 +157,19 @@ fn charge(cat: &Catalog, input: &Input, acct0: &Account, usage: &Usage) -> Decis
         true => take_from_buckets(cat, n, &kind, usage.start, quantity),
         false => (SmallVec::new(), 0),
     };
-    let Ok(priced) = pricer.price(&item, first, covered) else {
-        return reject(no_rate(cat, usage, dest));
-    };
-    let why = why_paid(free, covered, quantity, priced.capped);
-    charged(
-        cat,
-        usage,
-        acct0,
-        &acct,
-        due,
-        Paid {
-            quantity,
-            destination: (dest != ANY_DEST).then_some(dest),
-            rate: first.rate,
-            takes,
-            spans: priced.spans,
-            connect_fee: priced.connect_fee,
-            money: priced.money,
-            why,
-        },
-    )
+    let priced = pricer
+        .price(&item, first, covered)
+        .map_err(|_| no_rate(cat, usage, dest))?;
+    Ok(Paid {
+        quantity,
+        destination: (dest != ANY_DEST).then_some(dest),
+        rate: first.rate,
+        takes,
+        spans: priced.spans,
+        connect_fee: priced.connect_fee,
+        money: priced.money,
+        why: why_paid(free, covered, quantity, priced.capped),
+    })
 }
 
 /// The units a usage item takes from the number's buckets that cover it, in the order of their
@@ -264,14 +269,14 @@ fn why_paid(free: bool, covered: u64, quantity: u64, capped: bool) -> Why {
 }
 
 /// What a usage item was paid with.
-struct Paid {
+pub(crate) struct Paid {
     quantity: u64,
     destination: Option<DestIdx>,
     rate: crate::catalog::RateIdx,
-    takes: SmallVec<[Take; 2]>,
+    pub takes: SmallVec<[Take; 2]>,
     spans: SmallVec<[crate::decision::Span; 1]>,
     connect_fee: Decimal,
-    money: Decimal,
+    pub money: Decimal,
     why: Why,
 }
 
@@ -342,19 +347,13 @@ pub const CGRATES_RATE: crate::catalog::RateIdx = crate::catalog::RateIdx::MAX;
 /// usage is free, as CGRateS plans price the calling side. The breakdown is not logged: `ratel
 /// quote --tenant` reproduces it from the same catalog.
 #[cold]
-#[allow(clippy::too_many_arguments)]
-fn charge_cgrates(
+fn paid_cgrates(
     cat: &Catalog,
-    input: &Input,
-    acct0: &Account,
-    acct: &Account,
-    due: Due,
     item: &Usage,
     quantity: u64,
     cg: &crate::cgrates::file::PricingFile,
-) -> Decision {
+) -> Result<Paid, Rejection> {
     use chrono::TimeZone;
-    let reject = |r| rejected(input, cat, Some(&acct0.id), r);
     let tariff = cat
         .cgrates
         .as_ref()
@@ -369,7 +368,7 @@ fn charge_cgrates(
             quantity
         };
         let Some(start) = cat.tz.timestamp_opt(item.start.0, 0).single() else {
-            return reject(no_cgrates_rate(item));
+            return Err(no_cgrates_rate(item));
         };
         let subject = item.msisdn.to_string();
         let req = crate::cgrates::CgrRequest {
@@ -382,7 +381,7 @@ fn charge_cgrates(
             voice,
         };
         match tariff.price(&req) {
-            Ok(q) if q.cost.is_sign_negative() => return reject(no_cgrates_rate(item)),
+            Ok(q) if q.cost.is_sign_negative() => return Err(no_cgrates_rate(item)),
             Ok(q) => {
                 let why = if q.max_cost.is_some() {
                     Why::MoneyCapped
@@ -391,26 +390,19 @@ fn charge_cgrates(
                 };
                 (q.cost, q.connect_fee, why)
             }
-            Err(_) => return reject(no_cgrates_rate(item)),
+            Err(_) => return Err(no_cgrates_rate(item)),
         }
     };
-    charged(
-        cat,
-        item,
-        acct0,
-        acct,
-        due,
-        Paid {
-            quantity,
-            destination: None,
-            rate: CGRATES_RATE,
-            takes: SmallVec::new(),
-            spans: SmallVec::new(),
-            connect_fee,
-            money,
-            why,
-        },
-    )
+    Ok(Paid {
+        quantity,
+        destination: None,
+        rate: CGRATES_RATE,
+        takes: SmallVec::new(),
+        spans: SmallVec::new(),
+        connect_fee,
+        money,
+        why,
+    })
 }
 
 fn no_cgrates_rate(usage: &Usage) -> Rejection {

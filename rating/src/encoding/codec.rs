@@ -157,6 +157,7 @@ pub fn encode_input(input: &Input, out: &mut Vec<u8>) {
         Input::Take(x) => put(out, 24, x),
         Input::Refund(x) => put(out, 25, x),
         Input::ReversePayment(x) => put(out, 26, x),
+        Input::Session(x) => put(out, 27, x),
     }
 }
 
@@ -190,6 +191,7 @@ pub fn decode_input(bytes: &[u8]) -> Result<Input, DecodeError> {
         24 if version >= 4 => Input::Take(body(rest)?),
         25 if version >= 4 => Input::Refund(body(rest)?),
         26 if version >= 4 => Input::ReversePayment(body(rest)?),
+        27 if version >= 5 => Input::Session(body(rest)?),
         k => return Err(DecodeError::UnknownKind(k)),
     })
 }

@@ -2,7 +2,8 @@
 //! checkpoint, and every older layout read back. Pure, so that it is fuzzed without a store
 //! (`fuzz/fuzz_targets/account_record.rs`).
 //!
-//! Layouts: 8 since a record holds, after the ids, what was refunded of the account's charges
+//! Layouts: 9 since a record holds, after the refunds, the account's open online sessions
+//! (`Account::sessions`; a layout-8 record has none); 8 since a record holds, after the ids, what was refunded of the account's charges
 //! (`Account::refunds`), and its numbers their unpaid fees (layout 7 read through
 //! [`crate::codec::v4`]); 7 since a number holds the time it joined its account (layouts 3 to 6 hold numbers
 //! as decisions of version 3 did, read through [`crate::codec::v3`]); 6 since a record holds the ids its account keeps for ever (payments, transfers,
@@ -15,11 +16,12 @@
 
 use crate::codec::DecodeError;
 use crate::recent::{Recent, RecentRecord};
+use crate::session::Session;
 use crate::state::{Account, Refunded};
 use bincode::Options;
 
 /// The layout written today.
-pub const ACCOUNT_LAYOUT: u8 = 8;
+pub const ACCOUNT_LAYOUT: u8 = 9;
 
 /// The most bytes a record is read from: an account's ids are a window of its inputs, 16 bytes
 /// each, so a number with a million inputs in one window is 16 MB. More is corruption, refused
@@ -39,7 +41,15 @@ pub fn encode_account(account: &Account, recent: &Recent, out: &mut Vec<u8>) {
     out.clear();
     out.push(ACCOUNT_LAYOUT);
     opts()
-        .serialize_into(&mut *out, &(account, recent.record(), &account.refunds))
+        .serialize_into(
+            &mut *out,
+            &(
+                account,
+                recent.record(),
+                &account.refunds,
+                &account.sessions,
+            ),
+        )
         .expect("accounts serialise into memory");
 }
 
@@ -53,12 +63,20 @@ pub fn decode_account(bytes: &[u8]) -> Result<(Account, Option<Recent>), DecodeE
     };
     match bytes.split_first() {
         Some((&ACCOUNT_LAYOUT, rest)) => opts()
+            .deserialize::<(Account, RecentRecord, Vec<Refunded>, Vec<Session>)>(rest)
+            .map(|(mut a, r, refunds, sessions)| {
+                a.refunds = refunds;
+                a.sessions = sessions;
+                (a, Some(Recent::from(r)))
+            })
+            .map_err(corrupt(ACCOUNT_LAYOUT)),
+        Some((8, rest)) => opts()
             .deserialize::<(Account, RecentRecord, Vec<Refunded>)>(rest)
             .map(|(mut a, r, refunds)| {
                 a.refunds = refunds;
                 (a, Some(Recent::from(r)))
             })
-            .map_err(corrupt(ACCOUNT_LAYOUT)),
+            .map_err(corrupt(8)),
         Some((7, rest)) => {
             crate::codec::v4::read(|| opts().deserialize::<(Account, RecentRecord)>(rest))
                 .map(|(a, r)| (a, Some(Recent::from(r))))

@@ -7,6 +7,7 @@ use crate::decision::{
     Renewal, WriteOff,
 };
 use crate::event::{EventId, Month, Msisdn};
+use crate::session::{Session, MAX_OPEN_SESSIONS};
 use crate::state::{Account, Bucket, Number, State};
 use crate::time::Timestamp;
 use rust_decimal::Decimal;
@@ -191,6 +192,10 @@ fn apply_outcome(acct: &mut Account, decision: &Decision) -> Result<Effects, App
         Outcome::Refunded { .. } | Outcome::PaymentReversed { .. } => {
             refund(acct, decision)?;
         }
+        Outcome::Reserved(session) => hold(acct, decision, session)?,
+        Outcome::SessionEnded {
+            session, charge, ..
+        } => end_session(acct, decision, session, charge.as_ref())?,
         Outcome::TransferBounced { .. }
         | Outcome::Opened { .. }
         | Outcome::Duplicate
@@ -438,6 +443,38 @@ fn pay_fees(acct: &mut Account, fees: &[FeeCharge]) {
 }
 
 /// A usage charge: units from the buckets it names, money from the balance.
+/// A session's grant: the session as it now stands, opened or replaced.
+fn hold(acct: &mut Account, decision: &Decision, session: &Session) -> Result<(), ApplyError> {
+    number_of(acct, decision, session.msisdn)?;
+    let open =
+        (acct.sessions.iter()).position(|s| s.id == session.id && s.msisdn == session.msisdn);
+    match open {
+        Some(at) => acct.sessions[at] = session.clone(),
+        None if acct.sessions.len() >= MAX_OPEN_SESSIONS => {
+            return Err(bad(decision, "more sessions than an account may hold"));
+        }
+        None => acct.sessions.push(session.clone()),
+    }
+    Ok(())
+}
+
+/// A session's end: it is open no more, and what it used is charged.
+fn end_session(
+    acct: &mut Account,
+    decision: &Decision,
+    session: &Session,
+    charge: Option<&Charge>,
+) -> Result<(), ApplyError> {
+    let open = (acct.sessions.iter())
+        .position(|s| s.id == session.id && s.msisdn == session.msisdn)
+        .ok_or_else(|| bad(decision, format!("no open session {}", session.id)))?;
+    acct.sessions.remove(open);
+    match charge {
+        Some(charge) => take_charge(acct, decision, charge),
+        None => Ok(()),
+    }
+}
+
 fn take_charge(acct: &mut Account, decision: &Decision, charge: &Charge) -> Result<(), ApplyError> {
     take_units(
         number_of(acct, decision, charge.msisdn)?,

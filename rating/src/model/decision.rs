@@ -6,6 +6,7 @@ use crate::catalog::{AddonIdx, DestIdx, PlanIdx, RateIdx};
 use crate::event::{AccountId, EventId, Month, Msisdn};
 use crate::money;
 use crate::service::{Direction, Service};
+use crate::session::Session;
 use crate::state::{Account, Autopay, Bucket, Number, NumberStatus};
 pub use crate::take::Take;
 use crate::time::Timestamp;
@@ -354,6 +355,17 @@ pub enum Outcome {
         #[serde(with = "money::amount")]
         balance_after: Decimal,
     },
+    /// A session's request was granted units, or with `granted` 0 and `final_units` none more:
+    /// the session as it stands after it (a grant moves no money; it holds it).
+    Reserved(Box<Session>),
+    /// A session ended (terminated, or expired as the catalog says): the charge of what it used,
+    /// priced as one usage item from its start (none if it used nothing), and the session as
+    /// it was before.
+    SessionEnded {
+        session: Box<Session>,
+        charge: Option<Charge>,
+        expired: bool,
+    },
 }
 
 /// One usage item, rated.
@@ -584,17 +596,41 @@ pub enum Rejection {
         #[serde(with = "money::amount")]
         available: Decimal,
     },
+    /// Online: the money the number may spend (balance, credit limit, spending limit, less what
+    /// its other sessions hold) pays for none of what was asked (Diameter 4012).
+    #[error("credit limit reached: {available} available")]
+    CreditLimitReached {
+        #[serde(with = "money::amount")]
+        available: Decimal,
+    },
+    /// Online: the number may not use the service now (barred, blocked, unpaid; Diameter 4010).
+    #[error("service denied: {0}")]
+    ServiceDenied(CompactString),
+    #[error("unknown session {0}")]
+    UnknownSession(CompactString),
+    /// A session's request that cannot follow what its session saw: a second first request, a
+    /// request number not after the last, a session ended too early by expiry.
+    #[error("session {session}: {why}")]
+    SessionRefused {
+        session: CompactString,
+        why: CompactString,
+    },
 }
 
 /// Whether an account holds a decision's id for ever rather than for its window
-/// (`crate::recent`): every input that took effect but usage and ticks. Payments, transfers and
+/// (`crate::recent`): every input that took effect but usage, online sessions and ticks. Payments, transfers and
 /// their steps, and account commands are few, and a repeat of one, however late, must never
 /// move money or change the account again. Usage is many: its ids are held for the window, and
 /// a refusal changes nothing if repeated.
 pub fn held_for_ever(decision: &Decision) -> bool {
     !matches!(
         decision.outcome,
-        Outcome::Charged(_) | Outcome::Ticked | Outcome::Rejected(_) | Outcome::Duplicate
+        Outcome::Charged(_)
+            | Outcome::Reserved(_)
+            | Outcome::SessionEnded { .. }
+            | Outcome::Ticked
+            | Outcome::Rejected(_)
+            | Outcome::Duplicate
     )
 }
 
@@ -634,6 +670,18 @@ pub fn concerned(decision: &Decision) -> Option<&AccountId> {
 }
 
 impl Outcome {
+    /// The usage charged: a usage item's, or an ended session's.
+    pub fn charge(&self) -> Option<&Charge> {
+        match self {
+            Outcome::Charged(charge)
+            | Outcome::SessionEnded {
+                charge: Some(charge),
+                ..
+            } => Some(charge),
+            _ => None,
+        }
+    }
+
     /// The money a refund brings back in all.
     pub fn refunded_money(&self) -> Decimal {
         match self {
@@ -675,6 +723,8 @@ impl Outcome {
             Outcome::UnitsTaken { .. } => "units_taken",
             Outcome::Refunded { .. } => "refunded",
             Outcome::PaymentReversed { .. } => "payment_reversed",
+            Outcome::Reserved(_) => "reserved",
+            Outcome::SessionEnded { .. } => "session_ended",
         }
     }
 }
@@ -712,6 +762,10 @@ impl Rejection {
             Rejection::UnknownPayment(_) => "unknown_payment",
             Rejection::RefundRefused(_) => "refund_refused",
             Rejection::InsufficientFunds { .. } => "insufficient_funds",
+            Rejection::CreditLimitReached { .. } => "credit_limit_reached",
+            Rejection::ServiceDenied(_) => "service_denied",
+            Rejection::UnknownSession(_) => "unknown_session",
+            Rejection::SessionRefused { .. } => "session_refused",
             Rejection::TooLate { .. } => "too_late",
             Rejection::BeforeNumberJoined { .. } | Rejection::BeforeJoiningTime { .. } => {
                 "before_number_joined"

@@ -592,6 +592,95 @@ pub const DERIVED_ID_PREFIX: &str = "ratel:";
 /// The longest id the engine makes: the prefix, a step, an account id and a transfer id.
 pub const MAX_DERIVED_ID_BYTES: usize = 3 * MAX_ID_BYTES;
 
+/// The longest session id accepted.
+pub const MAX_SESSION_ID_BYTES: usize = 128;
+
+/// What a request of online charging asks for (Diameter's CC-Request-Type, and for an event its
+/// Requested-Action).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SessionStep {
+    /// A session begins: grant units for it.
+    Initial,
+    /// Report the units used since the last request and ask for more.
+    Update,
+    /// The session ended: charge what it used and release what it held.
+    Terminate,
+    /// A one-off item (an SMS) charged at once if the money covers it (direct debiting).
+    Event,
+    /// Nobody reported on the session within its validity time and the catalog's grace: end it
+    /// as the catalog says. Made by the online server, never by the network.
+    Expire,
+}
+
+/// One request of online charging, as decided: the network asks before usage goes ahead and
+/// reports it after. Made by `ratel online` from a Diameter or HTTP request, with its event time
+/// (the request's Event-Timestamp, or its arrival) recorded, so that replay needs no clock.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SessionRequest {
+    /// [`SessionRequest::id_of`] the session and the request number.
+    pub id: EventId,
+    pub session: CompactString,
+    /// The request's number within its session (CC-Request-Number): 0 for the first.
+    pub request: u32,
+    pub step: SessionStep,
+    pub msisdn: Msisdn,
+    pub service: Service,
+    #[serde(default)]
+    pub direction: Direction,
+    #[serde(default)]
+    pub other: Option<CompactString>,
+    #[serde(default)]
+    pub location: Zone,
+    #[serde(default)]
+    pub rating_group: Option<u32>,
+    pub time: Timestamp,
+    /// Units asked for; `None`: the catalog's quota for the service.
+    #[serde(default)]
+    pub requested: Option<u64>,
+    /// Units used since the last request.
+    #[serde(default)]
+    pub used: u64,
+}
+
+impl SessionRequest {
+    /// The id of a session's request: in the engine's namespace, which no source may use, so
+    /// that no usage item or command sent offline can take it.
+    pub fn id_of(session: &str, request: u32) -> EventId {
+        let mut id = EventId::from(DERIVED_ID_PREFIX);
+        id.push_str("online:");
+        id.push_str(session);
+        id.push(':');
+        id.push_str(&request.to_string());
+        id
+    }
+
+    fn rule(&self) -> Result<(), String> {
+        let most = match self.service.unit() {
+            Unit::Seconds => MAX_DURATION_SECONDS,
+            Unit::Bytes => MAX_VOLUME_BYTES,
+            Unit::Messages => MAX_MESSAGES,
+        };
+        if self.session.is_empty()
+            || self.session.len() > MAX_SESSION_ID_BYTES
+            || self.session.chars().any(char::is_control)
+        {
+            Err(format!(
+                "a session id is 1 to {MAX_SESSION_ID_BYTES} bytes without control characters"
+            ))
+        } else if self.id != Self::id_of(&self.session, self.request) {
+            Err("a session request's id is made of its session and request number".into())
+        } else if self.requested.is_some_and(|r| r > most) || self.used > most {
+            Err(format!("units above the limit {most}"))
+        } else if self.other.as_ref().is_some_and(|o| o.len() > 32) {
+            Err("other party longer than 32 characters".into())
+        } else {
+            Ok(())
+        }
+    }
+}
+
 /// Event time has reached `time` for an account that may be idle: periodic fees and renewals.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -630,6 +719,7 @@ pub enum Input {
     Take(TakeUnits),
     Refund(Refund),
     ReversePayment(ReversePayment),
+    Session(SessionRequest),
 }
 
 impl Input {
@@ -658,6 +748,7 @@ impl Input {
             Input::Take(x) => &x.id,
             Input::Refund(x) => &x.id,
             Input::ReversePayment(x) => &x.id,
+            Input::Session(x) => &x.id,
         }
     }
 
@@ -687,6 +778,7 @@ impl Input {
             Input::Take(x) => x.time,
             Input::Refund(x) => x.time,
             Input::ReversePayment(x) => x.time,
+            Input::Session(x) => x.time,
         }
     }
 
@@ -718,6 +810,7 @@ impl Input {
             Input::Take(_) => "take",
             Input::Refund(_) => "refund",
             Input::ReversePayment(_) => "reverse_payment",
+            Input::Session(_) => "session",
         }
     }
 
@@ -739,6 +832,7 @@ impl Input {
             Input::Grant(x) => Some(x.msisdn),
             Input::RedeemPoints(x) => x.msisdn,
             Input::Take(x) => Some(x.msisdn),
+            Input::Session(x) => Some(x.msisdn),
             _ => None,
         }
     }
@@ -795,6 +889,7 @@ impl Input {
             }
             Input::Refund(r) => correction_rule(&r.reason, &r.operator),
             Input::ReversePayment(r) => correction_rule(&r.reason, &r.operator),
+            Input::Session(r) => r.rule(),
             Input::RedeemPoints(r) => match (r.points, &r.reward, r.msisdn) {
                 (Some(0), _, _) => Err("redeems no points".into()),
                 (Some(_), None, None) | (None, Some(_), Some(_)) => Ok(()),
@@ -819,17 +914,22 @@ impl Input {
             Input::Usage(u) if u.other.as_ref().is_some_and(|o| o.len() > 32) => {
                 Err("other party longer than 32 characters".into())
             }
-            Input::OrderDetalization(o) => match (o.month, o.from, o.to) {
-                (Some(m), None, None) if !(1970..=2200).contains(&m.year()) => {
-                    Err("report month outside 1970 .. 2200".into())
-                }
-                (Some(_), None, None) => Ok(()),
-                (None, Some(f), Some(t)) if f < t => Ok(()),
-                (None, Some(_), Some(_)) => Err("report period: `from` must be before `to`".into()),
-                _ => Err("a report names either `month` or both `from` and `to`".into()),
-            },
+            Input::OrderDetalization(o) => report_rule(o),
             _ => Ok(()),
         }
+    }
+}
+
+/// A report's period: a whole month, or a span from `from` to `to`.
+fn report_rule(order: &OrderDetalization) -> Result<(), String> {
+    match (order.month, order.from, order.to) {
+        (Some(m), None, None) if !(1970..=2200).contains(&m.year()) => {
+            Err("report month outside 1970 .. 2200".into())
+        }
+        (Some(_), None, None) => Ok(()),
+        (None, Some(f), Some(t)) if f < t => Ok(()),
+        (None, Some(_), Some(_)) => Err("report period: `from` must be before `to`".into()),
+        _ => Err("a report names either `month` or both `from` and `to`".into()),
     }
 }
 

@@ -8,6 +8,7 @@ pub mod event;
 pub mod movement;
 pub mod number;
 pub mod recent;
+pub mod session;
 pub(crate) mod small_vec;
 pub mod state;
 pub mod take;

@@ -212,8 +212,10 @@ impl Decision {
         for fee in fees.chain(own_fees(&self.outcome)) {
             put(MovementKind::of_fee(fee), Some(fee.msisdn), fee.amount);
         }
+        if let Some(c) = self.outcome.charge() {
+            put(MovementKind::Usage, Some(c.msisdn), c.money);
+        }
         match &self.outcome {
-            Outcome::Charged(c) => put(MovementKind::Usage, Some(c.msisdn), c.money),
             Outcome::DetalizationOrdered { msisdn, fee, .. } => {
                 put(MovementKind::DetalizationFee, Some(*msisdn), *fee);
             }

@@ -3,6 +3,7 @@
 
 use crate::event::{AccountId, EventId, Month, Msisdn};
 use crate::recent::{Recent, Seen, DEFAULT_WINDOW, MAX_WINDOW, MIN_WINDOW};
+use crate::session::Session;
 use crate::time::Timestamp;
 use rust_decimal::Decimal;
 use rustc_hash::{FxHashMap, FxHashSet};
@@ -101,6 +102,11 @@ pub struct Account {
     /// not in the account's own encoding, which decisions of older layouts hold.
     #[serde(skip)]
     pub refunds: Vec<Refunded>,
+    /// Online sessions open on the account's numbers, at most
+    /// [`crate::session::MAX_OPEN_SESSIONS`]. Kept in the account's record after the refunds
+    /// (record layout 9), not in the account's own encoding.
+    #[serde(skip)]
+    pub sessions: Vec<Session>,
 }
 
 /// How long after a charge or a payment it can be refunded or reversed, in days of event time.
@@ -155,6 +161,7 @@ impl Account {
             activity: Activity::new(opened),
             loyalty: Loyalty::default(),
             refunds: Vec::new(),
+            sessions: Vec::new(),
         }
     }
 

@@ -186,6 +186,7 @@ impl Booking<'_> {
         let mut fees = periodic_fees;
         match &self.decision.outcome {
             Outcome::Charged(charge) => self.charged(fees, charge),
+            Outcome::Reserved(_) | Outcome::SessionEnded { .. } => self.session(fees),
             Outcome::Paid {
                 amount,
                 repaid,
@@ -339,6 +340,50 @@ impl Booking<'_> {
         let units: u64 = charge.takes.iter().map(|t| t.units).sum();
         if !charge.money.is_zero() || units > 0 {
             self.refundable(charge.money, units);
+        }
+    }
+
+    /// An online session's request: a grant holds money without moving it; an end charges
+    /// what the session used, as a usage item.
+    fn session(&mut self, fees: Decimal) {
+        match &self.decision.outcome {
+            Outcome::Reserved(session) => {
+                *self.balance() -= fees;
+                self.reserved(session);
+            }
+            Outcome::SessionEnded {
+                session, charge, ..
+            } => {
+                self.session_ended(session);
+                match charge {
+                    Some(charge) => self.charged(fees, charge),
+                    None => *self.balance() -= fees,
+                }
+            }
+            _ => unreachable!("booked only for a session's outcomes"),
+        }
+    }
+
+    /// A session's grant: what it holds replaces what it held. A hold is never negative.
+    fn reserved(&mut self, session: &rating::session::Session) {
+        let at = self.at;
+        if session.hold.money.is_sign_negative() && !session.hold.money.is_zero() {
+            let money = session.hold.money;
+            self.report
+                .bad(format!("{at}: session {} holds {money}", session.id));
+        }
+        let key = (self.account.clone(), session.id.to_string());
+        self.ledger.sessions.insert(key, session.hold.money);
+    }
+
+    /// A session ends once, and only one that was open.
+    fn session_ended(&mut self, session: &rating::session::Session) {
+        let key = (self.account.clone(), session.id.to_string());
+        if self.ledger.sessions.remove(&key).is_none() {
+            let at = self.at;
+            let id = &session.id;
+            self.report
+                .bad(format!("{at}: session {id} ended but was not open"));
         }
     }
 

@@ -27,6 +27,8 @@ pub(super) struct Ledger {
     /// Each usage charge that took money or units, and each payment, by account and id: what
     /// it took (or brought), and what refunds gave back of it (a payment's: its reversal).
     pub(super) refundable: HashMap<(String, String), Refundable>,
+    /// Each open online session by account and session id: the money its grant holds.
+    pub(super) sessions: HashMap<(String, String), Decimal>,
 }
 
 /// A charge's money and units, and what refunds gave back of them; or a payment's amount and
@@ -90,8 +92,11 @@ impl Effects {
         };
         // Usage before its account's horizon is refused as too late, repeat or not: only the
         // same id coming again later than the horizon, once the first fell behind it, is new.
-        let too_late = matches!(decision.outcome, Outcome::Charged(_))
-            && horizon.is_some_and(|h| decision.time.0 < h);
+        let windowed = matches!(
+            decision.outcome,
+            Outcome::Charged(_) | Outcome::Reserved(_) | Outcome::SessionEnded { .. }
+        );
+        let too_late = windowed && horizon.is_some_and(|h| decision.time.0 < h);
         if still_held || (too_late && self.held.contains_key(&key)) {
             report.bad(format!("{at}: {} took effect twice", decision.event));
         } else if too_late {

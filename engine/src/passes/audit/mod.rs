@@ -305,9 +305,31 @@ fn check_state(
     Ok(())
 }
 
+/// The stored account's open sessions are the ones the log left open, holding what it says;
+/// each is taken off the ledger, and counted in the report's reserved money.
+fn check_sessions(report: &mut AuditReport, ledger: &mut Ledger, account: &rating::Account) {
+    for session in &account.sessions {
+        let key = (account.id.to_string(), session.id.to_string());
+        match ledger.sessions.remove(&key) {
+            None => report.bad(format!(
+                "account {}: session {} is open in the state but not in the log",
+                account.id, session.id
+            )),
+            Some(held) if held != session.hold.money => report.bad(format!(
+                "account {}: session {} holds {held} in the log, {} in the state",
+                account.id, session.id, session.hold.money
+            )),
+            Some(_) => {}
+        }
+        report.sessions_open += 1;
+        report.reserved += session.hold.money;
+    }
+}
+
 /// One stored account against the ledger: its balance, its numbers' owner, its buckets (each
 /// taken off the ledger, so that what remains there is missing from the state).
 fn check_account(report: &mut AuditReport, ledger: &mut Ledger, account: &rating::Account) {
+    check_sessions(report, ledger, account);
     match ledger.balance.get(account.id.as_str()) {
         None => report.bad(format!(
             "account {} is stored but never opened in the log",

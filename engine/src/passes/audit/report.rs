@@ -46,6 +46,11 @@ pub struct AuditReport {
     /// The money of the transfers in flight: sent, and neither received nor refunded yet.
     #[serde(with = "rating::money::amount")]
     pub in_flight: Decimal,
+    /// Online sessions open at the log's end, and the money their grants hold. Held money has
+    /// not moved: it is counted apart, never in the balances' equation.
+    pub sessions_open: u64,
+    #[serde(with = "rating::money::amount")]
+    pub reserved: Decimal,
     /// The accounts' balances as the log sums them. They add up to payments + promised −
     /// repaid − written off − charges − fees − in flight: [`AuditReport::totals_line`] says so,
     /// and the audit checks it.

@@ -103,13 +103,10 @@ pub(super) fn rated(
             .sum()
     };
     let (money_out, money_in) = decision.money_flow();
-    let charge = match &decision.outcome {
-        Outcome::Charged(c) => Some(c),
-        _ => None,
-    };
-    let takes: &[rating::Take] = match &decision.outcome {
-        Outcome::Charged(c) => &c.takes,
-        Outcome::UnitsTaken { takes, .. } => takes,
+    let charge = decision.outcome.charge();
+    let takes: &[rating::Take] = match (&decision.outcome, charge) {
+        (_, Some(c)) => &c.takes,
+        (Outcome::UnitsTaken { takes, .. }, None) => takes,
         _ => &[],
     };
     let usage = match input {

@@ -7,8 +7,8 @@ use super::prefix::{self, PrefixTable};
 use super::problem::Problem;
 use super::{
     index_key, AddonIdx, Band, BandIdx, Catalog, CatalogError, DestIdx, Destination, Fee,
-    Inactivity, Lifecycle, Offer, Package, PlanIdx, Price, PromisePolicy, Rate, Rollover, Slot,
-    ANY_DEST, MAX_INACTIVITY_DAYS, MAX_PROMISE_DAYS,
+    Inactivity, Lifecycle, Offer, Online, Package, PlanIdx, Price, PromisePolicy, Rate, Rollover,
+    Slot, ANY_DEST, MAX_INACTIVITY_DAYS, MAX_PROMISE_DAYS,
 };
 use crate::money::Rounding;
 use crate::service::{Direction, Network, Service, Zone};
@@ -303,6 +303,7 @@ fn compile(
         .map(|a| addon(&mut c, &ctx, &plan_ix, &plans, a))
         .collect();
     let cgrates = cgrates_tariff(&mut c, &catalog_file);
+    let online = online(&mut c, &catalog_file);
     check_counts(&mut c, &catalog_file, &plans, &addons, &bands);
     if !c.problems.is_empty() {
         return Err(CatalogError::Invalid {
@@ -337,6 +338,7 @@ fn compile(
             .map(|(k, v)| (k, v as AddonIdx))
             .collect(),
         cgrates,
+        online,
     })
 }
 
@@ -447,6 +449,44 @@ fn rewards(
         }
     }
     (loyalty.point_value, rewards)
+}
+
+/// Online charging's rules, defaults filled in and each within its limit.
+fn online(checker: &mut Checker, catalog_file: &CatalogFile) -> Online {
+    use crate::event::{MAX_DURATION_SECONDS, MAX_MESSAGES, MAX_VOLUME_BYTES};
+    let rules = catalog_file.online.clone().unwrap_or_default();
+    let online = Online {
+        quota_seconds: rules.quota_seconds.unwrap_or(300),
+        quota_bytes: rules.quota_bytes.unwrap_or(10 << 20),
+        quota_messages: rules.quota_messages.unwrap_or(1),
+        validity_seconds: rules.validity_seconds.unwrap_or(900),
+        grace_seconds: rules.grace_seconds.unwrap_or(120),
+        abandoned: rules.abandoned,
+        redirect: rules.redirect,
+    };
+    for (what, value, most) in [
+        ("quota_seconds", online.quota_seconds, MAX_DURATION_SECONDS),
+        ("quota_bytes", online.quota_bytes, MAX_VOLUME_BYTES),
+        ("quota_messages", online.quota_messages, MAX_MESSAGES),
+        (
+            "validity_seconds",
+            u64::from(online.validity_seconds),
+            86_400,
+        ),
+        ("grace_seconds", u64::from(online.grace_seconds), 86_400),
+    ] {
+        if value == 0 || value > most {
+            checker.bad("online", format!("{what} must be 1 to {most}"));
+        }
+    }
+    if online
+        .redirect
+        .as_ref()
+        .is_some_and(|r| r.is_empty() || r.len() > 256)
+    {
+        checker.bad("online", "redirect must be 1 to 256 bytes");
+    }
+    online
 }
 
 /// The lifecycle's policies: plan changes, suspension and lost-SIM fees, inactivity, transfers,

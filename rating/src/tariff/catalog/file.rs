@@ -49,6 +49,42 @@ pub struct CatalogFile {
     /// Loyalty points on spending. Absent: no loyalty programme.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub loyalty: Option<LoyaltyFile>,
+    /// Online charging: the quota granted, how long a grant holds, what becomes of a session
+    /// nobody reports on. Absent: the defaults of [`OnlineFile`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub online: Option<OnlineFile>,
+}
+
+/// What becomes of a session the network stopped reporting on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Abandoned {
+    /// Charge what it used and what it was last granted (the network may have let it be used).
+    #[default]
+    Charge,
+    /// Charge what it used; release the last grant.
+    Release,
+}
+
+/// `[online]`: online charging's rules. Every field has a default.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct OnlineFile {
+    /// Units granted when a request asks for none: seconds of voice (default 300).
+    pub quota_seconds: Option<u64>,
+    /// Bytes of data (default 10 MiB).
+    pub quota_bytes: Option<u64>,
+    /// Messages (default 1).
+    pub quota_messages: Option<u64>,
+    /// How long a grant holds without a report (Validity-Time; default 900 s).
+    pub validity_seconds: Option<u32>,
+    /// How long after that an expiry may end the session (default 120 s).
+    pub grace_seconds: Option<u32>,
+    #[serde(default)]
+    pub abandoned: Abandoned,
+    /// Where data is redirected when the money runs out (the top-up page); absent: the session
+    /// is terminated instead.
+    pub redirect: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

@@ -332,6 +332,30 @@ pub struct Catalog {
     addon_ix: FxHashMap<String, AddonIdx>,
     /// A CGRateS tariff plan, when the catalog holds one: `ratel quote --tenant …` prices with it.
     pub cgrates: Option<crate::cgrates::Tariff>,
+    pub online: Online,
+}
+
+/// Online charging's rules (the file's [`file::OnlineFile`], defaults filled in).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Online {
+    pub quota_seconds: u64,
+    pub quota_bytes: u64,
+    pub quota_messages: u64,
+    pub validity_seconds: u32,
+    pub grace_seconds: u32,
+    pub abandoned: file::Abandoned,
+    pub redirect: Option<String>,
+}
+
+impl Online {
+    /// The units granted when a request asks for none.
+    pub fn quota(&self, unit: crate::Unit) -> u64 {
+        match unit {
+            crate::Unit::Seconds => self.quota_seconds,
+            crate::Unit::Bytes => self.quota_bytes,
+            crate::Unit::Messages => self.quota_messages,
+        }
+    }
 }
 
 impl fmt::Display for Catalog {
