@@ -7,6 +7,7 @@
 
 mod input;
 pub mod kafka;
+pub mod online;
 pub mod operations;
 mod passes;
 pub mod pipeline;

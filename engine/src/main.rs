@@ -89,6 +89,9 @@ enum Cmd {
     Demo(DemoArgs),
     /// Rate a source into the store at --data, resuming where the last commit ended.
     Run(RunArgs),
+    /// Charge online: serve Diameter credit-control (Gy/Ro) requests, each decided into the
+    /// store's log and durable before it is answered.
+    Online(OnlineArgs),
     /// Publish a workload file to the Kafka input topics, keyed by account and timestamped with
     /// event time, as ratel expects them.
     Produce(ProduceArgs),
@@ -463,6 +466,28 @@ struct ProjectionsArgs {
 }
 
 #[derive(clap::Args)]
+struct OnlineArgs {
+    #[arg(long)]
+    catalog: PathBuf,
+    #[arg(long)]
+    data: PathBuf,
+    /// Where the Diameter server listens (port 0: any free port; the address is printed).
+    #[arg(long, default_value = "127.0.0.1:3868")]
+    diameter: std::net::SocketAddr,
+    /// Origin-Host of every answer: this instance's Diameter identity.
+    #[arg(long, default_value = "ratel.localdomain")]
+    origin_host: String,
+    #[arg(long, default_value = "localdomain")]
+    origin_realm: String,
+    /// How many partitions the store's accounts are spread over (fixed for a store).
+    #[arg(long, default_value_t = 1)]
+    partitions: u32,
+    /// Serve `/metrics`, `/healthz` and `/readyz` on this address.
+    #[arg(long)]
+    metrics: Option<std::net::SocketAddr>,
+}
+
+#[derive(clap::Args)]
 struct ServeArgs {
     #[arg(long)]
     data: PathBuf,
@@ -773,13 +798,14 @@ fn main() -> Result<()> {
     start_logging(cli.log_format);
     if !matches!(
         cli.cmd,
-        Cmd::Run { .. } | Cmd::Serve { .. } | Cmd::Produce { .. }
+        Cmd::Run { .. } | Cmd::Serve { .. } | Cmd::Produce { .. } | Cmd::Online { .. }
     ) {
         end_quietly_when_the_reader_goes();
     }
     match cli.cmd {
         Cmd::Demo(args) => demo_command(args, cli.quiet),
         Cmd::Run(args) => run_command(args, cli.quiet),
+        Cmd::Online(args) => online_command(args),
         Cmd::Produce(args) => produce_command(args, cli.quiet),
         Cmd::Gen(args) => gen_command(args, cli.quiet),
         Cmd::Audit(args) => audit_command(args),
@@ -1063,6 +1089,35 @@ fn run_command(
         }
     };
     let c = e.counters;
+    println!(
+        "read {} · rated {} · rejected {} · duplicates {} · dead {} · ticks {}",
+        c.read, c.rated, c.rejected, c.duplicates, c.dead, c.ticks
+    );
+    Ok(())
+}
+
+fn online_command(args: OnlineArgs) -> Result<()> {
+    engine::operations::shutdown::on_signals().context("handling SIGTERM and SIGINT")?;
+    if let Some(listen) = args.metrics {
+        engine::operations::metrics::install()?;
+        let bound = engine::operations::endpoint::start(listen)
+            .with_context(|| format!("serving metrics on {listen}"))?;
+        eprintln!("ratel online: metrics, health and readiness on http://{bound}");
+    }
+    let (cat, bytes) = load_catalog(&args.catalog)?;
+    let cfg = Config {
+        partitions: args.partitions,
+        ..Config::default()
+    };
+    let mut engine = Engine::open(&args.data, cat, &bytes, cfg)?;
+    let options = engine::online::Options {
+        diameter: args.diameter,
+        origin_host: args.origin_host,
+        origin_realm: args.origin_realm,
+    };
+    engine::online::serve(&mut engine, &options)
+        .with_context(|| format!("serving Diameter on {}", args.diameter))?;
+    let c = engine.counters;
     println!(
         "read {} · rated {} · rejected {} · duplicates {} · dead {} · ticks {}",
         c.read, c.rated, c.rejected, c.duplicates, c.dead, c.ticks

@@ -29,6 +29,7 @@ const LAYERS: [(&str, &[&str]); 3] = [
             "pipeline",
             "passes",
             "kafka",
+            "online",
             "read",
             "tools",
         ],

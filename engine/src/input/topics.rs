@@ -1,6 +1,16 @@
 //! The input topics, whether read from Kafka or from a file read as the topics it would be
 //! produced to, and the rule both merges share for a line that stands out of its topic.
 
+/// The topic of an online request's line in the pipeline (`ratel online`). Kafka's topic
+/// names cannot hold a colon, so no source's topic is this one. Its lines have no position in
+/// any source: they are exactly-once by their ids.
+pub const ONLINE_TOPIC: &str = "ratel:online";
+
+/// Whether a line is an online request's.
+pub fn is_online(topic: Option<&str>) -> bool {
+    topic == Some(ONLINE_TOPIC)
+}
+
 /// Topic names. Inputs in the order that breaks event-time ties.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Topics {

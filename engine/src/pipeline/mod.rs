@@ -798,7 +798,7 @@ impl Engine {
             return Ok(0);
         }
         let key = self.key_of(input);
-        if line.topic.is_none() {
+        if line.topic.is_none() || crate::topics::is_online(line.topic.as_deref()) {
             return Ok(key.partition(n));
         }
         // From Kafka: the producer placed it. An input keyed by an account must be in that
@@ -917,7 +917,15 @@ impl Engine {
                         self.cfg.max_ahead
                     )
                 });
-                if let Some(reason) = ahead.or_else(|| self.too_far_ahead(p, input.time())) {
+                // An online request's time is its arrival, or the network's stamp checked against
+                // the server's clock when it arrived (`online::credit_control`), not this rule.
+                let online = crate::topics::is_online(line.topic.as_deref());
+                let too_far = || {
+                    (!online)
+                        .then(|| self.too_far_ahead(p, input.time()))
+                        .flatten()
+                };
+                if let Some(reason) = ahead.or_else(too_far) {
                     self.dead_letter(p, line, reason, commit);
                     return Ok(());
                 }
@@ -994,6 +1002,9 @@ impl Engine {
     /// The last position of each source partition in the batch, and the kind of source.
     fn write_positions(&self, lines: &[Line], commit: &mut Commit) {
         let mut ends: Vec<(Option<&str>, u32, u64)> = Vec::new();
+        let lines: Vec<&Line> = (lines.iter())
+            .filter(|l| !crate::topics::is_online(l.topic.as_deref()))
+            .collect();
         for line in lines.iter().rev() {
             let t = line.topic.as_deref();
             if !ends.iter().any(|&(a, b, _)| a == t && b == line.partition) {

@@ -85,7 +85,9 @@ fn begin(cat: &Catalog, input: &Input, acct0: &Account, request: &SessionRequest
     let want = wanted(cat, request);
     match grant(cat, &acct, &opened, request.time, want) {
         Err(rejection) => rejected(input, cat, Some(&acct0.id), rejection),
-        Ok(Granted { units: 0, .. }) if want > 0 => {
+        // Data with a top-up page opens with nothing granted and its final unit: the network
+        // redirects the subscriber there.
+        Ok(Granted { units: 0, .. }) if want > 0 && !redirected(cat, request) => {
             let view = others_held(&acct, &opened.id);
             let available = spendable(cat, &view, request.msisdn, request.time, &opened.id);
             let short = Rejection::CreditLimitReached { available };
@@ -211,6 +213,11 @@ fn denied(acct: &Account, request: &SessionRequest) -> Option<&'static str> {
         }
     }
     None
+}
+
+/// Whether the catalog sends this service to a top-up page when the money runs out.
+fn redirected(cat: &Catalog, request: &SessionRequest) -> bool {
+    request.service == crate::Service::Data && cat.online.redirect.is_some()
 }
 
 fn wanted(cat: &Catalog, request: &SessionRequest) -> u64 {

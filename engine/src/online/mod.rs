@@ -1,0 +1,88 @@
+//! Online charging (`ratel online`): a Diameter credit-control server (RFC 6733, RFC 4006,
+//! 3GPP Ro/Gy) whose requests the engine decides as inputs of its own log, through the same
+//! pipeline as offline inputs. One process owns the store: one writer, no split brain.
+//!
+//! The connections run on a tokio runtime; the decider, a thread of its own, owns the engine
+//! and commits the requests that came together with one synced write before any is answered.
+
+mod avps;
+mod credit_control;
+mod decider;
+mod peer;
+
+pub use avps::*;
+pub use credit_control::{read_request, result_of, session_requests, Refusal, Request, Verdict};
+pub use decider::MAX_GROUP;
+
+use crate::pipeline::{Engine, EngineError};
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+/// Where and as whom `ratel online` serves.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub diameter: SocketAddr,
+    /// Origin-Host and Origin-Realm of every answer.
+    pub origin_host: String,
+    pub origin_realm: String,
+}
+
+/// The most peers connected at once; more wait to be accepted.
+pub const MAX_PEERS: usize = 256;
+/// Credit-control requests queued for the decider; more wait in their peers.
+pub const MAX_QUEUED_JOBS: usize = 8_192;
+
+/// Serves until SIGTERM or SIGINT, or until a write fails (its error is returned). Prints the
+/// address it listens on first.
+pub fn serve(engine: &mut Engine, options: &Options) -> Result<(), EngineError> {
+    let (jobs, queue) = std::sync::mpsc::sync_channel(MAX_QUEUED_JOBS);
+    let context = Arc::new(peer::Context {
+        origin_host: options.origin_host.clone(),
+        origin_realm: options.origin_realm.clone(),
+        online: engine.cat.online.clone(),
+        jobs,
+    });
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let listener = runtime.block_on(tokio::net::TcpListener::bind(options.diameter))?;
+    println!("diameter listening on {}", listener.local_addr()?);
+    crate::operations::health::ready();
+    std::thread::scope(|scope| {
+        let decider = scope.spawn(move || decider::decide(engine, &queue));
+        runtime.block_on(accept(listener, context, || decider.is_finished()));
+        // The connections end with the runtime, and with them the last sender of jobs: the
+        // decider lands what it holds and returns.
+        runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+        decider.join().expect("the decider does not panic")
+    })
+}
+
+async fn accept(
+    listener: tokio::net::TcpListener,
+    context: Arc<peer::Context>,
+    decider_ended: impl Fn() -> bool,
+) {
+    let peers = Arc::new(tokio::sync::Semaphore::new(MAX_PEERS));
+    let mut tick = tokio::time::interval(std::time::Duration::from_millis(100));
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let Ok((stream, _)) = accepted else { continue };
+                let Ok(permit) = peers.clone().acquire_owned().await else { break };
+                let _ = stream.set_nodelay(true);
+                let context = context.clone();
+                tokio::spawn(async move {
+                    peer::serve(stream, context).await;
+                    drop(permit);
+                });
+            }
+            _ = tick.tick() => {
+                if crate::operations::shutdown::requested() || decider_ended() {
+                    break;
+                }
+            }
+        }
+    }
+}

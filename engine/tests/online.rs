@@ -1,0 +1,324 @@
+//! `ratel online` against an independent Diameter stack, python-diameter (PyPI; `.ci/run`
+//! installs it in its virtual environment): capabilities exchange, watchdog, a voice session
+//! that runs out of money, a retransmitted request, an SMS debited directly, a data session
+//! redirected at zero balance, an unknown subscriber, a malformed message; then the store's
+//! audit and replay.
+
+mod common;
+use common::*;
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+
+/// Python with python-diameter (`RATEL_PYTHON`), or the test is skipped unless CI requires it.
+fn python() -> Option<PathBuf> {
+    let python = std::env::var_os("RATEL_PYTHON").map_or_else(|| "python3".into(), PathBuf::from);
+    let has = Command::new(&python)
+        .args(["-c", "import diameter.message"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !has {
+        assert!(
+            std::env::var_os("RATEL_REQUIRE_TOOLS").is_none(),
+            "python with python-diameter is required (RATEL_PYTHON; .ci/run makes it)"
+        );
+        eprintln!("SKIPPED: no python with python-diameter");
+        return None;
+    }
+    Some(python)
+}
+
+const REDIRECT: &str = "http://topup.example/pay";
+
+/// The example catalog with the top-up page and a validity time of ten minutes.
+fn catalog(dir: &Path) -> PathBuf {
+    let path = dir.join("catalog.toml");
+    let text = format!(
+        "{}\n[online]\nvalidity_seconds = 600\nredirect = \"{REDIRECT}\"\n",
+        engine::EXAMPLE_CATALOG
+    );
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+fn rfc3339(unix: i64) -> String {
+    rating::Timestamp(unix).to_string()
+}
+
+/// Accounts opened an hour ago on BASIC (pay as you go): A with 4.00 (voice), C with 3.00
+/// (SMS), D with nothing (data).
+fn accounts(dir: &Path) -> PathBuf {
+    let at = rfc3339(now() - 3600);
+    let mut lines = Vec::new();
+    for (account, number, money) in [
+        ("A", "79001000001", "4.00"),
+        ("C", "79001000003", "3.00"),
+        ("D", "79001000004", ""),
+    ] {
+        lines.push(
+            json!({"type": "open_account", "id": format!("open-{account}"), "account": account,
+            "time": at, "numbers": [{"msisdn": number, "plan": "BASIC"}]}),
+        );
+        if !money.is_empty() {
+            lines.push(
+                json!({"type": "payment", "id": format!("pay-{account}"), "account": account,
+                "amount": money, "time": at}),
+            );
+        }
+    }
+    let path = dir.join("accounts.jsonl");
+    let text: Vec<String> = lines.iter().map(Value::to_string).collect();
+    std::fs::write(&path, text.join("\n") + "\n").unwrap();
+    path
+}
+
+/// A child process killed when the test ends, however it ends.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `ratel online` on port 0, and the address it printed.
+fn start_online(catalog: &Path, data: &Path) -> (Running, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ratel"))
+        .args(["online", "--catalog", catalog.to_str().unwrap(), "--data"])
+        .arg(data)
+        .args(["--diameter", "127.0.0.1:0"])
+        .env("RATEL_LOG", "warn")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    let address = line
+        .trim()
+        .strip_prefix("diameter listening on ")
+        .unwrap_or_else(|| panic!("ratel online printed {line:?}"))
+        .to_string();
+    std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
+    (Running(child), address)
+}
+
+/// The python-diameter peer, one command in and one answer out at a time.
+struct Peer {
+    child: Running,
+    input: ChildStdin,
+    output: BufReader<ChildStdout>,
+}
+
+impl Peer {
+    fn connect(python: &Path, address: &str) -> Peer {
+        let (host, port) = address.rsplit_once(':').unwrap();
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/diameter_peer.py");
+        let mut child = bounded(python, 300)
+            .arg(script)
+            .args([host, port])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let input = child.stdin.take().unwrap();
+        let output = BufReader::new(child.stdout.take().unwrap());
+        Peer {
+            child: Running(child),
+            input,
+            output,
+        }
+    }
+
+    fn ask(&mut self, command: Value) -> Value {
+        writeln!(self.input, "{command}").unwrap();
+        let mut line = String::new();
+        self.output.read_line(&mut line).unwrap();
+        let answer: Value = serde_json::from_str(&line)
+            .unwrap_or_else(|_| panic!("the peer printed {line:?} for {command}"));
+        assert!(answer.get("failure").is_none(), "{command}: {answer}");
+        answer
+    }
+}
+
+fn ccr(session: &str, kind: u32, number: u32, msisdn: &str, service: &str) -> Value {
+    json!({"op": "ccr", "session": session, "type": kind, "number": number, "msisdn": msisdn,
+        "service": service, "other": if service == "data" { Value::Null } else { json!("79001000002") }})
+}
+
+fn with(mut command: Value, key: &str, value: Value) -> Value {
+    command[key] = value;
+    command
+}
+
+fn mscc(answer: &Value) -> &Value {
+    &answer["mscc"][0]
+}
+
+#[test]
+fn a_diameter_peer_charges_voice_sms_and_data_online_and_the_store_audits_clean() {
+    let Some(python) = python() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let (catalog, data) = (catalog(dir.path()), dir.path().join("data"));
+    let accounts = accounts(dir.path());
+    ratel(&[
+        "run",
+        "--catalog",
+        catalog.to_str().unwrap(),
+        "--data",
+        data.to_str().unwrap(),
+        "--source",
+        &format!("file:{}", accounts.display()),
+        "--complete",
+    ]);
+    let (mut online, address) = start_online(&catalog, &data);
+    let mut peer = Peer::connect(&python, &address);
+
+    let cea = peer.ask(json!({"op": "cer"}));
+    assert_eq!(
+        (cea["command"].as_u64(), cea["result"].as_u64()),
+        (Some(257), Some(2001))
+    );
+    assert_eq!(cea["origin_host"], "ratel.localdomain");
+    assert_eq!(peer.ask(json!({"op": "dwr"}))["result"], 2001);
+
+    voice_runs_out(&mut peer);
+    sms_and_unknown(&mut peer);
+    data_redirected(&mut peer);
+    malformed_then_on(&mut peer);
+
+    assert_eq!(peer.ask(json!({"op": "dpr"}))["command"], 282);
+    drop(peer.input);
+    let _ = peer.child.0.wait();
+    // SIGTERM: the server stops and exits cleanly.
+    let pid = online.0.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    assert!(online.0.wait().unwrap().success());
+
+    let balances = ratel(&["balance", "--all", "--data", data.to_str().unwrap()]);
+    let balance_of = |account: &str| -> String {
+        let line = balances
+            .lines()
+            .find(|l| l.contains(&format!("\"{account}\"")))
+            .unwrap();
+        let view: Value = serde_json::from_str(line).unwrap();
+        view["balance"]
+            .as_str()
+            .map_or_else(|| view["balance"].to_string(), str::to_string)
+    };
+    assert_eq!(balance_of("A"), "0.00", "{balances}");
+    assert_eq!(balance_of("C"), "1.00", "{balances}");
+    assert_eq!(balance_of("D"), "0", "{balances}");
+    let audit = ratel(&["audit", "--data", data.to_str().unwrap()]);
+    assert!(!audit.contains("DISCREPANCY"), "{audit}");
+    // The data session stays open: its hold is counted apart.
+    assert!(audit.contains("online sessions open 1"), "{audit}");
+    let replay = ratel(&["replay", "--data", data.to_str().unwrap()]);
+    assert!(
+        !replay.contains("MISMATCH") && !replay.contains("STATE DIFFERS"),
+        "{replay}"
+    );
+    assert!(replay.contains("accounts rebuilt"), "{replay}");
+}
+
+/// BASIC voice: 1.50 a minute, the first minute whole; 4.00 pays 160 s.
+fn voice_runs_out(peer: &mut Peer) {
+    let call = |kind, number| ccr("gw;call;1", kind, number, "79001000001", "voice");
+    let first = peer.ask(with(call(1, 0), "requested", json!(60)));
+    assert_eq!(first["result"], 2001, "{first}");
+    assert_eq!(
+        (
+            mscc(&first)["granted"].as_u64(),
+            mscc(&first)["validity"].as_u64()
+        ),
+        (Some(60), Some(600))
+    );
+    let update = with(with(call(2, 1), "requested", json!(60)), "used", json!(60));
+    let second = peer.ask(with(update.clone(), "hop", json!(1000)));
+    assert_eq!(mscc(&second)["granted"], 60, "{second}");
+    // The same request again, with the T flag: the same answer, and no second effect.
+    let again = peer.ask(with(
+        with(update, "hop", json!(1000)),
+        "retransmit",
+        json!(true),
+    ));
+    assert_eq!(again["mscc"], second["mscc"]);
+    assert_eq!(again["hop"], 1000);
+    let third = peer.ask(with(
+        with(call(2, 2), "requested", json!(60)),
+        "used",
+        json!(60),
+    ));
+    assert_eq!(mscc(&third)["granted"], 40, "{third}");
+    assert_eq!(mscc(&third)["fui"]["action"], 0, "terminate: {third}");
+    let fourth = peer.ask(with(
+        with(call(2, 3), "requested", json!(60)),
+        "used",
+        json!(40),
+    ));
+    assert_eq!(mscc(&fourth)["result"], 4012, "{fourth}");
+    let end = peer.ask(call(3, 4));
+    assert_eq!(end["result"], 2001, "{end}");
+}
+
+fn sms_and_unknown(peer: &mut Peer) {
+    // SMS_HOME is 2.00: 3.00 pays one.
+    let sms = |id: &str| with(ccr(id, 4, 0, "79001000003", "sms"), "requested", json!(1));
+    let first = peer.ask(sms("gw;sms;1"));
+    assert_eq!(
+        (first["result"].as_u64(), mscc(&first)["granted"].as_u64()),
+        (Some(2001), Some(1))
+    );
+    let second = peer.ask(sms("gw;sms;2"));
+    assert_eq!(second["result"], 4012, "{second}");
+    let unknown = peer.ask(ccr("gw;who", 1, 0, "79009999999", "voice"));
+    assert_eq!(unknown["result"], 5030, "{unknown}");
+    let ahead = with(sms("gw;sms;3"), "event_time", json!(now() + 86_400));
+    assert_eq!(peer.ask(ahead)["result"], 5004);
+}
+
+fn data_redirected(peer: &mut Peer) {
+    let data = peer.ask(ccr("gw;data;1", 1, 0, "79001000004", "data"));
+    assert_eq!(data["result"], 2001, "{data}");
+    assert_eq!(mscc(&data)["granted"], 0, "{data}");
+    assert_eq!(mscc(&data)["fui"]["action"], 1, "redirect: {data}");
+    assert_eq!(mscc(&data)["fui"]["redirect"], REDIRECT, "{data}");
+}
+
+/// A credit-control request whose AVP says it is longer than the message: an error answer, and
+/// the connection and its sessions go on.
+fn malformed_then_on(peer: &mut Peer) {
+    let mut bytes: Vec<u8> = vec![
+        1, 0, 0, 32, 0x80, 0, 1, 16, 0, 0, 0, 4, 0, 0, 0, 77, 0, 0, 0, 77,
+    ];
+    bytes.extend_from_slice(&[0, 0, 1, 7, 0x40, 0, 0, 200]);
+    bytes.extend_from_slice(b"gw;x");
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let broken = peer.ask(json!({"op": "raw", "hex": hex}));
+    assert_eq!(
+        (broken["error"].as_bool(), broken["result"].as_u64()),
+        (Some(true), Some(5014)),
+        "{broken}"
+    );
+    assert_eq!(broken["hop"], 77);
+    assert_eq!(peer.ask(json!({"op": "dwr"}))["result"], 2001);
+    let sms = peer.ask(with(
+        ccr("gw;sms;4", 4, 0, "79001000003", "sms"),
+        "requested",
+        json!(1),
+    ));
+    assert_eq!(sms["result"], 4012, "the connection goes on: {sms}");
+}
