@@ -7,6 +7,9 @@ answer as one JSON line:
    "other": O, "requested": R, "used": U, "rating_group": G, "retransmit": bool,
    "event_time": unix seconds, "hop": H (reuse a hop-by-hop id)}
   {"op": "raw", "hex": "..."}: send these bytes as they are and print the next answer.
+  {"op": "round", "requests": [ccr, ...]}: send them all at once (each its own hop-by-hop id),
+   then print {"answers": [...]} in the order sent, matched by hop-by-hop id.
+  {"op": "send", "requests": [ccr, ...]}: send them all and print {"sent": n} without reading.
 Every answer prints its command, flags, Result-Code and each Multiple-Services-Credit-Control.
 """
 import json
@@ -156,6 +159,17 @@ for line in sys.stdin:
             send(ccr(command), hop=command.get("hop"), retransmit=command.get("retransmit", False))
         elif op == "raw":
             sock.sendall(bytes.fromhex(command["hex"]))
+        elif op in ("round", "send"):
+            hops = [send(ccr(c), retransmit=c.get("retransmit", False)) for c in command["requests"]]
+            if op == "send":
+                print(json.dumps({"sent": len(hops)}), flush=True)
+                continue
+            answers = {}
+            while len(answers) < len(hops):
+                answer = summary(receive())
+                answers[answer["hop"]] = answer
+            print(json.dumps({"answers": [answers[h] for h in hops]}), flush=True)
+            continue
         print(json.dumps(summary(receive())), flush=True)
     except Exception as e:  # the test reads what went wrong
         print(json.dumps({"failure": repr(e)}), flush=True)
