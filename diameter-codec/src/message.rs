@@ -39,7 +39,10 @@ pub fn frame_length(first: [u8; 4]) -> Result<usize, DecodeError> {
         return Err(DecodeError::Version(first[0]));
     }
     let length = u32::from_be_bytes([0, first[1], first[2], first[3]]);
-    if (length as usize) < HEADER_BYTES || length as usize > MAX_MESSAGE_BYTES || length % 4 != 0 {
+    if (length as usize) < HEADER_BYTES
+        || length as usize > MAX_MESSAGE_BYTES
+        || !length.is_multiple_of(4)
+    {
         return Err(DecodeError::MessageLength(length));
     }
     Ok(length as usize)

@@ -98,9 +98,8 @@ async fn handle(
     answers: &mpsc::Sender<Vec<u8>>,
     in_flight: &Arc<Semaphore>,
 ) -> Flow {
-    let header = match Message::decode_header(bytes) {
-        Ok(header) => header,
-        Err(_) => return Flow::Close,
+    let Ok(header) = Message::decode_header(bytes) else {
+        return Flow::Close;
     };
     if header.flags & diameter_codec::FLAG_REQUEST == 0 {
         // An answer: ratel sends no requests, so there is nothing it answers.
@@ -221,15 +220,12 @@ async fn credit_control(context: &Context, message: &Message) -> Message {
         }
         Err(std::sync::mpsc::TrySendError::Disconnected(_)) => false,
     };
-    let verdicts = match (sent, verdicts.await) {
-        (true, Ok(verdicts)) => verdicts,
-        _ => {
-            let stopping = Refusal {
-                code: UNABLE_TO_COMPLY,
-                why: "the charging engine is stopping".into(),
-            };
-            return refused_answer(context, message, &stopping);
-        }
+    let (true, Ok(verdicts)) = (sent, verdicts.await) else {
+        let stopping = Refusal {
+            code: UNABLE_TO_COMPLY,
+            why: "the charging engine is stopping".into(),
+        };
+        return refused_answer(context, message, &stopping);
     };
     let mut answer = base_answer(context, &message.header, SUCCESS);
     answer
