@@ -452,3 +452,74 @@ fn sigkill_in_the_middle_of_fifty_sessions_loses_and_doubles_nothing() {
         "{replay}"
     );
 }
+
+/// A session nobody reports on is ended by the server's clock once its validity and the grace
+/// are past, and charged for its last grant (the catalog's default for abandoned sessions).
+#[test]
+fn an_abandoned_session_is_ended_and_charged_for_its_grant() {
+    let Some(python) = python() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let catalog = dir.path().join("catalog.toml");
+    let text = format!(
+        "{}\n[online]\nvalidity_seconds = 1\ngrace_seconds = 1\n",
+        engine::EXAMPLE_CATALOG
+    );
+    std::fs::write(&catalog, text).unwrap();
+    let data = dir.path().join("data");
+    let opened = [("A", "79001000001", "4.00")].map(|(a, n, m)| (a.into(), n.into(), m.into()));
+    let file = accounts_file(dir.path(), &opened);
+    ratel(&[
+        "run",
+        "--catalog",
+        catalog.to_str().unwrap(),
+        "--data",
+        data.to_str().unwrap(),
+        "--source",
+        &format!("file:{}", file.display()),
+        "--complete",
+    ]);
+    let (mut online, address) = start_online(&catalog, &data);
+    let mut peer = Peer::connect(&python, &address);
+    peer.ask(json!({"op": "cer"}));
+    let call = with(
+        ccr("gw;gone", 1, 0, "79001000001", "voice"),
+        "requested",
+        json!(60),
+    );
+    assert_eq!(mscc(&peer.ask(call))["validity"], 1);
+    // Due two seconds on; the server looks every second.
+    std::thread::sleep(std::time::Duration::from_secs(5));
+    let late = with(
+        ccr("gw;gone", 2, 1, "79001000001", "voice"),
+        "used",
+        json!(10),
+    );
+    assert_eq!(peer.ask(late)["result"], 5002, "the session is gone");
+    drop(peer);
+    let pid = online.0.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    assert!(online.0.wait().unwrap().success());
+    let d = data.to_str().unwrap();
+    let ended = ratel(&[
+        "log",
+        "--data",
+        d,
+        "--account",
+        "A",
+        "--outcome",
+        "session_ended",
+    ]);
+    assert!(
+        ended.contains("gw;gone:expired@") && ended.contains("-1.50"),
+        "{ended}"
+    );
+    let audit = ratel(&["audit", "--data", d]);
+    assert!(
+        !audit.contains("DISCREPANCY") && audit.contains("online sessions open 0"),
+        "{audit}"
+    );
+}

@@ -40,7 +40,7 @@ fn request(
     used: u64,
 ) -> Input {
     Input::Session(SessionRequest {
-        id: SessionRequest::id_of(session, number),
+        id: SessionRequest::id_for(session, number, step, t(time)),
         session: session.into(),
         request: number,
         step,

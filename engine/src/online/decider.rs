@@ -7,8 +7,10 @@ use super::credit_control::Verdict;
 use crate::pipeline::{Appended, Engine, EngineError};
 use crate::source::Line;
 use crate::topics::ONLINE_TOPIC;
+use compact_str::CompactString;
 use rating::event::{SessionRequest, SessionStep};
-use rating::{Decision, Input, Outcome};
+use rating::session::Session;
+use rating::{Decision, Input, Msisdn, Outcome, Timestamp};
 use std::collections::HashMap;
 use std::sync::mpsc;
 
@@ -23,37 +25,34 @@ pub const MAX_GROUP: usize = 4_096;
 
 /// Decides jobs until every sender is gone. A failed write ends it with its error, after
 /// answering the batch's jobs that nothing was decided: the state in memory is then ahead of the
-/// store, and a restart resumes from what was committed.
+/// store, and a restart resumes from what was committed. Between jobs, and at least every
+/// second, the sessions nobody reported on past their validity and grace are ended as the
+/// catalog says (`SessionStep::Expire`, at the server's clock).
 pub fn decide(engine: &mut Engine, jobs: &mpsc::Receiver<Job>) -> Result<(), EngineError> {
     engine.keep_appended();
-    let topic: std::sync::Arc<str> = ONLINE_TOPIC.into();
-    let mut position = 0u64;
-    while let Ok(first) = jobs.recv() {
-        let mut group = vec![first];
-        let mut requests = group[0].requests.len();
+    let mut expiries = Expiries::of(engine);
+    let mut lines = Lines::default();
+    loop {
+        let first = match jobs.recv_timeout(std::time::Duration::from_secs(1)) {
+            Ok(job) => Some(job),
+            Err(mpsc::RecvTimeoutError::Timeout) => None,
+            Err(mpsc::RecvTimeoutError::Disconnected) => return Ok(()),
+        };
+        let mut group: Vec<Job> = first.into_iter().collect();
+        let mut requests: usize = group.iter().map(|job| job.requests.len()).sum();
         while requests < MAX_GROUP {
             let Ok(job) = jobs.try_recv() else { break };
             requests += job.requests.len();
             group.push(job);
         }
-        let (mut lines, mut parsed) = (Vec::with_capacity(requests), Vec::with_capacity(requests));
-        for request in group.iter().flat_map(|job| &job.requests) {
-            position += 1;
-            let input = Input::Session(request.clone());
-            lines.push(Line {
-                topic: Some(topic.clone()),
-                partition: 0,
-                position,
-                at: position,
-                bytes: rating::codec::to_json(&input).into_bytes(),
-                oversized: false,
-                far_ahead: false,
-                file: None,
-            });
-            parsed.push(Ok(input));
+        let expired = expiries.due(engine, super::clock::now(), MAX_GROUP);
+        if group.is_empty() && expired.is_empty() {
+            continue;
         }
+        let made = group.iter().flat_map(|job| &job.requests).chain(&expired);
+        let (batch, parsed) = lines.of(made);
         let written = engine
-            .prepare_parsed(&lines, parsed)
+            .prepare_parsed(&batch, parsed)
             .and_then(|commit| engine.commit(commit));
         if let Err(e) = written {
             for job in group {
@@ -62,9 +61,109 @@ pub fn decide(engine: &mut Engine, jobs: &mpsc::Receiver<Job>) -> Result<(), Eng
             }
             return Err(e);
         }
+        expiries.note(engine);
         answer(engine, group);
     }
-    Ok(())
+}
+
+/// The pipeline's lines of online requests: numbered in the order the decider made them.
+#[derive(Default)]
+struct Lines {
+    position: u64,
+}
+
+impl Lines {
+    fn of<'a>(
+        &mut self,
+        requests: impl Iterator<Item = &'a SessionRequest>,
+    ) -> (Vec<Line>, Vec<Result<Input, String>>) {
+        let topic: std::sync::Arc<str> = ONLINE_TOPIC.into();
+        let (mut lines, mut parsed) = (Vec::new(), Vec::new());
+        for request in requests {
+            self.position += 1;
+            let input = Input::Session(request.clone());
+            lines.push(Line {
+                topic: Some(topic.clone()),
+                partition: 0,
+                position: self.position,
+                at: self.position,
+                bytes: rating::codec::to_json(&input).into_bytes(),
+                oversized: false,
+                far_ahead: false,
+                file: None,
+            });
+            parsed.push(Ok(input));
+        }
+        (lines, parsed)
+    }
+}
+
+/// When each open session may be ended for want of reports: (due, number, session, its last
+/// request number). An entry whose session has moved on since is stale and skipped.
+struct Expiries(std::collections::BTreeSet<(Timestamp, Msisdn, CompactString, u32)>);
+
+impl Expiries {
+    fn of(engine: &Engine) -> Expiries {
+        let mut expiries = Expiries(std::collections::BTreeSet::new());
+        for session in engine.state.accounts().flat_map(|a| &a.sessions) {
+            expiries.add(engine, session);
+        }
+        expiries
+    }
+
+    fn add(&mut self, engine: &Engine, session: &Session) {
+        let due = rating::online::expiry(&engine.cat, session);
+        (self.0).insert((due, session.msisdn, session.id.clone(), session.request));
+    }
+
+    /// The sessions granted by the last batch.
+    fn note(&mut self, engine: &Engine) {
+        for appended in engine.appended() {
+            if let Appended::Decided { decision, .. } = appended {
+                if let Outcome::Reserved(session) = &decision.outcome {
+                    self.add(engine, session);
+                }
+            }
+        }
+    }
+
+    /// Expiries of the sessions due by `now`, at most `most`.
+    fn due(&mut self, engine: &Engine, now: Timestamp, most: usize) -> Vec<SessionRequest> {
+        let mut made = Vec::new();
+        while made.len() < most {
+            let Some(first) = self.0.first() else { break };
+            if first.0 > now {
+                break;
+            }
+            let (_, msisdn, id, request) = self.0.pop_first().expect("looked at");
+            let open = (engine.state.account_of_number(msisdn))
+                .and_then(|a| a.sessions.iter().find(|s| s.id == id && s.msisdn == msisdn));
+            if let Some(session) = open.filter(|s| s.request == request) {
+                made.push(expire(session, now));
+            }
+        }
+        made
+    }
+}
+
+/// The request that ends `session` for want of reports, at `now`.
+fn expire(session: &Session, now: Timestamp) -> SessionRequest {
+    let step = SessionStep::Expire;
+    SessionRequest {
+        id: SessionRequest::id_for(&session.id, session.request.saturating_add(1), step, now),
+        session: session.id.clone(),
+        request: session.request.saturating_add(1),
+        step,
+        msisdn: session.msisdn,
+        service: session.service,
+        direction: session.direction,
+        other: session.other.clone(),
+        location: session.location,
+        rating_group: session.rating_group,
+        time: now,
+        requested: None,
+        used: 0,
+    }
 }
 
 /// Each job's verdicts, from what the batch decided.

@@ -6,6 +6,7 @@
 //! and commits the requests that came together with one synced write before any is answered.
 
 mod avps;
+mod clock;
 mod credit_control;
 mod decider;
 mod peer;

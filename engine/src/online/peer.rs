@@ -11,7 +11,6 @@ use super::credit_control::{read_request, service_answer, session_requests, Refu
 use super::decider::Job;
 use diameter_codec::{frame_length, Avp, Header, Message, FLAG_ERROR, MAX_MESSAGE_BYTES};
 use rating::catalog::Online;
-use rating::Timestamp;
 use std::sync::Arc;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -200,7 +199,7 @@ async fn credit_control(context: &Context, message: &Message) -> Message {
         Ok(request) => request,
         Err(refused) => return refused_answer(context, message, &refused),
     };
-    let requests = match session_requests(&request, now()) {
+    let requests = match session_requests(&request, super::clock::now()) {
         Ok(requests) => requests,
         Err(refused) => return refused_answer(context, message, &refused),
     };
@@ -272,13 +271,4 @@ fn refused_answer(context: &Context, message: &Message, refused: &Refusal) -> Me
     let why: String = refused.why.chars().take(200).collect();
     answer.push(Avp::utf8(ERROR_MESSAGE, None, &why).optional());
     answer
-}
-
-/// The arrival time: an online request's event time when it carries none. Recorded in the log
-/// with the request, so replay needs no clock.
-fn now() -> Timestamp {
-    let since = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    Timestamp(since.as_secs() as i64)
 }

@@ -656,6 +656,25 @@ impl SessionRequest {
         id
     }
 
+    /// The id of a session's expiry at `time`: no request's (whose ids end in a number), and
+    /// one an attempt, so that an expiry refused as early does not make a later one a repeat.
+    pub fn expiry_id_of(session: &str, time: Timestamp) -> EventId {
+        let mut id = EventId::from(DERIVED_ID_PREFIX);
+        id.push_str("online:");
+        id.push_str(session);
+        id.push_str(":expired@");
+        id.push_str(&time.0.to_string());
+        id
+    }
+
+    /// The id a request of `step` at `time` must have.
+    pub fn id_for(session: &str, request: u32, step: SessionStep, time: Timestamp) -> EventId {
+        match step {
+            SessionStep::Expire => Self::expiry_id_of(session, time),
+            _ => Self::id_of(session, request),
+        }
+    }
+
     fn rule(&self) -> Result<(), String> {
         let most = match self.service.unit() {
             Unit::Seconds => MAX_DURATION_SECONDS,
@@ -669,7 +688,7 @@ impl SessionRequest {
             Err(format!(
                 "a session id is 1 to {MAX_SESSION_ID_BYTES} bytes without control characters"
             ))
-        } else if self.id != Self::id_of(&self.session, self.request) {
+        } else if self.id != Self::id_for(&self.session, self.request, self.step, self.time) {
             Err("a session request's id is made of its session and request number".into())
         } else if self.requested.is_some_and(|r| r > most) || self.used > most {
             Err(format!("units above the limit {most}"))
