@@ -13,9 +13,7 @@ use std::fmt;
 
 /// Limits on one input, so that hostile or broken input cannot exhaust anything.
 pub const MAX_ID_BYTES: usize = 128;
-pub const MAX_DURATION_SECONDS: u64 = 7 * 86_400;
-pub const MAX_VOLUME_BYTES: u64 = 1 << 40;
-pub const MAX_MESSAGES: u64 = 1_000;
+pub use crate::catalog::limits::{MAX_DURATION_SECONDS, MAX_MESSAGES, MAX_VOLUME_BYTES};
 pub const MAX_NUMBERS_PER_COMMAND: usize = 1_000;
 
 /// The origin's id of an event (a CDR id with its mediation host, a payment id, a command id).

@@ -453,7 +453,7 @@ fn rewards(
 
 /// Online charging's rules, defaults filled in and each within its limit.
 fn online(checker: &mut Checker, catalog_file: &CatalogFile) -> Online {
-    use crate::event::{MAX_DURATION_SECONDS, MAX_MESSAGES, MAX_VOLUME_BYTES};
+    use super::limits::{MAX_DURATION_SECONDS, MAX_MESSAGES, MAX_VOLUME_BYTES};
     let rules = catalog_file.online.clone().unwrap_or_default();
     let online = Online {
         quota_seconds: rules.quota_seconds.unwrap_or(300),
