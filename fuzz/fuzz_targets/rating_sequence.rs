@@ -1,6 +1,6 @@
 //! The rating core driven by arbitrary sequences of usage, payments and commands on the example
 //! catalog, with the account lifecycle (changes of plan, suspension, transfers, months of
-//! inactivity). After every event: the balance moved by exactly the decision's money, no bucket
+//! inactivity) and online sessions (grants, updates, ends, direct debits, expiries, repeats). After every event: the balance moved by exactly the decision's money, no bucket
 //! is over-drawn, a repeated id changes nothing, and the decision is the same when computed twice.
 #![no_main]
 use arbitrary::Arbitrary;
@@ -67,6 +67,16 @@ enum Op {
     Sleep {
         days: u8,
     },
+    Session {
+        number: u8,
+        session: u8,
+        step: u8,
+        service: u8,
+        requested: u16,
+        used: u16,
+        /// Send the session's last request number again.
+        again: bool,
+    },
 }
 
 #[derive(Arbitrary, Debug)]
@@ -101,6 +111,7 @@ fuzz_target!(|s: Script| {
                 .collect(),
         }));
     }
+    let mut requests = [0u32; 4];
     for (i, (op, gap)) in s.ops.iter().take(300).enumerate() {
         now += *gap as i64 * 37;
         let id: EventId = format!("e{i}").into();
@@ -199,6 +210,44 @@ fuzz_target!(|s: Script| {
                 amount: Decimal::from(*rubles),
                 time: ts(now),
             }),
+            Op::Session {
+                number,
+                session,
+                step,
+                service,
+                requested,
+                used,
+                again,
+            } => {
+                let k = *session as usize % 4;
+                if !*again {
+                    requests[k] += 1;
+                }
+                let step = [
+                    SessionStep::Initial,
+                    SessionStep::Update,
+                    SessionStep::Terminate,
+                    SessionStep::Event,
+                    SessionStep::Expire,
+                ][*step as usize % 5];
+                let service = [Service::Voice, Service::Data, Service::Sms][*service as usize % 3];
+                let session = format!("s{k}");
+                Input::Session(SessionRequest {
+                    id: SessionRequest::id_for(&session, requests[k], step, ts(now)),
+                    session: session.into(),
+                    request: requests[k],
+                    step,
+                    msisdn: Msisdn(NUMBERS[*number as usize % 4]),
+                    service,
+                    direction: Direction::Out,
+                    other: (service != Service::Data).then(|| OTHERS[k].into()),
+                    location: Zone::Home,
+                    rating_group: None,
+                    time: ts(now),
+                    requested: Some(u64::from(*requested)),
+                    used: u64::from(*used),
+                })
+            }
             Op::Sleep { days } => {
                 now += *days as i64 * 86_400;
                 Input::Tick(Tick {
