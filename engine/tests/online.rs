@@ -119,6 +119,30 @@ fn start_online(catalog: &Path, data: &Path) -> (Running, String) {
     (Running(child), address)
 }
 
+/// Rates a file of inputs into the store at `data` (`ratel run`).
+fn rate_file(catalog: &Path, data: &Path, file: &Path) {
+    let source = format!("file:{}", file.display());
+    let (catalog, data) = (catalog.to_str().unwrap(), data.to_str().unwrap());
+    ratel(&[
+        "run",
+        "--catalog",
+        catalog,
+        "--data",
+        data,
+        "--source",
+        &source,
+        "--complete",
+    ]);
+}
+
+/// SIGTERM: the server stops and exits cleanly.
+fn stop(online: &mut Running) {
+    let pid = online.0.id().to_string();
+    let sent = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    assert!(sent.success());
+    assert!(online.0.wait().unwrap().success());
+}
+
 /// The python-diameter peer, one command in and one answer out at a time.
 struct Peer {
     child: Running,
@@ -177,16 +201,7 @@ fn a_diameter_peer_charges_voice_sms_and_data_online_and_the_store_audits_clean(
     let dir = tempfile::tempdir().unwrap();
     let (catalog, data) = (catalog(dir.path()), dir.path().join("data"));
     let accounts = accounts(dir.path());
-    ratel(&[
-        "run",
-        "--catalog",
-        catalog.to_str().unwrap(),
-        "--data",
-        data.to_str().unwrap(),
-        "--source",
-        &format!("file:{}", accounts.display()),
-        "--complete",
-    ]);
+    rate_file(&catalog, &data, &accounts);
     let (mut online, address) = start_online(&catalog, &data);
     let mut peer = Peer::connect(&python, &address);
 
@@ -206,14 +221,7 @@ fn a_diameter_peer_charges_voice_sms_and_data_online_and_the_store_audits_clean(
     assert_eq!(peer.ask(json!({"op": "dpr"}))["command"], 282);
     drop(peer.input);
     let _ = peer.child.0.wait();
-    // SIGTERM: the server stops and exits cleanly.
-    let pid = online.0.id().to_string();
-    assert!(Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap()
-        .success());
-    assert!(online.0.wait().unwrap().success());
+    stop(&mut online);
 
     let balances = ratel(&["balance", "--all", "--data", data.to_str().unwrap()]);
     let balance_of = |account: &str| -> String {
@@ -367,16 +375,7 @@ fn sigkill_in_the_middle_of_fifty_sessions_loses_and_doubles_nothing() {
         .map(|i| (format!("K{i}"), crash_number(i), "100.00".to_string()))
         .collect();
     let file = accounts_file(dir.path(), &opened);
-    ratel(&[
-        "run",
-        "--catalog",
-        catalog.to_str().unwrap(),
-        "--data",
-        data.to_str().unwrap(),
-        "--source",
-        &format!("file:{}", file.display()),
-        "--complete",
-    ]);
+    rate_file(&catalog, &data, &file);
     let (mut online, address) = start_online(&catalog, &data);
     let mut peer = Peer::connect(&python, &address);
     peer.ask(json!({"op": "cer"}));
@@ -413,13 +412,7 @@ fn sigkill_in_the_middle_of_fifty_sessions_loses_and_doubles_nothing() {
         assert_eq!(answer["result"], 2001, "{answer}");
     }
     drop(peer);
-    let pid = online.0.id().to_string();
-    assert!(Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap()
-        .success());
-    assert!(online.0.wait().unwrap().success());
+    stop(&mut online);
 
     // 150 s each: 1.50 for the first minute, then 90 s at 1.50 a minute.
     let balances = ratel(&["balance", "--all", "--data", data.to_str().unwrap()]);
@@ -468,16 +461,7 @@ fn an_abandoned_session_is_ended_and_charged_for_its_grant() {
     let data = dir.path().join("data");
     let opened = [("A", "79001000001", "4.00")].map(|(a, n, m)| (a.into(), n.into(), m.into()));
     let file = accounts_file(dir.path(), &opened);
-    ratel(&[
-        "run",
-        "--catalog",
-        catalog.to_str().unwrap(),
-        "--data",
-        data.to_str().unwrap(),
-        "--source",
-        &format!("file:{}", file.display()),
-        "--complete",
-    ]);
+    rate_file(&catalog, &data, &file);
     let (mut online, address) = start_online(&catalog, &data);
     let mut peer = Peer::connect(&python, &address);
     peer.ask(json!({"op": "cer"}));
@@ -496,13 +480,7 @@ fn an_abandoned_session_is_ended_and_charged_for_its_grant() {
     );
     assert_eq!(peer.ask(late)["result"], 5002, "the session is gone");
     drop(peer);
-    let pid = online.0.id().to_string();
-    assert!(Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap()
-        .success());
-    assert!(online.0.wait().unwrap().success());
+    stop(&mut online);
     let d = data.to_str().unwrap();
     let ended = ratel(&[
         "log",
