@@ -919,11 +919,9 @@ impl Engine {
                 });
                 // An online request's time is its arrival, or the network's stamp checked against
                 // the server's clock when it arrived (`online::credit_control`), not this rule.
-                let online = crate::topics::is_online(line.topic.as_deref());
-                let too_far = || {
-                    (!online)
-                        .then(|| self.too_far_ahead(p, input.time()))
-                        .flatten()
+                let too_far = || match crate::topics::is_online(line.topic.as_deref()) {
+                    true => None,
+                    false => self.too_far_ahead(p, input.time()),
                 };
                 if let Some(reason) = ahead.or_else(too_far) {
                     self.dead_letter(p, line, reason, commit);
@@ -1002,10 +1000,10 @@ impl Engine {
     /// The last position of each source partition in the batch, and the kind of source.
     fn write_positions(&self, lines: &[Line], commit: &mut Commit) {
         let mut ends: Vec<(Option<&str>, u32, u64)> = Vec::new();
-        let lines: Vec<&Line> = (lines.iter())
-            .filter(|l| !crate::topics::is_online(l.topic.as_deref()))
-            .collect();
-        for line in lines.iter().rev() {
+        // Online requests have no place in a source to record.
+        let from_sources =
+            || (lines.iter()).filter(|l| !crate::topics::is_online(l.topic.as_deref()));
+        for line in from_sources().rev() {
             let t = line.topic.as_deref();
             if !ends.iter().any(|&(a, b, _)| a == t && b == line.partition) {
                 ends.push((t, line.partition, line.position));
@@ -1013,7 +1011,7 @@ impl Engine {
         }
         // Each file's record as of its last line here: finished, if that line ends it.
         let mut files: Vec<&crate::source::FileMark> = Vec::new();
-        for mark in lines.iter().rev().filter_map(|l| l.file.as_deref()) {
+        for mark in from_sources().rev().filter_map(|l| l.file.as_deref()) {
             if !files.iter().any(|f| f.name == mark.name) {
                 files.push(mark);
             }
@@ -1025,7 +1023,7 @@ impl Engine {
                 &mark.record.to_bytes(),
             );
         }
-        if let Some(l) = lines.first() {
+        if let Some(l) = from_sources().next() {
             let kind: &[u8] = match l.topic.as_deref() {
                 None => b"file",
                 Some(t) if crate::file_topics::is_file_topic(t) => b"file-topics",

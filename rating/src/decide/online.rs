@@ -87,9 +87,11 @@ fn begin(cat: &Catalog, input: &Input, acct0: &Account, request: &SessionRequest
         Err(rejection) => rejected(input, cat, Some(&acct0.id), rejection),
         // Data with a top-up page opens with nothing granted and its final unit: the network
         // redirects the subscriber there.
-        Ok(Granted { units: 0, .. }) if want > 0 && !redirected(cat, request) => {
-            let view = others_held(&acct, &opened.id);
-            let available = spendable(cat, &view, request.msisdn, request.time, &opened.id);
+        Ok(Granted {
+            units: 0,
+            available,
+            ..
+        }) if want > 0 && !redirected(cat, request) => {
             let short = Rejection::CreditLimitReached { available };
             rejected(input, cat, Some(&acct0.id), short)
         }
@@ -279,10 +281,11 @@ fn fits(paid: &Paid, available: Decimal) -> bool {
     paid.money.is_zero() || paid.money <= available
 }
 
-/// Units granted and what the session then holds.
+/// Units granted, what the session then holds, and the money the number could spend.
 struct Granted {
     units: u64,
     hold: Hold,
+    available: Decimal,
 }
 
 /// The most units up to `want`, on top of what `session` used, whose price the money the
@@ -315,7 +318,11 @@ fn grant(
     let all = price(want)?;
     if all.as_ref().is_none_or(|paid| fits(paid, available)) {
         let hold = held(all);
-        return Ok(Granted { units: want, hold });
+        return Ok(Granted {
+            units: want,
+            hold,
+            available,
+        });
     }
     let (mut low, mut high) = (0u64, want);
     while high - low > 1 {
@@ -326,7 +333,11 @@ fn grant(
         }
     }
     let hold = held(price(low)?);
-    Ok(Granted { units: low, hold })
+    Ok(Granted {
+        units: low,
+        hold,
+        available,
+    })
 }
 
 /// The usage item of `quantity` units of a session's service, from `start`.

@@ -117,11 +117,12 @@ impl Usage {
     pub fn quantity(&self) -> Result<u64, QuantityError> {
         use QuantityError as R;
         // By the service's unit, so that a new service counted in a known unit needs nothing here.
-        let (value, field, max) = match self.service.unit() {
-            Unit::Seconds => (self.duration, "duration", MAX_DURATION_SECONDS),
-            Unit::Bytes => (self.bytes, "bytes", MAX_VOLUME_BYTES),
-            Unit::Messages => (Some(self.count.unwrap_or(1)), "count", MAX_MESSAGES),
+        let (value, field) = match self.service.unit() {
+            Unit::Seconds => (self.duration, "duration"),
+            Unit::Bytes => (self.bytes, "bytes"),
+            Unit::Messages => (Some(self.count.unwrap_or(1)), "count"),
         };
+        let max = crate::catalog::limits::most_units(self.service.unit());
         let extra = match self.service.unit() {
             Unit::Seconds => self.bytes.is_some() || self.count.is_some(),
             Unit::Bytes => self.duration.is_some() || self.count.is_some(),
@@ -674,11 +675,7 @@ impl SessionRequest {
     }
 
     fn rule(&self) -> Result<(), String> {
-        let most = match self.service.unit() {
-            Unit::Seconds => MAX_DURATION_SECONDS,
-            Unit::Bytes => MAX_VOLUME_BYTES,
-            Unit::Messages => MAX_MESSAGES,
-        };
+        let most = crate::catalog::limits::most_units(self.service.unit());
         if self.session.is_empty()
             || self.session.len() > MAX_SESSION_ID_BYTES
             || self.session.chars().any(char::is_control)

@@ -453,7 +453,8 @@ fn rewards(
 
 /// Online charging's rules, defaults filled in and each within its limit.
 fn online(checker: &mut Checker, catalog_file: &CatalogFile) -> Online {
-    use super::limits::{MAX_DURATION_SECONDS, MAX_MESSAGES, MAX_VOLUME_BYTES};
+    use super::limits::most_units;
+    use crate::Unit;
     let rules = catalog_file.online.clone().unwrap_or_default();
     let online = Online {
         quota_seconds: rules.quota_seconds.unwrap_or(300),
@@ -465,9 +466,17 @@ fn online(checker: &mut Checker, catalog_file: &CatalogFile) -> Online {
         redirect: rules.redirect,
     };
     for (what, value, most) in [
-        ("quota_seconds", online.quota_seconds, MAX_DURATION_SECONDS),
-        ("quota_bytes", online.quota_bytes, MAX_VOLUME_BYTES),
-        ("quota_messages", online.quota_messages, MAX_MESSAGES),
+        (
+            "quota_seconds",
+            online.quota_seconds,
+            most_units(Unit::Seconds),
+        ),
+        ("quota_bytes", online.quota_bytes, most_units(Unit::Bytes)),
+        (
+            "quota_messages",
+            online.quota_messages,
+            most_units(Unit::Messages),
+        ),
         (
             "validity_seconds",
             u64::from(online.validity_seconds),

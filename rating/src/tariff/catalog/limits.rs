@@ -16,3 +16,12 @@ pub const MAX_GRANT_DAYS: u32 = 3_660;
 pub const MAX_DURATION_SECONDS: u64 = 7 * 86_400;
 pub const MAX_VOLUME_BYTES: u64 = 1 << 40;
 pub const MAX_MESSAGES: u64 = 1_000;
+
+/// The most one usage item may carry in `unit`.
+pub fn most_units(unit: crate::Unit) -> u64 {
+    match unit {
+        crate::Unit::Seconds => MAX_DURATION_SECONDS,
+        crate::Unit::Bytes => MAX_VOLUME_BYTES,
+        crate::Unit::Messages => MAX_MESSAGES,
+    }
+}
