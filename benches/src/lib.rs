@@ -297,6 +297,27 @@ pub fn file_run(work: &Work, data: &Path, batch: usize) -> (Measure, u64) {
     (m, entries)
 }
 
+/// The store's column families a run writes.
+fn families() -> Vec<&'static str> {
+    let mut names = vec!["log", "by_account", "state", "seen", "reports"];
+    names.extend(projections::models::FAMILIES);
+    names
+}
+
+/// The bytes of the keys and values (with their family's name) in the families a run writes.
+pub fn stored_bytes(store: &engine::store::Store) -> u64 {
+    let db = store.db();
+    let mut total = 0;
+    for cf in families() {
+        let h = db.cf_handle(cf).unwrap();
+        for kv in db.iterator_cf(h, rocksdb::IteratorMode::Start) {
+            let (k, v) = kv.unwrap();
+            total += (cf.len() + k.len() + v.len()) as u64;
+        }
+    }
+    total
+}
+
 /// At most this many bytes of keys and values are copied for the raw write: a large store's
 /// whole contents would not fit in memory beside it.
 pub const RAW_SAMPLE_BYTES: usize = 1 << 30;
@@ -307,19 +328,11 @@ pub const RAW_SAMPLE_BYTES: usize = 1 << 30;
 /// sampled (every k-th key of each family) and the rate scaled by the share written. Returns
 /// the measure (events: the run's lines, in proportion) and the store's bytes.
 pub fn raw_write(work: &Work, data: &Path, dir: &Path, batch: usize) -> (Measure, u64) {
-    let mut names = vec!["log", "by_account", "state", "seen", "reports"];
-    names.extend(projections::models::FAMILIES);
+    let names = families();
     // Opened as the engine opens it: the spending family needs its merge operator to be read.
     let store = engine::store::Store::open(data).unwrap();
     let db = store.db();
-    let mut total = 0usize;
-    for cf in &names {
-        let h = db.cf_handle(cf).unwrap();
-        for kv in db.iterator_cf(h, rocksdb::IteratorMode::Start) {
-            let (k, v) = kv.unwrap();
-            total += cf.len() + k.len() + v.len();
-        }
-    }
+    let total = stored_bytes(&store) as usize;
     let every = total.div_ceil(RAW_SAMPLE_BYTES).max(1);
     let mut pairs: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
     for cf in &names {
