@@ -29,6 +29,9 @@ const REQUESTS_PER_SESSION: u32 = 5;
 /// Answers in the first second are not timed: connections and caches warm up.
 const WARM_UP: Duration = Duration::from_secs(1);
 
+/// CPU seconds by thread name, and of the whole process.
+type Spent = (Vec<(String, f64)>, f64);
+
 struct Load {
     accounts: u64,
     connections: u64,
@@ -87,7 +90,7 @@ fn opened(dir: &Path, data: &Path, accounts: u64) -> Engine {
 }
 
 fn msisdn(account: u64) -> String {
-    format!("7900{:07}", account)
+    format!("7900{account:07}")
 }
 
 fn unix_now() -> i64 {
@@ -107,8 +110,9 @@ fn serve(mut engine: Engine, port: u16) -> Engine {
         diameter: format!("127.0.0.1:{port}").parse().unwrap(),
         origin_host: "ratel.localdomain".into(),
         origin_realm: "localdomain".into(),
+        http: None,
     };
-    engine::online::serve(&mut engine, &options).unwrap();
+    engine::online::serve(&mut engine, options).unwrap();
     engine
 }
 
@@ -124,7 +128,7 @@ fn wait_for(port: u16) {
 
 /// Runs the clients for the load's seconds; returns each timed answer's latency, and the CPU
 /// seconds each thread and the whole process spent meanwhile (warm-up included).
-fn drive(load: &Load, port: u16) -> (Vec<Duration>, (Vec<(String, f64)>, f64)) {
+fn drive(load: &Load, port: u16) -> (Vec<Duration>, Spent) {
     let before = (cpu_by_thread(), cpu_now());
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
@@ -409,7 +413,7 @@ fn percentile(sorted: &[Duration], share: f64) -> f64 {
 fn report(
     load: &Load,
     latencies: &[Duration],
-    spent: &(Vec<(String, f64)>, f64),
+    spent: &Spent,
     floor: &[Duration],
     per_request: u64,
 ) {

@@ -485,6 +485,12 @@ struct OnlineArgs {
     /// Serve `/metrics`, `/healthz` and `/readyz` on this address.
     #[arg(long)]
     metrics: Option<std::net::SocketAddr>,
+    /// Serve the HTTP JSON equivalent of credit control on this address (needs --tokens).
+    #[arg(long, requires = "tokens")]
+    http: Option<std::net::SocketAddr>,
+    /// TOML: [[tokens]] with token and role = "operator" (only operators charge online).
+    #[arg(long, requires = "http")]
+    tokens: Option<PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -1110,12 +1116,17 @@ fn online_command(args: OnlineArgs) -> Result<()> {
         ..Config::default()
     };
     let mut engine = Engine::open(&args.data, cat, &bytes, cfg)?;
+    let http = match (args.http, &args.tokens) {
+        (Some(listen), Some(path)) => Some((listen, tokens_of(path)?)),
+        _ => None,
+    };
     let options = engine::online::Options {
         diameter: args.diameter,
         origin_host: args.origin_host,
         origin_realm: args.origin_realm,
+        http,
     };
-    engine::online::serve(&mut engine, &options)
+    engine::online::serve(&mut engine, options)
         .with_context(|| format!("serving Diameter on {}", args.diameter))?;
     let c = engine.counters;
     println!(
@@ -1593,6 +1604,13 @@ fn projections_command(
     Ok(())
 }
 
+/// The tokens file at `path`.
+fn tokens_of(path: &std::path::Path) -> Result<engine::serve::Tokens> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading tokens {}", path.display()))?;
+    engine::serve::Tokens::parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+}
+
 fn serve_command(
     ServeArgs {
         data,
@@ -1602,10 +1620,7 @@ fn serve_command(
         header_timeout_secs,
     }: ServeArgs,
 ) -> Result<()> {
-    let text = std::fs::read_to_string(&tokens)
-        .with_context(|| format!("reading tokens {}", tokens.display()))?;
-    let tokens = engine::serve::Tokens::parse(&text)
-        .map_err(|e| anyhow::anyhow!("{}: {e}", tokens.display()))?;
+    let tokens = tokens_of(&tokens)?;
     let store = Store::open_follower(&data)?;
     engine::operations::metrics::install()?;
     let app = std::sync::Arc::new(engine::serve::App::new(store, tokens)?);

@@ -99,24 +99,39 @@ impl Drop for Running {
 
 /// `ratel online` on port 0, and the address it printed.
 fn start_online(catalog: &Path, data: &Path) -> (Running, String) {
+    let (running, diameter, _) = start_online_with(catalog, data, &[]);
+    (running, diameter)
+}
+
+/// `ratel online` on port 0 with `extra` arguments: the Diameter address it printed, and the
+/// HTTP address if it printed one.
+fn start_online_with(catalog: &Path, data: &Path, extra: &[&str]) -> (Running, String, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_ratel"))
         .args(["online", "--catalog", catalog.to_str().unwrap(), "--data"])
         .arg(data)
         .args(["--diameter", "127.0.0.1:0"])
+        .args(extra)
         .env("RATEL_LOG", "warn")
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
     let mut out = BufReader::new(child.stdout.take().unwrap());
-    let mut line = String::new();
-    out.read_line(&mut line).unwrap();
-    let address = line
-        .trim()
-        .strip_prefix("diameter listening on ")
-        .unwrap_or_else(|| panic!("ratel online printed {line:?}"))
-        .to_string();
+    let mut http = String::new();
+    let diameter = loop {
+        let mut line = String::new();
+        out.read_line(&mut line).unwrap();
+        if let Some(address) = line.trim().strip_prefix("http listening on ") {
+            http = address.to_string();
+            continue;
+        }
+        break line
+            .trim()
+            .strip_prefix("diameter listening on ")
+            .unwrap_or_else(|| panic!("ratel online printed {line:?}"))
+            .to_string();
+    };
     std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
-    (Running(child), address)
+    (Running(child), diameter, http)
 }
 
 /// Rates a file of inputs into the store at `data` (`ratel run`).
@@ -500,4 +515,277 @@ fn an_abandoned_session_is_ended_and_charged_for_its_grant() {
         !audit.contains("DISCREPANCY") && audit.contains("online sessions open 0"),
         "{audit}"
     );
+}
+
+const OPERATOR: &str = "operator-token-0123456789";
+const SUBSCRIBER: &str = "subscriber-token-0123456789";
+
+/// A POST or GET to `ratel online --http` with `token`: the status and the JSON body.
+fn call(
+    base: &str,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<&Value>,
+) -> (u16, Value) {
+    let mut request = ureq::request(method, &format!("http://{base}{path}"));
+    if let Some(token) = token {
+        request = request.set("Authorization", &format!("Bearer {token}"));
+    }
+    let response = match body {
+        Some(body) => request.send_json(body.clone()),
+        None => request.call(),
+    };
+    let response = match response {
+        Ok(response) => response,
+        Err(ureq::Error::Status(_, response)) => response,
+        Err(e) => panic!("{method} {path}: {e}"),
+    };
+    let status = response.status();
+    let text = response.into_string().unwrap();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
+fn post(base: &str, path: &str, body: &Value) -> (u16, Value) {
+    call(base, "POST", path, Some(OPERATOR), Some(body))
+}
+
+fn max_usage(base: &str, number: &str, query: &str) -> (u16, Value) {
+    let path = format!("/api/v1/numbers/{number}/max-usage?{query}");
+    call(base, "GET", &path, Some(OPERATOR), None)
+}
+
+#[test]
+fn the_http_api_charges_online_once_for_operators_only_and_the_store_audits_clean() {
+    let dir = tempfile::tempdir().unwrap();
+    let (catalog, data) = (catalog(dir.path()), dir.path().join("data"));
+    rate_file(&catalog, &data, &accounts(dir.path()));
+    let tokens = dir.path().join("tokens.toml");
+    let text = format!(
+        "[[tokens]]\ntoken = \"{OPERATOR}\"\nrole = \"operator\"\n\n\
+         [[tokens]]\ntoken = \"{SUBSCRIBER}\"\naccount = \"A\"\n"
+    );
+    std::fs::write(&tokens, text).unwrap();
+    let extra = [
+        "--http",
+        "127.0.0.1:0",
+        "--tokens",
+        tokens.to_str().unwrap(),
+    ];
+    let (mut online, _, base) = start_online_with(&catalog, &data, &extra);
+    let base = base.as_str();
+    let begin = json!({"session": "web-1", "number": "79001000001", "service": "voice",
+                       "other": "79001000002", "requested": 60});
+    let anyone = call(base, "POST", "/api/v1/sessions", None, Some(&begin));
+    assert_eq!(anyone.0, 401, "{anyone:?}");
+    let subscriber = call(
+        base,
+        "POST",
+        "/api/v1/sessions",
+        Some(SUBSCRIBER),
+        Some(&begin),
+    );
+    assert_eq!(subscriber.0, 403, "{subscriber:?}");
+    let asked = call(
+        base,
+        "GET",
+        "/api/v1/numbers/79001000001/max-usage?service=data",
+        Some(SUBSCRIBER),
+        None,
+    );
+    assert_eq!(asked.0, 403, "{asked:?}");
+
+    let (status, doc) = call(base, "GET", "/openapi.json", None, None);
+    assert_eq!((status, &doc["openapi"]), (200, &json!("3.0.3")));
+    http_voice_session(base);
+    http_charges_and_refusals(base);
+    stop(&mut online);
+
+    let balances = ratel(&["balance", "--all", "--data", data.to_str().unwrap()]);
+    // A: 90 s of voice (60 then 30), 2.25 of 4.00. C: one SMS of 2.00, once though sent twice.
+    assert!(balances.contains("\"balance\":\"1.75\""), "{balances}");
+    assert!(balances.contains("\"balance\":\"1.00\""), "{balances}");
+    let audit = ratel(&["audit", "--data", data.to_str().unwrap()]);
+    assert!(!audit.contains("DISCREPANCY"), "{audit}");
+    assert!(audit.contains("online sessions open 1"), "{audit}");
+    let replay = ratel(&["replay", "--data", data.to_str().unwrap()]);
+    assert!(
+        !replay.contains("MISMATCH") && !replay.contains("STATE DIFFERS"),
+        "{replay}"
+    );
+}
+
+/// A voice call over HTTP: max usage before and during, a first request sent twice, an update
+/// sent twice and one out of order, the end, and a request after it.
+fn http_voice_session(base: &str) {
+    let voice = "service=voice&other=79001000002";
+    // 4.00 pays 160 s: 1.50 the first minute, then 0.025 a second.
+    assert_eq!(max_usage(base, "79001000001", voice).1["max_usage"], 160);
+    let begin = json!({"session": "web-1", "number": "79001000001", "service": "voice",
+                       "other": "79001000002", "requested": 60});
+    let first = post(base, "/api/v1/sessions", &begin);
+    assert_eq!(
+        (first.0, &first.1["granted"], &first.1["held"]),
+        (201, &json!(60), &json!("1.50")),
+        "{first:?}"
+    );
+    // Sent again: the same grant (its validity counted from the arrival of the repeat).
+    let again = post(base, "/api/v1/sessions", &begin);
+    let without_validity = |mut answer: (u16, Value)| {
+        answer.1.as_object_mut().unwrap().remove("validity_seconds");
+        answer
+    };
+    assert_eq!(without_validity(again), without_validity(first.clone()));
+    // The call holds 1.50 (once): 2.50 pays a new call's 100 s.
+    let during = max_usage(base, "79001000001", voice);
+    assert_eq!(
+        (during.0, &during.1["max_usage"], &during.1["unit"]),
+        (200, &json!(100), &json!("seconds")),
+        "{during:?}"
+    );
+    let update = json!({"number": "79001000001", "service": "voice", "other": "79001000002",
+                        "request": 1, "used": 60, "requested": 60});
+    let second = post(base, "/api/v1/sessions/web-1/update", &update);
+    assert_eq!(
+        (second.0, &second.1["granted"]),
+        (200, &json!(60)),
+        "{second:?}"
+    );
+    let again = post(base, "/api/v1/sessions/web-1/update", &update);
+    assert_eq!(without_validity(again), without_validity(second.clone()));
+    let zero = with(update.clone(), "request", json!(0));
+    assert_eq!(post(base, "/api/v1/sessions/web-1/update", &zero).0, 400);
+    let end = json!({"number": "79001000001", "service": "voice", "other": "79001000002",
+                     "request": 2, "used": 30});
+    let ended = post(base, "/api/v1/sessions/web-1/terminate", &end);
+    assert_eq!(
+        (ended.0, &ended.1["ended"]),
+        (200, &json!(true)),
+        "{ended:?}"
+    );
+    assert_eq!(
+        post(base, "/api/v1/sessions/web-1/terminate", &end).0,
+        200,
+        "an end sent again"
+    );
+    let late = with(update, "request", json!(3));
+    let after = post(base, "/api/v1/sessions/web-1/update", &late);
+    assert_eq!(
+        (after.0, &after.1["error"]),
+        (404, &json!("unknown_session")),
+        "{after:?}"
+    );
+}
+
+/// A one-off SMS charged once though sent twice, then refused for money; an unknown number, a
+/// bad number, a time a day ahead, an unknown field, a body too large, a data session at zero.
+fn http_charges_and_refusals(base: &str) {
+    let sms = json!({"id": "sms-1", "number": "79001000003", "service": "sms",
+                     "other": "79001000002", "requested": 1});
+    let charged = post(base, "/api/v1/events/charge", &sms);
+    assert_eq!(
+        (charged.0, &charged.1["charged_units"]),
+        (200, &json!(1)),
+        "{charged:?}"
+    );
+    assert_eq!(
+        post(base, "/api/v1/events/charge", &sms).0,
+        200,
+        "sent again: no second charge"
+    );
+    let second = post(
+        base,
+        "/api/v1/events/charge",
+        &with(sms.clone(), "id", json!("sms-2")),
+    );
+    assert_eq!(
+        (second.0, &second.1["error"]),
+        (402, &json!("credit_limit_reached")),
+        "{second:?}"
+    );
+    let unknown = with(sms.clone(), "number", json!("79009999999"));
+    assert_eq!(post(base, "/api/v1/events/charge", &unknown).0, 404);
+    assert_eq!(max_usage(base, "79009999999", "service=data").0, 404);
+    assert_eq!(max_usage(base, "not-a-number", "service=data").0, 400);
+    assert_eq!(
+        max_usage(base, "79001000001", "service=voice").0,
+        400,
+        "voice needs the other party"
+    );
+    let letters = with(sms.clone(), "number", json!("A"));
+    assert_eq!(post(base, "/api/v1/events/charge", &letters).0, 400);
+    let ahead = rfc3339(now() + 86_400);
+    assert_eq!(
+        post(
+            base,
+            "/api/v1/events/charge",
+            &with(sms.clone(), "time", json!(ahead))
+        )
+        .0,
+        400
+    );
+    assert_eq!(
+        post(
+            base,
+            "/api/v1/events/charge",
+            &with(sms.clone(), "price", json!("0"))
+        )
+        .0,
+        400
+    );
+    let large = with(sms, "other", json!("7".repeat(8_000)));
+    assert_eq!(post(base, "/api/v1/events/charge", &large).0, 413);
+    let data = json!({"session": "web-data", "number": "79001000004", "service": "data"});
+    let redirected = post(base, "/api/v1/sessions", &data);
+    assert_eq!(
+        (
+            redirected.0,
+            &redirected.1["granted"],
+            &redirected.1["redirect"]
+        ),
+        (201, &json!(0), &json!(REDIRECT)),
+        "{redirected:?}"
+    );
+}
+
+#[test]
+fn the_online_openapi_document_describes_every_route() {
+    let doc: Value = serde_json::from_str(engine::online::OPENAPI).unwrap();
+    assert_eq!(doc["openapi"], "3.0.3");
+    let mut described: Vec<&str> = doc["paths"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    described.sort_unstable();
+    let mut routes = engine::online::ROUTES.to_vec();
+    routes.sort_unstable();
+    assert_eq!(described, routes);
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        let (method, operation) = item.as_object().unwrap().iter().next().unwrap();
+        let ok = if path == "/api/v1/sessions" {
+            "201"
+        } else {
+            "200"
+        };
+        for code in [ok, "400", "401", "403"] {
+            assert!(
+                operation["responses"][code].is_object(),
+                "{method} {path}: no {code}"
+            );
+        }
+        for parameter in operation["parameters"].as_array().into_iter().flatten() {
+            if parameter["in"] == "path" {
+                let name = parameter["name"].as_str().unwrap();
+                assert!(
+                    path.contains(&format!("{{{name}}}")),
+                    "{path} has no {name}"
+                );
+            }
+        }
+    }
 }

@@ -182,6 +182,48 @@ fn nothing_is_granted_to_a_number_whose_money_is_gone_or_that_is_barred() {
     assert_eq!(balance(&s, "A"), m("1.00"));
 }
 
+fn max_usage_at(s: &State, cat: &Catalog, service: Service, time: &str) -> Result<u64, Rejection> {
+    let asked = session_of(&request(
+        "",
+        0,
+        SessionStep::Initial,
+        service,
+        time,
+        None,
+        0,
+    ));
+    rating::online::max_usage(s, cat, &asked)
+}
+
+#[test]
+fn max_usage_is_what_a_session_begun_now_would_get_less_what_others_hold() {
+    let cat = example();
+    let mut s = account(&cat, "BASIC", "4.00");
+    let at = "2026-11-03T22:00:00Z";
+    // 4.00 pays 160 s (1.50 the first minute, then per second).
+    assert_eq!(max_usage_at(&s, &cat, Service::Voice, at), Ok(160));
+    let first = step(&mut s, &cat, &voice("call", 0, SessionStep::Initial, at, 0));
+    assert_eq!(reserved(&first).hold.money, m("1.50"));
+    // The open call holds 1.50: 2.50 is left, 100 s of a new call.
+    let left = max_usage_at(&s, &cat, Service::Voice, "2026-11-03T22:00:01Z");
+    assert_eq!(left, Ok(100));
+    // A read: nothing was decided, so asking again gets the same, and the state is as it was.
+    let before = s.account("A").unwrap().clone();
+    assert_eq!(
+        max_usage_at(&s, &cat, Service::Voice, "2026-11-03T22:00:01Z"),
+        left
+    );
+    assert_eq!(s.account("A").unwrap(), &before);
+    let unknown = SessionRequest {
+        msisdn: msisdn("79009999999"),
+        ..session_of(&voice("", 0, SessionStep::Initial, at, 0))
+    };
+    assert!(matches!(
+        rating::online::max_usage(&s, &cat, &unknown),
+        Err(Rejection::UnknownNumber(_))
+    ));
+}
+
 fn session_of(input: &Input) -> SessionRequest {
     match input {
         Input::Session(r) => r.clone(),

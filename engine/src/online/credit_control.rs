@@ -327,21 +327,10 @@ pub fn result_of(rejection: &Rejection) -> u32 {
     }
 }
 
-/// The Multiple-Services-Credit-Control of one verdict, and its Result-Code.
-pub fn service_answer(online: &Online, request: &SessionRequest, verdict: &Verdict) -> (Avp, u32) {
-    let mut members = Vec::new();
-    let code = match verdict {
+/// The Result-Code of one verdict.
+pub fn verdict_code(online: &Online, request: &SessionRequest, verdict: &Verdict) -> u32 {
+    match verdict {
         Verdict::Granted(session) => {
-            members.push(Avp::grouped(
-                GRANTED_SERVICE_UNIT,
-                None,
-                &[unit_avp(request.service, session.granted)],
-            ));
-            let validity = (session.expires.0 - request.time.0).clamp(0, i64::from(u32::MAX));
-            members.push(Avp::unsigned32(VALIDITY_TIME, None, validity as u32));
-            if session.final_units {
-                members.push(final_unit(online, request.service));
-            }
             // Nothing more and no page to send the subscriber to: the credit limit is reached.
             let redirected = online.redirect.is_some() && request.service == Service::Data;
             if session.granted == 0 && session.final_units && !redirected {
@@ -350,18 +339,41 @@ pub fn service_answer(online: &Online, request: &SessionRequest, verdict: &Verdi
                 SUCCESS
             }
         }
+        Verdict::Debited(_) | Verdict::Ended => SUCCESS,
+        Verdict::Refused(rejection) => result_of(rejection),
+        Verdict::Failed(_) => UNABLE_TO_COMPLY,
+    }
+}
+
+/// The Multiple-Services-Credit-Control of one verdict, and its Result-Code.
+pub fn service_answer(online: &Online, request: &SessionRequest, verdict: &Verdict) -> (Avp, u32) {
+    let mut members = Vec::new();
+    match verdict {
+        Verdict::Granted(session) => {
+            members.push(Avp::grouped(
+                GRANTED_SERVICE_UNIT,
+                None,
+                &[unit_avp(request.service, session.granted)],
+            ));
+            members.push(Avp::unsigned32(
+                VALIDITY_TIME,
+                None,
+                validity(request, session),
+            ));
+            if session.final_units {
+                members.push(final_unit(online, request.service));
+            }
+        }
         Verdict::Debited(units) => {
             members.push(Avp::grouped(
                 GRANTED_SERVICE_UNIT,
                 None,
                 &[unit_avp(request.service, *units)],
             ));
-            SUCCESS
         }
-        Verdict::Ended => SUCCESS,
-        Verdict::Refused(rejection) => result_of(rejection),
-        Verdict::Failed(_) => UNABLE_TO_COMPLY,
-    };
+        Verdict::Ended | Verdict::Refused(_) | Verdict::Failed(_) => {}
+    }
+    let code = verdict_code(online, request, verdict);
     if let Some(group) = request.rating_group {
         members.push(Avp::unsigned32(RATING_GROUP, None, group));
     }
@@ -370,6 +382,11 @@ pub fn service_answer(online: &Online, request: &SessionRequest, verdict: &Verdi
         Avp::grouped(MULTIPLE_SERVICES_CREDIT_CONTROL, None, &members),
         code,
     )
+}
+
+/// Seconds from the request until the session's grant lapses (Validity-Time).
+pub fn validity(request: &SessionRequest, session: &Session) -> u32 {
+    (session.expires.0 - request.time.0).clamp(0, i64::from(u32::MAX)) as u32
 }
 
 fn unit_avp(service: Service, units: u64) -> Avp {

@@ -10,7 +10,7 @@ use crate::topics::ONLINE_TOPIC;
 use compact_str::CompactString;
 use rating::event::{SessionRequest, SessionStep};
 use rating::session::Session;
-use rating::{Decision, Input, Msisdn, Outcome, Timestamp};
+use rating::{Decision, Input, Msisdn, Outcome, Rejection, Timestamp};
 use std::collections::HashMap;
 use std::sync::mpsc;
 
@@ -18,6 +18,44 @@ use std::sync::mpsc;
 pub struct Job {
     pub requests: Vec<SessionRequest>,
     pub reply: tokio::sync::oneshot::Sender<Vec<Verdict>>,
+}
+
+/// What the decider is handed: requests to decide (answered once durable), or a question
+/// about the usage a number can afford, answered from the committed state at once.
+pub enum Work {
+    Decide(Job),
+    MaxUsage {
+        asked: SessionRequest,
+        reply: tokio::sync::oneshot::Sender<Result<u64, Rejection>>,
+    },
+}
+
+/// Hands `work` to the decider. Its queue is bounded: when it is full, this waits on a
+/// blocking thread rather than hold up the connection's other requests. False when the decider
+/// is gone (the server is stopping).
+pub async fn hand_over(jobs: &mpsc::SyncSender<Work>, work: Work) -> bool {
+    match jobs.try_send(work) {
+        Ok(()) => true,
+        Err(mpsc::TrySendError::Full(work)) => {
+            let jobs = jobs.clone();
+            let blocking = tokio::task::spawn_blocking(move || jobs.send(work).is_ok());
+            blocking.await.unwrap_or(false)
+        }
+        Err(mpsc::TrySendError::Disconnected(_)) => false,
+    }
+}
+
+/// The verdicts on `requests` once durable, or `None` when the server is stopping.
+pub async fn decided(
+    jobs: &mpsc::SyncSender<Work>,
+    requests: Vec<SessionRequest>,
+) -> Option<Vec<Verdict>> {
+    let (reply, verdicts) = tokio::sync::oneshot::channel();
+    let sent = hand_over(jobs, Work::Decide(Job { requests, reply })).await;
+    if !sent {
+        return None;
+    }
+    verdicts.await.ok()
 }
 
 /// The most requests one write commits.
@@ -28,22 +66,36 @@ pub const MAX_GROUP: usize = 4_096;
 /// store, and a restart resumes from what was committed. Between jobs, and at least every
 /// second, the sessions nobody reported on past their validity and grace are ended as the
 /// catalog says (`SessionStep::Expire`, at the server's clock).
-pub fn decide(engine: &mut Engine, jobs: &mpsc::Receiver<Job>) -> Result<(), EngineError> {
+pub fn decide(engine: &mut Engine, jobs: &mpsc::Receiver<Work>) -> Result<(), EngineError> {
     engine.keep_appended();
     let mut expiries = Expiries::of(engine);
     let mut lines = Lines::default();
     loop {
         let first = match jobs.recv_timeout(std::time::Duration::from_secs(1)) {
-            Ok(job) => Some(job),
+            Ok(work) => Some(work),
             Err(mpsc::RecvTimeoutError::Timeout) => None,
             Err(mpsc::RecvTimeoutError::Disconnected) => return Ok(()),
         };
-        let mut group: Vec<Job> = first.into_iter().collect();
-        let mut requests: usize = group.iter().map(|job| job.requests.len()).sum();
-        while requests < MAX_GROUP {
-            let Ok(job) = jobs.try_recv() else { break };
-            requests += job.requests.len();
-            group.push(job);
+        let mut group: Vec<Job> = Vec::new();
+        let mut requests = 0;
+        let mut next = first;
+        while let Some(work) = next.take() {
+            match work {
+                Work::Decide(job) => {
+                    requests += job.requests.len();
+                    group.push(job);
+                }
+                Work::MaxUsage { asked, reply } => {
+                    let _ = reply.send(rating::online::max_usage(
+                        &engine.state,
+                        &engine.cat,
+                        &asked,
+                    ));
+                }
+            }
+            if requests < MAX_GROUP {
+                next = jobs.try_recv().ok();
+            }
         }
         let expired = expiries.due(engine, super::clock::now(), MAX_GROUP);
         if group.is_empty() && expired.is_empty() {

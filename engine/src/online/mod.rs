@@ -9,23 +9,26 @@ mod avps;
 mod clock;
 mod credit_control;
 mod decider;
+mod http;
 mod peer;
 
 pub use avps::*;
 pub use credit_control::{read_request, result_of, session_requests, Refusal, Request, Verdict};
 pub use decider::MAX_GROUP;
+pub use http::{MAX_BODY_BYTES, OPENAPI, ROUTES};
 
 use crate::pipeline::{Engine, EngineError};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 /// Where and as whom `ratel online` serves.
-#[derive(Debug, Clone)]
 pub struct Options {
     pub diameter: SocketAddr,
     /// Origin-Host and Origin-Realm of every answer.
     pub origin_host: String,
     pub origin_realm: String,
+    /// The HTTP JSON equivalent, if served: where, and the tokens (operators' only) it takes.
+    pub http: Option<(SocketAddr, crate::operations::http::Tokens)>,
 }
 
 /// The most peers connected at once; more wait to be accepted.
@@ -35,24 +38,54 @@ pub const MAX_QUEUED_JOBS: usize = 8_192;
 
 /// Serves until SIGTERM or SIGINT, or until a write fails (its error is returned). Prints the
 /// address it listens on first.
-pub fn serve(engine: &mut Engine, options: &Options) -> Result<(), EngineError> {
+pub fn serve(engine: &mut Engine, options: Options) -> Result<(), EngineError> {
     let (jobs, queue) = std::sync::mpsc::sync_channel(MAX_QUEUED_JOBS);
     let context = Arc::new(peer::Context {
-        origin_host: options.origin_host.clone(),
-        origin_realm: options.origin_realm.clone(),
+        origin_host: options.origin_host,
+        origin_realm: options.origin_realm,
         online: engine.cat.online.clone(),
-        jobs,
+        jobs: jobs.clone(),
     });
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()?;
     let listener = runtime.block_on(tokio::net::TcpListener::bind(options.diameter))?;
+    let http = match options.http {
+        Some((listen, tokens)) => {
+            let listener = runtime.block_on(tokio::net::TcpListener::bind(listen))?;
+            println!("http listening on {}", listener.local_addr()?);
+            let online = engine.cat.online.clone();
+            let context = Arc::new(http::Context {
+                tokens,
+                online,
+                jobs,
+            });
+            Some((listener, http::router(context)))
+        }
+        None => None,
+    };
     println!("diameter listening on {}", listener.local_addr()?);
     crate::operations::health::ready();
     std::thread::scope(|scope| {
         let decider = scope.spawn(move || decider::decide(engine, &queue));
-        runtime.block_on(accept(listener, context, || decider.is_finished()));
+        runtime.block_on(async {
+            let (stop, stopped) = tokio::sync::watch::channel(false);
+            let http = http.map(|(listener, router)| {
+                let limits = crate::operations::http::Limits::default();
+                let mut stopped = stopped.clone();
+                let stop = async move {
+                    let _ = stopped.wait_for(|stop| *stop).await;
+                };
+                let serving = crate::operations::http::connections(listener, router, limits, stop);
+                tokio::spawn(serving)
+            });
+            accept(listener, context, || decider.is_finished()).await;
+            let _ = stop.send(true);
+            if let Some(serving) = http {
+                let _ = serving.await;
+            }
+        });
         // The connections end with the runtime, and with them the last sender of jobs: the
         // decider lands what it holds and returns.
         runtime.shutdown_timeout(std::time::Duration::from_secs(1));

@@ -8,7 +8,7 @@
 
 use super::avps::*;
 use super::credit_control::{read_request, service_answer, session_requests, Refusal};
-use super::decider::Job;
+use super::decider::{decided, Work};
 use diameter_codec::{frame_length, Avp, Header, Message, FLAG_ERROR, MAX_MESSAGE_BYTES};
 use rating::catalog::Online;
 use std::sync::Arc;
@@ -25,7 +25,7 @@ pub struct Context {
     pub origin_host: String,
     pub origin_realm: String,
     pub online: Online,
-    pub jobs: std::sync::mpsc::SyncSender<Job>,
+    pub jobs: std::sync::mpsc::SyncSender<Work>,
 }
 
 /// Serves one connection until the peer disconnects, breaks the framing or goes quiet mid-frame.
@@ -203,23 +203,7 @@ async fn credit_control(context: &Context, message: &Message) -> Message {
         Ok(requests) => requests,
         Err(refused) => return refused_answer(context, message, &refused),
     };
-    let (reply, verdicts) = tokio::sync::oneshot::channel();
-    let job = Job {
-        requests: requests.clone(),
-        reply,
-    };
-    // The decider's queue is bounded: when it is full, this request waits on a blocking thread
-    // rather than hold up the peer's others.
-    let sent = match context.jobs.try_send(job) {
-        Ok(()) => true,
-        Err(std::sync::mpsc::TrySendError::Full(job)) => {
-            let jobs = context.jobs.clone();
-            let blocking = tokio::task::spawn_blocking(move || jobs.send(job).is_ok());
-            blocking.await.unwrap_or(false)
-        }
-        Err(std::sync::mpsc::TrySendError::Disconnected(_)) => false,
-    };
-    let (true, Ok(verdicts)) = (sent, verdicts.await) else {
+    let Some(verdicts) = decided(&context.jobs, requests.clone()).await else {
         let stopping = Refusal {
             code: UNABLE_TO_COMPLY,
             why: "the charging engine is stopping".into(),

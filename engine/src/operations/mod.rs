@@ -5,5 +5,6 @@
 pub mod config;
 pub mod endpoint;
 pub mod health;
+pub mod http;
 pub mod metrics;
 pub mod shutdown;

@@ -67,6 +67,28 @@ pub(crate) fn decide_session(
     }
 }
 
+/// How many units of its service `asked`'s number could be granted at its time (CGRateS's
+/// GetMaxUsage): what a session begun then would get, up to the units it asks for (or the most
+/// one usage item may carry). A read: nothing is held. `asked` is a first request whose session
+/// id and request id are not used; the other sessions' holds count as for any grant.
+pub fn max_usage(state: &State, cat: &Catalog, asked: &SessionRequest) -> Result<u64, Rejection> {
+    let acct =
+        (state.account_of_number(asked.msisdn)).ok_or(Rejection::UnknownNumber(asked.msisdn))?;
+    if let Some(why) = denied(acct, asked) {
+        return Err(Rejection::ServiceDenied(why.into()));
+    }
+    let (acct, _) = renewed(cat, acct, asked.time);
+    // No open session has an empty id: every other session's hold is taken out.
+    let probe = Session {
+        id: Default::default(),
+        expires: valid_until(cat, asked.time),
+        ..Session::of(asked)
+    };
+    let most = crate::catalog::limits::most_units(asked.service.unit());
+    let want = asked.requested.unwrap_or(most).min(most);
+    grant(cat, &acct, &probe, asked.time, want).map(|granted| granted.units)
+}
+
 /// When a session nobody reports on may be ended: its grant's end plus the catalog's grace.
 pub fn expiry(cat: &Catalog, session: &Session) -> Timestamp {
     Timestamp(session.expires.0 + i64::from(cat.online.grace_seconds))

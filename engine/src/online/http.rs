@@ -1,0 +1,395 @@
+//! Online charging over HTTP and JSON, for systems without Diameter: a session begun, updated
+//! and ended, a one-off charge, and the usage a number can afford now. Only an operator's token
+//! may use it. A request is read into the same credit-control request a CCR is read into,
+//! decided by the same decider and answered once durable; its answer says what the CCA's
+//! Result-Code says, as an HTTP status and a JSON body.
+
+use super::avps::*;
+use super::credit_control::{session_requests, verdict_code, Asked, Refusal, Request, Verdict};
+use super::decider::{decided, hand_over, Work};
+use crate::operations::http::{Role, Tokens};
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use rating::catalog::Online;
+use rating::event::SessionRequest;
+use rating::{Msisdn, Service, Timestamp};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::sync::Arc;
+
+/// The largest request body read: a request is a few hundred bytes.
+pub const MAX_BODY_BYTES: usize = 4 * 1024;
+
+/// What the routes share.
+pub struct Context {
+    pub tokens: Tokens,
+    pub online: Online,
+    pub jobs: std::sync::mpsc::SyncSender<Work>,
+}
+
+/// The API's routes, each described in the OpenAPI document (`/openapi.json`).
+pub const ROUTES: [&str; 5] = [
+    "/api/v1/sessions",
+    "/api/v1/sessions/{session}/update",
+    "/api/v1/sessions/{session}/terminate",
+    "/api/v1/events/charge",
+    "/api/v1/numbers/{msisdn}/max-usage",
+];
+
+/// The OpenAPI document of the routes.
+pub const OPENAPI: &str = include_str!("../../assets/online-openapi.json");
+
+pub fn router(context: Arc<Context>) -> Router {
+    Router::new()
+        .route(ROUTES[0], post(begin))
+        .route(ROUTES[1], post(update))
+        .route(ROUTES[2], post(terminate))
+        .route(ROUTES[3], post(charge))
+        .route(ROUTES[4], get(max_usage))
+        .route(
+            "/openapi.json",
+            get(|| async {
+                (
+                    [(axum::http::header::CONTENT_TYPE, "application/json")],
+                    OPENAPI,
+                )
+            }),
+        )
+        .route("/healthz", get(|| async { "ok" }))
+        .with_state(context)
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn(
+            crate::operations::endpoint::measured,
+        ))
+}
+
+/// A request's body. `session` names the session a first request opens (later ones name it in
+/// the path), `id` a one-off charge; `request` numbers a session's later requests from 1, as
+/// CC-Request-Number does; `time` is the event's time (RFC 3339), else the arrival's.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Body {
+    #[serde(default)]
+    session: Option<String>,
+    #[serde(default)]
+    id: Option<String>,
+    number: String,
+    service: Service,
+    #[serde(default)]
+    other: Option<String>,
+    #[serde(default)]
+    rating_group: Option<u32>,
+    #[serde(default)]
+    request: Option<u32>,
+    #[serde(default)]
+    requested: Option<u64>,
+    #[serde(default)]
+    used: u64,
+    #[serde(default)]
+    time: Option<String>,
+}
+
+/// An answer: a status and a JSON body.
+type Answer = (StatusCode, Json<Value>);
+
+fn refused(refusal: &Refusal) -> Answer {
+    let body = json!({"error": error_name(refusal.code), "result_code": refusal.code,
+                      "message": refusal.why});
+    (status_of(refusal.code), Json(body))
+}
+
+fn bad(why: impl Into<String>) -> Answer {
+    refused(&Refusal {
+        code: INVALID_AVP_VALUE,
+        why: why.into(),
+    })
+}
+
+/// The HTTP status of a Result-Code.
+fn status_of(code: u32) -> StatusCode {
+    match code {
+        SUCCESS => StatusCode::OK,
+        CREDIT_LIMIT_REACHED => StatusCode::PAYMENT_REQUIRED,
+        END_USER_SERVICE_DENIED => StatusCode::FORBIDDEN,
+        USER_UNKNOWN | UNKNOWN_SESSION_ID => StatusCode::NOT_FOUND,
+        RATING_FAILED => StatusCode::UNPROCESSABLE_ENTITY,
+        INVALID_AVP_VALUE | MISSING_AVP | INVALID_AVP_LENGTH => StatusCode::BAD_REQUEST,
+        _ => StatusCode::CONFLICT,
+    }
+}
+
+fn error_name(code: u32) -> &'static str {
+    match code {
+        CREDIT_LIMIT_REACHED => "credit_limit_reached",
+        END_USER_SERVICE_DENIED => "service_denied",
+        USER_UNKNOWN => "unknown_number",
+        UNKNOWN_SESSION_ID => "unknown_session",
+        RATING_FAILED => "rating_failed",
+        INVALID_AVP_VALUE | MISSING_AVP | INVALID_AVP_LENGTH => "bad_request",
+        _ => "refused",
+    }
+}
+
+/// Whether the caller is an operator: 401 without a known token, 403 for a subscriber's.
+fn operator(context: &Context, headers: &HeaderMap) -> Result<(), Answer> {
+    match context.tokens.role(headers) {
+        Some(Role::Operator) => Ok(()),
+        Some(Role::Subscriber { .. }) => Err((
+            StatusCode::FORBIDDEN,
+            Json(json!({"error": "forbidden", "message": "online charging is the operator's"})),
+        )),
+        None => Err((
+            StatusCode::UNAUTHORIZED,
+            Json(json!({"error": "unauthorized", "message": "Authorization: Bearer TOKEN"})),
+        )),
+    }
+}
+
+/// The credit-control request a body makes, of `kind`, for `session` at request `number`.
+fn request_of(body: &Body, kind: u32, session: &str, number: u32) -> Result<Request, Answer> {
+    let msisdn = Msisdn::parse(&body.number).map_err(bad)?;
+    let time = match &body.time {
+        Some(text) => Some(Timestamp::parse_rfc3339(text).map_err(bad)?),
+        None => None,
+    };
+    if body.service == Service::Mms {
+        return Err(bad("online charging serves voice, data and sms"));
+    }
+    Ok(Request {
+        session_id: session.to_string(),
+        request_type: kind,
+        number,
+        msisdn,
+        service: body.service,
+        other: body.other.clone(),
+        time,
+        services: vec![Asked {
+            rating_group: body.rating_group,
+            requested: body.requested,
+            used: body.used,
+        }],
+    })
+}
+
+/// Decides `request` and answers as its verdict says.
+async fn decide(context: &Context, request: Result<Request, Answer>, created: bool) -> Answer {
+    let request = match request {
+        Ok(request) => request,
+        Err(answer) => return answer,
+    };
+    let made = match session_requests(&request, super::clock::now()) {
+        Ok(made) => made,
+        Err(refusal) => return refused(&refusal),
+    };
+    let Some(verdicts) = decided(&context.jobs, made.clone()).await else {
+        return stopping();
+    };
+    let (Some(made), Some(verdict)) = (made.first(), verdicts.first()) else {
+        return stopping();
+    };
+    answer(context, made, verdict, created)
+}
+
+fn stopping() -> Answer {
+    let body = json!({"error": "unavailable", "message": "the charging engine is stopping"});
+    (StatusCode::SERVICE_UNAVAILABLE, Json(body))
+}
+
+fn answer(context: &Context, made: &SessionRequest, verdict: &Verdict, created: bool) -> Answer {
+    let code = verdict_code(&context.online, made, verdict);
+    let mut body = json!({"session": made.session.as_str(), "request": made.request,
+                          "result_code": code});
+    match verdict {
+        Verdict::Granted(session) => {
+            body["granted"] = json!(session.granted);
+            body["unit"] = json!(made.service.unit().to_string());
+            body["final_unit"] = json!(session.final_units);
+            body["validity_seconds"] = json!(super::credit_control::validity(made, session));
+            body["held"] = json!(session.hold.money.to_string());
+            let redirect = (context.online.redirect.as_ref())
+                .filter(|_| session.final_units && made.service == Service::Data);
+            if let Some(url) = redirect {
+                body["redirect"] = json!(url);
+            }
+        }
+        Verdict::Ended => body["ended"] = json!(true),
+        Verdict::Debited(units) => body["charged_units"] = json!(units),
+        Verdict::Refused(rejection) => {
+            body["error"] = json!(error_name(code));
+            body["message"] = json!(rejection.to_string());
+        }
+        Verdict::Failed(why) => {
+            return refused(&Refusal {
+                code,
+                why: why.clone(),
+            })
+        }
+    }
+    let status = match status_of(code) {
+        StatusCode::OK if created => StatusCode::CREATED,
+        status => status,
+    };
+    (status, Json(body))
+}
+
+/// The body as JSON, or 400 with what is wrong with it.
+fn body_of(
+    body: Result<Json<Body>, axum::extract::rejection::JsonRejection>,
+) -> Result<Body, Answer> {
+    body.map(|Json(body)| body).map_err(|e| {
+        // Too large (413), not JSON (415), or JSON that is not a request (400, 422 → 400).
+        let (_, answer) = bad(e.body_text());
+        match e.status() {
+            StatusCode::PAYLOAD_TOO_LARGE | StatusCode::UNSUPPORTED_MEDIA_TYPE => {
+                (e.status(), answer)
+            }
+            _ => (StatusCode::BAD_REQUEST, answer),
+        }
+    })
+}
+
+async fn begin(
+    State(context): State<Arc<Context>>,
+    headers: HeaderMap,
+    body: Result<Json<Body>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    if let Err(answer) = operator(&context, &headers) {
+        return answer.into_response();
+    }
+    let request = body_of(body).and_then(|body| match (&body.session, body.request) {
+        (None, _) => Err(bad("a first request names its session")),
+        (Some(_), Some(n)) if n != 0 => Err(bad("a first request is request 0")),
+        (Some(session), _) => request_of(&body, INITIAL_REQUEST, session, 0),
+    });
+    decide(&context, request, true).await.into_response()
+}
+
+/// A later request of the session in the path: `kind` is UPDATE or TERMINATION.
+async fn later(
+    context: &Context,
+    headers: &HeaderMap,
+    session: &str,
+    body: Result<Json<Body>, axum::extract::rejection::JsonRejection>,
+    kind: u32,
+) -> Response {
+    if let Err(answer) = operator(context, headers) {
+        return answer.into_response();
+    }
+    let request = body_of(body).and_then(|body| match (&body.session, body.request) {
+        (Some(named), _) if named != session => Err(bad("the body names another session")),
+        (_, None | Some(0)) => Err(bad("a later request has its number, from 1")),
+        (_, Some(number)) => request_of(&body, kind, session, number),
+    });
+    decide(context, request, false).await.into_response()
+}
+
+async fn update(
+    State(context): State<Arc<Context>>,
+    Path(session): Path<String>,
+    headers: HeaderMap,
+    body: Result<Json<Body>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    later(&context, &headers, &session, body, UPDATE_REQUEST).await
+}
+
+async fn terminate(
+    State(context): State<Arc<Context>>,
+    Path(session): Path<String>,
+    headers: HeaderMap,
+    body: Result<Json<Body>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    later(&context, &headers, &session, body, TERMINATION_REQUEST).await
+}
+
+/// A one-off item charged at once (direct debiting): `id` is the event's, `requested` its units
+/// (one message, or the catalog's quota, when left out).
+async fn charge(
+    State(context): State<Arc<Context>>,
+    headers: HeaderMap,
+    body: Result<Json<Body>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    if let Err(answer) = operator(&context, &headers) {
+        return answer.into_response();
+    }
+    let request = body_of(body).and_then(|body| match (&body.id, &body.session) {
+        (None, _) => Err(bad("a charge names its event: id")),
+        (Some(_), Some(_)) => Err(bad("a charge is no session's")),
+        (Some(id), None) => request_of(&body, EVENT_REQUEST, id, 0),
+    });
+    decide(&context, request, false).await.into_response()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MaxUsageQuery {
+    service: Service,
+    #[serde(default)]
+    other: Option<String>,
+    /// The most units asked about (a cap); the most one usage item may carry when left out.
+    #[serde(default)]
+    most: Option<u64>,
+}
+
+async fn max_usage(
+    State(context): State<Arc<Context>>,
+    Path(number): Path<String>,
+    headers: HeaderMap,
+    query: Result<Query<MaxUsageQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    if let Err(answer) = operator(&context, &headers) {
+        return answer.into_response();
+    }
+    let asked = query
+        .map_err(|e| bad(e.body_text()))
+        .and_then(|Query(query)| {
+            let body = Body {
+                session: None,
+                id: None,
+                number,
+                service: query.service,
+                other: query.other,
+                rating_group: None,
+                request: None,
+                requested: query.most,
+                used: 0,
+                time: None,
+            };
+            let request = request_of(&body, INITIAL_REQUEST, "max-usage", 0)?;
+            let made = session_requests(&request, super::clock::now()).map_err(|r| refused(&r))?;
+            made.into_iter().next().ok_or_else(stopping)
+        });
+    let asked = match asked {
+        Ok(asked) => asked,
+        Err(answer) => return answer.into_response(),
+    };
+    let (reply, answered) = tokio::sync::oneshot::channel();
+    let work = Work::MaxUsage {
+        asked: asked.clone(),
+        reply,
+    };
+    if !hand_over(&context.jobs, work).await {
+        return stopping().into_response();
+    }
+    let Ok(afforded) = answered.await else {
+        return stopping().into_response();
+    };
+    match afforded {
+        Ok(units) => {
+            let body = json!({"number": asked.msisdn.to_string(), "service": asked.service.name(),
+                              "unit": asked.service.unit().to_string(), "max_usage": units,
+                              "at": asked.time.to_string()});
+            (StatusCode::OK, Json(body)).into_response()
+        }
+        Err(rejection) => {
+            let code = super::credit_control::result_of(&rejection);
+            refused(&Refusal {
+                code,
+                why: rejection.to_string(),
+            })
+            .into_response()
+        }
+    }
+}
