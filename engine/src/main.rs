@@ -1237,6 +1237,10 @@ fn audit_command(AuditArgs { data, json }: AuditArgs) -> Result<()> {
             "online sessions open {} · money they hold {} (not moved, outside the balances)",
             r.sessions_open, r.reserved
         );
+        println!(
+            "CDRs of online sessions reconciled {} (not charged) · of them with other units than the session {}",
+            r.reconciled, r.reconciled_apart
+        );
         for d in &r.listed {
             println!("DISCREPANCY {d}");
         }

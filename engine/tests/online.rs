@@ -603,6 +603,13 @@ fn the_http_api_charges_online_once_for_operators_only_and_the_store_audits_clea
     http_voice_session(base);
     http_charges_and_refusals(base);
     stop(&mut online);
+    // Mediation's CDR of the call charged online: reconciled (95 s against 90), not charged.
+    let cdr = json!({"type": "session_cdr", "session": "web-1", "usage": {"id": "cdr-web-1",
+        "msisdn": "79001000001", "service": "voice", "other": "79001000002",
+        "start": rfc3339(now() - 60), "duration": 95}});
+    let cdrs = dir.path().join("cdrs.jsonl");
+    std::fs::write(&cdrs, format!("{cdr}\n")).unwrap();
+    rate_file(&catalog, &data, &cdrs);
 
     let balances = ratel(&["balance", "--all", "--data", data.to_str().unwrap()]);
     // A: 90 s of voice (60 then 30), 2.25 of 4.00. C: one SMS of 2.00, once though sent twice.
@@ -611,11 +618,59 @@ fn the_http_api_charges_online_once_for_operators_only_and_the_store_audits_clea
     let audit = ratel(&["audit", "--data", data.to_str().unwrap()]);
     assert!(!audit.contains("DISCREPANCY"), "{audit}");
     assert!(audit.contains("online sessions open 1"), "{audit}");
+    assert!(
+        audit.contains("CDRs of online sessions reconciled 1 (not charged) · of them with other units than the session 1"),
+        "{audit}"
+    );
     let replay = ratel(&["replay", "--data", data.to_str().unwrap()]);
     assert!(
         !replay.contains("MISMATCH") && !replay.contains("STATE DIFFERS"),
         "{replay}"
     );
+    a_forged_reconciliation_is_found(&data);
+}
+
+/// The reconciliation in the log rewritten to say the session was charged nothing: the audit,
+/// which vouches that a reconciled CDR matches its session's charge, finds it.
+fn a_forged_reconciliation_is_found(data: &Path) {
+    use engine::entry::Entry;
+    use rating::codec::{decode_decision, encode_decision};
+    let store = engine::store::Store::open(data).unwrap();
+    let (partition, seq, position, input, mut decision) = (store.log().map(Result::unwrap))
+        .find_map(|(p, seq, entry)| match entry {
+            Entry::Rated {
+                position,
+                input,
+                decision,
+            } => {
+                let d = decode_decision(&decision).unwrap();
+                matches!(d.outcome, rating::Outcome::Reconciled { .. })
+                    .then_some((p, seq, position, input, d))
+            }
+            _ => None,
+        })
+        .expect("the CDR's reconciliation is in the log");
+    if let rating::Outcome::Reconciled { online_money, .. } = &mut decision.outcome {
+        *online_money = rust_decimal::Decimal::ZERO;
+    }
+    let mut bytes = Vec::new();
+    encode_decision(&decision, &mut bytes);
+    let mut entry = Vec::new();
+    Entry::Rated {
+        position,
+        input,
+        decision: bytes,
+    }
+    .encode(&mut entry);
+    let log = store.db().cf_handle("log").unwrap();
+    store
+        .db()
+        .put_cf(log, engine::store::log_key(partition, seq), entry)
+        .unwrap();
+    let report = engine::audit::audit(&store).unwrap();
+    assert!(!report.ok());
+    let found = |l: &String| l.contains("a CDR reconciled with session web-1");
+    assert!(report.listed.iter().any(found), "{:#?}", report.listed);
 }
 
 /// A voice call over HTTP: max usage before and during, a first request sent twice, an update

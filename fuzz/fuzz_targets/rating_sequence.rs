@@ -77,6 +77,12 @@ enum Op {
         /// Send the session's last request number again.
         again: bool,
     },
+    /// The CDR of an online session from the offline path: reconciled, never charged.
+    SessionCdr {
+        number: u8,
+        session: u8,
+        seconds: u16,
+    },
 }
 
 #[derive(Arbitrary, Debug)]
@@ -248,6 +254,26 @@ fuzz_target!(|s: Script| {
                     used: u64::from(*used),
                 })
             }
+            Op::SessionCdr {
+                number,
+                session,
+                seconds,
+            } => Input::SessionCdr(SessionCdr {
+                session: format!("s{}", *session as usize % 4).into(),
+                usage: Usage {
+                    id,
+                    msisdn: Msisdn(NUMBERS[*number as usize % 4]),
+                    service: Service::Voice,
+                    direction: Direction::Out,
+                    other: Some(OTHERS[0].into()),
+                    start: ts(now),
+                    duration: Some(u64::from(*seconds)),
+                    bytes: None,
+                    count: None,
+                    location: Zone::Home,
+                    rating_group: None,
+                },
+            }),
             Op::Sleep { days } => {
                 now += *days as i64 * 86_400;
                 Input::Tick(Tick {

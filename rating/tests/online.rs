@@ -476,6 +476,127 @@ fn an_account_record_keeps_its_open_sessions() {
     let (back, _) = rating::record::decode_account(&bytes).unwrap();
     assert_eq!(back.sessions, a.sessions);
     assert_eq!(back.sessions.len(), 1);
+    step(
+        &mut s,
+        &cat,
+        &voice(
+            "call",
+            1,
+            SessionStep::Terminate,
+            "2026-11-03T22:01:00Z",
+            60,
+        ),
+    );
+    let a = s.account("A").unwrap();
+    rating::record::encode_account(a, &recent, &mut bytes);
+    let (back, _) = rating::record::decode_account(&bytes).unwrap();
+    assert_eq!(back.ended_sessions.len(), 1);
+    assert_eq!(back, *a);
+}
+
+/// The CDR of `session` from the offline path: `secs` of voice to OTHER.
+fn session_cdr(id: &str, session: &str, start: &str, secs: u64) -> Input {
+    let Input::Usage(usage) = call(id, NUMBER, OTHER, start, secs) else {
+        unreachable!("a call is usage")
+    };
+    Input::SessionCdr(SessionCdr {
+        session: session.into(),
+        usage,
+    })
+}
+
+fn reconciled(d: &Decision) -> (u64, u64, bool, Decimal) {
+    match &d.outcome {
+        Outcome::Reconciled {
+            units,
+            online_units,
+            open,
+            online_money,
+            ..
+        } => (*units, *online_units, *open, *online_money),
+        other => panic!("expected a reconciliation, got {other:?}"),
+    }
+}
+
+#[test]
+fn the_cdr_of_an_online_session_is_reconciled_and_never_charged_again() {
+    let cat = example();
+    let mut s = account(&cat, "BASIC", "10.00");
+    let at = "2026-11-03T22:00:00Z";
+    step(&mut s, &cat, &voice("call", 0, SessionStep::Initial, at, 0));
+    // While the call is open, its partial CDR is reconciled against what it reported so far.
+    let partial = step(&mut s, &cat, &session_cdr("cdr-0", "call", at, 50));
+    assert_eq!(reconciled(&partial), (50, 0, true, Decimal::ZERO));
+    let end = voice(
+        "call",
+        1,
+        SessionStep::Terminate,
+        "2026-11-03T22:01:30Z",
+        90,
+    );
+    let end = step(&mut s, &cat, &end);
+    assert_eq!(ended(&end).0.unwrap().money, m("2.25"));
+    let after_end = balance(&s, "A");
+    assert_eq!(after_end, m("7.75"));
+    // The final CDR: 92 s where the network reported 90 online; reconciled, the 2 s reported.
+    let cdr = step(&mut s, &cat, &session_cdr("cdr-1", "call", at, 92));
+    assert_eq!(reconciled(&cdr), (92, 90, false, m("2.25")));
+    // Sent again under another id: reconciled again, still not charged.
+    let again = step(&mut s, &cat, &session_cdr("cdr-2", "call", at, 92));
+    assert_eq!(reconciled(&again).1, 90);
+    assert_eq!(balance(&s, "A"), after_end);
+    // A session this account never had online: refused.
+    let unknown = step(&mut s, &cat, &session_cdr("cdr-3", "other", at, 30));
+    assert_eq!(code(&unknown), "unknown_session");
+    assert_eq!(balance(&s, "A"), after_end);
+}
+
+#[test]
+fn a_cdr_of_a_session_forgotten_is_refused_never_charged() {
+    let cat = example();
+    let mut s = account(&cat, "BASIC", "100.00");
+    let ended_count = rating::session::MAX_ENDED_SESSIONS + 1;
+    for n in 0..ended_count {
+        let at = format!("2026-11-03T10:{n:02}:00Z");
+        let id = format!("call-{n}");
+        step(&mut s, &cat, &voice(&id, 0, SessionStep::Initial, &at, 0));
+        step(
+            &mut s,
+            &cat,
+            &voice(&id, 1, SessionStep::Terminate, &at, 10),
+        );
+    }
+    let ended = &s.account("A").unwrap().ended_sessions;
+    assert_eq!(ended.len(), rating::session::MAX_ENDED_SESSIONS);
+    let before = balance(&s, "A");
+    // The first is forgotten: its CDR is refused, not charged.
+    let first = step(
+        &mut s,
+        &cat,
+        &session_cdr("cdr-first", "call-0", "2026-11-03T10:00:00Z", 10),
+    );
+    assert_eq!(code(&first), "unknown_session");
+    let last_id = format!("call-{}", ended_count - 1);
+    let last = step(
+        &mut s,
+        &cat,
+        &session_cdr("cdr-last", &last_id, "2026-11-03T10:16:00Z", 10),
+    );
+    assert_eq!(reconciled(&last).1, 10);
+    // A week after, an ended session is forgotten as the next one ends.
+    let later = "2026-11-11T10:00:00Z";
+    step(
+        &mut s,
+        &cat,
+        &voice("late", 0, SessionStep::Initial, later, 0),
+    );
+    step(
+        &mut s,
+        &cat,
+        &voice("late", 1, SessionStep::Terminate, later, 10),
+    );
+    assert_eq!(s.account("A").unwrap().ended_sessions.len(), 1);
+    assert!(balance(&s, "A") < before);
 }
 
 /// A session's steps: the units reported used by each update, then by the termination.

@@ -78,6 +78,7 @@ pub fn key<'a>(input: &'a Input, account_of: impl Fn(Msisdn) -> Option<&'a str>)
         Input::Refund(x) => Key::Account(x.account.clone()),
         Input::ReversePayment(x) => Key::Account(x.account.clone()),
         Input::Session(x) => by_number(x.msisdn),
+        Input::SessionCdr(x) => by_number(x.usage.msisdn),
     }
 }
 

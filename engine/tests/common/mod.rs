@@ -74,8 +74,9 @@ pub fn ratel(args: &[&str]) -> String {
     assert!(!timed_out(out.status), "ratel {args:?} ran for 300 s");
     assert!(
         out.status.success(),
-        "ratel {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
+        "ratel {args:?}: {}{}",
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&out.stdout)
     );
     String::from_utf8(out.stdout).unwrap()
 }

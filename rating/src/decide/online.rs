@@ -89,6 +89,44 @@ pub fn max_usage(state: &State, cat: &Catalog, asked: &SessionRequest) -> Result
     grant(cat, &acct, &probe, asked.time, want).map(|granted| granted.units)
 }
 
+/// The CDR of a session charged online: reconciled with the session, open or ended lately, and
+/// never charged; refused if the account knows no such session of the number.
+pub(crate) fn reconcile(
+    state: &State,
+    cat: &Catalog,
+    input: &Input,
+    cdr: &crate::event::SessionCdr,
+) -> Decision {
+    let usage = &cdr.usage;
+    let Some(acct) = state.account_of_number(usage.msisdn) else {
+        return rejected(input, cat, None, Rejection::UnknownNumber(usage.msisdn));
+    };
+    let units = match usage.quantity() {
+        Ok(units) => units,
+        Err(e) => return rejected(input, cat, Some(&acct.id), e.into()),
+    };
+    let mine = |id: &str, msisdn| id == cdr.session && msisdn == usage.msisdn;
+    let open = acct.sessions.iter().find(|s| mine(&s.id, s.msisdn));
+    let ended = (acct.ended_sessions.iter().rev()).find(|e| mine(&e.id, e.msisdn));
+    let (online_units, open, online_money) = match (open, ended) {
+        (Some(session), _) => (session.used, true, Decimal::ZERO),
+        (None, Some(ended)) => (ended.units, false, ended.money),
+        (None, None) => {
+            let unknown = Rejection::UnknownSession(cdr.session.clone());
+            return rejected(input, cat, Some(&acct.id), unknown);
+        }
+    };
+    let outcome = Outcome::Reconciled {
+        session: cdr.session.clone(),
+        msisdn: usage.msisdn,
+        units,
+        online_units,
+        open,
+        online_money,
+    };
+    decided(input, cat, Some(&acct.id), Due::default(), outcome)
+}
+
 /// When a session nobody reports on may be ended: its grant's end plus the catalog's grace.
 pub fn expiry(cat: &Catalog, session: &Session) -> Timestamp {
     Timestamp(session.expires.0 + i64::from(cat.online.grace_seconds))

@@ -104,5 +104,6 @@ fn decide(state: &State, cat: &Catalog, input: &Input) -> Decision {
             super::refund::reverse_payment(state, cat, input, reverse)
         }
         Input::Session(request) => super::online::decide_session(state, cat, input, request),
+        Input::SessionCdr(cdr) => super::online::reconcile(state, cat, input, cdr),
     }
 }

@@ -158,6 +158,7 @@ pub fn encode_input(input: &Input, out: &mut Vec<u8>) {
         Input::Refund(x) => put(out, 25, x),
         Input::ReversePayment(x) => put(out, 26, x),
         Input::Session(x) => put(out, 27, x),
+        Input::SessionCdr(x) => put(out, 28, x),
     }
 }
 
@@ -192,6 +193,7 @@ pub fn decode_input(bytes: &[u8]) -> Result<Input, DecodeError> {
         25 if version >= 4 => Input::Refund(body(rest)?),
         26 if version >= 4 => Input::ReversePayment(body(rest)?),
         27 if version >= 5 => Input::Session(body(rest)?),
+        28 if version >= 5 => Input::SessionCdr(body(rest)?),
         k => return Err(DecodeError::UnknownKind(k)),
     })
 }

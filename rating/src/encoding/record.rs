@@ -2,7 +2,8 @@
 //! checkpoint, and every older layout read back. Pure, so that it is fuzzed without a store
 //! (`fuzz/fuzz_targets/account_record.rs`).
 //!
-//! Layouts: 9 since a record holds, after the refunds, the account's open online sessions
+//! Layouts: 10 since a record holds, after the open sessions, the sessions ended lately
+//! (`Account::ended_sessions`; a layout-9 record has none); 9 since a record holds, after the refunds, the account's open online sessions
 //! (`Account::sessions`; a layout-8 record has none); 8 since a record holds, after the ids, what was refunded of the account's charges
 //! (`Account::refunds`), and its numbers their unpaid fees (layout 7 read through
 //! [`crate::codec::v4`]); 7 since a number holds the time it joined its account (layouts 3 to 6 hold numbers
@@ -16,12 +17,12 @@
 
 use crate::codec::DecodeError;
 use crate::recent::{Recent, RecentRecord};
-use crate::session::Session;
+use crate::session::{EndedSession, Session};
 use crate::state::{Account, Refunded};
 use bincode::Options;
 
 /// The layout written today.
-pub const ACCOUNT_LAYOUT: u8 = 9;
+pub const ACCOUNT_LAYOUT: u8 = 10;
 
 /// The most bytes a record is read from: an account's ids are a window of its inputs, 16 bytes
 /// each, so a number with a million inputs in one window is 16 MB. More is corruption, refused
@@ -48,9 +49,29 @@ pub fn encode_account(account: &Account, recent: &Recent, out: &mut Vec<u8>) {
                 recent.record(),
                 &account.refunds,
                 &account.sessions,
+                &account.ended_sessions,
             ),
         )
         .expect("accounts serialise into memory");
+}
+
+/// A record of layout 10 after its first byte.
+type Layout10 = (
+    Account,
+    RecentRecord,
+    Vec<Refunded>,
+    Vec<Session>,
+    Vec<EndedSession>,
+);
+
+/// The account of a record that holds its refunds and online sessions beside it.
+fn online_held(
+    (mut account, recent, refunds, sessions, ended): Layout10,
+) -> (Account, Option<Recent>) {
+    account.refunds = refunds;
+    account.sessions = sessions;
+    account.ended_sessions = ended;
+    (account, Some(Recent::from(recent)))
 }
 
 /// Reads a record of any layout: the account, and what it remembers (none in a record written
@@ -63,13 +84,13 @@ pub fn decode_account(bytes: &[u8]) -> Result<(Account, Option<Recent>), DecodeE
     };
     match bytes.split_first() {
         Some((&ACCOUNT_LAYOUT, rest)) => opts()
-            .deserialize::<(Account, RecentRecord, Vec<Refunded>, Vec<Session>)>(rest)
-            .map(|(mut a, r, refunds, sessions)| {
-                a.refunds = refunds;
-                a.sessions = sessions;
-                (a, Some(Recent::from(r)))
-            })
+            .deserialize::<Layout10>(rest)
+            .map(online_held)
             .map_err(corrupt(ACCOUNT_LAYOUT)),
+        Some((9, rest)) => opts()
+            .deserialize::<(Account, RecentRecord, Vec<Refunded>, Vec<Session>)>(rest)
+            .map(|(a, r, refunds, sessions)| online_held((a, r, refunds, sessions, Vec::new())))
+            .map_err(corrupt(9)),
         Some((8, rest)) => opts()
             .deserialize::<(Account, RecentRecord, Vec<Refunded>)>(rest)
             .map(|(mut a, r, refunds)| {

@@ -162,7 +162,7 @@ fn apply_outcome(acct: &mut Account, decision: &Decision) -> Result<Effects, App
                 .retain(|bucket| !dropped.iter().any(|gone| gone.bucket == bucket.id));
         }
         Outcome::CreditLimitSet { credit_limit } => acct.credit_limit = *credit_limit,
-        Outcome::Ticked => {}
+        Outcome::Ticked | Outcome::Reconciled { .. } => {}
         Outcome::PromiseGranted { .. } => grant_promise(acct, decision)?,
         Outcome::DetalizationOrdered { .. } => {
             effects.free_report = order_detalization(acct, decision)?;
@@ -469,10 +469,28 @@ fn end_session(
         .position(|s| s.id == session.id && s.msisdn == session.msisdn)
         .ok_or_else(|| bad(decision, format!("no open session {}", session.id)))?;
     acct.sessions.remove(open);
+    remember_ended(acct, session, charge, decision.time);
     match charge {
         Some(charge) => take_charge(acct, decision, charge),
         None => Ok(()),
     }
+}
+
+/// Keeps what an ended session was charged, for its CDR; forgets the oldest past the limits.
+fn remember_ended(acct: &mut Account, session: &Session, charge: Option<&Charge>, at: Timestamp) {
+    use crate::session::{EndedSession, ENDED_SESSIONS_KEPT_SECONDS, MAX_ENDED_SESSIONS};
+    let kept_since = at.0.saturating_sub(ENDED_SESSIONS_KEPT_SECONDS);
+    acct.ended_sessions.retain(|e| e.ended.0 >= kept_since);
+    if acct.ended_sessions.len() >= MAX_ENDED_SESSIONS {
+        acct.ended_sessions.remove(0);
+    }
+    acct.ended_sessions.push(EndedSession {
+        id: session.id.clone(),
+        msisdn: session.msisdn,
+        units: charge.map_or(0, |c| c.quantity),
+        money: charge.map_or(rust_decimal::Decimal::ZERO, |c| c.money),
+        ended: at,
+    });
 }
 
 fn take_charge(acct: &mut Account, decision: &Decision, charge: &Charge) -> Result<(), ApplyError> {

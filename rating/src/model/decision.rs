@@ -366,6 +366,18 @@ pub enum Outcome {
         charge: Option<Charge>,
         expired: bool,
     },
+    /// The CDR of a session charged online, reconciled with it and not charged: its units, the
+    /// units the session reported used (open) or was charged for (ended), and the money it was
+    /// charged (ended; none while open). Nothing moves.
+    Reconciled {
+        session: crate::session::SessionId,
+        msisdn: Msisdn,
+        units: u64,
+        online_units: u64,
+        open: bool,
+        #[serde(with = "money::amount")]
+        online_money: Decimal,
+    },
 }
 
 /// One usage item, rated.
@@ -725,6 +737,7 @@ impl Outcome {
             Outcome::PaymentReversed { .. } => "payment_reversed",
             Outcome::Reserved(_) => "reserved",
             Outcome::SessionEnded { .. } => "session_ended",
+            Outcome::Reconciled { .. } => "reconciled",
         }
     }
 }

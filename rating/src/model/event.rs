@@ -676,13 +676,8 @@ impl SessionRequest {
 
     fn rule(&self) -> Result<(), String> {
         let most = crate::catalog::limits::most_units(self.service.unit());
-        if self.session.is_empty()
-            || self.session.len() > MAX_SESSION_ID_BYTES
-            || self.session.chars().any(char::is_control)
-        {
-            Err(format!(
-                "a session id is 1 to {MAX_SESSION_ID_BYTES} bytes without control characters"
-            ))
+        if let Err(why) = session_id_rule(&self.session) {
+            Err(why)
         } else if self.id != Self::id_for(&self.session, self.request, self.step, self.time) {
             Err("a session request's id is made of its session and request number".into())
         } else if self.requested.is_some_and(|r| r > most) || self.used > most {
@@ -693,6 +688,30 @@ impl SessionRequest {
             Ok(())
         }
     }
+}
+
+fn session_id_rule(session: &str) -> Result<(), String> {
+    if session.is_empty()
+        || session.len() > MAX_SESSION_ID_BYTES
+        || session.chars().any(char::is_control)
+    {
+        Err(format!(
+            "a session id is 1 to {MAX_SESSION_ID_BYTES} bytes without control characters"
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+/// The CDR of a session charged online, from the offline path (mediation): `session` is the
+/// online session's id (a Diameter Session-Id, with `#GROUP` for a rating group's). It is
+/// reconciled with what the session was charged and never charged again; a CDR of a session
+/// the account does not know (never online here, or ended too long ago) is refused.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SessionCdr {
+    pub session: CompactString,
+    pub usage: Usage,
 }
 
 /// Event time has reached `time` for an account that may be idle: periodic fees and renewals.
@@ -734,6 +753,7 @@ pub enum Input {
     Refund(Refund),
     ReversePayment(ReversePayment),
     Session(SessionRequest),
+    SessionCdr(SessionCdr),
 }
 
 impl Input {
@@ -763,6 +783,7 @@ impl Input {
             Input::Refund(x) => &x.id,
             Input::ReversePayment(x) => &x.id,
             Input::Session(x) => &x.id,
+            Input::SessionCdr(x) => &x.usage.id,
         }
     }
 
@@ -793,6 +814,7 @@ impl Input {
             Input::Refund(x) => x.time,
             Input::ReversePayment(x) => x.time,
             Input::Session(x) => x.time,
+            Input::SessionCdr(x) => x.usage.start,
         }
     }
 
@@ -825,6 +847,7 @@ impl Input {
             Input::Refund(_) => "refund",
             Input::ReversePayment(_) => "reverse_payment",
             Input::Session(_) => "session",
+            Input::SessionCdr(_) => "session_cdr",
         }
     }
 
@@ -847,6 +870,7 @@ impl Input {
             Input::RedeemPoints(x) => x.msisdn,
             Input::Take(x) => Some(x.msisdn),
             Input::Session(x) => Some(x.msisdn),
+            Input::SessionCdr(x) => Some(x.usage.msisdn),
             _ => None,
         }
     }
@@ -928,6 +952,10 @@ impl Input {
             Input::Usage(u) if u.other.as_ref().is_some_and(|o| o.len() > 32) => {
                 Err("other party longer than 32 characters".into())
             }
+            Input::SessionCdr(c) if c.usage.other.as_ref().is_some_and(|o| o.len() > 32) => {
+                Err("other party longer than 32 characters".into())
+            }
+            Input::SessionCdr(c) => session_id_rule(&c.session),
             Input::OrderDetalization(o) => report_rule(o),
             _ => Ok(()),
         }

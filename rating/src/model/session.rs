@@ -63,3 +63,23 @@ impl Session {
         self.used.saturating_add(self.granted)
     }
 }
+
+/// The most ended sessions an account remembers for reconciling their CDRs, and for how long:
+/// a CDR of an online session comes from mediation minutes or hours after the session, rarely
+/// days. A CDR of a session no longer remembered is refused (`unknown_session`), never charged.
+pub const MAX_ENDED_SESSIONS: usize = 16;
+pub const ENDED_SESSIONS_KEPT_SECONDS: i64 = 7 * 86_400;
+
+/// A session that ended: what it was charged for, so that its CDR, when it comes from the
+/// offline path, is reconciled against it and never charged again.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EndedSession {
+    pub id: SessionId,
+    pub msisdn: Msisdn,
+    /// Units charged at the end (used, and the last grant of an abandoned session the catalog
+    /// charges).
+    pub units: u64,
+    #[serde(with = "crate::money::amount")]
+    pub money: Decimal,
+    pub ended: Timestamp,
+}

@@ -107,6 +107,11 @@ pub struct Account {
     /// (record layout 9), not in the account's own encoding.
     #[serde(skip)]
     pub sessions: Vec<Session>,
+    /// Sessions ended lately, the latest last, at most
+    /// [`crate::session::MAX_ENDED_SESSIONS`]: their CDRs are reconciled, not charged. Kept in
+    /// the account's record after the open sessions (record layout 10).
+    #[serde(skip)]
+    pub ended_sessions: Vec<crate::session::EndedSession>,
 }
 
 /// How long after a charge or a payment it can be refunded or reversed, in days of event time.
@@ -162,6 +167,7 @@ impl Account {
             loyalty: Loyalty::default(),
             refunds: Vec::new(),
             sessions: Vec::new(),
+            ended_sessions: Vec::new(),
         }
     }
 

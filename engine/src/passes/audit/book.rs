@@ -4,7 +4,7 @@
 
 use super::ledger::{Ledger, Refundable};
 use super::report::AuditReport;
-use rating::{Decision, Msisdn, Outcome};
+use rating::{Charge, Decision, Msisdn, Outcome};
 use rust_decimal::Decimal;
 use std::collections::HashSet;
 
@@ -297,6 +297,10 @@ impl Booking<'_> {
                 self.take_units(*msisdn, takes);
                 Decimal::ZERO
             }
+            Outcome::Reconciled { .. } => {
+                self.reconciled();
+                Decimal::ZERO
+            }
             Outcome::CreditLimitSet { .. }
             | Outcome::BalanceAlertsSet { .. }
             | Outcome::SpendingLimitSet { .. }
@@ -354,7 +358,7 @@ impl Booking<'_> {
             Outcome::SessionEnded {
                 session, charge, ..
             } => {
-                self.session_ended(session);
+                self.session_ended(session, charge.as_ref());
                 match charge {
                     Some(charge) => self.charged(fees, charge),
                     None => *self.balance() -= fees,
@@ -377,13 +381,46 @@ impl Booking<'_> {
     }
 
     /// A session ends once, and only one that was open.
-    fn session_ended(&mut self, session: &rating::session::Session) {
+    fn session_ended(&mut self, session: &rating::session::Session, charge: Option<&Charge>) {
         let key = (self.account.clone(), session.id.to_string());
+        let charged = charge.map_or((0, Decimal::ZERO), |c| (c.quantity, c.money));
+        self.ledger.ended_sessions.insert(key.clone(), charged);
         if self.ledger.sessions.remove(&key).is_none() {
             let at = self.at;
             let id = &session.id;
             self.report
                 .bad(format!("{at}: session {id} ended but was not open"));
+        }
+    }
+
+    /// A session's CDR reconciled: the session is open, or ended charged what the decision
+    /// says. Nothing moves; the CDRs whose units differ from the session's are counted.
+    fn reconciled(&mut self) {
+        let Outcome::Reconciled {
+            session,
+            units,
+            online_units,
+            open,
+            online_money,
+            ..
+        } = &self.decision.outcome
+        else {
+            unreachable!("booked only for a reconciliation")
+        };
+        let key = (self.account.clone(), session.to_string());
+        let at = self.at;
+        let known = match open {
+            true => self.ledger.sessions.contains_key(&key),
+            false => self.ledger.ended_sessions.get(&key) == Some(&(*online_units, *online_money)),
+        };
+        if !known {
+            self.report.bad(format!(
+                "{at}: a CDR reconciled with session {session} ({online_units} units, {online_money}), which the log does not show"
+            ));
+        }
+        self.report.reconciled += 1;
+        if units != online_units {
+            self.report.reconciled_apart += 1;
         }
     }
 

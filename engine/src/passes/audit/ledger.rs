@@ -29,6 +29,9 @@ pub(super) struct Ledger {
     pub(super) refundable: HashMap<(String, String), Refundable>,
     /// Each open online session by account and session id: the money its grant holds.
     pub(super) sessions: HashMap<(String, String), Decimal>,
+    /// Sessions ended, by account and id: the units and money they were charged, which a
+    /// reconciliation of their CDR must state.
+    pub(super) ended_sessions: HashMap<(String, String), (u64, Decimal)>,
 }
 
 /// A charge's money and units, and what refunds gave back of them; or a payment's amount and

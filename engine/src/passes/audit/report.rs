@@ -51,6 +51,10 @@ pub struct AuditReport {
     pub sessions_open: u64,
     #[serde(with = "rating::money::amount")]
     pub reserved: Decimal,
+    /// CDRs of online sessions reconciled (not charged), and of them those whose units differ
+    /// from what the session reported.
+    pub reconciled: u64,
+    pub reconciled_apart: u64,
     /// The accounts' balances as the log sums them. They add up to payments + promised −
     /// repaid − written off − charges − fees − in flight: [`AuditReport::totals_line`] says so,
     /// and the audit checks it.
