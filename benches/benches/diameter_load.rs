@@ -111,6 +111,7 @@ fn serve(mut engine: Engine, port: u16) -> Engine {
         origin_host: "ratel.localdomain".into(),
         origin_realm: "localdomain".into(),
         http: None,
+        offline: None,
     };
     engine::online::serve(&mut engine, options).unwrap();
     engine

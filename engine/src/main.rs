@@ -491,6 +491,17 @@ struct OnlineArgs {
     /// TOML: [[tokens]] with token and role = "operator" (only operators charge online).
     #[arg(long, requires = "http")]
     tokens: Option<PathBuf>,
+    /// Rate offline inputs too, between online requests, in this process: `file:PATH` or
+    /// `dir:PATH`, as `ratel run` reads them.
+    #[arg(long)]
+    source: Option<String>,
+    /// The source file is whole: its last line counts even without its newline.
+    #[arg(long, requires = "source")]
+    complete: bool,
+    /// Lines of the offline source rated in one batch; online requests wait at most for one.
+    #[arg(long, default_value_t = 1_000, requires = "source",
+          value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    batch: u64,
 }
 
 #[derive(clap::Args)]
@@ -1120,11 +1131,17 @@ fn online_command(args: OnlineArgs) -> Result<()> {
         (Some(listen), Some(path)) => Some((listen, tokens_of(path)?)),
         _ => None,
     };
+    let offline = match &args.source {
+        Some(source) => offline_source(&engine, source, args.complete)?
+            .map(|source| engine::online::Offline::new(source, args.batch as usize)),
+        None => None,
+    };
     let options = engine::online::Options {
         diameter: args.diameter,
         origin_host: args.origin_host,
         origin_realm: args.origin_realm,
         http,
+        offline,
     };
     engine::online::serve(&mut engine, options)
         .with_context(|| format!("serving Diameter on {}", args.diameter))?;
@@ -1606,6 +1623,38 @@ fn projections_command(
         started.elapsed().as_secs_f64()
     );
     Ok(())
+}
+
+/// The offline source `ratel online --source` names: a file's lines not rated yet (none: it
+/// was read to its end before), or a folder's files.
+fn offline_source(
+    engine: &Engine,
+    source: &str,
+    complete: bool,
+) -> Result<Option<Box<dyn engine::source::Source + Send>>> {
+    if let Some(dir) = source.strip_prefix("dir:") {
+        let store = engine.store.clone();
+        let placement = engine.placement(true);
+        let open: engine::folder::Opener = Box::new(move |path, numbers| {
+            engine::files::open(&store, path, placement, numbers).map_err(std::io::Error::other)
+        });
+        let folder = Folder::new(dir.into(), open, engine.known_numbers())
+            .with_context(|| format!("reading {dir}"))?;
+        return Ok(Some(Box::new(folder)));
+    }
+    let Some(path) = source.strip_prefix("file:") else {
+        bail!("unknown source {source:?} for ratel online: use file:PATH or dir:PATH");
+    };
+    match engine
+        .file_topics(Path::new(path), complete)
+        .with_context(|| format!("reading {path}"))?
+    {
+        Opened::Topics(topics) => Ok(Some(topics)),
+        Opened::Finished => {
+            eprintln!("ratel online: {path} was read to its end before: skipped");
+            Ok(None)
+        }
+    }
 }
 
 /// The tokens file at `path`.

@@ -844,3 +844,100 @@ fn the_online_openapi_document_describes_every_route() {
         }
     }
 }
+
+/// Polls `max-usage` of `number` until `ready` holds of its answer, for at most ten seconds.
+fn max_usage_when(
+    base: &str,
+    number: &str,
+    query: &str,
+    ready: impl Fn(&(u16, Value)) -> bool,
+) -> (u16, Value) {
+    let mut last = max_usage(base, number, query);
+    for _ in 0..200 {
+        if ready(&last) {
+            return last;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        last = max_usage(base, number, query);
+    }
+    panic!("max usage of {number} never became ready: {last:?}");
+}
+
+/// Writes `lines` into the folder as a whole file (written aside, then renamed in).
+fn drop_file(folder: &Path, name: &str, lines: &[Value]) {
+    let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
+    let aside = folder.join(format!(".{name}"));
+    std::fs::write(&aside, text).unwrap();
+    std::fs::rename(aside, folder.join(name)).unwrap();
+}
+
+#[test]
+fn ratel_online_rates_a_folder_of_offline_inputs_between_online_requests() {
+    let dir = tempfile::tempdir().unwrap();
+    let (catalog, data) = (catalog(dir.path()), dir.path().join("data"));
+    let folder = dir.path().join("in");
+    std::fs::create_dir(&folder).unwrap();
+    let tokens = dir.path().join("tokens.toml");
+    std::fs::write(
+        &tokens,
+        format!("[[tokens]]\ntoken = \"{OPERATOR}\"\nrole = \"operator\"\n"),
+    )
+    .unwrap();
+    let source = format!("dir:{}", folder.display());
+    let args = [
+        "--http",
+        "127.0.0.1:0",
+        "--tokens",
+        tokens.to_str().unwrap(),
+        "--source",
+        &source,
+    ];
+    let (mut online, _, base) = start_online_with(&catalog, &data, &args);
+    let at = rfc3339(now() - 3600);
+    // The account opens offline; a call of 60 s (1.50) is charged offline; 4.00 paid.
+    let opened = [
+        json!({"type": "open_account", "id": "open-A", "account": "A", "time": at,
+               "numbers": [{"msisdn": "79001000001", "plan": "BASIC"}]}),
+        json!({"type": "payment", "id": "pay-A", "account": "A", "amount": "4.00", "time": at}),
+        json!({"type": "usage", "id": "cdr-offline-1", "msisdn": "79001000001", "service": "voice",
+               "other": "79001000002", "start": rfc3339(now() - 1800), "duration": 60}),
+    ];
+    drop_file(&folder, "001.jsonl", &opened);
+    let voice = "service=voice&other=79001000002";
+    // 2.50 left: 100 s.
+    let ready = max_usage_when(&base, "79001000001", voice, |a| a.1["max_usage"] == 100);
+    assert_eq!(ready.0, 200);
+    let begin = json!({"session": "mixed-1", "number": "79001000001", "service": "voice",
+                       "other": "79001000002", "requested": 60});
+    assert_eq!(post(&base, "/api/v1/sessions", &begin).0, 201);
+    // A payment arrives offline while the call is open: the grant holds 1.50 of 12.50.
+    drop_file(
+        &folder,
+        "002.jsonl",
+        &[json!({"type": "payment", "id": "pay-A-2", "account": "A",
+        "amount": "10.00", "time": rfc3339(now() - 60)})],
+    );
+    // 11.00 free: 1.50 for the first minute, then 0.025 a second: 440 s.
+    max_usage_when(&base, "79001000001", voice, |a| a.1["max_usage"] == 440);
+    let end = json!({"number": "79001000001", "service": "voice", "other": "79001000002",
+                     "request": 1, "used": 60});
+    assert_eq!(
+        post(&base, "/api/v1/sessions/mixed-1/terminate", &end).0,
+        200
+    );
+    stop(&mut online);
+    // Restarted on the same folder: its files were read to their end, and count once.
+    let (mut online, _, base) = start_online_with(&catalog, &data, &args);
+    assert_eq!(max_usage(&base, "79001000001", voice).1["max_usage"], 440);
+    stop(&mut online);
+    let balances = ratel(&["balance", "--all", "--data", data.to_str().unwrap()]);
+    // 14.00 paid, 1.50 offline, 1.50 online.
+    assert!(balances.contains("\"balance\":\"11.00\""), "{balances}");
+    let audit = ratel(&["audit", "--data", data.to_str().unwrap()]);
+    assert!(!audit.contains("DISCREPANCY"), "{audit}");
+    let replay = ratel(&["replay", "--data", data.to_str().unwrap()]);
+    assert!(
+        !replay.contains("MISMATCH") && !replay.contains("STATE DIFFERS"),
+        "{replay}"
+    );
+}

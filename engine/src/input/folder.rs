@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 const POLL: Duration = Duration::from_millis(200);
 
 /// Opens a file where the store stopped reading it (`crate::store::files::open`).
-pub type Opener = Box<dyn FnMut(&Path, &mut Numbers) -> std::io::Result<Opened>>;
+pub type Opener = Box<dyn FnMut(&Path, &mut Numbers) -> std::io::Result<Opened> + Send>;
 
 pub struct Folder {
     dir: PathBuf,

@@ -5,7 +5,7 @@
 
 use super::credit_control::Verdict;
 use crate::pipeline::{Appended, Engine, EngineError};
-use crate::source::Line;
+use crate::source::{Line, Source};
 use crate::topics::ONLINE_TOPIC;
 use compact_str::CompactString;
 use rating::event::{SessionRequest, SessionStep};
@@ -61,61 +61,144 @@ pub async fn decided(
 /// The most requests one write commits.
 pub const MAX_GROUP: usize = 4_096;
 
+/// Offline inputs rated by the same engine between groups of online requests (`ratel online
+/// --source`): a file or a folder, a batch at a time.
+pub struct Offline {
+    pub source: Box<dyn Source + Send>,
+    pub batch: usize,
+    reading: Reading,
+    polled: std::time::Instant,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Reading {
+    /// The last batch had lines: read on at once.
+    Lines,
+    /// A folder with nothing new: looked at again after [`POLL_IDLE`].
+    Idle,
+    /// Read to its end (a file): no more.
+    Done,
+}
+
+/// How often a folder with nothing new is looked at again.
+const POLL_IDLE: std::time::Duration = std::time::Duration::from_millis(200);
+
+impl Offline {
+    pub fn new(mut source: Box<dyn Source + Send>, batch: usize) -> Offline {
+        source.yield_when_idle(true);
+        Offline {
+            source,
+            batch,
+            reading: Reading::Lines,
+            polled: std::time::Instant::now(),
+        }
+    }
+
+    /// How long the decider may wait for online requests before this has work.
+    fn patience(&self) -> std::time::Duration {
+        match self.reading {
+            Reading::Lines => std::time::Duration::ZERO,
+            Reading::Idle => POLL_IDLE.saturating_sub(self.polled.elapsed()),
+            Reading::Done => std::time::Duration::from_secs(1),
+        }
+    }
+
+    /// Rates and commits the source's next batch, if it is time to read one.
+    fn rate_next(&mut self, engine: &mut Engine) -> Result<(), EngineError> {
+        if self.reading == Reading::Done
+            || (self.reading == Reading::Idle && self.polled.elapsed() < POLL_IDLE)
+        {
+            return Ok(());
+        }
+        self.polled = std::time::Instant::now();
+        let mut lines = Vec::with_capacity(self.batch);
+        self.source.next_batch(self.batch, &mut lines)?;
+        if lines.is_empty() {
+            self.reading = if self.source.paused() {
+                Reading::Idle
+            } else {
+                eprintln!("ratel online: {} read to its end", self.source.describe());
+                Reading::Done
+            };
+            return Ok(());
+        }
+        self.reading = Reading::Lines;
+        let commit = engine.prepare(&lines)?;
+        engine.commit(commit)?;
+        self.source.committed(&lines);
+        Ok(())
+    }
+}
+
 /// Decides jobs until every sender is gone. A failed write ends it with its error, after
 /// answering the batch's jobs that nothing was decided: the state in memory is then ahead of the
 /// store, and a restart resumes from what was committed. Between jobs, and at least every
 /// second, the sessions nobody reported on past their validity and grace are ended as the
-/// catalog says (`SessionStep::Expire`, at the server's clock).
-pub fn decide(engine: &mut Engine, jobs: &mpsc::Receiver<Work>) -> Result<(), EngineError> {
+/// catalog says (`SessionStep::Expire`, at the server's clock); and between groups, the
+/// offline source's next batch is rated, if there is one.
+pub fn decide(
+    engine: &mut Engine,
+    jobs: &mpsc::Receiver<Work>,
+    mut offline: Option<Offline>,
+) -> Result<(), EngineError> {
     engine.keep_appended();
     let mut expiries = Expiries::of(engine);
     let mut lines = Lines::default();
     loop {
-        let first = match jobs.recv_timeout(std::time::Duration::from_secs(1)) {
+        let patience = offline
+            .as_ref()
+            .map_or(std::time::Duration::from_secs(1), Offline::patience);
+        let first = match jobs.recv_timeout(patience) {
             Ok(work) => Some(work),
             Err(mpsc::RecvTimeoutError::Timeout) => None,
             Err(mpsc::RecvTimeoutError::Disconnected) => return Ok(()),
         };
-        let mut group: Vec<Job> = Vec::new();
-        let mut requests = 0;
-        let mut next = first;
-        while let Some(work) = next.take() {
-            match work {
-                Work::Decide(job) => {
-                    requests += job.requests.len();
-                    group.push(job);
-                }
-                Work::MaxUsage { asked, reply } => {
-                    let _ = reply.send(rating::online::max_usage(
-                        &engine.state,
-                        &engine.cat,
-                        &asked,
-                    ));
-                }
-            }
-            if requests < MAX_GROUP {
-                next = jobs.try_recv().ok();
-            }
-        }
+        let group = gather(engine, jobs, first);
         let expired = expiries.due(engine, super::clock::now(), MAX_GROUP);
-        if group.is_empty() && expired.is_empty() {
-            continue;
-        }
-        let made = group.iter().flat_map(|job| &job.requests).chain(&expired);
-        let (batch, parsed) = lines.of(made);
-        let written = engine
-            .prepare_parsed(&batch, parsed)
-            .and_then(|commit| engine.commit(commit));
-        if let Err(e) = written {
-            for job in group {
-                let failed = vec![Verdict::Failed(e.to_string()); job.requests.len()];
-                let _ = job.reply.send(failed);
+        if !group.is_empty() || !expired.is_empty() {
+            let made = group.iter().flat_map(|job| &job.requests).chain(&expired);
+            let (batch, parsed) = lines.of(made);
+            let written = engine
+                .prepare_parsed(&batch, parsed)
+                .and_then(|commit| engine.commit(commit));
+            if let Err(e) = written {
+                for job in group {
+                    let failed = vec![Verdict::Failed(e.to_string()); job.requests.len()];
+                    let _ = job.reply.send(failed);
+                }
+                return Err(e);
             }
-            return Err(e);
+            expiries.note(engine);
+            answer(engine, group);
         }
-        expiries.note(engine);
-        answer(engine, group);
+        if let Some(offline) = &mut offline {
+            offline.rate_next(engine)?;
+        }
     }
+}
+
+/// The jobs that came with `first`, up to [`MAX_GROUP`] requests; questions of max usage are
+/// answered on the way, from the state as committed.
+fn gather(engine: &Engine, jobs: &mpsc::Receiver<Work>, first: Option<Work>) -> Vec<Job> {
+    let mut group: Vec<Job> = Vec::new();
+    let mut requests = 0;
+    let mut next = first;
+    while let Some(work) = next.take() {
+        match work {
+            Work::Decide(job) => {
+                requests += job.requests.len();
+                group.push(job);
+            }
+            Work::MaxUsage { asked, reply } => {
+                let afforded = rating::online::max_usage(&engine.state, &engine.cat, &asked);
+                let _ = reply.send(afforded);
+            }
+        }
+        if requests < MAX_GROUP {
+            next = jobs.try_recv().ok();
+        }
+    }
+    group
 }
 
 /// The pipeline's lines of online requests: numbered in the order the decider made them.

@@ -14,7 +14,7 @@ mod peer;
 
 pub use avps::*;
 pub use credit_control::{read_request, result_of, session_requests, Refusal, Request, Verdict};
-pub use decider::MAX_GROUP;
+pub use decider::{Offline, MAX_GROUP};
 pub use http::{MAX_BODY_BYTES, OPENAPI, ROUTES};
 
 use crate::pipeline::{Engine, EngineError};
@@ -29,6 +29,8 @@ pub struct Options {
     pub origin_realm: String,
     /// The HTTP JSON equivalent, if served: where, and the tokens (operators' only) it takes.
     pub http: Option<(SocketAddr, crate::operations::http::Tokens)>,
+    /// Offline inputs rated by the same engine between online requests.
+    pub offline: Option<Offline>,
 }
 
 /// The most peers connected at once; more wait to be accepted.
@@ -68,7 +70,8 @@ pub fn serve(engine: &mut Engine, options: Options) -> Result<(), EngineError> {
     println!("diameter listening on {}", listener.local_addr()?);
     crate::operations::health::ready();
     std::thread::scope(|scope| {
-        let decider = scope.spawn(move || decider::decide(engine, &queue));
+        let offline = options.offline;
+        let decider = scope.spawn(move || decider::decide(engine, &queue, offline));
         runtime.block_on(async {
             let (stop, stopped) = tokio::sync::watch::channel(false);
             let http = http.map(|(listener, router)| {
