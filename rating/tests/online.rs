@@ -224,6 +224,34 @@ fn max_usage_is_what_a_session_begun_now_would_get_less_what_others_hold() {
     ));
 }
 
+#[test]
+fn a_price_enquiry_is_what_the_units_would_cost_now_and_charges_nothing() {
+    let cat = example();
+    let mut s = account(&cat, "BASIC", "4.00");
+    let at = "2026-11-03T22:00:00Z";
+    let asked = |units| {
+        let input = request(
+            "",
+            0,
+            SessionStep::Event,
+            Service::Voice,
+            at,
+            Some(units),
+            0,
+        );
+        session_of(&input)
+    };
+    // 1.50 for the first minute, then 0.025 a second.
+    assert_eq!(rating::online::price(&s, &cat, &asked(60)), Ok(m("1.50")));
+    assert_eq!(rating::online::price(&s, &cat, &asked(100)), Ok(m("2.50")));
+    // More than the money pays is still priced: a price is no grant.
+    assert_eq!(rating::online::price(&s, &cat, &asked(300)), Ok(m("7.50")));
+    let before = s.account("A").unwrap().clone();
+    step(&mut s, &cat, &voice("call", 0, SessionStep::Initial, at, 0));
+    assert_eq!(rating::online::price(&s, &cat, &asked(60)), Ok(m("1.50")));
+    assert_eq!(before.balance, s.account("A").unwrap().balance);
+}
+
 fn session_of(input: &Input) -> SessionRequest {
     match input {
         Input::Session(r) => r.clone(),

@@ -37,6 +37,8 @@ pub struct Asked {
 pub struct Request {
     pub session_id: String,
     pub request_type: u32,
+    /// Requested-Action of an event request (DIRECT_DEBITING when absent).
+    pub action: u32,
     pub number: u32,
     pub msisdn: Msisdn,
     pub service: Service,
@@ -97,11 +99,17 @@ pub fn read_request(message: &Message) -> Result<Request, Refusal> {
         unsigned32(avps, CC_REQUEST_TYPE)?.ok_or_else(|| missing(CC_REQUEST_TYPE))?;
     let number = unsigned32(avps, CC_REQUEST_NUMBER)?.ok_or_else(|| missing(CC_REQUEST_NUMBER))?;
     let service = service_of(utf8(required(SERVICE_CONTEXT_ID)?)?)?;
-    let action = unsigned32(avps, REQUESTED_ACTION)?;
-    if request_type == EVENT_REQUEST && action.unwrap_or(DIRECT_DEBITING) != DIRECT_DEBITING {
+    let action = unsigned32(avps, REQUESTED_ACTION)?.unwrap_or(DIRECT_DEBITING);
+    if request_type == EVENT_REQUEST && action == REFUND_ACCOUNT {
         return Err(refusal(
             UNABLE_TO_COMPLY,
-            "of the event requests, ratel answers direct debiting only",
+            "a refund is an operator's correction in ratel (a refund input), not a network's request",
+        ));
+    }
+    if request_type == EVENT_REQUEST && action > PRICE_ENQUIRY {
+        return Err(refusal(
+            INVALID_AVP_VALUE,
+            format!("Requested-Action {action}"),
         ));
     }
     if !(INITIAL_REQUEST..=EVENT_REQUEST).contains(&request_type) {
@@ -133,6 +141,7 @@ pub fn read_request(message: &Message) -> Result<Request, Refusal> {
     Ok(Request {
         session_id,
         request_type,
+        action,
         number,
         msisdn: subscriber(avps)?,
         service,

@@ -21,13 +21,59 @@ pub struct Job {
 }
 
 /// What the decider is handed: requests to decide (answered once durable), or a question
-/// about the usage a number can afford, answered from the committed state at once.
+/// answered from the committed state at once, and not logged.
 pub enum Work {
     Decide(Job),
-    MaxUsage {
+    Ask {
         asked: SessionRequest,
-        reply: tokio::sync::oneshot::Sender<Result<u64, Rejection>>,
+        question: Question,
+        reply: tokio::sync::oneshot::Sender<Result<Answer, Rejection>>,
     },
+}
+
+/// A question about a number, asked as the first request of a session would be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Question {
+    /// The units it could be granted now (up to those asked).
+    MaxUsage,
+    /// What the units asked would cost now.
+    Price,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Answer {
+    Units(u64),
+    Money(rust_decimal::Decimal),
+}
+
+/// The answer to `question` about `asked`, from the state as committed.
+fn ask(engine: &Engine, asked: &SessionRequest, question: Question) -> Result<Answer, Rejection> {
+    match question {
+        Question::MaxUsage => {
+            rating::online::max_usage(&engine.state, &engine.cat, asked).map(Answer::Units)
+        }
+        Question::Price => {
+            rating::online::price(&engine.state, &engine.cat, asked).map(Answer::Money)
+        }
+    }
+}
+
+/// The answer to `question` about `asked`, or `None` when the server is stopping.
+pub async fn answered(
+    jobs: &mpsc::SyncSender<Work>,
+    asked: SessionRequest,
+    question: Question,
+) -> Option<Result<Answer, Rejection>> {
+    let (reply, answer) = tokio::sync::oneshot::channel();
+    let work = Work::Ask {
+        asked,
+        question,
+        reply,
+    };
+    if !hand_over(jobs, work).await {
+        return None;
+    }
+    answer.await.ok()
 }
 
 /// Hands `work` to the decider. Its queue is bounded: when it is full, this waits on a
@@ -177,8 +223,8 @@ pub fn decide(
     }
 }
 
-/// The jobs that came with `first`, up to [`MAX_GROUP`] requests; questions of max usage are
-/// answered on the way, from the state as committed.
+/// The jobs that came with `first`, up to [`MAX_GROUP`] requests; questions are answered on
+/// the way, from the state as committed.
 fn gather(engine: &Engine, jobs: &mpsc::Receiver<Work>, first: Option<Work>) -> Vec<Job> {
     let mut group: Vec<Job> = Vec::new();
     let mut requests = 0;
@@ -189,9 +235,12 @@ fn gather(engine: &Engine, jobs: &mpsc::Receiver<Work>, first: Option<Work>) -> 
                 requests += job.requests.len();
                 group.push(job);
             }
-            Work::MaxUsage { asked, reply } => {
-                let afforded = rating::online::max_usage(&engine.state, &engine.cat, &asked);
-                let _ = reply.send(afforded);
+            Work::Ask {
+                asked,
+                question,
+                reply,
+            } => {
+                let _ = reply.send(ask(engine, &asked, question));
             }
         }
         if requests < MAX_GROUP {

@@ -6,7 +6,7 @@
 
 use super::avps::*;
 use super::credit_control::{session_requests, verdict_code, Asked, Refusal, Request, Verdict};
-use super::decider::{decided, hand_over, Work};
+use super::decider::{answered, decided, Answer, Question, Work};
 use crate::operations::http::{Role, Tokens};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -92,16 +92,16 @@ struct Body {
     time: Option<String>,
 }
 
-/// An answer: a status and a JSON body.
-type Answer = (StatusCode, Json<Value>);
+/// A reply: a status and a JSON body.
+type Reply = (StatusCode, Json<Value>);
 
-fn refused(refusal: &Refusal) -> Answer {
+fn refused(refusal: &Refusal) -> Reply {
     let body = json!({"error": error_name(refusal.code), "result_code": refusal.code,
                       "message": refusal.why});
     (status_of(refusal.code), Json(body))
 }
 
-fn bad(why: impl Into<String>) -> Answer {
+fn bad(why: impl Into<String>) -> Reply {
     refused(&Refusal {
         code: INVALID_AVP_VALUE,
         why: why.into(),
@@ -134,7 +134,7 @@ fn error_name(code: u32) -> &'static str {
 }
 
 /// Whether the caller is an operator: 401 without a known token, 403 for a subscriber's.
-fn operator(context: &Context, headers: &HeaderMap) -> Result<(), Answer> {
+fn operator(context: &Context, headers: &HeaderMap) -> Result<(), Reply> {
     match context.tokens.role(headers) {
         Some(Role::Operator) => Ok(()),
         Some(Role::Subscriber { .. }) => Err((
@@ -149,7 +149,7 @@ fn operator(context: &Context, headers: &HeaderMap) -> Result<(), Answer> {
 }
 
 /// The credit-control request a body makes, of `kind`, for `session` at request `number`.
-fn request_of(body: &Body, kind: u32, session: &str, number: u32) -> Result<Request, Answer> {
+fn request_of(body: &Body, kind: u32, session: &str, number: u32) -> Result<Request, Reply> {
     let msisdn = Msisdn::parse(&body.number).map_err(bad)?;
     let time = match &body.time {
         Some(text) => Some(Timestamp::parse_rfc3339(text).map_err(bad)?),
@@ -161,6 +161,7 @@ fn request_of(body: &Body, kind: u32, session: &str, number: u32) -> Result<Requ
     Ok(Request {
         session_id: session.to_string(),
         request_type: kind,
+        action: DIRECT_DEBITING,
         number,
         msisdn,
         service: body.service,
@@ -175,7 +176,7 @@ fn request_of(body: &Body, kind: u32, session: &str, number: u32) -> Result<Requ
 }
 
 /// Decides `request` and answers as its verdict says.
-async fn decide(context: &Context, request: Result<Request, Answer>, created: bool) -> Answer {
+async fn decide(context: &Context, request: Result<Request, Reply>, created: bool) -> Reply {
     let request = match request {
         Ok(request) => request,
         Err(answer) => return answer,
@@ -193,12 +194,12 @@ async fn decide(context: &Context, request: Result<Request, Answer>, created: bo
     answer(context, made, verdict, created)
 }
 
-fn stopping() -> Answer {
+fn stopping() -> Reply {
     let body = json!({"error": "unavailable", "message": "the charging engine is stopping"});
     (StatusCode::SERVICE_UNAVAILABLE, Json(body))
 }
 
-fn answer(context: &Context, made: &SessionRequest, verdict: &Verdict, created: bool) -> Answer {
+fn answer(context: &Context, made: &SessionRequest, verdict: &Verdict, created: bool) -> Reply {
     let code = verdict_code(&context.online, made, verdict);
     let mut body = json!({"session": made.session.as_str(), "request": made.request,
                           "result_code": code});
@@ -238,7 +239,7 @@ fn answer(context: &Context, made: &SessionRequest, verdict: &Verdict, created: 
 /// The body as JSON, or 400 with what is wrong with it.
 fn body_of(
     body: Result<Json<Body>, axum::extract::rejection::JsonRejection>,
-) -> Result<Body, Answer> {
+) -> Result<Body, Reply> {
     body.map(|Json(body)| body).map_err(|e| {
         // Too large (413), not JSON (415), or JSON that is not a request (400, 422 → 400).
         let (_, answer) = bad(e.body_text());
@@ -365,24 +366,17 @@ async fn max_usage(
         Ok(asked) => asked,
         Err(answer) => return answer.into_response(),
     };
-    let (reply, answered) = tokio::sync::oneshot::channel();
-    let work = Work::MaxUsage {
-        asked: asked.clone(),
-        reply,
-    };
-    if !hand_over(&context.jobs, work).await {
-        return stopping().into_response();
-    }
-    let Ok(afforded) = answered.await else {
+    let Some(afforded) = answered(&context.jobs, asked.clone(), Question::MaxUsage).await else {
         return stopping().into_response();
     };
     match afforded {
-        Ok(units) => {
+        Ok(Answer::Units(units)) => {
             let body = json!({"number": asked.msisdn.to_string(), "service": asked.service.name(),
                               "unit": asked.service.unit().to_string(), "max_usage": units,
                               "at": asked.time.to_string()});
             (StatusCode::OK, Json(body)).into_response()
         }
+        Ok(Answer::Money(_)) => unreachable!("max usage is answered in units"),
         Err(rejection) => {
             let code = super::credit_control::result_of(&rejection);
             refused(&Refusal {

@@ -9,6 +9,7 @@ mod avps;
 mod clock;
 mod credit_control;
 mod decider;
+mod enquiry;
 mod http;
 mod peer;
 
@@ -46,6 +47,7 @@ pub fn serve(engine: &mut Engine, options: Options) -> Result<(), EngineError> {
         origin_host: options.origin_host,
         origin_realm: options.origin_realm,
         online: engine.cat.online.clone(),
+        currency: engine.cat.currency.clone(),
         jobs: jobs.clone(),
     });
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -61,12 +63,14 @@ pub fn serve(engine: &mut Engine, options: Options) -> Result<(), EngineError> {
             let context = Arc::new(http::Context {
                 tokens,
                 online,
-                jobs,
+                jobs: jobs.clone(),
             });
             Some((listener, http::router(context)))
         }
         None => None,
     };
+    // The decider ends when the last sender is gone: the connections' and the routes' only.
+    drop(jobs);
     println!("diameter listening on {}", listener.local_addr()?);
     crate::operations::health::ready();
     std::thread::scope(|scope| {

@@ -25,6 +25,8 @@ pub struct Context {
     pub origin_host: String,
     pub origin_realm: String,
     pub online: Online,
+    /// The catalog's currency (ISO 4217), for the cost a price enquiry answers.
+    pub currency: String,
     pub jobs: std::sync::mpsc::SyncSender<Work>,
 }
 
@@ -203,6 +205,9 @@ async fn credit_control(context: &Context, message: &Message) -> Message {
         Ok(requests) => requests,
         Err(refused) => return refused_answer(context, message, &refused),
     };
+    if request.request_type == EVENT_REQUEST && request.action != DIRECT_DEBITING {
+        return super::enquiry::answer(context, message, &request, requests).await;
+    }
     let Some(verdicts) = decided(&context.jobs, requests.clone()).await else {
         let stopping = Refusal {
             code: UNABLE_TO_COMPLY,
@@ -210,18 +215,7 @@ async fn credit_control(context: &Context, message: &Message) -> Message {
         };
         return refused_answer(context, message, &stopping);
     };
-    let mut answer = base_answer(context, &message.header, SUCCESS);
-    answer
-        .avps
-        .insert(0, Avp::utf8(SESSION_ID, None, &request.session_id));
-    answer
-        .push(Avp::unsigned32(
-            AUTH_APPLICATION_ID,
-            None,
-            APPLICATION_CREDIT_CONTROL,
-        ))
-        .push(Avp::unsigned32(CC_REQUEST_TYPE, None, request.request_type))
-        .push(Avp::unsigned32(CC_REQUEST_NUMBER, None, request.number));
+    let mut answer = credit_control_answer(context, message, &request);
     let mut codes = Vec::new();
     for (made, verdict) in requests.iter().zip(&verdicts) {
         let (avp, code) = service_answer(&context.online, made, verdict);
@@ -236,8 +230,30 @@ async fn credit_control(context: &Context, message: &Message) -> Message {
     answer
 }
 
+/// A CCA of `request`, successful until its services say otherwise: Session-Id, Result-Code,
+/// the origin, Auth-Application-Id, CC-Request-Type and CC-Request-Number.
+pub(super) fn credit_control_answer(
+    context: &Context,
+    message: &Message,
+    request: &super::Request,
+) -> Message {
+    let mut answer = base_answer(context, &message.header, SUCCESS);
+    answer
+        .avps
+        .insert(0, Avp::utf8(SESSION_ID, None, &request.session_id));
+    answer
+        .push(Avp::unsigned32(
+            AUTH_APPLICATION_ID,
+            None,
+            APPLICATION_CREDIT_CONTROL,
+        ))
+        .push(Avp::unsigned32(CC_REQUEST_TYPE, None, request.request_type))
+        .push(Avp::unsigned32(CC_REQUEST_NUMBER, None, request.number));
+    answer
+}
+
 /// The answer to a request refused as a whole: its Session-Id and Result-Code.
-fn refused_answer(context: &Context, message: &Message, refused: &Refusal) -> Message {
+pub(super) fn refused_answer(context: &Context, message: &Message, refused: &Refusal) -> Message {
     let mut answer = base_answer(context, &message.header, refused.code);
     if let Some(session) = message.find(SESSION_ID, None) {
         answer.avps.insert(0, session.clone());

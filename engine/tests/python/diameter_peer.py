@@ -79,7 +79,7 @@ def ccr(command):
     m.cc_request_type = command["type"]
     m.cc_request_number = command["number"]
     if command["type"] == 4:
-        m.requested_action = 0
+        m.requested_action = command.get("action", 0)
     if "event_time" in command:
         from datetime import datetime, timezone
         m.event_timestamp = datetime.fromtimestamp(command["event_time"], timezone.utc)
@@ -113,6 +113,13 @@ def summary(answer):
         "origin_host": (getattr(answer, "origin_host", b"") or b"").decode(),
         "mscc": [],
     }
+    if getattr(answer, "check_balance_result", None) is not None:
+        out["check_balance_result"] = answer.check_balance_result
+    cost = getattr(answer, "cost_information", None)
+    if cost is not None:
+        out["cost"] = {"digits": cost.unit_value.value_digits,
+                       "exponent": cost.unit_value.exponent,
+                       "currency": cost.currency_code}
     for mscc in getattr(answer, "multiple_services_credit_control", None) or []:
         granted = None
         if mscc.granted_service_unit is not None:

@@ -89,6 +89,20 @@ pub fn max_usage(state: &State, cat: &Catalog, asked: &SessionRequest) -> Result
     grant(cat, &acct, &probe, asked.time, want).map(|granted| granted.units)
 }
 
+/// What `asked`'s units (at least one) would cost now in money, after what the number's
+/// packages would pay, beside what the account's sessions hold (Diameter's PRICE_ENQUIRY). A
+/// read: nothing is charged.
+pub fn price(state: &State, cat: &Catalog, asked: &SessionRequest) -> Result<Decimal, Rejection> {
+    let acct =
+        (state.account_of_number(asked.msisdn)).ok_or(Rejection::UnknownNumber(asked.msisdn))?;
+    // No open session has an empty id: every session's hold is taken out.
+    let view = others_held(acct, "");
+    let (acct, _) = renewed(cat, &view, asked.time);
+    let want = wanted(cat, asked).max(1);
+    let usage = usage_of(&Session::of(asked), &asked.id, asked.time, want);
+    paid_for(cat, &acct, &usage, want).map(|paid| paid.money)
+}
+
 /// The CDR of a session charged online: reconciled with the session, open or ended lately, and
 /// never charged; refused if the account knows no such session of the number.
 pub(crate) fn reconcile(
