@@ -658,6 +658,9 @@ fn the_http_api_charges_online_once_for_operators_only_and_the_store_audits_clea
     let balances = ratel(&["balance", "--all", "--data", data.to_str().unwrap()]);
     // A: 90 s of voice (60 then 30), 2.25 of 4.00. C: one SMS of 2.00, once though sent twice.
     assert!(balances.contains("\"balance\":\"1.75\""), "{balances}");
+    // D's data session, redirected with nothing granted, is open and holds nothing.
+    let held = "\"online\":{\"sessions_open\":1,\"held\":\"0\"}";
+    assert!(balances.contains(held), "{balances}");
     assert!(balances.contains("\"balance\":\"1.00\""), "{balances}");
     let audit = ratel(&["audit", "--data", data.to_str().unwrap()]);
     assert!(!audit.contains("DISCREPANCY"), "{audit}");

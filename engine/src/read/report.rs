@@ -47,7 +47,17 @@ pub struct AccountView {
     pub blocked_for_inactivity: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub released: Option<String>,
+    /// Online sessions open, and the money their grants hold (not moved from the balance; not
+    /// available to spend until they end).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub online: Option<OnlineView>,
     pub numbers: Vec<NumberView>,
+}
+
+#[derive(Serialize)]
+pub struct OnlineView {
+    pub sessions_open: usize,
+    pub held: String,
 }
 
 #[derive(Serialize)]
@@ -71,6 +81,12 @@ pub fn account_view(cat: &Catalog, account: &Account) -> AccountView {
         low_balance: account.low_balance.map(|x| x.to_string()),
         blocked_for_inactivity: account.activity.blocked.map(|t| t.to_string()),
         released: account.activity.released.map(|t| t.to_string()),
+        online: (!account.sessions.is_empty()).then(|| OnlineView {
+            sessions_open: account.sessions.len(),
+            held: (account.sessions.iter().map(|s| s.hold.money))
+                .sum::<rust_decimal::Decimal>()
+                .to_string(),
+        }),
         numbers: account
             .numbers
             .iter()
