@@ -613,11 +613,17 @@ fn the_http_api_charges_online_once_for_operators_only_and_the_store_audits_clea
          [[tokens]]\ntoken = \"{SUBSCRIBER}\"\naccount = \"A\"\n"
     );
     std::fs::write(&tokens, text).unwrap();
+    let metrics = {
+        let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        free.local_addr().unwrap().to_string()
+    };
     let extra = [
         "--http",
         "127.0.0.1:0",
         "--tokens",
         tokens.to_str().unwrap(),
+        "--metrics",
+        &metrics,
     ];
     let (mut online, _, base) = start_online_with(&catalog, &data, &extra);
     let base = base.as_str();
@@ -646,6 +652,7 @@ fn the_http_api_charges_online_once_for_operators_only_and_the_store_audits_clea
     assert_eq!((status, &doc["openapi"]), (200, &json!("3.0.3")));
     http_voice_session(base);
     http_charges_and_refusals(base);
+    online_metrics_count(&metrics);
     stop(&mut online);
     // Mediation's CDR of the call charged online: reconciled (95 s against 90), not charged.
     let cdr = json!({"type": "session_cdr", "session": "web-1", "usage": {"id": "cdr-web-1",
@@ -718,6 +725,43 @@ fn a_forged_reconciliation_is_found(data: &Path) {
     assert!(!report.ok());
     let found = |l: &String| l.contains("a CDR reconciled with session web-1");
     assert!(report.listed.iter().any(found), "{:#?}", report.listed);
+}
+
+/// The metrics endpoint counts the requests answered by request and result: the call's first
+/// request three times (sent twice, and the data session's), its refusals by their codes.
+fn online_metrics_count(metrics: &str) {
+    let text = ureq::get(&format!("http://{metrics}/metrics"))
+        .call()
+        .unwrap()
+        .into_string()
+        .unwrap();
+    let value = |labels: &[&str]| -> Option<f64> {
+        text.lines()
+            .filter(|l| l.starts_with("ratel_online_requests_total{"))
+            .find(|l| labels.iter().all(|label| l.contains(label)))
+            .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+    };
+    let http = "interface=\"http\"";
+    assert_eq!(
+        value(&[http, "request=\"initial\"", "result=\"2001\""]),
+        Some(3.0),
+        "{text}"
+    );
+    assert_eq!(
+        value(&[http, "request=\"event\"", "result=\"4012\""]),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(
+        value(&[http, "request=\"max_usage\"", "result=\"5030\""]),
+        Some(1.0),
+        "{text}"
+    );
+    assert!(
+        text.contains("ratel_online_answer_seconds_count{interface=\"http\"}"),
+        "{text}"
+    );
+    assert!(text.contains("ratel_online_group_requests_count"), "{text}");
 }
 
 /// A voice call over HTTP: max usage before and during, a first request sent twice, an update

@@ -4,6 +4,7 @@
 //! commit: the window is the previous write's sync, and no request waits for a timer).
 
 use super::credit_control::Verdict;
+use crate::operations::metrics::{ONLINE_EXPIRED, ONLINE_GROUP};
 use crate::pipeline::{Appended, Engine, EngineError};
 use crate::source::{Line, Source};
 use crate::topics::ONLINE_TOPIC;
@@ -202,6 +203,9 @@ pub fn decide(
         let group = gather(engine, jobs, first);
         let expired = expiries.due(engine, super::clock::now(), MAX_GROUP);
         if !group.is_empty() || !expired.is_empty() {
+            let requests: usize = group.iter().map(|job| job.requests.len()).sum();
+            metrics::histogram!(ONLINE_GROUP).record((requests + expired.len()) as f64);
+            metrics::counter!(ONLINE_EXPIRED).increment(expired.len() as u64);
             let made = group.iter().flat_map(|job| &job.requests).chain(&expired);
             let (batch, parsed) = lines.of(made);
             let written = engine

@@ -7,6 +7,7 @@
 use super::avps::*;
 use super::credit_control::{session_requests, verdict_code, Asked, Refusal, Request, Verdict};
 use super::decider::{answered, decided, Answer, Question, Work};
+use super::meter;
 use crate::operations::http::{Role, Tokens};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -185,12 +186,16 @@ async fn decide(context: &Context, request: Result<Request, Reply>, created: boo
         Ok(made) => made,
         Err(refusal) => return refused(&refusal),
     };
+    let read = std::time::Instant::now();
     let Some(verdicts) = decided(&context.jobs, made.clone()).await else {
         return stopping();
     };
     let (Some(made), Some(verdict)) = (made.first(), verdicts.first()) else {
         return stopping();
     };
+    let name = meter::request_name(request.request_type, request.action);
+    let code = verdict_code(&context.online, made, verdict);
+    meter::answered(meter::Interface::Http, name, code, read);
     answer(context, made, verdict, created)
 }
 
@@ -366,9 +371,14 @@ async fn max_usage(
         Ok(asked) => asked,
         Err(answer) => return answer.into_response(),
     };
+    let read = std::time::Instant::now();
     let Some(afforded) = answered(&context.jobs, asked.clone(), Question::MaxUsage).await else {
         return stopping().into_response();
     };
+    let code = afforded
+        .as_ref()
+        .map_or_else(super::credit_control::result_of, |_| SUCCESS);
+    meter::answered(meter::Interface::Http, "max_usage", code, read);
     match afforded {
         Ok(Answer::Units(units)) => {
             let body = json!({"number": asked.msisdn.to_string(), "service": asked.service.name(),

@@ -11,6 +11,7 @@ mod credit_control;
 mod decider;
 mod enquiry;
 mod http;
+mod meter;
 mod peer;
 
 pub use avps::*;

@@ -138,7 +138,9 @@ async fn handle(
             };
             let (context, answers) = (context.clone(), answers.clone());
             tokio::spawn(async move {
+                let read = std::time::Instant::now();
                 let answer = credit_control(&context, &message).await;
+                record(&message, &answer, read);
                 send(&answers, answer).await;
                 drop(permit);
             });
@@ -153,6 +155,18 @@ async fn handle(
             Flow::Go
         }
     }
+}
+
+/// Counts a credit-control request answered: its type (and action) and Result-Code.
+fn record(request: &Message, answer: &Message, read: std::time::Instant) {
+    let value = |message: &Message, code| {
+        (message.find(code, None)).and_then(|avp| avp.as_unsigned32().ok())
+    };
+    let kind = value(request, CC_REQUEST_TYPE).unwrap_or(0);
+    let action = value(request, REQUESTED_ACTION).unwrap_or(DIRECT_DEBITING);
+    let result = value(answer, RESULT_CODE).unwrap_or(0);
+    let name = super::meter::request_name(kind, action);
+    super::meter::answered(super::meter::Interface::Diameter, name, result, read);
 }
 
 async fn send(answers: &mpsc::Sender<Vec<u8>>, message: Message) {

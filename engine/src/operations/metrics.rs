@@ -30,9 +30,13 @@ pub const BLOCK_CACHE_HITS: &str = "ratel_rocksdb_block_cache_hits_total";
 pub const BLOCK_CACHE_MISSES: &str = "ratel_rocksdb_block_cache_misses_total";
 pub const HTTP_REQUESTS: &str = "ratel_http_requests_total";
 pub const HTTP_SECONDS: &str = "ratel_http_request_duration_seconds";
+pub const ONLINE_REQUESTS: &str = "ratel_online_requests_total";
+pub const ONLINE_SECONDS: &str = "ratel_online_answer_seconds";
+pub const ONLINE_GROUP: &str = "ratel_online_group_requests";
+pub const ONLINE_EXPIRED: &str = "ratel_online_sessions_expired_total";
 
 /// Every metric ratel exports itself (histograms also as `_bucket`, `_sum` and `_count`).
-pub const NAMES: [&str; 23] = [
+pub const NAMES: [&str; 27] = [
     INPUTS,
     TICKS,
     DERIVED,
@@ -56,6 +60,10 @@ pub const NAMES: [&str; 23] = [
     BLOCK_CACHE_MISSES,
     HTTP_REQUESTS,
     HTTP_SECONDS,
+    ONLINE_REQUESTS,
+    ONLINE_SECONDS,
+    ONLINE_GROUP,
+    ONLINE_EXPIRED,
 ];
 
 /// The process's own figures (CPU, memory, descriptors), Prometheus's standard `process_*`.
@@ -92,6 +100,8 @@ pub fn install() -> Result<&'static PrometheusHandle, MetricsError> {
         .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), &SECONDS_BUCKETS)
         .map_err(err)?
         .set_buckets_for_metric(Matcher::Full(BATCH_LINES.into()), &LINES_BUCKETS)
+        .map_err(err)?
+        .set_buckets_for_metric(Matcher::Full(ONLINE_GROUP.into()), &LINES_BUCKETS)
         .map_err(err)?
         .install_recorder()
         .map_err(err)?;
@@ -174,6 +184,24 @@ fn describe() {
     );
     describe_sources();
     describe_store_and_http();
+    describe_online();
+}
+
+fn describe_online() {
+    describe_counter!(ONLINE_REQUESTS, "Online charging requests answered (`ratel online`), by interface (diameter, http), request (initial, update, terminate, event, check_balance, price_enquiry, max_usage) and result (the Diameter Result-Code, or its HTTP equivalent's).");
+    describe_histogram!(
+        ONLINE_SECONDS,
+        Unit::Seconds,
+        "Time from an online request read to its answer ready: decided and durable (group commit included)."
+    );
+    describe_histogram!(
+        ONLINE_GROUP,
+        "Online requests (and expiries) committed by one synced write: the group commit's size."
+    );
+    describe_counter!(
+        ONLINE_EXPIRED,
+        "Online sessions ended by the server for want of reports (abandoned)."
+    );
 }
 
 fn describe_sources() {
