@@ -93,6 +93,9 @@ struct Body {
     time: Option<String>,
 }
 
+/// A request's body as read: JSON, or why not.
+type JsonBody = Result<Json<Body>, axum::extract::rejection::JsonRejection>;
+
 /// A reply: a status and a JSON body.
 type Reply = (StatusCode, Json<Value>);
 
@@ -242,9 +245,7 @@ fn answer(context: &Context, made: &SessionRequest, verdict: &Verdict, created: 
 }
 
 /// The body as JSON, or 400 with what is wrong with it.
-fn body_of(
-    body: Result<Json<Body>, axum::extract::rejection::JsonRejection>,
-) -> Result<Body, Reply> {
+fn body_of(body: JsonBody) -> Result<Body, Reply> {
     body.map(|Json(body)| body).map_err(|e| {
         // Too large (413), not JSON (415), or JSON that is not a request (400, 422 → 400).
         let (_, answer) = bad(e.body_text());
@@ -260,7 +261,7 @@ fn body_of(
 async fn begin(
     State(context): State<Arc<Context>>,
     headers: HeaderMap,
-    body: Result<Json<Body>, axum::extract::rejection::JsonRejection>,
+    body: JsonBody,
 ) -> Response {
     if let Err(answer) = operator(&context, &headers) {
         return answer.into_response();
@@ -278,7 +279,7 @@ async fn later(
     context: &Context,
     headers: &HeaderMap,
     session: &str,
-    body: Result<Json<Body>, axum::extract::rejection::JsonRejection>,
+    body: JsonBody,
     kind: u32,
 ) -> Response {
     if let Err(answer) = operator(context, headers) {
@@ -296,7 +297,7 @@ async fn update(
     State(context): State<Arc<Context>>,
     Path(session): Path<String>,
     headers: HeaderMap,
-    body: Result<Json<Body>, axum::extract::rejection::JsonRejection>,
+    body: JsonBody,
 ) -> Response {
     later(&context, &headers, &session, body, UPDATE_REQUEST).await
 }
@@ -305,7 +306,7 @@ async fn terminate(
     State(context): State<Arc<Context>>,
     Path(session): Path<String>,
     headers: HeaderMap,
-    body: Result<Json<Body>, axum::extract::rejection::JsonRejection>,
+    body: JsonBody,
 ) -> Response {
     later(&context, &headers, &session, body, TERMINATION_REQUEST).await
 }
@@ -315,7 +316,7 @@ async fn terminate(
 async fn charge(
     State(context): State<Arc<Context>>,
     headers: HeaderMap,
-    body: Result<Json<Body>, axum::extract::rejection::JsonRejection>,
+    body: JsonBody,
 ) -> Response {
     if let Err(answer) = operator(&context, &headers) {
         return answer.into_response();

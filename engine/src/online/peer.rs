@@ -19,6 +19,8 @@ use tokio::sync::{mpsc, Semaphore};
 pub const FRAME_SECONDS: u64 = 10;
 pub const MAX_IN_FLIGHT: usize = 1_024;
 pub const MAX_QUEUED: usize = 1_024;
+const READ_BUFFER_BYTES: usize = 64 * 1024;
+const ANSWERS_PER_WRITE: usize = 64;
 
 /// What every connection shares: who ratel is, the catalog's online rules, the decider.
 pub struct Context {
@@ -36,11 +38,19 @@ pub async fn serve(stream: TcpStream, context: Arc<Context>) {
         .peer_addr()
         .map(|a| a.to_string())
         .unwrap_or_default();
-    let (mut reader, mut writer) = stream.into_split();
+    let (reader, mut writer) = stream.into_split();
+    // Buffered: a message's header and body, and the messages that came with it, in one read.
+    let mut reader = tokio::io::BufReader::with_capacity(READ_BUFFER_BYTES, reader);
     let (answers, mut queued) = mpsc::channel::<Vec<u8>>(MAX_QUEUED);
     let writing = tokio::spawn(async move {
-        while let Some(bytes) = queued.recv().await {
-            if writer.write_all(&bytes).await.is_err() {
+        // The answers ready together go out in one write.
+        let (mut ready, mut out) = (Vec::new(), Vec::new());
+        while queued.recv_many(&mut ready, ANSWERS_PER_WRITE).await > 0 {
+            out.clear();
+            ready
+                .drain(..)
+                .for_each(|bytes| out.extend_from_slice(&bytes));
+            if writer.write_all(&out).await.is_err() {
                 break;
             }
         }
@@ -72,7 +82,7 @@ enum Flow {
 
 /// A whole message, `None` at a clean end of the stream.
 async fn read_frame(
-    reader: &mut tokio::net::tcp::OwnedReadHalf,
+    reader: &mut (impl tokio::io::AsyncRead + Unpin),
 ) -> Result<Option<Vec<u8>>, String> {
     let mut first = [0u8; 4];
     match reader.read_exact(&mut first).await {
