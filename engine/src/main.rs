@@ -486,20 +486,20 @@ struct OnlineArgs {
     #[arg(long)]
     metrics: Option<std::net::SocketAddr>,
     /// Serve the HTTP JSON equivalent of credit control on this address (needs --tokens).
-    #[arg(long, requires = "tokens")]
+    #[arg(long)]
     http: Option<std::net::SocketAddr>,
     /// TOML: [[tokens]] with token and role = "operator" (only operators charge online).
-    #[arg(long, requires = "http")]
+    #[arg(long)]
     tokens: Option<PathBuf>,
     /// Rate offline inputs too, between online requests, in this process: `file:PATH` or
     /// `dir:PATH`, as `ratel run` reads them.
     #[arg(long)]
     source: Option<String>,
     /// The source file is whole: its last line counts even without its newline.
-    #[arg(long, requires = "source")]
+    #[arg(long)]
     complete: bool,
     /// Lines of the offline source rated in one batch; online requests wait at most for one.
-    #[arg(long, default_value_t = 1_000, requires = "source",
+    #[arg(long, default_value_t = 1_000,
           value_parser = clap::value_parser!(u64).range(1..=100_000))]
     batch: u64,
 }
@@ -1127,9 +1127,11 @@ fn online_command(args: OnlineArgs) -> Result<()> {
         ..Config::default()
     };
     let mut engine = Engine::open(&args.data, cat, &bytes, cfg)?;
+    // Tokens without --http are ignored: a configuration file may give them to `ratel serve`.
     let http = match (args.http, &args.tokens) {
         (Some(listen), Some(path)) => Some((listen, tokens_of(path)?)),
-        _ => None,
+        (Some(_), None) => bail!("--http needs --tokens: only an operator's token charges online"),
+        (None, _) => None,
     };
     let offline = match &args.source {
         Some(source) => offline_source(&engine, source, args.complete)?

@@ -107,6 +107,29 @@ fn a_flag_beats_its_variable_which_beats_the_file_which_beats_the_default() {
         shown.contains("[serve]\n# not runnable from this configuration alone"),
         "{shown}"
     );
+    // `ratel online` reads the same file: the shared data, its own table, the environment.
+    let online = d.join("online.toml");
+    std::fs::write(
+        &online,
+        format!("data = \"{0}/store-file\"\n[online]\ncatalog = \"{0}/catalog.toml\"\ndiameter = \"127.0.0.1:0\"\n", d.display()),
+    )
+    .unwrap();
+    let out = ratel(
+        &["config", "check", "--config", online.to_str().unwrap()],
+        &[("RATEL_ORIGIN_HOST", "ocs-1.example")],
+    );
+    let shown = text(&out);
+    assert!(out.status.success(), "{shown}");
+    let table = shown.split("[online]").nth(1).unwrap_or_default();
+    assert!(
+        table.contains("diameter = \"127.0.0.1:0\"  # file"),
+        "{shown}"
+    );
+    assert!(
+        table.contains("origin-host = \"ocs-1.example\"  # environment"),
+        "{shown}"
+    );
+    assert!(table.contains("data = "), "{shown}");
 }
 
 #[test]
@@ -121,8 +144,8 @@ fn unknown_keys_bad_values_and_broken_files_are_errors_that_name_them() {
             "unknown key `run.listen`",
         ),
         (
-            "[online]\ndiameter = \"127.0.0.1:3868\"\n",
-            "unknown key `online`",
+            "[gateway]\ndiameter = \"127.0.0.1:3868\"\n",
+            "unknown key `gateway`",
         ),
         ("[run]\nbatch = \"many\"\n", "batch"),
         (

@@ -1051,4 +1051,13 @@ fn ratel_online_stops_on_sigterm_with_and_without_http() {
     ];
     let (mut online, _, _) = start_online_with(&catalog, &data, &args);
     stop(&mut online);
+    // HTTP without tokens would answer anyone: refused at the start.
+    let out = Command::new(env!("CARGO_BIN_EXE_ratel"))
+        .args(["online", "--catalog", catalog.to_str().unwrap(), "--data"])
+        .arg(&data)
+        .args(["--diameter", "127.0.0.1:0", "--http", "127.0.0.1:0"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--http needs --tokens"));
 }

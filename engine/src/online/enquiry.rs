@@ -3,10 +3,10 @@
 //! committed, as the first request of a session would be priced; nothing is held, charged or
 //! logged.
 
+use super::answers::{credit_control_answer, refused_answer, Context};
 use super::avps::*;
 use super::credit_control::{result_of, Refusal, Request};
 use super::decider::{answered, Answer, Question};
-use super::peer::{credit_control_answer, refused_answer, Context};
 use diameter_codec::{Avp, Message};
 use rating::event::SessionRequest;
 use rust_decimal::Decimal;

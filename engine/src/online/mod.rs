@@ -5,6 +5,7 @@
 //! The connections run on a tokio runtime; the decider, a thread of its own, owns the engine
 //! and commits the requests that came together with one synced write before any is answered.
 
+mod answers;
 mod avps;
 mod clock;
 mod credit_control;
@@ -44,7 +45,7 @@ pub const MAX_QUEUED_JOBS: usize = 8_192;
 /// address it listens on first.
 pub fn serve(engine: &mut Engine, options: Options) -> Result<(), EngineError> {
     let (jobs, queue) = std::sync::mpsc::sync_channel(MAX_QUEUED_JOBS);
-    let context = Arc::new(peer::Context {
+    let context = Arc::new(answers::Context {
         origin_host: options.origin_host,
         origin_realm: options.origin_realm,
         online: engine.cat.online.clone(),
@@ -103,7 +104,7 @@ pub fn serve(engine: &mut Engine, options: Options) -> Result<(), EngineError> {
 
 async fn accept(
     listener: tokio::net::TcpListener,
-    context: Arc<peer::Context>,
+    context: Arc<answers::Context>,
     decider_ended: impl Fn() -> bool,
 ) {
     let peers = Arc::new(tokio::sync::Semaphore::new(MAX_PEERS));

@@ -6,11 +6,11 @@
 //! first byte; at most `MAX_IN_FLIGHT` requests of a peer undecided; answers queue for a peer
 //! that does not read up to `MAX_QUEUED`, and then its requests wait.
 
+use super::answers::{base_answer, credit_control_answer, refused_answer, Context};
 use super::avps::*;
 use super::credit_control::{read_request, service_answer, session_requests, Refusal};
-use super::decider::{decided, Work};
+use super::decider::decided;
 use diameter_codec::{frame_length, Avp, Header, Message, FLAG_ERROR, MAX_MESSAGE_BYTES};
-use rating::catalog::Online;
 use std::sync::Arc;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -21,16 +21,6 @@ pub const MAX_IN_FLIGHT: usize = 1_024;
 pub const MAX_QUEUED: usize = 1_024;
 const READ_BUFFER_BYTES: usize = 64 * 1024;
 const ANSWERS_PER_WRITE: usize = 64;
-
-/// What every connection shares: who ratel is, the catalog's online rules, the decider.
-pub struct Context {
-    pub origin_host: String,
-    pub origin_realm: String,
-    pub online: Online,
-    /// The catalog's currency (ISO 4217), for the cost a price enquiry answers.
-    pub currency: String,
-    pub jobs: std::sync::mpsc::SyncSender<Work>,
-}
 
 /// Serves one connection until the peer disconnects, breaks the framing or goes quiet mid-frame.
 pub async fn serve(stream: TcpStream, context: Arc<Context>) {
@@ -186,16 +176,6 @@ async fn send(answers: &mpsc::Sender<Vec<u8>>, message: Message) {
     let _ = answers.send(bytes).await;
 }
 
-/// An answer with Result-Code, Origin-Host and Origin-Realm.
-fn base_answer(context: &Context, request: &Header, code: u32) -> Message {
-    let mut answer = Message::answer(request);
-    answer
-        .push(Avp::unsigned32(RESULT_CODE, None, code))
-        .push(Avp::utf8(ORIGIN_HOST, None, &context.origin_host))
-        .push(Avp::utf8(ORIGIN_REALM, None, &context.origin_realm));
-    answer
-}
-
 fn capabilities(context: &Context, request: &Header) -> Message {
     let mut answer = base_answer(context, request, SUCCESS);
     answer
@@ -251,48 +231,5 @@ async fn credit_control(context: &Context, message: &Message) -> Message {
     if let Some(&code) = codes.first().filter(|&&c| codes.iter().all(|&d| d == c)) {
         answer.avps[1] = Avp::unsigned32(RESULT_CODE, None, code);
     }
-    answer
-}
-
-/// A CCA of `request`, successful until its services say otherwise: Session-Id, Result-Code,
-/// the origin, Auth-Application-Id, CC-Request-Type and CC-Request-Number.
-pub(super) fn credit_control_answer(
-    context: &Context,
-    message: &Message,
-    request: &super::Request,
-) -> Message {
-    let mut answer = base_answer(context, &message.header, SUCCESS);
-    answer
-        .avps
-        .insert(0, Avp::utf8(SESSION_ID, None, &request.session_id));
-    answer
-        .push(Avp::unsigned32(
-            AUTH_APPLICATION_ID,
-            None,
-            APPLICATION_CREDIT_CONTROL,
-        ))
-        .push(Avp::unsigned32(CC_REQUEST_TYPE, None, request.request_type))
-        .push(Avp::unsigned32(CC_REQUEST_NUMBER, None, request.number));
-    answer
-}
-
-/// The answer to a request refused as a whole: its Session-Id and Result-Code.
-pub(super) fn refused_answer(context: &Context, message: &Message, refused: &Refusal) -> Message {
-    let mut answer = base_answer(context, &message.header, refused.code);
-    if let Some(session) = message.find(SESSION_ID, None) {
-        answer.avps.insert(0, session.clone());
-    }
-    answer.push(Avp::unsigned32(
-        AUTH_APPLICATION_ID,
-        None,
-        APPLICATION_CREDIT_CONTROL,
-    ));
-    for code in [CC_REQUEST_TYPE, CC_REQUEST_NUMBER] {
-        if let Some(avp) = message.find(code, None) {
-            answer.push(avp.clone());
-        }
-    }
-    let why: String = refused.why.chars().take(200).collect();
-    answer.push(Avp::utf8(ERROR_MESSAGE, None, &why).optional());
     answer
 }

@@ -1,4 +1,5 @@
-//! `--config ratel.toml`: one file for the settings of `ratel run` and `ratel serve`, beneath
+//! `--config ratel.toml`: one file for the settings of `ratel run`, `ratel serve` and `ratel
+//! online`, beneath
 //! the environment and the command line. A flag given wins; else its `RATEL_*` variable (the
 //! flag's long name in capitals, `-` as `_`: `--state-dir` is `RATEL_STATE_DIR`); else the
 //! file; else the built-in default. The file's keys are the flags' long names:
@@ -22,7 +23,7 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 /// The commands a file configures, each a table of its own.
-pub const COMMANDS: [&str; 2] = ["run", "serve"];
+pub const COMMANDS: [&str; 3] = ["run", "serve", "online"];
 /// The table of librdkafka properties; the flag they become.
 pub const KAFKA_TABLE: &str = "kafka";
 pub const KAFKA_FLAG: &str = "kafka-property";
