@@ -358,6 +358,18 @@ fn sms_and_unknown(peer: &mut Peer) {
     );
     let second = peer.ask(sms("gw;sms;2"));
     assert_eq!(second["result"], 4012, "{second}");
+    // Retransmitted (T flag), the refusal is answered again: never a free message.
+    let again = peer.ask(with(sms("gw;sms;2"), "retransmit", json!(true)));
+    assert_eq!(again["result"], 4012, "{again}");
+    // So is a first request refused for money: C has 1.00, less than a minute's 1.50.
+    let call = with(
+        ccr("gw;call;C", 1, 0, "79001000003", "voice"),
+        "requested",
+        json!(60),
+    );
+    assert_eq!(peer.ask(call.clone())["result"], 4012);
+    let call_again = peer.ask(with(call, "retransmit", json!(true)));
+    assert_eq!(call_again["result"], 4012, "{call_again}");
     let unknown = peer.ask(ccr("gw;who", 1, 0, "79009999999", "voice"));
     assert_eq!(unknown["result"], 5030, "{unknown}");
     let ahead = with(sms("gw;sms;3"), "event_time", json!(now() + 86_400));
@@ -728,7 +740,8 @@ fn a_forged_reconciliation_is_found(data: &Path) {
 }
 
 /// The metrics endpoint counts the requests answered by request and result: the call's first
-/// request three times (sent twice, and the data session's), its refusals by their codes.
+/// request three times (sent twice, and the data session's), a refused charge twice (sent
+/// again), the refusals by their codes.
 fn online_metrics_count(metrics: &str) {
     let text = ureq::get(&format!("http://{metrics}/metrics"))
         .call()
@@ -749,7 +762,7 @@ fn online_metrics_count(metrics: &str) {
     );
     assert_eq!(
         value(&[http, "request=\"event\"", "result=\"4012\""]),
-        Some(1.0),
+        Some(2.0),
         "{text}"
     );
     assert_eq!(
@@ -852,6 +865,21 @@ fn http_charges_and_refusals(base: &str) {
         (402, &json!("credit_limit_reached")),
         "{second:?}"
     );
+    // Sent again, a refused charge is refused again: the first answer, never a free message.
+    let again = post(
+        base,
+        "/api/v1/events/charge",
+        &with(sms.clone(), "id", json!("sms-2")),
+    );
+    assert_eq!(again, second, "a refusal sent again");
+    // A charge whose id is a session's (web-1's first request): not that request's answer.
+    let collide = with(
+        with(sms.clone(), "id", json!("web-1")),
+        "number",
+        json!("79001000001"),
+    );
+    let collided = post(base, "/api/v1/events/charge", &collide);
+    assert_ne!(collided.0, 200, "{collided:?}");
     let unknown = with(sms.clone(), "number", json!("79009999999"));
     assert_eq!(post(base, "/api/v1/events/charge", &unknown).0, 404);
     assert_eq!(max_usage(base, "79009999999", "service=data").0, 404);

@@ -354,19 +354,22 @@ fn expire(session: &Session, now: Timestamp) -> SessionRequest {
     }
 }
 
-/// Each job's verdicts, from what the batch decided.
+/// Each job's verdicts, from what the batch decided. A request sent again gets its first
+/// decision's verdict: the batch's, or the log's (found by its id in its account's entries).
 fn answer(engine: &Engine, group: Vec<Job>) {
     let decided: HashMap<&str, &Decision> = (engine.appended().iter())
         .filter_map(|a| match a {
-            Appended::Decided { decision, .. } => Some((decision.event.as_str(), decision)),
-            Appended::Dead { .. } => None,
+            Appended::Decided { decision, .. } if decision.outcome != Outcome::Duplicate => {
+                Some((decision.event.as_str(), decision))
+            }
+            Appended::Decided { .. } | Appended::Dead { .. } => None,
         })
         .collect();
     for job in group {
         let verdicts = (job.requests.iter())
             .map(|r| match decided.get(r.id.as_str()) {
-                Some(decision) => verdict(engine, r, decision),
-                None => Verdict::Failed("not decided: dead-lettered (see the log)".into()),
+                Some(decision) => verdict(r, decision),
+                None => first_verdict(engine, r),
             })
             .collect();
         // A peer gone before its answer: nothing to do; the decision stands.
@@ -374,30 +377,41 @@ fn answer(engine: &Engine, group: Vec<Job>) {
     }
 }
 
-fn verdict(engine: &Engine, request: &SessionRequest, decision: &Decision) -> Verdict {
-    match &decision.outcome {
-        Outcome::Reserved(session) => Verdict::Granted(session.clone()),
-        Outcome::SessionEnded { .. } => Verdict::Ended,
-        Outcome::Charged(charge) => Verdict::Debited(charge.quantity),
-        Outcome::Rejected(rejection) => Verdict::Refused(rejection.clone()),
-        Outcome::Duplicate => again(engine, request),
-        other => Verdict::Failed(format!("decided {}", other.name())),
+/// The verdict of the first decision of a request decided in an earlier batch, from the log.
+fn first_verdict(engine: &Engine, request: &SessionRequest) -> Verdict {
+    let not_decided = || Verdict::Failed("not decided: dead-lettered (see the log)".into());
+    let Some(account) = engine.state.account_of_number(request.msisdn) else {
+        return not_decided();
+    };
+    let first = |d: &Decision| d.outcome != Outcome::Duplicate;
+    match engine.store.find_decision(&account.id, &request.id, first) {
+        Ok(Some(decision)) => verdict(request, &decision),
+        Ok(None) => not_decided(),
+        Err(e) => Verdict::Failed(e.to_string()),
     }
 }
 
-/// The answer to a request sent again: what its session holds now, which is what the first
-/// answer said while no later request of the session came.
-fn again(engine: &Engine, request: &SessionRequest) -> Verdict {
-    let open = (engine.state.account_of_number(request.msisdn))
-        .and_then(|a| a.sessions.iter().find(|s| s.id == request.session));
-    match (request.step, open) {
-        (SessionStep::Event, _) => {
-            let unit = request.service.unit();
-            Verdict::Debited(request.requested.unwrap_or(engine.cat.online.quota(unit)))
+/// The verdict a decision gives `request`. A decision of another step under the same id (a
+/// charge whose id is a session's first request's, say) is no answer to it.
+fn verdict(request: &SessionRequest, decision: &Decision) -> Verdict {
+    let step = request.step;
+    match &decision.outcome {
+        Outcome::Rejected(rejection) => Verdict::Refused(rejection.clone()),
+        Outcome::Reserved(session)
+            if matches!(step, SessionStep::Initial | SessionStep::Update) =>
+        {
+            Verdict::Granted(session.clone())
         }
-        (_, Some(session)) if session.request >= request.request => {
-            Verdict::Granted(Box::new(session.clone()))
+        Outcome::SessionEnded { .. }
+            if matches!(step, SessionStep::Terminate | SessionStep::Expire) =>
+        {
+            Verdict::Ended
         }
-        _ => Verdict::Ended,
+        Outcome::Charged(charge) if step == SessionStep::Event => Verdict::Debited(charge.quantity),
+        other => Verdict::Failed(format!(
+            "the id {} is another request's ({})",
+            request.id,
+            other.name()
+        )),
     }
 }
