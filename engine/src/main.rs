@@ -692,14 +692,19 @@ fn run(
     Ok(engine)
 }
 
-/// Rates the files of a folder in name order, and those that arrive (`engine::folder`).
-fn run_folder(engine: &mut Engine, dir: &Path, reading: FileReading, quiet: bool) -> Result<()> {
+/// The folder source of `dir` for `engine`'s store: its files placed as the store places them.
+fn folder_of(engine: &Engine, dir: &Path) -> std::io::Result<Folder> {
     let store = engine.store.clone();
     let placement = engine.placement(true);
     let open: engine::folder::Opener = Box::new(move |path, numbers| {
         engine::files::open(&store, path, placement, numbers).map_err(std::io::Error::other)
     });
-    let mut src = Folder::new(dir.to_path_buf(), open, engine.known_numbers())
+    Folder::new(dir.to_path_buf(), open, engine.known_numbers())
+}
+
+/// Rates the files of a folder in name order, and those that arrive (`engine::folder`).
+fn run_folder(engine: &mut Engine, dir: &Path, reading: FileReading, quiet: bool) -> Result<()> {
+    let mut src = folder_of(engine, dir)
         .and_then(|f| f.done_dir(reading.done_dir))
         .with_context(|| format!("reading {}", dir.display()))?
         .exit_when_idle(reading.exit_when_idle);
@@ -1635,13 +1640,7 @@ fn offline_source(
     complete: bool,
 ) -> Result<Option<Box<dyn engine::source::Source + Send>>> {
     if let Some(dir) = source.strip_prefix("dir:") {
-        let store = engine.store.clone();
-        let placement = engine.placement(true);
-        let open: engine::folder::Opener = Box::new(move |path, numbers| {
-            engine::files::open(&store, path, placement, numbers).map_err(std::io::Error::other)
-        });
-        let folder = Folder::new(dir.into(), open, engine.known_numbers())
-            .with_context(|| format!("reading {dir}"))?;
+        let folder = folder_of(engine, Path::new(dir)).with_context(|| format!("reading {dir}"))?;
         return Ok(Some(Box::new(folder)));
     }
     let Some(path) = source.strip_prefix("file:") else {

@@ -576,6 +576,17 @@ fn an_abandoned_session_is_ended_and_charged_for_its_grant() {
 const OPERATOR: &str = "operator-token-0123456789";
 const SUBSCRIBER: &str = "subscriber-token-0123456789";
 
+/// A tokens file in `dir`: OPERATOR an operator's, SUBSCRIBER account A's.
+fn tokens_file(dir: &Path) -> PathBuf {
+    let path = dir.join("tokens.toml");
+    let text = format!(
+        "[[tokens]]\ntoken = \"{OPERATOR}\"\nrole = \"operator\"\n\n\
+         [[tokens]]\ntoken = \"{SUBSCRIBER}\"\naccount = \"A\"\n"
+    );
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
 /// A POST or GET to `ratel online --http` with `token`: the status and the JSON body.
 fn call(
     base: &str,
@@ -619,12 +630,7 @@ fn the_http_api_charges_online_once_for_operators_only_and_the_store_audits_clea
     let dir = tempfile::tempdir().unwrap();
     let (catalog, data) = (catalog(dir.path()), dir.path().join("data"));
     rate_file(&catalog, &data, &accounts(dir.path()));
-    let tokens = dir.path().join("tokens.toml");
-    let text = format!(
-        "[[tokens]]\ntoken = \"{OPERATOR}\"\nrole = \"operator\"\n\n\
-         [[tokens]]\ntoken = \"{SUBSCRIBER}\"\naccount = \"A\"\n"
-    );
-    std::fs::write(&tokens, text).unwrap();
+    let tokens = tokens_file(dir.path());
     let metrics = {
         let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         free.local_addr().unwrap().to_string()
@@ -996,12 +1002,7 @@ fn ratel_online_rates_a_folder_of_offline_inputs_between_online_requests() {
     let (catalog, data) = (catalog(dir.path()), dir.path().join("data"));
     let folder = dir.path().join("in");
     std::fs::create_dir(&folder).unwrap();
-    let tokens = dir.path().join("tokens.toml");
-    std::fs::write(
-        &tokens,
-        format!("[[tokens]]\ntoken = \"{OPERATOR}\"\nrole = \"operator\"\n"),
-    )
-    .unwrap();
+    let tokens = tokens_file(dir.path());
     let source = format!("dir:{}", folder.display());
     let args = [
         "--http",
@@ -1068,9 +1069,7 @@ fn ratel_online_stops_on_sigterm_with_and_without_http() {
     rate_file(&catalog, &data, &accounts(dir.path()));
     let (mut online, _) = start_online(&catalog, &data);
     stop(&mut online);
-    let tokens = dir.path().join("tokens.toml");
-    let text = format!("[[tokens]]\ntoken = \"{OPERATOR}\"\nrole = \"operator\"\n");
-    std::fs::write(&tokens, text).unwrap();
+    let tokens = tokens_file(dir.path());
     let args = [
         "--http",
         "127.0.0.1:0",

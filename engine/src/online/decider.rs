@@ -65,16 +65,25 @@ pub async fn answered(
     asked: SessionRequest,
     question: Question,
 ) -> Option<Result<Answer, Rejection>> {
-    let (reply, answer) = tokio::sync::oneshot::channel();
-    let work = Work::Ask {
+    let work = |reply| Work::Ask {
         asked,
         question,
         reply,
     };
-    if !hand_over(jobs, work).await {
+    replied(jobs, work).await
+}
+
+/// The decider's reply to the work `make` makes with a reply's sender, or `None` when the
+/// server is stopping.
+async fn replied<T>(
+    jobs: &mpsc::SyncSender<Work>,
+    make: impl FnOnce(tokio::sync::oneshot::Sender<T>) -> Work,
+) -> Option<T> {
+    let (reply, replied) = tokio::sync::oneshot::channel();
+    if !hand_over(jobs, make(reply)).await {
         return None;
     }
-    answer.await.ok()
+    replied.await.ok()
 }
 
 /// Hands `work` to the decider. Its queue is bounded: when it is full, this waits on a
@@ -97,12 +106,7 @@ pub async fn decided(
     jobs: &mpsc::SyncSender<Work>,
     requests: Vec<SessionRequest>,
 ) -> Option<Vec<Verdict>> {
-    let (reply, verdicts) = tokio::sync::oneshot::channel();
-    let sent = hand_over(jobs, Work::Decide(Job { requests, reply })).await;
-    if !sent {
-        return None;
-    }
-    verdicts.await.ok()
+    replied(jobs, |reply| Work::Decide(Job { requests, reply })).await
 }
 
 /// The most requests one write commits.
@@ -111,8 +115,8 @@ pub const MAX_GROUP: usize = 4_096;
 /// Offline inputs rated by the same engine between groups of online requests (`ratel online
 /// --source`): a file or a folder, a batch at a time.
 pub struct Offline {
-    pub source: Box<dyn Source + Send>,
-    pub batch: usize,
+    source: Box<dyn Source + Send>,
+    batch: usize,
     reading: Reading,
     polled: std::time::Instant,
 }

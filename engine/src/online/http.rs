@@ -199,7 +199,7 @@ async fn decide(context: &Context, request: Result<Request, Reply>, created: boo
     let name = meter::request_name(request.request_type, request.action);
     let code = verdict_code(&context.online, made, verdict);
     meter::answered(meter::Interface::Http, name, code, read);
-    answer(context, made, verdict, created)
+    answer(context, made, verdict, code, created)
 }
 
 fn stopping() -> Reply {
@@ -207,8 +207,14 @@ fn stopping() -> Reply {
     (StatusCode::SERVICE_UNAVAILABLE, Json(body))
 }
 
-fn answer(context: &Context, made: &SessionRequest, verdict: &Verdict, created: bool) -> Reply {
-    let code = verdict_code(&context.online, made, verdict);
+/// The reply to `made`, whose verdict has the Result-Code `code`.
+fn answer(
+    context: &Context,
+    made: &SessionRequest,
+    verdict: &Verdict,
+    code: u32,
+    created: bool,
+) -> Reply {
     let mut body = json!({"session": made.session.as_str(), "request": made.request,
                           "result_code": code});
     match verdict {
@@ -388,13 +394,10 @@ async fn max_usage(
             (StatusCode::OK, Json(body)).into_response()
         }
         Ok(Answer::Money(_)) => unreachable!("max usage is answered in units"),
-        Err(rejection) => {
-            let code = super::credit_control::result_of(&rejection);
-            refused(&Refusal {
-                code,
-                why: rejection.to_string(),
-            })
-            .into_response()
-        }
+        Err(rejection) => refused(&Refusal {
+            code,
+            why: rejection.to_string(),
+        })
+        .into_response(),
     }
 }
