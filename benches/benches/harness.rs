@@ -39,6 +39,29 @@ struct Size {
     ids: u64,
     disk_state: u64,
     disk_all: u64,
+    /// An account's record (`rating::record`) in bytes: the median, 90th and 99th percentiles
+    /// and the largest.
+    records: [usize; 4],
+}
+
+/// The sizes of `state`'s account records: median, 90th and 99th percentiles, largest.
+fn record_sizes(state: &rating::State) -> [usize; 4] {
+    let mut bytes = Vec::new();
+    let mut sizes: Vec<usize> = (state.accounts())
+        .map(|account| {
+            let recent = state
+                .recent(&account.id)
+                .expect("every account holds its ids");
+            rating::record::encode_account(account, recent, &mut bytes);
+            bytes.len()
+        })
+        .collect();
+    sizes.sort_unstable();
+    let at = |share: f64| sizes[((sizes.len() - 1) as f64 * share) as usize];
+    match sizes.is_empty() {
+        true => [0; 4],
+        false => [at(0.5), at(0.9), at(0.99), at(1.0)],
+    }
 }
 
 fn dir_size(p: &std::path::Path) -> u64 {
@@ -96,6 +119,7 @@ fn main() {
         let (memory, decode, state) = in_memory(&work);
         let state_bytes = (ratel_benches::live() - before).max(0) as u64;
         let ids = state.seen_count() as u64;
+        let records = record_sizes(&state);
         drop(state);
         eprintln!("{accounts} accounts: ratel run");
         let data = dir.join("store");
@@ -127,6 +151,7 @@ fn main() {
             ids,
             disk_state: state_on_disk(&data),
             disk_all: dir_size(&data),
+            records,
         });
         // After every size: a long run that stops early still leaves what it measured.
         std::fs::write(
@@ -215,12 +240,13 @@ fn report(results: &[Size], days: u32, batch: usize, kafka: bool) -> String {
     }
     let _ = writeln!(
         s,
-        "\n| accounts | state in memory per account | ids held | state and ids on disk per account | whole store per account |\n|---|---|---|---|---|"
+        "\n| accounts | state in memory per account | ids held | state and ids on disk per account | whole store per account | account record: median / p90 / p99 / largest |\n|---|---|---|---|---|---|"
     );
     for r in results {
+        let [median, p90, p99, largest] = r.records;
         let _ = writeln!(
             s,
-            "| {} | {} B | {} | {} B | {} B |",
+            "| {} | {} B | {} | {} B | {} B | {median} / {p90} / {p99} / {largest} B |",
             r.accounts,
             r.state_bytes / r.accounts.max(1),
             r.ids,

@@ -20,7 +20,7 @@ pub use kafka::{changelog, outbox, stream};
 pub use passes::{audit, rebuild, replay, rerate};
 pub use read::{decisions, query, report, serve, warehouse};
 pub use store::{changed, entry, files, keys};
-pub use tools::{cgrates, workload};
+pub use tools::{cgrates, generated, population, workload};
 
 /// The example catalog, shipped inside the binary so that `ratel demo` runs anywhere.
 pub const EXAMPLE_CATALOG: &str = include_str!("../../catalogs/example.toml");

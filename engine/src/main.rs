@@ -169,7 +169,9 @@ struct RunArgs {
     data: PathBuf,
     /// `file:PATH` (one JSON event per line), `dir:PATH` (a folder's files in name order, and
     /// those that arrive; a name that begins with `.` or ends `.tmp` or `.part` is left for its
-    /// writer to rename), or `kafka:BROKERS` (the input topics).
+    /// writer to rename), `gen:SPEC` (a generated workload, as `ratel gen` makes it, fed as it
+    /// is made: `gen:accounts=1000000,days=3,events=8`; keys accounts, days, events, seed,
+    /// duplicates, bad, transfers), or `kafka:BROKERS` (the input topics).
     #[arg(long)]
     source: String,
     #[arg(long, default_value_t = DEFAULT_BATCH)]
@@ -287,6 +289,9 @@ struct ProduceArgs {
 
 #[derive(clap::Args)]
 struct GenArgs {
+    /// The file to write, or `-` for the standard output. Lines are written as they are made:
+    /// memory does not grow with the accounts or the days (the subscriber base and its
+    /// activity: `engine/src/tools/population.rs`).
     #[arg(long)]
     out: PathBuf,
     #[arg(long, default_value_t = 1_000)]
@@ -613,12 +618,18 @@ fn bar(quiet: bool, len: u64, what: &str) -> ProgressBar {
     b
 }
 
-/// Writes the workload to `path` with a progress bar by day; returns the number of lines.
+/// Writes the workload to `path` (`-`: the standard output) with a progress bar by day;
+/// returns the number of lines.
 fn generate(workload: &Workload, path: &Path, quiet: bool) -> Result<u64> {
     let pb = bar(quiet, u64::from(workload.days), "generating");
-    let file =
-        std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
-    let mut f = std::io::BufWriter::with_capacity(1 << 20, file);
+    let out: Box<dyn Write> = if path == Path::new("-") {
+        Box::new(std::io::stdout().lock())
+    } else {
+        let file =
+            std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
+        Box::new(file)
+    };
+    let mut f = std::io::BufWriter::with_capacity(1 << 20, out);
     let lines = workload.write(&mut f, |d| pb.set_position(u64::from(d)))?;
     f.flush()?;
     pb.finish_and_clear();
@@ -655,18 +666,27 @@ fn run(
     reading: FileReading,
     quiet: bool,
 ) -> Result<Engine> {
+    // A bad spec is refused before a store is made for it.
+    if let Some(spec) = source.strip_prefix("gen:") {
+        Workload::from_spec(spec).map_err(|problem| anyhow::anyhow!("gen:{spec}: {problem}"))?;
+    }
     let mut engine = Engine::open(data, cat, bytes, cfg)?;
     engine::operations::health::ready();
     if let Some(dir) = source.strip_prefix("dir:") {
         run_folder(&mut engine, Path::new(dir), reading, quiet)?;
         return Ok(engine);
     }
-    let Some(path) = source.strip_prefix("file:") else {
-        bail!("unknown source {source:?}: use file:PATH, dir:PATH or kafka:BROKERS");
-    };
     if reading.done_dir.is_some() {
         bail!("--done-dir is for a folder source (dir:PATH)");
     }
+    if let Some(spec) = source.strip_prefix("gen:") {
+        let mut generated = engine::generated::Generated::open(&engine, spec)?;
+        run_counting(&mut engine, &mut generated, quiet)?;
+        return Ok(engine);
+    }
+    let Some(path) = source.strip_prefix("file:") else {
+        bail!("unknown source {source:?}: use file:PATH, dir:PATH, gen:SPEC or kafka:BROKERS");
+    };
     let opened = engine
         .file_topics(Path::new(path), reading.complete)
         .with_context(|| format!("reading {path}"))?;
@@ -708,25 +728,35 @@ fn run_folder(engine: &mut Engine, dir: &Path, reading: FileReading, quiet: bool
         .and_then(|f| f.done_dir(reading.done_dir))
         .with_context(|| format!("reading {}", dir.display()))?
         .exit_when_idle(reading.exit_when_idle);
-    let pb = if quiet {
-        ProgressBar::hidden()
-    } else {
-        ProgressBar::new_spinner()
-    };
-    let mut meter = Meter::default();
-    engine.run(&mut src, |e, _| {
-        meter.look(e);
-        pb.set_message(format!("{} read", e.counters.read));
-        pb.tick();
-    })?;
-    meter.look(engine);
-    pb.finish_and_clear();
+    run_counting(engine, &mut src, quiet)?;
     eprintln!(
         "ratel: {}: {} files read to their end, {} skipped as read before",
         dir.display(),
         src.finished,
         src.skipped
     );
+    Ok(())
+}
+
+/// Runs `engine` over a source of no known length, counting the lines read on a spinner.
+fn run_counting(
+    engine: &mut Engine,
+    source: &mut dyn engine::source::Source,
+    quiet: bool,
+) -> Result<()> {
+    let pb = if quiet {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new_spinner()
+    };
+    let mut meter = Meter::default();
+    engine.run(source, |e, _| {
+        meter.look(e);
+        pb.set_message(format!("{} read", e.counters.read));
+        pb.tick();
+    })?;
+    meter.look(engine);
+    pb.finish_and_clear();
     Ok(())
 }
 
@@ -1221,12 +1251,6 @@ fn gen_command(
     }: GenArgs,
     quiet: bool,
 ) -> Result<()> {
-    if !(0.0..=1.0).contains(&duplicates)
-        || !(0.0..=1.0).contains(&bad)
-        || !(0.0..=10_000.0).contains(&events_per_day)
-    {
-        bail!("rates must be within 0..1 and events per day within 0..10000");
-    }
     let w = Workload {
         accounts,
         days,
@@ -1237,6 +1261,7 @@ fn gen_command(
         transfers: !no_transfers,
         ..Workload::default()
     };
+    w.check().map_err(anyhow::Error::msg)?;
     let lines = generate(&w, &out, quiet)?;
     eprintln!("{lines} lines written to {}", out.display());
     Ok(())

@@ -222,3 +222,81 @@ fn readers_never_create_a_store_or_wait_for_the_writer() {
     writer.run_file(&file).unwrap();
     assert_eq!(writer.counters.read, 3);
 }
+
+/// `ratel run` with `--source` and the example catalog; its error output when it fails.
+fn run_source(dir: &std::path::Path, data: &str, source: &str) -> Result<(), String> {
+    let catalog = dir.join("catalog.toml");
+    std::fs::write(&catalog, engine::EXAMPLE_CATALOG).unwrap();
+    let out = common::bounded(env!("CARGO_BIN_EXE_ratel"), 120)
+        .args(["--quiet", "run", "--catalog", catalog.to_str().unwrap()])
+        .args([
+            "--data",
+            dir.join(data).to_str().unwrap(),
+            "--source",
+            source,
+        ])
+        .output()
+        .unwrap();
+    match out.status.success() {
+        true => Ok(()),
+        false => Err(String::from_utf8_lossy(&out.stderr).into_owned()),
+    }
+}
+
+/// A generated workload as a source: fed again, it rates nothing twice; a store fed one spec
+/// refuses another, a store that read a file refuses any (a position of one source means
+/// nothing to another), and a bad spec is refused before the store is touched.
+#[test]
+fn a_generated_source_resumes_its_own_spec_and_refuses_any_other() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let spec = "gen:accounts=60,days=2,seed=3";
+    run_source(dir, "gen", spec).unwrap();
+    let before = common::stats(&dir.join("gen"));
+    let expected = engine::workload::Workload::from_spec("accounts=60,days=2,seed=3")
+        .unwrap()
+        .lines()
+        .count() as u64;
+    assert_eq!(before["counters"]["read"].as_u64(), Some(expected));
+    run_source(dir, "gen", spec).unwrap();
+    assert_eq!(
+        common::stats(&dir.join("gen")),
+        before,
+        "fed again: nothing rated"
+    );
+
+    let other = run_source(dir, "gen", "gen:accounts=61,days=2,seed=3").unwrap_err();
+    assert!(other.contains("was fed gen:accounts=60"), "{other}");
+
+    let file = dir.join("in.jsonl");
+    std::fs::write(&file, format!("{OPENING}\n{PAYMENT}\n")).unwrap();
+    run_source(dir, "file", &format!("file:{}", file.display())).unwrap();
+    let after_file = run_source(dir, "file", spec).unwrap_err();
+    assert!(after_file.contains("read another source"), "{after_file}");
+
+    for (bad, says) in [
+        ("gen:accounts=x", "accounts: \"x\""),
+        ("gen:colour=red", "\"colour\" is no key"),
+        ("gen:accounts=2000000000", "at most 1000000000 accounts"),
+        ("gen:events=-1", "events a day"),
+        ("gen:duplicates=2", "shares of duplicates"),
+        ("gen:transfers=maybe", "neither yes nor no"),
+        ("gen:accounts", "no key=value pair"),
+    ] {
+        let error = run_source(dir, "bad", bad).unwrap_err();
+        assert!(error.contains(says), "{bad}: {error}");
+    }
+    assert!(!dir.join("bad").exists(), "a store made for a bad spec");
+}
+
+/// `ratel gen` writes to the standard output what it writes to a file.
+#[test]
+fn a_workload_to_the_standard_output_is_the_file_s_lines() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("work.jsonl");
+    let args = ["gen", "--accounts", "40", "--days", "2", "--seed", "9"];
+    common::ratel(&[&args[..], &["--out", file.to_str().unwrap()]].concat());
+    let piped = common::ratel(&[&args[..], &["--out", "-"]].concat());
+    assert_eq!(piped, std::fs::read_to_string(&file).unwrap());
+    assert!(piped.lines().count() > 40 * 2);
+}

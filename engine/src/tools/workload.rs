@@ -4,8 +4,11 @@
 //!
 //! Output is the JSON input form, one event per line, in time order within each day.
 
+use super::population::{Population, MAX_ACCOUNTS};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap, VecDeque};
 use std::io::Write;
 
 #[derive(Debug, Clone)]
@@ -72,8 +75,59 @@ fn rfc3339(seconds: i64) -> String {
 }
 
 impl Workload {
+    /// A workload from its spec, `key=value` pairs separated by commas, any left out at their
+    /// defaults: `accounts`, `days`, `events` (a mean account's events a day), `seed`,
+    /// `duplicates` and `bad` (shares of the lines), `transfers` (`yes` or `no`). For example
+    /// `accounts=10000000,days=3,events=8`.
+    pub fn from_spec(spec: &str) -> Result<Workload, String> {
+        let mut workload = Workload::default();
+        for pair in spec.split(',').filter(|pair| !pair.is_empty()) {
+            let (key, value) =
+                (pair.split_once('=')).ok_or_else(|| format!("{pair:?} is no key=value pair"))?;
+            let bad_value = || format!("{key}: {value:?} is no value for it");
+            match key {
+                "accounts" => {
+                    workload.accounts = value.replace('_', "").parse().map_err(|_| bad_value())?;
+                }
+                "days" => workload.days = value.parse().map_err(|_| bad_value())?,
+                "events" => workload.events_per_day = value.parse().map_err(|_| bad_value())?,
+                "seed" => workload.seed = value.parse().map_err(|_| bad_value())?,
+                "duplicates" => workload.duplicates = value.parse().map_err(|_| bad_value())?,
+                "bad" => workload.bad = value.parse().map_err(|_| bad_value())?,
+                "transfers" => {
+                    workload.transfers = match value {
+                        "yes" => true,
+                        "no" => false,
+                        _ => return Err(format!("transfers: {value:?} is neither yes nor no")),
+                    }
+                }
+                _ => return Err(format!("{key:?} is no key of a workload spec")),
+            }
+        }
+        workload.check()?;
+        Ok(workload)
+    }
+
+    /// Whether the workload can be made: rates within 0..1, events a day within 0..10 000,
+    /// accounts within [`MAX_ACCOUNTS`], days within ten years.
+    pub fn check(&self) -> Result<(), String> {
+        let share = 0.0..=1.0;
+        if !share.contains(&self.duplicates) || !share.contains(&self.bad) {
+            return Err("the shares of duplicates and bad lines are within 0..1".into());
+        }
+        if !(0.0..=10_000.0).contains(&self.events_per_day) {
+            return Err("events a day are within 0..10000".into());
+        }
+        if self.accounts > MAX_ACCOUNTS || self.days > 3653 {
+            return Err(format!(
+                "at most {MAX_ACCOUNTS} accounts and 3653 days make a workload"
+            ));
+        }
+        Ok(())
+    }
+
     /// Number of numbers of account `account`: one in ten is a family with two.
-    fn numbers(&self, account: u64) -> u64 {
+    fn numbers(account: u64) -> u64 {
         if account % 10 == 7 {
             2
         } else {
@@ -81,156 +135,89 @@ impl Workload {
         }
     }
 
-    /// Writes the workload; returns the number of lines.
+    /// The index of account `account`'s first number: the numbers of the accounts before it.
+    fn first_number(account: u64) -> u64 {
+        account + (account + 2) / 10
+    }
+
+    /// Writes the workload; `progress` is told each day done. Returns the number of lines.
     pub fn write(
         &self,
         out: &mut dyn Write,
         mut progress: impl FnMut(u32),
     ) -> std::io::Result<u64> {
-        let mut rng = ChaCha8Rng::seed_from_u64(self.seed);
-        let mut lines = 0u64;
-        let mut next_number = 0u64;
-        let mut first_number = Vec::with_capacity(self.accounts as usize);
-        for i in 0..self.accounts {
-            first_number.push(next_number);
-            lines += self.write_account(&mut rng, i, &mut next_number, out)?;
+        let mut lines = self.lines();
+        let mut count = 0u64;
+        let mut days_done = 0;
+        while let Some(line) = lines.next() {
+            write_line(&line, out)?;
+            count += 1;
+            if lines.days_done() > days_done {
+                days_done = lines.days_done();
+                progress(days_done);
+            }
         }
-        let activity = Activity::of(self.accounts);
-        let mut day_state = DayState::default();
-        for day in 0..self.days {
-            lines +=
-                self.write_day(&mut rng, day, &activity, &first_number, &mut day_state, out)?;
-            progress(day + 1);
+        if lines.days_done() > days_done {
+            progress(lines.days_done());
         }
-        Ok(lines)
+        Ok(count)
     }
 
-    /// Opens account `index` (its numbers from `next_number` on), pays into it, and gives some a
-    /// spending limit or autopay; returns the lines written.
-    fn write_account(
-        &self,
-        rng: &mut ChaCha8Rng,
-        index: u64,
-        next_number: &mut u64,
-        out: &mut dyn Write,
-    ) -> std::io::Result<u64> {
+    /// The workload's lines, made as they are taken: the openings, then each day's events in
+    /// time order. Memory does not grow with the accounts or the days.
+    pub fn lines(&self) -> Lines {
+        Lines {
+            population: Population::new(self.accounts, self.events_per_day),
+            rng: ChaCha8Rng::seed_from_u64(self.seed),
+            workload: self.clone(),
+            next_account: 0,
+            ready: VecDeque::new(),
+            day: None,
+            clock: 0.0,
+            upcoming: None,
+            repeats: BinaryHeap::new(),
+            barred: BTreeMap::new(),
+            seq: 0,
+        }
+    }
+
+    /// The lines that open account `index`: the opening, a payment, and for some a spending
+    /// limit or autopay.
+    fn opening(&self, rng: &mut ChaCha8Rng, index: u64, out: &mut VecDeque<String>) {
         let plan = plan_drawn(rng);
-        let k = self.numbers(index);
-        let first = *next_number;
-        let nums = numbers_json(rng, plan, first, k);
-        *next_number += k;
+        let count = Workload::numbers(index);
+        let first = Workload::first_number(index);
+        let nums = numbers_json(rng, plan, first, count);
         let t = self.start + 60 + (index % 3600) as i64;
-        write_line(
-            &format!(
-                r#"{{"type":"open_account","id":"open-{index}","account":"ACC{index}","time":"{}","credit_limit":"50.00","numbers":[{}]}}"#,
-                rfc3339(t),
-                nums
-            ),
-            out,
-        )?;
-        write_line(
-            &format!(
-                r#"{{"type":"payment","id":"pay-{index}-0","account":"ACC{index}","amount":"{}.00","time":"{}"}}"#,
-                rng.gen_range(3..20) * 100,
-                rfc3339(t + 1)
-            ),
-            out,
-        )?;
-        let mut lines = 2;
+        out.push_back(format!(
+            r#"{{"type":"open_account","id":"open-{index}","account":"ACC{index}","time":"{}","credit_limit":"50.00","numbers":[{}]}}"#,
+            rfc3339(t),
+            nums
+        ));
+        out.push_back(format!(
+            r#"{{"type":"payment","id":"pay-{index}-0","account":"ACC{index}","amount":"{}.00","time":"{}"}}"#,
+            rng.gen_range(3..20) * 100,
+            rfc3339(t + 1)
+        ));
         // A family's second number (a child's) gets a monthly spending limit.
-        if k == 2 {
-            write_line(
-                &format!(
-                    r#"{{"type":"set_spending_limit","id":"limit-{index}","msisdn":"{}","limit":"100.00","time":"{}"}}"#,
-                    msisdn(first + 1),
-                    rfc3339(t + 2)
-                ),
-                out,
-            )?;
-            lines += 1;
+        if count == 2 {
+            out.push_back(format!(
+                r#"{{"type":"set_spending_limit","id":"limit-{index}","msisdn":"{}","limit":"100.00","time":"{}"}}"#,
+                msisdn(first + 1),
+                rfc3339(t + 2)
+            ));
         }
         // One in five links a card: autopay of 300.00 below 100.00, told below 150.00.
         if index % 5 == 2 {
-            write_line(
-                &format!(
-                    r#"{{"type":"set_balance_alerts","id":"alerts-{index}","account":"ACC{index}","time":"{}","autopay":{{"threshold":"100.00","amount":"300.00"}},"low_balance":"150.00"}}"#,
-                    rfc3339(t + 2)
-                ),
-                out,
-            )?;
-            lines += 1;
+            out.push_back(format!(
+                r#"{{"type":"set_balance_alerts","id":"alerts-{index}","account":"ACC{index}","time":"{}","autopay":{{"threshold":"100.00","amount":"300.00"}},"low_balance":"150.00"}}"#,
+                rfc3339(t + 2)
+            ));
         }
-        Ok(lines)
-    }
-
-    /// The lines of day `day`, in time order; returns how many.
-    fn write_day(
-        &self,
-        rng: &mut ChaCha8Rng,
-        day: u32,
-        activity: &Activity,
-        first_number: &[u64],
-        day_state: &mut DayState,
-        out: &mut dyn Write,
-    ) -> std::io::Result<u64> {
-        let mut day_lines: Vec<(i64, String)> = Vec::new();
-        let day_start = self.start + i64::from(day) * 86_400;
-        for i in 0..self.accounts {
-            let expected = activity.expected(i, self.events_per_day);
-            let mut count = expected.floor() as u64;
-            if rng.gen::<f64>() < expected.fract() {
-                count += 1;
-            }
-            for _ in 0..count {
-                let mut h = rng.gen::<f64>() * activity.hours_total;
-                let mut hour = 0;
-                while hour < 23 && h >= HOURS[hour] {
-                    h -= HOURS[hour];
-                    hour += 1;
-                }
-                let t = day_start + hour as i64 * 3600 + rng.gen_range(0..3600);
-                let num = msisdn(first_number[i as usize] + rng.gen_range(0..self.numbers(i)));
-                day_state.seq += 1;
-                let seq = day_state.seq;
-                if let Some(&since) = day_state.barred.get(&num) {
-                    // A barred number makes no usage; now and then, on a later day, its
-                    // subscriber resumes it (first thing in the morning).
-                    if since == day || rng.gen_bool(0.9) {
-                        continue;
-                    }
-                    day_state.barred.remove(&num);
-                    let t = day_start + 6 * 3600;
-                    day_lines.push((
-                        t,
-                        format!(
-                            r#"{{"type":"resume","id":"cmd:{seq}","msisdn":"{num}","time":"{}"}}"#,
-                            rfc3339(t)
-                        ),
-                    ));
-                    continue;
-                }
-                let line = self.event_line(rng, seq, num, t, day, first_number, day_state);
-                let line = if rng.gen::<f64>() < self.bad {
-                    bad_line(rng, seq, num, t)
-                } else {
-                    line
-                };
-                if rng.gen::<f64>() < self.duplicates {
-                    day_lines.push((t + rng.gen_range(0..600), line.clone()));
-                }
-                day_lines.push((t, line));
-            }
-        }
-        day_lines.sort_by_key(|a| a.0);
-        for (_, l) in &day_lines {
-            write_line(l, out)?;
-        }
-        Ok(day_lines.len() as u64)
     }
 
     /// One event of number `num` at `at`: usage mostly, now and then a payment, a transfer, a
     /// report, a promise or a command (which may bar the number).
-    #[allow(clippy::too_many_arguments)]
     fn event_line(
         &self,
         rng: &mut ChaCha8Rng,
@@ -238,8 +225,7 @@ impl Workload {
         num: u64,
         at: i64,
         day: u32,
-        first_number: &[u64],
-        day_state: &mut DayState,
+        barred: &mut BTreeMap<u64, u32>,
     ) -> String {
         let x: f64 = rng.gen();
         if x < 0.98 {
@@ -257,7 +243,7 @@ impl Workload {
             let to = if rng.gen_bool(0.05) {
                 79_999_000_000 + rng.gen_range(0..1_000_000)
             } else {
-                msisdn(first_number[rng.gen_range(0..self.accounts) as usize])
+                msisdn(Workload::first_number(rng.gen_range(0..self.accounts)))
             };
             format!(
                 r#"{{"type":"transfer","id":"xfer:{seq}","from":"{num}","to":"{to}","amount":"{}.00","time":"{}"}}"#,
@@ -266,7 +252,7 @@ impl Workload {
             )
         } else if x > 0.9980 && x <= 0.9985 {
             let late = self.start + i64::from(day) * 86_400 + 23 * 3600 + 3000;
-            command_line(rng, seq, num, at, late, (day, &mut day_state.barred))
+            command_line(rng, seq, num, at, late, (day, barred))
         } else if x > 0.9985 {
             // A subscriber orders a report: of a whole month (the first of each
             // month is free), or of the last few days (charged).
@@ -292,6 +278,144 @@ impl Workload {
                 rng.gen_range(1..10) * 100,
                 rfc3339(at)
             )
+        }
+    }
+}
+
+/// A workload's lines as they are made ([`Workload::lines`]): every account's opening, then
+/// each day's events in time order, as a Poisson process whose rate follows the day's hours
+/// ([`HOURS`]) and whose every event falls to an account drawn by how busy it is
+/// ([`Population`]). What it holds is bounded by the repeats in flight (ten minutes of them) and
+/// the numbers barred, never by the accounts or the days.
+pub struct Lines {
+    workload: Workload,
+    population: Population,
+    rng: ChaCha8Rng,
+    /// The next account to open.
+    next_account: u64,
+    /// Lines made and not yet taken.
+    ready: VecDeque<String>,
+    /// The day whose events are being made, once every account is open; `days` at the end.
+    day: Option<u32>,
+    /// Seconds into the day of the latest event.
+    clock: f64,
+    /// The day's next event, with its time.
+    upcoming: Option<(i64, String)>,
+    /// Lines delivered a second time, by when they come again (and their sequence number).
+    repeats: BinaryHeap<Reverse<(i64, u64, String)>>,
+    /// Numbers suspended or reported lost, with the day they were barred.
+    barred: BTreeMap<u64, u32>,
+    seq: u64,
+}
+
+impl Lines {
+    /// How many days are made to their end.
+    pub fn days_done(&self) -> u32 {
+        self.day.unwrap_or(0)
+    }
+
+    /// The time of the day's next event, or `None` past its end.
+    fn next_arrival(&mut self, day: u32) -> Option<i64> {
+        let per_day = self.population.events_per_day();
+        let hours_total: f64 = HOURS.iter().sum();
+        while self.clock < 86_400.0 {
+            let hour = (self.clock / 3600.0) as usize;
+            let per_second = per_day * HOURS[hour] / hours_total / 3600.0;
+            if per_second <= 0.0 {
+                return None;
+            }
+            // Exponential gaps make a Poisson process; a gap past the hour's end starts again
+            // there at the next hour's rate (the process forgets its past).
+            let gap = -(1.0 - self.rng.gen::<f64>()).ln() / per_second;
+            let hour_end = (hour + 1) as f64 * 3600.0;
+            if self.clock + gap >= hour_end {
+                self.clock = hour_end;
+                continue;
+            }
+            self.clock += gap;
+            return Some(self.workload.start + i64::from(day) * 86_400 + self.clock as i64);
+        }
+        None
+    }
+
+    /// The day's next event and its time, or `None` past the day's end. A barred number makes
+    /// no usage; now and then, on a later day, its subscriber resumes it instead.
+    fn next_event(&mut self, day: u32) -> Option<(i64, String)> {
+        loop {
+            let at = self.next_arrival(day)?;
+            let account = self.population.draw(&mut self.rng);
+            let choice = self.rng.gen_range(0..Workload::numbers(account));
+            let num = msisdn(Workload::first_number(account) + choice);
+            self.seq += 1;
+            let seq = self.seq;
+            if let Some(&since) = self.barred.get(&num) {
+                if since == day || self.rng.gen_bool(0.9) {
+                    continue;
+                }
+                self.barred.remove(&num);
+                let line = format!(
+                    r#"{{"type":"resume","id":"cmd:{seq}","msisdn":"{num}","time":"{}"}}"#,
+                    rfc3339(at)
+                );
+                return Some((at, line));
+            }
+            let rng = &mut self.rng;
+            let line = (self.workload).event_line(rng, seq, num, at, day, &mut self.barred);
+            let line = if rng.gen::<f64>() < self.workload.bad {
+                bad_line(rng, seq, num, at)
+            } else {
+                line
+            };
+            if rng.gen::<f64>() < self.workload.duplicates {
+                let again = at + rng.gen_range(0..600);
+                self.repeats.push(Reverse((again, seq, line.clone())));
+            }
+            return Some((at, line));
+        }
+    }
+}
+
+impl Iterator for Lines {
+    type Item = String;
+
+    fn next(&mut self) -> Option<String> {
+        loop {
+            if let Some(line) = self.ready.pop_front() {
+                return Some(line);
+            }
+            let Some(day) = self.day else {
+                if self.next_account < self.workload.accounts {
+                    let index = self.next_account;
+                    (self.workload).opening(&mut self.rng, index, &mut self.ready);
+                    self.next_account += 1;
+                } else {
+                    self.day = Some(0);
+                }
+                continue;
+            };
+            if day >= self.workload.days {
+                return None;
+            }
+            if self.upcoming.is_none() {
+                self.upcoming = self.next_event(day);
+            }
+            // A repeat comes in its turn among the day's events; those left at the day's end
+            // come before the next day.
+            let repeat_first = match (&self.upcoming, self.repeats.peek()) {
+                (_, None) => false,
+                (None, Some(_)) => true,
+                (Some((at, _)), Some(Reverse((again, _, _)))) => again <= at,
+            };
+            if repeat_first {
+                return self.repeats.pop().map(|Reverse((_, _, line))| line);
+            }
+            match self.upcoming.take() {
+                Some((_, line)) => return Some(line),
+                None => {
+                    self.day = Some(day + 1);
+                    self.clock = 0.0;
+                }
+            }
         }
     }
 }
@@ -336,7 +460,7 @@ fn command_line(
     num: u64,
     at: i64,
     late: i64,
-    (day, barred): (u32, &mut std::collections::BTreeMap<u64, u32>),
+    (day, barred): (u32, &mut BTreeMap<u64, u32>),
 ) -> String {
     // A subscriber changes plan, suspends the number or reports the SIM
     // lost (late in the evening, after the day's usage).
@@ -396,41 +520,6 @@ fn usage_line(rng: &mut ChaCha8Rng, draw: f64, seq: u64, num: u64, at: i64) -> S
     }
 }
 
-/// How busy each account is: a Zipf-like skew, assigned by a seeded shuffle of ranks, and the
-/// day's hours by their weights.
-struct Activity {
-    weights: Vec<f32>,
-    mean: f64,
-    hours_total: f64,
-}
-
-impl Activity {
-    fn of(accounts: u64) -> Activity {
-        let weights: Vec<f32> = (0..accounts)
-            .map(|i| (1.0 / ((i * 7919 % accounts) as f64 + 1.0).powf(0.6)) as f32)
-            .collect();
-        let mean = weights.iter().map(|&w| f64::from(w)).sum::<f64>() / accounts.max(1) as f64;
-        Activity {
-            weights,
-            mean,
-            hours_total: HOURS.iter().sum(),
-        }
-    }
-
-    /// Account `account`'s expected events a day, when the mean account makes `per_day`.
-    fn expected(&self, account: u64, per_day: f64) -> f64 {
-        per_day * f64::from(self.weights[account as usize]) / self.mean
-    }
-}
-
-/// What the days carry on: numbers suspended or reported lost (until their subscriber resumes
-/// them, with the day they were barred), and the events' sequence number.
-#[derive(Default)]
-struct DayState {
-    barred: std::collections::BTreeMap<u64, u32>,
-    seq: u64,
-}
-
 fn write_line(line: &str, out: &mut dyn Write) -> std::io::Result<()> {
     out.write_all(line.as_bytes())?;
     out.write_all(b"\n")
@@ -465,6 +554,37 @@ fn bad_line(rng: &mut ChaCha8Rng, seq: u64, num: u64, at: i64) -> String {
 mod tests {
     use super::Workload;
     use rating::codec::{parse_json, parse_json_tagged};
+
+    /// Without repeats or bad lines, each day's usage comes in time order, every account opens
+    /// before any event, and the lines taken one by one are those written.
+    #[test]
+    fn a_day_s_usage_comes_in_time_order_after_every_opening() {
+        let w = Workload {
+            accounts: 300,
+            days: 3,
+            bad: 0.0,
+            duplicates: 0.0,
+            ..Workload::default()
+        };
+        let mut written = Vec::new();
+        w.write(&mut written, |_| {}).unwrap();
+        let lines: Vec<String> = w.lines().collect();
+        assert_eq!(String::from_utf8(written).unwrap(), lines.join("\n") + "\n");
+        let opened = lines.iter().filter(|l| l.contains("open_account")).count();
+        assert_eq!(opened, 300);
+        assert!(lines[..opened * 2]
+            .iter()
+            .all(|l| !l.contains(r#""type":"usage""#)));
+        let starts: Vec<&str> = (lines.iter())
+            .filter_map(|l| l.split_once(r#""start":""#))
+            .map(|(_, rest)| &rest[..20])
+            .collect();
+        assert!(starts.len() > 300 * 3 * 6, "{} usage lines", starts.len());
+        assert!(
+            starts.windows(2).all(|pair| pair[0] <= pair[1]),
+            "usage out of order"
+        );
+    }
 
     /// Every line of a generated workload (bad lines and duplicates included) decodes the same
     /// the fast way (usage and payments with their type first) and the general way, and most
