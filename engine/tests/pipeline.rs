@@ -352,17 +352,26 @@ fn rerating_compares_fees_and_package_grants_too() {
         .map(|(_, t)| t.difference)
         .sum();
     assert_eq!(by_account, monthly.1);
-    // SMART's SMS packages: every grant that differs is twice the recorded one.
+    // SMART's SMS packages: every whole month's grant that differs is twice the recorded one;
+    // a month joined part way is granted its share, rounded to a unit, of the doubled package.
     let sms: Vec<_> = r
         .differences
         .iter()
         .filter(|d| d.kind == "units:SMART_SMS")
         .collect();
     assert!(sms.len() > 50, "{kinds:?}");
+    let whole: Vec<_> = sms.iter().filter(|d| d.old == Decimal::from(100)).collect();
+    assert!(whole.len() > 50, "{} whole months", whole.len());
     assert!(
-        sms.iter().all(|d| d.new == d.old * Decimal::TWO),
+        whole.iter().all(|d| d.new == Decimal::from(200)),
+        "{whole:?}"
+    );
+    let off =
+        |d: &&&engine::rerate::Difference| (d.new - d.old * Decimal::TWO).abs() > Decimal::ONE;
+    assert!(
+        !sms.iter().any(|d| off(&d)),
         "{:?}",
-        sms.first()
+        sms.iter().find(|d| off(d))
     );
 
     // The same catalog re-rates to no difference at all.
@@ -792,7 +801,10 @@ fn a_store_whose_records_hold_128_bit_digests_knows_every_repeat() {
             .collect();
         for (k, v) in records {
             assert_eq!(v[0], rating::record::ACCOUNT_LAYOUT);
-            let (a, now): (rating::Account, Now) = bincode::deserialize(&v[1..]).unwrap();
+            let (a, recent) = rating::record::decode_account(&v).unwrap();
+            // The ids in the fixed-width form a layout-4 record held them in.
+            let fixed = bincode::serialize(&recent.unwrap().record()).unwrap();
+            let now: Now = bincode::deserialize(&fixed).unwrap();
             ids += now.ids.len() + now.kept.len();
             // Layout 4 held every id in the window: those held for ever today were held as of
             // the account's clock then.

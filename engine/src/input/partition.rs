@@ -67,7 +67,13 @@ pub fn key<'a>(input: &'a Input, account_of: impl Fn(Msisdn) -> Option<&'a str>)
         Input::Suspend(x) | Input::ReportLost(x) | Input::Resume(x) => by_number(x.msisdn),
         Input::SetBalanceAlerts(x) => Key::Account(x.account.clone()),
         Input::Transfer(x) => by_number(x.from),
-        Input::TransferCredit(x) => by_number(x.to),
+        // A credit to a number no account holds bounces back to its sender, whose account
+        // remembers it (`rating::decision::concerned`): it is placed with the sender's, so
+        // that each partition's log speaks of its own accounts only.
+        Input::TransferCredit(x) => match account_of(x.to) {
+            Some(account) => Key::Account(account.into()),
+            None => Key::Account(x.from_account.clone()),
+        },
         Input::TransferRefund(x) => Key::Account(x.account.clone()),
         Input::SetSpendingLimit(x) => by_number(x.msisdn),
         Input::SetGroup(x) => by_number(x.msisdn),

@@ -33,13 +33,11 @@ pub fn apply(state: &mut State, decision: &Decision) -> Result<(), ApplyError> {
         Outcome::Duplicate => return Ok(()),
         // A bounced transfer credit moves no money: the refund is its own event.
         Outcome::Rejected(_) | Outcome::TransferBounced { .. } => {
-            remember(state, decision);
-            return Ok(());
+            return remember(state, decision);
         }
         Outcome::Opened { account, fees } => {
             open_account(state, decision, account, fees)?;
-            remember(state, decision);
-            return Ok(());
+            return remember(state, decision);
         }
         _ => {}
     }
@@ -66,8 +64,7 @@ pub fn apply(state: &mut State, decision: &Decision) -> Result<(), ApplyError> {
     if let Some((msisdn, month)) = effects.free_report {
         state.restore_free_report(msisdn, month);
     }
-    remember(state, decision);
-    Ok(())
+    remember(state, decision)
 }
 
 /// What an outcome changes beyond its account: the index of numbers, the free reports taken.
@@ -733,15 +730,18 @@ pub(crate) fn apply_renewal(acct: &mut Account, renewed: &Renewal) -> Result<(),
 }
 
 /// Remembers a decision's input with the account it concerned (`crate::recent`): every
-/// decision but a duplicate and a too-late input, which change nothing.
-fn remember(state: &mut State, decision: &Decision) {
-    if let Some((account, rated)) = remembered_by(decision) {
-        state.remember(
-            account,
-            &decision.event,
-            decision.time,
-            rated,
-            held_for_ever(decision),
-        );
+/// decision but a duplicate and a too-late input, which change nothing. A decision about an
+/// account the state does not hold is inconsistent with it (a log applied out of its order).
+fn remember(state: &mut State, decision: &Decision) -> Result<(), ApplyError> {
+    let Some((account, rated)) = remembered_by(decision) else {
+        return Ok(());
+    };
+    let for_ever = held_for_ever(decision);
+    match state.remember(account, &decision.event, decision.time, rated, for_ever) {
+        true => Ok(()),
+        false => Err(bad(
+            decision,
+            format!("it concerns account {account}, not open"),
+        )),
     }
 }

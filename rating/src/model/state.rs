@@ -428,9 +428,8 @@ impl State {
         rated: bool,
         for_ever: bool,
     ) {
-        if self.by_id.contains_key(account) {
-            self.remember(account, id, at, rated, for_ever);
-        }
+        // An id of an account the state does not hold can never be asked for.
+        let _ = self.remember(account, id, at, rated, for_ever);
     }
 
     /// Restores what `account` remembers, as its checkpoint recorded it (after
@@ -444,7 +443,8 @@ impl State {
     }
 
     /// Remembers an input `id` of `account` at `at` (`crate::recent`), once its decision is
-    /// applied: the account exists.
+    /// applied; `false` if the state holds no such account (a log applied out of its order).
+    #[must_use]
     pub(crate) fn remember(
         &mut self,
         account: &str,
@@ -452,12 +452,12 @@ impl State {
         at: Timestamp,
         rated: bool,
         for_ever: bool,
-    ) {
-        let i = *self
-            .by_id
-            .get(account)
-            .expect("a decision's account exists once applied");
+    ) -> bool {
+        let Some(&i) = self.by_id.get(account) else {
+            return false;
+        };
         self.remember_at(i, id, at, rated, for_ever);
+        true
     }
 
     fn remember_at(&mut self, index: u32, id: &str, at: Timestamp, rated: bool, for_ever: bool) {
