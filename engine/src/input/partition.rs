@@ -137,4 +137,25 @@ mod tests {
             assert!(of_bytes(key.as_bytes(), 12) < 12);
         }
     }
+
+    /// A transfer's credit goes where the receiving number's account is; to a number no
+    /// account holds, where the sender's is (whose account remembers the bounce), even when
+    /// the sender's account id is made of digits like a number.
+    #[test]
+    fn a_credit_to_a_number_no_account_holds_goes_with_its_sender() {
+        let credit = |to: u64| {
+            Input::TransferCredit(rating::event::TransferCredit {
+                id: "ratel:credit:11:79000000001:t1".into(),
+                transfer: "t1".into(),
+                from_account: "79000000001".into(),
+                to: Msisdn(to),
+                amount: rust_decimal::Decimal::ONE_HUNDRED,
+                time: rating::Timestamp(1_800_000_000),
+            })
+        };
+        let account_of = |msisdn: Msisdn| (msisdn == Msisdn(79_000_000_002)).then_some("B");
+        let (held, unheld) = (credit(79_000_000_002), credit(79_999_000_000));
+        assert_eq!(key(&held, account_of), Key::Account("B".into()));
+        assert_eq!(key(&unheld, account_of), Key::Account("79000000001".into()));
+    }
 }
