@@ -78,11 +78,6 @@ impl Generated {
         }
         Ok(generated)
     }
-
-    /// Lines made so far.
-    pub fn made(&self) -> u64 {
-        self.made
-    }
 }
 
 impl Source for Generated {

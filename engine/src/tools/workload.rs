@@ -166,8 +166,11 @@ impl Workload {
     /// The workload's lines, made as they are taken: the openings, then each day's events in
     /// time order. Memory does not grow with the accounts or the days.
     pub fn lines(&self) -> Lines {
+        let population = Population::new(self.accounts, self.events_per_day);
+        let (per_day, hours_total) = (population.events_per_day(), HOURS.iter().sum::<f64>());
         Lines {
-            population: Population::new(self.accounts, self.events_per_day),
+            per_second: HOURS.map(|share| per_day * share / hours_total / 3600.0),
+            population,
             rng: ChaCha8Rng::seed_from_u64(self.seed),
             workload: self.clone(),
             next_account: 0,
@@ -306,6 +309,8 @@ pub struct Lines {
     /// Numbers suspended or reported lost, with the day they were barred.
     barred: BTreeMap<u64, u32>,
     seq: u64,
+    /// Events a second in each hour of the day, over all accounts.
+    per_second: [f64; 24],
 }
 
 impl Lines {
@@ -316,11 +321,9 @@ impl Lines {
 
     /// The time of the day's next event, or `None` past its end.
     fn next_arrival(&mut self, day: u32) -> Option<i64> {
-        let per_day = self.population.events_per_day();
-        let hours_total: f64 = HOURS.iter().sum();
         while self.clock < 86_400.0 {
             let hour = (self.clock / 3600.0) as usize;
-            let per_second = per_day * HOURS[hour] / hours_total / 3600.0;
+            let per_second = self.per_second[hour];
             if per_second <= 0.0 {
                 return None;
             }
