@@ -299,7 +299,15 @@ pub fn file_run(work: &Work, data: &Path, batch: usize) -> (Measure, u64) {
 
 /// The store's column families a run writes.
 fn families() -> Vec<&'static str> {
-    let mut names = vec!["log", "by_account", "state", "seen", "reports"];
+    let mut names = vec![
+        "log",
+        "by_account",
+        "state",
+        "seen",
+        "reports",
+        "holders",
+        "due",
+    ];
     names.extend(projections::models::FAMILIES);
     names
 }

@@ -195,6 +195,12 @@ struct RunArgs {
     #[arg(long, default_value_t = engine::pipeline::DEFAULT_CHECKPOINT,
           value_parser = clap::value_parser!(u64).range(1..=1 << 24))]
     checkpoint_every: u64,
+    /// Megabytes of accounts kept in memory beyond those the batches in flight read: the
+    /// store holds every account, and an account not held is read from it when an input needs
+    /// it. The memory of a run is bounded by this, not by the number of accounts.
+    #[arg(long, default_value_t = engine::pipeline::DEFAULT_CACHE_MB,
+          value_parser = clap::value_parser!(u64).range(0..=1 << 20))]
+    state_cache_mb: u64,
     /// An input more than this many hours of event time ahead of its partition's clock (the
     /// latest event time it accepted) is dead-lettered, not rated: a clock years off
     /// upstream would tick every account to its date. Raise it for the run that catches up
@@ -476,6 +482,12 @@ struct OnlineArgs {
     catalog: PathBuf,
     #[arg(long)]
     data: PathBuf,
+    /// Megabytes of accounts kept in memory beyond those the batches in flight read: the
+    /// store holds every account, and an account not held is read from it when an input needs
+    /// it. The memory of a run is bounded by this, not by the number of accounts.
+    #[arg(long, default_value_t = engine::pipeline::DEFAULT_CACHE_MB,
+          value_parser = clap::value_parser!(u64).range(0..=1 << 20))]
+    state_cache_mb: u64,
     /// Where the Diameter server listens (port 0: any free port; the address is printed).
     #[arg(long, default_value = "127.0.0.1:3868")]
     diameter: std::net::SocketAddr,
@@ -719,7 +731,8 @@ fn folder_of(engine: &Engine, dir: &Path) -> std::io::Result<Folder> {
     let open: engine::folder::Opener = Box::new(move |path, numbers| {
         engine::files::open(&store, path, placement, numbers).map_err(std::io::Error::other)
     });
-    Folder::new(dir.to_path_buf(), open, engine.known_numbers())
+    let numbers = engine.known_numbers().map_err(std::io::Error::other)?;
+    Folder::new(dir.to_path_buf(), open, numbers)
 }
 
 /// Rates the files of a folder in name order, and those that arrive (`engine::folder`).
@@ -1059,6 +1072,7 @@ fn run_command(
         partitions,
         window_hours,
         checkpoint_every,
+        state_cache_mb,
         max_ahead_hours,
         complete,
         migrate_catalog,
@@ -1099,6 +1113,7 @@ fn run_command(
         checkpoint: checkpoint_every,
         max_ahead: i64::from(max_ahead_hours) * 3600,
         migrate_catalog,
+        state_cache_mb,
     };
     let e = match source.strip_prefix("kafka:") {
         Some(_) if done_dir.is_some() => bail!("--done-dir is for a folder source (dir:PATH)"),
@@ -1159,6 +1174,7 @@ fn online_command(args: OnlineArgs) -> Result<()> {
     let (cat, bytes) = load_catalog(&args.catalog)?;
     let cfg = Config {
         partitions: args.partitions,
+        state_cache_mb: args.state_cache_mb,
         ..Config::default()
     };
     let mut engine = Engine::open(&args.data, cat, &bytes, cfg)?;
@@ -1729,7 +1745,13 @@ fn demo_summary(engine: &Engine) {
     use rust_decimal::Decimal;
     let mut negative = 0;
     let mut total = Decimal::ZERO;
-    for a in engine.state.accounts() {
+    let mut accounts = 0;
+    for a in engine.store.accounts() {
+        let a = match a {
+            Ok(a) => a,
+            Err(e) => return eprintln!("the accounts could not be read: {e}"),
+        };
+        accounts += 1;
         total += a.balance;
         if a.balance < Decimal::ZERO {
             negative += 1;
@@ -1737,10 +1759,7 @@ fn demo_summary(engine: &Engine) {
     }
     println!(
         "{} accounts, {} below zero, sum of balances {} {}",
-        engine.state.len(),
-        negative,
-        total,
-        engine.cat.currency
+        accounts, negative, total, engine.cat.currency
     );
     match engine::report::happenings(&engine.store, engine.partitions()) {
         Ok(h) => {

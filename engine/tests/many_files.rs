@@ -69,7 +69,7 @@ fn folder(e: &Engine, dir: &Path, done: Option<PathBuf>) -> Folder {
     let open: Opener = Box::new(move |path, numbers| {
         engine::files::open(&store, path, placement, numbers).map_err(std::io::Error::other)
     });
-    Folder::new(dir.to_path_buf(), open, e.known_numbers())
+    Folder::new(dir.to_path_buf(), open, e.known_numbers().unwrap())
         .unwrap()
         .done_dir(done)
         .unwrap()

@@ -23,7 +23,7 @@ pub use model::{apply, decision, event, movement, number, recent, session, state
 pub use tariff::{catalog, cgrates};
 pub use units::{money, service, time};
 
-pub use activity::work_due;
+pub use activity::{due_from, work_due};
 pub use apply::{apply, ApplyError};
 pub use catalog::{Catalog, CatalogError};
 pub use decision::{

@@ -659,6 +659,18 @@ proptest! {
                 }
             }
             for a in s.accounts() {
+                // An engine indexes an account by `due_from`: no work is due before it. The
+                // times asked: it, a second before it, and each day's start around the input.
+                let from = rating::due_from(&cat, a);
+                if from.0 > 0 && from.0 < rating::time::NEVER.0 {
+                    prop_assert!(!rating::work_due(&cat, a, Timestamp(from.0 - 1)), "work due before due_from for {}", a.id);
+                }
+                for day in -1..=40i64 {
+                    let t = Timestamp((d.time.0 / 86_400 + day) * 86_400);
+                    if rating::work_due(&cat, a, t) {
+                        prop_assert!(from <= t, "{} due at {} before its due_from {}", a.id, t, from);
+                    }
+                }
                 // The inactivity clock: "zero or below since" is set exactly while it is.
                 prop_assert_eq!(a.activity.nonpositive_since.is_some(), a.balance <= Decimal::ZERO, "account {}", a.id);
                 if a.activity.blocked.is_some() && a.activity.released.is_none() {

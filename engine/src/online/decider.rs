@@ -48,7 +48,14 @@ pub enum Answer {
 }
 
 /// The answer to `question` about `asked`, from the state as committed.
-fn ask(engine: &Engine, asked: &SessionRequest, question: Question) -> Result<Answer, Rejection> {
+fn ask(
+    engine: &mut Engine,
+    asked: &SessionRequest,
+    question: Question,
+) -> Result<Answer, Rejection> {
+    if let Err(e) = engine.hold_numbers(&[asked.msisdn]) {
+        return Err(Rejection::Malformed(format!("reading the account: {e}")));
+    }
     match question {
         Question::MaxUsage => {
             rating::online::max_usage(&engine.state, &engine.cat, asked).map(Answer::Units)
@@ -193,7 +200,7 @@ pub fn decide(
     mut offline: Option<Offline>,
 ) -> Result<(), EngineError> {
     engine.keep_appended();
-    let mut expiries = Expiries::of(engine);
+    let mut expiries = Expiries::of(engine)?;
     let mut lines = Lines::default();
     loop {
         let patience = offline
@@ -233,7 +240,7 @@ pub fn decide(
 
 /// The jobs that came with `first`, up to [`MAX_GROUP`] requests; questions are answered on
 /// the way, from the state as committed.
-fn gather(engine: &Engine, jobs: &mpsc::Receiver<Work>, first: Option<Work>) -> Vec<Job> {
+fn gather(engine: &mut Engine, jobs: &mpsc::Receiver<Work>, first: Option<Work>) -> Vec<Job> {
     let mut group: Vec<Job> = Vec::new();
     let mut requests = 0;
     let mut next = first;
@@ -295,12 +302,12 @@ impl Lines {
 struct Expiries(std::collections::BTreeSet<(Timestamp, Msisdn, CompactString, u32)>);
 
 impl Expiries {
-    fn of(engine: &Engine) -> Expiries {
+    fn of(engine: &Engine) -> Result<Expiries, EngineError> {
         let mut expiries = Expiries(std::collections::BTreeSet::new());
-        for session in engine.state.accounts().flat_map(|a| &a.sessions) {
-            expiries.add(engine, session);
+        for session in engine.open_sessions()? {
+            expiries.add(engine, &session);
         }
-        expiries
+        Ok(expiries)
     }
 
     fn add(&mut self, engine: &Engine, session: &Session) {
@@ -320,14 +327,20 @@ impl Expiries {
     }
 
     /// Expiries of the sessions due by `now`, at most `most`.
-    fn due(&mut self, engine: &Engine, now: Timestamp, most: usize) -> Vec<SessionRequest> {
+    fn due(&mut self, engine: &mut Engine, now: Timestamp, most: usize) -> Vec<SessionRequest> {
         let mut made = Vec::new();
         while made.len() < most {
             let Some(first) = self.0.first() else { break };
             if first.0 > now {
                 break;
             }
-            let (_, msisdn, id, request) = self.0.pop_first().expect("looked at");
+            let (due, msisdn, id, request) = self.0.pop_first().expect("looked at");
+            if let Err(e) = engine.hold_numbers(&[msisdn]) {
+                // Asked again at the next pass: the store could not be read now.
+                tracing::warn!(%msisdn, error = %e, "an expiry waits: its account was not read");
+                self.0.insert((due, msisdn, id, request));
+                break;
+            }
             let open = (engine.state.account_of_number(msisdn))
                 .and_then(|a| a.sessions.iter().find(|s| s.id == id && s.msisdn == msisdn));
             if let Some(session) = open.filter(|s| s.request == request) {

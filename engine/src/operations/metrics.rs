@@ -34,9 +34,12 @@ pub const ONLINE_REQUESTS: &str = "ratel_online_requests_total";
 pub const ONLINE_SECONDS: &str = "ratel_online_answer_seconds";
 pub const ONLINE_GROUP: &str = "ratel_online_group_requests";
 pub const ONLINE_EXPIRED: &str = "ratel_online_sessions_expired_total";
+pub const ACCOUNTS_HELD: &str = "ratel_accounts_held";
+pub const ACCOUNTS_HELD_BYTES: &str = "ratel_accounts_held_bytes";
+pub const ACCOUNTS_EVICTED: &str = "ratel_accounts_evicted_total";
 
 /// Every metric ratel exports itself (histograms also as `_bucket`, `_sum` and `_count`).
-pub const NAMES: [&str; 27] = [
+pub const NAMES: [&str; 30] = [
     INPUTS,
     TICKS,
     DERIVED,
@@ -64,6 +67,9 @@ pub const NAMES: [&str; 27] = [
     ONLINE_SECONDS,
     ONLINE_GROUP,
     ONLINE_EXPIRED,
+    ACCOUNTS_HELD,
+    ACCOUNTS_HELD_BYTES,
+    ACCOUNTS_EVICTED,
 ];
 
 /// The process's own figures (CPU, memory, descriptors), Prometheus's standard `process_*`.
@@ -222,6 +228,19 @@ fn describe_store_and_http() {
         "RocksDB's estimate of the bytes compaction has to rewrite."
     );
     describe_gauge!(MEMTABLES, Unit::Bytes, "RocksDB's memtables, all families.");
+    describe_gauge!(
+        ACCOUNTS_HELD,
+        "Accounts held in memory (the store holds them all; --state-cache-mb bounds these)."
+    );
+    describe_gauge!(
+        ACCOUNTS_HELD_BYTES,
+        Unit::Bytes,
+        "The estimated bytes of the accounts held in memory, which --state-cache-mb bounds."
+    );
+    describe_counter!(
+        ACCOUNTS_EVICTED,
+        "Accounts dropped from memory to keep within --state-cache-mb (read again from the store when next needed)."
+    );
     describe_gauge!(
         LIVE_SST,
         Unit::Bytes,

@@ -54,6 +54,11 @@ pub fn replay(
         Err(e) => return Err(e.into()),
     };
     let mut checks = Checks::new(n, store.checkpoints(n)?, records.as_ref());
+    // Each partition is replayed with its own accounts only, as live rating decided it: an
+    // input keyed by a number no account held then went to the number's partition, where the
+    // account that took the number later, in another partition, must not be seen. The
+    // partitions done are gathered here.
+    let mut done = store.empty_state()?;
     // Reading the log and decoding its inputs need nothing of the state: a thread of its own
     // does them, a chunk ahead of rating.
     std::thread::scope(|scope| {
@@ -66,13 +71,15 @@ pub fn replay(
         rate_again(
             store,
             chunks,
-            &mut state,
+            (&mut state, &mut done),
             &mut r,
             &mut checks,
             &mut progress,
         )
     })?;
     checks.finish(&state, &mut r);
+    absorb(&mut done, state);
+    let state = done;
     progress(r.decisions);
     if !r.mismatches.is_empty() {
         // The stored state follows the recorded decisions, which differ from the replayed
@@ -302,7 +309,7 @@ fn read_log(store: &Store, out: std::sync::mpsc::SyncSender<Result<Chunk, StoreE
 fn rate_again(
     store: &Store,
     chunks: std::sync::mpsc::Receiver<Result<Chunk, StoreError>>,
-    state: &mut State,
+    (state, done): (&mut State, &mut State),
     replayed: &mut ReplayReport,
     checks: &mut Checks,
     progress: &mut impl FnMut(u64),
@@ -313,6 +320,7 @@ fn rate_again(
         in_force: None,
         buf: Vec::new(),
     };
+    let mut current = None;
     for chunk in chunks {
         let chunk = chunk?;
         let rated = |k: usize| match &chunk.reads.get(k)?.kind {
@@ -325,6 +333,10 @@ fn rate_again(
             replayed.entries += 1;
             let (partition, seq) = (read.partition, read.seq);
             checks.reach(partition, seq, state, replayed)?;
+            if current != Some(partition) {
+                absorb(done, std::mem::replace(state, store.empty_state()?));
+                current = Some(partition);
+            }
             let (input, decision) = match &read.kind {
                 Kind::Catalog(tag) => {
                     rerating.catalogs.get(store, *tag)?;
@@ -349,6 +361,18 @@ fn rate_again(
         }
     }
     Ok(())
+}
+
+/// Moves a replayed partition's accounts, with their ids and free reports, into `done`.
+fn absorb(done: &mut State, partition: State) {
+    for (msisdn, month) in partition.free_reports() {
+        done.restore_free_report(msisdn, month);
+    }
+    for account in partition.accounts() {
+        let recent = partition.recent(&account.id).cloned().unwrap_or_default();
+        done.restore(account.clone());
+        done.restore_recent(&account.id, recent);
+    }
 }
 
 /// Rating the log's inputs again, each with the catalog its decision names.

@@ -12,8 +12,10 @@ use rating::event::Tick;
 use rating::{apply, rate, Catalog, Decision, Input, Outcome, State, Timestamp};
 use std::path::Path;
 
+mod cache;
 pub mod meter;
 mod reference;
+pub use cache::DEFAULT_CACHE_MB;
 pub use reference::holds_reference;
 
 /// Limits of a batch: the most lines rated and committed together.
@@ -167,6 +169,9 @@ pub struct Config {
     /// Accept a new catalog that changes what stored amounts and buckets mean (currency,
     /// decimals, time zone, a package's unit): a deliberate migration, recorded in the log.
     pub migrate_catalog: bool,
+    /// The megabytes of accounts held in memory beyond those the batches in flight need
+    /// (`cache`): the store holds every account.
+    pub state_cache_mb: u64,
 }
 
 /// [`Config::max_ahead`] unless configured: seven days, longer than a weekend's outage upstream.
@@ -182,6 +187,7 @@ impl Default for Config {
             checkpoint: DEFAULT_CHECKPOINT,
             max_ahead: DEFAULT_MAX_AHEAD,
             migrate_catalog: false,
+            state_cache_mb: DEFAULT_CACHE_MB,
         }
     }
 }
@@ -250,6 +256,8 @@ pub struct Engine {
     owned: Option<Vec<bool>>,
     /// The decisions of the batch that its refunds and reversals name.
     references: reference::References,
+    /// What the engine knows of the accounts the state holds.
+    held: cache::Held,
 }
 
 /// The commit thread of a file run: writes each batch it is given, and says how it went. A
@@ -385,7 +393,7 @@ impl Engine {
     ) -> Result<Engine, EngineError> {
         let store = std::sync::Arc::new(Store::open(dir)?);
         fix_window(&store, cfg.window)?;
-        let (state, changed) = store.load_state()?;
+        let (state, changed) = store.load_tails()?;
         let changed = Changed::of_ids(&state, &changed);
         let cfg = Config {
             batch: cfg.batch.clamp(1, MAX_BATCH),
@@ -426,10 +434,14 @@ impl Engine {
             batch_marks: 0,
             owned: None,
             references: reference::References::default(),
+            held: cache::Held::default(),
         };
+        e.held = cache::Held::with_budget(e.cfg.state_cache_mb);
         e.add_up();
         e.record_catalog(catalog_bytes, fresh)?;
         e.mark_checkpoints()?;
+        e.store.index_accounts(&e.cat, e.cfg.partitions)?;
+        e.held.note_all(&e.state);
         // A scrape reads the store's figures while it is open, and nothing once it closed.
         let store = std::sync::Arc::downgrade(&e.store);
         crate::operations::metrics::on_scrape(Box::new(move || {
@@ -515,9 +527,12 @@ impl Engine {
     /// Reads the state and the partitions' logs' ends from the store again, after something
     /// other than this engine wrote it (a restore from the changelog). Nothing may be in flight.
     pub fn reload(&mut self) -> Result<(), EngineError> {
-        let (state, changed) = self.store.load_state()?;
+        let (state, changed) = self.store.load_tails()?;
         self.changed = Changed::of_ids(&state, &changed);
         self.state = state;
+        self.held.clear();
+        self.store.index_accounts(&self.cat, self.cfg.partitions)?;
+        self.held.note_all(&self.state);
         self.parts = load_parts(&self.store, self.cfg.partitions, self.watermark)?;
         self.checkpointed = self.store.checkpoints(self.cfg.partitions)?;
         for p in &self.parts {
@@ -655,7 +670,7 @@ impl Engine {
         path: &std::path::Path,
         complete: bool,
     ) -> Result<crate::file_topics::Opened, EngineError> {
-        let mut numbers = self.known_numbers();
+        let mut numbers = self.known_numbers()?;
         Ok(crate::store::files::open(
             &self.store,
             path,
@@ -676,9 +691,14 @@ impl Engine {
     /// The numbers whose accounts the state knows, for keying a file's lines over partitions
     /// as the engine will check them; with one partition keys do not matter, and none are
     /// gathered.
-    pub fn known_numbers(&self) -> crate::partition::Numbers {
+    pub fn known_numbers(&self) -> Result<crate::partition::Numbers, EngineError> {
         let mut numbers = crate::partition::Numbers::default();
         if self.cfg.partitions > 1 {
+            for held in self.store.all_holders() {
+                let (msisdn, account) = held?;
+                numbers.insert(msisdn, &account);
+            }
+            // The batch in flight's numbers may not have landed; the state holds them.
             for account in self.state.accounts() {
                 for number in &account.numbers {
                     let holder = self.state.account_of_number(number.msisdn);
@@ -688,7 +708,7 @@ impl Engine {
                 }
             }
         }
-        numbers
+        Ok(numbers)
     }
 
     /// Rates everything the source yields, committing batch by batch. `on_batch` sees progress
@@ -869,12 +889,20 @@ impl Engine {
         )
         .entered();
         self.references.expect(&parsed);
+        self.held.next_batch();
+        self.hold_for(parsed.iter().filter_map(|p| p.as_ref().ok()))?;
         for (j, (line, input)) in lines.iter().zip(&parsed).enumerate() {
             ahead.before(&self.state, j, |k| parsed.get(k)?.as_ref().ok());
             self.rate_line(line, input, &mut c, &mut dirty)?;
         }
         self.write_checkpoint(&mut c, &mut dirty);
+        cache::Held::write_holders(&mut self.parts_held(), &mut c);
+        let evicted = self.held.evict(&mut self.state, &mut dirty);
+        metrics::counter!(crate::operations::metrics::ACCOUNTS_EVICTED).increment(evicted as u64);
         self.changed = dirty;
+        metrics::gauge!(crate::operations::metrics::ACCOUNTS_HELD).set(self.state.len() as f64);
+        metrics::gauge!(crate::operations::metrics::ACCOUNTS_HELD_BYTES)
+            .set(self.held.bytes() as f64);
         self.write_positions(lines, &mut c);
         self.write_partition_marks(&before, &counted, &mut c);
         self.add_up();
@@ -967,7 +995,6 @@ impl Engine {
     /// At a checkpoint, the accounts changed since the last one and each partition's
     /// checkpoint mark go into the batch.
     fn write_checkpoint(&mut self, commit: &mut Commit, dirty: &mut Changed) {
-        let n = self.cfg.partitions;
         let tail: u64 = (self.parts.iter().zip(&self.checkpointed))
             .map(|(part, &at)| {
                 assert!(
@@ -979,12 +1006,13 @@ impl Engine {
             })
             .sum();
         if checkpoint_due(tail, dirty.len(), self.cfg.checkpoint) {
-            for i in dirty.drain() {
-                let (acct, recent) = self.state.by_index(i).expect("a changed account exists");
-                let p = crate::partition::of_bytes(acct.id.as_bytes(), n);
-                self.store
-                    .put_account(&mut commit.writes_of(p), acct, recent, &mut self.buf);
-            }
+            let parts = cache::Parts {
+                state: &mut self.state,
+                store: &self.store,
+                cat: &self.cat,
+                partitions: self.cfg.partitions,
+            };
+            (self.held).write_records(&parts, commit, dirty, &mut self.buf);
             for (p, part) in self.parts.iter().enumerate() {
                 if part.seq != self.checkpointed[p] {
                     let key = crate::keys::checkpoint(p as u32);
@@ -1120,6 +1148,7 @@ impl Engine {
                 hops <= 2,
                 "a transfer derives a credit and at most a refund"
             );
+            self.hold_for(std::iter::once(&input))?;
             let p = self.key_of(&input).partition(self.cfg.partitions);
             self.ticks_before(p, input.time(), position, commit, dirty)?;
             let d = rate(&self.state, &self.cat, &input);
@@ -1237,19 +1266,11 @@ impl Engine {
         let old_day = self.cat.calendar.local(part.watermark).date;
         part.watermark = time;
         let day = self.cat.calendar.local(time).date;
-        if day <= old_day || self.state.is_empty() {
+        if day <= old_day {
             return Ok(false);
         }
         let boundary = rating::time::start_of_day(&self.cat.tz, day);
-        let n = self.cfg.partitions;
-        let mut due: Vec<CompactString> = self
-            .state
-            .accounts()
-            .filter(|a| rating::work_due(&self.cat, a, boundary))
-            .filter(|a| n == 1 || crate::partition::of_bytes(a.id.as_bytes(), n) == partition)
-            .map(|a| a.id.clone())
-            .collect();
-        due.sort_unstable();
+        let due = self.due_accounts(partition, boundary, commit)?;
         let ticked = !due.is_empty();
         let stamp = day.format("%Y%m%d").to_string();
         for account in due {
@@ -1263,6 +1284,123 @@ impl Engine {
             self.record(partition, &input, &d, at, commit, dirty)?;
         }
         Ok(ticked)
+    }
+}
+
+impl Engine {
+    /// The accounts of `partition` with periodic work due at `boundary` (`rating::work_due`),
+    /// ordered by id: those the `due` index lists by then, read in, and those held in memory
+    /// (whose entries may not have landed). The entries read are replaced by each account's
+    /// due time, or by the next day's for an account not due yet whose time has passed.
+    fn due_accounts(
+        &mut self,
+        partition: u32,
+        boundary: Timestamp,
+        commit: &mut Commit,
+    ) -> Result<Vec<CompactString>, EngineError> {
+        let n = self.cfg.partitions;
+        let listed = self.store.due_by(partition, boundary)?;
+        let ticks: Vec<Input> = (listed.iter())
+            .map(|(_, account)| {
+                Input::Tick(Tick {
+                    id: CompactString::default(),
+                    account: account.clone(),
+                    time: boundary,
+                })
+            })
+            .collect();
+        self.hold_for(ticks.iter())?;
+        let mut writes = commit.writes_of(partition);
+        for (at, account) in &listed {
+            self.store.delete_due(&mut writes, partition, *at, account);
+            self.held.forget_due(account);
+            let Some(a) = self.state.account(account) else {
+                continue;
+            };
+            if !rating::work_due(&self.cat, a, boundary) {
+                let again = rating::due_from(&self.cat, a).max(Timestamp(boundary.0 + 1));
+                self.store.put_due(&mut writes, partition, again, account);
+            }
+        }
+        drop(writes);
+        let mut due: Vec<CompactString> = (self.state.accounts())
+            .filter(|a| rating::work_due(&self.cat, a, boundary))
+            .filter(|a| n == 1 || crate::partition::of_bytes(a.id.as_bytes(), n) == partition)
+            .map(|a| a.id.clone())
+            .collect();
+        due.sort_unstable();
+        Ok(due)
+    }
+}
+
+impl Engine {
+    fn parts_held(&mut self) -> cache::Parts<'_> {
+        cache::Parts {
+            state: &mut self.state,
+            store: &self.store,
+            cat: &self.cat,
+            partitions: self.cfg.partitions,
+        }
+    }
+
+    /// Reads into memory every account that rating `inputs` may read (`cache`).
+    fn hold_for<'a>(
+        &mut self,
+        inputs: impl Iterator<Item = &'a Input> + Clone,
+    ) -> Result<(), EngineError> {
+        let mut parts = cache::Parts {
+            state: &mut self.state,
+            store: &self.store,
+            cat: &self.cat,
+            partitions: self.cfg.partitions,
+        };
+        Ok(self.held.hold_for(&mut parts, inputs)?)
+    }
+
+    /// Reads into memory the accounts holding `numbers` (for a question answered from the
+    /// state, not a batch).
+    pub fn hold_numbers(&mut self, numbers: &[rating::Msisdn]) -> Result<(), EngineError> {
+        let asked: Vec<Input> = (numbers.iter())
+            .map(|&msisdn| {
+                Input::Suspend(rating::event::NumberCommand {
+                    id: CompactString::default(),
+                    msisdn,
+                    time: Timestamp(0),
+                })
+            })
+            .collect();
+        self.hold_for(asked.iter())
+    }
+
+    /// An account as of the last batch rated, with the ids it remembers: held in memory, or
+    /// read from the store (whose record is then current: an account the log after a
+    /// checkpoint changed is held).
+    pub fn account_with_ids(
+        &self,
+        id: &str,
+    ) -> Result<Option<(rating::Account, rating::recent::Recent)>, EngineError> {
+        if let Some((account, recent)) =
+            (self.state.index_of(id)).and_then(|i| self.state.by_index(i))
+        {
+            return Ok(Some((account.clone(), recent.clone())));
+        }
+        let found = self.store.account_records(&[id])?.pop().flatten();
+        Ok(found.map(|(account, recent, _)| (account, recent)))
+    }
+
+    /// An account as of the last batch rated ([`Engine::account_with_ids`]).
+    pub fn account(&self, id: &str) -> Result<Option<rating::Account>, EngineError> {
+        Ok(self.account_with_ids(id)?.map(|(account, _)| account))
+    }
+
+    /// Every session open, as of the last batch rated.
+    pub fn open_sessions(&self) -> Result<Vec<rating::session::Session>, EngineError> {
+        let mut open: Vec<_> = (self.state.accounts().flat_map(|a| &a.sessions))
+            .cloned()
+            .collect();
+        let held = |id: &str| self.state.index_of(id).is_some();
+        open.extend(self.store.sessions_not_of(held)?);
+        Ok(open)
     }
 }
 

@@ -39,6 +39,10 @@ impl Changed {
         }
     }
 
+    pub fn contains(&self, index: u32) -> bool {
+        self.bits.contains(index as usize)
+    }
+
     pub fn len(&self) -> usize {
         self.count
     }

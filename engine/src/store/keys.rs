@@ -40,6 +40,39 @@ pub fn free_report_key(msisdn: Msisdn, month: Month) -> [u8; 12] {
     key
 }
 
+/// `holders`: the account that holds a number now, `[msisdn u64 BE]`; the value is its id.
+pub fn holder_key(msisdn: Msisdn) -> [u8; 8] {
+    msisdn.0.to_be_bytes()
+}
+
+/// `due`: an account whose periodic work may be due from a time on (`rating::due_from`),
+/// `[partition u32 BE][time, i64 with its sign bit flipped, BE][account id]`: a partition's
+/// accounts in the order their work falls due.
+pub fn due_key(partition: u32, time: rating::Timestamp, account: &str) -> Vec<u8> {
+    let mut key = Vec::with_capacity(12 + account.len());
+    key.extend_from_slice(&partition.to_be_bytes());
+    key.extend_from_slice(&due_time(time));
+    key.extend_from_slice(account.as_bytes());
+    key
+}
+
+/// A time as a `due` key orders it: negative times sort before positive ones.
+pub fn due_time(time: rating::Timestamp) -> [u8; 8] {
+    ((time.0 as u64) ^ (1 << 63)).to_be_bytes()
+}
+
+/// The time and account a `due` key names, if it is one of `partition`'s.
+pub fn due_place(partition: u32, key: &[u8]) -> Option<(rating::Timestamp, &str)> {
+    let rest = key.strip_prefix(&partition.to_be_bytes()[..])?;
+    let time = u64::from_be_bytes(rest.get(..8)?.try_into().ok()?) ^ (1 << 63);
+    let account = std::str::from_utf8(&rest[8..]).ok()?;
+    Some((rating::Timestamp(time as i64), account))
+}
+
+/// `meta`: the tag of the catalog the `due` index was made with (its inactivity rules set the
+/// times); absent: the store has no `holders` or `due` index yet.
+pub const INDEXED_WITH: &str = "indexed_with";
+
 /// `meta`: what the store's source is (`file`, `file-topics`, `kafka`).
 pub const SOURCE: &str = "source";
 /// `meta`: the id window, in seconds, fixed when the store is made.
@@ -120,6 +153,15 @@ mod tests {
         assert_eq!(account_key("AB", 1, 2)[..3], [2, b'A', b'B']);
         assert_eq!(account_key("AB", 1, 2)[3..], log_key(1, 2));
         assert_eq!(seen_key("A", "x"), [1, b'A', b'x']);
+        assert_eq!(holder_key(Msisdn(0x0102)), [0, 0, 0, 0, 0, 0, 1, 2]);
+        assert_eq!(
+            due_key(1, rating::Timestamp(2), "A"),
+            [0, 0, 0, 1, 0x80, 0, 0, 0, 0, 0, 0, 2, b'A']
+        );
+        let early = due_key(1, rating::Timestamp(-5), "B");
+        assert!(early < due_key(1, rating::Timestamp(0), "A"));
+        assert_eq!(due_place(1, &early), Some((rating::Timestamp(-5), "B")));
+        assert_eq!(due_place(2, &early), None);
         assert_eq!(catalog(0xab), "catalog/00000000000000ab");
         assert_eq!(position(None, 0), "pos/0");
         assert_eq!(position(Some("ratel.usage"), 2), "pos/ratel.usage/2");
@@ -136,6 +178,7 @@ mod tests {
             (checkpoint(3), "checkpoint/3"),
             (changelog_offset(3), "changelog/3"),
             (published(3), "published/3"),
+            (INDEXED_WITH.to_string(), "indexed_with"),
         ] {
             assert_eq!(key, expected);
         }

@@ -28,6 +28,7 @@
 //!   file's bytes), `catalog`: the tag in force, `file/<name>` (an input file's record:
 //!   `crate::file_record`; its positions are `pos/file:<name>:<kind>/<partition>`).
 
+mod accounts;
 pub mod changed;
 mod commit;
 mod counters;
@@ -55,14 +56,22 @@ pub const CF_STATE: &str = "state";
 pub const CF_SEEN: &str = "seen";
 pub const CF_META: &str = "meta";
 pub const CF_REPORTS: &str = "reports";
-const CFS: [&str; 6] = [
+pub const CF_HOLDERS: &str = "holders";
+pub const CF_DUE: &str = "due";
+const CFS: [&str; 8] = [
     CF_LOG,
     CF_BY_ACCOUNT,
     CF_STATE,
     CF_SEEN,
     CF_META,
     CF_REPORTS,
+    CF_HOLDERS,
+    CF_DUE,
 ];
+
+/// The families read on the write path, by key: a vector memtable would sort itself for each
+/// look-up.
+const LOOKED_UP: [&str; 5] = [CF_META, CF_LOG, CF_STATE, CF_REPORTS, CF_HOLDERS];
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -195,19 +204,26 @@ impl Store {
             // The log's keys come in order (partition, then seq), which a skip list appends
             // at the cost of a comparison or two; a vector would sort them again at flush (a
             // run of a million events took 7 % longer).
-            if *n != CF_META && *n != CF_LOG {
+            if !LOOKED_UP.contains(n) {
                 o.set_memtable_factory(rocksdb::MemtableFactory::Vector);
             }
             if *n == CF_LOG {
                 o.set_max_write_buffer_number(projections::models::BUSIEST_MEMTABLES);
             }
-            if *n == CF_SEEN || *n == CF_STATE {
+            if *n == CF_SEEN || *n == CF_STATE || *n == CF_HOLDERS {
                 let mut t = rocksdb::BlockBasedOptions::default();
                 t.set_bloom_filter(10.0, false);
                 o.set_block_based_table_factory(&t);
             }
             ColumnFamilyDescriptor::new(*n, o)
         });
+        // A follower opens the families the writer made: a store written before a family
+        // existed has none until its writer opens it again.
+        let made = match follower {
+            Some(_) => DB::list_cf(&opts, dir).unwrap_or_default(),
+            None => Vec::new(),
+        };
+        let cfs = cfs.filter(|d| follower.is_none() || made.iter().any(|m| m == d.name()));
         let cfs: Vec<_> = cfs
             .chain(projections::models::descriptors(follower.is_none()))
             .collect();
@@ -238,13 +254,17 @@ impl Store {
     pub fn verify_all(&self) -> Result<Vec<(&'static str, u64)>, StoreError> {
         let mut read = Vec::new();
         for name in CFS.iter().chain(&projections::models::FAMILIES) {
+            // A follower of a store its writer has not opened since a family was added.
+            let Some(family) = self.db.cf_handle(name) else {
+                continue;
+            };
             let mut opts = rocksdb::ReadOptions::default();
             opts.set_verify_checksums(true);
             opts.fill_cache(false);
             let mut keys = 0u64;
             for kv in self
                 .db
-                .iterator_cf_opt(self.cf(name), opts, rocksdb::IteratorMode::Start)
+                .iterator_cf_opt(family, opts, rocksdb::IteratorMode::Start)
             {
                 kv.map_err(|e| StoreError::Corrupt(format!("{}: family {name}: {e}", self.path)))?;
                 keys += 1;

@@ -3,8 +3,8 @@
 //! that kept them apart.
 
 use super::{
-    decode_decision_at, Commit, Store, StoreError, CF_BY_ACCOUNT, CF_LOG, CF_REPORTS, CF_SEEN,
-    CF_STATE,
+    decode_decision_at, Commit, Store, StoreError, CF_BY_ACCOUNT, CF_LOG, CF_META, CF_REPORTS,
+    CF_SEEN, CF_STATE,
 };
 use crate::entry::Entry;
 use crate::keys::account_key;
@@ -135,6 +135,9 @@ impl Store {
         // bytes, or (older) an id's UTF-8 bytes, and UTF-8 has no ff byte.
         c.batch
             .delete_range_cf(self.cf(CF_SEEN), &[][..], &[0xffu8, 0xff][..]);
+        // Its indexes, if a build that made them wrote any, are made again from these records.
+        c.batch
+            .delete_cf(self.cf(CF_META), crate::keys::INDEXED_WITH);
         let mut buf = Vec::new();
         for a in s.accounts() {
             let recent = s.recent(&a.id).expect("an account's ids");
@@ -154,19 +157,113 @@ impl Store {
         Ok((s, FxHashSet::default()))
     }
 
-    /// Every account as of the last commit (records and tails), ordered by id.
-    pub fn accounts(&self) -> impl Iterator<Item = Result<Account, StoreError>> + '_ {
-        let all = self.records().and_then(|mut s| {
-            self.apply_tails(&mut s)?;
-            let mut all: Vec<Account> = s.accounts().cloned().collect();
-            all.sort_unstable_by(|a, b| a.id.as_bytes().cmp(b.id.as_bytes()));
-            Ok(all)
-        });
-        let items: Vec<Result<Account, StoreError>> = match all {
-            Ok(all) => all.into_iter().map(Ok).collect(),
-            Err(e) => vec![Err(e)],
+    /// The state an engine starts with: only the accounts the log after the checkpoints
+    /// changed, read from their records and brought up to date by it; with their ids, whose
+    /// records the next checkpoint writes. Its memory is bounded by the tail, not by the
+    /// accounts. A store made before records held their ids is read whole and moved on, once
+    /// ([`Store::load_state`]).
+    pub fn load_tails(&self) -> Result<(State, FxHashSet<rating::AccountId>), StoreError> {
+        if self.holds_ids_apart()? {
+            return self.load_state();
+        }
+        self.tail_state()
+    }
+
+    /// The accounts the log after the checkpoints changed, from their records with it
+    /// applied; with their ids. Writes nothing.
+    fn tail_state(&self) -> Result<(State, FxHashSet<rating::AccountId>), StoreError> {
+        let mut s = self.empty_state()?;
+        let mut changed = FxHashSet::default();
+        let n = self.partitions()?;
+        for (p, from) in (0..n).zip(self.checkpoints(n)?) {
+            for item in self.log_from(p, from) {
+                let (seq, entry) = item?;
+                let Entry::Rated { decision, .. } = entry else {
+                    continue;
+                };
+                let d = decode_decision_at(p, seq, &decision)?;
+                let concerned = [d.account.as_ref(), rating::decision::changed_by(&d)];
+                for id in concerned.into_iter().flatten() {
+                    if s.account(id).is_none() {
+                        self.load_record(&mut s, id)?;
+                    }
+                }
+                rating::apply(&mut s, &d)
+                    .map_err(|e| StoreError::Corrupt(format!("log {p}/{seq}: {e}")))?;
+                changed.extend(rating::decision::changed_by(&d).cloned());
+            }
+        }
+        Ok((s, changed))
+    }
+
+    /// Puts the record of account `id`, if there is one, into `state`.
+    fn load_record(&self, state: &mut State, id: &str) -> Result<(), StoreError> {
+        if let Some(v) = (self.db.get_pinned_cf(self.cf(CF_STATE), id)).map_err(|e| self.err(e))? {
+            restore_record(state, &v)?;
+        }
+        Ok(())
+    }
+
+    /// Whether the store keeps the ids accounts remember apart from their records (a store
+    /// made before layout 4): records are of one layout throughout, so the first tells.
+    fn holds_ids_apart(&self) -> Result<bool, StoreError> {
+        let first = |family| {
+            (self
+                .db
+                .iterator_cf(self.cf(family), IteratorMode::Start)
+                .next())
+            .transpose()
+            .map_err(|e| self.err(e))
         };
-        items.into_iter()
+        if first(CF_SEEN)?.is_some() {
+            return Ok(true);
+        }
+        match first(CF_STATE)? {
+            Some((_, v)) => Ok(!restore_record(&mut self.empty_state()?, &v)?),
+            None => Ok(false),
+        }
+    }
+
+    /// Every account as of the last commit, ordered by id: each record as stored, or for an
+    /// account the log after the checkpoints changed, as that log leaves it. Read record by
+    /// record: its memory is the tail's accounts, not all of them.
+    pub fn accounts(&self) -> Box<dyn Iterator<Item = Result<Account, StoreError>> + '_> {
+        let tail = match self.tail_state() {
+            Ok((tail, _)) => tail,
+            Err(e) => return Box::new(std::iter::once(Err(e))),
+        };
+        let mut changed: Vec<Account> = tail.accounts().cloned().collect();
+        changed.sort_unstable_by(|a, b| b.id.as_bytes().cmp(a.id.as_bytes()));
+        let mut records = (self.db.iterator_cf(self.cf(CF_STATE), IteratorMode::Start)).peekable();
+        Box::new(std::iter::from_fn(move || {
+            loop {
+                let next_record = match records.peek() {
+                    Some(Ok((id, _))) => Some(id.clone()),
+                    Some(Err(_)) => {
+                        let e = records
+                            .next()
+                            .and_then(Result::err)
+                            .expect("peeked an error");
+                        return Some(Err(self.err(e)));
+                    }
+                    None => None,
+                };
+                let first_changed = changed.last().map(|a| a.id.as_bytes());
+                match (next_record, first_changed) {
+                    (None, None) => return None,
+                    (Some(id), Some(c)) if c < &id[..] => return changed.pop().map(Ok),
+                    (None, Some(_)) => return changed.pop().map(Ok),
+                    (Some(id), c) => {
+                        let (_, bytes) = records.next()?.ok()?;
+                        if c == Some(&id[..]) {
+                            // The tail's version stands for the record.
+                            continue;
+                        }
+                        return Some(decode_record(&id, &bytes));
+                    }
+                }
+            }
+        }))
     }
 
     /// One account as of the last commit: its record, and the entries of its partition's tail
@@ -284,6 +381,15 @@ fn apply_entry(
     let d = rating::codec::decode_decision(&decision).map_err(|e| corrupt(e.to_string()))?;
     rating::apply(state, &d).map_err(|e| corrupt(e.to_string()))?;
     Ok(rating::decision::changed_by(&d).cloned())
+}
+
+/// An account from its record.
+fn decode_record(id: &[u8], bytes: &[u8]) -> Result<Account, StoreError> {
+    let (account, _) = rating::record::decode_account(bytes).map_err(|e| {
+        let id = String::from_utf8_lossy(id);
+        StoreError::Corrupt(format!("record of {id}: {e}"))
+    })?;
+    Ok(account)
 }
 
 /// Puts an account record into `state`; false if the record holds no ids (a layout before 4).

@@ -74,6 +74,42 @@ pub fn work_due(cat: &Catalog, acct: &Account, at: Timestamp) -> bool {
                 .is_some_and(|w| !w.fees.is_empty() || w.blocked.is_some() || w.released.is_some()))
 }
 
+/// The earliest event time at which [`work_due`] may hold for the account as it is: never
+/// later than the first time it does (it may be earlier: a fee day is known to within the
+/// time zone's offset, and a day's fee needs money). An engine that keeps its accounts in a
+/// store indexes them by it, and asks [`work_due`] of those it finds due at a day's start.
+/// It changes only as the account does, or with the catalog's inactivity rules.
+pub fn due_from(cat: &Catalog, acct: &Account) -> Timestamp {
+    let a = &acct.activity;
+    if a.released.is_some() {
+        return crate::time::NEVER;
+    }
+    let mut due = acct.next_due();
+    let Some(rules) = cat
+        .lifecycle
+        .inactivity
+        .as_ref()
+        .filter(|_| !acct.numbers.is_empty())
+    else {
+        return due;
+    };
+    // As `inactivity_due` tells them: a fee needs money, and begins no earlier than the last
+    // payment plus its fee days less three (the change of UTC offset between them).
+    if acct.balance > Decimal::ZERO {
+        let next_fee_day = i64::from(rules.fee_after_days) + i64::from(a.fee_days);
+        due = due.min(Timestamp(
+            a.last_topup.0.saturating_add((next_fee_day - 3) * DAY),
+        ));
+    }
+    let stage = match a.blocked {
+        None => a
+            .nonpositive_since
+            .map(|s| s.plus(u64::from(rules.block_after_days) * DAY as u64)),
+        Some(b) => Some(b.plus(u64::from(rules.restore_days) * DAY as u64)),
+    };
+    stage.map_or(due, |s| due.min(s))
+}
+
 /// The inactivity rules' work due on `account` by `time`: a daily fee for each local day from day
 /// `fee_after_days + 1` after the last payment (taken while there is money, at most what there
 /// is), the account blocked after `block_after_days` at zero or below, and released

@@ -723,6 +723,15 @@ pub struct Tick {
     pub time: Timestamp,
 }
 
+/// What rating an input may read ([`Input::each_read`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Read<'a> {
+    /// An account, by its id.
+    Account(&'a AccountId),
+    /// The account holding a number now.
+    Number(Msisdn),
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Input {
@@ -872,6 +881,46 @@ impl Input {
             Input::Session(x) => Some(x.msisdn),
             Input::SessionCdr(x) => Some(x.usage.msisdn),
             _ => None,
+        }
+    }
+
+    /// Every account and number whose account rating this input may read, beside the
+    /// accounts rating finds through those numbers: an engine that holds only some accounts in
+    /// memory loads these before it rates the input, so that rating sees what a whole state
+    /// would show it. Naming one too many costs a load; missing one would change a decision.
+    pub fn each_read(&self, mut read: impl FnMut(Read<'_>)) {
+        let mut number = |m| read(Read::Number(m));
+        if let Some(m) = self.msisdn() {
+            number(m);
+        }
+        let named = match self {
+            Input::Payment(x) => x.account.as_ref(),
+            Input::RequestPromise(x) => x.account.as_ref(),
+            Input::OpenAccount(x) => {
+                x.numbers.iter().for_each(|n| number(n.msisdn));
+                Some(&x.account)
+            }
+            Input::AddNumber(x) => {
+                number(x.number.msisdn);
+                Some(&x.account)
+            }
+            Input::SetCreditLimit(x) => Some(&x.account),
+            Input::SetBalanceAlerts(x) => Some(&x.account),
+            Input::Tick(x) => Some(&x.account),
+            Input::Transfer(x) => {
+                number(x.to);
+                None
+            }
+            Input::TransferCredit(x) => Some(&x.from_account),
+            Input::TransferRefund(x) => Some(&x.account),
+            Input::Adjust(x) => Some(&x.account),
+            Input::RedeemPoints(x) => Some(&x.account),
+            Input::Refund(x) => Some(&x.account),
+            Input::ReversePayment(x) => Some(&x.account),
+            _ => None,
+        };
+        if let Some(a) = named {
+            read(Read::Account(a));
         }
     }
 

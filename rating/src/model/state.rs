@@ -221,6 +221,16 @@ impl Account {
     }
 }
 
+/// A number whose holder changed ([`State::take_renumbered`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Renumbered {
+    pub msisdn: Msisdn,
+    /// The account whose decision changed it.
+    pub by: AccountId,
+    /// The account holding it now.
+    pub holder: Option<AccountId>,
+}
+
 /// All accounts of one partition (or of the whole system in memory).
 #[derive(Clone, Debug)]
 pub struct State {
@@ -233,6 +243,10 @@ pub struct State {
     window: i64,
     /// Months whose free whole-month detalization each number has had.
     free_reports: FxHashSet<(Msisdn, Month)>,
+    /// The numbers whose holder the decisions applied since [`State::take_renumbered`] changed
+    /// (an account opened, a number added, an account released): what an engine writes to
+    /// its index of holders.
+    renumbered: Vec<(Msisdn, u32)>,
 }
 
 impl Default for State {
@@ -259,6 +273,7 @@ impl State {
             by_msisdn: FxHashMap::default(),
             window,
             free_reports: FxHashSet::default(),
+            renumbered: Vec::new(),
         }
     }
 
@@ -307,7 +322,7 @@ impl State {
 
     /// Where the account holding a number is kept: one look-up serves the account and what it
     /// remembers.
-    pub(crate) fn index_of_number(&self, msisdn: Msisdn) -> Option<u32> {
+    pub fn index_of_number(&self, msisdn: Msisdn) -> Option<u32> {
         self.by_msisdn.get(&msisdn).copied()
     }
 
@@ -356,6 +371,14 @@ impl State {
 
     pub(crate) fn insert_account(&mut self, opened: Account) {
         let i = self.accounts.len() as u32;
+        if opened.activity.released.is_none() {
+            (self.renumbered).extend(opened.numbers.iter().map(|n| (n.msisdn, i)));
+        }
+        self.insert_loaded(opened);
+    }
+
+    fn insert_loaded(&mut self, opened: Account) {
+        let i = self.accounts.len() as u32;
         // A released account's numbers went back to the operator (another account may hold
         // them now): they do not point at it.
         for n in opened
@@ -378,6 +401,7 @@ impl State {
         for n in &self.accounts[i as usize].numbers {
             if self.by_msisdn.get(&n.msisdn) == Some(&i) {
                 self.by_msisdn.remove(&n.msisdn);
+                self.renumbered.push((n.msisdn, i));
             }
         }
     }
@@ -385,6 +409,58 @@ impl State {
     pub(crate) fn index_number(&mut self, account: &str, msisdn: Msisdn) {
         let i = self.by_id[account];
         self.by_msisdn.insert(msisdn, i);
+        self.renumbered.push((msisdn, i));
+    }
+
+    /// The numbers whose holder changed since the last call, in the order they changed: each
+    /// with the account that changed it, and the one that holds it now (`None`: no account
+    /// does).
+    pub fn take_renumbered(&mut self) -> Vec<Renumbered> {
+        let changed = std::mem::take(&mut self.renumbered);
+        let id = |i: u32| self.accounts[i as usize].id.clone();
+        (changed.into_iter())
+            .map(|(msisdn, by)| Renumbered {
+                msisdn,
+                by: id(by),
+                holder: self.by_msisdn.get(&msisdn).map(|&i| id(i)),
+            })
+            .collect()
+    }
+
+    /// Keeps only the accounts `keep` says (with what they remember), as a cache evicts:
+    /// every number, id and free report of an account dropped leaves with it, and the accounts
+    /// kept keep what the index said of their numbers. Indexes of accounts change.
+    pub fn retain_accounts(&mut self, mut keep: impl FnMut(&Account) -> bool) {
+        assert!(
+            self.renumbered.is_empty(),
+            "the numbers renumbered are taken before accounts move"
+        );
+        let old_accounts = std::mem::take(&mut self.accounts);
+        let old_recent = std::mem::take(&mut self.recent);
+        let mut moved: Vec<Option<u32>> = Vec::with_capacity(old_accounts.len());
+        let mut dropped_numbers = FxHashSet::default();
+        for (account, recent) in old_accounts.into_iter().zip(old_recent) {
+            if keep(&account) {
+                moved.push(Some(self.accounts.len() as u32));
+                self.accounts.push(account);
+                self.recent.push(recent);
+            } else {
+                moved.push(None);
+                self.by_id.remove(account.id.as_str());
+                dropped_numbers.extend(account.numbers.iter().map(|n| n.msisdn));
+            }
+        }
+        for i in self.by_id.values_mut() {
+            *i = moved[*i as usize].expect("an account kept keeps its id");
+        }
+        self.by_msisdn.retain(|_, i| match moved[*i as usize] {
+            Some(new) => {
+                *i = new;
+                true
+            }
+            None => false,
+        });
+        (self.free_reports).retain(|(m, _)| !dropped_numbers.contains(m));
     }
 
     /// Replaces the whole account (used to restore state from a snapshot).
@@ -400,7 +476,7 @@ impl State {
                 }
                 self.accounts[i as usize] = account;
             }
-            None => self.insert_account(account),
+            None => self.insert_loaded(account),
         }
     }
 

@@ -1,0 +1,258 @@
+//! The accounts held in memory. The store holds every account, with an index of who holds each
+//! number and one of when each account's periodic work falls due (`store::accounts`). The
+//! engine's state holds the accounts its batches read, brought in before a batch is rated,
+//! and keeps others up to a byte budget (`--state-cache-mb`).
+//!
+//! An account leaves memory only when its record in the store is current and written: not
+//! changed since its partition's checkpoint, and not changed by the batch in flight (the one
+//! before the batch being rated), which may not have landed yet.
+
+use crate::changed::Changed;
+use crate::store::{Commit, Store, StoreError};
+use rating::{AccountId, Catalog, Input, State, Timestamp};
+use rustc_hash::{FxHashMap, FxHashSet};
+
+/// `--state-cache-mb` unless configured.
+pub const DEFAULT_CACHE_MB: u64 = 1024;
+/// What an account takes in memory, estimated from its record: its parts and remembered ids
+/// unpacked, and its entries in the state's indexes.
+const MEMORY_PER_RECORD_BYTE: usize = 4;
+const MEMORY_PER_ACCOUNT: usize = 256;
+/// An eviction leaves this share of the budget held, so that it runs once in many batches.
+const AFTER_EVICTION: (usize, usize) = (3, 4);
+
+/// What the engine knows of each account it holds.
+#[derive(Debug, Default)]
+pub(super) struct Held {
+    budget: usize,
+    /// The estimated bytes of the accounts held.
+    bytes: usize,
+    /// The batch being rated, counted from the engine's open.
+    batch: u64,
+    uses: FxHashMap<AccountId, Use>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Use {
+    /// The last batch that read it in or changed it.
+    batch: u64,
+    bytes: usize,
+    /// The time its entry in the `due` index has (`None`: not known to have one).
+    due: Option<Timestamp>,
+}
+
+impl Held {
+    pub(super) fn with_budget(megabytes: u64) -> Held {
+        Held {
+            budget: usize::try_from(megabytes.saturating_mul(1 << 20)).unwrap_or(usize::MAX),
+            ..Held::default()
+        }
+    }
+
+    pub(super) fn next_batch(&mut self) {
+        self.batch += 1;
+    }
+
+    /// Forgets what it knew: the state was read again.
+    pub(super) fn clear(&mut self) {
+        self.uses.clear();
+        self.bytes = 0;
+    }
+
+    /// Notes an account held, of a record of `record` bytes, indexed as due at `due`.
+    fn note(&mut self, id: &AccountId, record: usize, due: Option<Timestamp>) {
+        let bytes = record * MEMORY_PER_RECORD_BYTE + MEMORY_PER_ACCOUNT;
+        let batch = self.batch;
+        let held = (self.uses.entry(id.clone())).or_insert(Use {
+            batch,
+            bytes: 0,
+            due: None,
+        });
+        self.bytes = self.bytes - held.bytes + bytes;
+        held.bytes = bytes;
+        held.batch = batch;
+        if due.is_some() {
+            held.due = due;
+        }
+    }
+
+    /// Notes that the batch being rated reads `account`: it stays while the batch is answered.
+    fn touch(&mut self, account: &str) {
+        if let Some(held) = self.uses.get_mut(account) {
+            held.batch = self.batch;
+        }
+    }
+
+    /// Notes that `account`'s entry in the `due` index went: its next record writes one.
+    pub(super) fn forget_due(&mut self, account: &str) {
+        if let Some(held) = self.uses.get_mut(account) {
+            held.due = None;
+        }
+    }
+
+    /// The estimated bytes of the accounts held.
+    pub(super) fn bytes(&self) -> usize {
+        self.bytes
+    }
+}
+
+/// What a batch's bookkeeping of the accounts held needs beside [`Held`].
+pub(super) struct Parts<'a> {
+    pub state: &'a mut State,
+    pub store: &'a Store,
+    pub cat: &'a Catalog,
+    pub partitions: u32,
+}
+
+impl Held {
+    /// Reads into memory every account that rating `inputs` may read (`Input::each_read`, and
+    /// the holders of the numbers they name), and the free reports they ask about.
+    pub(super) fn hold_for<'a>(
+        &mut self,
+        parts: &mut Parts<'_>,
+        inputs: impl Iterator<Item = &'a Input> + Clone,
+    ) -> Result<(), StoreError> {
+        let (mut ids, mut numbers) = (Vec::<AccountId>::new(), Vec::new());
+        let state = &*parts.state;
+        let mut touched: Vec<&AccountId> = Vec::new();
+        for input in inputs.clone() {
+            input.each_read(|read| {
+                let held = match read {
+                    rating::event::Read::Account(a) => state.account(a).ok_or(Some(a)),
+                    rating::event::Read::Number(m) => state.account_of_number(m).ok_or_else(|| {
+                        numbers.push(m);
+                        None
+                    }),
+                };
+                match held {
+                    Ok(account) => touched.push(&account.id),
+                    Err(Some(id)) => ids.push(id.clone()),
+                    Err(None) => {}
+                }
+            });
+        }
+        for id in touched {
+            self.touch(id);
+        }
+        numbers.sort_unstable();
+        numbers.dedup();
+        if !numbers.is_empty() {
+            let holders = parts.store.holders(&numbers)?.into_iter().flatten();
+            ids.extend(holders.filter(|h| parts.state.index_of(h).is_none()));
+        }
+        ids.sort_unstable();
+        ids.dedup();
+        self.read_in(parts, &ids)?;
+        for input in inputs {
+            let Input::OrderDetalization(order) = input else {
+                continue;
+            };
+            if let Some(month) = order.month {
+                if !parts.state.free_report_used(order.msisdn, month)
+                    && parts.store.free_report_taken(order.msisdn, month)?
+                {
+                    parts.state.restore_free_report(order.msisdn, month);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads the records of accounts `ids`, none of them held, into the state.
+    fn read_in(&mut self, parts: &mut Parts<'_>, ids: &[AccountId]) -> Result<(), StoreError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let names: Vec<&str> = ids.iter().map(AccountId::as_str).collect();
+        for (account, recent, bytes) in parts.store.account_records(&names)?.into_iter().flatten() {
+            let due = rating::due_from(parts.cat, &account);
+            let id = account.id.clone();
+            assert!(
+                parts.state.index_of(&id).is_none(),
+                "an account held is never read in again: memory is newer than the store"
+            );
+            parts.state.restore(account);
+            parts.state.restore_recent(&id, recent);
+            self.note(&id, bytes, Some(due));
+        }
+        Ok(())
+    }
+
+    /// Writes the record of each changed account, and its `due` entry if its time moved,
+    /// into the batch.
+    pub(super) fn write_records(
+        &mut self,
+        parts: &Parts<'_>,
+        commit: &mut Commit,
+        dirty: &mut Changed,
+        buf: &mut Vec<u8>,
+    ) {
+        for i in dirty.drain() {
+            let (account, recent) = parts.state.by_index(i).expect("a changed account exists");
+            let p = crate::partition::of_bytes(account.id.as_bytes(), parts.partitions);
+            let mut writes = commit.writes_of(p);
+            parts.store.put_account(&mut writes, account, recent, buf);
+            let due = rating::due_from(parts.cat, account);
+            let indexed = self.uses.get(&account.id).and_then(|u| u.due);
+            if indexed != Some(due) {
+                parts.store.put_due(&mut writes, p, due, &account.id);
+            }
+            self.note(&account.id, buf.len(), Some(due));
+        }
+    }
+
+    /// Writes who holds each number whose holder changed in the batch, in the partition of the
+    /// account that changed it.
+    pub(super) fn write_holders(parts: &mut Parts<'_>, commit: &mut Commit) {
+        for change in parts.state.take_renumbered() {
+            let p = crate::partition::of_bytes(change.by.as_bytes(), parts.partitions);
+            let holder = change.holder.as_deref();
+            (parts.store).put_holder(&mut commit.writes_of(p), change.msisdn, holder);
+        }
+    }
+
+    /// Notes every account `state` holds (read whole from an older store, or a tail), so that
+    /// the budget sees them and they may leave.
+    pub(super) fn note_all(&mut self, state: &State) {
+        const UNKNOWN_RECORD: usize = 512;
+        for account in state.accounts() {
+            self.note(&account.id, UNKNOWN_RECORD, None);
+        }
+    }
+
+    /// Drops the accounts used longest ago, once the held ones exceed the budget, down to
+    /// part of it; never one whose record the store does not have yet (`dirty`, or changed
+    /// by the batch in flight or this one). Returns how many left.
+    pub(super) fn evict(&mut self, state: &mut State, dirty: &mut Changed) -> usize {
+        if self.bytes <= self.budget {
+            return 0;
+        }
+        let in_flight = self.batch.saturating_sub(1);
+        let mut old: Vec<(u64, &AccountId)> = (self.uses.iter())
+            .filter(|(_, u)| u.batch < in_flight)
+            .filter(|(id, _)| (state.index_of(id)).is_none_or(|i| !dirty.contains(i)))
+            .map(|(id, u)| (u.batch, id))
+            .collect();
+        old.sort_unstable();
+        let target = self.budget / AFTER_EVICTION.1 * AFTER_EVICTION.0;
+        let mut bytes = self.bytes;
+        let mut gone = FxHashSet::default();
+        for (_, id) in old {
+            if bytes <= target {
+                break;
+            }
+            bytes -= self.uses[id].bytes;
+            gone.insert(id.clone());
+        }
+        for id in &gone {
+            self.uses.remove(id);
+        }
+        self.bytes = bytes;
+        let changed: Vec<AccountId> = (dirty.drain().into_iter())
+            .map(|i| state.by_index(i).expect("a changed account").0.id.clone())
+            .collect();
+        state.retain_accounts(|a| !gone.contains(&a.id));
+        *dirty = Changed::of_ids(state, &changed);
+        gone.len()
+    }
+}
