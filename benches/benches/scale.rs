@@ -6,7 +6,8 @@
 //! - RATEL_SCALE_ACCOUNTS: the sizes, comma-separated (default `10000,100000`; the issue's
 //!   `10000,1000000,10000000` takes about an hour and 60 GB of disk at ten million);
 //! - RATEL_SCALE_DAYS (default 1) at 8 events per account and day (`population`'s mixture);
-//! - RATEL_SCALE_CACHE_MB: `--state-cache-mb` (default the engine's);
+//! - RATEL_SCALE_CACHE_MB: `--state-cache-mb` (default the engine's); RATEL_SCALE_CHECKPOINT:
+//!   `--checkpoint-every` (default the engine's);
 //! - RATEL_SCALE_REPLAY_MAX (default 1 000 000): replay holds every account in memory, so it
 //!   is measured up to this many accounts only.
 //!
@@ -35,10 +36,15 @@ struct Size {
 }
 
 fn config(batch: usize, cache_mb: u64) -> engine::pipeline::Config {
+    let checkpoint = env(
+        "RATEL_SCALE_CHECKPOINT",
+        engine::pipeline::DEFAULT_CHECKPOINT,
+    );
     engine::pipeline::Config {
         batch,
         sync: true,
         state_cache_mb: cache_mb,
+        checkpoint,
         ..engine::pipeline::Config::default()
     }
 }

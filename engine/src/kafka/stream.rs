@@ -506,6 +506,8 @@ fn published_marks(engine: &Engine, partitions: u32) -> Result<Vec<u64>, StreamE
 /// Rated batches not yet durable: one publishing its changelog pieces, one being written to
 /// RocksDB. The state in memory runs this many batches ahead of the store at most.
 pub const IN_FLIGHT: usize = 2;
+// The engine keeps in memory what the batches in flight read (`pipeline::MOST_IN_FLIGHT`).
+const _: () = assert!(IN_FLIGHT as u64 <= crate::pipeline::MOST_IN_FLIGHT);
 
 /// A batch being written: what the source, the outbox and the caller hear once it is durable.
 struct InFlight {

@@ -4,8 +4,8 @@
 //! and keeps others up to a byte budget (`--state-cache-mb`).
 //!
 //! An account leaves memory only when its record in the store is current and written: not
-//! changed since its partition's checkpoint, and not changed by the batch in flight (the one
-//! before the batch being rated), which may not have landed yet.
+//! changed since its partition's checkpoint, and not read or changed by a batch in flight
+//! (rated, not yet written: at most [`MOST_IN_FLIGHT`] before the batch being rated).
 
 use crate::changed::Changed;
 use crate::store::{Commit, Store, StoreError};
@@ -18,6 +18,9 @@ pub const DEFAULT_CACHE_MB: u64 = 1024;
 /// unpacked, and its entries in the state's indexes.
 const MEMORY_PER_RECORD_BYTE: usize = 4;
 const MEMORY_PER_ACCOUNT: usize = 256;
+/// The most batches any runner has rated and not yet written while it rates the next (a file
+/// run one, a Kafka run `kafka::stream::IN_FLIGHT`): an account they read or changed stays.
+pub const MOST_IN_FLIGHT: u64 = 2;
 /// An eviction leaves this share of the budget held, so that it runs once in many batches.
 const AFTER_EVICTION: (usize, usize) = (3, 4);
 
@@ -221,13 +224,13 @@ impl Held {
     }
 
     /// Drops the accounts used longest ago, once the held ones exceed the budget, down to
-    /// part of it; never one whose record the store does not have yet (`dirty`, or changed
-    /// by the batch in flight or this one). Returns how many left.
+    /// part of it; never one whose record the store does not have yet (`dirty`, or read or
+    /// changed by a batch in flight or this one). Returns how many left.
     pub(super) fn evict(&mut self, state: &mut State, dirty: &mut Changed) -> usize {
         if self.bytes <= self.budget {
             return 0;
         }
-        let in_flight = self.batch.saturating_sub(1);
+        let in_flight = self.batch.saturating_sub(MOST_IN_FLIGHT);
         let mut old: Vec<(u64, &AccountId)> = (self.uses.iter())
             .filter(|(_, u)| u.batch < in_flight)
             .filter(|(id, _)| (state.index_of(id)).is_none_or(|i| !dirty.contains(i)))

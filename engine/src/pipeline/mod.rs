@@ -15,7 +15,7 @@ use std::path::Path;
 mod cache;
 pub mod meter;
 mod reference;
-pub use cache::DEFAULT_CACHE_MB;
+pub use cache::{DEFAULT_CACHE_MB, MOST_IN_FLIGHT};
 pub use reference::holds_reference;
 
 /// Limits of a batch: the most lines rated and committed together.
@@ -23,7 +23,7 @@ pub const DEFAULT_BATCH: usize = 16_384;
 pub const MAX_BATCH: usize = 1 << 20;
 /// How many log entries may follow the last checkpoint before the next one writes the changed
 /// accounts' records: what a start (or a reader of the state) applies again at most.
-pub const DEFAULT_CHECKPOINT: u64 = 1 << 20;
+pub const DEFAULT_CHECKPOINT: u64 = 1 << 16;
 /// The most accounts changed since the last checkpoint: a checkpoint is made at the batch that
 /// reaches it, whatever the tail's length (bounds the memory of the set and the checkpoint's size).
 pub const MAX_CHANGED: usize = 1 << 20;
