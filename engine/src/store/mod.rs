@@ -84,6 +84,8 @@ pub enum StoreError {
     Corrupt(String),
     #[error("{0}")]
     Io(String),
+    #[error("the store at {path} is still being made: it has no family {family} yet")]
+    Unfinished { path: String, family: &'static str },
     #[error("no store at {0}: nothing was run with this --data (a reader never creates one)")]
     Missing(String),
     #[error("the read models of {path} are of layout {found}, and this build reads layout {}: run `ratel projections rebuild --data {path}` once (it projects the log again)", projections::models::LAYOUT)]
@@ -223,6 +225,19 @@ impl Store {
             Some(_) => DB::list_cf(&opts, dir).unwrap_or_default(),
             None => Vec::new(),
         };
+        // The families are listed before the open: a store its writer is making at that moment
+        // may list none of them yet and then open with only some (a family every reader needs
+        // missing). Only the families added later may be absent.
+        if follower.is_some() {
+            let added_later = [CF_HOLDERS, CF_DUE];
+            let needed = CFS.iter().filter(|n| !added_later.contains(n));
+            if let Some(absent) = needed.into_iter().find(|n| !made.iter().any(|m| m == *n)) {
+                return Err(StoreError::Unfinished {
+                    path,
+                    family: absent,
+                });
+            }
+        }
         let cfs = cfs.filter(|d| follower.is_none() || made.iter().any(|m| m == d.name()));
         let cfs: Vec<_> = cfs
             .chain(projections::models::descriptors(follower.is_none()))
@@ -777,4 +792,33 @@ pub(crate) fn decode_decision_at(
 ) -> Result<Decision, StoreError> {
     decode_decision(decision)
         .map_err(|e| StoreError::Corrupt(format!("decision {partition}/{seq}: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A follower that lists a store's families while its writer is making them, and opens it
+    /// once the read models' families are there, must not open without the families it reads
+    /// (it did, and panicked at its first read of the counters).
+    #[test]
+    fn a_follower_of_a_store_still_being_made_is_an_error_not_a_panic() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut opts = Options::default();
+        opts.create_if_missing(true);
+        opts.create_missing_column_families(true);
+        let halfway = projections::models::FAMILIES
+            .iter()
+            .chain(&[CF_LOG, CF_STATE]);
+        drop(DB::open_cf(&opts, tmp.path(), halfway).unwrap());
+        match Store::open_follower(tmp.path()) {
+            Err(StoreError::Unfinished { family, .. }) => assert_eq!(family, CF_BY_ACCOUNT),
+            Err(other) => panic!("another error: {other}"),
+            Ok(store) => panic!("opened: {:?}", store.counters().map(|c| c.read)),
+        }
+        // Once its writer made it, the same store opens.
+        drop(Store::open(tmp.path()).unwrap());
+        let follower = Store::open_follower(tmp.path()).unwrap();
+        assert_eq!(follower.counters().unwrap().read, 0);
+    }
 }
