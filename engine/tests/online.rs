@@ -314,7 +314,7 @@ fn voice_runs_out(peer: &mut Peer) {
 }
 
 /// CHECK_BALANCE and PRICE_ENQUIRY: answers from the state, nothing held or charged (A's 4.00
-/// is all there for the call after); REFUND_ACCOUNT is refused.
+/// is all there for the call after).
 fn enquiries(peer: &mut Peer) {
     let enquiry = |id: &str, action: u32, seconds: u64| {
         let asked = with(
@@ -345,7 +345,6 @@ fn enquiries(peer: &mut Peer) {
     );
     let unknown = with(enquiry("gw;price;2", 3, 60), "msisdn", json!("79009999999"));
     assert_eq!(peer.ask(unknown)["result"], 5030);
-    assert_eq!(peer.ask(enquiry("gw;refund;1", 1, 60))["result"], 5012);
 }
 
 fn sms_and_unknown(peer: &mut Peer) {
@@ -374,6 +373,67 @@ fn sms_and_unknown(peer: &mut Peer) {
     assert_eq!(unknown["result"], 5030, "{unknown}");
     let ahead = with(sms("gw;sms;3"), "event_time", json!(now() + 86_400));
     assert_eq!(peer.ask(ahead)["result"], 5004);
+    refund_of_a_debit(peer, &first);
+    // The 2.00 came back once: 3.00 pays one message again, and no second.
+    let after = peer.ask(sms("gw;sms;5"));
+    assert_eq!(mscc(&after)["granted"], 1, "{after}");
+    assert_eq!(peer.ask(sms("gw;sms;6"))["result"], 4012);
+}
+
+/// REFUND_ACCOUNT with the Refund-Information of C's debit: its 2.00 comes back. Sent again it
+/// is answered the same and refunds nothing more; a second refund of it, the same charge named
+/// under another account, a damaged value and none at all are refused.
+fn refund_of_a_debit(peer: &mut Peer, debit: &Value) {
+    let information = mscc(debit)["refund_information"]
+        .as_str()
+        .unwrap_or_else(|| panic!("a debit names its charge: {debit}"))
+        .to_string();
+    let refund = |id: &str, information: Value| {
+        let asked = with(ccr(id, 4, 0, "79001000003", "sms"), "action", json!(1));
+        with(
+            with(asked, "other", Value::Null),
+            "refund_information",
+            information,
+        )
+    };
+    let back = peer.ask(refund("gw;refund;1", json!(information)));
+    let two_roubles = json!({"digits": 200, "exponent": -2, "currency": 643});
+    assert_eq!(
+        (&back["result"], &back["cost"]),
+        (&json!(2001), &two_roubles),
+        "{back}"
+    );
+    let sent_again = with(
+        refund("gw;refund;1", json!(information)),
+        "retransmit",
+        json!(true),
+    );
+    let again = peer.ask(sent_again);
+    assert_eq!(
+        (&again["result"], &again["cost"]),
+        (&json!(2001), &two_roubles),
+        "{again}"
+    );
+    let twice = peer.ask(refund("gw;refund;2", json!(information)));
+    assert_eq!(twice["result"], 5012, "nothing is left of it: {twice}");
+    // [layout][account length][account][event]: the same event under account A.
+    let bytes: Vec<u8> = (0..information.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&information[i..i + 2], 16).unwrap())
+        .collect();
+    let event = &bytes[2 + usize::from(bytes[1])..];
+    let elsewhere: String = [&[1u8, 1, b'A'][..], event]
+        .concat()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let other = peer.ask(refund("gw;refund;3", json!(elsewhere)));
+    assert_eq!(other["result"], 5012, "A has no such charge: {other}");
+    assert_eq!(
+        peer.ask(refund("gw;refund;4", json!("00ff")))["result"],
+        5004
+    );
+    assert_eq!(peer.ask(refund("gw;refund;5", Value::Null))["result"], 5005);
 }
 
 fn data_redirected(peer: &mut Peer) {
@@ -847,6 +907,53 @@ fn http_voice_session(base: &str) {
 
 /// A one-off SMS charged once though sent twice, then refused for money; an unknown number, a
 /// bad number, a time a day ahead, an unknown field, a body too large, a data session at zero.
+/// sms-1's 2.00 refunded by the refund_information its answer carried: once, though sent
+/// twice; a second refund of it is refused, and so is one by a subscriber or with a damaged
+/// value. Then C pays one message again (and ends with the 1.00 it had).
+fn http_refund(base: &str, charged: &Value, sms: &Value) {
+    let information = charged["refund_information"].clone();
+    assert!(information.is_string(), "{charged}");
+    let refund = json!({"id": "refund-1", "number": "79001000003", "service": "sms",
+                        "refund_information": information});
+    let by_subscriber = call(
+        base,
+        "POST",
+        "/api/v1/events/refund",
+        Some(SUBSCRIBER),
+        Some(&refund),
+    );
+    assert_eq!(by_subscriber.0, 403, "{by_subscriber:?}");
+    let back = post(base, "/api/v1/events/refund", &refund);
+    assert_eq!(
+        (back.0, &back.1["refunded"]),
+        (200, &json!("2.00")),
+        "{back:?}"
+    );
+    assert_eq!(
+        post(base, "/api/v1/events/refund", &refund),
+        back,
+        "sent again"
+    );
+    let twice = post(
+        base,
+        "/api/v1/events/refund",
+        &with(refund.clone(), "id", json!("refund-2")),
+    );
+    assert_eq!(twice.0, 409, "nothing is left of it: {twice:?}");
+    let damaged = with(refund.clone(), "refund_information", json!("01zz"));
+    assert_eq!(post(base, "/api/v1/events/refund", &damaged).0, 400);
+    let again = post(
+        base,
+        "/api/v1/events/charge",
+        &with(sms.clone(), "id", json!("sms-3")),
+    );
+    assert_eq!(
+        (again.0, &again.1["charged_units"]),
+        (200, &json!(1)),
+        "{again:?}"
+    );
+}
+
 fn http_charges_and_refusals(base: &str) {
     let sms = json!({"id": "sms-1", "number": "79001000003", "service": "sms",
                      "other": "79001000002", "requested": 1});
@@ -878,6 +985,7 @@ fn http_charges_and_refusals(base: &str) {
         &with(sms.clone(), "id", json!("sms-2")),
     );
     assert_eq!(again, second, "a refusal sent again");
+    http_refund(base, &charged.1, &sms);
     // A charge whose id is a session's (web-1's first request): not that request's answer.
     let collide = with(
         with(sms.clone(), "id", json!("web-1")),

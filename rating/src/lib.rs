@@ -17,7 +17,7 @@ mod units;
 
 pub(crate) use decide::{activity, lifecycle, renewal, verdict};
 pub use decide::{online, period, prefetch, price, quote, rate, refund, transfer};
-pub use encoding::{codec, record, request};
+pub use encoding::{charge_reference, codec, record, request};
 pub(crate) use model::small_vec;
 pub use model::{apply, decision, event, movement, number, recent, session, state, take};
 pub use tariff::{catalog, cgrates};

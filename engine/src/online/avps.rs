@@ -63,6 +63,7 @@ pub const SERVICE_CONTEXT_ID: u32 = 461;
 pub const CALLED_PARTY_ADDRESS: u32 = 832;
 pub const SERVICE_INFORMATION: u32 = 873;
 pub const IMS_INFORMATION: u32 = 876;
+pub const REFUND_INFORMATION: u32 = 2022;
 
 // CC-Request-Type.
 pub const INITIAL_REQUEST: u32 = 1;

@@ -5,6 +5,7 @@
 use super::avps::*;
 use diameter_codec::{find, Avp, Message};
 use rating::catalog::Online;
+use rating::charge_reference::ChargeReference;
 use rating::event::{SessionRequest, SessionStep};
 use rating::session::Session;
 use rating::{Msisdn, Rejection, Service, Timestamp, Unit};
@@ -46,6 +47,10 @@ pub struct Request {
     /// Event-Timestamp, if the request carried one.
     pub time: Option<Timestamp>,
     pub services: Vec<Asked>,
+    /// A REFUND_ACCOUNT's charge: its Refund-Information.
+    pub refund: Option<ChargeReference>,
+    /// Origin-Host: the peer a refund is recorded as made by.
+    pub origin: String,
 }
 
 /// The verdict on one service of a request, once durable.
@@ -54,8 +59,13 @@ pub enum Verdict {
     /// Units granted (perhaps none, with `final_units`): the session as it stands.
     Granted(Box<Session>),
     Ended,
-    /// A one-off item charged: its units.
-    Debited(u64),
+    /// A one-off item charged: its units, and the charge a refund names.
+    Debited {
+        units: u64,
+        charge: ChargeReference,
+    },
+    /// A charge refunded: the money that came back.
+    Refunded(rust_decimal::Decimal),
     Refused(Rejection),
     /// Not decided: dead-lettered, or the store failed.
     Failed(String),
@@ -100,12 +110,6 @@ pub fn read_request(message: &Message) -> Result<Request, Refusal> {
     let number = unsigned32(avps, CC_REQUEST_NUMBER)?.ok_or_else(|| missing(CC_REQUEST_NUMBER))?;
     let service = service_of(utf8(required(SERVICE_CONTEXT_ID)?)?)?;
     let action = unsigned32(avps, REQUESTED_ACTION)?.unwrap_or(DIRECT_DEBITING);
-    if request_type == EVENT_REQUEST && action == REFUND_ACCOUNT {
-        return Err(refusal(
-            UNABLE_TO_COMPLY,
-            "a refund is an operator's correction in ratel (a refund input), not a network's request",
-        ));
-    }
     if request_type == EVENT_REQUEST && action > PRICE_ENQUIRY {
         return Err(refusal(
             INVALID_AVP_VALUE,
@@ -138,6 +142,14 @@ pub fn read_request(message: &Message) -> Result<Request, Refusal> {
             "more than 16 services in one request",
         ));
     }
+    let refund = match (request_type, action) {
+        (EVENT_REQUEST, REFUND_ACCOUNT) => Some(refund_information(avps)?),
+        _ => None,
+    };
+    let origin = match find(avps, ORIGIN_HOST, None) {
+        Some(host) => utf8(host)?.to_string(),
+        None => String::new(),
+    };
     Ok(Request {
         session_id,
         request_type,
@@ -148,7 +160,68 @@ pub fn read_request(message: &Message) -> Result<Request, Refusal> {
         other: other_party(avps)?,
         time,
         services,
+        refund,
+        origin,
     })
+}
+
+/// The charge a REFUND_ACCOUNT names: Refund-Information, in its Multiple-Services-Credit-Control
+/// (TS 32.299) or beside it.
+fn refund_information(avps: &[Avp]) -> Result<ChargeReference, Refusal> {
+    let mut found = find(avps, REFUND_INFORMATION, Some(VENDOR_3GPP)).cloned();
+    for avp in avps
+        .iter()
+        .filter(|a| a.code == MULTIPLE_SERVICES_CREDIT_CONTROL)
+    {
+        if found.is_none() {
+            found = find(&grouped(avp)?, REFUND_INFORMATION, Some(VENDOR_3GPP)).cloned();
+        }
+    }
+    let avp = found.ok_or_else(|| missing(REFUND_INFORMATION))?;
+    ChargeReference::decode(&avp.data).map_err(|why| refusal(INVALID_AVP_VALUE, why))
+}
+
+/// The refund input of a REFUND_ACCOUNT received at `arrival`: what is left of the charge its
+/// Refund-Information names, back to the account. Its id is in the engine's namespace and no
+/// session request's (those end in the request number), so that a request sent again is a
+/// repeat and nothing else is.
+pub fn refund_input(request: &Request, arrival: Timestamp) -> Result<rating::Input, Refusal> {
+    let charge = (request.refund.clone()).ok_or_else(|| missing(REFUND_INFORMATION))?;
+    let time = checked_time(request, arrival)?;
+    let mut id = SessionRequest::id_of(&request.session_id, request.number);
+    id.push_str(":refund");
+    let operator: String = match request.origin.as_str() {
+        "" => "diameter".into(),
+        host => host.chars().filter(|c| !c.is_control()).take(64).collect(),
+    };
+    let input = rating::Input::Refund(rating::event::Refund {
+        id,
+        account: charge.account,
+        charge: charge.event,
+        amount: None,
+        units: None,
+        reason: "refund_account".into(),
+        operator: operator.into(),
+        time,
+        found: None,
+    });
+    input
+        .check()
+        .map_err(|why| refusal(INVALID_AVP_VALUE, why))?;
+    Ok(input)
+}
+
+/// The request's time: its Event-Timestamp, not ahead of `arrival` by more than
+/// [`MAX_AHEAD_SECONDS`], or else `arrival`.
+fn checked_time(request: &Request, arrival: Timestamp) -> Result<Timestamp, Refusal> {
+    match request.time {
+        Some(time) if time.0 > arrival.0 + MAX_AHEAD_SECONDS => {
+            let why = format!("Event-Timestamp {time} is ahead of the server's clock {arrival}");
+            Err(refusal(INVALID_AVP_VALUE, why))
+        }
+        Some(time) => Ok(time),
+        None => Ok(arrival),
+    }
 }
 
 fn missing(code: u32) -> Refusal {
@@ -262,12 +335,7 @@ pub fn session_requests(
     request: &Request,
     arrival: Timestamp,
 ) -> Result<Vec<SessionRequest>, Refusal> {
-    if let Some(time) = request.time {
-        if time.0 > arrival.0 + MAX_AHEAD_SECONDS {
-            let why = format!("Event-Timestamp {time} is ahead of the server's clock {arrival}");
-            return Err(refusal(INVALID_AVP_VALUE, why));
-        }
-    }
+    let time = checked_time(request, arrival)?;
     let step = match request.request_type {
         INITIAL_REQUEST => SessionStep::Initial,
         UPDATE_REQUEST => SessionStep::Update,
@@ -296,7 +364,7 @@ pub fn session_requests(
                 other: other.clone(),
                 location: rating::Zone::Home,
                 rating_group: asked.rating_group,
-                time: request.time.unwrap_or(arrival),
+                time,
                 requested: asked.requested,
                 used: asked.used,
             };
@@ -348,7 +416,7 @@ pub fn verdict_code(online: &Online, request: &SessionRequest, verdict: &Verdict
                 SUCCESS
             }
         }
-        Verdict::Debited(_) | Verdict::Ended => SUCCESS,
+        Verdict::Debited { .. } | Verdict::Refunded(_) | Verdict::Ended => SUCCESS,
         Verdict::Refused(rejection) => result_of(rejection),
         Verdict::Failed(_) => UNABLE_TO_COMPLY,
     }
@@ -373,14 +441,17 @@ pub fn service_answer(online: &Online, request: &SessionRequest, verdict: &Verdi
                 members.push(final_unit(online, request.service));
             }
         }
-        Verdict::Debited(units) => {
+        Verdict::Debited { units, charge } => {
             members.push(Avp::grouped(
                 GRANTED_SERVICE_UNIT,
                 None,
                 &[unit_avp(request.service, *units)],
             ));
+            if let Some(bytes) = charge.encode() {
+                members.push(Avp::octets(REFUND_INFORMATION, Some(VENDOR_3GPP), &bytes));
+            }
         }
-        Verdict::Ended | Verdict::Refused(_) | Verdict::Failed(_) => {}
+        Verdict::Ended | Verdict::Refunded(_) | Verdict::Refused(_) | Verdict::Failed(_) => {}
     }
     let code = verdict_code(online, request, verdict);
     if let Some(group) = request.rating_group {

@@ -9,15 +9,17 @@ use crate::pipeline::{Appended, Engine, EngineError};
 use crate::source::{Line, Source};
 use crate::topics::ONLINE_TOPIC;
 use compact_str::CompactString;
+use rating::charge_reference::ChargeReference;
 use rating::event::{SessionRequest, SessionStep};
 use rating::session::Session;
 use rating::{Decision, Input, Msisdn, Outcome, Rejection, Timestamp};
 use std::collections::HashMap;
 use std::sync::mpsc;
 
-/// The requests of one credit-control request, and where their verdicts go.
+/// The requests of one credit-control request (session requests, or a refund), and where their
+/// verdicts go.
 pub struct Job {
-    pub requests: Vec<SessionRequest>,
+    pub requests: Vec<Input>,
     pub reply: tokio::sync::oneshot::Sender<Vec<Verdict>>,
 }
 
@@ -113,7 +115,16 @@ pub async fn decided(
     jobs: &mpsc::SyncSender<Work>,
     requests: Vec<SessionRequest>,
 ) -> Option<Vec<Verdict>> {
+    let requests = requests.into_iter().map(Input::Session).collect();
     replied(jobs, |reply| Work::Decide(Job { requests, reply })).await
+}
+
+/// The verdict on a refund (REFUND_ACCOUNT) once durable, or `None` when the server is
+/// stopping.
+pub async fn refunded(jobs: &mpsc::SyncSender<Work>, refund: Input) -> Option<Verdict> {
+    let requests = vec![refund];
+    let verdicts = replied(jobs, |reply| Work::Decide(Job { requests, reply })).await?;
+    verdicts.into_iter().next()
 }
 
 /// The most requests one write commits.
@@ -217,6 +228,7 @@ pub fn decide(
             let requests: usize = group.iter().map(|job| job.requests.len()).sum();
             metrics::histogram!(ONLINE_GROUP).record((requests + expired.len()) as f64);
             metrics::counter!(ONLINE_EXPIRED).increment(expired.len() as u64);
+            let expired: Vec<Input> = expired.into_iter().map(Input::Session).collect();
             let made = group.iter().flat_map(|job| &job.requests).chain(&expired);
             let (batch, parsed) = lines.of(made);
             let written = engine
@@ -274,13 +286,13 @@ struct Lines {
 impl Lines {
     fn of<'a>(
         &mut self,
-        requests: impl Iterator<Item = &'a SessionRequest>,
+        requests: impl Iterator<Item = &'a Input>,
     ) -> (Vec<Line>, Vec<Result<Input, String>>) {
         let topic: std::sync::Arc<str> = ONLINE_TOPIC.into();
         let (mut lines, mut parsed) = (Vec::new(), Vec::new());
-        for request in requests {
+        for input in requests {
             self.position += 1;
-            let input = Input::Session(request.clone());
+            let input = input.clone();
             lines.push(Line {
                 topic: Some(topic.clone()),
                 partition: 0,
@@ -384,9 +396,9 @@ fn answer(engine: &Engine, group: Vec<Job>) {
         .collect();
     for job in group {
         let verdicts = (job.requests.iter())
-            .map(|r| match decided.get(r.id.as_str()) {
-                Some(decision) => verdict(r, decision),
-                None => first_verdict(engine, r),
+            .map(|input| match decided.get(input.id().as_str()) {
+                Some(decision) => verdict(input, decision),
+                None => first_verdict(engine, input),
             })
             .collect();
         // A peer gone before its answer: nothing to do; the decision stands.
@@ -395,25 +407,50 @@ fn answer(engine: &Engine, group: Vec<Job>) {
 }
 
 /// The verdict of the first decision of a request decided in an earlier batch, from the log.
-fn first_verdict(engine: &Engine, request: &SessionRequest) -> Verdict {
+fn first_verdict(engine: &Engine, input: &Input) -> Verdict {
     let not_decided = || Verdict::Failed("not decided: dead-lettered (see the log)".into());
-    let Some(account) = engine.state.account_of_number(request.msisdn) else {
-        return not_decided();
+    let account = match input {
+        Input::Session(request) => match engine.state.account_of_number(request.msisdn) {
+            Some(account) => account.id.clone(),
+            None => return not_decided(),
+        },
+        other => match other.refers_to() {
+            Some((account, _)) => account.clone(),
+            None => return not_decided(),
+        },
     };
     let first = |d: &Decision| d.outcome != Outcome::Duplicate;
-    match engine.store.find_decision(&account.id, &request.id, first) {
-        Ok(Some(decision)) => verdict(request, &decision),
+    match engine.store.find_decision(&account, input.id(), first) {
+        Ok(Some(decision)) => verdict(input, &decision),
         Ok(None) => not_decided(),
         Err(e) => Verdict::Failed(e.to_string()),
     }
 }
 
-/// The verdict a decision gives `request`. A decision of another step under the same id (a
+/// The verdict a decision gives `input`. A decision of another kind under the same id (a
 /// charge whose id is a session's first request's, say) is no answer to it.
-fn verdict(request: &SessionRequest, decision: &Decision) -> Verdict {
+fn verdict(input: &Input, decision: &Decision) -> Verdict {
+    match (input, &decision.outcome) {
+        (_, Outcome::Rejected(rejection)) => Verdict::Refused(rejection.clone()),
+        (Input::Session(request), _) => session_verdict(request, decision),
+        (
+            Input::Refund(_),
+            Outcome::Refunded {
+                money, units_money, ..
+            },
+        ) => Verdict::Refunded(money + units_money),
+        (_, other) => Verdict::Failed(format!(
+            "the id {} is another request's ({})",
+            input.id(),
+            other.name()
+        )),
+    }
+}
+
+/// The verdict a decision that is no refusal gives a session's `request`.
+fn session_verdict(request: &SessionRequest, decision: &Decision) -> Verdict {
     let step = request.step;
     match &decision.outcome {
-        Outcome::Rejected(rejection) => Verdict::Refused(rejection.clone()),
         Outcome::Reserved(session)
             if matches!(step, SessionStep::Initial | SessionStep::Update) =>
         {
@@ -424,7 +461,13 @@ fn verdict(request: &SessionRequest, decision: &Decision) -> Verdict {
         {
             Verdict::Ended
         }
-        Outcome::Charged(charge) if step == SessionStep::Event => Verdict::Debited(charge.quantity),
+        Outcome::Charged(charge) if step == SessionStep::Event => Verdict::Debited {
+            units: charge.quantity,
+            charge: ChargeReference {
+                account: decision.account.clone().unwrap_or_default(),
+                event: decision.event.clone(),
+            },
+        },
         other => Verdict::Failed(format!(
             "the id {} is another request's ({})",
             request.id,

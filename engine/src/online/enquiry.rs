@@ -81,7 +81,7 @@ fn stopping() -> Refusal {
 }
 
 /// Cost-Information: Unit-Value (Value-Digits × 10^Exponent) and Currency-Code.
-fn cost_information(price: Decimal, currency: &str) -> Option<Avp> {
+pub(super) fn cost_information(price: Decimal, currency: &str) -> Option<Avp> {
     let code = iso_4217_number(currency)?;
     let digits = i64::try_from(price.mantissa()).ok()?;
     let exponent = -i32::try_from(price.scale()).ok()?;

@@ -1,12 +1,14 @@
 //! Online charging over HTTP and JSON, for systems without Diameter: a session begun, updated
-//! and ended, a one-off charge, and the usage a number can afford now. Only an operator's token
+//! and ended, a one-off charge and its refund, and the usage a number can afford now. Only an operator's token
 //! may use it. A request is read into the same credit-control request a CCR is read into,
 //! decided by the same decider and answered once durable; its answer says what the CCA's
 //! Result-Code says, as an HTTP status and a JSON body.
 
 use super::avps::*;
-use super::credit_control::{session_requests, verdict_code, Asked, Refusal, Request, Verdict};
-use super::decider::{answered, decided, Answer, Question, Work};
+use super::credit_control::{
+    refund_input, session_requests, verdict_code, Asked, Refusal, Request, Verdict,
+};
+use super::decider::{answered, decided, refunded, Answer, Question, Work};
 use super::meter;
 use crate::operations::http::{Role, Tokens};
 use axum::extract::{Path, Query, State};
@@ -15,6 +17,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use rating::catalog::Online;
+use rating::charge_reference::ChargeReference;
 use rating::event::SessionRequest;
 use rating::{Msisdn, Service, Timestamp};
 use serde::Deserialize;
@@ -32,12 +35,13 @@ pub struct Context {
 }
 
 /// The API's routes, each described in the OpenAPI document (`/openapi.json`).
-pub const ROUTES: [&str; 5] = [
+pub const ROUTES: [&str; 6] = [
     "/api/v1/sessions",
     "/api/v1/sessions/{session}/update",
     "/api/v1/sessions/{session}/terminate",
     "/api/v1/events/charge",
     "/api/v1/numbers/{msisdn}/max-usage",
+    "/api/v1/events/refund",
 ];
 
 /// The OpenAPI document of the routes.
@@ -50,6 +54,7 @@ pub fn router(context: Arc<Context>) -> Router {
         .route(ROUTES[2], post(terminate))
         .route(ROUTES[3], post(charge))
         .route(ROUTES[4], get(max_usage))
+        .route(ROUTES[5], post(refund))
         .route(
             "/openapi.json",
             get(|| async {
@@ -91,6 +96,9 @@ struct Body {
     used: u64,
     #[serde(default)]
     time: Option<String>,
+    /// A refund's charge: the `refund_information` of its charge's answer.
+    #[serde(default)]
+    refund_information: Option<String>,
 }
 
 /// A request's body as read: JSON, or why not.
@@ -176,6 +184,8 @@ fn request_of(body: &Body, kind: u32, session: &str, number: u32) -> Result<Requ
             requested: body.requested,
             used: body.used,
         }],
+        refund: None,
+        origin: String::new(),
     })
 }
 
@@ -231,7 +241,13 @@ fn answer(
             }
         }
         Verdict::Ended => body["ended"] = json!(true),
-        Verdict::Debited(units) => body["charged_units"] = json!(units),
+        Verdict::Debited { units, charge } => {
+            body["charged_units"] = json!(units);
+            if let Some(bytes) = charge.encode() {
+                body["refund_information"] = json!(hex(&bytes));
+            }
+        }
+        Verdict::Refunded(money) => body["refunded"] = json!(money.to_string()),
         Verdict::Refused(rejection) => {
             body["error"] = json!(error_name(code));
             body["message"] = json!(rejection.to_string());
@@ -335,6 +351,76 @@ async fn charge(
     decide(&context, request, false).await.into_response()
 }
 
+/// A direct debit's charge refunded (REFUND_ACCOUNT): `refund_information` is what the
+/// charge's answer carried, `id` the refund's own (sent again with it, nothing more is
+/// refunded), `service` and `number` the charge's.
+async fn refund(
+    State(context): State<Arc<Context>>,
+    headers: HeaderMap,
+    body: JsonBody,
+) -> Response {
+    if let Err(answer) = operator(&context, &headers) {
+        return answer.into_response();
+    }
+    let read = std::time::Instant::now();
+    let input = body_of(body).and_then(|body| {
+        let id = (body.id.as_deref()).ok_or_else(|| bad("a refund names its own id: id"))?;
+        let Some(information) = body.refund_information.as_deref() else {
+            return Err(bad("a refund names its charge: refund_information"));
+        };
+        let bytes = unhex(information).ok_or_else(|| bad("refund_information is hexadecimal"))?;
+        let mut request = request_of(&body, EVENT_REQUEST, id, 0)?;
+        request.action = REFUND_ACCOUNT;
+        request.refund = Some(ChargeReference::decode(&bytes).map_err(bad)?);
+        request.origin = "http".into();
+        refund_input(&request, super::clock::now()).map_err(|r| refused(&r))
+    });
+    let input = match input {
+        Ok(input) => input,
+        Err(answer) => return answer.into_response(),
+    };
+    let id = input.id().clone();
+    let Some(verdict) = refunded(&context.jobs, input).await else {
+        return stopping().into_response();
+    };
+    let (code, reply) = match verdict {
+        Verdict::Refunded(money) => {
+            let body = json!({"id": id.as_str(), "result_code": SUCCESS,
+                              "refunded": money.to_string()});
+            (SUCCESS, (StatusCode::OK, Json(body)))
+        }
+        Verdict::Refused(rejection) => {
+            let code = super::credit_control::result_of(&rejection);
+            let why = rejection.to_string();
+            (code, refused(&Refusal { code, why }))
+        }
+        other => {
+            let why = format!("not decided: {other:?}");
+            let refusal = Refusal {
+                code: UNABLE_TO_COMPLY,
+                why,
+            };
+            (UNABLE_TO_COMPLY, refused(&refusal))
+        }
+    };
+    meter::answered(meter::Interface::Http, "refund_account", code, read);
+    reply.into_response()
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn unhex(text: &str) -> Option<Vec<u8>> {
+    if !text.len().is_multiple_of(2) || !text.is_ascii() {
+        return None;
+    }
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).ok())
+        .collect()
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct MaxUsageQuery {
@@ -369,6 +455,7 @@ async fn max_usage(
                 requested: query.most,
                 used: 0,
                 time: None,
+                refund_information: None,
             };
             let request = request_of(&body, INITIAL_REQUEST, "max-usage", 0)?;
             let made = session_requests(&request, super::clock::now()).map_err(|r| refused(&r))?;

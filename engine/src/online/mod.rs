@@ -14,6 +14,7 @@ mod enquiry;
 mod http;
 mod meter;
 mod peer;
+mod refund;
 
 pub use avps::*;
 pub use credit_control::{read_request, result_of, session_requests, Refusal, Request, Verdict};

@@ -205,6 +205,9 @@ async fn credit_control(context: &Context, message: &Message) -> Message {
         Ok(request) => request,
         Err(refused) => return refused_answer(context, message, &refused),
     };
+    if request.refund.is_some() {
+        return super::refund::answer(context, message, &request).await;
+    }
     let requests = match session_requests(&request, super::clock::now()) {
         Ok(requests) => requests,
         Err(refused) => return refused_answer(context, message, &refused),

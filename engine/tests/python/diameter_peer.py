@@ -96,6 +96,8 @@ def ccr(command):
         mscc.used_service_unit.append(UsedServiceUnit(**{name: value}))
     if command.get("rating_group") is not None:
         mscc.rating_group = command["rating_group"]
+    if command.get("refund_information") is not None:
+        mscc.refund_information = bytes.fromhex(command["refund_information"])
     m.multiple_services_credit_control.append(mscc)
     if command.get("other"):
         m.service_information = ServiceInformation(
@@ -132,9 +134,11 @@ def summary(answer):
             fui = {"action": f.final_unit_action}
             if f.redirect_server is not None:
                 fui["redirect"] = f.redirect_server.redirect_server_address
+        refund = mscc.refund_information.hex() if mscc.refund_information is not None else None
         out["mscc"].append({"result": mscc.result_code, "granted": granted,
                             "validity": mscc.validity_time, "fui": fui,
-                            "rating_group": mscc.rating_group})
+                            "rating_group": mscc.rating_group,
+                            "refund_information": refund})
     return out
 
 
