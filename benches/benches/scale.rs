@@ -9,7 +9,11 @@
 //! - RATEL_SCALE_CACHE_MB: `--state-cache-mb` (default the engine's); RATEL_SCALE_CHECKPOINT:
 //!   `--checkpoint-every` (default the engine's);
 //! - RATEL_SCALE_REPLAY_MAX (default 1 000 000): replay holds every account in memory, so it
-//!   is measured up to this many accounts only.
+//!   is measured up to this many accounts only;
+//! - RATEL_SCALE_LINES_MAX: stops each run after this many lines (the openings first), for a
+//!   part of a day at ten million accounts;
+//! - RATEL_SCALE_RAW_MAX (default no limit): the raw floor writes a second store as large as
+//!   the run's, so it is measured up to this many accounts only.
 //!
 //! At each size: events/s and CPU µs an event of the run, its peak resident set, the store's
 //! bytes per account, the start-up (the store opened and one event rated), replay's rate, and
@@ -27,12 +31,17 @@ struct Size {
     accounts: u64,
     events: u64,
     run: Measure,
-    raw: Measure,
+    raw: Option<Measure>,
     replay: Option<Measure>,
     store_bytes: u64,
     held: usize,
     start_up: f64,
     start_up_held: usize,
+    /// Where the run's time went: CPU seconds by thread, the accounts it read from memory and
+    /// from the store, and what RocksDB read and wrote.
+    threads: std::collections::BTreeMap<String, f64>,
+    cache: engine::pipeline::CacheCounts,
+    io: engine::store::IoFigures,
 }
 
 fn config(batch: usize, cache_mb: u64) -> engine::pipeline::Config {
@@ -59,13 +68,31 @@ fn measure(accounts: u64, days: u32, batch: usize, cache_mb: u64, replay_max: u6
     let data = tmp.path().join("store");
     let spec = format!("accounts={accounts},days={days},events=8");
     eprintln!("{accounts} accounts: ratel run --source gen:{spec}");
+    let before = cpu_by_thread();
     let (held, run) = step(
-        |(_, lines): &(usize, u64)| *lines,
+        |ran: &Ran| ran.1,
         || {
             let mut e = open(&data, batch, cache_mb);
-            let mut source = engine::generated::Generated::open(&e, &spec).unwrap();
-            e.run(&mut source, |_, _| {}).unwrap();
-            (e.state.len(), e.counters.read)
+            let source = engine::generated::Generated::open(&e, &spec).unwrap();
+            let mut source = Limited {
+                source,
+                left: env("RATEL_SCALE_LINES_MAX", u64::MAX),
+            };
+            // The commit and decoding threads end with the run: their CPU is read as it goes.
+            let (mut threads, mut batches) = (Default::default(), 0u64);
+            e.run(&mut source, |_, _| {
+                batches += 1;
+                if batches.is_multiple_of(8) {
+                    threads = spent_since(&before);
+                }
+            })
+            .unwrap();
+            for (name, seconds) in spent_since(&before) {
+                let kept: &mut f64 = threads.entry(name).or_default();
+                *kept = kept.max(seconds);
+            }
+            let figures = (e.cache_counts(), e.store.io_figures());
+            (e.state.len(), e.counters.read, threads, figures)
         },
     );
     eprintln!(
@@ -87,7 +114,8 @@ fn measure(accounts: u64, days: u32, batch: usize, cache_mb: u64, replay_max: u6
         accounts,
         days,
     };
-    let (raw, _) = raw_write(&work, &data, tmp.path(), batch);
+    let raw = (accounts <= env("RATEL_SCALE_RAW_MAX", u64::MAX))
+        .then(|| raw_write(&work, &data, tmp.path(), batch).0);
     let replay = (accounts <= replay_max).then(|| {
         eprintln!("{accounts} accounts: replay");
         ratel_benches::replay(&data).0
@@ -102,7 +130,31 @@ fn measure(accounts: u64, days: u32, batch: usize, cache_mb: u64, replay_max: u6
         held: held.0,
         start_up,
         start_up_held,
+        threads: held.2,
+        cache: held.3 .0,
+        io: held.3 .1,
     }
+}
+
+/// What a run leaves: accounts held, lines read, CPU by thread, the cache's and RocksDB's
+/// figures.
+type Ran = (
+    usize,
+    u64,
+    std::collections::BTreeMap<String, f64>,
+    (engine::pipeline::CacheCounts, engine::store::IoFigures),
+);
+
+/// CPU seconds each thread (by name) spent since `before`.
+fn spent_since(
+    before: &std::collections::BTreeMap<String, f64>,
+) -> std::collections::BTreeMap<String, f64> {
+    let mut spent = cpu_by_thread();
+    for (name, seconds) in &mut spent {
+        *seconds -= before.get(name).copied().unwrap_or(0.0);
+    }
+    spent.retain(|_, seconds| *seconds > 0.05);
+    spent
 }
 
 /// Seconds to open the store and rate one event (the workload's first usage line, under an id
@@ -194,10 +246,10 @@ fn report(results: &[Size], days: u32, batch: usize, cache_mb: u64) -> String {
             r.accounts,
             r.events,
             r.run.rate(),
-            r.raw.rate(),
-            100.0 * r.run.rate() / r.raw.rate().max(1e-9),
+            r.raw.as_ref().map_or(0.0, Measure::rate),
+            100.0 * r.run.rate() / r.raw.as_ref().map_or(f64::NAN, Measure::rate),
             r.run.cpu_per_event(),
-            r.raw.cpu_per_event(),
+            r.raw.as_ref().map_or(f64::NAN, Measure::cpu_per_event),
             r.run.peak as f64 / 1e6,
             r.held,
             r.store_bytes as f64 / r.accounts as f64,
@@ -206,6 +258,7 @@ fn report(results: &[Size], days: u32, batch: usize, cache_mb: u64) -> String {
             replay,
         );
     }
+    where_the_time_goes(&mut s, results);
     if let (Some(base), Some(last)) = (base, results.last()) {
         let _ = writeln!(
             s,
@@ -216,4 +269,71 @@ fn report(results: &[Size], days: u32, batch: usize, cache_mb: u64) -> String {
         );
     }
     s
+}
+
+/// The second table: where each run's time went.
+fn where_the_time_goes(s: &mut String, results: &[Size]) {
+    let _ = writeln!(
+        s,
+        "\nWhere the time went (CPU seconds by thread; the engine's rating thread is the \
+         harness's main thread; bytes an event):\n\n| accounts | CPU s by thread | cache hit rate | \
+         accounts read from the store an event | written by the engine | WAL | flushed | \
+         compaction read / written | write amplification | block cache misses an event |\n\
+         |---|---|---|---|---|---|---|---|---|---|"
+    );
+    for r in results {
+        let events = r.events.max(1) as f64;
+        let threads: Vec<String> = (r.threads.iter())
+            .map(|(name, seconds)| format!("{name} {seconds:.1}"))
+            .collect();
+        let looked = (r.cache.hits + r.cache.reads).max(1) as f64;
+        let io = &r.io;
+        let disk = io.wal + io.flushed + io.compaction_written;
+        let _ = writeln!(
+            s,
+            "| {} | {} | {:.1} % | {:.2} | {:.0} | {:.0} | {:.0} | {:.0} / {:.0} | {:.1} | {:.2} |",
+            r.accounts,
+            threads.join(", "),
+            100.0 * r.cache.hits as f64 / looked,
+            r.cache.reads as f64 / events,
+            io.written as f64 / events,
+            io.wal as f64 / events,
+            io.flushed as f64 / events,
+            io.compaction_read as f64 / events,
+            io.compaction_written as f64 / events,
+            disk as f64 / io.written.max(1) as f64,
+            io.block_cache_misses as f64 / events,
+        );
+    }
+}
+
+/// A source that ends after `left` lines.
+struct Limited<S> {
+    source: S,
+    left: u64,
+}
+
+impl<S: engine::source::Source> engine::source::Source for Limited<S> {
+    fn next_batch(
+        &mut self,
+        max: usize,
+        out: &mut Vec<engine::source::Line>,
+    ) -> std::io::Result<()> {
+        let max = max.min(usize::try_from(self.left).unwrap_or(usize::MAX));
+        if max == 0 {
+            return Ok(());
+        }
+        let before = out.len();
+        self.source.next_batch(max, out)?;
+        self.left -= (out.len() - before) as u64;
+        Ok(())
+    }
+
+    fn describe(&self) -> String {
+        self.source.describe()
+    }
+
+    fn committed(&mut self, lines: &[engine::source::Line]) {
+        self.source.committed(lines);
+    }
 }

@@ -190,7 +190,7 @@ struct RunArgs {
     window_hours: Option<u32>,
     /// Write the changed accounts' records once this many log entries follow the last
     /// checkpoint (a start, and a reader of the store, apply the entries after it again), and
-    /// four for each record to write (at most eight times this many); 1 writes them with
+    /// four for each record to write (at most four times this many); 1 writes them with
     /// every batch.
     #[arg(long, default_value_t = engine::pipeline::DEFAULT_CHECKPOINT,
           value_parser = clap::value_parser!(u64).range(1..=1 << 24))]

@@ -58,6 +58,9 @@ fn an_engine_that_drops_every_account_it_may_decides_as_one_that_holds_them_all(
         let mut e = engine(&whole, partitions, 1024, 1);
         e.run_file(&file).unwrap();
         let accounts = e.state.len();
+        // Every account was made in memory and stayed: none read in from the store.
+        let held = e.cache_counts();
+        assert!(held.reads == 0 && held.hits > 0, "{held:?}");
         drop(e);
         for checkpoint in [1, 5_000] {
             let bare = tmp.path().join(format!("bare-{partitions}-{checkpoint}"));
@@ -75,6 +78,8 @@ fn an_engine_that_drops_every_account_it_may_decides_as_one_that_holds_them_all(
                 fewest < accounts / 4,
                 "{fewest} of {accounts} accounts held with no cache"
             );
+            let counted = e.cache_counts();
+            assert!(counted.reads > accounts as u64, "{counted:?}");
             drop(e);
             assert!(
                 log_of(&whole) == log_of(&bare),

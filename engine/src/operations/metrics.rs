@@ -37,9 +37,11 @@ pub const ONLINE_EXPIRED: &str = "ratel_online_sessions_expired_total";
 pub const ACCOUNTS_HELD: &str = "ratel_accounts_held";
 pub const ACCOUNTS_HELD_BYTES: &str = "ratel_accounts_held_bytes";
 pub const ACCOUNTS_EVICTED: &str = "ratel_accounts_evicted_total";
+pub const ACCOUNT_HITS: &str = "ratel_account_cache_hits_total";
+pub const ACCOUNTS_READ: &str = "ratel_accounts_read_total";
 
 /// Every metric ratel exports itself (histograms also as `_bucket`, `_sum` and `_count`).
-pub const NAMES: [&str; 30] = [
+pub const NAMES: [&str; 32] = [
     INPUTS,
     TICKS,
     DERIVED,
@@ -70,6 +72,8 @@ pub const NAMES: [&str; 30] = [
     ACCOUNTS_HELD,
     ACCOUNTS_HELD_BYTES,
     ACCOUNTS_EVICTED,
+    ACCOUNT_HITS,
+    ACCOUNTS_READ,
 ];
 
 /// The process's own figures (CPU, memory, descriptors), Prometheus's standard `process_*`.
@@ -240,6 +244,14 @@ fn describe_store_and_http() {
     describe_counter!(
         ACCOUNTS_EVICTED,
         "Accounts dropped from memory to keep within --state-cache-mb (read again from the store when next needed)."
+    );
+    describe_counter!(
+        ACCOUNT_HITS,
+        "Accounts a batch read that were held in memory already (each counted once a batch)."
+    );
+    describe_counter!(
+        ACCOUNTS_READ,
+        "Accounts a batch read that were read in from the store (the cache's misses)."
     );
     describe_gauge!(
         LIVE_SST,

@@ -33,6 +33,16 @@ pub(super) struct Held {
     /// The batch being rated, counted from the engine's open.
     batch: u64,
     uses: FxHashMap<AccountId, Use>,
+    /// What the batches read since the open: accounts found held, and read in from the store.
+    pub(super) counts: CacheCounts,
+}
+
+/// The accounts batches read: each batch counts an account once, as held already (a hit) or
+/// read in from the store (a miss).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct CacheCounts {
+    pub hits: u64,
+    pub reads: u64,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -134,6 +144,10 @@ impl Held {
                 }
             });
         }
+        touched.sort_unstable();
+        touched.dedup();
+        self.counts.hits += touched.len() as u64;
+        metrics::counter!(crate::operations::metrics::ACCOUNT_HITS).increment(touched.len() as u64);
         for id in touched {
             self.touch(id);
         }
@@ -177,6 +191,8 @@ impl Held {
             parts.state.restore(account);
             parts.state.restore_recent(&id, recent);
             self.note(&id, bytes, Some(due));
+            self.counts.reads += 1;
+            metrics::counter!(crate::operations::metrics::ACCOUNTS_READ).increment(1);
         }
         Ok(())
     }

@@ -15,7 +15,7 @@ use std::path::Path;
 mod cache;
 pub mod meter;
 mod reference;
-pub use cache::{DEFAULT_CACHE_MB, MOST_IN_FLIGHT};
+pub use cache::{CacheCounts, DEFAULT_CACHE_MB, MOST_IN_FLIGHT};
 pub use reference::holds_reference;
 
 /// Limits of a batch: the most lines rated and committed together.
@@ -32,7 +32,7 @@ pub const MAX_CHANGED: usize = 1 << 20;
 /// entries would write a record (the account and its ids, ~1 KB) for every other event.
 pub const ENTRIES_PER_RECORD: u64 = 4;
 /// However many accounts changed, the tail is at most this many checkpoint intervals long.
-pub const LONGEST_TAIL: u64 = 8;
+pub const LONGEST_TAIL: u64 = 4;
 
 /// Whether a batch that leaves `tail` log entries after the last checkpoint, and `changed`
 /// accounts changed since, writes a checkpoint (`every`: [`Config::checkpoint`]).
@@ -1372,6 +1372,11 @@ impl Engine {
         self.hold_for(asked.iter())
     }
 
+    /// The accounts the batches since the open read: found held, or read in from the store.
+    pub fn cache_counts(&self) -> CacheCounts {
+        self.held.counts
+    }
+
     /// An account as of the last batch rated, with the ids it remembers: held in memory, or
     /// read from the store (whose record is then current: an account the log after a
     /// checkpoint changed is held).
@@ -1530,8 +1535,8 @@ mod tests {
             (4 * 600_000, 600_000, M, true), // four entries a record
             (3_999_999, 1_000_000, M, false),
             (4_000_000, 1_000_000, M, true),
-            (8 * 2_000, 5_000, 2_000, true), // the longest tail, whatever changed
-            (8 * 2_000 - 1, 5_000, 2_000, false),
+            (4 * 2_000, 5_000, 2_000, true), // the longest tail, whatever changed
+            (4 * 2_000 - 1, 5_000, 2_000, false),
             (10, MAX_CHANGED, M, true), // the most changed accounts
             (1, 1, 1, true),            // 1: every batch
             (1, 500, 1, true),

@@ -92,6 +92,19 @@ pub enum StoreError {
     OldModels { path: String, found: u64 },
 }
 
+/// Bytes RocksDB moved since a store was opened ([`Store::io_figures`]).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct IoFigures {
+    /// The keys and values the engine wrote.
+    pub written: u64,
+    pub wal: u64,
+    pub flushed: u64,
+    pub compaction_read: u64,
+    pub compaction_written: u64,
+    pub block_cache_hits: u64,
+    pub block_cache_misses: u64,
+}
+
 pub struct Store {
     db: DB,
     /// The options the database was opened with: their statistics are RocksDB's tickers.
@@ -745,6 +758,22 @@ impl Store {
         metrics::counter!(m::WRITE_STALL).absolute(ticker(Ticker::StallMicros) / 1_000_000);
         metrics::counter!(m::BLOCK_CACHE_HITS).absolute(ticker(Ticker::BlockCacheHit));
         metrics::counter!(m::BLOCK_CACHE_MISSES).absolute(ticker(Ticker::BlockCacheMiss));
+    }
+
+    /// What RocksDB read and wrote since the store was opened, for the scale harness's account
+    /// of where the time goes (its write and read amplification).
+    pub fn io_figures(&self) -> IoFigures {
+        use rocksdb::statistics::Ticker;
+        let ticker = |t| self.options.get_ticker_count(t);
+        IoFigures {
+            written: ticker(Ticker::BytesWritten),
+            wal: ticker(Ticker::WalFileBytes),
+            flushed: ticker(Ticker::FlushWriteBytes),
+            compaction_read: ticker(Ticker::CompactReadBytes),
+            compaction_written: ticker(Ticker::CompactWriteBytes),
+            block_cache_hits: ticker(Ticker::BlockCacheHit),
+            block_cache_misses: ticker(Ticker::BlockCacheMiss),
+        }
     }
 
     /// [`Store::commit`] of a rated batch, timed as the commit latency ratel exports.
