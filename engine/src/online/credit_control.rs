@@ -190,10 +190,17 @@ pub fn refund_input(request: &Request, arrival: Timestamp) -> Result<rating::Inp
     let time = checked_time(request, arrival)?;
     let mut id = SessionRequest::id_of(&request.session_id, request.number);
     id.push_str(":refund");
-    let operator: String = match request.origin.as_str() {
-        "" => "diameter".into(),
-        host => host.chars().filter(|c| !c.is_control()).take(64).collect(),
-    };
+    // The peer's identity as the refund's operator, cut to what an operator id may be.
+    let mut operator = String::new();
+    for c in request.origin.chars().filter(|c| !c.is_control()) {
+        if operator.len() + c.len_utf8() > rating::event::MAX_REASON_BYTES {
+            break;
+        }
+        operator.push(c);
+    }
+    if operator.is_empty() {
+        operator.push_str("diameter");
+    }
     let input = rating::Input::Refund(rating::event::Refund {
         id,
         account: charge.account,
@@ -505,5 +512,57 @@ fn final_unit(online: &Online, service: Service) -> Avp {
                 FINAL_UNIT_TERMINATE,
             )],
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refund_request(origin: &str, session: &str) -> Request {
+        Request {
+            session_id: session.into(),
+            request_type: EVENT_REQUEST,
+            action: REFUND_ACCOUNT,
+            number: 3,
+            msisdn: Msisdn::parse("79001000003").unwrap(),
+            service: Service::Sms,
+            other: None,
+            time: None,
+            services: Vec::new(),
+            refund: Some(ChargeReference {
+                account: "C".into(),
+                event: SessionRequest::id_of("gw;sms;1", 0),
+            }),
+            origin: origin.into(),
+        }
+    }
+
+    /// A refund's id is in the engine's namespace and no session request's, and any peer's
+    /// identity makes an operator id the input's checks accept.
+    #[test]
+    fn a_refund_is_an_input_of_its_own_id_whoever_asks() {
+        let at = Timestamp(1_790_000_000);
+        let long = "ж".repeat(100);
+        for origin in ["gw.test", "", long.as_str(), "a\u{7}b"] {
+            let input = refund_input(&refund_request(origin, "s:3"), at).unwrap();
+            let rating::Input::Refund(refund) = &input else {
+                panic!("{input:?}")
+            };
+            assert!(refund.id.starts_with(rating::event::DERIVED_ID_PREFIX));
+            assert!(refund.id.ends_with(":refund"));
+            assert_ne!(refund.id, SessionRequest::id_of("s:3", 3));
+            assert!(!refund.operator.is_empty() && refund.operator.len() <= 64);
+            assert_eq!((refund.account.as_str(), refund.time), ("C", at));
+        }
+        let mut ahead = refund_request("gw", "s");
+        ahead.time = Some(Timestamp(at.0 + MAX_AHEAD_SECONDS + 1));
+        assert_eq!(
+            refund_input(&ahead, at).unwrap_err().code,
+            INVALID_AVP_VALUE
+        );
+        let mut none = refund_request("gw", "s");
+        none.refund = None;
+        assert_eq!(refund_input(&none, at).unwrap_err().code, MISSING_AVP);
     }
 }
