@@ -169,13 +169,14 @@ pub fn read_request(message: &Message) -> Result<Request, Refusal> {
 /// (TS 32.299) or beside it.
 fn refund_information(avps: &[Avp]) -> Result<ChargeReference, Refusal> {
     let mut found = find(avps, REFUND_INFORMATION, Some(VENDOR_3GPP)).cloned();
-    for avp in avps
+    let services = avps
         .iter()
-        .filter(|a| a.code == MULTIPLE_SERVICES_CREDIT_CONTROL)
-    {
-        if found.is_none() {
-            found = find(&grouped(avp)?, REFUND_INFORMATION, Some(VENDOR_3GPP)).cloned();
+        .filter(|a| a.code == MULTIPLE_SERVICES_CREDIT_CONTROL);
+    for avp in services {
+        if found.is_some() {
+            break;
         }
+        found = find(&grouped(avp)?, REFUND_INFORMATION, Some(VENDOR_3GPP)).cloned();
     }
     let avp = found.ok_or_else(|| missing(REFUND_INFORMATION))?;
     ChargeReference::decode(&avp.data).map_err(|why| refusal(INVALID_AVP_VALUE, why))

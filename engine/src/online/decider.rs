@@ -116,15 +116,20 @@ pub async fn decided(
     requests: Vec<SessionRequest>,
 ) -> Option<Vec<Verdict>> {
     let requests = requests.into_iter().map(Input::Session).collect();
-    replied(jobs, |reply| Work::Decide(Job { requests, reply })).await
+    decided_inputs(jobs, requests).await
 }
 
 /// The verdict on a refund (REFUND_ACCOUNT) once durable, or `None` when the server is
 /// stopping.
 pub async fn refunded(jobs: &mpsc::SyncSender<Work>, refund: Input) -> Option<Verdict> {
-    let requests = vec![refund];
-    let verdicts = replied(jobs, |reply| Work::Decide(Job { requests, reply })).await?;
-    verdicts.into_iter().next()
+    decided_inputs(jobs, vec![refund]).await?.into_iter().next()
+}
+
+async fn decided_inputs(
+    jobs: &mpsc::SyncSender<Work>,
+    requests: Vec<Input>,
+) -> Option<Vec<Verdict>> {
+    replied(jobs, |reply| Work::Decide(Job { requests, reply })).await
 }
 
 /// The most requests one write commits.
