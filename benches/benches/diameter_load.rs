@@ -110,6 +110,7 @@ fn serve(mut engine: Engine, port: u16) -> Engine {
         diameter: format!("127.0.0.1:{port}").parse().unwrap(),
         origin_host: "ratel.localdomain".into(),
         origin_realm: "localdomain".into(),
+        advertise: None,
         http: None,
         offline: None,
     };

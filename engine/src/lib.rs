@@ -16,7 +16,7 @@ pub mod store;
 mod tools;
 
 pub use input::{file_record, file_topics, folder, partition, source, topics};
-pub use kafka::{changelog, outbox, stream};
+pub use kafka::{changelog, directory, outbox, stream};
 pub use passes::{audit, rebuild, replay, rerate};
 pub use read::{decisions, query, report, serve, warehouse};
 pub use store::{changed, entry, files, keys};

@@ -509,9 +509,37 @@ struct OnlineArgs {
     #[arg(long)]
     tokens: Option<PathBuf>,
     /// Rate offline inputs too, between online requests, in this process: `file:PATH` or
-    /// `dir:PATH`, as `ratel run` reads them.
+    /// `dir:PATH`, as `ratel run` reads them, or `kafka:BROKERS`: the input topics as a member
+    /// of the consumer group, answering online only for the accounts of the partitions this
+    /// instance is given (3006 with the owner's Diameter URI for the others).
     #[arg(long)]
     source: Option<String>,
+    /// Kafka: the consumer group the instances share.
+    #[arg(long, default_value = "ratel")]
+    group: String,
+    /// Kafka: this instance's stable name in the group (static membership).
+    #[arg(long)]
+    instance: Option<String>,
+    /// Kafka: the changelog topic partitions are handed over through (as `ratel run`'s).
+    #[arg(long, default_value = engine::changelog::DEFAULT_TOPIC)]
+    changelog_topic: String,
+    /// Kafka: keep no changelog (a partition that moves is rated again from its inputs).
+    #[arg(long)]
+    no_changelog: bool,
+    /// Kafka: the directory topic (one partition, compacted): which partition holds each
+    /// number and which instance owns each partition.
+    #[arg(long, default_value = engine::directory::DEFAULT_TOPIC)]
+    directory_topic: String,
+    /// Kafka: the Diameter URI other instances redirect this instance's subscribers' requests
+    /// to (Redirect-Host); by default `aaa://ORIGIN-HOST:PORT;transport=tcp`, the port the
+    /// server listens on.
+    #[arg(long)]
+    advertise: Option<String>,
+    /// Kafka: a librdkafka property for every client, KEY=VALUE (repeatable).
+    #[arg(long, value_name = "KEY=VALUE")]
+    kafka_property: Vec<String>,
+    #[command(flatten)]
+    topics: engine::kafka::Topics,
     /// The source file is whole: its last line counts even without its newline.
     #[arg(long)]
     complete: bool,
@@ -1099,11 +1127,7 @@ fn run_command(
             .with_context(|| format!("serving metrics on {listen}"))?;
         eprintln!("ratel run: metrics, health and readiness on http://{bound}");
     }
-    let properties = kafka_property.iter().map(|p| match p.split_once('=') {
-        Some((key, value)) if !key.is_empty() => Ok((key.to_string(), value.to_string())),
-        _ => bail!("--kafka-property {p:?}: KEY=VALUE expected"),
-    });
-    engine::kafka::set_properties(properties.collect::<Result<_>>()?);
+    engine::kafka::set_properties(kafka_properties(&kafka_property)?);
     let (cat, bytes) = load_catalog(&catalog)?;
     let cfg = Config {
         batch,
@@ -1171,9 +1195,19 @@ fn online_command(args: OnlineArgs) -> Result<()> {
             .with_context(|| format!("serving metrics on {listen}"))?;
         eprintln!("ratel online: metrics, health and readiness on http://{bound}");
     }
+    engine::kafka::set_properties(kafka_properties(&args.kafka_property)?);
     let (cat, bytes) = load_catalog(&args.catalog)?;
+    let brokers = args
+        .source
+        .as_deref()
+        .and_then(|s| s.strip_prefix("kafka:"));
+    let partitions = match brokers {
+        Some(brokers) => engine::kafka::input_partitions(brokers, &args.topics)
+            .with_context(|| format!("reading the input topics at {brokers}"))?,
+        None => args.partitions,
+    };
     let cfg = Config {
-        partitions: args.partitions,
+        partitions,
         state_cache_mb: args.state_cache_mb,
         ..Config::default()
     };
@@ -1184,26 +1218,66 @@ fn online_command(args: OnlineArgs) -> Result<()> {
         (Some(_), None) => bail!("--http needs --tokens: only an operator's token charges online"),
         (None, _) => None,
     };
-    let offline = match &args.source {
-        Some(source) => offline_source(&engine, source, args.complete)?
+    let offline = match (&args.source, brokers) {
+        (_, Some(brokers)) => Some(group_source(&mut engine, brokers, &args)?),
+        (Some(source), None) => offline_source(&engine, source, args.complete)?
             .map(|source| engine::online::Offline::new(source, args.batch as usize)),
-        None => None,
+        (None, None) => None,
     };
     let options = engine::online::Options {
         diameter: args.diameter,
         origin_host: args.origin_host,
         origin_realm: args.origin_realm,
+        advertise: args.advertise,
         http,
         offline,
     };
     engine::online::serve(&mut engine, options)
         .with_context(|| format!("serving Diameter on {}", args.diameter))?;
-    let c = engine.counters;
-    println!(
-        "read {} · rated {} · rejected {} · duplicates {} · dead {} · ticks {}",
-        c.read, c.rated, c.rejected, c.duplicates, c.dead, c.ticks
-    );
     Ok(())
+}
+
+/// The operator's librdkafka properties, KEY=VALUE each.
+fn kafka_properties(properties: &[String]) -> Result<Vec<(String, String)>> {
+    let property = |p: &String| match p.split_once('=') {
+        Some((key, value)) if !key.is_empty() => Ok((key.to_string(), value.to_string())),
+        _ => bail!("--kafka-property {p:?}: KEY=VALUE expected"),
+    };
+    properties.iter().map(property).collect()
+}
+
+/// `ratel online --source kafka:BROKERS`: the input topics as a member of the consumer group,
+/// the changelog, and the directory of instances.
+fn group_source(
+    engine: &mut Engine,
+    brokers: &str,
+    args: &OnlineArgs,
+) -> Result<engine::online::Offline> {
+    let options = engine::stream::Options {
+        group: engine::kafka::Group {
+            id: args.group.clone(),
+            instance: args.instance.clone(),
+        },
+        topics: args.topics.clone(),
+        exit_when_idle: None,
+        publish: false,
+        idempotent: true,
+        changelog: (!args.no_changelog).then(|| args.changelog_topic.clone()),
+        ready_lag: engine::kafka::watch::DEFAULT_READY_LAG,
+    };
+    let (source, changelog) = engine::stream::synchronous_source(brokers, &options, engine)
+        .with_context(|| format!("joining the consumer group at {brokers}"))?;
+    let directory = engine::directory::Directory::open(brokers, &args.directory_topic)
+        .with_context(|| format!("reading the directory {}", args.directory_topic))?;
+    let membership = engine::online::Membership {
+        source,
+        changelog,
+        directory,
+    };
+    Ok(engine::online::Offline::group(
+        membership,
+        args.batch as usize,
+    ))
 }
 
 fn produce_command(

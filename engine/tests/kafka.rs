@@ -4,7 +4,7 @@
 //! decision and dead letter.
 
 mod common;
-use common::ratel;
+use common::{ratel, Broker};
 
 use engine::entry::Entry;
 use engine::store::Store;
@@ -18,60 +18,6 @@ use std::io::BufRead;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-
-/// A tansu broker on a loopback port, killed when dropped.
-struct Broker {
-    child: Child,
-    addr: String,
-}
-
-impl Drop for Broker {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn tansu() -> Option<PathBuf> {
-    if let Some(p) = std::env::var_os("RATEL_TANSU") {
-        return Some(p.into());
-    }
-    common::tool("tansu")
-}
-
-impl Broker {
-    fn start(log: &Path) -> Option<Broker> {
-        let bin = tansu()?;
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let url = format!("tcp://127.0.0.1:{port}");
-        let out = std::fs::File::create(log).unwrap();
-        let child = Command::new(bin)
-            .args([
-                "broker",
-                "--listener-url",
-                &url,
-                "--advertised-listener-url",
-                &url,
-                "--storage-engine",
-                "memory://tansu/",
-            ])
-            .stdout(out.try_clone().unwrap())
-            .stderr(out)
-            .spawn()
-            .expect("tansu starts");
-        let addr = format!("127.0.0.1:{port}");
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while std::net::TcpStream::connect(&addr).is_err() {
-            assert!(Instant::now() < deadline, "tansu did not listen on {addr}");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        Some(Broker { child, addr })
-    }
-}
 
 fn catalog() -> String {
     format!("{}/../catalogs/example.toml", env!("CARGO_MANIFEST_DIR"))

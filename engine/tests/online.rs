@@ -1060,7 +1060,7 @@ fn the_online_openapi_document_describes_every_route() {
         } else {
             "200"
         };
-        for code in [ok, "400", "401", "403"] {
+        for code in [ok, "400", "401", "403", "421", "503"] {
             assert!(
                 operation["responses"][code].is_object(),
                 "{method} {path}: no {code}"
@@ -1161,13 +1161,7 @@ fn ratel_online_rates_a_folder_of_offline_inputs_between_online_requests() {
     let balances = ratel(&["balance", "--all", "--data", data.to_str().unwrap()]);
     // 14.00 paid, 1.50 offline, 1.50 online.
     assert!(balances.contains("\"balance\":\"11.00\""), "{balances}");
-    let audit = ratel(&["audit", "--data", data.to_str().unwrap()]);
-    assert!(!audit.contains("DISCREPANCY"), "{audit}");
-    let replay = ratel(&["replay", "--data", data.to_str().unwrap()]);
-    assert!(
-        !replay.contains("MISMATCH") && !replay.contains("STATE DIFFERS"),
-        "{replay}"
-    );
+    audits_and_replays_clean(&data);
 }
 
 #[test]
@@ -1195,4 +1189,203 @@ fn ratel_online_stops_on_sigterm_with_and_without_http() {
         .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--http needs --tokens"));
+}
+
+/// Waits until `settled` gives something (at most 90 s: a consumer group's rebalance and a
+/// restore take seconds), or fails the test saying what was awaited.
+fn until<T>(what: &str, mut settled: impl FnMut() -> Option<T>) -> T {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
+    loop {
+        if let Some(found) = settled() {
+            return found;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not within 90 s: {what}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(250));
+    }
+}
+
+/// A CHECK_BALANCE for a minute of voice: answered, logging nothing, by whoever owns `number`.
+fn check(peer: &mut Peer, number: &str) -> Value {
+    let id = format!("gw;check;{number}");
+    let asked = with(ccr(&id, 4, 0, number, "voice"), "requested", json!(60));
+    peer.ask(with(asked, "action", json!(2)))
+}
+
+/// The Diameter URI an instance listening at `address` advertises as `host`.
+fn uri(host: &str, address: &str) -> String {
+    let port = address.rsplit_once(':').unwrap().1;
+    format!("aaa://{host}:{port};transport=tcp")
+}
+
+/// Which instance answers for `number`, if the two agree: the one that answers 2001, while the
+/// other redirects to it (3006, the E bit, Redirect-Host its URI, for the session).
+fn owner_of(peers: &mut [(&str, String, Peer); 2], number: &str) -> Option<usize> {
+    let answers: Vec<Value> = peers.iter_mut().map(|(_, _, p)| check(p, number)).collect();
+    let owner = answers.iter().position(|a| a["result"] == 2001)?;
+    let other = &answers[1 - owner];
+    let redirected = other["result"] == 3006
+        && other["error"] == true
+        && other["redirect_host"] == json!([peers[owner].1])
+        && other["redirect_host_usage"] == 1;
+    redirected.then_some(owner)
+}
+
+/// Two instances of `ratel online` share the input topics' two partitions as one consumer
+/// group; the first's store was made by `ratel run`, before any directory. Each answers for its own partition's subscribers and redirects the others' to its
+/// peer (3006 with Redirect-Host), which a routing agent follows: a voice session and an SMS
+/// sent to the wrong instance are redirected, and charged once, by the owner. When one stops,
+/// the other takes its partition over from the changelog, with what was charged there, and
+/// answers for everyone; its store then audits and replays clean.
+#[test]
+fn two_instances_share_the_partitions_and_redirect_each_others_subscribers() {
+    let Some(python) = python() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let Some(broker) = Broker::start(&tmp.path().join("tansu.log")) else {
+        return;
+    };
+    let opened: Vec<(String, String, String)> = (1..=8)
+        .map(|i| (format!("K{i}"), format!("7900200000{i}"), "5.00".into()))
+        .collect();
+    let source = format!("file:{}", accounts_file(tmp.path(), &opened).display());
+    let brokers = broker.addr.as_str();
+    let produce = ["produce", "--brokers", brokers, "--source", &source];
+    let out = ratel(&[&produce[..], &["--create", "2", "--batch-messages", "1"]].concat());
+    assert!(out.contains("produced"), "{out}");
+    let catalog = catalog(tmp.path());
+    let kafka = format!("kafka:{brokers}");
+    let tokens = tokens_file(tmp.path());
+    let mut http = Vec::new();
+    let mut start = |name: &str| {
+        let host = format!("{name}.ratel");
+        let tokens = tokens.to_str().unwrap();
+        let extra = [
+            "--source",
+            &kafka,
+            "--group",
+            "online",
+            "--origin-host",
+            &host,
+        ];
+        let extra = [&extra[..], &["--http", "127.0.0.1:0", "--tokens", tokens]].concat();
+        let data = tmp.path().join(name);
+        let (running, address, base) = start_online_with(&catalog, &data, &extra);
+        let mut peer = Peer::connect(&python, &address);
+        assert_eq!(peer.ask(json!({"op": "cer"}))["result"], 2001);
+        http.push(base);
+        (running, uri(&host, &address), peer)
+    };
+    let numbers: Vec<&str> = opened.iter().map(|(_, n, _)| n.as_str()).collect();
+    // A's store is made by `ratel run`, which publishes nothing to the directory: A's first
+    // assignment puts the directory right from the store's numbers.
+    let a_data = tmp.path().join("a");
+    let pre = [
+        "run",
+        "--catalog",
+        catalog.to_str().unwrap(),
+        "--source",
+        &kafka,
+    ];
+    let pre = [
+        &pre[..],
+        &["--group", "made-before", "--exit-when-idle", "2"],
+    ]
+    .concat();
+    ratel(&[&pre[..], &["--data", a_data.to_str().unwrap()]].concat());
+    let (mut a, a_uri, mut a_peer) = start("a");
+    until("a lone instance answers for every subscriber", || {
+        let all = numbers
+            .iter()
+            .all(|n| check(&mut a_peer, n)["result"] == 2001);
+        all.then_some(())
+    });
+    let (mut b, b_uri, b_peer) = start("b");
+    let mut peers = [("a", a_uri, a_peer), ("b", b_uri, b_peer)];
+    let owners = until(
+        "each subscriber answered by one instance, redirected by the other",
+        || {
+            let owners: Option<Vec<usize>> =
+                numbers.iter().map(|n| owner_of(&mut peers, n)).collect();
+            owners.filter(|o| o.contains(&0) && o.contains(&1))
+        },
+    );
+    // A number no partition holds is unknown at both (5030), whichever partition its digits
+    // would fall in.
+    for (_, _, peer) in &mut peers {
+        let unknown = ccr("gw;unknown", 4, 0, "79009999999", "sms");
+        assert_eq!(peer.ask(unknown)["result"], 5030);
+    }
+    // For one subscriber of each instance: a voice session and an SMS sent to the other are
+    // redirected, and the owner charges them.
+    for owner in [0, 1] {
+        let i = owners.iter().position(|&o| o == owner).unwrap();
+        let number = numbers[i];
+        // Over HTTP: 421 with the owner's identity; the owner answers.
+        let voice = "service=voice&other=79001000002";
+        let (status, body) = max_usage(&http[1 - owner], number, voice);
+        let host = ["a.ratel", "b.ratel"][owner];
+        assert_eq!((status, &body["owner"]), (421, &json!(host)), "{body}");
+        assert_eq!(body["uri"], json!(peers[owner].1), "{body}");
+        assert_eq!(
+            max_usage(&http[owner], number, "service=voice&other=79001000002").0,
+            200
+        );
+        let session = format!("gw;moved;{number}");
+        let first = ccr(&session, 1, 0, number, "voice");
+        let wrong = peers[1 - owner].2.ask(first.clone());
+        assert_eq!(
+            (wrong["result"].as_u64(), &wrong["mscc"]),
+            (Some(3006), &json!([])),
+            "{wrong}"
+        );
+        let granted = peers[owner].2.ask(first);
+        assert_eq!(granted["result"], 2001, "{granted}");
+        let ended =
+            peers[owner]
+                .2
+                .ask(with(ccr(&session, 3, 1, number, "voice"), "used", json!(0)));
+        assert_eq!(ended["result"], 2001, "{ended}");
+        let sms = ccr(&format!("gw;sms;{number}"), 4, 0, number, "sms");
+        let wrong = peers[1 - owner].2.ask(sms.clone());
+        assert_eq!(wrong["redirect_host"], json!([peers[owner].1]), "{wrong}");
+        let debited = peers[owner].2.ask(sms);
+        assert_eq!(mscc(&debited)["granted"], 1, "{debited}");
+    }
+    // B stops: A is given its partition, restores it from the changelog, and answers for all.
+    let [(_, _, a_peer), (_, _, b_peer)] = peers;
+    drop(b_peer);
+    stop(&mut b);
+    let mut a_peer = a_peer;
+    until("a answers for every subscriber again", || {
+        let all = numbers
+            .iter()
+            .all(|n| check(&mut a_peer, n)["result"] == 2001);
+        all.then_some(())
+    });
+    drop(a_peer);
+    stop(&mut a);
+    let data = a_data;
+    let balances = ratel(&["balance", "--all", "--data", data.to_str().unwrap()]);
+    let charged = balances.lines().filter(|l| l.contains("\"3.00\"")).count();
+    let untouched = balances.lines().filter(|l| l.contains("\"5.00\"")).count();
+    assert_eq!(
+        (charged, untouched),
+        (2, 6),
+        "one SMS each at A and at B:\n{balances}"
+    );
+    audits_and_replays_clean(&data);
+}
+
+/// `ratel audit` finds no discrepancy in the store at `data`, and `ratel replay` rebuilds it
+/// exactly.
+fn audits_and_replays_clean(data: &Path) {
+    let audit = ratel(&["audit", "--data", data.to_str().unwrap()]);
+    assert!(!audit.contains("DISCREPANCY"), "{audit}");
+    let replay = ratel(&["replay", "--data", data.to_str().unwrap()]);
+    assert!(
+        !replay.contains("MISMATCH") && !replay.contains("STATE DIFFERS"),
+        "{replay}"
+    );
 }

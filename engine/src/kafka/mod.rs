@@ -5,6 +5,7 @@
 pub mod changelog;
 mod client;
 mod consume;
+pub mod directory;
 pub mod outbox;
 mod produce;
 pub mod stream;

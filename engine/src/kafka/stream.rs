@@ -131,6 +131,24 @@ pub fn run(
     Ok(engine)
 }
 
+/// The input topics as a source for an engine that writes each batch before it reads the next
+/// (`ratel online`: a rebalance, which happens only while it polls, finds nothing in flight),
+/// and the changelog its writes go to first and partitions it is given are restored from.
+pub fn synchronous_source(
+    brokers: &str,
+    options: &Options,
+    engine: &mut Engine,
+) -> Result<(KafkaSource, Option<Changelog>), StreamError> {
+    let cfg = engine.config().clone();
+    let never_busy = Arc::new(Busy::default());
+    let mut src = open_source(brokers, options, &cfg, engine, &never_busy)?;
+    let changelog = match &options.changelog {
+        Some(topic) => Some(open_changelog(brokers, topic, options, engine, &mut src)?),
+        None => None,
+    };
+    Ok((src, changelog))
+}
+
 /// The input topics as a source, each partition started where the store is; a rebalance waits
 /// until no batch is in flight.
 fn open_source(

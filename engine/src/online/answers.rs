@@ -5,7 +5,8 @@
 use super::avps::*;
 use super::credit_control::{Refusal, Request};
 use super::decider::Work;
-use diameter_codec::{Avp, Header, Message};
+use super::route::Elsewhere;
+use diameter_codec::{Avp, Header, Message, FLAG_ERROR};
 use rating::catalog::Online;
 
 /// What every connection shares: who ratel is, the catalog's online rules, the decider.
@@ -64,5 +65,46 @@ pub fn refused_answer(context: &Context, message: &Message, refused: &Refusal) -
     }
     let why: String = refused.why.chars().take(200).collect();
     answer.push(Avp::utf8(ERROR_MESSAGE, None, &why).optional());
+    answer
+}
+
+/// How long a peer may remember a redirection (Redirect-Max-Cache-Time), in seconds: a
+/// partition moves only when the instances of the group change.
+const REDIRECT_CACHE_SECONDS: u32 = 300;
+
+/// The answer to a request whose account this instance does not own (RFC 6733, 6.1.7 and
+/// 7.2): 3006 with the owner's Diameter URI in Redirect-Host, for the session's later
+/// requests too; or 3004 while no other owner is known. Both carry the E bit, as protocol
+/// errors do, and a routing agent acts on them without the client's help.
+pub fn elsewhere_answer(context: &Context, message: &Message, elsewhere: &Elsewhere) -> Message {
+    let code = match elsewhere {
+        Elsewhere::Owner(_) => REDIRECT_INDICATION,
+        Elsewhere::Moving => TOO_BUSY,
+    };
+    let mut answer = base_answer(context, &message.header, code);
+    answer.header.flags |= FLAG_ERROR;
+    if let Some(session) = message.find(SESSION_ID, None) {
+        answer.avps.insert(0, session.clone());
+    }
+    match elsewhere {
+        Elsewhere::Owner(owner) => {
+            answer
+                .push(Avp::utf8(REDIRECT_HOST, None, &owner.uri))
+                .push(Avp::unsigned32(
+                    REDIRECT_HOST_USAGE,
+                    None,
+                    REDIRECT_ALL_SESSION,
+                ))
+                .push(Avp::unsigned32(
+                    REDIRECT_MAX_CACHE_TIME,
+                    None,
+                    REDIRECT_CACHE_SECONDS,
+                ));
+        }
+        Elsewhere::Moving => {
+            let why = "the subscriber's partition is moving between instances: try again";
+            answer.push(Avp::utf8(ERROR_MESSAGE, None, why).optional());
+        }
+    }
     answer
 }

@@ -26,6 +26,7 @@ pub const ORIGIN_STATE_ID: u32 = 278;
 pub const ERROR_MESSAGE: u32 = 281;
 pub const REDIRECT_HOST: u32 = 292;
 pub const REDIRECT_HOST_USAGE: u32 = 261;
+pub const REDIRECT_MAX_CACHE_TIME: u32 = 262;
 pub const EVENT_TIMESTAMP: u32 = 55;
 pub const CALLED_STATION_ID: u32 = 30;
 
@@ -81,6 +82,8 @@ pub const END_USER_E164: u32 = 0;
 pub const FINAL_UNIT_TERMINATE: u32 = 0;
 pub const FINAL_UNIT_REDIRECT: u32 = 1;
 pub const REDIRECT_ADDRESS_URL: u32 = 2;
+/// Redirect-Host-Usage ALL_SESSION: the session's later requests go to the host named.
+pub const REDIRECT_ALL_SESSION: u32 = 1;
 /// Redirect-Host-Usage ALL_USER: every session of the user goes to the host named.
 pub const REDIRECT_ALL_USER: u32 = 6;
 
@@ -94,6 +97,7 @@ pub const SUCCESS: u32 = 2001;
 pub const LIMITED_SUCCESS: u32 = 2002;
 pub const REDIRECT_INDICATION: u32 = 3006;
 pub const UNABLE_TO_DELIVER: u32 = 3002;
+pub const TOO_BUSY: u32 = 3004;
 pub const END_USER_SERVICE_DENIED: u32 = 4010;
 pub const CREDIT_LIMIT_REACHED: u32 = 4012;
 pub const COMMAND_UNSUPPORTED: u32 = 3001;

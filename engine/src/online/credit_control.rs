@@ -69,6 +69,8 @@ pub enum Verdict {
     Refused(Rejection),
     /// Not decided: dead-lettered, or the store failed.
     Failed(String),
+    /// Not decided here: the account is another instance's.
+    Elsewhere(super::route::Elsewhere),
 }
 
 fn unsigned32(avps: &[Avp], code: u32) -> Result<Option<u32>, Refusal> {
@@ -427,6 +429,8 @@ pub fn verdict_code(online: &Online, request: &SessionRequest, verdict: &Verdict
         Verdict::Debited { .. } | Verdict::Refunded(_) | Verdict::Ended => SUCCESS,
         Verdict::Refused(rejection) => result_of(rejection),
         Verdict::Failed(_) => UNABLE_TO_COMPLY,
+        Verdict::Elsewhere(super::route::Elsewhere::Owner(_)) => REDIRECT_INDICATION,
+        Verdict::Elsewhere(super::route::Elsewhere::Moving) => TOO_BUSY,
     }
 }
 
@@ -459,7 +463,11 @@ pub fn service_answer(online: &Online, request: &SessionRequest, verdict: &Verdi
                 members.push(Avp::octets(REFUND_INFORMATION, Some(VENDOR_3GPP), &bytes));
             }
         }
-        Verdict::Ended | Verdict::Refunded(_) | Verdict::Refused(_) | Verdict::Failed(_) => {}
+        Verdict::Ended
+        | Verdict::Refunded(_)
+        | Verdict::Refused(_)
+        | Verdict::Failed(_)
+        | Verdict::Elsewhere(_) => {}
     }
     let code = verdict_code(online, request, verdict);
     if let Some(group) = request.rating_group {

@@ -4,9 +4,14 @@
 //! commit: the window is the previous write's sync, and no request waits for a timer).
 
 use super::credit_control::Verdict;
+use super::route::{route, Elsewhere, Route};
+use crate::changelog::Changelog;
+use crate::directory::Directory;
+use crate::kafka::KafkaSource;
 use crate::operations::metrics::{ONLINE_EXPIRED, ONLINE_GROUP};
 use crate::pipeline::{Appended, Engine, EngineError};
 use crate::source::{Line, Source};
+use crate::store::Commit;
 use crate::topics::ONLINE_TOPIC;
 use compact_str::CompactString;
 use rating::charge_reference::ChargeReference;
@@ -47,16 +52,24 @@ pub enum Question {
 pub enum Answer {
     Units(u64),
     Money(rust_decimal::Decimal),
+    /// Not answered here: the account is another instance's.
+    Elsewhere(Elsewhere),
 }
 
 /// The answer to `question` about `asked`, from the state as committed.
 fn ask(
     engine: &mut Engine,
+    directory: Option<&Directory>,
     asked: &SessionRequest,
     question: Question,
 ) -> Result<Answer, Rejection> {
     if let Err(e) = engine.hold_numbers(&[asked.msisdn]) {
         return Err(Rejection::Malformed(format!("reading the account: {e}")));
+    }
+    match route(engine, directory, &Input::Session(asked.clone())) {
+        Route::Here => {}
+        Route::Elsewhere(elsewhere) => return Ok(Answer::Elsewhere(elsewhere)),
+        Route::Unknown(msisdn) => return Err(Rejection::UnknownNumber(msisdn)),
     }
     match question {
         Question::MaxUsage => {
@@ -136,35 +149,166 @@ async fn decided_inputs(
 pub const MAX_GROUP: usize = 4_096;
 
 /// Offline inputs rated by the same engine between groups of online requests (`ratel online
-/// --source`): a file or a folder, a batch at a time.
+/// --source`): a file or a folder, or a consumer group's share of the input topics, a batch at
+/// a time.
 pub struct Offline {
-    source: Box<dyn Source + Send>,
+    reader: Reader,
     batch: usize,
     reading: Reading,
     polled: std::time::Instant,
+}
+
+enum Reader {
+    /// A file or a folder: this instance owns every partition.
+    Local(Box<dyn Source + Send>),
+    /// The input topics, as a member of a consumer group.
+    Group(Box<Membership>),
+}
+
+/// A consumer group's share of the input topics, and what every write goes through before
+/// RocksDB: the changelog (so that another instance can take a partition over) and the
+/// directory (so that the other instances know where the numbers are).
+pub struct Membership {
+    pub source: KafkaSource,
+    pub changelog: Option<Changelog>,
+    pub directory: Directory,
+}
+
+impl Membership {
+    /// After a poll: the state read again if a partition was restored into the store, the
+    /// engine told what it owns, and the partitions given claimed in the directory. True if the
+    /// state was read again.
+    fn settle(&mut self, engine: &mut Engine) -> Result<bool, EngineError> {
+        let restored = self.source.take_restored();
+        if restored {
+            engine.reload()?;
+        }
+        let owned: Vec<u32> = self.source.assigned().collect();
+        engine.own(Some(&owned));
+        let claimed = self.directory.claim(&owned).map_err(kafka_failed)?;
+        if !claimed.is_empty() {
+            self.put_numbers_right(engine, &claimed)?;
+        }
+        Ok(restored)
+    }
+
+    /// Publishes what the directory says wrongly of the numbers of `partitions` (see
+    /// `Directory::differences`), from the store's index of holders.
+    fn put_numbers_right(
+        &mut self,
+        engine: &Engine,
+        partitions: &[u32],
+    ) -> Result<(), EngineError> {
+        let count = engine.partitions();
+        let mut held = Vec::new();
+        for holder in engine.store.all_holders() {
+            let (msisdn, account) = holder?;
+            held.push((
+                msisdn,
+                crate::partition::of_bytes(account.as_bytes(), count),
+            ));
+        }
+        let differences = self.directory.differences(partitions, held.into_iter());
+        if !differences.is_empty() {
+            tracing::info!(
+                numbers = differences.len(),
+                ?partitions,
+                "the directory put right"
+            );
+        }
+        self.directory.publish(&differences).map_err(kafka_failed)
+    }
+}
+
+fn kafka_failed(error: impl std::fmt::Display) -> EngineError {
+    EngineError::Source(std::io::Error::other(error.to_string()))
+}
+
+/// Writes a rated batch: to the changelog and the directory first, when partitions are shared
+/// with other instances (a crash between leaves them ahead of the store, never behind), then
+/// to RocksDB, synced.
+fn write(
+    engine: &Engine,
+    membership: Option<&mut Membership>,
+    mut commit: Commit,
+) -> Result<(), EngineError> {
+    if let Some(membership) = membership {
+        if let Some(changelog) = &mut membership.changelog {
+            changelog
+                .publish(&engine.store, &mut commit)
+                .map_err(kafka_failed)?;
+        }
+        (membership.directory)
+            .publish(&commit.numbers)
+            .map_err(kafka_failed)?;
+    }
+    engine.commit(commit)
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Reading {
     /// The last batch had lines: read on at once.
     Lines,
-    /// A folder with nothing new: looked at again after [`POLL_IDLE`].
+    /// A folder or the topics with nothing new: looked at again after [`POLL_IDLE`].
     Idle,
     /// Read to its end (a file): no more.
     Done,
 }
 
-/// How often a folder with nothing new is looked at again.
+/// How often a folder or topics with nothing new are looked at again.
 const POLL_IDLE: std::time::Duration = std::time::Duration::from_millis(200);
 
 impl Offline {
     pub fn new(mut source: Box<dyn Source + Send>, batch: usize) -> Offline {
         source.yield_when_idle(true);
+        Offline::of(Reader::Local(source), batch)
+    }
+
+    /// The input topics as a member of a consumer group.
+    pub fn group(mut membership: Membership, batch: usize) -> Offline {
+        membership.source.yield_when_idle = true;
+        Offline::of(Reader::Group(Box::new(membership)), batch)
+    }
+
+    fn of(reader: Reader, batch: usize) -> Offline {
         Offline {
-            source,
+            reader,
             batch,
             reading: Reading::Lines,
             polled: std::time::Instant::now(),
+        }
+    }
+
+    /// This instance's identity in the directory, if it shares partitions with others.
+    pub fn identify(&mut self, me: crate::directory::Owner) {
+        if let Reader::Group(membership) = &mut self.reader {
+            membership.directory.identify(me);
+        }
+    }
+
+    /// Whether other instances may own some of the partitions (a consumer group).
+    pub fn shares_partitions(&self) -> bool {
+        matches!(self.reader, Reader::Group(_))
+    }
+
+    fn membership(&mut self) -> Option<&mut Membership> {
+        match &mut self.reader {
+            Reader::Group(membership) => Some(membership),
+            Reader::Local(_) => None,
+        }
+    }
+
+    fn directory(&self) -> Option<&Directory> {
+        match &self.reader {
+            Reader::Group(membership) => Some(&membership.directory),
+            Reader::Local(_) => None,
+        }
+    }
+
+    fn source(&mut self) -> &mut dyn Source {
+        match &mut self.reader {
+            Reader::Group(membership) => &mut membership.source,
+            Reader::Local(source) => source.as_mut(),
         }
     }
 
@@ -177,30 +321,49 @@ impl Offline {
         }
     }
 
-    /// Rates and commits the source's next batch, if it is time to read one.
-    fn rate_next(&mut self, engine: &mut Engine) -> Result<(), EngineError> {
+    /// Rates and commits the source's next batch, if it is time to read one. True if the
+    /// state was read again from the store (a partition was restored).
+    fn rate_next(&mut self, engine: &mut Engine) -> Result<bool, EngineError> {
         if self.reading == Reading::Done
             || (self.reading == Reading::Idle && self.polled.elapsed() < POLL_IDLE)
         {
-            return Ok(());
+            return Ok(false);
         }
         self.polled = std::time::Instant::now();
-        let mut lines = Vec::with_capacity(self.batch);
-        self.source.next_batch(self.batch, &mut lines)?;
+        let batch = self.batch;
+        let mut lines = Vec::with_capacity(batch);
+        self.source().next_batch(batch, &mut lines)?;
+        let reloaded = match self.membership() {
+            Some(membership) => membership.settle(engine)?,
+            None => false,
+        };
         if lines.is_empty() {
-            self.reading = if self.source.paused() {
-                Reading::Idle
-            } else {
-                eprintln!("ratel online: {} read to its end", self.source.describe());
-                Reading::Done
-            };
-            return Ok(());
+            self.reading = self.after_nothing();
+            return Ok(reloaded);
         }
         self.reading = Reading::Lines;
         let commit = engine.prepare(&lines)?;
-        engine.commit(commit)?;
-        self.source.committed(&lines);
-        Ok(())
+        if let Some(membership) = self.membership() {
+            // A rebalance (which happens only while this thread polls) starts each partition
+            // after these lines.
+            membership.source.advance(&lines);
+        }
+        write(engine, self.membership(), commit)?;
+        self.source().committed(&lines);
+        Ok(reloaded)
+    }
+
+    /// What an empty batch means: a pause, or the end of a file.
+    fn after_nothing(&mut self) -> Reading {
+        let ended = match &self.reader {
+            Reader::Group(membership) => membership.source.ended(),
+            Reader::Local(source) => !source.paused(),
+        };
+        if !ended {
+            return Reading::Idle;
+        }
+        eprintln!("ratel online: {} read to its end", self.source().describe());
+        Reading::Done
     }
 }
 
@@ -216,6 +379,10 @@ pub fn decide(
     mut offline: Option<Offline>,
 ) -> Result<(), EngineError> {
     engine.keep_appended();
+    if let Some(membership) = offline.as_mut().and_then(Offline::membership) {
+        // Nothing is this instance's until the group gives it partitions.
+        membership.settle(engine)?;
+    }
     let mut expiries = Expiries::of(engine)?;
     let mut lines = Lines::default();
     loop {
@@ -227,52 +394,89 @@ pub fn decide(
             Err(mpsc::RecvTimeoutError::Timeout) => None,
             Err(mpsc::RecvTimeoutError::Disconnected) => return Ok(()),
         };
-        let group = gather(engine, jobs, first);
+        let directory = offline.as_ref().and_then(Offline::directory);
+        let group = gather(engine, directory, jobs, first);
         let expired = expiries.due(engine, super::clock::now(), MAX_GROUP);
         if !group.is_empty() || !expired.is_empty() {
-            let requests: usize = group.iter().map(|job| job.requests.len()).sum();
-            metrics::histogram!(ONLINE_GROUP).record((requests + expired.len()) as f64);
-            metrics::counter!(ONLINE_EXPIRED).increment(expired.len() as u64);
-            let expired: Vec<Input> = expired.into_iter().map(Input::Session).collect();
-            let made = group.iter().flat_map(|job| &job.requests).chain(&expired);
-            let (batch, parsed) = lines.of(made);
-            let written = engine
-                .prepare_parsed(&batch, parsed)
-                .and_then(|commit| engine.commit(commit));
-            if let Err(e) = written {
-                for job in group {
-                    let failed = vec![Verdict::Failed(e.to_string()); job.requests.len()];
-                    let _ = job.reply.send(failed);
-                }
-                return Err(e);
-            }
+            let membership = offline.as_mut().and_then(Offline::membership);
+            decide_group(engine, membership, &mut lines, group, expired)?;
             expiries.note(engine);
-            answer(engine, group);
         }
         if let Some(offline) = &mut offline {
-            offline.rate_next(engine)?;
+            if offline.rate_next(engine)? {
+                // Partitions were restored into the store: their open sessions expire here now.
+                expiries = Expiries::of(engine)?;
+            }
         }
     }
 }
 
+/// Rates a group of jobs and the expiries due as one batch, writes it, and answers each job
+/// once it is durable. A failed write answers every job that nothing was decided, and ends the
+/// decider with its error.
+fn decide_group(
+    engine: &mut Engine,
+    membership: Option<&mut Membership>,
+    lines: &mut Lines,
+    group: Vec<Job>,
+    expired: Vec<SessionRequest>,
+) -> Result<(), EngineError> {
+    let requests: usize = group.iter().map(|job| job.requests.len()).sum();
+    metrics::histogram!(ONLINE_GROUP).record((requests + expired.len()) as f64);
+    metrics::counter!(ONLINE_EXPIRED).increment(expired.len() as u64);
+    let expired: Vec<Input> = expired.into_iter().map(Input::Session).collect();
+    let made = group.iter().flat_map(|job| &job.requests).chain(&expired);
+    let (batch, parsed) = lines.of(made);
+    let written = engine
+        .prepare_parsed(&batch, parsed)
+        .and_then(|commit| write(engine, membership, commit));
+    if let Err(e) = written {
+        for job in group {
+            let failed = vec![Verdict::Failed(e.to_string()); job.requests.len()];
+            let _ = job.reply.send(failed);
+        }
+        return Err(e);
+    }
+    answer(engine, group);
+    Ok(())
+}
+
 /// The jobs that came with `first`, up to [`MAX_GROUP`] requests; questions are answered on
-/// the way, from the state as committed.
-fn gather(engine: &mut Engine, jobs: &mpsc::Receiver<Work>, first: Option<Work>) -> Vec<Job> {
+/// the way, from the state as committed, and so are the jobs for accounts another instance
+/// owns.
+fn gather(
+    engine: &mut Engine,
+    directory: Option<&Directory>,
+    jobs: &mpsc::Receiver<Work>,
+    first: Option<Work>,
+) -> Vec<Job> {
     let mut group: Vec<Job> = Vec::new();
     let mut requests = 0;
     let mut next = first;
     while let Some(work) = next.take() {
         match work {
-            Work::Decide(job) => {
-                requests += job.requests.len();
-                group.push(job);
-            }
+            Work::Decide(job) => match job.requests.first().map(|r| route(engine, directory, r)) {
+                Some(Route::Here) | None => {
+                    requests += job.requests.len();
+                    group.push(job);
+                }
+                Some(elsewhere) => {
+                    let verdict = match elsewhere {
+                        Route::Unknown(msisdn) => {
+                            Verdict::Refused(Rejection::UnknownNumber(msisdn))
+                        }
+                        Route::Elsewhere(elsewhere) => Verdict::Elsewhere(elsewhere),
+                        Route::Here => unreachable!("matched above"),
+                    };
+                    let _ = job.reply.send(vec![verdict; job.requests.len()]);
+                }
+            },
             Work::Ask {
                 asked,
                 question,
                 reply,
             } => {
-                let _ = reply.send(ask(engine, &asked, question));
+                let _ = reply.send(ask(engine, directory, &asked, question));
             }
         }
         if requests < MAX_GROUP {
@@ -358,7 +562,15 @@ impl Expiries {
                 self.0.insert((due, msisdn, id, request));
                 break;
             }
-            let open = (engine.state.account_of_number(msisdn))
+            let account = engine.state.account_of_number(msisdn);
+            // A session of a partition another instance owns now is that instance's to end.
+            let owned = account.is_some_and(|a| {
+                engine.owns(crate::partition::of_bytes(
+                    a.id.as_bytes(),
+                    engine.partitions(),
+                ))
+            });
+            let open = (account.filter(|_| owned))
                 .and_then(|a| a.sessions.iter().find(|s| s.id == id && s.msisdn == msisdn));
             if let Some(session) = open.filter(|s| s.request == request) {
                 made.push(expire(session, now));

@@ -41,6 +41,9 @@ pub async fn answer(
                 };
                 return refused_answer(context, message, &refused);
             }
+            Some(Ok(Answer::Elsewhere(elsewhere))) => {
+                return super::answers::elsewhere_answer(context, message, &elsewhere);
+            }
             Some(Ok(Answer::Units(units))) => enough &= units >= wanted,
             Some(Ok(Answer::Money(money))) => price += money,
         }

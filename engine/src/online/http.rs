@@ -129,6 +129,8 @@ fn status_of(code: u32) -> StatusCode {
         USER_UNKNOWN | UNKNOWN_SESSION_ID => StatusCode::NOT_FOUND,
         RATING_FAILED => StatusCode::UNPROCESSABLE_ENTITY,
         INVALID_AVP_VALUE | MISSING_AVP | INVALID_AVP_LENGTH => StatusCode::BAD_REQUEST,
+        REDIRECT_INDICATION => StatusCode::MISDIRECTED_REQUEST,
+        TOO_BUSY => StatusCode::SERVICE_UNAVAILABLE,
         _ => StatusCode::CONFLICT,
     }
 }
@@ -141,6 +143,8 @@ fn error_name(code: u32) -> &'static str {
         UNKNOWN_SESSION_ID => "unknown_session",
         RATING_FAILED => "rating_failed",
         INVALID_AVP_VALUE | MISSING_AVP | INVALID_AVP_LENGTH => "bad_request",
+        REDIRECT_INDICATION => "another_instance",
+        TOO_BUSY => "moving",
         _ => "refused",
     }
 }
@@ -258,12 +262,30 @@ fn answer(
                 why: why.clone(),
             })
         }
+        Verdict::Elsewhere(elsewhere) => return elsewhere_reply(elsewhere),
     }
     let status = match status_of(code) {
         StatusCode::OK if created => StatusCode::CREATED,
         status => status,
     };
     (status, Json(body))
+}
+
+/// The reply to a request whose account another instance owns (421, with its identity), or
+/// whose partition is moving between instances (503).
+fn elsewhere_reply(elsewhere: &super::route::Elsewhere) -> Reply {
+    match elsewhere {
+        super::route::Elsewhere::Owner(owner) => {
+            let body = json!({"error": error_name(REDIRECT_INDICATION),
+                "result_code": REDIRECT_INDICATION, "owner": owner.host, "uri": owner.uri,
+                "message": "another instance owns this subscriber's account: ask it"});
+            (StatusCode::MISDIRECTED_REQUEST, Json(body))
+        }
+        super::route::Elsewhere::Moving => refused(&Refusal {
+            code: TOO_BUSY,
+            why: "the subscriber's partition is moving between instances: try again".into(),
+        }),
+    }
 }
 
 /// The body as JSON, or 400 with what is wrong with it.
@@ -469,9 +491,12 @@ async fn max_usage(
     let Some(afforded) = answered(&context.jobs, asked.clone(), Question::MaxUsage).await else {
         return stopping().into_response();
     };
-    let code = afforded
-        .as_ref()
-        .map_or_else(super::credit_control::result_of, |_| SUCCESS);
+    let code = match &afforded {
+        Ok(Answer::Elsewhere(super::route::Elsewhere::Owner(_))) => REDIRECT_INDICATION,
+        Ok(Answer::Elsewhere(super::route::Elsewhere::Moving)) => TOO_BUSY,
+        Ok(_) => SUCCESS,
+        Err(rejection) => super::credit_control::result_of(rejection),
+    };
     meter::answered(meter::Interface::Http, "max_usage", code, read);
     match afforded {
         Ok(Answer::Units(units)) => {
@@ -480,6 +505,7 @@ async fn max_usage(
                               "at": asked.time.to_string()});
             (StatusCode::OK, Json(body)).into_response()
         }
+        Ok(Answer::Elsewhere(elsewhere)) => elsewhere_reply(&elsewhere).into_response(),
         Ok(Answer::Money(_)) => unreachable!("max usage is answered in units"),
         Err(rejection) => refused(&Refusal {
             code,

@@ -15,10 +15,11 @@ mod http;
 mod meter;
 mod peer;
 mod refund;
+mod route;
 
 pub use avps::*;
 pub use credit_control::{read_request, result_of, session_requests, Refusal, Request, Verdict};
-pub use decider::{Offline, MAX_GROUP};
+pub use decider::{Membership, Offline, MAX_GROUP};
 pub use http::{MAX_BODY_BYTES, OPENAPI, ROUTES};
 
 use crate::pipeline::{Engine, EngineError};
@@ -31,6 +32,9 @@ pub struct Options {
     /// Origin-Host and Origin-Realm of every answer.
     pub origin_host: String,
     pub origin_realm: String,
+    /// The Diameter URI other instances redirect to this one (with a Kafka source); by default
+    /// `aaa://ORIGIN-HOST:PORT;transport=tcp`.
+    pub advertise: Option<String>,
     /// The HTTP JSON equivalent, if served: where, and the tokens (operators' only) it takes.
     pub http: Option<(SocketAddr, crate::operations::http::Tokens)>,
     /// Offline inputs rated by the same engine between online requests.
@@ -74,10 +78,28 @@ pub fn serve(engine: &mut Engine, options: Options) -> Result<(), EngineError> {
     };
     // The decider ends when the last sender is gone: the connections' and the routes' only.
     drop(jobs);
-    println!("diameter listening on {}", listener.local_addr()?);
-    crate::operations::health::ready();
+    let bound = listener.local_addr()?;
+    let mut offline = options.offline;
+    if let Some(offline) = &mut offline {
+        let uri = (options.advertise).unwrap_or_else(|| {
+            format!(
+                "aaa://{}:{};transport=tcp",
+                context.origin_host,
+                bound.port()
+            )
+        });
+        let host = context.origin_host.clone();
+        offline.identify(crate::directory::Owner { host, uri });
+    }
+    println!("diameter listening on {bound}");
+    // A member of a consumer group is ready once its partitions are caught up (kafka::watch).
+    if !offline
+        .as_ref()
+        .is_some_and(decider::Offline::shares_partitions)
+    {
+        crate::operations::health::ready();
+    }
     std::thread::scope(|scope| {
-        let offline = options.offline;
         let decider = scope.spawn(move || decider::decide(engine, &queue, offline));
         runtime.block_on(async {
             let (stop, stopped) = tokio::sync::watch::channel(false);

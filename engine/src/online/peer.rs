@@ -8,7 +8,7 @@
 
 use super::answers::{base_answer, credit_control_answer, refused_answer, Context};
 use super::avps::*;
-use super::credit_control::{read_request, service_answer, session_requests, Refusal};
+use super::credit_control::{read_request, service_answer, session_requests, Refusal, Verdict};
 use super::decider::decided;
 use diameter_codec::{frame_length, Avp, Header, Message, FLAG_ERROR, MAX_MESSAGE_BYTES};
 use std::sync::Arc;
@@ -222,6 +222,9 @@ async fn credit_control(context: &Context, message: &Message) -> Message {
         };
         return refused_answer(context, message, &stopping);
     };
+    if let Some(Verdict::Elsewhere(elsewhere)) = verdicts.first() {
+        return super::answers::elsewhere_answer(context, message, elsewhere);
+    }
     let mut answer = credit_control_answer(context, message, &request);
     let mut codes = Vec::new();
     for (made, verdict) in requests.iter().zip(&verdicts) {

@@ -29,6 +29,9 @@ pub async fn answer(context: &Context, message: &Message, request: &Request) -> 
         }
         Some(Verdict::Refused(rejection)) => refused(result_of(&rejection), rejection.to_string()),
         Some(Verdict::Failed(why)) => refused(UNABLE_TO_COMPLY, why),
+        Some(Verdict::Elsewhere(elsewhere)) => {
+            super::answers::elsewhere_answer(context, message, &elsewhere)
+        }
         Some(other) => refused(
             UNABLE_TO_COMPLY,
             format!("not a refund's verdict: {other:?}"),

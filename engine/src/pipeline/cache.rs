@@ -231,6 +231,21 @@ impl Held {
             let p = crate::partition::of_bytes(change.by.as_bytes(), parts.partitions);
             let holder = change.holder.as_deref();
             (parts.store).put_holder(&mut commit.writes_of(p), change.msisdn, holder);
+            // Taken: the holder's partition holds it; given up: the partition of the account
+            // that gave it up no longer does.
+            let (partition, held) = match holder {
+                Some(holder) => (
+                    crate::partition::of_bytes(holder.as_bytes(), parts.partitions),
+                    true,
+                ),
+                None => (p, false),
+            };
+            let msisdn = change.msisdn;
+            (commit.numbers).push(crate::store::NumberHeld {
+                msisdn,
+                partition,
+                held,
+            });
         }
     }
 

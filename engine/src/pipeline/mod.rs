@@ -578,6 +578,21 @@ impl Engine {
         });
     }
 
+    /// Whether this instance owns `partition` (every partition, unless told otherwise by
+    /// [`Engine::own`]).
+    pub fn owns(&self, partition: u32) -> bool {
+        match &self.owned {
+            Some(owned) => owned.get(partition as usize) == Some(&true),
+            None => partition < self.cfg.partitions,
+        }
+    }
+
+    /// The partition an input would be rated in, its numbers' accounts as the state held in
+    /// memory knows them (read them in first: [`Engine::hold_numbers`]).
+    pub fn partition_of_input(&self, input: &Input) -> u32 {
+        self.key_of(input).partition(self.cfg.partitions)
+    }
+
     /// The key of an input, its numbers' accounts as this instance's state knows them.
     fn key_of<'a>(&'a self, input: &'a Input) -> crate::partition::Key {
         crate::partition::key(input, |m| {
@@ -625,6 +640,11 @@ impl Engine {
 
     pub fn partitions(&self) -> u32 {
         self.cfg.partitions
+    }
+
+    /// How the engine was opened.
+    pub fn config(&self) -> &Config {
+        &self.cfg
     }
 
     /// Position a file source must resume from.

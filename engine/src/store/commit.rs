@@ -14,6 +14,17 @@ pub struct Commit {
     marks: Option<Vec<Mark>>,
     /// Each partition whose log the batch extended: its sequence numbers before and after.
     pub ranges: Vec<(u32, u64, u64)>,
+    /// The numbers the batch gave to or took from a partition's accounts (for the directory
+    /// of instances, `crate::kafka::directory`).
+    pub numbers: Vec<NumberHeld>,
+}
+
+/// A number now held by an account of `partition`, or no longer held by one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NumberHeld {
+    pub msisdn: rating::Msisdn,
+    pub partition: u32,
+    pub held: bool,
 }
 
 /// Writes to a [`Commit`] that belong to one partition ([`Commit::writes_of`]).

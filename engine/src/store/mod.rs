@@ -39,7 +39,7 @@ mod state;
 
 use crate::entry::Entry;
 use commit::BATCH_HEADER;
-pub use commit::{Commit, PartitionWrites, GLOBAL};
+pub use commit::{Commit, NumberHeld, PartitionWrites, GLOBAL};
 pub use counters::Counters;
 use rating::codec::{decode_decision, decode_input};
 use rating::recent::Recent;

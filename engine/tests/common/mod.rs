@@ -175,3 +175,60 @@ pub fn metrics_address(child: &mut std::process::Child, log: &Path) -> String {
     std::thread::spawn(move || std::io::copy(&mut err, &mut out));
     address
 }
+
+/// A tansu broker on a loopback port, killed when dropped.
+pub struct Broker {
+    child: std::process::Child,
+    pub addr: String,
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn tansu() -> Option<std::path::PathBuf> {
+    if let Some(p) = std::env::var_os("RATEL_TANSU") {
+        return Some(p.into());
+    }
+    tool("tansu")
+}
+
+impl Broker {
+    pub fn start(log: &Path) -> Option<Broker> {
+        let bin = tansu()?;
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let url = format!("tcp://127.0.0.1:{port}");
+        let out = std::fs::File::create(log).unwrap();
+        let child = std::process::Command::new(bin)
+            .args([
+                "broker",
+                "--listener-url",
+                &url,
+                "--advertised-listener-url",
+                &url,
+                "--storage-engine",
+                "memory://tansu/",
+            ])
+            .stdout(out.try_clone().unwrap())
+            .stderr(out)
+            .spawn()
+            .expect("tansu starts");
+        let addr = format!("127.0.0.1:{port}");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while std::net::TcpStream::connect(&addr).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "tansu did not listen on {addr}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        Some(Broker { child, addr })
+    }
+}

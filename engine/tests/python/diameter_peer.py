@@ -10,7 +10,8 @@ answer as one JSON line:
   {"op": "round", "requests": [ccr, ...]}: send them all at once (each its own hop-by-hop id),
    then print {"answers": [...]} in the order sent, matched by hop-by-hop id.
   {"op": "send", "requests": [ccr, ...]}: send them all and print {"sent": n} without reading.
-Every answer prints its command, flags, Result-Code and each Multiple-Services-Credit-Control.
+Every answer prints its command, flags, Result-Code, Redirect-Host (if any) and each
+Multiple-Services-Credit-Control.
 """
 import json
 import socket
@@ -115,6 +116,10 @@ def summary(answer):
         "origin_host": (getattr(answer, "origin_host", b"") or b"").decode(),
         "mscc": [],
     }
+    redirect = getattr(answer, "redirect_host", None) or []
+    if redirect:
+        out["redirect_host"] = [h.decode() if isinstance(h, bytes) else h for h in redirect]
+        out["redirect_host_usage"] = getattr(answer, "redirect_host_usage", None)
     if getattr(answer, "check_balance_result", None) is not None:
         out["check_balance_result"] = answer.check_balance_result
     cost = getattr(answer, "cost_information", None)
