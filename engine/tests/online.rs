@@ -111,7 +111,10 @@ fn start_online_with(catalog: &Path, data: &Path, extra: &[&str]) -> (Running, S
         .arg(data)
         .args(["--diameter", "127.0.0.1:0"])
         .args(extra)
-        .env("RATEL_LOG", "warn")
+        .env(
+            "RATEL_LOG",
+            std::env::var("RATEL_TEST_LOG").unwrap_or("warn".into()),
+        )
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();

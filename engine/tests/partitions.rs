@@ -392,3 +392,60 @@ fn a_file_is_read_as_its_topics_whatever_their_interleaving() {
     assert!(decisions(&one) == decisions(&two), "the logs differ");
     assert!(one.counters.rated > 1000, "{:?}", one.counters);
 }
+
+/// An instance given some of the partitions writes nothing into the others, even right after
+/// it opens a store whose log (written when it owned them all) has accounts opened in them
+/// since the last checkpoint: those decisions' holders were written with them, and their
+/// records are the owner's to checkpoint, as are the partitions' marks. A write there
+/// would be a second history of a partition another instance owns, and the changelog's
+/// restore would stop at it.
+#[test]
+fn an_instance_writes_nothing_into_the_partitions_it_does_not_own() {
+    let tmp = tempfile::tempdir().unwrap();
+    let text = engine::EXAMPLE_CATALOG;
+    let open = |checkpoint: u64| {
+        let cat = rating::Catalog::from_toml("example.toml", text).unwrap();
+        let cfg = Config {
+            partitions: 2,
+            checkpoint,
+            ..Config::default()
+        };
+        let mut e = Engine::open(tmp.path(), cat, text.as_bytes(), cfg).unwrap();
+        e.mark_partitions();
+        e
+    };
+    let line = |position: u64, account: &str, number: u64| {
+        engine::source::Line {
+        topic: None,
+        partition: 0,
+        position,
+        at: position - 1,
+        bytes: format!(
+            r#"{{"type":"open_account","id":"o-{account}","account":"{account}","time":"2026-11-01T09:00:00Z","numbers":[{{"msisdn":"{number}","plan":"BASIC"}}]}}"#
+        )
+        .into_bytes(),
+        oversized: false,
+        far_ahead: false,
+        file: None,
+    }
+    };
+    let part = |a: &str| engine::partition::Key::Account(a.into()).partition(2);
+    let accounts: Vec<String> = (0..20).map(|i| format!("P{i}")).collect();
+    let mine = accounts.iter().find(|a| part(a) == 0).unwrap();
+    let theirs: Vec<&String> = accounts.iter().filter(|a| part(a) == 1).collect();
+    let mut e = open(1 << 20);
+    let lines: Vec<_> = (theirs.iter().enumerate())
+        .map(|(i, a)| line(i as u64 + 1, a, 79_003_000_000 + i as u64))
+        .collect();
+    let c = e.prepare(&lines).unwrap();
+    e.commit(c).unwrap();
+    drop(e);
+    // Opened again, the second time checkpointing with every batch.
+    for checkpoint in [1 << 20, 1] {
+        let mut e = open(checkpoint);
+        e.own(Some(&[0]));
+        let c = e.prepare(&[line(100, mine, 79_003_999_999)]).unwrap();
+        let shared: Vec<u32> = c.shares().iter().map(|(p, _)| *p).collect();
+        assert_eq!(shared, vec![0], "a batch of partition 0 writes only there");
+    }
+}

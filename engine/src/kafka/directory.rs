@@ -3,13 +3,11 @@
 //! request for a number another instance owns is answered with that instance's identity
 //! (3006, Redirect-Host) rather than decided here, into a partition this instance does not own.
 //!
-//! It is one compacted topic of one partition, which every instance writes and follows whole:
-//! - `owner/<p>`: the instance that owns partition `p` (JSON `{"host", "uri"}`), written by an
-//!   instance each time it is given `p`, once the partition is restored;
-//! - `number/<msisdn>/<p>`: partition `p` holds the number (`held`), or no longer does (an
-//!   empty value, which compaction removes), written with the batch that changed it, before the
-//!   batch is committed (a crash between the two repeats the same claim: rating is
-//!   deterministic).
+//! It is one compacted topic of one partition, which every instance writes and follows whole
+//! (its messages: `directory_entry`):
+//! - an instance claims each partition it is given, once the partition is restored;
+//! - a batch's numbers taken or given up are published with the batch, before it is committed
+//!   (a crash between the two repeats the same claim: rating is deterministic).
 //!
 //! A number claimed by two partitions (while it moves from one account to another across
 //! partitions) is the latest claim's. Every key has one writer, the owner of its partition, so
@@ -34,8 +32,6 @@ pub const CATCH_UP: Duration = Duration::from_secs(30);
 /// The most partitions one number may be claimed by at once (a number moving between accounts
 /// is claimed by two for a moment); more claims push the oldest out.
 const MAX_CLAIMS: usize = 4;
-/// The longest Diameter identity or URI an owner may publish.
-const MAX_IDENTITY_BYTES: usize = 255;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DirectoryError {
@@ -47,15 +43,11 @@ pub enum DirectoryError {
     Behind(String, Duration),
     #[error("the directory's reader: {0}")]
     Reader(std::io::Error),
+    #[error("an identity of 1 to 255 bytes, host and URI, is needed: {0:?}")]
+    Identity(Owner),
 }
 
-/// An instance's Diameter identity: its Origin-Host, and the Diameter URI (RFC 6733, 4.3.1)
-/// a redirected peer connects to.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Owner {
-    pub host: String,
-    pub uri: String,
-}
+pub use directory_entry::{Entry, Owner};
 
 /// Where a number is, as the directory knows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -107,43 +99,38 @@ impl Map {
         differences
     }
 
-    /// Applies one message; a message of another form (a later version's) is skipped.
-    fn apply(&mut self, key: &[u8], value: Option<&[u8]>) {
-        let Ok(key) = std::str::from_utf8(key) else {
-            return;
-        };
-        let mut parts = key.split('/');
-        match (parts.next(), parts.next(), parts.next(), parts.next()) {
-            (Some("owner"), Some(p), None, None) => {
-                let owner = value.and_then(|v| serde_json::from_slice::<Owner>(v).ok());
-                match (p.parse::<u32>(), owner) {
-                    (Ok(p), Some(owner)) => {
-                        self.owners.insert(p, owner);
-                    }
-                    (Ok(p), None) => {
-                        self.owners.remove(&p);
-                    }
-                    (Err(_), _) => {}
-                }
+    /// Applies one message.
+    fn apply(&mut self, entry: Entry) {
+        match entry {
+            Entry::Owner {
+                partition,
+                owner: Some(owner),
+            } => {
+                self.owners.insert(partition, owner);
             }
-            (Some("number"), Some(m), Some(p), None) => {
-                let (Ok(m), Ok(p)) = (m.parse::<u64>(), p.parse::<u32>()) else {
-                    return;
-                };
-                let held = value.is_some_and(|v| v == b"held");
-                let claims = self.numbers.entry(m).or_default();
-                claims.retain(|&c| c != p);
+            Entry::Owner {
+                partition,
+                owner: None,
+            } => {
+                self.owners.remove(&partition);
+            }
+            Entry::Number {
+                msisdn,
+                partition,
+                held,
+            } => {
+                let claims = self.numbers.entry(msisdn).or_default();
+                claims.retain(|&claimed| claimed != partition);
                 if held {
                     if claims.len() == MAX_CLAIMS {
                         claims.remove(0);
                     }
-                    claims.push(p);
+                    claims.push(partition);
                 }
                 if claims.is_empty() {
-                    self.numbers.remove(&m);
+                    self.numbers.remove(&msisdn);
                 }
             }
-            _ => {}
         }
     }
 }
@@ -208,9 +195,12 @@ impl Directory {
     }
 
     /// This instance's identity, claimed for every partition it is given.
-    pub fn identify(&mut self, me: Owner) {
-        assert!(me.host.len() <= MAX_IDENTITY_BYTES && me.uri.len() <= MAX_IDENTITY_BYTES);
+    pub fn identify(&mut self, me: Owner) -> Result<(), DirectoryError> {
+        if !me.valid() {
+            return Err(DirectoryError::Identity(me));
+        }
         self.me = Some(me);
+        Ok(())
     }
 
     pub fn me(&self) -> Option<&Owner> {
@@ -230,13 +220,11 @@ impl Directory {
         if new.is_empty() {
             return Ok(new);
         }
-        let value = serde_json::to_vec(me).expect("an owner serializes");
-        for p in &new {
-            let key = format!("owner/{p}");
-            let record = BaseRecord::to(&self.topic).partition(0).key(key.as_bytes());
-            kafka::send(&self.producer, record.payload(&value[..]))?;
-        }
-        kafka::flush(&self.producer, &self.producer.context().0)?;
+        let claims = new.iter().map(|&partition| Entry::Owner {
+            partition,
+            owner: Some(me.clone()),
+        });
+        self.send(claims.collect())?;
         Ok(new)
     }
 
@@ -257,15 +245,25 @@ impl Directory {
     /// Publishes which partitions now hold or no longer hold the numbers a batch changed, and
     /// waits for the broker.
     pub fn publish(&mut self, numbers: &[NumberHeld]) -> Result<(), DirectoryError> {
-        if numbers.is_empty() {
+        let entries = numbers.iter().map(|number| Entry::Number {
+            msisdn: number.msisdn.0,
+            partition: number.partition,
+            held: number.held,
+        });
+        self.send(entries.collect())
+    }
+
+    /// Sends the entries and waits for the broker to acknowledge them.
+    fn send(&self, entries: Vec<Entry>) -> Result<(), DirectoryError> {
+        if entries.is_empty() {
             return Ok(());
         }
-        for n in numbers {
-            let key = format!("number/{}/{}", n.msisdn.0, n.partition);
+        for entry in entries {
+            let (key, value) = (entry.key(), entry.value());
             let record = BaseRecord::to(&self.topic).partition(0).key(key.as_bytes());
-            let record = match n.held {
-                true => record.payload(&b"held"[..]),
-                false => record,
+            let record = match &value {
+                Some(value) => record.payload(&value[..]),
+                None => record,
             };
             kafka::send(&self.producer, record)?;
         }
@@ -303,9 +301,10 @@ fn follow(consumer: &BaseConsumer, map: &RwLock<Map>, stop: &AtomicBool, read: &
         match consumer.poll(Duration::from_millis(100)) {
             Some(Ok(message)) => {
                 let key = message.key().unwrap_or_default();
-                map.write()
-                    .expect("not poisoned")
-                    .apply(key, message.payload());
+                // A message of another form (a later version's) is skipped.
+                if let Some(entry) = Entry::decode(key, message.payload()) {
+                    map.write().expect("not poisoned").apply(entry);
+                }
                 read.store(message.offset() + 1, Ordering::Release);
             }
             Some(Err(e)) => tracing::warn!(error = %e, "reading the directory"),
@@ -339,28 +338,35 @@ fn ensure_topic(brokers: &str, topic: &str) -> Result<(), KafkaSourceError> {
 mod tests {
     use super::*;
 
+    fn held(msisdn: u64, partition: u32, held: bool) -> Entry {
+        Entry::Number {
+            msisdn,
+            partition,
+            held,
+        }
+    }
+
     #[test]
     fn the_latest_claim_of_a_number_wins_and_a_release_takes_only_its_own() {
         let mut map = Map::default();
-        map.apply(b"number/79001000001/3", Some(b"held"));
-        map.apply(b"number/79001000001/5", Some(b"held"));
+        map.apply(held(79_001_000_001, 3, true));
+        map.apply(held(79_001_000_001, 5, true));
         assert_eq!(map.numbers[&79_001_000_001], vec![3, 5]);
-        map.apply(b"number/79001000001/5", None);
+        map.apply(held(79_001_000_001, 5, false));
         assert_eq!(map.numbers[&79_001_000_001], vec![3]);
-        map.apply(b"number/79001000001/3", None);
+        map.apply(held(79_001_000_001, 3, false));
         assert!(!map.numbers.contains_key(&79_001_000_001));
     }
 
     #[test]
     fn the_differences_with_a_store_claim_what_is_missing_and_release_what_is_gone() {
         let mut map = Map::default();
-        map.apply(b"number/1/0", Some(b"held"));
-        map.apply(b"number/2/0", Some(b"held"));
-        map.apply(b"number/3/1", Some(b"held"));
-        map.apply(b"number/4/1", Some(b"held"));
+        for (msisdn, partition) in [(1, 0), (2, 0), (3, 1), (4, 1)] {
+            map.apply(held(msisdn, partition, true));
+        }
         // The store's partition 0 holds 1 and 4 (moved from 1); 3 is partition 1's, not given.
-        let held = [(Msisdn(1), 0), (Msisdn(4), 0), (Msisdn(3), 1)];
-        let mut found = map.differences(&[0], held.into_iter());
+        let store = [(Msisdn(1), 0), (Msisdn(4), 0), (Msisdn(3), 1)];
+        let mut found = map.differences(&[0], store.into_iter());
         found.sort_by_key(|n| n.msisdn.0);
         let number = |m, partition, held| NumberHeld {
             msisdn: Msisdn(m),
@@ -369,52 +375,39 @@ mod tests {
         };
         assert_eq!(found, vec![number(2, 0, false), number(4, 0, true)]);
         for n in &found {
-            let key = format!("number/{}/{}", n.msisdn.0, n.partition);
-            map.apply(key.as_bytes(), n.held.then_some(&b"held"[..]));
+            map.apply(held(n.msisdn.0, n.partition, n.held));
         }
         assert!(
-            map.differences(&[0], held.into_iter()).is_empty(),
+            map.differences(&[0], store.into_iter()).is_empty(),
             "put right"
         );
     }
 
     #[test]
-    fn hostile_messages_change_nothing() {
+    fn an_owner_is_the_last_written_and_a_tombstone_removes_it() {
         let mut map = Map::default();
-        for key in [
-            &b"number/79001000001"[..],
-            b"number/x/1",
-            b"number/1/-1",
-            b"owner/",
-            b"owner/1/2",
-            b"\xff\xfe",
-            b"",
-            b"number/79001000001/1/extra",
-        ] {
-            map.apply(key, Some(b"held"));
-        }
-        map.apply(b"owner/1", Some(b"{not json"));
-        assert!(map.numbers.is_empty() && map.owners.is_empty());
-        map.apply(b"number/1/2", Some(b"maybe"));
-        assert!(map.numbers.is_empty(), "only `held` holds");
-    }
-
-    #[test]
-    fn an_owner_is_the_last_written_and_an_empty_value_removes_it() {
-        let mut map = Map::default();
-        let owner = |host: &str| format!(r#"{{"host":"{host}","uri":"aaa://{host}:3868"}}"#);
-        map.apply(b"owner/7", Some(owner("a").as_bytes()));
-        map.apply(b"owner/7", Some(owner("b").as_bytes()));
+        let owner = |host: &str| Entry::Owner {
+            partition: 7,
+            owner: Some(Owner {
+                host: host.into(),
+                uri: format!("aaa://{host}:3868"),
+            }),
+        };
+        map.apply(owner("a"));
+        map.apply(owner("b"));
         assert_eq!(map.owners[&7].host, "b");
-        map.apply(b"owner/7", None);
+        map.apply(Entry::Owner {
+            partition: 7,
+            owner: None,
+        });
         assert!(map.owners.is_empty());
     }
 
     #[test]
     fn claims_beyond_the_limit_push_the_oldest_out() {
         let mut map = Map::default();
-        for p in 0..10u32 {
-            map.apply(format!("number/5/{p}").as_bytes(), Some(b"held"));
+        for partition in 0..10u32 {
+            map.apply(held(5, partition, true));
         }
         assert_eq!(map.numbers[&5], vec![6, 7, 8, 9]);
     }

@@ -280,9 +280,10 @@ impl Offline {
     }
 
     /// This instance's identity in the directory, if it shares partitions with others.
-    pub fn identify(&mut self, me: crate::directory::Owner) {
-        if let Reader::Group(membership) = &mut self.reader {
-            membership.directory.identify(me);
+    pub fn identify(&mut self, me: crate::directory::Owner) -> Result<(), EngineError> {
+        match &mut self.reader {
+            Reader::Group(membership) => membership.directory.identify(me).map_err(kafka_failed),
+            Reader::Local(_) => Ok(()),
         }
     }
 

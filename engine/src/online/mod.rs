@@ -89,7 +89,7 @@ pub fn serve(engine: &mut Engine, options: Options) -> Result<(), EngineError> {
             )
         });
         let host = context.origin_host.clone();
-        offline.identify(crate::directory::Owner { host, uri });
+        offline.identify(crate::directory::Owner { host, uri })?;
     }
     println!("diameter listening on {bound}");
     // A member of a consumer group is ready once its partitions are caught up (kafka::watch).

@@ -201,18 +201,24 @@ impl Held {
         Ok(())
     }
 
-    /// Writes the record of each changed account, and its `due` entry if its time moved,
-    /// into the batch.
+    /// Writes the record of each changed account of a partition this instance owns, and its
+    /// `due` entry if its time moved, into the batch. A changed account of a partition another
+    /// instance owns now is not written: that partition is the other's to write, and this
+    /// store's copy of it stays as its log says until it is restored over.
     pub(super) fn write_records(
         &mut self,
         parts: &Parts<'_>,
         commit: &mut Commit,
         dirty: &mut Changed,
         buf: &mut Vec<u8>,
+        owned: impl Fn(u32) -> bool,
     ) {
         for i in dirty.drain() {
             let (account, recent) = parts.state.by_index(i).expect("a changed account exists");
             let p = crate::partition::of_bytes(account.id.as_bytes(), parts.partitions);
+            if !owned(p) {
+                continue;
+            }
             let mut writes = commit.writes_of(p);
             parts.store.put_account(&mut writes, account, recent, buf);
             let due = rating::due_from(parts.cat, account);

@@ -1015,8 +1015,12 @@ impl Engine {
     /// At a checkpoint, the accounts changed since the last one and each partition's
     /// checkpoint mark go into the batch.
     fn write_checkpoint(&mut self, commit: &mut Commit, dirty: &mut Changed) {
-        let tail: u64 = (self.parts.iter().zip(&self.checkpointed))
-            .map(|(part, &at)| {
+        // Only this instance's partitions: another's (a consumer group's rebalance took it) is
+        // written by its owner, and a write here would fork its history.
+        let owned: Vec<bool> = (0..self.cfg.partitions).map(|p| self.owns(p)).collect();
+        let tail: u64 = (self.parts.iter().zip(&self.checkpointed).zip(&owned))
+            .filter(|(_, &owned)| owned)
+            .map(|((part, &at), _)| {
                 assert!(
                     at <= part.seq,
                     "a checkpoint {at} past its log's end {}",
@@ -1032,9 +1036,10 @@ impl Engine {
                 cat: &self.cat,
                 partitions: self.cfg.partitions,
             };
-            (self.held).write_records(&parts, commit, dirty, &mut self.buf);
+            let owns = |p: u32| owned[p as usize];
+            (self.held).write_records(&parts, commit, dirty, &mut self.buf, owns);
             for (p, part) in self.parts.iter().enumerate() {
-                if part.seq != self.checkpointed[p] {
+                if part.seq != self.checkpointed[p] && owned[p] {
                     let key = crate::keys::checkpoint(p as u32);
                     let mut writes = commit.writes_of(p as u32);
                     self.store

@@ -163,10 +163,15 @@ impl Store {
     /// accounts. A store made before records held their ids is read whole and moved on, once
     /// ([`Store::load_state`]).
     pub fn load_tails(&self) -> Result<(State, FxHashSet<rating::AccountId>), StoreError> {
-        if self.holds_ids_apart()? {
-            return self.load_state();
-        }
-        self.tail_state()
+        let (mut state, changed) = match self.holds_ids_apart()? {
+            true => self.load_state()?,
+            false => self.tail_state()?,
+        };
+        // The holders of the numbers the log's decisions gave or took were written with them
+        // (or are indexed at open): the next batch must not write them again, into partitions
+        // that may be another instance's by now.
+        drop(state.take_renumbered());
+        Ok((state, changed))
     }
 
     /// The accounts the log after the checkpoints changed, from their records with it
