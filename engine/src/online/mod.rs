@@ -13,14 +13,16 @@ mod decider;
 mod enquiry;
 mod http;
 mod meter;
+mod offline;
 mod peer;
 mod refund;
 mod route;
 
 pub use avps::*;
 pub use credit_control::{read_request, result_of, session_requests, Refusal, Request, Verdict};
-pub use decider::{Membership, Offline, MAX_GROUP};
+pub use decider::MAX_GROUP;
 pub use http::{MAX_BODY_BYTES, OPENAPI, ROUTES};
+pub use offline::{Membership, Offline};
 
 use crate::pipeline::{Engine, EngineError};
 use std::net::SocketAddr;
@@ -95,7 +97,7 @@ pub fn serve(engine: &mut Engine, options: Options) -> Result<(), EngineError> {
     // A member of a consumer group is ready once its partitions are caught up (kafka::watch).
     if !offline
         .as_ref()
-        .is_some_and(decider::Offline::shares_partitions)
+        .is_some_and(offline::Offline::shares_partitions)
     {
         crate::operations::health::ready();
     }
