@@ -58,9 +58,11 @@ pub fn route(engine: &mut Engine, directory: Option<&Directory>, input: &Input) 
         // A refund names its account, whose partition is a function of its id.
         _ => directory.owner(partition),
     };
-    let me = directory.me().map(|me| me.host.as_str());
+    // The owner named is this instance (its URI) while the group has not yet given the
+    // partition to another, or this instance's claim from before a rebalance: ask again.
+    let me = directory.me().map(|me| me.uri.as_str());
     match owner {
-        Some(owner) if Some(owner.host.as_str()) != me => Route::Elsewhere(Elsewhere::Owner(owner)),
+        Some(owner) if Some(owner.uri.as_str()) != me => Route::Elsewhere(Elsewhere::Owner(owner)),
         _ => Route::Elsewhere(Elsewhere::Moving),
     }
 }
