@@ -77,11 +77,7 @@ const REDIRECT_CACHE_SECONDS: u32 = 300;
 /// requests too; or 3004 while no other owner is known. Both carry the E bit, as protocol
 /// errors do, and a routing agent acts on them without the client's help.
 pub fn elsewhere_answer(context: &Context, message: &Message, elsewhere: &Elsewhere) -> Message {
-    let code = match elsewhere {
-        Elsewhere::Owner(_) => REDIRECT_INDICATION,
-        Elsewhere::Moving => TOO_BUSY,
-    };
-    let mut answer = base_answer(context, &message.header, code);
+    let mut answer = base_answer(context, &message.header, elsewhere.result_code());
     answer.header.flags |= FLAG_ERROR;
     if let Some(session) = message.find(SESSION_ID, None) {
         answer.avps.insert(0, session.clone());

@@ -429,8 +429,7 @@ pub fn verdict_code(online: &Online, request: &SessionRequest, verdict: &Verdict
         Verdict::Debited { .. } | Verdict::Refunded(_) | Verdict::Ended => SUCCESS,
         Verdict::Refused(rejection) => result_of(rejection),
         Verdict::Failed(_) => UNABLE_TO_COMPLY,
-        Verdict::Elsewhere(super::route::Elsewhere::Owner(_)) => REDIRECT_INDICATION,
-        Verdict::Elsewhere(super::route::Elsewhere::Moving) => TOO_BUSY,
+        Verdict::Elsewhere(elsewhere) => elsewhere.result_code(),
     }
 }
 

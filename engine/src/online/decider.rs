@@ -234,22 +234,18 @@ fn gather(
     let mut next = first;
     while let Some(work) = next.take() {
         match work {
-            Work::Decide(job) => match job.requests.first().map(|r| route(engine, directory, r)) {
-                Some(Route::Here) | None => {
-                    requests += job.requests.len();
-                    group.push(job);
+            Work::Decide(job) => {
+                let route = job.requests.first().map(|r| route(engine, directory, r));
+                match route.and_then(not_here) {
+                    None => {
+                        requests += job.requests.len();
+                        group.push(job);
+                    }
+                    Some(verdict) => {
+                        let _ = job.reply.send(vec![verdict; job.requests.len()]);
+                    }
                 }
-                Some(elsewhere) => {
-                    let verdict = match elsewhere {
-                        Route::Unknown(msisdn) => {
-                            Verdict::Refused(Rejection::UnknownNumber(msisdn))
-                        }
-                        Route::Elsewhere(elsewhere) => Verdict::Elsewhere(elsewhere),
-                        Route::Here => unreachable!("matched above"),
-                    };
-                    let _ = job.reply.send(vec![verdict; job.requests.len()]);
-                }
-            },
+            }
             Work::Ask {
                 asked,
                 question,
@@ -263,6 +259,15 @@ fn gather(
         }
     }
     group
+}
+
+/// The verdict on a request not decided here; none if it is decided here.
+fn not_here(route: Route) -> Option<Verdict> {
+    match route {
+        Route::Here => None,
+        Route::Elsewhere(elsewhere) => Some(Verdict::Elsewhere(elsewhere)),
+        Route::Unknown(msisdn) => Some(Verdict::Refused(Rejection::UnknownNumber(msisdn))),
+    }
 }
 
 /// The pipeline's lines of online requests: numbered in the order the decider made them.

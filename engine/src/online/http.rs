@@ -492,8 +492,7 @@ async fn max_usage(
         return stopping().into_response();
     };
     let code = match &afforded {
-        Ok(Answer::Elsewhere(super::route::Elsewhere::Owner(_))) => REDIRECT_INDICATION,
-        Ok(Answer::Elsewhere(super::route::Elsewhere::Moving)) => TOO_BUSY,
+        Ok(Answer::Elsewhere(elsewhere)) => elsewhere.result_code(),
         Ok(_) => SUCCESS,
         Err(rejection) => super::credit_control::result_of(rejection),
     };

@@ -19,6 +19,16 @@ pub enum Elsewhere {
     Moving,
 }
 
+impl Elsewhere {
+    /// The Result-Code that says so: 3006 REDIRECT_INDICATION, or 3004 TOO_BUSY.
+    pub fn result_code(&self) -> u32 {
+        match self {
+            Elsewhere::Owner(_) => super::avps::REDIRECT_INDICATION,
+            Elsewhere::Moving => super::avps::TOO_BUSY,
+        }
+    }
+}
+
 /// Where a request goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Route {
