@@ -398,7 +398,7 @@ pub fn replay(data: &Path) -> (Measure, Measure) {
     );
     let (report, m) = step(
         |_: &engine::replay::ReplayReport| n,
-        || engine::replay::replay(&store, |_| {}).unwrap().0,
+        || engine::replay::replay(&store, |_| {}).unwrap(),
     );
     assert!(report.ok(), "replay found differences: {report:?}");
     (m, read)

@@ -327,6 +327,16 @@ struct ReplayArgs {
     data: PathBuf,
     #[arg(long)]
     json: bool,
+    /// Megabytes of rebuilt accounts kept in memory; the others wait in a scratch store on
+    /// disk. The memory of a replay is bounded by this, not by the number of accounts.
+    #[arg(long, default_value_t = engine::pipeline::DEFAULT_CACHE_MB,
+          value_parser = clap::value_parser!(u64).range(0..=1 << 20))]
+    state_cache_mb: u64,
+    /// The folder the scratch store is made in (and removed from when the replay ends); the
+    /// system's temporary folder ($TMPDIR) by default. It takes about the size of the
+    /// store's account records.
+    #[arg(long)]
+    scratch: Option<PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -1396,7 +1406,15 @@ fn audit_command(AuditArgs { data, json }: AuditArgs) -> Result<()> {
     Ok(())
 }
 
-fn replay_command(ReplayArgs { data, json }: ReplayArgs, quiet: bool) -> Result<()> {
+fn replay_command(
+    ReplayArgs {
+        data,
+        json,
+        state_cache_mb,
+        scratch,
+    }: ReplayArgs,
+    quiet: bool,
+) -> Result<()> {
     let store = Store::open_follower(&data)?;
     let total = store.counters()?;
     let pb = bar(
@@ -1405,14 +1423,21 @@ fn replay_command(ReplayArgs { data, json }: ReplayArgs, quiet: bool) -> Result<
         "replaying",
     );
     let started = std::time::Instant::now();
-    let (r, _) = engine::replay::replay(&store, |n| pb.set_position(n))?;
+    let limits = engine::replay::Limits {
+        cache_mb: state_cache_mb,
+        scratch,
+    };
+    let r = engine::replay::replay_within(&store, &limits, |n| pb.set_position(n))?;
     pb.finish_and_clear();
     let secs = started.elapsed().as_secs_f64();
     if json {
         println!("{}", serde_json::to_string(&r)?);
     } else {
         println!("replayed {} decisions ({} log entries, {} dead letters) in {secs:.2} s: {:.0} decisions/s", r.decisions, r.entries, r.dead, r.decisions as f64 / secs);
-        println!("{} accounts rebuilt", r.accounts);
+        println!(
+            "{} accounts rebuilt, at most {} held in memory at once",
+            r.accounts, r.held_at_most
+        );
         for m in &r.mismatches {
             println!(
                 "MISMATCH {}/{} event {}\n  recorded: {}\n  replayed: {}",

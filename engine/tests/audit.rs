@@ -167,7 +167,7 @@ fn replay_names_a_changed_charge_with_its_event_and_both_decisions() {
     rated_store(&data, tmp.path());
     let (p, seq, event, was) = a_kopeck_less(&data);
     let store = Store::open(&data).unwrap();
-    let (r, _) = engine::replay::replay(&store, |_| {}).unwrap();
+    let r = engine::replay::replay(&store, |_| {}).unwrap();
     assert!(!r.ok());
     let m = &r.mismatches[0];
     assert_eq!(

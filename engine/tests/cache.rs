@@ -2,7 +2,8 @@
 //! and one that drops every account it may after each batch (`--state-cache-mb 0`) decide
 //! alike, entry for entry, over one partition or several, with records written every batch
 //! or at checkpoints, and across a restart; and an engine opened on a store reads only what
-//! its log after the checkpoints changed.
+//! its log after the checkpoints changed. Replay, likewise, finds the same with its accounts
+//! held in memory and with none held between chunks of the log.
 
 mod common;
 
@@ -86,8 +87,27 @@ fn an_engine_that_drops_every_account_it_may_decides_as_one_that_holds_them_all(
                 "{partitions} partitions, checkpoint {checkpoint}: the logs differ"
             );
             let store = Store::open(&bare).unwrap();
-            let (report, _) = engine::replay::replay(&store, |_| {}).unwrap();
+            let report = engine::replay::replay(&store, |_| {}).unwrap();
             assert!(report.ok(), "{report:?}");
+            assert_eq!(report.read_back, 0, "all held within 2 GB");
+            // A replay that holds no account between chunks of the log: each waits in the
+            // scratch store, and is brought back by the next entry that reads it.
+            let limits = engine::replay::Limits {
+                cache_mb: 0,
+                scratch: Some(tmp.path().to_path_buf()),
+            };
+            let bare = engine::replay::replay_within(&store, &limits, |_| {}).unwrap();
+            assert!(bare.ok(), "{bare:?}");
+            assert_eq!(
+                (bare.decisions, bare.accounts),
+                (report.decisions, report.accounts)
+            );
+            assert!(
+                bare.read_back > 2 * bare.accounts as u64,
+                "{} accounts read back, of {}",
+                bare.read_back,
+                bare.accounts
+            );
             let audit = engine::audit::audit(&store).unwrap();
             assert!(audit.ok(), "{:#?}", audit.listed);
         }

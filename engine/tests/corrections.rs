@@ -68,7 +68,7 @@ fn the_audit_counts_corrections_and_replay_reproduces_them() {
         audit.totals_line()
     );
     assert_eq!(audit.balances, audit.moved());
-    let (replayed, _) = engine::replay::replay(&store, |_| {}).unwrap();
+    let replayed = engine::replay::replay(&store, |_| {}).unwrap();
     assert!(replayed.ok(), "{:?}", replayed.mismatches.first());
     let stats = common::stats(&data);
     let rejections = stats["rejections"].to_string();

@@ -315,7 +315,7 @@ fn audits_and_replays_clean(dir: &Path) {
     let store = Store::open(dir).unwrap();
     let audit = engine::audit::audit(&store).unwrap();
     assert_eq!(audit.discrepancies, 0, "{dir:?}: {:?}", audit.listed);
-    let (r, _) = engine::replay::replay(&store, |_| {}).unwrap();
+    let r = engine::replay::replay(&store, |_| {}).unwrap();
     assert!(
         r.mismatches.is_empty() && r.state_differences.is_empty(),
         "{dir:?}: {r:?}"

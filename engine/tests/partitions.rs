@@ -96,7 +96,7 @@ fn partitions_decide_every_account_as_one_does() {
     // Replay of the partitioned log reproduces it byte for byte; the audit balances.
     drop(four);
     let store = engine::store::Store::open(&tmp.path().join("four")).unwrap();
-    let (r, _) = engine::replay::replay(&store, |_| {}).unwrap();
+    let r = engine::replay::replay(&store, |_| {}).unwrap();
     assert!(
         r.mismatches.is_empty() && r.state_differences.is_empty(),
         "{r:?}"

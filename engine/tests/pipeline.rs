@@ -191,7 +191,7 @@ fn replay_reproduces_every_decision_and_the_state() {
         },
     );
     let e = rate_file(&tmp.path().join("db"), engine::EXAMPLE_CATALOG, &file, 4096);
-    let (report, _) = engine::replay::replay(&e.store, |_| {}).unwrap();
+    let report = engine::replay::replay(&e.store, |_| {}).unwrap();
     assert!(
         report.ok(),
         "{:?} {:?}",
@@ -240,7 +240,7 @@ fn a_new_catalog_mid_stream_is_recorded_and_replay_uses_each_in_turn() {
         .filter(|i| matches!(i.as_ref().unwrap().2, engine::entry::Entry::Catalog { .. }))
         .count();
     assert_eq!(catalogs, 2);
-    let (report, _) = engine::replay::replay(&e.store, |_| {}).unwrap();
+    let report = engine::replay::replay(&e.store, |_| {}).unwrap();
     assert!(report.ok(), "{:?}", report.mismatches.first());
 }
 
@@ -548,7 +548,7 @@ fn rerating_applied_brings_the_balances_to_the_corrected_catalog() {
     let st = Store::open_follower(&store).unwrap();
     let audit = engine::audit::audit(&st).unwrap();
     assert!(audit.ok(), "{:#?}", audit.listed);
-    let (replayed, _) = engine::replay::replay(&st, |_| {}).unwrap();
+    let replayed = engine::replay::replay(&st, |_| {}).unwrap();
     assert!(replayed.ok(), "{:?}", replayed.mismatches.first());
 }
 
@@ -651,7 +651,7 @@ fn ids_past_their_accounts_window_are_forgotten_and_those_held_come_back_from_th
         "a checkpoint and a tail after it: {at} of {end}"
     );
     // Replay decides everything again with the store's window, byte for byte.
-    let (report, _) = engine::replay::replay(&e.store, |_| {}).unwrap();
+    let report = engine::replay::replay(&e.store, |_| {}).unwrap();
     assert!(report.ok(), "{report:?}");
     let audit = engine::audit::audit(&e.store).unwrap();
     assert!(audit.ok(), "{:#?}", audit.listed);
@@ -976,7 +976,7 @@ fn checkpoints_and_the_log_s_tail_give_the_state_of_every_batch_written_out() {
         tail_accounts += 1;
     }
     assert_eq!(tail_accounts, 150);
-    let (report, _) = engine::replay::replay(&store, |_| {}).unwrap();
+    let report = engine::replay::replay(&store, |_| {}).unwrap();
     assert!(report.ok(), "{:?}", report.state_differences);
     let audit = engine::audit::audit(&store).unwrap();
     assert!(audit.ok(), "{:#?}", audit.listed);
@@ -1001,7 +1001,7 @@ fn replay_finds_a_record_that_does_not_follow_from_the_log() {
     run(&data, 2_500, &half);
     run(&data, 2_500, &file);
     let store = Store::open(&data).unwrap();
-    let (clean, _) = engine::replay::replay(&store, |_| {}).unwrap();
+    let clean = engine::replay::replay(&store, |_| {}).unwrap();
     assert!(clean.ok(), "{:?}", clean.state_differences);
     let (at, end) = checkpoint_and_end(&store);
     assert!(
@@ -1025,19 +1025,28 @@ fn replay_finds_a_record_that_does_not_follow_from_the_log() {
     db.put_cf(cf, &keys[7], changed).unwrap();
     db.delete_cf(cf, &keys[11]).unwrap();
 
-    let (r, _) = engine::replay::replay(&store, |_| {}).unwrap();
-    assert!(r.mismatches.is_empty(), "{:?}", r.mismatches.first());
-    assert_eq!(
-        r.state_differences,
-        vec![
-            a.id.to_string(),
-            format!(
-                "partition 0: {} accounts stored, {} opened before its checkpoint",
-                keys.len() - 1,
-                keys.len()
-            ),
-        ]
-    );
+    // The account whose record went is named too; so with every account rebuilt held in
+    // memory, and with none held (each waiting in the scratch store between chunks).
+    let mut named = vec![
+        a.id.to_string(),
+        String::from_utf8(keys[11].to_vec()).unwrap(),
+    ];
+    named.sort();
+    for cache_mb in [engine::pipeline::DEFAULT_CACHE_MB, 0] {
+        let limits = engine::replay::Limits {
+            cache_mb,
+            scratch: Some(tmp.path().to_path_buf()),
+        };
+        let r = engine::replay::replay_within(&store, &limits, |_| {}).unwrap();
+        assert!(r.mismatches.is_empty(), "{:?}", r.mismatches.first());
+        let mut expected = named.clone();
+        expected.push(format!(
+            "partition 0: {} accounts stored, {} opened before its checkpoint",
+            keys.len() - 1,
+            keys.len()
+        ));
+        assert_eq!(r.state_differences, expected, "cache of {cache_mb} MB");
+    }
     // An entry of a partition the store does not have is corruption, named, not a panic.
     let log = db.cf_handle(engine::store::CF_LOG).unwrap();
     let (_, entry) = db

@@ -100,7 +100,7 @@ fn the_audit_counts_refunds_and_reversals_and_the_read_models_show_them() {
         "{}",
         audit.totals_line()
     );
-    let (replayed, _) = engine::replay::replay(&store, |_| {}).unwrap();
+    let replayed = engine::replay::replay(&store, |_| {}).unwrap();
     assert!(replayed.ok(), "{:?}", replayed.mismatches.first());
     let stats = common::stats(&data);
     let rejections = stats["rejections"].to_string();

@@ -47,7 +47,7 @@ fn an_unpaid_plan_is_settled_by_a_payment_and_the_log_says_so() {
     let store = engine::store::Store::open_follower(&data).unwrap();
     let audit = engine::audit::audit(&store).unwrap();
     assert!(audit.ok(), "{:#?}", audit.listed);
-    let (replayed, _) = engine::replay::replay(&store, |_| {}).unwrap();
+    let replayed = engine::replay::replay(&store, |_| {}).unwrap();
     assert!(replayed.ok(), "{:?}", replayed.mismatches.first());
     drop(store);
     let stats = common::stats(&data);

@@ -22,6 +22,11 @@ pub const DEFAULT_CACHE_MB: u64 = 2048;
 /// bytes a record byte and 256 an account had estimated.
 const MEMORY_PER_RECORD_BYTE: usize = 8;
 const MEMORY_PER_ACCOUNT: usize = 512;
+/// What an account of a record of `record` bytes is estimated to take in memory.
+pub fn memory_of_account(record: usize) -> usize {
+    record * MEMORY_PER_RECORD_BYTE + MEMORY_PER_ACCOUNT
+}
+
 /// The most batches any runner has rated and not yet written while it rates the next (a file
 /// run one, a Kafka run `kafka::stream::IN_FLIGHT`): an account they read or changed stays.
 pub const MOST_IN_FLIGHT: u64 = 2;
@@ -78,7 +83,7 @@ impl Held {
 
     /// Notes an account held, of a record of `record` bytes, indexed as due at `due`.
     fn note(&mut self, id: &AccountId, record: usize, due: Option<Timestamp>) {
-        let bytes = record * MEMORY_PER_RECORD_BYTE + MEMORY_PER_ACCOUNT;
+        let bytes = memory_of_account(record);
         let batch = self.batch;
         let held = (self.uses.entry(id.clone())).or_insert(Use {
             batch,

@@ -15,7 +15,7 @@ use std::path::Path;
 mod cache;
 pub mod meter;
 mod reference;
-pub use cache::{CacheCounts, DEFAULT_CACHE_MB, MOST_IN_FLIGHT};
+pub use cache::{memory_of_account, CacheCounts, DEFAULT_CACHE_MB, MOST_IN_FLIGHT};
 pub use reference::holds_reference;
 
 /// Limits of a batch: the most lines rated and committed together.

@@ -54,6 +54,39 @@ impl Store {
             .collect()
     }
 
+    /// The accounts of the records of `ids` as stored, one answer an id, in order: a record
+    /// that does not read is its own answer, the problem, so that a check names it and goes on.
+    pub fn stored_accounts(
+        &self,
+        ids: &[&str],
+    ) -> Result<Vec<Result<Option<Account>, String>>, StoreError> {
+        let cf = self.cf(CF_STATE);
+        (self.db.batched_multi_get_cf(cf, ids, false).into_iter())
+            .map(|found| {
+                let Some(bytes) = found.map_err(|e| self.err(e))? else {
+                    return Ok(Ok(None));
+                };
+                Ok(rating::record::decode_account(&bytes)
+                    .map(|(account, _)| Some(account))
+                    .map_err(|e| e.to_string()))
+            })
+            .collect()
+    }
+
+    /// How many account records each of `partitions` partitions holds (a record's key is its
+    /// account's id). Reads the keys alone.
+    pub fn records_by_partition(&self, partitions: u32) -> Result<Vec<usize>, StoreError> {
+        let mut counts = vec![0; partitions as usize];
+        let mut keys = self.db.raw_iterator_cf(self.cf(CF_STATE));
+        keys.seek_to_first();
+        while let Some(id) = keys.key() {
+            counts[crate::partition::of_bytes(id, partitions) as usize] += 1;
+            keys.next();
+        }
+        keys.status().map_err(|e| self.err(e))?;
+        Ok(counts)
+    }
+
     /// Whether `msisdn` had its free report of `month`.
     pub fn free_report_taken(
         &self,

@@ -35,11 +35,6 @@ impl Store {
             .ok_or_else(|| StoreError::Corrupt(format!("{n} partitions")))
     }
 
-    /// The account records as stored, without their tails.
-    pub(crate) fn records(&self) -> Result<State, StoreError> {
-        self.records_and_layout().map(|(s, _)| s)
-    }
-
     /// [`Store::records`], and whether any record is of a layout before records held their
     /// account's ids.
     fn records_and_layout(&self) -> Result<(State, bool), StoreError> {

@@ -1,12 +1,19 @@
 //! Replay: the log's inputs rated again from an empty state, with the catalog each entry was
 //! decided with, every decision checked byte for byte, then the rebuilt state checked against
-//! the stored one.
+//! the stored one. Its memory is bounded by [`Limits`], not by the accounts: the accounts
+//! rebuilt wait in a scratch store when they are not held ([`rebuilt`]).
 
 use crate::entry::Entry;
 use crate::pipeline::{Catalogs, EngineError};
 use crate::store::{decode_decision_at, decode_input_at, Store, StoreError};
 use rating::codec::encode_decision;
 use rating::{apply, rate, Decision, Input, Outcome, State};
+
+mod checks;
+mod rebuilt;
+
+use checks::Checks;
+use rebuilt::Rebuilt;
 
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Mismatch {
@@ -26,6 +33,10 @@ pub struct ReplayReport {
     /// Accounts whose rebuilt state differs from the stored state.
     pub state_differences: Vec<String>,
     pub accounts: usize,
+    /// The most accounts held in memory at once; the others waited in the scratch store.
+    pub held_at_most: usize,
+    /// Accounts brought back from the scratch store, once each time.
+    pub read_back: u64,
 }
 
 impl ReplayReport {
@@ -37,28 +48,43 @@ impl ReplayReport {
 /// Keeps at most this many mismatches in a report (the count goes on).
 const MAX_REPORTED: usize = 100;
 
-pub fn replay(
+/// What a replay may hold in memory, and where it puts the rest.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// The accounts held in memory, in megabytes estimated as the engine's cache estimates
+    /// them (`--state-cache-mb`).
+    pub cache_mb: u64,
+    /// The folder of the scratch store (made in it and removed after): the system's temporary
+    /// folder if `None`.
+    pub scratch: Option<std::path::PathBuf>,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            cache_mb: crate::pipeline::DEFAULT_CACHE_MB,
+            scratch: None,
+        }
+    }
+}
+
+/// [`replay_within`] the default [`Limits`].
+pub fn replay(store: &Store, progress: impl FnMut(u64)) -> Result<ReplayReport, EngineError> {
+    replay_within(store, &Limits::default(), progress)
+}
+
+/// Replays the whole log, partition by partition, with the accounts rebuilt held within
+/// `limits` ([`rebuilt`]).
+pub fn replay_within(
     store: &Store,
+    limits: &Limits,
     mut progress: impl FnMut(u64),
-) -> Result<(ReplayReport, State), EngineError> {
-    let mut state = store.empty_state()?;
+) -> Result<ReplayReport, EngineError> {
     let mut r = ReplayReport::default();
     let n = store.partitions()?;
-    let records = match store.records() {
-        Ok(records) => Some(records),
-        Err(StoreError::Corrupt(e)) => {
-            r.state_differences
-                .push(format!("the stored records do not read: {e}"));
-            None
-        }
-        Err(e) => return Err(e.into()),
-    };
-    let mut checks = Checks::new(n, store.checkpoints(n)?, records.as_ref());
-    // Each partition is replayed with its own accounts only, as live rating decided it: an
-    // input keyed by a number no account held then went to the number's partition, where the
-    // account that took the number later, in another partition, must not be seen. The
-    // partitions done are gathered here.
-    let mut done = store.empty_state()?;
+    let mut checks = Checks::new(store, n)?;
+    let window = store.empty_state()?.window();
+    let mut rebuilt = Rebuilt::new(window, limits.cache_mb, limits.scratch.as_deref())?;
     // Reading the log and decoding its inputs need nothing of the state: a thread of its own
     // does them, a chunk ahead of rating.
     std::thread::scope(|scope| {
@@ -71,23 +97,23 @@ pub fn replay(
         rate_again(
             store,
             chunks,
-            (&mut state, &mut done),
-            &mut r,
-            &mut checks,
+            &mut rebuilt,
+            (&mut r, &mut checks),
             &mut progress,
         )
     })?;
-    checks.finish(&state, &mut r);
-    absorb(&mut done, state);
-    let state = done;
+    checks.finish((store, &rebuilt), &mut r)?;
+    rebuilt.finish()?;
     progress(r.decisions);
     if !r.mismatches.is_empty() {
         // The stored state follows the recorded decisions, which differ from the replayed
         // ones: what that makes of the accounts is shown as the stored state reads.
-        stored_differences(store, &state, &mut r)?;
+        stored_differences(store, (&rebuilt, n), &mut r)?;
     }
-    r.accounts = state.len();
-    Ok((r, state))
+    r.accounts = rebuilt.accounts();
+    r.held_at_most = rebuilt.held_at_most;
+    r.read_back = rebuilt.read_back;
+    Ok(r)
 }
 
 /// The rebuilt state against the stored one, read as every reader reads it (records, then the
@@ -95,7 +121,7 @@ pub fn replay(
 /// decisions are the replayed ones, and [`Checks`] compared the records where they stand.
 fn stored_differences(
     store: &Store,
-    state: &State,
+    (rebuilt, partitions): (&Rebuilt, u32),
     report: &mut ReplayReport,
 ) -> Result<(), EngineError> {
     let mut stored = 0usize;
@@ -112,109 +138,21 @@ fn stored_differences(
             Err(e) => return Err(e.into()),
         };
         stored += 1;
-        if state.account(&a.id) != Some(&a) && report.state_differences.len() < MAX_REPORTED {
+        let partition = crate::partition::of_bytes(a.id.as_bytes(), partitions);
+        if rebuilt.account(partition, &a.id)?.as_ref() != Some(&a)
+            && report.state_differences.len() < MAX_REPORTED
+        {
             report.state_differences.push(a.id.to_string());
         }
     }
-    if stored != state.len() {
+    if stored != rebuilt.accounts() {
         report.state_differences.push(format!(
             "{} accounts stored, {} rebuilt",
             stored,
-            state.len()
+            rebuilt.accounts()
         ));
     }
     Ok(())
-}
-
-/// The stored account records against the replayed state, each partition's at the point of
-/// its log where they were written (its checkpoint): an account lives in one partition and only
-/// that partition's entries change it, so once replay has applied the entries before a
-/// partition's checkpoint, that partition's accounts must equal their records. After the
-/// checkpoint the stored state is the records with the tail's recorded decisions applied, and
-/// replay compares each of those decisions byte for byte. One pass over the log checks both.
-struct Checks<'a> {
-    checkpoints: Vec<u64>,
-    /// Each partition's records.
-    records: Vec<Vec<&'a rating::Account>>,
-    /// Accounts each partition's log opened before its checkpoint: as many as it has records.
-    opened: Vec<usize>,
-    /// The partitions before this one have been checked.
-    next: u32,
-    /// No records could be read: nothing to compare them with.
-    skip: bool,
-}
-
-impl<'a> Checks<'a> {
-    fn new(partitions: u32, checkpoints: Vec<u64>, records: Option<&'a State>) -> Checks<'a> {
-        let mut by_partition = vec![Vec::new(); partitions as usize];
-        for a in records.into_iter().flat_map(rating::State::accounts) {
-            let p = crate::partition::of_bytes(a.id.as_bytes(), partitions);
-            by_partition[p as usize].push(a);
-        }
-        Checks {
-            checkpoints,
-            records: by_partition,
-            opened: vec![0; partitions as usize],
-            next: 0,
-            skip: records.is_none(),
-        }
-    }
-
-    /// Replay is about to apply entry `seq` of `partition`: every partition whose
-    /// checkpoint that passes is compared.
-    fn reach(
-        &mut self,
-        partition: u32,
-        seq: u64,
-        state: &State,
-        report: &mut ReplayReport,
-    ) -> Result<(), StoreError> {
-        let Some(&at) = self.checkpoints.get(partition as usize) else {
-            return Err(StoreError::Corrupt(format!(
-                "log entry {partition}/{seq} in a store of {} partitions",
-                self.checkpoints.len()
-            )));
-        };
-        while self.next < partition || (self.next == partition && seq >= at) {
-            self.check(self.next, state, report);
-        }
-        Ok(())
-    }
-
-    /// A replayed decision of `partition` (one [`Checks::reach`] accepted) at `seq` opened an
-    /// account.
-    fn opened(&mut self, partition: u32, seq: u64) {
-        if seq < self.checkpoints[partition as usize] {
-            self.opened[partition as usize] += 1;
-        }
-    }
-
-    fn finish(&mut self, state: &State, report: &mut ReplayReport) {
-        while (self.next as usize) < self.checkpoints.len() {
-            self.check(self.next, state, report);
-        }
-    }
-
-    fn check(&mut self, part: u32, state: &State, report: &mut ReplayReport) {
-        assert_eq!(self.next, part, "partitions are checked in order");
-        self.next += 1;
-        if self.skip {
-            return;
-        }
-        let records = &self.records[part as usize];
-        for a in records {
-            if state.account(&a.id) != Some(*a) && report.state_differences.len() < MAX_REPORTED {
-                report.state_differences.push(a.id.to_string());
-            }
-        }
-        if records.len() != self.opened[part as usize] {
-            report.state_differences.push(format!(
-                "partition {part}: {} accounts stored, {} opened before its checkpoint",
-                records.len(),
-                self.opened[part as usize]
-            ));
-        }
-    }
 }
 
 /// Log entries read and decoded ahead of rating, at most [`CHUNK`] at a time, with the bytes
@@ -232,6 +170,16 @@ struct Read {
     partition: u32,
     seq: u64,
     kind: Kind,
+}
+
+impl Read {
+    /// The input of a rated entry.
+    fn input(&self) -> Option<&Input> {
+        match &self.kind {
+            Kind::Rated { input, .. } => Some(input),
+            _ => None,
+        }
+    }
 }
 
 enum Kind {
@@ -305,13 +253,12 @@ fn read_log(store: &Store, out: std::sync::mpsc::SyncSender<Result<Chunk, StoreE
     }
 }
 
-/// Rates every decision of the log again, as [`read_log`] hands it over, into `state`.
+/// Rates every decision of the log again, as [`read_log`] hands it over, into `rebuilt`.
 fn rate_again(
     store: &Store,
     chunks: std::sync::mpsc::Receiver<Result<Chunk, StoreError>>,
-    (state, done): (&mut State, &mut State),
-    replayed: &mut ReplayReport,
-    checks: &mut Checks,
+    rebuilt: &mut Rebuilt,
+    (replayed, checks): (&mut ReplayReport, &mut Checks),
     progress: &mut impl FnMut(u64),
 ) -> Result<(), EngineError> {
     let mut rerating = Rerating {
@@ -320,59 +267,79 @@ fn rate_again(
         in_force: None,
         buf: Vec::new(),
     };
-    let mut current = None;
     for chunk in chunks {
         let chunk = chunk?;
-        let rated = |k: usize| match &chunk.reads.get(k)?.kind {
-            Kind::Rated { input, .. } => Some(input),
-            _ => None,
-        };
-        let mut ahead = rating::prefetch::Ahead::default();
-        for (j, read) in chunk.reads.iter().enumerate() {
-            ahead.before(state, j, rated);
-            replayed.entries += 1;
-            let (partition, seq) = (read.partition, read.seq);
-            checks.reach(partition, seq, state, replayed)?;
-            if current != Some(partition) {
-                absorb(done, std::mem::replace(state, store.empty_state()?));
-                current = Some(partition);
+        // The chunk's entries of one partition at a time: their accounts brought in first.
+        let mut from = 0;
+        while let Some(first) = chunk.reads.get(from) {
+            let part = first.partition;
+            let run = chunk.reads[from..].partition_point(|r| r.partition == part);
+            checks.reach((part, first.seq), (store, rebuilt), replayed)?;
+            if rebuilt.partition() != Some(part) {
+                rebuilt.enter(part)?;
             }
-            let (input, decision) = match &read.kind {
-                Kind::Catalog(tag) => {
-                    rerating.catalogs.get(store, *tag)?;
-                    rerating.in_force = Some(*tag);
-                    continue;
-                }
-                Kind::Dead => {
-                    replayed.dead += 1;
-                    continue;
-                }
-                Kind::Rated { input, decision } => (input, &chunk.decisions[decision.clone()]),
-            };
-            replayed.decisions += 1;
-            if replayed.decisions.is_multiple_of(65_536) {
-                progress(replayed.decisions);
-            }
-            let report = replayed.mismatches.len() < MAX_REPORTED;
-            let (again, mismatch) =
-                rerating.rate(state, input, decision, (partition, seq), report)?;
-            replayed.mismatches.extend(mismatch);
-            apply_replayed(state, checks, partition, seq, &again)?;
+            let inputs = chunk.reads[from..from + run].iter().filter_map(Read::input);
+            rebuilt.hold_for(inputs)?;
+            let entries = from..from + run;
+            replay_run(
+                &chunk,
+                entries,
+                rebuilt,
+                (&mut rerating, checks),
+                replayed,
+                progress,
+            )?;
+            rebuilt.evict()?;
+            from += run;
         }
     }
     Ok(())
 }
 
-/// Moves a replayed partition's accounts, with their ids and free reports, into `done`.
-fn absorb(done: &mut State, partition: State) {
-    for (msisdn, month) in partition.free_reports() {
-        done.restore_free_report(msisdn, month);
+/// Replays the entries `entries` of `chunk`, all of one partition, whose accounts `rebuilt`
+/// holds.
+fn replay_run(
+    chunk: &Chunk,
+    entries: std::ops::Range<usize>,
+    rebuilt: &mut Rebuilt,
+    (rerating, checks): (&mut Rerating, &mut Checks),
+    replayed: &mut ReplayReport,
+    progress: &mut impl FnMut(u64),
+) -> Result<(), EngineError> {
+    let rated = |k: usize| chunk.reads.get(k).and_then(Read::input);
+    let mut ahead = rating::prefetch::Ahead::default();
+    for j in entries {
+        let read = &chunk.reads[j];
+        ahead.before(&rebuilt.state, j, rated);
+        replayed.entries += 1;
+        let (partition, seq) = (read.partition, read.seq);
+        checks.reach((partition, seq), (rerating.store, rebuilt), replayed)?;
+        let (input, decision) = match &read.kind {
+            Kind::Catalog(tag) => {
+                rerating.catalogs.get(rerating.store, *tag)?;
+                rerating.in_force = Some(*tag);
+                continue;
+            }
+            Kind::Dead => {
+                replayed.dead += 1;
+                continue;
+            }
+            Kind::Rated { input, decision } => (input, &chunk.decisions[decision.clone()]),
+        };
+        replayed.decisions += 1;
+        if replayed.decisions.is_multiple_of(65_536) {
+            progress(replayed.decisions);
+        }
+        let report = replayed.mismatches.len() < MAX_REPORTED;
+        let (again, mismatch) =
+            rerating.rate(&rebuilt.state, input, decision, (partition, seq), report)?;
+        replayed.mismatches.extend(mismatch);
+        if matches!(again.outcome, Outcome::Opened { .. }) {
+            checks.opened(partition, seq);
+        }
+        apply(&mut rebuilt.state, &again)?;
     }
-    for account in partition.accounts() {
-        let recent = partition.recent(&account.id).cloned().unwrap_or_default();
-        done.restore(account.clone());
-        done.restore_recent(&account.id, recent);
-    }
+    Ok(())
 }
 
 /// Rating the log's inputs again, each with the catalog its decision names.
@@ -430,20 +397,4 @@ impl Rerating<'_> {
         });
         Ok((again, mismatch))
     }
-}
-
-/// Applies a replayed decision of `partition` at `seq`, counting the account it opens for
-/// [`Checks`].
-fn apply_replayed(
-    state: &mut State,
-    checks: &mut Checks,
-    partition: u32,
-    seq: u64,
-    decision: &Decision,
-) -> Result<(), EngineError> {
-    if matches!(decision.outcome, Outcome::Opened { .. }) {
-        checks.opened(partition, seq);
-    }
-    apply(state, decision)?;
-    Ok(())
 }

@@ -1,0 +1,346 @@
+//! The accounts a replay rebuilds: those of the partition being replayed that its latest log
+//! entries read, in memory up to a byte budget; the rest in a scratch RocksDB on disk, from
+//! which an entry that reads them brings them back. Replay's memory is so bounded by the budget,
+//! not by the accounts.
+//!
+//! An account is in one place at a time that counts: the memory when it is held there, else its
+//! latest record in the scratch store, written when it left memory and unchanged since (only an
+//! entry that reads it changes it, and such an entry finds it in memory). A number's holder is
+//! found the same way: the account in memory that holds it, else the scratch store's note of who
+//! held it when that account left memory, confirmed by the account's record once brought back
+//! (its holder may have given it up since, in memory).
+
+use crate::store::StoreError;
+use rating::event::Read;
+use rating::{Account, AccountId, Input, Msisdn, State};
+use rustc_hash::FxHashMap;
+
+/// An eviction leaves this share of the budget held, so that it runs once in many chunks.
+const AFTER_EVICTION: (usize, usize) = (3, 4);
+/// The record an account opened in memory is taken to have, until it is written.
+const TYPICAL_RECORD: usize = 300;
+/// The scratch store's memtable: the writes of evictions between two flushes.
+const SCRATCH_MEMTABLE: usize = 32 << 20;
+
+pub(super) struct Rebuilt {
+    /// The accounts of [`Rebuilt::partition`] held in memory.
+    pub state: State,
+    /// The partition being replayed, once one is.
+    partition: Option<u32>,
+    window: i64,
+    scratch: Scratch,
+    budget: usize,
+    /// The chunk of entries being replayed, counted from the start.
+    chunk: u64,
+    /// Each account held: the last chunk that read it, and its estimated memory.
+    uses: FxHashMap<AccountId, (u64, usize)>,
+    /// The estimated memory of the accounts in `uses`.
+    bytes: usize,
+    /// Accounts of the partition in the scratch store and not in memory.
+    away: usize,
+    /// Accounts rebuilt in the partitions done.
+    done: usize,
+    /// The most accounts held in memory at once.
+    pub held_at_most: usize,
+    /// Accounts brought back from the scratch store.
+    pub read_back: u64,
+    buf: Vec<u8>,
+}
+
+impl Rebuilt {
+    /// No account yet, up to `megabytes` of them in memory, the others in a scratch store made
+    /// in `scratch` (the system's temporary folder if `None`) and removed when dropped.
+    pub(super) fn new(
+        window: i64,
+        megabytes: u64,
+        scratch: Option<&std::path::Path>,
+    ) -> Result<Rebuilt, StoreError> {
+        Ok(Rebuilt {
+            state: State::with_window(window),
+            partition: None,
+            window,
+            scratch: Scratch::new(scratch)?,
+            budget: usize::try_from(megabytes.saturating_mul(1 << 20)).unwrap_or(usize::MAX),
+            chunk: 0,
+            uses: FxHashMap::default(),
+            bytes: 0,
+            away: 0,
+            done: 0,
+            held_at_most: 0,
+            read_back: 0,
+            buf: Vec::new(),
+        })
+    }
+
+    /// The partition whose accounts are rebuilt now, if any.
+    pub(super) fn partition(&self) -> Option<u32> {
+        self.partition
+    }
+
+    /// Replays `partition` from here on: the accounts of the one before go to the scratch store
+    /// whole, and the state starts empty (a partition's entries read its own accounts only).
+    pub(super) fn enter(&mut self, partition: u32) -> Result<(), StoreError> {
+        self.put_away(|_| false)?;
+        self.done += self.away;
+        self.away = 0;
+        self.state = State::with_window(self.window);
+        self.partition = Some(partition);
+        Ok(())
+    }
+
+    /// Every account rebuilt, once the last partition is done ([`Rebuilt::finish`]).
+    pub(super) fn accounts(&self) -> usize {
+        self.done + self.away + self.state.len()
+    }
+
+    /// Puts the last partition's accounts in the scratch store with the others.
+    pub(super) fn finish(&mut self) -> Result<(), StoreError> {
+        self.put_away(|_| false)?;
+        self.done += self.away;
+        self.away = 0;
+        Ok(())
+    }
+
+    /// Brings into memory every account of the partition that replaying `inputs` may read
+    /// (`Input::each_read`, and the holders of the numbers they name).
+    pub(super) fn hold_for<'a>(
+        &mut self,
+        inputs: impl Iterator<Item = &'a Input>,
+    ) -> Result<(), StoreError> {
+        let partition = self
+            .partition
+            .expect("a partition is entered before its entries");
+        self.chunk += 1;
+        let (mut ids, mut numbers) = (Vec::<AccountId>::new(), Vec::<Msisdn>::new());
+        for input in inputs {
+            input.each_read(|read| match read {
+                Read::Account(id) => match self.uses.get_mut(id) {
+                    Some(used) => used.0 = self.chunk,
+                    None => ids.push(id.clone()),
+                },
+                Read::Number(m) => match self.state.account_of_number(m) {
+                    Some(a) => ids.push(a.id.clone()),
+                    None => numbers.push(m),
+                },
+            });
+        }
+        numbers.sort_unstable();
+        numbers.dedup();
+        ids.extend(self.scratch.holders(partition, &numbers)?);
+        ids.sort_unstable();
+        ids.dedup();
+        ids.retain(|id| match self.uses.get_mut(id) {
+            Some(used) => {
+                used.0 = self.chunk;
+                false
+            }
+            None => self.state.index_of(id).is_none(),
+        });
+        for (account, recent, bytes) in self.scratch.accounts(partition, &ids)? {
+            let id = account.id.clone();
+            self.state.restore(account);
+            self.state.restore_recent(&id, recent);
+            let bytes = crate::pipeline::memory_of_account(bytes);
+            self.uses.insert(id, (self.chunk, bytes));
+            self.bytes += bytes;
+            self.away -= 1;
+            self.read_back += 1;
+        }
+        Ok(())
+    }
+
+    /// After a chunk is replayed: once the accounts held exceed the budget, those read longest
+    /// ago go to the scratch store, down to part of the budget.
+    pub(super) fn evict(&mut self) -> Result<(), StoreError> {
+        // What a replay makes of the numbers that change hands is found again in the accounts.
+        drop(self.state.take_renumbered());
+        self.held_at_most = self.held_at_most.max(self.state.len());
+        let opened = self.state.len().saturating_sub(self.uses.len());
+        let typical = crate::pipeline::memory_of_account(TYPICAL_RECORD);
+        if self.bytes + opened * typical <= self.budget {
+            return Ok(());
+        }
+        if opened > 0 {
+            // Accounts opened in memory: read by the chunk that opened them, at the latest.
+            for a in self.state.accounts() {
+                if !self.uses.contains_key(&a.id) {
+                    self.uses.insert(a.id.clone(), (self.chunk, typical));
+                    self.bytes += typical;
+                }
+            }
+        }
+        let mut old: Vec<(u64, &AccountId)> = self.uses.iter().map(|(id, u)| (u.0, id)).collect();
+        old.sort_unstable();
+        let target = self.budget / AFTER_EVICTION.1 * AFTER_EVICTION.0;
+        let mut left = self.bytes;
+        let mut leaving = rustc_hash::FxHashSet::default();
+        for (_, id) in old {
+            if left <= target {
+                break;
+            }
+            left -= self.uses[id].1;
+            leaving.insert(id.clone());
+        }
+        self.put_away(|a| !leaving.contains(&a.id))
+    }
+
+    /// Writes every account held but those `keep` says to the scratch store, with the numbers
+    /// each holds, and drops them from memory.
+    fn put_away(&mut self, mut keep: impl FnMut(&Account) -> bool) -> Result<(), StoreError> {
+        let Some(partition) = self.partition else {
+            return Ok(());
+        };
+        drop(self.state.take_renumbered());
+        let mut batch = rocksdb::WriteBatch::default();
+        let mut leaving = 0;
+        for a in self.state.accounts().filter(|a| !keep(a)) {
+            let recent = self.state.recent(&a.id).expect("an account's ids");
+            rating::record::encode_account(a, recent, &mut self.buf);
+            batch.put(account_key(partition, &a.id), &self.buf);
+            for n in a.numbers.iter().filter(|_| a.activity.released.is_none()) {
+                batch.put(holder_key(partition, n.msisdn), a.id.as_bytes());
+            }
+            if let Some((_, bytes)) = self.uses.remove(&a.id) {
+                self.bytes -= bytes;
+            }
+            leaving += 1;
+        }
+        if leaving == 0 {
+            return Ok(());
+        }
+        self.scratch.write(batch)?;
+        // Free reports are few (one a number and month asked for): they all stay.
+        let reports: Vec<_> = self.state.free_reports().collect();
+        self.state.retain_accounts(keep);
+        for (msisdn, month) in reports {
+            self.state.restore_free_report(msisdn, month);
+        }
+        self.away += leaving;
+        Ok(())
+    }
+
+    /// The accounts of `partition` in the scratch store that are not in memory, ordered by id.
+    pub(super) fn put_away_accounts(
+        &self,
+        partition: u32,
+    ) -> impl Iterator<Item = Result<Account, StoreError>> + '_ {
+        let held = self.partition == Some(partition);
+        (self.scratch.partition_accounts(partition)).filter(move |a| {
+            !(held
+                && a.as_ref()
+                    .is_ok_and(|a| self.state.index_of(&a.id).is_some()))
+        })
+    }
+
+    /// Account `id` as rebuilt in `partition`, once the replay is over ([`Rebuilt::finish`]).
+    pub(super) fn account(&self, partition: u32, id: &str) -> Result<Option<Account>, StoreError> {
+        let found = self.scratch.accounts(partition, &[AccountId::from(id)])?;
+        Ok(found.into_iter().next().map(|(a, _, _)| a))
+    }
+}
+
+fn account_key(partition: u32, id: &str) -> Vec<u8> {
+    let mut key = Vec::with_capacity(5 + id.len());
+    key.push(b'a');
+    key.extend_from_slice(&partition.to_be_bytes());
+    key.extend_from_slice(id.as_bytes());
+    key
+}
+
+fn holder_key(partition: u32, msisdn: Msisdn) -> [u8; 13] {
+    let mut key = [0u8; 13];
+    key[0] = b'n';
+    key[1..5].copy_from_slice(&partition.to_be_bytes());
+    key[5..].copy_from_slice(&msisdn.0.to_be_bytes());
+    key
+}
+
+/// A RocksDB of replay's own, in a folder removed with it. Nothing in it outlives the replay,
+/// so it is written without a WAL.
+struct Scratch {
+    db: rocksdb::DB,
+    _folder: tempfile::TempDir,
+}
+
+impl Scratch {
+    fn new(under: Option<&std::path::Path>) -> Result<Scratch, StoreError> {
+        let io = |e: &dyn std::fmt::Display| StoreError::Io(format!("replay's scratch store: {e}"));
+        let builder = tempfile::Builder::new().prefix("ratel-replay-").to_owned();
+        let folder = match under {
+            Some(dir) => builder.tempdir_in(dir),
+            None => builder.tempdir(),
+        }
+        .map_err(|e| io(&e))?;
+        let mut options = rocksdb::Options::default();
+        options.create_if_missing(true);
+        options.set_write_buffer_size(SCRATCH_MEMTABLE);
+        options.set_max_write_buffer_number(2);
+        let db = rocksdb::DB::open(&options, folder.path()).map_err(|e| io(&e))?;
+        Ok(Scratch {
+            db,
+            _folder: folder,
+        })
+    }
+
+    fn err(e: rocksdb::Error) -> StoreError {
+        StoreError::Io(format!("replay's scratch store: {e}"))
+    }
+
+    fn write(&self, batch: rocksdb::WriteBatch) -> Result<(), StoreError> {
+        let mut options = rocksdb::WriteOptions::default();
+        options.disable_wal(true);
+        self.db.write_opt(batch, &options).map_err(Scratch::err)
+    }
+
+    /// The accounts that held `numbers` when they were put away (some may not hold them now).
+    fn holders(&self, partition: u32, numbers: &[Msisdn]) -> Result<Vec<AccountId>, StoreError> {
+        let keys = numbers.iter().map(|&m| holder_key(partition, m));
+        let mut ids = Vec::new();
+        for found in self.db.multi_get(keys) {
+            if let Some(id) = found.map_err(Scratch::err)? {
+                let id = String::from_utf8(id)
+                    .map_err(|_| StoreError::Corrupt("replay's scratch store: an id".into()))?;
+                ids.push(AccountId::from(id));
+            }
+        }
+        Ok(ids)
+    }
+
+    /// The records of those of `ids` put away in `partition`, with their sizes.
+    fn accounts(
+        &self,
+        partition: u32,
+        ids: &[AccountId],
+    ) -> Result<Vec<(Account, rating::recent::Recent, usize)>, StoreError> {
+        let keys = ids.iter().map(|id| account_key(partition, id));
+        let mut found = Vec::new();
+        for bytes in self.db.multi_get(keys) {
+            if let Some(bytes) = bytes.map_err(Scratch::err)? {
+                let (account, recent) = decode(&bytes)?;
+                found.push((account, recent, bytes.len()));
+            }
+        }
+        Ok(found)
+    }
+
+    /// Every account put away in `partition`, ordered by id.
+    fn partition_accounts(
+        &self,
+        partition: u32,
+    ) -> impl Iterator<Item = Result<Account, StoreError>> + '_ {
+        let prefix = account_key(partition, "");
+        let from = rocksdb::IteratorMode::From(&prefix, rocksdb::Direction::Forward);
+        (self.db.iterator(from))
+            .take_while(move |kv| kv.as_ref().map_or(true, |(k, _)| k.starts_with(&prefix)))
+            .map(|kv| {
+                let (_, bytes) = kv.map_err(Scratch::err)?;
+                decode(&bytes).map(|(a, _)| a)
+            })
+    }
+}
+
+fn decode(bytes: &[u8]) -> Result<(Account, rating::recent::Recent), StoreError> {
+    let (account, recent) = rating::record::decode_account(bytes)
+        .map_err(|e| StoreError::Corrupt(format!("replay's scratch store: {e}")))?;
+    Ok((account, recent.unwrap_or_default()))
+}
