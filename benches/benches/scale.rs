@@ -236,12 +236,9 @@ fn report(results: &[Size], days: u32, batch: usize, cache_mb: u64) -> String {
     );
     let base = results.first().map(|r| r.run.rate());
     for r in results {
-        let replay = r
-            .replay
-            .as_ref()
-            .map_or("not measured".to_string(), |m| {
-                format!("{:.0} ({:.0} MB)", m.rate(), m.peak as f64 / 1e6)
-            });
+        let replay = r.replay.as_ref().map_or("not measured".to_string(), |m| {
+            format!("{:.0} ({:.0} MB)", m.rate(), m.peak as f64 / 1e6)
+        });
         let _ = writeln!(
             s,
             "| {} | {} | {:.0} | {:.0} | {:.0} % | {:.2} / {:.2} | {:.0} MB | {} | {:.0} | {:.2} s ({} held) | {} |",

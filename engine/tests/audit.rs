@@ -191,6 +191,16 @@ fn replay_names_a_changed_charge_with_its_event_and_both_decisions() {
         "only the changed charge: {:#?}",
         r.mismatches
     );
+    // The same with no account held between chunks: the stored state is then compared with
+    // accounts read back from the scratch store.
+    let limits = engine::replay::Limits {
+        cache_mb: 0,
+        scratch: Some(tmp.path().to_path_buf()),
+    };
+    let bare = engine::replay::replay_within(&store, &limits, |_| {}).unwrap();
+    assert_eq!(bare.mismatches.len(), 1);
+    assert_eq!(bare.state_differences, r.state_differences);
+    assert_eq!(bare.accounts, r.accounts);
 }
 
 #[test]

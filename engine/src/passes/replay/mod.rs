@@ -103,11 +103,11 @@ pub fn replay_within(
         )
     })?;
     checks.finish((store, &rebuilt), &mut r)?;
-    rebuilt.finish()?;
     progress(r.decisions);
     if !r.mismatches.is_empty() {
         // The stored state follows the recorded decisions, which differ from the replayed
         // ones: what that makes of the accounts is shown as the stored state reads.
+        rebuilt.finish()?;
         stored_differences(store, (&rebuilt, n), &mut r)?;
     }
     r.accounts = rebuilt.accounts();

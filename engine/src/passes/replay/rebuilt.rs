@@ -88,12 +88,13 @@ impl Rebuilt {
         Ok(())
     }
 
-    /// Every account rebuilt, once the last partition is done ([`Rebuilt::finish`]).
+    /// Every account rebuilt so far.
     pub(super) fn accounts(&self) -> usize {
         self.done + self.away + self.state.len()
     }
 
-    /// Puts the last partition's accounts in the scratch store with the others.
+    /// Puts the last partition's accounts in the scratch store with the others, for
+    /// [`Rebuilt::account`] to find.
     pub(super) fn finish(&mut self) -> Result<(), StoreError> {
         self.put_away(|_| false)?;
         self.done += self.away;
@@ -119,7 +120,11 @@ impl Rebuilt {
                     None => ids.push(id.clone()),
                 },
                 Read::Number(m) => match self.state.account_of_number(m) {
-                    Some(a) => ids.push(a.id.clone()),
+                    Some(a) => {
+                        if let Some(used) = self.uses.get_mut(&a.id) {
+                            used.0 = self.chunk;
+                        }
+                    }
                     None => numbers.push(m),
                 },
             });
