@@ -7,36 +7,23 @@
 //! changed since its partition's checkpoint, and not read or changed by a batch in flight
 //! (rated, not yet written: at most [`MOST_IN_FLIGHT`] before the batch being rated).
 
+use super::memory::{memory_of_account, Budget, Candidate, TYPICAL_RECORD};
 use crate::changed::Changed;
 use crate::store::{Commit, Store, StoreError};
 use rating::{AccountId, Catalog, Input, State, Timestamp};
-use rustc_hash::{FxHashMap, FxHashSet};
+use rustc_hash::FxHashMap;
 
 /// `--state-cache-mb` unless configured: with the process's other memory (RocksDB's memtables
 /// and caches), about 3.4 GB of resident set at ten million accounts.
 pub const DEFAULT_CACHE_MB: u64 = 2048;
-/// What an account takes in memory, estimated from its record: its parts and remembered ids
-/// unpacked, its entries in the state's indexes and here, and the allocator's share. Measured
-/// by the resident set at ten million accounts (2026-12-06): budgets of 1 024 and 2 560 MB held
-/// 718 000 and 1 913 000 accounts in 3.4 and 6.8 GB, some 2.8 KB an account, twice what four
-/// bytes a record byte and 256 an account had estimated.
-const MEMORY_PER_RECORD_BYTE: usize = 8;
-const MEMORY_PER_ACCOUNT: usize = 512;
-/// What an account of a record of `record` bytes is estimated to take in memory.
-pub fn memory_of_account(record: usize) -> usize {
-    record * MEMORY_PER_RECORD_BYTE + MEMORY_PER_ACCOUNT
-}
-
 /// The most batches any runner has rated and not yet written while it rates the next (a file
 /// run one, a Kafka run `kafka::stream::IN_FLIGHT`): an account they read or changed stays.
 pub const MOST_IN_FLIGHT: u64 = 2;
-/// An eviction leaves this share of the budget held, so that it runs once in many batches.
-const AFTER_EVICTION: (usize, usize) = (3, 4);
 
 /// What the engine knows of each account it holds.
 #[derive(Debug, Default)]
 pub(super) struct Held {
-    budget: usize,
+    budget: Budget,
     /// The estimated bytes of the accounts held.
     bytes: usize,
     /// The batch being rated, counted from the engine's open.
@@ -66,7 +53,7 @@ struct Use {
 impl Held {
     pub(super) fn with_budget(megabytes: u64) -> Held {
         Held {
-            budget: usize::try_from(megabytes.saturating_mul(1 << 20)).unwrap_or(usize::MAX),
+            budget: Budget::of_megabytes(megabytes),
             ..Held::default()
         }
     }
@@ -263,9 +250,8 @@ impl Held {
     /// Notes every account `state` holds (read whole from an older store, or a tail), so that
     /// the budget sees them and they may leave.
     pub(super) fn note_all(&mut self, state: &State) {
-        const UNKNOWN_RECORD: usize = 512;
         for account in state.accounts() {
-            self.note(&account.id, UNKNOWN_RECORD, None);
+            self.note(&account.id, TYPICAL_RECORD, None);
         }
     }
 
@@ -273,26 +259,20 @@ impl Held {
     /// part of it; never one whose record the store does not have yet (`dirty`, or read or
     /// changed by a batch in flight or this one). Returns how many left.
     pub(super) fn evict(&mut self, state: &mut State, dirty: &mut Changed) -> usize {
-        if self.bytes <= self.budget {
+        if !self.budget.exceeded_by(self.bytes) {
             return 0;
         }
         let in_flight = self.batch.saturating_sub(MOST_IN_FLIGHT);
-        let mut old: Vec<(u64, &AccountId)> = (self.uses.iter())
+        let candidates = (self.uses.iter())
             .filter(|(_, u)| u.batch < in_flight)
             .filter(|(id, _)| (state.index_of(id)).is_none_or(|i| !dirty.contains(i)))
-            .map(|(id, u)| (u.batch, id))
+            .map(|(id, u)| Candidate {
+                last_use: u.batch,
+                bytes: u.bytes,
+                id,
+            })
             .collect();
-        old.sort_unstable();
-        let target = self.budget / AFTER_EVICTION.1 * AFTER_EVICTION.0;
-        let mut bytes = self.bytes;
-        let mut gone = FxHashSet::default();
-        for (_, id) in old {
-            if bytes <= target {
-                break;
-            }
-            bytes -= self.uses[id].bytes;
-            gone.insert(id.clone());
-        }
+        let (gone, bytes) = self.budget.leaving(self.bytes, candidates);
         for id in &gone {
             self.uses.remove(id);
         }

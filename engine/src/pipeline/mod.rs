@@ -13,9 +13,11 @@ use rating::{apply, rate, Catalog, Decision, Input, Outcome, State, Timestamp};
 use std::path::Path;
 
 mod cache;
+mod memory;
 pub mod meter;
 mod reference;
-pub use cache::{memory_of_account, CacheCounts, DEFAULT_CACHE_MB, MOST_IN_FLIGHT};
+pub use cache::{CacheCounts, DEFAULT_CACHE_MB, MOST_IN_FLIGHT};
+pub(crate) use memory::{memory_of_account, Budget, Candidate, TYPICAL_RECORD};
 pub use reference::holds_reference;
 
 /// Limits of a batch: the most lines rated and committed together.

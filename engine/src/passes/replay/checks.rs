@@ -9,7 +9,7 @@
 //! each replayed account is compared with its record, read by id, in groups.
 
 use super::rebuilt::Rebuilt;
-use super::{ReplayReport, MAX_REPORTED};
+use super::report::{ReplayReport, MAX_REPORTED};
 use crate::store::{Store, StoreError};
 use rating::Account;
 

@@ -10,15 +10,12 @@
 //! held it when that account left memory, confirmed by the account's record once brought back
 //! (its holder may have given it up since, in memory).
 
+use crate::pipeline::{memory_of_account, Budget, Candidate, TYPICAL_RECORD};
 use crate::store::StoreError;
 use rating::event::Read;
 use rating::{Account, AccountId, Input, Msisdn, State};
 use rustc_hash::FxHashMap;
 
-/// An eviction leaves this share of the budget held, so that it runs once in many chunks.
-const AFTER_EVICTION: (usize, usize) = (3, 4);
-/// The record an account opened in memory is taken to have, until it is written.
-const TYPICAL_RECORD: usize = 300;
 /// The scratch store's memtable: the writes of evictions between two flushes.
 const SCRATCH_MEMTABLE: usize = 32 << 20;
 
@@ -29,7 +26,7 @@ pub(super) struct Rebuilt {
     partition: Option<u32>,
     window: i64,
     scratch: Scratch,
-    budget: usize,
+    budget: Budget,
     /// The chunk of entries being replayed, counted from the start.
     chunk: u64,
     /// Each account held: the last chunk that read it, and its estimated memory.
@@ -60,7 +57,7 @@ impl Rebuilt {
             partition: None,
             window,
             scratch: Scratch::new(scratch)?,
-            budget: usize::try_from(megabytes.saturating_mul(1 << 20)).unwrap_or(usize::MAX),
+            budget: Budget::of_megabytes(megabytes),
             chunk: 0,
             uses: FxHashMap::default(),
             bytes: 0,
@@ -145,7 +142,7 @@ impl Rebuilt {
             let id = account.id.clone();
             self.state.restore(account);
             self.state.restore_recent(&id, recent);
-            let bytes = crate::pipeline::memory_of_account(bytes);
+            let bytes = memory_of_account(bytes);
             self.uses.insert(id, (self.chunk, bytes));
             self.bytes += bytes;
             self.away -= 1;
@@ -161,8 +158,8 @@ impl Rebuilt {
         drop(self.state.take_renumbered());
         self.held_at_most = self.held_at_most.max(self.state.len());
         let opened = self.state.len().saturating_sub(self.uses.len());
-        let typical = crate::pipeline::memory_of_account(TYPICAL_RECORD);
-        if self.bytes + opened * typical <= self.budget {
+        let typical = memory_of_account(TYPICAL_RECORD);
+        if !(self.budget).exceeded_by(self.bytes + opened * typical) {
             return Ok(());
         }
         if opened > 0 {
@@ -174,18 +171,14 @@ impl Rebuilt {
                 }
             }
         }
-        let mut old: Vec<(u64, &AccountId)> = self.uses.iter().map(|(id, u)| (u.0, id)).collect();
-        old.sort_unstable();
-        let target = self.budget / AFTER_EVICTION.1 * AFTER_EVICTION.0;
-        let mut left = self.bytes;
-        let mut leaving = rustc_hash::FxHashSet::default();
-        for (_, id) in old {
-            if left <= target {
-                break;
-            }
-            left -= self.uses[id].1;
-            leaving.insert(id.clone());
-        }
+        let candidates = (self.uses.iter())
+            .map(|(id, &(last_use, bytes))| Candidate {
+                last_use,
+                bytes,
+                id,
+            })
+            .collect();
+        let (leaving, _) = self.budget.leaving(self.bytes, candidates);
         self.put_away(|a| !leaving.contains(&a.id))
     }
 
@@ -287,8 +280,8 @@ impl Scratch {
         })
     }
 
-    fn err(e: rocksdb::Error) -> StoreError {
-        StoreError::Io(format!("replay's scratch store: {e}"))
+    fn err(error: rocksdb::Error) -> StoreError {
+        StoreError::Io(format!("replay's scratch store: {error}"))
     }
 
     fn write(&self, batch: rocksdb::WriteBatch) -> Result<(), StoreError> {
