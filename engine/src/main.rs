@@ -540,6 +540,10 @@ struct OnlineArgs {
     /// number and which instance owns each partition.
     #[arg(long, default_value = engine::directory::DEFAULT_TOPIC)]
     directory_topic: String,
+    /// Kafka: the folder the directory's local copy is made in, on disk (and removed from at
+    /// exit); the system's temporary folder if not given.
+    #[arg(long, value_name = "DIR")]
+    directory_scratch: Option<PathBuf>,
     /// Kafka: the Diameter URI other instances redirect this instance's subscribers' requests
     /// to (Redirect-Host); by default `aaa://ORIGIN-HOST:PORT;transport=tcp`, the port the
     /// server listens on.
@@ -1277,7 +1281,8 @@ fn group_source(
     };
     let (source, changelog) = engine::stream::synchronous_source(brokers, &options, engine)
         .with_context(|| format!("joining the consumer group at {brokers}"))?;
-    let directory = engine::directory::Directory::open(brokers, &args.directory_topic)
+    let scratch = args.directory_scratch.as_deref();
+    let directory = engine::directory::Directory::open(brokers, &args.directory_topic, scratch)
         .with_context(|| format!("reading the directory {}", args.directory_topic))?;
     let membership = engine::online::Membership {
         source,

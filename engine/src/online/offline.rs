@@ -62,16 +62,24 @@ impl Membership {
         partitions: &[u32],
     ) -> Result<(), EngineError> {
         let count = engine.partitions();
-        // Only the numbers of the partitions claimed: the index may hold millions.
-        let mut held = Vec::new();
-        for holder in engine.store.all_holders() {
-            let (msisdn, account) = holder?;
-            let partition = crate::partition::of_bytes(account.as_bytes(), count);
-            if partitions.contains(&partition) {
-                held.push((msisdn, partition));
+        // The index is read beside the directory, neither held whole (it may hold millions); a
+        // failure to read it stops the comparison, and nothing is published.
+        let mut failure = None;
+        let held = (engine.store.all_holders()).map_while(|holder| match holder {
+            Ok((msisdn, account)) => Some((
+                msisdn,
+                crate::partition::of_bytes(account.as_bytes(), count),
+            )),
+            Err(error) => {
+                failure = Some(error);
+                None
             }
+        });
+        let differences = self.directory.differences(partitions, held);
+        if let Some(error) = failure {
+            return Err(error.into());
         }
-        let differences = self.directory.differences(partitions, held.into_iter());
+        let differences = differences.map_err(kafka_failed)?;
         if !differences.is_empty() {
             tracing::info!(
                 numbers = differences.len(),

@@ -60,10 +60,15 @@ pub fn route(engine: &mut Engine, directory: Option<&Directory>, input: &Input) 
     }
     let owner = match input {
         Input::Session(request) => match directory.whereabouts(request.msisdn) {
-            Whereabouts::Nowhere if engine.owns(partition) => return Route::Here,
-            Whereabouts::Nowhere => return Route::Unknown(request.msisdn),
-            Whereabouts::Partition(p, _) if engine.owns(p) => None,
-            Whereabouts::Partition(_, owner) => owner,
+            Ok(Whereabouts::Nowhere) if engine.owns(partition) => return Route::Here,
+            Ok(Whereabouts::Nowhere) => return Route::Unknown(request.msisdn),
+            Ok(Whereabouts::Partition(p, _)) if engine.owns(p) => None,
+            Ok(Whereabouts::Partition(_, owner)) => owner,
+            // Not known now: to be sent again, as while a partition moves.
+            Err(error) => {
+                tracing::error!(%error, "the directory");
+                None
+            }
         },
         // A refund names its account, whose partition is a function of its id.
         _ => directory.owner(partition),

@@ -11,27 +11,27 @@
 //!
 //! A number claimed by two partitions (while it moves from one account to another across
 //! partitions) is the latest claim's. Every key has one writer, the owner of its partition, so
-//! compaction keeps the truth of each.
+//! compaction keeps the truth of each. What has been read is kept in a local copy whose memory
+//! is bounded ([`map`]), not by the numbers.
+
+mod map;
 
 use crate::kafka::{self, DeliveryContext, KafkaSourceError};
 pub use crate::store::NumberHeld;
+use map::Map;
 use rating::Msisdn;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
 use rdkafka::producer::{BaseRecord, Producer, ThreadedProducer};
 use rdkafka::{Message, Offset, TopicPartitionList};
-use rustc_hash::FxHashMap;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// The default topic name.
 pub const DEFAULT_TOPIC: &str = "ratel.directory";
-/// How long opening waits to have read the topic to its end.
+/// How long opening waits for the reading of the topic to move on, until it reaches its end.
 pub const CATCH_UP: Duration = Duration::from_secs(30);
-/// The most partitions one number may be claimed by at once (a number moving between accounts
-/// is claimed by two for a moment); more claims push the oldest out.
-const MAX_CLAIMS: usize = 4;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DirectoryError {
@@ -39,8 +39,10 @@ pub enum DirectoryError {
     Topic(#[from] KafkaSourceError),
     #[error("kafka: {0}")]
     Kafka(#[from] KafkaError),
-    #[error("the directory topic {0} was not read to its end within {1:?}")]
+    #[error("the reading of the directory topic {0} stopped short of its end for {1:?}")]
     Behind(String, Duration),
+    #[error(transparent)]
+    Local(#[from] map::LocalCopyError),
     #[error("the directory's reader: {0}")]
     Reader(std::io::Error),
     #[error("an identity of 1 to 255 bytes, host and URI, is needed: {0:?}")]
@@ -58,87 +60,10 @@ pub enum Whereabouts {
     Partition(u32, Option<Owner>),
 }
 
-/// What the topic says, as far as it has been read.
-#[derive(Default)]
-struct Map {
-    owners: FxHashMap<u32, Owner>,
-    /// The partitions that claim each number, the latest claim last.
-    numbers: FxHashMap<u64, Vec<u32>>,
-}
-
-impl Map {
-    /// See [`Directory::differences`].
-    fn differences(
-        &self,
-        partitions: &[u32],
-        held: impl Iterator<Item = (Msisdn, u32)>,
-    ) -> Vec<NumberHeld> {
-        let mut placed: FxHashMap<u64, u32> = FxHashMap::default();
-        for (&m, claims) in &self.numbers {
-            if let Some(&p) = claims.last().filter(|p| partitions.contains(p)) {
-                placed.insert(m, p);
-            }
-        }
-        let mut differences = Vec::new();
-        for (msisdn, partition) in held.filter(|(_, p)| partitions.contains(p)) {
-            if placed.remove(&msisdn.0) != Some(partition) {
-                differences.push(NumberHeld {
-                    msisdn,
-                    partition,
-                    held: true,
-                });
-            }
-        }
-        for (m, partition) in placed {
-            differences.push(NumberHeld {
-                msisdn: Msisdn(m),
-                partition,
-                held: false,
-            });
-        }
-        differences
-    }
-
-    /// Applies one message.
-    fn apply(&mut self, entry: Entry) {
-        match entry {
-            Entry::Owner {
-                partition,
-                owner: Some(owner),
-            } => {
-                self.owners.insert(partition, owner);
-            }
-            Entry::Owner {
-                partition,
-                owner: None,
-            } => {
-                self.owners.remove(&partition);
-            }
-            Entry::Number {
-                msisdn,
-                partition,
-                held,
-            } => {
-                let claims = self.numbers.entry(msisdn).or_default();
-                claims.retain(|&claimed| claimed != partition);
-                if held {
-                    if claims.len() == MAX_CLAIMS {
-                        claims.remove(0);
-                    }
-                    claims.push(partition);
-                }
-                if claims.is_empty() {
-                    self.numbers.remove(&msisdn);
-                }
-            }
-        }
-    }
-}
-
 /// The directory: published to as this instance's partitions change, and followed by a thread
 /// of its own.
 pub struct Directory {
-    map: Arc<RwLock<Map>>,
+    map: Arc<Map>,
     producer: ThreadedProducer<DeliveryContext>,
     topic: String,
     me: Option<Owner>,
@@ -150,9 +75,15 @@ pub struct Directory {
 
 impl Directory {
     /// Opens the directory topic (made, compacted, if missing), and reads it to its end before
-    /// returning; a thread follows it from then on.
-    pub fn open(brokers: &str, topic: &str) -> Result<Directory, DirectoryError> {
+    /// returning; a thread follows it from then on. What it reads is kept in a local copy made
+    /// in `scratch` (the system's temporary folder if `None`) and removed when dropped.
+    pub fn open(
+        brokers: &str,
+        topic: &str,
+        scratch: Option<&std::path::Path>,
+    ) -> Result<Directory, DirectoryError> {
         ensure_topic(brokers, topic)?;
+        let map = Arc::new(Map::open(scratch)?);
         let consumer: BaseConsumer = kafka::client_config(brokers)
             .set("group.id", "ratel-directory")
             .set("enable.auto.commit", "false")
@@ -162,7 +93,6 @@ impl Directory {
         assignment.add_partition_offset(topic, 0, Offset::Beginning)?;
         consumer.assign(&assignment)?;
         let (_, end) = consumer.fetch_watermarks(topic, 0, Duration::from_secs(10))?;
-        let map = Arc::new(RwLock::new(Map::default()));
         let stop = Arc::new(AtomicBool::new(false));
         let read = Arc::new(AtomicI64::new(0));
         let reader = {
@@ -172,9 +102,15 @@ impl Directory {
                 .spawn(move || follow(&consumer, &map, &stop, &read))
                 .map_err(DirectoryError::Reader)?
         };
-        let started = Instant::now();
+        // A directory of millions of numbers takes longer than CATCH_UP to read; a reading that
+        // stops moving does not end.
+        let (mut moved, mut at) = (Instant::now(), 0);
         while read.load(Ordering::Acquire) < end {
-            if started.elapsed() > CATCH_UP {
+            let now_at = read.load(Ordering::Acquire);
+            if now_at > at {
+                (moved, at) = (Instant::now(), now_at);
+            }
+            if moved.elapsed() > CATCH_UP {
                 stop.store(true, Ordering::Release);
                 return Err(DirectoryError::Behind(topic.to_string(), CATCH_UP));
             }
@@ -237,9 +173,8 @@ impl Directory {
         &self,
         partitions: &[u32],
         held: impl Iterator<Item = (Msisdn, u32)>,
-    ) -> Vec<NumberHeld> {
-        let map = self.map.read().expect("not poisoned");
-        map.differences(partitions, held)
+    ) -> Result<Vec<NumberHeld>, DirectoryError> {
+        Ok(self.map.differences(partitions, held)?)
     }
 
     /// Publishes which partitions now hold or no longer hold the numbers a batch changed, and
@@ -271,18 +206,16 @@ impl Directory {
     }
 
     /// Where `msisdn` is, as far as the topic has been read.
-    pub fn whereabouts(&self, msisdn: Msisdn) -> Whereabouts {
-        let map = self.map.read().expect("not poisoned");
-        match map.numbers.get(&msisdn.0).and_then(|claims| claims.last()) {
-            Some(&p) => Whereabouts::Partition(p, map.owners.get(&p).cloned()),
+    pub fn whereabouts(&self, msisdn: Msisdn) -> Result<Whereabouts, DirectoryError> {
+        Ok(match self.map.latest_claim(msisdn)? {
+            Some(p) => Whereabouts::Partition(p, self.map.owner(p)),
             None => Whereabouts::Nowhere,
-        }
+        })
     }
 
     /// The owner of `partition`, as far as the topic has been read.
     pub fn owner(&self, partition: u32) -> Option<Owner> {
-        let map = self.map.read().expect("not poisoned");
-        map.owners.get(&partition).cloned()
+        self.map.owner(partition)
     }
 }
 
@@ -296,14 +229,19 @@ impl Drop for Directory {
 }
 
 /// Reads the topic into `map` until told to stop; `read` is the next offset applied.
-fn follow(consumer: &BaseConsumer, map: &RwLock<Map>, stop: &AtomicBool, read: &AtomicI64) {
+fn follow(consumer: &BaseConsumer, map: &Map, stop: &AtomicBool, read: &AtomicI64) {
     while !stop.load(Ordering::Acquire) {
         match consumer.poll(Duration::from_millis(100)) {
             Some(Ok(message)) => {
                 let key = message.key().unwrap_or_default();
                 // A message of another form (a later version's) is skipped.
                 if let Some(entry) = Entry::decode(key, message.payload()) {
-                    map.write().expect("not poisoned").apply(entry);
+                    let place = u64::try_from(message.offset()).unwrap_or_default();
+                    if let Err(error) = map.apply(entry, place) {
+                        // Not read: opening waits no further, and requests find it behind.
+                        tracing::error!(%error, "the directory's local copy");
+                        return;
+                    }
                 }
                 read.store(message.offset() + 1, Ordering::Release);
             }
@@ -332,83 +270,4 @@ fn ensure_topic(brokers: &str, topic: &str) -> Result<(), KafkaSourceError> {
         return Ok(());
     }
     kafka::create_topics_with(brokers, &[topic], 1, &[("cleanup.policy", "compact")])
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn held(msisdn: u64, partition: u32, held: bool) -> Entry {
-        Entry::Number {
-            msisdn,
-            partition,
-            held,
-        }
-    }
-
-    #[test]
-    fn the_latest_claim_of_a_number_wins_and_a_release_takes_only_its_own() {
-        let mut map = Map::default();
-        map.apply(held(79_001_000_001, 3, true));
-        map.apply(held(79_001_000_001, 5, true));
-        assert_eq!(map.numbers[&79_001_000_001], vec![3, 5]);
-        map.apply(held(79_001_000_001, 5, false));
-        assert_eq!(map.numbers[&79_001_000_001], vec![3]);
-        map.apply(held(79_001_000_001, 3, false));
-        assert!(!map.numbers.contains_key(&79_001_000_001));
-    }
-
-    #[test]
-    fn the_differences_with_a_store_claim_what_is_missing_and_release_what_is_gone() {
-        let mut map = Map::default();
-        for (msisdn, partition) in [(1, 0), (2, 0), (3, 1), (4, 1)] {
-            map.apply(held(msisdn, partition, true));
-        }
-        // The store's partition 0 holds 1 and 4 (moved from 1); 3 is partition 1's, not given.
-        let store = [(Msisdn(1), 0), (Msisdn(4), 0), (Msisdn(3), 1)];
-        let mut found = map.differences(&[0], store.into_iter());
-        found.sort_by_key(|n| n.msisdn.0);
-        let number = |m, partition, held| NumberHeld {
-            msisdn: Msisdn(m),
-            partition,
-            held,
-        };
-        assert_eq!(found, vec![number(2, 0, false), number(4, 0, true)]);
-        for n in &found {
-            map.apply(held(n.msisdn.0, n.partition, n.held));
-        }
-        assert!(
-            map.differences(&[0], store.into_iter()).is_empty(),
-            "put right"
-        );
-    }
-
-    #[test]
-    fn an_owner_is_the_last_written_and_a_tombstone_removes_it() {
-        let mut map = Map::default();
-        let owner = |host: &str| Entry::Owner {
-            partition: 7,
-            owner: Some(Owner {
-                host: host.into(),
-                uri: format!("aaa://{host}:3868"),
-            }),
-        };
-        map.apply(owner("a"));
-        map.apply(owner("b"));
-        assert_eq!(map.owners[&7].host, "b");
-        map.apply(Entry::Owner {
-            partition: 7,
-            owner: None,
-        });
-        assert!(map.owners.is_empty());
-    }
-
-    #[test]
-    fn claims_beyond_the_limit_push_the_oldest_out() {
-        let mut map = Map::default();
-        for partition in 0..10u32 {
-            map.apply(held(5, partition, true));
-        }
-        assert_eq!(map.numbers[&5], vec![6, 7, 8, 9]);
-    }
 }
