@@ -42,6 +42,19 @@ struct Size {
     /// An account's record (`rating::record`) in bytes: the median, 90th and 99th percentiles
     /// and the largest.
     records: [usize; 4],
+    /// The records of typical prepaid accounts ([`typical_records`]).
+    typical: TypicalRecords,
+}
+
+/// The records of typical prepaid accounts: one number. Medians of the whole record, of the
+/// account without its ids, of the ids it remembers and of its number's buckets.
+#[derive(Default)]
+struct TypicalRecords {
+    accounts: usize,
+    record: usize,
+    account_part: usize,
+    ids: usize,
+    buckets: usize,
 }
 
 /// The sizes of `state`'s account records: median, 90th and 99th percentiles, largest.
@@ -61,6 +74,35 @@ fn record_sizes(state: &rating::State) -> [usize; 4] {
     match sizes.is_empty() {
         true => [0; 4],
         false => [at(0.5), at(0.9), at(0.99), at(1.0)],
+    }
+}
+
+/// The medians of [`TypicalRecords`] among `state`'s accounts of one number. The account's part is its record
+/// written with no ids; the ids' part is the rest.
+fn typical_records(state: &rating::State) -> TypicalRecords {
+    let mut bytes = Vec::new();
+    let no_ids = rating::recent::Recent::default();
+    let (mut records, mut account_parts, mut ids) = (Vec::new(), Vec::new(), Vec::new());
+    let mut buckets = Vec::new();
+    for account in state.accounts().filter(|a| a.numbers.len() == 1) {
+        buckets.push(account.numbers[0].buckets.len());
+        let recent = (state.recent(&account.id)).expect("every account holds its ids");
+        rating::record::encode_account(account, recent, &mut bytes);
+        records.push(bytes.len());
+        rating::record::encode_account(account, &no_ids, &mut bytes);
+        account_parts.push(bytes.len());
+        ids.push(recent.len() + recent.kept().len());
+    }
+    let median = |mut values: Vec<usize>| {
+        values.sort_unstable();
+        values.get(values.len() / 2).copied().unwrap_or(0)
+    };
+    TypicalRecords {
+        accounts: records.len(),
+        record: median(records),
+        account_part: median(account_parts),
+        ids: median(ids),
+        buckets: median(buckets),
     }
 }
 
@@ -120,6 +162,7 @@ fn main() {
         let state_bytes = (ratel_benches::live() - before).max(0) as u64;
         let ids = state.seen_count() as u64;
         let records = record_sizes(&state);
+        let typical = typical_records(&state);
         drop(state);
         eprintln!("{accounts} accounts: ratel run");
         let data = dir.join("store");
@@ -152,6 +195,7 @@ fn main() {
             disk_state: state_on_disk(&data),
             disk_all: dir_size(&data),
             records,
+            typical,
         });
         // After every size: a long run that stops early still leaves what it measured.
         std::fs::write(
@@ -252,6 +296,18 @@ fn report(results: &[Size], days: u32, batch: usize, kafka: bool) -> String {
             r.ids,
             r.disk_state / r.accounts.max(1),
             r.disk_all / r.accounts.max(1)
+        );
+    }
+    let _ = writeln!(
+        s,
+        "\nAccounts of one number, medians:\n\n| accounts | accounts of one number | record | the account without its ids | ids remembered | buckets |\n|---|---|---|---|---|---|"
+    );
+    for r in results {
+        let t = &r.typical;
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} B | {} B | {} | {} |",
+            r.accounts, t.accounts, t.record, t.account_part, t.ids, t.buckets
         );
     }
     if let (Some(first), Some(last)) = (results.first(), results.last()) {

@@ -156,11 +156,21 @@ pub fn reset_peak() {
 
 /// The process's peak resident set since the last [`reset_peak`], in bytes.
 pub fn peak() -> u64 {
+    memory_status("VmHWM:")
+}
+
+/// The process's resident set now, in bytes.
+pub fn resident() -> u64 {
+    memory_status("VmRSS:")
+}
+
+/// A field of the process's status in bytes (Linux), or 0 where it cannot be read.
+fn memory_status(field: &str) -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
             s.lines()
-                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .find_map(|l| l.strip_prefix(field))
                 .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
         })
         .map_or(0, |kb| kb * 1024)

@@ -54,6 +54,16 @@ impl Map {
         options.create_if_missing(true);
         options.set_write_buffer_size(MEMTABLE);
         options.set_max_write_buffer_number(2);
+        // A lookup seeks a number's claims: a bloom filter of the numbers lets it pass by the
+        // files that hold none.
+        options.set_prefix_extractor(rocksdb::SliceTransform::create_fixed_prefix(8));
+        let mut table = rocksdb::BlockBasedOptions::default();
+        table.set_bloom_filter(10.0, false);
+        table.set_whole_key_filtering(false);
+        // The filters and indexes stay beside the cache, about 1.3 bytes a number: held in the
+        // cache (`cache_index_and_filter_blocks`), lookups at five million numbers fell from
+        // 44 000 to 2 700 a second (benches/benches/directory.rs, 2026-12-07).
+        options.set_block_based_table_factory(&table);
         let claims = rocksdb::DB::open(&options, folder.path()).map_err(local)?;
         Ok(Map {
             claims,
@@ -114,7 +124,9 @@ impl Map {
     /// The partition of the latest claim on `msisdn`, if any claims it.
     pub(super) fn latest_claim(&self, msisdn: Msisdn) -> Result<Option<u32>, LocalCopyError> {
         self.check()?;
-        let mut claims = self.claims.raw_iterator();
+        let mut one_number = rocksdb::ReadOptions::default();
+        one_number.set_prefix_same_as_start(true);
+        let mut claims = self.claims.raw_iterator_opt(one_number);
         claims.seek(msisdn.0.to_be_bytes());
         let mut latest: Option<(u64, u32)> = None;
         while let Some((number, partition, place)) = decode(&claims)? {
@@ -203,7 +215,9 @@ struct Placed<'a> {
 
 impl<'a> Placed<'a> {
     fn new(map: &'a Map, partitions: &'a [u32]) -> Result<Placed<'a>, LocalCopyError> {
-        let mut claims = map.claims.raw_iterator();
+        let mut every_number = rocksdb::ReadOptions::default();
+        every_number.set_total_order_seek(true);
+        let mut claims = map.claims.raw_iterator_opt(every_number);
         claims.seek_to_first();
         let mut placed = Placed {
             claims,
