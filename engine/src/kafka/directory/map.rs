@@ -128,18 +128,10 @@ impl Map {
         one_number.set_prefix_same_as_start(true);
         let mut claims = self.claims.raw_iterator_opt(one_number);
         claims.seek(msisdn.0.to_be_bytes());
-        let mut latest: Option<(u64, u32)> = None;
-        while let Some((number, partition, place)) = decode(&claims)? {
-            if number != msisdn.0 {
-                break;
-            }
-            if latest.is_none_or(|(before, _)| place > before) {
-                latest = Some((place, partition));
-            }
-            claims.next();
-        }
-        claims.status().map_err(local)?;
-        Ok(latest.map(|(_, partition)| partition))
+        let found = latest_of_next_number(&mut claims)?;
+        Ok(found
+            .filter(|&(number, _)| number == msisdn.0)
+            .map(|(_, partition)| partition))
     }
 
     pub(super) fn owner(&self, partition: u32) -> Option<Owner> {
@@ -235,23 +227,36 @@ impl<'a> Placed<'a> {
     /// Moves to the next number placed in one of the partitions.
     fn advance(&mut self) -> Result<(), LocalCopyError> {
         self.next = None;
-        while let Some((number, partition, place)) = decode(&self.claims)? {
-            let mut latest = (place, partition);
-            self.claims.next();
-            while let Some((same, partition, place)) = decode(&self.claims)? {
-                if same != number {
-                    break;
-                }
-                latest = latest.max((place, partition));
-                self.claims.next();
-            }
-            if self.partitions.contains(&latest.1) {
-                self.next = Some((number, latest.1));
-                return Ok(());
+        while let Some((number, partition)) = latest_of_next_number(&mut self.claims)? {
+            if self.partitions.contains(&partition) {
+                self.next = Some((number, partition));
+                break;
             }
         }
-        self.claims.status().map_err(local)
+        Ok(())
     }
+}
+
+/// The number at `claims`' position and the partition of its latest claim, `claims` moved past
+/// its claims; `None` at the end.
+fn latest_of_next_number(
+    claims: &mut rocksdb::DBRawIterator<'_>,
+) -> Result<Option<(u64, u32)>, LocalCopyError> {
+    let Some((number, partition, place)) = decode(claims)? else {
+        claims.status().map_err(local)?;
+        return Ok(None);
+    };
+    let mut latest = (place, partition);
+    claims.next();
+    while let Some((same, partition, place)) = decode(claims)? {
+        if same != number {
+            break;
+        }
+        latest = latest.max((place, partition));
+        claims.next();
+    }
+    claims.status().map_err(local)?;
+    Ok(Some((number, latest.1)))
 }
 
 #[cfg(test)]
