@@ -239,16 +239,27 @@ fn report(results: &[Size], days: u32, batch: usize, cache_mb: u64) -> String {
         let replay = r.replay.as_ref().map_or("not measured".to_string(), |m| {
             format!("{:.0} ({:.0} MB)", m.rate(), m.peak as f64 / 1e6)
         });
+        let (raw_rate, ratio, raw_cpu) = r.raw.as_ref().map_or(
+            ("not measured".to_string(), "–".to_string(), "–".to_string()),
+            |raw| {
+                let ratio = 100.0 * r.run.rate() / raw.rate();
+                (
+                    format!("{:.0}", raw.rate()),
+                    format!("{ratio:.0} %"),
+                    format!("{:.2}", raw.cpu_per_event()),
+                )
+            },
+        );
         let _ = writeln!(
             s,
-            "| {} | {} | {:.0} | {:.0} | {:.0} % | {:.2} / {:.2} | {:.0} MB | {} | {:.0} | {:.2} s ({} held) | {} |",
+            "| {} | {} | {:.0} | {} | {} | {:.2} / {} | {:.0} MB | {} | {:.0} | {:.2} s ({} held) | {} |",
             r.accounts,
             r.events,
             r.run.rate(),
-            r.raw.as_ref().map_or(0.0, Measure::rate),
-            100.0 * r.run.rate() / r.raw.as_ref().map_or(f64::NAN, Measure::rate),
+            raw_rate,
+            ratio,
             r.run.cpu_per_event(),
-            r.raw.as_ref().map_or(f64::NAN, Measure::cpu_per_event),
+            raw_cpu,
             r.run.peak as f64 / 1e6,
             r.held,
             r.store_bytes as f64 / r.accounts as f64,
@@ -258,7 +269,8 @@ fn report(results: &[Size], days: u32, batch: usize, cache_mb: u64) -> String {
         );
     }
     where_the_time_goes(&mut s, results);
-    if let (Some(base), Some(last)) = (base, results.last()) {
+    // A single size has nothing to be compared with.
+    if let (Some(base), Some(last), true) = (base, results.last(), results.len() > 1) {
         let _ = writeln!(
             s,
             "\nAt {} accounts `ratel run` made {:.0} % of its rate at {}.",
