@@ -287,28 +287,25 @@ fn where_the_time_goes(s: &mut String, results: &[Size]) {
     let _ = writeln!(
         s,
         "\nWhere the time went (CPU seconds by thread; the engine's rating thread is the \
-         harness's main thread; bytes an event):\n\n| accounts | CPU s by thread | held / from records \
-         kept / from the store | accounts read from the store an event | written by the engine | WAL | flushed | \
+         harness's main thread; bytes an event):\n\n| accounts | CPU s by thread | cache hit rate | \
+         accounts read from the store an event | written by the engine | WAL | flushed | \
          compaction read / written | write amplification | block cache misses an event |\n\
          |---|---|---|---|---|---|---|---|---|---|"
     );
-    let share = |part: u64, looked: f64| 100.0 * part as f64 / looked;
     for r in results {
         let events = r.events.max(1) as f64;
         let threads: Vec<String> = (r.threads.iter())
             .map(|(name, seconds)| format!("{name} {seconds:.1}"))
             .collect();
-        let looked = (r.cache.hits + r.cache.reused + r.cache.reads).max(1) as f64;
+        let looked = (r.cache.hits + r.cache.reads).max(1) as f64;
         let io = &r.io;
         let disk = io.wal + io.flushed + io.compaction_written;
         let _ = writeln!(
             s,
-            "| {} | {} | {:.1} / {:.1} / {:.1} % | {:.2} | {:.0} | {:.0} | {:.0} | {:.0} / {:.0} | {:.1} | {:.2} |",
+            "| {} | {} | {:.1} % | {:.2} | {:.0} | {:.0} | {:.0} | {:.0} / {:.0} | {:.1} | {:.2} |",
             r.accounts,
             threads.join(", "),
-            share(r.cache.hits, looked),
-            share(r.cache.reused, looked),
-            share(r.cache.reads, looked),
+            100.0 * r.cache.hits as f64 / looked,
             r.cache.reads as f64 / events,
             io.written as f64 / events,
             io.wal as f64 / events,

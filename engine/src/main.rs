@@ -197,9 +197,7 @@ struct RunArgs {
     checkpoint_every: u64,
     /// Megabytes of accounts kept in memory beyond those the batches in flight read: the
     /// store holds every account, and an account not held is read from it when an input needs
-    /// it. Accounts take it first; the records of accounts that left memory (an eighth of an
-    /// account's memory each) take what they leave, up to half. The memory of a run is
-    /// bounded by this, not by the number of accounts.
+    /// it. The memory of a run is bounded by this, not by the number of accounts.
     #[arg(long, default_value_t = engine::pipeline::DEFAULT_CACHE_MB,
           value_parser = clap::value_parser!(u64).range(0..=1 << 20))]
     state_cache_mb: u64,
@@ -496,9 +494,7 @@ struct OnlineArgs {
     data: PathBuf,
     /// Megabytes of accounts kept in memory beyond those the batches in flight read: the
     /// store holds every account, and an account not held is read from it when an input needs
-    /// it. Accounts take it first; the records of accounts that left memory (an eighth of an
-    /// account's memory each) take what they leave, up to half. The memory of a run is
-    /// bounded by this, not by the number of accounts.
+    /// it. The memory of a run is bounded by this, not by the number of accounts.
     #[arg(long, default_value_t = engine::pipeline::DEFAULT_CACHE_MB,
           value_parser = clap::value_parser!(u64).range(0..=1 << 20))]
     state_cache_mb: u64,

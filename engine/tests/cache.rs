@@ -3,8 +3,7 @@
 //! alike, entry for entry, over one partition or several, with records written every batch
 //! or at checkpoints, and across a restart; and an engine opened on a store reads only what
 //! its log after the checkpoints changed. Replay, likewise, finds the same with its accounts
-//! held in memory and with none held between chunks of the log. An engine whose accounts leave
-//! memory and come back from the records it kept of them decides alike too.
+//! held in memory and with none held between chunks of the log.
 
 mod common;
 
@@ -112,66 +111,6 @@ fn an_engine_that_drops_every_account_it_may_decides_as_one_that_holds_them_all(
             let audit = engine::audit::audit(&store).unwrap();
             assert!(audit.ok(), "{:#?}", audit.listed);
         }
-    }
-}
-
-/// `file` with every `every`th line of it delivered again `later` lines after it: repeats
-/// that only the ids an account remembers tell from new inputs.
-fn with_repeats(file: &Path, later: usize, every: usize) -> std::path::PathBuf {
-    let text = std::fs::read_to_string(file).unwrap();
-    let lines: Vec<&str> = text.lines().collect();
-    let mut out = String::new();
-    for (j, line) in lines.iter().enumerate() {
-        out.push_str(line);
-        out.push('\n');
-        if j >= later && (j - later).is_multiple_of(every) {
-            out.push_str(lines[j - later]);
-            out.push('\n');
-        }
-    }
-    let repeated = file.with_file_name("repeated.jsonl");
-    std::fs::write(&repeated, out).unwrap();
-    repeated
-}
-
-#[test]
-fn accounts_that_left_memory_come_back_from_their_records_kept_and_decide_alike() {
-    let tmp = tempfile::tempdir().unwrap();
-    let file = with_repeats(&workload(tmp.path(), 1_500, 4, 31), 3_000, 37);
-    for partitions in [1, 2] {
-        let whole = tmp.path().join(format!("whole-{partitions}"));
-        let mut e = engine(&whole, partitions, 1024, 5_000);
-        e.run_file(&file).unwrap();
-        assert!(e.counters.duplicates > 500, "{:?}", e.counters);
-        drop(e);
-        // Seven megabytes hold every account (some 2.9 kB each): none leaves, so no record is
-        // kept, though half the budget would not have held them all.
-        let roomy = tmp.path().join(format!("roomy-{partitions}"));
-        let mut e = engine(&roomy, partitions, 7, 5_000);
-        e.run_file(&file).unwrap();
-        assert_eq!(e.records_kept(), 0);
-        let counted = e.cache_counts();
-        assert_eq!((counted.reused, counted.reads), (0, 0), "{counted:?}");
-        drop(e);
-        // A megabyte: the records take half of it, those of about a thousand accounts that
-        // left; the other half holds a couple of hundred accounts; the rest come from the store.
-        let small = tmp.path().join(format!("small-{partitions}"));
-        let mut e = engine(&small, partitions, 1, 5_000);
-        e.run_file(&file).unwrap();
-        let counted = e.cache_counts();
-        assert!(counted.reused > 1_500 && counted.reads > 0, "{counted:?}");
-        // More records than the rest holds of accounts (some 180 of about 2.9 kB).
-        assert!(e.records_kept() > 200, "{} records kept", e.records_kept());
-        drop(e);
-        assert!(
-            log_of(&whole) == log_of(&small) && log_of(&whole) == log_of(&roomy),
-            "{partitions} partitions: the logs differ"
-        );
-        let store = Store::open(&small).unwrap();
-        let report = engine::replay::replay(&store, |_| {}).unwrap();
-        assert!(report.ok(), "{report:?}");
-        let audit = engine::audit::audit(&store).unwrap();
-        assert!(audit.ok(), "{:#?}", audit.listed);
     }
 }
 

@@ -39,10 +39,9 @@ pub const ACCOUNTS_HELD_BYTES: &str = "ratel_accounts_held_bytes";
 pub const ACCOUNTS_EVICTED: &str = "ratel_accounts_evicted_total";
 pub const ACCOUNT_HITS: &str = "ratel_account_cache_hits_total";
 pub const ACCOUNTS_READ: &str = "ratel_accounts_read_total";
-pub const ACCOUNT_RECORDS_REUSED: &str = "ratel_account_records_reused_total";
 
 /// Every metric ratel exports itself (histograms also as `_bucket`, `_sum` and `_count`).
-pub const NAMES: [&str; 33] = [
+pub const NAMES: [&str; 32] = [
     INPUTS,
     TICKS,
     DERIVED,
@@ -75,7 +74,6 @@ pub const NAMES: [&str; 33] = [
     ACCOUNTS_EVICTED,
     ACCOUNT_HITS,
     ACCOUNTS_READ,
-    ACCOUNT_RECORDS_REUSED,
 ];
 
 /// The process's own figures (CPU, memory, descriptors), Prometheus's standard `process_*`.
@@ -241,7 +239,7 @@ fn describe_store_and_http() {
     describe_gauge!(
         ACCOUNTS_HELD_BYTES,
         Unit::Bytes,
-        "The estimated bytes of the accounts held in memory and of the records kept of those that left it, which --state-cache-mb bounds."
+        "The estimated bytes of the accounts held in memory, which --state-cache-mb bounds."
     );
     describe_counter!(
         ACCOUNTS_EVICTED,
@@ -254,10 +252,6 @@ fn describe_store_and_http() {
     describe_counter!(
         ACCOUNTS_READ,
         "Accounts a batch read that were read in from the store (the cache's misses)."
-    );
-    describe_counter!(
-        ACCOUNT_RECORDS_REUSED,
-        "Accounts a batch read that were decoded from their records kept in memory after they left it (no store read)."
     );
     describe_gauge!(
         LIVE_SST,

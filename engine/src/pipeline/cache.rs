@@ -5,18 +5,12 @@
 //!
 //! An account leaves memory only when its record in the store is current and written: not
 //! changed since its partition's checkpoint, and not read or changed by a batch in flight
-//! (rated, not yet written: at most [`MOST_IN_FLIGHT`] before the batch being rated). Its record
-//! then stays in memory as bytes (`records`), and is decoded from there if the account is
-//! needed again before it goes too. The records take from the budget what the accounts held
-//! leave of it, up to a share ([`RECORDS_SHARE`]): while every account fits, none is kept as a
-//! record.
+//! (rated, not yet written: at most [`MOST_IN_FLIGHT`] before the batch being rated).
 
 use super::memory::{memory_of_account, Budget, Candidate, TYPICAL_RECORD};
-use super::records::Records;
 use crate::changed::Changed;
 use crate::store::{Commit, Store, StoreError};
-use rating::recent::Recent;
-use rating::{Account, AccountId, Catalog, Input, State, Timestamp};
+use rating::{AccountId, Catalog, Input, State, Timestamp};
 use rustc_hash::FxHashMap;
 
 /// `--state-cache-mb` unless configured: with the process's other memory (RocksDB's memtables
@@ -25,34 +19,25 @@ pub const DEFAULT_CACHE_MB: u64 = 2048;
 /// The most batches any runner has rated and not yet written while it rates the next (a file
 /// run one, a Kafka run `kafka::stream::IN_FLIGHT`): an account they read or changed stays.
 pub const MOST_IN_FLIGHT: u64 = 2;
-/// The most of `--state-cache-mb` the records of accounts that left memory may take; the
-/// accounts held take the rest. A record takes about an eighth of its account's memory, so at
-/// ten million accounts half the budget keeps several times the accounts the other half holds.
-pub const RECORDS_SHARE: (usize, usize) = (1, 2);
 
 /// What the engine knows of each account it holds.
 #[derive(Debug, Default)]
 pub(super) struct Held {
-    /// Accounts and records together.
     budget: Budget,
     /// The estimated bytes of the accounts held.
     bytes: usize,
     /// The batch being rated, counted from the engine's open.
     batch: u64,
     uses: FxHashMap<AccountId, Use>,
-    /// The records of accounts that left memory.
-    records: Records,
-    /// What the batches read since the open: accounts found held, decoded from the records
-    /// kept, and read in from the store.
+    /// What the batches read since the open: accounts found held, and read in from the store.
     pub(super) counts: CacheCounts,
 }
 
-/// The accounts batches read: each batch counts an account once, as held already (a hit),
-/// decoded from its record kept in memory, or read in from the store (a miss).
+/// The accounts batches read: each batch counts an account once, as held already (a hit) or
+/// read in from the store (a miss).
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct CacheCounts {
     pub hits: u64,
-    pub reused: u64,
     pub reads: u64,
 }
 
@@ -66,12 +51,9 @@ struct Use {
 }
 
 impl Held {
-    /// Accounts and records within `megabytes`, the records at most [`RECORDS_SHARE`] of it.
     pub(super) fn with_budget(megabytes: u64) -> Held {
-        let budget = Budget::of_megabytes(megabytes);
         Held {
-            budget,
-            records: Records::with_budget(budget.share(RECORDS_SHARE)),
+            budget: Budget::of_megabytes(megabytes),
             ..Held::default()
         }
     }
@@ -84,7 +66,6 @@ impl Held {
     pub(super) fn clear(&mut self) {
         self.uses.clear();
         self.bytes = 0;
-        self.records.clear();
     }
 
     /// Notes an account held, of a record of `record` bytes, indexed as due at `due`.
@@ -118,14 +99,9 @@ impl Held {
         }
     }
 
-    /// The estimated bytes of the accounts held and of the records kept.
+    /// The estimated bytes of the accounts held.
     pub(super) fn bytes(&self) -> usize {
-        self.bytes + self.records.bytes()
-    }
-
-    /// How many records of accounts that left memory are kept.
-    pub(super) fn records_kept(&self) -> usize {
-        self.records.len()
+        self.bytes
     }
 }
 
@@ -195,44 +171,26 @@ impl Held {
         Ok(())
     }
 
-    /// Reads the records of accounts `ids`, none of them held, into the state: those kept in
-    /// memory from there, the others from the store.
+    /// Reads the records of accounts `ids`, none of them held, into the state.
     fn read_in(&mut self, parts: &mut Parts<'_>, ids: &[AccountId]) -> Result<(), StoreError> {
-        let mut names: Vec<&str> = Vec::with_capacity(ids.len());
-        for id in ids {
-            let Some(record) = self.records.take(id) else {
-                names.push(id);
-                continue;
-            };
-            let (account, recent) = rating::record::decode_account(&record).map_err(|e| {
-                StoreError::Corrupt(format!("the record of {id} kept in memory: {e}"))
-            })?;
-            self.bring_in(parts, (account, recent.unwrap_or_default(), record.len()));
-            self.counts.reused += 1;
-            metrics::counter!(crate::operations::metrics::ACCOUNT_RECORDS_REUSED).increment(1);
-        }
-        if names.is_empty() {
+        if ids.is_empty() {
             return Ok(());
         }
-        for read in parts.store.account_records(&names)?.into_iter().flatten() {
-            self.bring_in(parts, read);
+        let names: Vec<&str> = ids.iter().map(AccountId::as_str).collect();
+        for (account, recent, bytes) in parts.store.account_records(&names)?.into_iter().flatten() {
+            let due = rating::due_from(parts.cat, &account);
+            let id = account.id.clone();
+            assert!(
+                parts.state.index_of(&id).is_none(),
+                "an account held is never read in again: memory is newer than the store"
+            );
+            parts.state.restore(account);
+            parts.state.restore_recent(&id, recent);
+            self.note(&id, bytes, Some(due));
             self.counts.reads += 1;
             metrics::counter!(crate::operations::metrics::ACCOUNTS_READ).increment(1);
         }
         Ok(())
-    }
-
-    /// Puts an account read from its record of `bytes` bytes into the state.
-    fn bring_in(&mut self, parts: &mut Parts<'_>, (account, recent, bytes): (Account, Recent, usize)) {
-        let due = rating::due_from(parts.cat, &account);
-        let id = account.id.clone();
-        assert!(
-            parts.state.index_of(&id).is_none(),
-            "an account held is never read in again: memory is newer than the store"
-        );
-        parts.state.restore(account);
-        parts.state.restore_recent(&id, recent);
-        self.note(&id, bytes, Some(due));
     }
 
     /// Writes the record of each changed account of a partition this instance owns, and its
@@ -297,12 +255,11 @@ impl Held {
         }
     }
 
-    /// Drops the accounts used longest ago, once the held ones exceed what the records kept
-    /// leave of the budget, down to part of that; never one whose record the store does not have yet (`dirty`, or read or
+    /// Drops the accounts used longest ago, once the held ones exceed the budget, down to
+    /// part of it; never one whose record the store does not have yet (`dirty`, or read or
     /// changed by a batch in flight or this one). Returns how many left.
     pub(super) fn evict(&mut self, state: &mut State, dirty: &mut Changed) -> usize {
-        let budget = self.budget.less(self.records.bytes());
-        if !budget.exceeded_by(self.bytes) {
+        if !self.budget.exceeded_by(self.bytes) {
             return 0;
         }
         let in_flight = self.batch.saturating_sub(MOST_IN_FLIGHT);
@@ -315,17 +272,10 @@ impl Held {
                 id,
             })
             .collect();
-        let (gone, bytes) = budget.leaving(self.bytes, candidates);
-        let mut record = Vec::new();
+        let (gone, bytes) = self.budget.leaving(self.bytes, candidates);
         for id in &gone {
             self.uses.remove(id);
-            let (Some(account), Some(recent)) = (state.account(id), state.recent(id)) else {
-                continue;
-            };
-            rating::record::encode_account(account, recent, &mut record);
-            self.records.keep(id.clone(), &record, self.batch);
         }
-        self.records.trim();
         self.bytes = bytes;
         let changed: Vec<AccountId> = (dirty.drain().into_iter())
             .map(|i| state.by_index(i).expect("a changed account").0.id.clone())

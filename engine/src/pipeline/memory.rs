@@ -41,20 +41,6 @@ impl Budget {
         Budget { bytes }
     }
 
-    /// The share `part / whole` of this budget.
-    pub(crate) fn share(self, (part, whole): (usize, usize)) -> Budget {
-        Budget {
-            bytes: self.bytes / whole * part,
-        }
-    }
-
-    /// What is left of this budget once `taken` bytes of it are used by something else.
-    pub(crate) fn less(self, taken: usize) -> Budget {
-        Budget {
-            bytes: self.bytes.saturating_sub(taken),
-        }
-    }
-
     pub(crate) fn exceeded_by(self, held: usize) -> bool {
         held > self.bytes
     }
@@ -78,41 +64,5 @@ impl Budget {
             leaving.insert(candidate.id.clone());
         }
         (leaving, left)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_share_and_what_is_left_stay_within_the_budget() {
-        for megabytes in [0, 1, 3, 2_048] {
-            let whole = Budget::of_megabytes(megabytes);
-            let half = whole.share((1, 2));
-            assert!(2 * half.bytes <= whole.bytes, "{megabytes} MB");
-            assert_eq!(whole.less(half.bytes).bytes + half.bytes, whole.bytes);
-        }
-        assert_eq!(Budget::of_megabytes(1).share((1, 4)).bytes, 262_144);
-        assert_eq!(Budget::of_megabytes(1).less(usize::MAX).bytes, 0, "never below nothing");
-    }
-
-    #[test]
-    fn an_eviction_leaves_those_used_last_within_three_quarters() {
-        let ids: Vec<AccountId> = (0..10).map(|n| AccountId::from(format!("a{n}"))).collect();
-        let candidates = ids
-            .iter()
-            .enumerate()
-            .map(|(n, id)| Candidate {
-                last_use: n as u64,
-                bytes: 100,
-                id,
-            })
-            .collect();
-        let (leaving, left) = Budget { bytes: 800 }.leaving(1_000, candidates);
-        assert_eq!(left, 600);
-        let mut gone: Vec<&str> = leaving.iter().map(AccountId::as_str).collect();
-        gone.sort_unstable();
-        assert_eq!(gone, ["a0", "a1", "a2", "a3"]);
     }
 }

@@ -14,10 +14,9 @@ use std::path::Path;
 
 mod cache;
 mod memory;
-mod records;
 pub mod meter;
 mod reference;
-pub use cache::{CacheCounts, DEFAULT_CACHE_MB, MOST_IN_FLIGHT, RECORDS_SHARE};
+pub use cache::{CacheCounts, DEFAULT_CACHE_MB, MOST_IN_FLIGHT};
 pub(crate) use memory::{memory_of_account, Budget, Candidate, TYPICAL_RECORD};
 pub use reference::holds_reference;
 
@@ -1400,15 +1399,9 @@ impl Engine {
         self.hold_for(asked.iter())
     }
 
-    /// The accounts the batches since the open read: found held, decoded from their records
-    /// kept in memory, or read in from the store.
+    /// The accounts the batches since the open read: found held, or read in from the store.
     pub fn cache_counts(&self) -> CacheCounts {
         self.held.counts
-    }
-
-    /// How many records of accounts that left memory are kept in it.
-    pub fn records_kept(&self) -> usize {
-        self.held.records_kept()
     }
 
     /// An account as of the last batch rated, with the ids it remembers: held in memory, or
