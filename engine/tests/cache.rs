@@ -2,8 +2,9 @@
 //! and one that drops every account it may after each batch (`--state-cache-mb 0`) decide
 //! alike, entry for entry, over one partition or several, with records written every batch
 //! or at checkpoints, and across a restart; and an engine opened on a store reads only what
-//! its log after the checkpoints changed. Replay, likewise, finds the same with its accounts
-//! held in memory and with none held between chunks of the log.
+//! its log after the checkpoints changed. The inputs include redeliveries, so that an account
+//! read back from the store must still know the ids it has seen. Replay, likewise, finds the
+//! same with its accounts held in memory and with none held between chunks of the log.
 
 mod common;
 
@@ -50,14 +51,34 @@ fn workload(dir: &Path, accounts: u64, days: u32, seed: u64) -> std::path::PathB
     file
 }
 
+/// `file` with, after line `later`, every `every`th line sent again `later` lines late: a
+/// source that redelivers, so that some repeats find their account held and some read back.
+fn with_repeats(file: &Path, later: usize, every: usize) -> std::path::PathBuf {
+    let text = std::fs::read_to_string(file).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let mut out = String::new();
+    for (j, line) in lines.iter().enumerate() {
+        out.push_str(line);
+        out.push('\n');
+        if j >= later && (j - later).is_multiple_of(every) {
+            out.push_str(lines[j - later]);
+            out.push('\n');
+        }
+    }
+    let repeated = file.with_file_name("repeated.jsonl");
+    std::fs::write(&repeated, out).unwrap();
+    repeated
+}
+
 #[test]
 fn an_engine_that_drops_every_account_it_may_decides_as_one_that_holds_them_all() {
     let tmp = tempfile::tempdir().unwrap();
-    let file = workload(tmp.path(), 600, 12, 23);
+    let file = with_repeats(&workload(tmp.path(), 600, 12, 23), 3_000, 37);
     for partitions in [1, 3] {
         let whole = tmp.path().join(format!("whole-{partitions}"));
         let mut e = engine(&whole, partitions, 1024, 1);
         e.run_file(&file).unwrap();
+        assert!(e.counters.duplicates > 500, "{:?}", e.counters);
         let accounts = e.state.len();
         // Every account was made in memory and stayed: none read in from the store.
         let held = e.cache_counts();
