@@ -435,21 +435,27 @@ impl State {
             self.renumbered.is_empty(),
             "the numbers renumbered are taken before accounts move"
         );
-        let old_accounts = std::mem::take(&mut self.accounts);
-        let old_recent = std::mem::take(&mut self.recent);
-        let mut moved: Vec<Option<u32>> = Vec::with_capacity(old_accounts.len());
+        // In place, keeping the order: vectors built anew here grew by doubling into fresh
+        // memory at every eviction, and the kernel's zeroing of those pages took a fifth of the
+        // rating thread at ten million accounts (perf, 2026-12-07).
+        let mut moved: Vec<Option<u32>> = Vec::with_capacity(self.accounts.len());
         let mut dropped_numbers = FxHashSet::default();
-        for (account, recent) in old_accounts.into_iter().zip(old_recent) {
-            if keep(&account) {
-                moved.push(Some(self.accounts.len() as u32));
-                self.accounts.push(account);
-                self.recent.push(recent);
+        let mut kept = 0;
+        for i in 0..self.accounts.len() {
+            let account = &self.accounts[i];
+            if keep(account) {
+                moved.push(Some(kept as u32));
+                self.accounts.swap(kept, i);
+                self.recent.swap(kept, i);
+                kept += 1;
             } else {
                 moved.push(None);
                 self.by_id.remove(account.id.as_str());
                 dropped_numbers.extend(account.numbers.iter().map(|n| n.msisdn));
             }
         }
+        self.accounts.truncate(kept);
+        self.recent.truncate(kept);
         for i in self.by_id.values_mut() {
             *i = moved[*i as usize].expect("an account kept keeps its id");
         }
