@@ -2,7 +2,7 @@
 //! cache of accounts and a replay's rebuilt accounts let go of the same ones by the same rule.
 
 use rating::AccountId;
-use rustc_hash::FxHashSet;
+use rustc_hash::{FxHashMap, FxHashSet};
 
 /// What an account takes in memory, estimated from its record: its parts and remembered ids
 /// unpacked, its entries in the state's indexes and in the budget's, and the allocator's share.
@@ -45,15 +45,74 @@ impl Budget {
         held > self.bytes
     }
 
-    /// Of `candidates`, those used longest ago that bring `held` bytes down to the share of the
-    /// budget an eviction leaves; and the bytes then held.
+    /// Of `candidates`, those used longest ago (the oldest last use first, then by id) that
+    /// bring `held` bytes down to the share of the budget an eviction leaves; and the bytes
+    /// then held.
     pub(crate) fn leaving(
         self,
+        held: usize,
+        candidates: Vec<Candidate<'_>>,
+    ) -> (FxHashSet<AccountId>, usize) {
+        let target = self.bytes / AFTER_EVICTION.1 * AFTER_EVICTION.0;
+        // Whole batches of last use leave first, oldest first; only in the batch that crosses
+        // the target are accounts ordered, by id. A sort of every account held, which this
+        // replaces, took a twentieth of the rating thread at ten million accounts (perf,
+        // 2026-12-07); the accounts that leave are the same.
+        let mut by_use = FxHashMap::<u64, usize>::default();
+        for candidate in &candidates {
+            *by_use.entry(candidate.last_use).or_default() += candidate.bytes;
+        }
+        let mut uses: Vec<(u64, usize)> = by_use.into_iter().collect();
+        uses.sort_unstable();
+        let mut left = held;
+        // Batches older than `whole_below` (all, if none) leave whole; `crossing`, if any, leaves in part.
+        let (mut whole_below, mut crossing) = (None, None);
+        for (last_use, bytes) in uses {
+            if left <= target {
+                whole_below = Some(last_use);
+                break;
+            }
+            if left.saturating_sub(bytes) <= target {
+                (whole_below, crossing) = (Some(last_use), Some(last_use));
+                break;
+            }
+            left -= bytes;
+        }
+        let mut leaving = FxHashSet::default();
+        let mut last: Vec<Candidate<'_>> = Vec::new();
+        for candidate in candidates {
+            if whole_below.is_none_or(|below| candidate.last_use < below) {
+                leaving.insert(candidate.id.clone());
+            } else if crossing == Some(candidate.last_use) {
+                last.push(candidate);
+            }
+        }
+        last.sort_unstable_by(|a, b| a.id.cmp(b.id));
+        for candidate in last {
+            if left <= target {
+                break;
+            }
+            left -= candidate.bytes;
+            leaving.insert(candidate.id.clone());
+        }
+        (leaving, left)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// The rule stated plainly: every candidate in order of last use, then id, until the
+    /// target is reached.
+    fn leaving_in_order(
+        budget: Budget,
         held: usize,
         mut candidates: Vec<Candidate<'_>>,
     ) -> (FxHashSet<AccountId>, usize) {
         candidates.sort_unstable_by(|a, b| (a.last_use, a.id).cmp(&(b.last_use, b.id)));
-        let target = self.bytes / AFTER_EVICTION.1 * AFTER_EVICTION.0;
+        let target = budget.bytes / AFTER_EVICTION.1 * AFTER_EVICTION.0;
         let mut left = held;
         let mut leaving = FxHashSet::default();
         for candidate in candidates {
@@ -64,5 +123,32 @@ impl Budget {
             leaving.insert(candidate.id.clone());
         }
         (leaving, left)
+    }
+
+    proptest! {
+        #[test]
+        fn the_same_accounts_leave_as_in_order_of_last_use_and_id(
+            accounts in proptest::collection::vec((0u64..12, 1usize..50), 0..300),
+            budget in 0usize..4_000,
+            pinned in 0usize..2_000,
+        ) {
+            // Bytes in hundreds, so that the target is often reached exactly.
+            let accounts: Vec<(u64, usize)> = accounts.iter().map(|&(u, b)| (u, b * 100)).collect();
+            let (budget, pinned) = (budget * 400, pinned * 100);
+            let ids: Vec<AccountId> =
+                (0..accounts.len()).map(|i| AccountId::from(format!("{:03}", i * 7 % 1000))).collect();
+            let candidates = || {
+                (accounts.iter().zip(&ids))
+                    .map(|(&(last_use, bytes), id)| Candidate { last_use, bytes, id })
+                    .collect::<Vec<_>>()
+            };
+            // Bytes held by accounts that may not leave (in flight, or changed) come on top.
+            let held = accounts.iter().map(|a| a.1).sum::<usize>() + pinned;
+            let budget = Budget { bytes: budget };
+            prop_assert_eq!(
+                budget.leaving(held, candidates()),
+                leaving_in_order(budget, held, candidates())
+            );
+        }
     }
 }
