@@ -20,7 +20,8 @@ impl Store {
     pub fn holders(&self, numbers: &[Msisdn]) -> Result<Vec<Option<AccountId>>, StoreError> {
         let keys: Vec<[u8; 8]> = numbers.iter().map(|&m| holder_key(m)).collect();
         let cf = self.cf(CF_HOLDERS);
-        (self.db.batched_multi_get_cf(cf, &keys, false).into_iter())
+        let sorted = keys.is_sorted();
+        (self.db.batched_multi_get_cf_opt(cf, &keys, sorted, &Store::reading_in()).into_iter())
             .zip(numbers)
             .map(|(found, m)| {
                 let Some(bytes) = found.map_err(|e| self.err(e))? else {
@@ -33,6 +34,15 @@ impl Store {
             .collect()
     }
 
+    /// How values the engine keeps in its own memory are read: their blocks are not kept in
+    /// RocksDB's block cache too, where at ten million accounts a block was rarely read twice
+    /// before it was pushed out.
+    fn reading_in() -> rocksdb::ReadOptions {
+        let mut options = rocksdb::ReadOptions::default();
+        options.fill_cache(false);
+        options
+    }
+
     /// The records of accounts `ids` as stored (the account and the ids it remembers), one
     /// answer an id, in order, with each record's size.
     #[allow(clippy::type_complexity)]
@@ -41,7 +51,8 @@ impl Store {
         ids: &[&str],
     ) -> Result<Vec<Option<(Account, Recent, usize)>>, StoreError> {
         let cf = self.cf(CF_STATE);
-        (self.db.batched_multi_get_cf(cf, ids, false).into_iter())
+        let sorted = ids.is_sorted();
+        (self.db.batched_multi_get_cf_opt(cf, ids, sorted, &Store::reading_in()).into_iter())
             .zip(ids)
             .map(|(found, id)| {
                 let Some(bytes) = found.map_err(|e| self.err(e))? else {
