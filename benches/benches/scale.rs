@@ -42,6 +42,7 @@ struct Size {
     threads: std::collections::BTreeMap<String, f64>,
     cache: engine::pipeline::CacheCounts,
     io: engine::store::IoFigures,
+    families: Vec<engine::store::FamilyWork>,
 }
 
 fn config(batch: usize, cache_mb: u64) -> engine::pipeline::Config {
@@ -91,7 +92,11 @@ fn measure(accounts: u64, days: u32, batch: usize, cache_mb: u64, replay_max: u6
                 let kept: &mut f64 = threads.entry(name).or_default();
                 *kept = kept.max(seconds);
             }
-            let figures = (e.cache_counts(), e.store.io_figures());
+            let figures = (
+                e.cache_counts(),
+                e.store.io_figures(),
+                e.store.work_by_family(),
+            );
             (e.state.len(), e.counters.read, threads, figures)
         },
     );
@@ -133,6 +138,7 @@ fn measure(accounts: u64, days: u32, batch: usize, cache_mb: u64, replay_max: u6
         threads: held.2,
         cache: held.3 .0,
         io: held.3 .1,
+        families: held.3 .2,
     }
 }
 
@@ -142,7 +148,11 @@ type Ran = (
     usize,
     u64,
     std::collections::BTreeMap<String, f64>,
-    (engine::pipeline::CacheCounts, engine::store::IoFigures),
+    (
+        engine::pipeline::CacheCounts,
+        engine::store::IoFigures,
+        Vec<engine::store::FamilyWork>,
+    ),
 );
 
 /// CPU seconds each thread (by name) spent since `before`.
@@ -269,6 +279,7 @@ fn report(results: &[Size], days: u32, batch: usize, cache_mb: u64) -> String {
         );
     }
     where_the_time_goes(&mut s, results);
+    work_by_family(&mut s, results);
     // A single size has nothing to be compared with.
     if let (Some(base), Some(last), true) = (base, results.last(), results.len() > 1) {
         let _ = writeln!(
@@ -315,6 +326,27 @@ fn where_the_time_goes(s: &mut String, results: &[Size]) {
             disk as f64 / io.written.max(1) as f64,
             io.block_cache_misses as f64 / events,
         );
+    }
+}
+
+/// The third table: RocksDB's flushes and compactions of each family, the costliest first.
+fn work_by_family(s: &mut String, results: &[Size]) {
+    let _ = writeln!(
+        s,
+        "\nFlushes and compactions by family (CPU µs and bytes written an event, from RocksDB's \
+         statistics of each family):\n\n| accounts | family: CPU µs / bytes |\n|---|---|"
+    );
+    for r in results {
+        let events = r.events.max(1) as f64;
+        let mut families = r.families.clone();
+        families.sort_by(|a, b| b.cpu_seconds.total_cmp(&a.cpu_seconds));
+        let each: Vec<String> = (families.iter())
+            .map(|f| {
+                let cpu = f.cpu_seconds * 1e6 / events;
+                format!("{} {cpu:.2} / {:.0}", f.family, f.written as f64 / events)
+            })
+            .collect();
+        let _ = writeln!(s, "| {} | {} |", r.accounts, each.join(", "));
     }
 }
 

@@ -21,17 +21,20 @@ impl Store {
         let keys: Vec<[u8; 8]> = numbers.iter().map(|&m| holder_key(m)).collect();
         let cf = self.cf(CF_HOLDERS);
         let sorted = keys.is_sorted();
-        (self.db.batched_multi_get_cf_opt(cf, &keys, sorted, &Store::reading_in()).into_iter())
-            .zip(numbers)
-            .map(|(found, m)| {
-                let Some(bytes) = found.map_err(|e| self.err(e))? else {
-                    return Ok(None);
-                };
-                let id = std::str::from_utf8(&bytes)
-                    .map_err(|_| StoreError::Corrupt(format!("holder of {m} is not UTF-8")))?;
-                Ok(Some(AccountId::from(id)))
-            })
-            .collect()
+        (self
+            .db
+            .batched_multi_get_cf_opt(cf, &keys, sorted, &Store::reading_in())
+            .into_iter())
+        .zip(numbers)
+        .map(|(found, m)| {
+            let Some(bytes) = found.map_err(|e| self.err(e))? else {
+                return Ok(None);
+            };
+            let id = std::str::from_utf8(&bytes)
+                .map_err(|_| StoreError::Corrupt(format!("holder of {m} is not UTF-8")))?;
+            Ok(Some(AccountId::from(id)))
+        })
+        .collect()
     }
 
     /// How values the engine keeps in its own memory are read: their blocks are not kept in
@@ -52,17 +55,20 @@ impl Store {
     ) -> Result<Vec<Option<(Account, Recent, usize)>>, StoreError> {
         let cf = self.cf(CF_STATE);
         let sorted = ids.is_sorted();
-        (self.db.batched_multi_get_cf_opt(cf, ids, sorted, &Store::reading_in()).into_iter())
-            .zip(ids)
-            .map(|(found, id)| {
-                let Some(bytes) = found.map_err(|e| self.err(e))? else {
-                    return Ok(None);
-                };
-                let (account, recent) = rating::record::decode_account(&bytes)
-                    .map_err(|e| StoreError::Corrupt(format!("record of {id}: {e}")))?;
-                Ok(Some((account, recent.unwrap_or_default(), bytes.len())))
-            })
-            .collect()
+        (self
+            .db
+            .batched_multi_get_cf_opt(cf, ids, sorted, &Store::reading_in())
+            .into_iter())
+        .zip(ids)
+        .map(|(found, id)| {
+            let Some(bytes) = found.map_err(|e| self.err(e))? else {
+                return Ok(None);
+            };
+            let (account, recent) = rating::record::decode_account(&bytes)
+                .map_err(|e| StoreError::Corrupt(format!("record of {id}: {e}")))?;
+            Ok(Some((account, recent.unwrap_or_default(), bytes.len())))
+        })
+        .collect()
     }
 
     /// The accounts of the records of `ids` as stored, one answer an id, in order: a record

@@ -32,8 +32,8 @@ mod accounts;
 pub mod changed;
 mod commit;
 mod counters;
-mod family_work;
 pub mod entry;
+mod family_work;
 pub mod files;
 pub mod keys;
 mod state;
@@ -123,6 +123,32 @@ pub struct Store {
 }
 
 pub use crate::keys::{account_key, log_key, seen_key};
+
+/// How each of the engine's own families is stored.
+fn family_descriptor(n: &&'static str) -> ColumnFamilyDescriptor {
+    let mut o = Options::default();
+    o.set_compression_type(rocksdb::DBCompressionType::Lz4);
+    o.set_write_buffer_size(64 << 20);
+    // The log's keys come in order (partition, then seq), which a skip list appends
+    // at the cost of a comparison or two; a vector would sort them again at flush (a
+    // run of a million events took 7 % longer).
+    if !LOOKED_UP.contains(n) {
+        o.set_memtable_factory(rocksdb::MemtableFactory::Vector);
+    }
+    if *n == CF_LOG {
+        o.set_max_write_buffer_number(projections::models::BUSIEST_MEMTABLES);
+    }
+    if *n == CF_SEEN || *n == CF_STATE || *n == CF_HOLDERS {
+        let mut t = rocksdb::BlockBasedOptions::default();
+        t.set_bloom_filter(10.0, false);
+        if READ_INTO_MEMORY.contains(n) {
+            t.set_data_block_index_type(rocksdb::DataBlockIndexType::BinaryAndHash);
+            o.set_compression_type(rocksdb::DBCompressionType::None);
+        }
+        o.set_block_based_table_factory(&t);
+    }
+    ColumnFamilyDescriptor::new(*n, o)
+}
 
 /// The partition and seq a log key names.
 fn log_place(key: &[u8]) -> Result<(u32, u64), StoreError> {
@@ -220,30 +246,7 @@ impl Store {
         // Tickers only (stalls, block cache hits): no histograms or timers on the write path.
         opts.enable_statistics();
         opts.set_statistics_level(rocksdb::statistics::StatsLevel::ExceptHistogramOrTimers);
-        let cfs = CFS.iter().map(|n| {
-            let mut o = Options::default();
-            o.set_compression_type(rocksdb::DBCompressionType::Lz4);
-            o.set_write_buffer_size(64 << 20);
-            // The log's keys come in order (partition, then seq), which a skip list appends
-            // at the cost of a comparison or two; a vector would sort them again at flush (a
-            // run of a million events took 7 % longer).
-            if !LOOKED_UP.contains(n) {
-                o.set_memtable_factory(rocksdb::MemtableFactory::Vector);
-            }
-            if *n == CF_LOG {
-                o.set_max_write_buffer_number(projections::models::BUSIEST_MEMTABLES);
-            }
-            if *n == CF_SEEN || *n == CF_STATE || *n == CF_HOLDERS {
-                let mut t = rocksdb::BlockBasedOptions::default();
-                t.set_bloom_filter(10.0, false);
-                if READ_INTO_MEMORY.contains(n) {
-                    t.set_data_block_index_type(rocksdb::DataBlockIndexType::BinaryAndHash);
-                    o.set_compression_type(rocksdb::DBCompressionType::None);
-                }
-                o.set_block_based_table_factory(&t);
-            }
-            ColumnFamilyDescriptor::new(*n, o)
-        });
+        let cfs = CFS.iter().map(family_descriptor);
         // A follower opens the families the writer made: a store written before a family
         // existed has none until its writer opens it again.
         let made = match follower {
