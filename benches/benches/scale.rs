@@ -42,7 +42,7 @@ struct Size {
     threads: std::collections::BTreeMap<String, f64>,
     cache: engine::pipeline::CacheCounts,
     io: engine::store::IoFigures,
-    families: Vec<engine::store::FamilyWork>,
+    families: Vec<engine::store::family_work::FamilyWork>,
 }
 
 fn config(batch: usize, cache_mb: u64) -> engine::pipeline::Config {
@@ -151,7 +151,7 @@ type Ran = (
     (
         engine::pipeline::CacheCounts,
         engine::store::IoFigures,
-        Vec<engine::store::FamilyWork>,
+        Vec<engine::store::family_work::FamilyWork>,
     ),
 );
 

@@ -33,7 +33,7 @@ pub mod changed;
 mod commit;
 mod counters;
 pub mod entry;
-mod family_work;
+pub mod family_work;
 pub mod files;
 pub mod keys;
 mod state;
@@ -42,7 +42,6 @@ use crate::entry::Entry;
 use commit::BATCH_HEADER;
 pub use commit::{Commit, NumberHeld, PartitionWrites, GLOBAL};
 pub use counters::Counters;
-pub use family_work::FamilyWork;
 use rating::codec::{decode_decision, decode_input};
 use rating::recent::Recent;
 use rating::{Account, Decision, Input, State};
@@ -125,29 +124,29 @@ pub struct Store {
 pub use crate::keys::{account_key, log_key, seen_key};
 
 /// How each of the engine's own families is stored.
-fn family_descriptor(n: &&'static str) -> ColumnFamilyDescriptor {
+fn family_descriptor(family: &&'static str) -> ColumnFamilyDescriptor {
     let mut o = Options::default();
     o.set_compression_type(rocksdb::DBCompressionType::Lz4);
     o.set_write_buffer_size(64 << 20);
     // The log's keys come in order (partition, then seq), which a skip list appends
     // at the cost of a comparison or two; a vector would sort them again at flush (a
     // run of a million events took 7 % longer).
-    if !LOOKED_UP.contains(n) {
+    if !LOOKED_UP.contains(family) {
         o.set_memtable_factory(rocksdb::MemtableFactory::Vector);
     }
-    if *n == CF_LOG {
+    if *family == CF_LOG {
         o.set_max_write_buffer_number(projections::models::BUSIEST_MEMTABLES);
     }
-    if *n == CF_SEEN || *n == CF_STATE || *n == CF_HOLDERS {
+    if *family == CF_SEEN || *family == CF_STATE || *family == CF_HOLDERS {
         let mut t = rocksdb::BlockBasedOptions::default();
         t.set_bloom_filter(10.0, false);
-        if READ_INTO_MEMORY.contains(n) {
+        if READ_INTO_MEMORY.contains(family) {
             t.set_data_block_index_type(rocksdb::DataBlockIndexType::BinaryAndHash);
             o.set_compression_type(rocksdb::DBCompressionType::None);
         }
         o.set_block_based_table_factory(&t);
     }
-    ColumnFamilyDescriptor::new(*n, o)
+    ColumnFamilyDescriptor::new(*family, o)
 }
 
 /// The partition and seq a log key names.
