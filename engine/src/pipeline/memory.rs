@@ -65,7 +65,8 @@ impl Budget {
         let mut uses: Vec<(u64, usize)> = by_use.into_iter().collect();
         uses.sort_unstable();
         let mut left = held;
-        // Batches older than `whole_below` (all, if none) leave whole; `crossing`, if any, leaves in part.
+        // Batches older than `whole_below` (all, if none) leave whole; `crossing`, if any,
+        // leaves in part.
         let (mut whole_below, mut crossing) = (None, None);
         for (last_use, bytes) in uses {
             if left <= target {
