@@ -33,11 +33,7 @@ impl Projector<'_> {
         let cat = item.category();
         if !item.money.is_zero() {
             self.out.adds.push((
-                models::spending_key_number(item.msisdn, self.account, month, cat),
-                item.money,
-            ));
-            self.out.adds.push((
-                models::spending_key_account(self.account, month, cat),
+                models::spending_key(self.account, month, Some(item.msisdn), cat),
                 item.money,
             ));
         }
@@ -88,7 +84,7 @@ impl Projector<'_> {
         if !amount.is_zero() {
             let month = self.month(at);
             self.out.adds.push((
-                models::spending_key_account(self.account, month, category),
+                models::spending_key(self.account, month, None, category),
                 amount,
             ));
         }

@@ -3,9 +3,12 @@
 //! - `detail`: `[msisdn u64 BE][time i64 BE, sign flipped][partition u32 BE][seq u64 BE][n u16 BE]`
 //!   → [`Item`]: a number's items are one range, in time order.
 //! - `payments`: `[len u8][account][time][partition][seq][n u16]` → [`PaymentRow`].
-//! - `spending`: `n[msisdn][len u8][account][month u32 BE][category u8]` (a number's, while that
-//!   account held it) or `a[len u8][account][month][category]` → the sum, a 16-byte `Decimal`,
-//!   added to by a merge operator so that a batch never reads.
+//! - `spending`: `[len u8][account][month u32 BE][1][msisdn u64 BE][category u8]` (a number's,
+//!   while that account held it) or `[len u8][account][month][0][category]` (the account's own,
+//!   of no number) → the sum, a 16-byte `Decimal`, added to by a merge operator so that a batch
+//!   never reads. An item adds to one key: an account's month is the sum of its keys of that
+//!   month (a key an account also kept under its own prefix cost a second merged write an item,
+//!   a tenth of the background work at ten million accounts).
 //! - `numbers`: `[msisdn u64 BE][time][partition][seq]` → [`HoldingRow`]: the accounts that held
 //!   a number, joining and released, in order.
 //!
@@ -30,8 +33,9 @@ pub const FAMILIES: [&str; 4] = [CF_DETAIL, CF_PAYMENTS, CF_SPENDING, CF_NUMBERS
 
 /// The layout of the read models' keys and rows, recorded in the store. A store whose models are
 /// of an older layout has them rebuilt from the log (`ratel projections rebuild`) before it is
-/// written or served. 2: a number's rows name their account, and its holders are kept.
-pub const LAYOUT: u64 = 2;
+/// written or served. 2: a number's rows name their account, and its holders are kept. 3: an
+/// item's spending is one key, under its account and month.
+pub const LAYOUT: u64 = 3;
 
 /// The most items one detalization query returns: a month of a very busy number is a few
 /// thousand; a query over years must page.
@@ -137,47 +141,48 @@ pub fn holding_key(msisdn: Msisdn, time: Timestamp, at: LogPos) -> [u8; 28] {
     k
 }
 
-fn account_prefix(tag: Option<u8>, account: &str) -> Vec<u8> {
+fn account_prefix(account: &str) -> Vec<u8> {
     let id = &account.as_bytes()[..account.len().min(255)];
-    let mut k = Vec::with_capacity(2 + id.len() + 24);
-    k.extend(tag);
+    let mut k = Vec::with_capacity(1 + id.len() + 24);
     k.push(id.len() as u8);
     k.extend_from_slice(id);
     k
 }
 
 pub fn payment_key(account: &str, time: Timestamp, at: LogPos) -> Vec<u8> {
-    let mut k = account_prefix(None, account);
+    let mut k = account_prefix(account);
     k.extend_from_slice(&time_bytes(time));
     k.extend_from_slice(&at.partition.to_be_bytes());
     k.extend_from_slice(&at.seq.to_be_bytes());
     k
 }
 
-/// A number's spending while `account` held it.
-pub fn spending_key_number(
-    msisdn: Msisdn,
+/// Spending of the number `msisdn` while `account` held it, or the account's own (`None`: of
+/// no number), in a month and category.
+pub fn spending_key(
     account: &str,
     month: Month,
+    msisdn: Option<Msisdn>,
     category: Category,
 ) -> Vec<u8> {
-    let mut k = number_spending_prefix(msisdn, account);
-    k.extend_from_slice(&month.0.to_be_bytes());
+    let mut k = spending_month_prefix(account, month);
+    match msisdn {
+        Some(m) => {
+            k.push(SPENDING_OF_NUMBER);
+            k.extend_from_slice(&m.0.to_be_bytes());
+        }
+        None => k.push(SPENDING_OF_ACCOUNT),
+    }
     k.push(category as u8);
     k
 }
 
-fn number_spending_prefix(msisdn: Msisdn, account: &str) -> Vec<u8> {
-    let mut k = vec![b'n'];
-    k.extend_from_slice(&msisdn.0.to_be_bytes());
-    k.extend(account_prefix(None, account));
-    k
-}
+const SPENDING_OF_ACCOUNT: u8 = 0;
+const SPENDING_OF_NUMBER: u8 = 1;
 
-pub fn spending_key_account(account: &str, month: Month, category: Category) -> Vec<u8> {
-    let mut k = account_prefix(Some(b'a'), account);
+fn spending_month_prefix(account: &str, month: Month) -> Vec<u8> {
+    let mut k = account_prefix(account);
     k.extend_from_slice(&month.0.to_be_bytes());
-    k.push(category as u8);
     k
 }
 
@@ -351,7 +356,7 @@ pub fn payments(
     from: Timestamp,
     to: Timestamp,
 ) -> Result<Vec<PaymentRow>, ModelError> {
-    let prefix = account_prefix(None, account);
+    let prefix = account_prefix(account);
     let mut start = prefix.clone();
     start.extend_from_slice(&time_bytes(from));
     let mut out = Vec::new();
@@ -395,31 +400,90 @@ pub enum Whose<'a> {
 }
 
 pub fn spending(db: &DB, whose: Whose, from: Month, to: Month) -> Result<Spending, ModelError> {
-    let prefix = match whose {
-        Whose::Number(m, account) => number_spending_prefix(m, account),
-        Whose::Account(a) => account_prefix(Some(b'a'), a),
-    };
-    let mut start = prefix.clone();
-    start.extend_from_slice(&from.0.to_be_bytes());
     let mut out = Spending::default();
-    for kv in db.iterator_cf(
-        cf(db, CF_SPENDING),
-        IteratorMode::From(&start, Direction::Forward),
-    ) {
-        let (k, v) = kv?;
-        if !k.starts_with(&prefix) || k.len() != prefix.len() + 5 {
-            break;
+    let mut rows = db.raw_iterator_cf(cf(db, CF_SPENDING));
+    match whose {
+        Whose::Account(account) => {
+            // Every key of the account's months: its numbers' and its own.
+            rows.seek(spending_month_prefix(account, from));
+            while let Some(key) = rows.key() {
+                let Some((month, _, category)) = spending_place(key, account)? else {
+                    break;
+                };
+                if month > to {
+                    break;
+                }
+                add_sum(&mut out, month, category, rows.value())?;
+                rows.next();
+            }
         }
-        let tail = &k[prefix.len()..];
-        let month = Month(u32::from_be_bytes(tail[..4].try_into().expect("4 bytes")));
-        if month > to {
-            break;
+        Whose::Number(msisdn, account) => {
+            // A seek to the number's keys in each month the account has keys of, and no
+            // further: a range of centuries costs what the months with spending cost.
+            let mut month = Some(from);
+            while let Some(this) = month.filter(|m| *m <= to) {
+                let mut at = spending_month_prefix(account, this);
+                at.push(SPENDING_OF_NUMBER);
+                at.extend_from_slice(&msisdn.0.to_be_bytes());
+                rows.seek(&at);
+                while let Some(key) = rows.key().filter(|k| k.starts_with(&at)) {
+                    let place = spending_place(key, account)?;
+                    let (_, _, category) = place.expect("the key starts with the account's");
+                    add_sum(&mut out, this, category, rows.value())?;
+                    rows.next();
+                }
+                month = match this.0.checked_add(1) {
+                    Some(next) => {
+                        rows.seek(spending_month_prefix(account, Month(next)));
+                        rows.key().map(|k| spending_place(k, account)).transpose()?.flatten()
+                    }
+                    None => None,
+                }
+                .map(|(month, _, _)| month);
+            }
         }
-        let c = Category::from_u8(tail[4])
-            .ok_or_else(|| ModelError::Corrupt(format!("spending category {}", tail[4])))?;
-        let amount =
-            decimal(&v).ok_or_else(|| ModelError::Corrupt("spending sum of wrong size".into()))?;
-        out.months.entry(month).or_default()[c as usize] = amount;
     }
+    rows.status()?;
     Ok(out)
+}
+
+/// A spending key of `account`: its month, its number (`None`: the account's own) and its
+/// category; `None` for a key of another account.
+fn spending_place(
+    key: &[u8],
+    account: &str,
+) -> Result<Option<(Month, Option<Msisdn>, Category)>, ModelError> {
+    let prefix = account_prefix(account);
+    let Some(tail) = key.strip_prefix(&prefix[..]) else {
+        return Ok(None);
+    };
+    let corrupt = || ModelError::Corrupt(format!("spending key of {} bytes", key.len()));
+    let (month, rest) = tail.split_first_chunk::<4>().ok_or_else(corrupt)?;
+    let (msisdn, category) = match rest {
+        [SPENDING_OF_ACCOUNT, category] => (None, *category),
+        [SPENDING_OF_NUMBER, msisdn @ .., category] if msisdn.len() == 8 => (
+            Some(Msisdn(u64::from_be_bytes(msisdn.try_into().expect("8 bytes")))),
+            *category,
+        ),
+        _ => return Err(corrupt()),
+    };
+    let category = Category::from_u8(category)
+        .ok_or_else(|| ModelError::Corrupt(format!("spending category {category}")))?;
+    Ok(Some((Month(u32::from_be_bytes(*month)), msisdn, category)))
+}
+
+fn add_sum(
+    out: &mut Spending,
+    month: Month,
+    category: Category,
+    value: Option<&[u8]>,
+) -> Result<(), ModelError> {
+    let amount = value
+        .and_then(decimal)
+        .ok_or_else(|| ModelError::Corrupt("spending sum of wrong size".into()))?;
+    let sum = &mut out.months.entry(month).or_default()[category as usize];
+    *sum = sum
+        .checked_add(amount)
+        .ok_or_else(|| ModelError::Corrupt("spending sums overflow".into()))?;
+    Ok(())
 }
