@@ -92,8 +92,14 @@ fn accounts_and_numbers_keep_their_own() {
     assert_eq!(not_held, Spending::default());
     // A month between the months with spending.
     let between = (Month(FIRST.0 + 1), Month(FIRST.0 + 1));
-    assert_eq!(query(&db, Whose::Account("A1"), between), Spending::default());
-    assert_eq!(query(&db, Whose::Number(first, "A1"), between), Spending::default());
+    assert_eq!(
+        query(&db, Whose::Account("A1"), between),
+        Spending::default()
+    );
+    assert_eq!(
+        query(&db, Whose::Number(first, "A1"), between),
+        Spending::default()
+    );
 }
 
 proptest! {

@@ -399,6 +399,7 @@ pub enum Whose<'a> {
     Account(&'a str),
 }
 
+/// The spending of `whose` in the months `from ..= to`.
 pub fn spending(db: &DB, whose: Whose, from: Month, to: Month) -> Result<Spending, ModelError> {
     let mut out = Spending::default();
     let mut rows = db.raw_iterator_cf(cf(db, CF_SPENDING));
@@ -420,7 +421,7 @@ pub fn spending(db: &DB, whose: Whose, from: Month, to: Month) -> Result<Spendin
         Whose::Number(msisdn, account) => {
             // A seek to the number's keys in each month the account has keys of, and no
             // further: a range of centuries costs what the months with spending cost.
-            let mut month = Some(from);
+            let mut month = first_month_from(&mut rows, account, from)?;
             while let Some(this) = month.filter(|m| *m <= to) {
                 let mut at = spending_month_prefix(account, this);
                 at.push(SPENDING_OF_NUMBER);
@@ -432,19 +433,29 @@ pub fn spending(db: &DB, whose: Whose, from: Month, to: Month) -> Result<Spendin
                     add_sum(&mut out, this, category, rows.value())?;
                     rows.next();
                 }
+                rows.status()?;
                 month = match this.0.checked_add(1) {
-                    Some(next) => {
-                        rows.seek(spending_month_prefix(account, Month(next)));
-                        rows.key().map(|k| spending_place(k, account)).transpose()?.flatten()
-                    }
+                    Some(next) => first_month_from(&mut rows, account, Month(next))?,
                     None => None,
-                }
-                .map(|(month, _, _)| month);
+                };
             }
         }
     }
     rows.status()?;
     Ok(out)
+}
+
+/// The month of `account`'s first spending key at or after `month`, if it has one.
+fn first_month_from(
+    rows: &mut rocksdb::DBRawIterator<'_>,
+    account: &str,
+    month: Month,
+) -> Result<Option<Month>, ModelError> {
+    rows.seek(spending_month_prefix(account, month));
+    let place = rows.key().map(|key| spending_place(key, account));
+    let place = place.transpose()?.flatten();
+    rows.status()?;
+    Ok(place.map(|(month, _, _)| month))
 }
 
 /// A spending key of `account`: its month, its number (`None`: the account's own) and its
@@ -462,7 +473,9 @@ fn spending_place(
     let (msisdn, category) = match rest {
         [SPENDING_OF_ACCOUNT, category] => (None, *category),
         [SPENDING_OF_NUMBER, msisdn @ .., category] if msisdn.len() == 8 => (
-            Some(Msisdn(u64::from_be_bytes(msisdn.try_into().expect("8 bytes")))),
+            Some(Msisdn(u64::from_be_bytes(
+                msisdn.try_into().expect("8 bytes"),
+            ))),
             *category,
         ),
         _ => return Err(corrupt()),
