@@ -441,7 +441,7 @@ fn a_rebuild_gives_the_live_read_models_row_for_row() {
         .iter()
         .filter(|(n, _, v)| {
             *n == "detail"
-                && bincode::deserialize::<projections::Item>(&v[1..])
+                && projections::item::decode_row::<projections::Item>(v)
                     .unwrap()
                     .what
                     == projections::What::Report

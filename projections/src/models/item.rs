@@ -6,8 +6,11 @@ use rating::{Direction, EventId, FeeKind, FeeSource, Msisdn, Service, Timestamp}
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-/// The layout of every row. 2: an item names the account it was charged to.
-pub const ROW_VERSION: u8 = 2;
+/// The layout of every row. 2: an item names the account it was charged to. 3: integers and
+/// lengths as variable-width integers, not eight bytes each: an item of a call took 150 bytes
+/// and takes 78, and the detalization is the read models' largest family, written at every
+/// event.
+pub const ROW_VERSION: u8 = 3;
 
 /// Where the decision is in the log; it orders items that share a second.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -206,23 +209,77 @@ impl Category {
     }
 }
 
+/// The most bytes a row may take: an item's texts are bounded far below this.
+const MOST_ROW_BYTES: u64 = 1 << 20;
+
+fn row_options() -> impl bincode::Options {
+    bincode::DefaultOptions::new()
+        .with_varint_encoding()
+        .reject_trailing_bytes()
+        .with_limit(MOST_ROW_BYTES)
+}
+
 pub(crate) fn encode_row<T: Serialize>(row: &T, out: &mut Vec<u8>) {
     out.clear();
     out.push(ROW_VERSION);
-    bincode::serialize_into(&mut *out, row).expect("rows serialise into memory");
+    (row_options().serialize_into(&mut *out, row)).expect("rows serialise into memory");
 }
 
-pub(crate) fn decode_row<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
+/// A stored row, read as the row its family holds.
+pub fn decode_row<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
     match bytes.split_first() {
-        Some((&ROW_VERSION, rest)) => bincode::DefaultOptions::new()
-            .with_fixint_encoding()
-            .allow_trailing_bytes()
-            .with_limit(1 << 20)
-            .deserialize(rest)
-            .map_err(|e| e.to_string()),
+        Some((&ROW_VERSION, rest)) => row_options().deserialize(rest).map_err(|e| e.to_string()),
         Some((v, _)) => Err(format!("row version {v} is unknown")),
         None => Err("empty row".into()),
     }
 }
 
 use bincode::Options as _;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn call() -> Item {
+        Item {
+            event: "cdr-2026-12-07-000000012345".into(),
+            msisdn: Msisdn(79_001_234_567),
+            time: Timestamp(1_796_601_600),
+            what: What::Usage {
+                service: Service::Voice,
+                direction: Direction::Out,
+                other: Some("79007654321".into()),
+                quantity: 125,
+            },
+            from_packages: 60,
+            money: Decimal::new(150, 2),
+            balance_after: Decimal::new(9_850, 2),
+            account: "A0000123".into(),
+        }
+    }
+
+    /// An item of a call takes its texts and a few bytes for each number: 150 bytes in the
+    /// fixed-width layout of rows of version 2, 78 now.
+    #[test]
+    fn an_item_of_a_call_takes_its_texts_and_little_more() {
+        let mut bytes = Vec::new();
+        encode_row(&call(), &mut bytes);
+        let texts = 27 + 11 + 8;
+        assert!(bytes.len() <= texts + 32, "{} bytes", bytes.len());
+        assert_eq!(decode_row::<Item>(&bytes), Ok(call()));
+    }
+
+    #[test]
+    fn a_row_with_bytes_after_it_or_of_another_version_is_refused() {
+        let mut bytes = Vec::new();
+        encode_row(&call(), &mut bytes);
+        let mut longer = bytes.clone();
+        longer.push(0);
+        assert!(decode_row::<Item>(&longer).is_err());
+        bytes[0] = ROW_VERSION - 1;
+        assert!(decode_row::<Item>(&bytes)
+            .unwrap_err()
+            .contains("row version"));
+        assert!(decode_row::<Item>(&[]).is_err());
+    }
+}

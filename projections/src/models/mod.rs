@@ -34,7 +34,8 @@ pub const FAMILIES: [&str; 4] = [CF_DETAIL, CF_PAYMENTS, CF_SPENDING, CF_NUMBERS
 /// The layout of the read models' keys and rows, recorded in the store. A store whose models are
 /// of an older layout has them rebuilt from the log (`ratel projections rebuild`) before it is
 /// written or served. 2: a number's rows name their account, and its holders are kept. 3: an
-/// item's spending is one key, under its account and month.
+/// item's spending is one key, under its account and month, and rows are of version 3
+/// ([`item::ROW_VERSION`]).
 pub const LAYOUT: u64 = 3;
 
 /// The most items one detalization query returns: a month of a very busy number is a few
