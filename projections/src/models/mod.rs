@@ -182,7 +182,13 @@ const SPENDING_OF_ACCOUNT: u8 = 0;
 const SPENDING_OF_NUMBER: u8 = 1;
 
 fn spending_month_prefix(account: &str, month: Month) -> Vec<u8> {
-    let mut k = account_prefix(account);
+    at_month(&account_prefix(account), month)
+}
+
+/// An account's spending keys of `month` start with this (`prefix`: the account's).
+fn at_month(prefix: &[u8], month: Month) -> Vec<u8> {
+    let mut k = Vec::with_capacity(prefix.len() + 14);
+    k.extend_from_slice(prefix);
     k.extend_from_slice(&month.0.to_be_bytes());
     k
 }
@@ -404,12 +410,14 @@ pub enum Whose<'a> {
 pub fn spending(db: &DB, whose: Whose, from: Month, to: Month) -> Result<Spending, ModelError> {
     let mut out = Spending::default();
     let mut rows = db.raw_iterator_cf(cf(db, CF_SPENDING));
+    let (Whose::Account(account) | Whose::Number(_, account)) = whose;
+    let prefix = account_prefix(account);
     match whose {
-        Whose::Account(account) => {
+        Whose::Account(_) => {
             // Every key of the account's months: its numbers' and its own.
-            rows.seek(spending_month_prefix(account, from));
+            rows.seek(at_month(&prefix, from));
             while let Some(key) = rows.key() {
-                let Some((month, _, category)) = spending_place(key, account)? else {
+                let Some((month, _, category)) = spending_place(key, &prefix)? else {
                     break;
                 };
                 if month > to {
@@ -419,24 +427,24 @@ pub fn spending(db: &DB, whose: Whose, from: Month, to: Month) -> Result<Spendin
                 rows.next();
             }
         }
-        Whose::Number(msisdn, account) => {
+        Whose::Number(msisdn, _) => {
             // A seek to the number's keys in each month the account has keys of, and no
             // further: a range of centuries costs what the months with spending cost.
-            let mut month = first_month_from(&mut rows, account, from)?;
+            let mut month = first_month_from(&mut rows, &prefix, from)?;
             while let Some(this) = month.filter(|m| *m <= to) {
-                let mut at = spending_month_prefix(account, this);
+                let mut at = at_month(&prefix, this);
                 at.push(SPENDING_OF_NUMBER);
                 at.extend_from_slice(&msisdn.0.to_be_bytes());
                 rows.seek(&at);
                 while let Some(key) = rows.key().filter(|k| k.starts_with(&at)) {
-                    let place = spending_place(key, account)?;
+                    let place = spending_place(key, &prefix)?;
                     let (_, _, category) = place.expect("the key starts with the account's");
                     add_sum(&mut out, this, category, rows.value())?;
                     rows.next();
                 }
                 rows.status()?;
                 month = match this.0.checked_add(1) {
-                    Some(next) => first_month_from(&mut rows, account, Month(next))?,
+                    Some(next) => first_month_from(&mut rows, &prefix, Month(next))?,
                     None => None,
                 };
             }
@@ -446,27 +454,28 @@ pub fn spending(db: &DB, whose: Whose, from: Month, to: Month) -> Result<Spendin
     Ok(out)
 }
 
-/// The month of `account`'s first spending key at or after `month`, if it has one.
+/// The month of the first spending key at or after `month` of the account whose keys start
+/// with `prefix`, if it has one.
 fn first_month_from(
     rows: &mut rocksdb::DBRawIterator<'_>,
-    account: &str,
+    prefix: &[u8],
     month: Month,
 ) -> Result<Option<Month>, ModelError> {
-    rows.seek(spending_month_prefix(account, month));
-    let place = rows.key().map(|key| spending_place(key, account));
+    rows.seek(at_month(prefix, month));
+    let place = rows.key().map(|key| spending_place(key, prefix));
     let place = place.transpose()?.flatten();
     rows.status()?;
     Ok(place.map(|(month, _, _)| month))
 }
 
-/// A spending key of `account`: its month, its number (`None`: the account's own) and its
-/// category; `None` for a key of another account.
+/// A spending key of the account whose keys start with `prefix` ([`account_prefix`]): its
+/// month, its number (`None`: the account's own) and its category; `None` for a key of another
+/// account.
 fn spending_place(
     key: &[u8],
-    account: &str,
+    prefix: &[u8],
 ) -> Result<Option<(Month, Option<Msisdn>, Category)>, ModelError> {
-    let prefix = account_prefix(account);
-    let Some(tail) = key.strip_prefix(&prefix[..]) else {
+    let Some(tail) = key.strip_prefix(prefix) else {
         return Ok(None);
     };
     let corrupt = || ModelError::Corrupt(format!("spending key of {} bytes", key.len()));
