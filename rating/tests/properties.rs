@@ -999,3 +999,63 @@ fn the_scripts_reach_every_part_of_the_lifecycle() {
     let missing: Vec<_> = all.iter().filter(|k| !seen.contains(*k)).collect();
     assert!(missing.is_empty(), "never happened: {missing:?}");
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, failure_persistence: None, ..ProptestConfig::default() })]
+
+    /// A runtime's notes of an account ([`rating::state::Mark`]) stay with that account when
+    /// others are let go, whatever the order they were opened in and whichever leave, and the
+    /// predicate is asked about each account with its own index and mark.
+    #[test]
+    fn marks_stay_with_their_accounts_when_others_leave(
+        leave in proptest::collection::vec(any::<bool>(), 1..40),
+        again in proptest::collection::vec(any::<bool>(), 40),
+    ) {
+        let cat = example();
+        let mut state = State::new();
+        for (i, _) in leave.iter().enumerate() {
+            let number = format!("7900100{i:04}");
+            let opened = open(&format!("o{i}"), &format!("A{}", 1000 - i), "2026-01-01T00:00:00Z", &[(&number, "SMART", &[])]);
+            let decision = step(&mut state, &cat, &opened);
+            prop_assert!(matches!(decision.outcome, Outcome::Opened { .. }), "{:?}", decision.outcome);
+        }
+        prop_assert_eq!(state.len(), leave.len());
+        drop(state.take_renumbered());
+        let mark_of = |id: &str| {
+            let n: u64 = id[1..].parse().unwrap();
+            rating::state::Mark { last_use: n, bytes: n as usize * 7, due: Some(Timestamp(n as i64 * 3)) }
+        };
+        let ids: Vec<String> = state.accounts().map(|a| a.id.to_string()).collect();
+        for id in &ids {
+            let index = state.index_of(id).unwrap();
+            *state.mark_mut(index) = mark_of(id);
+        }
+        for round in [&leave, &again] {
+            let before: Vec<String> = state.accounts().map(|a| a.id.to_string()).collect();
+            let mut asked = Vec::new();
+            state.retain_accounts(|index, account, mark| {
+                asked.push((index, account.id.to_string(), mark));
+                !round[index as usize]
+            });
+            prop_assert_eq!(asked.len(), before.len());
+            for (place, (index, id, mark)) in asked.into_iter().enumerate() {
+                prop_assert_eq!(index as usize, place);
+                prop_assert_eq!(&before[place], &id);
+                prop_assert_eq!(mark, mark_of(&id));
+            }
+            prop_assert_eq!(state.marks().len(), state.len());
+            for (account, mark) in state.accounts().zip(state.marks()) {
+                prop_assert_eq!(*mark, mark_of(&account.id));
+                let index = state.index_of(&account.id).unwrap();
+                prop_assert_eq!(state.marks()[index as usize], mark_of(&account.id));
+                let number = account.numbers[0].msisdn;
+                prop_assert_eq!(state.index_of_number(number), Some(index));
+            }
+            let kept: Vec<String> = (before.iter().enumerate())
+                .filter(|(i, _)| !round[*i])
+                .map(|(_, id)| id.clone())
+                .collect();
+            prop_assert_eq!(state.accounts().map(|a| a.id.to_string()).collect::<Vec<_>>(), kept);
+        }
+    }
+}

@@ -7,11 +7,10 @@
 //! changed since its partition's checkpoint, and not read or changed by a batch in flight
 //! (rated, not yet written: at most [`MOST_IN_FLIGHT`] before the batch being rated).
 
-use super::memory::{memory_of_account, Budget, Candidate, TYPICAL_RECORD};
+use super::memory::{among, memory_of_account, Budget, Candidate, TYPICAL_RECORD};
 use crate::changed::Changed;
 use crate::store::{Commit, Store, StoreError};
 use rating::{AccountId, Catalog, Input, State, Timestamp};
-use rustc_hash::FxHashMap;
 
 /// `--state-cache-mb` unless configured: with the process's other memory (RocksDB's memtables
 /// and caches), about 3.4 GB of resident set at ten million accounts.
@@ -20,7 +19,10 @@ pub const DEFAULT_CACHE_MB: u64 = 2048;
 /// run one, a Kafka run `kafka::stream::IN_FLIGHT`): an account they read or changed stays.
 pub const MOST_IN_FLIGHT: u64 = 2;
 
-/// What the engine knows of each account it holds.
+/// What the engine knows of the accounts it holds, beside each account's [`Mark`](rating::state::Mark) in the state
+/// (the last batch that read it in or changed it, its estimated bytes, the time its entry in the
+/// `due` index has). An account whose mark has no bytes is not noted yet (opened in memory and
+/// not written): it does not leave.
 #[derive(Debug, Default)]
 pub(super) struct Held {
     budget: Budget,
@@ -28,7 +30,6 @@ pub(super) struct Held {
     bytes: usize,
     /// The batch being rated, counted from the engine's open.
     batch: u64,
-    uses: FxHashMap<AccountId, Use>,
     /// What the batches read since the open: accounts found held, and read in from the store.
     pub(super) counts: CacheCounts,
 }
@@ -39,15 +40,6 @@ pub(super) struct Held {
 pub struct CacheCounts {
     pub hits: u64,
     pub reads: u64,
-}
-
-#[derive(Debug, Clone, Copy)]
-struct Use {
-    /// The last batch that read it in or changed it.
-    batch: u64,
-    bytes: usize,
-    /// The time its entry in the `due` index has (`None`: not known to have one).
-    due: Option<Timestamp>,
 }
 
 impl Held {
@@ -64,38 +56,35 @@ impl Held {
 
     /// Forgets what it knew: the state was read again.
     pub(super) fn clear(&mut self) {
-        self.uses.clear();
         self.bytes = 0;
     }
 
-    /// Notes an account held, of a record of `record` bytes, indexed as due at `due`.
-    fn note(&mut self, id: &AccountId, record: usize, due: Option<Timestamp>) {
+    /// Notes the account at `index` held, of a record of `record` bytes, indexed as due at
+    /// `due`.
+    fn note(&mut self, state: &mut State, index: u32, record: usize, due: Option<Timestamp>) {
         let bytes = memory_of_account(record);
-        let batch = self.batch;
-        let held = (self.uses.entry(id.clone())).or_insert(Use {
-            batch,
-            bytes: 0,
-            due: None,
-        });
-        self.bytes = self.bytes - held.bytes + bytes;
-        held.bytes = bytes;
-        held.batch = batch;
+        let mark = state.mark_mut(index);
+        self.bytes = self.bytes - mark.bytes + bytes;
+        mark.bytes = bytes;
+        mark.last_use = self.batch;
         if due.is_some() {
-            held.due = due;
+            mark.due = due;
         }
     }
 
-    /// Notes that the batch being rated reads `account`: it stays while the batch is answered.
-    fn touch(&mut self, account: &str) {
-        if let Some(held) = self.uses.get_mut(account) {
-            held.batch = self.batch;
+    /// Notes that the batch being rated reads the account at `index`: it stays while the batch
+    /// is answered.
+    fn touch(&self, state: &mut State, index: u32) {
+        let mark = state.mark_mut(index);
+        if mark.bytes > 0 {
+            mark.last_use = self.batch;
         }
     }
 
     /// Notes that `account`'s entry in the `due` index went: its next record writes one.
-    pub(super) fn forget_due(&mut self, account: &str) {
-        if let Some(held) = self.uses.get_mut(account) {
-            held.due = None;
+    pub(super) fn forget_due(state: &mut State, account: &str) {
+        if let Some(index) = state.index_of(account) {
+            state.mark_mut(index).due = None;
         }
     }
 
@@ -123,18 +112,18 @@ impl Held {
     ) -> Result<(), StoreError> {
         let (mut ids, mut numbers) = (Vec::<AccountId>::new(), Vec::new());
         let state = &*parts.state;
-        let mut touched: Vec<&AccountId> = Vec::new();
+        let mut touched: Vec<u32> = Vec::new();
         for input in inputs.clone() {
             input.each_read(|read| {
                 let held = match read {
-                    rating::event::Read::Account(a) => state.account(a).ok_or(Some(a)),
-                    rating::event::Read::Number(m) => state.account_of_number(m).ok_or_else(|| {
+                    rating::event::Read::Account(a) => state.index_of(a).ok_or(Some(a)),
+                    rating::event::Read::Number(m) => state.index_of_number(m).ok_or_else(|| {
                         numbers.push(m);
                         None
                     }),
                 };
                 match held {
-                    Ok(account) => touched.push(&account.id),
+                    Ok(index) => touched.push(index),
                     Err(Some(id)) => ids.push(id.clone()),
                     Err(None) => {}
                 }
@@ -144,8 +133,8 @@ impl Held {
         touched.dedup();
         self.counts.hits += touched.len() as u64;
         metrics::counter!(crate::operations::metrics::ACCOUNT_HITS).increment(touched.len() as u64);
-        for id in touched {
-            self.touch(id);
+        for index in touched {
+            self.touch(parts.state, index);
         }
         numbers.sort_unstable();
         numbers.dedup();
@@ -186,7 +175,11 @@ impl Held {
             );
             parts.state.restore(account);
             parts.state.restore_recent(&id, recent);
-            self.note(&id, bytes, Some(due));
+            let index = parts
+                .state
+                .index_of(&id)
+                .expect("an account restored is held");
+            self.note(parts.state, index, bytes, Some(due));
             self.counts.reads += 1;
             metrics::counter!(crate::operations::metrics::ACCOUNTS_READ).increment(1);
         }
@@ -199,7 +192,7 @@ impl Held {
     /// store's copy of it stays as its log says until it is restored over.
     pub(super) fn write_records(
         &mut self,
-        parts: &Parts<'_>,
+        parts: &mut Parts<'_>,
         commit: &mut Commit,
         dirty: &mut Changed,
         buf: &mut Vec<u8>,
@@ -214,11 +207,10 @@ impl Held {
             let mut writes = commit.writes_of(p);
             parts.store.put_account(&mut writes, account, recent, buf);
             let due = rating::due_from(parts.cat, account);
-            let indexed = self.uses.get(&account.id).and_then(|u| u.due);
-            if indexed != Some(due) {
+            if parts.state.marks()[i as usize].due != Some(due) {
                 parts.store.put_due(&mut writes, p, due, &account.id);
             }
-            self.note(&account.id, buf.len(), Some(due));
+            self.note(parts.state, i, buf.len(), Some(due));
         }
     }
 
@@ -249,9 +241,9 @@ impl Held {
 
     /// Notes every account `state` holds (read whole from an older store, or a tail), so that
     /// the budget sees them and they may leave.
-    pub(super) fn note_all(&mut self, state: &State) {
-        for account in state.accounts() {
-            self.note(&account.id, TYPICAL_RECORD, None);
+    pub(super) fn note_all(&mut self, state: &mut State) {
+        for index in 0..state.len() as u32 {
+            self.note(state, index, TYPICAL_RECORD, None);
         }
     }
 
@@ -263,24 +255,24 @@ impl Held {
             return 0;
         }
         let in_flight = self.batch.saturating_sub(MOST_IN_FLIGHT);
-        let candidates = (self.uses.iter())
-            .filter(|(_, u)| u.batch < in_flight)
-            .filter(|(id, _)| (state.index_of(id)).is_none_or(|i| !dirty.contains(i)))
-            .map(|(id, u)| Candidate {
-                last_use: u.batch,
-                bytes: u.bytes,
-                id,
+        let candidates = (state.accounts().zip(state.marks()).zip(0u32..))
+            .filter(|((_, mark), index)| {
+                mark.bytes > 0 && mark.last_use < in_flight && !dirty.contains(*index)
+            })
+            .map(|((account, mark), index)| Candidate {
+                last_use: mark.last_use,
+                bytes: mark.bytes,
+                id: &account.id,
+                index,
             })
             .collect();
         let (gone, bytes) = self.budget.leaving(self.bytes, candidates);
-        for id in &gone {
-            self.uses.remove(id);
-        }
         self.bytes = bytes;
         let changed: Vec<AccountId> = (dirty.drain().into_iter())
             .map(|i| state.by_index(i).expect("a changed account").0.id.clone())
             .collect();
-        state.retain_accounts(|a| !gone.contains(&a.id));
+        let leaving = among(state.len(), &gone);
+        state.retain_accounts(|index, _, _| !leaving[index as usize]);
         *dirty = Changed::of_ids(state, &changed);
         gone.len()
     }

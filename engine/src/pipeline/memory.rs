@@ -2,7 +2,7 @@
 //! cache of accounts and a replay's rebuilt accounts let go of the same ones by the same rule.
 
 use rating::AccountId;
-use rustc_hash::{FxHashMap, FxHashSet};
+use rustc_hash::FxHashMap;
 
 /// What an account takes in memory, estimated from its record: its parts and remembered ids
 /// unpacked, its entries in the state's indexes and in the budget's, and the allocator's share.
@@ -17,6 +17,15 @@ pub(crate) const TYPICAL_RECORD: usize = 300;
 /// An eviction leaves this share of the budget held, so that it runs once in many batches.
 const AFTER_EVICTION: (usize, usize) = (3, 4);
 
+/// Which of `len` accounts, by index, are among `indexes`.
+pub(crate) fn among(len: usize, indexes: &[u32]) -> Vec<bool> {
+    let mut among = vec![false; len];
+    for &index in indexes {
+        among[index as usize] = true;
+    }
+    among
+}
+
 /// What an account of a record of `record` bytes is estimated to take in memory.
 pub fn memory_of_account(record: usize) -> usize {
     record * MEMORY_PER_RECORD_BYTE + MEMORY_PER_ACCOUNT
@@ -28,11 +37,13 @@ pub(crate) struct Budget {
     bytes: usize,
 }
 
-/// An account that may leave memory: the last batch (or chunk) that used it, and its bytes.
+/// An account that may leave memory: the last batch (or chunk) that used it, its bytes, its
+/// id, and its index in the state.
 pub(crate) struct Candidate<'a> {
     pub last_use: u64,
     pub bytes: usize,
     pub id: &'a AccountId,
+    pub index: u32,
 }
 
 impl Budget {
@@ -46,13 +57,9 @@ impl Budget {
     }
 
     /// Of `candidates`, those used longest ago (the oldest last use first, then by id) that
-    /// bring `held` bytes down to the share of the budget an eviction leaves; and the bytes
-    /// then held.
-    pub(crate) fn leaving(
-        self,
-        held: usize,
-        candidates: Vec<Candidate<'_>>,
-    ) -> (FxHashSet<AccountId>, usize) {
+    /// bring `held` bytes down to the share of the budget an eviction leaves, by index (in no
+    /// order); and the bytes then held.
+    pub(crate) fn leaving(self, held: usize, candidates: Vec<Candidate<'_>>) -> (Vec<u32>, usize) {
         let target = self.bytes / AFTER_EVICTION.1 * AFTER_EVICTION.0;
         // Whole batches of last use leave first, oldest first; only in the batch that crosses
         // the target are accounts ordered, by id. A sort of every account held, which this
@@ -79,11 +86,11 @@ impl Budget {
             }
             left -= bytes;
         }
-        let mut leaving = FxHashSet::default();
+        let mut leaving = Vec::new();
         let mut last: Vec<Candidate<'_>> = Vec::new();
         for candidate in candidates {
             if whole_below.is_none_or(|below| candidate.last_use < below) {
-                leaving.insert(candidate.id.clone());
+                leaving.push(candidate.index);
             } else if crossing == Some(candidate.last_use) {
                 last.push(candidate);
             }
@@ -94,7 +101,7 @@ impl Budget {
                 break;
             }
             left -= candidate.bytes;
-            leaving.insert(candidate.id.clone());
+            leaving.push(candidate.index);
         }
         (leaving, left)
     }
@@ -111,17 +118,17 @@ mod tests {
         budget: Budget,
         held: usize,
         mut candidates: Vec<Candidate<'_>>,
-    ) -> (FxHashSet<AccountId>, usize) {
+    ) -> (Vec<u32>, usize) {
         candidates.sort_unstable_by(|a, b| (a.last_use, a.id).cmp(&(b.last_use, b.id)));
         let target = budget.bytes / AFTER_EVICTION.1 * AFTER_EVICTION.0;
         let mut left = held;
-        let mut leaving = FxHashSet::default();
+        let mut leaving = Vec::new();
         for candidate in candidates {
             if left <= target {
                 break;
             }
             left -= candidate.bytes;
-            leaving.insert(candidate.id.clone());
+            leaving.push(candidate.index);
         }
         (leaving, left)
     }
@@ -139,16 +146,20 @@ mod tests {
             let ids: Vec<AccountId> =
                 (0..accounts.len()).map(|i| AccountId::from(format!("{:03}", i * 7 % 1000))).collect();
             let candidates = || {
-                (accounts.iter().zip(&ids))
-                    .map(|(&(last_use, bytes), id)| Candidate { last_use, bytes, id })
+                (accounts.iter().zip(&ids).zip(0u32..))
+                    .map(|((&(last_use, bytes), id), index)| Candidate { last_use, bytes, id, index })
                     .collect::<Vec<_>>()
             };
             // Bytes held by accounts that may not leave (in flight, or changed) come on top.
             let held = accounts.iter().map(|a| a.1).sum::<usize>() + pinned;
             let budget = Budget { bytes: budget };
+            let sorted = |(mut leaving, left): (Vec<u32>, usize)| {
+                leaving.sort_unstable();
+                (leaving, left)
+            };
             prop_assert_eq!(
-                budget.leaving(held, candidates()),
-                leaving_in_order(budget, held, candidates())
+                sorted(budget.leaving(held, candidates())),
+                sorted(leaving_in_order(budget, held, candidates()))
             );
         }
     }

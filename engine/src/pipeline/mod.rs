@@ -17,7 +17,7 @@ mod memory;
 pub mod meter;
 mod reference;
 pub use cache::{CacheCounts, DEFAULT_CACHE_MB, MOST_IN_FLIGHT};
-pub(crate) use memory::{memory_of_account, Budget, Candidate, TYPICAL_RECORD};
+pub(crate) use memory::{among, memory_of_account, Budget, Candidate, TYPICAL_RECORD};
 pub use reference::holds_reference;
 
 /// Limits of a batch: the most lines rated and committed together.
@@ -443,7 +443,7 @@ impl Engine {
         e.record_catalog(catalog_bytes, fresh)?;
         e.mark_checkpoints()?;
         e.store.index_accounts(&e.cat, e.cfg.partitions)?;
-        e.held.note_all(&e.state);
+        e.held.note_all(&mut e.state);
         // A scrape reads the store's figures while it is open, and nothing once it closed.
         let store = std::sync::Arc::downgrade(&e.store);
         crate::operations::metrics::on_scrape(Box::new(move || {
@@ -534,7 +534,7 @@ impl Engine {
         self.state = state;
         self.held.clear();
         self.store.index_accounts(&self.cat, self.cfg.partitions)?;
-        self.held.note_all(&self.state);
+        self.held.note_all(&mut self.state);
         self.parts = load_parts(&self.store, self.cfg.partitions, self.watermark)?;
         self.checkpointed = self.store.checkpoints(self.cfg.partitions)?;
         for p in &self.parts {
@@ -1032,14 +1032,14 @@ impl Engine {
             })
             .sum();
         if checkpoint_due(tail, dirty.len(), self.cfg.checkpoint) {
-            let parts = cache::Parts {
+            let mut parts = cache::Parts {
                 state: &mut self.state,
                 store: &self.store,
                 cat: &self.cat,
                 partitions: self.cfg.partitions,
             };
             let owns = |p: u32| owned[p as usize];
-            (self.held).write_records(&parts, commit, dirty, &mut self.buf, owns);
+            (self.held).write_records(&mut parts, commit, dirty, &mut self.buf, owns);
             for (p, part) in self.parts.iter().enumerate() {
                 if part.seq != self.checkpointed[p] && owned[p] {
                     let key = crate::keys::checkpoint(p as u32);
@@ -1340,7 +1340,7 @@ impl Engine {
         let mut writes = commit.writes_of(partition);
         for (at, account) in &listed {
             self.store.delete_due(&mut writes, partition, *at, account);
-            self.held.forget_due(account);
+            cache::Held::forget_due(&mut self.state, account);
             let Some(a) = self.state.account(account) else {
                 continue;
             };

@@ -231,12 +231,27 @@ pub struct Renumbered {
     pub holder: Option<AccountId>,
 }
 
+/// What a runtime that holds accounts within a memory budget notes of each, kept beside the
+/// account so that its notes need no index of their own (a map by id cost a hash lookup an
+/// account read, and one more an account written). No decision reads or changes a mark.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Mark {
+    /// The last batch (or chunk of a replay) that read or changed the account.
+    pub last_use: u64,
+    /// What the account is estimated to take in memory; 0 until the runtime notes it.
+    pub bytes: usize,
+    /// The time the runtime's index of periodic work holds for it, if known.
+    pub due: Option<Timestamp>,
+}
+
 /// All accounts of one partition (or of the whole system in memory).
 #[derive(Clone, Debug)]
 pub struct State {
     accounts: Vec<Account>,
     /// Beside `accounts`, index for index: the ids each account decided lately.
     recent: Vec<Recent>,
+    /// Beside `accounts`, index for index: the runtime's notes ([`Mark`]).
+    marks: Vec<Mark>,
     by_id: FxHashMap<AccountId, u32>,
     by_msisdn: FxHashMap<Msisdn, u32>,
     /// How long an account remembers its inputs' ids (seconds of event time; `crate::recent`).
@@ -269,6 +284,7 @@ impl State {
         State {
             accounts: Vec::new(),
             recent: Vec::new(),
+            marks: Vec::new(),
             by_id: FxHashMap::default(),
             by_msisdn: FxHashMap::default(),
             window,
@@ -326,7 +342,8 @@ impl State {
         self.by_msisdn.get(&msisdn).copied()
     }
 
-    /// An account's index: its place among the accounts, which it keeps for the state's life.
+    /// An account's index: its place among the accounts, which it keeps until accounts are let
+    /// go ([`State::retain_accounts`]).
     pub fn index_of(&self, id: &str) -> Option<u32> {
         self.by_id.get(id).copied()
     }
@@ -352,6 +369,16 @@ impl State {
             "a released account's numbers are out of the index"
         );
         a
+    }
+
+    /// The runtime's notes of every account, index for index ([`Mark`]).
+    pub fn marks(&self) -> &[Mark] {
+        &self.marks
+    }
+
+    /// The runtime's notes of the account at `index`.
+    pub fn mark_mut(&mut self, index: u32) -> &mut Mark {
+        &mut self.marks[index as usize]
     }
 
     /// The ids held in memory, over all accounts.
@@ -391,6 +418,7 @@ impl State {
         self.by_id.insert(opened.id.clone(), i);
         self.accounts.push(opened);
         self.recent.push(Recent::default());
+        self.marks.push(Mark::default());
     }
 
     /// The numbers of a released account go back to the operator: they no longer lead to it.
@@ -427,10 +455,11 @@ impl State {
             .collect()
     }
 
-    /// Keeps only the accounts `keep` says (with what they remember), as a cache evicts:
-    /// every number, id and free report of an account dropped leaves with it, and the accounts
-    /// kept keep what the index said of their numbers. Indexes of accounts change.
-    pub fn retain_accounts(&mut self, mut keep: impl FnMut(&Account) -> bool) {
+    /// Keeps only the accounts `keep` says, given each one's index and mark (with what they
+    /// remember), as a cache evicts: every number, id and free report of an account dropped
+    /// leaves with it, and the accounts kept keep what the index said of their numbers, and
+    /// their marks. Indexes of accounts change.
+    pub fn retain_accounts(&mut self, mut keep: impl FnMut(u32, &Account, Mark) -> bool) {
         assert!(
             self.renumbered.is_empty(),
             "the numbers renumbered are taken before accounts move"
@@ -443,10 +472,11 @@ impl State {
         let mut kept = 0;
         for i in 0..self.accounts.len() {
             let account = &self.accounts[i];
-            if keep(account) {
+            if keep(i as u32, account, self.marks[i]) {
                 moved.push(Some(kept as u32));
                 self.accounts.swap(kept, i);
                 self.recent.swap(kept, i);
+                self.marks.swap(kept, i);
                 kept += 1;
             } else {
                 moved.push(None);
@@ -456,6 +486,7 @@ impl State {
         }
         self.accounts.truncate(kept);
         self.recent.truncate(kept);
+        self.marks.truncate(kept);
         for i in self.by_id.values_mut() {
             *i = moved[*i as usize].expect("an account kept keeps its id");
         }

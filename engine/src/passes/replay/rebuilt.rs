@@ -10,11 +10,10 @@
 //! held it when that account left memory, confirmed by the account's record once brought back
 //! (its holder may have given it up since, in memory).
 
-use crate::pipeline::{memory_of_account, Budget, Candidate, TYPICAL_RECORD};
+use crate::pipeline::{among, memory_of_account, Budget, Candidate, TYPICAL_RECORD};
 use crate::store::StoreError;
 use rating::event::Read;
 use rating::{Account, AccountId, Input, Msisdn, State};
-use rustc_hash::FxHashMap;
 
 /// The scratch store's memtable: the writes of evictions between two flushes.
 const SCRATCH_MEMTABLE: usize = 32 << 20;
@@ -29,9 +28,11 @@ pub(super) struct Rebuilt {
     budget: Budget,
     /// The chunk of entries being replayed, counted from the start.
     chunk: u64,
-    /// Each account held: the last chunk that read it, and its estimated memory.
-    uses: FxHashMap<AccountId, (u64, usize)>,
-    /// The estimated memory of the accounts in `uses`.
+    /// The accounts held whose marks (`rating::state::Mark`) say the last chunk that read
+    /// them and their estimated memory; the others were opened in memory since the last
+    /// eviction.
+    noted: usize,
+    /// The estimated memory of the accounts noted.
     bytes: usize,
     /// Accounts of the partition in the scratch store and not in memory.
     away: usize,
@@ -59,7 +60,7 @@ impl Rebuilt {
             scratch: Scratch::new(scratch)?,
             budget: Budget::of_megabytes(megabytes),
             chunk: 0,
-            uses: FxHashMap::default(),
+            noted: 0,
             bytes: 0,
             away: 0,
             done: 0,
@@ -77,9 +78,14 @@ impl Rebuilt {
     /// Replays `partition` from here on: the accounts of the one before go to the scratch store
     /// whole, and the state starts empty (a partition's entries read its own accounts only).
     pub(super) fn enter(&mut self, partition: u32) -> Result<(), StoreError> {
-        self.put_away(|_| false)?;
+        self.put_away(|_, _, _| false)?;
         self.done += self.away;
         self.away = 0;
+        assert_eq!(
+            (self.noted, self.bytes),
+            (0, 0),
+            "every account noted was put away"
+        );
         self.state = State::with_window(self.window);
         self.partition = Some(partition);
         Ok(())
@@ -93,7 +99,7 @@ impl Rebuilt {
     /// Puts the last partition's accounts in the scratch store with the others, for
     /// [`Rebuilt::account`] to find.
     pub(super) fn finish(&mut self) -> Result<(), StoreError> {
-        self.put_away(|_| false)?;
+        self.put_away(|_, _, _| false)?;
         self.done += self.away;
         self.away = 0;
         Ok(())
@@ -109,21 +115,23 @@ impl Rebuilt {
             .partition
             .expect("a partition is entered before its entries");
         self.chunk += 1;
+        let chunk = self.chunk;
         let (mut ids, mut numbers) = (Vec::<AccountId>::new(), Vec::<Msisdn>::new());
+        let state = &mut self.state;
         for input in inputs {
-            input.each_read(|read| match read {
-                Read::Account(id) => match self.uses.get_mut(id) {
-                    Some(used) => used.0 = self.chunk,
-                    None => ids.push(id.clone()),
-                },
-                Read::Number(m) => match self.state.account_of_number(m) {
-                    Some(a) => {
-                        if let Some(used) = self.uses.get_mut(&a.id) {
-                            used.0 = self.chunk;
-                        }
-                    }
-                    None => numbers.push(m),
-                },
+            input.each_read(|read| {
+                let held = match read {
+                    Read::Account(id) => state.index_of(id).ok_or(Some(id)),
+                    Read::Number(m) => state.index_of_number(m).ok_or_else(|| {
+                        numbers.push(m);
+                        None
+                    }),
+                };
+                match held {
+                    Ok(index) => state.mark_mut(index).last_use = chunk,
+                    Err(Some(id)) => ids.push(id.clone()),
+                    Err(None) => {}
+                }
             });
         }
         numbers.sort_unstable();
@@ -131,19 +139,28 @@ impl Rebuilt {
         ids.extend(self.scratch.holders(partition, &numbers)?);
         ids.sort_unstable();
         ids.dedup();
-        ids.retain(|id| match self.uses.get_mut(id) {
-            Some(used) => {
-                used.0 = self.chunk;
+        ids.retain(|id| match self.state.index_of(id) {
+            Some(index) => {
+                self.state.mark_mut(index).last_use = chunk;
                 false
             }
-            None => self.state.index_of(id).is_none(),
+            None => true,
         });
         for (account, recent, bytes) in self.scratch.accounts(partition, &ids)? {
             let id = account.id.clone();
             self.state.restore(account);
             self.state.restore_recent(&id, recent);
+            let index = self
+                .state
+                .index_of(&id)
+                .expect("an account restored is held");
             let bytes = memory_of_account(bytes);
-            self.uses.insert(id, (self.chunk, bytes));
+            *self.state.mark_mut(index) = rating::state::Mark {
+                last_use: chunk,
+                bytes,
+                due: None,
+            };
+            self.noted += 1;
             self.bytes += bytes;
             self.away -= 1;
             self.read_back += 1;
@@ -157,49 +174,59 @@ impl Rebuilt {
         // What a replay makes of the numbers that change hands is found again in the accounts.
         drop(self.state.take_renumbered());
         self.held_at_most = self.held_at_most.max(self.state.len());
-        let opened = self.state.len().saturating_sub(self.uses.len());
+        let opened = self.state.len() - self.noted;
         let typical = memory_of_account(TYPICAL_RECORD);
         if !(self.budget).exceeded_by(self.bytes + opened * typical) {
             return Ok(());
         }
         if opened > 0 {
             // Accounts opened in memory: read by the chunk that opened them, at the latest.
-            for a in self.state.accounts() {
-                if !self.uses.contains_key(&a.id) {
-                    self.uses.insert(a.id.clone(), (self.chunk, typical));
+            for index in 0..self.state.len() as u32 {
+                let mark = self.state.mark_mut(index);
+                if mark.bytes == 0 {
+                    (mark.last_use, mark.bytes) = (self.chunk, typical);
                     self.bytes += typical;
+                    self.noted += 1;
                 }
             }
         }
-        let candidates = (self.uses.iter())
-            .map(|(id, &(last_use, bytes))| Candidate {
-                last_use,
-                bytes,
-                id,
+        let candidates = (self.state.accounts().zip(self.state.marks()).zip(0u32..))
+            .map(|((account, mark), index)| Candidate {
+                last_use: mark.last_use,
+                bytes: mark.bytes,
+                id: &account.id,
+                index,
             })
             .collect();
         let (leaving, _) = self.budget.leaving(self.bytes, candidates);
-        self.put_away(|a| !leaving.contains(&a.id))
+        let leaving = among(self.state.len(), &leaving);
+        self.put_away(|index, _, _| !leaving[index as usize])
     }
 
     /// Writes every account held but those `keep` says to the scratch store, with the numbers
     /// each holds, and drops them from memory.
-    fn put_away(&mut self, mut keep: impl FnMut(&Account) -> bool) -> Result<(), StoreError> {
+    fn put_away(
+        &mut self,
+        mut keep: impl FnMut(u32, &Account, rating::state::Mark) -> bool,
+    ) -> Result<(), StoreError> {
         let Some(partition) = self.partition else {
             return Ok(());
         };
         drop(self.state.take_renumbered());
         let mut batch = rocksdb::WriteBatch::default();
         let mut leaving = 0;
-        for a in self.state.accounts().filter(|a| !keep(a)) {
+        let held = (self.state.accounts().zip(self.state.marks()).zip(0u32..))
+            .filter(|((a, &mark), index)| !keep(*index, a, mark));
+        for ((a, mark), _) in held {
             let recent = self.state.recent(&a.id).expect("an account's ids");
             rating::record::encode_account(a, recent, &mut self.buf);
             batch.put(account_key(partition, &a.id), &self.buf);
             for n in a.numbers.iter().filter(|_| a.activity.released.is_none()) {
                 batch.put(holder_key(partition, n.msisdn), a.id.as_bytes());
             }
-            if let Some((_, bytes)) = self.uses.remove(&a.id) {
-                self.bytes -= bytes;
+            if mark.bytes > 0 {
+                self.bytes -= mark.bytes;
+                self.noted -= 1;
             }
             leaving += 1;
         }
