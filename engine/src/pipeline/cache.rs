@@ -7,7 +7,9 @@
 //! changed since its partition's checkpoint, and not read or changed by a batch in flight
 //! (rated, not yet written: at most [`MOST_IN_FLIGHT`] before the batch being rated).
 
-use super::memory::{among, memory_of_account, Budget, Candidate, TYPICAL_RECORD};
+use super::memory::{
+    among, candidates, memory_of_account, reads_of, Budget, Reads, TYPICAL_RECORD,
+};
 use crate::changed::Changed;
 use crate::store::{Commit, Store, StoreError};
 use rating::{AccountId, Catalog, Input, State, Timestamp};
@@ -110,34 +112,16 @@ impl Held {
         parts: &mut Parts<'_>,
         inputs: impl Iterator<Item = &'a Input> + Clone,
     ) -> Result<(), StoreError> {
-        let (mut ids, mut numbers) = (Vec::<AccountId>::new(), Vec::new());
-        let state = &*parts.state;
-        let mut touched: Vec<u32> = Vec::new();
-        for input in inputs.clone() {
-            input.each_read(|read| {
-                let held = match read {
-                    rating::event::Read::Account(a) => state.index_of(a).ok_or(Some(a)),
-                    rating::event::Read::Number(m) => state.index_of_number(m).ok_or_else(|| {
-                        numbers.push(m);
-                        None
-                    }),
-                };
-                match held {
-                    Ok(index) => touched.push(index),
-                    Err(Some(id)) => ids.push(id.clone()),
-                    Err(None) => {}
-                }
-            });
-        }
-        touched.sort_unstable();
-        touched.dedup();
-        self.counts.hits += touched.len() as u64;
-        metrics::counter!(crate::operations::metrics::ACCOUNT_HITS).increment(touched.len() as u64);
-        for index in touched {
+        let Reads {
+            held,
+            mut ids,
+            numbers,
+        } = reads_of(parts.state, inputs.clone());
+        self.counts.hits += held.len() as u64;
+        metrics::counter!(crate::operations::metrics::ACCOUNT_HITS).increment(held.len() as u64);
+        for index in held {
             self.touch(parts.state, index);
         }
-        numbers.sort_unstable();
-        numbers.dedup();
         if !numbers.is_empty() {
             let holders = parts.store.holders(&numbers)?.into_iter().flatten();
             ids.extend(holders.filter(|h| parts.state.index_of(h).is_none()));
@@ -255,16 +239,8 @@ impl Held {
             return 0;
         }
         let in_flight = self.batch.saturating_sub(MOST_IN_FLIGHT);
-        let candidates = (state.accounts().zip(state.marks()).zip(0u32..))
-            .filter(|((_, mark), index)| {
-                mark.bytes > 0 && mark.last_use < in_flight && !dirty.contains(*index)
-            })
-            .map(|((account, mark), index)| Candidate {
-                last_use: mark.last_use,
-                bytes: mark.bytes,
-                id: &account.id,
-                index,
-            })
+        let candidates = candidates(state)
+            .filter(|c| c.bytes > 0 && c.last_use < in_flight && !dirty.contains(c.index))
             .collect();
         let (gone, bytes) = self.budget.leaving(self.bytes, candidates);
         self.bytes = bytes;

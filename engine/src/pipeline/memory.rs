@@ -1,7 +1,8 @@
 //! What accounts take in memory, and the byte budget that bounds those held: the engine's
 //! cache of accounts and a replay's rebuilt accounts let go of the same ones by the same rule.
 
-use rating::AccountId;
+use rating::event::Read;
+use rating::{AccountId, Input, Msisdn, State};
 use rustc_hash::FxHashMap;
 
 /// What an account takes in memory, estimated from its record: its parts and remembered ids
@@ -16,6 +17,49 @@ const MEMORY_PER_ACCOUNT: usize = 512;
 pub(crate) const TYPICAL_RECORD: usize = 300;
 /// An eviction leaves this share of the budget held, so that it runs once in many batches.
 const AFTER_EVICTION: (usize, usize) = (3, 4);
+
+/// What rating some inputs reads of a state (`Input::each_read`): the accounts held, by index,
+/// and what is not held: accounts by id, and numbers whose holder must be found.
+pub(crate) struct Reads {
+    /// Sorted, each once.
+    pub held: Vec<u32>,
+    /// In the order read, possibly repeated.
+    pub ids: Vec<AccountId>,
+    /// Sorted, each once.
+    pub numbers: Vec<Msisdn>,
+}
+
+/// What rating `inputs` reads of `state` ([`Reads`]).
+pub(crate) fn reads_of<'a>(state: &State, inputs: impl Iterator<Item = &'a Input>) -> Reads {
+    let (mut held, mut ids, mut numbers) = (Vec::new(), Vec::new(), Vec::new());
+    for input in inputs {
+        input.each_read(|read| match read {
+            Read::Account(id) => match state.index_of(id) {
+                Some(index) => held.push(index),
+                None => ids.push(id.clone()),
+            },
+            Read::Number(msisdn) => match state.index_of_number(msisdn) {
+                Some(index) => held.push(index),
+                None => numbers.push(msisdn),
+            },
+        });
+    }
+    held.sort_unstable();
+    held.dedup();
+    numbers.sort_unstable();
+    numbers.dedup();
+    Reads { held, ids, numbers }
+}
+
+/// Every account `state` holds as a [`Candidate`] to leave, as its mark says, in index order.
+pub(crate) fn candidates(state: &State) -> impl Iterator<Item = Candidate<'_>> {
+    (state.accounts().zip(state.marks()).zip(0u32..)).map(|((account, mark), index)| Candidate {
+        last_use: mark.last_use,
+        bytes: mark.bytes,
+        id: &account.id,
+        index,
+    })
+}
 
 /// Which of `len` accounts, by index, are among `indexes`.
 pub(crate) fn among(len: usize, indexes: &[u32]) -> Vec<bool> {

@@ -10,9 +10,10 @@
 //! held it when that account left memory, confirmed by the account's record once brought back
 //! (its holder may have given it up since, in memory).
 
-use crate::pipeline::{among, memory_of_account, Budget, Candidate, TYPICAL_RECORD};
+use crate::pipeline::{
+    among, candidates, memory_of_account, reads_of, Budget, Reads, TYPICAL_RECORD,
+};
 use crate::store::StoreError;
-use rating::event::Read;
 use rating::{Account, AccountId, Input, Msisdn, State};
 
 /// The scratch store's memtable: the writes of evictions between two flushes.
@@ -116,26 +117,14 @@ impl Rebuilt {
             .expect("a partition is entered before its entries");
         self.chunk += 1;
         let chunk = self.chunk;
-        let (mut ids, mut numbers) = (Vec::<AccountId>::new(), Vec::<Msisdn>::new());
-        let state = &mut self.state;
-        for input in inputs {
-            input.each_read(|read| {
-                let held = match read {
-                    Read::Account(id) => state.index_of(id).ok_or(Some(id)),
-                    Read::Number(m) => state.index_of_number(m).ok_or_else(|| {
-                        numbers.push(m);
-                        None
-                    }),
-                };
-                match held {
-                    Ok(index) => state.mark_mut(index).last_use = chunk,
-                    Err(Some(id)) => ids.push(id.clone()),
-                    Err(None) => {}
-                }
-            });
+        let Reads {
+            held,
+            mut ids,
+            numbers,
+        } = reads_of(&self.state, inputs);
+        for index in held {
+            self.state.mark_mut(index).last_use = chunk;
         }
-        numbers.sort_unstable();
-        numbers.dedup();
         ids.extend(self.scratch.holders(partition, &numbers)?);
         ids.sort_unstable();
         ids.dedup();
@@ -190,14 +179,7 @@ impl Rebuilt {
                 }
             }
         }
-        let candidates = (self.state.accounts().zip(self.state.marks()).zip(0u32..))
-            .map(|((account, mark), index)| Candidate {
-                last_use: mark.last_use,
-                bytes: mark.bytes,
-                id: &account.id,
-                index,
-            })
-            .collect();
+        let candidates = candidates(&self.state).collect();
         let (leaving, _) = self.budget.leaving(self.bytes, candidates);
         let leaving = among(self.state.len(), &leaving);
         self.put_away(|index, _, _| !leaving[index as usize])
