@@ -2,9 +2,13 @@
 //! checkpoint, and every older layout read back. Pure, so that it is fuzzed without a store
 //! (`fuzz/fuzz_targets/account_record.rs`).
 //!
-//! Layouts: 11 since a record is written in bincode's variable-width encoding, its ids packed
-//! ([`crate::recent::PackedRecent`]): a typical prepaid account's record took about a third
-//! less (the figures: docs/performance.md); 10 since a record holds, after the open sessions, the sessions ended lately
+//! Layouts: 12 since a record is written in postcard's encoding (every integer, length and
+//! amount's mantissa a LEB128 varint: a number or an amount of kopecks takes a byte or two fewer
+//! than in bincode's, whose integers past 250 take three, five or nine bytes), its ids' times as
+//! distances ([`crate::recent::PackedRecent`]): a typical prepaid account's record takes some
+//! 8 % less than in layout 11 (the figures: docs/performance.md); 11 since a record is written
+//! in bincode's variable-width encoding, its ids packed ([`crate::recent::v11`]): a third less
+//! than in layout 10; 10 since a record holds, after the open sessions, the sessions ended lately
 //! (`Account::ended_sessions`; a layout-9 record has none); 9 since a record holds, after the refunds, the account's open online sessions
 //! (`Account::sessions`; a layout-8 record has none); 8 since a record holds, after the ids, what was refunded of the account's charges
 //! (`Account::refunds`), and its numbers their unpaid fees (layout 7 read through
@@ -15,17 +19,17 @@
 //! ones, read through [`crate::recent::v4`], whose low halves are today's); 4 since a record
 //! holds the ids its account remembers (a layout-3 record is the account alone, its ids kept
 //! apart by older stores); 2 and 1 are read through [`crate::codec::v2`] and [`crate::codec::v1`].
-//! The first byte is the layout; the rest is bincode's variable-width encoding (layout 11) or
-//! its fixed-width one (layouts 1 to 10).
+//! The first byte is the layout; the rest is postcard's encoding (layout 12), bincode's
+//! variable-width encoding (layout 11) or its fixed-width one (layouts 1 to 10).
 
 use crate::codec::DecodeError;
-use crate::recent::{PackedRecent, Recent, RecentRecord};
+use crate::recent::{v11, PackedRecent, Recent, RecentRecord};
 use crate::session::{EndedSession, Session};
 use crate::state::{Account, Refunded};
 use bincode::Options;
 
 /// The layout written today.
-pub const ACCOUNT_LAYOUT: u8 = 11;
+pub const ACCOUNT_LAYOUT: u8 = 12;
 
 /// The most bytes a record is read from: an account's ids are a window of its inputs, 16 bytes
 /// each, so a number with a million inputs in one window is 16 MB. More is corruption, refused
@@ -40,8 +44,8 @@ fn opts() -> impl Options {
         .with_limit(MAX_ACCOUNT_BYTES)
 }
 
-/// The encoding of records from layout 11 on: integers, lengths and amounts' mantissas in as
-/// few bytes as their values need; nothing may follow the record.
+/// The encoding of records of layout 11: integers, lengths and amounts' mantissas in as few
+/// bytes as bincode's variable-width integers need; nothing may follow the record.
 fn compact() -> impl Options {
     bincode::DefaultOptions::new()
         .with_varint_encoding()
@@ -53,24 +57,52 @@ fn compact() -> impl Options {
 pub fn encode_account(account: &Account, recent: &Recent, out: &mut Vec<u8>) {
     out.clear();
     out.push(ACCOUNT_LAYOUT);
-    compact()
-        .serialize_into(
-            &mut *out,
-            &(
-                account,
-                PackedRecent::from(&recent.record()),
-                &account.refunds,
-                &account.sessions,
-                &account.ended_sessions,
-            ),
-        )
-        .expect("accounts serialise into memory");
+    let fields = (
+        account,
+        PackedRecent::from(&recent.record()),
+        &account.refunds,
+        &account.sessions,
+        &account.ended_sessions,
+    );
+    postcard::serialize_with_flavor(&fields, Append(out)).expect("accounts serialise into memory");
 }
+
+/// postcard's output pushed straight onto the caller's buffer, which the engine reuses from
+/// record to record (postcard's own flavors take the vector by value or extend it through an
+/// iterator).
+struct Append<'a>(&'a mut Vec<u8>);
+
+impl postcard::ser_flavors::Flavor for Append<'_> {
+    type Output = ();
+
+    fn try_push(&mut self, byte: u8) -> postcard::Result<()> {
+        self.0.push(byte);
+        Ok(())
+    }
+
+    fn try_extend(&mut self, bytes: &[u8]) -> postcard::Result<()> {
+        self.0.extend_from_slice(bytes);
+        Ok(())
+    }
+
+    fn finalize(self) -> postcard::Result<()> {
+        Ok(())
+    }
+}
+
+/// A record of layout 12 after its first byte.
+type Layout12 = (
+    Account,
+    PackedRecent,
+    Vec<Refunded>,
+    Vec<Session>,
+    Vec<EndedSession>,
+);
 
 /// A record of layout 11 after its first byte.
 type Layout11 = (
     Account,
-    PackedRecent,
+    v11::PackedRecent,
     Vec<Refunded>,
     Vec<Session>,
     Vec<EndedSession>,
@@ -95,6 +127,29 @@ fn online_held(
     (account, Some(Recent::from(recent)))
 }
 
+/// The fields of a record of layout 12 after its first byte; nothing may follow them.
+fn layout_12(rest: &[u8]) -> Result<Layout12, DecodeError> {
+    let fields = match postcard::take_from_bytes::<Layout12>(rest) {
+        Ok((fields, [])) => Ok(fields),
+        Ok((_, trailing)) => Err(format!("{} bytes after the record", trailing.len())),
+        Err(e) => Err(e.to_string()),
+    };
+    fields.map_err(|problem| {
+        DecodeError::Corrupt(format!(
+            "account record of layout {ACCOUNT_LAYOUT}: {problem}"
+        ))
+    })
+}
+
+/// The account of a record whose ids are packed (layouts 11 on).
+fn packed_held(layout: u8, fields: Layout12) -> Result<(Account, Option<Recent>), DecodeError> {
+    let (account, packed, refunds, sessions, ended) = fields;
+    let recent = RecentRecord::try_from(packed).map_err(|problem| {
+        DecodeError::Corrupt(format!("account record of layout {layout}: {problem}"))
+    })?;
+    Ok(online_held((account, recent, refunds, sessions, ended)))
+}
+
 /// Reads a record of any layout: the account, and what it remembers (none in a record written
 /// before records held their ids).
 pub fn decode_account(bytes: &[u8]) -> Result<(Account, Option<Recent>), DecodeError> {
@@ -103,15 +158,19 @@ pub fn decode_account(bytes: &[u8]) -> Result<(Account, Option<Recent>), DecodeE
             DecodeError::Corrupt(format!("account record of layout {layout}: {e}"))
         }
     };
+    if bytes.len() as u64 > MAX_ACCOUNT_BYTES {
+        return Err(DecodeError::Corrupt(format!(
+            "an account record of {} bytes, more than any account holds",
+            bytes.len()
+        )));
+    }
     match bytes.split_first() {
-        Some((&ACCOUNT_LAYOUT, rest)) => {
+        Some((&ACCOUNT_LAYOUT, rest)) => packed_held(ACCOUNT_LAYOUT, layout_12(rest)?),
+        Some((11, rest)) => {
             let (account, packed, refunds, sessions, ended) = compact()
                 .deserialize::<Layout11>(rest)
-                .map_err(corrupt(ACCOUNT_LAYOUT))?;
-            let recent = RecentRecord::try_from(packed).map_err(|problem| {
-                DecodeError::Corrupt(format!("account record of layout 11: {problem}"))
-            })?;
-            Ok(online_held((account, recent, refunds, sessions, ended)))
+                .map_err(corrupt(11))?;
+            packed_held(11, (account, packed.into(), refunds, sessions, ended))
         }
         Some((10, rest)) => opts()
             .deserialize::<Layout10>(rest)

@@ -244,25 +244,61 @@ pub struct RecentRecord {
     pub kept: Vec<IdDigest>,
 }
 
-/// [`RecentRecord`] as records of layout 11 on hold it: each id's time as its distance from
-/// the time of the id before it (the first's from `first`), which the record's variable-width
-/// encoding keeps to a few bytes, and the digests as eight bytes each. An id costs about 11
-/// bytes instead of 16.
+/// The layout of records 11: [`PackedRecent`] with every time whole.
+pub mod v11 {
+    use serde::Deserialize;
+
+    /// Each id's time as its distance from the time of the id before it (the first's from
+    /// `first`), the digests as eight bytes each.
+    #[derive(Clone, Debug, Deserialize)]
+    pub struct PackedRecent {
+        pub latest: Option<i64>,
+        pub oldest: i64,
+        pub first: i64,
+        pub gaps: Vec<u64>,
+        pub digests: Vec<u8>,
+        pub kept: Vec<u8>,
+    }
+
+    impl From<PackedRecent> for super::PackedRecent {
+        fn from(old: PackedRecent) -> super::PackedRecent {
+            super::PackedRecent {
+                oldest: old.oldest,
+                latest: old.latest.map(|latest| latest.wrapping_sub(old.oldest)),
+                first: old.first.wrapping_sub(old.oldest),
+                gaps: old.gaps,
+                digests: old.digests,
+                kept: old.kept,
+            }
+        }
+    }
+}
+
+/// [`RecentRecord`] as records of layout 12 on hold it. Every time but `oldest` is a distance:
+/// the latest's and the first id's from `oldest`, each id's from the id before it. In a
+/// record's variable-width integers a distance within a window takes two or three bytes where a
+/// whole time takes five; the digests are eight bytes each. An id costs about 10 bytes instead
+/// of 16. The distances wrap, so that any times at all (however far ahead or behind) read back
+/// exactly.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PackedRecent {
-    latest: Option<i64>,
     oldest: i64,
+    /// `latest - oldest`.
+    latest: Option<i64>,
+    /// The first id's time `- oldest`.
     first: i64,
     gaps: Vec<u64>,
     /// The ids' digests, little-endian, in the order of `gaps`.
+    #[serde(with = "serde_bytes")]
     digests: Vec<u8>,
     /// The digests of the ids held for ever.
+    #[serde(with = "serde_bytes")]
     kept: Vec<u8>,
 }
 
 impl From<&RecentRecord> for PackedRecent {
     fn from(record: &RecentRecord) -> PackedRecent {
-        let first = record.ids.first().map_or(0, |&(_, at)| at);
+        let first = record.ids.first().map_or(record.oldest, |&(_, at)| at);
         let mut before = first;
         let mut gaps = Vec::with_capacity(record.ids.len());
         let mut digests = Vec::with_capacity(8 * record.ids.len());
@@ -273,9 +309,11 @@ impl From<&RecentRecord> for PackedRecent {
             before = at;
         }
         PackedRecent {
-            latest: record.latest,
             oldest: record.oldest,
-            first,
+            latest: record
+                .latest
+                .map(|latest| latest.wrapping_sub(record.oldest)),
+            first: first.wrapping_sub(record.oldest),
             gaps,
             digests,
             kept: record.kept.iter().flat_map(|d| d.0.to_le_bytes()).collect(),
@@ -297,7 +335,7 @@ impl TryFrom<PackedRecent> for RecentRecord {
         }
         let digest =
             |bytes: &[u8]| IdDigest(u64::from_le_bytes(bytes.try_into().expect("eight bytes")));
-        let mut at = packed.first;
+        let mut at = packed.oldest.wrapping_add(packed.first);
         let mut ids = Vec::with_capacity(packed.gaps.len());
         for (&gap, bytes) in packed.gaps.iter().zip(packed.digests.chunks_exact(8)) {
             at = i64::try_from(i128::from(at) + i128::from(gap))
@@ -306,7 +344,9 @@ impl TryFrom<PackedRecent> for RecentRecord {
         }
         Ok(RecentRecord {
             ids,
-            latest: packed.latest,
+            latest: packed
+                .latest
+                .map(|latest| packed.oldest.wrapping_add(latest)),
             oldest: packed.oldest,
             kept: packed.kept.chunks_exact(8).map(digest).collect(),
         })
