@@ -809,7 +809,8 @@ fn a_store_whose_records_hold_128_bit_digests_knows_every_repeat() {
             .collect();
         for (k, v) in records {
             assert_eq!(v[0], rating::record::ACCOUNT_LAYOUT);
-            let (a, recent) = rating::record::decode_account(&v).unwrap();
+            let id = std::str::from_utf8(&k).unwrap();
+            let (a, recent) = rating::record::decode_account(id, &v).unwrap();
             // The ids in the fixed-width form a layout-4 record held them in.
             let fixed = bincode::serialize(&recent.unwrap().record()).unwrap();
             let now: Now = bincode::deserialize(&fixed).unwrap();
@@ -1018,7 +1019,8 @@ fn replay_finds_a_record_that_does_not_follow_from_the_log() {
     assert!(keys.len() > 100, "{} records", keys.len());
     // One record's balance a kopeck higher, another record gone.
     let v = db.get_cf(cf, &keys[7]).unwrap().unwrap();
-    let (mut a, ids) = rating::record::decode_account(&v).unwrap();
+    let id = std::str::from_utf8(&keys[7]).unwrap();
+    let (mut a, ids) = rating::record::decode_account(id, &v).unwrap();
     a.balance += rust_decimal::Decimal::new(1, 2);
     let mut changed = Vec::new();
     rating::record::encode_account(&a, &ids.unwrap(), &mut changed);

@@ -39,7 +39,7 @@ fn a_record_reads_back_as_the_account_and_its_ids() {
     let mut bytes = Vec::new();
     encode_account(a, r, &mut bytes);
     assert_eq!(bytes[0], ACCOUNT_LAYOUT);
-    let (a2, r2) = decode_account(&bytes).unwrap();
+    let (a2, r2) = decode_account(id, &bytes).unwrap();
     assert_eq!(&a2, a);
     assert_eq!(r2.unwrap().record(), r.record());
 }
@@ -48,7 +48,7 @@ fn a_record_reads_back_as_the_account_and_its_ids() {
 fn a_record_of_layout_7_reads_as_an_account_without_refunds_or_unpaid_fees() {
     let (s, id) = busy_account();
     let (a, r) = (s.account(id).unwrap(), s.recent(id).unwrap());
-    let (a7, r7) = decode_account(&in_layout(a, r, 7)).unwrap();
+    let (a7, r7) = decode_account(id, &in_layout(a, r, 7)).unwrap();
     assert_eq!(&a7, a);
     assert_eq!(r7.unwrap().record(), r.record());
 }
@@ -68,7 +68,7 @@ fn damaged_records_are_refused_not_misread() {
         ("cut short", &bytes[..bytes.len() / 2]),
         ("of a layout to come", &unknown[..]),
     ] {
-        let e = decode_account(b).expect_err(what);
+        let e = decode_account(id, b).expect_err(what);
         assert!(
             matches!(
                 e,
@@ -80,7 +80,7 @@ fn damaged_records_are_refused_not_misread() {
     // A length that claims more bytes than any record may have is refused before it allocates.
     let mut huge = vec![ACCOUNT_LAYOUT];
     huge.extend_from_slice(&u64::MAX.to_le_bytes());
-    assert!(decode_account(&huge).is_err());
+    assert!(decode_account(id, &huge).is_err());
 }
 
 /// `a`'s record in layout 10: bincode's fixed-width encoding of the account, its ids, refunds
@@ -102,7 +102,7 @@ fn a_record_of_layout_10_reads_as_today_s_and_today_s_is_smaller() {
     let (s, id) = busy_account();
     let (a, r) = (s.account(id).unwrap(), s.recent(id).unwrap());
     let old = in_layout_10(a, r);
-    let (a10, r10) = decode_account(&old).unwrap();
+    let (a10, r10) = decode_account(id, &old).unwrap();
     assert_eq!(&a10, a);
     assert_eq!(r10.unwrap().record(), r.record());
     let mut today = Vec::new();
@@ -155,10 +155,30 @@ fn in_layout_11(a: &Account, r: &rating::recent::Recent) -> Vec<u8> {
     bytes
 }
 
-/// A digest's eight bytes as records hold them: little-endian.
+/// The ids [`busy_account`] decided.
+fn busy_ids() -> impl Iterator<Item = String> + Clone {
+    ["o1", "p1"]
+        .map(String::from)
+        .into_iter()
+        .chain((0..40).map(|i| format!("c{i}")))
+}
+
+/// A digest's eight bytes as records of layouts 5 to 12 held them: the low 64 bits of the id's
+/// XXH3-128, little-endian (today's digest is their low 48), for an id the busy account decided.
 fn digest_bytes(digest: rating::recent::IdDigest) -> [u8; 8] {
-    let json = serde_json::to_value(digest).unwrap();
-    json.as_u64().unwrap().to_le_bytes()
+    digest_bytes_of(digest, busy_ids())
+}
+
+/// [`digest_bytes`] of an id among `ids`.
+fn digest_bytes_of(
+    digest: rating::recent::IdDigest,
+    mut ids: impl Iterator<Item = String>,
+) -> [u8; 8] {
+    let whole = ids
+        .find(|id| rating::recent::IdDigest::of(id) == digest)
+        .map(|id| xxhash_rust::xxh3::xxh3_128(id.as_bytes()) as u64)
+        .expect("an id the account decided");
+    whole.to_le_bytes()
 }
 
 /// A record of layout 11 reads as the account and its ids, and today's record of it is smaller
@@ -168,7 +188,7 @@ fn a_record_of_layout_11_reads_as_today_s_and_today_s_is_smaller() {
     let (s, id) = busy_account();
     let (a, r) = (s.account(id).unwrap(), s.recent(id).unwrap());
     let old = in_layout_11(a, r);
-    let (a11, r11) = decode_account(&old).unwrap();
+    let (a11, r11) = decode_account(id, &old).unwrap();
     assert_eq!(&a11, a);
     assert_eq!(r11.unwrap().record(), r.record());
     let mut today = Vec::new();
@@ -176,6 +196,83 @@ fn a_record_of_layout_11_reads_as_today_s_and_today_s_is_smaller() {
     assert!(
         today.len() + 20 <= old.len(),
         "{} bytes today, {} in layout 11",
+        today.len(),
+        old.len()
+    );
+}
+
+/// `a`'s record in layout 12: postcard's encoding, the ids' digests of 64 bits (`a` decided
+/// `ids`).
+fn in_layout_12(
+    a: &Account,
+    r: &rating::recent::Recent,
+    ids: impl Iterator<Item = String> + Clone,
+) -> Vec<u8> {
+    #[derive(serde::Serialize)]
+    struct Packed12 {
+        oldest: i64,
+        latest: Option<i64>,
+        first: i64,
+        gaps: Vec<u64>,
+        #[serde(with = "serde_bytes")]
+        digests: Vec<u8>,
+        #[serde(with = "serde_bytes")]
+        kept: Vec<u8>,
+    }
+    let record = r.record();
+    let first = record.ids.first().map_or(record.oldest, |&(_, at)| at);
+    let times = std::iter::once(first).chain(record.ids.iter().map(|&(_, at)| at));
+    let packed = Packed12 {
+        oldest: record.oldest,
+        latest: record.latest.map(|l| l.wrapping_sub(record.oldest)),
+        first: first.wrapping_sub(record.oldest),
+        gaps: (times.clone().zip(times.skip(1)))
+            .map(|(a, b)| b.abs_diff(a))
+            .collect(),
+        digests: (record.ids.iter())
+            .flat_map(|(d, _)| digest_bytes_of(*d, ids.clone()))
+            .collect(),
+        kept: (record.kept.iter())
+            .flat_map(|d| digest_bytes_of(*d, ids.clone()))
+            .collect(),
+    };
+    let fields = (a, packed, &a.refunds, &a.sessions, &a.ended_sessions);
+    let mut bytes = vec![12];
+    bytes.extend(postcard::to_allocvec(&fields).unwrap());
+    bytes
+}
+
+/// A record of layout 12 held 64-bit digests: it reads as the account and its ids, each id is
+/// known again as a repeat by the 48 bits held today, and today's record of it is smaller: two
+/// bytes an id, and the account's times and joining date in fewer.
+#[test]
+fn a_record_of_layout_12_knows_its_ids_by_their_low_48_bits() {
+    let (s, id) = busy_account();
+    let (a, r) = (s.account(id).unwrap(), s.recent(id).unwrap());
+    let old = in_layout_12(a, r, busy_ids());
+    let high_bits_held = (busy_ids())
+        .filter(|id| xxhash_rust::xxh3::xxh3_128(id.as_bytes()) as u64 >> 48 != 0)
+        .count();
+    assert!(
+        high_bits_held > 30,
+        "the fixture holds digests wider than today's"
+    );
+    let (a12, r12) = decode_account(id, &old).unwrap();
+    let r12 = r12.unwrap();
+    assert_eq!(&a12, a);
+    assert_eq!(r12.record(), r.record());
+    let latest = Timestamp(r.record().latest.unwrap());
+    for id in busy_ids() {
+        let seen = r12.check(&id, latest, false, recent::DEFAULT_WINDOW);
+        assert_eq!(seen, recent::Seen::Repeat, "{id}");
+    }
+    let fresh = r12.check("c40", latest, false, recent::DEFAULT_WINDOW);
+    assert_eq!(fresh, recent::Seen::Fresh);
+    let mut today = Vec::new();
+    encode_account(a, r, &mut today);
+    assert!(
+        today.len() + 2 * r.len() + 20 <= old.len(),
+        "{} bytes today, {} in layout 12",
         today.len(),
         old.len()
     );
@@ -191,7 +288,7 @@ fn a_record_with_a_byte_lost_never_reads_as_the_same_account() {
     for cut in 1..bytes.len() {
         let mut damaged = bytes.clone();
         damaged.remove(cut);
-        if let Ok((account, recent)) = decode_account(&damaged) {
+        if let Ok((account, recent)) = decode_account(id, &damaged) {
             let same = &account == s.account(id).unwrap()
                 && recent.map(|r| r.record()) == Some(s.recent(id).unwrap().record());
             assert!(!same, "a byte dropped at {cut} read as the same account");
@@ -240,11 +337,11 @@ fn a_record_before_joining_times_from_the_first_day_reads_and_round_trips() {
     let (s, id) = busy_account();
     let (mut a, r) = (s.account(id).unwrap().clone(), s.recent(id).unwrap());
     a.numbers[0].anchor = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).unwrap();
-    let (old, recent) = decode_account(&in_layout_6(&a, r)).unwrap();
+    let (old, recent) = decode_account(id, &in_layout_6(&a, r)).unwrap();
     assert_eq!(old.numbers[0].joined, Timestamp(0));
     let mut again = Vec::new();
     encode_account(&old, &recent.unwrap(), &mut again);
-    assert_eq!(decode_account(&again).unwrap().0, old);
+    assert_eq!(decode_account(id, &again).unwrap().0, old);
 }
 
 /// A record of layout 6 holds its numbers without the time they joined: it reads as the number
@@ -255,7 +352,7 @@ fn a_record_before_joining_times_reads_with_the_earliest_instant_of_the_day() {
     let (a, r) = (s.account(id).unwrap(), s.recent(id).unwrap());
     let mut layout6 = in_layout_6(a, r);
 
-    let (old, recent) = decode_account(&layout6).unwrap();
+    let (old, recent) = decode_account(id, &layout6).unwrap();
     let joined = old.numbers[0].joined;
     assert_eq!(joined, codec::v3::earliest_joining(a.numbers[0].anchor));
     assert!(joined < a.numbers[0].joined);
@@ -266,7 +363,7 @@ fn a_record_before_joining_times_reads_with_the_earliest_instant_of_the_day() {
     // Read as today's layout, the same bytes are refused or misread, never taken for the account.
     layout6[0] = ACCOUNT_LAYOUT;
     assert_ne!(
-        decode_account(&layout6).ok().map(|(a, _)| a),
+        decode_account(id, &layout6).ok().map(|(a, _)| a),
         Some(a.clone())
     );
 }
@@ -296,8 +393,105 @@ proptest::proptest! {
         let recent = rating::recent::Recent::from(record);
         let mut bytes = Vec::new();
         encode_account(s.account(id).unwrap(), &recent, &mut bytes);
-        let (account, read) = decode_account(&bytes).unwrap();
+        let (account, read) = decode_account(id, &bytes).unwrap();
         proptest::prop_assert_eq!(&account, s.account(id).unwrap());
         proptest::prop_assert_eq!(read.unwrap().record(), recent.record());
     }
+
+    /// The account's times are held as distances from one base, its joining date as a day
+    /// number, a bucket's units as those used, and what few accounts have behind one marker:
+    /// any times from 1970 to 9999, any date of the calendar, a bucket with more left than its total (which no
+    /// rating makes), and an account with or without a suspended number in a group and a
+    /// low-balance notice read back exactly.
+    #[test]
+    fn an_account_at_any_times_reads_back_exactly(
+        times in proptest::collection::vec(time::MIN_TIME..=time::MAX_TIME, 8),
+        marks in proptest::collection::vec(proptest::option::of(time::MIN_TIME..=time::MAX_TIME), 3),
+        day in chrono::Datelike::num_days_from_ce(&chrono::NaiveDate::MIN)
+            ..=chrono::Datelike::num_days_from_ce(&chrono::NaiveDate::MAX),
+        remaining in proptest::num::u64::ANY,
+        no_numbers in proptest::bool::ANY,
+        rare in proptest::bool::ANY,
+    ) {
+        let (s, id) = busy_account();
+        let mut account = s.account(id).unwrap().clone();
+        let number = &mut account.numbers[0];
+        number.anchor = chrono::NaiveDate::from_num_days_from_ce_opt(day).unwrap();
+        number.next_due = Timestamp(times[0]);
+        number.joined = Timestamp(times[1]);
+        for (i, bucket) in number.buckets.iter_mut().enumerate() {
+            bucket.valid_from = Timestamp(times[2 + i % 3]);
+            bucket.valid_until = Timestamp(times[5 + i % 2]);
+            bucket.remaining = remaining;
+        }
+        if rare {
+            number.status = rating::number::NumberStatus::Suspended { since: Timestamp(times[3]) };
+            number.group = Some("sales".into());
+            account.low_balance = Some(m("10.00"));
+        }
+        let activity = &mut account.activity;
+        activity.last_topup = Timestamp(times[7]);
+        activity.nonpositive_since = marks[0].map(Timestamp);
+        activity.blocked = marks[1].map(Timestamp);
+        activity.released = marks[2].map(Timestamp);
+        if no_numbers {
+            account.numbers.clear();
+        }
+        let mut bytes = Vec::new();
+        encode_account(&account, s.recent(id).unwrap(), &mut bytes);
+        let (read, _) = decode_account(id, &bytes).unwrap();
+        proptest::prop_assert_eq!(read, account);
+    }
+}
+
+/// The record of a typical prepaid account, as issue 32 defines it: one number, two buckets (a
+/// daily data package and a goodwill grant of minutes) and the ids it remembers after three
+/// days of use (its opening, a payment, the grant and ten usage records) takes at most 200
+/// bytes (195); in layout 12 it took 261.
+#[test]
+fn a_typical_prepaid_account_s_record_takes_at_most_200_bytes() {
+    let cat = example();
+    let mut s = State::new();
+    let number = "79001234567";
+    let mut events = vec![
+        open(
+            "o-1",
+            "ACC0012345",
+            "2026-11-01T07:00:00Z",
+            &[(number, "DAILY", &[])],
+        ),
+        pay("p-1", "ACC0012345", "2026-11-01T08:00:00Z", "500.00"),
+        Input::Grant(rating::event::Grant {
+            id: "g-1".into(),
+            msisdn: msisdn(number),
+            package: "SMART_MINUTES".into(),
+            amount: 600,
+            validity_days: 30,
+            reason: "apology".into(),
+            operator: "ops-7".into(),
+            time: t("2026-11-01T08:30:00Z"),
+        }),
+    ];
+    for i in 0..10u64 {
+        let start = format!("2026-11-0{}T{:02}:17:00Z", 1 + i / 4, 9 + 3 * (i % 4));
+        let id = format!("CDR-20261101-{:06}", 4242 + i);
+        events.push(match i % 2 {
+            0 => call(&id, number, "79161234567", &start, 47 + 13 * i),
+            _ => usage(&id, number, Service::Data, None, &start, 3_000_000 * i),
+        });
+    }
+    let decisions = run(&mut s, &cat, &events);
+    assert!(decisions
+        .iter()
+        .all(|d| !matches!(d.outcome, Outcome::Rejected(_))));
+    let account = s.account("ACC0012345").unwrap();
+    let recent = s.recent("ACC0012345").unwrap();
+    assert_eq!((account.numbers[0].buckets.len(), recent.len()), (2, 13));
+    let mut bytes = Vec::new();
+    encode_account(account, recent, &mut bytes);
+    let ids = ["o-1", "p-1", "g-1"].map(String::from).into_iter();
+    let ids = ids.chain((0..10).map(|i| format!("CDR-20261101-{:06}", 4242 + i)));
+    let layout_12 = in_layout_12(account, recent, ids).len();
+    assert!(bytes.len() <= 200, "{} bytes", bytes.len());
+    assert!(layout_12 > 250, "{layout_12} bytes in layout 12");
 }

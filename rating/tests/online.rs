@@ -501,7 +501,7 @@ fn an_account_record_keeps_its_open_sessions() {
     let mut bytes = Vec::new();
     let recent = rating::recent::Recent::default();
     rating::record::encode_account(a, &recent, &mut bytes);
-    let (back, _) = rating::record::decode_account(&bytes).unwrap();
+    let (back, _) = rating::record::decode_account("A", &bytes).unwrap();
     assert_eq!(back.sessions, a.sessions);
     assert_eq!(back.sessions.len(), 1);
     step(
@@ -517,7 +517,7 @@ fn an_account_record_keeps_its_open_sessions() {
     );
     let a = s.account("A").unwrap();
     rating::record::encode_account(a, &recent, &mut bytes);
-    let (back, _) = rating::record::decode_account(&bytes).unwrap();
+    let (back, _) = rating::record::decode_account("A", &bytes).unwrap();
     assert_eq!(back.ended_sessions.len(), 1);
     assert_eq!(back, *a);
 }

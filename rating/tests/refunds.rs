@@ -362,7 +362,7 @@ fn what_was_refunded_survives_the_accounts_record() {
     assert_eq!(account.refunds.len(), 1);
     let mut bytes = Vec::new();
     record::encode_account(&account, &recent::Recent::default(), &mut bytes);
-    let (read, _) = record::decode_account(&bytes).unwrap();
+    let (read, _) = record::decode_account("A", &bytes).unwrap();
     assert_eq!(read, account);
     assert_eq!(read.refunds[0].money, m("0.50"));
 }

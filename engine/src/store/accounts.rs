@@ -64,7 +64,7 @@ impl Store {
             let Some(bytes) = found.map_err(|e| self.err(e))? else {
                 return Ok(None);
             };
-            let (account, recent) = rating::record::decode_account(&bytes)
+            let (account, recent) = rating::record::decode_account(id, &bytes)
                 .map_err(|e| StoreError::Corrupt(format!("record of {id}: {e}")))?;
             Ok(Some((account, recent.unwrap_or_default(), bytes.len())))
         })
@@ -79,11 +79,12 @@ impl Store {
     ) -> Result<Vec<Result<Option<Account>, String>>, StoreError> {
         let cf = self.cf(CF_STATE);
         (self.db.batched_multi_get_cf(cf, ids, false).into_iter())
-            .map(|found| {
+            .zip(ids)
+            .map(|(found, id)| {
                 let Some(bytes) = found.map_err(|e| self.err(e))? else {
                     return Ok(Ok(None));
                 };
-                Ok(rating::record::decode_account(&bytes)
+                Ok(rating::record::decode_account(id, &bytes)
                     .map(|(account, _)| Some(account))
                     .map_err(|e| e.to_string()))
             })
@@ -173,8 +174,7 @@ impl Store {
             if std::str::from_utf8(&id).is_ok_and(&held) {
                 continue;
             }
-            let (account, _) = rating::record::decode_account(&bytes)
-                .map_err(|e| StoreError::Corrupt(format!("record: {e}")))?;
+            let (account, _) = super::state::read_record(&id, &bytes)?;
             open.extend(account.sessions);
         }
         Ok(open)
@@ -218,8 +218,7 @@ impl Store {
         let mut accounts = 0u64;
         for kv in self.db.iterator_cf(self.cf(CF_STATE), IteratorMode::Start) {
             let (id, bytes) = kv.map_err(|e| self.err(e))?;
-            let (account, _) = rating::record::decode_account(&bytes)
-                .map_err(|e| StoreError::Corrupt(format!("record: {e}")))?;
+            let (account, _) = super::state::read_record(&id, &bytes)?;
             let partition = crate::partition::of_bytes(&id, partitions);
             self.put_due(
                 &mut c,

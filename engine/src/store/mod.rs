@@ -6,8 +6,9 @@
 //! - `log`: `[partition u32 BE][seq u64 BE]` → [`Entry`]: ordered by partition and sequence.
 //! - `by_account`: `[len u8][account id][partition u32 BE][seq u64 BE]` → empty: an account's
 //!   entries are one prefix range.
-//! - `state`: account id → `[6][bincode (Account, RecentRecord)]`: the account's record as of
-//!   its partition's checkpoint, with the ids it remembers (`rating::recent`) as digests.
+//! - `state`: account id → `[layout u8][the record]` (`rating::record`): the account's record as
+//!   of its partition's checkpoint, with the ids it remembers (`rating::recent`) as digests; the
+//!   account's id is the key alone.
 //! - `seen`: written by stores made before records held their ids (`[len u8][account id]
 //!   [event id]` → `[partition u32 BE][seq u64 BE][time i64 BE][rated u8]`, or older, the id
 //!   alone → `[partition][seq]`); now only emptied, when `load_state` moves such a store's ids

@@ -8,6 +8,7 @@ use super::{
 };
 use crate::entry::Entry;
 use crate::keys::account_key;
+use rating::recent::Recent;
 use rating::{Account, State};
 use rocksdb::IteratorMode;
 
@@ -41,8 +42,8 @@ impl Store {
         let mut s = self.empty_state()?;
         let mut before = false;
         for kv in self.db.iterator_cf(self.cf(CF_STATE), IteratorMode::Start) {
-            let (_, v) = kv.map_err(|e| self.err(e))?;
-            before |= !restore_record(&mut s, &v)?;
+            let (key, v) = kv.map_err(|e| self.err(e))?;
+            before |= !restore_record(&mut s, &key, &v)?;
         }
         Ok((s, before))
     }
@@ -199,7 +200,7 @@ impl Store {
     /// Puts the record of account `id`, if there is one, into `state`.
     fn load_record(&self, state: &mut State, id: &str) -> Result<(), StoreError> {
         if let Some(v) = (self.db.get_pinned_cf(self.cf(CF_STATE), id)).map_err(|e| self.err(e))? {
-            restore_record(state, &v)?;
+            restore_record(state, id.as_bytes(), &v)?;
         }
         Ok(())
     }
@@ -219,7 +220,7 @@ impl Store {
             return Ok(true);
         }
         match first(CF_STATE)? {
-            Some((_, v)) => Ok(!restore_record(&mut self.empty_state()?, &v)?),
+            Some((key, v)) => Ok(!restore_record(&mut self.empty_state()?, &key, &v)?),
             None => Ok(false),
         }
     }
@@ -336,7 +337,7 @@ impl Store {
             .get_cf(self.cf(CF_STATE), id)
             .map_err(|e| self.err(e))?
         {
-            restore_record(&mut s, &v)?;
+            restore_record(&mut s, id.as_bytes(), &v)?;
         }
         let prefix = account_key(id, 0, 0);
         let prefix = &prefix[..prefix.len() - 12];
@@ -383,19 +384,29 @@ fn apply_entry(
     Ok(rating::decision::changed_by(&d).cloned())
 }
 
-/// An account from its record.
-fn decode_record(id: &[u8], bytes: &[u8]) -> Result<Account, StoreError> {
-    let (account, _) = rating::record::decode_account(bytes).map_err(|e| {
-        let id = String::from_utf8_lossy(id);
-        StoreError::Corrupt(format!("record of {id}: {e}"))
-    })?;
-    Ok(account)
+/// An account from its record, under its key.
+fn decode_record(key: &[u8], bytes: &[u8]) -> Result<Account, StoreError> {
+    Ok(read_record(key, bytes)?.0)
+}
+
+/// The account and the ids of the record under `key`, its account's id.
+pub(super) fn read_record(
+    key: &[u8],
+    bytes: &[u8],
+) -> Result<(Account, Option<Recent>), StoreError> {
+    let Ok(id) = std::str::from_utf8(key) else {
+        let key = String::from_utf8_lossy(key);
+        return Err(StoreError::Corrupt(format!(
+            "a record's key {key:?} is not UTF-8"
+        )));
+    };
+    rating::record::decode_account(id, bytes)
+        .map_err(|e| StoreError::Corrupt(format!("record of {id}: {e}")))
 }
 
 /// Puts an account record into `state`; false if the record holds no ids (a layout before 4).
-fn restore_record(state: &mut State, bytes: &[u8]) -> Result<bool, StoreError> {
-    let (a, recent) =
-        rating::record::decode_account(bytes).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+fn restore_record(state: &mut State, key: &[u8], bytes: &[u8]) -> Result<bool, StoreError> {
+    let (a, recent) = read_record(key, bytes)?;
     let id = a.id.clone();
     state.restore(a);
     Ok(match recent {

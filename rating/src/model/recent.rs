@@ -8,12 +8,17 @@
 //! so is everything here: the same log gives the same decisions live, in replay and after a
 //! restart.
 //!
-//! An id is held as a 64-bit digest ([`IdDigest`]), not its text: 16 bytes a slot with its
-//! time, whatever the id's length, and a record of fixed size per id in the account's
-//! checkpoint. Two different ids of one account are taken for one only if their digests collide
-//! within a window: with a hundred ids an account in a window, about 1 in 3·10^15 per account
-//! and window; for ten million accounts, each window of three days, about once in ten million
-//! years. (Records of version 4 held the whole 128-bit digest; its low half is this one.)
+//! An id is held as a 48-bit digest ([`IdDigest`]), not its text: 16 bytes a slot with its
+//! time in memory, six in the account's record, whatever the id's length. A digest is a function
+//! of the id alone, so a repeat is always known as one: no width of digest can admit a
+//! duplicate. What a narrower digest risks is the other way: a new input of an account taken
+//! for a repeat because its digest equals one of the `n` its account holds, with probability
+//! `n / 2^48` an input. At the generated base's 13 ids an account that is 5·10^-14; for ten
+//! million subscribers of 8 events a day (24 ids held) about once in 400 years, and if a tenth of
+//! them made 300 events a day (900 held), about once in three years. Such an input is not lost
+//! unseen: it is in the log as a duplicate, and the audit, which holds the ids whole, names a
+//! duplicate whose id it never saw before. Records before layout 13 held 64 bits
+//! (version 4, 128): their low 48 bits are today's digest.
 //!
 //! The rules, for an input `y` of an account whose latest rated event time is `latest`:
 //! - the horizon is `latest - window`;
@@ -39,16 +44,38 @@ pub const DEFAULT_WINDOW: i64 = 3 * 86_400;
 pub const MIN_WINDOW: i64 = 3_600;
 pub const MAX_WINDOW: i64 = 400 * 86_400;
 
-/// An input's id as an account holds it: the low 64 bits of the XXH3-128 digest of its bytes
-/// (fixed by the algorithm, not seeded, so the same id has the same digest in every process and
-/// release; the low half, so that a record of version 4, which held all 128 bits, still knows
-/// every id it held).
+/// An input's id as an account holds it: the low [`DIGEST_BITS`] bits of the XXH3-128 digest
+/// of its bytes (fixed by the algorithm, not seeded, so the same id has the same digest in every
+/// process and release; the low bits, so that records of older layouts, which held 64 and 128
+/// bits, still know every id they held).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct IdDigest(u64);
 
+/// The bits of an id's digest an account holds (records of layout 13 on: six bytes an id).
+pub const DIGEST_BITS: u32 = 48;
+/// The bytes a digest takes in records of layout 13 on.
+pub const DIGEST_BYTES: usize = (DIGEST_BITS / 8) as usize;
+
 impl IdDigest {
     pub fn of(id: &str) -> IdDigest {
-        IdDigest(xxhash_rust::xxh3::xxh3_128(id.as_bytes()) as u64)
+        IdDigest(xxhash_rust::xxh3::xxh3_128(id.as_bytes()) as u64).narrowed()
+    }
+
+    /// The digest as today's accounts hold it: a digest of an older record keeps its low bits.
+    fn narrowed(self) -> IdDigest {
+        IdDigest(self.0 & ((1 << DIGEST_BITS) - 1))
+    }
+
+    /// The digest's bytes in a record: the low [`DIGEST_BYTES`], little-endian.
+    fn written(self) -> [u8; DIGEST_BYTES] {
+        assert!(
+            self.0 >> DIGEST_BITS == 0,
+            "an account holds narrowed digests"
+        );
+        let bytes = self.0.to_le_bytes();
+        bytes[..DIGEST_BYTES]
+            .try_into()
+            .expect("a digest's low bytes")
     }
 }
 
@@ -277,9 +304,9 @@ pub mod v11 {
 /// [`RecentRecord`] as records of layout 12 on hold it. Every time but `oldest` is a distance:
 /// the latest's and the first id's from `oldest`, each id's from the id before it. In a
 /// record's variable-width integers a distance within a window takes two or three bytes where a
-/// whole time takes five; the digests are eight bytes each. An id costs about 10 bytes instead
-/// of 16. The distances wrap, so that any times at all (however far ahead or behind) read back
-/// exactly.
+/// whole time takes five; the digests are [`DIGEST_BYTES`] bytes each (eight in layout 12). An
+/// id costs about 8 bytes instead of 16. The distances wrap, so that any times at all (however
+/// far ahead or behind) read back exactly.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PackedRecent {
     oldest: i64,
@@ -288,7 +315,7 @@ pub struct PackedRecent {
     /// The first id's time `- oldest`.
     first: i64,
     gaps: Vec<u64>,
-    /// The ids' digests, little-endian, in the order of `gaps`.
+    /// The ids' digests, little-endian, of the same width each, in the order of `gaps`.
     #[serde(with = "serde_bytes")]
     digests: Vec<u8>,
     /// The digests of the ids held for ever.
@@ -301,11 +328,11 @@ impl From<&RecentRecord> for PackedRecent {
         let first = record.ids.first().map_or(record.oldest, |&(_, at)| at);
         let mut before = first;
         let mut gaps = Vec::with_capacity(record.ids.len());
-        let mut digests = Vec::with_capacity(8 * record.ids.len());
+        let mut digests = Vec::with_capacity(DIGEST_BYTES * record.ids.len());
         for &(digest, at) in &record.ids {
             assert!(at >= before, "a record's ids are ordered by time");
             gaps.push(at.abs_diff(before));
-            digests.extend_from_slice(&digest.0.to_le_bytes());
+            digests.extend_from_slice(&digest.written());
             before = at;
         }
         PackedRecent {
@@ -316,28 +343,34 @@ impl From<&RecentRecord> for PackedRecent {
             first: first.wrapping_sub(record.oldest),
             gaps,
             digests,
-            kept: record.kept.iter().flat_map(|d| d.0.to_le_bytes()).collect(),
+            kept: record.kept.iter().flat_map(|d| d.written()).collect(),
         }
     }
 }
 
-impl TryFrom<PackedRecent> for RecentRecord {
-    type Error = String;
-
-    fn try_from(packed: PackedRecent) -> Result<RecentRecord, String> {
-        if packed.digests.len() != 8 * packed.gaps.len() || !packed.kept.len().is_multiple_of(8) {
+impl PackedRecent {
+    /// The ids of a record whose digests take `width` bytes each: [`DIGEST_BYTES`] from layout
+    /// 13 on, eight in layouts 11 and 12.
+    pub fn unpack(self, width: usize) -> Result<RecentRecord, String> {
+        assert!((1..=8).contains(&width), "a digest of 1 to 8 bytes");
+        let ids_fit = packed_len(&self.digests, width) == Some(self.gaps.len());
+        if !ids_fit || packed_len(&self.kept, width).is_none() {
             return Err(format!(
-                "{} digest bytes for {} ids, {} for the ids kept",
-                packed.digests.len(),
-                packed.gaps.len(),
-                packed.kept.len()
+                "{} digest bytes for {} ids, {} for the ids kept, {width} bytes a digest",
+                self.digests.len(),
+                self.gaps.len(),
+                self.kept.len()
             ));
         }
-        let digest =
-            |bytes: &[u8]| IdDigest(u64::from_le_bytes(bytes.try_into().expect("eight bytes")));
+        let digest = |bytes: &[u8]| {
+            let mut whole = [0; 8];
+            whole[..width].copy_from_slice(bytes);
+            IdDigest(u64::from_le_bytes(whole))
+        };
+        let packed = self;
         let mut at = packed.oldest.wrapping_add(packed.first);
         let mut ids = Vec::with_capacity(packed.gaps.len());
-        for (&gap, bytes) in packed.gaps.iter().zip(packed.digests.chunks_exact(8)) {
+        for (&gap, bytes) in packed.gaps.iter().zip(packed.digests.chunks_exact(width)) {
             at = i64::try_from(i128::from(at) + i128::from(gap))
                 .map_err(|_| format!("an id's time {at} + {gap} is out of range"))?;
             ids.push((digest(bytes), at));
@@ -348,9 +381,17 @@ impl TryFrom<PackedRecent> for RecentRecord {
                 .latest
                 .map(|latest| packed.oldest.wrapping_add(latest)),
             oldest: packed.oldest,
-            kept: packed.kept.chunks_exact(8).map(digest).collect(),
+            kept: packed.kept.chunks_exact(width).map(digest).collect(),
         })
     }
+}
+
+/// How many digests of `width` bytes `bytes` holds, if a whole number.
+fn packed_len(bytes: &[u8], width: usize) -> Option<usize> {
+    bytes
+        .len()
+        .is_multiple_of(width)
+        .then(|| bytes.len() / width)
 }
 
 /// What the account's memory says of an input.
@@ -467,9 +508,9 @@ impl From<RecentRecord> for Recent {
     fn from(recent: RecentRecord) -> Recent {
         let mut ids = Ids::default();
         for (d, t) in recent.ids {
-            ids.hold(d, Timestamp(t));
+            ids.hold(d.narrowed(), Timestamp(t));
         }
-        let mut kept = recent.kept;
+        let mut kept: Vec<IdDigest> = recent.kept.into_iter().map(IdDigest::narrowed).collect();
         kept.sort_unstable();
         kept.dedup();
         Recent {
@@ -637,7 +678,8 @@ mod tests {
         // Written to stores: a change of algorithm would forget every id held.
         assert_eq!(IdDigest::of("cdr-1"), IdDigest::of("cdr-1"));
         assert_ne!(IdDigest::of("cdr-1"), IdDigest::of("cdr-2"));
-        assert_eq!(IdDigest::of(""), IdDigest(0x6001c324468d497f));
+        // The low 48 bits of 0x6001c324468d497f, the 64 that records of layout 12 held.
+        assert_eq!(IdDigest::of(""), IdDigest(0xc324468d497f));
     }
 
     #[test]

@@ -246,8 +246,11 @@ impl Rebuilt {
     }
 }
 
+/// Where the account's id starts in its key: after `a` and the partition.
+const ID_AT: usize = 5;
+
 fn account_key(partition: u32, id: &str) -> Vec<u8> {
-    let mut key = Vec::with_capacity(5 + id.len());
+    let mut key = Vec::with_capacity(ID_AT + id.len());
     key.push(b'a');
     key.extend_from_slice(&partition.to_be_bytes());
     key.extend_from_slice(id.as_bytes());
@@ -321,9 +324,9 @@ impl Scratch {
     ) -> Result<Vec<(Account, rating::recent::Recent, usize)>, StoreError> {
         let keys = ids.iter().map(|id| account_key(partition, id));
         let mut found = Vec::new();
-        for bytes in self.db.multi_get(keys) {
+        for (id, bytes) in ids.iter().zip(self.db.multi_get(keys)) {
             if let Some(bytes) = bytes.map_err(Scratch::err)? {
-                let (account, recent) = decode(&bytes)?;
+                let (account, recent) = decode(id, &bytes)?;
                 found.push((account, recent, bytes.len()));
             }
         }
@@ -339,15 +342,18 @@ impl Scratch {
         let from = rocksdb::IteratorMode::From(&prefix, rocksdb::Direction::Forward);
         (self.db.iterator(from))
             .take_while(move |kv| kv.as_ref().map_or(true, |(k, _)| k.starts_with(&prefix)))
-            .map(|kv| {
-                let (_, bytes) = kv.map_err(Scratch::err)?;
-                decode(&bytes).map(|(a, _)| a)
+            .map(move |kv| {
+                let (key, bytes) = kv.map_err(Scratch::err)?;
+                let id = std::str::from_utf8(&key[ID_AT..]).map_err(|_| {
+                    StoreError::Corrupt("replay's scratch store: an account id not UTF-8".into())
+                })?;
+                decode(id, &bytes).map(|(a, _)| a)
             })
     }
 }
 
-fn decode(bytes: &[u8]) -> Result<(Account, rating::recent::Recent), StoreError> {
-    let (account, recent) = rating::record::decode_account(bytes)
+fn decode(id: &str, bytes: &[u8]) -> Result<(Account, rating::recent::Recent), StoreError> {
+    let (account, recent) = rating::record::decode_account(id, bytes)
         .map_err(|e| StoreError::Corrupt(format!("replay's scratch store: {e}")))?;
     Ok((account, recent.unwrap_or_default()))
 }
