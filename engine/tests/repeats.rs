@@ -58,3 +58,63 @@ fn a_payment_sent_again_days_later_is_a_duplicate_and_usage_follows_its_window()
     let audit = engine::audit::audit(&e.store).unwrap();
     assert!(audit.ok(), "{:#?}", audit.listed);
 }
+
+/// An account holds its ids as 48-bit digests (`rating::recent`), so a new input can, very
+/// rarely, be taken for a repeat of an id whose digest is the same. The audit holds the ids
+/// whole and names such a duplicate: here the account's record is made to hold the digest of
+/// an id it never decided, as such a collision would, and the input with that id is then
+/// decided a duplicate, moves no money, and is listed by the audit.
+#[test]
+fn the_audit_names_an_input_taken_for_a_repeat_of_nothing_it_decided() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("store");
+    let config = || engine::pipeline::Config {
+        checkpoint: 1,
+        ..engine::pipeline::Config::default()
+    };
+    let first = tmp.path().join("first.jsonl");
+    common::append(
+        &first,
+        &[
+            r#"{"type":"open_account","id":"o1","account":"A1","time":"2026-11-01T09:00:00Z","numbers":[{"msisdn":"79001000001","plan":"BASIC"}]}"#,
+            r#"{"type":"payment","id":"pay-1","account":"A1","amount":"351.00","time":"2026-11-01T10:00:00Z"}"#,
+        ],
+    );
+    common::example_engine_with(&data, config())
+        .run_file(&first)
+        .unwrap();
+    {
+        let store = engine::store::Store::open(&data).unwrap();
+        let state = store.db().cf_handle("state").unwrap();
+        let bytes = store.db().get_cf(state, "A1").unwrap().unwrap();
+        let (account, recent) = rating::record::decode_account("A1", &bytes).unwrap();
+        let mut recent = recent.unwrap();
+        let window = rating::recent::DEFAULT_WINDOW;
+        recent.remember(
+            "cdr-1",
+            rating::Timestamp(1_793_530_800),
+            false,
+            false,
+            window,
+        );
+        let mut collided = Vec::new();
+        rating::record::encode_account(&account, &recent, &mut collided);
+        store.db().put_cf(state, "A1", collided).unwrap();
+    }
+    let second = tmp.path().join("second.jsonl");
+    common::append(
+        &second,
+        &[
+            r#"{"type":"usage","id":"cdr-1","msisdn":"79001000001","service":"voice","other":"79161234567","start":"2026-11-01T11:00:00Z","duration":60}"#,
+        ],
+    );
+    let mut e = common::example_engine_with(&data, config());
+    e.run_file(&second).unwrap();
+    assert_eq!(e.state.account("A1").unwrap().balance.to_string(), "351.00");
+    let audit = engine::audit::audit(&e.store).unwrap();
+    assert!(
+        (audit.listed.iter()).any(|l| l.contains("cdr-1 called a duplicate of nothing earlier")),
+        "{:#?}",
+        audit.listed
+    );
+}
