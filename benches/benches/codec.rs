@@ -1,5 +1,6 @@
 //! Encoding and decoding of events: a JSON input line (the fast way for a usage line and the
-//! general way of serde's tagged enum), and the binary records of the log (input and decision).
+//! general way of serde's tagged enum), the binary records of the log (input and decision), and
+//! an account's record (`rating::record`, what a checkpoint writes and a cache miss reads).
 //! `cargo bench -p ratel-benches --bench codec`
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
@@ -69,7 +70,35 @@ fn codec(c: &mut Criterion) {
             black_box(decode_decision(black_box(&record)).unwrap());
         });
     });
+    account_record(&mut g, &cat, state);
     g.finish();
+}
+
+/// The record of a prepaid account of one number after a payment and a day of twelve calls
+/// (14 ids remembered), written and read back.
+fn account_record(
+    g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    cat: &Catalog,
+    mut state: State,
+) {
+    step(&mut state, cat, &parse_json(PAYMENT.as_bytes()).unwrap());
+    for hour in 0..12 {
+        let line = USAGE
+            .replace("00000001", &format!("{:08}", 2 + hour))
+            .replace("T10:00:00Z", &format!("T{:02}:17:00Z", 8 + hour));
+        step(&mut state, cat, &parse_json(line.as_bytes()).unwrap());
+    }
+    let (account, recent) = (state.account("A1").unwrap(), state.recent("A1").unwrap());
+    assert_eq!(recent.len(), 14);
+    let mut buf = Vec::with_capacity(512);
+    g.bench_function("encode_account_record", |b| {
+        b.iter(|| record::encode_account(black_box(account), black_box(recent), &mut buf));
+    });
+    let mut bytes = Vec::new();
+    record::encode_account(account, recent, &mut bytes);
+    g.bench_function("decode_account_record", |b| {
+        b.iter(|| black_box(record::decode_account("A1", black_box(&bytes)).unwrap()));
+    });
 }
 
 criterion_group!(benches, codec);
