@@ -278,6 +278,25 @@ fn a_record_of_layout_12_knows_its_ids_by_their_low_48_bits() {
     );
 }
 
+/// A record of a layout that held its account's id, under another account's key, is refused:
+/// it is not that account's. Today's record holds no id (its key is the id), and an id made of
+/// digits or of nothing is read as the key says.
+#[test]
+fn a_record_under_another_account_s_key_is_refused() {
+    let (s, id) = busy_account();
+    let (a, r) = (s.account(id).unwrap(), s.recent(id).unwrap());
+    for old in [in_layout_12(a, r, busy_ids()), in_layout_10(a, r)] {
+        let refused = decode_account("A2", &old).expect_err("another account's record");
+        assert!(refused.to_string().contains("holds account"), "{refused}");
+        assert_eq!(decode_account(id, &old).unwrap().0, *a);
+    }
+    let mut today = Vec::new();
+    encode_account(a, r, &mut today);
+    for key in ["A2", "79001234567", ""] {
+        assert_eq!(decode_account(key, &today).unwrap().0.id, key);
+    }
+}
+
 /// A record with a byte lost anywhere never reads as the same account (the store's checksums
 /// catch the rest): lengths, gaps and digests shift, and nothing may trail the record.
 #[test]
