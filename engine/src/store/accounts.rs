@@ -64,8 +64,7 @@ impl Store {
             let Some(bytes) = found.map_err(|e| self.err(e))? else {
                 return Ok(None);
             };
-            let (account, recent) = rating::record::decode_account(id, &bytes)
-                .map_err(|e| StoreError::Corrupt(format!("record of {id}: {e}")))?;
+            let (account, recent) = super::state::record_of(id, &bytes)?;
             Ok(Some((account, recent.unwrap_or_default(), bytes.len())))
         })
         .collect()

@@ -400,6 +400,11 @@ pub(super) fn read_record(
             "a record's key {key:?} is not UTF-8"
         )));
     };
+    record_of(id, bytes)
+}
+
+/// The account and the ids of account `id`'s record.
+pub(super) fn record_of(id: &str, bytes: &[u8]) -> Result<(Account, Option<Recent>), StoreError> {
     rating::record::decode_account(id, bytes)
         .map_err(|e| StoreError::Corrupt(format!("record of {id}: {e}")))
 }

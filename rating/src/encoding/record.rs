@@ -203,11 +203,7 @@ pub fn decode_account(id: &str, bytes: &[u8]) -> Result<(Account, Option<Recent>
 }
 
 fn decode_any_layout(id: &str, bytes: &[u8]) -> Result<(Account, Option<Recent>), DecodeError> {
-    let unreadable = |layout: u8| {
-        move |e: bincode::Error| {
-            DecodeError::Corrupt(format!("account record of layout {layout}: {e}"))
-        }
-    };
+    let unreadable = |layout: u8| move |e: bincode::Error| corrupt(layout, e);
     match bytes.split_first() {
         Some((&ACCOUNT_LAYOUT, rest)) => packed_held(ACCOUNT_LAYOUT, layout_13(id, rest)?),
         Some((12, rest)) => packed_held(12, postcard_fields::<Layout12>(12, rest)?),
