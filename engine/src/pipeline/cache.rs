@@ -7,28 +7,27 @@
 //! changed since its partition's checkpoint, and not read or changed by a batch in flight
 //! (rated, not yet written: at most [`MOST_IN_FLIGHT`] before the batch being rated).
 
-use super::memory::{
-    among, candidates, memory_of_account, reads_of, Budget, Reads, TYPICAL_RECORD,
-};
+use super::memory::{among, candidates, reads_of, Budget, Reads};
 use crate::changed::Changed;
 use crate::store::{Commit, Store, StoreError};
 use rating::{AccountId, Catalog, Input, State, Timestamp};
 
 /// `--state-cache-mb` unless configured: with the process's other memory (RocksDB's memtables
-/// and caches), about 3.4 GB of resident set at ten million accounts.
+/// and caches), about 3.1 GB of resident set at ten million accounts (2026-12-08, the scale
+/// harness: 1.28 M accounts held).
 pub const DEFAULT_CACHE_MB: u64 = 2048;
 /// The most batches any runner has rated and not yet written while it rates the next (a file
 /// run one, a Kafka run `kafka::stream::IN_FLIGHT`): an account they read or changed stays.
 pub const MOST_IN_FLIGHT: u64 = 2;
 
 /// What the engine knows of the accounts it holds, beside each account's [`Mark`](rating::state::Mark) in the state
-/// (the last batch that read it in or changed it, its estimated bytes, the time its entry in the
+/// (the last batch that read it in or changed it, its footprint in memory, the time its entry in the
 /// `due` index has). An account whose mark has no bytes is not noted yet (opened in memory and
 /// not written): it does not leave.
 #[derive(Debug, Default)]
 pub(super) struct Held {
     budget: Budget,
-    /// The estimated bytes of the accounts held.
+    /// The footprints of the accounts held, as they were when last noted.
     bytes: usize,
     /// The batch being rated, counted from the engine's open.
     batch: u64,
@@ -61,10 +60,9 @@ impl Held {
         self.bytes = 0;
     }
 
-    /// Notes the account at `index` held, of a record of `record` bytes, indexed as due at
-    /// `due`.
-    fn note(&mut self, state: &mut State, index: u32, record: usize, due: Option<Timestamp>) {
-        let bytes = memory_of_account(record);
+    /// Notes the account at `index` held, as it is now in memory, indexed as due at `due`.
+    fn note(&mut self, state: &mut State, index: u32, due: Option<Timestamp>) {
+        let bytes = state.footprint(index);
         let mark = state.mark_mut(index);
         self.bytes = self.bytes - mark.bytes + bytes;
         mark.bytes = bytes;
@@ -90,7 +88,7 @@ impl Held {
         }
     }
 
-    /// The estimated bytes of the accounts held.
+    /// The footprints of the accounts held.
     pub(super) fn bytes(&self) -> usize {
         self.bytes
     }
@@ -150,7 +148,7 @@ impl Held {
             return Ok(());
         }
         let names: Vec<&str> = ids.iter().map(AccountId::as_str).collect();
-        for (account, recent, bytes) in parts.store.account_records(&names)?.into_iter().flatten() {
+        for (account, recent, _) in parts.store.account_records(&names)?.into_iter().flatten() {
             let due = rating::due_from(parts.cat, &account);
             let id = account.id.clone();
             assert!(
@@ -163,7 +161,7 @@ impl Held {
                 .state
                 .index_of(&id)
                 .expect("an account restored is held");
-            self.note(parts.state, index, bytes, Some(due));
+            self.note(parts.state, index, Some(due));
             self.counts.reads += 1;
             metrics::counter!(crate::operations::metrics::ACCOUNTS_READ).increment(1);
         }
@@ -194,7 +192,7 @@ impl Held {
             if parts.state.marks()[i as usize].due != Some(due) {
                 parts.store.put_due(&mut writes, p, due, &account.id);
             }
-            self.note(parts.state, i, buf.len(), Some(due));
+            self.note(parts.state, i, Some(due));
         }
     }
 
@@ -227,7 +225,7 @@ impl Held {
     /// the budget sees them and they may leave.
     pub(super) fn note_all(&mut self, state: &mut State) {
         for index in 0..state.len() as u32 {
-            self.note(state, index, TYPICAL_RECORD, None);
+            self.note(state, index, None);
         }
     }
 

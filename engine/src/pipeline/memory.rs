@@ -5,16 +5,6 @@ use rating::event::Read;
 use rating::{AccountId, Input, Msisdn, State};
 use rustc_hash::FxHashMap;
 
-/// What an account takes in memory, estimated from its record: its parts and remembered ids
-/// unpacked, its entries in the state's indexes and in the budget's, and the allocator's share.
-/// Measured by the resident set at ten million accounts (2026-12-06): budgets of 1 024 and
-/// 2 560 MB held 718 000 and 1 913 000 accounts in 3.4 and 6.8 GB, some 2.8 KB an account,
-/// twice what four bytes a record byte and 256 an account had estimated.
-const MEMORY_PER_RECORD_BYTE: usize = 8;
-const MEMORY_PER_ACCOUNT: usize = 512;
-/// The record an account is taken to have while its size is not known (opened in memory, or
-/// read whole from an older store): the median record at a million accounts is about 280 bytes.
-pub(crate) const TYPICAL_RECORD: usize = 300;
 /// An eviction leaves this share of the budget held, so that it runs once in many batches.
 const AFTER_EVICTION: (usize, usize) = (3, 4);
 
@@ -70,12 +60,8 @@ pub(crate) fn among(len: usize, indexes: &[u32]) -> Vec<bool> {
     among
 }
 
-/// What an account of a record of `record` bytes is estimated to take in memory.
-pub fn memory_of_account(record: usize) -> usize {
-    record * MEMORY_PER_RECORD_BYTE + MEMORY_PER_ACCOUNT
-}
-
-/// The bytes the accounts held may take, estimated by [`memory_of_account`].
+/// The bytes the accounts held may take, each counted by its footprint in memory
+/// ([`State::footprint`]).
 #[derive(Debug, Default, Clone, Copy)]
 pub(crate) struct Budget {
     bytes: usize,

@@ -17,9 +17,7 @@ mod memory;
 pub mod meter;
 mod reference;
 pub use cache::{CacheCounts, DEFAULT_CACHE_MB, MOST_IN_FLIGHT};
-pub(crate) use memory::{
-    among, candidates, memory_of_account, reads_of, Budget, Reads, TYPICAL_RECORD,
-};
+pub(crate) use memory::{among, candidates, reads_of, Budget, Reads};
 pub use reference::holds_reference;
 
 /// Limits of a batch: the most lines rated and committed together.

@@ -5,6 +5,8 @@
 pub mod apply;
 pub mod decision;
 pub mod event;
+pub(crate) mod footprint;
+pub(crate) mod heap;
 pub mod movement;
 pub mod number;
 pub mod recent;

@@ -231,6 +231,14 @@ impl Ids {
         earliest
     }
 
+    /// The heap the ids take (`crate::model::footprint`).
+    fn heap(&self) -> usize {
+        match self {
+            Ids::Few(v) => crate::model::heap::vector(v),
+            Ids::Many(m) => crate::model::heap::hash_map(m),
+        }
+    }
+
     fn len(&self) -> usize {
         match self {
             Ids::Few(v) => v.len(),
@@ -403,6 +411,11 @@ pub enum Seen {
 }
 
 impl Recent {
+    /// The heap the ids take (`crate::model::footprint`).
+    pub(crate) fn heap(&self) -> usize {
+        self.ids.heap() + crate::model::heap::vector(&self.kept)
+    }
+
     pub fn horizon(&self, window: i64) -> Option<Timestamp> {
         self.latest.map(|t| Timestamp(t.0.saturating_sub(window)))
     }

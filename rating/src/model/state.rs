@@ -238,7 +238,8 @@ pub struct Renumbered {
 pub struct Mark {
     /// The last batch (or chunk of a replay) that read or changed the account.
     pub last_use: u64,
-    /// What the account is estimated to take in memory; 0 until the runtime notes it.
+    /// What the account takes in memory ([`State::footprint`]) when the runtime last noted it;
+    /// 0 until it does.
     pub bytes: usize,
     /// The time the runtime's index of periodic work holds for it, if known.
     pub due: Option<Timestamp>,

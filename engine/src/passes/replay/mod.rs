@@ -21,7 +21,7 @@ pub use report::{Mismatch, ReplayReport};
 /// What a replay may hold in memory, and where it puts the rest.
 #[derive(Debug, Clone)]
 pub struct Limits {
-    /// The accounts held in memory, in megabytes estimated as the engine's cache estimates
+    /// The accounts held in memory, in megabytes of their footprints, as the engine's cache counts
     /// them (`--state-cache-mb`).
     pub cache_mb: u64,
     /// The folder of the scratch store (made in it and removed after): the system's temporary

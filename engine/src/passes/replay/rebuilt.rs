@@ -10,9 +10,7 @@
 //! held it when that account left memory, confirmed by the account's record once brought back
 //! (its holder may have given it up since, in memory).
 
-use crate::pipeline::{
-    among, candidates, memory_of_account, reads_of, Budget, Reads, TYPICAL_RECORD,
-};
+use crate::pipeline::{among, candidates, reads_of, Budget, Reads};
 use crate::store::StoreError;
 use rating::{Account, AccountId, Input, Msisdn, State};
 
@@ -30,11 +28,14 @@ pub(super) struct Rebuilt {
     /// The chunk of entries being replayed, counted from the start.
     chunk: u64,
     /// The accounts held whose marks (`rating::state::Mark`) say the last chunk that read
-    /// them and their estimated memory; the others were opened in memory since the last
-    /// eviction.
+    /// them and their footprint in memory; the others were opened in memory by the chunk being
+    /// replayed.
     noted: usize,
-    /// The estimated memory of the accounts noted.
+    /// The memory of the accounts noted, as they were when noted.
     bytes: usize,
+    /// The accounts held from this index on may not be noted yet: opened since the last
+    /// chunk.
+    unnoted_from: u32,
     /// Accounts of the partition in the scratch store and not in memory.
     away: usize,
     /// Accounts rebuilt in the partitions done.
@@ -63,6 +64,7 @@ impl Rebuilt {
             chunk: 0,
             noted: 0,
             bytes: 0,
+            unnoted_from: 0,
             away: 0,
             done: 0,
             held_at_most: 0,
@@ -88,6 +90,7 @@ impl Rebuilt {
             "every account noted was put away"
         );
         self.state = State::with_window(self.window);
+        self.unnoted_from = 0;
         self.partition = Some(partition);
         Ok(())
     }
@@ -135,7 +138,7 @@ impl Rebuilt {
             }
             None => true,
         });
-        for (account, recent, bytes) in self.scratch.accounts(partition, &ids)? {
+        for (account, recent, _) in self.scratch.accounts(partition, &ids)? {
             let id = account.id.clone();
             self.state.restore(account);
             self.state.restore_recent(&id, recent);
@@ -143,7 +146,7 @@ impl Rebuilt {
                 .state
                 .index_of(&id)
                 .expect("an account restored is held");
-            let bytes = memory_of_account(bytes);
+            let bytes = self.state.footprint(index);
             *self.state.mark_mut(index) = rating::state::Mark {
                 last_use: chunk,
                 bytes,
@@ -163,26 +166,33 @@ impl Rebuilt {
         // What a replay makes of the numbers that change hands is found again in the accounts.
         drop(self.state.take_renumbered());
         self.held_at_most = self.held_at_most.max(self.state.len());
-        let opened = self.state.len() - self.noted;
-        let typical = memory_of_account(TYPICAL_RECORD);
-        if !(self.budget).exceeded_by(self.bytes + opened * typical) {
+        self.note_opened();
+        if !self.budget.exceeded_by(self.bytes) {
             return Ok(());
-        }
-        if opened > 0 {
-            // Accounts opened in memory: read by the chunk that opened them, at the latest.
-            for index in 0..self.state.len() as u32 {
-                let mark = self.state.mark_mut(index);
-                if mark.bytes == 0 {
-                    (mark.last_use, mark.bytes) = (self.chunk, typical);
-                    self.bytes += typical;
-                    self.noted += 1;
-                }
-            }
         }
         let candidates = candidates(&self.state).collect();
         let (leaving, _) = self.budget.leaving(self.bytes, candidates);
         let leaving = among(self.state.len(), &leaving);
         self.put_away(|index, _, _| !leaving[index as usize])
+    }
+
+    /// Notes the accounts opened in memory since the last call, as read by this chunk (the one
+    /// that opened them, or a later one). They are at the end of the state: every account
+    /// before [`Rebuilt::unnoted_from`] is noted, and accounts read back are noted as they come.
+    fn note_opened(&mut self) {
+        for index in self.unnoted_from..self.state.len() as u32 {
+            if self.state.marks()[index as usize].bytes == 0 {
+                let bytes = self.state.footprint(index);
+                *self.state.mark_mut(index) = rating::state::Mark {
+                    last_use: self.chunk,
+                    bytes,
+                    due: None,
+                };
+                self.bytes += bytes;
+                self.noted += 1;
+            }
+        }
+        self.unnoted_from = self.state.len() as u32;
     }
 
     /// Writes every account held but those `keep` says to the scratch store, with the numbers
@@ -219,6 +229,7 @@ impl Rebuilt {
         // Free reports are few (one a number and month asked for): they all stay.
         let reports: Vec<_> = self.state.free_reports().collect();
         self.state.retain_accounts(keep);
+        self.unnoted_from = self.state.len() as u32;
         for (msisdn, month) in reports {
             self.state.restore_free_report(msisdn, month);
         }
