@@ -148,7 +148,7 @@ impl Held {
             return Ok(());
         }
         let names: Vec<&str> = ids.iter().map(AccountId::as_str).collect();
-        for (account, recent, _) in parts.store.account_records(&names)?.into_iter().flatten() {
+        for (account, recent) in parts.store.account_records(&names)?.into_iter().flatten() {
             let due = rating::due_from(parts.cat, &account);
             let id = account.id.clone();
             assert!(

@@ -1416,8 +1416,7 @@ impl Engine {
         {
             return Ok(Some((account.clone(), recent.clone())));
         }
-        let found = self.store.account_records(&[id])?.pop().flatten();
-        Ok(found.map(|(account, recent, _)| (account, recent)))
+        Ok(self.store.account_records(&[id])?.pop().flatten())
     }
 
     /// An account as of the last batch rated ([`Engine::account_with_ids`]).

@@ -47,12 +47,11 @@ impl Store {
     }
 
     /// The records of accounts `ids` as stored (the account and the ids it remembers), one
-    /// answer an id, in order, with each record's size.
-    #[allow(clippy::type_complexity)]
+    /// answer an id, in order.
     pub fn account_records(
         &self,
         ids: &[&str],
-    ) -> Result<Vec<Option<(Account, Recent, usize)>>, StoreError> {
+    ) -> Result<Vec<Option<(Account, Recent)>>, StoreError> {
         let cf = self.cf(CF_STATE);
         let sorted = ids.is_sorted();
         (self
@@ -65,7 +64,7 @@ impl Store {
                 return Ok(None);
             };
             let (account, recent) = super::state::record_of(id, &bytes)?;
-            Ok(Some((account, recent.unwrap_or_default(), bytes.len())))
+            Ok(Some((account, recent.unwrap_or_default())))
         })
         .collect()
     }

@@ -138,7 +138,7 @@ impl Rebuilt {
             }
             None => true,
         });
-        for (account, recent, _) in self.scratch.accounts(partition, &ids)? {
+        for (account, recent) in self.scratch.accounts(partition, &ids)? {
             let id = account.id.clone();
             self.state.restore(account);
             self.state.restore_recent(&id, recent);
@@ -253,7 +253,7 @@ impl Rebuilt {
     /// Account `id` as rebuilt in `partition`, once the replay is over ([`Rebuilt::finish`]).
     pub(super) fn account(&self, partition: u32, id: &str) -> Result<Option<Account>, StoreError> {
         let found = self.scratch.accounts(partition, &[AccountId::from(id)])?;
-        Ok(found.into_iter().next().map(|(a, _, _)| a))
+        Ok(found.into_iter().next().map(|(a, _)| a))
     }
 }
 
@@ -327,18 +327,17 @@ impl Scratch {
         Ok(ids)
     }
 
-    /// The records of those of `ids` put away in `partition`, with their sizes.
+    /// The records of those of `ids` put away in `partition`.
     fn accounts(
         &self,
         partition: u32,
         ids: &[AccountId],
-    ) -> Result<Vec<(Account, rating::recent::Recent, usize)>, StoreError> {
+    ) -> Result<Vec<(Account, rating::recent::Recent)>, StoreError> {
         let keys = ids.iter().map(|id| account_key(partition, id));
         let mut found = Vec::new();
         for (id, bytes) in ids.iter().zip(self.db.multi_get(keys)) {
             if let Some(bytes) = bytes.map_err(Scratch::err)? {
-                let (account, recent) = decode(id, &bytes)?;
-                found.push((account, recent, bytes.len()));
+                found.push(decode(id, &bytes)?);
             }
         }
         Ok(found)
