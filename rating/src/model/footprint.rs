@@ -21,7 +21,7 @@ const STATE_VECTOR_HALVES: usize = 3;
 /// A hash table's bytes an entry of `entry` bytes: hashbrown keeps a table at most 7/8 full
 /// and doubles it, so it is between 7/16 and 7/8 full; counted at its emptiest, with the
 /// control byte each slot has.
-pub(crate) const fn table_entry(entry: usize) -> usize {
+const fn table_entry(entry: usize) -> usize {
     (entry + 1) * 16 / 7
 }
 
@@ -71,10 +71,10 @@ fn heap_of_account(account: &Account) -> usize {
 }
 
 /// The bytes of the state's own vectors and index an account takes, whatever its parts.
-pub const fn slots_of_an_account() -> usize {
+const SLOTS_OF_AN_ACCOUNT: usize = {
     let slots = size_of::<Account>() + size_of::<Recent>() + size_of::<Mark>();
     slots * STATE_VECTOR_HALVES / 2 + table_entry(size_of::<(AccountId, u32)>())
-}
+};
 
 impl State {
     /// What the account at `index` takes in memory: its place in the state's vectors and
@@ -82,6 +82,6 @@ impl State {
     /// heap, ids included.
     pub fn footprint(&self, index: u32) -> usize {
         let (account, recent) = self.by_index(index).expect("an account held");
-        slots_of_an_account() + heap_of_account(account) + recent.heap()
+        SLOTS_OF_AN_ACCOUNT + heap_of_account(account) + recent.heap()
     }
 }

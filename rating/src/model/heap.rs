@@ -7,7 +7,7 @@ use std::mem::size_of;
 /// What the allocator takes for a block on the heap beyond the bytes asked for: glibc's
 /// eight-byte header, and the rounding of every block to sixteen bytes (half of it on
 /// average).
-pub const ALLOCATION: usize = 16;
+pub(crate) const ALLOCATION: usize = 16;
 
 /// The heap a vector's elements take (none while it has never allocated).
 pub(crate) fn vector<T>(elements: &Vec<T>) -> usize {

@@ -27,11 +27,9 @@ pub(super) struct Rebuilt {
     budget: Budget,
     /// The chunk of entries being replayed, counted from the start.
     chunk: u64,
-    /// The accounts held whose marks (`rating::state::Mark`) say the last chunk that read
-    /// them and their footprint in memory; the others were opened in memory by the chunk being
-    /// replayed.
-    noted: usize,
-    /// The memory of the accounts noted, as they were when noted.
+    /// The footprints of the accounts held whose marks (`rating::state::Mark`) say the last
+    /// chunk that read them and their footprint, as they were when noted; the others were
+    /// opened in memory by the chunk being replayed.
     bytes: usize,
     /// The accounts held from this index on may not be noted yet: opened since the last
     /// chunk.
@@ -62,7 +60,6 @@ impl Rebuilt {
             scratch: Scratch::new(scratch)?,
             budget: Budget::of_megabytes(megabytes),
             chunk: 0,
-            noted: 0,
             bytes: 0,
             unnoted_from: 0,
             away: 0,
@@ -84,11 +81,8 @@ impl Rebuilt {
         self.put_away(|_, _, _| false)?;
         self.done += self.away;
         self.away = 0;
-        assert_eq!(
-            (self.noted, self.bytes),
-            (0, 0),
-            "every account noted was put away"
-        );
+        // A footprint is never 0: no bytes left, no account noted left.
+        assert_eq!(self.bytes, 0, "every account noted was put away");
         self.state = State::with_window(self.window);
         self.unnoted_from = 0;
         self.partition = Some(partition);
@@ -152,7 +146,6 @@ impl Rebuilt {
                 bytes,
                 due: None,
             };
-            self.noted += 1;
             self.bytes += bytes;
             self.away -= 1;
             self.read_back += 1;
@@ -189,7 +182,6 @@ impl Rebuilt {
                     due: None,
                 };
                 self.bytes += bytes;
-                self.noted += 1;
             }
         }
         self.unnoted_from = self.state.len() as u32;
@@ -216,10 +208,7 @@ impl Rebuilt {
             for n in a.numbers.iter().filter(|_| a.activity.released.is_none()) {
                 batch.put(holder_key(partition, n.msisdn), a.id.as_bytes());
             }
-            if mark.bytes > 0 {
-                self.bytes -= mark.bytes;
-                self.noted -= 1;
-            }
+            self.bytes -= mark.bytes;
             leaving += 1;
         }
         if leaving == 0 {
